@@ -1,0 +1,216 @@
+#include "batch.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct batch *batch_new(void)
+{
+    return calloc(1, sizeof(struct batch));
+}
+
+void batch_destroy(struct batch **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->reads.data);
+    free((*self_p)->hits.data);
+    free((*self_p)->acks);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void batch_reset(struct batch *self)
+{
+    self->reads.len = 0;
+    self->hits.len = 0;
+    self->nreads = 0;
+    self->nhits = 0;
+    self->ndays = 0;
+    self->days_overflow = false;
+    self->first_mono_us = 0;
+    self->stored = 0;
+    self->hits_stored = 0;
+    self->slow = false;
+    self->committed = false;
+    self->db_errors = 0;
+    self->reconnects = 0;
+}
+
+int32_t batch_day(int64_t time_us)
+{
+    int64_t secs = time_us / 1000000;
+
+    if (time_us < 0 && time_us % 1000000)
+        secs--;
+    return (int32_t)(secs >= 0 ? secs / 86400 : (secs - 86399) / 86400);
+}
+
+static int s_reserve(struct batch_buf *b, size_t more)
+{
+    if (b->cap - b->len >= more)
+        return 0;
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap - b->len < more)
+        cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d)
+        return -1;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+/* The callers reserve enough room first, so the appenders below never fail. */
+static void s_put(struct batch_buf *b, const char *s, size_t n)
+{
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static void s_putc(struct batch_buf *b, char c)
+{
+    b->data[b->len++] = c;
+}
+
+static void s_putf(struct batch_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_putf(struct batch_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len += (size_t)n;
+}
+
+/* A text field in COPY text format: backslash, tab, newline and CR escaped. */
+static void s_put_text(struct batch_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '\\': s_put(b, "\\\\", 2); break;
+        case '\t': s_put(b, "\\t", 2); break;
+        case '\n': s_put(b, "\\n", 2); break;
+        case '\r': s_put(b, "\\r", 2); break;
+        default: s_putc(b, *s);
+        }
+    }
+}
+
+/* A timestamptz in a form PostgreSQL parses fast and unambiguously. */
+static void s_put_time(struct batch_buf *b, int64_t us)
+{
+    time_t secs = (time_t)(us / 1000000);
+    long frac = (long)(us % 1000000);
+    struct tm tm;
+
+    if (frac < 0) {
+        frac += 1000000;
+        secs--;
+    }
+    gmtime_r(&secs, &tm);
+    s_putf(b, "%04d-%02d-%02d %02d:%02d:%02d.%06ld+00", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+/* The candidates as a text[] literal: elements double-quoted, '"' and '\' escaped inside. */
+static void s_put_cands(struct batch_buf *b, const struct proto_read *r)
+{
+    s_putc(b, '{');
+    for (unsigned i = 0; i < r->ncand; i++) {
+        if (i)
+            s_putc(b, ',');
+        s_putc(b, '"');
+        for (const char *p = r->cand[i].plate; *p; p++) {
+            /* Array-level escape, then the COPY-level escape of that backslash. */
+            if (*p == '"')
+                s_put(b, "\\\\\"", 3);
+            else if (*p == '\\')
+                s_put(b, "\\\\\\\\", 4);
+            else
+                s_putc(b, *p);
+        }
+        s_putc(b, '"');
+    }
+    s_put(b, "}\t{", 3);
+    for (unsigned i = 0; i < r->ncand; i++)
+        s_putf(b, "%s%u", i ? "," : "", r->cand[i].confidence);
+    s_putc(b, '}');
+}
+
+static void s_note_day(struct batch *self, int32_t day)
+{
+    for (size_t i = 0; i < self->ndays; i++)
+        if (self->days[i] == day)
+            return;
+    if (self->ndays < BATCH_DAYS_MAX)
+        self->days[self->ndays++] = day;
+    else
+        self->days_overflow = true;
+}
+
+int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
+              const char *plate, int64_t received_us, const uint8_t *id, size_t id_len,
+              const struct wl_entry *const *hits, size_t nhits)
+{
+    /* Worst case: every text byte escaped twice over, plus numbers and separators. */
+    size_t row_max = 512 + 2 * (strlen(r->plate) + strlen(r->image_ref)) +
+                     PROTO_CAND_MAX * (4 * PROTO_PLATE_MAX + 16);
+    struct batch_ack *ack;
+
+    if (id_len > BATCH_ID_MAX)
+        return -1;
+    if (s_reserve(&self->reads, row_max) != 0 || s_reserve(&self->hits, nhits * 256 + 1) != 0)
+        return -1;
+    if (self->nreads == self->acks_cap) {
+        size_t cap = self->acks_cap ? self->acks_cap * 2 : 1024;
+        struct batch_ack *a = realloc(self->acks, cap * sizeof *a);
+        if (!a)
+            return -1;
+        self->acks = a;
+        self->acks_cap = cap;
+    }
+
+    /* read_time camera_id seq plate plate_raw country confidence lane direction latitude
+     * longitude image_ref candidates cand_conf received_at */
+    struct batch_buf *b = &self->reads;
+    s_put_time(b, r->time_us);
+    s_putf(b, "\t%" PRId32 "\t%" PRIu64 "\t%s\t", camera_id, r->seq, plate);
+    s_put_text(b, r->plate);
+    s_putf(b, "\t%s\t%u\t%u\t%u\t", r->country, r->confidence, r->lane, r->direction);
+    if (r->has_position)
+        s_putf(b, "%.7f\t%.7f\t", r->lat_e7 / 1e7, r->lon_e7 / 1e7);
+    else
+        s_put(b, "\\N\t\\N\t", 6);
+    s_put_text(b, r->image_ref);
+    s_putc(b, '\t');
+    s_put_cands(b, r);
+    s_putc(b, '\t');
+    s_put_time(b, received_us);
+    s_putc(b, '\n');
+
+    /* camera_id seq read_time plate entry_id list_id priority category match_kind */
+    for (size_t i = 0; i < nhits; i++) {
+        const struct wl_entry *e = hits[i];
+        s_putf(&self->hits, "%" PRId32 "\t%" PRIu64 "\t", camera_id, r->seq);
+        s_put_time(&self->hits, r->time_us);
+        s_putf(&self->hits, "\t%s\t%" PRIu64 "\t%" PRIu32 "\t%u\t", plate, e->id, e->list->id,
+               e->list->priority);
+        s_put_text(&self->hits, e->list->category);
+        s_putf(&self->hits, "\t%d\n", PROTO_MATCH_EXACT);
+    }
+    self->nhits += nhits;
+
+    ack = &self->acks[self->nreads++];
+    ack->id_len = (uint8_t)id_len;
+    memcpy(ack->id, id, id_len);
+    strcpy(ack->camera, r->camera);
+    ack->seq = r->seq;
+    s_note_day(self, batch_day(r->time_us));
+    return 0;
+}

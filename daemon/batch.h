@@ -1,0 +1,73 @@
+/*
+ * batch: reads accepted by ingest on their way to PostgreSQL. Ingest formats each read (and its
+ * hits) as COPY text rows, so the writer only streams bytes; each read also leaves an ack record
+ * saying which reader to acknowledge once the batch is committed.
+ */
+#ifndef ANPR_BATCH_H
+#define ANPR_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plate.h"
+#include "proto.h"
+#include "wl.h"
+
+#define BATCH_ID_MAX   32 /* longest ZeroMQ routing id we keep; longer peers are refused */
+#define BATCH_DAYS_MAX 8  /* distinct read days tracked per batch (else the writer scans) */
+
+/* Growable byte buffer. */
+struct batch_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+/* Who to acknowledge for one read. */
+struct batch_ack {
+    uint8_t id_len;                   /* routing id of the reader's connection */
+    uint8_t id[BATCH_ID_MAX];
+    char camera[PROTO_CAMERA_MAX + 1];
+    uint64_t seq;
+};
+
+struct batch {
+    struct batch_buf reads;  /* COPY text rows for anpr.plate_read */
+    struct batch_buf hits;   /* COPY text rows for anpr.hit */
+    struct batch_ack *acks;  /* one per read, in arrival order */
+    size_t nreads;
+    size_t nhits;
+    size_t acks_cap;
+    int32_t days[BATCH_DAYS_MAX]; /* distinct UTC days (since epoch) of the reads */
+    size_t ndays;
+    bool days_overflow;           /* more distinct days than days[] holds */
+    int64_t first_mono_us;        /* when the first read was added (flush timing) */
+
+    /* Filled by the writer. */
+    bool committed;       /* stored (or found stored already): its reads may be acknowledged */
+    uint64_t stored;      /* rows inserted into plate_read */
+    uint64_t hits_stored; /* rows inserted into hit */
+    bool slow;            /* took the de-duplicating path */
+    uint64_t db_errors;   /* failed attempts before it committed */
+    uint64_t reconnects;  /* reconnects before it committed */
+};
+
+struct batch *batch_new(void);
+void batch_destroy(struct batch **self_p);
+/* Empty it for reuse, keeping the allocations. */
+void batch_reset(struct batch *self);
+
+/*
+ * Append one read: its plate_read row, its ack record and a hit row for each of hits[0..nhits).
+ * `camera_id` is the database id; `plate` the normalised plate. 0, or -1 on out of memory
+ * (the batch is unchanged then).
+ */
+int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
+              const char *plate, int64_t received_us, const uint8_t *id, size_t id_len,
+              const struct wl_entry *const *hits, size_t nhits);
+
+/* UTC day number (days since 1970-01-01) of a time in µs. */
+int32_t batch_day(int64_t time_us);
+
+#endif

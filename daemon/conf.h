@@ -1,0 +1,57 @@
+/*
+ * conf: the anprd configuration file (YAML, libyaml), documented in anprd.yaml.5.
+ *
+ * conf_load() parses into a fresh struct and validates everything; it reports every error, not
+ * only the first, each as "file:line:column: key: message" (line and column count from 1), and
+ * returns NULL when there was any. A caller reloading on SIGHUP keeps its old struct when the
+ * new one fails. The module never logs and never exits.
+ */
+#ifndef ANPR_CONF_H
+#define ANPR_CONF_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+struct conf {
+    char *path; /* file it was read from (owned) */
+
+    struct {
+        char *endpoint;  /* ZeroMQ endpoint the ROUTER binds, e.g. "tcp://0.0.0.0:5555" */
+        int max_pending; /* reads accepted but not yet stored before ingest pauses (back-pressure) */
+        int max_future_skew_s; /* reads stamped further in the future are refused */
+        int max_age_days;      /* reads older than this are refused (retention) */
+    } ingest;
+
+    struct {
+        char *endpoint; /* ZeroMQ endpoint the HIT PUB socket binds */
+    } dispatch;
+
+    struct {
+        char *conninfo;           /* libpq connection string; may hold a password: never log */
+        int batch_size;           /* reads per COPY batch at most */
+        int flush_interval_ms;    /* a partial batch is written after this long */
+        int reconnect_max_ms;     /* upper bound of the reconnect backoff */
+        int partitions_ahead_days;/* daily plate_read partitions created ahead of today */
+    } database;
+
+    struct {
+        enum log_level level;       /* least severe level written */
+        int stats_interval_s;       /* counters are logged this often; 0 = never */
+        int reject_log_interval_s;  /* one log line per reject reason per interval */
+    } log;
+};
+
+/*
+ * Read and validate `path`. On success returns the config and sets *errors to NULL. On failure
+ * returns NULL and sets *errors to a malloc'd text, one error per line (caller frees).
+ */
+struct conf *conf_load(const char *path, char **errors);
+
+/* Same, from a buffer; `name` stands for the file name in messages. */
+struct conf *conf_parse(const char *name, const char *text, size_t len, char **errors);
+
+/* Free a config; safe on NULL and twice (sets *conf_p to NULL). */
+void conf_destroy(struct conf **conf_p);
+
+#endif

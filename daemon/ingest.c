@@ -1,0 +1,638 @@
+#include "ingest.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "batch.h"
+#include "log.h"
+#include "notify.h"
+#include "plate.h"
+#include "proto.h"
+#include "util.h"
+#include "writer.h"
+
+#define INGEST_PAIR_ENDPOINT "inproc://anprd-writer"
+#define INGEST_BURST         1024 /* frames taken per poll round, so acks are not starved */
+#define INGEST_MAX_HITS      16   /* hits published per read at most */
+#define INGEST_MAX_MSG       65536 /* larger messages make ZeroMQ drop the peer's connection */
+
+struct ingest {
+    void *router;                  /* readers (DEALER) connect here */
+    void *pub;                     /* dispatch subscribers */
+    void *pair;                    /* to and from the writer thread */
+    writer_t *writer;
+    const struct conf *conf;       /* borrowed; replaced on reload */
+    cam_table_t *cams;             /* owned */
+    wl_t *wl;                      /* owned */
+    struct batch *cur;             /* filling */
+    struct batch **ready;          /* full batches waiting for the writer (FIFO) */
+    size_t nready, ready_cap;
+    struct batch *spare;           /* a committed batch kept for reuse */
+    bool writer_busy;              /* a batch is in the writer */
+    struct stats stats;
+    int64_t next_stats_us;         /* monotonic deadlines */
+    int64_t next_watchdog_us;
+    int64_t watchdog_us;           /* systemd watchdog interval, 0 = none */
+    int64_t reject_logged_us[PROTO_REASON_COUNT]; /* last log line per reason */
+    uint64_t reject_quiet[PROTO_REASON_COUNT];    /* rejects not logged since */
+};
+
+/* --- sending to readers ------------------------------------------------------------------ */
+
+/* Send one frame to the reader with routing id `id`; never blocks. 0 or -1. */
+static int s_send_to(ingest_t *self, const uint8_t *id, size_t id_len, const uint8_t *frame,
+                     size_t len)
+{
+    if (zmq_send(self->router, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)id_len)
+        return -1;
+    return zmq_send(self->router, frame, len, ZMQ_DONTWAIT) == (int)len ? 0 : -1;
+}
+
+static void s_reject(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
+                     uint64_t seq, const struct proto_error *perr)
+{
+    struct proto_reject rej;
+    uint8_t frame[PROTO_MAX_FRAME];
+    int64_t now = util_mono_us();
+    enum proto_reason reason = perr->reason;
+    size_t len;
+
+    self->stats.rejects[reason]++;
+    memset(&rej, 0, sizeof rej);
+    if (camera && proto_camera_valid(camera))
+        snprintf(rej.camera, sizeof rej.camera, "%s", camera);
+    rej.seq = rej.camera[0] ? seq : 0;
+    rej.reason = (uint16_t)reason;
+    snprintf(rej.text, sizeof rej.text, "%s", perr->msg);
+    len = proto_encode_reject(&rej, frame, sizeof frame);
+    if (len == 0) {
+        /* The text broke a limit (it never should): say the reason alone. */
+        rej.text[0] = '\0';
+        len = proto_encode_reject(&rej, frame, sizeof frame);
+    }
+    if (len == 0 || s_send_to(self, id, id_len, frame, len) != 0)
+        self->stats.acks_unroutable++;
+
+    /* One line per reason per interval: a misbehaving camera must not flood the log. */
+    if (now - self->reject_logged_us[reason] >=
+        (int64_t)self->conf->log.reject_log_interval_s * 1000000) {
+        log_warn("ingest", "rejected %s from camera %s seq %" PRIu64 ": %s (%" PRIu64
+                 " more since last report)",
+                 proto_reason_name(reason), rej.camera[0] ? rej.camera : "?", rej.seq, perr->msg,
+                 self->reject_quiet[reason]);
+        self->reject_logged_us[reason] = now;
+        self->reject_quiet[reason] = 0;
+    } else {
+        self->reject_quiet[reason]++;
+    }
+}
+
+static void s_reject_reason(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
+                            uint64_t seq, enum proto_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static void s_reject_reason(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
+                            uint64_t seq, enum proto_reason reason, const char *fmt, ...)
+{
+    struct proto_error perr;
+    va_list ap;
+
+    perr.reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(perr.msg, sizeof perr.msg, fmt, ap);
+    va_end(ap);
+    s_reject(self, id, id_len, camera, seq, &perr);
+}
+
+static int s_ack_cmp(const void *a, const void *b)
+{
+    const struct batch_ack *x = a, *y = b;
+    int c;
+
+    if (x->id_len != y->id_len)
+        return x->id_len < y->id_len ? -1 : 1;
+    if ((c = memcmp(x->id, y->id, x->id_len)) != 0)
+        return c;
+    if ((c = strcmp(x->camera, y->camera)) != 0)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void s_flush_acks(ingest_t *self, const struct batch_ack *who,
+                         const struct proto_ack_range *ranges, size_t n)
+{
+    uint8_t frame[PROTO_MAX_FRAME];
+    size_t len = proto_encode_ack(ranges, n, frame, sizeof frame);
+
+    if (len == 0 || s_send_to(self, who->id, who->id_len, frame, len) != 0)
+        self->stats.acks_unroutable++;
+}
+
+/*
+ * Acknowledge every read of a committed batch: sorted by reader, camera and seq so that runs
+ * of consecutive sequence numbers become one range, and many ranges share one ACK frame.
+ */
+static void s_ack_batch(ingest_t *self, struct batch *b)
+{
+    struct proto_ack_range ranges[PROTO_ACK_MAX_RANGES];
+    size_t n = 0;
+    const struct batch_ack *who = NULL;
+
+    qsort(b->acks, b->nreads, sizeof *b->acks, s_ack_cmp);
+    for (size_t i = 0; i < b->nreads; i++) {
+        const struct batch_ack *a = &b->acks[i];
+        bool same_reader = who && who->id_len == a->id_len && !memcmp(who->id, a->id, a->id_len);
+
+        if (same_reader && n > 0 && strcmp(ranges[n - 1].camera, a->camera) == 0) {
+            struct proto_ack_range *r = &ranges[n - 1];
+            if (a->seq == r->first_seq + r->count - 1)
+                continue; /* the same read twice in one batch (a resend) */
+            if (a->seq == r->first_seq + r->count) {
+                r->count++;
+                continue;
+            }
+        }
+        if (n > 0 && (!same_reader || n == PROTO_ACK_MAX_RANGES)) {
+            s_flush_acks(self, who, ranges, n);
+            n = 0;
+        }
+        who = a;
+        snprintf(ranges[n].camera, sizeof ranges[n].camera, "%s", a->camera);
+        ranges[n].first_seq = a->seq;
+        ranges[n].count = 1;
+        n++;
+    }
+    if (n > 0)
+        s_flush_acks(self, who, ranges, n);
+    self->stats.reads_acked += b->nreads;
+}
+
+/* --- batches and the writer ---------------------------------------------------------------- */
+
+static struct batch *s_batch_get(ingest_t *self)
+{
+    struct batch *b = self->spare;
+
+    if (b) {
+        self->spare = NULL;
+        batch_reset(b);
+        return b;
+    }
+    return batch_new();
+}
+
+static void s_batch_put(ingest_t *self, struct batch *b)
+{
+    if (!self->spare)
+        self->spare = b;
+    else
+        batch_destroy(&b);
+}
+
+/* Hand the next batch to the writer if it is idle and something is due. */
+static void s_dispatch(ingest_t *self, bool force)
+{
+    struct batch *b = NULL;
+
+    if (self->writer_busy)
+        return;
+    if (self->nready > 0) {
+        b = self->ready[0];
+        memmove(self->ready, self->ready + 1, (self->nready - 1) * sizeof *self->ready);
+        self->nready--;
+    } else if (self->cur && self->cur->nreads > 0 &&
+               (force || self->cur->nreads >= (size_t)self->conf->database.batch_size ||
+                util_mono_us() - self->cur->first_mono_us >=
+                    (int64_t)self->conf->database.flush_interval_ms * 1000)) {
+        b = self->cur;
+        self->cur = NULL;
+    }
+    if (!b)
+        return;
+    if (writer_send_batch(self->pair, b) != 0) {
+        log_error("ingest", "cannot hand a batch to the writer: %s", zmq_strerror(zmq_errno()));
+        /* Keep it first in line; it goes on the next round. */
+        if (self->nready < self->ready_cap) {
+            memmove(self->ready + 1, self->ready, self->nready * sizeof *self->ready);
+            self->ready[0] = b;
+            self->nready++;
+        } else {
+            self->cur = b;
+        }
+        return;
+    }
+    self->writer_busy = true;
+}
+
+/* Move a full current batch to the queue; 0, or -1 when out of memory. */
+static int s_queue_cur(ingest_t *self)
+{
+    if (self->nready == self->ready_cap) {
+        size_t cap = self->ready_cap ? self->ready_cap * 2 : 16;
+        struct batch **r = realloc(self->ready, cap * sizeof *r);
+        if (!r)
+            return -1;
+        self->ready = r;
+        self->ready_cap = cap;
+    }
+    self->ready[self->nready++] = self->cur;
+    self->cur = NULL;
+    return 0;
+}
+
+static void s_batch_done(ingest_t *self, struct batch *b)
+{
+    self->writer_busy = false;
+    self->stats.db_errors += b->db_errors;
+    self->stats.db_reconnects += b->reconnects;
+    self->stats.pending -= b->nreads;
+    if (!b->committed) {
+        /* The writer gave up (shutdown): nothing of it is acknowledged. */
+        s_batch_put(self, b);
+        return;
+    }
+    self->stats.batches++;
+    self->stats.batches_slow += b->slow;
+    self->stats.reads_stored += b->stored;
+    self->stats.reads_duplicate += b->nreads - b->stored;
+    self->stats.hits_stored += b->hits_stored;
+    s_ack_batch(self, b);
+    s_batch_put(self, b);
+}
+
+/* --- reads ---------------------------------------------------------------------------------- */
+
+static void s_publish_hit(ingest_t *self, const struct proto_read *r, const struct wl_entry *e)
+{
+    struct proto_hit hit;
+    uint8_t frame[PROTO_MAX_FRAME];
+    char topic[8 + PROTO_CATEGORY_MAX];
+    size_t len;
+    int tlen;
+
+    memset(&hit, 0, sizeof hit);
+    hit.entry_id = e->id;
+    hit.list_id = e->list->id;
+    hit.priority = e->list->priority;
+    hit.match = PROTO_MATCH_EXACT;
+    snprintf(hit.list, sizeof hit.list, "%s", e->list->name);
+    snprintf(hit.category, sizeof hit.category, "%s", e->list->category);
+    snprintf(hit.entry_plate, sizeof hit.entry_plate, "%s", e->plate);
+    snprintf(hit.entry_country, sizeof hit.entry_country, "%s", e->country);
+    snprintf(hit.instruction, sizeof hit.instruction, "%s", e->instruction);
+    snprintf(hit.external_ref, sizeof hit.external_ref, "%s", e->external_ref);
+    hit.read = *r;
+    len = proto_encode_hit(&hit, frame, sizeof frame);
+    tlen = snprintf(topic, sizeof topic, "hit/%s", hit.category);
+    if (len == 0) {
+        log_error("ingest", "HIT of entry %" PRIu64 " does not encode; list %u has a bad field",
+                  e->id, e->list->id);
+        return;
+    }
+    /* PUB never blocks: a subscriber too slow to keep up loses messages (it catches up from
+     * the hit table), the daemon does not slow down. */
+    if (zmq_send(self->pub, topic, (size_t)tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != tlen ||
+        zmq_send(self->pub, frame, len, ZMQ_DONTWAIT) != (int)len)
+        log_warn("ingest", "HIT publish failed: %s", zmq_strerror(zmq_errno()));
+    self->stats.hits++;
+}
+
+static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, const uint8_t *buf,
+                          size_t len)
+{
+    struct proto_read r;
+    struct proto_error perr;
+    const struct wl_entry *hits[INGEST_MAX_HITS];
+    char plate[PLATE_MAX + 1];
+    int64_t now = util_now_us();
+    int32_t cam;
+    size_t nhits;
+
+    memset(&r, 0, sizeof r);
+    if (proto_decode_read(buf, len, &r, &perr) != 0) {
+        /* The decoder fills fields in wire order, so camera and seq are there when valid. */
+        s_reject(self, id, id_len, r.camera, r.seq, &perr);
+        return;
+    }
+    cam = cam_table_find(self->cams, r.camera);
+    if (cam < 0) {
+        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_CAMERA,
+                        "camera %s is not registered or not enabled", r.camera);
+        return;
+    }
+    switch (plate_normalise(r.plate, plate)) {
+    case PLATE_OK: break;
+    case PLATE_EMPTY:
+        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_PLATE_EMPTY,
+                        "plate: no letter or digit");
+        return;
+    case PLATE_LONG:
+        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_PLATE_LONG,
+                        "plate: more than %d letters and digits", PLATE_MAX);
+        return;
+    default:
+        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_PLATE_INVALID,
+                        "plate: character that is not a letter, digit or separator");
+        return;
+    }
+    if (r.time_us > now + (int64_t)self->conf->ingest.max_future_skew_s * 1000000 ||
+        r.time_us < now - (int64_t)self->conf->ingest.max_age_days * 86400 * 1000000) {
+        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_TIME,
+                        "time: %+.0f s from now is outside [-%d days, +%d s]",
+                        (double)(r.time_us - now) / 1e6, self->conf->ingest.max_age_days,
+                        self->conf->ingest.max_future_skew_s);
+        return;
+    }
+    if (id_len > BATCH_ID_MAX) {
+        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_FIELD,
+                        "routing id longer than %d bytes", BATCH_ID_MAX);
+        return;
+    }
+
+    nhits = wl_lookup(self->wl, plate, r.country, r.time_us, hits, INGEST_MAX_HITS);
+    if (nhits > INGEST_MAX_HITS)
+        nhits = INGEST_MAX_HITS;
+    if (!self->cur && !(self->cur = s_batch_get(self)))
+        goto overload;
+    if (batch_add(self->cur, &r, cam, plate, now, id, id_len, hits, nhits) != 0)
+        goto overload;
+    if (self->cur->nreads == 1)
+        self->cur->first_mono_us = util_mono_us();
+    self->stats.reads_accepted++;
+    self->stats.pending++;
+    for (size_t i = 0; i < nhits; i++)
+        s_publish_hit(self, &r, hits[i]);
+    if (self->cur->nreads >= (size_t)self->conf->database.batch_size && self->writer_busy &&
+        s_queue_cur(self) != 0)
+        log_error("ingest", "out of memory queueing a batch");
+    return;
+overload:
+    s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_OVERLOAD,
+                    "out of memory; resend later");
+}
+
+/* Take one message off the ROUTER: [routing id][frame]. Returns -1 when none is waiting. */
+static int s_recv_one(ingest_t *self)
+{
+    zmq_msg_t idm, msg;
+    int more, parts = 1, rc = 0;
+    size_t more_len = sizeof more;
+    struct proto_error perr;
+    uint8_t type;
+
+    zmq_msg_init(&idm);
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&idm, self->router, ZMQ_DONTWAIT) < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (zmq_msg_recv(&msg, self->router, ZMQ_DONTWAIT) < 0) {
+        rc = -1;
+        goto out;
+    }
+    self->stats.frames++;
+    /* A reader sends one part per frame; swallow any further parts and refuse the message. */
+    zmq_getsockopt(self->router, ZMQ_RCVMORE, &more, &more_len);
+    while (more) {
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        zmq_msg_recv(&extra, self->router, 0);
+        zmq_msg_close(&extra);
+        parts++;
+        zmq_getsockopt(self->router, ZMQ_RCVMORE, &more, &more_len);
+    }
+    const uint8_t *id = zmq_msg_data(&idm);
+    size_t id_len = zmq_msg_size(&idm);
+    if (parts > 1) {
+        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_LENGTH,
+                        "message: %d parts, a frame is one part", parts);
+        goto out;
+    }
+    const uint8_t *buf = zmq_msg_data(&msg);
+    size_t len = zmq_msg_size(&msg);
+    if (proto_peek(buf, len, &type, &perr) != 0) {
+        s_reject(self, id, id_len, NULL, 0, &perr);
+        goto out;
+    }
+    if (type != PROTO_READ) {
+        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_TYPE,
+                        "header: type %u is not accepted from a reader (expected READ = 1)",
+                        type);
+        goto out;
+    }
+    s_handle_read(self, id, id_len, buf, len);
+out:
+    zmq_msg_close(&idm);
+    zmq_msg_close(&msg);
+    return rc;
+}
+
+/* --- loop ----------------------------------------------------------------------------------- */
+
+static void s_periodic(ingest_t *self)
+{
+    int64_t now = util_mono_us();
+
+    if (self->conf->log.stats_interval_s > 0 && now >= self->next_stats_us) {
+        self->stats.watchlist_entries = wl_entry_count(self->wl);
+        stats_log(&self->stats);
+        self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
+    }
+    if (self->watchdog_us > 0 && now >= self->next_watchdog_us) {
+        notify_send("WATCHDOG=1");
+        self->next_watchdog_us = now + self->watchdog_us / 2;
+    }
+}
+
+static long s_poll_timeout_ms(const ingest_t *self)
+{
+    long ms = 200; /* bounded, so flags and timers are looked at often enough */
+
+    if (!self->writer_busy && self->cur && self->cur->nreads > 0) {
+        int64_t due = self->cur->first_mono_us +
+                      (int64_t)self->conf->database.flush_interval_ms * 1000 - util_mono_us();
+        long d = due <= 0 ? 0 : (long)((due + 999) / 1000);
+        if (d < ms)
+            ms = d;
+    }
+    return ms;
+}
+
+enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
+                             volatile sig_atomic_t *reload)
+{
+    while (!*stop && !*reload) {
+        bool full = self->stats.pending >= (uint64_t)self->conf->ingest.max_pending;
+        zmq_pollitem_t items[2] = {
+            {self->pair, 0, ZMQ_POLLIN, 0},
+            {self->router, 0, ZMQ_POLLIN, 0},
+        };
+        /* Back-pressure: while too much is pending, leave the readers' frames in ZeroMQ. */
+        int n = zmq_poll(items, full ? 1 : 2, s_poll_timeout_ms(self));
+
+        if (n < 0 && zmq_errno() != EINTR) {
+            log_error("ingest", "poll: %s", zmq_strerror(zmq_errno()));
+            return INGEST_ERROR;
+        }
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            struct batch *b = writer_recv_batch(self->pair);
+            if (b)
+                s_batch_done(self, b);
+        }
+        if (n > 0 && !full && (items[1].revents & ZMQ_POLLIN)) {
+            for (int i = 0; i < INGEST_BURST; i++) {
+                if (self->stats.pending >= (uint64_t)self->conf->ingest.max_pending)
+                    break;
+                if (s_recv_one(self) != 0)
+                    break;
+            }
+        }
+        s_dispatch(self, false);
+        s_periodic(self);
+    }
+    return *stop ? INGEST_STOP : INGEST_RELOAD;
+}
+
+/* --- life cycle ----------------------------------------------------------------------------- */
+
+static int s_bind(void *sock, const char *endpoint, const char *what, char *err, size_t errlen)
+{
+    if (zmq_bind(sock, endpoint) != 0) {
+        snprintf(err, errlen, "%s: cannot bind %s: %s", what, endpoint,
+                 zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
+ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
+                     char *err, size_t errlen)
+{
+    ingest_t *self = calloc(1, sizeof *self);
+    int one = 1, zero = 0;
+    int64_t maxmsg = INGEST_MAX_MSG;
+    struct writer_opts wopts;
+
+    if (!self) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    self->conf = conf;
+    self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
+    self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
+    self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
+    if (!self->router || !self->pub || !self->pair) {
+        snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    /* Fail a send to a reader that has gone instead of dropping it silently (it is counted);
+     * refuse giant messages before they are read into memory. */
+    zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(self->pub, ZMQ_LINGER, &zero, sizeof zero);
+    if (s_bind(self->router, conf->ingest.endpoint, "ingest", err, errlen) != 0 ||
+        s_bind(self->pub, conf->dispatch.endpoint, "dispatch", err, errlen) != 0 ||
+        s_bind(self->pair, INGEST_PAIR_ENDPOINT, "writer", err, errlen) != 0)
+        goto fail;
+    wopts.conninfo = conf->database.conninfo;
+    wopts.reconnect_max_ms = conf->database.reconnect_max_ms;
+    wopts.partitions_ahead_days = conf->database.partitions_ahead_days;
+    self->writer = writer_new(zmq_ctx, INGEST_PAIR_ENDPOINT, &wopts);
+    if (!self->writer) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        goto fail;
+    }
+    self->cams = *cams;
+    *cams = NULL;
+    self->wl = *wl;
+    *wl = NULL;
+    self->stats.watchlist_entries = wl_entry_count(self->wl);
+    self->watchdog_us = notify_watchdog_us();
+    self->next_stats_us = util_mono_us() + (int64_t)conf->log.stats_interval_s * 1000000;
+    return self;
+fail:
+    zmq_close(self->router);
+    zmq_close(self->pub);
+    zmq_close(self->pair);
+    free(self);
+    return NULL;
+}
+
+void ingest_destroy(ingest_t **self_p, int drain_ms)
+{
+    ingest_t *self;
+    int64_t deadline;
+
+    if (!self_p || !*self_p)
+        return;
+    self = *self_p;
+    /* Commit what was accepted, so the readers get their acks before we go. */
+    deadline = util_mono_us() + (int64_t)drain_ms * 1000;
+    if (self->cur && self->cur->nreads > 0 && s_queue_cur(self) != 0)
+        log_error("ingest", "out of memory at shutdown");
+    while ((self->writer_busy || self->nready > 0) && util_mono_us() < deadline) {
+        zmq_pollitem_t item = {self->pair, 0, ZMQ_POLLIN, 0};
+        s_dispatch(self, true);
+        if (zmq_poll(&item, 1, 100) > 0) {
+            struct batch *b = writer_recv_batch(self->pair);
+            if (b)
+                s_batch_done(self, b);
+        }
+    }
+    if (self->writer_busy || self->nready > 0)
+        log_warn("ingest", "%" PRIu64 " reads not stored at shutdown; readers will resend them",
+                 self->stats.pending);
+    writer_send_batch(self->pair, NULL);
+    writer_destroy(&self->writer);
+    /* A batch the writer gave up on came back after we stopped listening. */
+    for (;;) {
+        struct batch *b = NULL;
+        if (zmq_recv(self->pair, &b, sizeof b, ZMQ_DONTWAIT) != (int)sizeof b)
+            break;
+        batch_destroy(&b);
+    }
+    stats_log(&self->stats);
+    /* The writer is gone: any batch it held came back or is lost with it; free ours. */
+    batch_destroy(&self->cur);
+    for (size_t i = 0; i < self->nready; i++)
+        batch_destroy(&self->ready[i]);
+    free(self->ready);
+    batch_destroy(&self->spare);
+    zmq_close(self->router);
+    zmq_close(self->pub);
+    zmq_close(self->pair);
+    cam_table_destroy(&self->cams);
+    wl_destroy(&self->wl);
+    free(self);
+    *self_p = NULL;
+}
+
+void ingest_set_conf(ingest_t *self, const struct conf *conf)
+{
+    self->conf = conf;
+}
+
+void ingest_set_cameras(ingest_t *self, cam_table_t **cams)
+{
+    cam_table_destroy(&self->cams);
+    self->cams = *cams;
+    *cams = NULL;
+}
+
+void ingest_set_watchlist(ingest_t *self, wl_t **wl)
+{
+    wl_destroy(&self->wl);
+    self->wl = *wl;
+    *wl = NULL;
+    self->stats.watchlist_entries = wl_entry_count(self->wl);
+}
+
+const struct stats *ingest_stats(const ingest_t *self)
+{
+    return &self->stats;
+}

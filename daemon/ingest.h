@@ -1,0 +1,46 @@
+/*
+ * ingest: the daemon's main loop. It owns the reader-facing ROUTER, the dispatch PUB socket and
+ * the PAIR to the writer; it decodes and validates each READ, matches it against the watchlist
+ * snapshot, publishes HITs at once, batches the read for the writer, and acknowledges reads to
+ * their readers when the writer hands their batch back committed.
+ */
+#ifndef ANPR_INGEST_H
+#define ANPR_INGEST_H
+
+#include <signal.h>
+
+#include "cam.h"
+#include "conf.h"
+#include "stats.h"
+#include "wl.h"
+
+typedef struct ingest ingest_t;
+
+enum ingest_event { INGEST_STOP = 0, INGEST_RELOAD = 1, INGEST_ERROR = -1 };
+
+/*
+ * Bind the sockets of `conf` and start the writer. Takes ownership of *cams and *wl (sets the
+ * caller's pointers to NULL). NULL with a message in err on failure.
+ */
+ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
+                     char *err, size_t errlen);
+
+/*
+ * Flush what is pending (waiting up to `drain_ms` for the database), stop the writer and close
+ * everything. Reads not committed by then are not acknowledged: their readers resend them.
+ */
+void ingest_destroy(ingest_t **self_p, int drain_ms);
+
+/* Serve until *stop or *reload becomes non-zero (signal handlers set them); says which. */
+enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
+                             volatile sig_atomic_t *reload);
+
+/* Apply a reloaded config (settings that need no new socket); the caller keeps it alive. */
+void ingest_set_conf(ingest_t *self, const struct conf *conf);
+/* Swap in new cameras / a new watchlist snapshot (ownership taken, old ones freed). */
+void ingest_set_cameras(ingest_t *self, cam_table_t **cams);
+void ingest_set_watchlist(ingest_t *self, wl_t **wl);
+
+const struct stats *ingest_stats(const ingest_t *self);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * log: leveled log lines to stderr, each tagged with the subsystem that wrote it:
+ *   2026-11-29T15:20:01.123Z info  ingest: listening on tcp://0.0.0.0:5555
+ * Only the daemon and tools log; library modules (proto, conf, plate, wl) return errors instead.
+ */
+#ifndef ANPR_LOG_H
+#define ANPR_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* "debug", "info", "warn", "error" -> level; returns -1 on an unknown name. */
+int log_level_parse(const char *name, enum log_level *level);
+const char *log_level_name(enum log_level level);
+
+void log_msg(enum log_level level, const char *subsys, const char *fmt, ...) LOG_PRINTF(3, 4);
+void log_vmsg(enum log_level level, const char *subsys, const char *fmt, va_list ap)
+    LOG_PRINTF(3, 0);
+
+#define log_debug(sub, ...) log_msg(LOG_LEVEL_DEBUG, sub, __VA_ARGS__)
+#define log_info(sub, ...)  log_msg(LOG_LEVEL_INFO, sub, __VA_ARGS__)
+#define log_warn(sub, ...)  log_msg(LOG_LEVEL_WARN, sub, __VA_ARGS__)
+#define log_error(sub, ...) log_msg(LOG_LEVEL_ERROR, sub, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * anprd: takes plate reads from camera readers over ZeroMQ, matches each against the watchlists
+ * held in memory, publishes HITs for the dispatch room at once, and stores every read in
+ * PostgreSQL before acknowledging it. See anprd(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "config.h"
+#include "conf.h"
+#include "db.h"
+#include "ingest.h"
+#include "log.h"
+#include "notify.h"
+#include "util.h"
+
+/* Exit codes, documented in anprd(8). */
+enum {
+    EXIT_CONFIG = 1,   /* configuration invalid */
+    EXIT_USAGE = 2,    /* bad command line */
+    EXIT_DATABASE = 3, /* database unreachable or schema missing at start */
+    EXIT_SOCKET = 4,   /* an endpoint could not be bound */
+    EXIT_INTERNAL = 5, /* out of memory or a thread could not start */
+};
+
+/* How long a stopping daemon waits for the database to take what it has accepted. */
+#define MAIN_DRAIN_MS 10000
+
+static volatile sig_atomic_t main_stop;
+static volatile sig_atomic_t main_reload;
+
+static void s_on_stop(int sig)
+{
+    (void)sig;
+    main_stop = 1;
+}
+
+static void s_on_hup(int sig)
+{
+    (void)sig;
+    main_reload = 1;
+}
+
+static void s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: anprd [--config FILE] [--check-config] [--version] [--help]\n"
+            "\n"
+            "ANPR hit-matching daemon: camera reads in over ZeroMQ, matched against the\n"
+            "PostgreSQL watchlists in memory, HITs published to dispatch, every read stored.\n"
+            "\n"
+            "  -c, --config FILE   configuration file (default %s/anprd.yaml)\n"
+            "  -n, --check-config  validate the configuration, print every error, and exit\n"
+            "  -V, --version       print the version and exit\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT stop after storing what was accepted; SIGHUP reloads the\n"
+            "configuration, the cameras and the watchlists (a bad configuration is refused and\n"
+            "the running one kept).\n"
+            "Exit codes: 0 ok, 1 configuration, 2 usage, 3 database, 4 socket, 5 internal.\n",
+            ANPR_SYSCONFDIR);
+}
+
+static struct conf *s_load_conf(const char *path)
+{
+    char *errors = NULL;
+    struct conf *conf = conf_load(path, &errors);
+
+    if (!conf) {
+        /* Every error on its own line, as file:line:column: key: message. */
+        fprintf(stderr, "%s", errors ? errors : "out of memory\n");
+        if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
+            fputc('\n', stderr);
+        free(errors);
+    }
+    return conf;
+}
+
+/* Load cameras and watchlist, and make today's partitions; 0 or -1 (logged). */
+static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl)
+{
+    char err[512];
+    size_t skipped = 0;
+    int32_t today = batch_day(util_now_us());
+    int64_t t0 = util_mono_us();
+    PGconn *conn = db_connect(conf->database.conninfo, err, sizeof err);
+    int rc = -1;
+
+    if (!conn) {
+        log_error("db", "database unreachable: %s", err);
+        return -1;
+    }
+    if (db_load_cameras(conn, cams, err, sizeof err) != 0 ||
+        db_load_watchlist(conn, wl, &skipped, err, sizeof err) != 0 ||
+        db_ensure_partitions(conn, today - 1, today + conf->database.partitions_ahead_days, err,
+                             sizeof err) != 0) {
+        log_error("db", "%s", err);
+        cam_table_destroy(cams);
+        goto out;
+    }
+    log_info("db", "loaded %zu cameras, %zu watchlists with %zu entries (%zu skipped) in %.0f ms",
+             cam_table_count(*cams), wl_list_count(*wl), wl_entry_count(*wl), skipped,
+             (double)(util_mono_us() - t0) / 1000.0);
+    rc = 0;
+out:
+    PQfinish(conn);
+    return rc;
+}
+
+static void s_swap(char **a, char **b)
+{
+    char *t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+/* SIGHUP: a new config if it is valid, then fresh cameras and lists if the database answers. */
+static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
+{
+    struct conf *fresh = s_load_conf(path);
+    cam_table_t *cams = NULL;
+    wl_t *wl = NULL;
+
+    if (!fresh) {
+        log_error("main", "reload: %s has errors (above); keeping the running configuration",
+                  path);
+    } else {
+        if (strcmp(fresh->ingest.endpoint, (*conf)->ingest.endpoint) != 0 ||
+            strcmp(fresh->dispatch.endpoint, (*conf)->dispatch.endpoint) != 0 ||
+            strcmp(fresh->database.conninfo, (*conf)->database.conninfo) != 0)
+            log_warn("main", "reload: endpoint and database changes take effect at restart");
+        /* Keep the settings that need a restart as they are running. */
+        s_swap(&fresh->ingest.endpoint, &(*conf)->ingest.endpoint);
+        s_swap(&fresh->dispatch.endpoint, &(*conf)->dispatch.endpoint);
+        s_swap(&fresh->database.conninfo, &(*conf)->database.conninfo);
+        ingest_set_conf(ingest, fresh);
+        conf_destroy(conf);
+        *conf = fresh;
+        log_set_level(fresh->log.level);
+        log_info("main", "reload: configuration applied");
+    }
+    if (s_load_data(*conf, &cams, &wl) == 0) {
+        ingest_set_cameras(ingest, &cams);
+        ingest_set_watchlist(ingest, &wl);
+    } else {
+        log_error("main", "reload: keeping the cameras and watchlists in use");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 'n'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = ANPR_SYSCONFDIR "/anprd.yaml";
+    int check = 0, c, rc = EXIT_INTERNAL;
+    struct conf *conf = NULL;
+    cam_table_t *cams = NULL;
+    wl_t *wl = NULL;
+    void *ctx = NULL;
+    ingest_t *ingest = NULL;
+    char err[512];
+    struct sigaction sa;
+
+    while ((c = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 'n': check = 1; break;
+        case 'V': printf("anprd %s\n", ANPR_VERSION); return 0;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "anprd: unexpected argument '%s'\n", argv[optind]);
+        s_usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    conf = s_load_conf(path);
+    if (!conf)
+        return EXIT_CONFIG;
+    if (check) {
+        printf("%s: configuration OK\n", path);
+        conf_destroy(&conf);
+        return 0;
+    }
+    log_set_level(conf->log.level);
+    log_info("main", "anprd %s starting with %s", ANPR_VERSION, path);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = s_on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    if (s_load_data(conf, &cams, &wl) != 0) {
+        rc = EXIT_DATABASE;
+        goto out;
+    }
+    ctx = zmq_ctx_new();
+    if (!ctx) {
+        log_error("main", "zmq_ctx_new: %s", zmq_strerror(errno));
+        goto out;
+    }
+    ingest = ingest_new(ctx, conf, &cams, &wl, err, sizeof err);
+    if (!ingest) {
+        log_error("main", "%s", err);
+        rc = strstr(err, "cannot bind") ? EXIT_SOCKET : EXIT_INTERNAL;
+        goto out;
+    }
+    log_info("main", "ready: readers on %s, dispatch feed on %s", conf->ingest.endpoint,
+             conf->dispatch.endpoint);
+    notify_send("READY=1\nSTATUS=serving");
+
+    for (;;) {
+        enum ingest_event ev = ingest_run(ingest, &main_stop, &main_reload);
+        if (ev == INGEST_RELOAD) {
+            main_reload = 0;
+            notify_send("RELOADING=1");
+            s_reload(ingest, &conf, path);
+            notify_send("READY=1");
+            continue;
+        }
+        rc = ev == INGEST_STOP ? 0 : EXIT_INTERNAL;
+        break;
+    }
+    notify_send("STOPPING=1");
+    log_info("main", "stopping");
+out:
+    ingest_destroy(&ingest, MAIN_DRAIN_MS);
+    cam_table_destroy(&cams);
+    wl_destroy(&wl);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    conf_destroy(&conf);
+    return rc;
+}

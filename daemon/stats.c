@@ -1,0 +1,40 @@
+#include "stats.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "log.h"
+
+uint64_t stats_rejected(const struct stats *s)
+{
+    uint64_t n = 0;
+
+    for (int i = 1; i < PROTO_REASON_COUNT; i++)
+        n += s->rejects[i];
+    return n;
+}
+
+void stats_log(const struct stats *s)
+{
+    char rej[512];
+    size_t off = 0;
+
+    rej[0] = '\0';
+    for (int i = 1; i < PROTO_REASON_COUNT && off < sizeof rej; i++) {
+        if (s->rejects[i] == 0)
+            continue;
+        int n = snprintf(rej + off, sizeof rej - off, " %s=%" PRIu64,
+                         proto_reason_name((enum proto_reason)i), s->rejects[i]);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+    log_info("stats",
+             "frames=%" PRIu64 " accepted=%" PRIu64 " stored=%" PRIu64 " duplicate=%" PRIu64
+             " acked=%" PRIu64 " pending=%" PRIu64 " hits=%" PRIu64 " hits_stored=%" PRIu64
+             " batches=%" PRIu64 " slow_batches=%" PRIu64 " db_errors=%" PRIu64
+             " reconnects=%" PRIu64 " watchlist=%" PRIu64 " rejected=%" PRIu64 "%s",
+             s->frames, s->reads_accepted, s->reads_stored, s->reads_duplicate, s->reads_acked,
+             s->pending, s->hits, s->hits_stored, s->batches, s->batches_slow, s->db_errors,
+             s->db_reconnects, s->watchlist_entries, stats_rejected(s), rej);
+}

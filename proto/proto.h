@@ -1,0 +1,175 @@
+/*
+ * proto: the anprd wire format, version 1 (specified in proto/PROTOCOL.md).
+ *
+ * One frame is one ZeroMQ message part: an 8-byte header (magic "AN", version, type, body length
+ * as a big-endian u32) followed by the body. All integers are big-endian. Strings are a u8 (str8)
+ * or big-endian u16 (str16) byte count followed by that many bytes, no terminator.
+ *
+ * The decoders check magic, version, type and exact length before they read a field, validate
+ * every field against the limits below, and never read past `len`. Decoded strings are copied
+ * into fixed buffers and NUL-terminated. The codec never logs and never allocates.
+ */
+#ifndef ANPR_PROTO_H
+#define ANPR_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION   1
+#define PROTO_MAGIC0    0x41 /* 'A' */
+#define PROTO_MAGIC1    0x4E /* 'N' */
+#define PROTO_HDR_LEN   8
+#define PROTO_MAX_FRAME 4096 /* largest frame of any type, header included */
+
+/* Field limits, in bytes (UTF-8 for plates and texts, ASCII elsewhere). */
+#define PROTO_CAMERA_MAX      32   /* camera id: 1..32 of [A-Za-z0-9._:-] */
+#define PROTO_PLATE_MAX       32   /* plate as read: 1..32 bytes of UTF-8, no control chars */
+#define PROTO_COUNTRY_MAX     2    /* ISO 3166-1 alpha-2 upper case, or empty = unknown */
+#define PROTO_CAND_MAX        8    /* alternative OCR candidates per read */
+#define PROTO_IMAGE_REF_MAX   255  /* printable ASCII (a URI or a key), may be empty */
+#define PROTO_CONFIDENCE_MAX  1000 /* confidences are per mille */
+#define PROTO_LIST_MAX        64   /* watchlist name in a HIT */
+#define PROTO_CATEGORY_MAX    32   /* watchlist category in a HIT */
+#define PROTO_TEXT_MAX        1000 /* instruction text in a HIT */
+#define PROTO_REF_MAX         64   /* external reference in a HIT */
+#define PROTO_REASON_TEXT_MAX 200  /* human-readable text in a REJECT */
+#define PROTO_ACK_MAX_RANGES  64   /* ranges in one ACK frame */
+
+enum proto_type {
+    PROTO_READ = 1,   /* reader -> anprd: one plate read */
+    PROTO_ACK = 2,    /* anprd -> reader: these reads are stored */
+    PROTO_REJECT = 3, /* anprd -> reader: this frame or read was refused, and why */
+    PROTO_HIT = 4,    /* anprd -> dispatch subscribers: a read matched a watchlist entry */
+};
+
+enum proto_direction {
+    PROTO_DIR_UNKNOWN = 0,
+    PROTO_DIR_TOWARDS = 1, /* vehicle approaches the camera */
+    PROTO_DIR_AWAY = 2,    /* vehicle moves away from the camera */
+};
+
+/* How a HIT matched; version 1 senders use EXACT, later kinds are reserved in PROTOCOL.md. */
+enum proto_match {
+    PROTO_MATCH_EXACT = 1,
+    PROTO_MATCH_OCR = 2,
+    PROTO_MATCH_CANDIDATE = 3,
+    PROTO_MATCH_PATTERN = 4,
+};
+
+/*
+ * Why a frame or read was refused. The numbers are on the wire (REJECT.reason) and never change
+ * meaning; proto_reason_name() gives the stable token used in logs and metrics.
+ */
+enum proto_reason {
+    PROTO_OK = 0,
+    PROTO_E_TRUNCATED = 1,   /* frame shorter than its header or its fields */
+    PROTO_E_OVERSIZED = 2,   /* frame longer than PROTO_MAX_FRAME */
+    PROTO_E_MAGIC = 3,       /* first two bytes are not "AN" */
+    PROTO_E_VERSION = 4,     /* version this receiver does not speak */
+    PROTO_E_TYPE = 5,        /* unknown or unexpected message type */
+    PROTO_E_LENGTH = 6,      /* header length disagrees with the frame, or bytes left over */
+    PROTO_E_FIELD = 7,       /* a field out of its range or format (the text names it) */
+    PROTO_E_PLATE_EMPTY = 8, /* plate empty, or nothing left after normalisation */
+    PROTO_E_PLATE_LONG = 9,  /* plate longer than allowed */
+    PROTO_E_PLATE_INVALID = 10, /* plate not UTF-8, or has a control or unusable character */
+    PROTO_E_CAMERA = 11,        /* camera id not known to anprd */
+    PROTO_E_TIME = 12,          /* read time too far in the future or older than retention */
+    PROTO_E_OVERLOAD = 13,      /* receiver cannot take the read now; resend later */
+    PROTO_REASON_COUNT
+};
+
+/* A decoding or validation failure: the reason and a one-line text naming the field. */
+struct proto_error {
+    enum proto_reason reason;
+    char msg[128];
+};
+
+struct proto_cand {
+    char plate[PROTO_PLATE_MAX + 1]; /* alternative reading, same rules as the plate */
+    uint16_t confidence;             /* per mille */
+};
+
+struct proto_read {
+    uint64_t seq;                          /* per-camera sequence number, >= 1 */
+    int64_t time_us;                       /* UTC microseconds since 1970-01-01, > 0 */
+    uint16_t confidence;                   /* per mille, of the plate text */
+    uint8_t lane;                          /* 0 = unknown, else lane number */
+    uint8_t direction;                     /* enum proto_direction */
+    uint8_t ncand;                         /* number of valid entries in cand[] */
+    bool has_position;                     /* lat_e7/lon_e7 are set (mobile cameras) */
+    int32_t lat_e7;                        /* WGS84 latitude, 1e-7 degrees */
+    int32_t lon_e7;                        /* WGS84 longitude, 1e-7 degrees */
+    char camera[PROTO_CAMERA_MAX + 1];     /* camera id */
+    char plate[PROTO_PLATE_MAX + 1];       /* plate text as read */
+    char country[PROTO_COUNTRY_MAX + 1];   /* "" when the camera could not tell */
+    struct proto_cand cand[PROTO_CAND_MAX];/* alternatives, best first */
+    char image_ref[PROTO_IMAGE_REF_MAX + 1]; /* where the camera keeps the image, or "" */
+};
+
+/* A run of reads of one camera with consecutive sequence numbers. */
+struct proto_ack_range {
+    char camera[PROTO_CAMERA_MAX + 1];
+    uint64_t first_seq; /* first sequence number of the run */
+    uint32_t count;     /* >= 1 */
+};
+
+struct proto_reject {
+    char camera[PROTO_CAMERA_MAX + 1]; /* "" when the frame could not be decoded that far */
+    uint64_t seq;                      /* 0 when unknown */
+    uint16_t reason;                   /* enum proto_reason */
+    char text[PROTO_REASON_TEXT_MAX + 1];
+};
+
+struct proto_hit {
+    uint64_t entry_id;                        /* watchlist entry that matched */
+    uint32_t list_id;                         /* its watchlist */
+    uint8_t priority;                         /* 1 (most urgent) .. 9 */
+    uint8_t match;                            /* enum proto_match */
+    char list[PROTO_LIST_MAX + 1];            /* watchlist name */
+    char category[PROTO_CATEGORY_MAX + 1];    /* e.g. "stolen", "wanted" */
+    char entry_plate[PROTO_PLATE_MAX + 1];    /* plate as listed (normalised) */
+    char entry_country[PROTO_COUNTRY_MAX + 1];/* "" = any country */
+    char instruction[PROTO_TEXT_MAX + 1];     /* what the operator should do */
+    char external_ref[PROTO_REF_MAX + 1];     /* reference in the source system */
+    struct proto_read read;                   /* the read that matched */
+};
+
+/* Stable lower-case token for a reason ("truncated", "unknown_camera", ...). */
+const char *proto_reason_name(enum proto_reason reason);
+
+/*
+ * Check the header of a frame of `len` bytes: magic, version, exact body length, size limit.
+ * On success stores the type and returns 0; on failure fills err and returns -1. The type is
+ * not checked against a list here, so a receiver can say "unexpected type" itself.
+ */
+int proto_peek(const uint8_t *buf, size_t len, uint8_t *type, struct proto_error *err);
+
+/* Decoders: whole frame in, header included; 0 on success, -1 with err filled. */
+int proto_decode_read(const uint8_t *buf, size_t len, struct proto_read *r,
+                      struct proto_error *err);
+int proto_decode_ack(const uint8_t *buf, size_t len, struct proto_ack_range *ranges,
+                     size_t max_ranges, size_t *nranges, struct proto_error *err);
+int proto_decode_reject(const uint8_t *buf, size_t len, struct proto_reject *rej,
+                        struct proto_error *err);
+int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit,
+                     struct proto_error *err);
+
+/*
+ * Encoders: write a whole frame into buf (cap bytes) and return its length, or 0 when a field
+ * breaks a limit or the frame does not fit. Encoders validate like the decoders, so a frame
+ * that encodes also decodes.
+ */
+size_t proto_encode_read(const struct proto_read *r, uint8_t *buf, size_t cap);
+size_t proto_encode_ack(const struct proto_ack_range *ranges, size_t nranges, uint8_t *buf,
+                        size_t cap);
+size_t proto_encode_reject(const struct proto_reject *rej, uint8_t *buf, size_t cap);
+size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap);
+
+/* Field checks shared with tools and the daemon. */
+bool proto_camera_valid(const char *camera);
+bool proto_country_valid(const char *country);
+/* 0 when ok, else PROTO_E_PLATE_EMPTY / _LONG / _INVALID. */
+enum proto_reason proto_plate_check(const char *plate, size_t len);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * harness: what the integration tests share. Each test gets a database of its own in the
+ * throw-away PostgreSQL that tools/anpr-test starts (ANPR_TEST_PGHOST/PGPORT/PGUSER), starts
+ * the real anprd as a process on ipc:// endpoints in a temporary folder, learns it is ready
+ * through the systemd notification protocol, and talks to it over real ZeroMQ sockets.
+ * Every wait has a deadline; nothing sleeps and hopes.
+ */
+#ifndef ANPR_HARNESS_H
+#define ANPR_HARNESS_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+/* Exit code that tells meson a test was skipped. */
+#define H_SKIP 77
+
+struct h_db {
+    char name[64];
+    char admin_ci[512];  /* superuser connection string */
+    char daemon_ci[512]; /* as the daemon's least-privileged role */
+    PGconn *admin;       /* open superuser connection to the test database */
+};
+
+struct h_daemon {
+    pid_t pid;
+    char dir[64];          /* temporary folder: config, log, sockets */
+    char conf_path[192];
+    char log_path[192];
+    char ingest_ep[192];
+    char dispatch_ep[192];
+    int notify_fd;         /* our end of NOTIFY_SOCKET */
+};
+
+/* Fail the whole test with a message (setup problems, not assertions). */
+void h_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Exit with H_SKIP unless the test database is configured. */
+void h_require_env(void);
+
+/* Fresh database `name`, migrated, with the daemon's login role. Dies on failure. */
+void h_db_create(struct h_db *db, const char *name);
+void h_db_close(struct h_db *db);
+
+/* Run SQL as superuser; dies on error. */
+void h_exec(PGconn *conn, const char *sql);
+/* First column of the first row as a number; dies on error. */
+long long h_query_ll(PGconn *conn, const char *sql);
+/* Poll `sql` until it returns `want` or timeout_ms passes; returns the last value. */
+long long h_wait_ll(PGconn *conn, const char *sql, long long want, int timeout_ms);
+/* COPY text rows into a table (e.g. a temp table); dies on error. */
+void h_copy_in(PGconn *conn, const char *copy_sql, const char *data, size_t len);
+
+/*
+ * Write a config (ipc endpoints in a fresh folder, the database of db, `extra` YAML appended
+ * verbatim: it may hold whole sections the defaults do not have), start anprd, and wait up to
+ * 15 s for READY=1. Returns 0, or -1 (the log is printed) when it exits or never gets ready.
+ */
+int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra);
+/* Send sig and wait up to timeout_ms; returns the exit status, 128+signal, or -1 on timeout
+ * (then it is killed). */
+int h_daemon_stop(struct h_daemon *d, int sig, int timeout_ms);
+/* Print the daemon's log to stderr (after a failure). */
+void h_daemon_dump_log(const struct h_daemon *d);
+/* Whether the daemon's log contains `needle`. */
+bool h_daemon_log_has(const struct h_daemon *d, const char *needle);
+
+/* Start a program with stdout (and stderr) to files (NULL = inherit); returns the pid. */
+pid_t h_spawn(char *const argv[], const char *out_path, const char *err_path);
+/* Wait for a child up to timeout_ms; exit status, 128+signal, or -1 on timeout (killed). */
+int h_wait(pid_t pid, int timeout_ms);
+/* Whole file into a static-lifetime malloc'd string ("" when missing). */
+char *h_slurp(const char *path);
+
+/* A valid read of `camera` with defaults (now, confidence 900, lane 1, towards). */
+struct proto_read h_read(const char *camera, uint64_t seq, const char *plate,
+                         const char *country);
+
+/* ZeroMQ helpers on one shared context. */
+void *h_zmq_ctx(void);
+void *h_dealer(const char *endpoint);
+void *h_sub(const char *endpoint, const char *topic);
+void h_close(void *sock);
+int h_send_read(void *sock, const struct proto_read *r);
+int h_send_raw(void *sock, const void *buf, size_t len);
+/* Receive one frame (the last part of a message) within timeout_ms; length or -1. For a SUB
+ * socket the topic part is skipped. */
+int h_recv(void *sock, uint8_t *buf, size_t cap, int timeout_ms);
+
+/*
+ * Acknowledgement bookkeeping for reads of one camera sent by a test: wait until every seq in
+ * [first, first + n) is acknowledged; REJECTs are stored in rejects[] (up to max_rejects).
+ * Returns how many of the n were acknowledged.
+ */
+struct h_acks {
+    uint64_t first;
+    size_t n;
+    bool *acked;
+    struct proto_reject *rejects;
+    size_t nrejects, max_rejects;
+};
+void h_acks_init(struct h_acks *a, uint64_t first, size_t n, size_t max_rejects);
+void h_acks_free(struct h_acks *a);
+size_t h_acks_wait(struct h_acks *a, void *sock, const char *camera, int timeout_ms);
+/* Wait for the next REJECT (ACKs in between are recorded); 0, or -1 on timeout. */
+int h_wait_reject(struct h_acks *a, void *sock, const char *camera, struct proto_reject *out,
+                  int timeout_ms);
+
+#endif

@@ -1,0 +1,185 @@
+/*
+ * Integration: the command line and start-up as an operator meets them: --check-config on good
+ * and broken files (every error as file:line:column: key), --help and bad options, a database
+ * that cannot be reached at start (a clear message and exit code 3), and SIGHUP with a broken
+ * file (refused, the daemon keeps serving with the running configuration).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "harness.h"
+
+static char tmpdir[64];
+
+static void s_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f)
+        h_fatal("%s: cannot write", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Run anprd with args; returns the exit status, its stdout+stderr in *out (caller frees). */
+static int s_anprd(char *out_path, char **out, const char *a1, const char *a2, const char *a3)
+{
+    char *argv[] = {getenv("ANPRD"), (char *)a1, (char *)a2, (char *)a3, NULL};
+    int st = h_wait(h_spawn(argv, out_path, out_path), 30000);
+
+    *out = h_slurp(out_path);
+    return st;
+}
+
+static void test_check_config(void)
+{
+    char good[128], bad[128], outp[128];
+    char *out;
+
+    snprintf(good, sizeof good, "%s/good.yaml", tmpdir);
+    snprintf(bad, sizeof bad, "%s/bad.yaml", tmpdir);
+    snprintf(outp, sizeof outp, "%s/out.txt", tmpdir);
+    s_write(good, "database:\n  conninfo: \"dbname=anpr\"\n");
+    CHECK_INT(s_anprd(outp, &out, "--config", good, "--check-config"), 0);
+    CHECK_CONTAINS(out, "configuration OK");
+    free(out);
+
+    /* Three mistakes on three lines: all three are reported, each with its position. */
+    s_write(bad, "ingest:\n"
+                 "  endpoint: \"tcp://nowhere\"\n"
+                 "  max_pending: 12abc\n"
+                 "database:\n"
+                 "  conninfo: \"dbname=anpr\"\n"
+                 "  colour: blue\n");
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "-n"), 1);
+    char want[192];
+    snprintf(want, sizeof want, "%s:2:13: ingest.endpoint: ", bad);
+    CHECK_CONTAINS(out, want);
+    snprintf(want, sizeof want, "%s:3:16: ingest.max_pending: ", bad);
+    CHECK_CONTAINS(out, want);
+    snprintf(want, sizeof want, "%s:6:3: database.colour: unknown key", bad);
+    CHECK_CONTAINS(out, want);
+    CHECK(strstr(out, "configuration OK") == NULL);
+    free(out);
+
+    /* Broken YAML. */
+    s_write(bad, "database: [\n");
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "-n"), 1);
+    snprintf(want, sizeof want, "%s:", bad);
+    CHECK_CONTAINS(out, want);
+    CHECK_CONTAINS(out, "(syntax)");
+    free(out);
+
+    /* A file that is not there. */
+    snprintf(bad, sizeof bad, "%s/missing.yaml", tmpdir);
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "-n"), 1);
+    CHECK_CONTAINS(out, "cannot read");
+    free(out);
+}
+
+static void test_cli(void)
+{
+    char outp[128];
+    char *out;
+
+    snprintf(outp, sizeof outp, "%s/out.txt", tmpdir);
+    CHECK_INT(s_anprd(outp, &out, "--help", NULL, NULL), 0);
+    CHECK_CONTAINS(out, "usage: anprd");
+    free(out);
+    CHECK_INT(s_anprd(outp, &out, "--version", NULL, NULL), 0);
+    CHECK_CONTAINS(out, "anprd ");
+    free(out);
+    CHECK_INT(s_anprd(outp, &out, "--frobnicate", NULL, NULL), 2);
+    CHECK_CONTAINS(out, "usage: anprd");
+    free(out);
+}
+
+static void test_database_unreachable(void)
+{
+    char conf[128], outp[128];
+    char *out;
+
+    snprintf(conf, sizeof conf, "%s/nodb.yaml", tmpdir);
+    snprintf(outp, sizeof outp, "%s/out.txt", tmpdir);
+    s_write(conf, "ingest:\n  endpoint: \"ipc:///tmp/anprd-nodb-in\"\n"
+                  "dispatch:\n  endpoint: \"ipc:///tmp/anprd-nodb-out\"\n"
+                  "database:\n  conninfo: \"host=/nonexistent dbname=anpr user=anprd "
+                  "password=hunter2\"\n");
+    CHECK_INT(s_anprd(outp, &out, "--config", conf, NULL), 3);
+    CHECK_CONTAINS(out, "database unreachable");
+    /* No secret in a log line. */
+    CHECK(strstr(out, "hunter2") == NULL);
+    free(out);
+}
+
+/* SIGHUP with a broken file keeps the running configuration; with a good one, reloads. */
+static void test_reload(void)
+{
+    struct h_db db;
+    struct h_daemon d;
+
+    h_db_create(&db, "itest_config_cli");
+    h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('CAM-1', 'one')");
+    if (h_daemon_start(&d, &db, NULL) != 0) {
+        CHECK(0);
+        return;
+    }
+    void *s = h_dealer(d.ingest_ep);
+    struct proto_read r = h_read("CAM-2", 1, "1-ABC-123", "BE");
+    struct proto_reject rej;
+    struct h_acks a;
+
+    /* CAM-2 is unknown until the operator registers it and reloads. */
+    h_acks_init(&a, 1, 1, 4);
+    h_send_read(s, &r);
+    CHECK_INT(h_wait_reject(&a, s, "CAM-2", &rej, 5000), 0);
+    CHECK_INT(rej.reason, PROTO_E_CAMERA);
+
+    char *good = h_slurp(d.conf_path);
+    s_write(d.conf_path, "ingest: [broken\n");
+    kill(d.pid, SIGHUP);
+    char *needle = "keeping the running configuration";
+    int waited = 0;
+    while (!h_daemon_log_has(&d, needle) && waited++ < 500)
+        usleep(10000);
+    CHECK(h_daemon_log_has(&d, needle));
+
+    s_write(d.conf_path, good);
+    free(good);
+    h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('CAM-2', 'two')");
+    kill(d.pid, SIGHUP);
+    needle = "loaded 2 cameras";
+    waited = 0;
+    while (!h_daemon_log_has(&d, needle) && waited++ < 500)
+        usleep(10000);
+    CHECK(h_daemon_log_has(&d, needle));
+    r.seq = 2;
+    h_send_read(s, &r);
+    h_acks_free(&a);
+    h_acks_init(&a, 2, 1, 4);
+    CHECK_INT(h_acks_wait(&a, s, "CAM-2", 10000), 1);
+    CHECK_INT(a.nrejects, 0);
+    h_acks_free(&a);
+    h_close(s);
+    CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
+    if (check_failed)
+        h_daemon_dump_log(&d);
+    h_db_close(&db);
+}
+
+int main(void)
+{
+    h_require_env();
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/anprd-cli.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        h_fatal("mkdtemp failed");
+    test_cli();
+    test_check_config();
+    test_database_unreachable();
+    test_reload();
+    return check_done("itest_config_cli");
+}

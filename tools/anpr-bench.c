@@ -1,0 +1,406 @@
+/*
+ * anpr-bench: benchmark programs whose figures go into docs/BENCHMARKS.md. Each mode prints
+ * one result line of key=value pairs; tools/anpr-benchmark runs them all in one go so every
+ * figure stands next to its baseline measured in the same run.
+ *
+ *   match  decode + normalise + watchlist lookup of encoded READ frames, in this process
+ *   e2e    reads sent to a running anprd by K cameras, each acknowledged only once committed
+ *   copy   the same rows as e2e, COPYed straight into plate_read (the raw COPY baseline)
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <zmq.h>
+
+#include <libpq-fe.h>
+
+#include "batch.h"
+#include "plate.h"
+#include "plategen.h"
+#include "proto.h"
+#include "util.h"
+#include "wl.h"
+
+struct opts {
+    const char *mode;
+    const char *endpoint; /* e2e */
+    const char *db;       /* copy */
+    long long reads;      /* reads in all */
+    long long cameras;    /* e2e/copy: cameras BENCH-0 .. BENCH-(K-1) */
+    long long window;     /* e2e: unacknowledged reads in flight per camera */
+    long long entries;    /* match: watchlist size */
+    long long seed;
+    long long base_time;  /* read time of the first read (µs); 0 = now */
+};
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: anpr-bench match [--reads N] [--entries N] [--seed N]\n"
+               "       anpr-bench e2e --endpoint EP [--reads N] [--cameras K] [--window W]\n"
+               "                      [--seed N] [--base-time US]\n"
+               "       anpr-bench copy --db CONNINFO [--reads N] [--cameras K] [--seed N]\n"
+               "                      [--base-time US]\n"
+               "Prints one line: mode=... key=value ... (rates in reads/s, latencies in us).\n"
+               "e2e and copy with the same --reads, --cameras, --seed and --base-time make the\n"
+               "same rows, so their rates compare.\n");
+}
+
+/* The i-th read of the run: same for every mode given the same options. */
+static void s_make_read(const struct opts *o, struct plategen *g, long long i, struct proto_read *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->camera, sizeof r->camera, "BENCH-%lld", i % o->cameras);
+    r->seq = (uint64_t)(i / o->cameras) + 1;
+    r->time_us = o->base_time + i * 10;
+    plategen_plate(g, r->plate, r->country);
+    r->confidence = (uint16_t)(700 + plategen_below(g, 300));
+    r->lane = (uint8_t)(1 + plategen_below(g, 3));
+    r->direction = (uint8_t)(1 + plategen_below(g, 2));
+    r->ncand = 1;
+    plategen_misread(g, r->plate, 200, r->cand[0].plate);
+    r->cand[0].confidence = 400;
+    snprintf(r->image_ref, sizeof r->image_ref, "img://%s/%" PRIu64 ".jpg", r->camera, r->seq);
+}
+
+static long s_rss_kb(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int s_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* --- match ------------------------------------------------------------------------------------ */
+
+static int s_match(const struct opts *o)
+{
+    struct plategen g;
+    wl_builder_t *b = wl_builder_new();
+    char err[256];
+    int64_t t0, t1, t2;
+    long long hits = 0;
+    size_t nframes = 100000, *lens;
+    uint8_t *frames;
+
+    plategen_seed(&g, (uint64_t)o->seed);
+    if (!b || wl_builder_add_list(b, 1, "bench", "stolen", 1, err, sizeof err) != 0)
+        return 1;
+    t0 = util_mono_us();
+    for (long long i = 0; i < o->entries; i++) {
+        char plate[17], country[3];
+        struct wl_entry_in in = {.id = (uint64_t)i + 1,
+                                 .list_id = 1,
+                                 .plate = plate,
+                                 .country = "",
+                                 .valid_from_us = WL_UNBOUNDED_FROM,
+                                 .valid_until_us = WL_UNBOUNDED_UNTIL};
+        plategen_plate(&g, plate, country);
+        if (wl_builder_add(b, &in, err, sizeof err) != 0)
+            fprintf(stderr, "entry %lld: %s\n", i, err);
+    }
+    wl_t *wl = wl_builder_build(&b);
+    t1 = util_mono_us();
+    if (!wl)
+        return 1;
+
+    /* A ring of encoded frames, re-read many times: the decoder sees real bytes. */
+    frames = malloc(nframes * 512);
+    lens = malloc(nframes * sizeof *lens);
+    if (!frames || !lens)
+        return 1;
+    for (size_t i = 0; i < nframes; i++) {
+        struct proto_read r;
+        s_make_read(o, &g, (long long)i, &r);
+        lens[i] = proto_encode_read(&r, frames + i * 512, 512);
+    }
+    t2 = util_mono_us();
+    for (long long i = 0; i < o->reads; i++) {
+        struct proto_read r;
+        struct proto_error perr;
+        const struct wl_entry *out[8];
+        char plate[PLATE_MAX + 1];
+        size_t k = (size_t)i % nframes;
+        if (proto_decode_read(frames + k * 512, lens[k], &r, &perr) != 0 ||
+            plate_normalise(r.plate, plate) != PLATE_OK)
+            continue;
+        hits += (long long)wl_lookup(wl, plate, r.country, r.time_us, out, 8);
+    }
+    int64_t t3 = util_mono_us();
+    printf("mode=match entries=%lld build_s=%.2f wl_mb=%.0f rss_mb=%.0f reads=%lld "
+           "rate=%.0f ns_per_read=%.0f hits=%lld\n",
+           o->entries, (double)(t1 - t0) / 1e6, (double)wl_memory_bytes(wl) / 1048576.0,
+           (double)s_rss_kb() / 1024.0, o->reads, (double)o->reads * 1e6 / (double)(t3 - t2),
+           (double)(t3 - t2) * 1000.0 / (double)o->reads, hits);
+    wl_destroy(&wl);
+    free(frames);
+    free(lens);
+    return 0;
+}
+
+/* --- e2e -------------------------------------------------------------------------------------- */
+
+struct cam_state {
+    void *sock;
+    char code[PROTO_CAMERA_MAX + 1];
+    long long next;    /* next read index of this camera (0-based within the camera) */
+    long long total;   /* reads this camera sends */
+    long long acked;   /* acknowledged so far (each once) */
+    long long lowest;  /* lowest index not yet acknowledged */
+    int64_t *sent_us;  /* send time per read, 0 once acknowledged */
+};
+
+static int s_e2e(const struct opts *o)
+{
+    void *ctx = zmq_ctx_new();
+    struct cam_state *cams = calloc((size_t)o->cameras, sizeof *cams);
+    int64_t *lat = malloc((size_t)o->reads * sizeof *lat);
+    zmq_pollitem_t *items = calloc((size_t)o->cameras, sizeof *items);
+    struct plategen g;
+    long long nlat = 0, done = 0, rejected = 0;
+    int zero = 0;
+
+    if (!ctx || !cams || !lat || !items)
+        return 1;
+    plategen_seed(&g, (uint64_t)o->seed);
+    for (long long c = 0; c < o->cameras; c++) {
+        cams[c].sock = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(cams[c].sock, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect(cams[c].sock, o->endpoint) != 0) {
+            fprintf(stderr, "anpr-bench: connect %s: %s\n", o->endpoint,
+                    zmq_strerror(zmq_errno()));
+            return 1;
+        }
+        snprintf(cams[c].code, sizeof cams[c].code, "BENCH-%lld", c);
+        cams[c].total = o->reads / o->cameras + (c < o->reads % o->cameras);
+        cams[c].sent_us = calloc((size_t)cams[c].total + 1, sizeof(int64_t));
+        items[c] = (zmq_pollitem_t){cams[c].sock, 0, ZMQ_POLLIN, 0};
+    }
+
+    int64_t t0 = util_mono_us();
+    long long sent = 0;
+    while (done < o->reads) {
+        /* Send in global read order, so the rows are the ones `copy` makes, as far as each
+         * camera's window allows. */
+        while (sent < o->reads) {
+            struct cam_state *c = &cams[sent % o->cameras];
+            if (c->next - c->lowest >= o->window)
+                break;
+            struct proto_read r;
+            uint8_t frame[PROTO_MAX_FRAME];
+            s_make_read(o, &g, sent, &r);
+            size_t len = proto_encode_read(&r, frame, sizeof frame);
+            c->sent_us[c->next++] = util_mono_us();
+            if (zmq_send(c->sock, frame, len, 0) != (int)len)
+                return 1;
+            sent++;
+        }
+        if (zmq_poll(items, (int)o->cameras, 1000) <= 0) {
+            if (util_mono_us() - t0 > 600LL * 1000000) {
+                fprintf(stderr, "anpr-bench: no progress, %lld of %lld acknowledged\n", done,
+                        o->reads);
+                return 1;
+            }
+            continue;
+        }
+        for (long long ci = 0; ci < o->cameras; ci++) {
+            struct cam_state *c = &cams[ci];
+            uint8_t buf[PROTO_MAX_FRAME];
+            struct proto_ack_range ranges[PROTO_ACK_MAX_RANGES];
+            struct proto_error perr;
+            size_t nr;
+            uint8_t type;
+            int len;
+            while ((len = zmq_recv(c->sock, buf, sizeof buf, ZMQ_DONTWAIT)) > 0) {
+                if (proto_peek(buf, (size_t)len, &type, &perr) != 0)
+                    continue;
+                if (type == PROTO_REJECT) {
+                    rejected++;
+                    continue;
+                }
+                if (proto_decode_ack(buf, (size_t)len, ranges, PROTO_ACK_MAX_RANGES, &nr,
+                                     &perr) != 0)
+                    continue;
+                int64_t now = util_mono_us();
+                for (size_t k = 0; k < nr; k++) {
+                    for (uint64_t s = ranges[k].first_seq;
+                         s < ranges[k].first_seq + ranges[k].count; s++) {
+                        long long idx = (long long)s - 1;
+                        if (idx < 0 || idx >= c->next || c->sent_us[idx] == 0)
+                            continue;
+                        lat[nlat++] = now - c->sent_us[idx];
+                        c->sent_us[idx] = 0;
+                        c->acked++;
+                        done++;
+                    }
+                }
+                while (c->lowest < c->next && c->sent_us[c->lowest] == 0)
+                    c->lowest++;
+            }
+        }
+        if (rejected > 0) {
+            fprintf(stderr, "anpr-bench: %lld reads rejected; are the BENCH cameras registered?\n",
+                    rejected);
+            return 1;
+        }
+    }
+    int64_t t1 = util_mono_us();
+    qsort(lat, (size_t)nlat, sizeof *lat, s_cmp_i64);
+    printf("mode=e2e reads=%lld cameras=%lld window=%lld seconds=%.2f rate=%.0f "
+           "ack_p50_us=%" PRId64 " ack_p99_us=%" PRId64 " ack_max_us=%" PRId64 "\n",
+           o->reads, o->cameras, o->window, (double)(t1 - t0) / 1e6,
+           (double)o->reads * 1e6 / (double)(t1 - t0), lat[nlat / 2], lat[nlat * 99 / 100],
+           lat[nlat - 1]);
+    for (long long c = 0; c < o->cameras; c++) {
+        zmq_close(cams[c].sock);
+        free(cams[c].sent_us);
+    }
+    free(cams);
+    free(items);
+    free(lat);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
+/* --- copy ------------------------------------------------------------------------------------- */
+
+static int s_copy(const struct opts *o)
+{
+    PGconn *conn = PQconnectdb(o->db);
+    struct plategen g;
+    struct batch *b = batch_new();
+    int32_t *ids = calloc((size_t)o->cameras, sizeof *ids);
+    int rc = 1;
+
+    if (PQstatus(conn) != CONNECTION_OK || !b || !ids) {
+        fprintf(stderr, "anpr-bench: %s", PQerrorMessage(conn));
+        goto out;
+    }
+    PQclear(PQexec(conn, "SET TIME ZONE 'UTC'"));
+    for (long long c = 0; c < o->cameras; c++) {
+        char code[32];
+        const char *p[1] = {code};
+        snprintf(code, sizeof code, "BENCH-%lld", c);
+        PGresult *res =
+            PQexecParams(conn, "SELECT id FROM anpr.camera WHERE code = $1", 1, NULL, p, NULL,
+                         NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            fprintf(stderr, "anpr-bench: camera %s is not registered\n", code);
+            PQclear(res);
+            goto out;
+        }
+        long long id = 0;
+        util_parse_long(PQgetvalue(res, 0, 0), 1, INT32_MAX, &id);
+        ids[c] = (int32_t)id;
+        PQclear(res);
+    }
+    /* Format every row first (as ingest does), then time only the COPY. */
+    plategen_seed(&g, (uint64_t)o->seed);
+    int64_t now = util_now_us();
+    for (long long i = 0; i < o->reads; i++) {
+        struct proto_read r;
+        char plate[PLATE_MAX + 1];
+        s_make_read(o, &g, i, &r);
+        plate_normalise(r.plate, plate);
+        if (batch_add(b, &r, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL,
+                      0) != 0)
+            goto out;
+    }
+    int64_t t0 = util_mono_us();
+    PGresult *res = PQexec(conn, "COPY anpr.plate_read (read_time, camera_id, seq, plate, "
+                                 "plate_raw, country, confidence, lane, direction, latitude, "
+                                 "longitude, image_ref, candidates, cand_conf, received_at) "
+                                 "FROM STDIN");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        fprintf(stderr, "anpr-bench: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        goto out;
+    }
+    PQclear(res);
+    for (size_t off = 0; off < b->reads.len; off += 1 << 20) {
+        size_t n = b->reads.len - off < (1 << 20) ? b->reads.len - off : (1 << 20);
+        if (PQputCopyData(conn, b->reads.data + off, (int)n) != 1)
+            goto out;
+    }
+    PQputCopyEnd(conn, NULL);
+    res = PQgetResult(conn);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "anpr-bench: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        goto out;
+    }
+    PQclear(res);
+    int64_t t1 = util_mono_us();
+    printf("mode=copy reads=%lld seconds=%.2f rate=%.0f\n", o->reads, (double)(t1 - t0) / 1e6,
+           (double)o->reads * 1e6 / (double)(t1 - t0));
+    rc = 0;
+out:
+    batch_destroy(&b);
+    free(ids);
+    PQfinish(conn);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"endpoint", required_argument, NULL, 'e'}, {"db", required_argument, NULL, 'd'},
+        {"reads", required_argument, NULL, 'r'},    {"cameras", required_argument, NULL, 'c'},
+        {"window", required_argument, NULL, 'w'},   {"entries", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},     {"base-time", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    struct opts o = {.reads = 1000000, .cameras = 4, .window = 5000, .entries = 1000000,
+                     .seed = 1};
+    long long *num = NULL;
+    int ch;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        s_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    o.mode = argv[1];
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'e': o.endpoint = optarg; continue;
+        case 'd': o.db = optarg; continue;
+        case 'r': num = &o.reads; break;
+        case 'c': num = &o.cameras; break;
+        case 'w': num = &o.window; break;
+        case 'n': num = &o.entries; break;
+        case 's': num = &o.seed; break;
+        case 't': num = &o.base_time; break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+        if (util_parse_long(optarg, 0, INT64_MAX / 2, num) != 0) {
+            fprintf(stderr, "anpr-bench: %s: not a number in range: %s\n", argv[optind - 2],
+                    optarg);
+            return 2;
+        }
+    }
+    if (o.reads < 1 || o.cameras < 1 || o.window < 1) {
+        fprintf(stderr, "anpr-bench: --reads, --cameras and --window must be at least 1\n");
+        return 2;
+    }
+    if (o.base_time == 0)
+        o.base_time = util_now_us() - 3600LL * 1000000;
+    if (strcmp(o.mode, "match") == 0)
+        return s_match(&o);
+    if (strcmp(o.mode, "e2e") == 0 && o.endpoint)
+        return s_e2e(&o);
+    if (strcmp(o.mode, "copy") == 0 && o.db)
+        return s_copy(&o);
+    s_usage(stderr);
+    return 2;
+}
