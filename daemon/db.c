@@ -24,8 +24,12 @@ static void s_err(char *err, size_t errlen, const char *what, PGconn *conn, cons
     size_t n;
 
     snprintf(err, errlen, "%s: %s", what, msg && *msg ? msg : "unknown error");
+    /* libpq's messages span lines; a log line must not. */
+    for (char *p = err; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
     n = strlen(err);
-    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+    while (n > 0 && err[n - 1] == ' ')
         err[--n] = '\0';
 }
 

@@ -91,7 +91,7 @@ struct proto_cand {
 };
 
 struct proto_read {
-    uint64_t seq;                          /* per-camera sequence number, >= 1 */
+    uint64_t seq;                          /* per-camera sequence number, 1..INT64_MAX */
     int64_t time_us;                       /* UTC microseconds since 1970-01-01, > 0 */
     uint16_t confidence;                   /* per mille, of the plate text */
     uint8_t lane;                          /* 0 = unknown, else lane number */
@@ -110,7 +110,7 @@ struct proto_read {
 /* A run of reads of one camera with consecutive sequence numbers. */
 struct proto_ack_range {
     char camera[PROTO_CAMERA_MAX + 1];
-    uint64_t first_seq; /* first sequence number of the run */
+    uint64_t first_seq; /* first sequence number of the run, 1..INT64_MAX */
     uint32_t count;     /* >= 1 */
 };
 
@@ -145,7 +145,13 @@ const char *proto_reason_name(enum proto_reason reason);
  */
 int proto_peek(const uint8_t *buf, size_t len, uint8_t *type, struct proto_error *err);
 
-/* Decoders: whole frame in, header included; 0 on success, -1 with err filled. */
+/*
+ * Decoders: whole frame in, header included; 0 on success (err->reason PROTO_OK, msg ""), -1
+ * with err filled. err may be NULL. The output struct is zeroed first; when proto_decode_read()
+ * fails, r->seq and r->camera still hold the read's seq and camera id if the frame got that far
+ * (the camera is checked before the other fixed fields), so the REJECT can name the read.
+ * proto_decode_ack() fails with PROTO_E_FIELD when the frame has more than max_ranges ranges.
+ */
 int proto_decode_read(const uint8_t *buf, size_t len, struct proto_read *r,
                       struct proto_error *err);
 int proto_decode_ack(const uint8_t *buf, size_t len, struct proto_ack_range *ranges,

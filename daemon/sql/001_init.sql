@@ -1,4 +1,5 @@
 -- anprd schema, migration 001: cameras, watchlists, plate history, hits, roles.
+-- Text limits are in bytes (octet_length), the unit of the wire format's fields.
 -- Applied by anpr-migrate as the database owner, inside one transaction.
 
 -- Group roles (NOLOGIN). Login users are made members of them by the operator, e.g.
@@ -37,7 +38,7 @@ CREATE TABLE anpr.camera (
 
 CREATE TABLE anpr.watchlist (
     id          integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name        text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64),
+    name        text NOT NULL UNIQUE CHECK (octet_length(name) BETWEEN 1 AND 64),
     category    text NOT NULL CHECK (category ~ '^[a-z_]{1,32}$'),
     priority    smallint NOT NULL DEFAULT 5 CHECK (priority BETWEEN 1 AND 9),
     enabled     boolean NOT NULL DEFAULT true,
@@ -47,12 +48,12 @@ CREATE TABLE anpr.watchlist (
 CREATE TABLE anpr.watchlist_entry (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     list_id      integer NOT NULL REFERENCES anpr.watchlist (id),
-    plate        text NOT NULL CHECK (length(plate) BETWEEN 1 AND 32),
+    plate        text NOT NULL CHECK (octet_length(plate) BETWEEN 1 AND 32),
     country      text NOT NULL DEFAULT '' CHECK (country ~ '^([A-Z]{2})?$'),
     valid_from   timestamptz,
     valid_until  timestamptz,
-    instruction  text NOT NULL DEFAULT '' CHECK (length(instruction) <= 1000),
-    external_ref text NOT NULL DEFAULT '' CHECK (length(external_ref) <= 64),
+    instruction  text NOT NULL DEFAULT '' CHECK (octet_length(instruction) <= 1000),
+    external_ref text NOT NULL DEFAULT '' CHECK (octet_length(external_ref) <= 64),
     created_at   timestamptz NOT NULL DEFAULT now(),
     CHECK (valid_until IS NULL OR valid_from IS NULL OR valid_until > valid_from)
 );

@@ -1,0 +1,500 @@
+/*
+ * test_conf: the configuration module. Error texts are asserted whole, "file:line:col: key:"
+ * included, since tools and operators rely on that format.
+ */
+#include "check.h"
+#include "conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef ANPR_SOURCE_ROOT
+#define ANPR_SOURCE_ROOT "."
+#endif
+
+#define DB "database:\n  conninfo: x\n" /* the one required key, lines 1-2 */
+
+/* Parse text that must fail; returns the error text (caller frees), never NULL. */
+static char *s_errors(const char *text)
+{
+    char *errors = (char *)"unset";
+    struct conf *conf = conf_parse("t.yaml", text, strlen(text), &errors);
+
+    CHECK(conf == NULL);
+    CHECK(errors != NULL);
+    conf_destroy(&conf);
+    return errors ? errors : strdup("");
+}
+
+/* Parse text that must succeed. */
+static struct conf *s_ok(const char *text)
+{
+    char *errors = (char *)"unset";
+    struct conf *conf = conf_parse("t.yaml", text, strlen(text), &errors);
+
+    CHECK(conf != NULL);
+    CHECK(errors == NULL);
+    if (errors) {
+        fprintf(stderr, "unexpected errors for:\n%s---\n%s", text, errors);
+        free(errors);
+    }
+    return conf;
+}
+
+#define EXPECT(text, want)                                                                         \
+    do {                                                                                           \
+        char *e_ = s_errors(text);                                                                 \
+        CHECK_STR(e_, want);                                                                       \
+        free(e_);                                                                                  \
+    } while (0)
+
+#define EXPECT_VALID(text)                                                                         \
+    do {                                                                                           \
+        struct conf *c_ = s_ok(text);                                                              \
+        conf_destroy(&c_);                                                                         \
+    } while (0)
+
+static void s_test_full(void)
+{
+    struct conf *c = s_ok("ingest:\n"
+                          "  endpoint: \"tcp://127.0.0.1:7000\"\n"
+                          "  max_pending: 5000\n"
+                          "  max_future_skew_s: 0\n"
+                          "  max_age_days: 30\n"
+                          "dispatch:\n"
+                          "  endpoint: ipc:///run/anprd/hits.sock\n"
+                          "database:\n"
+                          "  conninfo: \"dbname=anpr password=secret\"\n"
+                          "  batch_size: 100000\n"
+                          "  flush_interval_ms: 10000\n"
+                          "  reconnect_max_ms: 100\n"
+                          "  partitions_ahead_days: 60\n"
+                          "log:\n"
+                          "  level: debug\n"
+                          "  stats_interval_s: 0\n"
+                          "  reject_log_interval_s: 3600\n");
+
+    if (!c)
+        return;
+    CHECK_STR(c->path, "t.yaml");
+    CHECK_STR(c->ingest.endpoint, "tcp://127.0.0.1:7000");
+    CHECK_INT(c->ingest.max_pending, 5000);
+    CHECK_INT(c->ingest.max_future_skew_s, 0);
+    CHECK_INT(c->ingest.max_age_days, 30);
+    CHECK_STR(c->dispatch.endpoint, "ipc:///run/anprd/hits.sock");
+    CHECK_STR(c->database.conninfo, "dbname=anpr password=secret");
+    CHECK_INT(c->database.batch_size, 100000);
+    CHECK_INT(c->database.flush_interval_ms, 10000);
+    CHECK_INT(c->database.reconnect_max_ms, 100);
+    CHECK_INT(c->database.partitions_ahead_days, 60);
+    CHECK_INT(c->log.level, LOG_LEVEL_DEBUG);
+    CHECK_INT(c->log.stats_interval_s, 0);
+    CHECK_INT(c->log.reject_log_interval_s, 3600);
+    conf_destroy(&c);
+    CHECK(c == NULL);
+}
+
+static void s_check_defaults(const struct conf *c)
+{
+    CHECK_STR(c->ingest.endpoint, "tcp://*:5555");
+    CHECK_INT(c->ingest.max_pending, 100000);
+    CHECK_INT(c->ingest.max_future_skew_s, 300);
+    CHECK_INT(c->ingest.max_age_days, 365);
+    CHECK_STR(c->dispatch.endpoint, "tcp://*:5556");
+    CHECK_STR(c->database.conninfo, "dbname=anpr");
+    CHECK_INT(c->database.batch_size, 1000);
+    CHECK_INT(c->database.flush_interval_ms, 5);
+    CHECK_INT(c->database.reconnect_max_ms, 30000);
+    CHECK_INT(c->database.partitions_ahead_days, 3);
+    CHECK_INT(c->log.level, LOG_LEVEL_INFO);
+    CHECK_INT(c->log.stats_interval_s, 60);
+    CHECK_INT(c->log.reject_log_interval_s, 10);
+}
+
+static void s_test_defaults(void)
+{
+    const char *texts[] = {
+        "ingest: {}\ndispatch: {}\ndatabase: {conninfo: dbname=anpr}\nlog: {}\n",
+        "database:\n  conninfo: dbname=anpr\n",
+        /* sections with every key commented out are null, and mean "all defaults" */
+        "ingest:\n  # max_pending: 5\ndispatch: ~\ndatabase:\n  conninfo: 'dbname=anpr'\nlog:\n",
+        /* an explicit document with a trailing document end */
+        "---\ndatabase:\n  conninfo: dbname=anpr\n...\n",
+        /* integers may be quoted and signed; \r\n line ends */
+        "database:\r\n  conninfo: dbname=anpr\r\n  batch_size: \"+1000\"\r\n",
+    };
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct conf *c = s_ok(texts[i]);
+
+        if (c)
+            s_check_defaults(c);
+        conf_destroy(&c);
+    }
+}
+
+static void s_test_syntax(void)
+{
+    EXPECT("a: [1, 2\n", "t.yaml:2:1: (syntax): did not find expected ',' or ']' "
+                         "(while parsing a flow sequence at line 1, column 4)\n");
+    EXPECT(DB "ingest:\n  endpoint: \"abc\n",
+           "t.yaml:5:1: (syntax): found unexpected end of stream "
+           "(while scanning a quoted scalar at line 4, column 13)\n");
+    EXPECT(DB "  x: 1\n    y: 2\n",
+           "t.yaml:4:6: (syntax): mapping values are not allowed in this context\n");
+    EXPECT(DB "log:\n  level: \xff\n",
+           "t.yaml:4:10: (syntax): invalid leading UTF-8 octet (byte 0xFF)\n");
+}
+
+static void s_test_structure(void)
+{
+    EXPECT("", "t.yaml:1:1: (top): the file is empty; expected a mapping of sections\n");
+    EXPECT("# only a comment\n\n",
+           "t.yaml:1:1: (top): the file is empty; expected a mapping of sections\n");
+    EXPECT("---\n", "t.yaml:2:1: (top): the document is empty; expected a mapping of sections\n");
+    EXPECT("- ingest\n- database\n",
+           "t.yaml:1:1: (top): expected a mapping of sections, got a sequence\n");
+    EXPECT("hello\n", "t.yaml:1:1: (top): expected a mapping of sections, got a scalar\n");
+    EXPECT(DB "ingest: 5\n", "t.yaml:3:9: ingest: expected a mapping of keys, got a scalar\n");
+    EXPECT(DB "log:\n  - level\n", "t.yaml:4:3: log: expected a mapping of keys, got a sequence\n");
+    EXPECT(DB "\nloging:\n  level: info\n",
+           "t.yaml:4:1: loging: unknown section; expected one of: ingest, dispatch, database, "
+           "log\n");
+    EXPECT(DB "ingest:\n  endpiont: tcp://*:1\n",
+           "t.yaml:4:3: ingest.endpiont: unknown key; expected one of: endpoint, max_pending, "
+           "max_future_skew_s, max_age_days\n");
+    EXPECT(DB "log:\n  level: info\n  stats_interval_s: 5\n  level: warn\n",
+           "t.yaml:6:3: log.level: duplicate key (first at line 4, column 3)\n");
+    EXPECT(DB "log: {}\ndatabase:\n  conninfo: y\n",
+           "t.yaml:4:1: database: duplicate section (first at line 1, column 1)\n");
+    EXPECT(DB "[a]: 1\n", "t.yaml:3:1: (top): a section name must be a plain name, not a "
+                          "sequence\n");
+    EXPECT("database: {conninfo: x, {a: 1}: 2}\n",
+           "t.yaml:1:25: database: a key must be a plain name, not a mapping\n");
+    /* user text is shown on one line */
+    EXPECT(DB "\"a\\nb\": 1\n", "t.yaml:3:1: a?b: unknown section; expected one of: ingest, "
+                                "dispatch, database, log\n");
+    EXPECT(DB "---\nlog: {}\n",
+           "t.yaml:3:1: (top): a second YAML document; the file must hold exactly one\n");
+}
+
+static void s_test_types(void)
+{
+    EXPECT(DB "  batch_size: [1]\n",
+           "t.yaml:3:15: database.batch_size: expected a single value, got a sequence\n");
+    EXPECT(DB "  batch_size:\n    a: 1\n",
+           "t.yaml:4:5: database.batch_size: expected a single value, got a mapping\n");
+    EXPECT(DB "ingest:\n  endpoint: {a: [1, {b: 2}]}\n",
+           "t.yaml:4:13: ingest.endpoint: expected a single value, got a mapping\n");
+    EXPECT(DB "  batch_size: 12abc\n",
+           "t.yaml:3:15: database.batch_size: expected an integer, got '12abc'\n");
+    EXPECT(DB "  batch_size: 1.5\n",
+           "t.yaml:3:15: database.batch_size: expected an integer, got '1.5'\n");
+    EXPECT(DB "  batch_size: \"\"\n",
+           "t.yaml:3:15: database.batch_size: expected an integer, got an empty value\n");
+    EXPECT(DB "  batch_size:\n",
+           "t.yaml:3:14: database.batch_size: expected an integer, got an empty value\n");
+    EXPECT(DB "  batch_size: \" 5\"\n",
+           "t.yaml:3:15: database.batch_size: expected an integer, got ' 5'\n");
+    EXPECT(DB "  batch_size: 0x10\n",
+           "t.yaml:3:15: database.batch_size: expected an integer, got '0x10'\n");
+    EXPECT(DB "  batch_size: \"-\"\n",
+           "t.yaml:3:15: database.batch_size: expected an integer, got '-'\n");
+    EXPECT(DB "  batch_size: \"1\\x002\"\n",
+           "t.yaml:3:15: database.batch_size: expected an integer, got '1?2'\n");
+}
+
+static void s_test_ranges(void)
+{
+    EXPECT(DB "  batch_size: 0\n",
+           "t.yaml:3:15: database.batch_size: out of range: 0 (must be 1..100000)\n");
+    EXPECT(DB "  batch_size: 100001\n",
+           "t.yaml:3:15: database.batch_size: out of range: 100001 (must be 1..100000)\n");
+    EXPECT(DB "  reconnect_max_ms: 99999999999999999999999\n",
+           "t.yaml:3:21: database.reconnect_max_ms: out of range: 99999999999999999999999 "
+           "(must be 100..600000)\n");
+    EXPECT(DB "  partitions_ahead_days: -1\n",
+           "t.yaml:3:26: database.partitions_ahead_days: out of range: -1 (must be 0..60)\n");
+    EXPECT(DB "ingest: {max_pending: 10000001}\n",
+           "t.yaml:3:23: ingest.max_pending: out of range: 10000001 (must be 1..10000000)\n");
+    EXPECT(DB "ingest: {max_future_skew_s: 86401}\n",
+           "t.yaml:3:29: ingest.max_future_skew_s: out of range: 86401 (must be 0..86400)\n");
+    EXPECT(DB "ingest: {max_age_days: 3651}\n",
+           "t.yaml:3:24: ingest.max_age_days: out of range: 3651 (must be 1..3650)\n");
+    EXPECT(DB "  flush_interval_ms: 0\n",
+           "t.yaml:3:22: database.flush_interval_ms: out of range: 0 (must be 1..10000)\n");
+    EXPECT(DB "log: {stats_interval_s: 86401}\n",
+           "t.yaml:3:25: log.stats_interval_s: out of range: 86401 (must be 0..86400)\n");
+    EXPECT(DB "log: {reject_log_interval_s: 0}\n",
+           "t.yaml:3:30: log.reject_log_interval_s: out of range: 0 (must be 1..3600)\n");
+}
+
+static void s_test_endpoints(void)
+{
+    static const char *const good[] = {
+        "tcp://*:1",
+        "tcp://0.0.0.0:65535",
+        "tcp://127.0.0.1:5555",
+        "tcp://[::1]:5555",
+        "tcp://[::]:5555",
+        "tcp://localhost:5555",
+        "tcp://anpr-1.example.org:5555",
+        "tcp://eth0:5555",
+        "ipc:///run/anprd/ingest.sock",
+    };
+    static const struct {
+        const char *endpoint, *why;
+    } bad[] = {
+        {"udp://*:5555", "expected tcp://HOST:PORT or ipc:///absolute/path"},
+        {"tcp://*", "missing :PORT"},
+        {"tcp://:5555", "missing host (use * for all interfaces)"},
+        {"tcp://*:0", "the port must be a number 1..65535"},
+        {"tcp://*:65536", "the port must be a number 1..65535"},
+        {"tcp://*:+80", "the port must be a number 1..65535"},
+        {"tcp://*:80/", "the port must be a number 1..65535"},
+        {"tcp://*:", "the port must be a number 1..65535"},
+        {"tcp://::1:5555", "an IPv6 address must be in brackets, e.g. tcp://[::1]:5555"},
+        {"tcp://[::1:5555", "unterminated [IPv6] address"},
+        {"tcp://[::g]:5555", "invalid IPv6 address"},
+        {"tcp://[]:5555", "invalid IPv6 address"},
+        {"tcp://[::1]5555", "missing :PORT"},
+        {"tcp://256.0.0.1:5555", "invalid IPv4 address"},
+        {"tcp://1.2.3:5555", "invalid IPv4 address"},
+        {"tcp://-host:5555", "invalid host name"},
+        {"tcp://host-:5555", "invalid host name"},
+        {"tcp://a..b:5555", "invalid host name"},
+        {"tcp://a_b:5555", "invalid host name"},
+        {"tcp:// *:5555", "invalid host name"},
+        {"ipc://run/anprd.sock", "the ipc path must be absolute (ipc:///path)"},
+        {"ipc:///", "the ipc path is empty"},
+        {" tcp://*:5555", "expected tcp://HOST:PORT or ipc:///absolute/path"},
+        {"", "expected tcp://HOST:PORT or ipc:///absolute/path"},
+    };
+    char text[512], want[512], longpath[200];
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct conf *c;
+
+        snprintf(text, sizeof(text), DB "ingest:\n  endpoint: \"%s\"\n", good[i]);
+        c = s_ok(text);
+        if (c)
+            CHECK_STR(c->ingest.endpoint, good[i]);
+        conf_destroy(&c);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), DB "dispatch:\n  endpoint: \"%s\"\n", bad[i].endpoint);
+        snprintf(want, sizeof(want), "t.yaml:4:13: dispatch.endpoint: invalid endpoint '%s': %s\n",
+                 bad[i].endpoint, bad[i].why);
+        EXPECT(text, want);
+    }
+
+    /* a Unix socket path holds at most 107 bytes */
+    memset(longpath, 'a', sizeof(longpath));
+    snprintf(text, sizeof(text), DB "ingest: {endpoint: \"ipc:///%.106s\"}\n", longpath);
+    EXPECT_VALID(text);
+    snprintf(text, sizeof(text), DB "ingest: {endpoint: \"ipc:///%.107s\"}\n", longpath);
+    /* long user text is cut to 64 characters in messages */
+    snprintf(want, sizeof(want),
+             "t.yaml:3:20: ingest.endpoint: invalid endpoint 'ipc:///%.57s...': the ipc path is "
+             "too long for a Unix socket\n",
+             longpath);
+    EXPECT(text, want);
+
+    /* both sockets bind, so they cannot share an endpoint */
+    EXPECT(DB "dispatch:\n  endpoint: tcp://*:5555\n",
+           "t.yaml:4:13: dispatch.endpoint: the same endpoint as ingest.endpoint\n");
+    EXPECT(DB "ingest:\n  endpoint: tcp://*:5556\n",
+           "t.yaml:4:13: ingest.endpoint: the same endpoint as dispatch.endpoint\n");
+    EXPECT_VALID(DB
+                 "ingest: {endpoint: \"tcp://*:5556\"}\ndispatch: {endpoint: \"tcp://*:5555\"}\n");
+}
+
+static void s_test_values(void)
+{
+    EXPECT("database:\n  conninfo: \"\"\n", "t.yaml:2:13: database.conninfo: must not be empty\n");
+    EXPECT("database:\n  conninfo:\n", "t.yaml:2:12: database.conninfo: must not be empty\n");
+    EXPECT("database:\n  conninfo: \"  \"\n",
+           "t.yaml:2:13: database.conninfo: must not be empty\n");
+    EXPECT("database:\n  conninfo: \"a\\0b\"\n",
+           "t.yaml:2:13: database.conninfo: the value contains a NUL character\n");
+    EXPECT(DB "log:\n  level: verbose\n",
+           "t.yaml:4:10: log.level: unknown log level 'verbose'; expected one of: debug, info, "
+           "warn, error\n");
+    EXPECT(DB "log:\n  level: INFO\n",
+           "t.yaml:4:10: log.level: unknown log level 'INFO'; expected one of: debug, info, "
+           "warn, error\n");
+
+    const char *levels[] = {"debug", "info", "warn", "error"};
+    for (size_t i = 0; i < 4; i++) {
+        char text[128];
+        struct conf *c;
+
+        snprintf(text, sizeof(text), DB "log: {level: %s}\n", levels[i]);
+        c = s_ok(text);
+        if (c)
+            CHECK_INT(c->log.level, (int)i);
+        conf_destroy(&c);
+    }
+}
+
+static void s_test_required(void)
+{
+    EXPECT("ingest:\n  max_pending: 5\n", "t.yaml:1:1: database.conninfo: missing required key\n");
+    /* the document starts at its first token, after comments */
+    EXPECT("# anprd\n\nlog: {}\n", "t.yaml:3:1: database.conninfo: missing required key\n");
+    EXPECT("log: {}\n---\n", "t.yaml:1:1: database.conninfo: missing required key\n"
+                             "t.yaml:2:1: (top): a second YAML document; the file must hold "
+                             "exactly one\n");
+    /* with a database section, at the section */
+    EXPECT("log: {}\n\ndatabase:\n  batch_size: 5\n",
+           "t.yaml:3:1: database.conninfo: missing required key\n");
+    EXPECT("log: {}\ndatabase:\n", "t.yaml:2:1: database.conninfo: missing required key\n");
+}
+
+static void s_test_aliases(void)
+{
+    EXPECT(DB "  batch_size: &n 10\n  flush_interval_ms: *n\n",
+           "t.yaml:3:15: database.batch_size: anchors are not supported\n"
+           "t.yaml:4:22: database.flush_interval_ms: aliases are not supported\n");
+    EXPECT(DB "log: *x\n", "t.yaml:3:6: log: aliases are not supported\n");
+    EXPECT("*x\n", "t.yaml:1:1: (top): aliases are not supported\n");
+    EXPECT(DB "ingest: &i {}\ndispatch: {<<: *i}\n",
+           "t.yaml:3:9: ingest: anchors are not supported\n"
+           "t.yaml:4:12: dispatch.<<: unknown key; expected one of: endpoint\n");
+}
+
+static void s_test_many(void)
+{
+    EXPECT("ingest:\n"
+           "  max_pending: lots\n"
+           "database:\n"
+           "  conninfo: x\n"
+           "  batch_size: 0\n"
+           "log:\n"
+           "  level: loud\n"
+           "  colour: true\n",
+           "t.yaml:2:16: ingest.max_pending: expected an integer, got 'lots'\n"
+           "t.yaml:5:15: database.batch_size: out of range: 0 (must be 1..100000)\n"
+           "t.yaml:7:10: log.level: unknown log level 'loud'; expected one of: debug, info, warn, "
+           "error\n"
+           "t.yaml:8:3: log.colour: unknown key; expected one of: level, stats_interval_s, "
+           "reject_log_interval_s\n");
+}
+
+/* Errors found in the final pass (missing key, endpoint clash) still come in file order. */
+static void s_test_order(void)
+{
+    EXPECT("log: {level: loud}\ningest: {endpoint: \"tcp://*:5556\"}\n",
+           "t.yaml:1:1: database.conninfo: missing required key\n"
+           "t.yaml:1:14: log.level: unknown log level 'loud'; expected one of: debug, info, warn, "
+           "error\n"
+           "t.yaml:2:20: ingest.endpoint: the same endpoint as dispatch.endpoint\n");
+}
+
+static void s_test_load(void)
+{
+    char path[] = "/tmp/test_conf.XXXXXX", want[256];
+    const char *text = "database:\n  conninfo: dbname=anpr\nlog:\n  level: warn\n";
+    struct conf *c;
+    char *errors = NULL;
+    int fd = mkstemp(path);
+
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CHECK_INT(write(fd, text, strlen(text)), (long long)strlen(text));
+    close(fd);
+
+    c = conf_load(path, &errors);
+    CHECK(c != NULL);
+    CHECK(errors == NULL);
+    if (c) {
+        CHECK_STR(c->path, path);
+        CHECK_INT(c->log.level, LOG_LEVEL_WARN);
+        CHECK_INT(c->database.batch_size, 1000);
+    }
+    conf_destroy(&c);
+    free(errors);
+
+    /* errors carry the real file name */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK_INT(write(fd, "log: {}\n", 8), 8);
+        close(fd);
+    }
+    c = conf_load(path, &errors);
+    CHECK(c == NULL);
+    snprintf(want, sizeof(want), "%s:1:1: database.conninfo: missing required key\n", path);
+    CHECK_STR(errors, want);
+    free(errors);
+    unlink(path);
+
+    errors = NULL;
+    c = conf_load("/nonexistent/anprd.yaml", &errors);
+    CHECK(c == NULL);
+    CHECK_STR(errors, "/nonexistent/anprd.yaml: cannot read: No such file or directory\n");
+    free(errors);
+
+    errors = NULL;
+    c = conf_load("/tmp", &errors);
+    CHECK(c == NULL);
+    CHECK_STR(errors, "/tmp: cannot read: Is a directory\n");
+    free(errors);
+}
+
+static void s_test_example(void)
+{
+    char *errors = NULL;
+    struct conf *c = conf_load(ANPR_SOURCE_ROOT "/config/anprd.yaml", &errors);
+
+    CHECK(c != NULL);
+    CHECK(errors == NULL);
+    if (errors)
+        fprintf(stderr, "%s", errors);
+    if (c) {
+        CHECK_STR(c->database.conninfo, "host=/run/postgresql dbname=anpr user=anprd");
+        /* the shipped example states the defaults */
+        free(c->database.conninfo);
+        c->database.conninfo = strdup("dbname=anpr");
+        s_check_defaults(c);
+    }
+    conf_destroy(&c);
+    free(errors);
+}
+
+static void s_test_destroy(void)
+{
+    struct conf *c = NULL;
+
+    conf_destroy(NULL);
+    conf_destroy(&c);
+    c = s_ok(DB);
+    conf_destroy(&c);
+    CHECK(c == NULL);
+    conf_destroy(&c);
+}
+
+int main(void)
+{
+    s_test_full();
+    s_test_defaults();
+    s_test_syntax();
+    s_test_structure();
+    s_test_types();
+    s_test_ranges();
+    s_test_endpoints();
+    s_test_values();
+    s_test_required();
+    s_test_aliases();
+    s_test_many();
+    s_test_order();
+    s_test_load();
+    s_test_example();
+    s_test_destroy();
+    return check_done("conf");
+}

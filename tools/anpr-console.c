@@ -1,0 +1,612 @@
+/*
+ * anpr-console: the dispatch operator's live view of HITs. Subscribes to anprd's PUB socket and
+ * prints one line per hit, as text for people (coloured by priority on a terminal) or as TSV for
+ * scripts and tests.
+ */
+#include "config.h"
+#include "proto.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define PROG "anpr-console"
+
+#define S_CATEGORIES_MAX 32
+#define S_TOPIC_MAX      (4 + PROTO_CATEGORY_MAX)
+#define S_BATCH_US       200000 /* hits this close together are shown most urgent first */
+#define S_BATCH_MAX      1024   /* a burst larger than this is printed in several batches */
+#define S_WARN_MAX       20
+
+#define S_RED_BOLD "\033[1;31m"
+#define S_YELLOW   "\033[33m"
+#define S_RESET    "\033[0m"
+
+static volatile sig_atomic_t s_signalled;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    s_signalled = 1;
+}
+
+enum s_format { S_TEXT, S_TSV };
+
+struct held {
+    struct proto_hit hit;
+    uint64_t order; /* arrival, to keep the sort stable */
+};
+
+struct app {
+    const char *endpoint;
+    const char *categories[S_CATEGORIES_MAX];
+    size_t ncategories;
+    int min_priority;
+    int64_t count;
+    double timeout;
+    enum s_format format;
+    bool color, sort;
+
+    void *ctx, *sock;
+    uint64_t shown, filtered, bad;
+    unsigned warned;
+
+    struct held *held; /* hits waiting for their batch to end (sorted text mode only) */
+    size_t nheld;
+    int64_t batch_end;
+};
+
+static void s_usage(FILE *f)
+{
+    fprintf(f, "usage: " PROG " --endpoint ENDPOINT [options]\n"
+               "\n"
+               "Live view of anprd watchlist hits.\n"
+               "\n"
+               "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556\n"
+               "  --category C        only hits of this category (repeatable; default all)\n"
+               "  --min-priority N    only hits of priority N or more urgent (1..9, default 9)\n"
+               "  --count N           exit 0 after N hits\n"
+               "  --timeout S         exit after S seconds: 1 if fewer than --count hits came,\n"
+               "                      0 without --count\n"
+               "  --format text|tsv   output format (default text)\n"
+               "  --no-color          no ANSI colours (also when NO_COLOR is set)\n"
+               "  --help, --version\n"
+               "\n"
+               "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
+               "priority match entry_plate\n");
+}
+
+static int s_bad_value(const char *opt, const char *val, const char *expect)
+{
+    fprintf(stderr, PROG ": %s: expected %s, got '%s'\nTry '" PROG " --help'.\n", opt, expect, val);
+    return -1;
+}
+
+static void s_warn(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void s_warn(struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (a->warned > S_WARN_MAX)
+        return;
+    if (a->warned++ == S_WARN_MAX) {
+        fprintf(stderr, PROG ": warning: more bad messages, not reporting them\n");
+        return;
+    }
+    fprintf(stderr, PROG ": warning: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/*
+ * Copies wire text for display: C0 controls, DEL and the C1 controls (U+0080..U+009F, which some
+ * terminals obey) become `repl`, so a hit cannot move the cursor or break a TSV line.
+ */
+static const char *s_clean(const char *in, char repl, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && o + 1 < cap; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            out[o++] = repl;
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            out[o++] = repl;
+            p++;
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static const char *s_match_name(unsigned m)
+{
+    switch (m) {
+    case PROTO_MATCH_EXACT:
+        return "exact";
+    case PROTO_MATCH_OCR:
+        return "ocr";
+    case PROTO_MATCH_CANDIDATE:
+        return "candidate";
+    case PROTO_MATCH_PATTERN:
+        return "pattern";
+    default:
+        return NULL;
+    }
+}
+
+/* Appends to a line buffer; output that does not fit is cut, never overflows. */
+static void s_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void s_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*len + 1 >= cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len = (size_t)n < cap - *len ? *len + (size_t)n : cap - 1;
+}
+
+static void s_print_tsv(const struct proto_hit *h)
+{
+    const struct proto_read *r = &h->read;
+    char cam[PROTO_CAMERA_MAX + 1], plate[PROTO_PLATE_MAX + 1], cc[PROTO_COUNTRY_MAX + 1];
+    char list[PROTO_LIST_MAX + 1], cat[PROTO_CATEGORY_MAX + 1], ep[PROTO_PLATE_MAX + 1];
+    const char *m = s_match_name(h->match);
+    char mbuf[8];
+
+    if (m == NULL) {
+        snprintf(mbuf, sizeof(mbuf), "%u", (unsigned)h->match);
+        m = mbuf;
+    }
+    printf("%" PRId64 "\t%s\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\t%" PRIu32 "\t%s\t%s\t%u\t%s\t%s\n",
+           r->time_us, s_clean(r->camera, ' ', cam, sizeof(cam)), r->seq,
+           s_clean(r->plate, ' ', plate, sizeof(plate)), s_clean(r->country, ' ', cc, sizeof(cc)),
+           h->entry_id, h->list_id, s_clean(h->list, ' ', list, sizeof(list)),
+           s_clean(h->category, ' ', cat, sizeof(cat)), (unsigned)h->priority, m,
+           s_clean(h->entry_plate, ' ', ep, sizeof(ep)));
+    fflush(stdout);
+}
+
+static void s_print_text(const struct app *a, const struct proto_hit *h)
+{
+    const struct proto_read *r = &h->read;
+    char line[4096], t[PROTO_TEXT_MAX + 1], cat[PROTO_CATEGORY_MAX + 1], clock[16];
+    size_t len = 0;
+    time_t sec = (time_t)(r->time_us / 1000000);
+    struct tm tm;
+    const char *color = NULL;
+    const char *m = s_match_name(h->match);
+
+    if (localtime_r(&sec, &tm) != NULL)
+        strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+    else
+        snprintf(clock, sizeof(clock), "??:??:??");
+    if (a->color)
+        color = h->priority <= 2 ? S_RED_BOLD : h->priority <= 4 ? S_YELLOW : NULL;
+
+    s_cat(line, sizeof(line), &len, "%s.%03d  P%u ", clock, (int)(r->time_us / 1000 % 1000),
+          (unsigned)h->priority);
+    /* One buffer per argument: all arguments are evaluated before s_cat formats them. */
+    s_clean(h->category, '?', cat, sizeof(cat));
+    for (char *p = cat; *p != '\0'; p++) {
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    }
+    s_cat(line, sizeof(line), &len, "%-8s %s", cat, s_clean(r->plate, '?', t, sizeof(t)));
+    if (r->country[0] != '\0')
+        s_cat(line, sizeof(line), &len, " (%s)", s_clean(r->country, '?', t, sizeof(t)));
+    s_cat(line, sizeof(line), &len, "  listed %s", s_clean(h->entry_plate, '?', t, sizeof(t)));
+    if (h->match != PROTO_MATCH_EXACT) {
+        if (m != NULL)
+            s_cat(line, sizeof(line), &len, " [%s]", m);
+        else
+            s_cat(line, sizeof(line), &len, " [match %u]", (unsigned)h->match);
+    }
+    s_cat(line, sizeof(line), &len, "  cam %s", s_clean(r->camera, '?', t, sizeof(t)));
+    if (r->lane != 0)
+        s_cat(line, sizeof(line), &len, " lane %u", (unsigned)r->lane);
+    /* → the vehicle comes towards the camera, ← it drives away. */
+    if (r->direction == PROTO_DIR_TOWARDS)
+        s_cat(line, sizeof(line), &len, " →");
+    else if (r->direction == PROTO_DIR_AWAY)
+        s_cat(line, sizeof(line), &len, " ←");
+    s_cat(line, sizeof(line), &len, "  list \"%s\"", s_clean(h->list, '?', t, sizeof(t)));
+    if (h->instruction[0] != '\0')
+        s_cat(line, sizeof(line), &len, " — %s", s_clean(h->instruction, '?', t, sizeof(t)));
+    if (h->external_ref[0] != '\0')
+        s_cat(line, sizeof(line), &len, "  ref %s", s_clean(h->external_ref, '?', t, sizeof(t)));
+
+    if (color != NULL)
+        printf("%s%s%s\n", color, line, S_RESET);
+    else
+        printf("%s\n", line);
+    fflush(stdout);
+}
+
+static void s_print(const struct app *a, const struct proto_hit *h)
+{
+    if (a->format == S_TSV)
+        s_print_tsv(h);
+    else
+        s_print_text(a, h);
+}
+
+static int s_held_cmp(const void *x, const void *y)
+{
+    const struct held *p = x, *q = y;
+
+    if (p->hit.priority != q->hit.priority)
+        return p->hit.priority < q->hit.priority ? -1 : 1;
+    if (p->hit.read.time_us != q->hit.read.time_us)
+        return p->hit.read.time_us < q->hit.read.time_us ? -1 : 1;
+    return p->order < q->order ? -1 : p->order > q->order;
+}
+
+static void s_flush_held(struct app *a)
+{
+    qsort(a->held, a->nheld, sizeof(*a->held), s_held_cmp);
+    for (size_t i = 0; i < a->nheld; i++)
+        s_print(a, &a->held[i].hit);
+    a->nheld = 0;
+    a->batch_end = INT64_MAX;
+}
+
+static bool s_category_wanted(const struct app *a, const char *topic, size_t len)
+{
+    if (a->ncategories == 0)
+        return true;
+    for (size_t i = 0; i < a->ncategories; i++) {
+        size_t n = strlen(a->categories[i]);
+        /* The subscription is a prefix match: "hit/stolen" also passes "hit/stolen_car". */
+        if (len == 4 + n && memcmp(topic + 4, a->categories[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Handles one message; 1 when there was none, -1 only on a socket error. */
+static int s_receive_one(struct app *a, int64_t now)
+{
+    zmq_msg_t topic_msg, frame_msg;
+    int nparts = 0, ret = 0;
+    size_t tlen;
+    struct proto_error err;
+    struct proto_hit hit;
+    char topic[S_TOPIC_MAX + 1], t[4 * S_TOPIC_MAX];
+
+    zmq_msg_init(&topic_msg);
+    zmq_msg_init(&frame_msg);
+    if (zmq_msg_recv(&topic_msg, a->sock, ZMQ_DONTWAIT) < 0) {
+        int e = zmq_errno();
+        if (e == EAGAIN || e == EINTR) {
+            ret = 1;
+            goto cleanup;
+        }
+        goto fail;
+    }
+    nparts = 1;
+    /* The parts of a message arrive together, so the blocking receives below return at once. */
+    if (zmq_msg_more(&topic_msg)) {
+        if (zmq_msg_recv(&frame_msg, a->sock, 0) < 0)
+            goto fail;
+        nparts = 2;
+        for (bool more = zmq_msg_more(&frame_msg); more; nparts++) {
+            zmq_msg_t extra;
+            zmq_msg_init(&extra);
+            if (zmq_msg_recv(&extra, a->sock, 0) < 0) {
+                zmq_msg_close(&extra);
+                goto fail;
+            }
+            more = zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+        }
+    }
+
+    tlen = zmq_msg_size(&topic_msg);
+    memcpy(topic, zmq_msg_data(&topic_msg), tlen < S_TOPIC_MAX ? tlen : S_TOPIC_MAX);
+    topic[tlen < S_TOPIC_MAX ? tlen : S_TOPIC_MAX] = '\0';
+    if (nparts != 2) {
+        a->bad++;
+        s_warn(a, "message on '%s' has %d parts, expected topic + HIT",
+               s_clean(topic, '?', t, sizeof(t)), nparts);
+        goto cleanup;
+    }
+    if (tlen > S_TOPIC_MAX || !s_category_wanted(a, topic, tlen))
+        goto cleanup;
+    if (proto_decode_hit(zmq_msg_data(&frame_msg), zmq_msg_size(&frame_msg), &hit, &err) != 0) {
+        a->bad++;
+        s_warn(a, "undecodable HIT on '%s': %s: %s", s_clean(topic, '?', t, sizeof(t)),
+               proto_reason_name(err.reason), err.msg);
+        goto cleanup;
+    }
+    if (hit.priority > a->min_priority) {
+        a->filtered++;
+        goto cleanup;
+    }
+    a->shown++;
+    if (!a->sort) {
+        s_print(a, &hit);
+        goto cleanup;
+    }
+    if (a->nheld == 0)
+        a->batch_end = now + S_BATCH_US;
+    a->held[a->nheld].hit = hit;
+    a->held[a->nheld].order = a->shown;
+    if (++a->nheld == S_BATCH_MAX)
+        s_flush_held(a);
+    goto cleanup;
+
+fail:
+    fprintf(stderr, PROG ": receive: %s\n", zmq_strerror(zmq_errno()));
+    ret = -1;
+cleanup:
+    zmq_msg_close(&topic_msg);
+    zmq_msg_close(&frame_msg);
+    return ret;
+}
+
+enum {
+    OPT_ENDPOINT = 256,
+    OPT_CATEGORY,
+    OPT_MIN_PRIORITY,
+    OPT_COUNT,
+    OPT_TIMEOUT,
+    OPT_FORMAT,
+    OPT_NO_COLOR,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+static const struct option s_options[] = {
+    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+    {"category", required_argument, NULL, OPT_CATEGORY},
+    {"min-priority", required_argument, NULL, OPT_MIN_PRIORITY},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"no-color", no_argument, NULL, OPT_NO_COLOR},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static bool s_category_valid(const char *c)
+{
+    size_t n = strlen(c);
+
+    if (n == 0 || n > PROTO_CATEGORY_MAX)
+        return false;
+    for (; *c != '\0'; c++) {
+        if (*c <= ' ' || *c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* 0 to run, 1 to exit 0 (--help, --version), -1 on a usage error. */
+static int s_parse_args(struct app *a, int argc, char **argv)
+{
+    bool no_color = false;
+    const char *nc = getenv("NO_COLOR");
+    int opt;
+    long long v;
+
+    a->min_priority = 9;
+    a->format = S_TEXT;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":", s_options, NULL)) != -1) {
+        const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        switch (opt) {
+        case OPT_ENDPOINT:
+            a->endpoint = optarg;
+            break;
+        case OPT_CATEGORY:
+            if (!s_category_valid(optarg))
+                return s_bad_value("--category", optarg, "1..32 characters, no spaces");
+            if (a->ncategories == S_CATEGORIES_MAX) {
+                fprintf(stderr, PROG ": --category: at most %d\n", S_CATEGORIES_MAX);
+                return -1;
+            }
+            a->categories[a->ncategories++] = optarg;
+            break;
+        case OPT_MIN_PRIORITY:
+            if (util_parse_long(optarg, 1, 9, &v) != 0)
+                return s_bad_value("--min-priority", optarg, "a priority 1..9");
+            a->min_priority = (int)v;
+            break;
+        case OPT_COUNT:
+            if (util_parse_long(optarg, 0, INT64_MAX, &v) != 0)
+                return s_bad_value("--count", optarg, "a whole number >= 0");
+            a->count = v;
+            break;
+        case OPT_TIMEOUT:
+            if (util_parse_double(optarg, 0.001, 1e9, &a->timeout) != 0)
+                return s_bad_value("--timeout", optarg, "seconds > 0");
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "text") == 0)
+                a->format = S_TEXT;
+            else if (strcmp(optarg, "tsv") == 0)
+                a->format = S_TSV;
+            else
+                return s_bad_value("--format", optarg, "text or tsv");
+            break;
+        case OPT_NO_COLOR:
+            no_color = true;
+            break;
+        case OPT_HELP:
+            s_usage(stdout);
+            return 1;
+        case OPT_VERSION:
+            printf(PROG " %s\n", ANPR_VERSION);
+            return 1;
+        case ':':
+            fprintf(stderr, PROG ": %s needs a value\nTry '" PROG " --help'.\n", name);
+            return -1;
+        default:
+            fprintf(stderr, PROG ": unknown option '%s'\nTry '" PROG " --help'.\n", name);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n", argv[optind]);
+        return -1;
+    }
+    if (a->endpoint == NULL) {
+        fprintf(stderr, PROG ": --endpoint is required\nTry '" PROG " --help'.\n");
+        return -1;
+    }
+    /* Colour and urgency sorting are for a person watching a terminal, not for a pipe. */
+    bool tty = isatty(STDOUT_FILENO) == 1;
+    a->color = a->format == S_TEXT && tty && !no_color && (nc == NULL || nc[0] == '\0');
+    a->sort = a->format == S_TEXT && tty;
+    return 0;
+}
+
+static int s_setup_socket(struct app *a)
+{
+    int ivl = 100;
+    char topic[S_TOPIC_MAX + 1];
+
+    a->ctx = zmq_ctx_new();
+    if (a->ctx == NULL)
+        goto fail;
+    a->sock = zmq_socket(a->ctx, ZMQ_SUB);
+    if (a->sock == NULL)
+        goto fail;
+    if (zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) != 0)
+        goto fail;
+    if (a->ncategories == 0) {
+        if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, "hit/", 4) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < a->ncategories; i++) {
+        int n = snprintf(topic, sizeof(topic), "hit/%s", a->categories[i]);
+        if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
+            goto fail;
+    }
+    if (zmq_connect(a->sock, a->endpoint) != 0) {
+        fprintf(stderr, PROG ": --endpoint: cannot connect to '%s': %s\n", a->endpoint,
+                zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+fail:
+    fprintf(stderr, PROG ": zeromq: %s\n", zmq_strerror(zmq_errno()));
+    return -1;
+}
+
+/* Exit status: 0 done, 1 --timeout before --count hits, 2 error. */
+static int s_run(struct app *a)
+{
+    const int64_t t0 = util_mono_us();
+    const int64_t end = a->timeout > 0 ? t0 + (int64_t)(a->timeout * 1e6) : INT64_MAX;
+
+    a->batch_end = INT64_MAX;
+    for (;;) {
+        int64_t now = util_mono_us(), until;
+        zmq_pollitem_t item = {.socket = a->sock, .events = ZMQ_POLLIN};
+        long timeout_ms = -1;
+
+        if (a->nheld > 0 && now >= a->batch_end)
+            s_flush_held(a);
+        if (s_signalled)
+            return 0;
+        if (a->count > 0 && (int64_t)a->shown >= a->count)
+            return 0;
+        if (now >= end)
+            return a->count > 0 ? 1 : 0;
+
+        until = end < a->batch_end ? end : a->batch_end;
+        if (until != INT64_MAX)
+            timeout_ms = until <= now ? 0 : (long)((until - now + 999) / 1000);
+        if (zmq_poll(&item, 1, timeout_ms) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            fprintf(stderr, PROG ": poll: %s\n", zmq_strerror(zmq_errno()));
+            return 2;
+        }
+        if (!(item.revents & ZMQ_POLLIN))
+            continue;
+        /* Drain what is there, but stop at --count so exactly that many are printed. */
+        for (;;) {
+            int rc;
+            if (a->count > 0 && (int64_t)a->shown >= a->count)
+                break;
+            rc = s_receive_one(a, util_mono_us());
+            if (rc < 0)
+                return 2;
+            if (rc > 0)
+                break;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct app a;
+    struct sigaction sa;
+    int ret = 2, rc;
+
+    memset(&a, 0, sizeof(a));
+    rc = s_parse_args(&a, argc, argv);
+    if (rc != 0) {
+        ret = rc > 0 ? 0 : 2;
+        goto cleanup;
+    }
+    if (a.sort) {
+        a.held = calloc(S_BATCH_MAX, sizeof(*a.held));
+        if (a.held == NULL) {
+            fprintf(stderr, PROG ": out of memory\n");
+            goto cleanup;
+        }
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (s_setup_socket(&a) != 0)
+        goto cleanup;
+    ret = s_run(&a);
+    if (a.nheld > 0)
+        s_flush_held(&a);
+    fprintf(stderr, PROG ": hits=%" PRIu64 " filtered=%" PRIu64 " bad=%" PRIu64 "\n", a.shown,
+            a.filtered, a.bad);
+
+cleanup:
+    if (a.sock != NULL) {
+        int zero = 0;
+        zmq_setsockopt(a.sock, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(a.sock);
+    }
+    if (a.ctx != NULL)
+        zmq_ctx_term(a.ctx);
+    free(a.held);
+    return ret;
+}
