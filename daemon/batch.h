@@ -34,7 +34,7 @@ struct batch_ack {
 
 struct batch {
     struct batch_buf reads;  /* COPY text rows for anpr.plate_read */
-    struct batch_buf hits;   /* COPY text rows for anpr.hit */
+    struct batch_buf hits;   /* COPY text rows for anpr.hits */
     struct batch_ack *acks;  /* one per read, in arrival order */
     size_t nreads;
     size_t nhits;
@@ -47,7 +47,7 @@ struct batch {
     /* Filled by the writer. */
     bool committed;       /* stored (or found stored already): its reads may be acknowledged */
     uint64_t stored;      /* rows inserted into plate_read */
-    uint64_t hits_stored; /* rows inserted into hit */
+    uint64_t hits_stored; /* rows inserted into hits */
     bool slow;            /* took the de-duplicating path */
     uint64_t db_errors;   /* failed attempts before it committed */
     uint64_t reconnects;  /* reconnects before it committed */

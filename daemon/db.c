@@ -333,7 +333,7 @@ static int s_write_fast(PGconn *conn, struct batch *batch, bool *unique, char *e
     if (s_copy(conn, "COPY anpr.plate_read (" READ_COLUMNS ") FROM STDIN", &batch->reads, unique,
                err, errlen) != 0)
         goto fail;
-    if (batch->nhits > 0 && s_copy(conn, "COPY anpr.hit (" HIT_COLUMNS ") FROM STDIN",
+    if (batch->nhits > 0 && s_copy(conn, "COPY anpr.hits (" HIT_COLUMNS ") FROM STDIN",
                                    &batch->hits, unique, err, errlen) != 0)
         goto fail;
     if (s_exec(conn, "COMMIT", "commit", err, errlen) != 0)
@@ -366,7 +366,7 @@ static int s_write_slow(PGconn *conn, struct batch *batch, char *err, size_t err
         if (s_copy(conn, "COPY stage_hit FROM STDIN", &batch->hits, NULL, err, errlen) != 0)
             goto fail;
         hits = s_insert(conn,
-                        "INSERT INTO anpr.hit (" HIT_COLUMNS ") SELECT * FROM stage_hit "
+                        "INSERT INTO anpr.hits (" HIT_COLUMNS ") SELECT * FROM stage_hit "
                         "ON CONFLICT DO NOTHING",
                         err, errlen);
         if (hits < 0)

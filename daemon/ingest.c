@@ -294,7 +294,7 @@ static void s_publish_hit(ingest_t *self, const struct proto_read *r, const stru
         return;
     }
     /* PUB never blocks: a subscriber too slow to keep up loses messages (it catches up from
-     * the hit table), the daemon does not slow down. */
+     * the hits table), the daemon does not slow down. */
     if (zmq_send(self->pub, topic, (size_t)tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != tlen ||
         zmq_send(self->pub, frame, len, ZMQ_DONTWAIT) != (int)len)
         log_warn("ingest", "HIT publish failed: %s", zmq_strerror(zmq_errno()));

@@ -164,14 +164,14 @@ int main(void)
     CHECK_INT(a.nrejects, 0);
     h_acks_free(&a);
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hit WHERE seq >= %" PRIu64, first);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hits WHERE seq >= %" PRIu64, first);
     CHECK_INT(h_wait_ll(db.admin, sql, want + 1, 5000), want + 1);
-    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit WHERE plate = '1ABC123' "
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE plate = '1ABC123' "
                                    "AND category = 'stolen' AND priority = 1 AND match_kind = 1"),
               3);
-    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit h JOIN anpr.plate_read r "
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits h JOIN anpr.plate_read r "
                                    "USING (camera_id, seq, read_time)"),
-              h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit"));
+              h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits"));
 
     h_close(dealer);
     h_close(sub);

@@ -6,6 +6,7 @@
  * Single thread: zmq_poll on the socket with a timeout that is the nearest of the next send (rate
  * limit), the oldest resend, the next stats line and the end of the run.
  */
+#include "cli.h"
 #include "config.h"
 #include "plategen.h"
 #include "proto.h"
@@ -14,7 +15,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,14 +30,6 @@
 #define S_SEND_BATCH    1000     /* sends per loop turn, so acks are drained in between */
 #define S_WARN_MAX      10       /* warnings of one kind printed before going quiet */
 #define S_CAND_PERMILLE 200      /* per-character misread chance for OCR candidates */
-
-static volatile sig_atomic_t s_signalled;
-
-static void s_on_signal(int sig)
-{
-    (void)sig;
-    s_signalled = 1;
-}
 
 struct camera {
     char code[PROTO_CAMERA_MAX + 1];
@@ -152,12 +144,6 @@ static void s_usage(FILE *f)
             "\n"
             "Prints one summary line on stdout. Exit status: 0 all reads acknowledged, 1 some\n"
             "remain unacknowledged, 2 usage or I/O error.\n");
-}
-
-static int s_bad_value(const char *opt, const char *val, const char *expect)
-{
-    fprintf(stderr, PROG ": %s: expected %s, got '%s'\nTry '" PROG " --help'.\n", opt, expect, val);
-    return -1;
 }
 
 static void s_warn_frame(struct app *a, const char *what, const char *detail)
@@ -1053,14 +1039,13 @@ static int s_parse_args(struct app *a, int argc, char **argv)
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":", s_options, NULL)) != -1) {
-        const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         switch (opt) {
         case OPT_ENDPOINT:
             a->endpoint = optarg;
             break;
         case OPT_CAMERA:
             if (!proto_camera_valid(optarg))
-                return s_bad_value("--camera", optarg, "1..32 characters of A-Za-z0-9._:-");
+                return cli_bad_value(PROG, "--camera", optarg, "1..32 characters of A-Za-z0-9._:-");
             if (s_camera_find(a, optarg) >= 0) {
                 fprintf(stderr, PROG ": --camera: '%s' given twice\n", optarg);
                 return -1;
@@ -1073,16 +1058,16 @@ static int s_parse_args(struct app *a, int argc, char **argv)
             break;
         case OPT_COUNT:
             if (util_parse_long(optarg, 0, INT64_MAX, &v) != 0)
-                return s_bad_value("--count", optarg, "a whole number >= 0");
+                return cli_bad_value(PROG, "--count", optarg, "a whole number >= 0");
             a->count = v;
             break;
         case OPT_DURATION:
             if (util_parse_double(optarg, 0, 1e9, &a->duration) != 0)
-                return s_bad_value("--duration", optarg, "seconds >= 0");
+                return cli_bad_value(PROG, "--duration", optarg, "seconds >= 0");
             break;
         case OPT_RATE:
             if (util_parse_double(optarg, 0, 1e8, &a->rate) != 0)
-                return s_bad_value("--rate", optarg, "reads per second >= 0");
+                return cli_bad_value(PROG, "--rate", optarg, "reads per second >= 0");
             break;
         case OPT_CSV:
             a->csv_path = optarg;
@@ -1092,40 +1077,40 @@ static int s_parse_args(struct app *a, int argc, char **argv)
             break;
         case OPT_LISTED_RATIO:
             if (util_parse_double(optarg, 0, 1, &a->listed_ratio) != 0)
-                return s_bad_value("--listed-ratio", optarg, "a fraction 0..1");
+                return cli_bad_value(PROG, "--listed-ratio", optarg, "a fraction 0..1");
             break;
         case OPT_CANDIDATES:
             a->candidates = true;
             break;
         case OPT_SEED:
             if (util_parse_long(optarg, 0, INT64_MAX, &v) != 0)
-                return s_bad_value("--seed", optarg, "a whole number >= 0");
+                return cli_bad_value(PROG, "--seed", optarg, "a whole number >= 0");
             a->seed = (uint64_t)v;
             a->have_seed = true;
             break;
         case OPT_START_SEQ:
             if (util_parse_long(optarg, 1, INT64_MAX, &v) != 0)
-                return s_bad_value("--start-seq", optarg, "a whole number >= 1");
+                return cli_bad_value(PROG, "--start-seq", optarg, "a whole number >= 1");
             a->start_seq = v;
             a->have_start_seq = true;
             break;
         case OPT_RESEND_MS:
             if (util_parse_long(optarg, 1, 86400000, &v) != 0)
-                return s_bad_value("--resend-ms", optarg, "milliseconds 1..86400000");
+                return cli_bad_value(PROG, "--resend-ms", optarg, "milliseconds 1..86400000");
             a->resend_us = v * 1000;
             break;
         case OPT_WINDOW:
             if (util_parse_long(optarg, 1, S_WINDOW_MAX, &v) != 0)
-                return s_bad_value("--window", optarg, "a whole number 1..10000000");
+                return cli_bad_value(PROG, "--window", optarg, "a whole number 1..10000000");
             a->window = (uint32_t)v;
             break;
         case OPT_WAIT:
             if (util_parse_double(optarg, 0, 1e9, &a->wait) != 0)
-                return s_bad_value("--wait", optarg, "seconds >= 0");
+                return cli_bad_value(PROG, "--wait", optarg, "seconds >= 0");
             break;
         case OPT_STATS_INTERVAL:
             if (util_parse_double(optarg, 0, 1e9, &a->stats_interval) != 0)
-                return s_bad_value("--stats-interval", optarg, "seconds >= 0");
+                return cli_bad_value(PROG, "--stats-interval", optarg, "seconds >= 0");
             break;
         case OPT_DUMP_ACKED:
             a->dump_path = optarg;
@@ -1139,26 +1124,16 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         case OPT_VERSION:
             printf(PROG " %s\n", ANPR_VERSION);
             return 1;
-        case ':':
-            fprintf(stderr, PROG ": %s needs a value\nTry '" PROG " --help'.\n", name);
-            return -1;
         default:
-            fprintf(stderr, PROG ": unknown option '%s'\nTry '" PROG " --help'.\n", name);
-            return -1;
+            return cli_getopt_fail(PROG, opt, argc, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n", argv[optind]);
+    if (cli_no_operands(PROG, argc, argv) != 0)
         return -1;
-    }
-    if (a->endpoint == NULL) {
-        fprintf(stderr, PROG ": --endpoint is required\nTry '" PROG " --help'.\n");
-        return -1;
-    }
-    if (a->nrr == 0 && a->csv_path == NULL) {
-        fprintf(stderr, PROG ": at least one --camera is required\nTry '" PROG " --help'.\n");
-        return -1;
-    }
+    if (a->endpoint == NULL)
+        return cli_usage_error(PROG, "--endpoint is required");
+    if (a->nrr == 0 && a->csv_path == NULL)
+        return cli_usage_error(PROG, "at least one --camera is required");
     return 0;
 }
 
@@ -1241,8 +1216,7 @@ static int s_run(struct app *a)
         int64_t now = util_mono_us(), timeout_us = INT64_MAX;
         zmq_pollitem_t item = {.socket = a->sock, .events = ZMQ_POLLIN};
 
-        if (s_signalled) {
-            s_signalled = 0;
+        if (cli_signal_take()) {
             if (!sending)
                 break; /* second signal: stop waiting for acks */
             sending = false;
@@ -1332,7 +1306,6 @@ static int s_run(struct app *a)
 int main(int argc, char **argv)
 {
     struct app a;
-    struct sigaction sa;
     int ret = 2, rc;
 
     memset(&a, 0, sizeof(a));
@@ -1357,11 +1330,7 @@ int main(int argc, char **argv)
         goto cleanup;
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = s_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals();
 
     if (s_setup_socket(&a) != 0)
         goto cleanup;

@@ -3,6 +3,7 @@
  * prints one line per hit, as text for people (coloured by priority on a terminal) or as TSV for
  * scripts and tests.
  */
+#include "cli.h"
 #include "config.h"
 #include "proto.h"
 #include "util.h"
@@ -10,7 +11,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,14 +32,6 @@
 #define S_RED_BOLD "\033[1;31m"
 #define S_YELLOW   "\033[33m"
 #define S_RESET    "\033[0m"
-
-static volatile sig_atomic_t s_signalled;
-
-static void s_on_signal(int sig)
-{
-    (void)sig;
-    s_signalled = 1;
-}
 
 enum s_format { S_TEXT, S_TSV };
 
@@ -85,12 +77,6 @@ static void s_usage(FILE *f)
                "\n"
                "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
                "priority match entry_plate\n");
-}
-
-static int s_bad_value(const char *opt, const char *val, const char *expect)
-{
-    fprintf(stderr, PROG ": %s: expected %s, got '%s'\nTry '" PROG " --help'.\n", opt, expect, val);
-    return -1;
 }
 
 static void s_warn(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -418,14 +404,13 @@ static int s_parse_args(struct app *a, int argc, char **argv)
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":", s_options, NULL)) != -1) {
-        const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         switch (opt) {
         case OPT_ENDPOINT:
             a->endpoint = optarg;
             break;
         case OPT_CATEGORY:
             if (!s_category_valid(optarg))
-                return s_bad_value("--category", optarg, "1..32 characters, no spaces");
+                return cli_bad_value(PROG, "--category", optarg, "1..32 characters, no spaces");
             if (a->ncategories == S_CATEGORIES_MAX) {
                 fprintf(stderr, PROG ": --category: at most %d\n", S_CATEGORIES_MAX);
                 return -1;
@@ -434,17 +419,17 @@ static int s_parse_args(struct app *a, int argc, char **argv)
             break;
         case OPT_MIN_PRIORITY:
             if (util_parse_long(optarg, 1, 9, &v) != 0)
-                return s_bad_value("--min-priority", optarg, "a priority 1..9");
+                return cli_bad_value(PROG, "--min-priority", optarg, "a priority 1..9");
             a->min_priority = (int)v;
             break;
         case OPT_COUNT:
             if (util_parse_long(optarg, 0, INT64_MAX, &v) != 0)
-                return s_bad_value("--count", optarg, "a whole number >= 0");
+                return cli_bad_value(PROG, "--count", optarg, "a whole number >= 0");
             a->count = v;
             break;
         case OPT_TIMEOUT:
             if (util_parse_double(optarg, 0.001, 1e9, &a->timeout) != 0)
-                return s_bad_value("--timeout", optarg, "seconds > 0");
+                return cli_bad_value(PROG, "--timeout", optarg, "seconds > 0");
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "text") == 0)
@@ -452,7 +437,7 @@ static int s_parse_args(struct app *a, int argc, char **argv)
             else if (strcmp(optarg, "tsv") == 0)
                 a->format = S_TSV;
             else
-                return s_bad_value("--format", optarg, "text or tsv");
+                return cli_bad_value(PROG, "--format", optarg, "text or tsv");
             break;
         case OPT_NO_COLOR:
             no_color = true;
@@ -463,22 +448,14 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         case OPT_VERSION:
             printf(PROG " %s\n", ANPR_VERSION);
             return 1;
-        case ':':
-            fprintf(stderr, PROG ": %s needs a value\nTry '" PROG " --help'.\n", name);
-            return -1;
         default:
-            fprintf(stderr, PROG ": unknown option '%s'\nTry '" PROG " --help'.\n", name);
-            return -1;
+            return cli_getopt_fail(PROG, opt, argc, argv);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": unexpected argument '%s'\nTry '" PROG " --help'.\n", argv[optind]);
+    if (cli_no_operands(PROG, argc, argv) != 0)
         return -1;
-    }
-    if (a->endpoint == NULL) {
-        fprintf(stderr, PROG ": --endpoint is required\nTry '" PROG " --help'.\n");
-        return -1;
-    }
+    if (a->endpoint == NULL)
+        return cli_usage_error(PROG, "--endpoint is required");
     /* Colour and urgency sorting are for a person watching a terminal, not for a pipe. */
     bool tty = isatty(STDOUT_FILENO) == 1;
     a->color = a->format == S_TEXT && tty && !no_color && (nc == NULL || nc[0] == '\0');
@@ -533,7 +510,7 @@ static int s_run(struct app *a)
 
         if (a->nheld > 0 && now >= a->batch_end)
             s_flush_held(a);
-        if (s_signalled)
+        if (cli_signal_take())
             return 0;
         if (a->count > 0 && (int64_t)a->shown >= a->count)
             return 0;
@@ -568,7 +545,6 @@ static int s_run(struct app *a)
 int main(int argc, char **argv)
 {
     struct app a;
-    struct sigaction sa;
     int ret = 2, rc;
 
     memset(&a, 0, sizeof(a));
@@ -585,11 +561,7 @@ int main(int argc, char **argv)
         }
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = s_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals();
 
     if (s_setup_socket(&a) != 0)
         goto cleanup;

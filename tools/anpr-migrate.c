@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "cli.h"
 #include "config.h"
 
 #define S_PROG "anpr-migrate"
@@ -781,17 +782,16 @@ int main(int argc, char **argv)
             printf(S_PROG " (anprd) %s\n", ANPR_VERSION);
             return S_EXIT_OK;
         default:
+            /* Worded unlike cli_getopt_fail() (no quotes, "option ..."); kept as it was. */
             if (optopt >= OPT_DB)
-                fprintf(stderr, S_PROG ": option %s needs a value\n", argv[optind - 1]);
+                cli_usage_error(S_PROG, "option %s needs a value", argv[optind - 1]);
             else
-                fprintf(stderr, S_PROG ": unknown option %s\n", argv[optind - 1]);
-            fprintf(stderr, "Try '" S_PROG " --help'.\n");
+                cli_usage_error(S_PROG, "unknown option %s", argv[optind - 1]);
             return S_EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, S_PROG ": unexpected argument %s\nTry '" S_PROG " --help'.\n",
-                argv[optind]);
+        cli_usage_error(S_PROG, "unexpected argument %s", argv[optind]);
         return S_EXIT_USAGE;
     }
     if (status && dry_run) {

@@ -83,7 +83,7 @@ CREATE UNIQUE INDEX plate_read_camera_time_seq ON anpr.plate_read (camera_id, re
 CREATE INDEX plate_read_plate_time ON anpr.plate_read (plate, read_time);
 
 -- Every HIT produced, for catch-up and acknowledgement by dispatch.
-CREATE TABLE anpr.hit (
+CREATE TABLE anpr.hits (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     camera_id    integer NOT NULL,
     seq          bigint NOT NULL,
@@ -97,7 +97,7 @@ CREATE TABLE anpr.hit (
     created_at   timestamptz NOT NULL DEFAULT now(),
     UNIQUE (camera_id, seq, read_time, entry_id)
 );
-CREATE INDEX ON anpr.hit (created_at);
+CREATE INDEX ON anpr.hits (created_at);
 
 -- Creates the daily plate_read partitions covering [first, last]. SECURITY DEFINER so the
 -- daemon's role can call it without owning the table or holding CREATE on the schema.
@@ -131,8 +131,8 @@ REVOKE ALL ON FUNCTION anpr.ensure_partitions(date, date) FROM PUBLIC;
 -- Least privilege: the daemon reads cameras and lists and appends reads and hits; it cannot
 -- change a list or read history back. Admins keep lists; dispatch reads hits.
 GRANT SELECT ON anpr.camera, anpr.watchlist, anpr.watchlist_entry TO anpr_daemon;
-GRANT INSERT ON anpr.plate_read, anpr.hit TO anpr_daemon;
+GRANT INSERT ON anpr.plate_read, anpr.hits TO anpr_daemon;
 GRANT EXECUTE ON FUNCTION anpr.ensure_partitions(date, date) TO anpr_daemon;
 GRANT SELECT, INSERT, UPDATE ON anpr.camera, anpr.watchlist, anpr.watchlist_entry TO anpr_admin;
 GRANT DELETE ON anpr.watchlist_entry TO anpr_admin;
-GRANT SELECT ON anpr.camera, anpr.watchlist, anpr.hit TO anpr_dispatch;
+GRANT SELECT ON anpr.camera, anpr.watchlist, anpr.hits TO anpr_dispatch;
