@@ -9,7 +9,11 @@
 
 struct batch *batch_new(void)
 {
-    return calloc(1, sizeof(struct batch));
+    struct batch *self = calloc(1, sizeof *self);
+
+    if (self)
+        batch_reset(self);
+    return self;
 }
 
 void batch_destroy(struct batch **self_p)
@@ -29,11 +33,12 @@ void batch_reset(struct batch *self)
     self->hits.len = 0;
     self->nreads = 0;
     self->nhits = 0;
-    self->ndays = 0;
-    self->days_overflow = false;
+    self->min_day = INT32_MAX;
+    self->max_day = INT32_MIN;
     self->first_mono_us = 0;
     self->stored = 0;
     self->hits_stored = 0;
+    self->refused = 0;
     self->slow = false;
     self->committed = false;
     self->db_errors = 0;
@@ -93,11 +98,20 @@ static void s_put_text(struct batch_buf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '\\': s_put(b, "\\\\", 2); break;
-        case '\t': s_put(b, "\\t", 2); break;
-        case '\n': s_put(b, "\\n", 2); break;
-        case '\r': s_put(b, "\\r", 2); break;
-        default: s_putc(b, *s);
+        case '\\':
+            s_put(b, "\\\\", 2);
+            break;
+        case '\t':
+            s_put(b, "\\t", 2);
+            break;
+        case '\n':
+            s_put(b, "\\n", 2);
+            break;
+        case '\r':
+            s_put(b, "\\r", 2);
+            break;
+        default:
+            s_putc(b, *s);
         }
     }
 }
@@ -143,19 +157,8 @@ static void s_put_cands(struct batch_buf *b, const struct proto_read *r)
     s_putc(b, '}');
 }
 
-static void s_note_day(struct batch *self, int32_t day)
-{
-    for (size_t i = 0; i < self->ndays; i++)
-        if (self->days[i] == day)
-            return;
-    if (self->ndays < BATCH_DAYS_MAX)
-        self->days[self->ndays++] = day;
-    else
-        self->days_overflow = true;
-}
-
-int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
-              const char *plate, int64_t received_us, const uint8_t *id, size_t id_len,
+int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id, const char *plate,
+              int64_t received_us, const uint8_t *id, size_t id_len,
               const struct wl_entry *const *hits, size_t nhits)
 {
     /* Worst case: every text byte escaped twice over, plus numbers and separators. */
@@ -176,8 +179,14 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
         self->acks_cap = cap;
     }
 
-    /* read_time camera_id seq plate plate_raw country confidence lane direction latitude
-     * longitude image_ref candidates cand_conf received_at */
+    /* A batch stays far below 4 GiB: batch_size is at most 100 000 rows of < 2 KiB. */
+    if (self->reads.len + row_max > UINT32_MAX || self->hits.len + nhits * 256 > UINT32_MAX)
+        return -1;
+    ack = &self->acks[self->nreads];
+    ack->read_off = (uint32_t)self->reads.len;
+    ack->hits_off = (uint32_t)self->hits.len;
+
+    /* Columns in the order of BATCH_READ_COLUMNS. */
     struct batch_buf *b = &self->reads;
     s_put_time(b, r->time_us);
     s_putf(b, "\t%" PRId32 "\t%" PRIu64 "\t%s\t", camera_id, r->seq, plate);
@@ -194,7 +203,7 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
     s_put_time(b, received_us);
     s_putc(b, '\n');
 
-    /* camera_id seq read_time plate entry_id list_id priority category match_kind */
+    /* Columns in the order of BATCH_HIT_COLUMNS. */
     for (size_t i = 0; i < nhits; i++) {
         const struct wl_entry *e = hits[i];
         s_putf(&self->hits, "%" PRId32 "\t%" PRIu64 "\t", camera_id, r->seq);
@@ -206,11 +215,20 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
     }
     self->nhits += nhits;
 
-    ack = &self->acks[self->nreads++];
+    self->nreads++;
+    ack->read_len = (uint32_t)self->reads.len - ack->read_off;
+    ack->hits_len = (uint32_t)self->hits.len - ack->hits_off;
     ack->id_len = (uint8_t)id_len;
     memcpy(ack->id, id, id_len);
     strcpy(ack->camera, r->camera);
     ack->seq = r->seq;
-    s_note_day(self, batch_day(r->time_us));
+    ack->camera_id = camera_id;
+    ack->time_us = r->time_us;
+    ack->day = batch_day(r->time_us);
+    ack->refused[0] = '\0';
+    if (ack->day < self->min_day)
+        self->min_day = ack->day;
+    if (ack->day > self->max_day)
+        self->max_day = ack->day;
     return 0;
 }

@@ -14,8 +14,14 @@
 #include "proto.h"
 #include "wl.h"
 
-#define BATCH_ID_MAX   32 /* longest ZeroMQ routing id we keep; longer peers are refused */
-#define BATCH_DAYS_MAX 8  /* distinct read days tracked per batch (else the writer scans) */
+#define BATCH_ID_MAX 32 /* longest ZeroMQ routing id we keep; longer peers are refused */
+
+/* The columns of the COPY rows batch_add() writes, in their order. */
+#define BATCH_READ_COLUMNS                                                                         \
+    "read_time, camera_id, seq, plate, plate_raw, country, confidence, lane, direction, "          \
+    "latitude, longitude, image_ref, candidates, cand_conf, received_at"
+#define BATCH_HIT_COLUMNS                                                                          \
+    "camera_id, seq, read_time, plate, entry_id, list_id, priority, category, match_kind"
 
 /* Growable byte buffer. */
 struct batch_buf {
@@ -24,30 +30,35 @@ struct batch_buf {
     size_t cap;
 };
 
-/* Who to acknowledge for one read. */
+/* Who to acknowledge for one read, and where its rows are (to store it alone if needed). */
 struct batch_ack {
-    uint8_t id_len;                   /* routing id of the reader's connection */
+    uint8_t id_len; /* routing id of the reader's connection */
     uint8_t id[BATCH_ID_MAX];
     char camera[PROTO_CAMERA_MAX + 1];
     uint64_t seq;
+    int32_t camera_id;
+    int64_t time_us;
+    int32_t day;                 /* UTC day of the read */
+    uint32_t read_off, read_len; /* its row in reads */
+    uint32_t hits_off, hits_len; /* its rows in hits */
+    char refused[6];             /* SQLSTATE when the database refused it, else "" */
 };
 
 struct batch {
-    struct batch_buf reads;  /* COPY text rows for anpr.plate_read */
-    struct batch_buf hits;   /* COPY text rows for anpr.hits */
-    struct batch_ack *acks;  /* one per read, in arrival order */
+    struct batch_buf reads; /* COPY text rows for anpr.plate_read */
+    struct batch_buf hits;  /* COPY text rows for anpr.hits */
+    struct batch_ack *acks; /* one per read, in arrival order */
     size_t nreads;
     size_t nhits;
     size_t acks_cap;
-    int32_t days[BATCH_DAYS_MAX]; /* distinct UTC days (since epoch) of the reads */
-    size_t ndays;
-    bool days_overflow;           /* more distinct days than days[] holds */
-    int64_t first_mono_us;        /* when the first read was added (flush timing) */
+    int32_t min_day, max_day; /* UTC days (since epoch) of the oldest and newest read */
+    int64_t first_mono_us;    /* when the first read was added (flush timing) */
 
     /* Filled by the writer. */
     bool committed;       /* stored (or found stored already): its reads may be acknowledged */
     uint64_t stored;      /* rows inserted into plate_read */
     uint64_t hits_stored; /* rows inserted into hits */
+    uint64_t refused;     /* reads the database refused (acks[i].refused set) */
     bool slow;            /* took the de-duplicating path */
     uint64_t db_errors;   /* failed attempts before it committed */
     uint64_t reconnects;  /* reconnects before it committed */
@@ -63,8 +74,8 @@ void batch_reset(struct batch *self);
  * `camera_id` is the database id; `plate` the normalised plate. 0, or -1 on out of memory
  * (the batch is unchanged then).
  */
-int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
-              const char *plate, int64_t received_us, const uint8_t *id, size_t id_len,
+int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id, const char *plate,
+              int64_t received_us, const uint8_t *id, size_t id_len,
               const struct wl_entry *const *hits, size_t nhits);
 
 /* UTC day number (days since 1970-01-01) of a time in µs. */

@@ -7,6 +7,8 @@
  */
 #include "conf.h"
 
+#include <libpq-fe.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -716,11 +718,20 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
         ctx->ep_node[key->off == offsetof(struct conf, dispatch.endpoint)] = val;
         return;
     case S_STRING:
-        /* conninfo may hold a password: never echo it */
+        /* conninfo may hold a password: never echo it, nor libpq's parse error (it quotes the
+         * offending part, which may be the password). */
         if (strspn(val->value, " \t\r\n") == val->len) {
             s_err(ctx, val->line, val->col, path, "must not be empty");
             return;
         }
+        PQconninfoOption *opts = PQconninfoParse(val->value, NULL);
+        if (!opts) {
+            s_err(ctx, val->line, val->col, path,
+                  "not a valid libpq connection string (keyword=value pairs or a "
+                  "postgresql:// URI)");
+            return;
+        }
+        PQconninfoFree(opts);
         s_set_string(ctx, (char **)dst, val);
         return;
     case S_LEVEL:

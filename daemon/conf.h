@@ -18,7 +18,8 @@ struct conf {
 
     struct {
         char *endpoint;  /* ZeroMQ endpoint the ROUTER binds, e.g. "tcp://0.0.0.0:5555" */
-        int max_pending; /* reads accepted but not yet stored before ingest pauses (back-pressure) */
+        int max_pending; /* reads accepted but not yet stored before ingest pauses (back-pressure)
+                          */
         int max_future_skew_s; /* reads stamped further in the future are refused */
         int max_age_days;      /* reads older than this are refused (retention) */
     } ingest;
@@ -28,17 +29,17 @@ struct conf {
     } dispatch;
 
     struct {
-        char *conninfo;           /* libpq connection string; may hold a password: never log */
-        int batch_size;           /* reads per COPY batch at most */
-        int flush_interval_ms;    /* a partial batch is written after this long */
-        int reconnect_max_ms;     /* upper bound of the reconnect backoff */
-        int partitions_ahead_days;/* daily plate_read partitions created ahead of today */
+        char *conninfo;            /* libpq connection string; may hold a password: never log */
+        int batch_size;            /* reads per COPY batch at most */
+        int flush_interval_ms;     /* a partial batch is written after this long */
+        int reconnect_max_ms;      /* upper bound of the reconnect backoff */
+        int partitions_ahead_days; /* daily plate_read partitions created ahead of today */
     } database;
 
     struct {
-        enum log_level level;       /* least severe level written */
-        int stats_interval_s;       /* counters are logged this often; 0 = never */
-        int reject_log_interval_s;  /* one log line per reject reason per interval */
+        enum log_level level;      /* least severe level written */
+        int stats_interval_s;      /* counters are logged this often; 0 = never */
+        int reject_log_interval_s; /* one log line per reject reason per interval */
     } log;
 };
 

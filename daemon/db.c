@@ -9,82 +9,108 @@
 #include "log.h"
 #include "util.h"
 
-#define READ_COLUMNS                                                                               \
-    "read_time, camera_id, seq, plate, plate_raw, country, confidence, lane, direction, "          \
-    "latitude, longitude, image_ref, candidates, cand_conf, received_at"
-#define HIT_COLUMNS                                                                                \
-    "camera_id, seq, read_time, plate, entry_id, list_id, priority, category, match_kind"
-
 /* Rows fetched per round trip when loading a large watchlist. */
 #define DB_FETCH_ROWS "50000"
 
-static void s_err(char *err, size_t errlen, const char *what, PGconn *conn, const PGresult *res)
+/*
+ * Fill err from a failed result (res) or connection (res NULL). Only the primary message and
+ * the SQLSTATE: the detail and context lines of a COPY error quote the row, which is personal
+ * data, and a connection error never needs more than its first line.
+ */
+static void s_err(struct db_error *err, const char *what, PGconn *conn, const PGresult *res)
 {
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-    size_t n;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-    snprintf(err, errlen, "%s: %s", what, msg && *msg ? msg : "unknown error");
+    if (!msg)
+        msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    snprintf(err->state, sizeof err->state, "%s", state ? state : "");
+    snprintf(err->msg, sizeof err->msg, "%s: %s%s%s%s", what, msg && *msg ? msg : "unknown error",
+             state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
     /* libpq's messages span lines; a log line must not. */
-    for (char *p = err; *p; p++)
+    for (char *p = err->msg; *p; p++)
         if (*p == '\n' || *p == '\t')
             *p = ' ';
-    n = strlen(err);
-    while (n > 0 && err[n - 1] == ' ')
-        err[--n] = '\0';
+    for (size_t n = strlen(err->msg); n > 0 && err->msg[n - 1] == ' '; n--)
+        err->msg[n - 1] = '\0';
+}
+
+static void s_errf(struct db_error *err, const char *msg)
+{
+    err->state[0] = '\0';
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
 }
 
 /* Run a command that returns no rows; 0 or -1 with err. */
-static int s_exec(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
+static int s_exec(PGconn *conn, const char *sql, const char *what, struct db_error *err)
 {
     PGresult *res = PQexec(conn, sql);
     int rc = 0;
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-        s_err(err, errlen, what, conn, res);
+        s_err(err, what, conn, res);
         rc = -1;
     }
     PQclear(res);
     return rc;
 }
 
-PGconn *db_connect(const char *conninfo, char *err, size_t errlen)
+PGconn *db_connect(const char *conninfo, struct db_error *err)
 {
-    /* Later keywords override earlier ones, so the operator's conninfo wins except for the
-     * application name, which identifies our sessions in pg_stat_activity. */
-    const char *keys[] = {"connect_timeout", "dbname", "application_name", NULL};
-    const char *vals[] = {"5", conninfo, "anprd", NULL};
+    /* Keywords before "dbname" are defaults the operator's conninfo may override; those after
+     * it are ours: the daemon's sessions are named, and speak UTF-8. */
+    const char *keys[] = {"connect_timeout",  "keepalives",
+                          "keepalives_idle",  "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout",
+                          "dbname",           "application_name",
+                          "client_encoding",  NULL};
+    const char *vals[] = {"5", "1", "10", "5", "3", "30000", conninfo, "anprd", "UTF8", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
     if (!conn) {
-        snprintf(err, errlen, "connect: out of memory");
+        s_errf(err, "connect: out of memory");
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        s_err(err, errlen, "connect", conn, NULL);
+        s_err(err, "connect", conn, NULL);
         PQfinish(conn);
         return NULL;
     }
     /* Times in UTC whatever the server's default. */
-    if (s_exec(conn, "SET TIME ZONE 'UTC'", "set time zone", err, errlen) != 0) {
+    if (s_exec(conn, "SET TIME ZONE 'UTC'", "set time zone", err) != 0) {
         PQfinish(conn);
         return NULL;
     }
     return conn;
 }
 
-int db_load_cameras(PGconn *conn, cam_table_t **out, char *err, size_t errlen)
+bool db_error_transient(PGconn *conn, const struct db_error *err)
+{
+    static const char *const classes[] = {"08", "40", "53", "54", "55", "57", "58", NULL};
+
+    if (!conn || PQstatus(conn) != CONNECTION_OK || err->state[0] == '\0')
+        return true;
+    for (int i = 0; classes[i]; i++)
+        if (strncmp(err->state, classes[i], 2) == 0)
+            return true;
+    /* Anything else but data errors (a privilege revoked, a missing object) is an operator's
+     * to fix: retry it too, rather than refuse reads that could be stored once it is fixed. */
+    return strncmp(err->state, "22", 2) != 0 && strncmp(err->state, "23", 2) != 0;
+}
+
+int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err)
 {
     PGresult *res = PQexec(conn, "SELECT code, id FROM anpr.camera WHERE enabled");
     cam_table_t *cams = NULL;
     int rc = -1;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        s_err(err, errlen, "load cameras", conn, res);
+        s_err(err, "load cameras", conn, res);
         goto out;
     }
     cams = cam_table_new((size_t)PQntuples(res));
     if (!cams) {
-        snprintf(err, errlen, "load cameras: out of memory");
+        s_errf(err, "load cameras: out of memory");
         goto out;
     }
     for (int i = 0; i < PQntuples(res); i++) {
@@ -102,14 +128,14 @@ out:
     return rc;
 }
 
-static int s_load_lists(PGconn *conn, wl_builder_t *b, char *err, size_t errlen)
+static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
 {
     PGresult *res =
         PQexec(conn, "SELECT id, name, category, priority FROM anpr.watchlist WHERE enabled");
     int rc = -1;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        s_err(err, errlen, "load watchlists", conn, res);
+        s_err(err, "load watchlists", conn, res);
         goto out;
     }
     for (int i = 0; i < PQntuples(res); i++) {
@@ -135,8 +161,8 @@ static int64_t s_time_col(const PGresult *res, int row, int col, int64_t dflt)
 {
     long long v;
 
-    if (PQgetisnull(res, row, col) || util_parse_long(PQgetvalue(res, row, col), INT64_MIN + 1,
-                                                      INT64_MAX - 1, &v) != 0)
+    if (PQgetisnull(res, row, col) ||
+        util_parse_long(PQgetvalue(res, row, col), INT64_MIN + 1, INT64_MAX - 1, &v) != 0)
         return dflt;
     return v;
 }
@@ -169,7 +195,7 @@ static void s_add_entries(wl_builder_t *b, const PGresult *res, size_t *skipped)
     }
 }
 
-int db_load_watchlist(PGconn *conn, wl_t **out, size_t *skipped, char *err, size_t errlen)
+int db_load_watchlist(PGconn *conn, wl_t **out, size_t *skipped, struct db_error *err)
 {
     wl_builder_t *b = wl_builder_new();
     PGresult *res = NULL;
@@ -178,15 +204,14 @@ int db_load_watchlist(PGconn *conn, wl_t **out, size_t *skipped, char *err, size
 
     *skipped = 0;
     if (!b) {
-        snprintf(err, errlen, "load watchlist: out of memory");
+        s_errf(err, "load watchlist: out of memory");
         return -1;
     }
     /* One snapshot of lists and entries: both read in one repeatable-read transaction. */
-    if (s_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "load watchlist", err,
-               errlen) != 0)
+    if (s_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "load watchlist", err) != 0)
         goto out;
     in_tx = true;
-    if (s_load_lists(conn, b, err, errlen) != 0)
+    if (s_load_lists(conn, b, err) != 0)
         goto out;
     /* A cursor keeps a 10 M-entry list from being held twice in memory (libpq and snapshot). */
     if (s_exec(conn,
@@ -197,12 +222,12 @@ int db_load_watchlist(PGconn *conn, wl_t **out, size_t *skipped, char *err, size
                "e.instruction, e.external_ref "
                "FROM anpr.watchlist_entry e JOIN anpr.watchlist w ON w.id = e.list_id "
                "WHERE w.enabled AND (e.valid_until IS NULL OR e.valid_until > now())",
-               "load watchlist entries", err, errlen) != 0)
+               "load watchlist entries", err) != 0)
         goto out;
     for (;;) {
         res = PQexec(conn, "FETCH " DB_FETCH_ROWS " FROM wl_cur");
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            s_err(err, errlen, "load watchlist entries", conn, res);
+            s_err(err, "load watchlist entries", conn, res);
             goto out;
         }
         if (PQntuples(res) == 0)
@@ -211,12 +236,12 @@ int db_load_watchlist(PGconn *conn, wl_t **out, size_t *skipped, char *err, size
         PQclear(res);
         res = NULL;
     }
-    if (s_exec(conn, "COMMIT", "load watchlist", err, errlen) != 0)
+    if (s_exec(conn, "COMMIT", "load watchlist", err) != 0)
         goto out;
     in_tx = false;
     *out = wl_builder_build(&b);
     if (!*out) {
-        snprintf(err, errlen, "load watchlist: out of memory");
+        s_errf(err, "load watchlist: out of memory");
         goto out;
     }
     rc = 0;
@@ -228,7 +253,7 @@ out:
     return rc;
 }
 
-int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, char *err, size_t errlen)
+int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, struct db_error *err)
 {
     char a[16], b[16];
     const char *params[2] = {a, b};
@@ -243,76 +268,75 @@ int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, char *err, s
                        "date '1970-01-01' + $2::integer)",
                        2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        s_err(err, errlen, "ensure partitions", conn, res);
+        s_err(err, "ensure partitions", conn, res);
         rc = -1;
     }
     PQclear(res);
     return rc;
 }
 
-int db_prepare_writer(PGconn *conn, char *err, size_t errlen)
+int db_prepare_writer(PGconn *conn, struct db_error *err)
 {
-    /* Staging tables for the de-duplicating path; temporary, so they cost nothing unused. */
+    /* The COMMIT of a batch is what its ACKs stand on: it must be on disk, whatever the
+     * server's default. The timeouts turn a stuck statement or lock into an error the writer
+     * retries, instead of a silent stall. The staging tables serve the de-duplicating path;
+     * temporary, so they cost nothing unused. */
     return s_exec(conn,
-                  "CREATE TEMP TABLE stage_read ("
+                  "SET synchronous_commit = on;"
+                  "SET statement_timeout = '60s';"
+                  "SET lock_timeout = '10s';"
+                  "CREATE TEMP TABLE IF NOT EXISTS stage_read ("
                   "read_time timestamptz, camera_id integer, seq bigint, plate text, "
                   "plate_raw text, country text, confidence smallint, lane smallint, "
                   "direction smallint, latitude double precision, longitude double precision, "
                   "image_ref text, candidates text[], cand_conf smallint[], "
                   "received_at timestamptz) ON COMMIT DELETE ROWS;"
-                  "CREATE TEMP TABLE stage_hit ("
+                  "CREATE TEMP TABLE IF NOT EXISTS stage_hit ("
                   "camera_id integer, seq bigint, read_time timestamptz, plate text, "
                   "entry_id bigint, list_id integer, priority smallint, category text, "
                   "match_kind smallint) ON COMMIT DELETE ROWS",
-                  "prepare writer", err, errlen);
+                  "prepare writer", err);
 }
 
-/* COPY buf into table; 0, or -1 with err. *unique set when a row was there already. */
-static int s_copy(PGconn *conn, const char *sql, const struct batch_buf *buf, bool *unique,
-                  char *err, size_t errlen)
+/* COPY len bytes of data into a table; 0, or -1 with err. */
+static int s_copy(PGconn *conn, const char *sql, const char *data, size_t len, struct db_error *err)
 {
     PGresult *res = PQexec(conn, sql);
     int rc = -1;
 
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        s_err(err, errlen, "copy", conn, res);
+        s_err(err, "copy", conn, res);
         goto out;
     }
     PQclear(res);
     res = NULL;
-    if (PQputCopyData(conn, buf->data, (int)buf->len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
-        s_err(err, errlen, "copy", conn, NULL);
-        /* Drain the results so the connection is usable (or visibly dead). */
-        while ((res = PQgetResult(conn)) != NULL)
-            PQclear(res);
+    if (PQputCopyData(conn, data, (int)len) != 1 || PQputCopyEnd(conn, NULL) != 1) {
+        s_err(err, "copy", conn, NULL);
         goto out;
     }
     res = PQgetResult(conn);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (unique && state && strcmp(state, "23505") == 0)
-            *unique = true;
-        s_err(err, errlen, "copy", conn, res);
+        s_err(err, "copy", conn, res);
         goto out;
     }
     rc = 0;
 out:
     PQclear(res);
-    /* A COPY ends with exactly one result; anything else is a protocol problem. */
+    /* Drain what is left so the connection is usable again (or visibly dead). */
     while ((res = PQgetResult(conn)) != NULL)
         PQclear(res);
     return rc;
 }
 
 /* Run an INSERT ... SELECT and return the rows it inserted, or -1 with err. */
-static long long s_insert(PGconn *conn, const char *sql, char *err, size_t errlen)
+static long long s_insert(PGconn *conn, const char *sql, struct db_error *err)
 {
     PGresult *res = PQexec(conn, sql);
     long long n = -1;
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK ||
         util_parse_long(PQcmdTuples(res), 0, INT64_MAX, &n) != 0) {
-        s_err(err, errlen, "insert", conn, res);
+        s_err(err, "insert", conn, res);
         n = -1;
     }
     PQclear(res);
@@ -326,71 +350,92 @@ static void s_rollback(PGconn *conn)
 }
 
 /* The common case: nothing in the batch is stored yet, so COPY straight into the tables. */
-static int s_write_fast(PGconn *conn, struct batch *batch, bool *unique, char *err, size_t errlen)
+static int s_write_fast(PGconn *conn, struct batch *batch, struct db_error *err)
 {
-    if (s_exec(conn, "BEGIN", "begin", err, errlen) != 0)
+    if (s_exec(conn, "BEGIN", "begin", err) != 0)
         return -1;
-    if (s_copy(conn, "COPY anpr.plate_read (" READ_COLUMNS ") FROM STDIN", &batch->reads, unique,
-               err, errlen) != 0)
+    if (s_copy(conn, "COPY anpr.plate_read (" BATCH_READ_COLUMNS ") FROM STDIN", batch->reads.data,
+               batch->reads.len, err) != 0)
         goto fail;
-    if (batch->nhits > 0 && s_copy(conn, "COPY anpr.hits (" HIT_COLUMNS ") FROM STDIN",
-                                   &batch->hits, unique, err, errlen) != 0)
+    if (batch->nhits > 0 && s_copy(conn, "COPY anpr.hits (" BATCH_HIT_COLUMNS ") FROM STDIN",
+                                   batch->hits.data, batch->hits.len, err) != 0)
         goto fail;
-    if (s_exec(conn, "COMMIT", "commit", err, errlen) != 0)
+    if (s_exec(conn, "COMMIT", "commit", err) != 0)
         return -1;
     batch->stored = batch->nreads;
     batch->hits_stored = batch->nhits;
-    batch->committed = true;
     return 0;
 fail:
     s_rollback(conn);
     return -1;
 }
 
-/* Some rows were stored before (resends): stage, then insert what is new. */
-static int s_write_slow(PGconn *conn, struct batch *batch, char *err, size_t errlen)
+/*
+ * Some rows may be stored already (resends): stage the rows, then insert what is new. Adds the
+ * rows inserted to *reads and *hits.
+ */
+static int s_write_slow(PGconn *conn, const char *reads_data, size_t reads_len,
+                        const char *hits_data, size_t hits_len, uint64_t *reads, uint64_t *hits,
+                        struct db_error *err)
 {
-    long long reads, hits = 0;
+    long long nr, nh = 0;
 
-    if (s_exec(conn, "BEGIN", "begin", err, errlen) != 0)
+    if (s_exec(conn, "BEGIN", "begin", err) != 0)
         return -1;
-    if (s_copy(conn, "COPY stage_read FROM STDIN", &batch->reads, NULL, err, errlen) != 0)
+    if (s_copy(conn, "COPY stage_read (" BATCH_READ_COLUMNS ") FROM STDIN", reads_data, reads_len,
+               err) != 0)
         goto fail;
-    reads = s_insert(conn,
-                     "INSERT INTO anpr.plate_read (" READ_COLUMNS ") SELECT * FROM stage_read "
-                     "ON CONFLICT DO NOTHING",
-                     err, errlen);
-    if (reads < 0)
+    nr = s_insert(conn,
+                  "INSERT INTO anpr.plate_read (" BATCH_READ_COLUMNS ") SELECT " BATCH_READ_COLUMNS
+                  " FROM stage_read ON CONFLICT DO NOTHING",
+                  err);
+    if (nr < 0)
         goto fail;
-    if (batch->nhits > 0) {
-        if (s_copy(conn, "COPY stage_hit FROM STDIN", &batch->hits, NULL, err, errlen) != 0)
+    if (hits_len > 0) {
+        if (s_copy(conn, "COPY stage_hit (" BATCH_HIT_COLUMNS ") FROM STDIN", hits_data, hits_len,
+                   err) != 0)
             goto fail;
-        hits = s_insert(conn,
-                        "INSERT INTO anpr.hits (" HIT_COLUMNS ") SELECT * FROM stage_hit "
-                        "ON CONFLICT DO NOTHING",
-                        err, errlen);
-        if (hits < 0)
+        nh = s_insert(conn,
+                      "INSERT INTO anpr.hits (" BATCH_HIT_COLUMNS ") SELECT " BATCH_HIT_COLUMNS
+                      " FROM stage_hit ON CONFLICT DO NOTHING",
+                      err);
+        if (nh < 0)
             goto fail;
     }
-    if (s_exec(conn, "COMMIT", "commit", err, errlen) != 0)
+    if (s_exec(conn, "COMMIT", "commit", err) != 0)
         return -1;
-    batch->stored = (uint64_t)reads;
-    batch->hits_stored = (uint64_t)hits;
+    *reads += (uint64_t)nr;
+    *hits += (uint64_t)nh;
+    return 0;
+fail:
+    s_rollback(conn);
+    return -1;
+}
+
+int db_write_batch(PGconn *conn, struct batch *batch, struct db_error *err)
+{
+    if (s_write_fast(conn, batch, err) == 0) {
+        batch->committed = true;
+        return 0;
+    }
+    /* A row that is there already (unique_violation): a resend. */
+    if (strcmp(err->state, "23505") != 0)
+        return -1;
+    batch->stored = 0;
+    batch->hits_stored = 0;
+    if (s_write_slow(conn, batch->reads.data, batch->reads.len, batch->hits.data, batch->hits.len,
+                     &batch->stored, &batch->hits_stored, err) != 0)
+        return -1;
     batch->slow = true;
     batch->committed = true;
     return 0;
-fail:
-    s_rollback(conn);
-    return -1;
 }
 
-int db_write_batch(PGconn *conn, struct batch *batch, char *err, size_t errlen)
+int db_write_one(PGconn *conn, struct batch *batch, size_t i, struct db_error *err)
 {
-    bool unique = false;
+    const struct batch_ack *a = &batch->acks[i];
 
-    if (s_write_fast(conn, batch, &unique, err, errlen) == 0)
-        return 0;
-    if (!unique)
-        return -1;
-    return s_write_slow(conn, batch, err, errlen);
+    return s_write_slow(conn, batch->reads.data + a->read_off, a->read_len,
+                        batch->hits.data + a->hits_off, a->hits_len, &batch->stored,
+                        &batch->hits_stored, err);
 }

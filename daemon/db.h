@@ -1,42 +1,68 @@
 /*
  * db: what the daemon asks of PostgreSQL: connecting, loading cameras and watchlists, creating
- * plate_read partitions ahead, and committing batches of reads and hits. Every statement is
+ * plate_read partitions, and committing batches of reads and hits. Every statement is
  * parameterised or a fixed text; no input is ever pasted into SQL.
  */
 #ifndef ANPR_DB_H
 #define ANPR_DB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "batch.h"
 #include "cam.h"
 #include "wl.h"
 
-/* Connect (application_name "anprd", connect timeout 5 s); NULL with the reason in err. */
-PGconn *db_connect(const char *conninfo, char *err, size_t errlen);
+/*
+ * A failure: the SQLSTATE ("" when there was no server answer) and a one-line message. The
+ * message never holds row data (PostgreSQL's CONTEXT lines quote rows) nor the conninfo.
+ */
+struct db_error {
+    char state[6];
+    char msg[400];
+};
+
+/*
+ * Connect as the daemon does: UTF-8, UTC, application_name "anprd", a 5 s connect timeout, TCP
+ * keepalives and a user timeout so a dead peer is noticed in seconds (the operator's conninfo
+ * may override these). NULL with err filled.
+ */
+PGconn *db_connect(const char *conninfo, struct db_error *err);
+
+/* Whether a failure is worth retrying as it is: the connection, resources, a timeout, a lock,
+ * a serialisation conflict. Data errors (classes 22 and 23) are not. */
+bool db_error_transient(PGconn *conn, const struct db_error *err);
 
 /* Enabled cameras. 0, or -1 with err. */
-int db_load_cameras(PGconn *conn, cam_table_t **out, char *err, size_t errlen);
+int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err);
 
 /*
  * Enabled lists and their entries not yet expired, in a new snapshot. A bad entry is skipped,
  * logged and counted in *skipped; it never stops the rest from loading. 0, or -1 with err.
  */
-int db_load_watchlist(PGconn *conn, wl_t **out, size_t *skipped, char *err, size_t errlen);
+int db_load_watchlist(PGconn *conn, wl_t **out, size_t *skipped, struct db_error *err);
 
 /* Create the daily plate_read partitions for days [first, last] (days since epoch). */
-int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, char *err, size_t errlen);
+int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, struct db_error *err);
 
-/* Per-connection set-up for db_write_batch (temporary staging tables). */
-int db_prepare_writer(PGconn *conn, char *err, size_t errlen);
+/*
+ * Set up a session for db_write_batch: synchronous commit (an ACK must survive a PostgreSQL
+ * crash), statement and lock timeouts, and temporary staging tables. Also a privilege check at
+ * start: it fails when the role may not create temporary tables.
+ */
+int db_prepare_writer(PGconn *conn, struct db_error *err);
 
 /*
  * Commit a batch: COPY its reads and hits in one transaction. When a row is there already (a
  * resent read), the batch is redone through staging tables with ON CONFLICT DO NOTHING, so a
- * resend is stored once. Sets batch->stored, ->hits_stored and ->slow. 0, or -1 with err
- * (the transaction is rolled back; the caller checks PQstatus to tell a lost connection).
+ * resend is stored once. Sets batch->stored, ->hits_stored, ->slow and ->committed. 0, or -1
+ * with err (the transaction is rolled back).
  */
-int db_write_batch(PGconn *conn, struct batch *batch, char *err, size_t errlen);
+int db_write_batch(PGconn *conn, struct batch *batch, struct db_error *err);
+
+/* Commit the i-th read of a batch (and its hits) on its own, idempotently. Adds to
+ * batch->stored and ->hits_stored. 0, or -1 with err. */
+int db_write_one(PGconn *conn, struct batch *batch, size_t i, struct db_error *err);
 
 #endif

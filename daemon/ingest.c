@@ -11,33 +11,38 @@
 #include "batch.h"
 #include "log.h"
 #include "notify.h"
+#include "pend.h"
 #include "plate.h"
 #include "proto.h"
 #include "util.h"
 #include "writer.h"
 
 #define INGEST_PAIR_ENDPOINT "inproc://anprd-writer"
-#define INGEST_BURST         1024 /* frames taken per poll round, so acks are not starved */
-#define INGEST_MAX_HITS      16   /* hits published per read at most */
-#define INGEST_MAX_MSG       65536 /* larger messages make ZeroMQ drop the peer's connection */
+#define INGEST_BURST         1024      /* frames taken per poll round, so acks are not starved */
+#define INGEST_MAX_HITS      16        /* hits published per read at most */
+#define INGEST_MAX_MSG       (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
+#define INGEST_STUCK_US      (10LL * 1000000) /* a batch held this long by the writer is reported */
 
 struct ingest {
-    void *router;                  /* readers (DEALER) connect here */
-    void *pub;                     /* dispatch subscribers */
-    void *pair;                    /* to and from the writer thread */
+    void *router; /* readers (DEALER) connect here */
+    void *pub;    /* dispatch subscribers */
+    void *pair;   /* to and from the writer thread */
     writer_t *writer;
-    const struct conf *conf;       /* borrowed; replaced on reload */
-    cam_table_t *cams;             /* owned */
-    wl_t *wl;                      /* owned */
-    struct batch *cur;             /* filling */
-    struct batch **ready;          /* full batches waiting for the writer (FIFO) */
+    const struct conf *conf; /* borrowed; replaced on reload */
+    cam_table_t *cams;       /* owned */
+    wl_t *wl;                /* owned */
+    struct batch *cur;       /* filling */
+    struct batch **ready;    /* full batches waiting for the writer (FIFO) */
     size_t nready, ready_cap;
-    struct batch *spare;           /* a committed batch kept for reuse */
-    bool writer_busy;              /* a batch is in the writer */
+    struct batch *spare;        /* a committed batch kept for reuse */
+    bool writer_busy;           /* a batch is in the writer */
+    int64_t writer_since_us;    /* when it got that batch (monotonic) */
+    int64_t writer_reported_us; /* when we last said it is taking long */
+    pend_t *pend;               /* reads accepted, not yet committed */
     struct stats stats;
-    int64_t next_stats_us;         /* monotonic deadlines */
+    int64_t next_stats_us; /* monotonic deadlines */
     int64_t next_watchdog_us;
-    int64_t watchdog_us;           /* systemd watchdog interval, 0 = none */
+    int64_t watchdog_us;                          /* systemd watchdog interval, 0 = none */
     int64_t reject_logged_us[PROTO_REASON_COUNT]; /* last log line per reason */
     uint64_t reject_quiet[PROTO_REASON_COUNT];    /* rejects not logged since */
 };
@@ -81,7 +86,8 @@ static void s_reject(ingest_t *self, const uint8_t *id, size_t id_len, const cha
     /* One line per reason per interval: a misbehaving camera must not flood the log. */
     if (now - self->reject_logged_us[reason] >=
         (int64_t)self->conf->log.reject_log_interval_s * 1000000) {
-        log_warn("ingest", "rejected %s from camera %s seq %" PRIu64 ": %s (%" PRIu64
+        log_warn("ingest",
+                 "rejected %s from camera %s seq %" PRIu64 ": %s (%" PRIu64
                  " more since last report)",
                  proto_reason_name(reason), rej.camera[0] ? rej.camera : "?", rej.seq, perr->msg,
                  self->reject_quiet[reason]);
@@ -145,6 +151,11 @@ static void s_ack_batch(ingest_t *self, struct batch *b)
     qsort(b->acks, b->nreads, sizeof *b->acks, s_ack_cmp);
     for (size_t i = 0; i < b->nreads; i++) {
         const struct batch_ack *a = &b->acks[i];
+        if (a->refused[0]) {
+            s_reject_reason(self, a->id, a->id_len, a->camera, a->seq, PROTO_E_FIELD,
+                            "the database refused the read (SQLSTATE %s)", a->refused);
+            continue;
+        }
         bool same_reader = who && who->id_len == a->id_len && !memcmp(who->id, a->id, a->id_len);
 
         if (same_reader && n > 0 && strcmp(ranges[n - 1].camera, a->camera) == 0) {
@@ -168,7 +179,7 @@ static void s_ack_batch(ingest_t *self, struct batch *b)
     }
     if (n > 0)
         s_flush_acks(self, who, ranges, n);
-    self->stats.reads_acked += b->nreads;
+    self->stats.reads_acked += b->nreads - b->refused;
 }
 
 /* --- batches and the writer ---------------------------------------------------------------- */
@@ -197,35 +208,31 @@ static void s_batch_put(ingest_t *self, struct batch *b)
 static void s_dispatch(ingest_t *self, bool force)
 {
     struct batch *b = NULL;
+    bool queued = self->nready > 0;
 
     if (self->writer_busy)
         return;
-    if (self->nready > 0) {
+    if (queued)
         b = self->ready[0];
-        memmove(self->ready, self->ready + 1, (self->nready - 1) * sizeof *self->ready);
-        self->nready--;
-    } else if (self->cur && self->cur->nreads > 0 &&
-               (force || self->cur->nreads >= (size_t)self->conf->database.batch_size ||
-                util_mono_us() - self->cur->first_mono_us >=
-                    (int64_t)self->conf->database.flush_interval_ms * 1000)) {
+    else if (self->cur && self->cur->nreads > 0 &&
+             (force || util_mono_us() - self->cur->first_mono_us >=
+                           (int64_t)self->conf->database.flush_interval_ms * 1000))
         b = self->cur;
-        self->cur = NULL;
-    }
     if (!b)
         return;
     if (writer_send_batch(self->pair, b) != 0) {
+        /* It stays where it is and goes on the next round. */
         log_error("ingest", "cannot hand a batch to the writer: %s", zmq_strerror(zmq_errno()));
-        /* Keep it first in line; it goes on the next round. */
-        if (self->nready < self->ready_cap) {
-            memmove(self->ready + 1, self->ready, self->nready * sizeof *self->ready);
-            self->ready[0] = b;
-            self->nready++;
-        } else {
-            self->cur = b;
-        }
         return;
     }
+    if (queued) {
+        self->nready--;
+        memmove(self->ready, self->ready + 1, self->nready * sizeof *self->ready);
+    } else {
+        self->cur = NULL;
+    }
     self->writer_busy = true;
+    self->writer_since_us = util_mono_us();
 }
 
 /* Move a full current batch to the queue; 0, or -1 when out of memory. */
@@ -250,6 +257,8 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.db_errors += b->db_errors;
     self->stats.db_reconnects += b->reconnects;
     self->stats.pending -= b->nreads;
+    for (size_t i = 0; i < b->nreads; i++)
+        pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
     if (!b->committed) {
         /* The writer gave up (shutdown): nothing of it is acknowledged. */
         s_batch_put(self, b);
@@ -262,6 +271,15 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.hits_stored += b->hits_stored;
     s_ack_batch(self, b);
     s_batch_put(self, b);
+}
+
+/* Take back the batch the writer has finished, if it is there. */
+static void s_take_done(ingest_t *self)
+{
+    struct batch *b = NULL;
+
+    if (zmq_recv(self->pair, &b, sizeof b, ZMQ_DONTWAIT) == (int)sizeof b && b)
+        s_batch_done(self, b);
 }
 
 /* --- reads ---------------------------------------------------------------------------------- */
@@ -325,7 +343,8 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         return;
     }
     switch (plate_normalise(r.plate, plate)) {
-    case PLATE_OK: break;
+    case PLATE_OK:
+        break;
     case PLATE_EMPTY:
         s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_PLATE_EMPTY,
                         "plate: no letter or digit");
@@ -354,20 +373,32 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
     }
 
     nhits = wl_lookup(self->wl, plate, r.country, r.time_us, hits, INGEST_MAX_HITS);
-    if (nhits > INGEST_MAX_HITS)
+    if (nhits > INGEST_MAX_HITS) {
+        log_warn("ingest",
+                 "plate of camera %s seq %" PRIu64 " is on %zu entries; HITs for the "
+                 "first %d only",
+                 r.camera, r.seq, nhits, INGEST_MAX_HITS);
         nhits = INGEST_MAX_HITS;
+    }
     if (!self->cur && !(self->cur = s_batch_get(self)))
         goto overload;
-    if (batch_add(self->cur, &r, cam, plate, now, id, id_len, hits, nhits) != 0)
+    int copies = pend_add(self->pend, cam, r.seq, r.time_us);
+    if (copies < 0)
         goto overload;
+    if (batch_add(self->cur, &r, cam, plate, now, id, id_len, hits, nhits) != 0) {
+        pend_remove(self->pend, cam, r.seq, r.time_us);
+        goto overload;
+    }
     if (self->cur->nreads == 1)
         self->cur->first_mono_us = util_mono_us();
     self->stats.reads_accepted++;
     self->stats.pending++;
-    for (size_t i = 0; i < nhits; i++)
-        s_publish_hit(self, &r, hits[i]);
-    if (self->cur->nreads >= (size_t)self->conf->database.batch_size && self->writer_busy &&
-        s_queue_cur(self) != 0)
+    /* A resend of a read we still hold was alerted already: store and ack it, stay quiet. */
+    if (copies == 0)
+        for (size_t i = 0; i < nhits; i++)
+            s_publish_hit(self, &r, hits[i]);
+    /* A full batch waits in line, so batch_size bounds every COPY. */
+    if (self->cur->nreads >= (size_t)self->conf->database.batch_size && s_queue_cur(self) != 0)
         log_error("ingest", "out of memory queueing a batch");
     return;
 overload:
@@ -420,8 +451,7 @@ static int s_recv_one(ingest_t *self)
     }
     if (type != PROTO_READ) {
         s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_TYPE,
-                        "header: type %u is not accepted from a reader (expected READ = 1)",
-                        type);
+                        "header: type %u is not accepted from a reader (expected READ = 1)", type);
         goto out;
     }
     s_handle_read(self, id, id_len, buf, len);
@@ -441,6 +471,18 @@ static void s_periodic(ingest_t *self)
         self->stats.watchlist_entries = wl_entry_count(self->wl);
         stats_log(&self->stats);
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
+    }
+    if (self->writer_busy && now - self->writer_since_us >= INGEST_STUCK_US &&
+        now - self->writer_reported_us >= INGEST_STUCK_US) {
+        char status[128];
+        log_warn("ingest",
+                 "the writer has held a batch for %.0f s; %" PRIu64
+                 " reads wait (database slow or away)",
+                 (double)(now - self->writer_since_us) / 1e6, self->stats.pending);
+        snprintf(status, sizeof status, "STATUS=database not taking writes for %.0f s",
+                 (double)(now - self->writer_since_us) / 1e6);
+        notify_send(status);
+        self->writer_reported_us = now;
     }
     if (self->watchdog_us > 0 && now >= self->next_watchdog_us) {
         notify_send("WATCHDOG=1");
@@ -478,11 +520,8 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
             log_error("ingest", "poll: %s", zmq_strerror(zmq_errno()));
             return INGEST_ERROR;
         }
-        if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
-            struct batch *b = writer_recv_batch(self->pair);
-            if (b)
-                s_batch_done(self, b);
-        }
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+            s_take_done(self);
         if (n > 0 && !full && (items[1].revents & ZMQ_POLLIN)) {
             for (int i = 0; i < INGEST_BURST; i++) {
                 if (self->stats.pending >= (uint64_t)self->conf->ingest.max_pending)
@@ -502,8 +541,7 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
 static int s_bind(void *sock, const char *endpoint, const char *what, char *err, size_t errlen)
 {
     if (zmq_bind(sock, endpoint) != 0) {
-        snprintf(err, errlen, "%s: cannot bind %s: %s", what, endpoint,
-                 zmq_strerror(zmq_errno()));
+        snprintf(err, errlen, "%s: cannot bind %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
         return -1;
     }
     return 0;
@@ -513,7 +551,7 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
                      char *err, size_t errlen)
 {
     ingest_t *self = calloc(1, sizeof *self);
-    int one = 1, zero = 0;
+    int one = 1, zero = 0, hb_ivl = 5000, hb_timeout = 15000;
     int64_t maxmsg = INGEST_MAX_MSG;
     struct writer_opts wopts;
 
@@ -522,10 +560,11 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
         return NULL;
     }
     self->conf = conf;
+    self->pend = pend_new();
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->router || !self->pub || !self->pair) {
+    if (!self->pend || !self->router || !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -533,6 +572,11 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
      * refuse giant messages before they are read into memory. */
     zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    /* A reader that reconnects with its own routing id takes over its old connection, and a
+     * connection whose peer has silently gone is noticed by heartbeats within seconds. */
+    zmq_setsockopt(self->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    zmq_setsockopt(self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
+    zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
     zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(self->pub, ZMQ_LINGER, &zero, sizeof zero);
     if (s_bind(self->router, conf->ingest.endpoint, "ingest", err, errlen) != 0 ||
@@ -559,6 +603,7 @@ fail:
     zmq_close(self->router);
     zmq_close(self->pub);
     zmq_close(self->pair);
+    pend_destroy(&self->pend);
     free(self);
     return NULL;
 }
@@ -578,24 +623,17 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     while ((self->writer_busy || self->nready > 0) && util_mono_us() < deadline) {
         zmq_pollitem_t item = {self->pair, 0, ZMQ_POLLIN, 0};
         s_dispatch(self, true);
-        if (zmq_poll(&item, 1, 100) > 0) {
-            struct batch *b = writer_recv_batch(self->pair);
-            if (b)
-                s_batch_done(self, b);
-        }
+        if (zmq_poll(&item, 1, 100) > 0)
+            s_take_done(self);
     }
     if (self->writer_busy || self->nready > 0)
         log_warn("ingest", "%" PRIu64 " reads not stored at shutdown; readers will resend them",
                  self->stats.pending);
     writer_send_batch(self->pair, NULL);
     writer_destroy(&self->writer);
-    /* A batch the writer gave up on came back after we stopped listening. */
-    for (;;) {
-        struct batch *b = NULL;
-        if (zmq_recv(self->pair, &b, sizeof b, ZMQ_DONTWAIT) != (int)sizeof b)
-            break;
-        batch_destroy(&b);
-    }
+    /* The batch the writer held comes back now: acknowledged if it made it after all. */
+    if (self->writer_busy)
+        s_take_done(self);
     stats_log(&self->stats);
     /* The writer is gone: any batch it held came back or is lost with it; free ours. */
     batch_destroy(&self->cur);
@@ -608,6 +646,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     zmq_close(self->pair);
     cam_table_destroy(&self->cams);
     wl_destroy(&self->wl);
+    pend_destroy(&self->pend);
     free(self);
     *self_p = NULL;
 }

@@ -4,6 +4,7 @@
  * PostgreSQL before acknowledging it. See anprd(8).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,25 +82,36 @@ static struct conf *s_load_conf(const char *path)
     return conf;
 }
 
-/* Load cameras and watchlist, and make today's partitions; 0 or -1 (logged). */
-static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl)
+/*
+ * Load cameras and watchlist. At start (`first`) also check what the writer will need, so a
+ * missing privilege stops the daemon with a clear message instead of a stall: creating the
+ * partitions and the writer's temporary tables. 0 or -1 (logged); nothing is returned on -1.
+ */
+static int s_load_data(const struct conf *conf, bool first, cam_table_t **cams, wl_t **wl)
 {
-    char err[512];
+    struct db_error err;
     size_t skipped = 0;
     int32_t today = batch_day(util_now_us());
     int64_t t0 = util_mono_us();
-    PGconn *conn = db_connect(conf->database.conninfo, err, sizeof err);
+    PGconn *conn = db_connect(conf->database.conninfo, &err);
     int rc = -1;
 
     if (!conn) {
-        log_error("db", "database unreachable: %s", err);
+        log_error("db", "database unreachable: %s", err.msg);
         return -1;
     }
-    if (db_load_cameras(conn, cams, err, sizeof err) != 0 ||
-        db_load_watchlist(conn, wl, &skipped, err, sizeof err) != 0 ||
-        db_ensure_partitions(conn, today - 1, today + conf->database.partitions_ahead_days, err,
-                             sizeof err) != 0) {
-        log_error("db", "%s", err);
+    if (first && (db_ensure_partitions(conn, today - 1,
+                                       today + conf->database.partitions_ahead_days, &err) != 0 ||
+                  db_prepare_writer(conn, &err) != 0)) {
+        log_error("db", "%s", err.msg);
+        goto out;
+    }
+    if (db_load_cameras(conn, cams, &err) != 0) {
+        log_error("db", "%s", err.msg);
+        goto out;
+    }
+    if (db_load_watchlist(conn, wl, &skipped, &err) != 0) {
+        log_error("db", "%s", err.msg);
         cam_table_destroy(cams);
         goto out;
     }
@@ -128,8 +140,7 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
     wl_t *wl = NULL;
 
     if (!fresh) {
-        log_error("main", "reload: %s has errors (above); keeping the running configuration",
-                  path);
+        log_error("main", "reload: %s has errors (above); keeping the running configuration", path);
     } else {
         if (strcmp(fresh->ingest.endpoint, (*conf)->ingest.endpoint) != 0 ||
             strcmp(fresh->dispatch.endpoint, (*conf)->dispatch.endpoint) != 0 ||
@@ -145,7 +156,7 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         log_set_level(fresh->log.level);
         log_info("main", "reload: configuration applied");
     }
-    if (s_load_data(*conf, &cams, &wl) == 0) {
+    if (s_load_data(*conf, false, &cams, &wl) == 0) {
         ingest_set_cameras(ingest, &cams);
         ingest_set_watchlist(ingest, &wl);
     } else {
@@ -174,11 +185,21 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case 'n': check = 1; break;
-        case 'V': printf("anprd %s\n", ANPR_VERSION); return 0;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return EXIT_USAGE;
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'V':
+            printf("anprd %s\n", ANPR_VERSION);
+            return 0;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind != argc) {
@@ -207,7 +228,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (s_load_data(conf, &cams, &wl) != 0) {
+    if (s_load_data(conf, true, &cams, &wl) != 0) {
         rc = EXIT_DATABASE;
         goto out;
     }

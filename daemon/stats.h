@@ -10,21 +10,21 @@
 #include "proto.h"
 
 struct stats {
-    uint64_t frames;                       /* frames received from readers */
-    uint64_t reads_accepted;               /* reads that passed validation */
-    uint64_t reads_stored;                 /* rows committed to plate_read */
-    uint64_t reads_duplicate;              /* resent reads that were stored already */
-    uint64_t reads_acked;                  /* reads acknowledged to readers (resends included) */
-    uint64_t acks_unroutable;              /* ACK frames whose reader had gone */
-    uint64_t rejects[PROTO_REASON_COUNT];  /* refused frames, per reason */
-    uint64_t hits;                         /* HITs produced and published */
-    uint64_t hits_stored;                  /* rows committed to hits */
-    uint64_t batches;                      /* transactions committed */
-    uint64_t batches_slow;                 /* batches that took the de-duplicating path */
-    uint64_t db_errors;                    /* failed database round trips */
-    uint64_t db_reconnects;                /* successful reconnects after a failure */
-    uint64_t pending;                      /* accepted, not yet committed (gauge) */
-    uint64_t watchlist_entries;            /* entries in the snapshot in use (gauge) */
+    uint64_t frames;                      /* frames received from readers */
+    uint64_t reads_accepted;              /* reads that passed validation */
+    uint64_t reads_stored;                /* rows committed to plate_read */
+    uint64_t reads_duplicate;             /* resent reads that were stored already */
+    uint64_t reads_acked;                 /* reads acknowledged to readers (resends included) */
+    uint64_t acks_unroutable;             /* ACK frames whose reader had gone */
+    uint64_t rejects[PROTO_REASON_COUNT]; /* refused frames, per reason */
+    uint64_t hits;                        /* HITs produced and published */
+    uint64_t hits_stored;                 /* rows committed to hits */
+    uint64_t batches;                     /* transactions committed */
+    uint64_t batches_slow;                /* batches that took the de-duplicating path */
+    uint64_t db_errors;                   /* failed database round trips */
+    uint64_t db_reconnects;               /* successful reconnects after a failure */
+    uint64_t pending;                     /* accepted, not yet committed (gauge) */
+    uint64_t watchlist_entries;           /* entries in the snapshot in use (gauge) */
 };
 
 /* Sum of rejects over all reasons. */

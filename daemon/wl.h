@@ -40,11 +40,11 @@ struct wl_entry {
 /* What a caller hands in; strings are copied. */
 struct wl_entry_in {
     uint64_t id;
-    uint32_t list_id;       /* must have been added with wl_builder_add_list() */
-    const char *plate;      /* as stored by admins; normalised here */
-    const char *country;    /* NULL or "" = any */
-    int64_t valid_from_us;  /* WL_UNBOUNDED_FROM for none */
-    int64_t valid_until_us; /* WL_UNBOUNDED_UNTIL for none */
+    uint32_t list_id;         /* must have been added with wl_builder_add_list() */
+    const char *plate;        /* as stored by admins; normalised here */
+    const char *country;      /* NULL or "" = any */
+    int64_t valid_from_us;    /* WL_UNBOUNDED_FROM for none */
+    int64_t valid_until_us;   /* WL_UNBOUNDED_UNTIL for none */
     const char *instruction;  /* NULL = "" */
     const char *external_ref; /* NULL = "" */
 };

@@ -1,6 +1,7 @@
 #include "writer.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,10 +26,16 @@ struct writer {
     pthread_t thread;
     atomic_bool stopping; /* set by writer_destroy: give up retrying a batch */
     PGconn *conn;
-    /* Days whose partition exists: the newest run [lo, hi] we ensured. */
+    /* writer_destroy cancels a statement that hangs through this (guarded by cancel_lock). */
+    pthread_mutex_t cancel_lock;
+    PGcancel *cancel;
+    /* Days whose partition is known to exist: [days_lo, days_hi]. */
     int32_t days_lo, days_hi;
-    int64_t next_maint_us;
+    int64_t next_maint_us; /* monotonic time of the next check of the days ahead */
 };
+
+/* ensure_partitions takes at most this many days at once. */
+#define WRITER_MAX_DAYS 400
 
 int writer_send_batch(void *pair, struct batch *batch)
 {
@@ -58,50 +65,131 @@ static void s_sleep_ms(writer_t *self, int ms)
 
 static void s_disconnect(writer_t *self)
 {
+    pthread_mutex_lock(&self->cancel_lock);
+    PQfreeCancel(self->cancel);
+    self->cancel = NULL;
+    pthread_mutex_unlock(&self->cancel_lock);
     PQfinish(self->conn);
     self->conn = NULL;
     self->days_lo = 1;
-    self->days_hi = 0; /* empty: re-check partitions after a reconnect */
+    self->days_hi = 0; /* empty: look at the partitions again after a reconnect */
+    self->next_maint_us = 0;
 }
 
 /* Connect and prepare the session; 0 or -1 (logged). */
 static int s_connect(writer_t *self)
 {
-    char err[512];
+    struct db_error err;
 
-    self->conn = db_connect(self->conninfo, err, sizeof err);
-    if (!self->conn || db_prepare_writer(self->conn, err, sizeof err) != 0) {
-        log_warn("writer", "database: %s", err);
+    self->conn = db_connect(self->conninfo, &err);
+    if (!self->conn || db_prepare_writer(self->conn, &err) != 0) {
+        log_warn("writer", "database: %s", err.msg);
         s_disconnect(self);
         return -1;
+    }
+    pthread_mutex_lock(&self->cancel_lock);
+    self->cancel = PQgetCancel(self->conn);
+    pthread_mutex_unlock(&self->cancel_lock);
+    return 0;
+}
+
+/* Make sure partitions exist for days [first, last], in chunks the function accepts. */
+static int s_ensure(writer_t *self, int32_t first, int32_t last, struct db_error *err)
+{
+    for (int32_t d = first; d <= last; d += WRITER_MAX_DAYS) {
+        int32_t to = last - d >= WRITER_MAX_DAYS ? d + WRITER_MAX_DAYS - 1 : last;
+        if (db_ensure_partitions(self->conn, d, to, err) != 0)
+            return -1;
+    }
+    /* Remember the run of known days when the new one touches it. */
+    if (self->days_lo > self->days_hi ||
+        (first <= self->days_hi + 1 && last >= self->days_lo - 1)) {
+        bool empty = self->days_lo > self->days_hi;
+        self->days_lo = empty || first < self->days_lo ? first : self->days_lo;
+        self->days_hi = empty || last > self->days_hi ? last : self->days_hi;
     }
     return 0;
 }
 
-/* Make sure the partitions of the batch's days exist. 0 or -1 with err. */
-static int s_partitions(writer_t *self, const struct batch *batch, char *err, size_t errlen)
+/* Yesterday to the days ahead, at (re)connect and hourly. 0 or -1 with err. */
+static int s_maintain(writer_t *self, struct db_error *err)
 {
     int32_t today = batch_day(util_now_us());
 
-    if (self->days_lo > self->days_hi || util_mono_us() >= self->next_maint_us) {
-        if (db_ensure_partitions(self->conn, today - 1, today + self->ahead_days, err, errlen))
-            return -1;
-        self->days_lo = today - 1;
-        self->days_hi = today + self->ahead_days;
-        self->next_maint_us = util_mono_us() + WRITER_MAINT_US;
-    }
-    if (batch->days_overflow) {
-        /* Reads of many old days at once (a camera's backlog): ensure what each row needs. */
-        return db_ensure_partitions(self->conn, today - 400, today, err, errlen);
-    }
-    for (size_t i = 0; i < batch->ndays; i++) {
-        int32_t d = batch->days[i];
-        if (d >= self->days_lo && d <= self->days_hi)
-            continue;
-        if (db_ensure_partitions(self->conn, d, d, err, errlen) != 0)
-            return -1;
-    }
+    if (util_mono_us() < self->next_maint_us && self->days_lo <= today - 1 &&
+        self->days_hi >= today + self->ahead_days)
+        return 0;
+    if (s_ensure(self, today - 1, today + self->ahead_days, err) != 0)
+        return -1;
+    self->next_maint_us = util_mono_us() + WRITER_MAINT_US;
     return 0;
+}
+
+/* The partitions a batch needs. 0 or -1 with err. */
+static int s_partitions(writer_t *self, const struct batch *batch, struct db_error *err)
+{
+    if (s_maintain(self, err) != 0)
+        return -1;
+    if (batch->nreads == 0 || (batch->min_day >= self->days_lo && batch->max_day <= self->days_hi))
+        return 0;
+    return s_ensure(self, batch->min_day, batch->max_day, err);
+}
+
+/* Back off before the next attempt: doubles up to the ceiling. */
+static void s_backoff(writer_t *self, int *backoff_ms)
+{
+    s_sleep_ms(self, *backoff_ms);
+    *backoff_ms =
+        *backoff_ms * 2 > self->reconnect_max_ms ? self->reconnect_max_ms : *backoff_ms * 2;
+}
+
+/* After a failure: drop a broken session; say whether the error is worth retrying. */
+static bool s_failed(writer_t *self, struct batch *batch, const struct db_error *err)
+{
+    bool transient = db_error_transient(self->conn, err);
+
+    batch->db_errors++;
+    if (self->conn && PQstatus(self->conn) != CONNECTION_OK)
+        s_disconnect(self);
+    return transient;
+}
+
+/*
+ * The database refused the batch for its data (a value it will never take): store the reads one
+ * by one, so the good ones are kept and acknowledged and only the bad ones are refused.
+ */
+static void s_commit_rows(writer_t *self, struct batch *batch)
+{
+    int backoff_ms = 100;
+    struct db_error err;
+
+    batch->stored = 0;
+    batch->hits_stored = 0;
+    for (size_t i = 0; i < batch->nreads && !atomic_load(&self->stopping);) {
+        struct batch_ack *a = &batch->acks[i];
+        if (!self->conn && s_connect(self) != 0) {
+            batch->db_errors++;
+            s_backoff(self, &backoff_ms);
+            continue;
+        }
+        if (s_ensure(self, a->day, a->day, &err) == 0 &&
+            db_write_one(self->conn, batch, i, &err) == 0) {
+            i++;
+            continue;
+        }
+        if (s_failed(self, batch, &err)) {
+            s_backoff(self, &backoff_ms);
+            continue;
+        }
+        /* No row data in the log: the camera, the seq and the reason are enough. */
+        log_error("writer", "read %s seq %" PRIu64 " refused by the database: %s", a->camera,
+                  a->seq, err.msg);
+        snprintf(a->refused, sizeof a->refused, "%s", err.state);
+        batch->refused++;
+        i++;
+    }
+    batch->slow = true;
+    batch->committed = !atomic_load(&self->stopping);
 }
 
 /* Commit one batch, retrying until it is stored or the writer is told to stop. */
@@ -109,31 +197,31 @@ static void s_commit(writer_t *self, struct batch *batch)
 {
     int backoff_ms = 100;
     bool failed = false;
-    char err[512];
+    struct db_error err;
 
     while (!atomic_load(&self->stopping)) {
         if (!self->conn && s_connect(self) != 0) {
             batch->db_errors++;
             failed = true;
-            goto retry;
+            s_backoff(self, &backoff_ms);
+            continue;
         }
-        if (s_partitions(self, batch, err, sizeof err) == 0 &&
-            db_write_batch(self->conn, batch, err, sizeof err) == 0) {
+        if (s_partitions(self, batch, &err) == 0 && db_write_batch(self->conn, batch, &err) == 0) {
             if (failed) {
                 batch->reconnects++;
                 log_info("writer", "database writes resumed");
             }
             return;
         }
-        batch->db_errors++;
         failed = true;
-        log_warn("writer", "batch of %zu reads not stored, will retry: %s", batch->nreads, err);
-        if (PQstatus(self->conn) != CONNECTION_OK)
-            s_disconnect(self);
-    retry:
-        s_sleep_ms(self, backoff_ms);
-        backoff_ms = backoff_ms * 2 > self->reconnect_max_ms ? self->reconnect_max_ms
-                                                              : backoff_ms * 2;
+        if (!s_failed(self, batch, &err)) {
+            log_warn("writer", "batch of %zu reads refused (%s); storing them one by one",
+                     batch->nreads, err.msg);
+            s_commit_rows(self, batch);
+            return;
+        }
+        log_warn("writer", "batch of %zu reads not stored, will retry: %s", batch->nreads, err.msg);
+        s_backoff(self, &backoff_ms);
     }
     batch->committed = false; /* stopping: not stored, so never acknowledged */
 }
@@ -142,14 +230,26 @@ static void *s_run(void *arg)
 {
     writer_t *self = arg;
     void *pair = zmq_socket(self->ctx, ZMQ_PAIR);
+    struct db_error err;
 
     if (!pair || zmq_connect(pair, self->endpoint) != 0) {
         log_error("writer", "cannot connect %s: %s", self->endpoint, zmq_strerror(zmq_errno()));
         zmq_close(pair);
         return NULL;
     }
-    s_connect(self);
+    if (s_connect(self) == 0 && s_maintain(self, &err) != 0)
+        log_warn("writer", "partitions: %s", err.msg);
     for (;;) {
+        zmq_pollitem_t item = {pair, 0, ZMQ_POLLIN, 0};
+        /* Idle: wake up now and then to keep the partitions ahead of the calendar. */
+        if (zmq_poll(&item, 1, 60000) == 0) {
+            if (self->conn && s_maintain(self, &err) != 0) {
+                log_warn("writer", "partitions: %s", err.msg);
+                if (PQstatus(self->conn) != CONNECTION_OK)
+                    s_disconnect(self);
+            }
+            continue;
+        }
         struct batch *batch = writer_recv_batch(pair);
         if (!batch)
             break;
@@ -176,6 +276,7 @@ writer_t *writer_new(void *zmq_ctx, const char *endpoint, const struct writer_op
     self->days_lo = 1;
     self->days_hi = 0;
     atomic_init(&self->stopping, false);
+    pthread_mutex_init(&self->cancel_lock, NULL);
     if (!self->endpoint || !self->conninfo ||
         pthread_create(&self->thread, NULL, s_run, self) != 0) {
         free(self->endpoint);
@@ -193,9 +294,17 @@ void writer_destroy(writer_t **self_p)
     if (!self_p || !*self_p)
         return;
     self = *self_p;
-    /* The caller has sent the NULL batch; a batch still retrying gives up. */
+    /* The caller has sent the NULL batch; a batch still retrying gives up, and a statement
+     * that hangs (a server that stopped answering) is cancelled. */
     atomic_store(&self->stopping, true);
+    pthread_mutex_lock(&self->cancel_lock);
+    if (self->cancel) {
+        char buf[256];
+        PQcancel(self->cancel, buf, sizeof buf);
+    }
+    pthread_mutex_unlock(&self->cancel_lock);
     pthread_join(self->thread, NULL);
+    pthread_mutex_destroy(&self->cancel_lock);
     free(self->endpoint);
     free(self->conninfo);
     free(self);

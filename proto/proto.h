@@ -63,15 +63,15 @@ enum proto_match {
  */
 enum proto_reason {
     PROTO_OK = 0,
-    PROTO_E_TRUNCATED = 1,   /* frame shorter than its header or its fields */
-    PROTO_E_OVERSIZED = 2,   /* frame longer than PROTO_MAX_FRAME */
-    PROTO_E_MAGIC = 3,       /* first two bytes are not "AN" */
-    PROTO_E_VERSION = 4,     /* version this receiver does not speak */
-    PROTO_E_TYPE = 5,        /* unknown or unexpected message type */
-    PROTO_E_LENGTH = 6,      /* header length disagrees with the frame, or bytes left over */
-    PROTO_E_FIELD = 7,       /* a field out of its range or format (the text names it) */
-    PROTO_E_PLATE_EMPTY = 8, /* plate empty, or nothing left after normalisation */
-    PROTO_E_PLATE_LONG = 9,  /* plate longer than allowed */
+    PROTO_E_TRUNCATED = 1,      /* frame shorter than its header or its fields */
+    PROTO_E_OVERSIZED = 2,      /* frame longer than PROTO_MAX_FRAME */
+    PROTO_E_MAGIC = 3,          /* first two bytes are not "AN" */
+    PROTO_E_VERSION = 4,        /* version this receiver does not speak */
+    PROTO_E_TYPE = 5,           /* unknown or unexpected message type */
+    PROTO_E_LENGTH = 6,         /* header length disagrees with the frame, or bytes left over */
+    PROTO_E_FIELD = 7,          /* a field out of its range or format (the text names it) */
+    PROTO_E_PLATE_EMPTY = 8,    /* plate empty, or nothing left after normalisation */
+    PROTO_E_PLATE_LONG = 9,     /* plate longer than allowed */
     PROTO_E_PLATE_INVALID = 10, /* plate not UTF-8, or has a control or unusable character */
     PROTO_E_CAMERA = 11,        /* camera id not known to anprd */
     PROTO_E_TIME = 12,          /* read time too far in the future or older than retention */
@@ -91,19 +91,19 @@ struct proto_cand {
 };
 
 struct proto_read {
-    uint64_t seq;                          /* per-camera sequence number, 1..INT64_MAX */
-    int64_t time_us;                       /* UTC microseconds since 1970-01-01, > 0 */
-    uint16_t confidence;                   /* per mille, of the plate text */
-    uint8_t lane;                          /* 0 = unknown, else lane number */
-    uint8_t direction;                     /* enum proto_direction */
-    uint8_t ncand;                         /* number of valid entries in cand[] */
-    bool has_position;                     /* lat_e7/lon_e7 are set (mobile cameras) */
-    int32_t lat_e7;                        /* WGS84 latitude, 1e-7 degrees */
-    int32_t lon_e7;                        /* WGS84 longitude, 1e-7 degrees */
-    char camera[PROTO_CAMERA_MAX + 1];     /* camera id */
-    char plate[PROTO_PLATE_MAX + 1];       /* plate text as read */
-    char country[PROTO_COUNTRY_MAX + 1];   /* "" when the camera could not tell */
-    struct proto_cand cand[PROTO_CAND_MAX];/* alternatives, best first */
+    uint64_t seq;                            /* per-camera sequence number, 1..INT64_MAX */
+    int64_t time_us;                         /* UTC microseconds since 1970-01-01, > 0 */
+    uint16_t confidence;                     /* per mille, of the plate text */
+    uint8_t lane;                            /* 0 = unknown, else lane number */
+    uint8_t direction;                       /* enum proto_direction */
+    uint8_t ncand;                           /* number of valid entries in cand[] */
+    bool has_position;                       /* lat_e7/lon_e7 are set (mobile cameras) */
+    int32_t lat_e7;                          /* WGS84 latitude, 1e-7 degrees */
+    int32_t lon_e7;                          /* WGS84 longitude, 1e-7 degrees */
+    char camera[PROTO_CAMERA_MAX + 1];       /* camera id */
+    char plate[PROTO_PLATE_MAX + 1];         /* plate text as read */
+    char country[PROTO_COUNTRY_MAX + 1];     /* "" when the camera could not tell */
+    struct proto_cand cand[PROTO_CAND_MAX];  /* alternatives, best first */
     char image_ref[PROTO_IMAGE_REF_MAX + 1]; /* where the camera keeps the image, or "" */
 };
 
@@ -122,17 +122,17 @@ struct proto_reject {
 };
 
 struct proto_hit {
-    uint64_t entry_id;                        /* watchlist entry that matched */
-    uint32_t list_id;                         /* its watchlist */
-    uint8_t priority;                         /* 1 (most urgent) .. 9 */
-    uint8_t match;                            /* enum proto_match */
-    char list[PROTO_LIST_MAX + 1];            /* watchlist name */
-    char category[PROTO_CATEGORY_MAX + 1];    /* e.g. "stolen", "wanted" */
-    char entry_plate[PROTO_PLATE_MAX + 1];    /* plate as listed (normalised) */
-    char entry_country[PROTO_COUNTRY_MAX + 1];/* "" = any country */
-    char instruction[PROTO_TEXT_MAX + 1];     /* what the operator should do */
-    char external_ref[PROTO_REF_MAX + 1];     /* reference in the source system */
-    struct proto_read read;                   /* the read that matched */
+    uint64_t entry_id;                         /* watchlist entry that matched */
+    uint32_t list_id;                          /* its watchlist */
+    uint8_t priority;                          /* 1 (most urgent) .. 9 */
+    uint8_t match;                             /* enum proto_match */
+    char list[PROTO_LIST_MAX + 1];             /* watchlist name */
+    char category[PROTO_CATEGORY_MAX + 1];     /* e.g. "stolen", "wanted" */
+    char entry_plate[PROTO_PLATE_MAX + 1];     /* plate as listed (normalised) */
+    char entry_country[PROTO_COUNTRY_MAX + 1]; /* "" = any country */
+    char instruction[PROTO_TEXT_MAX + 1];      /* what the operator should do */
+    char external_ref[PROTO_REF_MAX + 1];      /* reference in the source system */
+    struct proto_read read;                    /* the read that matched */
 };
 
 /* Stable lower-case token for a reason ("truncated", "unknown_camera", ...). */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -73,8 +74,8 @@ long long h_query_ll(PGconn *conn, const char *sql)
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
         h_fatal("query failed: %s\n  %s", PQresultErrorMessage(res), sql);
-    if (!PQgetisnull(res, 0, 0) && util_parse_long(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX,
-                                                   &v) != 0)
+    if (!PQgetisnull(res, 0, 0) &&
+        util_parse_long(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, &v) != 0)
         h_fatal("query: not a number: %s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return v;
@@ -141,7 +142,7 @@ void h_db_create(struct h_db *db, const char *name)
 
     /* The schema comes from the real migration tool, as in production. */
     char *argv[] = {(char *)s_env("ANPR_MIGRATE"), "--db", db->admin_ci, "--dir",
-                    (char *)s_env("ANPR_SQLDIR"), NULL};
+                    (char *)s_env("ANPR_SQLDIR"),  NULL};
     int st = h_wait(h_spawn(argv, NULL, NULL), 60000);
     if (st != 0)
         h_fatal("anpr-migrate failed (status %d)", st);
@@ -222,6 +223,13 @@ char *h_slurp(const char *path)
 
 int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra)
 {
+    const struct h_daemon_opts opts = {.extra = extra};
+
+    return h_daemon_start_opts(d, db, &opts);
+}
+
+int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct h_daemon_opts *opts)
+{
     char sock_path[80];
     struct sockaddr_un sa;
     FILE *f;
@@ -240,13 +248,14 @@ int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra)
     if (!f)
         h_fatal("%s: %s", d->conf_path, strerror(errno));
     fprintf(f,
-            "ingest:\n  endpoint: \"%s\"\n"
+            "ingest:\n  endpoint: \"%s\"\n%s"
             "dispatch:\n  endpoint: \"%s\"\n"
             "database:\n  conninfo: \"%s\"\n  batch_size: 500\n  flush_interval_ms: 2\n"
-            "  reconnect_max_ms: 1000\n"
+            "  reconnect_max_ms: 1000\n%s"
             "log:\n  level: info\n  stats_interval_s: 1\n  reject_log_interval_s: 1\n"
             "%s",
-            d->ingest_ep, d->dispatch_ep, db->daemon_ci, extra ? extra : "");
+            d->ingest_ep, opts && opts->ingest ? opts->ingest : "", d->dispatch_ep, db->daemon_ci,
+            opts && opts->database ? opts->database : "", opts && opts->extra ? opts->extra : "");
     fclose(f);
 
     /* Our NOTIFY_SOCKET: the daemon says READY=1 on it, as it would to systemd. */
@@ -318,6 +327,51 @@ bool h_daemon_log_has(const struct h_daemon *d, const char *needle)
 
     free(log);
     return has;
+}
+
+bool h_daemon_wait_log(const struct h_daemon *d, const char *needle, int timeout_ms)
+{
+    int64_t deadline = util_mono_us() + (int64_t)timeout_ms * 1000;
+
+    for (;;) {
+        if (h_daemon_log_has(d, needle))
+            return true;
+        if (util_mono_us() >= deadline)
+            return false;
+        s_sleep_ms(10);
+    }
+}
+
+static int s_rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    if (remove(path) != 0)
+        fprintf(stderr, "harness: cannot remove %s: %s\n", path, strerror(errno));
+    return 0; /* remove what can be removed */
+}
+
+int h_rmtree(const char *dir)
+{
+    struct stat st;
+
+    if (!dir || !*dir)
+        return -1;
+    if (getenv("ANPR_TEST_KEEP")) {
+        fprintf(stderr, "harness: ANPR_TEST_KEEP is set: keeping %s\n", dir);
+        return 0;
+    }
+    nftw(dir, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return lstat(dir, &st) == 0 ? -1 : 0;
+}
+
+void h_daemon_cleanup(struct h_daemon *d)
+{
+    if (d->pid > 0)
+        h_daemon_stop(d, SIGKILL, 5000);
+    if (d->dir[0] && h_rmtree(d->dir) == 0 && !getenv("ANPR_TEST_KEEP"))
+        d->dir[0] = '\0';
 }
 
 /* --- ZeroMQ ---------------------------------------------------------------------------------- */
@@ -457,8 +511,7 @@ static int s_take(struct h_acks *a, void *sock, const char *camera, struct proto
         for (size_t i = 0; i < nr; i++) {
             if (strcmp(ranges[i].camera, camera) != 0)
                 continue;
-            for (uint64_t s = ranges[i].first_seq; s < ranges[i].first_seq + ranges[i].count;
-                 s++)
+            for (uint64_t s = ranges[i].first_seq; s < ranges[i].first_seq + ranges[i].count; s++)
                 if (s >= a->first && s < a->first + a->n)
                     a->acked[s - a->first] = true;
         }

@@ -28,12 +28,12 @@ struct h_db {
 
 struct h_daemon {
     pid_t pid;
-    char dir[64];          /* temporary folder: config, log, sockets */
+    char dir[64]; /* temporary folder: config, log, sockets */
     char conf_path[192];
     char log_path[192];
     char ingest_ep[192];
     char dispatch_ep[192];
-    int notify_fd;         /* our end of NOTIFY_SOCKET */
+    int notify_fd; /* our end of NOTIFY_SOCKET */
 };
 
 /* Fail the whole test with a message (setup problems, not assertions). */
@@ -61,6 +61,20 @@ void h_copy_in(PGconn *conn, const char *copy_sql, const char *data, size_t len)
  * 15 s for READY=1. Returns 0, or -1 (the log is printed) when it exits or never gets ready.
  */
 int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra);
+
+/*
+ * The same with more settings. The harness writes the sections ingest, dispatch, database and
+ * log itself, and a key or section given twice is a config error, so keys of those sections go
+ * in as lines inside them (indented by two spaces, each ending in a newline, e.g.
+ * "  max_age_days: 1000\n"); `extra` is appended verbatim as above. NULL fields add nothing.
+ */
+struct h_daemon_opts {
+    const char *ingest;   /* lines added inside the ingest section */
+    const char *database; /* lines added inside the database section */
+    const char *extra;    /* YAML appended verbatim */
+};
+int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
+                        const struct h_daemon_opts *opts);
 /* Send sig and wait up to timeout_ms; returns the exit status, 128+signal, or -1 on timeout
  * (then it is killed). */
 int h_daemon_stop(struct h_daemon *d, int sig, int timeout_ms);
@@ -68,6 +82,17 @@ int h_daemon_stop(struct h_daemon *d, int sig, int timeout_ms);
 void h_daemon_dump_log(const struct h_daemon *d);
 /* Whether the daemon's log contains `needle`. */
 bool h_daemon_log_has(const struct h_daemon *d, const char *needle);
+/* Poll the log until it contains `needle` or timeout_ms passes; whether it does. */
+bool h_daemon_wait_log(const struct h_daemon *d, const char *needle, int timeout_ms);
+/*
+ * Remove the daemon's temporary folder (config, log, sockets, files a test put there); a test
+ * calls it at the end when everything passed, so a failed run leaves the folder to look at.
+ * With ANPR_TEST_KEEP set in the environment the folder is always kept. Stops the daemon first
+ * if it still runs.
+ */
+void h_daemon_cleanup(struct h_daemon *d);
+/* Remove a folder and everything in it (unless ANPR_TEST_KEEP is set); 0 or -1. */
+int h_rmtree(const char *dir);
 
 /* Start a program with stdout (and stderr) to files (NULL = inherit); returns the pid. */
 pid_t h_spawn(char *const argv[], const char *out_path, const char *err_path);
@@ -77,8 +102,7 @@ int h_wait(pid_t pid, int timeout_ms);
 char *h_slurp(const char *path);
 
 /* A valid read of `camera` with defaults (now, confidence 900, lane 1, towards). */
-struct proto_read h_read(const char *camera, uint64_t seq, const char *plate,
-                         const char *country);
+struct proto_read h_read(const char *camera, uint64_t seq, const char *plate, const char *country);
 
 /* ZeroMQ helpers on one shared context. */
 void *h_zmq_ctx(void);

@@ -120,39 +120,39 @@ int main(void)
     cases[n++] = (struct bad_case){"confidence 2000",
                                    s_read_frame(CAM, seq++, now, "1ABC123", 7, "BE", 2000),
                                    PROTO_E_FIELD, true};
-    cases[n++] = (struct bad_case){"country be", s_read_frame(CAM, seq++, now, "1ABC123", 7, "be",
-                                                              900),
-                                   PROTO_E_FIELD, true};
+    cases[n++] = (struct bad_case){
+        "country be", s_read_frame(CAM, seq++, now, "1ABC123", 7, "be", 900), PROTO_E_FIELD, true};
     cases[n++] = (struct bad_case){"empty plate", s_read_frame(CAM, seq++, now, "", 0, "BE", 900),
                                    PROTO_E_PLATE_EMPTY, true};
-    cases[n++] = (struct bad_case){"only separators",
-                                   s_read_frame(CAM, seq++, now, "- -", 3, "BE", 900),
-                                   PROTO_E_PLATE_EMPTY, true};
-    cases[n++] = (struct bad_case){"33-byte plate",
-                                   s_read_frame(CAM, seq++, now,
-                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", 33, "BE", 900),
-                                   PROTO_E_PLATE_LONG, true};
-    cases[n++] = (struct bad_case){"17 letters",
-                                   s_read_frame(CAM, seq++, now, "ABCDEFGHIJKLMNOPQ", 17, "BE",
-                                                900),
-                                   PROTO_E_PLATE_LONG, true};
+    cases[n++] =
+        (struct bad_case){"only separators", s_read_frame(CAM, seq++, now, "- -", 3, "BE", 900),
+                          PROTO_E_PLATE_EMPTY, true};
+    cases[n++] = (struct bad_case){
+        "33-byte plate",
+        s_read_frame(CAM, seq++, now, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", 33, "BE", 900),
+        PROTO_E_PLATE_LONG, true};
+    cases[n++] = (struct bad_case){
+        "17 letters", s_read_frame(CAM, seq++, now, "ABCDEFGHIJKLMNOPQ", 17, "BE", 900),
+        PROTO_E_PLATE_LONG, true};
     cases[n++] = (struct bad_case){"plate not UTF-8",
-                                   s_read_frame(CAM, seq++, now, "AB\xC3\x28" "12", 6, "BE", 900),
+                                   s_read_frame(CAM, seq++, now,
+                                                "AB\xC3\x28"
+                                                "12",
+                                                6, "BE", 900),
                                    PROTO_E_PLATE_INVALID, true};
-    cases[n++] = (struct bad_case){"plate with '#'",
-                                   s_read_frame(CAM, seq++, now, "AB#123", 6, "BE", 900),
-                                   PROTO_E_PLATE_INVALID, true};
+    cases[n++] =
+        (struct bad_case){"plate with '#'", s_read_frame(CAM, seq++, now, "AB#123", 6, "BE", 900),
+                          PROTO_E_PLATE_INVALID, true};
     cases[n++] = (struct bad_case){"unknown camera",
                                    s_read_frame("CAM-NOBODY", seq++, now, "1ABC123", 7, "BE", 900),
                                    PROTO_E_CAMERA, true};
-    cases[n++] = (struct bad_case){"a day ahead",
-                                   s_read_frame(CAM, seq++, now + 86400LL * 1000000, "1ABC123", 7,
-                                                "BE", 900),
-                                   PROTO_E_TIME, true};
-    cases[n++] = (struct bad_case){"older than retention",
-                                   s_read_frame(CAM, seq++, now - 400LL * 86400 * 1000000,
-                                                "1ABC123", 7, "BE", 900),
-                                   PROTO_E_TIME, true};
+    cases[n++] = (struct bad_case){
+        "a day ahead", s_read_frame(CAM, seq++, now + 86400LL * 1000000, "1ABC123", 7, "BE", 900),
+        PROTO_E_TIME, true};
+    cases[n++] = (struct bad_case){
+        "older than retention",
+        s_read_frame(CAM, seq++, now - 400LL * 86400 * 1000000, "1ABC123", 7, "BE", 900),
+        PROTO_E_TIME, true};
 
     void *s = h_dealer(d.ingest_ep);
     struct h_acks a;
@@ -164,7 +164,8 @@ int main(void)
     h_acks_init(&a, 1, 1, 1);
     CHECK_INT(h_acks_wait(&a, s, CAM, 10000), 1);
     h_acks_free(&a);
-    h_acks_init(&a, 1, (size_t)n + 1, 64);
+    /* Valid reads: the first, one after each bad case, one after the 70000-byte frame. */
+    h_acks_init(&a, 1, (size_t)n + 2, 64);
     a.acked[0] = true;
 
     for (int i = 0; i < n; i++) {
@@ -195,6 +196,59 @@ int main(void)
     CHECK_INT(h_wait_reject(&a, s, CAM, &rej, 5000), 0);
     CHECK_INT(rej.reason, PROTO_E_LENGTH);
 
+    /* A frame far over the frame limit but within the daemon's ZeroMQ message limit (1 MiB):
+     * read and refused as oversized, not dropped with the connection. A valid header whose
+     * body length matches, then any bytes. */
+    {
+        const size_t big_len = 70000;
+        uint8_t *big = malloc(big_len);
+        if (!big)
+            h_fatal("out of memory");
+        memset(big, 'Z', big_len);
+        memcpy(big, good.b, 4); /* "AN", version 1, READ */
+        uint32_t body = (uint32_t)(big_len - 8);
+        for (int i = 0; i < 4; i++)
+            big[4 + i] = (uint8_t)(body >> (8 * (3 - i)));
+        CHECK_INT(h_send_raw(s, big, big_len), 0);
+        free(big);
+        int got = h_wait_reject(&a, s, CAM, &rej, 5000);
+        if (got != 0 || rej.reason != PROTO_E_OVERSIZED)
+            fprintf(stderr, "case '70000-byte frame': got %s (%s), want oversized\n",
+                    got ? "nothing" : proto_reason_name(rej.reason), got ? "" : rej.text);
+        CHECK_INT(got, 0);
+        CHECK_INT(rej.reason, PROTO_E_OVERSIZED);
+        good = s_valid(++valid);
+        h_send_raw(s, good.b, good.len);
+    }
+
+    /* A reader whose routing id is longer than the daemon keeps (40 bytes): its valid read is
+     * refused, and the REJECT says why. */
+    {
+        void *longid = zmq_socket(h_zmq_ctx(), ZMQ_DEALER);
+        char id[40];
+        int zero = 0;
+        struct h_acks la;
+        memset(id, 'R', sizeof id);
+        zmq_setsockopt(longid, ZMQ_LINGER, &zero, sizeof zero);
+        CHECK_INT(zmq_setsockopt(longid, ZMQ_ROUTING_ID, id, sizeof id), 0);
+        if (zmq_connect(longid, d.ingest_ep) != 0)
+            h_fatal("connect %s: %s", d.ingest_ep, zmq_strerror(zmq_errno()));
+        struct frame lf = s_valid(seq++);
+        h_send_raw(longid, lf.b, lf.len);
+        h_acks_init(&la, 1, 0, 1);
+        int got = h_wait_reject(&la, longid, CAM, &rej, 5000);
+        h_acks_free(&la);
+        if (got != 0 || rej.reason != PROTO_E_FIELD)
+            fprintf(stderr, "case '40-byte routing id': got %s (%s), want bad_field\n",
+                    got ? "nothing" : proto_reason_name(rej.reason), got ? "" : rej.text);
+        CHECK_INT(got, 0);
+        CHECK_INT(rej.reason, PROTO_E_FIELD);
+        CHECK_CONTAINS(rej.text, "routing id");
+        CHECK_STR(rej.camera, CAM);
+        CHECK_INT(rej.seq, seq - 1);
+        h_close(longid);
+    }
+
     CHECK_INT(a.n, valid);
     CHECK_INT(h_acks_wait(&a, s, CAM, 10000), valid);
     h_acks_free(&a);
@@ -224,11 +278,15 @@ int main(void)
         lines++;
     CHECK(lines >= 1 && lines <= 12);
     char want[64];
-    snprintf(want, sizeof want, "rejected=%d ", n + 1 + 2000);
+    /* The cases, the two-part message, the 70000-byte frame, the long routing id, and the
+     * 2000 frames of garbage. */
+    snprintf(want, sizeof want, "rejected=%d ", n + 1 + 1 + 1 + 2000);
     CHECK_CONTAINS(log, want);
     free(log);
     if (check_failed)
         h_daemon_dump_log(&d);
+    else
+        h_daemon_cleanup(&d);
     h_db_close(&db);
     return check_done("itest_bad_input");
 }

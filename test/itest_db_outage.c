@@ -29,9 +29,23 @@ int main(void)
 
     snprintf(out_path, sizeof out_path, "%s/camera.out", d.dir);
     snprintf(acked_path, sizeof acked_path, "%s/acked.tsv", d.dir);
-    char *argv[] = {getenv("ANPR_CAMERA"), "--endpoint", d.ingest_ep, "--camera", "CAM-OUT",
-                    "--count", "6000", "--rate", "1000", "--resend-ms", "1000", "--wait", "60",
-                    "--dump-acked", acked_path, "--quiet", NULL};
+    char *argv[] = {getenv("ANPR_CAMERA"),
+                    "--endpoint",
+                    d.ingest_ep,
+                    "--camera",
+                    "CAM-OUT",
+                    "--count",
+                    "6000",
+                    "--rate",
+                    "1000",
+                    "--resend-ms",
+                    "1000",
+                    "--wait",
+                    "60",
+                    "--dump-acked",
+                    acked_path,
+                    "--quiet",
+                    NULL};
     pid_t cam = h_spawn(argv, out_path, NULL);
 
     /* Cut the daemon's database sessions five times while the reads flow (six seconds of
@@ -40,10 +54,10 @@ int main(void)
     int64_t deadline = util_mono_us() + 60000000;
     while (cuts < 5 && util_mono_us() < deadline) {
         long long before = h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read");
-        long long cut = h_query_ll(db.admin,
-                                   "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) AS ok "
-                                   "FROM pg_stat_activity WHERE application_name = 'anprd' "
-                                   "AND datname = 'itest_db_outage') t WHERE ok");
+        long long cut =
+            h_query_ll(db.admin, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) AS ok "
+                                 "FROM pg_stat_activity WHERE application_name = 'anprd' "
+                                 "AND datname = 'itest_db_outage') t WHERE ok");
         if (cut == 0) {
             usleep(10000); /* the writer is between sessions: try again */
             continue;
@@ -67,6 +81,8 @@ int main(void)
     CHECK(h_daemon_log_has(&d, "database writes resumed"));
     if (check_failed)
         h_daemon_dump_log(&d);
+    else
+        h_daemon_cleanup(&d);
     h_db_close(&db);
     return check_done("itest_db_outage");
 }

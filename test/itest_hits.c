@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "harness.h"
+#include "util.h"
 
 #define CAM "BE-E314-BOORSEM-1"
 
@@ -22,16 +23,23 @@ struct expect {
 /* Read of a listed plate that hits, used to know the subscription is live and as a fence. */
 static const char *const fence_plate = "FENCE-1";
 
-/* Receive HITs until the fence plate's HIT arrives; returns how many came before it. */
-static int s_collect(void *sub, struct proto_hit *hits, int max, int timeout_ms)
+/*
+ * Receive HITs until the HIT of the fence read with seq `fence_seq` arrives; returns how many
+ * other HITs came before it, or -1 when it does not come within timeout_ms. The fence is known
+ * by its seq, not by its plate: a HIT of an earlier fence read (a probe whose HIT came late) is
+ * skipped, neither taken for this fence nor counted.
+ */
+static int s_collect(void *sub, uint64_t fence_seq, struct proto_hit *hits, int max, int timeout_ms)
 {
+    int64_t deadline = util_mono_us() + (int64_t)timeout_ms * 1000;
     int n = 0;
 
     for (;;) {
         uint8_t buf[PROTO_MAX_FRAME];
         struct proto_hit h;
         struct proto_error err;
-        int len = h_recv(sub, buf, sizeof buf, timeout_ms);
+        int64_t left = (deadline - util_mono_us()) / 1000;
+        int len = left > 0 ? h_recv(sub, buf, sizeof buf, (int)left) : -1;
 
         if (len < 0)
             return -1;
@@ -39,8 +47,10 @@ static int s_collect(void *sub, struct proto_hit *hits, int max, int timeout_ms)
             fprintf(stderr, "undecodable HIT: %s\n", err.msg);
             return -1;
         }
-        if (strcmp(h.read.plate, fence_plate) == 0)
+        if (strcmp(h.read.camera, CAM) == 0 && h.read.seq == fence_seq)
             return n;
+        if (strcmp(h.read.plate, fence_plate) == 0 && h.read.seq < fence_seq)
+            continue; /* a late HIT of an earlier fence read */
         if (n < max)
             hits[n] = h;
         n++;
@@ -52,20 +62,20 @@ int main(void)
     struct h_db db;
     struct h_daemon d;
     static const struct expect cases[] = {
-        {"1-ABC-123", "BE", "Stolen vehicles"},  /* as listed */
-        {"1abc123", "BE", "Stolen vehicles"},    /* case and separators do not matter */
-        {"1 ABC 123", "", "Stolen vehicles"},    /* unknown country matches a BE entry */
-        {"1-ABC-123", "NL", NULL},               /* a BE entry does not hit a Dutch plate */
-        {"XY-123-Z", "NL", "Surveillance"},      /* an entry without country hits any */
+        {"1-ABC-123", "BE", "Stolen vehicles"}, /* as listed */
+        {"1abc123", "BE", "Stolen vehicles"},   /* case and separators do not matter */
+        {"1 ABC 123", "", "Stolen vehicles"},   /* unknown country matches a BE entry */
+        {"1-ABC-123", "NL", NULL},              /* a BE entry does not hit a Dutch plate */
+        {"XY-123-Z", "NL", "Surveillance"},     /* an entry without country hits any */
         {"XY123Z", "DE", "Surveillance"},
-        {"1-ABC-12", "BE", NULL},                /* a substring is not the plate */
-        {"1-ABC-1234", "BE", NULL},              /* nor a superstring */
-        {"2-OLD-999", "BE", NULL},               /* expired entry */
-        {"3-NEW-111", "BE", NULL},               /* entry valid from tomorrow */
-        {"4-OFF-444", "BE", NULL},               /* entry on a disabled list */
-        {"5-TWO-555", "BE", "Stolen vehicles"},  /* on two lists: two HITs */
+        {"1-ABC-12", "BE", NULL},               /* a substring is not the plate */
+        {"1-ABC-1234", "BE", NULL},             /* nor a superstring */
+        {"2-OLD-999", "BE", NULL},              /* expired entry */
+        {"3-NEW-111", "BE", NULL},              /* entry valid from tomorrow */
+        {"4-OFF-444", "BE", NULL},              /* entry on a disabled list */
+        {"5-TWO-555", "BE", "Stolen vehicles"}, /* on two lists: two HITs */
         {"5-TWO-555", "BE", "Surveillance"},
-        {"9-NOT-999", "BE", NULL},               /* not listed at all */
+        {"9-NOT-999", "BE", NULL}, /* not listed at all */
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     struct proto_hit hits[64];
@@ -106,7 +116,7 @@ int main(void)
         struct proto_read r = h_read(CAM, seq++, fence_plate, "");
         h_send_read(dealer, &r);
         probes++;
-        live = s_collect(sub, hits, 0, 100) == 0;
+        live = s_collect(sub, r.seq, hits, 0, 100) == 0;
     }
     CHECK(live);
 
@@ -122,7 +132,7 @@ int main(void)
     }
     struct proto_read fence = h_read(CAM, seq++, fence_plate, "");
     h_send_read(dealer, &fence);
-    int n = s_collect(sub, hits, 64, 5000);
+    int n = s_collect(sub, fence.seq, hits, 64, 5000);
 
     int want = 0;
     for (int i = 0; i < ncases; i++)
@@ -137,8 +147,8 @@ int main(void)
                      strcmp(hits[j].read.country, cases[i].country) == 0 &&
                      strcmp(hits[j].list, cases[i].list) == 0;
         if (found != 1)
-            fprintf(stderr, "case %d (%s %s -> %s): %d HITs\n", i, cases[i].plate,
-                    cases[i].country, cases[i].list, found);
+            fprintf(stderr, "case %d (%s %s -> %s): %d HITs\n", i, cases[i].plate, cases[i].country,
+                    cases[i].list, found);
         CHECK_INT(found, 1);
     }
     /* A HIT carries what the operator needs. */
@@ -178,6 +188,8 @@ int main(void)
     CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
     if (check_failed)
         h_daemon_dump_log(&d);
+    else
+        h_daemon_cleanup(&d);
     h_db_close(&db);
     return check_done("itest_hits");
 }

@@ -10,8 +10,8 @@
 #include "check.h"
 #include "harness.h"
 
-#define READERS     4
-#define PER_READER  2500
+#define READERS    4
+#define PER_READER 2500
 
 /* Four anpr-camera processes send 10 000 reads; every acknowledged read is in plate_read. */
 static void test_many_readers(struct h_db *db, struct h_daemon *d)
@@ -27,9 +27,11 @@ static void test_many_readers(struct h_db *db, struct h_daemon *d)
         snprintf(count, sizeof count, "%d", PER_READER);
         snprintf(acked_path[i], sizeof acked_path[i], "%s/acked-%d.tsv", d->dir, i);
         snprintf(out_path[i], sizeof out_path[i], "%s/camera-%d.out", d->dir, i);
-        char *argv[] = {(char *)camera_bin, "--endpoint", d->ingest_ep, "--camera", cam,
-                        "--count", count, "--rate", "0", "--seed", seed, "--wait", "60",
-                        "--dump-acked", acked_path[i], "--quiet", NULL};
+        char *argv[] = {(char *)camera_bin, "--endpoint", d->ingest_ep, "--camera", cam, "--count",
+                        count, "--rate", "0", "--seed", seed, "--wait", "60",
+                        /* No resend while waiting for a slow ACK: the daemon's duplicate
+                         * count below is then only test_resend's. */
+                        "--resend-ms", "60000", "--dump-acked", acked_path[i], "--quiet", NULL};
         pids[i] = h_spawn(argv, out_path[i], NULL);
     }
     for (int i = 0; i < READERS; i++) {
@@ -130,6 +132,8 @@ int main(void)
     CHECK(h_daemon_log_has(&d, "stored=10300 duplicate=450 "));
     if (check_failed)
         h_daemon_dump_log(&d);
+    else
+        h_daemon_cleanup(&d);
     h_db_close(&db);
     return check_done("itest_ingest");
 }

@@ -16,7 +16,7 @@
 #define ANPR_SOURCE_ROOT "."
 #endif
 
-#define DB "database:\n  conninfo: x\n" /* the one required key, lines 1-2 */
+#define DB "database:\n  conninfo: dbname=x\n" /* the one required key, lines 1-2 */
 
 /* Parse text that must fail; returns the error text (caller frees), never NULL. */
 static char *s_errors(const char *text)
@@ -169,12 +169,12 @@ static void s_test_structure(void)
            "max_future_skew_s, max_age_days\n");
     EXPECT(DB "log:\n  level: info\n  stats_interval_s: 5\n  level: warn\n",
            "t.yaml:6:3: log.level: duplicate key (first at line 4, column 3)\n");
-    EXPECT(DB "log: {}\ndatabase:\n  conninfo: y\n",
+    EXPECT(DB "log: {}\ndatabase:\n  conninfo: dbname=y\n",
            "t.yaml:4:1: database: duplicate section (first at line 1, column 1)\n");
     EXPECT(DB "[a]: 1\n", "t.yaml:3:1: (top): a section name must be a plain name, not a "
                           "sequence\n");
-    EXPECT("database: {conninfo: x, {a: 1}: 2}\n",
-           "t.yaml:1:25: database: a key must be a plain name, not a mapping\n");
+    EXPECT("database: {conninfo: dbname=x, {a: 1}: 2}\n",
+           "t.yaml:1:32: database: a key must be a plain name, not a mapping\n");
     /* user text is shown on one line */
     EXPECT(DB "\"a\\nb\": 1\n", "t.yaml:3:1: a?b: unknown section; expected one of: ingest, "
                                 "dispatch, database, log\n");
@@ -316,6 +316,13 @@ static void s_test_endpoints(void)
 static void s_test_values(void)
 {
     EXPECT("database:\n  conninfo: \"\"\n", "t.yaml:2:13: database.conninfo: must not be empty\n");
+    /* libpq's own parse error would quote the password: ours names only the key. */
+    EXPECT("database:\n  conninfo: \"host=/tmp password=hun ter2\"\n",
+           "t.yaml:2:13: database.conninfo: not a valid libpq connection string (keyword=value "
+           "pairs or a postgresql:// URI)\n");
+    EXPECT("database:\n  conninfo: \"postgresql://anprd:hunter2%zz@localhost/anpr\"\n",
+           "t.yaml:2:13: database.conninfo: not a valid libpq connection string (keyword=value "
+           "pairs or a postgresql:// URI)\n");
     EXPECT("database:\n  conninfo:\n", "t.yaml:2:12: database.conninfo: must not be empty\n");
     EXPECT("database:\n  conninfo: \"  \"\n",
            "t.yaml:2:13: database.conninfo: must not be empty\n");
@@ -372,7 +379,7 @@ static void s_test_many(void)
     EXPECT("ingest:\n"
            "  max_pending: lots\n"
            "database:\n"
-           "  conninfo: x\n"
+           "  conninfo: dbname=x\n"
            "  batch_size: 0\n"
            "log:\n"
            "  level: loud\n"

@@ -33,7 +33,7 @@ struct opts {
     long long window;     /* e2e: unacknowledged reads in flight per camera */
     long long entries;    /* match: watchlist size */
     long long seed;
-    long long base_time;  /* read time of the first read (µs); 0 = now */
+    long long base_time; /* read time of the first read (µs); 0 = now */
 };
 
 static void s_usage(FILE *f)
@@ -152,11 +152,11 @@ static int s_match(const struct opts *o)
 struct cam_state {
     void *sock;
     char code[PROTO_CAMERA_MAX + 1];
-    long long next;    /* next read index of this camera (0-based within the camera) */
-    long long total;   /* reads this camera sends */
-    long long acked;   /* acknowledged so far (each once) */
-    long long lowest;  /* lowest index not yet acknowledged */
-    int64_t *sent_us;  /* send time per read, 0 once acknowledged */
+    long long next;   /* next read index of this camera (0-based within the camera) */
+    long long total;  /* reads this camera sends */
+    long long acked;  /* acknowledged so far (each once) */
+    long long lowest; /* lowest index not yet acknowledged */
+    int64_t *sent_us; /* send time per read, 0 once acknowledged */
 };
 
 static int s_e2e(const struct opts *o)
@@ -176,8 +176,7 @@ static int s_e2e(const struct opts *o)
         cams[c].sock = zmq_socket(ctx, ZMQ_DEALER);
         zmq_setsockopt(cams[c].sock, ZMQ_LINGER, &zero, sizeof zero);
         if (zmq_connect(cams[c].sock, o->endpoint) != 0) {
-            fprintf(stderr, "anpr-bench: connect %s: %s\n", o->endpoint,
-                    zmq_strerror(zmq_errno()));
+            fprintf(stderr, "anpr-bench: connect %s: %s\n", o->endpoint, zmq_strerror(zmq_errno()));
             return 1;
         }
         snprintf(cams[c].code, sizeof cams[c].code, "BENCH-%lld", c);
@@ -227,8 +226,8 @@ static int s_e2e(const struct opts *o)
                     rejected++;
                     continue;
                 }
-                if (proto_decode_ack(buf, (size_t)len, ranges, PROTO_ACK_MAX_RANGES, &nr,
-                                     &perr) != 0)
+                if (proto_decode_ack(buf, (size_t)len, ranges, PROTO_ACK_MAX_RANGES, &nr, &perr) !=
+                    0)
                     continue;
                 int64_t now = util_mono_us();
                 for (size_t k = 0; k < nr; k++) {
@@ -290,9 +289,8 @@ static int s_copy(const struct opts *o)
         char code[32];
         const char *p[1] = {code};
         snprintf(code, sizeof code, "BENCH-%lld", c);
-        PGresult *res =
-            PQexecParams(conn, "SELECT id FROM anpr.camera WHERE code = $1", 1, NULL, p, NULL,
-                         NULL, 0);
+        PGresult *res = PQexecParams(conn, "SELECT id FROM anpr.camera WHERE code = $1", 1, NULL, p,
+                                     NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
             fprintf(stderr, "anpr-bench: camera %s is not registered\n", code);
             PQclear(res);
@@ -311,15 +309,12 @@ static int s_copy(const struct opts *o)
         char plate[PLATE_MAX + 1];
         s_make_read(o, &g, i, &r);
         plate_normalise(r.plate, plate);
-        if (batch_add(b, &r, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL,
-                      0) != 0)
+        if (batch_add(b, &r, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL, 0) !=
+            0)
             goto out;
     }
     int64_t t0 = util_mono_us();
-    PGresult *res = PQexec(conn, "COPY anpr.plate_read (read_time, camera_id, seq, plate, "
-                                 "plate_raw, country, confidence, lane, direction, latitude, "
-                                 "longitude, image_ref, candidates, cand_conf, received_at) "
-                                 "FROM STDIN");
+    PGresult *res = PQexec(conn, "COPY anpr.plate_read (" BATCH_READ_COLUMNS ") FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         fprintf(stderr, "anpr-bench: %s", PQresultErrorMessage(res));
         PQclear(res);
@@ -359,8 +354,7 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},     {"base-time", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
-    struct opts o = {.reads = 1000000, .cameras = 4, .window = 5000, .entries = 1000000,
-                     .seed = 1};
+    struct opts o = {.reads = 1000000, .cameras = 4, .window = 5000, .entries = 1000000, .seed = 1};
     long long *num = NULL;
     int ch;
 
@@ -372,16 +366,36 @@ int main(int argc, char **argv)
     optind = 2;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'e': o.endpoint = optarg; continue;
-        case 'd': o.db = optarg; continue;
-        case 'r': num = &o.reads; break;
-        case 'c': num = &o.cameras; break;
-        case 'w': num = &o.window; break;
-        case 'n': num = &o.entries; break;
-        case 's': num = &o.seed; break;
-        case 't': num = &o.base_time; break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'e':
+            o.endpoint = optarg;
+            continue;
+        case 'd':
+            o.db = optarg;
+            continue;
+        case 'r':
+            num = &o.reads;
+            break;
+        case 'c':
+            num = &o.cameras;
+            break;
+        case 'w':
+            num = &o.window;
+            break;
+        case 'n':
+            num = &o.entries;
+            break;
+        case 's':
+            num = &o.seed;
+            break;
+        case 't':
+            num = &o.base_time;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        default:
+            s_usage(stderr);
+            return 2;
         }
         if (util_parse_long(optarg, 0, INT64_MAX / 2, num) != 0) {
             fprintf(stderr, "anpr-bench: %s: not a number in range: %s\n", argv[optind - 2],

@@ -100,22 +100,31 @@ CREATE TABLE anpr.hits (
 CREATE INDEX ON anpr.hits (created_at);
 
 -- Creates the daily plate_read partitions covering [first, last]. SECURITY DEFINER so the
--- daemon's role can call it without owning the table or holding CREATE on the schema.
+-- daemon's role can call it without owning the table or holding CREATE on the schema; the range
+-- is bounded (ten years back, two months ahead) so that role cannot fill the catalogue.
+-- Each partition is made as a table of its own and then attached: ATTACH takes a lock on
+-- plate_read that lets reads and inserts go on, where CREATE ... PARTITION OF would wait for,
+-- and then block, every query on the table. The advisory lock serialises concurrent callers.
 CREATE FUNCTION anpr.ensure_partitions(first date, last date) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, anpr AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d date;
     made integer := 0;
     part text;
 BEGIN
-    IF first IS NULL OR last IS NULL OR last < first OR last - first > 400 THEN
-        RAISE EXCEPTION 'ensure_partitions: bad range % .. %', first, last;
+    IF first IS NULL OR last IS NULL OR last < first OR last - first > 400
+       OR first < current_date - 3660 OR last > current_date + 61 THEN
+        RAISE EXCEPTION 'ensure_partitions: range % .. % not allowed', first, last
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('anpr.ensure_partitions'));
     d := first;
     WHILE d <= last LOOP
         part := 'plate_read_' || to_char(d, 'YYYYMMDD');
         IF to_regclass('anpr.' || part) IS NULL THEN
-            EXECUTE format('CREATE TABLE anpr.%I PARTITION OF anpr.plate_read '
+            EXECUTE format('CREATE TABLE anpr.%I (LIKE anpr.plate_read INCLUDING DEFAULTS)',
+                           part);
+            EXECUTE format('ALTER TABLE anpr.plate_read ATTACH PARTITION anpr.%I '
                            'FOR VALUES FROM (%L) TO (%L)',
                            part, d::timestamp AT TIME ZONE 'UTC',
                            (d + 1)::timestamp AT TIME ZONE 'UTC');
@@ -135,4 +144,12 @@ GRANT INSERT ON anpr.plate_read, anpr.hits TO anpr_daemon;
 GRANT EXECUTE ON FUNCTION anpr.ensure_partitions(date, date) TO anpr_daemon;
 GRANT SELECT, INSERT, UPDATE ON anpr.camera, anpr.watchlist, anpr.watchlist_entry TO anpr_admin;
 GRANT DELETE ON anpr.watchlist_entry TO anpr_admin;
-GRANT SELECT ON anpr.camera, anpr.watchlist, anpr.hits TO anpr_dispatch;
+GRANT SELECT ON anpr.camera, anpr.watchlist, anpr.watchlist_entry, anpr.hits TO anpr_dispatch;
+
+-- The writer stages resent reads in temporary tables; hardened databases revoke TEMPORARY from
+-- PUBLIC, so the daemon's role gets it by name.
+DO $$
+BEGIN
+    EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO anpr_daemon', current_database());
+END
+$$;
