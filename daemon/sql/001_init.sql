@@ -122,7 +122,8 @@ BEGIN
     WHILE d <= last LOOP
         part := 'plate_read_' || to_char(d, 'YYYYMMDD');
         IF to_regclass('anpr.' || part) IS NULL THEN
-            EXECUTE format('CREATE TABLE anpr.%I (LIKE anpr.plate_read INCLUDING DEFAULTS)',
+            EXECUTE format('CREATE TABLE anpr.%I (LIKE anpr.plate_read INCLUDING DEFAULTS '
+                           'INCLUDING CONSTRAINTS)',
                            part);
             EXECUTE format('ALTER TABLE anpr.plate_read ATTACH PARTITION anpr.%I '
                            'FOR VALUES FROM (%L) TO (%L)',

@@ -1,0 +1,73 @@
+/*
+ * Integration: a read the database refuses for its data never blocks the others. A CHECK
+ * constraint added to plate_read (a real database rule, standing in for any value PostgreSQL
+ * will not take) makes one read of a batch unstorable: the batch is stored read by read, the
+ * good reads are stored and acknowledged, the bad one gets a REJECT naming the SQLSTATE, and
+ * the daemon goes on.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "harness.h"
+
+#define CAM "CAM-REFUSED"
+#define N   40
+
+int main(void)
+{
+    struct h_db db;
+    struct h_daemon d;
+    struct proto_reject rej;
+    struct h_acks a;
+
+    h_require_env();
+    h_db_create(&db, "itest_refused");
+    h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'refused')");
+    h_exec(db.admin, "ALTER TABLE anpr.plate_read ADD CONSTRAINT no_poison "
+                     "CHECK (plate <> 'POISON1')");
+    if (h_daemon_start(&d, &db, NULL) != 0)
+        return 1;
+    void *s = h_dealer(d.ingest_ep);
+
+    /* One burst, so the poisoned read shares its batch with good ones. */
+    for (int i = 1; i <= N; i++) {
+        char plate[32];
+        snprintf(plate, sizeof plate, "1-GUD-%03d", i);
+        if (i == 17)
+            snprintf(plate, sizeof plate, "POISON-1");
+        struct proto_read r = h_read(CAM, (uint64_t)i, plate, "BE");
+        h_send_read(s, &r);
+    }
+    h_acks_init(&a, 1, N, 4);
+    CHECK_INT(h_wait_reject(&a, s, CAM, &rej, 20000), 0);
+    CHECK_INT(rej.reason, PROTO_E_FIELD);
+    CHECK_INT(rej.seq, 17);
+    CHECK_CONTAINS(rej.text, "SQLSTATE 23514");
+    a.acked[16] = true; /* the refused one is answered by its REJECT */
+    CHECK_INT(h_acks_wait(&a, s, CAM, 20000), N);
+    h_acks_free(&a);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read"), N - 1);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read WHERE seq = 17"), 0);
+
+    /* It goes on: the next batch takes the fast path again. */
+    struct proto_read r = h_read(CAM, N + 1, "1-GUD-999", "BE");
+    h_send_read(s, &r);
+    h_acks_init(&a, N + 1, 1, 4);
+    CHECK_INT(h_acks_wait(&a, s, CAM, 10000), 1);
+    h_acks_free(&a);
+
+    h_close(s);
+    CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
+    /* The log names the read, not its contents. */
+    CHECK(h_daemon_log_has(&d, "read " CAM " seq 17 refused by the database"));
+    CHECK(!h_daemon_log_has(&d, "POISON"));
+    if (check_failed)
+        h_daemon_dump_log(&d);
+    else
+        h_daemon_cleanup(&d);
+    h_db_close(&db);
+    return check_done("itest_refused");
+}
