@@ -158,8 +158,8 @@ static void s_put_cands(struct batch_buf *b, const struct proto_read *r)
 }
 
 int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id, const char *plate,
-              int64_t received_us, const uint8_t *id, size_t id_len,
-              const struct wl_entry *const *hits, size_t nhits)
+              int64_t received_us, const uint8_t *id, size_t id_len, const struct wl_match *hits,
+              const bool *suppressed, size_t nhits)
 {
     /* Worst case: every text byte escaped twice over, plus numbers and separators. */
     size_t row_max = 512 + 2 * (strlen(r->plate) + strlen(r->image_ref)) +
@@ -168,7 +168,7 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
 
     if (id_len > BATCH_ID_MAX)
         return -1;
-    if (s_reserve(&self->reads, row_max) != 0 || s_reserve(&self->hits, nhits * 256 + 1) != 0)
+    if (s_reserve(&self->reads, row_max) != 0 || s_reserve(&self->hits, nhits * 512 + 1) != 0)
         return -1;
     if (self->nreads == self->acks_cap) {
         size_t cap = self->acks_cap ? self->acks_cap * 2 : 1024;
@@ -180,7 +180,7 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
     }
 
     /* A batch stays far below 4 GiB: batch_size is at most 100 000 rows of < 2 KiB. */
-    if (self->reads.len + row_max > UINT32_MAX || self->hits.len + nhits * 256 > UINT32_MAX)
+    if (self->reads.len + row_max > UINT32_MAX || self->hits.len + nhits * 512 > UINT32_MAX)
         return -1;
     ack = &self->acks[self->nreads];
     ack->read_off = (uint32_t)self->reads.len;
@@ -205,13 +205,16 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
 
     /* Columns in the order of BATCH_HIT_COLUMNS. */
     for (size_t i = 0; i < nhits; i++) {
-        const struct wl_entry *e = hits[i];
-        s_putf(&self->hits, "%" PRId32 "\t%" PRIu64 "\t", camera_id, r->seq);
-        s_put_time(&self->hits, r->time_us);
-        s_putf(&self->hits, "\t%s\t%" PRIu64 "\t%" PRIu32 "\t%u\t", plate, e->id, e->list->id,
+        const struct wl_entry *e = hits[i].entry;
+        struct batch_buf *h = &self->hits;
+        s_putf(h, "%" PRId32 "\t%" PRIu64 "\t", camera_id, r->seq);
+        s_put_time(h, r->time_us);
+        s_putf(h, "\t%s\t%" PRIu64 "\t%" PRIu32 "\t%u\t", plate, e->id, e->list->id,
                e->list->priority);
-        s_put_text(&self->hits, e->list->category);
-        s_putf(&self->hits, "\t%d\n", PROTO_MATCH_EXACT);
+        s_put_text(h, e->list->category);
+        s_putf(h, "\t%u\t%u\t%u\t", hits[i].kind, hits[i].reading, hits[i].nsubst);
+        s_put_text(h, hits[i].detail);
+        s_put(h, suppressed[i] ? "\tt\n" : "\tf\n", 3);
     }
     self->nhits += nhits;
 

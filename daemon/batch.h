@@ -21,7 +21,8 @@
     "read_time, camera_id, seq, plate, plate_raw, country, confidence, lane, direction, "          \
     "latitude, longitude, image_ref, candidates, cand_conf, received_at"
 #define BATCH_HIT_COLUMNS                                                                          \
-    "camera_id, seq, read_time, plate, entry_id, list_id, priority, category, match_kind"
+    "camera_id, seq, read_time, plate, entry_id, list_id, priority, category, match_kind, "        \
+    "reading, nsubst, detail, suppressed"
 
 /* Growable byte buffer. */
 struct batch_buf {
@@ -70,13 +71,13 @@ void batch_destroy(struct batch **self_p);
 void batch_reset(struct batch *self);
 
 /*
- * Append one read: its plate_read row, its ack record and a hit row for each of hits[0..nhits).
- * `camera_id` is the database id; `plate` the normalised plate. 0, or -1 on out of memory
- * (the batch is unchanged then).
+ * Append one read: its plate_read row, its ack record and a hit row for each of hits[0..nhits)
+ * (suppressed[i] says whether that HIT was held back as a repeat). `camera_id` is the database
+ * id; `plate` the normalised plate. 0, or -1 on out of memory (the batch is unchanged then).
  */
 int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id, const char *plate,
-              int64_t received_us, const uint8_t *id, size_t id_len,
-              const struct wl_entry *const *hits, size_t nhits);
+              int64_t received_us, const uint8_t *id, size_t id_len, const struct wl_match *hits,
+              const bool *suppressed, size_t nhits);
 
 /* UTC day number (days since 1970-01-01) of a time in µs. */
 int32_t batch_day(int64_t time_us);

@@ -9,6 +9,8 @@
 
 #include <libpq-fe.h>
 
+#include "wl.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -59,7 +61,7 @@ struct s_ctx {
     bool ep_bad;
 };
 
-enum s_type { S_INT, S_ENDPOINT, S_STRING, S_LEVEL };
+enum s_type { S_INT, S_ENDPOINT, S_STRING, S_LEVEL, S_CLASSES };
 
 struct s_key {
     const char *name;
@@ -105,11 +107,16 @@ static const struct s_key s_log_keys[] = {
     S_INT_KEY(log, reject_log_interval_s, 1, 3600),
 };
 
+static const struct s_key s_matcher_keys[] = {
+    {"ocr_classes", S_CLASSES, offsetof(struct conf, matcher.ocr_classes), 0, 0, false},
+};
+
 static const struct s_section s_sections[] = {
     {"ingest", s_ingest_keys, S_LEN(s_ingest_keys)},
     {"dispatch", s_dispatch_keys, S_LEN(s_dispatch_keys)},
     {"database", s_database_keys, S_LEN(s_database_keys)},
     {"log", s_log_keys, S_LEN(s_log_keys)},
+    {"matcher", s_matcher_keys, S_LEN(s_matcher_keys)},
 };
 
 /* Most keys in a section; s_check_section() tracks them in an array this long. */
@@ -734,6 +741,21 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
         PQconninfoFree(opts);
         s_set_string(ctx, (char **)dst, val);
         return;
+    case S_CLASSES: {
+        /* Checked by the matcher's own parser, so the two can never disagree. */
+        wl_builder_t *b = wl_builder_new();
+        char why[160];
+        if (!b) {
+            ctx->oom = true;
+            return;
+        }
+        if (wl_builder_set_classes(b, val->value, why, sizeof why) != 0)
+            s_err(ctx, val->line, val->col, path, "%s", why);
+        else
+            s_set_string(ctx, (char **)dst, val);
+        wl_builder_destroy(&b);
+        return;
+    }
     case S_LEVEL:
         if (log_level_parse(val->value, (enum log_level *)dst) != 0)
             s_err(ctx, val->line, val->col, path,
@@ -840,7 +862,7 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
             ;
         if (j == S_LEN(s_sections)) {
             s_err(ctx, k->line, k->col, s_show(k->value, k->len, show, sizeof(show)),
-                  "unknown section; expected one of: ingest, dispatch, database, log");
+                  "unknown section; expected one of: ingest, dispatch, database, log, matcher");
             continue;
         }
         if (seen[j]) {
@@ -878,7 +900,9 @@ static struct conf *s_defaults(const char *name)
     conf->path = strdup(name);
     conf->ingest.endpoint = strdup(S_DEFAULT_INGEST_ENDPOINT);
     conf->dispatch.endpoint = strdup(S_DEFAULT_DISPATCH_ENDPOINT);
-    if (!conf->path || !conf->ingest.endpoint || !conf->dispatch.endpoint) {
+    conf->matcher.ocr_classes = strdup(WL_DEFAULT_CLASSES);
+    if (!conf->path || !conf->ingest.endpoint || !conf->dispatch.endpoint ||
+        !conf->matcher.ocr_classes) {
         conf_destroy(&conf);
         return NULL;
     }
@@ -1016,6 +1040,7 @@ void conf_destroy(struct conf **conf_p)
     free(conf->path);
     free(conf->ingest.endpoint);
     free(conf->dispatch.endpoint);
+    free(conf->matcher.ocr_classes);
     free(conf->database.conninfo);
     free(conf);
     *conf_p = NULL;

@@ -37,6 +37,10 @@ struct conf {
     } database;
 
     struct {
+        char *ocr_classes; /* OCR-equivalence classes, e.g. "0ODQ,1IL,2Z,5S,6G,8B" */
+    } matcher;
+
+    struct {
         enum log_level level;      /* least severe level written */
         int stats_interval_s;      /* counters are logged this often; 0 = never */
         int reject_log_interval_s; /* one log line per reject reason per interval */

@@ -128,10 +128,30 @@ out:
     return rc;
 }
 
+/* A list's options from its row (columns 4..10 of the query in s_load_lists); 0 or -1. */
+static int s_list_opts(const PGresult *res, int i, struct wl_list_opts *o)
+{
+    long long subst, conf, supp;
+
+    if (util_parse_long(PQgetvalue(res, i, 5), 0, WL_MAX_SUBST, &subst) != 0 ||
+        util_parse_long(PQgetvalue(res, i, 7), 0, 1000, &conf) != 0 ||
+        util_parse_long(PQgetvalue(res, i, 9), 0, 86400, &supp) != 0)
+        return -1;
+    o->policy = strcmp(PQgetvalue(res, i, 4), "ocr") == 0 ? WL_POLICY_OCR : WL_POLICY_EXACT;
+    o->max_subst = (uint8_t)subst;
+    o->indel = PQgetvalue(res, i, 6)[0] == 't';
+    o->min_confidence = (uint16_t)conf;
+    o->candidates = PQgetvalue(res, i, 8)[0] == 't';
+    o->suppress_s = (uint32_t)supp;
+    o->realert_camera = PQgetvalue(res, i, 10)[0] == 't';
+    return 0;
+}
+
 static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
 {
-    PGresult *res =
-        PQexec(conn, "SELECT id, name, category, priority FROM anpr.watchlist WHERE enabled");
+    PGresult *res = PQexec(conn, "SELECT id, name, category, priority, match_policy, max_subst, "
+                                 "indel, min_confidence, candidates, suppress_s, realert_camera "
+                                 "FROM anpr.watchlist WHERE enabled");
     int rc = -1;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -140,14 +160,17 @@ static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
     }
     for (int i = 0; i < PQntuples(res); i++) {
         long long id, prio;
+        struct wl_list_opts opts;
         char why[256];
         if (util_parse_long(PQgetvalue(res, i, 0), 1, UINT32_MAX, &id) != 0 ||
-            util_parse_long(PQgetvalue(res, i, 3), 1, 9, &prio) != 0) {
-            log_warn("db", "watchlist %s skipped: bad id or priority", PQgetvalue(res, i, 1));
+            util_parse_long(PQgetvalue(res, i, 3), 1, 9, &prio) != 0 ||
+            s_list_opts(res, i, &opts) != 0) {
+            log_warn("db", "watchlist %s skipped: bad id, priority or match options",
+                     PQgetvalue(res, i, 1));
             continue;
         }
         if (wl_builder_add_list(b, (uint32_t)id, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-                                (uint8_t)prio, why, sizeof why) != 0)
+                                (uint8_t)prio, &opts, why, sizeof why) != 0)
             log_warn("db", "watchlist %lld skipped: %s", id, why);
     }
     rc = 0;
@@ -195,17 +218,25 @@ static void s_add_entries(wl_builder_t *b, const PGresult *res, size_t *skipped)
     }
 }
 
-int db_load_watchlist(PGconn *conn, wl_t **out, size_t *skipped, struct db_error *err)
+int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t *skipped,
+                      struct db_error *err)
 {
     wl_builder_t *b = wl_builder_new();
     PGresult *res = NULL;
     bool in_tx = false;
+    char why[256];
     int rc = -1;
 
     *skipped = 0;
     if (!b) {
         s_errf(err, "load watchlist: out of memory");
         return -1;
+    }
+    if (ocr_classes && wl_builder_set_classes(b, ocr_classes, why, sizeof why) != 0) {
+        /* The configuration was checked with the same function: this cannot happen. */
+        snprintf(err->msg, sizeof err->msg, "load watchlist: OCR classes: %s", why);
+        err->state[0] = '\0';
+        goto out;
     }
     /* One snapshot of lists and entries: both read in one repeatable-read transaction. */
     if (s_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "load watchlist", err) != 0)
@@ -294,7 +325,8 @@ int db_prepare_writer(PGconn *conn, struct db_error *err)
                   "CREATE TEMP TABLE IF NOT EXISTS stage_hit ("
                   "camera_id integer, seq bigint, read_time timestamptz, plate text, "
                   "entry_id bigint, list_id integer, priority smallint, category text, "
-                  "match_kind smallint) ON COMMIT DELETE ROWS",
+                  "match_kind smallint, reading smallint, nsubst smallint, detail text, "
+                  "suppressed boolean) ON COMMIT DELETE ROWS",
                   "prepare writer", err);
 }
 

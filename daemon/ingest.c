@@ -12,6 +12,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pend.h"
+#include "supp.h"
 #include "plate.h"
 #include "proto.h"
 #include "util.h"
@@ -39,6 +40,8 @@ struct ingest {
     int64_t writer_since_us;    /* when it got that batch (monotonic) */
     int64_t writer_reported_us; /* when we last said it is taking long */
     pend_t *pend;               /* reads accepted, not yet committed */
+    supp_t *supp;               /* recent alerts, for repeat-hit suppression */
+    int64_t next_expire_us;     /* when supp is next purged */
     struct stats stats;
     int64_t next_stats_us; /* monotonic deadlines */
     int64_t next_watchdog_us;
@@ -284,8 +287,9 @@ static void s_take_done(ingest_t *self)
 
 /* --- reads ---------------------------------------------------------------------------------- */
 
-static void s_publish_hit(ingest_t *self, const struct proto_read *r, const struct wl_entry *e)
+static void s_publish_hit(ingest_t *self, const struct proto_read *r, const struct wl_match *m)
 {
+    const struct wl_entry *e = m->entry;
     struct proto_hit hit;
     uint8_t frame[PROTO_MAX_FRAME];
     char topic[8 + PROTO_CATEGORY_MAX];
@@ -296,13 +300,16 @@ static void s_publish_hit(ingest_t *self, const struct proto_read *r, const stru
     hit.entry_id = e->id;
     hit.list_id = e->list->id;
     hit.priority = e->list->priority;
-    hit.match = PROTO_MATCH_EXACT;
+    hit.match = m->kind;
+    hit.reading = m->reading;
+    hit.nsubst = m->nsubst;
     snprintf(hit.list, sizeof hit.list, "%s", e->list->name);
     snprintf(hit.category, sizeof hit.category, "%s", e->list->category);
     snprintf(hit.entry_plate, sizeof hit.entry_plate, "%s", e->plate);
     snprintf(hit.entry_country, sizeof hit.entry_country, "%s", e->country);
     snprintf(hit.instruction, sizeof hit.instruction, "%s", e->instruction);
     snprintf(hit.external_ref, sizeof hit.external_ref, "%s", e->external_ref);
+    snprintf(hit.detail, sizeof hit.detail, "%s", m->detail);
     hit.read = *r;
     len = proto_encode_hit(&hit, frame, sizeof frame);
     tlen = snprintf(topic, sizeof topic, "hit/%s", hit.category);
@@ -319,12 +326,48 @@ static void s_publish_hit(ingest_t *self, const struct proto_read *r, const stru
     self->stats.hits++;
 }
 
+/*
+ * Match a read: its plate and each candidate that normalises are the readings. Fills hits
+ * (with `reading` in the read's own numbering: 0 the plate, n its candidate n) and returns
+ * how many, at most INGEST_MAX_HITS.
+ */
+static size_t s_match(ingest_t *self, const struct proto_read *r, const char *plate,
+                      struct wl_match *hits)
+{
+    char cands[PROTO_CAND_MAX][PLATE_MAX + 1];
+    uint8_t rank[WL_READINGS_MAX] = {0};
+    struct wl_query q = {.country = r->country, .time_us = r->time_us, .nreadings = 1};
+    size_t n;
+
+    q.plate[0] = plate;
+    q.confidence[0] = r->confidence;
+    for (unsigned i = 0; i < r->ncand && q.nreadings < WL_READINGS_MAX; i++) {
+        if (plate_normalise_cc(r->cand[i].plate, r->country, cands[i]) != PLATE_OK)
+            continue;
+        rank[q.nreadings] = (uint8_t)(i + 1);
+        q.plate[q.nreadings] = cands[i];
+        q.confidence[q.nreadings++] = r->cand[i].confidence;
+    }
+    n = wl_match(self->wl, &q, hits, INGEST_MAX_HITS);
+    if (n > INGEST_MAX_HITS) {
+        log_warn("ingest",
+                 "read of camera %s seq %" PRIu64 " hits %zu entries; HITs for the %d most "
+                 "urgent only",
+                 r->camera, r->seq, n, INGEST_MAX_HITS);
+        n = INGEST_MAX_HITS;
+    }
+    for (size_t i = 0; i < n; i++)
+        hits[i].reading = rank[hits[i].reading];
+    return n;
+}
+
 static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, const uint8_t *buf,
                           size_t len)
 {
     struct proto_read r;
     struct proto_error perr;
-    const struct wl_entry *hits[INGEST_MAX_HITS];
+    struct wl_match hits[INGEST_MAX_HITS];
+    bool suppressed[INGEST_MAX_HITS] = {false};
     char plate[PLATE_MAX + 1];
     int64_t now = util_now_us();
     int32_t cam;
@@ -342,7 +385,7 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
                         "camera %s is not registered or not enabled", r.camera);
         return;
     }
-    switch (plate_normalise(r.plate, plate)) {
+    switch (plate_normalise_cc(r.plate, r.country, plate)) {
     case PLATE_OK:
         break;
     case PLATE_EMPTY:
@@ -372,20 +415,19 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         return;
     }
 
-    nhits = wl_lookup(self->wl, plate, r.country, r.time_us, hits, INGEST_MAX_HITS);
-    if (nhits > INGEST_MAX_HITS) {
-        log_warn("ingest",
-                 "plate of camera %s seq %" PRIu64 " is on %zu entries; HITs for the "
-                 "first %d only",
-                 r.camera, r.seq, nhits, INGEST_MAX_HITS);
-        nhits = INGEST_MAX_HITS;
-    }
+    nhits = s_match(self, &r, plate, hits);
     if (!self->cur && !(self->cur = s_batch_get(self)))
         goto overload;
     int copies = pend_add(self->pend, cam, r.seq, r.time_us);
     if (copies < 0)
         goto overload;
-    if (batch_add(self->cur, &r, cam, plate, now, id, id_len, hits, nhits) != 0) {
+    /* A resend of a read we still hold was alerted (or suppressed) already. */
+    for (size_t i = 0; i < nhits && copies == 0; i++) {
+        const struct wl_list *l = hits[i].entry->list;
+        suppressed[i] = supp_check(self->supp, hits[i].entry->id, plate, cam, r.time_us,
+                                   l->opts.suppress_s, l->opts.realert_camera);
+    }
+    if (batch_add(self->cur, &r, cam, plate, now, id, id_len, hits, suppressed, nhits) != 0) {
         pend_remove(self->pend, cam, r.seq, r.time_us);
         goto overload;
     }
@@ -393,10 +435,13 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         self->cur->first_mono_us = util_mono_us();
     self->stats.reads_accepted++;
     self->stats.pending++;
-    /* A resend of a read we still hold was alerted already: store and ack it, stay quiet. */
-    if (copies == 0)
-        for (size_t i = 0; i < nhits; i++)
-            s_publish_hit(self, &r, hits[i]);
+    /* Alert at once; a repeat within its list's window, or a resend, is stored, not alerted. */
+    for (size_t i = 0; i < nhits && copies == 0; i++) {
+        if (suppressed[i])
+            self->stats.hits_suppressed++;
+        else
+            s_publish_hit(self, &r, &hits[i]);
+    }
     /* A full batch waits in line, so batch_size bounds every COPY. */
     if (self->cur->nreads >= (size_t)self->conf->database.batch_size && s_queue_cur(self) != 0)
         log_error("ingest", "out of memory queueing a batch");
@@ -471,6 +516,11 @@ static void s_periodic(ingest_t *self)
         self->stats.watchlist_entries = wl_entry_count(self->wl);
         stats_log(&self->stats);
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
+    }
+    if (now >= self->next_expire_us) {
+        /* 86400 s is the longest window a list may have (schema). */
+        supp_expire(self->supp, util_now_us(), 86400);
+        self->next_expire_us = now + 60LL * 1000000;
     }
     if (self->writer_busy && now - self->writer_since_us >= INGEST_STUCK_US &&
         now - self->writer_reported_us >= INGEST_STUCK_US) {
@@ -561,10 +611,11 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     }
     self->conf = conf;
     self->pend = pend_new();
+    self->supp = supp_new();
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->pend || !self->router || !self->pub || !self->pair) {
+    if (!self->pend || !self->supp || !self->router || !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -604,6 +655,7 @@ fail:
     zmq_close(self->pub);
     zmq_close(self->pair);
     pend_destroy(&self->pend);
+    supp_destroy(&self->supp);
     free(self);
     return NULL;
 }
@@ -647,6 +699,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     cam_table_destroy(&self->cams);
     wl_destroy(&self->wl);
     pend_destroy(&self->pend);
+    supp_destroy(&self->supp);
     free(self);
     *self_p = NULL;
 }

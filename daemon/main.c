@@ -110,7 +110,7 @@ static int s_load_data(const struct conf *conf, bool first, cam_table_t **cams, 
         log_error("db", "%s", err.msg);
         goto out;
     }
-    if (db_load_watchlist(conn, wl, &skipped, &err) != 0) {
+    if (db_load_watchlist(conn, conf->matcher.ocr_classes, wl, &skipped, &err) != 0) {
         log_error("db", "%s", err.msg);
         cam_table_destroy(cams);
         goto out;

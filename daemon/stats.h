@@ -18,6 +18,7 @@ struct stats {
     uint64_t acks_unroutable;             /* ACK frames whose reader had gone */
     uint64_t rejects[PROTO_REASON_COUNT]; /* refused frames, per reason */
     uint64_t hits;                        /* HITs produced and published */
+    uint64_t hits_suppressed;             /* repeat HITs stored but not alerted */
     uint64_t hits_stored;                 /* rows committed to hits */
     uint64_t batches;                     /* transactions committed */
     uint64_t batches_slow;                /* batches that took the de-duplicating path */

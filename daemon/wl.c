@@ -1,13 +1,29 @@
 /*
- * wl: immutable watchlist snapshot. See wl.h.
+ * wl: immutable watchlist snapshot and its matcher. See wl.h.
  *
  * Layout: entries live in one array (the builder's, shrunk to size at build time); strings and
- * lists live in an arena of large chunks. The index is an open-addressing table with linear
- * probing; each 64-bit slot holds the high 32 bits of the plate hash (a tag) and the index of
- * the first entry of that plate, so a miss - the common case for a read - usually costs one
- * cache line of the table and never touches an entry.
+ * lists live in an arena of large chunks. Three open-addressing tables with linear probing index
+ * the entries; each 64-bit slot holds a 32-bit tag and a 32-bit entry index, so a miss - the
+ * common case for a read - usually costs one cache line of a table and never touches an entry:
+ *
+ *   main   plate entries under their canonical key (every character replaced by its OCR class
+ *          representative); slot = high 32 bits of the key's hash | index of the first entry
+ *          with that key; entries with the same key are chained through wl_entry.next in the
+ *          order they were added. Exact and OCR verification both start from this one probe.
+ *   del    entries of OCR lists with indel, under each distinct single-character deletion of
+ *          their canonical key. Many entries may share a deletion key, and an entry has several
+ *          keys, so slots are not chained: every slot of the probe run with a matching tag is a
+ *          candidate, which the matcher verifies anyway.
+ *   tri    patterns, under the first run of three literal characters of their canonical form;
+ *          slot = the trigram itself (24 bits, so the tag is exact) | first pattern, chained.
+ *          Patterns without such a run are chained from `unanchored` and tried on every read.
+ *
+ * Nothing in the snapshot changes after build, and the matcher keeps its state on the stack (or
+ * in a heap block of its own for reads with very many hits), so reads need no locking.
  */
 #include "wl.h"
+
+#include "proto.h"
 
 #include <stdalign.h>
 #include <stdarg.h>
@@ -22,7 +38,23 @@
 #define WL_NAME_MAX     64
 #define WL_CATEGORY_MAX 32
 #define WL_INTERN_SLOTS 256 /* recent-instruction cache size, a power of two */
-#define WL_AHEAD        16  /* build: entries hashed and prefetched ahead of insertion */
+#define WL_AHEAD        16  /* build: table slots prefetched ahead of insertion, a power of two */
+#define WL_HITS_STACK   32  /* matcher: hits kept on the stack before it needs the heap */
+#define WL_DETAIL_MAX   63  /* characters in wl_match.detail */
+
+/* How an entry matched a reading, in order of preference. */
+enum s_method {
+    S_EXACT = 0,
+    S_OCR = 1,
+    S_PATTERN = 2,
+};
+
+/* wl_match: how the reading differs from the entry by one character more or less. */
+enum s_indel {
+    S_INDEL_NONE = 0,
+    S_INDEL_MISSING = 1, /* the reading lacks the entry's character at indel_pos */
+    S_INDEL_EXTRA = 2,   /* the reading has a character the entry lacks, at indel_pos */
+};
 
 /* Shared by every empty string so "" costs no memory per entry. */
 static const char s_empty[] = "";
@@ -39,23 +71,59 @@ struct s_arena {
     size_t bytes;         /* heap held, headers included */
 };
 
+/* An open-addressing table of 64-bit slots; see the top of the file for what they hold. */
+struct s_table {
+    uint64_t *slots; /* NULL when the snapshot needs no such table */
+    size_t mask;     /* size - 1, size a power of two */
+};
+
 struct wl_builder {
     struct wl_entry *entries;
     size_t count, cap;
+    size_t npatterns;
     struct wl_list **lists; /* open-addressing map of list id -> list (lists live in arena) */
     size_t nlists, lists_cap;
     const struct wl_list *last_list;     /* entries usually arrive grouped by list */
     const char *intern[WL_INTERN_SLOTS]; /* recent instructions, shared when repeated */
+    unsigned char canon[256];            /* see s_classes_parse */
     struct s_arena arena;
 };
 
 struct wl {
     struct wl_entry *entries;
     size_t count;
-    uint64_t *table; /* (hash >> 32) << 32 | first entry index; WL_SLOT_EMPTY when free */
-    size_t mask;     /* table size - 1 */
+    size_t npatterns;
     size_t nlists;
+    struct s_table main, del, tri;
+    uint32_t unanchored;      /* first pattern without a literal trigram, chained by next */
+    bool candidates;          /* some list matches candidate readings */
+    unsigned char canon[256]; /* see s_classes_parse */
     struct s_arena arena;
+};
+
+/* One way an entry matched, kept by the matcher until the best per entry is known. */
+struct s_hit {
+    uint32_t idx;    /* entry */
+    uint8_t reading; /* query reading */
+    uint8_t method;  /* enum s_method */
+    uint8_t indel;   /* enum s_indel */
+    uint8_t indel_pos;
+    uint8_t nsubst;
+    uint8_t subst_pos[WL_MAX_SUBST]; /* positions in the entry's plate, 0-based */
+    uint8_t priority;                /* of the entry's list, for sorting */
+};
+
+/* The matcher's state for one wl_match call. */
+struct s_ctx {
+    const wl_t *wl;
+    const struct wl_query *q;
+    size_t reading;     /* index into q->plate */
+    const char *read;   /* q->plate[reading] */
+    uint16_t conf;      /* q->confidence[reading] */
+    struct s_hit *hits; /* stack[] or a heap block */
+    size_t nhits, cap;
+    size_t lost; /* hits not stored for want of memory: counted, never deduplicated */
+    struct s_hit stack[WL_HITS_STACK];
 };
 
 static void s_err(char *err, size_t errlen, const char *fmt, ...)
@@ -129,6 +197,144 @@ static void s_arena_free(struct s_arena *a)
     a->bytes = 0;
 }
 
+/* ---- OCR classes and canonical keys ---- */
+
+static bool s_alnum(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * Parse "0ODQ,1IL,..." into a map of every byte to its canonical character: letters and digits
+ * to the first character of their group (themselves when in none), everything else to 0, so
+ * that canonicalising also rejects what is not a normalised plate. 0 or -1 with a message.
+ */
+static int s_classes_parse(const char *classes, unsigned char map[256], char *err, size_t errlen)
+{
+    const char *group_of[256] = {NULL}; /* where each character was first seen */
+    size_t group_len[256] = {0};
+    const char *p = classes;
+
+    for (int c = 0; c < 256; c++)
+        map[c] = s_alnum((unsigned char)c) ? (unsigned char)c : 0;
+    if (!*p)
+        return 0; /* no classes: OCR lists then match exactly (but still indel if allowed) */
+    for (;;) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        /* Blanks around a group are allowed, so "0ODQ, 1IL" reads as intended. */
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        size_t len = (size_t)(end - p);
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        int shown = len > 40 ? 40 : (int)len;
+        if (len == 0) {
+            s_err(err, errlen, "OCR classes: empty group at offset %zu", (size_t)(p - classes));
+            return -1;
+        }
+        if (len < 2) {
+            s_err(err, errlen, "OCR class \"%.*s\": a group needs at least two characters", shown,
+                  p);
+            return -1;
+        }
+        unsigned char rep = 0;
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c >= 'a' && c <= 'z')
+                c = (unsigned char)(c - 'a' + 'A');
+            if (!s_alnum(c)) {
+                if (c >= 0x20 && c < 0x7f)
+                    s_err(err, errlen, "OCR class \"%.*s\": '%c' is not a letter or digit", shown,
+                          p, c);
+                else
+                    s_err(err, errlen, "OCR class \"%.*s\": byte 0x%02X is not a letter or digit",
+                          shown, p, c);
+                return -1;
+            }
+            if (group_of[c]) {
+                if (group_of[c] == p)
+                    s_err(err, errlen, "OCR class \"%.*s\": '%c' appears twice", shown, p, c);
+                else
+                    s_err(err, errlen, "OCR classes: '%c' is in \"%.*s\" and in \"%.*s\"", c,
+                          group_len[c] > 40 ? 40 : (int)group_len[c], group_of[c], shown, p);
+                return -1;
+            }
+            group_of[c] = p;
+            group_len[c] = len;
+            if (i == 0)
+                rep = c;
+            map[c] = rep;
+        }
+        if (!*end)
+            return 0;
+        p = end + 1;
+    }
+}
+
+/* The canonical key of a normalised plate: its length, or 0 if it is empty, too long or holds
+ * anything but letters and digits (a reading that is not normalised never matches). */
+static size_t s_canon(const unsigned char *map, const char *plate, char out[PLATE_MAX + 1])
+{
+    size_t n = 0;
+
+    for (; plate[n]; n++) {
+        unsigned char c = map[(unsigned char)plate[n]];
+        if (!c || n == PLATE_MAX)
+            return 0;
+        out[n] = (char)c;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* Whether plate (a normalised entry plate) has canonical key `key` of length n. */
+static bool s_canon_eq(const unsigned char *map, const char *plate, const char *key, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (map[(unsigned char)plate[i]] != (unsigned char)key[i])
+            return false;
+    return plate[n] == '\0';
+}
+
+static uint64_t s_hash(const char *key, size_t n)
+{
+    return (uint64_t)plate_hash(key, n);
+}
+
+static uint32_t s_trigram(const char *p)
+{
+    return (uint32_t)(unsigned char)p[0] << 16 | (uint32_t)(unsigned char)p[1] << 8 |
+           (unsigned char)p[2];
+}
+
+static size_t s_trigram_home(uint32_t t, size_t mask)
+{
+    return (size_t)(((uint64_t)t * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+}
+
+/* The first run of three literal characters in a canonical pattern, or WL_NONE. */
+static uint32_t s_pattern_anchor(const char *canon)
+{
+    size_t run = 0;
+
+    for (size_t i = 0; canon[i]; i++) {
+        run = (canon[i] == '?' || canon[i] == '*') ? 0 : run + 1;
+        if (run == 3)
+            return s_trigram(canon + i - 2);
+    }
+    return WL_NONE;
+}
+
+/* Delete key[j] from key (length n) into out; the deletion keys of distinct j are distinct
+ * unless key[j] == key[j - 1], which the callers skip. */
+static void s_delete(const char *key, size_t n, size_t j, char out[PLATE_MAX + 1])
+{
+    memcpy(out, key, j);
+    memcpy(out + j, key + j + 1, n - j); /* with the NUL */
+}
+
 /* ---- builder ---- */
 
 static size_t s_list_slot(uint32_t id, size_t mask)
@@ -175,7 +381,13 @@ static int s_list_reserve(wl_builder_t *self)
 
 wl_builder_t *wl_builder_new(void)
 {
-    return calloc(1, sizeof(wl_builder_t));
+    wl_builder_t *self = calloc(1, sizeof(*self));
+
+    if (self && s_classes_parse(WL_DEFAULT_CLASSES, self->canon, NULL, 0) != 0) {
+        free(self); /* cannot happen: the default is valid */
+        return NULL;
+    }
+    return self;
 }
 
 void wl_builder_destroy(wl_builder_t **self_p)
@@ -190,12 +402,30 @@ void wl_builder_destroy(wl_builder_t **self_p)
     *self_p = NULL;
 }
 
+int wl_builder_set_classes(wl_builder_t *self, const char *classes, char *err, size_t errlen)
+{
+    unsigned char map[256];
+
+    if (!self) {
+        s_err(err, errlen, "OCR classes: no builder");
+        return -1;
+    }
+    /* Parsed into a copy: on error the builder keeps the classes it had. */
+    if (s_classes_parse(classes ? classes : WL_DEFAULT_CLASSES, map, err, errlen) != 0)
+        return -1;
+    memcpy(self->canon, map, sizeof(map));
+    return 0;
+}
+
 int wl_builder_add_list(wl_builder_t *self, uint32_t id, const char *name, const char *category,
-                        uint8_t priority, char *err, size_t errlen)
+                        uint8_t priority, const struct wl_list_opts *opts, char *err, size_t errlen)
 {
     size_t name_len = name ? strlen(name) : 0;
     size_t cat_len = category ? strlen(category) : 0;
+    const struct wl_list_opts none = {0};
 
+    if (!opts)
+        opts = &none; /* exact, primary reading only, any confidence */
     if (!self) {
         s_err(err, errlen, "list %u: no builder", id);
         return -1;
@@ -212,6 +442,21 @@ int wl_builder_add_list(wl_builder_t *self, uint32_t id, const char *name, const
         s_err(err, errlen, "list %u: category must be 1..%d bytes", id, WL_CATEGORY_MAX);
         return -1;
     }
+    /* max_subst and indel are checked whatever the policy, but only an OCR list uses them:
+     * the schema's defaults give exact lists a max_subst too. */
+    if (opts->policy != WL_POLICY_EXACT && opts->policy != WL_POLICY_OCR) {
+        s_err(err, errlen, "list %u: match policy %u is neither exact (0) nor ocr (1)", id,
+              opts->policy);
+        return -1;
+    }
+    if (opts->max_subst > WL_MAX_SUBST) {
+        s_err(err, errlen, "list %u: max_subst %u not in 0..%d", id, opts->max_subst, WL_MAX_SUBST);
+        return -1;
+    }
+    if (opts->min_confidence > 1000) {
+        s_err(err, errlen, "list %u: min_confidence %u not in 0..1000", id, opts->min_confidence);
+        return -1;
+    }
     if (s_list_find(self, id)) {
         s_err(err, errlen, "list %u: duplicate id", id);
         return -1;
@@ -225,6 +470,7 @@ int wl_builder_add_list(wl_builder_t *self, uint32_t id, const char *name, const
     l->priority = priority;
     l->name = s_arena_strdup(&self->arena, name);
     l->category = s_arena_strdup(&self->arena, category);
+    l->opts = *opts;
     if (!l->name || !l->category)
         goto oom; /* l stays in the arena unreferenced; freed with it */
 
@@ -292,6 +538,26 @@ static const char *s_plate_why(enum plate_status st)
     return "ok";
 }
 
+/*
+ * Whether a pattern that did not normalise failed for want of a letter or digit rather than
+ * for a bad character: without its wildcards it would normalise to nothing.
+ */
+static bool s_wildcards_only(const char *raw)
+{
+    char copy[256], out[PLATE_MAX + 1];
+    size_t n = 0;
+
+    for (; *raw; raw++) {
+        if (*raw == '?' || *raw == '*')
+            continue;
+        if (n + 1 == sizeof(copy))
+            return false; /* too long to tell; "invalid character" then */
+        copy[n++] = *raw;
+    }
+    copy[n] = '\0';
+    return plate_normalise(copy, out) == PLATE_EMPTY;
+}
+
 int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, size_t errlen)
 {
     if (!self || !in) {
@@ -311,13 +577,20 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
         self->last_list = list;
     }
 
-    enum plate_status st = plate_normalise(in->plate, plate);
+    /* A '?' or '*' makes the entry a pattern; anything else must be a plate. */
+    bool pattern = in->plate && strpbrk(in->plate, "?*");
+    enum plate_status st =
+        pattern ? plate_normalise_pattern(in->plate, plate) : plate_normalise(in->plate, plate);
     if (st != PLATE_OK) {
         char q[48];
+        const char *why = s_plate_why(st);
         s_quote(in->plate ? in->plate : "", q, sizeof(q));
-        s_err(err, errlen, "entry %llu: plate \"%s\": %s", id, q, s_plate_why(st));
+        if (pattern && st == PLATE_INVALID && s_wildcards_only(in->plate))
+            why = "no letters or digits, only wildcards";
+        s_err(err, errlen, "entry %llu: %s \"%s\": %s", id, pattern ? "pattern" : "plate", q, why);
         return -1;
     }
+    pattern = plate_is_pattern(plate);
 
     if (country[0] && !(country[0] >= 'A' && country[0] <= 'Z' && country[1] >= 'A' &&
                         country[1] <= 'Z' && country[2] == '\0')) {
@@ -362,10 +635,12 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
     e->list = list;
     memset(e->country, 0, sizeof(e->country));
     memcpy(e->country, country, strlen(country));
+    e->pattern = pattern;
     e->valid_from_us = in->valid_from_us;
     e->valid_until_us = in->valid_until_us;
     e->next = WL_NONE;
     self->count++;
+    self->npatterns += pattern;
     return 0;
 
 oom:
@@ -375,20 +650,150 @@ oom:
 
 /* ---- snapshot ---- */
 
-/* Hash e's plate and start fetching its home slot: the table is far bigger than the caches. */
-static uint64_t s_hash_prefetch(const wl_t *self, const struct wl_entry *e)
+/* A table for n keys: a power of two, at most 70% full; 0 or -1. */
+static int s_table_alloc(struct s_table *t, size_t n)
 {
-    uint64_t h = plate_hash(e->plate, strlen(e->plate));
+    size_t size = 16;
+
+    while (size * 7 < n * 10) {
+        if (size > SIZE_MAX / 2 / sizeof(*t->slots))
+            return -1;
+        size *= 2;
+    }
+    t->slots = malloc(size * sizeof(*t->slots));
+    if (!t->slots)
+        return -1;
+    memset(t->slots, 0xff, size * sizeof(*t->slots));
+    t->mask = size - 1;
+    return 0;
+}
+
+static size_t s_table_bytes(const struct s_table *t)
+{
+    return t->slots ? (t->mask + 1) * sizeof(*t->slots) : 0;
+}
+
+static bool s_indel_entry(const struct wl_entry *e)
+{
+    return !e->pattern && e->list->opts.policy == WL_POLICY_OCR && e->list->opts.indel;
+}
+
+/*
+ * Build-time insertions go through a ring: a slot is prefetched when its insertion is queued
+ * and written WL_AHEAD insertions later, by which time it is in the cache (the tables are far
+ * bigger than the caches). The ring is FIFO, so insertions keep their order.
+ */
+struct s_ring {
+    uint64_t hash[WL_AHEAD];
+    uint32_t idx[WL_AHEAD];
+    size_t head, len;
+};
+
+static void s_prefetch(const struct s_table *t, uint64_t h)
+{
 #if defined(__GNUC__)
-    __builtin_prefetch(&self->table[(size_t)h & self->mask], 1);
+    __builtin_prefetch(&t->slots[(size_t)h & t->mask], 1);
+#else
+    (void)t;
+    (void)h;
 #endif
-    return h;
+}
+
+/* Main table: entry idx goes to the front of its key's chain (callers go backwards). */
+static void s_insert_main(wl_t *self, uint64_t h, uint32_t idx)
+{
+    struct wl_entry *e = &self->entries[idx];
+    uint64_t tag = h >> 32 << 32;
+    char key[PLATE_MAX + 1];
+    size_t n = 0; /* key is computed on the first tag match only: most keys are unique */
+
+    for (size_t pos = (size_t)h & self->main.mask;; pos = (pos + 1) & self->main.mask) {
+        uint64_t slot = self->main.slots[pos];
+        if (slot != WL_SLOT_EMPTY && (slot & ~(uint64_t)UINT32_MAX) == tag && n == 0)
+            n = s_canon(self->canon, e->plate, key);
+        if (slot == WL_SLOT_EMPTY ||
+            ((slot & ~(uint64_t)UINT32_MAX) == tag &&
+             s_canon_eq(self->canon, self->entries[(uint32_t)slot].plate, key, n))) {
+            e->next = slot == WL_SLOT_EMPTY ? WL_NONE : (uint32_t)slot;
+            self->main.slots[pos] = tag | idx;
+            return;
+        }
+    }
+}
+
+/* Deletion table: one more slot, wherever the probe run has room. */
+static void s_insert_del(wl_t *self, uint64_t h, uint32_t idx)
+{
+    size_t pos = (size_t)h & self->del.mask;
+
+    while (self->del.slots[pos] != WL_SLOT_EMPTY)
+        pos = (pos + 1) & self->del.mask;
+    self->del.slots[pos] = (h >> 32 << 32) | idx;
+}
+
+typedef void (*s_insert_fn)(wl_t *self, uint64_t h, uint32_t idx);
+
+static void s_ring_push(wl_t *self, struct s_ring *r, const struct s_table *t, s_insert_fn ins,
+                        uint64_t h, uint32_t idx)
+{
+    if (r->len == WL_AHEAD) {
+        ins(self, r->hash[r->head], r->idx[r->head]);
+        r->head = (r->head + 1) & (WL_AHEAD - 1);
+        r->len--;
+    }
+    size_t tail = (r->head + r->len) & (WL_AHEAD - 1);
+    r->hash[tail] = h;
+    r->idx[tail] = idx;
+    r->len++;
+    s_prefetch(t, h);
+}
+
+static void s_ring_flush(wl_t *self, struct s_ring *r, s_insert_fn ins)
+{
+    for (; r->len > 0; r->len--) {
+        ins(self, r->hash[r->head], r->idx[r->head]);
+        r->head = (r->head + 1) & (WL_AHEAD - 1);
+    }
+}
+
+/* Index the patterns: by anchor trigram, else on the unanchored chain; both in added order. */
+static void s_index_patterns(wl_t *self)
+{
+    char canon[PLATE_MAX + 1];
+
+    self->unanchored = WL_NONE;
+    for (size_t i = self->count; i-- > 0;) {
+        struct wl_entry *e = &self->entries[i];
+        if (!e->pattern)
+            continue;
+        size_t n = 0;
+        for (; e->plate[n]; n++) {
+            unsigned char c = (unsigned char)e->plate[n];
+            canon[n] = (char)(c == '?' || c == '*' ? c : self->canon[c]);
+        }
+        canon[n] = '\0';
+        uint32_t t = s_pattern_anchor(canon);
+        if (t == WL_NONE) {
+            e->next = self->unanchored;
+            self->unanchored = (uint32_t)i;
+            continue;
+        }
+        for (size_t pos = s_trigram_home(t, self->tri.mask);; pos = (pos + 1) & self->tri.mask) {
+            uint64_t slot = self->tri.slots[pos];
+            if (slot == WL_SLOT_EMPTY || slot >> 32 == t) {
+                e->next = slot == WL_SLOT_EMPTY ? WL_NONE : (uint32_t)slot;
+                self->tri.slots[pos] = (uint64_t)t << 32 | i;
+                break;
+            }
+        }
+    }
 }
 
 wl_t *wl_builder_build(wl_builder_t **self_p)
 {
     wl_builder_t *b = self_p ? *self_p : NULL;
     wl_t *self = NULL;
+    char key[PLATE_MAX + 1], del[PLATE_MAX + 1];
 
     if (!b)
         return NULL;
@@ -396,6 +801,10 @@ wl_t *wl_builder_build(wl_builder_t **self_p)
     self = calloc(1, sizeof(*self));
     if (!self)
         goto fail;
+    memcpy(self->canon, b->canon, sizeof(self->canon));
+    for (size_t i = 0; i < b->lists_cap; i++)
+        if (b->lists[i] && b->lists[i]->opts.candidates)
+            self->candidates = true;
 
     /* Give back the growth slack; if the shrink fails the larger block is kept. */
     if (b->count > 0 && b->count < b->cap) {
@@ -403,51 +812,59 @@ wl_t *wl_builder_build(wl_builder_t **self_p)
         if (e)
             b->entries = e;
     }
-
-    /* Power of two, at most 70% full. */
-    size_t size = 16;
-    while (size * 7 < b->count * 10)
-        size *= 2;
-    self->table = malloc(size * sizeof(*self->table));
-    if (!self->table)
-        goto fail;
-    memset(self->table, 0xff, size * sizeof(*self->table));
-    self->mask = size - 1;
-
-    /*
-     * Backwards, each entry goes to the front of its plate's chain, so a chain lists entries
-     * in the order they were added.
-     */
-    struct wl_entry *entries = b->entries;
-    uint64_t ring[WL_AHEAD]; /* hashes of the next entries, whose slots are being prefetched */
-    for (size_t k = 0; k < WL_AHEAD && k < b->count; k++) {
-        size_t j = b->count - 1 - k;
-        ring[j % WL_AHEAD] = s_hash_prefetch(self, &entries[j]);
-    }
-    for (size_t i = b->count; i-- > 0;) {
-        struct wl_entry *e = &entries[i];
-        uint64_t h = ring[i % WL_AHEAD];
-        if (i >= WL_AHEAD)
-            ring[i % WL_AHEAD] = s_hash_prefetch(self, &entries[i - WL_AHEAD]);
-        uint64_t tag = h >> 32 << 32;
-        for (size_t pos = (size_t)h & self->mask;; pos = (pos + 1) & self->mask) {
-            uint64_t slot = self->table[pos];
-            if (slot == WL_SLOT_EMPTY) {
-                self->table[pos] = tag | i;
-                break;
-            }
-            if ((slot & ~(uint64_t)UINT32_MAX) == tag &&
-                strcmp(entries[(uint32_t)slot].plate, e->plate) == 0) {
-                e->next = (uint32_t)slot;
-                self->table[pos] = tag | i;
-                break;
-            }
-        }
-    }
-
     self->entries = b->entries;
     self->count = b->count;
+    self->npatterns = b->npatterns;
     self->nlists = b->nlists;
+
+    /* Size the tables: deletion keys are counted without the repeats s_delete would make. */
+    size_t ndel = 0, nanchored = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        const struct wl_entry *e = &self->entries[i];
+        if (e->pattern) {
+            nanchored++;
+        } else if (s_indel_entry(e)) {
+            size_t n = s_canon(self->canon, e->plate, key);
+            for (size_t j = 0; n >= 2 && j < n; j++)
+                ndel += j == 0 || key[j] != key[j - 1];
+        }
+    }
+    if (s_table_alloc(&self->main, self->count - self->npatterns) != 0)
+        goto fail;
+    if (ndel > 0 && s_table_alloc(&self->del, ndel) != 0)
+        goto fail;
+    if (nanchored > 0 && s_table_alloc(&self->tri, nanchored) != 0)
+        goto fail;
+
+    /* Backwards, each entry goes to the front of its key's chain, so a chain lists entries in
+     * the order they were added. */
+    struct s_ring ring = {0};
+    for (size_t i = self->count; i-- > 0;) {
+        const struct wl_entry *e = &self->entries[i];
+        if (e->pattern)
+            continue;
+        size_t n = s_canon(self->canon, e->plate, key);
+        s_ring_push(self, &ring, &self->main, s_insert_main, s_hash(key, n), (uint32_t)i);
+    }
+    s_ring_flush(self, &ring, s_insert_main);
+
+    if (ndel > 0) {
+        for (size_t i = 0; i < self->count; i++) {
+            const struct wl_entry *e = &self->entries[i];
+            if (!s_indel_entry(e))
+                continue;
+            size_t n = s_canon(self->canon, e->plate, key);
+            for (size_t j = 0; n >= 2 && j < n; j++) {
+                if (j > 0 && key[j] == key[j - 1])
+                    continue; /* same deletion as j - 1 */
+                s_delete(key, n, j, del);
+                s_ring_push(self, &ring, &self->del, s_insert_del, s_hash(del, n - 1), (uint32_t)i);
+            }
+        }
+        s_ring_flush(self, &ring, s_insert_del);
+    }
+    s_index_patterns(self);
+
     self->arena = b->arena;
     b->entries = NULL;
     b->arena.head = NULL;
@@ -455,10 +872,13 @@ wl_t *wl_builder_build(wl_builder_t **self_p)
     return self;
 
 fail:
-    if (self)
-        free(self->table);
+    if (self) {
+        free(self->main.slots);
+        free(self->del.slots);
+        free(self->tri.slots);
+    }
     free(self);
-    wl_builder_destroy(&b);
+    wl_builder_destroy(&b); /* still owns the entries */
     return NULL;
 }
 
@@ -468,7 +888,9 @@ void wl_destroy(wl_t **self_p)
         return;
     wl_t *self = *self_p;
     free(self->entries);
-    free(self->table);
+    free(self->main.slots);
+    free(self->del.slots);
+    free(self->tri.slots);
     s_arena_free(&self->arena);
     free(self);
     *self_p = NULL;
@@ -476,7 +898,12 @@ void wl_destroy(wl_t **self_p)
 
 size_t wl_entry_count(const wl_t *self)
 {
-    return self ? self->count : 0;
+    return self ? self->count : 0; /* patterns included */
+}
+
+size_t wl_pattern_count(const wl_t *self)
+{
+    return self ? self->npatterns : 0;
 }
 
 size_t wl_list_count(const wl_t *self)
@@ -488,45 +915,505 @@ size_t wl_memory_bytes(const wl_t *self)
 {
     if (!self)
         return 0;
-    return sizeof(*self) + self->count * sizeof(struct wl_entry) +
-           (self->mask + 1) * sizeof(*self->table) + self->arena.bytes;
+    return sizeof(*self) + self->count * sizeof(struct wl_entry) + s_table_bytes(&self->main) +
+           s_table_bytes(&self->del) + s_table_bytes(&self->tri) + self->arena.bytes;
+}
+
+/* ---- lookup ---- */
+
+/* First entry whose canonical key is key (length n, hash h), or WL_NONE. */
+static uint32_t s_find_main(const wl_t *self, const char *key, size_t n, uint64_t h)
+{
+    uint64_t tag = h >> 32 << 32;
+
+    for (size_t pos = (size_t)h & self->main.mask;; pos = (pos + 1) & self->main.mask) {
+        uint64_t slot = self->main.slots[pos];
+        if (slot == WL_SLOT_EMPTY)
+            return WL_NONE;
+        if ((slot & ~(uint64_t)UINT32_MAX) == tag &&
+            s_canon_eq(self->canon, self->entries[(uint32_t)slot].plate, key, n))
+            return (uint32_t)slot;
+    }
+}
+
+/* Valid at time_us and in a country compatible with the read's ("" or NULL = unknown). */
+static bool s_applies(const struct wl_entry *e, const char *country, int64_t time_us)
+{
+    if (time_us < e->valid_from_us || time_us >= e->valid_until_us)
+        return false;
+    return !e->country[0] || !country || !country[0] || strcmp(e->country, country) == 0;
 }
 
 size_t wl_lookup(const wl_t *self, const char *plate, const char *country, int64_t time_us,
                  const struct wl_entry **out, size_t max)
 {
-    if (!self || !plate)
-        return 0;
-    size_t len = strnlen(plate, PLATE_MAX + 1);
-    if (len == 0 || len > PLATE_MAX)
-        return 0;
-    if (!country)
-        country = "";
+    char key[PLATE_MAX + 1];
+    size_t n;
 
-    uint64_t h = plate_hash(plate, len);
-    uint64_t tag = h >> 32 << 32;
-    uint32_t first = WL_NONE;
-    for (size_t pos = (size_t)h & self->mask;; pos = (pos + 1) & self->mask) {
-        uint64_t slot = self->table[pos];
-        if (slot == WL_SLOT_EMPTY)
-            return 0;
-        if ((slot & ~(uint64_t)UINT32_MAX) == tag &&
-            memcmp(self->entries[(uint32_t)slot].plate, plate, len + 1) == 0) {
-            first = (uint32_t)slot;
-            break;
+    if (!self || !plate || (n = s_canon(self->canon, plate, key)) == 0)
+        return 0;
+    size_t count = 0;
+    for (uint32_t i = s_find_main(self, key, n, s_hash(key, n)); i != WL_NONE;
+         i = self->entries[i].next) {
+        const struct wl_entry *e = &self->entries[i];
+        if (memcmp(e->plate, plate, n) != 0 || !s_applies(e, country, time_us))
+            continue;
+        if (count < max)
+            out[count] = e;
+        count++;
+    }
+    return count;
+}
+
+/* ---- matcher ---- */
+
+/* Whether entry e may hit the current reading at all, before its plate is compared. */
+static bool s_admits(const struct s_ctx *c, const struct wl_entry *e)
+{
+    const struct wl_list_opts *o = &e->list->opts;
+
+    if (c->reading > 0 && !o->candidates)
+        return false;
+    if (c->conf < o->min_confidence)
+        return false;
+    return s_applies(e, c->q->country, c->q->time_us);
+}
+
+/* Keep a hit; on out of memory it is only counted. */
+static void s_keep(struct s_ctx *c, const struct s_hit *h)
+{
+    if (c->nhits == c->cap) {
+        size_t cap = c->cap * 4;
+        struct s_hit *more = cap <= SIZE_MAX / sizeof(*more)
+                                 ? (c->hits == c->stack ? malloc(cap * sizeof(*more))
+                                                        : realloc(c->hits, cap * sizeof(*more)))
+                                 : NULL;
+        if (!more) {
+            c->lost++;
+            return;
+        }
+        if (c->hits == c->stack)
+            memcpy(more, c->stack, sizeof(c->stack));
+        c->hits = more;
+        c->cap = cap;
+    }
+    c->hits[c->nhits] = *h;
+    c->hits[c->nhits++].priority = c->wl->entries[h->idx].list->priority;
+}
+
+/* Same length, same canonical key: by the list's policy, exactly or within max_subst. */
+static void s_try_same(struct s_ctx *c, uint32_t idx)
+{
+    const struct wl_entry *e = &c->wl->entries[idx];
+    const struct wl_list_opts *o = &e->list->opts;
+    struct s_hit h = {.idx = idx, .reading = (uint8_t)c->reading};
+
+    if (e->pattern || !s_admits(c, e))
+        return;
+    for (size_t i = 0; e->plate[i]; i++) {
+        if (e->plate[i] == c->read[i])
+            continue;
+        if (o->policy != WL_POLICY_OCR || h.nsubst >= o->max_subst)
+            return;
+        h.subst_pos[h.nsubst++] = (uint8_t)i;
+    }
+    h.method = h.nsubst ? S_OCR : S_EXACT;
+    s_keep(c, &h);
+}
+
+/*
+ * The reading is the entry with one character more (extra) or less (missing), the other
+ * characters equal within their class. Tries every place for the odd character and keeps the
+ * one needing the fewest substitutions (the first on a tie), which must be within max_subst.
+ */
+static void s_try_indel(struct s_ctx *c, uint32_t idx, enum s_indel kind)
+{
+    const struct wl_entry *e = &c->wl->entries[idx];
+    const unsigned char *map = c->wl->canon;
+    const char *p = e->plate, *r = c->read;
+    size_t plen = strlen(p), rlen = strlen(r);
+    /* long_ is the longer string; the odd character is at long_[j]. */
+    const char *long_ = kind == S_INDEL_MISSING ? p : r;
+    const char *short_ = kind == S_INDEL_MISSING ? r : p;
+    size_t n = kind == S_INDEL_MISSING ? plen : rlen;
+    struct s_hit best = {.nsubst = UINT8_MAX};
+
+    if (e->pattern || !s_indel_entry(e) || n != (kind == S_INDEL_MISSING ? rlen : plen) + 1 ||
+        !s_admits(c, e))
+        return;
+    for (size_t j = 0; j < n; j++) {
+        struct s_hit h = {.idx = idx,
+                          .reading = (uint8_t)c->reading,
+                          .method = S_OCR,
+                          .indel = (uint8_t)kind,
+                          .indel_pos = (uint8_t)j};
+        bool ok = true;
+        for (size_t i = 0; i < n && ok; i++) {
+            if (i == j)
+                continue;
+            char a = long_[i], s = short_[i < j ? i : i - 1];
+            if (a == s)
+                continue;
+            /* Positions are reported in the entry's plate, whichever string is longer. */
+            size_t at = kind == S_INDEL_MISSING ? i : (i < j ? i : i - 1);
+            ok = map[(unsigned char)a] == map[(unsigned char)s] &&
+                 h.nsubst < e->list->opts.max_subst;
+            if (ok)
+                h.subst_pos[h.nsubst++] = (uint8_t)at;
+        }
+        if (ok && h.nsubst < best.nsubst)
+            best = h;
+    }
+    if (best.nsubst != UINT8_MAX)
+        s_keep(c, &best);
+}
+
+/*
+ * Glob match of a pattern against the reading: '?' one character, '*' any run. Literal
+ * characters must equal the reading's (exact policy) or be in the same class (OCR policy),
+ * counting the differing ones; the fewest over every way the '*'s can split the reading, by
+ * dynamic programming over (pattern prefix, reading prefix). Returns the count, or -1.
+ */
+static int s_glob(const unsigned char *map, const char *pat, const char *read, bool ocr)
+{
+    enum { INF = 0x7f };
+    unsigned char dp[PLATE_MAX + 2][PLATE_MAX + 2];
+    size_t m = strlen(pat), n = strlen(read);
+
+    if (m > PLATE_MAX || n > PLATE_MAX)
+        return -1;
+    memset(dp, INF, sizeof(dp));
+    dp[0][0] = 0;
+    for (size_t i = 0; i < m; i++) {
+        char pc = pat[i];
+        for (size_t j = 0; j <= n; j++) {
+            unsigned char cur = dp[i][j];
+            if (pc == '*') {
+                /* '*' takes read[j..k) for any k >= j: dp[i+1][k] = min over j <= k. */
+                unsigned char left = j > 0 ? dp[i + 1][j - 1] : INF;
+                dp[i + 1][j] = cur < left ? cur : left;
+                continue;
+            }
+            if (cur == INF || j == n)
+                continue;
+            unsigned char cost;
+            if (pc == '?' || pc == read[j])
+                cost = 0;
+            else if (ocr && map[(unsigned char)pc] == map[(unsigned char)read[j]])
+                cost = 1;
+            else
+                continue;
+            if (cur + cost < dp[i + 1][j + 1])
+                dp[i + 1][j + 1] = (unsigned char)(cur + cost);
+        }
+    }
+    return dp[m][n] == INF ? -1 : dp[m][n];
+}
+
+static void s_try_pattern(struct s_ctx *c, uint32_t idx)
+{
+    const struct wl_entry *e = &c->wl->entries[idx];
+    const struct wl_list_opts *o = &e->list->opts;
+
+    if (!e->pattern || !s_admits(c, e))
+        return;
+    int nsubst = s_glob(c->wl->canon, e->plate, c->read, o->policy == WL_POLICY_OCR);
+    if (nsubst < 0 || nsubst > o->max_subst)
+        return;
+    struct s_hit h = {
+        .idx = idx, .reading = (uint8_t)c->reading, .method = S_PATTERN, .nsubst = (uint8_t)nsubst};
+    s_keep(c, &h);
+}
+
+/* All the ways the current reading (canonical key `key`, length n) hits. */
+static void s_match_reading(struct s_ctx *c, const char *key, size_t n)
+{
+    const wl_t *w = c->wl;
+    uint64_t h = s_hash(key, n);
+    char del[PLATE_MAX][PLATE_MAX + 1]; /* the reading's deletion keys */
+    uint64_t dh[PLATE_MAX];
+    size_t ndel = 0;
+
+    s_prefetch(&w->main, h);
+    if (w->del.slots) {
+        /* Every probe of this reading is a likely cache miss: start them all at once. */
+        s_prefetch(&w->del, h);
+        for (size_t j = 0; n >= 2 && j < n; j++) {
+            if (j > 0 && key[j] == key[j - 1])
+                continue; /* same deletion as j - 1 */
+            s_delete(key, n, j, del[ndel]);
+            dh[ndel] = s_hash(del[ndel], n - 1);
+            s_prefetch(&w->main, dh[ndel++]);
         }
     }
 
-    size_t n = 0;
-    for (uint32_t i = first; i != WL_NONE; i = self->entries[i].next) {
-        const struct wl_entry *e = &self->entries[i];
-        if (time_us < e->valid_from_us || time_us >= e->valid_until_us)
-            continue;
-        if (e->country[0] && country[0] && strcmp(e->country, country) != 0)
-            continue;
-        if (n < max)
-            out[n] = e;
-        n++;
+    for (uint32_t i = s_find_main(w, key, n, h); i != WL_NONE; i = w->entries[i].next)
+        s_try_same(c, i);
+
+    if (w->del.slots) {
+        /* The reading misses a character: its key is one of an entry's deletion keys. */
+        uint64_t tag = h >> 32 << 32;
+        for (size_t pos = (size_t)h & w->del.mask;; pos = (pos + 1) & w->del.mask) {
+            uint64_t slot = w->del.slots[pos];
+            if (slot == WL_SLOT_EMPTY)
+                break;
+            if ((slot & ~(uint64_t)UINT32_MAX) == tag)
+                s_try_indel(c, (uint32_t)slot, S_INDEL_MISSING);
+        }
     }
-    return n;
+    /* The reading has an extra character: one of its deletion keys is an entry's key. */
+    for (size_t d = 0; d < ndel; d++)
+        for (uint32_t i = s_find_main(w, del[d], n - 1, dh[d]); i != WL_NONE;
+             i = w->entries[i].next)
+            s_try_indel(c, i, S_INDEL_EXTRA);
+
+    if (w->npatterns > 0) {
+        for (size_t j = 0; w->tri.slots && j + 3 <= n; j++) {
+            uint32_t t = s_trigram(key + j);
+            bool seen = false;
+            for (size_t k = 0; k < j && !seen; k++)
+                seen = s_trigram(key + k) == t; /* a trigram twice in the reading */
+            if (seen)
+                continue;
+            for (size_t pos = s_trigram_home(t, w->tri.mask);; pos = (pos + 1) & w->tri.mask) {
+                uint64_t slot = w->tri.slots[pos];
+                if (slot == WL_SLOT_EMPTY)
+                    break;
+                if (slot >> 32 != t)
+                    continue;
+                for (uint32_t i = (uint32_t)slot; i != WL_NONE; i = w->entries[i].next)
+                    s_try_pattern(c, i);
+                break;
+            }
+        }
+        for (uint32_t i = w->unanchored; i != WL_NONE; i = w->entries[i].next)
+            s_try_pattern(c, i);
+    }
+}
+
+/* The best way first: earlier reading, then exact, OCR, pattern, then no indel, fewer subst. */
+static int s_cmp_quality(const struct s_hit *a, const struct s_hit *b)
+{
+    if (a->reading != b->reading)
+        return a->reading < b->reading ? -1 : 1;
+    if (a->method != b->method)
+        return a->method < b->method ? -1 : 1;
+    if (a->indel != b->indel)
+        return a->indel < b->indel ? -1 : 1;
+    if (a->nsubst != b->nsubst)
+        return a->nsubst < b->nsubst ? -1 : 1;
+    return 0;
+}
+
+static int s_cmp_entry(const void *pa, const void *pb)
+{
+    const struct s_hit *a = pa, *b = pb;
+
+    if (a->idx != b->idx)
+        return a->idx < b->idx ? -1 : 1;
+    return s_cmp_quality(a, b);
+}
+
+static uint8_t s_kind(const struct s_hit *h)
+{
+    if (h->reading > 0)
+        return PROTO_MATCH_CANDIDATE;
+    if (h->method == S_PATTERN)
+        return PROTO_MATCH_PATTERN;
+    return h->method == S_OCR ? PROTO_MATCH_OCR : PROTO_MATCH_EXACT;
+}
+
+/* Output order: most urgent list first, then by kind, then the better way, then as added. */
+static int s_cmp_output(const void *pa, const void *pb)
+{
+    const struct s_hit *a = pa, *b = pb;
+    uint8_t ka = s_kind(a), kb = s_kind(b);
+
+    if (a->priority != b->priority)
+        return a->priority < b->priority ? -1 : 1;
+    if (ka != kb)
+        return ka < kb ? -1 : 1;
+    int q = s_cmp_quality(a, b);
+    if (q != 0)
+        return q;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/*
+ * Text building for wl_match.detail without printf: it runs for every hit, and formatting
+ * was a visible share of a match. Writes stop at the buffer's end (s_text.len is kept exact).
+ */
+struct s_text {
+    char buf[128];
+    size_t len;
+};
+
+static void s_put(struct s_text *t, const char *s)
+{
+    for (; *s; s++)
+        if (t->len + 1 < sizeof(t->buf))
+            t->buf[t->len++] = *s;
+    t->buf[t->len] = '\0';
+}
+
+static void s_put_char(struct s_text *t, char c)
+{
+    char s[2] = {c, '\0'};
+    s_put(t, s);
+}
+
+static void s_put_uint(struct s_text *t, unsigned v)
+{
+    char s[12];
+    size_t n = sizeof(s) - 1;
+    s[n] = '\0';
+    do {
+        s[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    s_put(t, s + n);
+}
+
+/* The substitutions as "O/0 at 3, B/8 at 6" (entry character / read character, 1-based), or
+ * only their number when `count_only`. */
+static void s_put_substs(struct s_text *t, const struct s_hit *h, const char *plate,
+                         const char *read, bool count_only)
+{
+    if (count_only) {
+        s_put_uint(t, h->nsubst);
+        s_put(t, " substitutions");
+        return;
+    }
+    for (size_t k = 0; k < h->nsubst; k++) {
+        size_t at = h->subst_pos[k];
+        /* The reading's character at the entry's position, shifted past the odd one. */
+        size_t ra = at;
+        if (h->indel == S_INDEL_MISSING && at > h->indel_pos)
+            ra = at - 1;
+        else if (h->indel == S_INDEL_EXTRA && at >= h->indel_pos)
+            ra = at + 1;
+        if (k > 0)
+            s_put(t, ", ");
+        s_put_char(t, plate[at]);
+        s_put_char(t, '/');
+        s_put_char(t, read[ra]);
+        s_put(t, " at ");
+        s_put_uint(t, (unsigned)at + 1);
+    }
+}
+
+/* wl_match.detail, e.g. "O read as 0 at 3", "candidate 2 (640), pattern 1AB?12*". */
+static void s_detail(const struct s_hit *h, const struct wl_entry *e, const struct wl_query *q,
+                     char out[WL_DETAIL_MAX + 1])
+{
+    const char *read = q->plate[h->reading];
+    struct s_text t;
+
+    /* Second pass only if the first does not fit: substitutions counted, not listed. */
+    for (int pass = 0; pass < 2; pass++) {
+        t.len = 0;
+        t.buf[0] = '\0';
+        if (h->reading > 0) {
+            s_put(&t, "candidate ");
+            s_put_uint(&t, h->reading);
+            s_put(&t, " (");
+            s_put_uint(&t, q->confidence[h->reading]);
+            s_put(&t, "), ");
+        }
+        if (h->method == S_EXACT) {
+            s_put(&t, "exact");
+        } else if (h->method == S_PATTERN) {
+            s_put(&t, "pattern ");
+            s_put(&t, e->plate);
+            if (h->nsubst > 0) {
+                s_put(&t, ", ");
+                s_put_uint(&t, h->nsubst);
+                s_put(&t, " substituted");
+            }
+        } else if (h->indel != S_INDEL_NONE) {
+            s_put(&t, h->indel == S_INDEL_MISSING ? "one character missing at "
+                                                  : "one character extra at ");
+            s_put_uint(&t, h->indel_pos + 1u);
+            if (h->nsubst > 0) {
+                s_put(&t, ", ");
+                s_put_substs(&t, h, e->plate, read, pass == 1);
+            }
+        } else if (h->nsubst == 1 && pass == 0) {
+            s_put_char(&t, e->plate[h->subst_pos[0]]);
+            s_put(&t, " read as ");
+            s_put_char(&t, read[h->subst_pos[0]]);
+            s_put(&t, " at ");
+            s_put_uint(&t, h->subst_pos[0] + 1u);
+        } else {
+            s_put_substs(&t, h, e->plate, read, pass == 1);
+        }
+        if (t.len <= WL_DETAIL_MAX)
+            break;
+    }
+    /* Still too long (cannot happen with these texts): cut. */
+    size_t n = t.len <= WL_DETAIL_MAX ? t.len : WL_DETAIL_MAX;
+    memcpy(out, t.buf, n);
+    out[n] = '\0';
+}
+
+size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out, size_t max)
+{
+    struct s_ctx c;
+    char key[PLATE_MAX + 1];
+
+    if (!self || !q)
+        return 0;
+    c.wl = self;
+    c.q = q;
+    c.hits = c.stack;
+    c.nhits = 0;
+    c.cap = WL_HITS_STACK;
+    c.lost = 0;
+    size_t nreadings = q->nreadings < WL_READINGS_MAX ? q->nreadings : WL_READINGS_MAX;
+    /* Candidates only matter if some list takes them. */
+    if (!self->candidates && nreadings > 1)
+        nreadings = 1;
+    for (size_t r = 0; r < nreadings; r++) {
+        const char *read = q->plate[r];
+        size_t n;
+        if (!read || (n = s_canon(self->canon, read, key)) == 0)
+            continue;
+        /* A reading equal to an earlier one at least as confident finds nothing more. */
+        bool repeat = false;
+        for (size_t k = 0; k < r && !repeat; k++)
+            repeat = q->plate[k] && q->confidence[k] >= q->confidence[r] &&
+                     strcmp(q->plate[k], read) == 0;
+        if (repeat)
+            continue;
+        c.reading = r;
+        c.read = read;
+        c.conf = q->confidence[r];
+        s_match_reading(&c, key, n);
+    }
+
+    /* One hit per entry, its best; then the most urgent first. */
+    size_t n = c.nhits;
+    if (n > 1) {
+        qsort(c.hits, n, sizeof(*c.hits), s_cmp_entry);
+        size_t k = 1;
+        for (size_t i = 1; i < n; i++)
+            if (c.hits[i].idx != c.hits[k - 1].idx)
+                c.hits[k++] = c.hits[i];
+        n = k;
+        qsort(c.hits, n, sizeof(*c.hits), s_cmp_output);
+    }
+    for (size_t i = 0; i < n && i < max; i++) {
+        const struct s_hit *h = &c.hits[i];
+        struct wl_match *m = &out[i];
+        m->entry = &self->entries[h->idx];
+        m->kind = s_kind(h);
+        m->reading = h->reading;
+        m->confidence = q->confidence[h->reading];
+        m->nsubst = h->nsubst;
+        m->indel = h->indel != S_INDEL_NONE;
+        s_detail(h, m->entry, q, m->detail);
+    }
+    if (c.hits != c.stack)
+        free(c.hits);
+    return n + c.lost;
 }

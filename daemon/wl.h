@@ -1,10 +1,17 @@
 /*
- * wl: an immutable in-memory watchlist snapshot, indexed by normalised plate.
+ * wl: an immutable in-memory watchlist snapshot, and the matcher that reads it.
  *
  * A builder collects lists and entries (copying every string), then wl_builder_build() freezes
- * them into a snapshot: an open-addressing hash table of plate -> first entry, entries with the
- * same plate chained. A snapshot never changes, so any number of threads may look up in it
+ * them into a snapshot. A snapshot never changes, so any number of threads may match against it
  * while a new one is being built; the owner replaces it by pointer swap.
+ *
+ * Matching tolerates OCR errors without scanning the lists: every plate entry is indexed under
+ * its OCR-canonical key (each character replaced by the first member of its equivalence class,
+ * e.g. O, D and Q by 0), so the exact and the OCR-tolerant candidates of a read are found by one
+ * probe and then verified against their list's policy. Lists that allow one character more or
+ * less are also indexed under each single-character deletion of the key (symmetric deletion),
+ * so that too stays a handful of probes. Patterns with '?' and '*' are indexed by a literal
+ * trigram of their canonical form. Per read: the primary reading and every candidate.
  */
 #ifndef ANPR_WL_H
 #define ANPR_WL_H
@@ -17,20 +24,45 @@
 
 #define WL_UNBOUNDED_FROM  INT64_MIN /* valid_from_us when the entry has no start */
 #define WL_UNBOUNDED_UNTIL INT64_MAX /* valid_until_us when the entry has no end */
+#define WL_MAX_SUBST       4         /* most characters an OCR policy lets differ */
+#define WL_READINGS_MAX    9         /* primary reading + 8 candidates */
+
+/* The default OCR-equivalence classes: characters a camera confuses. */
+#define WL_DEFAULT_CLASSES "0ODQ,1IL,2Z,5S,6G,8B"
+
+enum wl_policy {
+    WL_POLICY_EXACT = 0, /* the normalised plate as listed */
+    WL_POLICY_OCR = 1,   /* up to max_subst characters may differ within their class */
+};
+
+/* How a list matches, as stored with it. */
+struct wl_list_opts {
+    uint8_t policy;          /* enum wl_policy */
+    uint8_t max_subst;       /* OCR: 0..WL_MAX_SUBST characters may differ (within a class) */
+    bool indel;              /* OCR: one character more or missing also matches */
+    uint16_t min_confidence; /* per mille: readings below it do not hit this list */
+    bool candidates;         /* the reader's alternative readings are matched too */
+    /* Not used by the matcher; carried for the daemon's repeat-hit suppression. */
+    uint32_t suppress_s; /* a repeat hit of one plate on one entry within this is not
+                            re-alerted (0 = every hit alerts) */
+    bool realert_camera; /* a repeat at another camera alerts again */
+};
 
 struct wl_list {
     uint32_t id;
     uint8_t priority;     /* 1 (most urgent) .. 9 */
     const char *name;     /* owned by the snapshot */
     const char *category; /* owned by the snapshot */
+    struct wl_list_opts opts;
 };
 
 struct wl_entry {
     uint64_t id;
     const struct wl_list *list;
-    char plate[PLATE_MAX + 1]; /* normalised */
+    char plate[PLATE_MAX + 1]; /* normalised plate, or pattern ('?' one char, '*' any run) */
     char country[3];           /* ISO alpha-2, or "" = any country */
-    uint32_t next;             /* index of the next entry with the same plate, or UINT32_MAX */
+    bool pattern;              /* plate holds '?' or '*' */
+    uint32_t next;             /* next entry under the same key, or UINT32_MAX (internal) */
     int64_t valid_from_us;     /* UTC µs, inclusive */
     int64_t valid_until_us;    /* UTC µs, exclusive */
     const char *instruction;   /* to the operator; owned by the snapshot, never NULL */
@@ -41,7 +73,7 @@ struct wl_entry {
 struct wl_entry_in {
     uint64_t id;
     uint32_t list_id;         /* must have been added with wl_builder_add_list() */
-    const char *plate;        /* as stored by admins; normalised here */
+    const char *plate;        /* as stored by admins; normalised here ('?' and '*' kept) */
     const char *country;      /* NULL or "" = any */
     int64_t valid_from_us;    /* WL_UNBOUNDED_FROM for none */
     int64_t valid_until_us;   /* WL_UNBOUNDED_UNTIL for none */
@@ -49,17 +81,46 @@ struct wl_entry_in {
     const char *external_ref; /* NULL = "" */
 };
 
+/* A read to match: its normalised readings, best first (the primary reading is [0]). */
+struct wl_query {
+    const char *country;                  /* "" = unknown */
+    int64_t time_us;                      /* validity windows are checked at this time */
+    size_t nreadings;                     /* 1 + candidates, at most WL_READINGS_MAX */
+    const char *plate[WL_READINGS_MAX];   /* normalised */
+    uint16_t confidence[WL_READINGS_MAX]; /* per mille */
+};
+
+/* One entry a read hits, and how: the best way it matched if there were several. */
+struct wl_match {
+    const struct wl_entry *entry;
+    uint8_t kind;        /* enum proto_match: EXACT, OCR, CANDIDATE or PATTERN */
+    uint8_t reading;     /* which reading matched: 0 = primary, 1.. = candidate rank */
+    uint16_t confidence; /* of that reading, per mille */
+    uint8_t nsubst;      /* characters that differ within their class (OCR) */
+    bool indel;          /* one character more or missing (OCR) */
+    char detail[64];     /* for the operator, e.g. "O read as 0 at 3", "candidate 2 (640)" */
+};
+
 typedef struct wl_builder wl_builder_t;
 typedef struct wl wl_t;
 
-/* NULL on out of memory. */
+/* NULL on out of memory. The OCR classes are WL_DEFAULT_CLASSES until set. */
 wl_builder_t *wl_builder_new(void);
 void wl_builder_destroy(wl_builder_t **self_p);
 
-/* 0 or -1 with a message in err (duplicate id, bad priority, out of memory). */
+/*
+ * Set the OCR-equivalence classes: comma-separated groups of letters and digits, e.g.
+ * "0ODQ,1IL,8B"; a character in at most one group, each group at least two. 0, or -1 with a
+ * message naming the problem.
+ */
+int wl_builder_set_classes(wl_builder_t *self, const char *classes, char *err, size_t errlen);
+
+/* 0 or -1 with a message in err (duplicate id, bad priority or options, out of memory). */
 int wl_builder_add_list(wl_builder_t *self, uint32_t id, const char *name, const char *category,
-                        uint8_t priority, char *err, size_t errlen);
-/* 0 or -1 with a message in err (unknown list, plate that does not normalise, bad country). */
+                        uint8_t priority, const struct wl_list_opts *opts, char *err,
+                        size_t errlen);
+/* 0 or -1 with a message in err (unknown list, plate or pattern that does not normalise, bad
+ * country, empty validity window). */
 int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, size_t errlen);
 
 /* Freeze into a snapshot; consumes the builder (*self_p set to NULL). NULL on out of memory. */
@@ -67,15 +128,22 @@ wl_t *wl_builder_build(wl_builder_t **self_p);
 void wl_destroy(wl_t **self_p);
 
 size_t wl_entry_count(const wl_t *self);
+size_t wl_pattern_count(const wl_t *self);
 size_t wl_list_count(const wl_t *self);
 size_t wl_memory_bytes(const wl_t *self); /* heap held by the snapshot */
 
 /*
- * Entries that a read of normalised `plate` in `country` ("" = unknown) at `time_us` hits: same
- * plate, valid at that time, and the entry's country empty, equal, or the read's unknown.
- * Stores up to `max` pointers in out (valid while the snapshot lives) and returns how many
- * matched in all (which may exceed max).
+ * Every entry the read hits: valid at q->time_us, country compatible (entry "" matches all; an
+ * entry's country matches the same country or an unknown one), a reading at or above the list's
+ * min_confidence, and matching by the list's policy (candidates only where the list allows).
+ * One wl_match per entry, the best way it matched (primary before candidate, exact before OCR).
+ * Stores up to `max` in out, most urgent list first, and returns how many entries matched in
+ * all (which may exceed max).
  */
+size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out, size_t max);
+
+/* Exact lookup of one normalised plate (no OCR, no patterns, no candidates): the baseline the
+ * benchmark compares wl_match with, and what tests of the index use. Same filters. */
 size_t wl_lookup(const wl_t *self, const char *plate, const char *country, int64_t time_us,
                  const struct wl_entry **out, size_t max);
 

@@ -2,9 +2,10 @@
  * proto: encoder and decoder of the anprd wire format, version 1 (see PROTOCOL.md).
  *
  * Decoders read through a cursor that never hands out a byte past the frame, and check each
- * field as soon as it is read, so the first problem in wire order is the one reported. The one
- * exception is the READ camera id: it is read and checked right after the fixed-size fields
- * and before their range checks, so a REJECT can name the camera of almost any bad read.
+ * field as soon as it is read, so the first problem in wire order is the one reported. Two
+ * exceptions: the READ camera id is read and checked right after the fixed-size fields and
+ * before their range checks, so a REJECT can name the camera of almost any bad read; and
+ * HIT.reading is checked against the read's ncand only once the read is decoded.
  * Encoders run the same field checks on the struct before they write anything.
  *
  * Error texts go back to cameras in REJECT.text: they name fields and numbers, are pure ASCII,
@@ -21,6 +22,7 @@
 #define S_LON_MAX       1800000000            /* 180 degrees in 1e-7 */
 #define S_SEQ_MAX       ((uint64_t)INT64_MAX) /* seq is stored as a PostgreSQL bigint */
 #define S_PRIORITY_MAX  9
+#define S_NSUBST_MAX    16 /* a normalised plate has at most 16 characters (PLATE_MAX) */
 #define S_NAME_LEN      32 /* room for an ACK field name, e.g. "range[63].first_seq" */
 
 static const char *const s_reason_names[PROTO_REASON_COUNT] = {
@@ -212,6 +214,51 @@ static int s_check_text(const uint8_t *s, size_t n, size_t min, size_t max, cons
     default:
         return s_fail(err, PROTO_E_FIELD, "%s.%s: NUL at byte %zu", pfx, field, at);
     }
+}
+
+/*
+ * One line for the operator (HIT.detail): 0..max bytes of UTF-8 without control characters, so
+ * a console can print it as it comes without it moving the cursor or breaking a TSV line.
+ */
+static int s_check_line(const uint8_t *s, size_t n, size_t max, const char *pfx, const char *field,
+                        struct proto_error *err)
+{
+    size_t at = 0;
+    uint32_t cp = 0;
+
+    if (n > max)
+        return s_fail(err, PROTO_E_FIELD, "%s.%s: %zu bytes > %zu", pfx, field, n, max);
+    switch (s_utf8_scan(s, n, true, &at, &cp)) {
+    case S_UTF8_OK:
+        return 0;
+    case S_UTF8_BAD:
+        return s_fail(err, PROTO_E_FIELD, "%s.%s: invalid UTF-8 at byte %zu", pfx, field, at);
+    default:
+        return s_fail(err, PROTO_E_FIELD, "%s.%s: control character U+%04X at byte %zu", pfx, field,
+                      (unsigned)cp, at);
+    }
+}
+
+/*
+ * The listed plate of a HIT: anprd sends it normalised (A-Z, 0-9), and a pattern entry keeps
+ * its wildcards '?' (one character) and '*' (any run). Nothing else, so a subscriber can show
+ * it as is and tell a pattern by its '?' or '*'.
+ */
+static int s_check_entry_plate(const uint8_t *s, size_t n, const char *pfx, struct proto_error *err)
+{
+    if (n == 0)
+        return s_fail(err, PROTO_E_FIELD, "%s.entry_plate: empty", pfx);
+    if (n > PROTO_PLATE_MAX)
+        return s_fail(err, PROTO_E_FIELD, "%s.entry_plate: %zu bytes > %d", pfx, n,
+                      PROTO_PLATE_MAX);
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '?' ||
+              s[i] == '*'))
+            return s_fail(err, PROTO_E_FIELD,
+                          "%s.entry_plate: byte 0x%02X at %zu not in [A-Z0-9?*]", pfx,
+                          (unsigned)s[i], i);
+    }
+    return 0;
 }
 
 static bool s_camera_char(uint8_t c)
@@ -695,6 +742,16 @@ int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit, stru
     if (hit->match < PROTO_MATCH_EXACT || hit->match > PROTO_MATCH_PATTERN)
         return s_fail(err, PROTO_E_FIELD, "HIT.match: %u not in %d..%d", (unsigned)hit->match,
                       PROTO_MATCH_EXACT, PROTO_MATCH_PATTERN);
+    if (s_get_u8(&rd, &hit->reading, "HIT", "reading", err) < 0)
+        return -1;
+    if (hit->reading > PROTO_CAND_MAX)
+        return s_fail(err, PROTO_E_FIELD, "HIT.reading: %u > %d", (unsigned)hit->reading,
+                      PROTO_CAND_MAX);
+    if (s_get_u8(&rd, &hit->nsubst, "HIT", "nsubst", err) < 0)
+        return -1;
+    if (hit->nsubst > S_NSUBST_MAX)
+        return s_fail(err, PROTO_E_FIELD, "HIT.nsubst: %u > %d", (unsigned)hit->nsubst,
+                      S_NSUBST_MAX);
 
     if (s_get_str8(&rd, &s, &n, "HIT", "list", err) < 0 ||
         s_check_text(s, n, 1, PROTO_LIST_MAX, "HIT", "list", err) < 0)
@@ -705,7 +762,7 @@ int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit, stru
         return -1;
     s_copy(hit->category, s, n);
     if (s_get_str8(&rd, &s, &n, "HIT", "entry_plate", err) < 0 ||
-        s_check_plate(s, n, false, "HIT", "entry_plate", err) < 0)
+        s_check_entry_plate(s, n, "HIT", err) < 0)
         return -1;
     s_copy(hit->entry_plate, s, n);
     if (s_get_str8(&rd, &s, &n, "HIT", "entry_country", err) < 0 ||
@@ -720,9 +777,17 @@ int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit, stru
         s_check_text(s, n, 0, PROTO_REF_MAX, "HIT", "external_ref", err) < 0)
         return -1;
     s_copy(hit->external_ref, s, n);
+    if (s_get_str8(&rd, &s, &n, "HIT", "detail", err) < 0 ||
+        s_check_line(s, n, PROTO_DETAIL_MAX, "HIT", "detail", err) < 0)
+        return -1;
+    s_copy(hit->detail, s, n);
 
     if (s_read_body(&rd, "HIT.read", &hit->read, err) < 0)
         return -1;
+    /* the one check across fields: it needs ncand, which comes later on the wire */
+    if (hit->reading > hit->read.ncand)
+        return s_fail(err, PROTO_E_FIELD, "HIT.reading: %u > HIT.read.ncand %u",
+                      (unsigned)hit->reading, (unsigned)hit->read.ncand);
     return s_close(&rd, "HIT", err);
 }
 
@@ -945,17 +1010,19 @@ size_t proto_encode_reject(const struct proto_reject *rej, uint8_t *buf, size_t 
 size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap)
 {
     struct s_wr w;
-    size_t nlist, ncat, nplate, ncountry, ntext, nref;
+    size_t nlist, ncat, nplate, ncountry, ntext, nref, ndetail;
 
     if (!hit || hit->priority < 1 || hit->priority > S_PRIORITY_MAX ||
-        hit->match < PROTO_MATCH_EXACT || hit->match > PROTO_MATCH_PATTERN)
+        hit->match < PROTO_MATCH_EXACT || hit->match > PROTO_MATCH_PATTERN ||
+        hit->reading > hit->read.ncand || hit->reading > PROTO_CAND_MAX ||
+        hit->nsubst > S_NSUBST_MAX)
         return 0;
     if (!s_len(hit->list, sizeof hit->list, &nlist) ||
         s_check_text(S_BYTES(hit->list), nlist, 1, PROTO_LIST_MAX, "HIT", "list", NULL) < 0 ||
         !s_len(hit->category, sizeof hit->category, &ncat) ||
         s_check_category(S_BYTES(hit->category), ncat, "HIT", NULL) < 0 ||
         !s_len(hit->entry_plate, sizeof hit->entry_plate, &nplate) ||
-        s_check_plate(S_BYTES(hit->entry_plate), nplate, false, "HIT", "entry_plate", NULL) < 0 ||
+        s_check_entry_plate(S_BYTES(hit->entry_plate), nplate, "HIT", NULL) < 0 ||
         !s_len(hit->entry_country, sizeof hit->entry_country, &ncountry) ||
         s_check_country(S_BYTES(hit->entry_country), ncountry, "HIT", "entry_country", NULL) < 0 ||
         !s_len(hit->instruction, sizeof hit->instruction, &ntext) ||
@@ -964,6 +1031,8 @@ size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap)
         !s_len(hit->external_ref, sizeof hit->external_ref, &nref) ||
         s_check_text(S_BYTES(hit->external_ref), nref, 0, PROTO_REF_MAX, "HIT", "external_ref",
                      NULL) < 0 ||
+        !s_len(hit->detail, sizeof hit->detail, &ndetail) ||
+        s_check_line(S_BYTES(hit->detail), ndetail, PROTO_DETAIL_MAX, "HIT", "detail", NULL) < 0 ||
         s_read_valid(&hit->read) < 0)
         return 0;
     s_begin(&w, buf, cap, PROTO_HIT);
@@ -971,12 +1040,15 @@ size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap)
     s_put_u32(&w, hit->list_id);
     s_put_u8(&w, hit->priority);
     s_put_u8(&w, hit->match);
+    s_put_u8(&w, hit->reading);
+    s_put_u8(&w, hit->nsubst);
     s_put_str8(&w, hit->list, nlist);
     s_put_str8(&w, hit->category, ncat);
     s_put_str8(&w, hit->entry_plate, nplate);
     s_put_str8(&w, hit->entry_country, ncountry);
     s_put_str16(&w, hit->instruction, ntext);
     s_put_str8(&w, hit->external_ref, nref);
+    s_put_str8(&w, hit->detail, ndetail);
     s_put_read(&w, &hit->read);
     return s_finish(&w);
 }

@@ -33,6 +33,7 @@
 #define PROTO_CATEGORY_MAX    32   /* watchlist category in a HIT */
 #define PROTO_TEXT_MAX        1000 /* instruction text in a HIT */
 #define PROTO_REF_MAX         64   /* external reference in a HIT */
+#define PROTO_DETAIL_MAX      63   /* how a HIT matched, for the operator */
 #define PROTO_REASON_TEXT_MAX 200  /* human-readable text in a REJECT */
 #define PROTO_ACK_MAX_RANGES  64   /* ranges in one ACK frame */
 
@@ -126,12 +127,15 @@ struct proto_hit {
     uint32_t list_id;                          /* its watchlist */
     uint8_t priority;                          /* 1 (most urgent) .. 9 */
     uint8_t match;                             /* enum proto_match */
+    uint8_t reading; /* reading that matched: 0 primary, n = read.cand[n - 1] */
+    uint8_t nsubst;  /* characters that differ within their OCR class */
     char list[PROTO_LIST_MAX + 1];             /* watchlist name */
     char category[PROTO_CATEGORY_MAX + 1];     /* e.g. "stolen", "wanted" */
-    char entry_plate[PROTO_PLATE_MAX + 1];     /* plate as listed (normalised) */
+    char entry_plate[PROTO_PLATE_MAX + 1];     /* as listed (normalised; a pattern has ? and *) */
     char entry_country[PROTO_COUNTRY_MAX + 1]; /* "" = any country */
     char instruction[PROTO_TEXT_MAX + 1];      /* what the operator should do */
     char external_ref[PROTO_REF_MAX + 1];      /* reference in the source system */
+    char detail[PROTO_DETAIL_MAX + 1]; /* e.g. "O read as 0 at 3", "candidate 2 (640)" */
     struct proto_read read;                    /* the read that matched */
 };
 

@@ -71,6 +71,8 @@ int main(void)
                      "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, p "
                      "FROM anpr.watchlist, (VALUES ('FENCE-1'), ('7-LST-777')) v(p) "
                      "WHERE name = 'Wanted'");
+    /* Every sighting alerts: these tests count HITs (the default suppresses repeats). */
+    h_exec(db.admin, "UPDATE anpr.watchlist SET suppress_s = 0");
     if (h_daemon_start(&d, &db, NULL) != 0)
         return 1;
     void *dealer = h_dealer(d.ingest_ep);

@@ -105,6 +105,8 @@ int main(void)
            " FROM anpr.watchlist WHERE name = 'Stolen vehicles';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '4-OFF-444'"
            " FROM anpr.watchlist WHERE name = 'Old list'");
+    /* Every sighting alerts: these tests count HITs (the default suppresses repeats). */
+    h_exec(db.admin, "UPDATE anpr.watchlist SET suppress_s = 0");
     if (h_daemon_start(&d, &db, NULL) != 0)
         return 1;
     dealer = h_dealer(d.ingest_ep);

@@ -163,7 +163,7 @@ static void s_test_structure(void)
     EXPECT(DB "log:\n  - level\n", "t.yaml:4:3: log: expected a mapping of keys, got a sequence\n");
     EXPECT(DB "\nloging:\n  level: info\n",
            "t.yaml:4:1: loging: unknown section; expected one of: ingest, dispatch, database, "
-           "log\n");
+           "log, matcher\n");
     EXPECT(DB "ingest:\n  endpiont: tcp://*:1\n",
            "t.yaml:4:3: ingest.endpiont: unknown key; expected one of: endpoint, max_pending, "
            "max_future_skew_s, max_age_days\n");
@@ -177,7 +177,19 @@ static void s_test_structure(void)
            "t.yaml:1:32: database: a key must be a plain name, not a mapping\n");
     /* user text is shown on one line */
     EXPECT(DB "\"a\\nb\": 1\n", "t.yaml:3:1: a?b: unknown section; expected one of: ingest, "
-                                "dispatch, database, log\n");
+                                "dispatch, database, log, matcher\n");
+    /* OCR classes are checked by the matcher's own parser. */
+    {
+        char *e = s_errors(DB "matcher:\n  ocr_classes: \"0OD,1IL,O8\"\n");
+        CHECK_CONTAINS(e, "t.yaml:4:16: matcher.ocr_classes: ");
+        free(e);
+        struct conf *c = s_ok(DB "matcher:\n  ocr_classes: \"0O,8B\"\n");
+        CHECK_STR(c ? c->matcher.ocr_classes : NULL, "0O,8B");
+        conf_destroy(&c);
+        c = s_ok(DB);
+        CHECK_STR(c ? c->matcher.ocr_classes : NULL, "0ODQ,1IL,2Z,5S,6G,8B");
+        conf_destroy(&c);
+    }
     EXPECT(DB "---\nlog: {}\n",
            "t.yaml:3:1: (top): a second YAML document; the file must hold exactly one\n");
 }

@@ -1,10 +1,13 @@
 /*
- * test_plate: plate normalisation and hashing, and that every generated plate normalises.
+ * test_plate: plate normalisation (scripts, diacritics, patterns, euroband codes), the
+ * per-country formats, hashing, and that every generated plate normalises and fits its country.
  */
 #include "check.h"
 #include "plate.h"
 #include "plategen.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /* Normalise raw, check the status and (when OK) the result. */
@@ -23,6 +26,526 @@ static void s_norm(const char *raw, enum plate_status want, const char *want_pla
 
 #define NORM_OK(raw, want) s_norm(raw, PLATE_OK, want, __LINE__)
 #define NORM_ERR(raw, st)  s_norm(raw, st, NULL, __LINE__)
+
+/* UTF-8 for one code point (no checks: the callers pass scalar values). */
+static void s_enc(uint32_t cp, char *out)
+{
+    unsigned char *o = (unsigned char *)out;
+    if (cp < 0x80) {
+        *o++ = (unsigned char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (unsigned char)(0xC0 | cp >> 6);
+        *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (unsigned char)(0xE0 | cp >> 12);
+        *o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (unsigned char)(0xF0 | cp >> 18);
+        *o++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+    }
+    *o = '\0';
+}
+
+/*
+ * Every non-ASCII character a plate may hold, written out here from the specification rather
+ * than taken from plate.c, so a slip in either table shows. '-' marks a separator.
+ */
+static const struct {
+    uint32_t lo, hi;
+    char to;
+} s_allowed[] = {
+    {0x00B7, 0x00B7, '-'}, /* middle dot */
+    {0x2013, 0x2013, '-'}, /* en dash */
+    /* Latin-1: À-Å Ç È-Ë Ì-Ï Ð Ñ Ò-Ö Ø Ù-Ü Ý, the same in lower case but ð, and ÿ */
+    {0x00C0, 0x00C5, 'A'},
+    {0x00C7, 0x00C7, 'C'},
+    {0x00C8, 0x00CB, 'E'},
+    {0x00CC, 0x00CF, 'I'},
+    {0x00D0, 0x00D0, 'D'},
+    {0x00D1, 0x00D1, 'N'},
+    {0x00D2, 0x00D6, 'O'},
+    {0x00D8, 0x00D8, 'O'},
+    {0x00D9, 0x00DC, 'U'},
+    {0x00DD, 0x00DD, 'Y'},
+    {0x00E0, 0x00E5, 'A'},
+    {0x00E7, 0x00E7, 'C'},
+    {0x00E8, 0x00EB, 'E'},
+    {0x00EC, 0x00EF, 'I'},
+    {0x00F1, 0x00F1, 'N'},
+    {0x00F2, 0x00F6, 'O'},
+    {0x00F8, 0x00F8, 'O'},
+    {0x00F9, 0x00FC, 'U'},
+    {0x00FD, 0x00FD, 'Y'},
+    {0x00FF, 0x00FF, 'Y'},
+    /* Latin Extended-A, all but Ĳ ĳ ĸ ŉ Ŋ ŋ Œ œ ſ */
+    {0x0100, 0x0105, 'A'},
+    {0x0106, 0x010D, 'C'},
+    {0x010E, 0x0111, 'D'},
+    {0x0112, 0x011B, 'E'},
+    {0x011C, 0x0123, 'G'},
+    {0x0124, 0x0127, 'H'},
+    {0x0128, 0x0131, 'I'},
+    {0x0134, 0x0135, 'J'},
+    {0x0136, 0x0137, 'K'},
+    {0x0139, 0x0142, 'L'},
+    {0x0143, 0x0148, 'N'},
+    {0x014C, 0x0151, 'O'},
+    {0x0154, 0x0159, 'R'},
+    {0x015A, 0x0161, 'S'},
+    {0x0162, 0x0167, 'T'},
+    {0x0168, 0x0173, 'U'},
+    {0x0174, 0x0175, 'W'},
+    {0x0176, 0x0178, 'Y'},
+    {0x0179, 0x017E, 'Z'},
+    /* Greek capitals */
+    {0x0391, 0x0391, 'A'}, /* Α */
+    {0x0392, 0x0392, 'B'}, /* Β */
+    {0x0395, 0x0395, 'E'}, /* Ε */
+    {0x0396, 0x0396, 'Z'}, /* Ζ */
+    {0x0397, 0x0397, 'H'}, /* Η */
+    {0x0399, 0x0399, 'I'}, /* Ι */
+    {0x039A, 0x039A, 'K'}, /* Κ */
+    {0x039C, 0x039C, 'M'}, /* Μ */
+    {0x039D, 0x039D, 'N'}, /* Ν */
+    {0x039F, 0x039F, 'O'}, /* Ο */
+    {0x03A1, 0x03A1, 'P'}, /* Ρ */
+    {0x03A4, 0x03A4, 'T'}, /* Τ */
+    {0x03A5, 0x03A5, 'Y'}, /* Υ */
+    {0x03A7, 0x03A7, 'X'}, /* Χ */
+    /* Greek small letters that look Latin */
+    {0x03B1, 0x03B1, 'A'}, /* α */
+    {0x03B9, 0x03B9, 'I'}, /* ι */
+    {0x03BA, 0x03BA, 'K'}, /* κ */
+    {0x03BF, 0x03BF, 'O'}, /* ο */
+    {0x03C1, 0x03C1, 'P'}, /* ρ */
+    {0x03C4, 0x03C4, 'T'}, /* τ */
+    {0x03C7, 0x03C7, 'X'}, /* χ */
+    /* Cyrillic capitals */
+    {0x0405, 0x0405, 'S'}, /* Ѕ */
+    {0x0406, 0x0406, 'I'}, /* І */
+    {0x0408, 0x0408, 'J'}, /* Ј */
+    {0x0410, 0x0410, 'A'}, /* А */
+    {0x0412, 0x0412, 'B'}, /* В */
+    {0x0415, 0x0415, 'E'}, /* Е */
+    {0x041A, 0x041A, 'K'}, /* К */
+    {0x041C, 0x041C, 'M'}, /* М */
+    {0x041D, 0x041D, 'H'}, /* Н */
+    {0x041E, 0x041E, 'O'}, /* О */
+    {0x0420, 0x0420, 'P'}, /* Р */
+    {0x0421, 0x0421, 'C'}, /* С */
+    {0x0422, 0x0422, 'T'}, /* Т */
+    {0x0423, 0x0423, 'Y'}, /* У */
+    {0x0425, 0x0425, 'X'}, /* Х */
+    /* Cyrillic small */
+    {0x0430, 0x0430, 'A'}, /* а */
+    {0x0432, 0x0432, 'B'}, /* в */
+    {0x0435, 0x0435, 'E'}, /* е */
+    {0x043A, 0x043A, 'K'}, /* к */
+    {0x043C, 0x043C, 'M'}, /* м */
+    {0x043D, 0x043D, 'H'}, /* н */
+    {0x043E, 0x043E, 'O'}, /* о */
+    {0x0440, 0x0440, 'P'}, /* р */
+    {0x0441, 0x0441, 'C'}, /* с */
+    {0x0442, 0x0442, 'T'}, /* т */
+    {0x0443, 0x0443, 'Y'}, /* у */
+    {0x0445, 0x0445, 'X'}, /* х */
+    {0x0455, 0x0455, 'S'}, /* ѕ */
+    {0x0456, 0x0456, 'I'}, /* і */
+    {0x0458, 0x0458, 'J'}, /* ј */
+};
+
+/* What cp should become: a letter, '-' for a separator, 0 for invalid. */
+static char s_expect(uint32_t cp)
+{
+    for (size_t i = 0; i < sizeof(s_allowed) / sizeof(s_allowed[0]); i++)
+        if (cp >= s_allowed[i].lo && cp <= s_allowed[i].hi)
+            return s_allowed[i].to;
+    return 0;
+}
+
+/* Every code point from U+0080 to U+10FFFF, between two ASCII characters. */
+static void test_scripts(void)
+{
+    unsigned wrong = 0, mapped = 0;
+
+    for (uint32_t cp = 0x80; cp <= 0x10FFFF; cp++) {
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            continue;
+        char raw[8], out[PLATE_MAX + 1], want[4];
+        raw[0] = 'x';
+        s_enc(cp, raw + 1);
+        strcat(raw, "1");
+        char to = s_expect(cp);
+        enum plate_status st = plate_normalise(raw, out);
+        snprintf(want, sizeof(want), to == '-' ? "X1" : "X%c1", to);
+        bool ok = to ? st == PLATE_OK && strcmp(out, want) == 0 : st == PLATE_INVALID;
+        mapped += to != 0;
+        if (!ok && wrong++ < 10)
+            fprintf(stderr, "%s:%d: U+%04X gives %d \"%s\", want %s\n", __FILE__, __LINE__,
+                    (unsigned)cp, (int)st, out, to ? want : "invalid");
+    }
+    CHECK_INT(wrong, 0);
+    CHECK_INT(mapped, 2 + 64 - 8 + 128 - 9 + 14 + 7 + 15 + 15);
+
+    /* The same through a pattern. */
+    char out[PLATE_MAX + 1];
+    CHECK_INT(plate_normalise_pattern("\xD0\x90\xCE\x92*\xC3\x96?", out), PLATE_OK);
+    CHECK_STR(out, "AB*O?");
+
+    /* Mixed scripts on one plate: Cyrillic, Greek, Latin with diacritics and plain ASCII. */
+    NORM_OK("1-\xD0\x90\xD0\x92\xD0\xA1-123", "1ABC123");         /* 1-АВС-123 */
+    NORM_OK("\xD1\x80\xD0\xBE 12 \xD1\x85\xD0\xB5", "PO12XE");    /* ро 12 хе */
+    NORM_OK("\xCE\x91\xCE\x92\xCE\x95-1234", "ABE1234");          /* ΑΒΕ-1234 */
+    NORM_OK("\xCE\xB1\xCE\xBA\xCF\x81 1", "AKP1");                /* ακρ 1 */
+    NORM_OK("M\xC3\x9C\x4E\x43H\xC3\x89N", "MUNCHEN");            /* MÜNCHÉN */
+    NORM_OK("\xC5\x81\xC3\x93\xC4\x90\xC5\xBB 99", "LODZ99");     /* ŁÓĐŻ 99 */
+    NORM_OK("T\xC3\x9C \xD0\x90\xCE\x92 12", "TUAB12");           /* TÜ АΒ 12, three scripts */
+    NORM_OK("\xC3\xA5\xC3\xA7\xC3\xAB\xC3\xAF\xC3\xB1", "ACEIN"); /* åçëïñ */
+    NORM_OK("\xC4\xB0\xC4\xB1", "II");                            /* İ ı */
+
+    /* Look-alikes left out on purpose, and letters of other scripts. */
+    NORM_ERR("AB\xCE\xB7", PLATE_INVALID); /* Greek η looks like n */
+    NORM_ERR("AB\xCE\xBD", PLATE_INVALID); /* Greek ν looks like v */
+    NORM_ERR("AB\xCF\x85", PLATE_INVALID); /* Greek υ looks like u */
+    NORM_ERR("AB\xCE\xBC", PLATE_INVALID); /* Greek μ */
+    NORM_ERR("AB\xCE\xB2", PLATE_INVALID); /* Greek β */
+    NORM_ERR("AB\xCE\xB5", PLATE_INVALID); /* Greek ε */
+    NORM_ERR("AB\xD0\x94", PLATE_INVALID); /* Cyrillic Д */
+    NORM_ERR("AB\xD0\xAF", PLATE_INVALID); /* Cyrillic Я */
+    NORM_ERR("AB\xD0\x81", PLATE_INVALID); /* Cyrillic Ё: not in the table */
+    NORM_ERR("STRA\xC3\x9F"
+             "E",
+             PLATE_INVALID); /* ß */
+    NORM_ERR("\xC3\x86"
+             "B1",
+             PLATE_INVALID); /* Æ */
+    NORM_ERR("\xC5\x92"
+             "1",
+             PLATE_INVALID); /* Œ */
+    NORM_ERR("\xC3\x9E"
+             "1",
+             PLATE_INVALID); /* Þ */
+    NORM_ERR("\xC3\xB0"
+             "1",
+             PLATE_INVALID); /* ð */
+    NORM_ERR("1\xC3\x97"
+             "2",
+             PLATE_INVALID); /* × */
+    NORM_ERR("\xC5\xBF"
+             "1",
+             PLATE_INVALID);                        /* ſ */
+    NORM_ERR("\xD8\xA8\xD8\xAA 12", PLATE_INVALID); /* Arabic */
+    NORM_ERR("12 \xD9\xA1\xD9\xA2", PLATE_INVALID); /* Arabic-Indic digits */
+    NORM_ERR("\xD7\x90"
+             "12",
+             PLATE_INVALID); /* Hebrew */
+    NORM_ERR("\xE4\xBA\xAC"
+             "A12345",
+             PLATE_INVALID); /* CJK 京 */
+    NORM_ERR("\xEA\xB0\x80"
+             "12",
+             PLATE_INVALID); /* Hangul */
+    NORM_ERR("AB\xF0\x9F\x9A\x97"
+             "12",
+             PLATE_INVALID);                             /* emoji */
+    NORM_ERR("\xEF\xBC\xA1\xEF\xBC\xA2", PLATE_INVALID); /* fullwidth ＡＢ */
+    NORM_ERR("AB\xC2\xA0"
+             "12",
+             PLATE_INVALID); /* no-break space */
+    NORM_ERR("A\xCC\x88"
+             "B",
+             PLATE_INVALID); /* combining diaeresis */
+    NORM_ERR("\xE2\x80\x8B"
+             "AB",
+             PLATE_INVALID); /* zero-width space */
+
+    /* Malformed UTF-8 never reaches the tables. */
+    NORM_ERR("\xC1\x81", PLATE_INVALID); /* overlong 'A' */
+    NORM_ERR("AB\xC0\xAF"
+             "1",
+             PLATE_INVALID);                     /* overlong '/' */
+    NORM_ERR("\xE0\x90\x90", PLATE_INVALID);     /* overlong Cyrillic А */
+    NORM_ERR("\xF0\x80\x83\x83", PLATE_INVALID); /* overlong Ã */
+    NORM_ERR("\xED\xA0\x80", PLATE_INVALID);     /* surrogate */
+    NORM_ERR("\xF4\x90\x80\x80", PLATE_INVALID); /* beyond U+10FFFF */
+    NORM_ERR("AB\xD0", PLATE_INVALID);           /* truncated */
+    NORM_ERR("\xD0"
+             "AB",
+             PLATE_INVALID); /* lead byte without continuation */
+    NORM_ERR("\x90"
+             "AB",
+             PLATE_INVALID);                 /* lone continuation */
+    NORM_ERR("\xD0\x90\x90", PLATE_INVALID); /* А and a stray continuation */
+    NORM_ERR("\xF8\x88\x80\x80\x80", PLATE_INVALID);
+}
+
+static void test_pattern(void)
+{
+    char out[PLATE_MAX + 1];
+    static const struct {
+        const char *raw;
+        enum plate_status st;
+        const char *want;
+    } cases[] = {
+        {"1-ABC-12?", PLATE_OK, "1ABC12?"},
+        {"1-ab?-*", PLATE_OK, "1AB?*"},
+        {"*123", PLATE_OK, "*123"},
+        {"**A**", PLATE_OK, "*A*"},
+        {"*-*A* * *", PLATE_OK, "*A*"}, /* separators between stars fold too */
+        {"A???B", PLATE_OK, "A???B"},   /* '?' never folds: each is one character */
+        {"?*?A", PLATE_OK, "?*?A"},
+        {"A*?*B", PLATE_OK, "A*?*B"},
+        {"1ABC123", PLATE_OK, "1ABC123"},
+        {"ABCDEFGHIJ12345?", PLATE_OK, "ABCDEFGHIJ12345?"},
+        {"A********************B", PLATE_OK, "A*B"}, /* folded before the length counts */
+        {"*ABCDEFGHIJ1234*", PLATE_OK, "*ABCDEFGHIJ1234*"},
+        {"ABCDEFGHIJ123456?", PLATE_LONG, NULL},
+        {"*ABCDEFGHIJ12345*", PLATE_LONG, NULL},
+        {"?ABCDEFGHIJ123456", PLATE_LONG, NULL},
+        {"*", PLATE_INVALID, NULL},
+        {"?", PLATE_INVALID, NULL},
+        {"* ? *", PLATE_INVALID, NULL},
+        {"?????????????????????", PLATE_INVALID, NULL},
+        {"AB#*", PLATE_INVALID, NULL},
+        {"AB*#", PLATE_INVALID, NULL},
+        {"AB\xE4\xBA\xAC*", PLATE_INVALID, NULL},
+        {"AB%", PLATE_INVALID, NULL},
+        {"", PLATE_EMPTY, NULL},
+        {" -./_", PLATE_EMPTY, NULL},
+        {NULL, PLATE_EMPTY, NULL},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        strcpy(out, "junk");
+        enum plate_status st = plate_normalise_pattern(cases[i].raw, out);
+        if (st != cases[i].st || strcmp(out, cases[i].want ? cases[i].want : "") != 0) {
+            check_failed++;
+            fprintf(stderr, "%s:%d: plate_normalise_pattern(\"%s\") = %d \"%s\", want %d \"%s\"\n",
+                    __FILE__, __LINE__, cases[i].raw ? cases[i].raw : "(null)", (int)st, out,
+                    (int)cases[i].st, cases[i].want ? cases[i].want : "");
+        } else {
+            check_passed++;
+        }
+    }
+
+    CHECK(plate_is_pattern("1ABC12?"));
+    CHECK(plate_is_pattern("*A"));
+    CHECK(plate_is_pattern("?*"));
+    CHECK(!plate_is_pattern("1ABC123"));
+    CHECK(!plate_is_pattern(""));
+    CHECK(!plate_is_pattern(NULL));
+}
+
+static void test_fits(void)
+{
+    static const struct {
+        const char *country, *plate;
+        bool fits;
+    } cases[] = {
+        {"BE", "1ABC123", true}, /* since 2010 */
+        {"BE", "2XYZ001", true},
+        {"BE", "9AAA000", true},  /* personalised index 9 */
+        {"BE", "QABC123", true},  /* trailer */
+        {"BE", "MABC123", true},  /* motorcycle */
+        {"BE", "ABC123", true},   /* 1973-2008 */
+        {"BE", "123ABC", true},   /* 2008-2010 */
+        {"BE", "A1234", true},    /* 1953-1962 code 1 */
+        {"BE", "12A34", true},    /* code 3 */
+        {"BE", "AB123", true},    /* code 6 */
+        {"BE", "X123Y", true},    /* code 10 */
+        {"BE", "P114", true},     /* parliament */
+        {"BE", "0ABC123", false}, /* no index 0 */
+        {"BE", "1AB123", false},
+        {"BE", "1ABC1234", false},
+        {"BE", "1ABC12A", false},
+        {"BE", "BABC123", false}, /* B is no category letter: a euroband on an old plate */
+        {"BE", "B1ABC123", false},
+        {"BE", "B12345", false},
+        {"BE", "12345", false},
+        {"BE", "ABCD123", false},
+        {"BE", "1ABC12?", false},
+        {"NL", "AB1234", true}, /* side code 1 */
+        {"NL", "1234AB", true},
+        {"NL", "12AB34", true},
+        {"NL", "XX99XX", true}, /* 4 */
+        {"NL", "ABCD12", true},
+        {"NL", "12ABCD", true},
+        {"NL", "12ABC3", true}, /* 7 */
+        {"NL", "1ABC23", true},
+        {"NL", "AB123C", true},
+        {"NL", "A123BC", true},
+        {"NL", "ABC12D", true},
+        {"NL", "A12BCD", true},
+        {"NL", "1AB234", true},
+        {"NL", "123AB4", true}, /* 14 */
+        {"NL", "ABC123", false},
+        {"NL", "123ABC", false},
+        {"NL", "A1B2C3", false},
+        {"NL", "AB12345", false},
+        {"NL", "AB123", false},
+        {"NL", "NL12ABC3", false},
+        {"NL", "123456", false},
+        {"DE", "BAB123", true},
+        {"DE", "HSAB123", true},
+        {"DE", "MX1", true},
+        {"DE", "ACX1234", true},
+        {"DE", "KLEA1234", true}, /* 8 */
+        {"DE", "KLEAB123", true},
+        {"DE", "BAB123E", true},    /* electric */
+        {"DE", "HHAB12H", true},    /* historic */
+        {"DE", "KLEAB123E", true},  /* 8 + E: two-line plates */
+        {"DE", "KLEAB1234", false}, /* 9 */
+        {"DE", "KLEAB1234E", false},
+        {"DE", "A123", false}, /* one letter: no district and letters */
+        {"DE", "ABCDEF1", false},
+        {"DE", "AB0123", false}, /* numbers have no leading zero */
+        {"DE", "AB12345", false},
+        {"DE", "ABC", false},
+        {"DE", "AB12X", false},
+        {"DE", "1AB23", false},
+        {"FR", "AB123CD", true}, /* SIV */
+        {"FR", "ZZ001ZZ", true},
+        {"FR", "123AB75", true}, /* FNI */
+        {"FR", "1A01", true},
+        {"FR", "9999ZZ92", true},
+        {"FR", "12AB2A", true}, /* Corsica */
+        {"FR", "123ABC2B", true},
+        {"FR", "456AB974", true}, /* Réunion */
+        {"FR", "AB12CD", false},
+        {"FR", "AB1234CD", false},
+        {"FR", "A123BCD", false},
+        {"FR", "0123AB75", false},
+        {"FR", "123AB2C", false},
+        {"FR", "123AB7", false},
+        {"FR", "12345AB75", false},
+        {"FR", "FAB123CD", false},
+        {"LU", "AB1234", true},
+        {"LU", "A1234", true},
+        {"LU", "1234", true},
+        {"LU", "12345", true},
+        {"LU", "123456", true},
+        {"LU", "ABC1234", false},
+        {"LU", "AB123", false},
+        {"LU", "123", false},
+        {"LU", "1234567", false},
+        {"LU", "0123", false},
+        {"LU", "AB12345", false},
+        {"LU", "LAB1234", false},
+        {"GB", "AB12CDE", true}, /* since 2001 */
+        {"GB", "AB51XYZ", true},
+        {"GB", "A123BCD", true}, /* 1983-2001 */
+        {"GB", "A1BCD", true},
+        {"GB", "ABZ1234", true}, /* Northern Ireland */
+        {"GB", "IA123", true},
+        {"GB", "LIA1", true},
+        {"GB", "OI9", true},
+        {"GB", "AB12CD", false},
+        {"GB", "ABC12DE", false},
+        {"GB", "A1234BCD", false},
+        {"GB", "A012BCD", false},
+        {"GB", "ABC1234", false}, /* neither I nor Z: not Northern Irish */
+        {"GB", "GBAB12CDE", false},
+        {"GB", "UKAB12CDE", false},
+        {"GB", "12ABCDE", false},
+        /* Country codes without case; other and unknown countries take anything. */
+        {"be", "1ABC123", true},
+        {"be", "B12345", false},
+        {"Gb", "AB12CDE", true},
+        {"XX", "B12345", true},
+        {"IT", "AB123CD", true},
+        {"BEL", "B12345", true},
+        {"", "?", true},
+        {NULL, "B12345", true},
+        {"B", "B12345", true},
+        /* Plates that are no plates. */
+        {"BE", "", false},
+        {"NL", "", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (plate_fits(cases[i].country, cases[i].plate) == cases[i].fits) {
+            check_passed++;
+            continue;
+        }
+        check_failed++;
+        fprintf(stderr, "%s:%d: plate_fits(\"%s\", \"%s\") is %s\n", __FILE__, __LINE__,
+                cases[i].country ? cases[i].country : "(null)", cases[i].plate,
+                cases[i].fits ? "false" : "true");
+    }
+    CHECK(!plate_fits("BE", NULL));
+    CHECK(!plate_fits(NULL, NULL));
+}
+
+static void test_euroband(void)
+{
+    static const struct {
+        const char *raw, *country;
+        enum plate_status st;
+        const char *want;
+    } cases[] = {
+        {"B1ABC123", "BE", PLATE_OK, "1ABC123"},
+        {"B 1-ABC-123", "BE", PLATE_OK, "1ABC123"},
+        {"b1abc123", "be", PLATE_OK, "1ABC123"},
+        {"B ABC-123", "BE", PLATE_OK, "ABC123"},
+        {"\xD0\x92 1-ABC-123", "BE", PLATE_OK, "1ABC123"}, /* Cyrillic В */
+        {"B12345", "BE", PLATE_OK, "B12345"},              /* fits neither way: kept */
+        {"B123", "BE", PLATE_OK, "B123"},                  /* fits as it is */
+        {"1ABC123", "BE", PLATE_OK, "1ABC123"},
+        {"NL1ABC123", "BE", PLATE_OK, "NL1ABC123"}, /* another country's code */
+        {"GB1ABC123", "BE", PLATE_OK, "GB1ABC123"},
+        {"B", "BE", PLATE_OK, "B"},
+        {"NL12ABC3", "NL", PLATE_OK, "12ABC3"},
+        {"NL-XX-99-XX", "NL", PLATE_OK, "XX99XX"},
+        {"NL 12-ABC-3", "NL", PLATE_OK, "12ABC3"},
+        {"N12ABC3", "NL", PLATE_OK, "N12ABC3"},   /* half a code */
+        {"NL123ABC", "NL", PLATE_OK, "NL123ABC"}, /* 123ABC is not Dutch */
+        {"B12ABC3", "NL", PLATE_OK, "B12ABC3"},
+        {"NL", "NL", PLATE_OK, "NL"},
+        {"D HSK AB 123", "DE", PLATE_OK, "HSKAB123"},   /* 9 with the D */
+        {"D KLE AB 123E", "DE", PLATE_OK, "KLEAB123E"}, /* 10 with the D */
+        {"D HS AB 123", "DE", PLATE_OK, "DHSAB123"},    /* DHS could be a district */
+        {"D B AB 1", "DE", PLATE_OK, "DBAB1"},
+        {"F AB-123-CD", "FR", PLATE_OK, "AB123CD"},
+        {"F 1234 AB 75", "FR", PLATE_OK, "1234AB75"},
+        {"F", "FR", PLATE_OK, "F"},
+        {"FF123CD", "FR", PLATE_OK, "FF123CD"}, /* fits: FF is a series */
+        {"L AB 1234", "LU", PLATE_OK, "AB1234"},
+        {"L 123456", "LU", PLATE_OK, "123456"},
+        {"L 1234", "LU", PLATE_OK, "L1234"}, /* L1234 fits as it is */
+        {"GB AB12 CDE", "GB", PLATE_OK, "AB12CDE"},
+        {"UK AB12 CDE", "GB", PLATE_OK, "AB12CDE"},
+        {"GB A123 BCD", "GB", PLATE_OK, "A123BCD"},
+        {"UK", "GB", PLATE_OK, "UK"},
+        {"GBUKAB12CDE", "GB", PLATE_OK, "GBUKAB12CDE"}, /* only one code */
+        {"UK AB12 CDE", "UA", PLATE_OK, "UKAB12CDE"},   /* not a country we know */
+        {"B1ABC123", "", PLATE_OK, "B1ABC123"},
+        {"B1ABC123", NULL, PLATE_OK, "B1ABC123"},
+        {"B1ABC123", "XX", PLATE_OK, "B1ABC123"},
+        {"B1ABC12#", "BE", PLATE_INVALID, ""},
+        {"B-", "BE", PLATE_OK, "B"},
+        {" - ", "BE", PLATE_EMPTY, ""},
+        {NULL, "BE", PLATE_EMPTY, ""},
+        {"B1ABC123ABCDEFGHIJ", "BE", PLATE_LONG, ""},
+        {"B1ABC12?", "BE", PLATE_INVALID, ""},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[PLATE_MAX + 1] = "junk";
+        enum plate_status st = plate_normalise_cc(cases[i].raw, cases[i].country, out);
+        if (st == cases[i].st && strcmp(out, cases[i].want) == 0) {
+            check_passed++;
+            continue;
+        }
+        check_failed++;
+        fprintf(stderr, "%s:%d: plate_normalise_cc(\"%s\", \"%s\") = %d \"%s\", want %d \"%s\"\n",
+                __FILE__, __LINE__, cases[i].raw ? cases[i].raw : "(null)",
+                cases[i].country ? cases[i].country : "(null)", (int)st, out, (int)cases[i].st,
+                cases[i].want);
+    }
+}
 
 static unsigned long long s_hash(const char *p)
 {
@@ -55,18 +578,20 @@ static void test_normalise(void)
     NORM_ERR("AB#1", PLATE_INVALID);
     NORM_ERR("AB+1", PLATE_INVALID);
     NORM_ERR("AB,1", PLATE_INVALID);
-    NORM_ERR("M\xC3\x96"
-             "1",
-             PLATE_INVALID);             /* Ö */
-    NORM_ERR("\xC3\xB6", PLATE_INVALID); /* ö */
+    NORM_OK("M\xC3\x96"
+            "1",
+            "MO1");           /* Ö folds to its base letter */
+    NORM_OK("\xC3\xB6", "O"); /* ö */
     NORM_ERR("AB\n1", PLATE_INVALID);
     NORM_ERR("AB\r1", PLATE_INVALID);
     NORM_ERR("\x01"
              "AB",
              PLATE_INVALID);
     NORM_ERR("AB\x7f", PLATE_INVALID);
-    NORM_ERR("AB\xC2", PLATE_INVALID);         /* truncated middle dot */
-    NORM_ERR("AB\xC2\xB8", PLATE_INVALID);     /* cedilla, not a middle dot */
+    NORM_ERR("AB\xC2", PLATE_INVALID);     /* truncated middle dot */
+    NORM_ERR("AB\xC2\xB8", PLATE_INVALID); /* cedilla, not a middle dot */
+    NORM_ERR("AB?1", PLATE_INVALID);       /* wildcards only in patterns */
+    NORM_ERR("AB*1", PLATE_INVALID);
     NORM_ERR("AB\xE2\x80", PLATE_INVALID);     /* truncated en dash */
     NORM_ERR("AB\xE2\x80\x94", PLATE_INVALID); /* em dash */
     NORM_ERR("AB\xFF", PLATE_INVALID);
@@ -153,6 +678,13 @@ static void test_plategen(void)
             continue;
         }
         hashes[nh++] = s_hash(norm);
+        /* Every plate fits its country, and a real plate is never shortened as a euroband. */
+        char cc[PLATE_MAX + 1];
+        if (!plate_fits(country, norm) && bad++ < 5)
+            fprintf(stderr, "plategen: \"%s\" does not fit %s\n", norm, country);
+        if ((plate_normalise_cc(plate, country, cc) != PLATE_OK || strcmp(cc, norm) != 0) &&
+            bad++ < 5)
+            fprintf(stderr, "plategen: \"%s\" (%s) becomes \"%s\"\n", plate, country, cc);
         for (unsigned c = 0; c < 6; c++)
             per[c] += strcmp(country, codes[c]) == 0;
         plategen_misread(&g, plate, 200, misread);
@@ -175,14 +707,44 @@ static void test_plategen(void)
     CHECK(dup < N / 100);
     free(hashes);
 
-    /* Per-country formats, and a seed replays the same sequence. */
-    for (unsigned c = 0; c < 6; c++) {
+    /*
+     * Per-country formats, and the euroband code read as part of the plate. The code goes
+     * whenever the plate with it does not fit; for BE, NL, FR and GB that is always, for LU
+     * all but a code before 4 digits (L1234 is a plate), for DE only before the longest plates
+     * (D + HS AB 123 is district DHS).
+     */
+    static const char *const bands[] = {"B", "NL", "D", "F", "L", "GB", "UK"};
+    unsigned stripped[7] = {0};
+    for (unsigned c = 0; c < 7; c++) {
+        const char *band_cc = codes[c < 6 ? c : 5];
         for (int i = 0; i < 2000; i++) {
-            plategen_plate_for(&g, codes[c], plate);
-            if (plate_normalise(plate, norm) != PLATE_OK)
+            char raw[32], cc[PLATE_MAX + 1];
+            plategen_plate_for(&g, band_cc, plate);
+            if (plate_normalise(plate, norm) != PLATE_OK || !plate_fits(band_cc, norm)) {
+                if (bad++ < 5)
+                    fprintf(stderr, "plategen: \"%s\" (%s) does not fit\n", plate, band_cc);
+                continue;
+            }
+            snprintf(raw, sizeof(raw), "%s %s", bands[c], plate);
+            if (plate_normalise_cc(raw, band_cc, cc) != PLATE_OK) {
                 bad++;
+                continue;
+            }
+            char with[32];
+            snprintf(with, sizeof(with), "%s%s", bands[c], norm);
+            if (strcmp(cc, norm) == 0)
+                stripped[c]++;
+            else if (strcmp(cc, with) != 0 || !plate_fits(band_cc, with))
+                bad++; /* kept the code although it did not fit with it */
         }
     }
+    CHECK_INT(stripped[0], 2000);
+    CHECK_INT(stripped[1], 2000);
+    CHECK_INT(stripped[3], 2000);
+    CHECK_INT(stripped[5], 2000);
+    CHECK_INT(stripped[6], 2000);
+    CHECK(stripped[4] > 2000 * 70 / 100 && stripped[4] < 2000);
+    CHECK(stripped[2] < 2000 / 2);
     plategen_plate_for(&g, "XX", plate);
     CHECK(plate_normalise(plate, norm) == PLATE_OK);
     CHECK_INT(bad, 0);
@@ -206,6 +768,10 @@ static void test_plategen(void)
 int main(void)
 {
     test_normalise();
+    test_scripts();
+    test_pattern();
+    test_fits();
+    test_euroband();
     test_hash();
     test_plategen();
     return check_done("plate");

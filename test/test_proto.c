@@ -43,21 +43,54 @@ static const char v_reject_version[] = "41 4E 01 03 00 00 00 44 00 00 00 00 00 0
                                        "69 6F 6E 20 32 20 6E 6F 74 20 73 75 70 70 6F 72\n"
                                        "74 65 64 20 28 74 68 69 73 20 72 65 63 65 69 76\n"
                                        "65 72 20 73 70 65 61 6B 73 20 31 29\n";
-static const char v_hit[] = "41 4E 01 04 00 00 00 DE 00 00 00 00 00 00 03 E9\n"
-                            "00 00 00 03 02 01 13 47 65 73 74 6F 6C 65 6E 20\n"
-                            "76 6F 65 72 74 75 69 67 65 6E 06 73 74 6F 6C 65\n"
-                            "6E 07 31 41 42 43 31 32 33 02 42 45 00 2F 4E 69\n"
-                            "65 74 20 69 6E 67 72 69 6A 70 65 6E 20 E2 80 94\n"
-                            "20 70 6F 73 69 74 69 65 20 6D 65 6C 64 65 6E 20\n"
-                            "61 61 6E 20 64 69 73 70 61 74 63 68 2E 11 50 56\n"
-                            "2F 47 45 2F 32 30 32 35 2F 30 31 32 33 34 35 00\n"
-                            "00 00 00 00 00 00 2A 00 06 44 BD 47 9B 2C 80 03\n"
-                            "6A 02 02 01 02 0E 65 34 30 2E 67 65 6E 74 2D 6B\n"
-                            "31 32 3A 61 09 31 2D 41 42 43 2D 31 32 33 02 42\n"
-                            "45 09 31 2D 41 38 43 2D 31 32 33 02 00 09 49 2D\n"
-                            "41 42 43 2D 31 32 33 01 2D 1E 6E 46 3E 02 37 3B\n"
-                            "E3 14 73 33 3A 2F 2F 61 6E 70 72 2F 65 34 30 2F\n"
-                            "34 32 2E 6A 70 67\n";
+static const char v_hit[] = "41 4E 01 04 00 00 00 E1 00 00 00 00 00 00 03 E9\n"
+                            "00 00 00 03 02 01 00 00 13 47 65 73 74 6F 6C 65\n"
+                            "6E 20 76 6F 65 72 74 75 69 67 65 6E 06 73 74 6F\n"
+                            "6C 65 6E 07 31 41 42 43 31 32 33 02 42 45 00 2F\n"
+                            "4E 69 65 74 20 69 6E 67 72 69 6A 70 65 6E 20 E2\n"
+                            "80 94 20 70 6F 73 69 74 69 65 20 6D 65 6C 64 65\n"
+                            "6E 20 61 61 6E 20 64 69 73 70 61 74 63 68 2E 11\n"
+                            "50 56 2F 47 45 2F 32 30 32 35 2F 30 31 32 33 34\n"
+                            "35 00 00 00 00 00 00 00 00 2A 00 06 44 BD 47 9B\n"
+                            "2C 80 03 6A 02 02 01 02 0E 65 34 30 2E 67 65 6E\n"
+                            "74 2D 6B 31 32 3A 61 09 31 2D 41 42 43 2D 31 32\n"
+                            "33 02 42 45 09 31 2D 41 38 43 2D 31 32 33 02 00\n"
+                            "09 49 2D 41 42 43 2D 31 32 33 01 2D 1E 6E 46 3E\n"
+                            "02 37 3B E3 14 73 33 3A 2F 2F 61 6E 70 72 2F 65\n"
+                            "34 30 2F 34 32 2E 6A 70 67\n";
+/* through an alternative reading of the full READ */
+static const char v_hit_cand[] = "41 4E 01 04 00 00 00 B9 00 00 00 00 00 00 03 EA\n"
+                                 "00 00 00 03 02 03 02 00 13 47 65 73 74 6F 6C 65\n"
+                                 "6E 20 76 6F 65 72 74 75 69 67 65 6E 06 73 74 6F\n"
+                                 "6C 65 6E 07 49 41 42 43 31 32 33 02 42 45 00 00\n"
+                                 "00 18 63 61 6E 64 69 64 61 74 65 20 32 20 28 33\n"
+                                 "30 31 29 2C 20 65 78 61 63 74 00 00 00 00 00 00\n"
+                                 "00 2A 00 06 44 BD 47 9B 2C 80 03 6A 02 02 01 02\n"
+                                 "0E 65 34 30 2E 67 65 6E 74 2D 6B 31 32 3A 61 09\n"
+                                 "31 2D 41 42 43 2D 31 32 33 02 42 45 09 31 2D 41\n"
+                                 "38 43 2D 31 32 33 02 00 09 49 2D 41 42 43 2D 31\n"
+                                 "32 33 01 2D 1E 6E 46 3E 02 37 3B E3 14 73 33 3A\n"
+                                 "2F 2F 61 6E 70 72 2F 65 34 30 2F 34 32 2E 6A 70\n"
+                                 "67\n";
+/* OCR look-alike, on the minimal READ */
+static const char v_hit_ocr[] = "41 4E 01 04 00 00 00 84 00 00 00 00 00 00 07 F8\n"
+                                "00 00 00 07 04 02 00 01 13 47 65 7A 6F 63 68 74\n"
+                                "65 20 76 6F 65 72 74 75 69 67 65 6E 06 77 61 6E\n"
+                                "74 65 64 07 31 41 38 43 31 32 33 00 00 15 56 6F\n"
+                                "6C 67 65 6E 2C 20 6E 69 65 74 20 73 74 6F 70 70\n"
+                                "65 6E 2E 00 10 38 20 72 65 61 64 20 61 73 20 42\n"
+                                "20 61 74 20 33 00 00 00 00 00 00 00 01 00 06 44\n"
+                                "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
+                                "30 31 07 31 41 42 43 31 32 33 00 00\n";
+/* a pattern entry, on the minimal READ */
+static const char v_hit_pattern[] = "41 4E 01 04 00 00 00 71 00 00 00 00 00 00 0B BF\n"
+                                    "00 00 00 09 05 04 00 00 09 4F 6E 64 65 72 7A 6F\n"
+                                    "65 6B 0D 69 6E 76 65 73 74 69 67 61 74 69 6F 6E\n"
+                                    "07 31 41 42 3F 31 32 2A 00 00 00 06 4F 50 53 2D\n"
+                                    "37 37 0F 70 61 74 74 65 72 6E 20 31 41 42 3F 31\n"
+                                    "32 2A 00 00 00 00 00 00 00 01 00 06 44 BD 47 9B\n"
+                                    "2C 80 03 90 00 00 00 00 06 63 61 6D 2D 30 31 07\n"
+                                    "31 41 42 43 31 32 33 00 00\n";
 
 static void s_vec_read_min(struct proto_read *r)
 {
@@ -152,6 +185,55 @@ static void s_vec_hit(struct proto_hit *h)
     s_vec_read_full(&h->read);
 }
 
+/* An exact-only list that also matches alternative readings: read.cand[1] is the listed plate. */
+static void s_vec_hit_cand(struct proto_hit *h)
+{
+    memset(h, 0, sizeof *h);
+    h->entry_id = 1002;
+    h->list_id = 3;
+    h->priority = 2;
+    h->match = PROTO_MATCH_CANDIDATE;
+    h->reading = 2;
+    strcpy(h->list, "Gestolen voertuigen");
+    strcpy(h->category, "stolen");
+    strcpy(h->entry_plate, "IABC123");
+    strcpy(h->entry_country, "BE");
+    strcpy(h->detail, "candidate 2 (301), exact");
+    s_vec_read_full(&h->read);
+}
+
+/* An OCR-tolerant list: listed 1A8C123, read 1ABC123 (8 and B are one OCR class). */
+static void s_vec_hit_ocr(struct proto_hit *h)
+{
+    memset(h, 0, sizeof *h);
+    h->entry_id = 2040;
+    h->list_id = 7;
+    h->priority = 4;
+    h->match = PROTO_MATCH_OCR;
+    h->nsubst = 1;
+    strcpy(h->list, "Gezochte voertuigen");
+    strcpy(h->category, "wanted");
+    strcpy(h->entry_plate, "1A8C123");
+    strcpy(h->instruction, "Volgen, niet stoppen.");
+    strcpy(h->detail, "8 read as B at 3");
+    s_vec_read_min(&h->read);
+}
+
+static void s_vec_hit_pattern(struct proto_hit *h)
+{
+    memset(h, 0, sizeof *h);
+    h->entry_id = 3007;
+    h->list_id = 9;
+    h->priority = 5;
+    h->match = PROTO_MATCH_PATTERN;
+    strcpy(h->list, "Onderzoek");
+    strcpy(h->category, "investigation");
+    strcpy(h->entry_plate, "1AB?12*");
+    strcpy(h->external_ref, "OPS-77");
+    strcpy(h->detail, "pattern 1AB?12*");
+    s_vec_read_min(&h->read);
+}
+
 /* ---- helpers ---- */
 
 /* Parse hex digits, ignoring whitespace; returns the byte count or 0 on a bad string. */
@@ -235,7 +317,8 @@ static bool s_read_eq(const struct proto_read *a, const struct proto_read *b)
 static bool s_hit_eq(const struct proto_hit *a, const struct proto_hit *b)
 {
     return a->entry_id == b->entry_id && a->list_id == b->list_id && a->priority == b->priority &&
-           a->match == b->match && strcmp(a->list, b->list) == 0 &&
+           a->match == b->match && a->reading == b->reading && a->nsubst == b->nsubst &&
+           strcmp(a->detail, b->detail) == 0 && strcmp(a->list, b->list) == 0 &&
            strcmp(a->category, b->category) == 0 && strcmp(a->entry_plate, b->entry_plate) == 0 &&
            strcmp(a->entry_country, b->entry_country) == 0 &&
            strcmp(a->instruction, b->instruction) == 0 &&
@@ -531,20 +614,63 @@ static void s_test_other_vectors(void)
     CHECK_INT(hit_out.list_id, 3);
     CHECK_INT(hit_out.priority, 2);
     CHECK_INT(hit_out.match, PROTO_MATCH_EXACT);
+    CHECK_INT(hit_out.reading, 0);
+    CHECK_INT(hit_out.nsubst, 0);
+    CHECK_STR(hit_out.detail, "");
     CHECK_STR(hit_out.category, "stolen");
     CHECK_STR(hit_out.instruction, "Niet ingrijpen \xE2\x80\x94 positie melden aan dispatch.");
     CHECK_STR(hit_out.read.plate, "1-ABC-123");
     CHECK_INT(hit_out.read.seq, 42);
-    n2 = proto_encode_hit(&hit_out, again, sizeof again);
-    CHECK(n2 == n && memcmp(buf, again, n) == 0);
 
-    /* the HIT embeds the READ body unchanged: the full READ's body is the HIT's tail */
+    n = s_unhex(v_hit_cand, buf, sizeof buf);
+    CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
+    CHECK_INT(hit_out.match, PROTO_MATCH_CANDIDATE);
+    CHECK_INT(hit_out.reading, 2);
+    CHECK_STR(hit_out.read.cand[hit_out.reading - 1].plate, "I-ABC-123");
+    CHECK_STR(hit_out.detail, "candidate 2 (301), exact");
+    n = s_unhex(v_hit_ocr, buf, sizeof buf);
+    CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
+    CHECK_INT(hit_out.match, PROTO_MATCH_OCR);
+    CHECK_INT(hit_out.nsubst, 1);
+    CHECK_STR(hit_out.entry_country, "");
+    CHECK_STR(hit_out.detail, "8 read as B at 3");
+    n = s_unhex(v_hit_pattern, buf, sizeof buf);
+    CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
+    CHECK_INT(hit_out.match, PROTO_MATCH_PATTERN);
+    CHECK_STR(hit_out.entry_plate, "1AB?12*");
+    CHECK_STR(hit_out.instruction, "");
+
+    /*
+     * Every HIT vector: encodes to the documented bytes, decodes to the same struct, re-encodes
+     * to the same bytes, and ends with the body of the READ it embeds, unchanged.
+     */
     {
-        uint8_t rb[PROTO_MAX_FRAME];
-        size_t rn = s_unhex(v_read_full, rb, sizeof rb);
+        const struct {
+            const char *name;
+            void (*build)(struct proto_hit *);
+            const char *hex, *read_hex;
+        } hv[] = {
+            {"hit", s_vec_hit, v_hit, v_read_full},
+            {"hit_cand", s_vec_hit_cand, v_hit_cand, v_read_full},
+            {"hit_ocr", s_vec_hit_ocr, v_hit_ocr, v_read_min},
+            {"hit_pattern", s_vec_hit_pattern, v_hit_pattern, v_read_min},
+        };
 
-        CHECK(n > rn &&
-              memcmp(buf + n - (rn - PROTO_HDR_LEN), rb + PROTO_HDR_LEN, rn - PROTO_HDR_LEN) == 0);
+        for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
+            uint8_t rb[PROTO_MAX_FRAME];
+            size_t rn = s_unhex(hv[i].read_hex, rb, sizeof rb);
+
+            hv[i].build(&hit);
+            n = proto_encode_hit(&hit, buf, sizeof buf);
+            s_check_hex(hv[i].name, buf, n, hv[i].hex);
+            CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
+            CHECK_INT(err.reason, PROTO_OK);
+            CHECK(s_hit_eq(&hit, &hit_out));
+            n2 = proto_encode_hit(&hit_out, again, sizeof again);
+            CHECK(n2 == n && memcmp(buf, again, n) == 0);
+            CHECK(n > rn && memcmp(buf + n - (rn - PROTO_HDR_LEN), rb + PROTO_HDR_LEN,
+                                   rn - PROTO_HDR_LEN) == 0);
+        }
     }
 }
 
@@ -669,8 +795,8 @@ static void s_test_header(void)
 /* Every cut of every vector: truncated, with the header left alone or fixed up to match. */
 static void s_test_truncation(void)
 {
-    const char *hex[] = {v_read_min, v_read_full, v_read_pos,      v_ack,
-                         v_reject,   v_hit,       v_reject_version};
+    const char *hex[] = {v_read_min,       v_read_full, v_read_pos, v_ack,     v_reject,
+                         v_reject_version, v_hit,       v_hit_cand, v_hit_ocr, v_hit_pattern};
 
     for (size_t v = 0; v < sizeof hex / sizeof hex[0]; v++) {
         uint8_t full[PROTO_MAX_FRAME];
@@ -745,7 +871,8 @@ static void s_test_length(void)
     struct proto_reject rej;
     struct proto_hit h;
     size_t na;
-    const char *hex[] = {v_read_min, v_read_full, v_ack, v_reject, v_hit};
+    const char *hex[] = {v_read_min, v_read_full, v_ack,        v_reject,
+                         v_hit,      v_hit_cand,  v_hit_pattern};
 
     for (size_t v = 0; v < sizeof hex / sizeof hex[0]; v++) {
         struct s_buf b;
@@ -1297,15 +1424,18 @@ static void s_test_reject(void)
     CHECK_INT(proto_encode_reject(NULL, buf, sizeof buf), 0);
 }
 
+/* The fixed-size fields come from h, the strings from the arguments (they may break rules). */
 static void s_hit_frame(struct s_buf *b, const struct proto_hit *h, struct s_str list,
                         struct s_str category, struct s_str entry_plate, struct s_str instruction,
-                        struct s_str external_ref, const struct s_tread *t)
+                        struct s_str external_ref, struct s_str detail, const struct s_tread *t)
 {
     s_b_header(b, PROTO_HIT);
     s_b_u(b, h->entry_id, 8);
     s_b_u(b, h->list_id, 4);
     s_b_u(b, h->priority, 1);
     s_b_u(b, h->match, 1);
+    s_b_u(b, h->reading, 1);
+    s_b_u(b, h->nsubst, 1);
     s_b_str8(b, list);
     s_b_str8(b, category);
     s_b_str8(b, entry_plate);
@@ -1313,8 +1443,17 @@ static void s_hit_frame(struct s_buf *b, const struct proto_hit *h, struct s_str
     s_b_u(b, instruction.n, 2);
     s_b_bytes(b, instruction.p, instruction.n);
     s_b_str8(b, external_ref);
+    s_b_str8(b, detail);
     s_b_read_body(b, t);
     s_b_fix_len(b);
+}
+
+/* Fill a read's candidates up to PROTO_CAND_MAX, repeating its first one. */
+static void s_all_cands(struct proto_read *r)
+{
+    for (unsigned i = r->ncand; i < PROTO_CAND_MAX; i++)
+        r->cand[i] = r->cand[0];
+    r->ncand = PROTO_CAND_MAX;
 }
 
 static void s_test_hit(void)
@@ -1323,6 +1462,7 @@ static void s_test_hit(void)
     struct proto_error err;
     struct s_buf b;
     struct s_tread t = s_t_read_min();
+    struct s_str detail = STR("");
     uint8_t buf[PROTO_MAX_FRAME];
     static char big[1100];
     size_t n;
@@ -1330,7 +1470,8 @@ static void s_test_hit(void)
     memset(big, 'i', sizeof big);
     s_vec_hit(&h);
 #define HIT(list, cat, plate, instr, ref)                                                          \
-    (s_hit_frame(&b, &h, list, cat, plate, instr, ref, &t), proto_decode_hit(b.b, b.n, &out, &err))
+    (s_hit_frame(&b, &h, list, cat, plate, instr, ref, detail, &t),                                \
+     proto_decode_hit(b.b, b.n, &out, &err))
     CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), 0);
     CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), ((struct s_str){big, 1000}), STR("")),
               0);
@@ -1382,6 +1523,129 @@ static void s_test_hit(void)
     t.plate = STR("");
     CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
     CHECK_INT(err.reason, PROTO_E_PLATE_EMPTY);
+    t = s_t_read_min();
+
+    /* entry_plate: normalised, so A-Z 0-9, and a pattern's ? and * */
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1AB?12*"), STR(""), STR("")), 0);
+    CHECK_STR(out.entry_plate, "1AB?12*");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("*"), STR(""), STR("")), 0);
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("?"), STR(""), STR("")), 0);
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("AZ09"), STR(""), STR("")), 0);
+    CHECK_INT(HIT(STR("l"), STR("stolen"), ((struct s_str){"PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP", 32}),
+                  STR(""), STR("")),
+              0);
+    CHECK_INT(HIT(STR("l"), STR("stolen"),
+                  ((struct s_str){"PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP", 33}), STR(""), STR("")),
+              -1);
+    CHECK_STR(err.msg, "HIT.entry_plate: 33 bytes > 32");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1AB#123"), STR(""), STR("")), -1);
+    CHECK_INT(err.reason, PROTO_E_FIELD);
+    CHECK_STR(err.msg, "HIT.entry_plate: byte 0x23 at 3 not in [A-Z0-9?*]");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1AB?#23"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.entry_plate: byte 0x23 at 4 not in [A-Z0-9?*]");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1abc123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.entry_plate: byte 0x61 at 1 not in [A-Z0-9?*]");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1-ABC-123"), STR(""), STR("")), -1);
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC 123"), STR(""), STR("")), -1);
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("M\xC3\x84\x42"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.entry_plate: byte 0xC3 at 1 not in [A-Z0-9?*]");
+
+    /* reading: 0..8 on its own, then at most the read's ncand */
+    s_vec_hit(&h);
+    t.ncand = 2;
+    t.cand_plate[0] = STR("1A8C123");
+    t.cand_conf[0] = 512;
+    t.cand_plate[1] = STR("IABC123");
+    t.cand_conf[1] = 301;
+    for (unsigned k = 0; k <= 2; k++) {
+        h.reading = (uint8_t)k;
+        CHECK_INT(HIT(STR("l"), STR("stolen"), STR("IABC123"), STR(""), STR("")), 0);
+        CHECK_INT(out.reading, k);
+    }
+    h.reading = 3;
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("IABC123"), STR(""), STR("")), -1);
+    CHECK_INT(err.reason, PROTO_E_FIELD);
+    CHECK_STR(err.msg, "HIT.reading: 3 > HIT.read.ncand 2");
+    h.reading = 9;
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("IABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.reading: 9 > 8");
+    h.reading = 255;
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("IABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.reading: 255 > 8");
+    /* reading is judged before the fields after it, the ncand comparison after the read */
+    h.reading = 9;
+    CHECK_INT(HIT(STR(""), STR("stolen"), STR("IABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.reading: 9 > 8");
+    h.reading = 3;
+    CHECK_INT(HIT(STR(""), STR("stolen"), STR("IABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.list: empty");
+    t.image_ref = STR("a b");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("IABC123"), STR(""), STR("")), -1);
+    CHECK_CONTAINS(err.msg, "HIT.read.image_ref");
+    t.image_ref = STR("");
+    t.ncand = 8;
+    for (int i = 2; i < 8; i++) {
+        t.cand_plate[i] = STR("1ABC12?");
+        t.cand_conf[i] = 100;
+    }
+    h.reading = 8;
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("IABC123"), STR(""), STR("")), 0);
+    CHECK_STR(out.read.cand[out.reading - 1].plate, "1ABC12?");
+    t = s_t_read_min();
+    h.reading = 0;
+
+    /* nsubst: 0..16, any match kind (combinations are not the codec's business) */
+    for (unsigned m = PROTO_MATCH_EXACT; m <= PROTO_MATCH_PATTERN; m++) {
+        h.match = (uint8_t)m;
+        h.nsubst = 16;
+        CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), 0);
+        CHECK_INT(out.nsubst, 16);
+    }
+    h.nsubst = 17;
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_INT(err.reason, PROTO_E_FIELD);
+    CHECK_STR(err.msg, "HIT.nsubst: 17 > 16");
+    h.nsubst = 255;
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.nsubst: 255 > 16");
+    s_vec_hit(&h);
+
+    /* detail: 0..63 bytes of UTF-8 without control characters */
+    detail = STR("O read as 0 at 3");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), 0);
+    CHECK_STR(out.detail, "O read as 0 at 3");
+    detail = STR("\xC3\x96 read as O at 2 \xE2\x80\x94 \xF0\x9F\x9A\x97");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), 0);
+    detail = (struct s_str){big, 63};
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), 0);
+    CHECK_INT(strlen(out.detail), 63);
+    detail = (struct s_str){big, 64};
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_INT(err.reason, PROTO_E_FIELD);
+    CHECK_STR(err.msg, "HIT.detail: 64 bytes > 63");
+    detail = STR("O read as 0\tat 3");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_INT(err.reason, PROTO_E_FIELD);
+    CHECK_STR(err.msg, "HIT.detail: control character U+0009 at byte 11");
+    detail = STR("line\n");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.detail: control character U+000A at byte 4");
+    detail = STR("esc \x1B[2J");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.detail: control character U+001B at byte 4");
+    detail = STR("del \x7F");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.detail: control character U+007F at byte 4");
+    detail = STR("csi \xC2\x9B");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.detail: control character U+009B at byte 4");
+    detail = STR("a\0b");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.detail: control character U+0000 at byte 1");
+    detail = STR("bad \xC0\xAF");
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_STR(err.msg, "HIT.detail: invalid UTF-8 at byte 4");
+    detail = STR("");
 #undef HIT
 
     /* encoder limits */
@@ -1412,6 +1676,46 @@ static void s_test_hit(void)
     CHECK(n > 0);
     CHECK_INT(proto_decode_hit(buf, n, &out, &err), 0);
     CHECK(s_hit_eq(&h, &out));
+
+    /* the new fields: the encoder refuses what the decoder refuses */
+#define REFUSED(stmt)                                                                              \
+    do {                                                                                           \
+        s_vec_hit_cand(&h);                                                                        \
+        stmt;                                                                                      \
+        CHECK_INT(proto_encode_hit(&h, buf, sizeof buf), 0);                                       \
+    } while (0)
+#define ACCEPTED(stmt)                                                                             \
+    do {                                                                                           \
+        s_vec_hit_cand(&h);                                                                        \
+        stmt;                                                                                      \
+        n = proto_encode_hit(&h, buf, sizeof buf);                                                 \
+        CHECK(n > 0 && proto_decode_hit(buf, n, &out, &err) == 0 && s_hit_eq(&h, &out));           \
+    } while (0)
+    ACCEPTED((void)0);
+    ACCEPTED(h.reading = 0);
+    ACCEPTED(h.reading = 1);
+    REFUSED(h.reading = 3);
+    REFUSED(h.reading = 9);
+    REFUSED(h.read.ncand = 0);
+    ACCEPTED((s_all_cands(&h.read), h.reading = 8));
+    REFUSED((h.read.ncand = 9, h.reading = 9));
+    ACCEPTED(h.nsubst = 16);
+    REFUSED(h.nsubst = 17);
+    ACCEPTED(strcpy(h.detail, ""));
+    ACCEPTED(memset(h.detail, 'd', PROTO_DETAIL_MAX));
+    REFUSED(memset(h.detail, 'd', sizeof h.detail)); /* not terminated */
+    REFUSED(strcpy(h.detail, "a\tb"));
+    REFUSED(strcpy(h.detail, "a\xC2\x85"));
+    REFUSED(strcpy(h.detail, "a\xFF"));
+    ACCEPTED(strcpy(h.entry_plate, "1AB?12*"));
+    ACCEPTED(strcpy(h.entry_plate, "*"));
+    REFUSED(strcpy(h.entry_plate, "1AB#123"));
+    REFUSED(strcpy(h.entry_plate, "1abc123"));
+    REFUSED(strcpy(h.entry_plate, "1-ABC-123"));
+    REFUSED(strcpy(h.entry_plate, ""));
+    REFUSED(memset(h.entry_plate, 'P', sizeof h.entry_plate)); /* not terminated */
+#undef REFUSED
+#undef ACCEPTED
 }
 
 /* Every limit the decoder applies to a READ, the encoder applies to the struct. */
@@ -1470,18 +1774,20 @@ static void s_test_encode_small_buffers(void)
     struct proto_read r;
     struct proto_ack_range a[2];
     struct proto_reject rej;
-    struct proto_hit h;
+    struct proto_hit h, hc;
     size_t na = s_vec_ack(a);
 
     s_vec_read_full(&r);
     s_vec_reject(&rej);
     s_vec_hit(&h);
-    for (int kind = 0; kind < 4; kind++) {
+    s_vec_hit_cand(&hc); /* detail set, and a different length */
+    for (int kind = 0; kind < 5; kind++) {
         uint8_t buf[PROTO_MAX_FRAME + 64];
         size_t full = kind == 0   ? proto_encode_read(&r, buf, sizeof buf)
                       : kind == 1 ? proto_encode_ack(a, na, buf, sizeof buf)
                       : kind == 2 ? proto_encode_reject(&rej, buf, sizeof buf)
-                                  : proto_encode_hit(&h, buf, sizeof buf);
+                      : kind == 3 ? proto_encode_hit(&h, buf, sizeof buf)
+                                  : proto_encode_hit(&hc, buf, sizeof buf);
 
         CHECK(full > 0);
         for (size_t cap = 0; cap <= full; cap++) {
@@ -1492,7 +1798,8 @@ static void s_test_encode_small_buffers(void)
             got = kind == 0   ? proto_encode_read(&r, buf, cap)
                   : kind == 1 ? proto_encode_ack(a, na, buf, cap)
                   : kind == 2 ? proto_encode_reject(&rej, buf, cap)
-                              : proto_encode_hit(&h, buf, cap);
+                  : kind == 3 ? proto_encode_hit(&h, buf, cap)
+                              : proto_encode_hit(&hc, buf, cap);
             CHECK_INT(got, cap == full ? full : 0);
             for (size_t i = cap; i < sizeof buf; i++)
                 clean = clean && buf[i] == 0xA5;
@@ -1542,6 +1849,10 @@ static void s_random_read(struct proto_read *r)
 
 static void s_test_round_trips(void)
 {
+    static const char *const entry_plates[] = {"1ABC123", "1AB?12*", "*7", "ZZ99ZZ"};
+    static const char *const details[] = {"", "O read as 0 at 3", "candidate 2 (640), exact",
+                                          "\xC3\x96 read as O at 1 \xE2\x80\x94 +1"};
+
     s_rng_state = 12345;
     for (int i = 0; i < 2000; i++) {
         struct proto_read r, out;
@@ -1566,6 +1877,10 @@ static void s_test_round_trips(void)
         h.list_id = (uint32_t)s_rand();
         h.priority = (uint8_t)(1 + s_below(9));
         h.match = (uint8_t)(1 + s_below(4));
+        h.reading = (uint8_t)s_below(r.ncand + 1u);
+        h.nsubst = (uint8_t)s_below(17);
+        strcpy(h.entry_plate, entry_plates[s_below(4)]);
+        strcpy(h.detail, details[s_below(4)]);
         n = proto_encode_hit(&h, buf, sizeof buf);
         ok = n > 0 && proto_decode_hit(buf, n, &hout, &err) == 0 && s_hit_eq(&h, &hout);
         if (i % 10 == 0 || !ok)
@@ -1587,6 +1902,9 @@ static void s_test_round_trips(void)
         strcpy(h.entry_country, "NL");
         memset(h.instruction, 'i', PROTO_TEXT_MAX);
         memset(h.external_ref, 'r', PROTO_REF_MAX);
+        memset(h.detail, 'd', PROTO_DETAIL_MAX);
+        h.reading = PROTO_CAND_MAX;
+        h.nsubst = 16;
         h.read.seq = 1;
         h.read.time_us = 1;
         h.read.ncand = PROTO_CAND_MAX;
@@ -1598,7 +1916,7 @@ static void s_test_round_trips(void)
             memset(h.read.cand[i].plate, 'Q', PROTO_PLATE_MAX);
         memset(h.read.image_ref, 'I', PROTO_IMAGE_REF_MAX);
         CHECK_INT(proto_encode_read(&h.read, buf, sizeof buf), 643);
-        CHECK_INT(proto_encode_hit(&h, buf, sizeof buf), 1858);
+        CHECK_INT(proto_encode_hit(&h, buf, sizeof buf), 1924);
 
         memset(a, 0, sizeof a);
         for (int i = 0; i < PROTO_ACK_MAX_RANGES; i++) {
@@ -1638,8 +1956,9 @@ static void s_test_field_checks(void)
 }
 
 /*
- * The malformed-frame table of PROTOCOL.md: each frame, its decoder and the reason. All but the
- * header cases are the minimal READ with one thing changed.
+ * The malformed-frame table of PROTOCOL.md: each frame, its decoder and the reason. The READ
+ * cases but the header ones are the minimal READ with one thing changed, the HIT cases the OCR
+ * HIT (v_hit_ocr) with one thing changed.
  */
 static const struct {
     const char *what;
@@ -1828,6 +2147,61 @@ static const struct {
      "41 4E 01 02 00 00 00 15 00 01 06 63 61 6D 2D 30\n"
      "31 00 00 00 00 00 00 00 01 00 00 00 00\n",
      PROTO_E_FIELD, "ACK.range[0].count: 0, must be >= 1"},
+    {"M38 HIT reading 1, read.ncand 0", PROTO_HIT,
+     "41 4E 01 04 00 00 00 84 00 00 00 00 00 00 07 F8\n"
+     "00 00 00 07 04 02 01 01 13 47 65 7A 6F 63 68 74\n"
+     "65 20 76 6F 65 72 74 75 69 67 65 6E 06 77 61 6E\n"
+     "74 65 64 07 31 41 38 43 31 32 33 00 00 15 56 6F\n"
+     "6C 67 65 6E 2C 20 6E 69 65 74 20 73 74 6F 70 70\n"
+     "65 6E 2E 00 10 38 20 72 65 61 64 20 61 73 20 42\n"
+     "20 61 74 20 33 00 00 00 00 00 00 00 01 00 06 44\n"
+     "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
+     "30 31 07 31 41 42 43 31 32 33 00 00\n",
+     PROTO_E_FIELD, "HIT.reading: 1 > HIT.read.ncand 0"},
+    {"M39 HIT reading 9", PROTO_HIT,
+     "41 4E 01 04 00 00 00 84 00 00 00 00 00 00 07 F8\n"
+     "00 00 00 07 04 02 09 01 13 47 65 7A 6F 63 68 74\n"
+     "65 20 76 6F 65 72 74 75 69 67 65 6E 06 77 61 6E\n"
+     "74 65 64 07 31 41 38 43 31 32 33 00 00 15 56 6F\n"
+     "6C 67 65 6E 2C 20 6E 69 65 74 20 73 74 6F 70 70\n"
+     "65 6E 2E 00 10 38 20 72 65 61 64 20 61 73 20 42\n"
+     "20 61 74 20 33 00 00 00 00 00 00 00 01 00 06 44\n"
+     "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
+     "30 31 07 31 41 42 43 31 32 33 00 00\n",
+     PROTO_E_FIELD, "HIT.reading: 9 > 8"},
+    {"M40 HIT nsubst 17", PROTO_HIT,
+     "41 4E 01 04 00 00 00 84 00 00 00 00 00 00 07 F8\n"
+     "00 00 00 07 04 02 00 11 13 47 65 7A 6F 63 68 74\n"
+     "65 20 76 6F 65 72 74 75 69 67 65 6E 06 77 61 6E\n"
+     "74 65 64 07 31 41 38 43 31 32 33 00 00 15 56 6F\n"
+     "6C 67 65 6E 2C 20 6E 69 65 74 20 73 74 6F 70 70\n"
+     "65 6E 2E 00 10 38 20 72 65 61 64 20 61 73 20 42\n"
+     "20 61 74 20 33 00 00 00 00 00 00 00 01 00 06 44\n"
+     "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
+     "30 31 07 31 41 42 43 31 32 33 00 00\n",
+     PROTO_E_FIELD, "HIT.nsubst: 17 > 16"},
+    {"M41 HIT detail with TAB", PROTO_HIT,
+     "41 4E 01 04 00 00 00 84 00 00 00 00 00 00 07 F8\n"
+     "00 00 00 07 04 02 00 01 13 47 65 7A 6F 63 68 74\n"
+     "65 20 76 6F 65 72 74 75 69 67 65 6E 06 77 61 6E\n"
+     "74 65 64 07 31 41 38 43 31 32 33 00 00 15 56 6F\n"
+     "6C 67 65 6E 2C 20 6E 69 65 74 20 73 74 6F 70 70\n"
+     "65 6E 2E 00 10 38 09 72 65 61 64 20 61 73 20 42\n"
+     "20 61 74 20 33 00 00 00 00 00 00 00 01 00 06 44\n"
+     "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
+     "30 31 07 31 41 42 43 31 32 33 00 00\n",
+     PROTO_E_FIELD, "HIT.detail: control character U+0009 at byte 1"},
+    {"M42 HIT entry_plate \"1A#C123\"", PROTO_HIT,
+     "41 4E 01 04 00 00 00 84 00 00 00 00 00 00 07 F8\n"
+     "00 00 00 07 04 02 00 01 13 47 65 7A 6F 63 68 74\n"
+     "65 20 76 6F 65 72 74 75 69 67 65 6E 06 77 61 6E\n"
+     "74 65 64 07 31 41 23 43 31 32 33 00 00 15 56 6F\n"
+     "6C 67 65 6E 2C 20 6E 69 65 74 20 73 74 6F 70 70\n"
+     "65 6E 2E 00 10 38 20 72 65 61 64 20 61 73 20 42\n"
+     "20 61 74 20 33 00 00 00 00 00 00 00 01 00 06 44\n"
+     "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
+     "30 31 07 31 41 42 43 31 32 33 00 00\n",
+     PROTO_E_FIELD, "HIT.entry_plate: byte 0x23 at 2 not in [A-Z0-9?*]"},
 };
 
 static void s_test_malformed_table(void)
@@ -1837,13 +2211,15 @@ static void s_test_malformed_table(void)
         size_t n = s_unhex(s_malformed[i].hex, buf, sizeof buf);
         struct proto_error err = {0};
         struct proto_read r;
+        struct proto_hit h;
         struct proto_ack_range a[PROTO_ACK_MAX_RANGES];
         size_t na;
         int rc;
 
         rc = s_malformed[i].decoder == PROTO_ACK
                  ? proto_decode_ack(buf, n, a, PROTO_ACK_MAX_RANGES, &na, &err)
-                 : proto_decode_read(buf, n, &r, &err);
+             : s_malformed[i].decoder == PROTO_HIT ? proto_decode_hit(buf, n, &h, &err)
+                                                   : proto_decode_read(buf, n, &r, &err);
         CHECK_INT(rc, -1);
         CHECK_INT(err.reason, s_malformed[i].want);
         CHECK_STR(err.msg, s_malformed[i].msg);
@@ -1877,12 +2253,14 @@ static void s_check_error(int rc, const struct proto_error *err, size_t *bad)
  */
 static void s_test_mutations(void)
 {
-    uint8_t seeds[8][PROTO_MAX_FRAME];
-    size_t seed_len[8];
-    const char *hex[] = {v_read_min, v_read_full, v_read_pos, v_ack, v_reject, v_hit};
+    enum { NHEX = 9, NSEEDS = NHEX + 2 };
+    uint8_t seeds[NSEEDS][PROTO_MAX_FRAME];
+    size_t seed_len[NSEEDS];
+    const char *hex[NHEX] = {v_read_min, v_read_full, v_read_pos, v_ack,        v_reject,
+                             v_hit,      v_hit_cand,  v_hit_ocr,  v_hit_pattern};
     size_t bad = 0, decoded = 0, not_canonical = 0, multi = 0;
 
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < NHEX; i++)
         seed_len[i] = s_unhex(hex[i], seeds[i], PROTO_MAX_FRAME);
     s_rng_state = 20251129;
     {
@@ -1894,14 +2272,20 @@ static void s_test_mutations(void)
         for (int i = 0; i < 8; i++)
             strcpy(r.cand[i].plate, "\xC3\x84\x42\x43");
         r.has_position = true;
-        seed_len[6] = proto_encode_read(&r, seeds[6], PROTO_MAX_FRAME);
-        s_vec_hit(&h);
+        seed_len[NHEX] = proto_encode_read(&r, seeds[NHEX], PROTO_MAX_FRAME);
+        s_vec_hit_cand(&h);
         h.read = r;
-        seed_len[7] = proto_encode_hit(&h, seeds[7], PROTO_MAX_FRAME);
+        h.reading = 8;
+        h.nsubst = 16;
+        strcpy(h.detail, "\xC3\x84 read as A at 1, candidate 8");
+        strcpy(h.entry_plate, "*A?C");
+        seed_len[NHEX + 1] = proto_encode_hit(&h, seeds[NHEX + 1], PROTO_MAX_FRAME);
     }
+    for (size_t i = 0; i < NSEEDS; i++)
+        CHECK(seed_len[i] > 0);
 
     for (long iter = 0; iter < MUTATIONS; iter++) {
-        unsigned s = s_below(8);
+        unsigned s = s_below(NSEEDS);
         uint8_t work[PROTO_MAX_FRAME + 64];
         size_t n = seed_len[s];
         unsigned nmut = 1 + s_below(4);
@@ -2048,8 +2432,8 @@ static void s_squeeze(char *s)
  */
 static void s_test_doc(const char *path, bool required)
 {
-    const char *vecs[] = {v_read_min, v_read_full, v_read_pos,      v_ack,
-                          v_reject,   v_hit,       v_reject_version};
+    const char *vecs[] = {v_read_min,       v_read_full, v_read_pos, v_ack,     v_reject,
+                          v_reject_version, v_hit,       v_hit_cand, v_hit_ocr, v_hit_pattern};
     FILE *f = fopen(path, "rb");
     char *doc = NULL;
     size_t n;

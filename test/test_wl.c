@@ -1,13 +1,18 @@
 /*
- * test_wl: watchlist snapshot building, lookup rules, builder errors, and a 1M-entry table.
+ * test_wl: watchlist snapshot building, exact lookup rules, builder errors, OCR classes, the
+ * matcher (OCR substitutions, one character more or missing, patterns, candidates, confidence,
+ * ordering and one match per entry), and a 1M-entry table.
  */
 #include "check.h"
+#include "proto.h"
 #include "wl.h"
 
 #include <stdlib.h>
 #include <time.h>
 
 #define T0 1700000000000000LL /* some UTC µs */
+
+static const struct wl_list_opts s_exact = {.policy = WL_POLICY_EXACT, .max_subst = 1};
 
 static struct wl_entry_in s_in(uint64_t id, uint32_t list_id, const char *plate)
 {
@@ -39,9 +44,11 @@ static wl_builder_t *s_builder_with_lists(void)
     CHECK(b != NULL);
     if (!b)
         exit(1);
-    CHECK_INT(wl_builder_add_list(b, 1, "Stolen vehicles", "stolen", 1, err, sizeof(err)), 0);
-    CHECK_INT(wl_builder_add_list(b, 2, "Wanted persons", "wanted", 3, err, sizeof(err)), 0);
-    CHECK_INT(wl_builder_add_list(b, 7, "Uninsured", "uninsured", 9, err, sizeof(err)), 0);
+    CHECK_INT(wl_builder_add_list(b, 1, "Stolen vehicles", "stolen", 1, NULL, err, sizeof(err)), 0);
+    CHECK_INT(wl_builder_add_list(b, 2, "Wanted persons", "wanted", 3, &s_exact, err, sizeof(err)),
+              0);
+    CHECK_INT(wl_builder_add_list(b, 7, "Uninsured", "uninsured", 9, &s_exact, err, sizeof(err)),
+              0);
     return b;
 }
 
@@ -282,7 +289,7 @@ static void s_list_fails(wl_builder_t *b, uint32_t id, const char *name, const c
                          uint8_t prio, const char *want)
 {
     char err[256] = "";
-    CHECK_INT(wl_builder_add_list(b, id, name, cat, prio, err, sizeof(err)), -1);
+    CHECK_INT(wl_builder_add_list(b, id, name, cat, prio, &s_exact, err, sizeof(err)), -1);
     CHECK_CONTAINS(err, want);
 }
 
@@ -295,8 +302,8 @@ static void test_errors(void)
     in = s_in(100, 1, "AB#1");
     s_add_fails(b, &in, "plate \"AB#1\": invalid character", "100");
     in = s_in(101, 1,
-              "M\xC3\x96"
-              "1");
+              "M\xE2\x82\xAC"
+              "1"); /* a euro sign */
     s_add_fails(b, &in, "invalid character", NULL);
     in = s_in(102, 1, " - ");
     s_add_fails(b, &in, "plate", "no letters or digits");
@@ -344,11 +351,11 @@ static void test_errors(void)
     char err[256];
     long_name[64] = '\0';
     memset(long_name, 'n', 64);
-    CHECK_INT(wl_builder_add_list(b, 8, long_name, "c", 9, err, sizeof(err)), 0);
+    CHECK_INT(wl_builder_add_list(b, 8, long_name, "c", 9, &s_exact, err, sizeof(err)), 0);
     long_name[32] = '\0';
-    CHECK_INT(wl_builder_add_list(b, 0, "x", long_name, 1, err, sizeof(err)), 0);
-    CHECK_INT(wl_builder_add_list(b, UINT32_MAX, "y", "z", 5, NULL, 0), 0);
-    CHECK_INT(wl_builder_add_list(b, UINT32_MAX, "y", "z", 5, NULL, 0), -1); /* no err buffer */
+    CHECK_INT(wl_builder_add_list(b, 0, "x", long_name, 1, NULL, err, sizeof(err)), 0);
+    CHECK_INT(wl_builder_add_list(b, UINT32_MAX, "y", "z", 5, NULL, NULL, 0), 0);
+    CHECK_INT(wl_builder_add_list(b, UINT32_MAX, "y", "z", 5, NULL, NULL, 0), -1); /* no err */
 
     /* Failed adds leave nothing behind; later adds still work. */
     in = s_in(140, 8, "OK1");
@@ -401,6 +408,542 @@ static void test_lifecycle(void)
     CHECK_INT(wl_memory_bytes(NULL), 0);
 }
 
+/* ---- matcher ---- */
+
+/* A query of one reading, or of a primary reading and candidates ("" ends the list). */
+static struct wl_query s_query(const char *country, const char *p0, uint16_t c0)
+{
+    struct wl_query q = {.country = country, .time_us = T0, .nreadings = 1};
+    q.plate[0] = p0;
+    q.confidence[0] = c0;
+    return q;
+}
+
+static void s_cand(struct wl_query *q, const char *plate, uint16_t conf)
+{
+    q->plate[q->nreadings] = plate;
+    q->confidence[q->nreadings++] = conf;
+}
+
+static size_t s_match1(const wl_t *w, const char *plate, struct wl_match *m)
+{
+    struct wl_query q = s_query("", plate, 900);
+    return wl_match(w, &q, m, 1);
+}
+
+static void s_list(wl_builder_t *b, uint32_t id, uint8_t prio, struct wl_list_opts o)
+{
+    char err[256] = "";
+    char name[16];
+    snprintf(name, sizeof(name), "list%u", id);
+    int rc = wl_builder_add_list(b, id, name, "cat", prio, &o, err, sizeof(err));
+    CHECK_INT(rc, 0);
+    if (rc != 0)
+        fprintf(stderr, "  list %u: %s\n", id, err);
+}
+
+/* One match expected from `plate` on w: its kind, entry id, nsubst and detail. */
+static void s_expect(const wl_t *w, const char *plate, uint8_t kind, uint64_t id, uint8_t nsubst,
+                     const char *detail, int line)
+{
+    struct wl_match m[4];
+    memset(m, 0, sizeof(m));
+    size_t n = s_match1(w, plate, m);
+    if (n != 1 || m[0].kind != kind || m[0].entry->id != id || m[0].nsubst != nsubst ||
+        strcmp(m[0].detail, detail) != 0) {
+        check_failed++;
+        fprintf(stderr,
+                "%s:%d: match \"%s\": n=%zu kind=%u id=%llu nsubst=%u detail=\"%s\"; want n=1 "
+                "kind=%u id=%llu nsubst=%u detail=\"%s\"\n",
+                __FILE__, line, plate, n, n ? m[0].kind : 0,
+                n ? (unsigned long long)m[0].entry->id : 0ULL, n ? m[0].nsubst : 0,
+                n ? m[0].detail : "", kind, (unsigned long long)id, nsubst, detail);
+        return;
+    }
+    check_passed++;
+}
+
+#define EXPECT(w, plate, kind, id, nsubst, detail)                                                 \
+    s_expect(w, plate, kind, id, nsubst, detail, __LINE__)
+#define EXPECT_NONE(w, plate) CHECK_INT(s_match1(w, plate, NULL), 0)
+
+static void test_list_opts(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    char err[256] = "";
+    struct wl_list_opts o = {.policy = 2};
+
+    CHECK_INT(wl_builder_add_list(b, 1, "a", "b", 1, &o, err, sizeof(err)), -1);
+    CHECK_CONTAINS(err, "policy");
+    o = (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = WL_MAX_SUBST + 1};
+    CHECK_INT(wl_builder_add_list(b, 1, "a", "b", 1, &o, err, sizeof(err)), -1);
+    CHECK_CONTAINS(err, "max_subst 5");
+    o = (struct wl_list_opts){.policy = WL_POLICY_OCR, .min_confidence = 1001};
+    CHECK_INT(wl_builder_add_list(b, 1, "a", "b", 1, &o, err, sizeof(err)), -1);
+    CHECK_CONTAINS(err, "min_confidence 1001");
+    /* The limits themselves are fine; an exact list may carry the schema's default max_subst. */
+    o = (struct wl_list_opts){.policy = WL_POLICY_OCR,
+                              .max_subst = WL_MAX_SUBST,
+                              .min_confidence = 1000,
+                              .indel = true,
+                              .candidates = true,
+                              .suppress_s = 300,
+                              .realert_camera = true};
+    CHECK_INT(wl_builder_add_list(b, 1, "a", "b", 1, &o, err, sizeof(err)), 0);
+    CHECK_INT(wl_builder_add_list(b, 2, "a", "b", 1, &s_exact, err, sizeof(err)), 0);
+    struct wl_entry_in in = s_in(1, 1, "AB1");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+    const struct wl_entry *e[1];
+    CHECK_INT(wl_lookup(w, "AB1", "", T0, e, 1), 1);
+    /* Options are kept with the list, including those only the daemon reads. */
+    CHECK_INT(e[0]->list->opts.policy, WL_POLICY_OCR);
+    CHECK_INT(e[0]->list->opts.max_subst, WL_MAX_SUBST);
+    CHECK_INT(e[0]->list->opts.min_confidence, 1000);
+    CHECK_INT(e[0]->list->opts.suppress_s, 300);
+    CHECK(e[0]->list->opts.indel && e[0]->list->opts.candidates && e[0]->list->opts.realert_camera);
+    wl_destroy(&w);
+}
+
+static void s_classes_fail(const char *classes, const char *want, const char *want2)
+{
+    wl_builder_t *b = wl_builder_new();
+    char err[256] = "";
+    CHECK_INT(wl_builder_set_classes(b, classes, err, sizeof(err)), -1);
+    CHECK_CONTAINS(err, want);
+    if (want2)
+        CHECK_CONTAINS(err, want2);
+    wl_builder_destroy(&b);
+}
+
+static void test_classes(void)
+{
+    s_classes_fail("0ODQ,1I#", "\"1I#\"", "'#'");
+    s_classes_fail("0ODQ,8", "\"8\"", "at least two");
+    s_classes_fail("0ODQ,1IL1", "\"1IL1\"", "'1' appears twice");
+    s_classes_fail("0ODQ,8B,O5", "'O' is in \"0ODQ\" and in \"O5\"", NULL);
+    s_classes_fail("0O,,8B", "empty group", NULL);
+    s_classes_fail("0O,", "empty group", NULL);
+    s_classes_fail("0O-", "'-'", NULL);
+    s_classes_fail("0O,\xC3\x96"
+                   "0",
+                   "0xC3", NULL);
+    CHECK_INT(wl_builder_set_classes(NULL, "0O", NULL, 0), -1);
+
+    /* Custom classes: 8/B no longer equivalent, A/4 now are; blanks and lower case are fine.
+     * A failed call keeps the classes set before it. */
+    wl_builder_t *b = wl_builder_new();
+    char err[256];
+    CHECK_INT(wl_builder_set_classes(b, " 0o , a4", err, sizeof(err)), 0);
+    CHECK_INT(wl_builder_set_classes(b, "8B,B3", err, sizeof(err)), -1);
+    s_list(b, 1, 1, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 2});
+    struct wl_entry_in in = s_in(1, 1, "BA0");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+    EXPECT(w, "B4O", PROTO_MATCH_OCR, 1, 2, "A/4 at 2, 0/O at 3");
+    EXPECT_NONE(w, "8A0");
+    wl_destroy(&w);
+
+    /* No classes at all: OCR lists then match exactly. */
+    b = wl_builder_new();
+    CHECK_INT(wl_builder_set_classes(b, "", err, sizeof(err)), 0);
+    s_list(b, 1, 1, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 2});
+    in = s_in(1, 1, "BA0");
+    s_add(b, &in);
+    w = wl_builder_build(&b);
+    EXPECT(w, "BA0", PROTO_MATCH_EXACT, 1, 0, "exact");
+    EXPECT_NONE(w, "BAO");
+    wl_destroy(&w);
+}
+
+static void test_ocr(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_entry_in in;
+
+    s_list(b, 1, 2, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1});
+    s_list(b, 2, 2, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 4});
+    s_list(b, 3, 2, s_exact);
+    s_list(b, 4, 2, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 0});
+    in = s_in(1, 1, "1ABC123");
+    s_add(b, &in);
+    in = s_in(2, 2, "GOLD55");
+    s_add(b, &in);
+    in = s_in(3, 3, "XY8Z");
+    s_add(b, &in);
+    in = s_in(4, 4, "MNO1");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+
+    EXPECT(w, "1ABC123", PROTO_MATCH_EXACT, 1, 0, "exact");
+    EXPECT(w, "1A8C123", PROTO_MATCH_OCR, 1, 1, "B read as 8 at 3");
+    EXPECT(w, "IABC123", PROTO_MATCH_OCR, 1, 1, "1 read as I at 1");
+    EXPECT_NONE(w, "1ABC12Z"); /* 3 is in no class */
+    EXPECT_NONE(w, "1A8C1Z3"); /* two substitutions, one allowed */
+    EXPECT_NONE(w, "1AXC123"); /* X is not in B's class */
+    EXPECT_NONE(w, "1ABC12");
+    EXPECT(w, "G0LD55", PROTO_MATCH_OCR, 2, 1, "O read as 0 at 2");
+    EXPECT(w, "60LD55", PROTO_MATCH_OCR, 2, 2, "G/6 at 1, O/0 at 2");
+    EXPECT_NONE(w, "6QDLS5"); /* L and D are in different classes */
+    EXPECT(w, "6QIDS5", PROTO_MATCH_OCR, 2, 4, "G/6 at 1, O/Q at 2, L/I at 3, 5/S at 5");
+    EXPECT_NONE(w, "60I0S5"); /* five */
+    /* Exact lists and max_subst 0 take the plate as listed only. */
+    EXPECT(w, "XY8Z", PROTO_MATCH_EXACT, 3, 0, "exact");
+    EXPECT_NONE(w, "XYB2");
+    EXPECT_NONE(w, "XYBZ");
+    EXPECT(w, "MNO1", PROTO_MATCH_EXACT, 4, 0, "exact");
+    EXPECT_NONE(w, "MN01");
+    /* wl_lookup is exact whatever the list's policy. */
+    CHECK_INT(s_look(w, "1ABC123", "", T0), 1);
+    CHECK_INT(s_look(w, "1A8C123", "", T0), 0);
+    /* Readings that are not normalised never match. */
+    EXPECT_NONE(w, "1abc123");
+    EXPECT_NONE(w, "1-ABC-123");
+    EXPECT_NONE(w, "");
+    EXPECT_NONE(w, "1ABC1231ABC1231AB");
+    CHECK_INT(wl_match(w, NULL, NULL, 0), 0);
+    struct wl_query q = s_query("", NULL, 900);
+    CHECK_INT(wl_match(w, &q, NULL, 0), 0);
+    q = s_query("", "1ABC123", 900);
+    CHECK_INT(wl_match(NULL, &q, NULL, 0), 0);
+    CHECK_INT(wl_match(w, &q, NULL, 0), 1);
+    wl_destroy(&w);
+}
+
+static void test_indel(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_entry_in in;
+
+    s_list(b, 1, 1, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1, .indel = true});
+    s_list(b, 2, 1, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1});
+    s_list(b, 3, 1, (struct wl_list_opts){.policy = WL_POLICY_EXACT, .indel = true});
+    s_list(b, 4, 1, (struct wl_list_opts){.policy = WL_POLICY_OCR, .indel = true});
+    in = s_in(1, 1, "1ABC123");
+    s_add(b, &in);
+    in = s_in(2, 2, "2XYZ999");
+    s_add(b, &in);
+    in = s_in(3, 3, "3KLM444");
+    s_add(b, &in);
+    in = s_in(4, 4, "AAB77");
+    s_add(b, &in);
+    in = s_in(5, 1, "QR");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+
+    struct wl_match m[2];
+    CHECK_INT(s_match1(w, "1ABC12", m), 1);
+    CHECK(m[0].indel);
+    CHECK_INT(m[0].kind, PROTO_MATCH_OCR);
+    CHECK_INT(m[0].nsubst, 0);
+    EXPECT(w, "1ABC12", PROTO_MATCH_OCR, 1, 0, "one character missing at 7");
+    EXPECT(w, "ABC123", PROTO_MATCH_OCR, 1, 0, "one character missing at 1");
+    EXPECT(w, "1AC123", PROTO_MATCH_OCR, 1, 0, "one character missing at 3");
+    EXPECT(w, "1ABCC123", PROTO_MATCH_OCR, 1, 0, "one character extra at 4");
+    EXPECT(w, "1ABCX123", PROTO_MATCH_OCR, 1, 0, "one character extra at 5");
+    EXPECT(w, "X1ABC123", PROTO_MATCH_OCR, 1, 0, "one character extra at 1");
+    EXPECT(w, "1ABC1234", PROTO_MATCH_OCR, 1, 0, "one character extra at 8");
+    /* With a substitution besides (positions in the listed plate). */
+    EXPECT(w, "1A8C12", PROTO_MATCH_OCR, 1, 1, "one character missing at 7, B/8 at 3");
+    EXPECT(w, "1ABCI2", PROTO_MATCH_OCR, 1, 1, "one character missing at 7, 1/I at 5");
+    EXPECT(w, "1A8CX123", PROTO_MATCH_OCR, 1, 1, "one character extra at 5, B/8 at 3");
+    EXPECT(w, "1ABCX1Z3", PROTO_MATCH_OCR, 1, 1, "one character extra at 5, 2/Z at 6");
+    EXPECT_NONE(w, "1A8C1Z"); /* two substitutions, one allowed */
+    EXPECT_NONE(w, "1ABC1");  /* two missing */
+    EXPECT_NONE(w, "1ABXX123");
+    /* Only lists with indel (and OCR) take it. */
+    EXPECT_NONE(w, "2XYZ99");
+    EXPECT_NONE(w, "2XYZ9999");
+    EXPECT_NONE(w, "3KLM44");
+    EXPECT_NONE(w, "3KLM4444");
+    /* A repeated character: the first place is named; max_subst 0 still allows the indel. */
+    EXPECT(w, "AB77", PROTO_MATCH_OCR, 4, 0, "one character missing at 1");
+    EXPECT(w, "AAB777", PROTO_MATCH_OCR, 4, 0, "one character extra at 4");
+    EXPECT_NONE(w, "A8B77");
+    EXPECT(w, "Q", PROTO_MATCH_OCR, 5, 0, "one character missing at 2");
+    EXPECT(w, "QR2", PROTO_MATCH_OCR, 5, 0, "one character extra at 3");
+    /* An OCR match without indel beats nothing else here, but is never marked indel. */
+    CHECK_INT(s_match1(w, "1A8C123", m), 1);
+    CHECK(!m[0].indel);
+    wl_destroy(&w);
+}
+
+static void test_patterns(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_entry_in in;
+
+    s_list(b, 1, 1, s_exact);
+    s_list(b, 2, 2, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1});
+    in = s_in(1, 1, "1-ab?-12*");
+    s_add(b, &in);
+    in = s_in(2, 1, "A?1**"); /* no literal trigram: unanchored */
+    s_add(b, &in);
+    in = s_in(3, 2, "*OBC*");
+    s_add(b, &in);
+    in = s_in(4, 2, "HH-?\?-77");
+    s_add(b, &in);
+    in = s_in(5, 1, "7ZZZ"); /* a plain entry beside them */
+    s_add(b, &in);
+    in = s_in(6, 2, "*8B8*");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+    CHECK_INT(wl_entry_count(w), 6);
+    CHECK_INT(wl_pattern_count(w), 5);
+
+    const struct wl_entry *e[2];
+    CHECK_INT(wl_lookup(w, "7ZZZ", "", T0, e, 2), 1);
+    CHECK(!e[0]->pattern);
+    CHECK_INT(s_look(w, "1AB?12*", "", T0), 0); /* patterns are not plates */
+
+    EXPECT(w, "1ABC123", PROTO_MATCH_PATTERN, 1, 0, "pattern 1AB?12*");
+    EXPECT(w, "1ABX12", PROTO_MATCH_PATTERN, 1, 0, "pattern 1AB?12*");
+    EXPECT_NONE(w, "1AB12");   /* '?' is exactly one character */
+    EXPECT_NONE(w, "1A8C123"); /* exact list: literals as listed */
+    EXPECT_NONE(w, "X1ABC123");
+    EXPECT(w, "AX1", PROTO_MATCH_PATTERN, 2, 0, "pattern A?1*");
+    EXPECT(w, "AB1ZZZZ", PROTO_MATCH_PATTERN, 2, 0, "pattern A?1*");
+    EXPECT_NONE(w, "A1");
+    EXPECT_NONE(w, "BA1");
+    /* OCR patterns: found through the canonical trigram, literals within their class. */
+    EXPECT(w, "OBC", PROTO_MATCH_PATTERN, 3, 0, "pattern *OBC*");
+    EXPECT(w, "XX0BCYY", PROTO_MATCH_PATTERN, 3, 1, "pattern *OBC*, 1 substituted");
+    EXPECT_NONE(w, "XX08CYY");
+    EXPECT(w, "HHAB77", PROTO_MATCH_PATTERN, 4, 0, "pattern HH??77");
+    EXPECT_NONE(w, "HHAB7Z"); /* 7 is in no class */
+    EXPECT_NONE(w, "HHA77");
+    /* The fewest substitutions over the ways '*' can split the reading. */
+    EXPECT(w, "BB88B8", PROTO_MATCH_PATTERN, 6, 0, "pattern *8B8*");
+    EXPECT(w, "BB88BB", PROTO_MATCH_PATTERN, 6, 1, "pattern *8B8*, 1 substituted");
+    wl_destroy(&w);
+
+    /* Bad patterns say why. */
+    b = wl_builder_new();
+    s_list(b, 1, 1, s_exact);
+    in = s_in(10, 1, "*?");
+    s_add_fails(b, &in, "entry 10: pattern \"*?\"", "no letters or digits");
+    in = s_in(11, 1, "*");
+    s_add_fails(b, &in, "no letters or digits", NULL);
+    in = s_in(12, 1, "AB#?");
+    s_add_fails(b, &in, "pattern \"AB#?\"", "invalid character");
+    in = s_in(13, 1, "ABCDEFGHIJ123456*");
+    s_add_fails(b, &in, "pattern", "more than 16");
+    in = s_in(14, 1, "AB-**-*1");
+    s_add(b, &in); /* runs of '*' fold, also across separators */
+    w = wl_builder_build(&b);
+    EXPECT(w, "ABXYZ1", PROTO_MATCH_PATTERN, 14, 0, "pattern AB*1");
+    EXPECT(w, "AB1", PROTO_MATCH_PATTERN, 14, 0, "pattern AB*1");
+    wl_destroy(&w);
+}
+
+static void test_candidates(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_entry_in in;
+    struct wl_match m[4];
+
+    s_list(b, 1, 1, (struct wl_list_opts){.policy = WL_POLICY_EXACT, .candidates = true});
+    s_list(b, 2, 1, s_exact);
+    s_list(b, 3, 2,
+           (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1, .candidates = true});
+    in = s_in(1, 1, "1ABC123");
+    s_add(b, &in);
+    in = s_in(2, 2, "1ABC123");
+    s_add(b, &in);
+    in = s_in(3, 3, "2DEF456");
+    s_add(b, &in);
+    in = s_in(4, 1, "9XY*");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+
+    /* The primary reading misses; candidate 2 hits the list that takes candidates only. */
+    struct wl_query q = s_query("BE", "1XBC123", 910);
+    s_cand(&q, "7ABC123", 700);
+    s_cand(&q, "1ABC123", 640);
+    memset(m, 0, sizeof(m));
+    CHECK_INT(wl_match(w, &q, m, 4), 1);
+    CHECK_INT(m[0].entry->id, 1);
+    CHECK_INT(m[0].kind, PROTO_MATCH_CANDIDATE);
+    CHECK_INT(m[0].reading, 2);
+    CHECK_INT(m[0].confidence, 640);
+    CHECK_STR(m[0].detail, "candidate 2 (640), exact");
+
+    /* A candidate matching by OCR or by pattern says so in detail. */
+    q = s_query("BE", "QQQQ", 910);
+    s_cand(&q, "2DEF4S6", 500);
+    s_cand(&q, "9XYZ", 450);
+    memset(m, 0, sizeof(m));
+    CHECK_INT(wl_match(w, &q, m, 4), 2);
+    CHECK_INT(m[0].entry->id, 4); /* priority 1 before 2 */
+    CHECK_INT(m[0].kind, PROTO_MATCH_CANDIDATE);
+    CHECK_INT(m[0].reading, 2);
+    CHECK_STR(m[0].detail, "candidate 2 (450), pattern 9XY*");
+    CHECK_INT(m[1].entry->id, 3);
+    CHECK_INT(m[1].kind, PROTO_MATCH_CANDIDATE);
+    CHECK_INT(m[1].nsubst, 1);
+    CHECK_INT(m[1].reading, 1);
+    CHECK_INT(m[1].confidence, 500);
+    CHECK_STR(m[1].detail, "candidate 1 (500), 5 read as S at 6");
+
+    /* The primary reading wins over a candidate for the same entry, whatever their kinds. */
+    q = s_query("", "2DEF4S6", 910);
+    s_cand(&q, "2DEF456", 800);
+    memset(m, 0, sizeof(m));
+    CHECK_INT(wl_match(w, &q, m, 4), 1);
+    CHECK_INT(m[0].kind, PROTO_MATCH_OCR);
+    CHECK_INT(m[0].reading, 0);
+    CHECK_INT(m[0].confidence, 910);
+    CHECK_STR(m[0].detail, "5 read as S at 6");
+
+    /* Candidates that repeat the primary reading, or are not normalised, change nothing. */
+    q = s_query("", "1ABC123", 910);
+    s_cand(&q, "1ABC123", 800);
+    s_cand(&q, NULL, 800);
+    s_cand(&q, "1-abc-123", 800);
+    CHECK_INT(wl_match(w, &q, m, 4), 2);
+    CHECK_INT(m[0].reading, 0);
+    CHECK_INT(m[1].reading, 0);
+    /* More readings than WL_READINGS_MAX: the rest are ignored. */
+    q = s_query("", "QQQQ", 910);
+    for (int i = 1; i < WL_READINGS_MAX; i++)
+        s_cand(&q, "QQQQ", 800);
+    q.nreadings = WL_READINGS_MAX + 5;
+    CHECK_INT(wl_match(w, &q, m, 4), 0);
+    wl_destroy(&w);
+
+    /* No list takes candidates: they are not even looked at. */
+    b = wl_builder_new();
+    s_list(b, 1, 1, s_exact);
+    in = s_in(1, 1, "1ABC123");
+    s_add(b, &in);
+    w = wl_builder_build(&b);
+    q = s_query("", "QQQQ", 910);
+    s_cand(&q, "1ABC123", 800);
+    CHECK_INT(wl_match(w, &q, m, 4), 0);
+    wl_destroy(&w);
+}
+
+static void test_confidence(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_entry_in in;
+    struct wl_match m[4];
+
+    s_list(b, 1, 1, (struct wl_list_opts){.min_confidence = 800, .candidates = true});
+    s_list(b, 2, 1, (struct wl_list_opts){.min_confidence = 600, .candidates = true});
+    in = s_in(1, 1, "CONF1");
+    s_add(b, &in);
+    in = s_in(2, 2, "CONF1");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+
+    struct wl_query q = s_query("", "CONF1", 799);
+    CHECK_INT(wl_match(w, &q, m, 4), 1);
+    CHECK_INT(m[0].entry->id, 2);
+    q.confidence[0] = 800; /* at the minimum is enough */
+    CHECK_INT(wl_match(w, &q, m, 4), 2);
+    q.confidence[0] = 599;
+    CHECK_INT(wl_match(w, &q, m, 4), 0);
+    /* A weak primary reading does not hit; a candidate above the list's minimum does. */
+    q = s_query("", "CONF1", 500);
+    s_cand(&q, "CONF1X", 900);
+    s_cand(&q, "C0NF1", 700);
+    CHECK_INT(wl_match(w, &q, m, 4), 0); /* C0NF1 is not CONF1 on exact lists */
+    q = s_query("", "CONF1", 500);
+    s_cand(&q, "CONF1", 700);
+    memset(m, 0, sizeof(m));
+    CHECK_INT(wl_match(w, &q, m, 4), 1);
+    CHECK_INT(m[0].entry->id, 2);
+    CHECK_INT(m[0].kind, PROTO_MATCH_CANDIDATE);
+    CHECK_INT(m[0].reading, 1);
+    CHECK_STR(m[0].detail, "candidate 1 (700), exact");
+    wl_destroy(&w);
+}
+
+static void test_order(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_entry_in in;
+    struct wl_match m[8];
+
+    s_list(b, 9, 9, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 2});
+    s_list(b, 5, 5, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 2});
+    s_list(b, 1, 1,
+           (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 2, .candidates = true});
+    in = s_in(1, 9, "ORD3R");
+    s_add(b, &in);
+    in = s_in(2, 5, "0RD3R"); /* differs by one from the reading below */
+    s_add(b, &in);
+    in = s_in(3, 5, "ORD3R");
+    s_add(b, &in);
+    in = s_in(4, 1, "0RQ3R");
+    s_add(b, &in);
+    in = s_in(5, 1, "ORD*");
+    s_add(b, &in);
+    in = s_in(6, 1, "ORD3R");
+    in.country = "NL";
+    s_add(b, &in);
+    in = s_in(7, 1, "ORD3R");
+    in.valid_from_us = T0 + 1;
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+
+    struct wl_query q = s_query("BE", "ORD3R", 900);
+    s_cand(&q, "0RQ3R", 600);
+    memset(m, 0, sizeof(m));
+    CHECK_INT(wl_match(w, &q, m, 8), 5);
+    /* Priority 1: entry 4 as OCR (primary reading) rather than exact through the candidate,
+     * then the pattern; priority 5: exact before OCR; priority 9 last. */
+    CHECK_INT(m[0].entry->id, 4);
+    CHECK_INT(m[0].kind, PROTO_MATCH_OCR);
+    CHECK_INT(m[0].nsubst, 2);
+    CHECK_STR(m[0].detail, "0/O at 1, Q/D at 3");
+    CHECK_INT(m[1].entry->id, 5);
+    CHECK_INT(m[1].kind, PROTO_MATCH_PATTERN);
+    CHECK_INT(m[2].entry->id, 3);
+    CHECK_INT(m[2].kind, PROTO_MATCH_EXACT);
+    CHECK_INT(m[3].entry->id, 2);
+    CHECK_INT(m[3].kind, PROTO_MATCH_OCR);
+    CHECK_INT(m[4].entry->id, 1);
+    /* Fewer slots than matches: the most urgent, and the total. */
+    memset(m, 0, sizeof(m));
+    CHECK_INT(wl_match(w, &q, m, 2), 5);
+    CHECK_INT(m[0].entry->id, 4);
+    CHECK_INT(m[1].entry->id, 5);
+    CHECK(m[2].entry == NULL);
+    CHECK_INT(wl_match(w, &q, NULL, 0), 5);
+    /* Country and time filter as in wl_lookup. */
+    q.country = "NL";
+    CHECK_INT(wl_match(w, &q, NULL, 0), 6);
+    q.time_us = T0 + 1;
+    CHECK_INT(wl_match(w, &q, NULL, 0), 7);
+    wl_destroy(&w);
+}
+
+/* Many entries under one key: more hits than the matcher keeps on its stack. */
+static void test_many_hits(void)
+{
+    enum { N = 1000 };
+    wl_builder_t *b = wl_builder_new();
+    struct wl_match m[4];
+
+    s_list(b, 1, 3,
+           (struct wl_list_opts){
+               .policy = WL_POLICY_OCR, .max_subst = 1, .indel = true, .candidates = true});
+    s_list(b, 2, 2, s_exact);
+    for (uint32_t i = 0; i < N; i++) {
+        struct wl_entry_in in = s_in(i, 1 + (i % 2), i % 3 ? "MANY1" : "MANY*");
+        s_add(b, &in);
+    }
+    wl_t *w = wl_builder_build(&b);
+    struct wl_query q = s_query("", "MANY1", 900);
+    s_cand(&q, "MANYI", 800);
+    s_cand(&q, "MANY", 800);
+    CHECK_INT(wl_match(w, &q, m, 4), N);
+    CHECK_INT(m[0].entry->list->priority, 2);
+    wl_destroy(&w);
+}
+
 /* Distinct plates from i: a prefix letter and i scrambled (bijectively) into base 36. */
 static void s_big_plate(char prefix, uint32_t i, char out[PLATE_MAX + 1])
 {
@@ -423,13 +966,40 @@ static double s_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Whether entry id is among the first matches. */
+static bool s_has(const struct wl_match *m, size_t n, size_t max, uint64_t id)
+{
+    for (size_t k = 0; k < n && k < max; k++)
+        if (m[k].entry->id == id)
+            return true;
+    return false;
+}
+
+/* Swap the first character that has an OCR look-alike for one; false if there is none. */
+static bool s_misread(char *plate)
+{
+    static const char from[] = "0O1I2Z5S6G8BDQL";
+    static const char to[] = "O0I1Z2S5G6B800I";
+    for (size_t i = 1; plate[i]; i++) {
+        const char *hit = strchr(from, plate[i]);
+        if (hit) {
+            plate[i] = to[hit - from];
+            return true;
+        }
+    }
+    return false;
+}
+
 static void test_big(void)
 {
-    enum { N = 1000000 };
-    wl_builder_t *b = s_builder_with_lists();
+    enum { N = 1000000, MAXM = 8 };
+    wl_builder_t *b = wl_builder_new();
     char plate[PLATE_MAX + 1], ref[24];
     size_t bad = 0;
 
+    /* Odd entries on an OCR list with indel, even ones on an exact list. */
+    s_list(b, 1, 1, s_exact);
+    s_list(b, 2, 2, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1, .indel = true});
     double t0 = s_now();
     for (uint32_t i = 0; i < N; i++) {
         s_big_plate('P', i, plate);
@@ -461,18 +1031,63 @@ static void test_big(void)
         }
     }
     double t3 = s_now();
-    size_t misses = 0;
+    size_t misses = 0, match_misses = 0;
+    struct wl_match m[MAXM];
     for (uint32_t i = 0; i < N; i++) {
         s_big_plate('Q', i, plate);
         misses += wl_lookup(w, plate, "BE", T0, out, 2) == 0;
     }
     double t4 = s_now();
+    for (uint32_t i = 0; i < N; i++) {
+        s_big_plate('Q', i, plate);
+        struct wl_query q = s_query("BE", plate, 900);
+        match_misses += wl_match(w, &q, m, MAXM) == 0;
+    }
+    double t5 = s_now();
     CHECK_INT(hits, N);
     CHECK_INT(right, N);
     CHECK_INT(misses, N);
+    CHECK_INT(match_misses, N);
+
+    /* Misread by one look-alike: found on the OCR list, not on the exact one. One character
+     * missing: the same. */
+    size_t tried = 0, ocr_ok = 0, exact_ok = 0, indel_ok = 0, wrong = 0;
+    double t6 = s_now();
+    for (uint32_t i = 0; i < N; i++) {
+        s_big_plate('P', i, plate);
+        if (!s_misread(plate))
+            continue;
+        tried++;
+        struct wl_query q = s_query("BE", plate, 900);
+        size_t n = wl_match(w, &q, m, MAXM);
+        bool found = s_has(m, n, MAXM, i);
+        if (i % 2 == 0)
+            exact_ok += !found;
+        else if (found)
+            ocr_ok++;
+        for (size_t k = 0; k < n && k < MAXM; k++)
+            wrong += m[k].kind != PROTO_MATCH_OCR && m[k].kind != PROTO_MATCH_EXACT;
+    }
+    double t7 = s_now();
+    for (uint32_t i = 0; i < N; i++) {
+        s_big_plate('P', i, plate);
+        plate[strlen(plate) - 1] = '\0';
+        struct wl_query q = s_query("BE", plate, 900);
+        size_t n = wl_match(w, &q, m, MAXM);
+        bool found = s_has(m, n, MAXM, i);
+        indel_ok += i % 2 ? found : !found;
+    }
+    double t8 = s_now();
+    CHECK(tried > N / 2);
+    CHECK_INT(ocr_ok + exact_ok, tried);
+    CHECK_INT(indel_ok, N);
+    CHECK_INT(wrong, 0);
     /* For information only; sanitizer builds are several times slower. */
-    printf("wl: 1M entries built in %.0f ms, %.1f MB; %.0f ns/hit, %.0f ns/miss\n", (t1 - t0) * 1e3,
-           (double)wl_memory_bytes(w) / 1e6, (t3 - t2) * 1e9 / N, (t4 - t3) * 1e9 / N);
+    printf("wl: 1M entries (500k with indel) built in %.0f ms, %.1f MB; lookup %.0f ns/hit, "
+           "%.0f ns/miss; match %.0f ns/miss, %.0f ns/misread, %.0f ns/short read\n",
+           (t1 - t0) * 1e3, (double)wl_memory_bytes(w) / 1e6, (t3 - t2) * 1e9 / N,
+           (t4 - t3) * 1e9 / N, (t5 - t4) * 1e9 / N, (t7 - t6) * 1e9 / (double)tried,
+           (t8 - t7) * 1e9 / N);
     wl_destroy(&w);
 }
 
@@ -484,6 +1099,15 @@ int main(void)
     test_validity();
     test_errors();
     test_lifecycle();
+    test_list_opts();
+    test_classes();
+    test_ocr();
+    test_indel();
+    test_patterns();
+    test_candidates();
+    test_confidence();
+    test_order();
+    test_many_hits();
     test_big();
     return check_done("wl");
 }

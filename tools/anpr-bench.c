@@ -3,12 +3,15 @@
  * one result line of key=value pairs; tools/anpr-benchmark runs them all in one go so every
  * figure stands next to its baseline measured in the same run.
  *
- *   match  decode + normalise + watchlist lookup of encoded READ frames, in this process
+ *   match  decode + normalise + watchlist match of encoded READ frames, in this process, beside
+ *          the exact-lookup baseline on the same frames
+ *   falsehit  how often random plates hit an OCR-tolerant list of other random plates
  *   e2e    reads sent to a running anprd by K cameras, each acknowledged only once committed
  *   copy   the same rows as e2e, COPYed straight into plate_read (the raw COPY baseline)
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +34,20 @@ struct opts {
     long long reads;      /* reads in all */
     long long cameras;    /* e2e/copy: cameras BENCH-0 .. BENCH-(K-1) */
     long long window;     /* e2e: unacknowledged reads in flight per camera */
-    long long entries;    /* match: watchlist size */
+    long long entries;    /* match, falsehit: watchlist size (-1 until set: per mode) */
     long long seed;
+    const char *policy;  /* match, falsehit: "exact" or "ocr" (max_subst 1) */
+    long long patterns;  /* match: pattern entries added to the list */
+    bool candidates;     /* match: reads carry 2 candidates and the list matches them */
+    bool indel;          /* match, falsehit: the OCR list also takes one character more/less */
     long long base_time; /* read time of the first read (µs); 0 = now */
 };
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "usage: anpr-bench match [--reads N] [--entries N] [--seed N]\n"
+    fprintf(f, "usage: anpr-bench match [--reads N] [--entries N] [--seed N] [--policy exact|ocr]\n"
+               "                        [--patterns N] [--candidates] [--indel]\n"
+               "       anpr-bench falsehit [--entries N] [--reads N] [--seed N] [--indel]\n"
                "       anpr-bench e2e --endpoint EP [--reads N] [--cameras K] [--window W]\n"
                "                      [--seed N] [--base-time US]\n"
                "       anpr-bench copy --db CONNINFO [--reads N] [--cameras K] [--seed N]\n"
@@ -82,22 +91,53 @@ static int s_cmp_i64(const void *a, const void *b)
 
 /* --- match ------------------------------------------------------------------------------------ */
 
+/* A pattern for a partly known plate, from a normalised plate: one '?', or all but the last
+ * (or first) one or two characters and '*' for the rest, as a witness would remember it. */
+static void s_bench_pattern(struct plategen *g, const char *plate, char out[PLATE_MAX + 1])
+{
+    size_t n = strlen(plate);
+    uint32_t how = plategen_below(g, 3);
+
+    if (n < 5 || how == 0) {
+        snprintf(out, PLATE_MAX + 1, "%s", plate);
+        out[plategen_below(g, (uint32_t)n)] = '?';
+    } else if (how == 1) {
+        size_t keep = n - 1 - plategen_below(g, 2);
+        snprintf(out, PLATE_MAX + 1, "%.*s*", (int)keep, plate);
+    } else {
+        size_t keep = n - 1 - plategen_below(g, 2);
+        snprintf(out, PLATE_MAX + 1, "*%s", plate + n - keep);
+    }
+}
+
+/* The list the match and falsehit modes build. */
+static struct wl_list_opts s_bench_opts(const struct opts *o, uint8_t max_subst)
+{
+    bool ocr = strcmp(o->policy, "ocr") == 0;
+    struct wl_list_opts lo = {.policy = ocr ? WL_POLICY_OCR : WL_POLICY_EXACT,
+                              .max_subst = ocr ? max_subst : 0,
+                              .indel = ocr && o->indel,
+                              .candidates = o->candidates};
+    return lo;
+}
+
 static int s_match(const struct opts *o)
 {
     struct plategen g;
     wl_builder_t *b = wl_builder_new();
+    struct wl_list_opts lo = s_bench_opts(o, 1);
     char err[256];
     int64_t t0, t1, t2;
-    long long hits = 0;
+    long long hits = 0, lookup_hits = 0, kinds[PROTO_MATCH_PATTERN + 1] = {0};
     size_t nframes = 100000, *lens;
     uint8_t *frames;
 
     plategen_seed(&g, (uint64_t)o->seed);
-    if (!b || wl_builder_add_list(b, 1, "bench", "stolen", 1, err, sizeof err) != 0)
+    if (!b || wl_builder_add_list(b, 1, "bench", "stolen", 1, &lo, err, sizeof err) != 0)
         return 1;
     t0 = util_mono_us();
-    for (long long i = 0; i < o->entries; i++) {
-        char plate[17], country[3];
+    for (long long i = 0; i < o->entries + o->patterns; i++) {
+        char plate[17], country[3], norm[PLATE_MAX + 1], pattern[PLATE_MAX + 1];
         struct wl_entry_in in = {.id = (uint64_t)i + 1,
                                  .list_id = 1,
                                  .plate = plate,
@@ -105,6 +145,10 @@ static int s_match(const struct opts *o)
                                  .valid_from_us = WL_UNBOUNDED_FROM,
                                  .valid_until_us = WL_UNBOUNDED_UNTIL};
         plategen_plate(&g, plate, country);
+        if (i >= o->entries && plate_normalise(plate, norm) == PLATE_OK) {
+            s_bench_pattern(&g, norm, pattern);
+            in.plate = pattern;
+        }
         if (wl_builder_add(b, &in, err, sizeof err) != 0)
             fprintf(stderr, "entry %lld: %s\n", i, err);
     }
@@ -121,8 +165,15 @@ static int s_match(const struct opts *o)
     for (size_t i = 0; i < nframes; i++) {
         struct proto_read r;
         s_make_read(o, &g, (long long)i, &r);
+        if (o->candidates) {
+            r.ncand = 2;
+            plategen_misread(&g, r.plate, 200, r.cand[1].plate);
+            r.cand[1].confidence = 300;
+        }
         lens[i] = proto_encode_read(&r, frames + i * 512, 512);
     }
+
+    /* The baseline: the primary reading, exact lookup. Normalised as the daemon does. */
     t2 = util_mono_us();
     for (long long i = 0; i < o->reads; i++) {
         struct proto_read r;
@@ -131,19 +182,111 @@ static int s_match(const struct opts *o)
         char plate[PLATE_MAX + 1];
         size_t k = (size_t)i % nframes;
         if (proto_decode_read(frames + k * 512, lens[k], &r, &perr) != 0 ||
-            plate_normalise(r.plate, plate) != PLATE_OK)
+            plate_normalise_cc(r.plate, r.country, plate) != PLATE_OK)
             continue;
-        hits += (long long)wl_lookup(wl, plate, r.country, r.time_us, out, 8);
+        lookup_hits += (long long)wl_lookup(wl, plate, r.country, r.time_us, out, 8);
     }
     int64_t t3 = util_mono_us();
-    printf("mode=match entries=%lld build_s=%.2f wl_mb=%.0f rss_mb=%.0f reads=%lld "
-           "rate=%.0f ns_per_read=%.0f hits=%lld\n",
-           o->entries, (double)(t1 - t0) / 1e6, (double)wl_memory_bytes(wl) / 1048576.0,
-           (double)s_rss_kb() / 1024.0, o->reads, (double)o->reads * 1e6 / (double)(t3 - t2),
-           (double)(t3 - t2) * 1000.0 / (double)o->reads, hits);
+
+    /* The matcher, as the daemon calls it: every reading that normalises. */
+    for (long long i = 0; i < o->reads; i++) {
+        struct proto_read r;
+        struct proto_error perr;
+        struct wl_match out[8];
+        char plate[PROTO_CAND_MAX + 1][PLATE_MAX + 1];
+        size_t k = (size_t)i % nframes;
+        if (proto_decode_read(frames + k * 512, lens[k], &r, &perr) != 0 ||
+            plate_normalise_cc(r.plate, r.country, plate[0]) != PLATE_OK)
+            continue;
+        struct wl_query q = {.country = r.country, .time_us = r.time_us, .nreadings = 1};
+        q.plate[0] = plate[0];
+        q.confidence[0] = r.confidence;
+        for (unsigned c = 0; c < r.ncand && q.nreadings < WL_READINGS_MAX; c++) {
+            if (plate_normalise_cc(r.cand[c].plate, r.country, plate[c + 1]) != PLATE_OK)
+                continue;
+            q.plate[q.nreadings] = plate[c + 1];
+            q.confidence[q.nreadings++] = r.cand[c].confidence;
+        }
+        size_t n = wl_match(wl, &q, out, 8);
+        hits += (long long)n;
+        for (size_t m = 0; m < n && m < 8; m++)
+            if (out[m].kind <= PROTO_MATCH_PATTERN)
+                kinds[out[m].kind]++;
+    }
+    int64_t t4 = util_mono_us();
+    printf("mode=match entries=%lld policy=%s max_subst=%u indel=%d patterns=%lld candidates=%d "
+           "build_s=%.2f wl_mb=%.0f rss_mb=%.0f reads=%lld rate=%.0f ns_per_read=%.0f hits=%lld "
+           "exact=%lld ocr=%lld candidate=%lld pattern=%lld lookup_rate=%.0f "
+           "lookup_ns_per_read=%.0f lookup_hits=%lld\n",
+           o->entries, o->policy, lo.max_subst, lo.indel, o->patterns, o->candidates,
+           (double)(t1 - t0) / 1e6, (double)wl_memory_bytes(wl) / 1048576.0,
+           (double)s_rss_kb() / 1024.0, o->reads, (double)o->reads * 1e6 / (double)(t4 - t3),
+           (double)(t4 - t3) * 1000.0 / (double)o->reads, hits, kinds[PROTO_MATCH_EXACT],
+           kinds[PROTO_MATCH_OCR], kinds[PROTO_MATCH_CANDIDATE], kinds[PROTO_MATCH_PATTERN],
+           (double)o->reads * 1e6 / (double)(t3 - t2),
+           (double)(t3 - t2) * 1000.0 / (double)o->reads, lookup_hits);
     wl_destroy(&wl);
     free(frames);
     free(lens);
+    return 0;
+}
+
+/* --- falsehit --------------------------------------------------------------------------------- */
+
+/*
+ * How often a plate that is not on an OCR-tolerant list hits it anyway: N random plates listed
+ * (any country), M other random plates read (another seed; exact copies of listed plates are
+ * drawn again), each read's primary reading matched. One line per max_subst, 1 and 2.
+ */
+static int s_falsehit(const struct opts *o)
+{
+    for (uint8_t k = 1; k <= 2; k++) {
+        struct plategen g;
+        wl_builder_t *b = wl_builder_new();
+        struct opts oo = *o;
+        oo.policy = "ocr";
+        oo.candidates = false;
+        struct wl_list_opts lo = s_bench_opts(&oo, k);
+        char err[256], plate[17], country[3], norm[PLATE_MAX + 1];
+        long long false_hits = 0, reads = 0, redrawn = 0;
+
+        if (!b || wl_builder_add_list(b, 1, "falsehit", "test", 1, &lo, err, sizeof err) != 0)
+            return 1;
+        plategen_seed(&g, (uint64_t)o->seed);
+        for (long long i = 0; i < o->entries; i++) {
+            struct wl_entry_in in = {.id = (uint64_t)i + 1,
+                                     .list_id = 1,
+                                     .plate = plate,
+                                     .valid_from_us = WL_UNBOUNDED_FROM,
+                                     .valid_until_us = WL_UNBOUNDED_UNTIL};
+            plategen_plate(&g, plate, country);
+            if (wl_builder_add(b, &in, err, sizeof err) != 0)
+                fprintf(stderr, "entry %lld: %s\n", i, err);
+        }
+        wl_t *wl = wl_builder_build(&b);
+        if (!wl)
+            return 1;
+        plategen_seed(&g, (uint64_t)o->seed ^ 0x5DEECE66DULL);
+        while (reads < o->reads) {
+            plategen_plate(&g, plate, country);
+            if (plate_normalise(plate, norm) != PLATE_OK)
+                continue;
+            if (wl_lookup(wl, norm, country, 0, NULL, 0) > 0) {
+                redrawn++;
+                continue;
+            }
+            struct wl_query q = {.country = country, .time_us = 0, .nreadings = 1};
+            q.plate[0] = norm;
+            q.confidence[0] = 900;
+            false_hits += wl_match(wl, &q, NULL, 0) > 0;
+            reads++;
+        }
+        printf("mode=falsehit entries=%lld reads=%lld policy=ocr max_subst=%u%s false_hits=%lld "
+               "rate=%.4f%% exact_duplicates_redrawn=%lld\n",
+               o->entries, reads, k, lo.indel ? " indel=1" : "", false_hits,
+               100.0 * (double)false_hits / (double)reads, redrawn);
+        wl_destroy(&wl);
+    }
     return 0;
 }
 
@@ -309,7 +452,8 @@ static int s_copy(const struct opts *o)
         char plate[PLATE_MAX + 1];
         s_make_read(o, &g, i, &r);
         plate_normalise(r.plate, plate);
-        if (batch_add(b, &r, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL, 0) !=
+        if (batch_add(b, &r, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL, NULL,
+                      0) !=
             0)
             goto out;
     }
@@ -352,9 +496,16 @@ int main(int argc, char **argv)
         {"reads", required_argument, NULL, 'r'},    {"cameras", required_argument, NULL, 'c'},
         {"window", required_argument, NULL, 'w'},   {"entries", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 's'},     {"base-time", required_argument, NULL, 't'},
+        {"policy", required_argument, NULL, 'p'},   {"patterns", required_argument, NULL, 'P'},
+        {"candidates", no_argument, NULL, 'C'},     {"indel", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
-    struct opts o = {.reads = 1000000, .cameras = 4, .window = 5000, .entries = 1000000, .seed = 1};
+    struct opts o = {.reads = 1000000,
+                     .cameras = 4,
+                     .window = 5000,
+                     .entries = -1,
+                     .seed = 1,
+                     .policy = "exact"};
     long long *num = NULL;
     int ch;
 
@@ -372,6 +523,22 @@ int main(int argc, char **argv)
         case 'd':
             o.db = optarg;
             continue;
+        case 'p':
+            if (strcmp(optarg, "exact") != 0 && strcmp(optarg, "ocr") != 0) {
+                fprintf(stderr, "anpr-bench: --policy: exact or ocr, not %s\n", optarg);
+                return 2;
+            }
+            o.policy = optarg;
+            continue;
+        case 'C':
+            o.candidates = true;
+            continue;
+        case 'I':
+            o.indel = true;
+            continue;
+        case 'P':
+            num = &o.patterns;
+            break;
         case 'r':
             num = &o.reads;
             break;
@@ -409,8 +576,12 @@ int main(int argc, char **argv)
     }
     if (o.base_time == 0)
         o.base_time = util_now_us() - 3600LL * 1000000;
+    if (o.entries < 0)
+        o.entries = strcmp(o.mode, "falsehit") == 0 ? 100000 : 1000000;
     if (strcmp(o.mode, "match") == 0)
         return s_match(&o);
+    if (strcmp(o.mode, "falsehit") == 0)
+        return s_falsehit(&o);
     if (strcmp(o.mode, "e2e") == 0 && o.endpoint)
         return s_e2e(&o);
     if (strcmp(o.mode, "copy") == 0 && o.db)

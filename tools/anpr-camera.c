@@ -82,7 +82,7 @@ struct app {
     /* options */
     const char *endpoint;
     int64_t count, start_seq;
-    double duration, rate, wait, stats_interval, listed_ratio;
+    double duration, rate, wait, stats_interval, listed_ratio, misread;
     int64_t resend_us;
     uint32_t window;
     bool candidates, quiet;
@@ -132,6 +132,8 @@ static void s_usage(FILE *f)
             "  --listed-ratio P     fraction 0..1 of generated reads with a listed plate "
             "(0.01)\n"
             "  --candidates         add 1-3 alternative OCR candidates to generated reads\n"
+            "  --misread P          fraction 0..1 of generated reads whose plate is misread\n"
+            "                       (a look-alike character); the true plate becomes candidate 1\n"
             "  --seed N             generator seed (default: time-based)\n"
             "  --start-seq N        first sequence number (default: now in UTC microseconds)\n"
             "  --resend-ms MS       resend a read not acknowledged after MS (default 3000)\n"
@@ -554,6 +556,32 @@ static void s_add_candidates(struct app *a, struct proto_read *r)
     }
 }
 
+/*
+ * The camera got one character wrong (a look-alike): the misreading becomes the plate, and the
+ * true plate its best alternative, as a real OCR engine ranks them.
+ */
+static void s_misread(struct app *a, struct proto_read *r)
+{
+    char alt[17];
+
+    if (strlen(r->plate) > 16)
+        return;
+    for (int tries = 0; tries < 8; tries++) {
+        plategen_misread(&a->gen, r->plate, 250, alt);
+        if (strcmp(alt, r->plate) != 0)
+            break;
+    }
+    if (strcmp(alt, r->plate) == 0)
+        return;
+    if (r->ncand == PROTO_CAND_MAX)
+        r->ncand--;
+    memmove(&r->cand[1], &r->cand[0], r->ncand * sizeof r->cand[0]);
+    r->ncand++;
+    snprintf(r->cand[0].plate, sizeof r->cand[0].plate, "%s", r->plate);
+    r->cand[0].confidence = (uint16_t)(r->confidence > 60 ? r->confidence - 60 : 1);
+    snprintf(r->plate, sizeof r->plate, "%s", alt);
+}
+
 /* Builds the next read into r; 1 when the CSV is used up. */
 static int s_next_read(struct app *a, struct proto_read *r, uint32_t *cam)
 {
@@ -587,6 +615,8 @@ static int s_next_read(struct app *a, struct proto_read *r, uint32_t *cam)
         }
         if (a->candidates)
             s_add_candidates(a, r);
+        if (a->misread > 0 && plategen_below(&a->gen, 1000000) < (uint32_t)(a->misread * 1000000.0))
+            s_misread(a, r);
     }
 
     struct camera *c = &a->cams[*cam];
@@ -990,6 +1020,7 @@ enum {
     OPT_LISTED,
     OPT_LISTED_RATIO,
     OPT_CANDIDATES,
+    OPT_MISREAD,
     OPT_SEED,
     OPT_START_SEQ,
     OPT_RESEND_MS,
@@ -1012,6 +1043,7 @@ static const struct option s_options[] = {
     {"listed", required_argument, NULL, OPT_LISTED},
     {"listed-ratio", required_argument, NULL, OPT_LISTED_RATIO},
     {"candidates", no_argument, NULL, OPT_CANDIDATES},
+    {"misread", required_argument, NULL, OPT_MISREAD},
     {"seed", required_argument, NULL, OPT_SEED},
     {"start-seq", required_argument, NULL, OPT_START_SEQ},
     {"resend-ms", required_argument, NULL, OPT_RESEND_MS},
@@ -1078,6 +1110,10 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         case OPT_LISTED_RATIO:
             if (util_parse_double(optarg, 0, 1, &a->listed_ratio) != 0)
                 return cli_bad_value(PROG, "--listed-ratio", optarg, "a fraction 0..1");
+            break;
+        case OPT_MISREAD:
+            if (util_parse_double(optarg, 0, 1, &a->misread) != 0)
+                return cli_bad_value(PROG, "--misread", optarg, "a fraction 0..1");
             break;
         case OPT_CANDIDATES:
             a->candidates = true;

@@ -76,7 +76,8 @@ static void s_usage(FILE *f)
                "  --help, --version\n"
                "\n"
                "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
-               "priority match entry_plate\n");
+               "priority match entry_plate reading nsubst detail\n"
+               "(reading: 0 = the plate as read, n = the read's candidate n)\n");
 }
 
 static void s_warn(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -154,11 +155,13 @@ static void s_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
         *len = (size_t)n < cap - *len ? *len + (size_t)n : cap - 1;
 }
 
+/* New columns go at the end, so scripts that cut fields by number keep working. */
 static void s_print_tsv(const struct proto_hit *h)
 {
     const struct proto_read *r = &h->read;
     char cam[PROTO_CAMERA_MAX + 1], plate[PROTO_PLATE_MAX + 1], cc[PROTO_COUNTRY_MAX + 1];
     char list[PROTO_LIST_MAX + 1], cat[PROTO_CATEGORY_MAX + 1], ep[PROTO_PLATE_MAX + 1];
+    char detail[PROTO_DETAIL_MAX + 1];
     const char *m = s_match_name(h->match);
     char mbuf[8];
 
@@ -166,13 +169,52 @@ static void s_print_tsv(const struct proto_hit *h)
         snprintf(mbuf, sizeof(mbuf), "%u", (unsigned)h->match);
         m = mbuf;
     }
-    printf("%" PRId64 "\t%s\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\t%" PRIu32 "\t%s\t%s\t%u\t%s\t%s\n",
+    printf("%" PRId64 "\t%s\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\t%" PRIu32
+           "\t%s\t%s\t%u\t%s\t%s\t%u\t%u\t%s\n",
            r->time_us, s_clean(r->camera, ' ', cam, sizeof(cam)), r->seq,
            s_clean(r->plate, ' ', plate, sizeof(plate)), s_clean(r->country, ' ', cc, sizeof(cc)),
            h->entry_id, h->list_id, s_clean(h->list, ' ', list, sizeof(list)),
            s_clean(h->category, ' ', cat, sizeof(cat)), (unsigned)h->priority, m,
-           s_clean(h->entry_plate, ' ', ep, sizeof(ep)));
+           s_clean(h->entry_plate, ' ', ep, sizeof(ep)), (unsigned)h->reading, (unsigned)h->nsubst,
+           s_clean(h->detail, ' ', detail, sizeof(detail)));
     fflush(stdout);
+}
+
+/*
+ * How the hit matched, for the text line: nothing for the usual exact match of the plate as
+ * read, else one bracket, e.g. "[ocr: O read as 0 at 3]", "[candidate 2: I-ABC-123; ...]",
+ * "[pattern 1AB?12*]". The head comes from the HIT's fields, so the operator sees which reading
+ * matched even when the detail is empty; the detail is anprd's text for people, shown as it is
+ * and never parsed (only left out when it says exactly what the head already says).
+ */
+static void s_cat_how(char *line, size_t cap, size_t *len, const struct proto_hit *h)
+{
+    const struct proto_read *r = &h->read;
+    char head[160], t[PROTO_PLATE_MAX + 1], detail[PROTO_DETAIL_MAX + 1];
+    size_t hlen = 0;
+    bool colon = false;
+    const char *m = s_match_name(h->match);
+
+    if (h->match == PROTO_MATCH_EXACT && h->reading == 0)
+        return;
+    if (m == NULL)
+        s_cat(head, sizeof(head), &hlen, "match %u", (unsigned)h->match);
+    else if (h->match == PROTO_MATCH_PATTERN)
+        s_cat(head, sizeof(head), &hlen, "pattern %s", s_clean(h->entry_plate, '?', t, sizeof(t)));
+    else
+        s_cat(head, sizeof(head), &hlen, "%s", m);
+    /* The decoder guarantees reading <= ncand; the check keeps this safe on its own. */
+    if (h->reading > 0 && h->reading <= r->ncand) {
+        s_cat(head, sizeof(head), &hlen,
+              h->match == PROTO_MATCH_CANDIDATE ? " %u: %s" : ", candidate %u: %s",
+              (unsigned)h->reading, s_clean(r->cand[h->reading - 1].plate, '?', t, sizeof(t)));
+        colon = true;
+    }
+    s_clean(h->detail, '?', detail, sizeof(detail));
+    if (detail[0] == '\0' || strcmp(detail, head) == 0)
+        s_cat(line, cap, len, " [%s]", head);
+    else
+        s_cat(line, cap, len, " [%s%s%s]", head, colon ? "; " : ": ", detail);
 }
 
 static void s_print_text(const struct app *a, const struct proto_hit *h)
@@ -183,7 +225,6 @@ static void s_print_text(const struct app *a, const struct proto_hit *h)
     time_t sec = (time_t)(r->time_us / 1000000);
     struct tm tm;
     const char *color = NULL;
-    const char *m = s_match_name(h->match);
 
     if (localtime_r(&sec, &tm) != NULL)
         strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
@@ -204,12 +245,7 @@ static void s_print_text(const struct app *a, const struct proto_hit *h)
     if (r->country[0] != '\0')
         s_cat(line, sizeof(line), &len, " (%s)", s_clean(r->country, '?', t, sizeof(t)));
     s_cat(line, sizeof(line), &len, "  listed %s", s_clean(h->entry_plate, '?', t, sizeof(t)));
-    if (h->match != PROTO_MATCH_EXACT) {
-        if (m != NULL)
-            s_cat(line, sizeof(line), &len, " [%s]", m);
-        else
-            s_cat(line, sizeof(line), &len, " [match %u]", (unsigned)h->match);
-    }
+    s_cat_how(line, sizeof(line), &len, h);
     s_cat(line, sizeof(line), &len, "  cam %s", s_clean(r->camera, '?', t, sizeof(t)));
     if (r->lane != 0)
         s_cat(line, sizeof(line), &len, " lane %u", (unsigned)r->lane);

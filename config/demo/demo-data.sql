@@ -25,6 +25,13 @@ INSERT INTO anpr.watchlist (name, category, priority) VALUES
     -- Switched off: its entries are not loaded, so they never hit.
     ('Expired fines (paused)', 'fines', 8);
 UPDATE anpr.watchlist SET enabled = false WHERE name = 'Expired fines (paused)';
+-- The urgent lists match through OCR errors (one character within its class, e.g. 8 for B) and
+-- the cameras' alternative readings; the others only as listed. A stolen car passing twice
+-- within ten minutes is alerted once.
+UPDATE anpr.watchlist SET match_policy = 'ocr', max_subst = 1, min_confidence = 300,
+    suppress_s = 600
+WHERE name IN ('Stolen vehicles', 'Wanted persons');
+UPDATE anpr.watchlist SET candidates = false WHERE name IN ('Uninsured', 'No technical inspection');
 
 -- valid_from / valid_until are relative to now() so the demo behaves the same whenever it runs.
 INSERT INTO anpr.watchlist_entry

@@ -1,0 +1,216 @@
+/*
+ * Integration: matching that survives OCR errors, through the real daemon and the real admin
+ * tool. Lists with the exact and ocr policies, a candidate-only hit, a pattern, a look-alike
+ * letter from another script, and repeat-hit suppression: each HIT arrives on the feed with how
+ * it matched, the hits table records the suppressed repeats, and anpr-watchlist's dry run says
+ * the same as the daemon.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "harness.h"
+
+#define CAM  "BE-N78-VELDWEZELT"
+#define CAM2 "BE-SMEERMAAS-N2"
+
+/* Receive HITs until the HIT of the fence read (by seq) arrives; returns how many before it. */
+static int s_collect(void *sub, uint64_t fence_seq, struct proto_hit *hits, int max)
+{
+    int n = 0;
+
+    for (;;) {
+        uint8_t buf[PROTO_MAX_FRAME];
+        struct proto_hit h;
+        struct proto_error err;
+        int len = h_recv(sub, buf, sizeof buf, 5000);
+        if (len < 0 || proto_decode_hit(buf, (size_t)len, &h, &err) != 0)
+            return -1;
+        if (strcmp(h.read.camera, CAM) == 0 && h.read.seq == fence_seq)
+            return n;
+        if (h.read.seq < fence_seq && strcmp(h.read.plate, "FENCE-1") == 0)
+            continue; /* a late HIT of an earlier fence read */
+        if (n < max)
+            hits[n] = h;
+        n++;
+    }
+}
+
+static const struct proto_hit *s_find(const struct proto_hit *hits, int n, const char *plate,
+                                      const char *list)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(hits[i].read.plate, plate) == 0 && strcmp(hits[i].list, list) == 0)
+            return &hits[i];
+    return NULL;
+}
+
+int main(void)
+{
+    struct h_db db;
+    struct h_daemon d;
+    struct proto_hit hits[64];
+    uint64_t seq = 1;
+
+    h_require_env();
+    h_db_create(&db, "itest_matching");
+    h_exec(db.admin,
+           "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'N78'), ('" CAM2 "', 'N2');"
+           "INSERT INTO anpr.watchlist (name, category, priority, match_policy, max_subst, "
+           "  candidates, min_confidence, suppress_s) VALUES "
+           "('Stolen vehicles', 'stolen', 1, 'ocr', 1, true, 300, 600),"
+           "('Uninsured', 'uninsured', 4, 'exact', 0, false, 0, 0),"
+           "('Fence', 'surveillance', 9, 'exact', 0, false, 0, 0);"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate, country, instruction) "
+           "SELECT id, '1-ABC-123', 'BE', 'Stop and check' FROM anpr.watchlist "
+           "WHERE name = 'Stolen vehicles';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) "
+           "SELECT id, 'GH-512-*' FROM anpr.watchlist WHERE name = 'Stolen vehicles';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) "
+           "SELECT id, p FROM anpr.watchlist, (VALUES ('1-XBO-088'), ('2-KMP-417')) v(p) "
+           "WHERE name = 'Uninsured';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) "
+           "SELECT id, 'FENCE-1' FROM anpr.watchlist WHERE name = 'Fence'");
+    if (h_daemon_start(&d, &db, NULL) != 0)
+        return 1;
+    void *dealer = h_dealer(d.ingest_ep);
+    void *sub = h_sub(d.dispatch_ep, "hit/");
+
+    /* The subscription is live once a fence read's HIT comes back. */
+    int live = 0;
+    for (int i = 0; i < 100 && !live; i++) {
+        struct proto_read r = h_read(CAM, seq, "FENCE-1", "");
+        h_send_read(dealer, &r);
+        live = s_collect(sub, seq++, hits, 0) == 0;
+    }
+    CHECK(live);
+
+    /* 1. An OCR misread (O for 0... here 8 for B) hits the ocr list, not the exact one. */
+    struct proto_read r = h_read(CAM, seq++, "1-A8C-123", "BE");
+    h_send_read(dealer, &r);
+    /* 2. The same misread of an exact-list plate does not hit. */
+    r = h_read(CAM, seq++, "1-X8O-088", "BE");
+    h_send_read(dealer, &r);
+    /* 3. Cyrillic А and С in the read (look-alikes) still hit exactly. */
+    r = h_read(CAM, seq++,
+               "1-\xD0\x90"
+               "B\xD0\xA1"
+               "-123",
+               "BE");
+    h_send_read(dealer, &r);
+    /* 4. Only the second candidate is the listed plate: a candidate hit on the ocr list. */
+    r = h_read(CAM, seq++, "1-A6C-I23", "BE");
+    r.ncand = 2;
+    snprintf(r.cand[0].plate, sizeof r.cand[0].plate, "1-ABG-123");
+    r.cand[0].confidence = 500;
+    snprintf(r.cand[1].plate, sizeof r.cand[1].plate, "1-ABC-123");
+    r.cand[1].confidence = 450;
+    uint64_t cand_seq = r.seq;
+    h_send_read(dealer, &r);
+    /* 5. A candidate below the list's min_confidence (300) does not hit. */
+    r = h_read(CAM, seq++, "9-ZZZ-999", "BE");
+    r.ncand = 1;
+    snprintf(r.cand[0].plate, sizeof r.cand[0].plate, "1-ABC-123");
+    r.cand[0].confidence = 200;
+    h_send_read(dealer, &r);
+    /* 6. A pattern for a partly known Dutch plate. */
+    r = h_read(CAM, seq++, "GH-512-V", "NL");
+    h_send_read(dealer, &r);
+    /* 7. The exact-list plate on a camera that cannot tell the country. */
+    r = h_read(CAM, seq++, "2-KMP-417", "");
+    h_send_read(dealer, &r);
+
+    struct proto_read fence = h_read(CAM, seq++, "FENCE-1", "");
+    h_send_read(dealer, &fence);
+    int n = s_collect(sub, fence.seq, hits, 64);
+    CHECK_INT(n, 5);
+    const struct proto_hit *h = s_find(hits, n, "1-A8C-123", "Stolen vehicles");
+    CHECK(h && h->match == PROTO_MATCH_OCR && h->nsubst == 1 && h->reading == 0);
+    CHECK(h && strstr(h->detail, "8") != NULL);
+    CHECK(s_find(hits, n, "1-X8O-088", "Uninsured") == NULL);
+    h = s_find(hits, n,
+               "1-\xD0\x90"
+               "B\xD0\xA1"
+               "-123",
+               "Stolen vehicles");
+    CHECK(h && h->match == PROTO_MATCH_EXACT);
+    h = s_find(hits, n, "1-A6C-I23", "Stolen vehicles");
+    CHECK(h && h->match == PROTO_MATCH_CANDIDATE && h->reading == 2 && h->read.seq == cand_seq);
+    CHECK(s_find(hits, n, "9-ZZZ-999", "Stolen vehicles") == NULL);
+    h = s_find(hits, n, "GH-512-V", "Stolen vehicles");
+    CHECK(h && h->match == PROTO_MATCH_PATTERN && strcmp(h->entry_plate, "GH512*") == 0);
+    h = s_find(hits, n, "2-KMP-417", "Uninsured");
+    CHECK(h && h->match == PROTO_MATCH_EXACT && h->priority == 4);
+
+    /* Suppression: the stolen car again at the same camera within 600 s is stored, not
+     * alerted; at the uninsured list (window 0) every sighting alerts. */
+    r = h_read(CAM2, 1, "1-ABC-123", "BE");
+    h_send_read(dealer, &r);
+    r = h_read(CAM, seq++, "2-KMP-417", "");
+    h_send_read(dealer, &r);
+    fence = h_read(CAM, seq++, "FENCE-1", "");
+    h_send_read(dealer, &fence);
+    n = s_collect(sub, fence.seq, hits, 64);
+    CHECK_INT(n, 1);
+    CHECK(n >= 1 && strcmp(hits[0].list, "Uninsured") == 0);
+
+    /* Everything is acknowledged and in the hits table, suppressed repeat included. */
+    struct h_acks a;
+    h_acks_init(&a, 1, (size_t)(seq - 1), 4);
+    CHECK_INT(h_acks_wait(&a, dealer, CAM, 10000), seq - 1);
+    h_acks_free(&a);
+    CHECK_INT(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE suppressed", 1, 5000), 1);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits h JOIN anpr.camera c "
+                                   "ON c.id = h.camera_id WHERE c.code = '" CAM2 "' "
+                                   "AND h.suppressed AND h.match_kind = 1"),
+              1);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE match_kind = 3 "
+                                   "AND reading = 2 AND detail <> ''"),
+              1);
+
+    /* The admin's dry run agrees with the daemon. */
+    char out_path[128], in_path[128];
+    snprintf(out_path, sizeof out_path, "%s/wl.out", d.dir);
+    snprintf(in_path, sizeof in_path, "%s/wl.in", d.dir);
+    char *tool = getenv("ANPR_WATCHLIST");
+    char *argv1[] = {tool, "test", "1-A8C-123", "--country", "BE", "--db", db.admin_ci, NULL};
+    CHECK_INT(h_wait(h_spawn(argv1, out_path, NULL), 20000), 0);
+    char *out = h_slurp(out_path);
+    CHECK_CONTAINS(out, "1 hit");
+    CHECK_CONTAINS(out, "ocr");
+    free(out);
+    char *argv2[] = {tool, "test", "9-NOT-999", "--db", db.admin_ci, NULL};
+    CHECK_INT(h_wait(h_spawn(argv2, out_path, NULL), 20000), 1);
+    FILE *f = fopen(in_path, "w");
+    fputs("1-ABC-123;BE\n2-KMP-417\n9-NOT-999;NL\n1-A6C-I23;BE;1-ABG-123:500,1-ABC-123:450\n"
+          "1#23\n",
+          f);
+    fclose(f);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s test --stdin --db '%s' < %s > %s", tool, db.admin_ci, in_path,
+             out_path);
+    CHECK_INT(system(cmd), 0);
+    out = h_slurp(out_path);
+    CHECK_CONTAINS(out, "1-ABC-123;BE\t1\t");
+    CHECK_CONTAINS(out, ":exact\n");
+    CHECK_CONTAINS(out, "2-KMP-417\t1\t");
+    CHECK_CONTAINS(out, "9-NOT-999;NL\t0\t-\n");
+    CHECK_CONTAINS(out, ":candidate\n");
+    CHECK_CONTAINS(out, "1#23\tinvalid\t");
+    free(out);
+
+    h_close(dealer);
+    h_close(sub);
+    CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
+    CHECK(h_daemon_log_has(&d, " suppressed=1 "));
+    if (check_failed)
+        h_daemon_dump_log(&d);
+    else
+        h_daemon_cleanup(&d);
+    h_db_close(&db);
+    return check_done("itest_matching");
+}
