@@ -213,7 +213,7 @@ static void s_add_entries(wl_builder_t *b, const PGresult *res, size_t *skipped)
         if (wl_builder_add(b, &in, why, sizeof why) != 0) {
             (*skipped)++;
             /* One line per bad entry: admins need each one to fix it. */
-            log_warn("db", "watchlist entry %lld skipped: %s", id, why);
+            log_warn("db", "watchlist entry skipped: %s", why);
         }
     }
 }

@@ -175,7 +175,9 @@ pid_t h_spawn(char *const argv[], const char *out_path, const char *err_path)
             if (fd >= 0)
                 dup2(fd, 1);
         }
-        if (err_path) {
+        if (err_path && out_path && strcmp(err_path, out_path) == 0) {
+            dup2(1, 2); /* one file, one offset: the two streams must not overwrite each other */
+        } else if (err_path) {
             int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
             if (fd >= 0)
                 dup2(fd, 2);

@@ -19,7 +19,8 @@
 #define CAM2 "BE-SMEERMAAS-N2"
 
 /* Receive HITs until the HIT of the fence read (by seq) arrives; returns how many before it. */
-static int s_collect(void *sub, uint64_t fence_seq, struct proto_hit *hits, int max)
+static int s_collect(void *sub, uint64_t fence_seq, struct proto_hit *hits, int max,
+                     int timeout_ms)
 {
     int n = 0;
 
@@ -27,7 +28,7 @@ static int s_collect(void *sub, uint64_t fence_seq, struct proto_hit *hits, int 
         uint8_t buf[PROTO_MAX_FRAME];
         struct proto_hit h;
         struct proto_error err;
-        int len = h_recv(sub, buf, sizeof buf, 5000);
+        int len = h_recv(sub, buf, sizeof buf, timeout_ms);
         if (len < 0 || proto_decode_hit(buf, (size_t)len, &h, &err) != 0)
             return -1;
         if (strcmp(h.read.camera, CAM) == 0 && h.read.seq == fence_seq)
@@ -74,9 +75,15 @@ int main(void)
            "SELECT id, p FROM anpr.watchlist, (VALUES ('1-XBO-088'), ('2-KMP-417')) v(p) "
            "WHERE name = 'Uninsured';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) "
-           "SELECT id, 'FENCE-1' FROM anpr.watchlist WHERE name = 'Fence'");
+           "SELECT id, 'FENCE-1' FROM anpr.watchlist WHERE name = 'Fence';"
+           /* Entries the matcher cannot use: reported and skipped, the rest still loads. */
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) "
+           "SELECT id, p FROM anpr.watchlist, (VALUES ('1#ABC'), ('**'), ('ABCDEFGHIJKLMNOPQ')) "
+           "v(p) WHERE name = 'Uninsured'");
     if (h_daemon_start(&d, &db, NULL) != 0)
         return 1;
+    CHECK(h_daemon_log_has(&d, "(3 skipped)"));
+    CHECK(h_daemon_log_has(&d, "invalid character"));
     void *dealer = h_dealer(d.ingest_ep);
     void *sub = h_sub(d.dispatch_ep, "hit/");
 
@@ -85,7 +92,7 @@ int main(void)
     for (int i = 0; i < 100 && !live; i++) {
         struct proto_read r = h_read(CAM, seq, "FENCE-1", "");
         h_send_read(dealer, &r);
-        live = s_collect(sub, seq++, hits, 0) == 0;
+        live = s_collect(sub, seq++, hits, 0, 100) == 0;
     }
     CHECK(live);
 
@@ -126,7 +133,7 @@ int main(void)
 
     struct proto_read fence = h_read(CAM, seq++, "FENCE-1", "");
     h_send_read(dealer, &fence);
-    int n = s_collect(sub, fence.seq, hits, 64);
+    int n = s_collect(sub, fence.seq, hits, 64, 5000);
     CHECK_INT(n, 5);
     const struct proto_hit *h = s_find(hits, n, "1-A8C-123", "Stolen vehicles");
     CHECK(h && h->match == PROTO_MATCH_OCR && h->nsubst == 1 && h->reading == 0);
@@ -154,7 +161,7 @@ int main(void)
     h_send_read(dealer, &r);
     fence = h_read(CAM, seq++, "FENCE-1", "");
     h_send_read(dealer, &fence);
-    n = s_collect(sub, fence.seq, hits, 64);
+    n = s_collect(sub, fence.seq, hits, 64, 5000);
     CHECK_INT(n, 1);
     CHECK(n >= 1 && strcmp(hits[0].list, "Uninsured") == 0);
 

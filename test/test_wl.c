@@ -920,6 +920,38 @@ static void test_order(void)
     wl_destroy(&w);
 }
 
+/* The longest details are shortened to fit, substitutions counted instead of listed. */
+static void test_long_detail(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_match m[2];
+
+    s_list(b, 1, 1,
+           (struct wl_list_opts){
+               .policy = WL_POLICY_OCR, .max_subst = 4, .indel = true, .candidates = true});
+    struct wl_entry_in in = s_in(1, 1, "ABCDEFGH0I2S6B1Z");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+    struct wl_query q = s_query("", "QQQQ", 1000);
+    for (int i = 1; i < 8; i++)
+        s_cand(&q, "QQQQ", 1000);
+    s_cand(&q, "BCDEFGHO1Z56B1Z", 1000);
+    memset(m, 0, sizeof(m));
+    CHECK_INT(wl_match(w, &q, m, 2), 1);
+    CHECK_INT(m[0].reading, 8);
+    CHECK_INT(m[0].nsubst, 4);
+    CHECK(m[0].indel);
+    CHECK_STR(m[0].detail, "candidate 8 (1000), one character missing at 1, 4 substitutions");
+    /* As the primary reading it is still too long; four substitutions alone fit. */
+    q = s_query("", "BCDEFGHO1Z56B1Z", 1000);
+    CHECK_INT(wl_match(w, &q, m, 2), 1);
+    CHECK_STR(m[0].detail, "one character missing at 1, 4 substitutions");
+    q = s_query("", "ABCDEFGHO1Z56B1Z", 1000);
+    CHECK_INT(wl_match(w, &q, m, 2), 1);
+    CHECK_STR(m[0].detail, "0/O at 9, I/1 at 10, 2/Z at 11, S/5 at 12");
+    wl_destroy(&w);
+}
+
 /* Many entries under one key: more hits than the matcher keeps on its stack. */
 static void test_many_hits(void)
 {
@@ -1107,6 +1139,7 @@ int main(void)
     test_candidates();
     test_confidence();
     test_order();
+    test_long_detail();
     test_many_hits();
     test_big();
     return check_done("wl");
