@@ -423,9 +423,11 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         goto overload;
     /* A resend of a read we still hold was alerted (or suppressed) already. */
     for (size_t i = 0; i < nhits && copies == 0; i++) {
-        const struct wl_list *l = hits[i].entry->list;
-        suppressed[i] = supp_check(self->supp, hits[i].entry->id, plate, cam, r.time_us,
-                                   l->opts.suppress_s, l->opts.realert_camera);
+        const struct wl_entry *e = hits[i].entry;
+        /* The vehicle is the listed plate, however it was misread; for a pattern, the plate
+         * as read (different plates must not suppress each other). */
+        suppressed[i] = supp_check(self->supp, e->id, e->pattern ? plate : e->plate, cam, r.time_us,
+                                   e->list->opts.suppress_s, e->list->opts.realert_camera);
     }
     if (batch_add(self->cur, &r, cam, plate, now, id, id_len, hits, suppressed, nhits) != 0) {
         pend_remove(self->pend, cam, r.seq, r.time_us);

@@ -18,6 +18,11 @@
  *          slot = the trigram itself (24 bits, so the tag is exact) | first pattern, chained.
  *          Patterns without such a run are chained from `unanchored` and tried on every read.
  *
+ * A reading costs one probe of main; with indel lists also one of del and one of main per
+ * distinct deletion of the reading (at most 16, all prefetched at once); with patterns one of
+ * the small tri table per trigram of the reading, and the unanchored patterns. Candidates cost
+ * the same again, and only if some list takes them.
+ *
  * Nothing in the snapshot changes after build, and the matcher keeps its state on the stack (or
  * in a heap block of its own for reads with very many hits), so reads need no locking.
  */
@@ -705,19 +710,21 @@ static void s_insert_main(wl_t *self, uint64_t h, uint32_t idx)
     struct wl_entry *e = &self->entries[idx];
     uint64_t tag = h >> 32 << 32;
     char key[PLATE_MAX + 1];
-    size_t n = 0; /* key is computed on the first tag match only: most keys are unique */
+    size_t n = 0; /* the key, computed on the first tag match only: most keys are unique */
 
     for (size_t pos = (size_t)h & self->main.mask;; pos = (pos + 1) & self->main.mask) {
         uint64_t slot = self->main.slots[pos];
-        if (slot != WL_SLOT_EMPTY && (slot & ~(uint64_t)UINT32_MAX) == tag && n == 0)
-            n = s_canon(self->canon, e->plate, key);
-        if (slot == WL_SLOT_EMPTY ||
-            ((slot & ~(uint64_t)UINT32_MAX) == tag &&
-             s_canon_eq(self->canon, self->entries[(uint32_t)slot].plate, key, n))) {
-            e->next = slot == WL_SLOT_EMPTY ? WL_NONE : (uint32_t)slot;
-            self->main.slots[pos] = tag | idx;
-            return;
+        if (slot != WL_SLOT_EMPTY) {
+            if ((slot & ~(uint64_t)UINT32_MAX) != tag)
+                continue;
+            if (n == 0)
+                n = s_canon(self->canon, e->plate, key);
+            if (!s_canon_eq(self->canon, self->entries[(uint32_t)slot].plate, key, n))
+                continue;
         }
+        e->next = slot == WL_SLOT_EMPTY ? WL_NONE : (uint32_t)slot;
+        self->main.slots[pos] = tag | idx;
+        return;
     }
 }
 
