@@ -341,7 +341,8 @@ static size_t s_match(ingest_t *self, const struct proto_read *r, const char *pl
 
     q.plate[0] = plate;
     q.confidence[0] = r->confidence;
-    for (unsigned i = 0; i < r->ncand && q.nreadings < WL_READINGS_MAX; i++) {
+    unsigned ncand = wl_takes_candidates(self->wl) ? r->ncand : 0;
+    for (unsigned i = 0; i < ncand && q.nreadings < WL_READINGS_MAX; i++) {
         if (plate_normalise_cc(r->cand[i].plate, r->country, cands[i]) != PLATE_OK)
             continue;
         rank[q.nreadings] = (uint8_t)(i + 1);

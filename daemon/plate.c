@@ -430,17 +430,19 @@ enum plate_status plate_normalise_cc(const char *raw, const char *country, char 
 {
     enum plate_status st = plate_normalise(raw, out);
 
-    if (st != PLATE_OK || !s_known(country) || plate_fits(country, out))
+    if (st != PLATE_OK || !s_known(country))
         return st;
     /*
-     * Only the code of the camera's own country, and only when what is left is a plate of that
-     * country: a plate that fits neither way is kept as read, so a read is never shortened on
-     * a guess.
+     * Only the code of the camera's own country, and only when the plate does not fit with it
+     * and what is left does: a plate that fits neither way is kept as read, so a read is never
+     * shortened on a guess. The prefix is looked at first: most plates do not start with the
+     * code, and the format checks are the costly part of a read's normalisation.
      */
     for (size_t i = 0; i < sizeof(s_eurobands) / sizeof(s_eurobands[0]); i++) {
         size_t n = strlen(s_eurobands[i].code);
         if (!s_same_country(country, s_eurobands[i].country) ||
-            strncmp(out, s_eurobands[i].code, n) != 0 || !plate_fits(country, out + n))
+            strncmp(out, s_eurobands[i].code, n) != 0 || plate_fits(country, out) ||
+            !plate_fits(country, out + n))
             continue;
         memmove(out, out + n, strlen(out + n) + 1);
         break;

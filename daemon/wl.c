@@ -319,21 +319,56 @@ static size_t s_trigram_home(uint32_t t, size_t mask)
     return (size_t)(((uint64_t)t * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
 }
 
-/* The first run of three literal characters in a canonical pattern, or WL_NONE. */
-static uint32_t s_pattern_anchor(const char *canon)
+/*
+ * The anchor of a canonical pattern: of its trigrams of three literal characters, the one the
+ * fewest patterns share (freq, sorted, counts them over all patterns), so a read's probe of the
+ * trigram table finds short chains. WL_NONE when it has no such trigram. With freq NULL, the
+ * first.
+ */
+static int s_cmp_u32(const void *a, const void *b)
 {
-    size_t run = 0;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static size_t s_trigram_freq(const uint32_t *freq, size_t nfreq, uint32_t t)
+{
+    const uint32_t *p = bsearch(&t, freq, nfreq, sizeof *freq, s_cmp_u32);
+    size_t n = 0;
+
+    if (!p)
+        return 0;
+    while (p > freq && p[-1] == t)
+        p--;
+    for (; p < freq + nfreq && *p == t; p++)
+        n++;
+    return n;
+}
+
+static uint32_t s_pattern_anchor(const char *canon, const uint32_t *freq, size_t nfreq)
+{
+    uint32_t best = WL_NONE;
+    size_t best_n = SIZE_MAX, run = 0;
 
     for (size_t i = 0; canon[i]; i++) {
         run = (canon[i] == '?' || canon[i] == '*') ? 0 : run + 1;
-        if (run == 3)
-            return s_trigram(canon + i - 2);
+        if (run < 3)
+            continue;
+        uint32_t t = s_trigram(canon + i - 2);
+        if (!freq)
+            return t;
+        size_t n = s_trigram_freq(freq, nfreq, t);
+        if (n < best_n) {
+            best = t;
+            best_n = n;
+        }
     }
-    return WL_NONE;
+    return best;
 }
 
-/* Delete key[j] from key (length n) into out; the deletion keys of distinct j are distinct
- * unless key[j] == key[j - 1], which the callers skip. */
+/* Delete key[j] from key (length n) into out. Deleting any character of a run of equal ones
+ * gives the same key, so callers delete only the first of a run (skip key[j] == key[j - 1]). */
 static void s_delete(const char *key, size_t n, size_t j, char out[PLATE_MAX + 1])
 {
     memcpy(out, key, j);
@@ -763,23 +798,49 @@ static void s_ring_flush(wl_t *self, struct s_ring *r, s_insert_fn ins)
     }
 }
 
+/* A pattern's plate in canonical form (wildcards kept) into canon. */
+static void s_pattern_canon(const wl_t *self, const char *plate, char canon[PLATE_MAX + 1])
+{
+    size_t n = 0;
+
+    for (; plate[n]; n++) {
+        unsigned char c = (unsigned char)plate[n];
+        canon[n] = (char)(c == '?' || c == '*' ? c : self->canon[c]);
+    }
+    canon[n] = '\0';
+}
+
 /* Index the patterns: by anchor trigram, else on the unanchored chain; both in added order. */
 static void s_index_patterns(wl_t *self)
 {
     char canon[PLATE_MAX + 1];
+    uint32_t *freq = NULL;
+    size_t nfreq = 0;
+
+    /* Every literal trigram of every pattern, sorted, to choose the rarest as each anchor.
+     * Without memory for it, the first trigram serves (longer chains, same results). */
+    if (self->npatterns > 0)
+        freq = malloc(self->npatterns * PLATE_MAX * sizeof *freq);
+    for (size_t i = 0; freq && i < self->count; i++) {
+        if (!self->entries[i].pattern)
+            continue;
+        s_pattern_canon(self, self->entries[i].plate, canon);
+        for (size_t j = 0, run = 0; canon[j]; j++) {
+            run = (canon[j] == '?' || canon[j] == '*') ? 0 : run + 1;
+            if (run >= 3)
+                freq[nfreq++] = s_trigram(canon + j - 2);
+        }
+    }
+    if (freq)
+        qsort(freq, nfreq, sizeof *freq, s_cmp_u32);
 
     self->unanchored = WL_NONE;
     for (size_t i = self->count; i-- > 0;) {
         struct wl_entry *e = &self->entries[i];
         if (!e->pattern)
             continue;
-        size_t n = 0;
-        for (; e->plate[n]; n++) {
-            unsigned char c = (unsigned char)e->plate[n];
-            canon[n] = (char)(c == '?' || c == '*' ? c : self->canon[c]);
-        }
-        canon[n] = '\0';
-        uint32_t t = s_pattern_anchor(canon);
+        s_pattern_canon(self, e->plate, canon);
+        uint32_t t = s_pattern_anchor(canon, freq, nfreq);
         if (t == WL_NONE) {
             e->next = self->unanchored;
             self->unanchored = (uint32_t)i;
@@ -794,6 +855,7 @@ static void s_index_patterns(wl_t *self)
             }
         }
     }
+    free(freq);
 }
 
 wl_t *wl_builder_build(wl_builder_t **self_p)
@@ -916,6 +978,11 @@ size_t wl_pattern_count(const wl_t *self)
 size_t wl_list_count(const wl_t *self)
 {
     return self ? self->nlists : 0;
+}
+
+bool wl_takes_candidates(const wl_t *self)
+{
+    return self && self->candidates;
 }
 
 size_t wl_memory_bytes(const wl_t *self)
@@ -1075,46 +1142,65 @@ static void s_try_indel(struct s_ctx *c, uint32_t idx, enum s_indel kind)
         s_keep(c, &best);
 }
 
+/* What a literal pattern character costs against a read character: 0, 1 (OCR substitution)
+ * or -1 (no match). */
+static int s_glob_cost(const unsigned char *map, char pc, char rc, bool ocr)
+{
+    if (pc == '?' || pc == rc)
+        return 0;
+    return ocr && map[(unsigned char)pc] == map[(unsigned char)rc] ? 1 : -1;
+}
+
 /*
  * Glob match of a pattern against the reading: '?' one character, '*' any run. Literal
  * characters must equal the reading's (exact policy) or be in the same class (OCR policy),
- * counting the differing ones; the fewest over every way the '*'s can split the reading, by
- * dynamic programming over (pattern prefix, reading prefix). Returns the count, or -1.
+ * counting the differing ones. Returns the fewest over every way the '*'s can split the
+ * reading, or -1. Unanchored patterns are tried on every reading, so the common misses are
+ * cheap: a length check first, a straight comparison without '*', dynamic programming over
+ * (pattern prefix, reading prefix) only with it.
  */
 static int s_glob(const unsigned char *map, const char *pat, const char *read, bool ocr)
 {
     enum { INF = 0x7f };
-    unsigned char dp[PLATE_MAX + 2][PLATE_MAX + 2];
-    size_t m = strlen(pat), n = strlen(read);
+    size_t m = 0, fixed = 0, n = strlen(read);
+    bool star = false;
 
-    if (m > PLATE_MAX || n > PLATE_MAX)
-        return -1;
-    memset(dp, INF, sizeof(dp));
-    dp[0][0] = 0;
-    for (size_t i = 0; i < m; i++) {
-        char pc = pat[i];
-        for (size_t j = 0; j <= n; j++) {
-            unsigned char cur = dp[i][j];
-            if (pc == '*') {
-                /* '*' takes read[j..k) for any k >= j: dp[i+1][k] = min over j <= k. */
-                unsigned char left = j > 0 ? dp[i + 1][j - 1] : INF;
-                dp[i + 1][j] = cur < left ? cur : left;
-                continue;
-            }
-            if (cur == INF || j == n)
-                continue;
-            unsigned char cost;
-            if (pc == '?' || pc == read[j])
-                cost = 0;
-            else if (ocr && map[(unsigned char)pc] == map[(unsigned char)read[j]])
-                cost = 1;
-            else
-                continue;
-            if (cur + cost < dp[i + 1][j + 1])
-                dp[i + 1][j + 1] = (unsigned char)(cur + cost);
-        }
+    for (; pat[m]; m++) {
+        if (pat[m] == '*')
+            star = true;
+        else
+            fixed++;
     }
-    return dp[m][n] == INF ? -1 : dp[m][n];
+    if (star ? n < fixed : n != fixed)
+        return -1;
+    if (!star) {
+        int subst = 0;
+        for (size_t i = 0; i < m; i++) {
+            int cost = s_glob_cost(map, pat[i], read[i], ocr);
+            if (cost < 0)
+                return -1;
+            subst += cost;
+        }
+        return subst;
+    }
+    /* row[j]: fewest substitutions matching the pattern so far against read[0..j). */
+    unsigned char row[PLATE_MAX + 1];
+    memset(row, INF, sizeof(row));
+    row[0] = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (pat[i] == '*') {
+            /* '*' takes read[k..j) for any k <= j: the best of row[k], k <= j. */
+            for (size_t j = 1; j <= n; j++)
+                row[j] = row[j] < row[j - 1] ? row[j] : row[j - 1];
+            continue;
+        }
+        for (size_t j = n; j > 0; j--) {
+            int cost = row[j - 1] == INF ? -1 : s_glob_cost(map, pat[i], read[j - 1], ocr);
+            row[j] = cost < 0 ? INF : (unsigned char)(row[j - 1] + cost);
+        }
+        row[0] = INF;
+    }
+    return row[n] == INF ? -1 : row[n];
 }
 
 static void s_try_pattern(struct s_ctx *c, uint32_t idx)
@@ -1380,11 +1466,21 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
     /* Candidates only matter if some list takes them. */
     if (!self->candidates && nreadings > 1)
         nreadings = 1;
+    /* Each reading's first probe is a likely cache miss in a large table: start them all
+     * before looking at any, so they overlap instead of queueing. */
+    char keys[WL_READINGS_MAX][PLATE_MAX + 1];
+    size_t klen[WL_READINGS_MAX];
+    for (size_t r = 0; r < nreadings; r++) {
+        klen[r] = q->plate[r] ? s_canon(self->canon, q->plate[r], keys[r]) : 0;
+        if (klen[r] > 0)
+            s_prefetch(&self->main, s_hash(keys[r], klen[r]));
+    }
     for (size_t r = 0; r < nreadings; r++) {
         const char *read = q->plate[r];
-        size_t n;
-        if (!read || (n = s_canon(self->canon, read, key)) == 0)
+        size_t n = klen[r];
+        if (n == 0)
             continue;
+        memcpy(key, keys[r], n + 1);
         /* A reading equal to an earlier one at least as confident finds nothing more. */
         bool repeat = false;
         for (size_t k = 0; k < r && !repeat; k++)

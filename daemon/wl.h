@@ -131,6 +131,8 @@ size_t wl_entry_count(const wl_t *self);
 size_t wl_pattern_count(const wl_t *self);
 size_t wl_list_count(const wl_t *self);
 size_t wl_memory_bytes(const wl_t *self); /* heap held by the snapshot */
+/* Whether any list matches candidate readings (else a caller need not prepare them). */
+bool wl_takes_candidates(const wl_t *self);
 
 /*
  * Every entry the read hits: valid at q->time_us, country compatible (entry "" matches all; an

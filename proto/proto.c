@@ -635,7 +635,7 @@ static int s_read_body(struct s_rd *rd, const char *pfx, struct proto_read *r,
 
 int proto_decode_read(const uint8_t *buf, size_t len, struct proto_read *r, struct proto_error *err)
 {
-    struct s_rd rd;
+    struct s_rd rd = {0};
 
     memset(r, 0, sizeof *r);
     if (s_open(buf, len, PROTO_READ, &rd, err) < 0 || s_read_body(&rd, "READ", r, err) < 0)
@@ -646,7 +646,7 @@ int proto_decode_read(const uint8_t *buf, size_t len, struct proto_read *r, stru
 int proto_decode_ack(const uint8_t *buf, size_t len, struct proto_ack_range *ranges,
                      size_t max_ranges, size_t *nranges, struct proto_error *err)
 {
-    struct s_rd rd;
+    struct s_rd rd = {0};
     uint16_t count;
     char name[S_NAME_LEN];
 
@@ -697,7 +697,7 @@ int proto_decode_ack(const uint8_t *buf, size_t len, struct proto_ack_range *ran
 int proto_decode_reject(const uint8_t *buf, size_t len, struct proto_reject *rej,
                         struct proto_error *err)
 {
-    struct s_rd rd;
+    struct s_rd rd = {0};
     const uint8_t *s;
     size_t n;
 
@@ -723,7 +723,7 @@ int proto_decode_reject(const uint8_t *buf, size_t len, struct proto_reject *rej
 
 int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit, struct proto_error *err)
 {
-    struct s_rd rd;
+    struct s_rd rd = {0};
     const uint8_t *s;
     size_t n;
 

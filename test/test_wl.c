@@ -4,6 +4,7 @@
  * ordering and one match per entry), and a 1M-entry table.
  */
 #include "check.h"
+#include "plate.h"
 #include "proto.h"
 #include "wl.h"
 
@@ -952,6 +953,204 @@ static void test_long_detail(void)
     wl_destroy(&w);
 }
 
+/* Reference glob for test_glob_random: fewest substitutions, by plain recursion; -1 if none. */
+static int s_ref_glob(const char *p, const char *r, bool ocr)
+{
+    static const char *const classes[] = {"0ODQ", "1IL", "2Z", "5S", "6G", "8B"};
+    if (!*p)
+        return *r ? -1 : 0;
+    if (*p == '*') {
+        int best = -1;
+        for (size_t k = 0; k <= strlen(r); k++) {
+            int v = s_ref_glob(p + 1, r + k, ocr);
+            if (v >= 0 && (best < 0 || v < best))
+                best = v;
+        }
+        return best;
+    }
+    if (!*r)
+        return -1;
+    int cost = -1;
+    if (*p == '?' || *p == *r)
+        cost = 0;
+    for (size_t i = 0; ocr && cost < 0 && i < sizeof(classes) / sizeof(classes[0]); i++)
+        if (strchr(classes[i], *p) && strchr(classes[i], *r))
+            cost = 1;
+    if (cost < 0)
+        return -1;
+    int rest = s_ref_glob(p + 1, r + 1, ocr);
+    return rest < 0 ? -1 : rest + cost;
+}
+
+/* A small LCG: the test must not depend on libc's rand(). Values in [0, n). */
+static uint32_t s_rand(uint64_t *x, uint32_t n)
+{
+    *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)((*x >> 33) % n);
+}
+
+/* Random patterns and readings over a few confusable characters, against the reference. */
+static void test_glob_random(void)
+{
+    enum { NPAT = 400, NREAD = 3000 };
+    static const char alpha[] = "0OB81X?*";
+    static char pats[NPAT][PLATE_MAX + 1];
+    uint64_t x = 12345;
+    wl_builder_t *b = wl_builder_new();
+    size_t bad = 0, total = 0;
+
+    s_list(b, 1, 1, s_exact);
+    s_list(b, 2, 2, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 2});
+    for (uint32_t i = 0; i < NPAT; i++) {
+        char raw[8];
+        size_t len;
+        do {
+            len = 1 + s_rand(&x, 7);
+            for (size_t k = 0; k < len; k++)
+                raw[k] = alpha[s_rand(&x, 8)];
+            raw[len] = '\0';
+        } while (!strpbrk(raw, "?*") || plate_normalise_pattern(raw, pats[i]) != PLATE_OK);
+        struct wl_entry_in in = s_in(i, 1 + i % 2, raw);
+        s_add(b, &in);
+    }
+    wl_t *w = wl_builder_build(&b);
+    CHECK_INT(wl_pattern_count(w), NPAT);
+    static struct wl_match m[NPAT];
+    for (int t = 0; t < NREAD; t++) {
+        char read[8];
+        size_t len = 1 + s_rand(&x, 7);
+        for (size_t k = 0; k < len; k++)
+            read[k] = alpha[s_rand(&x, 6)];
+        read[len] = '\0';
+        struct wl_query q = s_query("", read, 900);
+        size_t n = wl_match(w, &q, m, NPAT);
+        size_t want = 0;
+        for (uint32_t i = 0; i < NPAT; i++) {
+            int v = s_ref_glob(pats[i], read, i % 2 == 1);
+            bool hit = v >= 0 && v <= 2;
+            want += hit;
+            size_t k = 0;
+            while (k < n && k < NPAT && m[k].entry->id != i)
+                k++;
+            bool got = k < n;
+            if (got != hit || (got && m[k].nsubst != v)) {
+                if (bad++ < 5)
+                    fprintf(stderr, "  glob \"%s\" on \"%s\": got %d (%u), want %d (%d)\n", pats[i],
+                            read, got, got ? m[k].nsubst : 0, hit, v);
+            }
+        }
+        CHECK_INT(n, want);
+        total += want;
+    }
+    CHECK_INT(bad, 0);
+    CHECK(total > NREAD / 2); /* the test exercises hits, not only misses */
+    wl_destroy(&w);
+}
+
+/* Reference for test_plain_random: substitutions between equal-length strings, -1 if a pair
+ * is not in one class. */
+static int s_ref_subst(const char *p, const char *r, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = s_ref_glob((char[]){p[i], '\0'}, (char[]){r[i], '\0'}, true);
+        if (c < 0)
+            return -1;
+        v += c;
+    }
+    return v;
+}
+
+/* Fewest substitutions with the reading one character short (missing) of the plate: -1 if
+ * none. `lp` is the longer string. */
+static int s_ref_indel(const char *lp, const char *sp)
+{
+    size_t n = strlen(lp);
+    int best = -1;
+    for (size_t j = 0; j < n; j++) {
+        char del[PLATE_MAX + 1];
+        memcpy(del, lp, j);
+        memcpy(del + j, lp + j + 1, n - j);
+        int v = s_ref_subst(del, sp, n - 1);
+        if (v >= 0 && (best < 0 || v < best))
+            best = v;
+    }
+    return best;
+}
+
+/* Random plates and readings over a few confusable characters, on lists of every policy,
+ * against a brute-force reference: nothing missed, nothing extra. */
+static void test_plain_random(void)
+{
+    enum { NENT = 600, NREAD = 4000 };
+    static const char alpha[] = "0OB81X";
+    static const struct wl_list_opts lists[] = {
+        {.policy = WL_POLICY_EXACT, .max_subst = 2, .indel = true},
+        {.policy = WL_POLICY_OCR, .max_subst = 1},
+        {.policy = WL_POLICY_OCR, .max_subst = 2, .indel = true},
+        {.policy = WL_POLICY_OCR, .max_subst = 0, .indel = true},
+    };
+    static char plates[NENT][PLATE_MAX + 1];
+    static struct wl_match m[NENT];
+    uint64_t x = 777;
+    wl_builder_t *b = wl_builder_new();
+    size_t bad = 0, total = 0, indels = 0;
+
+    for (uint32_t l = 0; l < 4; l++)
+        s_list(b, l, 1, lists[l]);
+    for (uint32_t i = 0; i < NENT; i++) {
+        size_t len = 1 + s_rand(&x, 6);
+        for (size_t k = 0; k < len; k++)
+            plates[i][k] = alpha[s_rand(&x, 6)];
+        plates[i][len] = '\0';
+        struct wl_entry_in in = s_in(i, i % 4, plates[i]);
+        s_add(b, &in);
+    }
+    wl_t *w = wl_builder_build(&b);
+    for (int t = 0; t < NREAD; t++) {
+        char read[PLATE_MAX + 1];
+        size_t len = 1 + s_rand(&x, 7);
+        for (size_t k = 0; k < len; k++)
+            read[k] = alpha[s_rand(&x, 6)];
+        read[len] = '\0';
+        struct wl_query q = s_query("", read, 900);
+        size_t n = wl_match(w, &q, m, NENT);
+        size_t want = 0;
+        for (uint32_t i = 0; i < NENT; i++) {
+            const struct wl_list_opts *o = &lists[i % 4];
+            size_t plen = strlen(plates[i]);
+            int v = -1;
+            bool indel = false;
+            if (o->policy == WL_POLICY_EXACT)
+                v = strcmp(plates[i], read) == 0 ? 0 : -1;
+            else if (plen == len)
+                v = s_ref_subst(plates[i], read, len);
+            else if (o->indel && (plen == len + 1 || len == plen + 1)) {
+                v = plen > len ? s_ref_indel(plates[i], read) : s_ref_indel(read, plates[i]);
+                indel = true;
+            }
+            bool hit = v >= 0 && v <= o->max_subst;
+            want += hit;
+            size_t k = 0;
+            while (k < n && k < NENT && m[k].entry->id != i)
+                k++;
+            bool got = k < n;
+            if (got != hit || (got && (m[k].nsubst != v || m[k].indel != indel))) {
+                if (bad++ < 5)
+                    fprintf(stderr, "  \"%s\" (list %u) on \"%s\": got %d (%u), want %d (%d)\n",
+                            plates[i], i % 4, read, got, got ? m[k].nsubst : 0, hit, v);
+            }
+            indels += hit && indel;
+        }
+        CHECK_INT(n, want);
+        total += want;
+    }
+    CHECK_INT(bad, 0);
+    CHECK(total > NREAD);
+    CHECK(indels > NREAD / 4);
+    wl_destroy(&w);
+}
+
 /* Many entries under one key: more hits than the matcher keeps on its stack. */
 static void test_many_hits(void)
 {
@@ -1140,6 +1339,8 @@ int main(void)
     test_confidence();
     test_order();
     test_long_detail();
+    test_glob_random();
+    test_plain_random();
     test_many_hits();
     test_big();
     return check_done("wl");

@@ -201,7 +201,8 @@ static int s_match(const struct opts *o)
         struct wl_query q = {.country = r.country, .time_us = r.time_us, .nreadings = 1};
         q.plate[0] = plate[0];
         q.confidence[0] = r.confidence;
-        for (unsigned c = 0; c < r.ncand && q.nreadings < WL_READINGS_MAX; c++) {
+        unsigned ncand = wl_takes_candidates(wl) ? r.ncand : 0;
+        for (unsigned c = 0; c < ncand && q.nreadings < WL_READINGS_MAX; c++) {
             if (plate_normalise_cc(r.cand[c].plate, r.country, plate[c + 1]) != PLATE_OK)
                 continue;
             q.plate[q.nreadings] = plate[c + 1];
@@ -453,8 +454,7 @@ static int s_copy(const struct opts *o)
         s_make_read(o, &g, i, &r);
         plate_normalise(r.plate, plate);
         if (batch_add(b, &r, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL, NULL,
-                      0) !=
-            0)
+                      0) != 0)
             goto out;
     }
     int64_t t0 = util_mono_us();
