@@ -42,6 +42,22 @@ static const char *const s_reason_names[PROTO_REASON_COUNT] = {
     [PROTO_E_OVERLOAD] = "overload",
 };
 
+const char *proto_match_name(unsigned match)
+{
+    switch (match) {
+    case PROTO_MATCH_EXACT:
+        return "exact";
+    case PROTO_MATCH_OCR:
+        return "ocr";
+    case PROTO_MATCH_CANDIDATE:
+        return "candidate";
+    case PROTO_MATCH_PATTERN:
+        return "pattern";
+    default:
+        return NULL;
+    }
+}
+
 const char *proto_reason_name(enum proto_reason reason)
 {
     /* via unsigned so a negative value cast into the enum is out of range too */

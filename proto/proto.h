@@ -123,21 +123,24 @@ struct proto_reject {
 };
 
 struct proto_hit {
-    uint64_t entry_id;                         /* watchlist entry that matched */
-    uint32_t list_id;                          /* its watchlist */
-    uint8_t priority;                          /* 1 (most urgent) .. 9 */
-    uint8_t match;                             /* enum proto_match */
-    uint8_t reading; /* reading that matched: 0 primary, n = read.cand[n - 1] */
-    uint8_t nsubst;  /* characters that differ within their OCR class */
-    char list[PROTO_LIST_MAX + 1];             /* watchlist name */
+    uint64_t entry_id;             /* watchlist entry that matched */
+    uint32_t list_id;              /* its watchlist */
+    uint8_t priority;              /* 1 (most urgent) .. 9 */
+    uint8_t match;                 /* enum proto_match */
+    uint8_t reading;               /* reading that matched: 0 primary, n = read.cand[n - 1] */
+    uint8_t nsubst;                /* characters that differ within their OCR class */
+    char list[PROTO_LIST_MAX + 1]; /* watchlist name */
     char category[PROTO_CATEGORY_MAX + 1];     /* e.g. "stolen", "wanted" */
     char entry_plate[PROTO_PLATE_MAX + 1];     /* as listed (normalised; a pattern has ? and *) */
     char entry_country[PROTO_COUNTRY_MAX + 1]; /* "" = any country */
     char instruction[PROTO_TEXT_MAX + 1];      /* what the operator should do */
     char external_ref[PROTO_REF_MAX + 1];      /* reference in the source system */
-    char detail[PROTO_DETAIL_MAX + 1]; /* e.g. "O read as 0 at 3", "candidate 2 (640)" */
+    char detail[PROTO_DETAIL_MAX + 1];         /* e.g. "O read as 0 at 3", "candidate 2 (640)" */
     struct proto_read read;                    /* the read that matched */
 };
+
+/* "exact", "ocr", "candidate", "pattern"; NULL for a value that is none of them. */
+const char *proto_match_name(unsigned match);
 
 /* Stable lower-case token for a reason ("truncated", "unknown_camera", ...). */
 const char *proto_reason_name(enum proto_reason reason);

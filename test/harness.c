@@ -559,3 +559,32 @@ int h_wait_reject(struct h_acks *a, void *sock, const char *camera, struct proto
             return 0;
     }
 }
+
+int h_collect_hits(void *sub, const char *camera, uint64_t fence_seq, const char *fence_plate,
+                   struct proto_hit *hits, int max, int timeout_ms)
+{
+    int64_t deadline = util_mono_us() + (int64_t)timeout_ms * 1000;
+    int n = 0;
+
+    for (;;) {
+        uint8_t buf[PROTO_MAX_FRAME];
+        struct proto_hit h;
+        struct proto_error err;
+        int64_t left = (deadline - util_mono_us()) / 1000;
+        int len = left > 0 ? h_recv(sub, buf, sizeof buf, (int)left) : -1;
+
+        if (len < 0)
+            return -1;
+        if (proto_decode_hit(buf, (size_t)len, &h, &err) != 0) {
+            fprintf(stderr, "harness: undecodable HIT: %s\n", err.msg);
+            return -1;
+        }
+        if (strcmp(h.read.camera, camera) == 0 && h.read.seq == fence_seq)
+            return n;
+        if (strcmp(h.read.plate, fence_plate) == 0 && h.read.seq < fence_seq)
+            continue;
+        if (n < max)
+            hits[n] = h;
+        n++;
+    }
+}

@@ -116,6 +116,16 @@ int h_send_raw(void *sock, const void *buf, size_t len);
 int h_recv(void *sock, uint8_t *buf, size_t cap, int timeout_ms);
 
 /*
+ * Receive HITs until the HIT of the fence read (`camera`, `fence_seq`) arrives; returns how
+ * many other HITs came before it (the first `max` stored in hits[]), or -1 when it does not
+ * come within timeout_ms. PUB keeps order, so the fence closes the set of HITs of the reads
+ * sent before it. HITs of earlier fence reads (plate `fence_plate`: a probe whose HIT came
+ * late) are skipped, neither taken for this fence nor counted.
+ */
+int h_collect_hits(void *sub, const char *camera, uint64_t fence_seq, const char *fence_plate,
+                   struct proto_hit *hits, int max, int timeout_ms);
+
+/*
  * Acknowledgement bookkeeping for reads of one camera sent by a test: wait until every seq in
  * [first, first + n) is acknowledged; REJECTs are stored in rejects[] (up to max_rejects).
  * Returns how many of the n were acknowledged.

@@ -21,39 +21,6 @@
 static const char *const fence_plate = "FENCE-1";
 static const char *const listed_plate = "7-LST-777";
 
-/*
- * Receive HITs until the HIT of the read with seq `fence_seq` arrives; returns how many other
- * HITs came before it (the first `max` stored in hits[]), or -1 when it does not come within
- * timeout_ms. HITs of earlier fence reads (a probe whose HIT came late) are skipped.
- */
-static int s_collect(void *sub, uint64_t fence_seq, struct proto_hit *hits, int max, int timeout_ms)
-{
-    int64_t deadline = util_mono_us() + (int64_t)timeout_ms * 1000;
-    int n = 0;
-
-    for (;;) {
-        uint8_t buf[PROTO_MAX_FRAME];
-        struct proto_hit h;
-        struct proto_error err;
-        int64_t left = (deadline - util_mono_us()) / 1000;
-        int len = left > 0 ? h_recv(sub, buf, sizeof buf, (int)left) : -1;
-
-        if (len < 0)
-            return -1;
-        if (proto_decode_hit(buf, (size_t)len, &h, &err) != 0) {
-            fprintf(stderr, "undecodable HIT: %s\n", err.msg);
-            return -1;
-        }
-        if (strcmp(h.read.camera, CAM) == 0 && h.read.seq == fence_seq)
-            return n;
-        if (strcmp(h.read.plate, fence_plate) == 0 && h.read.seq < fence_seq)
-            continue;
-        if (n < max)
-            hits[n] = h;
-        n++;
-    }
-}
-
 int main(void)
 {
     struct h_db db;
@@ -83,7 +50,7 @@ int main(void)
     while (!live && seq <= 100) {
         struct proto_read r = h_read(CAM, seq++, fence_plate, "");
         h_send_read(dealer, &r);
-        live = s_collect(sub, r.seq, hits, 0, 100) == 0;
+        live = h_collect_hits(sub, CAM, r.seq, fence_plate, hits, 0, 100) == 0;
     }
     CHECK(live);
     uint64_t probes = seq - 1;
@@ -160,7 +127,7 @@ int main(void)
     /* One HIT for the listed read, however often it came: a fence read closes the set. */
     struct proto_read fence = h_read(CAM, seq++, fence_plate, "");
     h_send_read(dealer, &fence);
-    int n = s_collect(sub, fence.seq, hits, 16, 5000);
+    int n = h_collect_hits(sub, CAM, fence.seq, fence_plate, hits, 16, 5000);
     CHECK_INT(n, 1);
     int listed_hits = 0;
     for (int j = 0; j < n && j < 16; j++) {

@@ -23,40 +23,6 @@ struct expect {
 /* Read of a listed plate that hits, used to know the subscription is live and as a fence. */
 static const char *const fence_plate = "FENCE-1";
 
-/*
- * Receive HITs until the HIT of the fence read with seq `fence_seq` arrives; returns how many
- * other HITs came before it, or -1 when it does not come within timeout_ms. The fence is known
- * by its seq, not by its plate: a HIT of an earlier fence read (a probe whose HIT came late) is
- * skipped, neither taken for this fence nor counted.
- */
-static int s_collect(void *sub, uint64_t fence_seq, struct proto_hit *hits, int max, int timeout_ms)
-{
-    int64_t deadline = util_mono_us() + (int64_t)timeout_ms * 1000;
-    int n = 0;
-
-    for (;;) {
-        uint8_t buf[PROTO_MAX_FRAME];
-        struct proto_hit h;
-        struct proto_error err;
-        int64_t left = (deadline - util_mono_us()) / 1000;
-        int len = left > 0 ? h_recv(sub, buf, sizeof buf, (int)left) : -1;
-
-        if (len < 0)
-            return -1;
-        if (proto_decode_hit(buf, (size_t)len, &h, &err) != 0) {
-            fprintf(stderr, "undecodable HIT: %s\n", err.msg);
-            return -1;
-        }
-        if (strcmp(h.read.camera, CAM) == 0 && h.read.seq == fence_seq)
-            return n;
-        if (strcmp(h.read.plate, fence_plate) == 0 && h.read.seq < fence_seq)
-            continue; /* a late HIT of an earlier fence read */
-        if (n < max)
-            hits[n] = h;
-        n++;
-    }
-}
-
 int main(void)
 {
     struct h_db db;
@@ -118,7 +84,7 @@ int main(void)
         struct proto_read r = h_read(CAM, seq++, fence_plate, "");
         h_send_read(dealer, &r);
         probes++;
-        live = s_collect(sub, r.seq, hits, 0, 100) == 0;
+        live = h_collect_hits(sub, CAM, r.seq, fence_plate, hits, 0, 100) == 0;
     }
     CHECK(live);
 
@@ -134,7 +100,7 @@ int main(void)
     }
     struct proto_read fence = h_read(CAM, seq++, fence_plate, "");
     h_send_read(dealer, &fence);
-    int n = s_collect(sub, fence.seq, hits, 64, 5000);
+    int n = h_collect_hits(sub, CAM, fence.seq, fence_plate, hits, 64, 5000);
 
     int want = 0;
     for (int i = 0; i < ncases; i++)

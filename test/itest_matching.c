@@ -21,28 +21,6 @@
 /* 1-KMH-321 with Cyrillic К, М and Н. */
 #define CYRILLIC_PLATE "1-\xD0\x9A\xD0\x9C\xD0\x9D-321"
 
-/* Receive HITs until the HIT of the fence read (by seq) arrives; returns how many before it. */
-static int s_collect(void *sub, uint64_t fence_seq, struct proto_hit *hits, int max, int timeout_ms)
-{
-    int n = 0;
-
-    for (;;) {
-        uint8_t buf[PROTO_MAX_FRAME];
-        struct proto_hit h;
-        struct proto_error err;
-        int len = h_recv(sub, buf, sizeof buf, timeout_ms);
-        if (len < 0 || proto_decode_hit(buf, (size_t)len, &h, &err) != 0)
-            return -1;
-        if (strcmp(h.read.camera, CAM) == 0 && h.read.seq == fence_seq)
-            return n;
-        if (h.read.seq < fence_seq && strcmp(h.read.plate, "FENCE-1") == 0)
-            continue; /* a late HIT of an earlier fence read */
-        if (n < max)
-            hits[n] = h;
-        n++;
-    }
-}
-
 static const struct proto_hit *s_find(const struct proto_hit *hits, int n, const char *plate,
                                       const char *list)
 {
@@ -95,7 +73,7 @@ int main(void)
     for (int i = 0; i < 100 && !live; i++) {
         struct proto_read r = h_read(CAM, seq, "FENCE-1", "");
         h_send_read(dealer, &r);
-        live = s_collect(sub, seq++, hits, 0, 100) == 0;
+        live = h_collect_hits(sub, CAM, seq++, "FENCE-1", hits, 0, 100) == 0;
     }
     CHECK(live);
 
@@ -133,7 +111,7 @@ int main(void)
 
     struct proto_read fence = h_read(CAM, seq++, "FENCE-1", "");
     h_send_read(dealer, &fence);
-    int n = s_collect(sub, fence.seq, hits, 64, 5000);
+    int n = h_collect_hits(sub, CAM, fence.seq, "FENCE-1", hits, 64, 5000);
     CHECK_INT(n, 5);
     const struct proto_hit *h = s_find(hits, n, "1-A8C-123", "Stolen vehicles");
     CHECK(h && h->match == PROTO_MATCH_OCR && h->nsubst == 1 && h->reading == 0);
@@ -158,7 +136,7 @@ int main(void)
     h_send_read(dealer, &r);
     fence = h_read(CAM, seq++, "FENCE-1", "");
     h_send_read(dealer, &fence);
-    n = s_collect(sub, fence.seq, hits, 64, 5000);
+    n = h_collect_hits(sub, CAM, fence.seq, "FENCE-1", hits, 64, 5000);
     CHECK_INT(n, 1);
     CHECK(n >= 1 && strcmp(hits[0].list, "Uninsured") == 0);
 

@@ -121,22 +121,6 @@ static const char *s_clean(const char *in, char repl, char *out, size_t cap)
     return out;
 }
 
-static const char *s_match_name(unsigned m)
-{
-    switch (m) {
-    case PROTO_MATCH_EXACT:
-        return "exact";
-    case PROTO_MATCH_OCR:
-        return "ocr";
-    case PROTO_MATCH_CANDIDATE:
-        return "candidate";
-    case PROTO_MATCH_PATTERN:
-        return "pattern";
-    default:
-        return NULL;
-    }
-}
-
 /* Appends to a line buffer; output that does not fit is cut, never overflows. */
 static void s_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -162,7 +146,7 @@ static void s_print_tsv(const struct proto_hit *h)
     char cam[PROTO_CAMERA_MAX + 1], plate[PROTO_PLATE_MAX + 1], cc[PROTO_COUNTRY_MAX + 1];
     char list[PROTO_LIST_MAX + 1], cat[PROTO_CATEGORY_MAX + 1], ep[PROTO_PLATE_MAX + 1];
     char detail[PROTO_DETAIL_MAX + 1];
-    const char *m = s_match_name(h->match);
+    const char *m = proto_match_name(h->match);
     char mbuf[8];
 
     if (m == NULL) {
@@ -193,7 +177,7 @@ static void s_cat_how(char *line, size_t cap, size_t *len, const struct proto_hi
     char head[160], t[PROTO_PLATE_MAX + 1], detail[PROTO_DETAIL_MAX + 1];
     size_t hlen = 0;
     bool colon = false;
-    const char *m = s_match_name(h->match);
+    const char *m = proto_match_name(h->match);
 
     if (h->match == PROTO_MATCH_EXACT && h->reading == 0)
         return;

@@ -96,20 +96,11 @@ static int s_candidates(const char *list, const char *country, struct wl_query *
     return 0;
 }
 
-static const char *s_kind(uint8_t kind)
+static const char *s_kind_name(uint8_t kind)
 {
-    switch (kind) {
-    case PROTO_MATCH_EXACT:
-        return "exact";
-    case PROTO_MATCH_OCR:
-        return "ocr";
-    case PROTO_MATCH_CANDIDATE:
-        return "candidate";
-    case PROTO_MATCH_PATTERN:
-        return "pattern";
-    default:
-        return "?";
-    }
+    const char *name = proto_match_name(kind);
+
+    return name ? name : "?";
 }
 
 static const char *s_why(enum plate_status st)
@@ -151,7 +142,7 @@ static int s_test(const wl_t *wl, const char *raw, const char *country, uint16_t
     if (one_line) {
         printf("%s\t%zu", ctx, n);
         for (size_t i = 0; i < n && i < 32; i++)
-            printf("%s%" PRIu64 ":%s", i ? "," : "\t", m[i].entry->id, s_kind(m[i].kind));
+            printf("%s%" PRIu64 ":%s", i ? "," : "\t", m[i].entry->id, s_kind_name(m[i].kind));
         printf(n ? "\n" : "\t-\n");
         return (int)n;
     }
@@ -160,7 +151,7 @@ static int s_test(const wl_t *wl, const char *raw, const char *country, uint16_t
     for (size_t i = 0; i < n && i < 32; i++) {
         const struct wl_entry *e = m[i].entry;
         printf("  P%u %-14s entry %-8" PRIu64 " %-16s %-2s  %-9s %s%s%s\n", e->list->priority,
-               e->list->category, e->id, e->plate, e->country, s_kind(m[i].kind), m[i].detail,
+               e->list->category, e->id, e->plate, e->country, s_kind_name(m[i].kind), m[i].detail,
                *e->instruction ? "  -- " : "", e->instruction);
         printf("     list \"%s\"\n", e->list->name);
     }
