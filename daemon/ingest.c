@@ -327,27 +327,27 @@ static void s_publish_hit(ingest_t *self, const struct proto_read *r, const stru
 }
 
 /*
- * Match a read: its plate and each candidate that normalises are the readings. Fills hits
- * (with `reading` in the read's own numbering: 0 the plate, n its candidate n) and returns
- * how many, at most INGEST_MAX_HITS.
+ * Match a read: its plate and its candidates are the readings, numbered as in the read (0 the
+ * plate, n its candidate n); a candidate that does not normalise is an empty reading, so the
+ * numbering and the HIT's detail text stay the read's own. Fills hits, returns how many (at
+ * most INGEST_MAX_HITS); *readings gets the query's plates (for suppression keys).
  */
 static size_t s_match(ingest_t *self, const struct proto_read *r, const char *plate,
-                      struct wl_match *hits)
+                      char cands[PROTO_CAND_MAX][PLATE_MAX + 1], struct wl_match *hits,
+                      const char **readings)
 {
-    char cands[PROTO_CAND_MAX][PLATE_MAX + 1];
-    uint8_t rank[WL_READINGS_MAX] = {0};
     struct wl_query q = {.country = r->country, .time_us = r->time_us, .nreadings = 1};
     size_t n;
 
     q.plate[0] = plate;
     q.confidence[0] = r->confidence;
-    unsigned ncand = wl_takes_candidates(self->wl) ? r->ncand : 0;
-    for (unsigned i = 0; i < ncand && q.nreadings < WL_READINGS_MAX; i++) {
-        if (plate_normalise_cc(r->cand[i].plate, r->country, cands[i]) != PLATE_OK)
-            continue;
-        rank[q.nreadings] = (uint8_t)(i + 1);
-        q.plate[q.nreadings] = cands[i];
-        q.confidence[q.nreadings++] = r->cand[i].confidence;
+    if (wl_takes_candidates(self->wl)) {
+        for (unsigned i = 0; i < r->ncand && i + 1 < WL_READINGS_MAX; i++) {
+            bool ok = plate_normalise_cc(r->cand[i].plate, r->country, cands[i]) == PLATE_OK;
+            q.plate[i + 1] = ok ? cands[i] : NULL;
+            q.confidence[i + 1] = r->cand[i].confidence;
+            q.nreadings = i + 2;
+        }
     }
     n = wl_match(self->wl, &q, hits, INGEST_MAX_HITS);
     if (n > INGEST_MAX_HITS) {
@@ -357,8 +357,8 @@ static size_t s_match(ingest_t *self, const struct proto_read *r, const char *pl
                  r->camera, r->seq, n, INGEST_MAX_HITS);
         n = INGEST_MAX_HITS;
     }
-    for (size_t i = 0; i < n; i++)
-        hits[i].reading = rank[hits[i].reading];
+    for (size_t i = 0; i < WL_READINGS_MAX; i++)
+        readings[i] = i < q.nreadings ? q.plate[i] : NULL;
     return n;
 }
 
@@ -416,19 +416,25 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         return;
     }
 
-    nhits = s_match(self, &r, plate, hits);
+    char cands[PROTO_CAND_MAX][PLATE_MAX + 1];
+    const char *readings[WL_READINGS_MAX];
+    nhits = s_match(self, &r, plate, cands, hits, readings);
     if (!self->cur && !(self->cur = s_batch_get(self)))
         goto overload;
     int copies = pend_add(self->pend, cam, r.seq, r.time_us);
     if (copies < 0)
         goto overload;
-    /* A resend of a read we still hold was alerted (or suppressed) already. */
-    for (size_t i = 0; i < nhits && copies == 0; i++) {
+    /*
+     * Suppression: the vehicle is the listed plate, however it was misread; for a pattern, the
+     * reading that matched (different plates must not suppress each other). A resend of a read
+     * we still hold was alerted (or held back) already: it is stored as held back.
+     */
+    for (size_t i = 0; i < nhits; i++) {
         const struct wl_entry *e = hits[i].entry;
-        /* The vehicle is the listed plate, however it was misread; for a pattern, the plate
-         * as read (different plates must not suppress each other). */
-        suppressed[i] = supp_check(self->supp, e->id, e->pattern ? plate : e->plate, cam, r.time_us,
-                                   e->list->opts.suppress_s, e->list->opts.realert_camera);
+        const char *key = e->pattern ? readings[hits[i].reading] : e->plate;
+        suppressed[i] =
+            copies > 0 || supp_peek(self->supp, e->id, key ? key : plate, cam, r.time_us,
+                                    e->list->opts.suppress_s, e->list->opts.realert_camera);
     }
     if (batch_add(self->cur, &r, cam, plate, now, id, id_len, hits, suppressed, nhits) != 0) {
         pend_remove(self->pend, cam, r.seq, r.time_us);
@@ -438,12 +444,17 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         self->cur->first_mono_us = util_mono_us();
     self->stats.reads_accepted++;
     self->stats.pending++;
-    /* Alert at once; a repeat within its list's window, or a resend, is stored, not alerted. */
+    /* Alert at once (and only now that the read is accepted, remember the alert). */
     for (size_t i = 0; i < nhits && copies == 0; i++) {
-        if (suppressed[i])
+        const struct wl_entry *e = hits[i].entry;
+        const char *key = e->pattern ? readings[hits[i].reading] : e->plate;
+        if (suppressed[i]) {
             self->stats.hits_suppressed++;
-        else
-            s_publish_hit(self, &r, &hits[i]);
+            continue;
+        }
+        supp_note(self->supp, e->id, key ? key : plate, cam, r.time_us, e->list->opts.suppress_s,
+                  e->list->opts.realert_camera);
+        s_publish_hit(self, &r, &hits[i]);
     }
     /* A full batch waits in line, so batch_size bounds every COPY. */
     if (self->cur->nreads >= (size_t)self->conf->database.batch_size && s_queue_cur(self) != 0)

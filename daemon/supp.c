@@ -9,7 +9,7 @@
 struct supp_slot {
     uint64_t entry_id;
     int64_t alerted_us; /* read time of the last alert */
-    int32_t camera_id;  /* where it was */
+    int32_t camera_id;  /* the camera, for lists that re-alert per camera; else -1 */
     char plate[PLATE_MAX + 1];
     bool used;
 };
@@ -44,13 +44,26 @@ void supp_destroy(supp_t **self_p)
     *self_p = NULL;
 }
 
-static size_t s_home(const supp_t *self, uint64_t entry_id, const char *plate)
+static size_t s_home(const supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id)
 {
-    return (size_t)(plate_hash(plate, strlen(plate)) ^ (entry_id * 0x9E3779B97F4A7C15ULL)) &
+    return (size_t)(plate_hash(plate, strlen(plate)) ^ (entry_id * 0x9E3779B97F4A7C15ULL) ^
+                    ((uint64_t)(uint32_t)camera_id * 0xC2B2AE3D27D4EB4FULL)) &
            self->mask;
 }
 
-/* Rebuild into a table of n slots, keeping what passes keep(). */
+/* The slot of (entry, plate, camera), or the empty slot where it would go. */
+static size_t s_find(const supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id)
+{
+    size_t i = s_home(self, entry_id, plate, camera_id);
+
+    while (self->slots[i].used &&
+           (self->slots[i].entry_id != entry_id || self->slots[i].camera_id != camera_id ||
+            strcmp(self->slots[i].plate, plate) != 0))
+        i = (i + 1) & self->mask;
+    return i;
+}
+
+/* Rebuild into a table of n slots, keeping the alerts at or after oldest_us. */
 static int s_rehash(supp_t *self, size_t n, int64_t oldest_us)
 {
     struct supp_slot *old = self->slots;
@@ -65,7 +78,7 @@ static int s_rehash(supp_t *self, size_t n, int64_t oldest_us)
     for (size_t i = 0; i < old_n; i++) {
         if (!old[i].used || old[i].alerted_us < oldest_us)
             continue;
-        size_t j = s_home(self, old[i].entry_id, old[i].plate);
+        size_t j = s_home(self, old[i].entry_id, old[i].plate, old[i].camera_id);
         while (slots[j].used)
             j = (j + 1) & self->mask;
         slots[j] = old[i];
@@ -75,39 +88,42 @@ static int s_rehash(supp_t *self, size_t n, int64_t oldest_us)
     return 0;
 }
 
-bool supp_check(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
-                int64_t time_us, uint32_t window_s, bool realert_camera)
+bool supp_peek(const supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
+               int64_t time_us, uint32_t window_s, bool realert_camera)
 {
-    struct supp_slot *s;
-    size_t i;
+    const struct supp_slot *s;
 
     if (window_s == 0)
         return false;
+    s = &self->slots[s_find(self, entry_id, plate, realert_camera ? camera_id : -1)];
+    if (!s->used)
+        return false;
+    int64_t since = time_us - s->alerted_us;
+    return (since < 0 ? -since : since) < (int64_t)window_s * 1000000;
+}
+
+void supp_note(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
+               int64_t time_us, uint32_t window_s, bool realert_camera)
+{
+    struct supp_slot *s;
+
+    if (window_s == 0)
+        return;
     if ((self->count + 1) * 2 > self->mask + 1 &&
         s_rehash(self, (self->mask + 1) * 2, INT64_MIN) != 0)
-        return false;
-    i = s_home(self, entry_id, plate);
-    while (self->slots[i].used &&
-           (self->slots[i].entry_id != entry_id || strcmp(self->slots[i].plate, plate) != 0))
-        i = (i + 1) & self->mask;
-    s = &self->slots[i];
-    /* Either side of the last alert: a late resend of an older read is a repeat too. */
-    int64_t since = time_us - s->alerted_us;
-    if (s->used && (since < 0 ? -since : since) < (int64_t)window_s * 1000000 &&
-        (!realert_camera || s->camera_id == camera_id))
-        return true;
+        return;
+    camera_id = realert_camera ? camera_id : -1;
+    s = &self->slots[s_find(self, entry_id, plate, camera_id)];
     if (!s->used) {
         s->used = true;
         s->entry_id = entry_id;
-        snprintf(s->plate, sizeof s->plate, "%s", plate);
-        self->count++;
-    }
-    /* A read older than the last alert (a late resend) does not move the window back. */
-    if (time_us > s->alerted_us || s->camera_id != camera_id) {
-        s->alerted_us = time_us;
         s->camera_id = camera_id;
+        snprintf(s->plate, sizeof s->plate, "%s", plate);
+        s->alerted_us = time_us;
+        self->count++;
+    } else if (time_us > s->alerted_us) {
+        s->alerted_us = time_us;
     }
-    return false;
 }
 
 void supp_expire(supp_t *self, int64_t now_us, uint32_t max_window_s)

@@ -19,13 +19,22 @@ supp_t *supp_new(void);
 void supp_destroy(supp_t **self_p);
 
 /*
- * A hit of normalised `plate` on entry `entry_id` at `camera_id`, read at `time_us`: true when
- * it repeats an alert within `window_s` (and, when `realert_camera`, at the same camera), and
- * should not be alerted; false when it alerts (and is remembered as the last alert). On out of
- * memory it alerts: a missed suppression is better than a missed alert.
+ * Whether a hit of normalised `plate` on entry `entry_id` at `camera_id`, read at `time_us`,
+ * repeats an alert within `window_s` (either side of it: a late read of a backlog is a repeat
+ * too) and should be held back. With `realert_camera`, each camera has its own window.
+ * Changes nothing.
  */
-bool supp_check(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
-                int64_t time_us, uint32_t window_s, bool realert_camera);
+bool supp_peek(const supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
+               int64_t time_us, uint32_t window_s, bool realert_camera);
+
+/*
+ * Remember an alert (call it once the hit is alerted, not before: a read refused after the
+ * check must not hold back its resend). A read older than the alert remembered does not move
+ * the window back. Out of memory: nothing is remembered, so the next hit alerts again (a
+ * repeated alert is better than a missed one).
+ */
+void supp_note(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
+               int64_t time_us, uint32_t window_s, bool realert_camera);
 
 /* Forget alerts older than max_window_s before now_us; call now and then. */
 void supp_expire(supp_t *self, int64_t now_us, uint32_t max_window_s);

@@ -94,13 +94,24 @@ struct wl_builder {
     struct s_arena arena;
 };
 
+/* An unanchored pattern as the matcher scans it on every reading: what rules most readings out
+ * without touching the entry. */
+struct s_upat {
+    uint32_t idx;           /* entry */
+    uint8_t minlen, maxlen; /* readings of other lengths cannot match */
+    uint8_t star;           /* position of its only '*', or UINT8_MAX (none, or several) */
+    char plate[PLATE_MAX + 1];
+};
+
 struct wl {
     struct wl_entry *entries;
     size_t count;
     size_t npatterns;
     size_t nlists;
     struct s_table main, del, tri;
-    uint32_t unanchored;      /* first pattern without a literal trigram, chained by next */
+    uint32_t unanchored; /* first pattern without a literal trigram, chained by next */
+    struct s_upat *upat; /* the same patterns in chain order, or NULL (then the chain) */
+    size_t nupat;
     bool candidates;          /* some list matches candidate readings */
     unsigned char canon[256]; /* see s_classes_parse */
     struct s_arena arena;
@@ -856,6 +867,31 @@ static void s_index_patterns(wl_t *self)
         }
     }
     free(freq);
+
+    /* The unanchored patterns, in chain order, as the matcher scans them. */
+    size_t nun = 0;
+    for (uint32_t i = self->unanchored; i != WL_NONE; i = self->entries[i].next)
+        nun++;
+    if (nun > 0 && (self->upat = malloc(nun * sizeof(*self->upat))) != NULL) {
+        for (uint32_t i = self->unanchored; i != WL_NONE; i = self->entries[i].next) {
+            struct s_upat *u = &self->upat[self->nupat++];
+            const char *p = self->entries[i].plate;
+            size_t fixed = 0, stars = 0, star = 0, m = strlen(p);
+            for (size_t j = 0; j < m; j++) {
+                if (p[j] == '*') {
+                    stars++;
+                    star = j;
+                } else {
+                    fixed++;
+                }
+            }
+            u->idx = i;
+            u->minlen = (uint8_t)fixed;
+            u->maxlen = stars ? PLATE_MAX : (uint8_t)fixed;
+            u->star = stars == 1 ? (uint8_t)star : UINT8_MAX;
+            memcpy(u->plate, p, m + 1);
+        }
+    }
 }
 
 wl_t *wl_builder_build(wl_builder_t **self_p)
@@ -960,6 +996,7 @@ void wl_destroy(wl_t **self_p)
     free(self->main.slots);
     free(self->del.slots);
     free(self->tri.slots);
+    free(self->upat);
     s_arena_free(&self->arena);
     free(self);
     *self_p = NULL;
@@ -990,7 +1027,8 @@ size_t wl_memory_bytes(const wl_t *self)
     if (!self)
         return 0;
     return sizeof(*self) + self->count * sizeof(struct wl_entry) + s_table_bytes(&self->main) +
-           s_table_bytes(&self->del) + s_table_bytes(&self->tri) + self->arena.bytes;
+           s_table_bytes(&self->del) + s_table_bytes(&self->tri) +
+           self->nupat * sizeof(*self->upat) + self->arena.bytes;
 }
 
 /* ---- lookup ---- */
@@ -1159,10 +1197,10 @@ static int s_glob_cost(const unsigned char *map, char pc, char rc, bool ocr)
  * cheap: a length check first, a straight comparison without '*', dynamic programming over
  * (pattern prefix, reading prefix) only with it.
  */
-static int s_glob(const unsigned char *map, const char *pat, const char *read, bool ocr)
+static int s_glob(const unsigned char *map, const char *pat, const char *read, size_t n, bool ocr)
 {
     enum { INF = 0x7f };
-    size_t m = 0, fixed = 0, n = strlen(read);
+    size_t m = 0, fixed = 0;
     bool star = false;
 
     for (; pat[m]; m++) {
@@ -1210,12 +1248,55 @@ static void s_try_pattern(struct s_ctx *c, uint32_t idx)
 
     if (!e->pattern || !s_admits(c, e))
         return;
-    int nsubst = s_glob(c->wl->canon, e->plate, c->read, o->policy == WL_POLICY_OCR);
+    int nsubst =
+        s_glob(c->wl->canon, e->plate, c->read, strlen(c->read), o->policy == WL_POLICY_OCR);
     if (nsubst < 0 || nsubst > o->max_subst)
         return;
     struct s_hit h = {
         .idx = idx, .reading = (uint8_t)c->reading, .method = S_PATTERN, .nsubst = (uint8_t)nsubst};
     s_keep(c, &h);
+}
+
+/*
+ * s_try_pattern for an unanchored pattern of the right length for the reading (length n): the
+ * same result, the glob first (it rules out most, and needs no entry), and with one '*' a
+ * straight comparison of the part before it with the reading's start and of the part after it
+ * with the reading's end, the only way that pattern can split the reading.
+ */
+static void s_try_upat(struct s_ctx *c, const struct s_upat *u, size_t n)
+{
+    const unsigned char *map = c->wl->canon;
+    const char *read = c->read;
+    int nsubst = 0;
+    bool ocr = true; /* the list's policy is only known from the entry: first as OCR */
+
+    if (u->star == UINT8_MAX) {
+        nsubst = s_glob(map, u->plate, read, n, ocr);
+        if (nsubst < 0)
+            return;
+    } else {
+        size_t a = u->star, b = u->minlen - a;
+        const char *suf = u->plate + a + 1, *rsuf = read + n - b;
+        for (size_t i = 0; i < a && nsubst >= 0; i++) {
+            int cost = s_glob_cost(map, u->plate[i], read[i], ocr);
+            nsubst = cost < 0 ? -1 : nsubst + cost;
+        }
+        for (size_t i = 0; i < b && nsubst >= 0; i++) {
+            int cost = s_glob_cost(map, suf[i], rsuf[i], ocr);
+            nsubst = cost < 0 ? -1 : nsubst + cost;
+        }
+        if (nsubst < 0)
+            return;
+    }
+    /* Passes as OCR: now the entry's own policy and filters decide, as s_try_pattern does. */
+    const struct wl_entry *e = &c->wl->entries[u->idx];
+    const struct wl_list_opts *o = &e->list->opts;
+    if (o->policy != WL_POLICY_OCR || nsubst > 0)
+        s_try_pattern(c, u->idx);
+    else if (s_admits(c, e) && nsubst <= o->max_subst) {
+        struct s_hit h = {.idx = u->idx, .reading = (uint8_t)c->reading, .method = S_PATTERN};
+        s_keep(c, &h);
+    }
 }
 
 /* All the ways the current reading (canonical key `key`, length n) hits. */
@@ -1279,8 +1360,14 @@ static void s_match_reading(struct s_ctx *c, const char *key, size_t n)
                 break;
             }
         }
-        for (uint32_t i = w->unanchored; i != WL_NONE; i = w->entries[i].next)
-            s_try_pattern(c, i);
+        if (w->upat) {
+            for (size_t u = 0; u < w->nupat; u++)
+                if (n >= w->upat[u].minlen && n <= w->upat[u].maxlen)
+                    s_try_upat(c, &w->upat[u], n);
+        } else {
+            for (uint32_t i = w->unanchored; i != WL_NONE; i = w->entries[i].next)
+                s_try_pattern(c, i);
+        }
     }
 }
 

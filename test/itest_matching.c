@@ -89,11 +89,14 @@ int main(void)
     /* 4. Only the second candidate is the listed plate: a candidate hit on the ocr list (the
      * plate as read has two substitutions, one more than the list allows). */
     r = h_read(CAM, seq++, "1-EPT-SS5", "BE");
-    r.ncand = 2;
+    r.ncand = 3;
     snprintf(r.cand[0].plate, sizeof r.cand[0].plate, "1-EPT-565");
     r.cand[0].confidence = 500;
-    snprintf(r.cand[1].plate, sizeof r.cand[1].plate, "1-EPT-555");
-    r.cand[1].confidence = 450;
+    /* A candidate that is no plate: skipped, but the numbering stays the camera's. */
+    snprintf(r.cand[1].plate, sizeof r.cand[1].plate, "--");
+    r.cand[1].confidence = 480;
+    snprintf(r.cand[2].plate, sizeof r.cand[2].plate, "1-EPT-555");
+    r.cand[2].confidence = 450;
     uint64_t cand_seq = r.seq;
     h_send_read(dealer, &r);
     /* 5. A candidate below the list's min_confidence (300) does not hit. */
@@ -120,7 +123,8 @@ int main(void)
     h = s_find(hits, n, CYRILLIC_PLATE, "Stolen vehicles");
     CHECK(h && h->match == PROTO_MATCH_EXACT);
     h = s_find(hits, n, "1-EPT-SS5", "Stolen vehicles");
-    CHECK(h && h->match == PROTO_MATCH_CANDIDATE && h->reading == 2 && h->read.seq == cand_seq);
+    CHECK(h && h->match == PROTO_MATCH_CANDIDATE && h->reading == 3 && h->read.seq == cand_seq);
+    CHECK(h && strstr(h->detail, "candidate 3") != NULL);
     CHECK(s_find(hits, n, "9-ZZZ-999", "Stolen vehicles") == NULL);
     h = s_find(hits, n, "GH-512-V", "Stolen vehicles");
     CHECK(h && h->match == PROTO_MATCH_PATTERN && strcmp(h->entry_plate, "GH512*") == 0);
@@ -151,7 +155,7 @@ int main(void)
                                    "AND h.suppressed AND h.match_kind = 1"),
               1);
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE match_kind = 3 "
-                                   "AND reading = 2 AND detail <> ''"),
+                                   "AND reading = 3 AND detail LIKE 'candidate 3%'"),
               1);
 
     /* The admin's dry run agrees with the daemon. */

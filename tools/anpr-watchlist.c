@@ -136,8 +136,11 @@ static int s_test(const wl_t *wl, const char *raw, const char *country, uint16_t
     }
     q.plate[0] = plates[0];
     q.confidence[0] = confidence;
-    if (s_candidates(cands, country, &q, plates, ctx) != 0)
+    if (s_candidates(cands, country, &q, plates, ctx) != 0) {
+        if (one_line)
+            printf("%s\tinvalid\ta candidate is not a plate or has a bad confidence\n", ctx);
         return -1;
+    }
     n = wl_match(wl, &q, m, 32);
     if (one_line) {
         printf("%s\t%zu", ctx, n);
@@ -268,6 +271,17 @@ int main(int argc, char **argv)
         }
         o.classes = conf->matcher.ocr_classes;
     }
+
+    /* Check what the user typed before asking the database anything. */
+    wl_builder_t *check = wl_builder_new();
+    char why[160];
+    if (!check || wl_builder_set_classes(check, o.classes, why, sizeof why) != 0) {
+        fprintf(stderr, PROG ": --classes: %s\n", check ? why : "out of memory");
+        wl_builder_destroy(&check);
+        conf_destroy(&conf);
+        return EXIT_USAGE;
+    }
+    wl_builder_destroy(&check);
 
     /* The daemon's own loading code: the same lists, entries and skipped-entry warnings. */
     log_set_level(LOG_LEVEL_WARN);
