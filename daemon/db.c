@@ -55,7 +55,7 @@ static int s_exec(PGconn *conn, const char *sql, const char *what, struct db_err
     return rc;
 }
 
-PGconn *db_connect(const char *conninfo, struct db_error *err)
+PGconn *db_connect(const char *conninfo, const char *app, struct db_error *err)
 {
     /* Keywords before "dbname" are defaults the operator's conninfo may override; those after
      * it are ours: the daemon's sessions are named, and speak UTF-8. */
@@ -64,7 +64,7 @@ PGconn *db_connect(const char *conninfo, struct db_error *err)
                           "keepalives_count", "tcp_user_timeout",
                           "dbname",           "application_name",
                           "client_encoding",  NULL};
-    const char *vals[] = {"5", "1", "10", "5", "3", "30000", conninfo, "anprd", "UTF8", NULL};
+    const char *vals[] = {"5", "1", "10", "5", "3", "30000", conninfo, app, "UTF8", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
     if (!conn) {

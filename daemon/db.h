@@ -24,11 +24,12 @@ struct db_error {
 };
 
 /*
- * Connect as the daemon does: UTF-8, UTC, application_name "anprd", a 5 s connect timeout, TCP
+ * Connect as the daemon does: UTF-8, UTC, application_name `app` (how the session shows in
+ * pg_stat_activity), a 5 s connect timeout, TCP
  * keepalives and a user timeout so a dead peer is noticed in seconds (the operator's conninfo
  * may override these). NULL with err filled.
  */
-PGconn *db_connect(const char *conninfo, struct db_error *err);
+PGconn *db_connect(const char *conninfo, const char *app, struct db_error *err);
 
 /* Whether a failure is worth retrying as it is: the connection, resources, a timeout, a lock,
  * a serialisation conflict. Data errors (classes 22 and 23) are not. */

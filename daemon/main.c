@@ -93,7 +93,7 @@ static int s_load_data(const struct conf *conf, bool first, cam_table_t **cams, 
     size_t skipped = 0;
     int32_t today = batch_day(util_now_us());
     int64_t t0 = util_mono_us();
-    PGconn *conn = db_connect(conf->database.conninfo, &err);
+    PGconn *conn = db_connect(conf->database.conninfo, "anprd", &err);
     int rc = -1;
 
     if (!conn) {

@@ -81,7 +81,7 @@ static int s_connect(writer_t *self)
 {
     struct db_error err;
 
-    self->conn = db_connect(self->conninfo, &err);
+    self->conn = db_connect(self->conninfo, "anprd", &err);
     if (!self->conn || db_prepare_writer(self->conn, &err) != 0) {
         log_warn("writer", "database: %s", err.msg);
         s_disconnect(self);
