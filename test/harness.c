@@ -314,6 +314,17 @@ int h_daemon_stop(struct h_daemon *d, int sig, int timeout_ms)
     return st;
 }
 
+int h_daemon_finish(struct h_daemon *d, int failed_so_far)
+{
+    int st = h_daemon_stop(d, SIGTERM, 20000);
+
+    if (failed_so_far || st != 0)
+        h_daemon_dump_log(d);
+    else
+        h_daemon_cleanup(d);
+    return st;
+}
+
 void h_daemon_dump_log(const struct h_daemon *d)
 {
     char *log = h_slurp(d->log_path);

@@ -78,6 +78,12 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
 /* Send sig and wait up to timeout_ms; returns the exit status, 128+signal, or -1 on timeout
  * (then it is killed). */
 int h_daemon_stop(struct h_daemon *d, int sig, int timeout_ms);
+/*
+ * The end of a test: stop the daemon with SIGTERM (20 s), then print its log when the test
+ * failed so far or the stop did not exit 0, else remove its folder. Returns the exit status.
+ */
+int h_daemon_finish(struct h_daemon *d, int failed_so_far);
+
 /* Print the daemon's log to stderr (after a failure). */
 void h_daemon_dump_log(const struct h_daemon *d);
 /* Whether the daemon's log contains `needle`. */

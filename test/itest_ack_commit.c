@@ -145,11 +145,7 @@ int main(void)
 
     h_close(dealer);
     h_close(sub);
-    CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
-    if (check_failed)
-        h_daemon_dump_log(&d);
-    else
-        h_daemon_cleanup(&d);
+    CHECK_INT(h_daemon_finish(&d, check_failed), 0);
     h_db_close(&db);
     return check_done("itest_ack_commit");
 }
