@@ -219,7 +219,7 @@ static void s_add_entries(wl_builder_t *b, const PGresult *res, size_t *skipped)
 }
 
 int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t *skipped,
-                      struct db_error *err)
+                      int64_t *version, struct db_error *err)
 {
     wl_builder_t *b = wl_builder_new();
     PGresult *res = NULL;
@@ -242,6 +242,19 @@ int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t 
     if (s_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "load watchlist", err) != 0)
         goto out;
     in_tx = true;
+    if (version) {
+        /* The newest change this snapshot includes: read in the same transaction. */
+        long long v = 0;
+        res = PQexec(conn, "SELECT coalesce(max(seq), 0) FROM anpr.watchlist_change");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+            util_parse_long(PQgetvalue(res, 0, 0), 0, INT64_MAX, &v) != 0) {
+            s_err(err, "watchlist version", conn, res);
+            goto out;
+        }
+        PQclear(res);
+        res = NULL;
+        *version = v;
+    }
     if (s_load_lists(conn, b, err) != 0)
         goto out;
     /* A cursor keeps a 10 M-entry list from being held twice in memory (libpq and snapshot). */

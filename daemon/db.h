@@ -41,10 +41,11 @@ int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err);
 /*
  * Enabled lists and their entries not yet expired, in a new snapshot matching with the given
  * OCR classes (NULL = the default). A bad entry is skipped, logged and counted in *skipped; it
- * never stops the rest from loading. 0, or -1 with err.
+ * never stops the rest from loading. With `version`, also the sequence number of the newest
+ * watchlist change the snapshot includes. 0, or -1 with err.
  */
 int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t *skipped,
-                      struct db_error *err);
+                      int64_t *version, struct db_error *err);
 
 /* Create the daily plate_read partitions for days [first, last] (days since epoch). */
 int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, struct db_error *err);

@@ -13,12 +13,14 @@
 #include "notify.h"
 #include "pend.h"
 #include "supp.h"
+#include "sync.h"
 #include "plate.h"
 #include "proto.h"
 #include "util.h"
 #include "writer.h"
 
 #define INGEST_PAIR_ENDPOINT "inproc://anprd-writer"
+#define INGEST_SYNC_ENDPOINT "inproc://anprd-sync"
 #define INGEST_BURST         1024      /* frames taken per poll round, so acks are not starved */
 #define INGEST_MAX_HITS      16        /* hits published per read at most */
 #define INGEST_MAX_MSG       (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
@@ -32,8 +34,11 @@ struct ingest {
     const struct conf *conf; /* borrowed; replaced on reload */
     cam_table_t *cams;       /* owned */
     wl_t *wl;                /* owned */
-    struct batch *cur;       /* filling */
-    struct batch **ready;    /* full batches waiting for the writer (FIFO) */
+    int64_t wl_version;      /* newest watchlist change the snapshot includes */
+    void *sync_pair;         /* new snapshots from the sync thread */
+    sync_t *sync;
+    struct batch *cur;    /* filling */
+    struct batch **ready; /* full batches waiting for the writer (FIFO) */
     size_t nready, ready_cap;
     struct batch *spare;        /* a committed batch kept for reuse */
     bool writer_busy;           /* a batch is in the writer */
@@ -283,6 +288,19 @@ static void s_take_done(ingest_t *self)
 
     if (zmq_recv(self->pair, &b, sizeof b, ZMQ_DONTWAIT) == (int)sizeof b && b)
         s_batch_done(self, b);
+}
+
+/* Take a new snapshot from the sync thread; an older one than ours (a reload raced it) goes. */
+static void s_take_update(ingest_t *self)
+{
+    struct sync_update *u = NULL;
+
+    if (zmq_recv(self->sync_pair, &u, sizeof u, ZMQ_DONTWAIT) != (int)sizeof u || !u)
+        return;
+    if (u->version >= self->wl_version)
+        ingest_set_watchlist(self, &u->wl, u->version);
+    wl_destroy(&u->wl);
+    free(u);
 }
 
 /* --- reads ---------------------------------------------------------------------------------- */
@@ -573,12 +591,13 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
 {
     while (!*stop && !*reload) {
         bool full = self->stats.pending >= (uint64_t)self->conf->ingest.max_pending;
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             {self->pair, 0, ZMQ_POLLIN, 0},
+            {self->sync_pair, 0, ZMQ_POLLIN, 0},
             {self->router, 0, ZMQ_POLLIN, 0},
         };
         /* Back-pressure: while too much is pending, leave the readers' frames in ZeroMQ. */
-        int n = zmq_poll(items, full ? 1 : 2, s_poll_timeout_ms(self));
+        int n = zmq_poll(items, full ? 2 : 3, s_poll_timeout_ms(self));
 
         if (n < 0 && zmq_errno() != EINTR) {
             log_error("ingest", "poll: %s", zmq_strerror(zmq_errno()));
@@ -586,7 +605,9 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
         }
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             s_take_done(self);
-        if (n > 0 && !full && (items[1].revents & ZMQ_POLLIN)) {
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_take_update(self);
+        if (n > 0 && !full && (items[2].revents & ZMQ_POLLIN)) {
             for (int i = 0; i < INGEST_BURST; i++) {
                 if (self->stats.pending >= (uint64_t)self->conf->ingest.max_pending)
                     break;
@@ -612,7 +633,7 @@ static int s_bind(void *sock, const char *endpoint, const char *what, char *err,
 }
 
 ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
-                     char *err, size_t errlen)
+                     int64_t version, char *err, size_t errlen)
 {
     ingest_t *self = calloc(1, sizeof *self);
     int one = 1, zero = 0, hb_ivl = 5000, hb_timeout = 15000;
@@ -629,7 +650,9 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->pend || !self->supp || !self->router || !self->pub || !self->pair) {
+    self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
+    if (!self->sync_pair || !self->pend || !self->supp || !self->router || !self->pub ||
+        !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -646,7 +669,8 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     zmq_setsockopt(self->pub, ZMQ_LINGER, &zero, sizeof zero);
     if (s_bind(self->router, conf->ingest.endpoint, "ingest", err, errlen) != 0 ||
         s_bind(self->pub, conf->dispatch.endpoint, "dispatch", err, errlen) != 0 ||
-        s_bind(self->pair, INGEST_PAIR_ENDPOINT, "writer", err, errlen) != 0)
+        s_bind(self->pair, INGEST_PAIR_ENDPOINT, "writer", err, errlen) != 0 ||
+        s_bind(self->sync_pair, INGEST_SYNC_ENDPOINT, "sync", err, errlen) != 0)
         goto fail;
     wopts.conninfo = conf->database.conninfo;
     wopts.reconnect_max_ms = conf->database.reconnect_max_ms;
@@ -656,15 +680,30 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
         snprintf(err, errlen, "cannot start the writer thread");
         goto fail;
     }
+    struct sync_opts sopts = {.conninfo = conf->database.conninfo,
+                              .ocr_classes = conf->matcher.ocr_classes,
+                              .version = version,
+                              .resync_s = 300,
+                              .reconnect_max_ms = conf->database.reconnect_max_ms};
+    self->sync = sync_new(zmq_ctx, INGEST_SYNC_ENDPOINT, &sopts);
+    if (!self->sync) {
+        snprintf(err, errlen, "cannot start the watchlist sync thread");
+        goto fail_writer;
+    }
     self->cams = *cams;
     *cams = NULL;
     self->wl = *wl;
     *wl = NULL;
+    self->wl_version = version;
     self->stats.watchlist_entries = wl_entry_count(self->wl);
     self->watchdog_us = notify_watchdog_us();
     self->next_stats_us = util_mono_us() + (int64_t)conf->log.stats_interval_s * 1000000;
     return self;
+fail_writer:
+    writer_send_batch(self->pair, NULL);
+    writer_destroy(&self->writer);
 fail:
+    zmq_close(self->sync_pair);
     zmq_close(self->router);
     zmq_close(self->pub);
     zmq_close(self->pair);
@@ -695,6 +734,10 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     if (self->writer_busy || self->nready > 0)
         log_warn("ingest", "%" PRIu64 " reads not stored at shutdown; readers will resend them",
                  self->stats.pending);
+    /* The sync thread first: an update it sent and we never took is freed here. */
+    sync_destroy(&self->sync);
+    s_take_update(self);
+    zmq_close(self->sync_pair);
     writer_send_batch(self->pair, NULL);
     writer_destroy(&self->writer);
     /* The batch the writer held comes back now: acknowledged if it made it after all. */
@@ -730,11 +773,12 @@ void ingest_set_cameras(ingest_t *self, cam_table_t **cams)
     *cams = NULL;
 }
 
-void ingest_set_watchlist(ingest_t *self, wl_t **wl)
+void ingest_set_watchlist(ingest_t *self, wl_t **wl, int64_t version)
 {
     wl_destroy(&self->wl);
     self->wl = *wl;
     *wl = NULL;
+    self->wl_version = version;
     self->stats.watchlist_entries = wl_entry_count(self->wl);
 }
 

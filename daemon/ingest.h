@@ -19,11 +19,12 @@ typedef struct ingest ingest_t;
 enum ingest_event { INGEST_STOP = 0, INGEST_RELOAD = 1, INGEST_ERROR = -1 };
 
 /*
- * Bind the sockets of `conf` and start the writer. Takes ownership of *cams and *wl (sets the
- * caller's pointers to NULL). NULL with a message in err on failure.
+ * Bind the sockets of `conf` and start the writer and the watchlist sync thread. Takes
+ * ownership of *cams and *wl (sets the caller's pointers to NULL); `version` is the newest
+ * watchlist change *wl includes. NULL with a message in err on failure.
  */
 ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
-                     char *err, size_t errlen);
+                     int64_t version, char *err, size_t errlen);
 
 /*
  * Flush what is pending (waiting up to `drain_ms` for the database), stop the writer and close
@@ -39,7 +40,7 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
 void ingest_set_conf(ingest_t *self, const struct conf *conf);
 /* Swap in new cameras / a new watchlist snapshot (ownership taken, old ones freed). */
 void ingest_set_cameras(ingest_t *self, cam_table_t **cams);
-void ingest_set_watchlist(ingest_t *self, wl_t **wl);
+void ingest_set_watchlist(ingest_t *self, wl_t **wl, int64_t version);
 
 const struct stats *ingest_stats(const ingest_t *self);
 

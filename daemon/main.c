@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,8 @@ static struct conf *s_load_conf(const char *path)
  * missing privilege stops the daemon with a clear message instead of a stall: creating the
  * partitions and the writer's temporary tables. 0 or -1 (logged); nothing is returned on -1.
  */
-static int s_load_data(const struct conf *conf, bool first, cam_table_t **cams, wl_t **wl)
+static int s_load_data(const struct conf *conf, bool first, cam_table_t **cams, wl_t **wl,
+                       int64_t *version)
 {
     struct db_error err;
     size_t skipped = 0;
@@ -110,13 +112,15 @@ static int s_load_data(const struct conf *conf, bool first, cam_table_t **cams, 
         log_error("db", "%s", err.msg);
         goto out;
     }
-    if (db_load_watchlist(conn, conf->matcher.ocr_classes, wl, &skipped, &err) != 0) {
+    if (db_load_watchlist(conn, conf->matcher.ocr_classes, wl, &skipped, version, &err) != 0) {
         log_error("db", "%s", err.msg);
         cam_table_destroy(cams);
         goto out;
     }
-    log_info("db", "loaded %zu cameras, %zu watchlists with %zu entries (%zu skipped) in %.0f ms",
-             cam_table_count(*cams), wl_list_count(*wl), wl_entry_count(*wl), skipped,
+    log_info("db",
+             "loaded %zu cameras, %zu watchlists with %zu entries (%zu skipped), version %" PRId64
+             ", in %.0f ms",
+             cam_table_count(*cams), wl_list_count(*wl), wl_entry_count(*wl), skipped, *version,
              (double)(util_mono_us() - t0) / 1000.0);
     rc = 0;
 out:
@@ -138,6 +142,7 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
     struct conf *fresh = s_load_conf(path);
     cam_table_t *cams = NULL;
     wl_t *wl = NULL;
+    int64_t version = 0;
 
     if (!fresh) {
         log_error("main", "reload: %s has errors (above); keeping the running configuration", path);
@@ -156,9 +161,9 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         log_set_level(fresh->log.level);
         log_info("main", "reload: configuration applied");
     }
-    if (s_load_data(*conf, false, &cams, &wl) == 0) {
+    if (s_load_data(*conf, false, &cams, &wl, &version) == 0) {
         ingest_set_cameras(ingest, &cams);
-        ingest_set_watchlist(ingest, &wl);
+        ingest_set_watchlist(ingest, &wl, version);
     } else {
         log_error("main", "reload: keeping the cameras and watchlists in use");
     }
@@ -178,6 +183,7 @@ int main(int argc, char **argv)
     struct conf *conf = NULL;
     cam_table_t *cams = NULL;
     wl_t *wl = NULL;
+    int64_t version = 0;
     void *ctx = NULL;
     ingest_t *ingest = NULL;
     char err[512];
@@ -228,7 +234,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (s_load_data(conf, true, &cams, &wl) != 0) {
+    if (s_load_data(conf, true, &cams, &wl, &version) != 0) {
         rc = EXIT_DATABASE;
         goto out;
     }
@@ -237,7 +243,7 @@ int main(int argc, char **argv)
         log_error("main", "zmq_ctx_new: %s", zmq_strerror(errno));
         goto out;
     }
-    ingest = ingest_new(ctx, conf, &cams, &wl, err, sizeof err);
+    ingest = ingest_new(ctx, conf, &cams, &wl, version, err, sizeof err);
     if (!ingest) {
         log_error("main", "%s", err);
         rc = strstr(err, "cannot bind") ? EXIT_SOCKET : EXIT_INTERNAL;

@@ -286,7 +286,7 @@ int main(int argc, char **argv)
     /* The daemon's own loading code: the same lists, entries and skipped-entry warnings. */
     log_set_level(LOG_LEVEL_WARN);
     conn = db_connect(o.db ? o.db : "", PROG, &err);
-    if (!conn || db_load_watchlist(conn, o.classes, &wl, &skipped, &err) != 0) {
+    if (!conn || db_load_watchlist(conn, o.classes, &wl, &skipped, NULL, &err) != 0) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         rc = EXIT_DATABASE;
         goto out;

@@ -1,0 +1,208 @@
+#include "sync.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+/* Notifications that come within this of each other are taken as one change (a burst of
+ * statements from one admin action), so the snapshot is rebuilt once. */
+#define SYNC_SETTLE_MS 20
+
+struct sync {
+    void *ctx;
+    char *endpoint;
+    char *conninfo;
+    char *classes;
+    int64_t version;
+    int resync_s;
+    int reconnect_max_ms;
+    pthread_t thread;
+    atomic_bool stopping;
+    PGconn *conn;
+    void *pair;
+};
+
+static void s_disconnect(sync_t *self)
+{
+    PQfinish(self->conn);
+    self->conn = NULL;
+}
+
+/* Connect and LISTEN; 0 or -1 (logged). */
+static int s_connect(sync_t *self)
+{
+    struct db_error err;
+    PGresult *res;
+
+    self->conn = db_connect(self->conninfo, "anprd-sync", &err);
+    if (!self->conn) {
+        log_warn("sync", "database: %s", err.msg);
+        return -1;
+    }
+    res = PQexec(self->conn, "LISTEN anpr_watchlist");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_warn("sync", "LISTEN: %s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        PQclear(res);
+        s_disconnect(self);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The newest change's sequence number, or -1 (the connection is then checked by the caller). */
+static int64_t s_newest(sync_t *self)
+{
+    PGresult *res = PQexec(self->conn, "SELECT coalesce(max(seq), 0) FROM anpr.watchlist_change");
+    long long v = -1;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+        util_parse_long(PQgetvalue(res, 0, 0), 0, INT64_MAX, &v) != 0)
+        v = -1;
+    PQclear(res);
+    return v;
+}
+
+/* Build a snapshot and hand it over. 0, or -1 when the load failed. */
+static int s_deliver(sync_t *self)
+{
+    struct sync_update *u = calloc(1, sizeof *u);
+    struct db_error err;
+    size_t skipped;
+    int64_t t0 = util_mono_us();
+
+    if (!u)
+        return -1;
+    if (db_load_watchlist(self->conn, self->classes, &u->wl, &skipped, &u->version, &err) != 0) {
+        log_warn("sync", "watchlist not reloaded: %s", err.msg);
+        free(u);
+        return -1;
+    }
+    log_info("sync", "watchlist version %" PRId64 ": %zu entries (%zu skipped), built in %.0f ms",
+             u->version, wl_entry_count(u->wl), skipped, (double)(util_mono_us() - t0) / 1000.0);
+    self->version = u->version;
+    if (zmq_send(self->pair, &u, sizeof u, 0) != (int)sizeof u) {
+        wl_destroy(&u->wl);
+        free(u);
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait up to ms for the connection to have input; true when notifications arrived. */
+static bool s_wait(sync_t *self, int ms)
+{
+    struct pollfd p = {PQsocket(self->conn), POLLIN, 0};
+    bool notified = false;
+    PGnotify *n;
+
+    if (poll(&p, 1, ms) > 0 && PQconsumeInput(self->conn) == 1) {
+        while ((n = PQnotifies(self->conn)) != NULL) {
+            notified = true;
+            PQfreemem(n);
+        }
+    }
+    return notified;
+}
+
+static void *s_run(void *arg)
+{
+    sync_t *self = arg;
+    int backoff_ms = 100;
+    int64_t next_full = util_mono_us() + (int64_t)self->resync_s * 1000000;
+    bool look = false;
+
+    self->pair = zmq_socket(self->ctx, ZMQ_PAIR);
+    if (!self->pair || zmq_connect(self->pair, self->endpoint) != 0) {
+        log_error("sync", "cannot connect %s", self->endpoint);
+        return NULL;
+    }
+    while (!atomic_load(&self->stopping)) {
+        if (!self->conn) {
+            if (s_connect(self) != 0) {
+                for (int slept = 0; slept < backoff_ms && !atomic_load(&self->stopping);
+                     slept += 100)
+                    poll(NULL, 0, 100);
+                backoff_ms = backoff_ms * 2 > self->reconnect_max_ms ? self->reconnect_max_ms
+                                                                     : backoff_ms * 2;
+                continue;
+            }
+            backoff_ms = 100;
+            look = true; /* changes made while we were away */
+        }
+        if (s_wait(self, look ? 0 : 250)) {
+            /* Let a burst of statements settle into one rebuild. */
+            while (s_wait(self, SYNC_SETTLE_MS))
+                ;
+            look = true;
+        }
+        if (util_mono_us() >= next_full) {
+            look = true;
+            next_full = util_mono_us() + (int64_t)self->resync_s * 1000000;
+        }
+        if (look) {
+            int64_t newest = s_newest(self);
+            if (newest > self->version)
+                s_deliver(self);
+            look = newest < 0; /* look again after a failure */
+        }
+        if (PQstatus(self->conn) != CONNECTION_OK) {
+            log_warn("sync", "database connection lost; reconnecting");
+            s_disconnect(self);
+        }
+    }
+    s_disconnect(self);
+    zmq_close(self->pair);
+    return NULL;
+}
+
+sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *opts)
+{
+    sync_t *self = calloc(1, sizeof *self);
+
+    if (!self)
+        return NULL;
+    self->ctx = zmq_ctx;
+    self->endpoint = strdup(endpoint);
+    self->conninfo = strdup(opts->conninfo);
+    self->classes = strdup(opts->ocr_classes);
+    self->version = opts->version;
+    self->resync_s = opts->resync_s > 0 ? opts->resync_s : 300;
+    self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;
+    atomic_init(&self->stopping, false);
+    if (!self->endpoint || !self->conninfo || !self->classes ||
+        pthread_create(&self->thread, NULL, s_run, self) != 0) {
+        free(self->endpoint);
+        free(self->conninfo);
+        free(self->classes);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void sync_destroy(sync_t **self_p)
+{
+    sync_t *self;
+
+    if (!self_p || !*self_p)
+        return;
+    self = *self_p;
+    atomic_store(&self->stopping, true);
+    pthread_join(self->thread, NULL);
+    free(self->endpoint);
+    free(self->conninfo);
+    free(self->classes);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,39 @@
+/*
+ * sync: keeps the running daemon's watchlist snapshot in step with the database.
+ *
+ * A thread of its own with its own session LISTENs on channel 'anpr_watchlist' (migration 003
+ * notifies it on every change). On a notification, after a reconnect, and every resync period
+ * it compares the newest change's sequence number with the version it last delivered, and when
+ * newer builds a fresh snapshot (the daemon's own loading code, in one consistent read) and
+ * hands it to the ingest thread, which swaps it in: a lookup never waits for a load. A lost
+ * notification or a dropped connection delays a change until the next look; it never loses it.
+ */
+#ifndef ANPR_SYNC_H
+#define ANPR_SYNC_H
+
+#include <stdint.h>
+
+#include "wl.h"
+
+typedef struct sync sync_t;
+
+/* A new snapshot for ingest, sent as a pointer over the PAIR; the receiver owns it and wl. */
+struct sync_update {
+    wl_t *wl;
+    int64_t version; /* newest watchlist change it includes */
+};
+
+struct sync_opts {
+    const char *conninfo;    /* copied */
+    const char *ocr_classes; /* copied */
+    int64_t version;         /* what ingest has now */
+    int resync_s;            /* full look this often even without notifications */
+    int reconnect_max_ms;    /* backoff ceiling */
+};
+
+/* Start the thread; it connects a PAIR to `endpoint` (bound by the caller). NULL on failure. */
+sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *opts);
+/* Stop the thread and free; an update not yet taken by ingest is freed by the caller's drain. */
+void sync_destroy(sync_t **self_p);
+
+#endif
