@@ -1,0 +1,101 @@
+/*
+ * Integration (database only): who may change watchlists, and the audit of every change.
+ * An admin's changes are audited with old and new values under the admin's own login; the
+ * audit cannot be altered, not even by its owner; a user without the admin role, and the
+ * daemon's own role, cannot change lists, and the daemon cannot read history back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "harness.h"
+
+/* Run sql as the login `user` of the test database; returns the SQLSTATE ("" when it worked). */
+static const char *s_as(const struct h_db *db, const char *user, const char *sql)
+{
+    static char state[6];
+    char ci[600];
+
+    snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=%s", getenv("ANPR_TEST_PGHOST"),
+             getenv("ANPR_TEST_PGPORT"), db->name, user);
+    PGconn *conn = PQconnectdb(ci);
+    if (PQstatus(conn) != CONNECTION_OK)
+        h_fatal("connect as %s: %s", user, PQerrorMessage(conn));
+    PGresult *res = PQexec(conn, sql);
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    snprintf(state, sizeof state, "%s", st ? st : "");
+    PQclear(res);
+    PQfinish(conn);
+    return state;
+}
+
+int main(void)
+{
+    struct h_db db;
+
+    h_require_env();
+    h_db_create(&db, "itest_audit");
+    h_exec(db.admin, "DO $$ BEGIN "
+                     "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'alice') THEN "
+                     "CREATE ROLE alice LOGIN; END IF; "
+                     "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bob') THEN "
+                     "CREATE ROLE bob LOGIN; END IF; END $$;"
+                     "GRANT anpr_admin TO alice");
+
+    /* An admin keeps lists; every row changed is audited under her login. */
+    CHECK_STR(s_as(&db, "alice",
+                   "INSERT INTO anpr.watchlist (name, category, priority) "
+                   "VALUES ('Stolen vehicles', 'stolen', 1)"),
+              "");
+    CHECK_STR(s_as(&db, "alice",
+                   "INSERT INTO anpr.watchlist_entry (list_id, plate, "
+                   "instruction) SELECT id, '1-ABC-123', 'Stop' "
+                   "FROM anpr.watchlist"),
+              "");
+    CHECK_STR(s_as(&db, "alice", "UPDATE anpr.watchlist_entry SET plate = '1-ABC-124'"), "");
+    CHECK_STR(s_as(&db, "alice", "DELETE FROM anpr.watchlist_entry"), "");
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit "
+                                   "WHERE changed_by = 'alice'"),
+              4);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit "
+                                   "WHERE operation = 'UPDATE' AND relation = 'watchlist_entry' "
+                                   "AND old_row->>'plate' = '1-ABC-123' "
+                                   "AND new_row->>'plate' = '1-ABC-124'"),
+              1);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit "
+                                   "WHERE operation = 'DELETE' AND new_row IS NULL "
+                                   "AND old_row->>'instruction' = 'Stop'"),
+              1);
+    /* The change log for the daemons names her too. */
+    CHECK(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_change "
+                               "WHERE changed_by = 'alice'") >= 4);
+
+    /* Nobody alters the audit: the admin has no right, the owner is refused by the trigger. */
+    CHECK_STR(s_as(&db, "alice", "UPDATE anpr.watchlist_audit SET changed_by = 'mallory'"),
+              "42501");
+    CHECK_STR(s_as(&db, "alice", "DELETE FROM anpr.watchlist_audit"), "42501");
+    CHECK_STR(s_as(&db, "alice",
+                   "INSERT INTO anpr.watchlist_audit (relation, operation, "
+                   "row_id) VALUES ('x', 'x', 1)"),
+              "42501");
+    CHECK_STR(s_as(&db, "postgres", "DELETE FROM anpr.watchlist_audit"), "42501");
+    CHECK_STR(s_as(&db, "postgres", "TRUNCATE anpr.watchlist_audit"), "42501");
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit"), 4);
+
+    /* Without the admin role: no change, and no look at the lists. */
+    CHECK_STR(s_as(&db, "bob",
+                   "INSERT INTO anpr.watchlist (name, category) "
+                   "VALUES ('Mine', 'stolen')"),
+              "42501");
+    CHECK_STR(s_as(&db, "bob", "SELECT count(*) FROM anpr.watchlist_entry"), "42501");
+    /* The daemon's role reads lists and appends reads, nothing more. */
+    CHECK_STR(s_as(&db, "anprd", "SELECT count(*) FROM anpr.watchlist_entry"), "");
+    CHECK_STR(s_as(&db, "anprd", "DELETE FROM anpr.watchlist_entry"), "42501");
+    CHECK_STR(s_as(&db, "anprd", "SELECT count(*) FROM anpr.plate_read"), "42501");
+    CHECK_STR(s_as(&db, "anprd", "SELECT count(*) FROM anpr.watchlist_audit"), "42501");
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit"), 4);
+
+    h_db_close(&db);
+    return check_done("itest_audit");
+}
