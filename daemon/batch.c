@@ -214,7 +214,8 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
         s_put_text(h, e->list->category);
         s_putf(h, "\t%u\t%u\t%u\t", hits[i].kind, hits[i].reading, hits[i].nsubst);
         s_put_text(h, hits[i].detail);
-        s_put(h, suppressed[i] ? "\tt\n" : "\tf\n", 3);
+        s_put(h, suppressed[i] ? "\tt" : "\tf", 2);
+        s_put(h, e->list->opts.covert ? "\tt\n" : "\tf\n", 3);
     }
     self->nhits += nhits;
 

@@ -22,7 +22,7 @@
     "latitude, longitude, image_ref, candidates, cand_conf, received_at"
 #define BATCH_HIT_COLUMNS                                                                          \
     "camera_id, seq, read_time, plate, entry_id, list_id, priority, category, match_kind, "        \
-    "reading, nsubst, detail, suppressed"
+    "reading, nsubst, detail, suppressed, covert"
 
 /* Growable byte buffer. */
 struct batch_buf {

@@ -59,9 +59,10 @@ struct s_ctx {
     /* For the ingest/dispatch collision check: where each endpoint was set, if valid. */
     const struct s_node *ep_node[2];
     bool ep_bad;
+    const struct s_node *covert_node; /* where dispatch.covert_endpoint was set, if valid */
 };
 
-enum s_type { S_INT, S_ENDPOINT, S_STRING, S_LEVEL, S_CLASSES };
+enum s_type { S_INT, S_ENDPOINT, S_ENDPOINT_OPT, S_STRING, S_LEVEL, S_CLASSES };
 
 struct s_key {
     const char *name;
@@ -91,6 +92,8 @@ static const struct s_key s_ingest_keys[] = {
 
 static const struct s_key s_dispatch_keys[] = {
     {"endpoint", S_ENDPOINT, offsetof(struct conf, dispatch.endpoint), 0, 0, false},
+    {"covert_endpoint", S_ENDPOINT_OPT, offsetof(struct conf, dispatch.covert_endpoint), 0, 0,
+     false},
 };
 
 static const struct s_key s_database_keys[] = {
@@ -724,6 +727,16 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
             return;
         ctx->ep_node[key->off == offsetof(struct conf, dispatch.endpoint)] = val;
         return;
+    case S_ENDPOINT_OPT:
+        /* Empty: the feature is off. */
+        if (val->len > 0 && (problem = s_endpoint_problem(val->value)) != NULL) {
+            s_err(ctx, val->line, val->col, path, "invalid endpoint '%s': %s",
+                  s_show(val->value, val->len, show, sizeof(show)), problem);
+            return;
+        }
+        if (s_set_string(ctx, (char **)dst, val) == 0 && val->len > 0)
+            ctx->covert_node = val;
+        return;
     case S_STRING:
         /* conninfo may hold a password: never echo it, nor libpq's parse error (it quotes the
          * offending part, which may be the password). */
@@ -879,6 +892,12 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
         s_err(ctx, doc->line, doc->col, path, "missing required key");
     }
 
+    /* The covert feed is a socket of its own, with its own access. */
+    if (ctx->covert_node && (strcmp(conf->dispatch.covert_endpoint, conf->ingest.endpoint) == 0 ||
+                             strcmp(conf->dispatch.covert_endpoint, conf->dispatch.endpoint) == 0))
+        s_err(ctx, ctx->covert_node->line, ctx->covert_node->col, "dispatch.covert_endpoint",
+              "the same endpoint as another socket");
+
     /* Both sockets bind: the same endpoint twice can never work. */
     if (!ctx->ep_bad && strcmp(conf->ingest.endpoint, conf->dispatch.endpoint) == 0) {
         const struct s_node *at = ctx->ep_node[1] ? ctx->ep_node[1] : ctx->ep_node[0];
@@ -901,8 +920,9 @@ static struct conf *s_defaults(const char *name)
     conf->ingest.endpoint = strdup(S_DEFAULT_INGEST_ENDPOINT);
     conf->dispatch.endpoint = strdup(S_DEFAULT_DISPATCH_ENDPOINT);
     conf->matcher.ocr_classes = strdup(WL_DEFAULT_CLASSES);
+    conf->dispatch.covert_endpoint = strdup("");
     if (!conf->path || !conf->ingest.endpoint || !conf->dispatch.endpoint ||
-        !conf->matcher.ocr_classes) {
+        !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint) {
         conf_destroy(&conf);
         return NULL;
     }
@@ -1041,6 +1061,7 @@ void conf_destroy(struct conf **conf_p)
     free(conf->ingest.endpoint);
     free(conf->dispatch.endpoint);
     free(conf->matcher.ocr_classes);
+    free(conf->dispatch.covert_endpoint);
     free(conf->database.conninfo);
     free(conf);
     *conf_p = NULL;

@@ -25,7 +25,9 @@ struct conf {
     } ingest;
 
     struct {
-        char *endpoint; /* ZeroMQ endpoint the HIT PUB socket binds */
+        char *endpoint;        /* ZeroMQ endpoint the HIT PUB socket binds */
+        char *covert_endpoint; /* PUB for HITs of covert lists only; "" = covert HITs are stored,
+                                  never published */
     } dispatch;
 
     struct {

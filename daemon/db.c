@@ -128,7 +128,7 @@ out:
     return rc;
 }
 
-/* A list's options from its row (columns 4..10 of the query in s_load_lists); 0 or -1. */
+/* A list's options from its row (columns 4..11 of the query in s_load_lists); 0 or -1. */
 static int s_list_opts(const PGresult *res, int i, struct wl_list_opts *o)
 {
     long long subst, conf, supp;
@@ -144,14 +144,16 @@ static int s_list_opts(const PGresult *res, int i, struct wl_list_opts *o)
     o->candidates = PQgetvalue(res, i, 8)[0] == 't';
     o->suppress_s = (uint32_t)supp;
     o->realert_camera = PQgetvalue(res, i, 10)[0] == 't';
+    o->covert = PQgetvalue(res, i, 11)[0] == 't';
     return 0;
 }
 
 static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
 {
-    PGresult *res = PQexec(conn, "SELECT id, name, category, priority, match_policy, max_subst, "
-                                 "indel, min_confidence, candidates, suppress_s, realert_camera "
-                                 "FROM anpr.watchlist WHERE enabled");
+    PGresult *res =
+        PQexec(conn, "SELECT id, name, category, priority, match_policy, max_subst, "
+                     "indel, min_confidence, candidates, suppress_s, realert_camera, covert "
+                     "FROM anpr.watchlist WHERE enabled");
     int rc = -1;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -339,7 +341,7 @@ int db_prepare_writer(PGconn *conn, struct db_error *err)
                   "camera_id integer, seq bigint, read_time timestamptz, plate text, "
                   "entry_id bigint, list_id integer, priority smallint, category text, "
                   "match_kind smallint, reading smallint, nsubst smallint, detail text, "
-                  "suppressed boolean) ON COMMIT DELETE ROWS",
+                  "suppressed boolean, covert boolean) ON COMMIT DELETE ROWS",
                   "prepare writer", err);
 }
 

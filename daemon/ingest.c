@@ -27,9 +27,10 @@
 #define INGEST_STUCK_US      (10LL * 1000000) /* a batch held this long by the writer is reported */
 
 struct ingest {
-    void *router; /* readers (DEALER) connect here */
-    void *pub;    /* dispatch subscribers */
-    void *pair;   /* to and from the writer thread */
+    void *router;     /* readers (DEALER) connect here */
+    void *pub;        /* dispatch subscribers */
+    void *covert_pub; /* recipients of covert lists; NULL = covert HITs stay unpublished */
+    void *pair;       /* to and from the writer thread */
     writer_t *writer;
     const struct conf *conf; /* borrowed; replaced on reload */
     cam_table_t *cams;       /* owned */
@@ -330,7 +331,15 @@ static void s_publish_hit(ingest_t *self, const struct proto_read *r, const stru
     snprintf(hit.detail, sizeof hit.detail, "%s", m->detail);
     hit.read = *r;
     len = proto_encode_hit(&hit, frame, sizeof frame);
-    tlen = snprintf(topic, sizeof topic, "hit/%s", hit.category);
+    /* A covert list's HIT goes to its own feed, topic per list, or nowhere: never the
+     * general one. */
+    void *sock = e->list->opts.covert ? self->covert_pub : self->pub;
+    if (!sock)
+        return;
+    if (e->list->opts.covert)
+        tlen = snprintf(topic, sizeof topic, "covert/%" PRIu32, e->list->id);
+    else
+        tlen = snprintf(topic, sizeof topic, "hit/%s", hit.category);
     if (len == 0) {
         log_error("ingest", "HIT of entry %" PRIu64 " does not encode; list %u has a bad field",
                   e->id, e->list->id);
@@ -338,8 +347,8 @@ static void s_publish_hit(ingest_t *self, const struct proto_read *r, const stru
     }
     /* PUB never blocks: a subscriber too slow to keep up loses messages (it catches up from
      * the hits table), the daemon does not slow down. */
-    if (zmq_send(self->pub, topic, (size_t)tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != tlen ||
-        zmq_send(self->pub, frame, len, ZMQ_DONTWAIT) != (int)len)
+    if (zmq_send(sock, topic, (size_t)tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != tlen ||
+        zmq_send(sock, frame, len, ZMQ_DONTWAIT) != (int)len)
         log_warn("ingest", "HIT publish failed: %s", zmq_strerror(zmq_errno()));
     self->stats.hits++;
 }
@@ -672,6 +681,17 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
         s_bind(self->pair, INGEST_PAIR_ENDPOINT, "writer", err, errlen) != 0 ||
         s_bind(self->sync_pair, INGEST_SYNC_ENDPOINT, "sync", err, errlen) != 0)
         goto fail;
+    if (conf->dispatch.covert_endpoint[0]) {
+        self->covert_pub = zmq_socket(zmq_ctx, ZMQ_PUB);
+        if (!self->covert_pub) {
+            snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+            goto fail;
+        }
+        zmq_setsockopt(self->covert_pub, ZMQ_LINGER, &zero, sizeof zero);
+        if (s_bind(self->covert_pub, conf->dispatch.covert_endpoint, "covert dispatch", err,
+                   errlen) != 0)
+            goto fail;
+    }
     wopts.conninfo = conf->database.conninfo;
     wopts.reconnect_max_ms = conf->database.reconnect_max_ms;
     wopts.partitions_ahead_days = conf->database.partitions_ahead_days;
@@ -703,6 +723,7 @@ fail_writer:
     writer_send_batch(self->pair, NULL);
     writer_destroy(&self->writer);
 fail:
+    zmq_close(self->covert_pub);
     zmq_close(self->sync_pair);
     zmq_close(self->router);
     zmq_close(self->pub);
@@ -752,6 +773,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     batch_destroy(&self->spare);
     zmq_close(self->router);
     zmq_close(self->pub);
+    zmq_close(self->covert_pub);
     zmq_close(self->pair);
     cam_table_destroy(&self->cams);
     wl_destroy(&self->wl);

@@ -46,6 +46,7 @@ struct wl_list_opts {
     uint32_t suppress_s; /* a repeat hit of one plate on one entry within this is not
                             re-alerted (0 = every hit alerts) */
     bool realert_camera; /* a repeat at another camera alerts again */
+    bool covert;         /* HITs go to the covert feed only, never the general one */
 };
 
 struct wl_list {

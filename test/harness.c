@@ -244,6 +244,7 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
     snprintf(d->log_path, sizeof d->log_path, "%s/anprd.log", d->dir);
     snprintf(d->ingest_ep, sizeof d->ingest_ep, "ipc://%s/ingest", d->dir);
     snprintf(d->dispatch_ep, sizeof d->dispatch_ep, "ipc://%s/dispatch", d->dir);
+    snprintf(d->covert_ep, sizeof d->covert_ep, "ipc://%s/covert", d->dir);
     snprintf(sock_path, sizeof sock_path, "%s/notify", d->dir);
 
     f = fopen(d->conf_path, "w");
@@ -251,13 +252,14 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
         h_fatal("%s: %s", d->conf_path, strerror(errno));
     fprintf(f,
             "ingest:\n  endpoint: \"%s\"\n%s"
-            "dispatch:\n  endpoint: \"%s\"\n"
+            "dispatch:\n  endpoint: \"%s\"\n  covert_endpoint: \"%s\"\n"
             "database:\n  conninfo: \"%s\"\n  batch_size: 500\n  flush_interval_ms: 2\n"
             "  reconnect_max_ms: 1000\n%s"
             "log:\n  level: info\n  stats_interval_s: 1\n  reject_log_interval_s: 1\n"
             "%s",
-            d->ingest_ep, opts && opts->ingest ? opts->ingest : "", d->dispatch_ep, db->daemon_ci,
-            opts && opts->database ? opts->database : "", opts && opts->extra ? opts->extra : "");
+            d->ingest_ep, opts && opts->ingest ? opts->ingest : "", d->dispatch_ep, d->covert_ep,
+            db->daemon_ci, opts && opts->database ? opts->database : "",
+            opts && opts->extra ? opts->extra : "");
     fclose(f);
 
     /* Our NOTIFY_SOCKET: the daemon says READY=1 on it, as it would to systemd. */

@@ -33,7 +33,8 @@ struct h_daemon {
     char log_path[192];
     char ingest_ep[192];
     char dispatch_ep[192];
-    int notify_fd; /* our end of NOTIFY_SOCKET */
+    char covert_ep[192]; /* the covert lists' feed */
+    int notify_fd;       /* our end of NOTIFY_SOCKET */
 };
 
 /* Fail the whole test with a message (setup problems, not assertions). */

@@ -57,6 +57,11 @@ int main(void)
            "WHERE name = 'Uninsured';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) "
            "SELECT id, 'FENCE-1' FROM anpr.watchlist WHERE name = 'Fence';"
+           /* A covert list: its HITs only on the covert feed. */
+           "INSERT INTO anpr.watchlist (name, category, priority, covert, suppress_s) VALUES "
+           "('Operation Nightjar', 'surveillance', 2, true, 0);"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) "
+           "SELECT id, '1-NJR-007' FROM anpr.watchlist WHERE name = 'Operation Nightjar';"
            /* Entries the matcher cannot use: reported and skipped, the rest still loads. */
            "INSERT INTO anpr.watchlist_entry (list_id, plate) "
            "SELECT id, p FROM anpr.watchlist, (VALUES ('1#ABC'), ('**'), ('ABCDEFGHIJKLMNOPQ')) "
@@ -144,6 +149,26 @@ int main(void)
     CHECK_INT(n, 1);
     CHECK(n >= 1 && strcmp(hits[0].list, "Uninsured") == 0);
 
+    /* A covert list's HIT: on the covert feed, never on the general one. */
+    void *covert = h_sub(d.covert_ep, "covert/");
+    int covert_live = 0;
+    struct proto_hit ch;
+    for (int i = 0; i < 100 && !covert_live; i++) {
+        r = h_read(CAM, seq++, "1-NJR-007", "BE");
+        h_send_read(dealer, &r);
+        uint8_t buf[PROTO_MAX_FRAME];
+        struct proto_error perr;
+        int len = h_recv(covert, buf, sizeof buf, 100);
+        covert_live = len > 0 && proto_decode_hit(buf, (size_t)len, &ch, &perr) == 0;
+    }
+    CHECK(covert_live);
+    CHECK(covert_live && strcmp(ch.list, "Operation Nightjar") == 0);
+    fence = h_read(CAM, seq++, "FENCE-1", "");
+    h_send_read(dealer, &fence);
+    n = h_collect_hits(sub, CAM, fence.seq, "FENCE-1", hits, 64, 5000);
+    CHECK_INT(n, 0); /* none of the covert HITs reached the general feed */
+    h_close(covert);
+
     /* Everything is acknowledged and in the hits table, suppressed repeat included. */
     struct h_acks a;
     h_acks_init(&a, 1, (size_t)(seq - 1), 4);
@@ -157,6 +182,32 @@ int main(void)
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE match_kind = 3 "
                                    "AND reading = 3 AND detail LIKE 'candidate 3%'"),
               1);
+
+    /* The covert HITs are stored, marked; the dispatch role sees neither them nor the list. */
+    CHECK(h_wait_ll(db.admin, "SELECT (count(*) > 0)::int FROM anpr.hits WHERE covert", 1, 5000) ==
+          1);
+    h_exec(db.admin, "DO $$ BEGIN "
+                     "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'console1') THEN "
+                     "CREATE ROLE console1 LOGIN; END IF; END $$;"
+                     "GRANT anpr_dispatch TO console1");
+    char ci[600];
+    snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=console1", getenv("ANPR_TEST_PGHOST"),
+             getenv("ANPR_TEST_PGPORT"), db.name);
+    PGconn *disp = PQconnectdb(ci);
+    CHECK(PQstatus(disp) == CONNECTION_OK);
+    PGresult *res = PQexec(disp, "SELECT count(*) FROM anpr.hits");
+    CHECK(PQresultStatus(res) == PGRES_FATAL_ERROR); /* the table itself: not for dispatch */
+    PQclear(res);
+    CHECK(h_query_ll(disp, "SELECT count(*) FROM anpr.dispatch_hits") > 0);
+    CHECK_INT(h_query_ll(disp, "SELECT count(*) FROM anpr.dispatch_hits WHERE list_id IN "
+                               "(SELECT id FROM anpr.watchlist) IS NOT TRUE"),
+              0);
+    CHECK_INT(h_query_ll(disp, "SELECT count(*) FROM anpr.watchlist WHERE covert"), 0);
+    CHECK_INT(h_query_ll(disp, "SELECT count(*) FROM anpr.watchlist_entry "
+                               "WHERE plate = '1-NJR-007'"),
+              0);
+    CHECK(h_query_ll(disp, "SELECT count(*) FROM anpr.watchlist_entry") > 0);
+    PQfinish(disp);
 
     /* The admin's dry run agrees with the daemon. */
     char out_path[128], in_path[128];

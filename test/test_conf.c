@@ -383,7 +383,22 @@ static void s_test_aliases(void)
     EXPECT("*x\n", "t.yaml:1:1: (top): aliases are not supported\n");
     EXPECT(DB "ingest: &i {}\ndispatch: {<<: *i}\n",
            "t.yaml:3:9: ingest: anchors are not supported\n"
-           "t.yaml:4:12: dispatch.<<: unknown key; expected one of: endpoint\n");
+           "t.yaml:4:12: dispatch.<<: unknown key; expected one of: endpoint, "
+           "covert_endpoint\n");
+    /* The covert feed: optional, validated like any endpoint, never one of the others. */
+    EXPECT(DB "dispatch:\n  covert_endpoint: \"tcp://nowhere\"\n",
+           "t.yaml:4:20: dispatch.covert_endpoint: invalid endpoint 'tcp://nowhere': missing "
+           ":PORT\n");
+    EXPECT(DB "dispatch:\n  covert_endpoint: \"tcp://*:5556\"\n",
+           "t.yaml:4:20: dispatch.covert_endpoint: the same endpoint as another socket\n");
+    {
+        struct conf *c = s_ok(DB "dispatch:\n  covert_endpoint: \"ipc:///run/anprd/c\"\n");
+        CHECK_STR(c ? c->dispatch.covert_endpoint : NULL, "ipc:///run/anprd/c");
+        conf_destroy(&c);
+        c = s_ok(DB);
+        CHECK_STR(c ? c->dispatch.covert_endpoint : NULL, "");
+        conf_destroy(&c);
+    }
 }
 
 static void s_test_many(void)
