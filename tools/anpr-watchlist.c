@@ -1,16 +1,25 @@
 /*
- * anpr-watchlist: watchlist administration. This version has the admins' dry run: which
- * entries of the current lists a plate would hit, and how, computed by the daemon's own matcher
- * on the lists as they are in the database.
+ * anpr-watchlist: watchlist administration. Lists and entries are added, changed, shown,
+ * exported and imported (CSV) through the admin's own login, so the triggers audit every change
+ * under it and tell running daemons; and the admins' dry run: which entries of the current lists
+ * a plate would hit, and how, computed by the daemon's own matcher on the lists as they are in
+ * the database.
  *
+ *   anpr-watchlist list-add | list-set | lists | add | remove | expire | show | export | import
+ *                                   (see s_admin_usage)
  *   anpr-watchlist test PLATE [--country CC] [--candidates P1[:C],P2...] [--confidence C]
  *   anpr-watchlist test --stdin       one "PLATE[;CC[;P1,P2...]]" per line, one result line each
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "config.h"
@@ -183,7 +192,7 @@ static int s_run_stdin(const wl_t *wl)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int s_cmd_test(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
@@ -206,18 +215,6 @@ int main(int argc, char **argv)
     size_t skipped;
     int c, rc = EXIT_USAGE;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        s_usage(stdout);
-        return 0;
-    }
-    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-        printf(PROG " %s\n", ANPR_VERSION);
-        return 0;
-    }
-    if (argc < 2 || strcmp(argv[1], "test") != 0) {
-        cli_usage_error(PROG, "expected a command: test");
-        return EXIT_USAGE;
-    }
     optind = 2;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -303,4 +300,1417 @@ out:
     PQfinish(conn);
     conf_destroy(&conf);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Administration: lists and entries. Every change is one transaction; the triggers of migrations
+ * 003 and 004 audit it under the admin's login and tell running daemons.
+ */
+
+enum { EXIT_OK = 0, EXIT_NOTHING = 1 };
+
+#define NO_TIME_FROM      INT64_MIN
+#define NO_TIME_UNTIL     INT64_MAX
+#define TIME_SQL(col)     "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define EPOCH_US_SQL(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+struct aopts {
+    const char *db;
+    const char *category, *policy, *rename, *country, *from, *until, *instruction, *ref, *output;
+    long long priority, max_subst, min_conf, suppress;
+    int indel, candidates, realert, enabled; /* -1 not given */
+    bool dry_run, skip_bad;
+};
+
+static const struct option s_admin_longopts[] = {
+    {"db", required_argument, NULL, 'd'},
+    {"category", required_argument, NULL, 'C'},
+    {"priority", required_argument, NULL, 'P'},
+    {"policy", required_argument, NULL, 'p'},
+    {"max-subst", required_argument, NULL, 'm'},
+    {"indel", no_argument, NULL, 'i'},
+    {"no-indel", no_argument, NULL, '1'},
+    {"min-confidence", required_argument, NULL, 'M'},
+    {"no-candidates", no_argument, NULL, 'N'},
+    {"candidates", no_argument, NULL, '2'},
+    {"suppress", required_argument, NULL, 's'},
+    {"realert-camera", no_argument, NULL, 'r'},
+    {"no-realert-camera", no_argument, NULL, '3'},
+    {"rename", required_argument, NULL, 'R'},
+    {"enable", no_argument, NULL, 'e'},
+    {"disable", no_argument, NULL, 'x'},
+    {"country", required_argument, NULL, 'c'},
+    {"from", required_argument, NULL, 'F'},
+    {"until", required_argument, NULL, 'U'},
+    {"instruction", required_argument, NULL, 'I'},
+    {"ref", required_argument, NULL, 'f'},
+    {"output", required_argument, NULL, 'o'},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"skip-bad", no_argument, NULL, 'k'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+struct admin_cmd {
+    const char *name;
+    const char *allowed; /* option codes */
+    int min_ops, max_ops;
+    int (*run)(PGconn *conn, const struct aopts *o, char **ops);
+};
+
+static void s_admin_usage(FILE *f)
+{
+    fprintf(f, "usage: " PROG " list-add NAME --category C [LIST OPTIONS] [--db CONNINFO]\n"
+               "       " PROG " list-set NAME [LIST OPTIONS] [--rename NEW] [--enable|--disable]\n"
+               "       " PROG " lists\n"
+               "       " PROG " add LIST PLATE [--country CC] [--from TIME] [--until TIME]\n"
+               "                    [--instruction TEXT] [--ref TEXT]\n"
+               "       " PROG " remove ID | expire ID\n"
+               "       " PROG " show LIST\n"
+               "       " PROG " export LIST [--output FILE]\n"
+               "       " PROG " import LIST FILE.csv [--dry-run] [--skip-bad]\n"
+               "       " PROG " test ...   (see '" PROG " test --help')\n"
+               "\n"
+               "LIST OPTIONS: --category C ([a-z_]{1,32}), --priority 1..9, --policy exact|ocr,\n"
+               "  --max-subst 0..4, --indel | --no-indel, --min-confidence 0..1000,\n"
+               "  --no-candidates | --candidates, --suppress 0..86400 (seconds),\n"
+               "  --realert-camera | --no-realert-camera\n"
+               "TIME: ISO 8601, e.g. 2026-12-01, 2026-12-01T08:00:00Z, 2026-12-01 08:00+01:00\n"
+               "      (no offset: UTC).\n"
+               "  --db CONNINFO       libpq connection string (default: PGHOST, PGDATABASE, ...)\n"
+               "\n"
+               "Exit status: 0 done, 1 not found or nothing done, 2 usage or input error,\n"
+               "3 database error.\n");
+}
+
+static const char *s_optname(int c)
+{
+    for (const struct option *o = s_admin_longopts; o->name; o++)
+        if (o->val == c)
+            return o->name;
+    return "?";
+}
+
+/* A failed query: "PROG: ctx: message"; exit code 2 for data errors (classes 22, 23), else 3. */
+static int s_dberr(PGconn *conn, PGresult *res, const char *ctx)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    size_t n = strlen(msg);
+
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    fprintf(stderr, PROG ": %s: %.*s\n", ctx, (int)n, msg);
+    return st && (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0) ? EXIT_USAGE
+                                                                          : EXIT_DATABASE;
+}
+
+/* Run a parameterised statement; NULL (reported, *rc set) on failure. */
+static PGresult *s_q(PGconn *conn, const char *sql, int n, const char *const *params,
+                     const char *ctx, int *rc)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    *rc = s_dberr(conn, res, ctx);
+    PQclear(res);
+    return NULL;
+}
+
+static int s_exec(PGconn *conn, const char *sql, const char *ctx)
+{
+    int rc = EXIT_OK;
+    PGresult *res = s_q(conn, sql, 0, NULL, ctx, &rc);
+
+    PQclear(res);
+    return res ? EXIT_OK : rc;
+}
+
+static void s_rollback(PGconn *conn)
+{
+    PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+static bool s_category_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 1 || n > 32)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+            return false;
+    return true;
+}
+
+static bool s_country_ok(const char *s)
+{
+    return !*s || (s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && !s[2]);
+}
+
+static bool s_utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        unsigned c = *p;
+        int n = c < 0x80             ? 0
+                : (c & 0xE0) == 0xC0 ? 1
+                : (c & 0xF0) == 0xE0 ? 2
+                : (c & 0xF8) == 0xF0 ? 3
+                                     : -1;
+        if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4))
+            return false;
+        unsigned cp = n == 0 ? c : c & (0x3F >> n);
+        p++;
+        for (int i = 0; i < n; i++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (*p & 0x3F);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return false;
+    }
+    return true;
+}
+
+/* Normalise an entry's plate as the daemon does (wl_builder_add); NULL, or why not. */
+static const char *s_entry_plate(const char *raw, char out[PLATE_MAX + 1])
+{
+    bool pattern = strpbrk(raw, "?*") != NULL;
+    enum plate_status st = pattern ? plate_normalise_pattern(raw, out) : plate_normalise(raw, out);
+
+    if (strlen(raw) > 32)
+        return "longer than 32 bytes";
+    switch (st) {
+    case PLATE_OK:
+        return NULL;
+    case PLATE_EMPTY:
+        return "no letter or digit";
+    case PLATE_LONG:
+        return "more than 16 letters and digits";
+    default:
+        return pattern ? "not a pattern (a character that is not a letter, digit, separator, ? "
+                         "or *; or wildcards only)"
+                       : "a character that is not a letter, digit or separator";
+    }
+}
+
+static int64_t s_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int s_digits(const char **p, int n)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+/*
+ * A strict ISO 8601 time as PostgreSQL reads it in a UTC session: YYYY-MM-DD, optionally
+ * followed by T or space, HH:MM[:SS[.ffffff]] and Z or +-HH[[:]MM]. Microseconds since the
+ * epoch into *us; NULL or why not.
+ */
+static const char *s_parse_time(const char *s, int64_t *us)
+{
+    const char *p = s;
+    int y = s_digits(&p, 4), mo, d, h = 0, mi = 0, sec = 0, off = 0;
+    int64_t frac = 0;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    if (y < 1 || *p++ != '-' || (mo = s_digits(&p, 2)) < 1 || mo > 12 || *p++ != '-' ||
+        (d = s_digits(&p, 2)) < 1)
+        return "not an ISO 8601 date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])";
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap))
+        return "no such day";
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        if ((h = s_digits(&p, 2)) < 0 || h > 23 || *p++ != ':' || (mi = s_digits(&p, 2)) < 0 ||
+            mi > 59)
+            return "not an ISO 8601 time of day (HH:MM[:SS[.ffffff]])";
+        if (*p == ':') {
+            p++;
+            if ((sec = s_digits(&p, 2)) < 0 || sec > 59)
+                return "not an ISO 8601 time of day (HH:MM[:SS[.ffffff]])";
+            if (*p == '.') {
+                int n = 0;
+                for (p++; *p >= '0' && *p <= '9'; p++, n++)
+                    frac = frac * 10 + (*p - '0');
+                if (n < 1 || n > 6)
+                    return "fraction of a second: 1 to 6 digits";
+                for (; n < 6; n++)
+                    frac *= 10;
+            }
+        }
+        if (*p == 'Z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+            if ((oh = s_digits(&p, 2)) < 0 || oh > 15)
+                return "bad UTC offset (Z or +-HH[:MM])";
+            if (*p == ':')
+                p++;
+            if (*p && ((om = s_digits(&p, 2)) < 0 || om > 59))
+                return "bad UTC offset (Z or +-HH[:MM])";
+            off = sign * (oh * 3600 + om * 60);
+        }
+    }
+    if (*p)
+        return "not an ISO 8601 date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])";
+    int64_t secs =
+        s_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    *us = secs * 1000000 + frac;
+    return NULL;
+}
+
+static bool s_overlap(int64_t f1, int64_t u1, int64_t f2, int64_t u2)
+{
+    return f1 < u2 && f2 < u1;
+}
+
+static int64_t s_ll_or(const PGresult *res, int row, int col, int64_t dflt)
+{
+    return PQgetisnull(res, row, col) ? dflt : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* The list's id into id (and whether it is enabled); locks the row when `lock` (in a
+ * transaction). EXIT_OK, EXIT_NOTHING (reported) or a database error. */
+static int s_find_list(PGconn *conn, const char *name, bool lock, char id[24], bool *enabled)
+{
+    int rc = EXIT_OK;
+    const char *p[1] = {name};
+    PGresult *res = s_q(conn,
+                        lock ? "SELECT id, enabled FROM anpr.watchlist WHERE name = $1 FOR UPDATE"
+                             : "SELECT id, enabled FROM anpr.watchlist WHERE name = $1",
+                        1, p, "find list", &rc);
+
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        fprintf(stderr, PROG ": no list '%s'\n", name);
+        PQclear(res);
+        return EXIT_NOTHING;
+    }
+    snprintf(id, 24, "%s", PQgetvalue(res, 0, 0));
+    if (enabled)
+        *enabled = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    PQclear(res);
+    return EXIT_OK;
+}
+
+/* Columns of anpr.watchlist that list-add and list-set take from options. */
+struct colval {
+    const char *col;
+    char val[80];
+};
+
+static size_t s_list_cols(const struct aopts *o, struct colval *cv)
+{
+    size_t n = 0;
+
+#define COL_STR(c, v) (cv[n].col = (c), snprintf(cv[n].val, sizeof cv[n].val, "%s", (v)), n++)
+#define COL_LL(c, v)  (cv[n].col = (c), snprintf(cv[n].val, sizeof cv[n].val, "%lld", (v)), n++)
+#define COL_B(c, v)                                                                                \
+    (cv[n].col = (c), snprintf(cv[n].val, sizeof cv[n].val, "%s", (v) ? "t" : "f"), n++)
+    if (o->category)
+        COL_STR("category", o->category);
+    if (o->priority >= 0)
+        COL_LL("priority", o->priority);
+    if (o->policy)
+        COL_STR("match_policy", o->policy);
+    if (o->max_subst >= 0)
+        COL_LL("max_subst", o->max_subst);
+    if (o->indel >= 0)
+        COL_B("indel", o->indel);
+    if (o->min_conf >= 0)
+        COL_LL("min_confidence", o->min_conf);
+    if (o->candidates >= 0)
+        COL_B("candidates", o->candidates);
+    if (o->suppress >= 0)
+        COL_LL("suppress_s", o->suppress);
+    if (o->realert >= 0)
+        COL_B("realert_camera", o->realert);
+    if (o->enabled >= 0)
+        COL_B("enabled", o->enabled);
+    if (o->rename)
+        COL_STR("name", o->rename);
+#undef COL_STR
+#undef COL_LL
+#undef COL_B
+    return n;
+}
+
+static bool s_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+
+    return n >= 1 && n <= 64 && s_utf8_ok(name);
+}
+
+static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
+{
+    struct colval cv[16];
+    const char *params[16];
+    char sql[1024], *w = sql;
+    size_t n;
+    int rc = EXIT_OK;
+
+    if (!s_name_ok(ops[0])) {
+        fprintf(stderr, PROG ": list name '%s': 1 to 64 bytes of UTF-8\n", ops[0]);
+        return EXIT_USAGE;
+    }
+    if (!o->category) {
+        cli_usage_error(PROG, "list-add needs --category");
+        return EXIT_USAGE;
+    }
+    n = s_list_cols(o, cv);
+    w += sprintf(w, "INSERT INTO anpr.watchlist (name");
+    for (size_t i = 0; i < n; i++)
+        w += sprintf(w, ", %s", cv[i].col);
+    w += sprintf(w, ") VALUES ($1");
+    params[0] = ops[0];
+    for (size_t i = 0; i < n; i++) {
+        w += sprintf(w, ", $%zu", i + 2);
+        params[i + 1] = cv[i].val;
+    }
+    sprintf(w, ") RETURNING id");
+    PGresult *res = PQexecParams(conn, sql, (int)n + 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (st && strcmp(st, "23505") == 0) {
+            fprintf(stderr, PROG ": list '%s' exists already\n", ops[0]);
+            rc = EXIT_USAGE;
+        } else {
+            rc = s_dberr(conn, res, ops[0]);
+        }
+        PQclear(res);
+        return rc;
+    }
+    printf("added list '%s' (id %s)\n", ops[0], PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return EXIT_OK;
+}
+
+static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
+{
+    struct colval cv[16];
+    const char *params[16];
+    char sql[1024], *w = sql;
+    size_t n = s_list_cols(o, cv);
+    int rc = EXIT_OK;
+
+    if (n == 0) {
+        cli_usage_error(PROG, "list-set: nothing to change");
+        return EXIT_USAGE;
+    }
+    if (o->rename && !s_name_ok(o->rename)) {
+        fprintf(stderr, PROG ": --rename '%s': 1 to 64 bytes of UTF-8\n", o->rename);
+        return EXIT_USAGE;
+    }
+    w += sprintf(w, "UPDATE anpr.watchlist SET ");
+    params[0] = ops[0];
+    for (size_t i = 0; i < n; i++) {
+        w += sprintf(w, "%s%s = $%zu", i ? ", " : "", cv[i].col, i + 2);
+        params[i + 1] = cv[i].val;
+    }
+    sprintf(w, " WHERE name = $1 RETURNING id");
+    PGresult *res = PQexecParams(conn, sql, (int)n + 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (st && strcmp(st, "23505") == 0) {
+            fprintf(stderr, PROG ": list '%s' exists already\n", o->rename);
+            rc = EXIT_USAGE;
+        } else {
+            rc = s_dberr(conn, res, ops[0]);
+        }
+        PQclear(res);
+        return rc;
+    }
+    if (PQntuples(res) == 0) {
+        fprintf(stderr, PROG ": no list '%s'\n", ops[0]);
+        PQclear(res);
+        return EXIT_NOTHING;
+    }
+    printf("changed list '%s' (id %s)\n", o->rename ? o->rename : ops[0], PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return EXIT_OK;
+}
+
+static int s_cmd_lists(PGconn *conn, const struct aopts *o, char **ops)
+{
+    int rc = EXIT_OK;
+    PGresult *res = s_q(conn,
+                        "SELECT w.id, w.name, w.category, w.priority, "
+                        "CASE WHEN w.enabled THEN 'enabled' ELSE 'disabled' END, w.match_policy, "
+                        "(SELECT count(*) FROM anpr.watchlist_entry e WHERE e.list_id = w.id) "
+                        "FROM anpr.watchlist w ORDER BY w.priority, w.name",
+                        0, NULL, "lists", &rc);
+
+    (void)o;
+    (void)ops;
+    if (!res)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+    PQclear(res);
+    return EXIT_OK;
+}
+
+/* Entries of a list not yet expired, for duplicate checks: normalised plate, country, validity. */
+struct known {
+    char norm[PLATE_MAX + 1];
+    char country[3];
+    int64_t from, until;
+    long long id; /* existing entry, or 0 */
+    size_t row;   /* import row index */
+    const char *raw;
+};
+
+static PGresult *s_existing(PGconn *conn, const char *list_id, const char *country, int *rc)
+{
+    const char *p[2] = {list_id, country};
+
+    return s_q(conn,
+               country ? "SELECT id, plate, country, " EPOCH_US_SQL("valid_from") ", " EPOCH_US_SQL(
+                             "valid_until") " FROM anpr.watchlist_entry WHERE list_id = $1 AND "
+                                            "country = $2 AND (valid_until IS NULL OR "
+                                            "valid_until > now())"
+                       : "SELECT id, plate, country, " EPOCH_US_SQL("valid_from") ", " EPOCH_US_SQL(
+                             "valid_until") " FROM anpr.watchlist_entry WHERE list_id = $1 AND "
+                                            "(valid_until IS NULL OR valid_until > now())",
+               country ? 2 : 1, p, "read the list's entries", rc);
+}
+
+static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
+{
+    const char *list = ops[0], *plate = ops[1], *country = o->country ? o->country : "";
+    char norm[PLATE_MAX + 1], id[24];
+    int64_t from = NO_TIME_FROM, until = NO_TIME_UNTIL;
+    const char *why;
+    bool enabled;
+    int rc;
+
+    if ((why = s_entry_plate(plate, norm)) != NULL) {
+        fprintf(stderr, PROG ": plate '%s': %s\n", plate, why);
+        return EXIT_USAGE;
+    }
+    if (!s_country_ok(country)) {
+        fprintf(stderr, PROG ": --country '%s': empty or two letters A-Z\n", country);
+        return EXIT_USAGE;
+    }
+    if (o->from && (why = s_parse_time(o->from, &from)) != NULL) {
+        fprintf(stderr, PROG ": --from '%s': %s\n", o->from, why);
+        return EXIT_USAGE;
+    }
+    if (o->until && (why = s_parse_time(o->until, &until)) != NULL) {
+        fprintf(stderr, PROG ": --until '%s': %s\n", o->until, why);
+        return EXIT_USAGE;
+    }
+    if (from >= until) {
+        fprintf(stderr, PROG ": --from must be before --until\n");
+        return EXIT_USAGE;
+    }
+    if (o->instruction && (strlen(o->instruction) > 1000 || !s_utf8_ok(o->instruction))) {
+        fprintf(stderr, PROG ": --instruction: at most 1000 bytes of UTF-8\n");
+        return EXIT_USAGE;
+    }
+    if (o->ref && (strlen(o->ref) > 64 || !s_utf8_ok(o->ref))) {
+        fprintf(stderr, PROG ": --ref: at most 64 bytes of UTF-8\n");
+        return EXIT_USAGE;
+    }
+    if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
+        return rc;
+    if ((rc = s_find_list(conn, list, true, id, &enabled)) != EXIT_OK)
+        goto fail;
+    if (!enabled) {
+        fprintf(stderr, PROG ": list '%s' is disabled; enable it first (list-set --enable)\n",
+                list);
+        rc = EXIT_USAGE;
+        goto fail;
+    }
+    PGresult *res = s_existing(conn, id, country, &rc);
+    if (!res)
+        goto fail;
+    for (int i = 0; i < PQntuples(res); i++) {
+        char other[PLATE_MAX + 1];
+        if (s_entry_plate(PQgetvalue(res, i, 1), other) != NULL || strcmp(other, norm) != 0)
+            continue;
+        if (s_overlap(from, until, s_ll_or(res, i, 3, NO_TIME_FROM),
+                      s_ll_or(res, i, 4, NO_TIME_UNTIL))) {
+            fprintf(stderr,
+                    PROG ": plate '%s'%s%s duplicates entry %s ('%s') of list '%s' "
+                         "(validity overlaps)\n",
+                    plate, *country ? " " : "", country, PQgetvalue(res, i, 0),
+                    PQgetvalue(res, i, 1), list);
+            PQclear(res);
+            rc = EXIT_USAGE;
+            goto fail;
+        }
+    }
+    PQclear(res);
+    const char *p[7] = {id,
+                        plate,
+                        country,
+                        o->from,
+                        o->until,
+                        o->instruction ? o->instruction : "",
+                        o->ref ? o->ref : ""};
+    res = s_q(conn,
+              "INSERT INTO anpr.watchlist_entry (list_id, plate, country, valid_from, valid_until, "
+              "instruction, external_ref) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, "
+              "$6, $7) RETURNING id",
+              7, p, "add entry", &rc);
+    if (!res)
+        goto fail;
+    char eid[24];
+    snprintf(eid, sizeof eid, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if ((rc = s_exec(conn, "COMMIT", "commit")) != EXIT_OK)
+        return rc;
+    printf("added entry %s (%s) to list '%s'\n", eid, norm, list);
+    return EXIT_OK;
+fail:
+    s_rollback(conn);
+    return rc;
+}
+
+static bool s_id_ok(const char *s)
+{
+    long long v;
+
+    return util_parse_long(s, 1, INT64_MAX, &v) == 0;
+}
+
+static int s_cmd_remove(PGconn *conn, const struct aopts *o, char **ops)
+{
+    const char *p[1] = {ops[0]};
+    int rc = EXIT_OK;
+
+    (void)o;
+    if (!s_id_ok(ops[0])) {
+        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", ops[0]);
+        return EXIT_USAGE;
+    }
+    PGresult *res = s_q(conn, "DELETE FROM anpr.watchlist_entry WHERE id = $1 RETURNING plate", 1,
+                        p, "remove entry", &rc);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        fprintf(stderr, PROG ": no entry %s\n", ops[0]);
+        rc = EXIT_NOTHING;
+    } else {
+        printf("removed entry %s (%s)\n", ops[0], PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int s_cmd_expire(PGconn *conn, const struct aopts *o, char **ops)
+{
+    const char *p[1] = {ops[0]};
+    int rc = EXIT_OK;
+
+    (void)o;
+    if (!s_id_ok(ops[0])) {
+        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", ops[0]);
+        return EXIT_USAGE;
+    }
+    /* An entry whose validity has not begun yet ends now too: it never becomes valid. */
+    PGresult *res =
+        s_q(conn,
+            "WITH e AS (SELECT id, valid_until IS NOT NULL AND valid_until <= now() AS expired "
+            "FROM anpr.watchlist_entry WHERE id = $1), "
+            "u AS (UPDATE anpr.watchlist_entry w SET valid_until = now(), "
+            "valid_from = CASE WHEN w.valid_from >= now() "
+            "THEN now() - interval '1 microsecond' ELSE w.valid_from END "
+            "FROM e WHERE w.id = e.id AND NOT e.expired RETURNING w.id) "
+            "SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM u)",
+            1, p, "expire entry", &rc);
+    if (!res)
+        return rc;
+    if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+        fprintf(stderr, PROG ": no entry %s\n", ops[0]);
+        rc = EXIT_NOTHING;
+    } else if (strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
+        fprintf(stderr, PROG ": entry %s has expired already\n", ops[0]);
+        rc = EXIT_NOTHING;
+    } else {
+        printf("expired entry %s\n", ops[0]);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static PGresult *s_entries(PGconn *conn, const char *list_id, int *rc)
+{
+    const char *p[1] = {list_id};
+
+    return s_q(conn,
+               "SELECT id, plate, country, " TIME_SQL("valid_from") ", " TIME_SQL(
+                   "valid_until") ", instruction, external_ref "
+                                  "FROM anpr.watchlist_entry WHERE list_id = $1 ORDER BY id",
+               1, p, "read entries", rc);
+}
+
+static int s_cmd_show(PGconn *conn, const struct aopts *o, char **ops)
+{
+    char id[24];
+    int rc = s_find_list(conn, ops[0], false, id, NULL);
+
+    (void)o;
+    if (rc != EXIT_OK)
+        return rc;
+    PGresult *res = s_entries(conn, id, &rc);
+    if (!res)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetisnull(res, i, 3) ? "-" : PQgetvalue(res, i, 3),
+               PQgetisnull(res, i, 4) ? "-" : PQgetvalue(res, i, 4), PQgetvalue(res, i, 6),
+               PQgetvalue(res, i, 5));
+    PQclear(res);
+    return EXIT_OK;
+}
+
+static void s_csv_field(FILE *f, const char *s, bool last)
+{
+    if (strpbrk(s, ",\"\r\n")) {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(s, f);
+    }
+    fputs(last ? "\r\n" : ",", f);
+}
+
+static int s_cmd_export(PGconn *conn, const struct aopts *o, char **ops)
+{
+    char id[24];
+    int rc = s_find_list(conn, ops[0], false, id, NULL);
+    FILE *f = stdout;
+
+    if (rc != EXIT_OK)
+        return rc;
+    PGresult *res = s_entries(conn, id, &rc);
+    if (!res)
+        return rc;
+    if (o->output && !(f = fopen(o->output, "w"))) {
+        fprintf(stderr, PROG ": %s: %s\n", o->output, strerror(errno));
+        PQclear(res);
+        return EXIT_USAGE;
+    }
+    fputs("plate,country,valid_from,valid_until,instruction,external_ref\r\n", f);
+    for (int i = 0; i < PQntuples(res); i++) {
+        static const int cols[] = {1, 2, 3, 4, 5, 6};
+        for (int k = 0; k < 6; k++)
+            s_csv_field(f, PQgetvalue(res, i, cols[k]), k == 5);
+    }
+    int n = PQntuples(res);
+    PQclear(res);
+    if (fflush(f) != 0 || ferror(f) || (f != stdout && fclose(f) != 0)) {
+        fprintf(stderr, PROG ": %s: %s\n", o->output ? o->output : "standard output",
+                strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (o->output)
+        fprintf(stderr, PROG ": exported %d entries of list '%s' to %s\n", n, ops[0], o->output);
+    return EXIT_OK;
+}
+
+/* --- import ------------------------------------------------------------------------------- */
+
+enum { F_PLATE, F_COUNTRY, F_FROM, F_UNTIL, F_INSTR, F_REF, F_COUNT };
+static const char *const s_field_names[F_COUNT] = {"plate",       "country",     "valid_from",
+                                                   "valid_until", "instruction", "external_ref"};
+
+struct row {
+    int line;
+    const char *f[F_COUNT];
+    char norm[PLATE_MAX + 1];
+    int64_t from, until;
+    char *err; /* "FILE:LINE: field: reason\n"..., NULL when good */
+};
+
+struct csv {
+    char *buf;
+    size_t len, pos;
+    int line;
+};
+
+static void s_row_err(struct row *r, const char *file, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void s_row_err(struct row *r, const char *file, const char *field, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    size_t old = r->err ? strlen(r->err) : 0;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t add = strlen(file) + strlen(field) + strlen(msg) + 32;
+    char *n = realloc(r->err, old + add);
+    if (!n) {
+        fprintf(stderr, PROG ": out of memory\n");
+        exit(EXIT_DATABASE);
+    }
+    snprintf(n + old, add, "%s:%d: %s: %s\n", file, r->line, field, msg);
+    r->err = n;
+}
+
+/*
+ * The next record of RFC 4180 CSV, decoded in place (quotes removed, "" -> "), each field
+ * NUL-terminated; field pointers into fields[] (up to max, *nf counts all). 1 a record, 0 the
+ * end, -1 a quoted field not closed (the rest of the file). *why: a defect of the record.
+ */
+static int s_csv_next(struct csv *c, char **fields, int max, int *nf, int *line, const char **why)
+{
+    char *b = c->buf;
+    size_t r = c->pos, len = c->len;
+
+    for (;;) {
+        if (r >= len)
+            return 0;
+        *line = c->line;
+        *why = NULL;
+        *nf = 0;
+        char *w = b + r;
+        bool quoted_any = false;
+        for (;;) {
+            char *start = w;
+            if (r < len && b[r] == '"') {
+                quoted_any = true;
+                r++;
+                for (;;) {
+                    if (r >= len) {
+                        c->pos = len;
+                        *why = "a quoted field is not closed";
+                        return -1;
+                    }
+                    if (b[r] == '"') {
+                        if (r + 1 < len && b[r + 1] == '"') {
+                            *w++ = '"';
+                            r += 2;
+                            continue;
+                        }
+                        r++;
+                        break;
+                    }
+                    if (b[r] == '\n')
+                        c->line++;
+                    *w++ = b[r++];
+                }
+                if (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r') {
+                    if (!*why)
+                        *why = "text after the closing quote of a field";
+                    while (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r')
+                        r++;
+                }
+            } else {
+                while (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r') {
+                    if (b[r] == '"' && !*why)
+                        *why = "a '\"' inside a field that does not start with one";
+                    *w++ = b[r++];
+                }
+            }
+            char d = r < len ? b[r] : '\0';
+            *w++ = '\0';
+            if (*nf < max)
+                fields[*nf] = start;
+            (*nf)++;
+            if (d == ',') {
+                r++;
+                continue;
+            }
+            if (d == '\r')
+                r += (r + 1 < len && b[r + 1] == '\n') ? 2 : 1;
+            else if (d == '\n')
+                r++;
+            c->line++;
+            break;
+        }
+        c->pos = r;
+        if (*nf == 1 && !quoted_any && !fields[0][0])
+            continue; /* a blank line */
+        return 1;
+    }
+}
+
+static int s_known_cmp(const void *a, const void *b)
+{
+    const struct known *x = a, *y = b;
+    int c = strcmp(x->norm, y->norm);
+
+    if (c)
+        return c;
+    if ((c = strcmp(x->country, y->country)) != 0)
+        return c;
+    if ((x->id != 0) != (y->id != 0))
+        return x->id ? -1 : 1; /* existing entries first */
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static char *s_slurp_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (cap - n < 65536) {
+            cap = cap ? cap * 2 : 1 << 20;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* A text[] literal element: quoted, backslash and quote escaped; NULL when empty and
+ * null_if_empty. */
+static void s_array_elem(char **w, const char *s, bool null_if_empty, bool first)
+{
+    if (!first)
+        *(*w)++ = ',';
+    if (null_if_empty && !*s) {
+        memcpy(*w, "NULL", 4);
+        *w += 4;
+        return;
+    }
+    *(*w)++ = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *(*w)++ = '\\';
+        *(*w)++ = *s;
+    }
+    *(*w)++ = '"';
+}
+
+/*
+ * Insert the good rows, in batches of parameterised INSERT ... SELECT FROM unnest(text[]...)
+ * inside the caller's transaction. (COPY FROM is refused on tables with row-level security, and
+ * admins may not create temporary tables.)
+ */
+#define IMPORT_BATCH 5000
+static int s_insert_rows(PGconn *conn, const char *list_id, struct row *rows, size_t nrows)
+{
+    static const bool null_if_empty[F_COUNT] = {false, false, true, true, false, false};
+    char *arr[F_COUNT] = {NULL};
+    size_t i = 0;
+    int rc = EXIT_OK;
+
+    while (rc == EXIT_OK && i < nrows) {
+        size_t need[F_COUNT] = {0}, end = i, n = 0;
+        for (; end < nrows && n < IMPORT_BATCH; end++) {
+            if (rows[end].err)
+                continue;
+            for (int k = 0; k < F_COUNT; k++)
+                need[k] += 2 * strlen(rows[end].f[k]) + 8;
+            n++;
+        }
+        if (n == 0)
+            break;
+        char *w[F_COUNT];
+        for (int k = 0; k < F_COUNT; k++) {
+            free(arr[k]);
+            arr[k] = malloc(need[k] + 3);
+            if (!arr[k]) {
+                fprintf(stderr, PROG ": out of memory\n");
+                rc = EXIT_DATABASE;
+                goto out;
+            }
+            w[k] = arr[k];
+            *w[k]++ = '{';
+        }
+        bool first = true;
+        for (size_t j = i; j < end; j++) {
+            if (rows[j].err)
+                continue;
+            for (int k = 0; k < F_COUNT; k++)
+                s_array_elem(&w[k], rows[j].f[k], null_if_empty[k], first);
+            first = false;
+        }
+        for (int k = 0; k < F_COUNT; k++) {
+            *w[k]++ = '}';
+            *w[k] = '\0';
+        }
+        const char *p[1 + F_COUNT] = {list_id, arr[0], arr[1], arr[2], arr[3], arr[4], arr[5]};
+        PGresult *res = s_q(conn,
+                            "INSERT INTO anpr.watchlist_entry (list_id, plate, country, "
+                            "valid_from, valid_until, instruction, external_ref) "
+                            "SELECT $1::integer, p, c, f::timestamptz, u::timestamptz, i, r "
+                            "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
+                            "$6::text[], $7::text[]) WITH ORDINALITY AS t(p, c, f, u, i, r, n) "
+                            "ORDER BY n",
+                            1 + F_COUNT, p, "import", &rc);
+        PQclear(res);
+        i = end;
+    }
+out:
+    for (int k = 0; k < F_COUNT; k++)
+        free(arr[k]);
+    return rc;
+}
+
+static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
+{
+    const char *list = ops[0], *file = ops[1];
+    size_t len = 0, nrows = 0, caprows = 0, nbad = 0;
+    char *buf = s_slurp_file(file, &len), *fields[64], id[24];
+    struct row *rows = NULL;
+    struct known *keys = NULL;
+    int col[64], nf, line, rc = EXIT_USAGE;
+    const char *why;
+    bool enabled, in_tx = false;
+    struct csv c = {.line = 1};
+
+    if (!buf) {
+        fprintf(stderr, PROG ": %s: %s\n", file, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (memchr(buf, '\0', len)) {
+        fprintf(stderr, PROG ": %s: contains a NUL byte; not a CSV text file\n", file);
+        goto out;
+    }
+    c.buf = buf;
+    c.len = len;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        c.pos = 3;
+
+    /* The header names the columns, in any order; plate is required. */
+    int hr = s_csv_next(&c, fields, 64, &nf, &line, &why);
+    if (hr != 1) {
+        fprintf(stderr, PROG ": %s:1: header: %s\n", file, hr == 0 ? "missing (empty file)" : why);
+        goto out;
+    }
+    if (nf > 64) {
+        fprintf(stderr, PROG ": %s:%d: header: more than 64 columns\n", file, line);
+        goto out;
+    }
+    bool seen[F_COUNT] = {false}, header_bad = false;
+    for (int i = 0; i < nf; i++) {
+        col[i] = -1;
+        for (int k = 0; k < F_COUNT; k++)
+            if (strcasecmp(fields[i], s_field_names[k]) == 0)
+                col[i] = k;
+        if (col[i] < 0) {
+            fprintf(stderr,
+                    PROG ": %s:%d: header: unknown column '%s' (expected plate, country, "
+                         "valid_from, valid_until, instruction, external_ref)\n",
+                    file, line, fields[i]);
+            header_bad = true;
+        } else if (seen[col[i]]) {
+            fprintf(stderr, PROG ": %s:%d: header: column '%s' twice\n", file, line, fields[i]);
+            header_bad = true;
+        } else {
+            seen[col[i]] = true;
+        }
+    }
+    if (!seen[F_PLATE]) {
+        fprintf(stderr, PROG ": %s:%d: header: no column 'plate'\n", file, line);
+        header_bad = true;
+    }
+    if (header_bad)
+        goto out;
+    int ncols = nf;
+
+    /* Every row, every defect reported. */
+    for (;;) {
+        int fr = s_csv_next(&c, fields, 64, &nf, &line, &why);
+        if (fr == 0)
+            break;
+        if (nrows == caprows) {
+            caprows = caprows ? caprows * 2 : 1024;
+            struct row *nr = realloc(rows, caprows * sizeof *rows);
+            if (!nr) {
+                fprintf(stderr, PROG ": out of memory\n");
+                rc = EXIT_DATABASE;
+                goto out;
+            }
+            rows = nr;
+        }
+        struct row *r = &rows[nrows++];
+        memset(r, 0, sizeof *r);
+        r->line = line;
+        r->from = NO_TIME_FROM;
+        r->until = NO_TIME_UNTIL;
+        for (int k = 0; k < F_COUNT; k++)
+            r->f[k] = "";
+        if (why) {
+            s_row_err(r, file, "row", "%s", why);
+            if (fr < 0)
+                break;
+            continue;
+        }
+        if (nf != ncols) {
+            s_row_err(r, file, "row", "%d fields, the header has %d", nf, ncols);
+            continue;
+        }
+        for (int i = 0; i < nf; i++)
+            r->f[col[i]] = fields[i];
+        const char *e;
+        if ((e = s_entry_plate(r->f[F_PLATE], r->norm)) != NULL)
+            s_row_err(r, file, "plate", "'%s': %s", r->f[F_PLATE], e);
+        if (!s_country_ok(r->f[F_COUNTRY]))
+            s_row_err(r, file, "country", "'%s': empty or two letters A-Z", r->f[F_COUNTRY]);
+        bool times_ok = true;
+        if (*r->f[F_FROM] && (e = s_parse_time(r->f[F_FROM], &r->from)) != NULL) {
+            s_row_err(r, file, "valid_from", "'%s': %s", r->f[F_FROM], e);
+            times_ok = false;
+        }
+        if (*r->f[F_UNTIL] && (e = s_parse_time(r->f[F_UNTIL], &r->until)) != NULL) {
+            s_row_err(r, file, "valid_until", "'%s': %s", r->f[F_UNTIL], e);
+            times_ok = false;
+        }
+        if (times_ok && r->from >= r->until)
+            s_row_err(r, file, "valid_until", "'%s' is not after valid_from '%s'", r->f[F_UNTIL],
+                      r->f[F_FROM]);
+        if (strlen(r->f[F_INSTR]) > 1000 || !s_utf8_ok(r->f[F_INSTR]))
+            s_row_err(r, file, "instruction", "at most 1000 bytes of UTF-8");
+        if (strlen(r->f[F_REF]) > 64 || !s_utf8_ok(r->f[F_REF]))
+            s_row_err(r, file, "external_ref", "at most 64 bytes of UTF-8");
+    }
+
+    /* The list, locked so that no other admin adds a duplicate meanwhile. */
+    if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
+        goto out;
+    in_tx = true;
+    if ((rc = s_find_list(conn, list, true, id, &enabled)) != EXIT_OK)
+        goto out;
+    if (!enabled) {
+        fprintf(stderr, PROG ": list '%s' is disabled; enable it first (list-set --enable)\n",
+                list);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+
+    /* Duplicates: same normalised plate and country, overlapping validity, within the file or
+     * with an entry of the list not yet expired. The first row of the file stays good. */
+    PGresult *res = s_existing(conn, id, NULL, &rc);
+    if (!res)
+        goto out;
+    size_t nex = (size_t)PQntuples(res), nkeys = 0;
+    keys = calloc(nex + nrows + 1, sizeof *keys);
+    if (!keys) {
+        PQclear(res);
+        fprintf(stderr, PROG ": out of memory\n");
+        rc = EXIT_DATABASE;
+        goto out;
+    }
+    for (size_t i = 0; i < nex; i++) {
+        struct known *k = &keys[nkeys];
+        if (s_entry_plate(PQgetvalue(res, (int)i, 1), k->norm) != NULL)
+            continue;
+        snprintf(k->country, sizeof k->country, "%s", PQgetvalue(res, (int)i, 2));
+        k->id = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+        k->from = s_ll_or(res, (int)i, 3, NO_TIME_FROM);
+        k->until = s_ll_or(res, (int)i, 4, NO_TIME_UNTIL);
+        nkeys++;
+    }
+    PQclear(res);
+    for (size_t i = 0; i < nrows; i++) {
+        if (rows[i].err)
+            continue;
+        struct known *k = &keys[nkeys++];
+        memcpy(k->norm, rows[i].norm, sizeof k->norm);
+        snprintf(k->country, sizeof k->country, "%s", rows[i].f[F_COUNTRY]);
+        k->from = rows[i].from;
+        k->until = rows[i].until;
+        k->row = i;
+    }
+    qsort(keys, nkeys, sizeof *keys, s_known_cmp);
+    for (size_t g = 0; g < nkeys;) {
+        size_t end = g + 1;
+        while (end < nkeys && strcmp(keys[end].norm, keys[g].norm) == 0 &&
+               strcmp(keys[end].country, keys[g].country) == 0)
+            end++;
+        for (size_t i = g; i < end; i++) {
+            if (keys[i].id)
+                continue;
+            struct row *r = &rows[keys[i].row];
+            for (size_t j = g; j < i; j++) {
+                if ((!keys[j].id && rows[keys[j].row].err) ||
+                    !s_overlap(keys[i].from, keys[i].until, keys[j].from, keys[j].until))
+                    continue;
+                if (keys[j].id)
+                    s_row_err(r, file, "plate", "'%s' duplicates entry %lld of list '%s'",
+                              r->f[F_PLATE], keys[j].id, list);
+                else
+                    s_row_err(r, file, "plate", "'%s' duplicates line %d", r->f[F_PLATE],
+                              rows[keys[j].row].line);
+                break;
+            }
+        }
+        g = end;
+    }
+
+    for (size_t i = 0; i < nrows; i++) {
+        if (rows[i].err) {
+            fputs(rows[i].err, stderr);
+            nbad++;
+        }
+    }
+    size_t ngood = nrows - nbad;
+    if (nbad && !o->skip_bad) {
+        fprintf(stderr,
+                PROG ": %s: %zu bad row%s; nothing imported into '%s' (--skip-bad imports the "
+                     "%zu good rows)\n",
+                file, nbad, nbad == 1 ? "" : "s", list, ngood);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (o->dry_run) {
+        printf("dry run: would import %zu entries into %s (%zu bad rows skipped)\n", ngood, list,
+               nbad);
+        rc = EXIT_OK;
+        goto out;
+    }
+    if (ngood && (rc = s_insert_rows(conn, id, rows, nrows)) != EXIT_OK)
+        goto out;
+    if ((rc = s_exec(conn, "COMMIT", "commit")) != EXIT_OK) {
+        in_tx = false;
+        goto out;
+    }
+    in_tx = false;
+    printf("imported %zu entries into %s (%zu bad rows skipped)\n", ngood, list, nbad);
+    rc = ngood ? EXIT_OK : EXIT_NOTHING;
+out:
+    if (in_tx)
+        s_rollback(conn);
+    for (size_t i = 0; i < nrows; i++)
+        free(rows[i].err);
+    free(rows);
+    free(keys);
+    free(buf);
+    return rc;
+}
+
+static const struct admin_cmd s_admin_cmds[] = {
+    {"list-add", "dCPpmi1MN2sr3", 1, 1, s_cmd_list_add},
+    {"list-set", "dCPpmi1MN2sr3Rex", 1, 1, s_cmd_list_set},
+    {"lists", "d", 0, 0, s_cmd_lists},
+    {"add", "dcFUIf", 2, 2, s_cmd_add},
+    {"remove", "d", 1, 1, s_cmd_remove},
+    {"expire", "d", 1, 1, s_cmd_expire},
+    {"show", "d", 1, 1, s_cmd_show},
+    {"export", "do", 1, 1, s_cmd_export},
+    {"import", "dnk", 2, 2, s_cmd_import},
+};
+
+static int s_num(const char *opt, const char *val, long long lo, long long hi, long long *out,
+                 const char *expect)
+{
+    if (util_parse_long(val, lo, hi, out) != 0) {
+        cli_bad_value(PROG, opt, val, expect);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
+{
+    struct aopts o = {.priority = -1,
+                      .max_subst = -1,
+                      .min_conf = -1,
+                      .suppress = -1,
+                      .indel = -1,
+                      .candidates = -1,
+                      .realert = -1,
+                      .enabled = -1};
+    char *ops[4];
+    int nops = 0, c;
+    struct db_error err;
+
+    optind = 2;
+    opterr = 0;
+    /* "-" first: operands come back in order as 1, so options may follow them. */
+    while ((c = getopt_long(argc, argv, "-:h", s_admin_longopts, NULL)) != -1) {
+        if (c == 1) {
+            if (nops >= cmd->max_ops) {
+                cli_usage_error(PROG, "%s: unexpected '%s'", cmd->name, optarg);
+                return EXIT_USAGE;
+            }
+            ops[nops++] = optarg;
+            continue;
+        }
+        if (c == 'h') {
+            s_admin_usage(stdout);
+            exit(0);
+        }
+        if (c == '?' || c == ':') {
+            cli_getopt_fail(PROG, c, argc, argv);
+            return EXIT_USAGE;
+        }
+        if (!strchr(cmd->allowed, c)) {
+            cli_usage_error(PROG, "%s does not take --%s", cmd->name, s_optname(c));
+            return EXIT_USAGE;
+        }
+        switch (c) {
+        case 'd':
+            o.db = optarg;
+            break;
+        case 'C':
+            if (!s_category_ok(optarg)) {
+                cli_bad_value(PROG, "--category", optarg, "1 to 32 of a-z and _");
+                return EXIT_USAGE;
+            }
+            o.category = optarg;
+            break;
+        case 'P':
+            if (s_num("--priority", optarg, 1, 9, &o.priority, "1..9"))
+                return EXIT_USAGE;
+            break;
+        case 'p':
+            if (strcmp(optarg, "exact") != 0 && strcmp(optarg, "ocr") != 0) {
+                cli_bad_value(PROG, "--policy", optarg, "exact or ocr");
+                return EXIT_USAGE;
+            }
+            o.policy = optarg;
+            break;
+        case 'm':
+            if (s_num("--max-subst", optarg, 0, 4, &o.max_subst, "0..4"))
+                return EXIT_USAGE;
+            break;
+        case 'M':
+            if (s_num("--min-confidence", optarg, 0, 1000, &o.min_conf, "0..1000"))
+                return EXIT_USAGE;
+            break;
+        case 's':
+            if (s_num("--suppress", optarg, 0, 86400, &o.suppress, "0..86400 seconds"))
+                return EXIT_USAGE;
+            break;
+        case 'i':
+        case '1':
+            o.indel = c == 'i';
+            break;
+        case 'N':
+        case '2':
+            o.candidates = c == '2';
+            break;
+        case 'r':
+        case '3':
+            o.realert = c == 'r';
+            break;
+        case 'e':
+        case 'x':
+            o.enabled = c == 'e';
+            break;
+        case 'R':
+            o.rename = optarg;
+            break;
+        case 'c':
+            o.country = optarg;
+            break;
+        case 'F':
+            o.from = optarg;
+            break;
+        case 'U':
+            o.until = optarg;
+            break;
+        case 'I':
+            o.instruction = optarg;
+            break;
+        case 'f':
+            o.ref = optarg;
+            break;
+        case 'o':
+            o.output = optarg;
+            break;
+        case 'n':
+            o.dry_run = true;
+            break;
+        case 'k':
+            o.skip_bad = true;
+            break;
+        default:
+            break;
+        }
+    }
+    for (; optind < argc; optind++) { /* after "--" */
+        if (nops >= cmd->max_ops) {
+            cli_usage_error(PROG, "%s: unexpected '%s'", cmd->name, argv[optind]);
+            return EXIT_USAGE;
+        }
+        ops[nops++] = argv[optind];
+    }
+    if (nops < cmd->min_ops) {
+        cli_usage_error(PROG, "%s: expected %d operand%s", cmd->name, cmd->min_ops,
+                        cmd->min_ops == 1 ? "" : "s");
+        return EXIT_USAGE;
+    }
+    log_set_level(LOG_LEVEL_WARN);
+    PGconn *conn = db_connect(o.db ? o.db : "", PROG, &err);
+    if (!conn) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return EXIT_DATABASE;
+    }
+    int rc = cmd->run(conn, &o, ops);
+    PQfinish(conn);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        s_admin_usage(stdout);
+        printf("\n");
+        s_usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf(PROG " %s\n", ANPR_VERSION);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "test") == 0)
+        return s_cmd_test(argc, argv);
+    for (size_t i = 0; argc >= 2 && i < sizeof s_admin_cmds / sizeof s_admin_cmds[0]; i++)
+        if (strcmp(argv[1], s_admin_cmds[i].name) == 0)
+            return s_admin(&s_admin_cmds[i], argc, argv);
+    cli_usage_error(PROG, "expected a command: list-add, list-set, lists, add, remove, expire, "
+                          "show, export, import, test");
+    return EXIT_USAGE;
 }
