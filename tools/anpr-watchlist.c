@@ -614,6 +614,25 @@ static int s_find_list(PGconn *conn, const char *name, bool lock, char id[24], b
     return EXIT_OK;
 }
 
+/*
+ * In a transaction: find the list, lock its row (so no other admin adds a duplicate meanwhile)
+ * and refuse a disabled one. The id goes to `id` (text, for parameters).
+ */
+static int s_lock_enabled_list(PGconn *conn, const char *list, char *id)
+{
+    bool enabled;
+    int rc = s_find_list(conn, list, true, id, &enabled);
+
+    if (rc != EXIT_OK)
+        return rc;
+    if (!enabled) {
+        fprintf(stderr, PROG ": list '%s' is disabled; enable it first (list-set --enable)\n",
+                list);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 /* Columns of anpr.watchlist that list-add and list-set take from options. */
 struct colval {
     const char *col;
@@ -805,7 +824,6 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
     char norm[PLATE_MAX + 1], id[24];
     int64_t from = NO_TIME_FROM, until = NO_TIME_UNTIL;
     const char *why;
-    bool enabled;
     int rc;
 
     if ((why = s_entry_plate(plate, norm)) != NULL) {
@@ -838,14 +856,8 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
     }
     if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
         return rc;
-    if ((rc = s_find_list(conn, list, true, id, &enabled)) != EXIT_OK)
+    if ((rc = s_lock_enabled_list(conn, list, id)) != EXIT_OK)
         goto fail;
-    if (!enabled) {
-        fprintf(stderr, PROG ": list '%s' is disabled; enable it first (list-set --enable)\n",
-                list);
-        rc = EXIT_USAGE;
-        goto fail;
-    }
     PGresult *res = s_existing(conn, id, country, &rc);
     if (!res)
         goto fail;
@@ -1305,7 +1317,7 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
     struct known *keys = NULL;
     int col[64], nf, line, rc = EXIT_USAGE;
     const char *why;
-    bool enabled, in_tx = false;
+    bool in_tx = false;
     struct csv c = {.line = 1};
 
     if (!buf) {
@@ -1419,14 +1431,8 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
     if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
         goto out;
     in_tx = true;
-    if ((rc = s_find_list(conn, list, true, id, &enabled)) != EXIT_OK)
+    if ((rc = s_lock_enabled_list(conn, list, id)) != EXIT_OK)
         goto out;
-    if (!enabled) {
-        fprintf(stderr, PROG ": list '%s' is disabled; enable it first (list-set --enable)\n",
-                list);
-        rc = EXIT_USAGE;
-        goto out;
-    }
 
     /* Duplicates: same normalised plate and country, overlapping validity, within the file or
      * with an entry of the list not yet expired. The first row of the file stays good. */
