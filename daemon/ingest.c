@@ -479,8 +479,8 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
             self->stats.hits_suppressed++;
             continue;
         }
-        supp_note(self->supp, e->id, key ? key : plate, cam, r.time_us, e->list->opts.suppress_s,
-                  e->list->opts.realert_camera);
+        supp_note(self->supp, e->id, key ? key : plate, cam, r.time_us, now,
+                  e->list->opts.suppress_s, e->list->opts.realert_camera);
         s_publish_hit(self, &r, &hits[i]);
     }
     /* A full batch waits in line, so batch_size bounds every COPY. */

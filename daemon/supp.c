@@ -9,6 +9,7 @@
 struct supp_slot {
     uint64_t entry_id;
     int64_t alerted_us; /* read time of the last alert */
+    int64_t noted_us;   /* wall clock when it was noted: what expiry goes by */
     int32_t camera_id;  /* the camera, for lists that re-alert per camera; else -1 */
     char plate[PLATE_MAX + 1];
     bool used;
@@ -76,7 +77,7 @@ static int s_rehash(supp_t *self, size_t n, int64_t oldest_us)
     self->mask = n - 1;
     self->count = 0;
     for (size_t i = 0; i < old_n; i++) {
-        if (!old[i].used || old[i].alerted_us < oldest_us)
+        if (!old[i].used || old[i].noted_us < oldest_us)
             continue;
         size_t j = s_home(self, old[i].entry_id, old[i].plate, old[i].camera_id);
         while (slots[j].used)
@@ -103,7 +104,7 @@ bool supp_peek(const supp_t *self, uint64_t entry_id, const char *plate, int32_t
 }
 
 void supp_note(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
-               int64_t time_us, uint32_t window_s, bool realert_camera)
+               int64_t time_us, int64_t now_us, uint32_t window_s, bool realert_camera)
 {
     struct supp_slot *s;
 
@@ -124,6 +125,7 @@ void supp_note(supp_t *self, uint64_t entry_id, const char *plate, int32_t camer
     } else if (time_us > s->alerted_us) {
         s->alerted_us = time_us;
     }
+    s->noted_us = now_us;
 }
 
 void supp_expire(supp_t *self, int64_t now_us, uint32_t max_window_s)

@@ -29,14 +29,15 @@ bool supp_peek(const supp_t *self, uint64_t entry_id, const char *plate, int32_t
 
 /*
  * Remember an alert (call it once the hit is alerted, not before: a read refused after the
- * check must not hold back its resend). A read older than the alert remembered does not move
- * the window back. Out of memory: nothing is remembered, so the next hit alerts again (a
- * repeated alert is better than a missed one).
+ * check must not hold back its resend); `now_us` is the wall clock, which expiry goes by, so a
+ * camera's backlog of old reads is remembered as long as recent ones. A read older than the alert
+ * remembered does not move the window back. Out of memory: nothing is remembered, so the next hit
+ * alerts again (a repeated alert is better than a missed one).
  */
 void supp_note(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
-               int64_t time_us, uint32_t window_s, bool realert_camera);
+               int64_t time_us, int64_t now_us, uint32_t window_s, bool realert_camera);
 
-/* Forget alerts older than max_window_s before now_us; call now and then. */
+/* Forget alerts noted more than max_window_s before now_us (wall clock); call now and then. */
 void supp_expire(supp_t *self, int64_t now_us, uint32_t max_window_s);
 
 /* Alerts remembered. */

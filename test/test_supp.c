@@ -10,7 +10,7 @@ static bool s_hit(supp_t *s, uint64_t entry, const char *plate, int32_t cam, int
 {
     if (supp_peek(s, entry, plate, cam, t, window, realert))
         return false;
-    supp_note(s, entry, plate, cam, t, window, realert);
+    supp_note(s, entry, plate, cam, t, t, window, realert);
     return true;
 }
 
@@ -74,6 +74,12 @@ int main(void)
     CHECK(s_hit(s, 7, plate, 1, S(10020), 600, false));
     snprintf(plate, sizeof plate, "P%07d", 19999);
     CHECK(!s_hit(s, 7, plate, 1, S(10250), 600, false)); /* kept: held back */
+    /* Expiry goes by when an alert was noted, not by the read's time: a backlog read from a
+     * day ago, noted now, is kept. */
+    CHECK(s_hit(s, 8, "4OLD444", 1, S(20000), 600, false));
+    supp_note(s, 9, "5BKL555", 1, S(100), S(20000), 600, false);
+    supp_expire(s, S(20100), 600);
+    CHECK(supp_peek(s, 9, "5BKL555", 1, S(101), 600, false));
     /* Expire everything: the table shrinks and still works. */
     supp_expire(s, S(99999), 600);
     CHECK_INT(supp_count(s), 0);
