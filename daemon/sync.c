@@ -152,9 +152,10 @@ static void *s_run(void *arg)
         }
         if (look) {
             int64_t newest = s_newest(self);
-            if (newest > self->version)
-                s_deliver(self);
-            look = newest < 0; /* look again after a failure */
+            /* Look again (after the short wait above) until it worked. */
+            look = newest < 0 || (newest > self->version && s_deliver(self) != 0);
+            if (look && PQstatus(self->conn) == CONNECTION_OK)
+                s_wait(self, 1000); /* a load that failed is retried, but not in a tight loop */
         }
         if (PQstatus(self->conn) != CONNECTION_OK) {
             log_warn("sync", "database connection lost; reconnecting");
