@@ -804,6 +804,11 @@ void ingest_set_watchlist(ingest_t *self, wl_t **wl, int64_t version)
     self->stats.watchlist_entries = wl_entry_count(self->wl);
 }
 
+int ingest_resync(ingest_t *self, const char *ocr_classes)
+{
+    return sync_request(self->sync_pair, ocr_classes);
+}
+
 const struct stats *ingest_stats(const ingest_t *self)
 {
     return &self->stats;

@@ -42,6 +42,10 @@ void ingest_set_conf(ingest_t *self, const struct conf *conf);
 void ingest_set_cameras(ingest_t *self, cam_table_t **cams);
 void ingest_set_watchlist(ingest_t *self, wl_t **wl, int64_t version);
 
+/* Have the sync thread rebuild the watchlist snapshot now, off this thread, with these OCR
+ * classes; it arrives like any update. 0 or -1. */
+int ingest_resync(ingest_t *self, const char *ocr_classes);
+
 const struct stats *ingest_stats(const ingest_t *self);
 
 #endif

@@ -141,19 +141,19 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
 {
     struct conf *fresh = s_load_conf(path);
     cam_table_t *cams = NULL;
-    wl_t *wl = NULL;
-    int64_t version = 0;
 
     if (!fresh) {
         log_error("main", "reload: %s has errors (above); keeping the running configuration", path);
     } else {
         if (strcmp(fresh->ingest.endpoint, (*conf)->ingest.endpoint) != 0 ||
             strcmp(fresh->dispatch.endpoint, (*conf)->dispatch.endpoint) != 0 ||
+            strcmp(fresh->dispatch.covert_endpoint, (*conf)->dispatch.covert_endpoint) != 0 ||
             strcmp(fresh->database.conninfo, (*conf)->database.conninfo) != 0)
             log_warn("main", "reload: endpoint and database changes take effect at restart");
         /* Keep the settings that need a restart as they are running. */
         s_swap(&fresh->ingest.endpoint, &(*conf)->ingest.endpoint);
         s_swap(&fresh->dispatch.endpoint, &(*conf)->dispatch.endpoint);
+        s_swap(&fresh->dispatch.covert_endpoint, &(*conf)->dispatch.covert_endpoint);
         s_swap(&fresh->database.conninfo, &(*conf)->database.conninfo);
         ingest_set_conf(ingest, fresh);
         conf_destroy(conf);
@@ -161,12 +161,20 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         log_set_level(fresh->log.level);
         log_info("main", "reload: configuration applied");
     }
-    if (s_load_data(*conf, false, &cams, &wl, &version) == 0) {
-        ingest_set_cameras(ingest, &cams);
-        ingest_set_watchlist(ingest, &wl, version);
+    /* Cameras here (a few rows); the watchlist, which may be millions of entries, is rebuilt
+     * by the sync thread, so taking reads never pauses for it. */
+    struct db_error err;
+    PGconn *conn = db_connect((*conf)->database.conninfo, "anprd", &err);
+    if (!conn || db_load_cameras(conn, &cams, &err) != 0) {
+        log_error("main", "reload: %s; keeping the cameras and watchlists in use", err.msg);
     } else {
-        log_error("main", "reload: keeping the cameras and watchlists in use");
+        log_info("main", "reload: loaded %zu cameras; the watchlist is being rebuilt",
+                 cam_table_count(cams));
+        ingest_set_cameras(ingest, &cams);
+        if (ingest_resync(ingest, (*conf)->matcher.ocr_classes) != 0)
+            log_error("main", "reload: the watchlist rebuild could not be requested");
     }
+    PQfinish(conn);
 }
 
 int main(int argc, char **argv)

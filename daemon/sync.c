@@ -99,20 +99,54 @@ static int s_deliver(sync_t *self)
     return 0;
 }
 
-/* Wait up to ms for the connection to have input; true when notifications arrived. */
+/* A request from ingest (SIGHUP): new OCR classes, and a rebuild whatever the version. */
+static bool s_take_request(sync_t *self)
+{
+    char *classes = NULL;
+
+    if (zmq_recv(self->pair, &classes, sizeof classes, ZMQ_DONTWAIT) != (int)sizeof classes)
+        return false;
+    if (classes) {
+        free(self->classes);
+        self->classes = classes;
+    }
+    self->version = -1; /* anything is newer: rebuild */
+    return true;
+}
+
+/*
+ * Wait up to ms for notifications on the database connection or a request from ingest; true
+ * when either came.
+ */
 static bool s_wait(sync_t *self, int ms)
 {
-    struct pollfd p = {PQsocket(self->conn), POLLIN, 0};
-    bool notified = false;
+    zmq_pollitem_t items[2] = {{self->pair, 0, ZMQ_POLLIN, 0},
+                               {NULL, PQsocket(self->conn), ZMQ_POLLIN, 0}};
+    bool woken = false;
     PGnotify *n;
 
-    if (poll(&p, 1, ms) > 0 && PQconsumeInput(self->conn) == 1) {
+    if (zmq_poll(items, 2, ms) <= 0)
+        return false;
+    if (items[0].revents & ZMQ_POLLIN)
+        woken = s_take_request(self);
+    if ((items[1].revents & ZMQ_POLLIN) && PQconsumeInput(self->conn) == 1) {
         while ((n = PQnotifies(self->conn)) != NULL) {
-            notified = true;
+            woken = true;
             PQfreemem(n);
         }
     }
-    return notified;
+    return woken;
+}
+
+int sync_request(void *pair, const char *ocr_classes)
+{
+    char *classes = ocr_classes ? strdup(ocr_classes) : NULL;
+
+    if (zmq_send(pair, &classes, sizeof classes, ZMQ_DONTWAIT) != (int)sizeof classes) {
+        free(classes);
+        return -1;
+    }
+    return 0;
 }
 
 static void *s_run(void *arg)
@@ -163,6 +197,9 @@ static void *s_run(void *arg)
         }
     }
     s_disconnect(self);
+    /* A request still queued: its classes string is ours to free. */
+    while (s_take_request(self))
+        ;
     zmq_close(self->pair);
     return NULL;
 }

@@ -33,6 +33,12 @@ struct sync_opts {
 
 /* Start the thread; it connects a PAIR to `endpoint` (bound by the caller). NULL on failure. */
 sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *opts);
+/*
+ * From the ingest side of the PAIR: rebuild now, whatever the version, with these OCR classes
+ * (copied; NULL keeps the current ones). 0, or -1 when it could not be queued.
+ */
+int sync_request(void *pair, const char *ocr_classes);
+
 /* Stop the thread and free; an update not yet taken by ingest is freed by the caller's drain. */
 void sync_destroy(sync_t **self_p);
 

@@ -45,6 +45,18 @@ static long s_until(const char *plate, bool want_hit, int timeout_ms)
     return -1;
 }
 
+/* How many times the daemon's log holds needle. */
+static int s_count(const struct h_daemon *d, const char *needle)
+{
+    char *log = h_slurp(d->log_path);
+    int n = 0;
+
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(log);
+    return n;
+}
+
 int main(void)
 {
     struct h_db db;
@@ -111,6 +123,17 @@ int main(void)
     ms = s_until("2-NEW-002", true, 10000);
     fprintf(stderr, "entry added during the cut hit %ld ms after the role came back\n", ms);
     CHECK(ms >= 0);
+
+    /* SIGHUP: the watchlist is rebuilt by the sync thread (a new version line), while the
+     * daemon goes on taking reads. */
+    int before = s_count(&d, "sync: watchlist version");
+    kill(d.pid, SIGHUP);
+    CHECK(h_daemon_wait_log(&d, "the watchlist is being rebuilt", 5000));
+    int64_t deadline = util_mono_us() + 5000000;
+    while (s_count(&d, "sync: watchlist version") <= before && util_mono_us() < deadline)
+        usleep(20000);
+    CHECK(s_count(&d, "sync: watchlist version") > before);
+    CHECK(s_until("2-NEW-002", true, 1000) >= 0);
 
     /* Every change is in the change log, with who made it. */
     CHECK(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_change "
