@@ -84,12 +84,11 @@ static struct conf *s_load_conf(const char *path)
 }
 
 /*
- * Load cameras and watchlist. At start (`first`) also check what the writer will need, so a
- * missing privilege stops the daemon with a clear message instead of a stall: creating the
- * partitions and the writer's temporary tables. 0 or -1 (logged); nothing is returned on -1.
+ * At start: load cameras and watchlist, and check what the writer will need, so a missing
+ * privilege stops the daemon with a clear message instead of a stall: creating the partitions
+ * and the writer's temporary tables. 0 or -1 (logged); nothing is returned on -1.
  */
-static int s_load_data(const struct conf *conf, bool first, cam_table_t **cams, wl_t **wl,
-                       int64_t *version)
+static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version)
 {
     struct db_error err;
     size_t skipped = 0;
@@ -102,9 +101,9 @@ static int s_load_data(const struct conf *conf, bool first, cam_table_t **cams, 
         log_error("db", "database unreachable: %s", err.msg);
         return -1;
     }
-    if (first && (db_ensure_partitions(conn, today - 1,
-                                       today + conf->database.partitions_ahead_days, &err) != 0 ||
-                  db_prepare_writer(conn, &err) != 0)) {
+    if (db_ensure_partitions(conn, today - 1, today + conf->database.partitions_ahead_days, &err) !=
+            0 ||
+        db_prepare_writer(conn, &err) != 0) {
         log_error("db", "%s", err.msg);
         goto out;
     }
@@ -242,7 +241,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (s_load_data(conf, true, &cams, &wl, &version) != 0) {
+    if (s_load_data(conf, &cams, &wl, &version) != 0) {
         rc = EXIT_DATABASE;
         goto out;
     }
