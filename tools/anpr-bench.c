@@ -30,7 +30,8 @@
 struct opts {
     const char *mode;
     const char *endpoint; /* e2e */
-    const char *db;       /* copy */
+    const char *db;       /* copy, sync */
+    const char *hits;     /* sync: the dispatch feed */
     long long reads;      /* reads in all */
     long long cameras;    /* e2e/copy: cameras BENCH-0 .. BENCH-(K-1) */
     long long window;     /* e2e: unacknowledged reads in flight per camera */
@@ -52,6 +53,7 @@ static void s_usage(FILE *f)
                "                      [--seed N] [--base-time US]\n"
                "       anpr-bench copy --db CONNINFO [--reads N] [--cameras K] [--seed N]\n"
                "                      [--base-time US]\n"
+               "       anpr-bench sync --endpoint EP --hits EP --db CONNINFO [--reads CHANGES]\n"
                "Prints one line: mode=... key=value ... (rates in reads/s, latencies in us).\n"
                "e2e and copy with the same --reads, --cameras, --seed and --base-time make the\n"
                "same rows, so their rates compare.\n");
@@ -489,16 +491,117 @@ out:
     return rc;
 }
 
+/* --- sync ------------------------------------------------------------------------------------- */
+
+/*
+ * Change committed -> matched: add an entry (autocommit), then send a read of its plate every
+ * millisecond until its HIT arrives on the dispatch feed; the time from the commit's return to
+ * the HIT, per change. Needs camera BENCH-SYNC and a running anprd.
+ */
+static int s_sync(const struct opts *o)
+{
+    PGconn *conn = PQconnectdb(o->db);
+    void *ctx = zmq_ctx_new();
+    void *dealer = zmq_socket(ctx, ZMQ_DEALER), *sub = zmq_socket(ctx, ZMQ_SUB);
+    int64_t *lat = calloc((size_t)o->reads + 1, sizeof *lat);
+    long long n = 0, failed = 0;
+    uint64_t seq = (uint64_t)util_now_us();
+    int zero = 0, rc = 1;
+
+    if (PQstatus(conn) != CONNECTION_OK || !lat || zmq_connect(dealer, o->endpoint) != 0 ||
+        zmq_connect(sub, o->hits) != 0) {
+        fprintf(stderr, "anpr-bench: sync: cannot connect: %s", PQerrorMessage(conn));
+        goto out;
+    }
+    zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "hit/", 4);
+    PQclear(PQexec(conn, "INSERT INTO anpr.watchlist (name, category, priority, suppress_s) "
+                         "VALUES ('bench sync', 'surveillance', 5, 0) ON CONFLICT DO NOTHING"));
+    for (long long i = 0; i <= o->reads; i++) {
+        char plate[32], list[] = "bench sync";
+        const char *p[2] = {list, plate};
+        /* Change 0 warms up (the subscription must be live); it is not counted. */
+        snprintf(plate, sizeof plate, "SY%07lld%03u", i, (unsigned)(seq % 1000));
+        PGresult *res = PQexecParams(conn,
+                                     "INSERT INTO anpr.watchlist_entry (list_id, plate) "
+                                     "SELECT id, $2 FROM anpr.watchlist WHERE name = $1",
+                                     2, NULL, p, NULL, NULL, 0);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok) {
+            fprintf(stderr, "anpr-bench: sync: %s", PQerrorMessage(conn));
+            goto out;
+        }
+        int64_t t0 = util_mono_us(), got = -1;
+        while (got < 0 && util_mono_us() - t0 < 10000000) {
+            struct proto_read r;
+            uint8_t frame[PROTO_MAX_FRAME];
+            memset(&r, 0, sizeof r);
+            snprintf(r.camera, sizeof r.camera, "BENCH-SYNC");
+            snprintf(r.plate, sizeof r.plate, "%s", plate);
+            r.seq = ++seq;
+            r.time_us = util_now_us();
+            r.confidence = 900;
+            size_t len = proto_encode_read(&r, frame, sizeof frame);
+            zmq_send(dealer, frame, len, ZMQ_DONTWAIT);
+            zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+            while (got < 0 && zmq_poll(&item, 1, 1) > 0) {
+                struct proto_hit h;
+                struct proto_error perr;
+                int l;
+                zmq_recv(sub, frame, sizeof frame, 0); /* topic */
+                l = zmq_recv(sub, frame, sizeof frame, 0);
+                if (l > 0 && proto_decode_hit(frame, (size_t)l, &h, &perr) == 0 &&
+                    strcmp(h.read.plate, plate) == 0)
+                    got = util_mono_us() - t0;
+            }
+            while (zmq_recv(dealer, frame, sizeof frame, ZMQ_DONTWAIT) > 0)
+                ; /* ACKs: not needed here */
+        }
+        if (i == 0)
+            continue;
+        if (got < 0)
+            failed++;
+        else
+            lat[n++] = got;
+    }
+    if (n == 0) {
+        fprintf(stderr, "anpr-bench: sync: no change was matched\n");
+        goto out;
+    }
+    qsort(lat, (size_t)n, sizeof *lat, s_cmp_i64);
+    printf("mode=sync changes=%lld matched=%lld failed=%lld p50_us=%" PRId64 " p99_us=%" PRId64
+           " max_us=%" PRId64 "\n",
+           o->reads, n, failed, lat[n / 2], lat[n * 99 / 100], lat[n - 1]);
+    rc = failed ? 1 : 0;
+out:
+    free(lat);
+    zmq_close(dealer);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    PQfinish(conn);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"db", required_argument, NULL, 'd'},
-        {"reads", required_argument, NULL, 'r'},    {"cameras", required_argument, NULL, 'c'},
-        {"window", required_argument, NULL, 'w'},   {"entries", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},     {"base-time", required_argument, NULL, 't'},
-        {"policy", required_argument, NULL, 'p'},   {"patterns", required_argument, NULL, 'P'},
-        {"candidates", no_argument, NULL, 'C'},     {"indel", no_argument, NULL, 'I'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"db", required_argument, NULL, 'd'},
+        {"reads", required_argument, NULL, 'r'},
+        {"cameras", required_argument, NULL, 'c'},
+        {"window", required_argument, NULL, 'w'},
+        {"entries", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"base-time", required_argument, NULL, 't'},
+        {"policy", required_argument, NULL, 'p'},
+        {"patterns", required_argument, NULL, 'P'},
+        {"candidates", no_argument, NULL, 'C'},
+        {"indel", no_argument, NULL, 'I'},
+        {"hits", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct opts o = {.reads = 1000000,
                      .cameras = 4,
@@ -522,6 +625,9 @@ int main(int argc, char **argv)
             continue;
         case 'd':
             o.db = optarg;
+            continue;
+        case 'H':
+            o.hits = optarg;
             continue;
         case 'p':
             if (strcmp(optarg, "exact") != 0 && strcmp(optarg, "ocr") != 0) {
@@ -586,6 +692,8 @@ int main(int argc, char **argv)
         return s_e2e(&o);
     if (strcmp(o.mode, "copy") == 0 && o.db)
         return s_copy(&o);
+    if (strcmp(o.mode, "sync") == 0 && o.db && o.endpoint && o.hits)
+        return s_sync(&o);
     s_usage(stderr);
     return 2;
 }
