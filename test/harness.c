@@ -19,9 +19,15 @@
 
 #include "util.h"
 
+/* The daemon a test started, so that a test that dies does not leave it running. */
+static pid_t h_running_daemon;
+
 void h_fatal(const char *fmt, ...)
 {
     va_list ap;
+
+    if (h_running_daemon > 0)
+        kill(h_running_daemon, SIGKILL);
 
     fprintf(stderr, "harness: ");
     va_start(ap, fmt);
@@ -273,6 +279,7 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
 
     char *argv[] = {(char *)s_env("ANPRD"), "--config", d->conf_path, NULL};
     d->pid = h_spawn(argv, d->log_path, d->log_path);
+    h_running_daemon = d->pid;
     unsetenv("NOTIFY_SOCKET");
 
     int64_t deadline = util_mono_us() + 15000000;
@@ -307,6 +314,8 @@ int h_daemon_stop(struct h_daemon *d, int sig, int timeout_ms)
 
     if (d->pid <= 0)
         return -1;
+    if (h_running_daemon == d->pid)
+        h_running_daemon = 0;
     kill(d->pid, sig);
     st = h_wait(d->pid, timeout_ms);
     d->pid = 0;
