@@ -610,3 +610,15 @@ int h_collect_hits(void *sub, const char *camera, uint64_t fence_seq, const char
         n++;
     }
 }
+
+bool h_feed_live(void *dealer, void *sub, const char *camera, uint64_t *seq,
+                 const char *fence_plate)
+{
+    for (int i = 0; i < 100; i++) {
+        struct proto_read r = h_read(camera, (*seq)++, fence_plate, "");
+        h_send_read(dealer, &r);
+        if (h_collect_hits(sub, camera, r.seq, fence_plate, NULL, 0, 100) == 0)
+            return true;
+    }
+    return false;
+}

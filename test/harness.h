@@ -133,6 +133,15 @@ int h_collect_hits(void *sub, const char *camera, uint64_t fence_seq, const char
                    struct proto_hit *hits, int max, int timeout_ms);
 
 /*
+ * A subscription takes a moment to reach the publisher: send reads of `fence_plate` (a listed
+ * plate whose list alerts every time) from `camera`, numbered from *seq on, until one's HIT
+ * comes back, at most 100 tries of 100 ms. True when the feed is live; *seq is advanced past
+ * the reads sent.
+ */
+bool h_feed_live(void *dealer, void *sub, const char *camera, uint64_t *seq,
+                 const char *fence_plate);
+
+/*
  * Acknowledgement bookkeeping for reads of one camera sent by a test: wait until every seq in
  * [first, first + n) is acknowledged; REJECTs are stored in rejects[] (up to max_rejects).
  * Returns how many of the n were acknowledged.

@@ -45,14 +45,7 @@ int main(void)
     void *dealer = h_dealer(d.ingest_ep);
     void *sub = h_sub(d.dispatch_ep, "hit/");
 
-    /* The subscription is live once the HIT of a fence read comes back. */
-    int live = 0;
-    while (!live && seq <= 100) {
-        struct proto_read r = h_read(CAM, seq++, fence_plate, "");
-        h_send_read(dealer, &r);
-        live = h_collect_hits(sub, CAM, r.seq, fence_plate, hits, 0, 100) == 0;
-    }
-    CHECK(live);
+    CHECK(h_feed_live(dealer, sub, CAM, &seq, fence_plate));
     uint64_t probes = seq - 1;
     /* Every probe acknowledged before the lock, so any ACK later is one of the reads below. */
     h_acks_init(&a, 1, (size_t)probes, 4);

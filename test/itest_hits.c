@@ -78,15 +78,7 @@ int main(void)
     dealer = h_dealer(d.ingest_ep);
     sub = h_sub(d.dispatch_ep, "hit/");
 
-    /* A subscription takes a moment to reach the publisher: send the fence until it hits. */
-    int probes = 0, live = 0;
-    while (!live && probes < 100) {
-        struct proto_read r = h_read(CAM, seq++, fence_plate, "");
-        h_send_read(dealer, &r);
-        probes++;
-        live = h_collect_hits(sub, CAM, r.seq, fence_plate, hits, 0, 100) == 0;
-    }
-    CHECK(live);
+    CHECK(h_feed_live(dealer, sub, CAM, &seq, fence_plate));
 
     /* Every case, then the fence: PUB keeps order, so the fence HIT closes the set. */
     uint64_t first = seq;

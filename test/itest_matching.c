@@ -73,14 +73,7 @@ int main(void)
     void *dealer = h_dealer(d.ingest_ep);
     void *sub = h_sub(d.dispatch_ep, "hit/");
 
-    /* The subscription is live once a fence read's HIT comes back. */
-    int live = 0;
-    for (int i = 0; i < 100 && !live; i++) {
-        struct proto_read r = h_read(CAM, seq, "FENCE-1", "");
-        h_send_read(dealer, &r);
-        live = h_collect_hits(sub, CAM, seq++, "FENCE-1", hits, 0, 100) == 0;
-    }
-    CHECK(live);
+    CHECK(h_feed_live(dealer, sub, CAM, &seq, "FENCE-1"));
 
     /* 1. An OCR misread (O for 0... here 8 for B) hits the ocr list, not the exact one. */
     struct proto_read r = h_read(CAM, seq++, "1-A8C-123", "BE");

@@ -74,14 +74,7 @@ int main(void)
     dealer = h_dealer(d.ingest_ep);
     sub = h_sub(d.dispatch_ep, "hit/");
 
-    /* The feed is live once a fence comes back. */
-    int live = 0;
-    for (int i = 0; i < 100 && !live; i++) {
-        struct proto_read r = h_read(CAM, seq, "FENCE-1", "");
-        h_send_read(dealer, &r);
-        live = h_collect_hits(sub, CAM, seq++, "FENCE-1", NULL, 0, 100) == 0;
-    }
-    CHECK(live);
+    CHECK(h_feed_live(dealer, sub, CAM, &seq, "FENCE-1"));
     CHECK_INT(s_probe("1-NEW-001"), 0);
 
     /* Added: hits within a second of the commit. */
