@@ -430,7 +430,8 @@ enum plate_status plate_normalise_cc(const char *raw, const char *country, char 
 {
     enum plate_status st = plate_normalise(raw, out);
 
-    if (st != PLATE_OK || !s_known(country))
+    /* No s_known() here: the loop below acts only on the countries it lists, all known. */
+    if (st != PLATE_OK || !country || !country[0])
         return st;
     /*
      * Only the code of the camera's own country, and only when the plate does not fit with it
@@ -439,9 +440,10 @@ enum plate_status plate_normalise_cc(const char *raw, const char *country, char 
      * code, and the format checks are the costly part of a read's normalisation.
      */
     for (size_t i = 0; i < sizeof(s_eurobands) / sizeof(s_eurobands[0]); i++) {
+        if (!s_same_country(country, s_eurobands[i].country))
+            continue;
         size_t n = strlen(s_eurobands[i].code);
-        if (!s_same_country(country, s_eurobands[i].country) ||
-            strncmp(out, s_eurobands[i].code, n) != 0 || plate_fits(country, out) ||
+        if (strncmp(out, s_eurobands[i].code, n) != 0 || plate_fits(country, out) ||
             !plate_fits(country, out + n))
             continue;
         memmove(out, out + n, strlen(out + n) + 1);

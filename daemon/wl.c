@@ -112,8 +112,9 @@ struct wl {
     uint32_t unanchored; /* first pattern without a literal trigram, chained by next */
     struct s_upat *upat; /* the same patterns in chain order, or NULL (then the chain) */
     size_t nupat;
-    bool candidates;          /* some list matches candidate readings */
-    unsigned char canon[256]; /* see s_classes_parse */
+    uint64_t tribits[(36 * 36 * 36 + 63) / 64]; /* the anchor trigrams, by s_tribit */
+    bool candidates;                            /* some list matches candidate readings */
+    unsigned char canon[256];                   /* see s_classes_parse */
     struct s_arena arena;
 };
 
@@ -323,6 +324,18 @@ static uint32_t s_trigram(const char *p)
 {
     return (uint32_t)(unsigned char)p[0] << 16 | (uint32_t)(unsigned char)p[1] << 8 |
            (unsigned char)p[2];
+}
+
+/* The bit of a canonical trigram (three of A-Z, 0-9, see s_trigram) in wl.tribits. */
+static size_t s_tribit(uint32_t t)
+{
+    size_t v = 0;
+
+    for (int shift = 16; shift >= 0; shift -= 8) {
+        unsigned c = t >> shift & 0xFF;
+        v = v * 36 + (c >= 'A' ? c - 'A' + 10 : c - '0');
+    }
+    return v;
 }
 
 static size_t s_trigram_home(uint32_t t, size_t mask)
@@ -857,6 +870,8 @@ static void s_index_patterns(wl_t *self)
             self->unanchored = (uint32_t)i;
             continue;
         }
+        size_t bit = s_tribit(t);
+        self->tribits[bit / 64] |= (uint64_t)1 << (bit % 64);
         for (size_t pos = s_trigram_home(t, self->tri.mask);; pos = (pos + 1) & self->tri.mask) {
             uint64_t slot = self->tri.slots[pos];
             if (slot == WL_SLOT_EMPTY || slot >> 32 == t) {
@@ -1258,36 +1273,38 @@ static void s_try_pattern(struct s_ctx *c, uint32_t idx)
 }
 
 /*
- * s_try_pattern for an unanchored pattern of the right length for the reading (length n): the
- * same result, the glob first (it rules out most, and needs no entry), and with one '*' a
- * straight comparison of the part before it with the reading's start and of the part after it
- * with the reading's end, the only way that pattern can split the reading.
+ * The glob of an unanchored pattern of the right length for the reading (length n) as OCR:
+ * nsubst or -1. With one '*' a straight comparison of the part before it with the reading's
+ * start and of the part after it with the reading's end, the only way it can split the
+ * reading. Against a canonical key it says whether any reading with that key can match.
  */
+static int s_upat_glob(const unsigned char *map, const struct s_upat *u, const char *read, size_t n)
+{
+    int nsubst = 0;
+
+    if (u->star == UINT8_MAX)
+        return s_glob(map, u->plate, read, n, true);
+    size_t a = u->star, b = u->minlen - a;
+    const char *suf = u->plate + a + 1, *rsuf = read + n - b;
+    for (size_t i = 0; i < a && nsubst >= 0; i++) {
+        int cost = s_glob_cost(map, u->plate[i], read[i], true);
+        nsubst = cost < 0 ? -1 : nsubst + cost;
+    }
+    for (size_t i = 0; i < b && nsubst >= 0; i++) {
+        int cost = s_glob_cost(map, suf[i], rsuf[i], true);
+        nsubst = cost < 0 ? -1 : nsubst + cost;
+    }
+    return nsubst;
+}
+
+/* s_try_pattern for an unanchored pattern of the right length for the reading (length n): the
+ * same result, the glob first as OCR (the list's policy is only known from the entry). */
 static void s_try_upat(struct s_ctx *c, const struct s_upat *u, size_t n)
 {
-    const unsigned char *map = c->wl->canon;
-    const char *read = c->read;
-    int nsubst = 0;
-    bool ocr = true; /* the list's policy is only known from the entry: first as OCR */
+    int nsubst = s_upat_glob(c->wl->canon, u, c->read, n);
 
-    if (u->star == UINT8_MAX) {
-        nsubst = s_glob(map, u->plate, read, n, ocr);
-        if (nsubst < 0)
-            return;
-    } else {
-        size_t a = u->star, b = u->minlen - a;
-        const char *suf = u->plate + a + 1, *rsuf = read + n - b;
-        for (size_t i = 0; i < a && nsubst >= 0; i++) {
-            int cost = s_glob_cost(map, u->plate[i], read[i], ocr);
-            nsubst = cost < 0 ? -1 : nsubst + cost;
-        }
-        for (size_t i = 0; i < b && nsubst >= 0; i++) {
-            int cost = s_glob_cost(map, suf[i], rsuf[i], ocr);
-            nsubst = cost < 0 ? -1 : nsubst + cost;
-        }
-        if (nsubst < 0)
-            return;
-    }
+    if (nsubst < 0)
+        return;
     /* Passes as OCR: now the entry's own policy and filters decide, as s_try_pattern does. */
     const struct wl_entry *e = &c->wl->entries[u->idx];
     const struct wl_list_opts *o = &e->list->opts;
@@ -1299,18 +1316,31 @@ static void s_try_upat(struct s_ctx *c, const struct s_upat *u, size_t n)
     }
 }
 
-/* All the ways the current reading (canonical key `key`, length n) hits. */
-static void s_match_reading(struct s_ctx *c, const char *key, size_t n)
+/* Make reading r of the query the current one. */
+static void s_reading(struct s_ctx *c, size_t r)
+{
+    c->reading = r;
+    c->read = c->q->plate[r];
+    c->conf = c->q->confidence[r];
+}
+
+/*
+ * All the ways the readings that share the canonical key `key` (length n) hit. Whatever is
+ * found through the key (the entries under it, their deletion keys, the patterns anchored on
+ * its trigrams or that fit it as OCR) is found once and tried on each of those readings:
+ * a look-alike misreading, the usual candidate, costs no probe of its own.
+ */
+static void s_match_key(struct s_ctx *c, const char *key, size_t n, const uint8_t *rd, size_t nrd)
 {
     const wl_t *w = c->wl;
     uint64_t h = s_hash(key, n);
-    char del[PLATE_MAX][PLATE_MAX + 1]; /* the reading's deletion keys */
+    char del[PLATE_MAX][PLATE_MAX + 1]; /* the key's deletion keys */
     uint64_t dh[PLATE_MAX];
     size_t ndel = 0;
 
     s_prefetch(&w->main, h);
     if (w->del.slots) {
-        /* Every probe of this reading is a likely cache miss: start them all at once. */
+        /* Every probe of this key is a likely cache miss: start them all at once. */
         s_prefetch(&w->del, h);
         for (size_t j = 0; n >= 2 && j < n; j++) {
             if (j > 0 && key[j] == key[j - 1])
@@ -1322,7 +1352,10 @@ static void s_match_reading(struct s_ctx *c, const char *key, size_t n)
     }
 
     for (uint32_t i = s_find_main(w, key, n, h); i != WL_NONE; i = w->entries[i].next)
-        s_try_same(c, i);
+        for (size_t r = 0; r < nrd; r++) {
+            s_reading(c, rd[r]);
+            s_try_same(c, i);
+        }
 
     if (w->del.slots) {
         /* The reading misses a character: its key is one of an entry's deletion keys. */
@@ -1331,43 +1364,70 @@ static void s_match_reading(struct s_ctx *c, const char *key, size_t n)
             uint64_t slot = w->del.slots[pos];
             if (slot == WL_SLOT_EMPTY)
                 break;
-            if ((slot & ~(uint64_t)UINT32_MAX) == tag)
+            if ((slot & ~(uint64_t)UINT32_MAX) != tag)
+                continue;
+            for (size_t r = 0; r < nrd; r++) {
+                s_reading(c, rd[r]);
                 s_try_indel(c, (uint32_t)slot, S_INDEL_MISSING);
+            }
         }
     }
     /* The reading has an extra character: one of its deletion keys is an entry's key. */
     for (size_t d = 0; d < ndel; d++)
         for (uint32_t i = s_find_main(w, del[d], n - 1, dh[d]); i != WL_NONE;
              i = w->entries[i].next)
-            s_try_indel(c, i, S_INDEL_EXTRA);
+            for (size_t r = 0; r < nrd; r++) {
+                s_reading(c, rd[r]);
+                s_try_indel(c, i, S_INDEL_EXTRA);
+            }
 
-    if (w->npatterns > 0) {
-        for (size_t j = 0; w->tri.slots && j + 3 <= n; j++) {
-            uint32_t t = s_trigram(key + j);
-            bool seen = false;
-            for (size_t k = 0; k < j && !seen; k++)
-                seen = s_trigram(key + k) == t; /* a trigram twice in the reading */
-            if (seen)
-                continue;
-            for (size_t pos = s_trigram_home(t, w->tri.mask);; pos = (pos + 1) & w->tri.mask) {
-                uint64_t slot = w->tri.slots[pos];
-                if (slot == WL_SLOT_EMPTY)
-                    break;
-                if (slot >> 32 != t)
-                    continue;
-                for (uint32_t i = (uint32_t)slot; i != WL_NONE; i = w->entries[i].next)
-                    s_try_pattern(c, i);
+    if (w->npatterns == 0)
+        return;
+    for (size_t j = 0; w->tri.slots && j + 3 <= n; j++) {
+        /* Most trigrams anchor no pattern: a bit says so without probing the table. */
+        uint32_t t = s_trigram(key + j);
+        size_t bit = s_tribit(t);
+        if (!(w->tribits[bit / 64] >> (bit % 64) & 1))
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < j && !seen; k++)
+            seen = s_trigram(key + k) == t; /* a trigram twice in the key */
+        if (seen)
+            continue;
+        for (size_t pos = s_trigram_home(t, w->tri.mask);; pos = (pos + 1) & w->tri.mask) {
+            uint64_t slot = w->tri.slots[pos];
+            if (slot == WL_SLOT_EMPTY)
                 break;
+            if (slot >> 32 != t)
+                continue;
+            for (uint32_t i = (uint32_t)slot; i != WL_NONE; i = w->entries[i].next) {
+                /* What fails as OCR against the key fails for every reading with that key. */
+                if (nrd > 1 && s_glob(w->canon, w->entries[i].plate, key, n, true) < 0)
+                    continue;
+                for (size_t r = 0; r < nrd; r++) {
+                    s_reading(c, rd[r]);
+                    s_try_pattern(c, i);
+                }
+            }
+            break;
+        }
+    }
+    if (w->upat) {
+        for (size_t u = 0; u < w->nupat; u++) {
+            const struct s_upat *up = &w->upat[u];
+            if (n < up->minlen || n > up->maxlen || s_upat_glob(w->canon, up, key, n) < 0)
+                continue;
+            for (size_t r = 0; r < nrd; r++) {
+                s_reading(c, rd[r]);
+                s_try_upat(c, up, n);
             }
         }
-        if (w->upat) {
-            for (size_t u = 0; u < w->nupat; u++)
-                if (n >= w->upat[u].minlen && n <= w->upat[u].maxlen)
-                    s_try_upat(c, &w->upat[u], n);
-        } else {
-            for (uint32_t i = w->unanchored; i != WL_NONE; i = w->entries[i].next)
+    } else {
+        for (uint32_t i = w->unanchored; i != WL_NONE; i = w->entries[i].next)
+            for (size_t r = 0; r < nrd; r++) {
+                s_reading(c, rd[r]);
                 s_try_pattern(c, i);
-        }
+            }
     }
 }
 
@@ -1539,7 +1599,6 @@ static void s_detail(const struct s_hit *h, const struct wl_entry *e, const stru
 size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out, size_t max)
 {
     struct s_ctx c;
-    char key[PLATE_MAX + 1];
 
     if (!self || !q)
         return 0;
@@ -1562,24 +1621,31 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
         if (klen[r] > 0)
             s_prefetch(&self->main, s_hash(keys[r], klen[r]));
     }
+    /* Readings that share a canonical key are matched together (see s_match_key). */
+    uint8_t group[WL_READINGS_MAX][WL_READINGS_MAX], ngroup[WL_READINGS_MAX], lead[WL_READINGS_MAX];
+    size_t ngroups = 0;
     for (size_t r = 0; r < nreadings; r++) {
-        const char *read = q->plate[r];
         size_t n = klen[r];
         if (n == 0)
             continue;
-        memcpy(key, keys[r], n + 1);
         /* A reading equal to an earlier one at least as confident finds nothing more. */
         bool repeat = false;
         for (size_t k = 0; k < r && !repeat; k++)
-            repeat = q->plate[k] && q->confidence[k] >= q->confidence[r] &&
-                     strcmp(q->plate[k], read) == 0;
+            repeat = klen[k] > 0 && q->confidence[k] >= q->confidence[r] &&
+                     strcmp(q->plate[k], q->plate[r]) == 0;
         if (repeat)
             continue;
-        c.reading = r;
-        c.read = read;
-        c.conf = q->confidence[r];
-        s_match_reading(&c, key, n);
+        size_t g = 0;
+        while (g < ngroups && !(klen[lead[g]] == n && memcmp(keys[lead[g]], keys[r], n) == 0))
+            g++;
+        if (g == ngroups) {
+            lead[ngroups] = (uint8_t)r;
+            ngroup[ngroups++] = 0;
+        }
+        group[g][ngroup[g]++] = (uint8_t)r;
     }
+    for (size_t g = 0; g < ngroups; g++)
+        s_match_key(&c, keys[lead[g]], klen[lead[g]], group[g], ngroup[g]);
 
     /* One hit per entry, its best; then the most urgent first. */
     size_t n = c.nhits;

@@ -128,6 +128,10 @@ static enum s_utf8 s_utf8_scan(const uint8_t *s, size_t n, bool plate_rules, siz
         size_t len;
         uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
 
+        if (b >= 0x20 && b < 0x7F) {
+            i++; /* printable ASCII, nearly every byte of a plate: valid under both rules */
+            continue;
+        }
         if (b < 0x80) {
             cp = b;
             len = 1;
@@ -498,7 +502,16 @@ static int s_get_str16(struct s_rd *rd, const uint8_t **s, size_t *n, const char
 }
 
 /* Callers have checked n against the size of dst. */
-static void s_copy(char *dst, const uint8_t *s, size_t n)
+/*
+ * Not inlined on purpose: inlined, the compiler knows a field's size is small and copies it with
+ * an inline "rep movs", whose start-up costs more than the copy (it was the decoder's largest
+ * cost); out of line, memcpy is the C library's, fast for short strings.
+ */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void
+s_copy(char *dst, const uint8_t *s, size_t n)
 {
     if (n > 0)
         memcpy(dst, s, n);

@@ -824,6 +824,64 @@ static void test_candidates(void)
     wl_destroy(&w);
 }
 
+/* The match of entry id among m[0..n), or NULL. */
+static const struct wl_match *s_find(const struct wl_match *m, size_t n, uint64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i].entry->id == id)
+            return &m[i];
+    return NULL;
+}
+
+/*
+ * Readings with the same canonical key (look-alike misreadings of each other) are looked up
+ * together, but each is still judged on its own: an exact list is hit only by the reading that
+ * is exact, a pattern by the reading that fits it.
+ */
+static void test_shared_key(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_entry_in in;
+    struct wl_match m[8];
+    const struct wl_match *h;
+
+    s_list(b, 1, 1, (struct wl_list_opts){.policy = WL_POLICY_EXACT, .candidates = true});
+    in = s_in(1, 1, "1ABC123");
+    s_add(b, &in);
+    in = s_in(2, 1, "1AB?12*"); /* anchored on a trigram */
+    s_add(b, &in);
+    in = s_in(3, 1, "*C1?3"); /* no three literal characters in a row */
+    s_add(b, &in);
+    in = s_in(4, 1, "*X1?3"); /* fits no reading of the key */
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+
+    /* "IA8C123" and "1ABC123" share the key 1A8C123. */
+    struct wl_query q = s_query("", "IA8C123", 900);
+    s_cand(&q, "1ABC123", 700);
+    memset(m, 0, sizeof(m));
+    size_t n = wl_match(w, &q, m, 8);
+    CHECK_INT(n, 3);
+    h = s_find(m, n, 1);
+    CHECK(h && h->kind == PROTO_MATCH_CANDIDATE && h->reading == 1);
+    CHECK(h && strcmp(h->detail, "candidate 1 (700), exact") == 0);
+    h = s_find(m, n, 2);
+    CHECK(h && h->kind == PROTO_MATCH_CANDIDATE && h->reading == 1);
+    h = s_find(m, n, 3);
+    CHECK(h && h->kind == PROTO_MATCH_PATTERN && h->reading == 0);
+    CHECK(s_find(m, n, 4) == NULL);
+
+    /* The same readings the other way round: the primary is now the exact one. */
+    q = s_query("", "1ABC123", 900);
+    s_cand(&q, "IA8C123", 700);
+    memset(m, 0, sizeof(m));
+    n = wl_match(w, &q, m, 8);
+    CHECK_INT(n, 3);
+    for (size_t i = 0; i < n; i++)
+        CHECK_INT(m[i].reading, 0);
+    wl_destroy(&w);
+}
+
 static void test_confidence(void)
 {
     wl_builder_t *b = wl_builder_new();
@@ -1336,6 +1394,7 @@ int main(void)
     test_indel();
     test_patterns();
     test_candidates();
+    test_shared_key();
     test_confidence();
     test_order();
     test_long_detail();
