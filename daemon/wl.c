@@ -25,12 +25,22 @@
  *
  * Nothing in the snapshot changes after build, and the matcher keeps its state on the stack (or
  * in a heap block of its own for reads with very many hits), so reads need no locking.
+ *
+ * Patching: a change to a few entries of a 10 M-entry list must not rebuild the whole snapshot.
+ * A patched snapshot is a small one of its own (the changed entries as they are now) over a
+ * shared, reference-counted base, and the set of entry ids it hides in the base (every id
+ * changed since the base was built: updated, removed or added). A read is matched against
+ * both layers, skipping hidden base entries; the next patch starts again from the base with
+ * the changes accumulated, so there are never more than two layers.
  */
 #include "wl.h"
+
+#include "idset.h"
 
 #include "proto.h"
 
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +102,8 @@ struct wl_builder {
     const char *intern[WL_INTERN_SLOTS]; /* recent instructions, shared when repeated */
     unsigned char canon[256];            /* see s_classes_parse */
     struct s_arena arena;
+    wl_t *base;      /* a patch: the snapshot it patches (a reference held), or NULL */
+    idset_t *hidden; /* a patch: the base's entries it hides */
 };
 
 /* An unanchored pattern as the matcher scans it on every reading: what rules most readings out
@@ -116,11 +128,17 @@ struct wl {
     bool candidates;                            /* some list matches candidate readings */
     unsigned char canon[256];                   /* see s_classes_parse */
     struct s_arena arena;
+    struct wl_list **lists; /* map of list id -> list, as in the builder (for patches) */
+    size_t lists_cap;
+    wl_t *base;       /* patched: the base snapshot (a reference held), or NULL */
+    idset_t *hidden;  /* patched: the base's entries this snapshot hides */
+    atomic_uint refs; /* holders: wl_ref() adds one, wl_destroy() drops one */
 };
 
 /* One way an entry matched, kept by the matcher until the best per entry is known. */
 struct s_hit {
-    uint32_t idx;    /* entry */
+    uint32_t idx;    /* entry, in its layer */
+    uint8_t layer;   /* 0: the base (or only) layer, 1: a patch's own entries */
     uint8_t reading; /* query reading */
     uint8_t method;  /* enum s_method */
     uint8_t indel;   /* enum s_indel */
@@ -132,7 +150,9 @@ struct s_hit {
 
 /* The matcher's state for one wl_match call. */
 struct s_ctx {
-    const wl_t *wl;
+    const wl_t *wl;        /* the layer being matched */
+    uint8_t layer;         /* its s_hit.layer */
+    const idset_t *hidden; /* entries of this layer that must not hit, or NULL */
     const struct wl_query *q;
     size_t reading;     /* index into q->plate */
     const char *read;   /* q->plate[reading] */
@@ -462,8 +482,71 @@ void wl_builder_destroy(wl_builder_t **self_p)
     free(self->entries);
     free(self->lists);
     s_arena_free(&self->arena);
+    idset_destroy(&self->hidden);
+    wl_destroy(&self->base);
     free(self);
     *self_p = NULL;
+}
+
+/* Add a copy of entry e (of a snapshot whose lists this builder has); 0 or -1. */
+static int s_builder_copy(wl_builder_t *self, const struct wl_entry *e, char *err, size_t errlen)
+{
+    struct wl_entry_in in = {.id = e->id,
+                             .list_id = e->list->id,
+                             .plate = e->plate,
+                             .country = e->country,
+                             .valid_from_us = e->valid_from_us,
+                             .valid_until_us = e->valid_until_us,
+                             .instruction = e->instruction,
+                             .external_ref = e->external_ref};
+    return wl_builder_add(self, &in, err, errlen);
+}
+
+wl_builder_t *wl_builder_patch(wl_t *prev, const idset_t *changed, char *err, size_t errlen)
+{
+    wl_t *base = prev && prev->base ? prev->base : prev;
+    wl_builder_t *self = NULL;
+    size_t pos = 0;
+    uint64_t id;
+
+    if (!base) {
+        s_err(err, errlen, "patch: no snapshot to patch");
+        return NULL;
+    }
+    self = calloc(1, sizeof(*self));
+    if (!self)
+        goto oom;
+    memcpy(self->canon, base->canon, sizeof(self->canon));
+    self->base = wl_ref(base);
+    /* Hidden: whatever the previous patch hid, and what changed since. */
+    self->hidden = prev->hidden ? idset_dup(prev->hidden) : idset_new();
+    if (!self->hidden)
+        goto oom;
+    while (changed && idset_next(changed, &pos, &id))
+        if (idset_add(self->hidden, id) != 0)
+            goto oom;
+    /* The base's lists, shared: a change of lists needs a full build (see db.h). */
+    if (base->lists_cap > 0) {
+        self->lists = malloc(base->lists_cap * sizeof(*self->lists));
+        if (!self->lists)
+            goto oom;
+        memcpy(self->lists, base->lists, base->lists_cap * sizeof(*self->lists));
+        self->lists_cap = base->lists_cap;
+        self->nlists = base->nlists;
+    }
+    /* The previous patch's entries that did not change again are carried over. */
+    for (size_t i = 0; prev->base && i < prev->count; i++) {
+        const struct wl_entry *e = &prev->entries[i];
+        if (!idset_has(changed, e->id) && s_builder_copy(self, e, err, errlen) != 0)
+            goto fail;
+    }
+    return self;
+
+oom:
+    s_err(err, errlen, "patch: out of memory");
+fail:
+    wl_builder_destroy(&self);
+    return NULL;
 }
 
 int wl_builder_set_classes(wl_builder_t *self, const char *classes, char *err, size_t errlen)
@@ -472,6 +555,10 @@ int wl_builder_set_classes(wl_builder_t *self, const char *classes, char *err, s
 
     if (!self) {
         s_err(err, errlen, "OCR classes: no builder");
+        return -1;
+    }
+    if (self->base) {
+        s_err(err, errlen, "OCR classes: a patch keeps those of the snapshot it patches");
         return -1;
     }
     /* Parsed into a copy: on error the builder keeps the classes it had. */
@@ -932,6 +1019,14 @@ wl_t *wl_builder_build(wl_builder_t **self_p)
         if (e)
             b->entries = e;
     }
+    atomic_init(&self->refs, 1);
+    self->base = b->base;
+    b->base = NULL;
+    self->hidden = b->hidden;
+    b->hidden = NULL;
+    self->lists = b->lists;
+    self->lists_cap = b->lists_cap;
+    b->lists = NULL;
     self->entries = b->entries;
     self->count = b->count;
     self->npatterns = b->npatterns;
@@ -1002,11 +1097,24 @@ fail:
     return NULL;
 }
 
+wl_t *wl_ref(wl_t *self)
+{
+    if (self)
+        atomic_fetch_add(&self->refs, 1);
+    return self;
+}
+
 void wl_destroy(wl_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     wl_t *self = *self_p;
+    *self_p = NULL;
+    if (atomic_fetch_sub(&self->refs, 1) > 1)
+        return; /* another holder still uses it */
+    free(self->lists);
+    idset_destroy(&self->hidden);
+    wl_destroy(&self->base);
     free(self->entries);
     free(self->main.slots);
     free(self->del.slots);
@@ -1019,12 +1127,27 @@ void wl_destroy(wl_t **self_p)
 
 size_t wl_entry_count(const wl_t *self)
 {
-    return self ? self->count : 0; /* patterns included */
+    if (!self)
+        return 0;
+    if (!self->base)
+        return self->count; /* patterns included */
+    size_t base = self->base->count, hidden = idset_count(self->hidden);
+    return self->count + (hidden < base ? base - hidden : 0);
+}
+
+size_t wl_patch_count(const wl_t *self)
+{
+    return self && self->base ? self->count : 0;
+}
+
+size_t wl_hidden_count(const wl_t *self)
+{
+    return self ? idset_count(self->hidden) : 0;
 }
 
 size_t wl_pattern_count(const wl_t *self)
 {
-    return self ? self->npatterns : 0;
+    return self ? self->npatterns + (self->base ? self->base->npatterns : 0) : 0;
 }
 
 size_t wl_list_count(const wl_t *self)
@@ -1043,7 +1166,9 @@ size_t wl_memory_bytes(const wl_t *self)
         return 0;
     return sizeof(*self) + self->count * sizeof(struct wl_entry) + s_table_bytes(&self->main) +
            s_table_bytes(&self->del) + s_table_bytes(&self->tri) +
-           self->nupat * sizeof(*self->upat) + self->arena.bytes;
+           self->nupat * sizeof(*self->upat) + self->arena.bytes +
+           self->lists_cap * sizeof(*self->lists) + idset_memory_bytes(self->hidden) +
+           wl_memory_bytes(self->base);
 }
 
 /* ---- lookup ---- */
@@ -1079,15 +1204,21 @@ size_t wl_lookup(const wl_t *self, const char *plate, const char *country, int64
 
     if (!self || !plate || (n = s_canon(self->canon, plate, key)) == 0)
         return 0;
-    size_t count = 0;
-    for (uint32_t i = s_find_main(self, key, n, s_hash(key, n)); i != WL_NONE;
-         i = self->entries[i].next) {
-        const struct wl_entry *e = &self->entries[i];
-        if (memcmp(e->plate, plate, n) != 0 || !s_applies(e, country, time_us))
-            continue;
-        if (count < max)
-            out[count] = e;
-        count++;
+    const wl_t *layers[2] = {self->base ? self->base : self, self};
+    size_t count = 0, nlayers = self->base ? 2 : 1;
+    uint64_t h = s_hash(key, n);
+    for (size_t l = 0; l < nlayers; l++) {
+        const wl_t *w = layers[l];
+        const idset_t *hidden = l == 0 && self->base ? self->hidden : NULL;
+        for (uint32_t i = s_find_main(w, key, n, h); i != WL_NONE; i = w->entries[i].next) {
+            const struct wl_entry *e = &w->entries[i];
+            if (memcmp(e->plate, plate, n) != 0 || !s_applies(e, country, time_us) ||
+                idset_has(hidden, e->id))
+                continue;
+            if (count < max)
+                out[count] = e;
+            count++;
+        }
     }
     return count;
 }
@@ -1101,6 +1232,8 @@ static bool s_admits(const struct s_ctx *c, const struct wl_entry *e)
 
     if (c->reading > 0 && !o->candidates)
         return false;
+    if (c->hidden && idset_has(c->hidden, e->id))
+        return false; /* changed since the base was built: the patch has it as it is now */
     if (c->conf < o->min_confidence)
         return false;
     return s_applies(e, c->q->country, c->q->time_us);
@@ -1133,7 +1266,7 @@ static void s_try_same(struct s_ctx *c, uint32_t idx)
 {
     const struct wl_entry *e = &c->wl->entries[idx];
     const struct wl_list_opts *o = &e->list->opts;
-    struct s_hit h = {.idx = idx, .reading = (uint8_t)c->reading};
+    struct s_hit h = {.idx = idx, .layer = c->layer, .reading = (uint8_t)c->reading};
 
     if (e->pattern || !s_admits(c, e))
         return;
@@ -1170,6 +1303,7 @@ static void s_try_indel(struct s_ctx *c, uint32_t idx, enum s_indel kind)
         return;
     for (size_t j = 0; j < n; j++) {
         struct s_hit h = {.idx = idx,
+                          .layer = c->layer,
                           .reading = (uint8_t)c->reading,
                           .method = S_OCR,
                           .indel = (uint8_t)kind,
@@ -1267,8 +1401,11 @@ static void s_try_pattern(struct s_ctx *c, uint32_t idx)
         s_glob(c->wl->canon, e->plate, c->read, strlen(c->read), o->policy == WL_POLICY_OCR);
     if (nsubst < 0 || nsubst > o->max_subst)
         return;
-    struct s_hit h = {
-        .idx = idx, .reading = (uint8_t)c->reading, .method = S_PATTERN, .nsubst = (uint8_t)nsubst};
+    struct s_hit h = {.idx = idx,
+                      .layer = c->layer,
+                      .reading = (uint8_t)c->reading,
+                      .method = S_PATTERN,
+                      .nsubst = (uint8_t)nsubst};
     s_keep(c, &h);
 }
 
@@ -1311,7 +1448,8 @@ static void s_try_upat(struct s_ctx *c, const struct s_upat *u, size_t n)
     if (o->policy != WL_POLICY_OCR || nsubst > 0)
         s_try_pattern(c, u->idx);
     else if (s_admits(c, e) && nsubst <= o->max_subst) {
-        struct s_hit h = {.idx = u->idx, .reading = (uint8_t)c->reading, .method = S_PATTERN};
+        struct s_hit h = {
+            .idx = u->idx, .layer = c->layer, .reading = (uint8_t)c->reading, .method = S_PATTERN};
         s_keep(c, &h);
     }
 }
@@ -1449,6 +1587,8 @@ static int s_cmp_entry(const void *pa, const void *pb)
 {
     const struct s_hit *a = pa, *b = pb;
 
+    if (a->layer != b->layer)
+        return a->layer < b->layer ? -1 : 1;
     if (a->idx != b->idx)
         return a->idx < b->idx ? -1 : 1;
     return s_cmp_quality(a, b);
@@ -1476,6 +1616,8 @@ static int s_cmp_output(const void *pa, const void *pb)
     int q = s_cmp_quality(a, b);
     if (q != 0)
         return q;
+    if (a->layer != b->layer)
+        return a->layer < b->layer ? -1 : 1;
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
@@ -1602,7 +1744,9 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
 
     if (!self || !q)
         return 0;
-    c.wl = self;
+    /* A patched snapshot: its base first, then its own entries (see the top of the file). */
+    const wl_t *layers[2] = {self->base ? self->base : self, self};
+    size_t nlayers = self->base ? 2 : 1;
     c.q = q;
     c.hits = c.stack;
     c.nhits = 0;
@@ -1619,7 +1763,7 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
     for (size_t r = 0; r < nreadings; r++) {
         klen[r] = q->plate[r] ? s_canon(self->canon, q->plate[r], keys[r]) : 0;
         if (klen[r] > 0)
-            s_prefetch(&self->main, s_hash(keys[r], klen[r]));
+            s_prefetch(&layers[0]->main, s_hash(keys[r], klen[r]));
     }
     /* Readings that share a canonical key are matched together (see s_match_key). */
     uint8_t group[WL_READINGS_MAX][WL_READINGS_MAX], ngroup[WL_READINGS_MAX], lead[WL_READINGS_MAX];
@@ -1644,8 +1788,13 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
         }
         group[g][ngroup[g]++] = (uint8_t)r;
     }
-    for (size_t g = 0; g < ngroups; g++)
-        s_match_key(&c, keys[lead[g]], klen[lead[g]], group[g], ngroup[g]);
+    for (size_t l = 0; l < nlayers; l++) {
+        c.wl = layers[l];
+        c.layer = (uint8_t)l;
+        c.hidden = l == 0 && self->base ? self->hidden : NULL;
+        for (size_t g = 0; g < ngroups; g++)
+            s_match_key(&c, keys[lead[g]], klen[lead[g]], group[g], ngroup[g]);
+    }
 
     /* One hit per entry, its best; then the most urgent first. */
     size_t n = c.nhits;
@@ -1653,7 +1802,7 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
         qsort(c.hits, n, sizeof(*c.hits), s_cmp_entry);
         size_t k = 1;
         for (size_t i = 1; i < n; i++)
-            if (c.hits[i].idx != c.hits[k - 1].idx)
+            if (c.hits[i].idx != c.hits[k - 1].idx || c.hits[i].layer != c.hits[k - 1].layer)
                 c.hits[k++] = c.hits[i];
         n = k;
         qsort(c.hits, n, sizeof(*c.hits), s_cmp_output);
@@ -1661,7 +1810,7 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
     for (size_t i = 0; i < n && i < max; i++) {
         const struct s_hit *h = &c.hits[i];
         struct wl_match *m = &out[i];
-        m->entry = &self->entries[h->idx];
+        m->entry = &(h->layer == 0 && self->base ? self->base : self)->entries[h->idx];
         m->kind = s_kind(h);
         m->reading = h->reading;
         m->confidence = q->confidence[h->reading];

@@ -126,9 +126,29 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
 
 /* Freeze into a snapshot; consumes the builder (*self_p set to NULL). NULL on out of memory. */
 wl_t *wl_builder_build(wl_builder_t **self_p);
+
+/*
+ * A builder for a patch of snapshot prev (a full snapshot, or a patch of one): the result is
+ * matched as prev's base with every entry whose id is in `changed` (or was hidden by prev)
+ * hidden, plus its own entries: prev's own entries that are not in `changed`, and what the
+ * caller adds (the changed entries as they are now; an entry not added again is removed).
+ * Classes and lists are the base's (a list changed or added needs a full build). Takes a
+ * reference to the base, so prev may be destroyed meanwhile. NULL with a message on error.
+ */
+typedef struct idset idset_t;
+wl_builder_t *wl_builder_patch(wl_t *prev, const idset_t *changed, char *err, size_t errlen);
+
+/* Snapshots are reference-counted (atomically: holders may be on different threads).
+ * wl_ref adds a holder and returns self; wl_destroy drops the caller's hold and frees the
+ * snapshot with the last one. */
+wl_t *wl_ref(wl_t *self);
 void wl_destroy(wl_t **self_p);
 
+/* Entries matched (patterns included). For a patch: the base's less its hidden ids (which may
+ * count ids the base never had, so it can be a little low) plus the patch's own. */
 size_t wl_entry_count(const wl_t *self);
+size_t wl_patch_count(const wl_t *self);  /* a patch's own entries; 0 for a full snapshot */
+size_t wl_hidden_count(const wl_t *self); /* ids a patch hides in its base */
 size_t wl_pattern_count(const wl_t *self);
 size_t wl_list_count(const wl_t *self);
 size_t wl_memory_bytes(const wl_t *self); /* heap held by the snapshot */

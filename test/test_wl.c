@@ -7,6 +7,7 @@
 #include "plate.h"
 #include "proto.h"
 #include "wl.h"
+#include "idset.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -1209,6 +1210,144 @@ static void test_plain_random(void)
     wl_destroy(&w);
 }
 
+/*
+ * Patching: a patched snapshot matches exactly as a full build of the same entries does. Three
+ * rounds of random changes (plates changed, entries removed, entries and patterns added), each
+ * patched over the previous patch; after each, 3 000 random reads with a candidate are matched
+ * against the patch and against a full build, and must find the same entries the same way.
+ */
+enum { PATCH_NENT = 400, PATCH_MAXID = 700 };
+
+static void s_patch_plate(uint64_t *x, char out[PLATE_MAX + 1])
+{
+    static const char alpha[] = "0OB81X";
+    size_t len = 2 + s_rand(x, 5);
+
+    for (size_t k = 0; k < len; k++)
+        out[k] = alpha[s_rand(x, 6)];
+    out[len] = '\0';
+    if (s_rand(x, 8) == 0)
+        out[s_rand(x, len)] = s_rand(x, 2) ? '?' : '*';
+}
+
+static void s_patch_lists(wl_builder_t *b)
+{
+    s_list(b, 0, 1, (struct wl_list_opts){.policy = WL_POLICY_EXACT, .candidates = true});
+    s_list(b, 1, 2,
+           (struct wl_list_opts){
+               .policy = WL_POLICY_OCR, .max_subst = 1, .indel = true, .candidates = true});
+}
+
+/* (entry id, kind, nsubst, reading) of every match, sorted by id: comparable across builds. */
+static size_t s_patch_result(const wl_t *w, const char *p0, const char *p1, uint64_t out[64])
+{
+    struct wl_match m[64];
+    struct wl_query q = s_query("", p0, 900);
+    s_cand(&q, p1, 800);
+    size_t n = wl_match(w, &q, m, 64);
+    for (size_t i = 0; i < n && i < 64; i++)
+        out[i] = m[i].entry->id << 24 | (uint64_t)m[i].kind << 16 | (uint64_t)m[i].nsubst << 8 |
+                 m[i].reading;
+    for (size_t i = 1; i < n && i < 64; i++) /* insertion sort: a handful of hits */
+        for (size_t k = i; k > 0 && out[k - 1] > out[k]; k--) {
+            uint64_t t = out[k];
+            out[k] = out[k - 1];
+            out[k - 1] = t;
+        }
+    return n;
+}
+
+static void test_patch(void)
+{
+    static char plates[PATCH_MAXID][PLATE_MAX + 1]; /* "" = no such entry */
+    uint64_t x = 4242;
+    char err[256] = "";
+    wl_builder_t *b = wl_builder_new();
+
+    s_patch_lists(b);
+    for (uint64_t id = 0; id < PATCH_NENT; id++) {
+        s_patch_plate(&x, plates[id]);
+        struct wl_entry_in in = s_in(id, (uint32_t)(id % 2), plates[id]);
+        s_add(b, &in);
+    }
+    wl_t *base = wl_builder_build(&b);
+    wl_t *cur = wl_ref(base);
+    wl_destroy(&base); /* cur's hold keeps it alive, and every patch holds it too */
+    size_t mismatches = 0, hits = 0;
+
+    for (int round = 0; round < 3; round++) {
+        idset_t *changed = idset_new();
+        for (int k = 0; k < 60; k++) {
+            uint64_t id = s_rand(&x, PATCH_MAXID);
+            idset_add(changed, id);
+            if (s_rand(&x, 3) == 0)
+                plates[id][0] = '\0'; /* removed (or never there) */
+            else
+                s_patch_plate(&x, plates[id]);
+        }
+        b = wl_builder_patch(cur, changed, err, sizeof(err));
+        CHECK(b != NULL);
+        if (!b) {
+            fprintf(stderr, "  patch: %s\n", err);
+            break;
+        }
+        /* The changed entries as they are now; the removed ones are not added again. */
+        size_t pos = 0;
+        uint64_t id;
+        while (idset_next(changed, &pos, &id)) {
+            if (!plates[id][0])
+                continue;
+            struct wl_entry_in in = s_in(id, (uint32_t)(id % 2), plates[id]);
+            s_add(b, &in);
+        }
+        wl_t *next = wl_builder_build(&b);
+        wl_destroy(&cur); /* the previous patch goes; the base stays with the new one */
+        cur = next;
+        CHECK(wl_patch_count(cur) > 0 && wl_hidden_count(cur) >= idset_count(changed));
+        idset_destroy(&changed);
+
+        b = wl_builder_new();
+        s_patch_lists(b);
+        for (id = 0; id < PATCH_MAXID; id++) {
+            if (!plates[id][0])
+                continue;
+            struct wl_entry_in in = s_in(id, (uint32_t)(id % 2), plates[id]);
+            s_add(b, &in);
+        }
+        wl_t *full = wl_builder_build(&b);
+        CHECK_INT(wl_list_count(cur), wl_list_count(full));
+        for (int t = 0; t < 3000; t++) {
+            char p0[PLATE_MAX + 1], p1[PLATE_MAX + 1];
+            uint64_t a[64], f[64];
+            do
+                s_patch_plate(&x, p0);
+            while (strpbrk(p0, "?*"));
+            do
+                s_patch_plate(&x, p1);
+            while (strpbrk(p1, "?*"));
+            size_t na = s_patch_result(cur, p0, p1, a), nf = s_patch_result(full, p0, p1, f);
+            hits += nf;
+            if (na != nf || memcmp(a, f, (na < 64 ? na : 64) * sizeof(a[0])) != 0) {
+                if (mismatches++ < 5)
+                    fprintf(stderr, "  round %d: \"%s\"/\"%s\": patch %zu hits, full %zu\n", round,
+                            p0, p1, na, nf);
+            }
+            /* Exact lookups agree too. */
+            const struct wl_entry *la[8], *lf[8];
+            if (wl_lookup(cur, p0, "", T0, la, 8) != wl_lookup(full, p0, "", T0, lf, 8))
+                mismatches++;
+        }
+        wl_destroy(&full);
+    }
+    CHECK_INT(mismatches, 0);
+    CHECK(hits > 3000);
+    wl_destroy(&cur);
+
+    /* What cannot be patched is refused with a reason. */
+    CHECK(wl_builder_patch(NULL, NULL, err, sizeof(err)) == NULL);
+    CHECK_CONTAINS(err, "no snapshot");
+}
+
 /* Many entries under one key: more hits than the matcher keeps on its stack. */
 static void test_many_hits(void)
 {
@@ -1395,6 +1534,7 @@ int main(void)
     test_patterns();
     test_candidates();
     test_shared_key();
+    test_patch();
     test_confidence();
     test_order();
     test_long_detail();
