@@ -1,11 +1,13 @@
 #include "db.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "idset.h"
 #include "log.h"
 #include "util.h"
 
@@ -296,6 +298,142 @@ out:
     if (in_tx)
         PQclear(PQexec(conn, "ROLLBACK"));
     wl_builder_destroy(&b);
+    return rc;
+}
+
+/* The entries a snapshot holds, as s_add_entries reads them; db_patch_watchlist adds its own
+ * condition to the WHERE clause. */
+#define DB_ENTRY_SELECT                                                                            \
+    "SELECT e.id, e.list_id, e.plate, e.country, "                                                 \
+    "(extract(epoch FROM e.valid_from) * 1000000)::bigint, "                                       \
+    "(extract(epoch FROM e.valid_until) * 1000000)::bigint, "                                      \
+    "e.instruction, e.external_ref "                                                               \
+    "FROM anpr.watchlist_entry e JOIN anpr.watchlist w ON w.id = e.list_id "                       \
+    "WHERE w.enabled AND (e.valid_until IS NULL OR e.valid_until > now())"
+
+/* Add the ids of a bigint[] column's text ("{1,2,3}") to set; 0, or -1 if it is not one. */
+static int s_add_ids(idset_t *set, const char *text)
+{
+    const char *p = text;
+
+    if (*p++ != '{')
+        return -1;
+    while (*p && *p != '}') {
+        char *end;
+        errno = 0;
+        unsigned long long id = strtoull(p, &end, 10);
+        if (end == p || errno != 0 || idset_add(set, id) != 0)
+            return -1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return *p == '}' ? 0 : -1;
+}
+
+/* The ids of set as a bigint[] parameter ("{1,2,3}"); NULL on out of memory. */
+static char *s_ids_param(const idset_t *set)
+{
+    size_t cap = 3 + idset_count(set) * 21, len = 0, pos = 0;
+    char *text = malloc(cap);
+    uint64_t id;
+
+    if (!text)
+        return NULL;
+    text[len++] = '{';
+    while (idset_next(set, &pos, &id))
+        len += (size_t)snprintf(text + len, cap - len, "%s%llu", len > 1 ? "," : "",
+                                (unsigned long long)id);
+    text[len++] = '}';
+    text[len] = '\0';
+    return text;
+}
+
+int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_changed, wl_t **out,
+                       int64_t *version, size_t *changed, size_t *skipped, struct db_error *err)
+{
+    idset_t *ids = idset_new();
+    wl_builder_t *b = NULL;
+    PGresult *res = NULL;
+    char since_text[24], why[256], *param = NULL;
+    const char *params[1] = {since_text};
+    int64_t newest = since;
+    bool in_tx = false;
+    int rc = -1;
+
+    *out = NULL;
+    *skipped = 0;
+    *changed = 0;
+    if (!ids) {
+        s_errf(err, "patch watchlist: out of memory");
+        return -1;
+    }
+    /* The changes and the entries as they are now, from one snapshot of the database. */
+    if (s_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "patch watchlist", err) !=
+        0)
+        goto out;
+    in_tx = true;
+    snprintf(since_text, sizeof since_text, "%" PRId64, since);
+    res = PQexecParams(conn,
+                       "SELECT seq, relation = 'watchlist_entry' AND entry_ids IS NOT NULL, "
+                       "entry_ids FROM anpr.watchlist_change WHERE seq > $1 ORDER BY seq",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        s_err(err, "watchlist changes", conn, res);
+        goto out;
+    }
+    rc = 1; /* until shown otherwise, a full load is needed */
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long seq;
+        if (util_parse_long(PQgetvalue(res, i, 0), 1, INT64_MAX, &seq) != 0 ||
+            PQgetvalue(res, i, 1)[0] != 't' || s_add_ids(ids, PQgetvalue(res, i, 2)) != 0)
+            goto out; /* a list changed, a truncate, or a change that names no entries */
+        newest = seq;
+    }
+    PQclear(res);
+    res = NULL;
+    *changed = idset_count(ids);
+    if (wl_hidden_count(prev) + idset_count(ids) > max_changed)
+        goto out; /* the patch would be as costly as a full load, and the matcher slower */
+
+    b = wl_builder_patch(prev, ids, why, sizeof why);
+    if (!b) {
+        snprintf(err->msg, sizeof err->msg, "patch watchlist: %s", why);
+        err->state[0] = '\0';
+        rc = -1;
+        goto out;
+    }
+    if (idset_count(ids) > 0) {
+        param = s_ids_param(ids);
+        params[0] = param;
+        res = param ? PQexecParams(conn, DB_ENTRY_SELECT " AND e.id = ANY($1::bigint[])", 1, NULL,
+                                   params, NULL, NULL, 0)
+                    : NULL;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            s_err(err, "patch watchlist entries", conn, res);
+            rc = -1;
+            goto out;
+        }
+        s_add_entries(b, res, skipped);
+    }
+    if (s_exec(conn, "COMMIT", "patch watchlist", err) != 0) {
+        rc = -1;
+        goto out;
+    }
+    in_tx = false;
+    *out = wl_builder_build(&b);
+    if (!*out) {
+        s_errf(err, "patch watchlist: out of memory");
+        rc = -1;
+        goto out;
+    }
+    *version = newest;
+    rc = 0;
+out:
+    PQclear(res);
+    if (in_tx)
+        PQclear(PQexec(conn, "ROLLBACK"));
+    free(param);
+    wl_builder_destroy(&b);
+    idset_destroy(&ids);
     return rc;
 }
 

@@ -47,6 +47,17 @@ int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err);
 int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t *skipped,
                       int64_t *version, struct db_error *err);
 
+/*
+ * Patch snapshot prev (made at version `since`) with the watchlist changes committed after it:
+ * the entries they name are fetched as they are now, in one database snapshot with the change
+ * log, and laid over prev's base (wl_builder_patch). Returns 0 with *out and *version (the
+ * newest change applied; `since` when there was none); 1 when only a full load will do: a list
+ * changed, a table was truncated, a change names no entries, or the base would have more than
+ * max_changed entries patched; -1 with err. *changed: entries the changes named.
+ */
+int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_changed, wl_t **out,
+                       int64_t *version, size_t *changed, size_t *skipped, struct db_error *err);
+
 /* Create the daily plate_read partitions for days [first, last] (days since epoch). */
 int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, struct db_error *err);
 

@@ -702,6 +702,7 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     }
     struct sync_opts sopts = {.conninfo = conf->database.conninfo,
                               .ocr_classes = conf->matcher.ocr_classes,
+                              .wl = *wl,
                               .version = version,
                               .resync_s = 300,
                               .reconnect_max_ms = conf->database.reconnect_max_ms};

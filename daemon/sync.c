@@ -18,6 +18,14 @@
  * statements from one admin action), so the snapshot is rebuilt once. */
 #define SYNC_SETTLE_MS 20
 
+/* More entries changed since the last full load than this, and a full load is cheaper than the
+ * patch (an import of a whole list is one change naming every entry). */
+#define SYNC_PATCH_MAX 50000
+
+/* A patched snapshot is folded into a full load after this many resync periods: the patch and
+ * its hidden set only grow until then. */
+#define SYNC_FOLD_PERIODS 12
+
 struct sync {
     void *ctx;
     char *endpoint;
@@ -30,6 +38,8 @@ struct sync {
     atomic_bool stopping;
     PGconn *conn;
     void *pair;
+    wl_t *cur;      /* a hold on the snapshot last delivered: the next patch starts from it */
+    bool full_next; /* the next delivery is a full load whatever the change log says */
 };
 
 static void s_disconnect(sync_t *self)
@@ -73,27 +83,57 @@ static int64_t s_newest(sync_t *self)
     return v;
 }
 
-/* Build a snapshot and hand it over. 0, or -1 when the load failed. */
+/*
+ * A snapshot of the changes after self->version and hand it over: a patch of the current one
+ * when the change log names the entries changed, else a full load. 0, or -1 when the load
+ * failed.
+ */
 static int s_deliver(sync_t *self)
 {
     struct sync_update *u = calloc(1, sizeof *u);
     struct db_error err;
-    size_t skipped;
+    size_t skipped = 0, changed = 0;
     int64_t t0 = util_mono_us();
+    int rc = 1;
 
     if (!u)
         return -1;
-    if (db_load_watchlist(self->conn, self->classes, &u->wl, &skipped, &u->version, &err) != 0) {
-        log_warn("sync", "watchlist not reloaded: %s", err.msg);
-        free(u);
-        return -1;
+    if (self->cur && !self->full_next) {
+        rc = db_patch_watchlist(self->conn, self->cur, self->version, SYNC_PATCH_MAX, &u->wl,
+                                &u->version, &changed, &skipped, &err);
+        if (rc < 0) {
+            log_warn("sync", "watchlist not patched: %s", err.msg);
+            free(u);
+            return -1;
+        }
+        if (rc == 0)
+            log_debug("sync",
+                      "watchlist version %" PRId64 ": %zu entries changed, %zu patched over the "
+                      "base (%zu hidden, %zu skipped), in %.1f ms",
+                      u->version, changed, wl_patch_count(u->wl), wl_hidden_count(u->wl), skipped,
+                      (double)(util_mono_us() - t0) / 1000.0);
     }
-    log_info("sync", "watchlist version %" PRId64 ": %zu entries (%zu skipped), built in %.0f ms",
-             u->version, wl_entry_count(u->wl), skipped, (double)(util_mono_us() - t0) / 1000.0);
+    if (rc == 1) {
+        if (db_load_watchlist(self->conn, self->classes, &u->wl, &skipped, &u->version, &err) !=
+            0) {
+            log_warn("sync", "watchlist not reloaded: %s", err.msg);
+            free(u);
+            return -1;
+        }
+        log_info("sync",
+                 "watchlist version %" PRId64 ": %zu entries (%zu skipped), loaded in full in "
+                 "%.0f ms",
+                 u->version, wl_entry_count(u->wl), skipped,
+                 (double)(util_mono_us() - t0) / 1000.0);
+        self->full_next = false;
+    }
     self->version = u->version;
+    wl_destroy(&self->cur);
+    self->cur = wl_ref(u->wl);
     if (zmq_send(self->pair, &u, sizeof u, 0) != (int)sizeof u) {
         wl_destroy(&u->wl);
         free(u);
+        self->full_next = true; /* ingest did not get it: start again from a full load */
         return -1;
     }
     return 0;
@@ -111,6 +151,7 @@ static bool s_take_request(sync_t *self)
         self->classes = classes;
     }
     self->version = -1; /* anything is newer: rebuild */
+    self->full_next = true;
     return true;
 }
 
@@ -154,7 +195,8 @@ static void *s_run(void *arg)
     sync_t *self = arg;
     int backoff_ms = 100;
     int64_t next_full = util_mono_us() + (int64_t)self->resync_s * 1000000;
-    bool look = false;
+    bool look = false, connected = false;
+    int periods = 0;
 
     self->pair = zmq_socket(self->ctx, ZMQ_PAIR);
     if (!self->pair || zmq_connect(self->pair, self->endpoint) != 0) {
@@ -173,6 +215,9 @@ static void *s_run(void *arg)
             }
             backoff_ms = 100;
             look = true; /* changes made while we were away */
+            /* After a reconnect, a full load: whatever happened meanwhile, it is caught. */
+            self->full_next = self->full_next || connected;
+            connected = true;
         }
         if (s_wait(self, look ? 0 : 250)) {
             /* Let a burst of statements settle into one rebuild. */
@@ -183,11 +228,16 @@ static void *s_run(void *arg)
         if (util_mono_us() >= next_full) {
             look = true;
             next_full = util_mono_us() + (int64_t)self->resync_s * 1000000;
+            if (++periods >= SYNC_FOLD_PERIODS) {
+                periods = 0;
+                self->full_next = self->full_next || wl_hidden_count(self->cur) > 0;
+            }
         }
         if (look) {
             int64_t newest = s_newest(self);
             /* Look again (after the short wait above) until it worked. */
-            look = newest < 0 || (newest > self->version && s_deliver(self) != 0);
+            look =
+                newest < 0 || ((newest > self->version || self->full_next) && s_deliver(self) != 0);
             if (look && PQstatus(self->conn) == CONNECTION_OK)
                 s_wait(self, 1000); /* a load that failed is retried, but not in a tight loop */
         }
@@ -197,6 +247,7 @@ static void *s_run(void *arg)
         }
     }
     s_disconnect(self);
+    wl_destroy(&self->cur);
     /* A request still queued: its classes string is ours to free. */
     while (s_take_request(self))
         ;
@@ -215,11 +266,13 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
     self->conninfo = strdup(opts->conninfo);
     self->classes = strdup(opts->ocr_classes);
     self->version = opts->version;
+    self->cur = wl_ref(opts->wl);
     self->resync_s = opts->resync_s > 0 ? opts->resync_s : 300;
     self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;
     atomic_init(&self->stopping, false);
     if (!self->endpoint || !self->conninfo || !self->classes ||
         pthread_create(&self->thread, NULL, s_run, self) != 0) {
+        wl_destroy(&self->cur);
         free(self->endpoint);
         free(self->conninfo);
         free(self->classes);

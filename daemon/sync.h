@@ -4,9 +4,12 @@
  * A thread of its own with its own session LISTENs on channel 'anpr_watchlist' (migration 003
  * notifies it on every change). On a notification, after a reconnect, and every resync period
  * it compares the newest change's sequence number with the version it last delivered, and when
- * newer builds a fresh snapshot (the daemon's own loading code, in one consistent read) and
- * hands it to the ingest thread, which swaps it in: a lookup never waits for a load. A lost
- * notification or a dropped connection delays a change until the next look; it never loses it.
+ * newer makes a new snapshot and hands it to the ingest thread, which swaps it in: a lookup
+ * never waits for a load. The new snapshot is a patch of the last one (the entries the changes
+ * name, fetched as they are now, over a shared base: milliseconds whatever the lists' size) or,
+ * when a list changed, a table was truncated, many entries changed, after a reconnect, on
+ * SIGHUP, and now and then to fold a patch in, a full load. A lost notification or a dropped
+ * connection delays a change until the next look; it never loses it.
  */
 #ifndef ANPR_SYNC_H
 #define ANPR_SYNC_H
@@ -26,7 +29,8 @@ struct sync_update {
 struct sync_opts {
     const char *conninfo;    /* copied */
     const char *ocr_classes; /* copied */
-    int64_t version;         /* what ingest has now */
+    wl_t *wl;                /* what ingest has now (the thread takes a hold, see wl_ref) */
+    int64_t version;         /* its version */
     int resync_s;            /* full look this often even without notifications */
     int reconnect_max_ms;    /* backoff ceiling */
 };

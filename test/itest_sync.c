@@ -1,7 +1,9 @@
 /*
  * Integration: a watchlist change committed by an admin reaches the running daemon without a
- * restart: an added entry hits within a second, a removed one stops hitting within a second,
- * and a change made while the daemon's sync session is cut is caught up after it reconnects.
+ * restart: an added entry hits within a second, a corrected, removed or expired one stops
+ * hitting within a second, entry changes patch the snapshot (no full load) while a list change
+ * loads it in full, and a change made while the daemon's sync session is cut is caught up after
+ * it reconnects.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -85,18 +87,47 @@ int main(void)
     fprintf(stderr, "added entry hit after %ld ms\n", ms);
     CHECK(ms >= 0);
 
+    /* Entry changes patch the snapshot: no full load. */
+    int full = s_count(&d, "loaded in full");
+
+    /* Corrected: the old plate stops hitting, the new one hits. */
+    h_exec(db.admin, "UPDATE anpr.watchlist_entry SET plate = '1-UPD-009' "
+                     "WHERE plate = '1-NEW-001'");
+    CHECK(s_until("1-UPD-009", true, 1000) >= 0);
+    CHECK(s_until("1-NEW-001", false, 1000) >= 0);
+
     /* Removed: stops hitting within a second. */
-    h_exec(db.admin, "DELETE FROM anpr.watchlist_entry WHERE plate = '1-NEW-001'");
-    ms = s_until("1-NEW-001", false, 1000);
+    h_exec(db.admin, "DELETE FROM anpr.watchlist_entry WHERE plate = '1-UPD-009'");
+    ms = s_until("1-UPD-009", false, 1000);
     fprintf(stderr, "removed entry stopped after %ld ms\n", ms);
     CHECK(ms >= 0);
 
-    /* A list switched off stops hitting too. */
+    /* Several changes in one transaction, a pattern among them, come in together. */
+    h_exec(db.admin, "BEGIN;"
+                     "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '4-PAT-4?"
+                     "?' "
+                     "FROM anpr.watchlist WHERE name = 'Stolen vehicles';"
+                     "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '5-TWO-005' "
+                     "FROM anpr.watchlist WHERE name = 'Stolen vehicles';"
+                     "COMMIT");
+    CHECK(s_until("4-PAT-412", true, 1000) >= 0);
+    CHECK(s_until("5-TWO-005", true, 1000) >= 0);
+
+    /* Expired by an update of its validity: stops hitting. */
+    h_exec(db.admin, "UPDATE anpr.watchlist_entry SET valid_until = now() - interval '1 s' "
+                     "WHERE plate = '5-TWO-005'");
+    CHECK(s_until("5-TWO-005", false, 1000) >= 0);
+    CHECK_INT(s_count(&d, "loaded in full"), full);
+    CHECK(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_change "
+                               "WHERE relation = 'watchlist_entry' AND entry_ids IS NULL") == 0);
+
+    /* A list switched off stops hitting too: a list change is a full load. */
     h_exec(db.admin, "INSERT INTO anpr.watchlist_entry (list_id, plate) "
                      "SELECT id, '3-OFF-003' FROM anpr.watchlist WHERE name = 'Stolen vehicles'");
     CHECK(s_until("3-OFF-003", true, 1000) >= 0);
     h_exec(db.admin, "UPDATE anpr.watchlist SET enabled = false WHERE name = 'Stolen vehicles'");
     CHECK(s_until("3-OFF-003", false, 1000) >= 0);
+    CHECK(s_count(&d, "loaded in full") > full);
     h_exec(db.admin, "UPDATE anpr.watchlist SET enabled = true WHERE name = 'Stolen vehicles'");
 
     /* The sync session is cut and cannot come back (the role may not log in) while an entry is
