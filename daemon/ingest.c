@@ -717,6 +717,7 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     *wl = NULL;
     self->wl_version = version;
     self->stats.watchlist_entries = wl_entry_count(self->wl);
+    self->stats.watchlist_version = version;
     self->watchdog_us = notify_watchdog_us();
     self->next_stats_us = util_mono_us() + (int64_t)conf->log.stats_interval_s * 1000000;
     return self;
@@ -803,6 +804,7 @@ void ingest_set_watchlist(ingest_t *self, wl_t **wl, int64_t version)
     *wl = NULL;
     self->wl_version = version;
     self->stats.watchlist_entries = wl_entry_count(self->wl);
+    self->stats.watchlist_version = version;
 }
 
 int ingest_resync(ingest_t *self, const char *ocr_classes)
