@@ -519,12 +519,9 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spo
         goto out;
     }
     if (*last_seq > 0 && first_seq != *last_seq + 1 && !*prev_damaged) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "sequence gap before this segment (%" PRIu64 " then %" PRIu64 ")",
-                 *last_seq, first_seq);
-        s_damage(rep, self->dir, name, 0, 0, msg);
+        rep->seq_gaps++;
+        rep->lost_records += first_seq > *last_seq ? first_seq - *last_seq - 1 : 0;
     }
-
     uint64_t off = S_SEG_HDR, seq = first_seq, nrec = 0;
     char whybuf[96] = "";
     for (;;) {

@@ -67,6 +67,10 @@ struct spool_report {
     uint64_t records;                             /* valid records in them (consumed or not) */
     uint64_t deleted_segments;                    /* consumed segments removed at open */
     bool repaired;                                /* damage was cut off (false when read-only) */
+    uint64_t seq_gaps;     /* segments whose first record does not follow the previous segment's
+                              last, the previous one not being damaged now: left by an earlier
+                              repair (reported then) or a segment file removed by hand */
+    uint64_t lost_records; /* records missing in those gaps */
 };
 
 /* Counters and gauges, a consistent snapshot. */
