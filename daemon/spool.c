@@ -456,7 +456,8 @@ static int s_list_segments(spool_t *self, uint64_t **out, size_t *count, char *e
         v[n++] = base;
     }
     closedir(d);
-    qsort(v, n, sizeof *v, s_cmp_u64);
+    if (n > 1)
+        qsort(v, n, sizeof *v, s_cmp_u64);
     *out = v;
     *count = n;
     return 0;
