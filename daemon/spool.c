@@ -1,0 +1,1314 @@
+/*
+ * spool: a durable FIFO of opaque records in segment files; see spool.h and docs/SPOOL.md.
+ *
+ * The producer owns the append buffer and the file it writes (p_* fields, no lock); the
+ * consumer owns its cursors and the checkpoint writing (c_* fields). What both see (the segment
+ * list, the durable and checkpoint positions, the depth) is under `mu`; counters are atomics.
+ */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_SEG_MAGIC  "ANPRSPL1"
+#define S_CKPT_MAGIC "ANPRCKP1"
+#define S_VERSION    1u
+#define S_SEG_HDR    40u /* segment header bytes */
+#define S_REC_HDR    16u /* record header bytes */
+#define S_CKPT_LEN   36u /* checkpoint file bytes */
+#define S_CKPT_NAME  "checkpoint"
+#define S_CKPT_TMP   "checkpoint.tmp"
+#define S_LOCK_NAME  "lock"
+#define S_SEG_DIGITS 20 /* "%020" PRIu64 ".seg": name order is position order */
+#define S_READ_CHUNK (256u << 10)
+
+/* ---- CRC-32C (Castagnoli), slicing by 8; the same checksum as iSCSI, ext4 and btrfs ---- */
+
+static uint32_t s_crc_table[8][256];
+static pthread_once_t s_crc_once = PTHREAD_ONCE_INIT;
+
+static void s_crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        s_crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            s_crc_table[t][i] =
+                (s_crc_table[t - 1][i] >> 8) ^ s_crc_table[0][s_crc_table[t - 1][i] & 0xFF];
+}
+
+static uint32_t s_crc_update(uint32_t crc, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    crc = ~crc;
+    while (len >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                             (uint32_t)p[3] << 24);
+        crc = s_crc_table[7][lo & 0xFF] ^ s_crc_table[6][(lo >> 8) & 0xFF] ^
+              s_crc_table[5][(lo >> 16) & 0xFF] ^ s_crc_table[4][lo >> 24] ^ s_crc_table[3][p[4]] ^
+              s_crc_table[2][p[5]] ^ s_crc_table[1][p[6]] ^ s_crc_table[0][p[7]];
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        crc = (crc >> 8) ^ s_crc_table[0][(crc ^ *p++) & 0xFF];
+    return ~crc;
+}
+
+/* ---- little-endian fields ---- */
+
+static void s_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void s_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t s_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t s_get64(const uint8_t *p)
+{
+    return (uint64_t)s_get32(p) | (uint64_t)s_get32(p + 4) << 32;
+}
+
+/* ---- structures ---- */
+
+/* A segment file, as both threads see it (under mu). */
+struct s_seg {
+    uint64_t base;      /* position of the file's byte 0 */
+    uint64_t len;       /* durable, verified bytes (header included) */
+    uint64_t first_seq; /* sequence number of its first record */
+};
+
+/* Buffered records that go to one segment file (the current one, or one to create). */
+struct s_part {
+    uint64_t base;     /* the segment's base */
+    uint64_t file_off; /* where in the file the first buffered record goes */
+    size_t buf_off;    /* its bytes in p_buf: [buf_off, buf_end) */
+    size_t buf_end;
+    uint64_t first_seq; /* for a new segment's header */
+    size_t nrec;
+    bool fresh; /* the segment file is to be created */
+    int fd;     /* during a commit */
+};
+
+/* A sequential reader over one file with a growing buffer. */
+struct s_reader {
+    int fd;
+    uint8_t *buf;
+    size_t cap;
+    uint64_t start; /* file offset of buf[0] */
+    size_t len;     /* valid bytes in buf */
+};
+
+struct spool {
+    char *dir;
+    struct spool_opts opts;
+    uint64_t max_payload; /* largest record payload a segment holds */
+    int dirfd;
+    int lockfd;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* durable position moved, or spool_wake */
+    struct s_seg *segs;  /* in position order; the producer writes only into the last one */
+    size_t nsegs, segs_cap;
+    uint64_t durable_pos;
+    uint64_t ckpt_pos, ckpt_seq;
+    uint64_t depth_records, depth_bytes;
+    uint64_t wake_gen;
+
+    _Atomic uint64_t appended, commits, fsyncs, errors, full, buffered, next_seq;
+
+    /* Producer. */
+    uint8_t *p_buf;
+    size_t p_len, p_cap;
+    struct s_part *p_parts;
+    size_t p_nparts, p_parts_cap;
+    size_t p_nrec;         /* records buffered */
+    uint64_t p_pending;    /* bytes the buffered records add on disk (new headers included) */
+    uint64_t p_unconsumed; /* the producer's view of depth_bytes (only the consumer lowers it) */
+    int p_fd;              /* current segment file, -1 before the first commit of this run */
+    uint64_t p_base;       /* its base */
+    uint64_t p_len_file;   /* its durable length */
+    uint64_t p_start;      /* where this run's first segment begins */
+    uint64_t p_seq;        /* next sequence number */
+    uint64_t p_durable;
+
+    /* Consumer: the position and sequence number of the last record a cursor returned, so a
+     * checkpoint there need not look its sequence number up in the file. */
+    uint64_t c_last_pos, c_last_seq;
+};
+
+struct spool_cursor {
+    spool_t *sp;
+    struct s_reader rd;
+    uint64_t base;  /* current segment, UINT64_MAX before the first */
+    uint64_t off;   /* file offset of the next record */
+    uint64_t limit; /* durable bytes of the current segment as last seen */
+    uint64_t from;  /* start after this position */
+};
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void s_seg_name(char *buf, size_t len, uint64_t base)
+{
+    snprintf(buf, len, "%020" PRIu64 ".seg", base);
+}
+
+static int s_pwrite_all(int fd, const void *data, size_t len, uint64_t off)
+{
+    const uint8_t *p = data;
+
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Reads up to len bytes; returns how many (short only at end of file), or -1. */
+static ssize_t s_pread_full(int fd, void *data, size_t len, uint64_t off)
+{
+    uint8_t *p = data;
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = pread(fd, p + got, len - got, (off_t)(off + got));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+static int s_sync(spool_t *self, int fd, bool data_only)
+{
+    if (self->opts.unsafe_no_sync)
+        return 0;
+    atomic_fetch_add_explicit(&self->fsyncs, 1, memory_order_relaxed);
+    return data_only ? fdatasync(fd) : fsync(fd);
+}
+
+/*
+ * Makes [off, off + n) of the file available in rd->buf, reading no further than `end`.
+ * 1 and *p set; 0 when the file (or end) stops before; -1 on a read error.
+ */
+static int s_reader_get(struct s_reader *rd, uint64_t off, size_t n, uint64_t end,
+                        const uint8_t **p)
+{
+    if (off + n > end)
+        return 0;
+    if (off >= rd->start && off + n <= rd->start + rd->len) {
+        *p = rd->buf + (off - rd->start);
+        return 1;
+    }
+    size_t want = n > S_READ_CHUNK ? n : S_READ_CHUNK;
+    if (want > end - off)
+        want = (size_t)(end - off);
+    if (want > rd->cap) {
+        uint8_t *nb = realloc(rd->buf, want);
+        if (!nb)
+            return -1;
+        rd->buf = nb;
+        rd->cap = want;
+    }
+    ssize_t got = s_pread_full(rd->fd, rd->buf, want, off);
+    if (got < 0) {
+        rd->len = 0;
+        return -1;
+    }
+    rd->start = off;
+    rd->len = (size_t)got;
+    if ((size_t)got < n)
+        return 0;
+    *p = rd->buf;
+    return 1;
+}
+
+/* ---- record checks, shared by recovery and the cursor ---- */
+
+static uint32_t s_rec_crc(const uint8_t *hdr, const uint8_t *payload, uint32_t len)
+{
+    return s_crc_update(s_crc_update(0, hdr, 12), payload, len);
+}
+
+/*
+ * Checks the record at file offset off. 1 with *len, *seq; 0 with *why when damaged or cut
+ * short; -1 on a read error.
+ */
+static int s_check_record(spool_t *self, struct s_reader *rd, uint64_t off, uint64_t end,
+                          uint64_t expect_seq, uint32_t *len, uint64_t *seq,
+                          const uint8_t **payload, char *why, size_t whylen)
+{
+    const uint8_t *h;
+    int rc = s_reader_get(rd, off, S_REC_HDR, end, &h);
+
+    if (rc <= 0) {
+        if (rc == 0)
+            snprintf(why, whylen, "truncated record header");
+        return rc;
+    }
+    uint32_t l = s_get32(h);
+    uint64_t q = s_get64(h + 4);
+    uint32_t crc = s_get32(h + 12);
+    if (l > self->max_payload) {
+        snprintf(why, whylen, "bad record length %" PRIu32, l);
+        return 0;
+    }
+    const uint8_t *r;
+    rc = s_reader_get(rd, off, S_REC_HDR + (size_t)l, end, &r);
+    if (rc <= 0) {
+        if (rc == 0)
+            snprintf(why, whylen, "truncated record (%" PRIu32 " bytes announced)", l);
+        return rc;
+    }
+    if (s_rec_crc(r, r + S_REC_HDR, l) != crc) {
+        snprintf(why, whylen, "checksum mismatch");
+        return 0;
+    }
+    if (q != expect_seq) {
+        snprintf(why, whylen, "sequence break (expected %" PRIu64 ", found %" PRIu64 ")",
+                 expect_seq, q);
+        return 0;
+    }
+    *len = l;
+    *seq = q;
+    *payload = r + S_REC_HDR;
+    return 1;
+}
+
+static void s_encode_seg_header(uint8_t *h, uint64_t base, uint64_t first_seq)
+{
+    memset(h, 0, S_SEG_HDR);
+    memcpy(h, S_SEG_MAGIC, 8);
+    s_put32(h + 8, S_VERSION);
+    s_put32(h + 12, S_SEG_HDR);
+    s_put64(h + 16, base);
+    s_put64(h + 24, first_seq);
+    s_put32(h + 36, s_crc_update(0, h, 36));
+}
+
+/* NULL when the header is valid for a segment at `base`, else why not. */
+static const char *s_check_seg_header(const uint8_t *h, uint64_t base, uint64_t *first_seq)
+{
+    if (memcmp(h, S_SEG_MAGIC, 8) != 0)
+        return "bad segment magic";
+    if (s_get32(h + 36) != s_crc_update(0, h, 36))
+        return "segment header checksum mismatch";
+    if (s_get32(h + 8) != S_VERSION || s_get32(h + 12) != S_SEG_HDR)
+        return "unknown segment version";
+    if (s_get64(h + 16) != base)
+        return "segment header does not match its file name";
+    *first_seq = s_get64(h + 24);
+    return NULL;
+}
+
+/* ---- open and recovery ---- */
+
+static void s_damage(struct spool_report *rep, const char *dir, const char *file, uint64_t off,
+                     uint64_t bytes, const char *why)
+{
+    if (rep->ndamage < SPOOL_DAMAGE_MAX) {
+        struct spool_damage *d = &rep->damage[rep->ndamage];
+        snprintf(d->file, sizeof d->file, "%s/%s", dir, file);
+        d->offset = off;
+        d->bytes = bytes;
+        snprintf(d->reason, sizeof d->reason, "%s", why);
+    }
+    rep->ndamage++;
+    rep->dropped_bytes += bytes;
+}
+
+static int s_segs_push(spool_t *self, const struct s_seg *s)
+{
+    if (self->nsegs == self->segs_cap) {
+        size_t cap = self->segs_cap ? self->segs_cap * 2 : 16;
+        struct s_seg *n = realloc(self->segs, cap * sizeof *n);
+        if (!n)
+            return -1;
+        self->segs = n;
+        self->segs_cap = cap;
+    }
+    self->segs[self->nsegs++] = *s;
+    return 0;
+}
+
+/* -1 on error; 0 absent; 1 read; 2 damaged (reported). */
+static int s_read_checkpoint(spool_t *self, struct spool_report *rep, char *err, size_t errlen)
+{
+    uint8_t b[S_CKPT_LEN + 1];
+    int fd = openat(self->dirfd, S_CKPT_NAME, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        s_err(err, errlen, "spool: open %s/%s: %s", self->dir, S_CKPT_NAME, strerror(errno));
+        return -1;
+    }
+    ssize_t n = s_pread_full(fd, b, sizeof b, 0);
+    int saved = errno;
+    close(fd);
+    if (n < 0) {
+        s_err(err, errlen, "spool: read %s/%s: %s", self->dir, S_CKPT_NAME, strerror(saved));
+        return -1;
+    }
+    if (n != S_CKPT_LEN || memcmp(b, S_CKPT_MAGIC, 8) != 0 || s_get32(b + 8) != S_VERSION ||
+        s_get32(b + 32) != s_crc_update(0, b, 32)) {
+        s_damage(rep, self->dir, S_CKPT_NAME, 0, 0,
+                 "damaged checkpoint: replaying from the oldest segment");
+        return 2;
+    }
+    self->ckpt_pos = s_get64(b + 16);
+    self->ckpt_seq = s_get64(b + 24);
+    return 1;
+}
+
+static int s_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The bases of the segment files in the directory, sorted. */
+static int s_list_segments(spool_t *self, uint64_t **out, size_t *count, char *err, size_t errlen)
+{
+    int fd = dup(self->dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    uint64_t *v = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!d) {
+        s_err(err, errlen, "spool: read directory %s: %s", self->dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    rewinddir(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *name = e->d_name;
+        if (strlen(name) != S_SEG_DIGITS + 4 || strcmp(name + S_SEG_DIGITS, ".seg") != 0 ||
+            strspn(name, "0123456789") != S_SEG_DIGITS)
+            continue;
+        errno = 0;
+        unsigned long long base = strtoull(name, NULL, 10);
+        if (errno)
+            continue; /* 20 digits above UINT64_MAX: not one of ours */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            uint64_t *nv = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                s_err(err, errlen, "spool: out of memory");
+                free(v);
+                closedir(d);
+                return -1;
+            }
+            v = nv;
+        }
+        v[n++] = base;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(v, n, sizeof *v, s_cmp_u64);
+    *out = v;
+    *count = n;
+    return 0;
+}
+
+/*
+ * Verifies one segment file and adds what is valid to the list. Updates *last_seq (sequence
+ * number of the last valid record so far) and *end (position after the file's last byte, valid
+ * or not: positions are not reused).
+ */
+static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spool_report *rep,
+                             uint64_t *last_seq, bool *prev_damaged, uint64_t *end, char *err,
+                             size_t errlen)
+{
+    bool rw = !self->opts.read_only;
+    char name[64];
+    struct s_reader rd = {.fd = -1};
+    int rc = -1;
+    struct stat st;
+
+    s_seg_name(name, sizeof name, base);
+    rd.fd = openat(self->dirfd, name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (rd.fd < 0 || fstat(rd.fd, &st) < 0) {
+        s_err(err, errlen, "spool: open %s/%s: %s", self->dir, name, strerror(errno));
+        goto out;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (base + size > *end)
+        *end = base + size;
+
+    /* A segment of consumed records only, left by a crash between checkpoint and removal. */
+    if (self->ckpt_pos > 0 && base + size <= self->ckpt_pos && !last) {
+        if (rw) {
+            unlinkat(self->dirfd, name, 0);
+            rep->deleted_segments++;
+        }
+        rc = 0;
+        goto out;
+    }
+
+    const uint8_t *h;
+    uint64_t first_seq = 0;
+    const char *why = "truncated segment header";
+    int got = s_reader_get(&rd, 0, S_SEG_HDR, size, &h);
+    if (got < 0) {
+        s_err(err, errlen, "spool: read %s/%s: %s", self->dir, name, strerror(errno));
+        goto out;
+    }
+    if (got == 1)
+        why = s_check_seg_header(h, base, &first_seq);
+    if (why) {
+        /* Nothing in it can be trusted without its header: drop the whole file. */
+        s_damage(rep, self->dir, name, 0, size, why);
+        if (rw) {
+            unlinkat(self->dirfd, name, 0);
+            rep->repaired = true;
+        }
+        *prev_damaged = true;
+        rc = 0;
+        goto out;
+    }
+    if (*last_seq > 0 && first_seq != *last_seq + 1 && !*prev_damaged) {
+        rep->seq_gaps++;
+        rep->lost_records += first_seq > *last_seq ? first_seq - *last_seq - 1 : 0;
+    }
+    uint64_t off = S_SEG_HDR, seq = first_seq, nrec = 0;
+    char whybuf[96] = "";
+    for (;;) {
+        uint32_t len;
+        uint64_t q;
+        const uint8_t *payload;
+        if (off == size)
+            break;
+        got = s_check_record(self, &rd, off, size, seq, &len, &q, &payload, whybuf, sizeof whybuf);
+        if (got < 0) {
+            s_err(err, errlen, "spool: read %s/%s at offset %" PRIu64 ": %s", self->dir, name, off,
+                  strerror(errno));
+            goto out;
+        }
+        if (got == 0)
+            break;
+        off += S_REC_HDR + len;
+        seq++;
+        nrec++;
+        if (base + off > self->ckpt_pos) {
+            self->depth_records++;
+            self->depth_bytes += S_REC_HDR + len;
+        }
+    }
+    *prev_damaged = off < size;
+    if (off < size) {
+        s_damage(rep, self->dir, name, off, size - off, whybuf);
+        if (rw) {
+            if (ftruncate(rd.fd, (off_t)off) < 0 || s_sync(self, rd.fd, true) < 0) {
+                s_err(err, errlen, "spool: truncate %s/%s to %" PRIu64 ": %s", self->dir, name, off,
+                      strerror(errno));
+                goto out;
+            }
+            rep->repaired = true;
+        }
+    }
+    if (base >= self->ckpt_pos)
+        self->depth_bytes += S_SEG_HDR;
+    if (nrec > 0)
+        *last_seq = seq - 1;
+    struct s_seg s = {.base = base, .len = off, .first_seq = first_seq};
+    if (s_segs_push(self, &s) < 0) {
+        s_err(err, errlen, "spool: out of memory");
+        goto out;
+    }
+    rep->segments++;
+    rep->records += nrec;
+    if (base + off > self->durable_pos)
+        self->durable_pos = base + off;
+    rc = 0;
+out:
+    if (rd.fd >= 0)
+        close(rd.fd);
+    free(rd.buf);
+    return rc;
+}
+
+static int s_lock(spool_t *self, char *err, size_t errlen)
+{
+    bool rw = !self->opts.read_only;
+
+    self->lockfd =
+        openat(self->dirfd, S_LOCK_NAME, (rw ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0640);
+    if (self->lockfd < 0) {
+        if (!rw && errno == ENOENT)
+            return 0; /* never opened by a daemon: nobody to exclude */
+        s_err(err, errlen, "spool: open %s/%s: %s", self->dir, S_LOCK_NAME, strerror(errno));
+        return -1;
+    }
+    if (flock(self->lockfd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            s_err(err, errlen,
+                  "spool: %s is in use by another process (lock %s/%s is held): "
+                  "two daemons must not share a spool",
+                  self->dir, self->dir, S_LOCK_NAME);
+        else
+            s_err(err, errlen, "spool: lock %s/%s: %s", self->dir, S_LOCK_NAME, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool_report *report,
+                    char *err, size_t errlen)
+{
+    struct spool_report scratch;
+    struct spool_report *rep = report ? report : &scratch;
+    spool_t *self = NULL;
+    uint64_t *bases = NULL;
+    size_t nbases = 0;
+    pthread_condattr_t ca;
+    bool mu_ok = false, cond_ok = false;
+
+    pthread_once(&s_crc_once, s_crc_init);
+    memset(rep, 0, sizeof *rep);
+    self = calloc(1, sizeof *self);
+    if (!self || !(self->dir = strdup(dir))) {
+        s_err(err, errlen, "spool: out of memory");
+        goto fail;
+    }
+    self->dirfd = self->lockfd = self->p_fd = -1;
+    if (opts)
+        self->opts = *opts;
+    if (self->opts.segment_bytes == 0)
+        self->opts.segment_bytes = SPOOL_SEGMENT_DEFAULT;
+    if (self->opts.max_bytes == 0)
+        self->opts.max_bytes = SPOOL_MAX_DEFAULT;
+    if (self->opts.segment_bytes < SPOOL_SEGMENT_MIN || self->opts.segment_bytes > (1ull << 40)) {
+        s_err(err, errlen, "spool: segment size %" PRIu64 " outside [%u, 2^40]",
+              self->opts.segment_bytes, SPOOL_SEGMENT_MIN);
+        goto fail;
+    }
+    self->max_payload = self->opts.segment_bytes - S_SEG_HDR - S_REC_HDR;
+    if (self->max_payload > UINT32_MAX)
+        self->max_payload = UINT32_MAX;
+
+    if (pthread_mutex_init(&self->mu, NULL) != 0)
+        goto fail_sys;
+    mu_ok = true;
+    if (pthread_condattr_init(&ca) != 0)
+        goto fail_sys;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    cond_ok = pthread_cond_init(&self->cond, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!cond_ok)
+        goto fail_sys;
+
+    if (!self->opts.read_only && mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        s_err(err, errlen, "spool: create directory %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    self->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (self->dirfd < 0) {
+        s_err(err, errlen, "spool: open directory %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if (s_lock(self, err, errlen) < 0)
+        goto fail;
+    if (!self->opts.read_only)
+        unlinkat(self->dirfd, S_CKPT_TMP, 0); /* a checkpoint a crash left unfinished */
+    if (s_read_checkpoint(self, rep, err, errlen) < 0)
+        goto fail;
+    if (s_list_segments(self, &bases, &nbases, err, errlen) < 0)
+        goto fail;
+
+    uint64_t last_seq = 0, end = 0;
+    bool prev_damaged = false;
+    for (size_t i = 0; i < nbases; i++)
+        if (s_recover_segment(self, bases[i], i + 1 == nbases, rep, &last_seq, &prev_damaged, &end,
+                              err, errlen) < 0)
+            goto fail;
+    free(bases);
+    bases = NULL;
+
+    if (self->durable_pos < self->ckpt_pos)
+        self->durable_pos = self->ckpt_pos;
+    self->p_durable = self->durable_pos;
+    /* This run writes into a new segment after everything seen: no position is reused. */
+    self->p_start = end > self->ckpt_pos ? end : self->ckpt_pos;
+    self->p_seq = (last_seq > self->ckpt_seq ? last_seq : self->ckpt_seq) + 1;
+    self->p_unconsumed = self->depth_bytes;
+    atomic_store(&self->next_seq, self->p_seq);
+    return self;
+
+fail_sys:
+    s_err(err, errlen, "spool: %s: cannot initialise a lock", dir);
+fail:
+    free(bases);
+    if (self) {
+        if (!mu_ok || !cond_ok) {
+            /* destroy expects both initialised */
+            if (mu_ok)
+                pthread_mutex_destroy(&self->mu);
+            if (self->lockfd >= 0)
+                close(self->lockfd);
+            if (self->dirfd >= 0)
+                close(self->dirfd);
+            free(self->dir);
+            free(self);
+        } else {
+            spool_destroy(&self);
+        }
+    }
+    return NULL;
+}
+
+void spool_destroy(spool_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    spool_t *self = *self_p;
+    if (self->p_fd >= 0)
+        close(self->p_fd);
+    if (self->lockfd >= 0)
+        close(self->lockfd); /* releases the flock */
+    if (self->dirfd >= 0)
+        close(self->dirfd);
+    pthread_cond_destroy(&self->cond);
+    pthread_mutex_destroy(&self->mu);
+    free(self->segs);
+    free(self->p_buf);
+    free(self->p_parts);
+    free(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *spool_dir(const spool_t *self)
+{
+    return self->dir;
+}
+
+/* ---- producer ---- */
+
+/* Bytes of depth_bytes the consumer has released since the producer last looked. */
+static void s_refresh_unconsumed(spool_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    self->p_unconsumed = self->depth_bytes;
+    pthread_mutex_unlock(&self->mu);
+}
+
+int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos)
+{
+    if (self->opts.read_only) {
+        errno = EROFS;
+        return SPOOL_ERR;
+    }
+    if (len > self->max_payload) {
+        errno = EMSGSIZE;
+        return SPOOL_ERR;
+    }
+    uint64_t rec = S_REC_HDR + (uint64_t)len;
+    struct s_part *last = self->p_nparts ? &self->p_parts[self->p_nparts - 1] : NULL;
+    uint64_t seg_base, seg_end; /* the segment the record would go to, and its end offset */
+    bool have_seg = true;
+    if (last) {
+        seg_base = last->base;
+        seg_end = last->file_off + (last->buf_end - last->buf_off);
+    } else if (self->p_fd >= 0) {
+        seg_base = self->p_base;
+        seg_end = self->p_len_file;
+    } else {
+        seg_base = self->p_start;
+        seg_end = 0;
+        have_seg = false;
+    }
+    bool fits = have_seg && seg_end + rec <= self->opts.segment_bytes;
+    uint64_t need = rec + (fits ? 0 : S_SEG_HDR);
+
+    if (self->opts.max_bytes != UINT64_MAX &&
+        self->p_unconsumed + self->p_pending + need > self->opts.max_bytes) {
+        s_refresh_unconsumed(self);
+        if (self->p_unconsumed + self->p_pending + need > self->opts.max_bytes) {
+            atomic_fetch_add_explicit(&self->full, 1, memory_order_relaxed);
+            return SPOOL_FULL;
+        }
+    }
+    if (self->p_len + rec > self->p_cap) {
+        size_t cap = self->p_cap ? self->p_cap : 64 << 10;
+        while (cap < self->p_len + rec)
+            cap *= 2;
+        uint8_t *nb = realloc(self->p_buf, cap);
+        if (!nb) {
+            errno = ENOMEM;
+            return SPOOL_ERR;
+        }
+        self->p_buf = nb;
+        self->p_cap = cap;
+    }
+    if (!last || !fits) {
+        if (self->p_nparts == self->p_parts_cap) {
+            size_t cap = self->p_parts_cap ? self->p_parts_cap * 2 : 4;
+            struct s_part *np = realloc(self->p_parts, cap * sizeof *np);
+            if (!np) {
+                errno = ENOMEM;
+                return SPOOL_ERR;
+            }
+            self->p_parts = np;
+            self->p_parts_cap = cap;
+        }
+        struct s_part *p = &self->p_parts[self->p_nparts++];
+        memset(p, 0, sizeof *p);
+        p->fd = -1;
+        p->buf_off = p->buf_end = self->p_len;
+        p->first_seq = self->p_seq;
+        if (fits) { /* first buffered record, into the current segment */
+            p->base = seg_base;
+            p->file_off = seg_end;
+        } else { /* a new segment starts where the previous one ends */
+            p->base = have_seg ? seg_base + seg_end : seg_base;
+            p->file_off = S_SEG_HDR;
+            p->fresh = true;
+        }
+        last = p;
+    }
+    uint8_t *h = self->p_buf + self->p_len;
+    s_put32(h, (uint32_t)len);
+    s_put64(h + 4, self->p_seq);
+    if (len)
+        memcpy(h + S_REC_HDR, data, len);
+    s_put32(h + 12, s_rec_crc(h, h + S_REC_HDR, (uint32_t)len));
+    self->p_len += rec;
+    last->buf_end = self->p_len;
+    last->nrec++;
+    self->p_nrec++;
+    self->p_pending += need;
+    self->p_seq++;
+    atomic_store_explicit(&self->next_seq, self->p_seq, memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->appended, 1, memory_order_relaxed);
+    atomic_store_explicit(&self->buffered, self->p_nrec, memory_order_relaxed);
+    if (pos)
+        *pos = last->base + last->file_off + (last->buf_end - last->buf_off);
+    return SPOOL_OK;
+}
+
+/* Undoes parts [0, upto] of a failed commit, so the files hold only whole durable records. */
+static void s_rollback(spool_t *self, size_t upto)
+{
+    for (size_t i = 0; i <= upto && i < self->p_nparts; i++) {
+        struct s_part *p = &self->p_parts[i];
+        if (p->fresh) {
+            char name[64];
+            if (p->fd >= 0)
+                close(p->fd);
+            p->fd = -1;
+            s_seg_name(name, sizeof name, p->base);
+            unlinkat(self->dirfd, name, 0);
+        } else if (ftruncate(self->p_fd, (off_t)p->file_off) == 0) {
+            s_sync(self, self->p_fd, true);
+        }
+    }
+}
+
+int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
+{
+    bool created = false;
+    size_t i = 0, nfresh = 0;
+    uint64_t fail_off = 0;
+    int saved = 0;
+    char name[64];
+
+    if (self->p_nparts == 0) {
+        if (durable)
+            *durable = self->p_durable;
+        return SPOOL_OK;
+    }
+    /* Room in the segment list first, so publishing cannot fail after the data is durable. */
+    for (i = 0; i < self->p_nparts; i++)
+        nfresh += self->p_parts[i].fresh;
+    pthread_mutex_lock(&self->mu);
+    if (self->nsegs + nfresh > self->segs_cap) {
+        size_t cap = self->nsegs + nfresh + 16;
+        struct s_seg *n = realloc(self->segs, cap * sizeof *n);
+        if (n) {
+            self->segs = n;
+            self->segs_cap = cap;
+        }
+    }
+    bool room = self->nsegs + nfresh <= self->segs_cap;
+    pthread_mutex_unlock(&self->mu);
+    if (!room) {
+        s_err(err, errlen, "spool: %s: out of memory", self->dir);
+        atomic_fetch_add_explicit(&self->errors, 1, memory_order_relaxed);
+        if (durable)
+            *durable = self->p_durable;
+        errno = ENOMEM;
+        return SPOOL_ERR;
+    }
+
+    for (i = 0; i < self->p_nparts; i++) {
+        struct s_part *p = &self->p_parts[i];
+        int fd = self->p_fd;
+        s_seg_name(name, sizeof name, p->base);
+        if (p->fresh) {
+            uint8_t h[S_SEG_HDR];
+            s_encode_seg_header(h, p->base, p->first_seq);
+            fail_off = 0;
+            p->fd = openat(self->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+            if (p->fd < 0)
+                goto fail;
+            fd = p->fd;
+            created = true;
+            if (s_pwrite_all(fd, h, sizeof h, 0) < 0)
+                goto fail;
+        }
+        fail_off = p->file_off;
+        if (s_pwrite_all(fd, self->p_buf + p->buf_off, p->buf_end - p->buf_off, p->file_off) < 0)
+            goto fail;
+        if (s_sync(self, fd, true) < 0)
+            goto fail;
+    }
+    /* A new file is durable once its directory entry is. */
+    if (created && s_sync(self, self->dirfd, false) < 0) {
+        saved = errno;
+        i = self->p_nparts - 1;
+        s_err(err, errlen, "spool: sync directory %s: %s", self->dir, strerror(saved));
+        goto rollback;
+    }
+
+    /* Durable: publish. The last created segment becomes the producer's file. */
+    const struct s_part *lp = &self->p_parts[self->p_nparts - 1];
+    uint64_t new_durable = lp->base + lp->file_off + (lp->buf_end - lp->buf_off);
+    pthread_mutex_lock(&self->mu);
+    for (i = 0; i < self->p_nparts; i++) {
+        struct s_part *p = &self->p_parts[i];
+        uint64_t end = p->file_off + (p->buf_end - p->buf_off);
+        if (p->fresh)
+            self->segs[self->nsegs++] =
+                (struct s_seg){.base = p->base, .len = end, .first_seq = p->first_seq};
+        else
+            self->segs[self->nsegs - 1].len = end;
+    }
+    self->durable_pos = new_durable;
+    self->depth_records += self->p_nrec;
+    self->depth_bytes += self->p_pending;
+    self->p_unconsumed = self->depth_bytes;
+    pthread_cond_broadcast(&self->cond);
+    pthread_mutex_unlock(&self->mu);
+
+    for (i = 0; i < self->p_nparts; i++) {
+        struct s_part *p = &self->p_parts[i];
+        if (p->fresh) {
+            if (self->p_fd >= 0)
+                close(self->p_fd);
+            self->p_fd = p->fd;
+            self->p_base = p->base;
+            p->fd = -1;
+        }
+    }
+    self->p_len_file = lp->file_off + (lp->buf_end - lp->buf_off);
+    self->p_durable = new_durable;
+    self->p_len = 0;
+    self->p_nparts = 0;
+    self->p_nrec = 0;
+    self->p_pending = 0;
+    atomic_store_explicit(&self->buffered, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&self->commits, 1, memory_order_relaxed);
+    if (durable)
+        *durable = new_durable;
+    return SPOOL_OK;
+
+fail:
+    saved = errno;
+    s_err(err, errlen, "spool: write %s/%s at offset %" PRIu64 ": %s", self->dir, name, fail_off,
+          strerror(saved));
+rollback:
+    s_rollback(self, i);
+    atomic_fetch_add_explicit(&self->errors, 1, memory_order_relaxed);
+    if (durable)
+        *durable = self->p_durable;
+    errno = saved;
+    return SPOOL_ERR;
+}
+
+uint64_t spool_durable(spool_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    uint64_t d = self->durable_pos;
+    pthread_mutex_unlock(&self->mu);
+    return d;
+}
+
+uint64_t spool_wait(spool_t *self, uint64_t after_pos, int timeout_ms)
+{
+    struct timespec dl;
+
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    if (timeout_ms > 0) {
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&self->mu);
+    uint64_t gen = self->wake_gen;
+    while (timeout_ms > 0 && self->durable_pos <= after_pos && self->wake_gen == gen)
+        if (pthread_cond_timedwait(&self->cond, &self->mu, &dl) == ETIMEDOUT)
+            break;
+    uint64_t d = self->durable_pos;
+    pthread_mutex_unlock(&self->mu);
+    return d;
+}
+
+void spool_wake(spool_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    self->wake_gen++;
+    pthread_cond_broadcast(&self->cond);
+    pthread_mutex_unlock(&self->mu);
+}
+
+/* ---- consumer ---- */
+
+spool_cursor_t *spool_cursor_new(spool_t *sp, uint64_t from_pos, char *err, size_t errlen)
+{
+    spool_cursor_t *self = calloc(1, sizeof *self);
+
+    if (!self) {
+        s_err(err, errlen, "spool: out of memory");
+        return NULL;
+    }
+    self->sp = sp;
+    self->rd.fd = -1;
+    self->base = UINT64_MAX;
+    self->from = from_pos;
+    return self;
+}
+
+void spool_cursor_destroy(spool_cursor_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    if ((*self_p)->rd.fd >= 0)
+        close((*self_p)->rd.fd);
+    free((*self_p)->rd.buf);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/*
+ * Refreshes the cursor's view of its segment: the durable length of the current one, or moves
+ * to the next segment with something after the cursor's position. 1 moved or grew, 0 nothing
+ * new, -1 error.
+ */
+static int s_cursor_advance(spool_cursor_t *self, char *err, size_t errlen)
+{
+    spool_t *sp = self->sp;
+    struct s_seg next = {.base = UINT64_MAX};
+    int rc = 0;
+
+    pthread_mutex_lock(&sp->mu);
+    for (size_t i = 0; i < sp->nsegs; i++) {
+        const struct s_seg *s = &sp->segs[i];
+        if (self->base != UINT64_MAX && s->base == self->base) {
+            if (s->len > self->limit) {
+                self->limit = s->len;
+                rc = 1;
+            }
+        } else if ((self->base == UINT64_MAX || s->base > self->base) &&
+                   s->base + s->len > self->from && s->len > S_SEG_HDR && next.base == UINT64_MAX) {
+            next = *s;
+        }
+    }
+    pthread_mutex_unlock(&sp->mu);
+    if (rc == 1 || next.base == UINT64_MAX)
+        return rc;
+    if (self->base != UINT64_MAX && self->off < self->limit)
+        return 0; /* still records in the current one */
+
+    char name[64];
+    s_seg_name(name, sizeof name, next.base);
+    int fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        s_err(err, errlen, "spool: open %s/%s: %s", sp->dir, name, strerror(errno));
+        return -1;
+    }
+    if (self->rd.fd >= 0)
+        close(self->rd.fd);
+    self->rd.fd = fd;
+    self->rd.start = self->rd.len = 0;
+    self->base = next.base;
+    self->limit = next.len;
+    self->off = S_SEG_HDR;
+    return 1;
+}
+
+int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *pos, uint64_t *seq,
+               char *err, size_t errlen)
+{
+    spool_t *sp = self->sp;
+
+    for (;;) {
+        if (self->base == UINT64_MAX || self->off >= self->limit) {
+            int rc = s_cursor_advance(self, err, errlen);
+            if (rc <= 0)
+                return rc;
+            continue;
+        }
+        const uint8_t *h, *payload;
+        int got = s_reader_get(&self->rd, self->off, S_REC_HDR, self->limit, &h);
+        if (got != 1)
+            goto bad;
+        uint32_t l = s_get32(h);
+        uint64_t q = s_get64(h + 4);
+        if (l > sp->max_payload || self->off + S_REC_HDR + l > self->limit)
+            goto bad;
+        got = s_reader_get(&self->rd, self->off, S_REC_HDR + (size_t)l, self->limit, &h);
+        if (got != 1)
+            goto bad;
+        payload = h + S_REC_HDR;
+        if (s_rec_crc(h, payload, l) != s_get32(h + 12))
+            goto bad;
+        self->off += S_REC_HDR + l;
+        uint64_t p = self->base + self->off;
+        if (p <= self->from)
+            continue; /* before the start position */
+        *data = payload;
+        *len = l;
+        *pos = p;
+        if (seq)
+            *seq = q;
+        sp->c_last_pos = p;
+        sp->c_last_seq = q;
+        return 1;
+    bad:
+        if (got < 0)
+            s_err(err, errlen, "spool: read %s/%020" PRIu64 ".seg at offset %" PRIu64 ": %s",
+                  sp->dir, self->base, self->off, strerror(errno));
+        else
+            s_err(err, errlen, "spool: damaged record in %s/%020" PRIu64 ".seg at offset %" PRIu64,
+                  sp->dir, self->base, self->off);
+        return -1;
+    }
+}
+
+/* The sequence number of the record ending at pos in segment s, read from the file. */
+static int s_seq_at(spool_t *self, const struct s_seg *s, uint64_t pos, uint64_t *seq, char *err,
+                    size_t errlen)
+{
+    char name[64];
+    uint8_t h[S_REC_HDR];
+    uint64_t off = S_SEG_HDR;
+    int rc = -1;
+
+    s_seg_name(name, sizeof name, s->base);
+    int fd = openat(self->dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        s_err(err, errlen, "spool: open %s/%s: %s", self->dir, name, strerror(errno));
+        return -1;
+    }
+    while (s->base + off < pos) {
+        if (s_pread_full(fd, h, sizeof h, off) != (ssize_t)sizeof h) {
+            s_err(err, errlen, "spool: read %s/%s at offset %" PRIu64 ": short read", self->dir,
+                  name, off);
+            goto out;
+        }
+        off += S_REC_HDR + s_get32(h);
+    }
+    if (s->base + off != pos) {
+        s_err(err, errlen, "spool: checkpoint %" PRIu64 " is not a record position", pos);
+        goto out;
+    }
+    *seq = s_get64(h + 4);
+    rc = 0;
+out:
+    close(fd);
+    return rc;
+}
+
+static int s_write_checkpoint(spool_t *self, uint64_t pos, uint64_t seq, char *err, size_t errlen)
+{
+    uint8_t b[S_CKPT_LEN];
+    const char *step = "create";
+
+    memset(b, 0, sizeof b);
+    memcpy(b, S_CKPT_MAGIC, 8);
+    s_put32(b + 8, S_VERSION);
+    s_put64(b + 16, pos);
+    s_put64(b + 24, seq);
+    s_put32(b + 32, s_crc_update(0, b, 32));
+    int fd = openat(self->dirfd, S_CKPT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        goto fail;
+    step = "write";
+    if (s_pwrite_all(fd, b, sizeof b, 0) < 0)
+        goto fail_fd;
+    step = "sync";
+    if (s_sync(self, fd, false) < 0)
+        goto fail_fd;
+    close(fd);
+    step = "rename";
+    if (renameat(self->dirfd, S_CKPT_TMP, self->dirfd, S_CKPT_NAME) < 0)
+        goto fail;
+    step = "sync directory of";
+    if (s_sync(self, self->dirfd, false) < 0)
+        goto fail;
+    return 0;
+fail_fd:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+fail:
+    s_err(err, errlen, "spool: %s %s/%s: %s", step, self->dir, S_CKPT_TMP, strerror(errno));
+    return -1;
+}
+
+int spool_checkpoint(spool_t *self, uint64_t pos, char *err, size_t errlen)
+{
+    struct s_seg seg = {0};
+    bool found = false;
+    uint64_t seq = 0;
+
+    if (self->opts.read_only) {
+        s_err(err, errlen, "spool: %s is open read-only", self->dir);
+        return SPOOL_ERR;
+    }
+    pthread_mutex_lock(&self->mu);
+    uint64_t old = self->ckpt_pos, durable = self->durable_pos;
+    for (size_t i = 0; i < self->nsegs && !found; i++)
+        if (self->segs[i].base < pos && pos <= self->segs[i].base + self->segs[i].len) {
+            seg = self->segs[i];
+            found = true;
+        }
+    pthread_mutex_unlock(&self->mu);
+    if (pos <= old)
+        return SPOOL_OK;
+    if (pos > durable || !found) {
+        s_err(err, errlen, "spool: checkpoint %" PRIu64 " is not a durable record position", pos);
+        goto fail;
+    }
+    if (pos == self->c_last_pos)
+        seq = self->c_last_seq;
+    else if (s_seq_at(self, &seg, pos, &seq, err, errlen) < 0)
+        goto fail;
+    if (s_write_checkpoint(self, pos, seq, err, errlen) < 0)
+        goto fail;
+
+    /* Publish, and take out of the list the segments now wholly consumed, except the last one:
+     * the producer may still write into it. */
+    uint64_t *gone = NULL;
+    size_t ngone = 0;
+    pthread_mutex_lock(&self->mu);
+    uint64_t old_seq = self->ckpt_seq;
+    self->ckpt_pos = pos;
+    self->ckpt_seq = seq;
+    self->depth_records -=
+        seq - old_seq < self->depth_records ? seq - old_seq : self->depth_records;
+    while (ngone + 1 < self->nsegs && self->segs[ngone].base + self->segs[ngone].len <= pos)
+        ngone++;
+    if (ngone > 0 && (gone = malloc(ngone * sizeof *gone)) != NULL) {
+        for (size_t i = 0; i < ngone; i++)
+            gone[i] = self->segs[i].base;
+        memmove(self->segs, self->segs + ngone, (self->nsegs - ngone) * sizeof *self->segs);
+        self->nsegs -= ngone;
+    } else {
+        ngone = 0; /* out of memory: they go at the next checkpoint or open */
+    }
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < self->nsegs; i++) {
+        const struct s_seg *s = &self->segs[i];
+        if (s->base + s->len <= pos)
+            continue;
+        bytes += s->base >= pos ? s->len : s->base + s->len - pos;
+    }
+    self->depth_bytes = bytes;
+    pthread_mutex_unlock(&self->mu);
+
+    for (size_t i = 0; i < ngone; i++) {
+        char name[64];
+        s_seg_name(name, sizeof name, gone[i]);
+        unlinkat(self->dirfd, name, 0); /* a leftover is removed at the next open */
+    }
+    free(gone);
+    return SPOOL_OK;
+fail:
+    atomic_fetch_add_explicit(&self->errors, 1, memory_order_relaxed);
+    return SPOOL_ERR;
+}
+
+uint64_t spool_checkpointed(spool_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    uint64_t p = self->ckpt_pos;
+    pthread_mutex_unlock(&self->mu);
+    return p;
+}
+
+void spool_stats(spool_t *self, struct spool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&self->mu);
+    out->depth_records = self->depth_records;
+    out->depth_bytes = self->depth_bytes;
+    out->durable_pos = self->durable_pos;
+    out->checkpoint_pos = self->ckpt_pos;
+    out->checkpoint_seq = self->ckpt_seq;
+    out->segments = self->nsegs;
+    pthread_mutex_unlock(&self->mu);
+    out->buffered = atomic_load_explicit(&self->buffered, memory_order_relaxed);
+    out->next_seq = atomic_load_explicit(&self->next_seq, memory_order_relaxed);
+    out->appended = atomic_load_explicit(&self->appended, memory_order_relaxed);
+    out->commits = atomic_load_explicit(&self->commits, memory_order_relaxed);
+    out->fsyncs = atomic_load_explicit(&self->fsyncs, memory_order_relaxed);
+    out->errors = atomic_load_explicit(&self->errors, memory_order_relaxed);
+    out->full = atomic_load_explicit(&self->full, memory_order_relaxed);
+}

@@ -1,0 +1,169 @@
+/*
+ * spool: a durable first-in first-out queue of opaque records on disk (a write-ahead spool).
+ *
+ * Ingest appends each accepted read and acknowledges it once spool_commit() says it is durable;
+ * the PostgreSQL writer (or the backbone forwarder) reads the records in order with a cursor
+ * and checkpoints what it has stored, which lets fully consumed segment files go. The on-disk
+ * format and the recovery rules are in docs/SPOOL.md.
+ *
+ * Positions: every record has a position, the 64-bit logical byte offset just after its end in
+ * the spool's byte stream (segment files are named after the offset of their first byte). They
+ * only grow, also across restarts, and are never reused (a damaged tail is not overwritten: the
+ * next run starts a new segment after it). "Durable up to P" means every record whose position
+ * is <= P is on disk; "checkpointed at P" means every record whose position is <= P is consumed.
+ *
+ * Threads: at most one producer thread (spool_append, spool_commit) and one consumer thread
+ * (cursors, spool_checkpoint) at the same time; spool_wait, spool_durable and spool_stats may be
+ * called from any thread. spool_open and spool_destroy are not concurrent with anything.
+ *
+ * Errors: functions that can fail for a reason worth telling fill `err` (naming the file and
+ * offset where there is one) and never log; spool_append sets errno instead, its failures being
+ * the caller's (record too big, read-only spool) or out of memory.
+ */
+#ifndef ANPR_SPOOL_H
+#define ANPR_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPOOL_SEGMENT_DEFAULT (64u << 20)  /* segment file size when opts.segment_bytes is 0 */
+#define SPOOL_SEGMENT_MIN     4096u        /* smallest segment size accepted */
+#define SPOOL_MAX_DEFAULT     (1ull << 30) /* opts.max_bytes when 0: 1 GiB unconsumed */
+#define SPOOL_DAMAGE_MAX      16           /* damage entries kept in a report (all are counted) */
+
+typedef struct spool spool_t;
+typedef struct spool_cursor spool_cursor_t;
+
+/* Results of spool_append (and of spool_checkpoint, spool_commit: SPOOL_OK or SPOOL_ERR). */
+enum spool_rc {
+    SPOOL_OK = 0,
+    SPOOL_FULL = 1, /* max_bytes of unconsumed data reached: record not taken, do not ACK */
+    SPOOL_ERR = -1,
+};
+
+struct spool_opts {
+    uint64_t segment_bytes; /* segment file size limit; 0 = SPOOL_SEGMENT_DEFAULT */
+    uint64_t max_bytes;     /* unconsumed bytes (on disk + buffered) before SPOOL_FULL; 0 = default,
+                               UINT64_MAX = no limit */
+    bool read_only;         /* inspect only: no creation, no truncation, no producer (tools) */
+    bool unsafe_no_sync;    /* skip fdatasync/fsync: benchmarks' baseline only, never in anprd */
+};
+
+/* One stretch of a file that recovery could not use. */
+struct spool_damage {
+    char file[256];  /* path of the damaged file */
+    uint64_t offset; /* byte offset in that file where the damage starts */
+    uint64_t bytes;  /* bytes dropped from there (truncated, or skipped when read-only) */
+    char reason[96]; /* e.g. "checksum mismatch", "truncated record" */
+};
+
+/* What spool_open found, for the caller to log. */
+struct spool_report {
+    size_t ndamage;                               /* damaged stretches found (all counted) */
+    struct spool_damage damage[SPOOL_DAMAGE_MAX]; /* the first SPOOL_DAMAGE_MAX of them */
+    uint64_t dropped_bytes;                       /* sum of damage[].bytes over all of them */
+    uint64_t segments;                            /* segment files kept */
+    uint64_t records;                             /* valid records in them (consumed or not) */
+    uint64_t deleted_segments;                    /* consumed segments removed at open */
+    bool repaired;                                /* damage was cut off (false when read-only) */
+    uint64_t seq_gaps;     /* segments whose first record does not follow the previous segment's
+                              last, the previous one not being damaged now: left by an earlier
+                              repair (reported then) or a segment file removed by hand */
+    uint64_t lost_records; /* records missing in those gaps */
+};
+
+/* Counters and gauges, a consistent snapshot. */
+struct spool_stats {
+    uint64_t depth_records;  /* durable records not yet checkpointed */
+    uint64_t depth_bytes;    /* unconsumed bytes on disk (record and segment headers included) */
+    uint64_t buffered;       /* records appended but not yet committed */
+    uint64_t durable_pos;    /* highest durable position */
+    uint64_t checkpoint_pos; /* everything <= this is consumed; the oldest unconsumed record is
+                                the first one after it */
+    uint64_t checkpoint_seq; /* sequence number of the last consumed record (0: none) */
+    uint64_t next_seq;       /* sequence number the next appended record gets */
+    uint64_t segments;       /* segment files */
+    uint64_t appended;       /* records taken by spool_append since open */
+    uint64_t commits;        /* successful group commits that wrote something */
+    uint64_t fsyncs;         /* fdatasync/fsync calls made */
+    uint64_t errors;         /* failed commits and checkpoints */
+    uint64_t full;           /* appends refused with SPOOL_FULL */
+};
+
+/*
+ * Open (rw: create if missing) the spool in `dir`, lock it (a second opener, in this process or
+ * another, fails with an error naming the directory), read the checkpoint and verify every
+ * segment from it on. Damage is cut off (see docs/SPOOL.md) and described in *report (may be
+ * NULL). With opts NULL or zeroed, defaults apply. NULL on failure, with err filled.
+ */
+spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool_report *report,
+                    char *err, size_t errlen);
+/* Close it. Records appended but not committed are dropped (they were never durable). */
+void spool_destroy(spool_t **self_p);
+
+/*
+ * Producer: buffer one record (len bytes, may be 0) in memory; no system call. *pos gets its
+ * position, valid once a commit returns durable >= it. SPOOL_FULL when taking it would pass
+ * max_bytes of unconsumed data (nothing taken: stop acknowledging until the consumer
+ * checkpoints). SPOOL_ERR with errno: EMSGSIZE (larger than a segment holds), EROFS, ENOMEM.
+ */
+int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos);
+
+/*
+ * Producer: write every buffered record and make it durable (one fdatasync per segment file
+ * touched, one fsync of the directory when a segment was created): group commit. *durable gets
+ * the highest durable position (unchanged when nothing was buffered).
+ *
+ * On failure (ENOSPC, EIO, EFBIG...) SPOOL_ERR, err names the file, offset and errno text, and
+ * nothing of the group is durable: what was written of it is cut back (ftruncate, a created
+ * segment is removed), so the files hold only whole records, and *durable is the previous
+ * value. The records STAY BUFFERED with the positions already given: a later spool_commit
+ * writes them again (all of them, since after a failed fsync the kernel may have dropped the
+ * dirty pages). Meanwhile appends go on buffering, bounded by max_bytes.
+ */
+int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen);
+
+/* Highest durable position (any thread). */
+uint64_t spool_durable(spool_t *self);
+
+/*
+ * Wait until the durable position passes after_pos, at most timeout_ms (any thread; <= 0 does
+ * not wait). Returns the durable position: > after_pos when records arrived. spool_wake() makes
+ * a waiter return early (at shutdown).
+ */
+uint64_t spool_wait(spool_t *self, uint64_t after_pos, int timeout_ms);
+void spool_wake(spool_t *self);
+
+/*
+ * Consumer: a cursor reading records in order, starting after position from_pos (give
+ * spool_checkpointed() to resume; 0 = the oldest record kept). NULL on failure with err.
+ */
+spool_cursor_t *spool_cursor_new(spool_t *sp, uint64_t from_pos, char *err, size_t errlen);
+void spool_cursor_destroy(spool_cursor_t **self_p);
+
+/*
+ * Consumer: the next durable record. 1: *data and *len point at its payload (valid until the next
+ * call on this cursor or its destruction), *pos its position, *seq (may be NULL) its sequence
+ * number; 0: no durable record after the cursor yet (spool_wait for one); -1: error in err
+ * (an I/O error, or a record damaged since it was verified at open).
+ */
+int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *pos, uint64_t *seq,
+               char *err, size_t errlen);
+
+/*
+ * Consumer: everything up to position pos (a record's position, at most spool_durable()) is
+ * consumed. Writes the checkpoint file atomically (temporary file, fsync, rename, fsync of the
+ * directory), then removes segment files holding only consumed records, which frees space and
+ * clears SPOOL_FULL. A pos at or below the current checkpoint does nothing.
+ */
+int spool_checkpoint(spool_t *self, uint64_t pos, char *err, size_t errlen);
+/* Position of the last checkpoint (0: none). */
+uint64_t spool_checkpointed(spool_t *self);
+
+void spool_stats(spool_t *self, struct spool_stats *out);
+
+/* The spool's directory, as given to spool_open. */
+const char *spool_dir(const spool_t *self);
+
+#endif

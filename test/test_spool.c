@@ -1,0 +1,915 @@
+/*
+ * test_spool: the durable spool on real files. Crashes are real (a child killed with SIGKILL)
+ * or made by cutting and flipping bytes of real segment files; a full disk is a real small
+ * tmpfs (EFBIG from RLIMIT_FSIZE where mounting is not allowed).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "spool.h"
+
+#define S_MAXREC 4096
+
+static char s_root[64]; /* this run's scratch directory */
+
+static int64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void s_rmrf(const char *path)
+{
+    nftw(path, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void s_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", s_root, name);
+}
+
+/* Record i's payload: its index in the first 8 bytes, then a pattern of i. */
+static size_t s_len(uint64_t i)
+{
+    return 20 + (size_t)(i * 37 % 280);
+}
+
+static void s_fill(uint64_t i, size_t len, uint8_t *buf)
+{
+    memcpy(buf, &i, sizeof i);
+    for (size_t j = sizeof i; j < len; j++)
+        buf[j] = (uint8_t)(i * 131 + j * 7);
+}
+
+static int s_append(spool_t *sp, uint64_t i, size_t len, uint64_t *pos)
+{
+    uint8_t buf[S_MAXREC];
+    s_fill(i, len, buf);
+    return spool_append(sp, buf, len, pos);
+}
+
+/*
+ * Reads every record after `from`; stores indexes and positions (up to max). Counts records
+ * whose bytes are not what s_fill made, or whose positions do not grow, into *bad.
+ */
+static size_t s_read_all(spool_t *sp, uint64_t from, uint64_t *idx, uint64_t *pos, size_t max,
+                         int *bad)
+{
+    char err[512] = "";
+    spool_cursor_t *c = spool_cursor_new(sp, from, err, sizeof err);
+    size_t n = 0;
+    uint64_t last = from;
+    const void *data;
+    size_t len;
+    uint64_t p;
+    uint8_t want[S_MAXREC];
+    int rc;
+
+    *bad = 0;
+    if (!c)
+        return 0;
+    while ((rc = spool_read(c, &data, &len, &p, NULL, err, sizeof err)) == 1) {
+        uint64_t i = UINT64_MAX;
+        if (len >= 8)
+            memcpy(&i, data, 8);
+        if (len < 8 || len > S_MAXREC || p <= last) {
+            (*bad)++;
+        } else {
+            s_fill(i, len, want);
+            *bad += memcmp(want, data, len) != 0;
+        }
+        last = p;
+        if (n < max) {
+            if (idx)
+                idx[n] = i;
+            if (pos)
+                pos[n] = p;
+        }
+        n++;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "read: %s\n", err);
+        (*bad)++;
+    }
+    spool_cursor_destroy(&c);
+    return n;
+}
+
+static int s_count_segments(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strlen(e->d_name) == 24 && strstr(e->d_name, ".seg") != NULL;
+    closedir(d);
+    return n;
+}
+
+/* The name of the first (lowest) segment file, or of the last one. */
+static int s_segment_name(const char *dir, bool last, char *out, size_t len)
+{
+    DIR *d = opendir(dir);
+    int found = 0;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strlen(e->d_name) != 24 || !strstr(e->d_name, ".seg"))
+            continue;
+        if (!found || (last ? strcmp(e->d_name, out) > 0 : strcmp(e->d_name, out) < 0))
+            snprintf(out, len, "%s", e->d_name);
+        found = 1;
+    }
+    closedir(d);
+    return found ? 0 : -1;
+}
+
+static int s_copy_dir(const char *src, const char *dst)
+{
+    DIR *d = opendir(src);
+    char a[512], b[512], buf[65536];
+    if (!d || mkdir(dst, 0700) < 0) {
+        if (d)
+            closedir(d);
+        return -1;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(a, sizeof a, "%s/%s", src, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", dst, e->d_name);
+        int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ssize_t n;
+        while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+            if (write(out, buf, (size_t)n) != n)
+                break;
+        if (in >= 0)
+            close(in);
+        if (out >= 0)
+            close(out);
+    }
+    closedir(d);
+    return 0;
+}
+
+static off_t s_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* 1. Append, commit, reopen, checkpoint, resume; segments consumed are removed. */
+static void s_test_roundtrip(void)
+{
+    enum { N = 250 };
+    char dir[256], err[512] = "";
+    struct spool_opts o = {.segment_bytes = 4096, .max_bytes = UINT64_MAX};
+    struct spool_report rep;
+    static uint64_t pos[N], idx[N + 10], rpos[N + 10];
+    int bad;
+
+    s_path(dir, sizeof dir, "roundtrip");
+    spool_t *sp = spool_open(dir, &o, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    CHECK_INT(rep.ndamage, 0);
+    CHECK_INT(spool_durable(sp), 0);
+
+    uint64_t durable = 0, prev = 0;
+    int mono = 1;
+    for (uint64_t i = 0; i < 200; i++) {
+        CHECK_INT(s_append(sp, i, s_len(i), &pos[i]), SPOOL_OK);
+        mono &= pos[i] > prev;
+        prev = pos[i];
+        if (i % 17 == 16) {
+            CHECK_INT(spool_commit(sp, &durable, err, sizeof err), SPOOL_OK);
+            CHECK_INT(durable, pos[i]);
+        }
+    }
+    CHECK(mono);
+    /* Not committed yet: not durable, and not visible. */
+    CHECK(spool_durable(sp) < pos[199]);
+    CHECK_INT(s_read_all(sp, 0, idx, rpos, N, &bad), 187);
+    CHECK_INT(spool_commit(sp, &durable, err, sizeof err), SPOOL_OK);
+    CHECK_INT(durable, pos[199]);
+
+    size_t n = s_read_all(sp, 0, idx, rpos, N, &bad);
+    CHECK_INT(n, 200);
+    CHECK_INT(bad, 0);
+    int same = 1;
+    for (size_t i = 0; i < n && i < 200; i++)
+        same &= idx[i] == i && rpos[i] == pos[i];
+    CHECK(same);
+    CHECK(s_count_segments(dir) > 3); /* records span several 4 KiB segments */
+
+    /* Too big for a segment: refused, nothing taken. */
+    static uint8_t big[8192];
+    uint64_t p;
+    errno = 0;
+    CHECK_INT(spool_append(sp, big, sizeof big, &p), SPOOL_ERR);
+    CHECK_INT(errno, EMSGSIZE);
+    spool_destroy(&sp);
+    spool_destroy(&sp);
+    CHECK(sp == NULL);
+
+    /* Reopen: same records; new ones get higher positions. */
+    sp = spool_open(dir, &o, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    CHECK_INT(rep.ndamage, 0);
+    CHECK_INT(rep.records, 200);
+    CHECK_INT(spool_durable(sp), pos[199]);
+    n = s_read_all(sp, 0, idx, rpos, N, &bad);
+    CHECK_INT(n, 200);
+    CHECK_INT(bad, 0);
+    mono = 1;
+    for (uint64_t i = 200; i < N; i++) {
+        CHECK_INT(s_append(sp, i, s_len(i), &pos[i]), SPOOL_OK);
+        mono &= pos[i] > pos[i - 1];
+    }
+    CHECK(mono);
+    CHECK_INT(spool_commit(sp, &durable, err, sizeof err), SPOOL_OK);
+    n = s_read_all(sp, 0, idx, rpos, N + 10, &bad);
+    CHECK_INT(n, N);
+    CHECK_INT(bad, 0);
+    same = 1;
+    for (size_t i = 0; i < n && i < N; i++)
+        same &= idx[i] == i && rpos[i] == pos[i];
+    CHECK(same);
+
+    /* Checkpoint after record 99, where the cursor last stopped (its fast path). */
+    spool_cursor_t *c = spool_cursor_new(sp, 0, err, sizeof err);
+    const void *data;
+    size_t len;
+    uint64_t seq = 0;
+    for (int i = 0; i < 100; i++)
+        CHECK_INT(spool_read(c, &data, &len, &p, &seq, err, sizeof err), 1);
+    spool_cursor_destroy(&c);
+    CHECK_INT(p, pos[99]);
+    CHECK_INT(seq, 100); /* sequence numbers count from 1 */
+    int segs_before = s_count_segments(dir);
+    CHECK_INT(spool_checkpoint(sp, pos[99], err, sizeof err), SPOOL_OK);
+    CHECK_INT(spool_checkpointed(sp), pos[99]);
+    CHECK(s_count_segments(dir) < segs_before);
+    /* No file left whose records are all consumed. */
+    char first[64] = "", path[512];
+    CHECK_INT(s_segment_name(dir, false, first, sizeof first), 0);
+    snprintf(path, sizeof path, "%s/%s", dir, first);
+    CHECK((uint64_t)strtoull(first, NULL, 10) + (uint64_t)s_file_size(path) > pos[99]);
+    struct spool_stats st;
+    spool_stats(sp, &st);
+    CHECK_INT(st.depth_records, N - 100);
+    CHECK_INT(st.checkpoint_seq, 100);
+    /* A position that is no record's end is refused. */
+    CHECK_INT(spool_checkpoint(sp, pos[120] - 1, err, sizeof err), SPOOL_ERR);
+    CHECK_CONTAINS(err, "not a record position");
+    CHECK_INT(spool_checkpoint(sp, pos[N - 1] + 1, err, sizeof err), SPOOL_ERR);
+    spool_destroy(&sp);
+
+    /* Reopen: resumes after the checkpoint. A checkpoint no cursor led to is looked up. */
+    sp = spool_open(dir, &o, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    CHECK_INT(spool_checkpointed(sp), pos[99]);
+    n = s_read_all(sp, spool_checkpointed(sp), idx, rpos, N, &bad);
+    CHECK_INT(n, N - 100);
+    CHECK_INT(bad, 0);
+    CHECK_INT(idx[0], 100);
+    spool_stats(sp, &st);
+    CHECK_INT(st.depth_records, N - 100);
+    CHECK_INT(spool_checkpoint(sp, pos[199], err, sizeof err), SPOOL_OK);
+    spool_stats(sp, &st);
+    CHECK_INT(st.checkpoint_seq, 200);
+    CHECK_INT(st.depth_records, N - 200);
+    spool_destroy(&sp);
+    sp = spool_open(dir, &o, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    n = s_read_all(sp, spool_checkpointed(sp), idx, rpos, N, &bad);
+    CHECK_INT(n, N - 200);
+    CHECK_INT(idx[0], 200);
+    spool_destroy(&sp);
+}
+
+/* Opens a damaged copy, checks what recovery kept and reported, then appends after it. */
+static void s_check_recovery(const char *dir, const char *segname, uint64_t dmg_off,
+                             uint64_t dmg_bytes, size_t keep, const uint64_t *want_idx)
+{
+    char err[512] = "";
+    struct spool_opts o = {.segment_bytes = 4096, .max_bytes = UINT64_MAX};
+    struct spool_report rep;
+    static uint64_t idx[512], rpos[512];
+    int bad;
+
+    spool_t *sp = spool_open(dir, &o, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    CHECK_INT(rep.ndamage, dmg_bytes > 0);
+    CHECK_INT(rep.seq_gaps, 0); /* the damage is the one report of what went missing */
+    if (rep.ndamage > 0) {
+        CHECK_CONTAINS(rep.damage[0].file, segname);
+        CHECK_INT(rep.damage[0].offset, dmg_off);
+        CHECK_INT(rep.damage[0].bytes, dmg_bytes);
+        CHECK(rep.repaired);
+    }
+    size_t n = s_read_all(sp, 0, idx, rpos, 512, &bad);
+    CHECK_INT(n, keep);
+    CHECK_INT(bad, 0);
+    int same = 1;
+    for (size_t i = 0; i < n && i < keep; i++)
+        same &= idx[i] == want_idx[i];
+    CHECK(same);
+    uint64_t p, d;
+    CHECK_INT(s_append(sp, 1000, 50, &p), SPOOL_OK);
+    CHECK(p > (n ? rpos[n - 1] : 0));
+    CHECK_INT(spool_commit(sp, &d, err, sizeof err), SPOOL_OK);
+    spool_destroy(&sp);
+
+    sp = spool_open(dir, &o, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    CHECK_INT(rep.ndamage, 0);
+    CHECK_INT(rep.seq_gaps, keep != want_idx[keep - 1] + 1); /* left by a repair mid-spool */
+    n = s_read_all(sp, 0, idx, rpos, 512, &bad);
+    CHECK_INT(n, keep + 1);
+    CHECK_INT(bad, 0);
+    CHECK_INT(idx[keep], 1000);
+    CHECK_INT(rpos[keep], p);
+    spool_destroy(&sp);
+}
+
+/* 2. A crash mid-write: the last record cut at every offset; bytes flipped here and there. */
+static void s_test_torn(void)
+{
+    enum { N = 30, LEN = 100, MID = 90 };
+    char src[256], work[256], seg[64] = "", path[512], err[512] = "";
+    struct spool_opts o = {.segment_bytes = 4096, .max_bytes = UINT64_MAX};
+    static uint64_t want[MID], pos[MID];
+    uint64_t d;
+
+    for (int i = 0; i < MID; i++)
+        want[i] = (uint64_t)i;
+    /* One segment: 40 + 30 * (16 + 100) bytes < 4096. */
+    s_path(src, sizeof src, "torn-src");
+    spool_t *sp = spool_open(src, &o, NULL, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    for (uint64_t i = 0; i < N; i++)
+        s_append(sp, i, LEN, &pos[i]);
+    CHECK_INT(spool_commit(sp, &d, err, sizeof err), SPOOL_OK);
+    spool_destroy(&sp);
+    CHECK_INT(s_segment_name(src, true, seg, sizeof seg), 0);
+    snprintf(path, sizeof path, "%s/%s", src, seg);
+    uint64_t size = (uint64_t)s_file_size(path);
+    uint64_t last_start = size - (16 + LEN);
+    CHECK_INT(size, 40 + N * (16 + LEN));
+
+    int before = check_failed;
+    for (uint64_t t = last_start; t < size; t++) {
+        s_path(work, sizeof work, "torn-work");
+        s_rmrf(work);
+        s_copy_dir(src, work);
+        snprintf(path, sizeof path, "%s/%s", work, seg);
+        CHECK_INT(truncate(path, (off_t)t), 0);
+        s_check_recovery(work, seg, last_start, t - last_start, N - 1, want);
+        if (check_failed > before + 5)
+            break; /* one broken offset says enough */
+    }
+
+    /* A byte flipped in record 10: in its length, sequence number, checksum and payload. */
+    uint64_t rec10 = 40 + 10 * (16 + LEN);
+    const int flips[] = {0, 3, 5, 13, 16, 60, 115};
+    for (size_t f = 0; f < sizeof flips / sizeof flips[0]; f++) {
+        s_path(work, sizeof work, "torn-work");
+        s_rmrf(work);
+        s_copy_dir(src, work);
+        snprintf(path, sizeof path, "%s/%s", work, seg);
+        int fd = open(path, O_RDWR);
+        uint8_t b = 0;
+        CHECK_INT(pread(fd, &b, 1, (off_t)(rec10 + (uint64_t)flips[f])), 1);
+        b ^= 0x5A;
+        CHECK_INT(pwrite(fd, &b, 1, (off_t)(rec10 + (uint64_t)flips[f])), 1);
+        close(fd);
+        s_check_recovery(work, seg, rec10, size - rec10, 10, want);
+    }
+
+    /* A flip in the middle of an older segment: its valid prefix is kept, the damage reported,
+     * and the later segments still read (see docs/SPOOL.md on why it does not stop there). */
+    s_path(src, sizeof src, "torn-mid");
+    sp = spool_open(src, &o, NULL, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    for (uint64_t i = 0; i < MID; i++)
+        s_append(sp, i, LEN, &pos[i]);
+    CHECK_INT(spool_commit(sp, &d, err, sizeof err), SPOOL_OK);
+    spool_destroy(&sp);
+    CHECK_INT(s_segment_name(src, false, seg, sizeof seg), 0);
+    CHECK(s_count_segments(src) >= 3);
+    snprintf(path, sizeof path, "%s/%s", src, seg);
+    uint64_t seg1 = (uint64_t)s_file_size(path); /* the next segment starts at this position */
+    size_t in_seg1 = 0;
+    while (in_seg1 < MID && pos[in_seg1] <= seg1)
+        in_seg1++;
+    uint64_t rec5 = 40 + 5 * (16 + LEN);
+    int fd = open(path, O_RDWR);
+    uint8_t b = 0;
+    CHECK_INT(pread(fd, &b, 1, (off_t)rec5 + 30), 1);
+    b ^= 1;
+    CHECK_INT(pwrite(fd, &b, 1, (off_t)rec5 + 30), 1);
+    close(fd);
+    static uint64_t keep[MID];
+    size_t nkeep = 0;
+    for (size_t i = 0; i < MID; i++)
+        if (i < 5 || i >= in_seg1)
+            keep[nkeep++] = i;
+    s_check_recovery(src, seg, rec5, seg1 - rec5, nkeep, keep);
+
+    /* Read-only inspection reports damage and changes nothing. */
+    fd = open(path, O_RDWR);
+    CHECK_INT(pwrite(fd, "X", 1, 40 + 2 * (16 + LEN) + 20), 1);
+    close(fd);
+    off_t sz = s_file_size(path);
+    struct spool_opts ro = o;
+    struct spool_report rep;
+    ro.read_only = true;
+    sp = spool_open(src, &ro, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    CHECK_INT(rep.ndamage, 1);
+    CHECK(!rep.repaired);
+    CHECK_INT(s_file_size(path), sz);
+    uint64_t p;
+    CHECK_INT(spool_append(sp, "x", 1, &p), SPOOL_ERR);
+    spool_destroy(&sp);
+}
+
+/* 3. A child appending and committing in a loop is killed: what it was told is durable is. */
+static void s_test_kill(void)
+{
+    char dir[256], err[512] = "";
+    struct spool_opts o = {.segment_bytes = 64 << 10, .max_bytes = UINT64_MAX};
+    int pfd[2];
+    struct report {
+        uint64_t durable, count;
+    } r, last = {0, 0};
+    size_t reports = 0;
+
+    s_path(dir, sizeof dir, "kill");
+    CHECK_INT(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        spool_t *sp = spool_open(dir, &o, NULL, err, sizeof err);
+        if (!sp)
+            _exit(2);
+        uint64_t i = 0, p, d;
+        for (;;) {
+            uint64_t n = 1 + i % 23;
+            for (uint64_t k = 0; k < n; k++, i++)
+                s_append(sp, i, s_len(i), &p);
+            if (spool_commit(sp, &d, err, sizeof err) != SPOOL_OK || d != p)
+                _exit(3);
+            struct report rr = {d, i};
+            if (write(pfd[1], &rr, sizeof rr) != sizeof rr)
+                _exit(4);
+        }
+    }
+    close(pfd[1]);
+    /* Let it commit for a while (at least 300 groups), then kill it mid-flight. */
+    int64_t deadline = s_now_us() + 10 * 1000000;
+    while (reports < 300 && s_now_us() < deadline) {
+        struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+        if (poll(&pf, 1, 1000) <= 0)
+            break;
+        if (read(pfd[0], &r, sizeof r) != sizeof r)
+            break;
+        last = r;
+        reports++;
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    while (read(pfd[0], &r, sizeof r) == sizeof r) {
+        last = r;
+        reports++;
+    }
+    close(pfd[0]);
+    CHECK(reports >= 300);
+
+    struct spool_report rep;
+    spool_t *sp = spool_open(dir, &o, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    static uint64_t idx[200000], rpos[200000];
+    int bad;
+    size_t n = s_read_all(sp, 0, idx, rpos, 200000, &bad);
+    CHECK_INT(bad, 0);
+    CHECK(n >= last.count);
+    CHECK(n > 0 && rpos[(n < 200000 ? n : 200000) - 1] >= last.durable);
+    int inorder = 1;
+    for (size_t i = 0; i < n && i < 200000; i++)
+        inorder &= idx[i] == i;
+    CHECK(inorder);
+    printf("kill: %zu commits reported, %" PRIu64 " records durable, %zu found after SIGKILL, "
+           "%zu damaged stretch(es) cut\n",
+           reports, last.count, n, rep.ndamage);
+    spool_destroy(&sp);
+}
+
+/* 4. Full: appends are refused past max_bytes, and accepted again after a checkpoint. */
+static void s_test_full(void)
+{
+    char dir[256], err[512] = "";
+    struct spool_opts o = {.segment_bytes = 4096, .max_bytes = 8192};
+    uint64_t p, d, i = 0;
+    int rc;
+
+    s_path(dir, sizeof dir, "full");
+    spool_t *sp = spool_open(dir, &o, NULL, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    /* Buffered records count: refused before any commit. */
+    while ((rc = s_append(sp, i, 200, &p)) == SPOOL_OK && i < 1000)
+        i++;
+    CHECK_INT(rc, SPOOL_FULL);
+    CHECK(i > 20 && i <= 8192 / 216);
+    CHECK_INT(spool_commit(sp, &d, err, sizeof err), SPOOL_OK);
+    CHECK_INT(d, p);
+    CHECK_INT(s_append(sp, i, 200, &p), SPOOL_FULL);
+    struct spool_stats st;
+    spool_stats(sp, &st);
+    CHECK_INT(st.full, 2);
+    CHECK_INT(st.depth_records, i);
+    CHECK(st.depth_bytes <= 8192);
+
+    /* The consumer stores them all and checkpoints: room again. */
+    static uint64_t idx[100], rpos[100];
+    int bad;
+    size_t n = s_read_all(sp, 0, idx, rpos, 100, &bad);
+    CHECK_INT(n, i);
+    CHECK_INT(spool_checkpoint(sp, rpos[n - 1], err, sizeof err), SPOOL_OK);
+    spool_stats(sp, &st);
+    CHECK_INT(st.depth_records, 0);
+    CHECK_INT(st.depth_bytes, 0);
+    CHECK_INT(s_append(sp, i, 200, &p), SPOOL_OK);
+    CHECK_INT(spool_commit(sp, &d, err, sizeof err), SPOOL_OK);
+    n = s_read_all(sp, spool_checkpointed(sp), idx, rpos, 100, &bad);
+    CHECK_INT(n, 1);
+    CHECK_INT(idx[0], i);
+    spool_destroy(&sp);
+}
+
+/* 5. Disk full on a real small filesystem (or EFBIG from RLIMIT_FSIZE if mounting is denied). */
+static void s_test_disk_full(void)
+{
+    char mnt[256], dir[300], copy[256], err[512] = "";
+    /* 100 KiB segments: the third one fills the disk in its middle, so a group is cut back. */
+    struct spool_opts o = {.segment_bytes = 100 << 10, .max_bytes = UINT64_MAX};
+    bool mounted = false, limited = false;
+    struct rlimit old_lim;
+    spool_t *sp = NULL;
+    int want_errno;
+
+    s_path(mnt, sizeof mnt, "fs");
+    mkdir(mnt, 0700);
+    /* ANPR_TEST_NO_MOUNT=1 takes the fallback, to test it where mounting works. */
+    const char *no_mount = getenv("ANPR_TEST_NO_MOUNT");
+    if ((!no_mount || strcmp(no_mount, "1") != 0) &&
+        mount("tmpfs", mnt, "tmpfs", 0, "size=256k,mode=0700") == 0) {
+        mounted = true;
+        want_errno = ENOSPC;
+        printf("disk full: a 256 KiB tmpfs at %s\n", mnt);
+    } else {
+        printf("disk full: mount: %s; using RLIMIT_FSIZE (EFBIG) instead\n",
+               no_mount ? "skipped (ANPR_TEST_NO_MOUNT)" : strerror(errno));
+        getrlimit(RLIMIT_FSIZE, &old_lim);
+        struct rlimit lim = {.rlim_cur = 200 << 10, .rlim_max = old_lim.rlim_max};
+        signal(SIGXFSZ, SIG_IGN);
+        o.segment_bytes = 1 << 20; /* one file reaches the limit */
+        CHECK_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        limited = true;
+        want_errno = EFBIG;
+    }
+    snprintf(dir, sizeof dir, "%s/spool", mnt);
+    sp = spool_open(dir, &o, NULL, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        goto out;
+
+    uint64_t i = 0, p = 0, d = 0, good = 0, good_n = 0;
+    int rc = SPOOL_OK;
+    for (int group = 0; group < 1000 && rc == SPOOL_OK; group++) {
+        for (int k = 0; k < 10; k++, i++)
+            s_append(sp, i, 1000 + (size_t)k, &p);
+        rc = spool_commit(sp, &d, err, sizeof err);
+        if (rc == SPOOL_OK) {
+            good = d;
+            good_n = i;
+        }
+    }
+    CHECK_INT(rc, SPOOL_ERR);
+    CHECK_CONTAINS(err, strerror(want_errno));
+    CHECK_CONTAINS(err, dir);
+    CHECK(strstr(err, "at offset 0:") == NULL); /* in the middle of a segment */
+    CHECK_INT(d, good);                         /* nothing of the failed group reported durable */
+    CHECK(p > good);                            /* ...though positions were given to it */
+    CHECK_INT(spool_durable(sp), good);
+    printf("disk full: commit failed as expected: %s\n", err);
+
+    /* The files hold whole records only: a copy opens without damage, with exactly the durable
+     * records. (The copy lives outside the full filesystem.) */
+    s_path(copy, sizeof copy, "fs-copy");
+    CHECK_INT(s_copy_dir(dir, copy), 0);
+    struct spool_report rep;
+    struct spool_opts ro = o;
+    ro.read_only = true;
+    spool_t *cp = spool_open(copy, &ro, &rep, err, sizeof err);
+    CHECK(cp != NULL);
+    CHECK_INT(rep.ndamage, 0);
+    CHECK_INT(rep.records, good_n);
+    spool_destroy(&cp);
+
+    /* A retry without room fails again; the records stay buffered. */
+    CHECK_INT(spool_commit(sp, &d, err, sizeof err), SPOOL_ERR);
+    CHECK_INT(d, good);
+
+    /* Free space: the consumer stores everything durable and checkpoints, which deletes the
+     * consumed segments. The checkpoint itself needs a page: if even that is missing, grow the
+     * filesystem (an operator would). */
+    static uint64_t idx[2000], rpos[2000];
+    int bad;
+    size_t n = s_read_all(sp, 0, idx, rpos, 2000, &bad);
+    CHECK_INT(n, good_n);
+    CHECK_INT(bad, 0);
+    if (mounted) {
+        if (spool_checkpoint(sp, good, err, sizeof err) != SPOOL_OK) {
+            printf("disk full: checkpoint failed too (%s); growing the filesystem\n", err);
+            CHECK_INT(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=320k,mode=0700"), 0);
+            CHECK_INT(spool_checkpoint(sp, good, err, sizeof err), SPOOL_OK);
+        }
+    } else {
+        CHECK_INT(spool_checkpoint(sp, good, err, sizeof err), SPOOL_OK);
+        CHECK_INT(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
+        limited = false;
+    }
+    CHECK_INT(spool_commit(sp, &d, err, sizeof err), SPOOL_OK);
+    CHECK_INT(d, p);
+    n = s_read_all(sp, good, idx, rpos, 2000, &bad);
+    CHECK_INT(n, i - good_n);
+    CHECK_INT(bad, 0);
+    CHECK(n > 0 && idx[0] == good_n && rpos[n - 1] == p);
+    struct spool_stats st;
+    spool_stats(sp, &st);
+    CHECK_INT(st.errors, 2);
+    spool_destroy(&sp);
+
+    sp = spool_open(dir, &o, &rep, err, sizeof err);
+    CHECK(sp != NULL);
+    CHECK_INT(rep.ndamage, 0);
+    if (sp) {
+        n = s_read_all(sp, spool_checkpointed(sp), idx, rpos, 2000, &bad);
+        CHECK_INT(n, i - good_n);
+    }
+out:
+    spool_destroy(&sp);
+    if (limited)
+        setrlimit(RLIMIT_FSIZE, &old_lim);
+    if (mounted)
+        CHECK_INT(umount(mnt), 0);
+}
+
+/* 6. One spool, one owner. */
+static void s_test_lock(void)
+{
+    char dir[256], err[512] = "";
+    struct spool_opts ro = {.read_only = true};
+
+    s_path(dir, sizeof dir, "lock");
+    spool_t *a = spool_open(dir, NULL, NULL, err, sizeof err);
+    CHECK(a != NULL);
+    err[0] = '\0';
+    spool_t *b = spool_open(dir, NULL, NULL, err, sizeof err);
+    CHECK(b == NULL);
+    CHECK_CONTAINS(err, dir);
+    CHECK_CONTAINS(err, "in use");
+    err[0] = '\0';
+    b = spool_open(dir, &ro, NULL, err, sizeof err);
+    CHECK(b == NULL);
+    CHECK_CONTAINS(err, "in use");
+    spool_destroy(&a);
+    b = spool_open(dir, NULL, NULL, err, sizeof err);
+    CHECK(b != NULL);
+    spool_destroy(&b);
+    /* A read-only look at a missing spool does not create it. */
+    s_path(dir, sizeof dir, "nothing-here");
+    b = spool_open(dir, &ro, NULL, err, sizeof err);
+    CHECK(b == NULL);
+    CHECK_CONTAINS(err, dir);
+    CHECK(s_file_size(dir) < 0);
+}
+
+/* 7. The consumer thread sees records once durable, and spool_wait wakes on a commit. */
+struct s_shared {
+    spool_t *sp;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int stage;          /* 1: consumer checked the uncommitted records are invisible */
+    int seen_before;    /* records the consumer read before the commit */
+    uint64_t woke_with; /* what spool_wait returned */
+    int64_t woke_us;    /* when it returned */
+    size_t read_after;  /* records read after waking */
+    int beyond_durable; /* records read past what spool_durable said right after */
+    size_t total;       /* records read in the streaming phase */
+    int bad;
+};
+
+static void s_stage(struct s_shared *s, int stage)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stage = stage;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits for a stage with a deadline; 0 or -1 on timeout. */
+static int s_wait_stage(struct s_shared *s, int stage, int ms)
+{
+    struct timespec dl;
+    int rc = 0;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += ms / 1000;
+    pthread_mutex_lock(&s->mu);
+    while (s->stage < stage && rc == 0)
+        rc = pthread_cond_timedwait(&s->cond, &s->mu, &dl);
+    pthread_mutex_unlock(&s->mu);
+    return s->stage >= stage ? 0 : -1;
+}
+
+static void *s_consumer(void *arg)
+{
+    struct s_shared *s = arg;
+    char err[512];
+    const void *data;
+    size_t len;
+    uint64_t p = 0, last = 0;
+    spool_cursor_t *c = spool_cursor_new(s->sp, 0, err, sizeof err);
+
+    if (!c)
+        return NULL;
+    while (spool_read(c, &data, &len, &p, NULL, err, sizeof err) == 1)
+        s->seen_before++;
+    s_stage(s, 1);
+    s->woke_with = spool_wait(s->sp, 0, 5000);
+    s->woke_us = s_now_us();
+    while (spool_read(c, &data, &len, &p, NULL, err, sizeof err) == 1) {
+        s->read_after++;
+        last = p;
+    }
+    s_stage(s, 2);
+
+    /* Streaming: read while the producer commits; never past the durable position. */
+    uint8_t want[S_MAXREC];
+    while (s->total < 5000) {
+        int rc = spool_read(c, &data, &len, &p, NULL, err, sizeof err);
+        if (rc < 0) {
+            s->bad++;
+            break;
+        }
+        if (rc == 0) {
+            /* Caught up: checkpoint, which lets a full producer go on. */
+            if (last > spool_checkpointed(s->sp) &&
+                spool_checkpoint(s->sp, last, err, sizeof err) != SPOOL_OK)
+                s->bad++;
+            if (spool_wait(s->sp, last, 5000) <= last)
+                break; /* nothing for 5 s: the producer is stuck, the checks will say */
+            continue;
+        }
+        s->beyond_durable += p > spool_durable(s->sp);
+        uint64_t i;
+        memcpy(&i, data, 8);
+        s_fill(i, len, want);
+        s->bad += i != s->total || memcmp(want, data, len) != 0;
+        s->total++;
+        last = p;
+        if (s->total % 100 == 0 && spool_checkpoint(s->sp, p, err, sizeof err) != SPOOL_OK)
+            s->bad++;
+    }
+    spool_cursor_destroy(&c);
+    return NULL;
+}
+
+static void s_test_threads(void)
+{
+    char dir[256], err[512] = "";
+    struct spool_opts o = {.segment_bytes = 16 << 10, .max_bytes = 16 << 10};
+    struct s_shared s = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t th;
+    uint64_t p, d;
+
+    s_path(dir, sizeof dir, "threads");
+    s.sp = spool_open(dir, &o, NULL, err, sizeof err);
+    CHECK(s.sp != NULL);
+    if (!s.sp)
+        return;
+    /* A wait with nothing coming times out, after about its timeout. */
+    int64_t t0 = s_now_us();
+    CHECK_INT(spool_wait(s.sp, 0, 100), 0);
+    int64_t waited = s_now_us() - t0;
+    CHECK(waited >= 90000 && waited < 2000000);
+
+    for (uint64_t i = 0; i < 10; i++)
+        s_append(s.sp, 1000 + i, 100, &p);
+    CHECK_INT(pthread_create(&th, NULL, s_consumer, &s), 0);
+    CHECK_INT(s_wait_stage(&s, 1, 5000), 0);
+    CHECK_INT(s.seen_before, 0); /* appended, not committed: invisible */
+    int64_t committed_us = s_now_us();
+    CHECK_INT(spool_commit(s.sp, &d, err, sizeof err), SPOOL_OK);
+    CHECK_INT(s_wait_stage(&s, 2, 5000), 0);
+    CHECK_INT(s.woke_with, d);
+    CHECK(s.woke_us - committed_us < 1000000); /* woken by the commit, not the 5 s timeout */
+    CHECK_INT(s.read_after, 10);
+
+    /* Stream 5000 records in groups while the consumer reads and checkpoints behind. A full
+     * spool (64 KiB) makes the producer wait for the consumer's checkpoints. */
+    int full_waits = 0;
+    for (uint64_t i = 0; i < 5000;) {
+        int rc = s_append(s.sp, i, s_len(i), &p);
+        if (rc == SPOOL_FULL) {
+            CHECK_INT(spool_commit(s.sp, &d, err, sizeof err), SPOOL_OK);
+            full_waits++;
+            int64_t dl = s_now_us() + 5000000;
+            while (s_append(s.sp, i, s_len(i), &p) == SPOOL_FULL && s_now_us() < dl) {
+                struct timespec ts = {0, 1000000}; /* polled: the consumer has no signal back */
+                nanosleep(&ts, NULL);
+            }
+        } else if (rc != SPOOL_OK) {
+            break;
+        }
+        i++;
+        if (i % 37 == 0)
+            CHECK_INT(spool_commit(s.sp, &d, err, sizeof err), SPOOL_OK);
+    }
+    CHECK_INT(spool_commit(s.sp, &d, err, sizeof err), SPOOL_OK);
+    pthread_join(th, NULL);
+    CHECK_INT(s.total, 5000);
+    CHECK_INT(s.bad, 0);
+    CHECK_INT(s.beyond_durable, 0);
+    CHECK(full_waits > 0);
+
+    spool_destroy(&s.sp);
+}
+
+int main(void)
+{
+    snprintf(s_root, sizeof s_root, "/tmp/test_spool.XXXXXX");
+    if (!mkdtemp(s_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    s_test_roundtrip();
+    s_test_torn();
+    s_test_kill();
+    s_test_full();
+    s_test_disk_full();
+    s_test_lock();
+    s_test_threads();
+    s_rmrf(s_root);
+    return check_done("spool");
+}
