@@ -543,6 +543,22 @@ fail:
     return NULL;
 }
 
+/*
+ * A peer that refuses us (TLS 1.3: our certificate) sends an alert and closes; our next write
+ * may then meet a reset before we read the alert. The alert says why, the reset does not: look
+ * for it in what was received, without waiting.
+ */
+static void s_pending_alert(tls_conn_t *c, char *why, size_t len)
+{
+    uint8_t scratch[256];
+    int sslerr = 0, saved = 0;
+
+    if (s_drive(c, S_READ, scratch, sizeof scratch, util_mono_us(), &sslerr, &saved) < 0 &&
+        sslerr == SSL_ERROR_SSL)
+        s_failure(c->ssl, sslerr, saved, false, why, len);
+    ERR_clear_error();
+}
+
 int tls_write_all(tls_conn_t *c, const void *buf, size_t len, int timeout_ms, char *err,
                   size_t errlen)
 {
@@ -560,6 +576,8 @@ int tls_write_all(tls_conn_t *c, const void *buf, size_t len, int timeout_ms, ch
         }
         if (rc < 0) {
             s_failure(c->ssl, sslerr, saved, false, why, sizeof why);
+            if (sslerr == SSL_ERROR_SYSCALL)
+                s_pending_alert(c, why, sizeof why);
             s_err(err, errlen, "write to %s: %s", c->peer, why);
             return -1;
         }
