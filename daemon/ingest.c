@@ -10,6 +10,7 @@
 
 #include "batch.h"
 #include "log.h"
+#include "match.h"
 #include "notify.h"
 #include "pend.h"
 #include "supp.h"
@@ -306,41 +307,19 @@ static void s_take_update(ingest_t *self)
 
 /* --- reads ---------------------------------------------------------------------------------- */
 
-static void s_publish_hit(ingest_t *self, const struct proto_read *r, const struct wl_match *m)
+/* Publish an encoded HIT of entry e: a covert list's goes to its own feed, topic per list, or
+ * nowhere: never the general one. */
+static void s_publish(ingest_t *self, const struct proto_hit *hit, const struct wl_entry *e)
 {
-    const struct wl_entry *e = m->entry;
-    struct proto_hit hit;
     uint8_t frame[PROTO_MAX_FRAME];
-    char topic[8 + PROTO_CATEGORY_MAX];
-    size_t len;
-    int tlen;
-
-    memset(&hit, 0, sizeof hit);
-    hit.entry_id = e->id;
-    hit.list_id = e->list->id;
-    hit.priority = e->list->priority;
-    hit.match = m->kind;
-    hit.reading = m->reading;
-    hit.nsubst = m->nsubst;
-    snprintf(hit.list, sizeof hit.list, "%s", e->list->name);
-    snprintf(hit.category, sizeof hit.category, "%s", e->list->category);
-    snprintf(hit.entry_plate, sizeof hit.entry_plate, "%s", e->plate);
-    snprintf(hit.entry_country, sizeof hit.entry_country, "%s", e->country);
-    snprintf(hit.instruction, sizeof hit.instruction, "%s", e->instruction);
-    snprintf(hit.external_ref, sizeof hit.external_ref, "%s", e->external_ref);
-    snprintf(hit.detail, sizeof hit.detail, "%s", m->detail);
-    hit.read = *r;
-    len = proto_encode_hit(&hit, frame, sizeof frame);
-    /* A covert list's HIT goes to its own feed, topic per list, or nowhere: never the
-     * general one. */
+    char topic[16 + PROTO_CATEGORY_MAX];
     void *sock = e->list->opts.covert ? self->covert_pub : self->pub;
+    size_t len = proto_encode_hit(hit, frame, sizeof frame);
+    int tlen = match_topic(e, topic, sizeof topic);
+
     if (!sock)
         return;
-    if (e->list->opts.covert)
-        tlen = snprintf(topic, sizeof topic, "covert/%" PRIu32, e->list->id);
-    else
-        tlen = snprintf(topic, sizeof topic, "hit/%s", hit.category);
-    if (len == 0) {
+    if (len == 0 || tlen < 0) {
         log_error("ingest", "HIT of entry %" PRIu64 " does not encode; list %u has a bad field",
                   e->id, e->list->id);
         return;
@@ -353,30 +332,24 @@ static void s_publish_hit(ingest_t *self, const struct proto_read *r, const stru
     self->stats.hits++;
 }
 
+static void s_publish_hit(ingest_t *self, const struct proto_read *r, const struct wl_match *m)
+{
+    struct proto_hit hit;
+
+    match_hit(r, m, false, &hit);
+    s_publish(self, &hit, m->entry);
+}
+
 /*
  * Match a read: its plate and its candidates are the readings, numbered as in the read (0 the
- * plate, n its candidate n); a candidate that does not normalise is an empty reading, so the
- * numbering and the HIT's detail text stay the read's own. Fills hits, returns how many (at
- * most INGEST_MAX_HITS); *readings gets the query's plates (for suppression keys).
+ * plate, n its candidate n). Fills hits, returns how many (at most INGEST_MAX_HITS); *readings
+ * gets the query's plates (for suppression keys).
  */
 static size_t s_match(ingest_t *self, const struct proto_read *r, const char *plate,
-                      char cands[PROTO_CAND_MAX][PLATE_MAX + 1], struct wl_match *hits,
-                      const char **readings)
+                      struct match_readings *rd, struct wl_match *hits, const char **readings)
 {
-    struct wl_query q = {.country = r->country, .time_us = r->time_us, .nreadings = 1};
-    size_t n;
+    size_t n = match_read(self->wl, r, plate, r->time_us, rd, hits, INGEST_MAX_HITS, readings);
 
-    q.plate[0] = plate;
-    q.confidence[0] = r->confidence;
-    if (wl_takes_candidates(self->wl)) {
-        for (unsigned i = 0; i < r->ncand && i + 1 < WL_READINGS_MAX; i++) {
-            bool ok = plate_normalise_cc(r->cand[i].plate, r->country, cands[i]) == PLATE_OK;
-            q.plate[i + 1] = ok ? cands[i] : NULL;
-            q.confidence[i + 1] = r->cand[i].confidence;
-            q.nreadings = i + 2;
-        }
-    }
-    n = wl_match(self->wl, &q, hits, INGEST_MAX_HITS);
     if (n > INGEST_MAX_HITS) {
         log_warn("ingest",
                  "read of camera %s seq %" PRIu64 " hits %zu entries; HITs for the %d most "
@@ -384,8 +357,6 @@ static size_t s_match(ingest_t *self, const struct proto_read *r, const char *pl
                  r->camera, r->seq, n, INGEST_MAX_HITS);
         n = INGEST_MAX_HITS;
     }
-    for (size_t i = 0; i < WL_READINGS_MAX; i++)
-        readings[i] = i < q.nreadings ? q.plate[i] : NULL;
     return n;
 }
 
@@ -443,9 +414,9 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         return;
     }
 
-    char cands[PROTO_CAND_MAX][PLATE_MAX + 1];
+    struct match_readings rd;
     const char *readings[WL_READINGS_MAX];
-    nhits = s_match(self, &r, plate, cands, hits, readings);
+    nhits = s_match(self, &r, plate, &rd, hits, readings);
     if (!self->cur && !(self->cur = s_batch_get(self)))
         goto overload;
     int copies = pend_add(self->pend, cam, r.seq, r.time_us);

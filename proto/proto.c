@@ -768,9 +768,11 @@ int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit, stru
                       S_PRIORITY_MAX);
     if (s_get_u8(&rd, &hit->match, "HIT", "match", err) < 0)
         return -1;
+    hit->post_match = hit->match & PROTO_MATCH_POST;
+    hit->match &= (uint8_t)~PROTO_MATCH_POST;
     if (hit->match < PROTO_MATCH_EXACT || hit->match > PROTO_MATCH_PATTERN)
-        return s_fail(err, PROTO_E_FIELD, "HIT.match: %u not in %d..%d", (unsigned)hit->match,
-                      PROTO_MATCH_EXACT, PROTO_MATCH_PATTERN);
+        return s_fail(err, PROTO_E_FIELD, "HIT.match: kind %u not in %d..%d",
+                      (unsigned)hit->match, PROTO_MATCH_EXACT, PROTO_MATCH_PATTERN);
     if (s_get_u8(&rd, &hit->reading, "HIT", "reading", err) < 0)
         return -1;
     if (hit->reading > PROTO_CAND_MAX)
@@ -1068,7 +1070,7 @@ size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap)
     s_put_u64(&w, hit->entry_id);
     s_put_u32(&w, hit->list_id);
     s_put_u8(&w, hit->priority);
-    s_put_u8(&w, hit->match);
+    s_put_u8(&w, (uint8_t)(hit->match | (hit->post_match ? PROTO_MATCH_POST : 0)));
     s_put_u8(&w, hit->reading);
     s_put_u8(&w, hit->nsubst);
     s_put_str8(&w, hit->list, nlist);

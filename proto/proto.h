@@ -58,6 +58,10 @@ enum proto_match {
     PROTO_MATCH_PATTERN = 4,
 };
 
+/* On the wire, bit 7 of HIT.match marks a post-match (proto_hit.post_match); bits 0..6 are the
+ * kind. */
+#define PROTO_MATCH_POST 0x80
+
 /*
  * Why a frame or read was refused. The numbers are on the wire (REJECT.reason) and never change
  * meaning; proto_reason_name() gives the stable token used in logs and metrics.
@@ -129,6 +133,8 @@ struct proto_hit {
     uint8_t match;                 /* enum proto_match */
     uint8_t reading;               /* reading that matched: 0 primary, n = read.cand[n - 1] */
     uint8_t nsubst;                /* characters that differ within their OCR class */
+    bool post_match;               /* found by the retro-match when the entry was added: the
+                                      read came before the entry was listed */
     char list[PROTO_LIST_MAX + 1]; /* watchlist name */
     char category[PROTO_CATEGORY_MAX + 1];     /* e.g. "stolen", "wanted" */
     char entry_plate[PROTO_PLATE_MAX + 1];     /* as listed (normalised; a pattern has ? and *) */

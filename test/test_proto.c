@@ -621,6 +621,17 @@ static void s_test_other_vectors(void)
     CHECK_STR(hit_out.instruction, "Niet ingrijpen \xE2\x80\x94 positie melden aan dispatch.");
     CHECK_STR(hit_out.read.plate, "1-ABC-123");
     CHECK_INT(hit_out.read.seq, 42);
+    CHECK(!hit_out.post_match);
+
+    /* A post-match: the same HIT with bit 7 of match set, and nothing else changed. */
+    hit.post_match = true;
+    n2 = proto_encode_hit(&hit, again, sizeof again);
+    CHECK(n2 == n && again[21] == (PROTO_MATCH_POST | PROTO_MATCH_EXACT));
+    CHECK(memcmp(buf, again, 21) == 0 && memcmp(buf + 22, again + 22, n - 22) == 0);
+    CHECK_INT(proto_decode_hit(again, n2, &hit_out, &err), 0);
+    CHECK(hit_out.post_match);
+    CHECK_INT(hit_out.match, PROTO_MATCH_EXACT);
+    hit.post_match = false;
 
     n = s_unhex(v_hit_cand, buf, sizeof buf);
     CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
@@ -1509,10 +1520,13 @@ static void s_test_hit(void)
     h.priority = 9;
     h.match = 0;
     CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
-    CHECK_CONTAINS(err.msg, "HIT.match: 0 not in 1..4");
+    CHECK_CONTAINS(err.msg, "HIT.match: kind 0 not in 1..4");
     h.match = 5;
     CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
     CHECK_INT(err.reason, PROTO_E_FIELD);
+    h.match = PROTO_MATCH_POST; /* the post-match bit alone is no kind */
+    CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), -1);
+    CHECK_CONTAINS(err.msg, "HIT.match: kind 0 not in 1..4");
     h.match = PROTO_MATCH_PATTERN;
     CHECK_INT(HIT(STR("l"), STR("stolen"), STR("1ABC123"), STR(""), STR("")), 0);
     /* the embedded READ follows the READ rules */

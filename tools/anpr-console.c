@@ -76,7 +76,7 @@ static void s_usage(FILE *f)
                "  --help, --version\n"
                "\n"
                "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
-               "priority match entry_plate reading nsubst detail\n"
+               "priority match entry_plate reading nsubst detail post_match\n"
                "(reading: 0 = the plate as read, n = the read's candidate n)\n");
 }
 
@@ -154,13 +154,13 @@ static void s_print_tsv(const struct proto_hit *h)
         m = mbuf;
     }
     printf("%" PRId64 "\t%s\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\t%" PRIu32
-           "\t%s\t%s\t%u\t%s\t%s\t%u\t%u\t%s\n",
+           "\t%s\t%s\t%u\t%s\t%s\t%u\t%u\t%s\t%d\n",
            r->time_us, s_clean(r->camera, ' ', cam, sizeof(cam)), r->seq,
            s_clean(r->plate, ' ', plate, sizeof(plate)), s_clean(r->country, ' ', cc, sizeof(cc)),
            h->entry_id, h->list_id, s_clean(h->list, ' ', list, sizeof(list)),
            s_clean(h->category, ' ', cat, sizeof(cat)), (unsigned)h->priority, m,
            s_clean(h->entry_plate, ' ', ep, sizeof(ep)), (unsigned)h->reading, (unsigned)h->nsubst,
-           s_clean(h->detail, ' ', detail, sizeof(detail)));
+           s_clean(h->detail, ' ', detail, sizeof(detail)), h->post_match ? 1 : 0);
     fflush(stdout);
 }
 
@@ -219,6 +219,9 @@ static void s_print_text(const struct app *a, const struct proto_hit *h)
 
     s_cat(line, sizeof(line), &len, "%s.%03d  P%u ", clock, (int)(r->time_us / 1000 % 1000),
           (unsigned)h->priority);
+    /* A post-match is a past sighting: the vehicle is no longer at that camera. */
+    if (h->post_match)
+        s_cat(line, sizeof(line), &len, "POST-MATCH ");
     /* One buffer per argument: all arguments are evaluated before s_cat formats them. */
     s_clean(h->category, '?', cat, sizeof(cat));
     for (char *p = cat; *p != '\0'; p++) {
