@@ -130,14 +130,15 @@ out:
     return rc;
 }
 
-/* A list's options from its row (columns 4..11 of the query in s_load_lists); 0 or -1. */
+/* A list's options from its row (columns 4..12 of the query in s_load_lists); 0 or -1. */
 static int s_list_opts(const PGresult *res, int i, struct wl_list_opts *o)
 {
-    long long subst, conf, supp;
+    long long subst, conf, supp, retro;
 
     if (util_parse_long(PQgetvalue(res, i, 5), 0, WL_MAX_SUBST, &subst) != 0 ||
         util_parse_long(PQgetvalue(res, i, 7), 0, 1000, &conf) != 0 ||
-        util_parse_long(PQgetvalue(res, i, 9), 0, 86400, &supp) != 0)
+        util_parse_long(PQgetvalue(res, i, 9), 0, 86400, &supp) != 0 ||
+        util_parse_long(PQgetvalue(res, i, 12), 0, 31 * 86400, &retro) != 0)
         return -1;
     o->policy = strcmp(PQgetvalue(res, i, 4), "ocr") == 0 ? WL_POLICY_OCR : WL_POLICY_EXACT;
     o->max_subst = (uint8_t)subst;
@@ -147,6 +148,7 @@ static int s_list_opts(const PGresult *res, int i, struct wl_list_opts *o)
     o->suppress_s = (uint32_t)supp;
     o->realert_camera = PQgetvalue(res, i, 10)[0] == 't';
     o->covert = PQgetvalue(res, i, 11)[0] == 't';
+    o->retro_s = (uint32_t)retro;
     return 0;
 }
 
@@ -154,7 +156,7 @@ static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
 {
     PGresult *res =
         PQexec(conn, "SELECT id, name, category, priority, match_policy, max_subst, "
-                     "indel, min_confidence, candidates, suppress_s, realert_camera, covert "
+                     "indel, min_confidence, candidates, suppress_s, realert_camera, covert, retro_s "
                      "FROM anpr.watchlist WHERE enabled");
     int rc = -1;
 
@@ -348,9 +350,8 @@ static char *s_ids_param(const idset_t *set)
 }
 
 int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_changed, wl_t **out,
-                       int64_t *version, size_t *changed, size_t *skipped, struct db_error *err)
+                       int64_t *version, idset_t *ids, size_t *skipped, struct db_error *err)
 {
-    idset_t *ids = idset_new();
     wl_builder_t *b = NULL;
     PGresult *res = NULL;
     char since_text[24], why[256], *param = NULL;
@@ -361,11 +362,7 @@ int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_chang
 
     *out = NULL;
     *skipped = 0;
-    *changed = 0;
-    if (!ids) {
-        s_errf(err, "patch watchlist: out of memory");
-        return -1;
-    }
+    idset_clear(ids);
     /* The changes and the entries as they are now, from one snapshot of the database. */
     if (s_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "patch watchlist", err) !=
         0)
@@ -390,7 +387,6 @@ int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_chang
     }
     PQclear(res);
     res = NULL;
-    *changed = idset_count(ids);
     if (wl_hidden_count(prev) + idset_count(ids) > max_changed)
         goto out; /* the patch would be as costly as a full load, and the matcher slower */
 
@@ -433,7 +429,148 @@ out:
         PQclear(PQexec(conn, "ROLLBACK"));
     free(param);
     wl_builder_destroy(&b);
-    idset_destroy(&ids);
+    return rc;
+}
+
+/* A text[] parameter ("{"a","b"}") of n strings that hold no '"' nor '\\' (normalised plates
+ * and the regular expressions wl_entry_regex makes); NULL on out of memory. */
+static char *s_text_array(const char *const *v, size_t n)
+{
+    size_t cap = 3, len = 0;
+
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(v[i]) + 3;
+    char *text = malloc(cap);
+    if (!text)
+        return NULL;
+    text[len++] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s\"%s\"", i ? "," : "", v[i]);
+    text[len++] = '}';
+    text[len] = '\0';
+    return text;
+}
+
+/* A read as the retro-match gets it (see anpr.retro_reads in migration 007). */
+static void s_retro_row(const PGresult *res, int i, struct db_retro_read *out)
+{
+    struct proto_read *r = &out->read;
+    long long v;
+
+    memset(out, 0, sizeof *out);
+    snprintf(r->camera, sizeof r->camera, "%s", PQgetvalue(res, i, 0));
+    out->camera_id = util_parse_long(PQgetvalue(res, i, 1), 1, INT32_MAX, &v) == 0 ? (int32_t)v
+                                                                                      : 0;
+    r->seq = util_parse_long(PQgetvalue(res, i, 2), 0, INT64_MAX, &v) == 0 ? (uint64_t)v : 0;
+    r->time_us = util_parse_long(PQgetvalue(res, i, 3), INT64_MIN + 1, INT64_MAX, &v) == 0 ? v : 0;
+    snprintf(r->plate, sizeof r->plate, "%s", PQgetvalue(res, i, 4));
+    snprintf(r->country, sizeof r->country, "%s", PQgetvalue(res, i, 5));
+    r->confidence = util_parse_long(PQgetvalue(res, i, 6), 0, 1000, &v) == 0 ? (uint16_t)v : 0;
+    r->lane = util_parse_long(PQgetvalue(res, i, 7), 0, 255, &v) == 0 ? (uint8_t)v : 0;
+    r->direction = util_parse_long(PQgetvalue(res, i, 8), 0, 255, &v) == 0 ? (uint8_t)v : 0;
+    if (!PQgetisnull(res, i, 9) && !PQgetisnull(res, i, 10)) {
+        r->has_position = true;
+        r->lat_e7 = (int32_t)(strtod(PQgetvalue(res, i, 9), NULL) * 1e7);
+        r->lon_e7 = (int32_t)(strtod(PQgetvalue(res, i, 10), NULL) * 1e7);
+    }
+    snprintf(r->image_ref, sizeof r->image_ref, "%s", PQgetvalue(res, i, 11));
+    /* Candidates: "c1\x1fc2", confidences "n1,n2". */
+    const char *c = PQgetvalue(res, i, 12), *k = PQgetvalue(res, i, 13);
+    while (*c && r->ncand < PROTO_CAND_MAX) {
+        const char *end = strchr(c, '\x1f');
+        size_t len = end ? (size_t)(end - c) : strlen(c);
+        struct proto_cand *cand = &r->cand[r->ncand++];
+        snprintf(cand->plate, sizeof cand->plate, "%.*s", (int)len, c);
+        char *kend;
+        unsigned long conf = strtoul(k, &kend, 10);
+        cand->confidence = conf <= 1000 ? (uint16_t)conf : 0;
+        k = *kend == ',' ? kend + 1 : kend;
+        c = end ? end + 1 : c + len;
+    }
+}
+
+int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
+                   size_t nplates, const char *const *patterns, size_t npatterns,
+                   int64_t since_us, int max_rows, struct db_retro_read **out, size_t *n,
+                   struct db_error *err)
+{
+    char since[32], rows[16], *ids = s_ids_param(entries);
+    char *pl = s_text_array(plates, nplates), *pa = s_text_array(patterns, npatterns);
+    const char *params[5] = {ids, pl, pa, since, rows};
+    PGresult *res = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (!ids || !pl || !pa) {
+        s_errf(err, "retro-match: out of memory");
+        goto out;
+    }
+    /* µs since the epoch, turned into a timestamp by PostgreSQL. */
+    snprintf(since, sizeof since, "%.6f", (double)since_us / 1e6);
+    snprintf(rows, sizeof rows, "%d", max_rows);
+    res = PQexecParams(conn,
+                       "SELECT * FROM anpr.retro_reads($1::bigint[], $2::text[], $3::text[], "
+                       "to_timestamp($4::double precision), $5::integer)",
+                       5, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        s_err(err, "retro-match", conn, res);
+        goto out;
+    }
+    if (PQntuples(res) > 0) {
+        *out = calloc((size_t)PQntuples(res), sizeof **out);
+        if (!*out) {
+            s_errf(err, "retro-match: out of memory");
+            goto out;
+        }
+        for (int i = 0; i < PQntuples(res); i++)
+            s_retro_row(res, i, &(*out)[i]);
+        *n = (size_t)PQntuples(res);
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    free(ids);
+    free(pl);
+    free(pa);
+    return rc;
+}
+
+int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char *plate,
+                        const struct wl_match *m, struct db_error *err)
+{
+    const struct wl_entry *e = m->entry;
+    char cam[16], seq[24], t[32], entry[24], list[16], prio[8], kind[8], reading[8], nsubst[8];
+    const char *params[13] = {cam,  seq,          t,       plate,   entry,    list,
+                              prio, e->list->category, kind, reading, nsubst, m->detail,
+                              e->list->opts.covert ? "t" : "f"};
+    int rc = -1;
+
+    snprintf(cam, sizeof cam, "%" PRId32, rr->camera_id);
+    snprintf(seq, sizeof seq, "%" PRIu64, rr->read.seq);
+    snprintf(t, sizeof t, "%.6f", (double)rr->read.time_us / 1e6);
+    snprintf(entry, sizeof entry, "%" PRIu64, e->id);
+    snprintf(list, sizeof list, "%" PRIu32, e->list->id);
+    snprintf(prio, sizeof prio, "%u", e->list->priority);
+    snprintf(kind, sizeof kind, "%u", m->kind);
+    snprintf(reading, sizeof reading, "%u", m->reading);
+    snprintf(nsubst, sizeof nsubst, "%u", m->nsubst);
+    /* A read that already has a HIT of this entry (a live one, or an earlier retro-match of
+     * the same entry) keeps it: the conflict says "not new". */
+    PGresult *res = PQexecParams(
+        conn,
+        "INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, priority, "
+        "category, match_kind, reading, nsubst, detail, suppressed, covert, post_match) "
+        "VALUES ($1, $2, to_timestamp($3::double precision), $4, $5, $6, $7, $8, $9, $10, $11, "
+        "$12, false, $13, true) ON CONFLICT DO NOTHING",
+        13, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        s_err(err, "store post-match", conn, res);
+        goto out;
+    }
+    rc = strcmp(PQcmdTuples(res), "1") == 0 ? 1 : 0;
+out:
+    PQclear(res);
     return rc;
 }
 

@@ -12,6 +12,8 @@
 
 #include "batch.h"
 #include "cam.h"
+#include "idset.h"
+#include "proto.h"
 #include "wl.h"
 
 /*
@@ -53,10 +55,33 @@ int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t 
  * log, and laid over prev's base (wl_builder_patch). Returns 0 with *out and *version (the
  * newest change applied; `since` when there was none); 1 when only a full load will do: a list
  * changed, a table was truncated, a change names no entries, or the base would have more than
- * max_changed entries patched; -1 with err. *changed: entries the changes named.
+ * max_changed entries patched; -1 with err. `changed` gets the entries the changes named.
  */
 int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_changed, wl_t **out,
-                       int64_t *version, size_t *changed, size_t *skipped, struct db_error *err);
+                       int64_t *version, idset_t *changed, size_t *skipped,
+                       struct db_error *err);
+
+/* A stored read, as the retro-match searches them. */
+struct db_retro_read {
+    struct proto_read read; /* plate as read, candidates, time, camera code... */
+    int32_t camera_id;
+};
+
+/*
+ * The retro-match's search (anpr.retro_reads, migration 007: logged in the database): reads
+ * since since_us whose normalised plate is one of plates or matches one of the regular
+ * expressions patterns, oldest first, at most max_rows, for the entries in `entries`. *out
+ * (n of them, the caller frees it). 0, or -1 with err.
+ */
+int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
+                   size_t nplates, const char *const *patterns, size_t npatterns,
+                   int64_t since_us, int max_rows, struct db_retro_read **out, size_t *n,
+                   struct db_error *err);
+
+/* Store the post-match HIT m of read rr (normalised plate `plate`): 1 when stored, 0 when the
+ * read already had a HIT of that entry, -1 with err. */
+int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char *plate,
+                        const struct wl_match *m, struct db_error *err);
 
 /* Create the daily plate_read partitions for days [first, last] (days since epoch). */
 int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, struct db_error *err);

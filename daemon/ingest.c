@@ -17,6 +17,7 @@
 #include "sync.h"
 #include "plate.h"
 #include "proto.h"
+#include "retro.h"
 #include "util.h"
 #include "writer.h"
 
@@ -292,36 +293,22 @@ static void s_take_done(ingest_t *self)
         s_batch_done(self, b);
 }
 
-/* Take a new snapshot from the sync thread; an older one than ours (a reload raced it) goes. */
-static void s_take_update(ingest_t *self)
-{
-    struct sync_update *u = NULL;
-
-    if (zmq_recv(self->sync_pair, &u, sizeof u, ZMQ_DONTWAIT) != (int)sizeof u || !u)
-        return;
-    if (u->version >= self->wl_version)
-        ingest_set_watchlist(self, &u->wl, u->version);
-    wl_destroy(&u->wl);
-    free(u);
-}
-
 /* --- reads ---------------------------------------------------------------------------------- */
 
-/* Publish an encoded HIT of entry e: a covert list's goes to its own feed, topic per list, or
- * nowhere: never the general one. */
-static void s_publish(ingest_t *self, const struct proto_hit *hit, const struct wl_entry *e)
+/* Publish a HIT under topic (match_topic): a covert list's goes to its own feed, topic per
+ * list, or nowhere: never the general one. */
+static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *topic, int tlen,
+                      bool covert)
 {
     uint8_t frame[PROTO_MAX_FRAME];
-    char topic[16 + PROTO_CATEGORY_MAX];
-    void *sock = e->list->opts.covert ? self->covert_pub : self->pub;
+    void *sock = covert ? self->covert_pub : self->pub;
     size_t len = proto_encode_hit(hit, frame, sizeof frame);
-    int tlen = match_topic(e, topic, sizeof topic);
 
     if (!sock)
         return;
     if (len == 0 || tlen < 0) {
         log_error("ingest", "HIT of entry %" PRIu64 " does not encode; list %u has a bad field",
-                  e->id, e->list->id);
+                  hit->entry_id, hit->list_id);
         return;
     }
     /* PUB never blocks: a subscriber too slow to keep up loses messages (it catches up from
@@ -335,9 +322,32 @@ static void s_publish(ingest_t *self, const struct proto_hit *hit, const struct 
 static void s_publish_hit(ingest_t *self, const struct proto_read *r, const struct wl_match *m)
 {
     struct proto_hit hit;
+    char topic[16 + PROTO_CATEGORY_MAX];
+    int tlen = match_topic(m->entry, topic, sizeof topic);
 
     match_hit(r, m, false, &hit);
-    s_publish(self, &hit, m->entry);
+    s_publish(self, &hit, topic, tlen, m->entry->list->opts.covert);
+}
+
+/* Take an update from the sync thread: a new snapshot (an older one than ours, as when a
+ * reload raced it, goes), post-match HITs to publish, or both. */
+static void s_take_update(ingest_t *self)
+{
+    struct sync_update *u = NULL;
+
+    if (zmq_recv(self->sync_pair, &u, sizeof u, ZMQ_DONTWAIT) != (int)sizeof u || !u)
+        return;
+    if (u->wl && u->version >= self->wl_version)
+        ingest_set_watchlist(self, &u->wl, u->version);
+    wl_destroy(&u->wl);
+    /* Post-match HITs: stored by the sync thread, published here with the live ones. */
+    for (size_t i = 0; i < u->nposts; i++) {
+        const struct retro_post *p = &u->posts[i];
+        s_publish(self, &p->hit, p->topic, p->topic_len, p->covert);
+        self->stats.hits_post++;
+    }
+    free(u->posts);
+    free(u);
 }
 
 /*

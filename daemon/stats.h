@@ -26,6 +26,7 @@ struct stats {
     uint64_t db_reconnects;               /* successful reconnects after a failure */
     uint64_t pending;                     /* accepted, not yet committed (gauge) */
     uint64_t watchlist_entries;           /* entries in the snapshot in use (gauge) */
+    uint64_t hits_post;                   /* post-match HITs published (retro-match) */
     int64_t watchlist_version;            /* newest change that snapshot includes (gauge) */
 };
 

@@ -11,7 +11,9 @@
 #include <zmq.h>
 
 #include "db.h"
+#include "idset.h"
 #include "log.h"
+#include "retro.h"
 #include "util.h"
 
 /* Notifications that come within this of each other are taken as one change (a burst of
@@ -38,8 +40,9 @@ struct sync {
     atomic_bool stopping;
     PGconn *conn;
     void *pair;
-    wl_t *cur;      /* a hold on the snapshot last delivered: the next patch starts from it */
-    bool full_next; /* the next delivery is a full load whatever the change log says */
+    wl_t *cur;        /* a hold on the snapshot last delivered: the next patch starts from it */
+    bool full_next;   /* the next delivery is a full load whatever the change log says */
+    idset_t *changed; /* entries the last patch's changes named */
 };
 
 static void s_disconnect(sync_t *self)
@@ -83,6 +86,52 @@ static int64_t s_newest(sync_t *self)
     return v;
 }
 
+/* Send one update to ingest; 0, or -1 (then it is freed here). */
+static int s_send(sync_t *self, struct sync_update *u)
+{
+    if (zmq_send(self->pair, &u, sizeof u, 0) == (int)sizeof u)
+        return 0;
+    wl_destroy(&u->wl);
+    free(u->posts);
+    free(u);
+    return -1;
+}
+
+/* Retro-match what the last patch added, and hand the post-matches it stored to ingest. */
+static void s_retro(sync_t *self)
+{
+    struct retro_result res;
+    struct db_error err;
+    int64_t t0 = util_mono_us();
+
+    if (idset_count(self->changed) == 0)
+        return;
+    int rc = retro_run(self->conn, self->cur, self->changed, util_now_us(), &res, &err);
+    if (rc != 0)
+        log_warn("sync", "retro-match: %s", err.msg);
+    if (res.entries > 0)
+        log_info("sync",
+                 "retro-match of %zu new entries: %zu reads looked at, %zu post-match HITs, "
+                 "%.0f ms%s",
+                 res.entries, res.reads, res.nposts, (double)(util_mono_us() - t0) / 1000.0,
+                 res.cut ? " (the search was cut at its row limit: older sightings may be missing)"
+                         : "");
+    if (res.nposts == 0) {
+        free(res.posts);
+        return;
+    }
+    struct sync_update *u = calloc(1, sizeof *u);
+    if (!u) {
+        free(res.posts);
+        return;
+    }
+    u->version = self->version;
+    u->posts = res.posts;
+    u->nposts = res.nposts;
+    if (s_send(self, u) != 0)
+        log_warn("sync", "post-match HITs stored but not published: ingest did not take them");
+}
+
 /*
  * A snapshot of the changes after self->version and hand it over: a patch of the current one
  * when the change log names the entries changed, else a full load. 0, or -1 when the load
@@ -98,9 +147,11 @@ static int s_deliver(sync_t *self)
 
     if (!u)
         return -1;
+    idset_clear(self->changed);
     if (self->cur && !self->full_next) {
         rc = db_patch_watchlist(self->conn, self->cur, self->version, SYNC_PATCH_MAX, &u->wl,
-                                &u->version, &changed, &skipped, &err);
+                                &u->version, self->changed, &skipped, &err);
+        changed = idset_count(self->changed);
         if (rc < 0) {
             log_warn("sync", "watchlist not patched: %s", err.msg);
             free(u);
@@ -114,6 +165,7 @@ static int s_deliver(sync_t *self)
                       (double)(util_mono_us() - t0) / 1000.0);
     }
     if (rc == 1) {
+        idset_clear(self->changed); /* no retro-match after a full load (see retro.h) */
         if (db_load_watchlist(self->conn, self->classes, &u->wl, &skipped, &u->version, &err) !=
             0) {
             log_warn("sync", "watchlist not reloaded: %s", err.msg);
@@ -130,12 +182,12 @@ static int s_deliver(sync_t *self)
     self->version = u->version;
     wl_destroy(&self->cur);
     self->cur = wl_ref(u->wl);
-    if (zmq_send(self->pair, &u, sizeof u, 0) != (int)sizeof u) {
-        wl_destroy(&u->wl);
-        free(u);
+    if (s_send(self, u) != 0) {
         self->full_next = true; /* ingest did not get it: start again from a full load */
         return -1;
     }
+    /* After the snapshot: a read that comes in meanwhile is matched live. */
+    s_retro(self);
     return 0;
 }
 
@@ -267,12 +319,14 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
     self->classes = strdup(opts->ocr_classes);
     self->version = opts->version;
     self->cur = wl_ref(opts->wl);
+    self->changed = idset_new();
     self->resync_s = opts->resync_s > 0 ? opts->resync_s : 300;
     self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;
     atomic_init(&self->stopping, false);
-    if (!self->endpoint || !self->conninfo || !self->classes ||
+    if (!self->endpoint || !self->conninfo || !self->classes || !self->changed ||
         pthread_create(&self->thread, NULL, s_run, self) != 0) {
         wl_destroy(&self->cur);
+        idset_destroy(&self->changed);
         free(self->endpoint);
         free(self->conninfo);
         free(self->classes);
@@ -291,6 +345,7 @@ void sync_destroy(sync_t **self_p)
     self = *self_p;
     atomic_store(&self->stopping, true);
     pthread_join(self->thread, NULL);
+    idset_destroy(&self->changed);
     free(self->endpoint);
     free(self->conninfo);
     free(self->classes);

@@ -10,6 +10,10 @@
  * when a list changed, a table was truncated, many entries changed, after a reconnect, on
  * SIGHUP, and now and then to fold a patch in, a full load. A lost notification or a dropped
  * connection delays a change until the next look; it never loses it.
+ *
+ * After a patch that added entries to lists with a retro-match window, the thread searches the
+ * stored reads for them (retro.h) and sends the post-match HITs it stored to ingest, after the
+ * snapshot, to be published.
  */
 #ifndef ANPR_SYNC_H
 #define ANPR_SYNC_H
@@ -20,10 +24,14 @@
 
 typedef struct sync sync_t;
 
-/* A new snapshot for ingest, sent as a pointer over the PAIR; the receiver owns it and wl. */
+struct retro_post;
+
+/* For ingest, sent as a pointer over the PAIR; the receiver owns it, wl and posts. */
 struct sync_update {
-    wl_t *wl;
-    int64_t version; /* newest watchlist change it includes */
+    wl_t *wl;                 /* a new snapshot, or NULL */
+    int64_t version;          /* newest watchlist change it includes */
+    struct retro_post *posts; /* post-match HITs (stored already) to publish, or NULL */
+    size_t nposts;
 };
 
 struct sync_opts {

@@ -1171,6 +1171,114 @@ size_t wl_memory_bytes(const wl_t *self)
            wl_memory_bytes(self->base);
 }
 
+const struct wl_entry *wl_patch_entry(const wl_t *self, size_t i)
+{
+    return self && self->base && i < self->count ? &self->entries[i] : NULL;
+}
+
+/* Append the variants of key[at..] (key holds the plate, changed in place) with at most
+ * `left` more substitutions within the classes; false once more than max were wanted. */
+static bool s_variants(const unsigned char *map, char *key, size_t at, unsigned left,
+                       char (*out)[PLATE_MAX + 1], size_t max, size_t *n)
+{
+    if (key[at] == '\0') {
+        if (*n >= max)
+            return false;
+        memcpy(out[(*n)++], key, PLATE_MAX + 1);
+        return true;
+    }
+    if (!s_variants(map, key, at + 1, left, out, max, n))
+        return false;
+    char orig = key[at];
+    for (int c = 0; left > 0 && c < 256; c++) {
+        if (c == (unsigned char)orig || !map[c] || map[c] != map[(unsigned char)orig])
+            continue;
+        key[at] = (char)c;
+        bool ok = s_variants(map, key, at + 1, left - 1, out, max, n);
+        key[at] = orig;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+int wl_entry_variants(const wl_t *self, const struct wl_entry *e, char (*out)[PLATE_MAX + 1],
+                      size_t max)
+{
+    const struct wl_list_opts *o = &e->list->opts;
+    char key[PLATE_MAX + 1];
+    size_t n = 0, len = strlen(e->plate);
+
+    if (e->pattern)
+        return -1;
+    memset(key, 0, sizeof key);
+    memcpy(key, e->plate, len);
+    unsigned subst = o->policy == WL_POLICY_OCR ? o->max_subst : 0;
+    if (!s_variants(self->canon, key, 0, subst, out, max, &n))
+        return -1;
+    if (o->policy != WL_POLICY_OCR || !o->indel)
+        return (int)n;
+    /* One character missing from the reading, or one more (any letter or digit). */
+    for (size_t j = 0; len >= 2 && j < len; j++) {
+        if (n >= max)
+            return -1;
+        memset(out[n], 0, PLATE_MAX + 1);
+        memcpy(out[n], e->plate, j);
+        memcpy(out[n] + j, e->plate + j + 1, len - j - 1);
+        n++;
+    }
+    for (size_t j = 0; len < PLATE_MAX && j <= len; j++) {
+        for (int c = 0; c < 256; c++) {
+            if (!s_alnum((unsigned char)c))
+                continue;
+            if (n >= max)
+                return -1;
+            memset(out[n], 0, PLATE_MAX + 1);
+            memcpy(out[n], e->plate, j);
+            out[n][j] = (char)c;
+            memcpy(out[n] + j + 1, e->plate + j, len - j);
+            n++;
+        }
+    }
+    return (int)n;
+}
+
+int wl_entry_regex(const wl_t *self, const struct wl_entry *e, char *buf, size_t cap)
+{
+    bool ocr = e->list->opts.policy == WL_POLICY_OCR && e->list->opts.max_subst > 0;
+    size_t len = 0;
+
+#define S_PUT(ch)                                                                                  \
+    do {                                                                                           \
+        if (len + 2 > cap)                                                                         \
+            return -1;                                                                             \
+        buf[len++] = (ch);                                                                         \
+    } while (0)
+    S_PUT('^');
+    for (const char *p = e->plate; *p; p++) {
+        unsigned char rep = self->canon[(unsigned char)*p];
+        if (*p == '?') {
+            S_PUT('.');
+        } else if (*p == '*') {
+            S_PUT('.');
+            S_PUT('*');
+        } else if (!ocr) {
+            S_PUT(*p);
+        } else {
+            /* The character's class: what the matcher takes as the same character. */
+            S_PUT('[');
+            for (int c = 0; c < 256; c++)
+                if (self->canon[c] && self->canon[c] == rep)
+                    S_PUT((char)c);
+            S_PUT(']');
+        }
+    }
+    S_PUT('$');
+#undef S_PUT
+    buf[len] = '\0';
+    return (int)len;
+}
+
 /* ---- lookup ---- */
 
 /* First entry whose canonical key is key (length n, hash h), or WL_NONE. */

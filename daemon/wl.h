@@ -47,6 +47,8 @@ struct wl_list_opts {
                             re-alerted (0 = every hit alerts) */
     bool realert_camera; /* a repeat at another camera alerts again */
     bool covert;         /* HITs go to the covert feed only, never the general one */
+    uint32_t retro_s;    /* a new entry is searched for in the reads of this long before it
+                            was added (0: not at all) */
 };
 
 struct wl_list {
@@ -150,6 +152,25 @@ size_t wl_entry_count(const wl_t *self);
 size_t wl_patch_count(const wl_t *self);  /* a patch's own entries; 0 for a full snapshot */
 size_t wl_hidden_count(const wl_t *self); /* ids a patch hides in its base */
 size_t wl_pattern_count(const wl_t *self);
+
+/* Entry i of a patch's own entries (i < wl_patch_count), or NULL. */
+const struct wl_entry *wl_patch_entry(const wl_t *self, size_t i);
+
+/*
+ * For searching stored reads (the retro-match): every normalised plate that plate entry e
+ * would match as the plate read, by its list's policy (the plate itself; with OCR, every
+ * variant with up to max_subst characters swapped within their class; with indel, also one
+ * character missing or one more), into out[0..max). How many, or -1 for a pattern or when
+ * there are more than max (search by wl_entry_regex then).
+ */
+int wl_entry_variants(const wl_t *self, const struct wl_entry *e, char (*out)[PLATE_MAX + 1],
+                      size_t max);
+/*
+ * A POSIX regular expression for the normalised plates entry e can match ('?' any character,
+ * '*' any run, on OCR lists each literal character as its class); its length, or -1 if it
+ * does not fit in cap. It finds a superset: the matcher decides.
+ */
+int wl_entry_regex(const wl_t *self, const struct wl_entry *e, char *buf, size_t cap);
 size_t wl_list_count(const wl_t *self);
 size_t wl_memory_bytes(const wl_t *self); /* heap held by the snapshot */
 /* Whether any list matches candidate readings (else a caller need not prepare them). */

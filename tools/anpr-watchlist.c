@@ -317,7 +317,7 @@ enum { EXIT_OK = 0, EXIT_NOTHING = 1 };
 struct aopts {
     const char *db;
     const char *category, *policy, *rename, *country, *from, *until, *instruction, *ref, *output;
-    long long priority, max_subst, min_conf, suppress;
+    long long priority, max_subst, min_conf, suppress, retro;
     int indel, candidates, realert, enabled; /* -1 not given */
     bool dry_run, skip_bad;
 };
@@ -334,6 +334,7 @@ static const struct option s_admin_longopts[] = {
     {"no-candidates", no_argument, NULL, 'N'},
     {"candidates", no_argument, NULL, '2'},
     {"suppress", required_argument, NULL, 's'},
+    {"retro", required_argument, NULL, 'B'},
     {"realert-camera", no_argument, NULL, 'r'},
     {"no-realert-camera", no_argument, NULL, '3'},
     {"rename", required_argument, NULL, 'R'},
@@ -374,7 +375,9 @@ static void s_admin_usage(FILE *f)
                "LIST OPTIONS: --category C ([a-z_]{1,32}), --priority 1..9, --policy exact|ocr,\n"
                "  --max-subst 0..4, --indel | --no-indel, --min-confidence 0..1000,\n"
                "  --no-candidates | --candidates, --suppress 0..86400 (seconds),\n"
-               "  --realert-camera | --no-realert-camera\n"
+               "  --realert-camera | --no-realert-camera,\n"
+               "  --retro DURATION (search new entries in the reads of this long before they\n"
+               "  were added: 0 = never, up to 31d; e.g. 600, 30m, 24h, 7d)\n"
                "TIME: ISO 8601, e.g. 2026-12-01, 2026-12-01T08:00:00Z, 2026-12-01 08:00+01:00\n"
                "      (no offset: UTC).\n"
                "  --db CONNINFO       libpq connection string (default: PGHOST, PGDATABASE, ...)\n"
@@ -663,6 +666,8 @@ static size_t s_list_cols(const struct aopts *o, struct colval *cv)
         COL_B("candidates", o->candidates);
     if (o->suppress >= 0)
         COL_LL("suppress_s", o->suppress);
+    if (o->retro >= 0)
+        COL_LL("retro_s", o->retro);
     if (o->realert >= 0)
         COL_B("realert_camera", o->realert);
     if (o->enabled >= 0)
@@ -1536,8 +1541,8 @@ out:
 }
 
 static const struct admin_cmd s_admin_cmds[] = {
-    {"list-add", "dCPpmi1MN2sr3", 1, 1, s_cmd_list_add},
-    {"list-set", "dCPpmi1MN2sr3Rex", 1, 1, s_cmd_list_set},
+    {"list-add", "dCPpmi1MN2sr3B", 1, 1, s_cmd_list_add},
+    {"list-set", "dCPpmi1MN2sr3BRex", 1, 1, s_cmd_list_set},
     {"lists", "d", 0, 0, s_cmd_lists},
     {"add", "dcFUIf", 2, 2, s_cmd_add},
     {"remove", "d", 1, 1, s_cmd_remove},
@@ -1557,12 +1562,36 @@ static int s_num(const char *opt, const char *val, long long lo, long long hi, l
     return 0;
 }
 
+/* A duration: seconds, or a number with s, m, h or d; lo..hi seconds. */
+static int s_duration(const char *opt, const char *val, long long lo, long long hi,
+                      long long *out, const char *expect)
+{
+    char num[24];
+    size_t n = strlen(val);
+    long long unit = 1;
+    const char *given = val;
+
+    if (n > 0 && n < sizeof num && strchr("smhd", val[n - 1])) {
+        unit = val[n - 1] == 's' ? 1 : val[n - 1] == 'm' ? 60 : val[n - 1] == 'h' ? 3600 : 86400;
+        memcpy(num, val, n - 1);
+        num[n - 1] = '\0';
+        val = num;
+    }
+    if (util_parse_long(val, 0, hi, out) != 0 || *out > hi / unit || *out * unit < lo) {
+        cli_bad_value(PROG, opt, given, expect);
+        return -1;
+    }
+    *out *= unit;
+    return 0;
+}
+
 static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
 {
     struct aopts o = {.priority = -1,
                       .max_subst = -1,
                       .min_conf = -1,
                       .suppress = -1,
+                      .retro = -1,
                       .indel = -1,
                       .candidates = -1,
                       .realert = -1,
@@ -1627,6 +1656,11 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
             break;
         case 's':
             if (s_num("--suppress", optarg, 0, 86400, &o.suppress, "0..86400 seconds"))
+                return EXIT_USAGE;
+            break;
+        case 'B':
+            if (s_duration("--retro", optarg, 0, 31 * 86400, &o.retro,
+                           "0..31d, as seconds or with s, m, h or d"))
                 return EXIT_USAGE;
             break;
         case 'i':

@@ -1,0 +1,57 @@
+/*
+ * retro: the retro-match. An entry added to a list with a retro-match window (wl_list_opts.
+ * retro_s) is searched for in the reads stored in that window, by the same matching rules as a
+ * live read, so a car that passed before it was listed is reported as a post-match HIT.
+ *
+ * The search goes through the database's own audited function (anpr.retro_reads): by every
+ * plate the entry can match (wl_entry_variants) on the plate index, and by a regular
+ * expression for patterns and for entries with too many variants. Each read found is then
+ * matched against the current snapshot as a live one would be; a HIT is kept when it is of a
+ * new entry, within that entry's window, and not already stored for that read (a live HIT of a
+ * read that came in while the entry was being added, or an earlier retro-match of it).
+ *
+ * Not searched: a past read whose only matching reading was one of its alternative candidates
+ * (the search looks at the plate as read), and entries changed in one change of more than
+ * the patch limit (a whole list imported): those come in by a full load, which does not
+ * retro-match.
+ */
+#ifndef ANPR_RETRO_H
+#define ANPR_RETRO_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "idset.h"
+#include "proto.h"
+#include "wl.h"
+
+#define RETRO_MAX_ROWS 10000 /* reads one retro-match looks at, oldest first */
+
+/* A post-match HIT ready to publish. */
+struct retro_post {
+    struct proto_hit hit;
+    char topic[16 + PROTO_CATEGORY_MAX]; /* as match_topic */
+    int topic_len;
+    bool covert;
+};
+
+struct retro_result {
+    struct retro_post *posts; /* new post-match HITs, stored; the caller frees the array */
+    size_t nposts;
+    size_t entries; /* entries searched for */
+    size_t reads;   /* reads the search returned */
+    bool cut;       /* the search returned RETRO_MAX_ROWS: older sightings may be missing */
+};
+
+/*
+ * Retro-match the entries of wl's patch whose ids are in `changed` (added or changed by the
+ * change just applied), as of now_us (wall clock, µs). 0 (nothing to do is 0 with no
+ * entries), or -1 with err; posts stored before the error are in out all the same.
+ */
+int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_us,
+              struct retro_result *out, struct db_error *err);
+
+#endif
