@@ -236,3 +236,88 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
         self->max_day = ack->day;
     return 0;
 }
+
+void batch_drop_last(struct batch *self)
+{
+    if (self->nreads == 0)
+        return;
+    struct batch_ack *a = &self->acks[--self->nreads];
+    for (uint32_t k = 0; k < a->hits_len; k++)
+        self->nhits -= self->hits.data[a->hits_off + k] == '\n';
+    self->reads.len = a->read_off;
+    self->hits.len = a->hits_off;
+}
+
+/* The fixed part of a spool record; the read's row and its hit rows follow. */
+struct s_rec {
+    uint32_t read_len, hits_len, nhits;
+    int32_t camera_id, day;
+    uint64_t seq;
+    int64_t time_us;
+    char camera[PROTO_CAMERA_MAX + 1];
+};
+
+size_t batch_rec_encode(const struct batch *self, size_t i, uint8_t *out, size_t cap)
+{
+    const struct batch_ack *a = &self->acks[i];
+    struct s_rec h = {.read_len = a->read_len,
+                      .hits_len = a->hits_len,
+                      .camera_id = a->camera_id,
+                      .day = a->day,
+                      .seq = a->seq,
+                      .time_us = a->time_us};
+    size_t len = sizeof h + a->read_len + a->hits_len;
+
+    if (i >= self->nreads || len > cap)
+        return 0;
+    for (uint32_t k = 0; k < a->hits_len; k++)
+        h.nhits += self->hits.data[a->hits_off + k] == '\n';
+    memcpy(h.camera, a->camera, sizeof h.camera);
+    memcpy(out, &h, sizeof h);
+    memcpy(out + sizeof h, self->reads.data + a->read_off, a->read_len);
+    memcpy(out + sizeof h + a->read_len, self->hits.data + a->hits_off, a->hits_len);
+    return len;
+}
+
+int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len)
+{
+    struct s_rec h;
+
+    if (len < sizeof h)
+        return -1;
+    memcpy(&h, rec, sizeof h);
+    if ((uint64_t)h.read_len + h.hits_len != len - sizeof h ||
+        memchr(h.camera, '\0', sizeof h.camera) == NULL || h.read_len == 0)
+        return -1;
+    if (s_reserve(&self->reads, h.read_len) != 0 || s_reserve(&self->hits, h.hits_len + 1) != 0)
+        return -1;
+    if (self->nreads == self->acks_cap) {
+        size_t cap = self->acks_cap ? self->acks_cap * 2 : 1024;
+        struct batch_ack *a = realloc(self->acks, cap * sizeof *a);
+        if (!a)
+            return -1;
+        self->acks = a;
+        self->acks_cap = cap;
+    }
+    if (self->reads.len + h.read_len > UINT32_MAX || self->hits.len + h.hits_len > UINT32_MAX)
+        return -1;
+    struct batch_ack *a = &self->acks[self->nreads++];
+    memset(a, 0, sizeof *a);
+    memcpy(a->camera, h.camera, sizeof a->camera);
+    a->seq = h.seq;
+    a->camera_id = h.camera_id;
+    a->time_us = h.time_us;
+    a->day = h.day;
+    a->read_off = (uint32_t)self->reads.len;
+    a->read_len = h.read_len;
+    a->hits_off = (uint32_t)self->hits.len;
+    a->hits_len = h.hits_len;
+    s_put(&self->reads, (const char *)rec + sizeof h, h.read_len);
+    s_put(&self->hits, (const char *)rec + sizeof h + h.read_len, h.hits_len);
+    self->nhits += h.nhits;
+    if (h.day < self->min_day)
+        self->min_day = h.day;
+    if (h.day > self->max_day)
+        self->max_day = h.day;
+    return 0;
+}

@@ -79,6 +79,21 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
               int64_t received_us, const uint8_t *id, size_t id_len, const struct wl_match *hits,
               const bool *suppressed, size_t nhits);
 
+/* Drop the last read added (its rows and its ack record): the spool refused it. */
+void batch_drop_last(struct batch *self);
+
+/*
+ * Read i of the batch as one write-ahead spool record: its COPY rows and what the writer needs
+ * to store it again (camera, seq, time, day). Written into out[0..cap); the record's length, or
+ * 0 when it does not fit. The layout is the daemon's own (host byte order, never sent): a spool
+ * is read back by the same build on the same host.
+ */
+size_t batch_rec_encode(const struct batch *self, size_t i, uint8_t *out, size_t cap);
+
+/* Append the read of a spool record; it has no reader to acknowledge (id_len 0). 0, or -1 when
+ * the record is malformed (its lengths do not add up) or out of memory. */
+int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len);
+
 /* UTC day number (days since 1970-01-01) of a time in µs. */
 int32_t batch_day(int64_t time_us);
 

@@ -62,7 +62,7 @@ struct s_ctx {
     const struct s_node *covert_node; /* where dispatch.covert_endpoint was set, if valid */
 };
 
-enum s_type { S_INT, S_ENDPOINT, S_ENDPOINT_OPT, S_STRING, S_LEVEL, S_CLASSES };
+enum s_type { S_INT, S_ENDPOINT, S_ENDPOINT_OPT, S_STRING, S_LEVEL, S_CLASSES, S_PATH_OPT };
 
 struct s_key {
     const char *name;
@@ -114,12 +114,18 @@ static const struct s_key s_matcher_keys[] = {
     {"ocr_classes", S_CLASSES, offsetof(struct conf, matcher.ocr_classes), 0, 0, false},
 };
 
+static const struct s_key s_spool_keys[] = {
+    {"dir", S_PATH_OPT, offsetof(struct conf, spool.dir), 0, 0, false},
+    S_INT_KEY(spool, max_mb, 1, 1048576),
+};
+
 static const struct s_section s_sections[] = {
     {"ingest", s_ingest_keys, S_LEN(s_ingest_keys)},
     {"dispatch", s_dispatch_keys, S_LEN(s_dispatch_keys)},
     {"database", s_database_keys, S_LEN(s_database_keys)},
     {"log", s_log_keys, S_LEN(s_log_keys)},
     {"matcher", s_matcher_keys, S_LEN(s_matcher_keys)},
+    {"spool", s_spool_keys, S_LEN(s_spool_keys)},
 };
 
 /* Most keys in a section; s_check_section() tracks them in an array this long. */
@@ -769,6 +775,15 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
         wl_builder_destroy(&b);
         return;
     }
+    case S_PATH_OPT:
+        /* Empty: the feature is off. The daemon may run with / as its working directory. */
+        if (val->len > 0 && val->value[0] != '/') {
+            s_err(ctx, val->line, val->col, path, "must be an absolute path, got '%s'",
+                  s_show(val->value, val->len, show, sizeof(show)));
+            return;
+        }
+        s_set_string(ctx, (char **)dst, val);
+        return;
     case S_LEVEL:
         if (log_level_parse(val->value, (enum log_level *)dst) != 0)
             s_err(ctx, val->line, val->col, path,
@@ -921,8 +936,9 @@ static struct conf *s_defaults(const char *name)
     conf->dispatch.endpoint = strdup(S_DEFAULT_DISPATCH_ENDPOINT);
     conf->matcher.ocr_classes = strdup(WL_DEFAULT_CLASSES);
     conf->dispatch.covert_endpoint = strdup("");
+    conf->spool.dir = strdup("");
     if (!conf->path || !conf->ingest.endpoint || !conf->dispatch.endpoint ||
-        !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint) {
+        !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint || !conf->spool.dir) {
         conf_destroy(&conf);
         return NULL;
     }
@@ -936,6 +952,7 @@ static struct conf *s_defaults(const char *name)
     conf->log.level = LOG_LEVEL_INFO;
     conf->log.stats_interval_s = 60;
     conf->log.reject_log_interval_s = 10;
+    conf->spool.max_mb = 1024;
     return conf;
 }
 
@@ -1063,6 +1080,7 @@ void conf_destroy(struct conf **conf_p)
     free(conf->matcher.ocr_classes);
     free(conf->dispatch.covert_endpoint);
     free(conf->database.conninfo);
+    free(conf->spool.dir);
     free(conf);
     *conf_p = NULL;
 }

@@ -43,6 +43,12 @@ struct conf {
     } matcher;
 
     struct {
+        char *dir;  /* write-ahead spool directory (absolute); "" = no spool: a read is
+                       acknowledged once committed in PostgreSQL */
+        int max_mb; /* unstored reads the spool may hold before ingest stops acknowledging */
+    } spool;
+
+    struct {
         enum log_level level;      /* least severe level written */
         int stats_interval_s;      /* counters are logged this often; 0 = never */
         int reject_log_interval_s; /* one log line per reject reason per interval */

@@ -154,10 +154,10 @@ static int s_list_opts(const PGresult *res, int i, struct wl_list_opts *o)
 
 static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
 {
-    PGresult *res =
-        PQexec(conn, "SELECT id, name, category, priority, match_policy, max_subst, "
-                     "indel, min_confidence, candidates, suppress_s, realert_camera, covert, retro_s "
-                     "FROM anpr.watchlist WHERE enabled");
+    PGresult *res = PQexec(
+        conn, "SELECT id, name, category, priority, match_policy, max_subst, "
+              "indel, min_confidence, candidates, suppress_s, realert_camera, covert, retro_s "
+              "FROM anpr.watchlist WHERE enabled");
     int rc = -1;
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -459,8 +459,7 @@ static void s_retro_row(const PGresult *res, int i, struct db_retro_read *out)
 
     memset(out, 0, sizeof *out);
     snprintf(r->camera, sizeof r->camera, "%s", PQgetvalue(res, i, 0));
-    out->camera_id = util_parse_long(PQgetvalue(res, i, 1), 1, INT32_MAX, &v) == 0 ? (int32_t)v
-                                                                                      : 0;
+    out->camera_id = util_parse_long(PQgetvalue(res, i, 1), 1, INT32_MAX, &v) == 0 ? (int32_t)v : 0;
     r->seq = util_parse_long(PQgetvalue(res, i, 2), 0, INT64_MAX, &v) == 0 ? (uint64_t)v : 0;
     r->time_us = util_parse_long(PQgetvalue(res, i, 3), INT64_MIN + 1, INT64_MAX, &v) == 0 ? v : 0;
     snprintf(r->plate, sizeof r->plate, "%s", PQgetvalue(res, i, 4));
@@ -489,10 +488,9 @@ static void s_retro_row(const PGresult *res, int i, struct db_retro_read *out)
     }
 }
 
-int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
-                   size_t nplates, const char *const *patterns, size_t npatterns,
-                   int64_t since_us, int max_rows, struct db_retro_read **out, size_t *n,
-                   struct db_error *err)
+int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates, size_t nplates,
+                   const char *const *patterns, size_t npatterns, int64_t since_us, int max_rows,
+                   struct db_retro_read **out, size_t *n, struct db_error *err)
 {
     char since[32], rows[16], *ids = s_ids_param(entries);
     char *pl = s_text_array(plates, nplates), *pa = s_text_array(patterns, npatterns);
@@ -541,8 +539,18 @@ int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char
 {
     const struct wl_entry *e = m->entry;
     char cam[16], seq[24], t[32], entry[24], list[16], prio[8], kind[8], reading[8], nsubst[8];
-    const char *params[13] = {cam,  seq,          t,       plate,   entry,    list,
-                              prio, e->list->category, kind, reading, nsubst, m->detail,
+    const char *params[13] = {cam,
+                              seq,
+                              t,
+                              plate,
+                              entry,
+                              list,
+                              prio,
+                              e->list->category,
+                              kind,
+                              reading,
+                              nsubst,
+                              m->detail,
                               e->list->opts.covert ? "t" : "f"};
     int rc = -1;
 

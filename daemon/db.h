@@ -58,8 +58,7 @@ int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t 
  * max_changed entries patched; -1 with err. `changed` gets the entries the changes named.
  */
 int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_changed, wl_t **out,
-                       int64_t *version, idset_t *changed, size_t *skipped,
-                       struct db_error *err);
+                       int64_t *version, idset_t *changed, size_t *skipped, struct db_error *err);
 
 /* A stored read, as the retro-match searches them. */
 struct db_retro_read {
@@ -73,10 +72,9 @@ struct db_retro_read {
  * expressions patterns, oldest first, at most max_rows, for the entries in `entries`. *out
  * (n of them, the caller frees it). 0, or -1 with err.
  */
-int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
-                   size_t nplates, const char *const *patterns, size_t npatterns,
-                   int64_t since_us, int max_rows, struct db_retro_read **out, size_t *n,
-                   struct db_error *err);
+int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates, size_t nplates,
+                   const char *const *patterns, size_t npatterns, int64_t since_us, int max_rows,
+                   struct db_retro_read **out, size_t *n, struct db_error *err);
 
 /* Store the post-match HIT m of read rr (normalised plate `plate`): 1 when stored, 0 when the
  * read already had a HIT of that entry, -1 with err. */

@@ -18,13 +18,15 @@
 #include "plate.h"
 #include "proto.h"
 #include "retro.h"
+#include "spool.h"
 #include "util.h"
 #include "writer.h"
 
 #define INGEST_PAIR_ENDPOINT "inproc://anprd-writer"
 #define INGEST_SYNC_ENDPOINT "inproc://anprd-sync"
-#define INGEST_BURST         1024      /* frames taken per poll round, so acks are not starved */
-#define INGEST_MAX_HITS      16        /* hits published per read at most */
+#define INGEST_BURST         1024        /* frames taken per poll round, so acks are not starved */
+#define INGEST_MAX_HITS      16          /* hits published per read at most */
+#define INGEST_REC_MAX       (64 * 1024) /* a read's spool record: its rows and hit rows */
 #define INGEST_MAX_MSG       (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
 #define INGEST_STUCK_US      (10LL * 1000000) /* a batch held this long by the writer is reported */
 
@@ -56,6 +58,13 @@ struct ingest {
     int64_t watchdog_us;                          /* systemd watchdog interval, 0 = none */
     int64_t reject_logged_us[PROTO_REASON_COUNT]; /* last log line per reason */
     uint64_t reject_quiet[PROTO_REASON_COUNT];    /* rejects not logged since */
+    /* Spool mode (conf spool.dir): reads are acknowledged once durable in the spool; the
+     * writer drains it. cur is then the group being committed, never handed to the writer. */
+    spool_t *spool;
+    int64_t spool_full_until; /* monotonic: the spool was full; readers wait till then */
+    int64_t spool_retry_us;   /* monotonic: a failed commit is tried again then */
+    int64_t spool_logged_us;  /* last spool error line */
+    uint8_t rec[INGEST_REC_MAX];
 };
 
 /* --- sending to readers ------------------------------------------------------------------ */
@@ -215,12 +224,19 @@ static void s_batch_put(ingest_t *self, struct batch *b)
         batch_destroy(&b);
 }
 
-/* Hand the next batch to the writer if it is idle and something is due. */
+static void s_spool_flush(ingest_t *self, bool force);
+
+/* Hand the next batch to the writer if it is idle and something is due (spool mode: commit the
+ * current group to the spool). */
 static void s_dispatch(ingest_t *self, bool force)
 {
     struct batch *b = NULL;
     bool queued = self->nready > 0;
 
+    if (self->spool) {
+        s_spool_flush(self, force);
+        return;
+    }
     if (self->writer_busy)
         return;
     if (queued)
@@ -291,6 +307,76 @@ static void s_take_done(ingest_t *self)
 
     if (zmq_recv(self->pair, &b, sizeof b, ZMQ_DONTWAIT) == (int)sizeof b && b)
         s_batch_done(self, b);
+}
+
+/* --- the spool ------------------------------------------------------------------------------ */
+
+/* One error line a second at most: a full disk must not fill the log too. */
+static bool s_spool_log_due(ingest_t *self)
+{
+    int64_t now = util_mono_us();
+
+    if (now - self->spool_logged_us < 1000000)
+        return false;
+    self->spool_logged_us = now;
+    return true;
+}
+
+/* The read just added to cur, into the spool's buffer; 0, or -1 (not taken: refuse it). */
+static int s_spool_append(ingest_t *self)
+{
+    size_t len = batch_rec_encode(self->cur, self->cur->nreads - 1, self->rec, sizeof self->rec);
+    uint64_t pos;
+    int rc = len ? spool_append(self->spool, self->rec, len, &pos) : SPOOL_ERR;
+
+    if (rc == SPOOL_OK)
+        return 0;
+    if (rc == SPOOL_FULL) {
+        /* Stop taking reads for a while: they wait in the readers, nothing is dropped. */
+        self->spool_full_until = util_mono_us() + 100000;
+        self->stats.spool_full++;
+        if (s_spool_log_due(self))
+            log_warn("ingest",
+                     "spool %s is full (spool.max_mb %d); reads wait in the readers "
+                     "until the database takes the backlog",
+                     spool_dir(self->spool), self->conf->spool.max_mb);
+    } else if (s_spool_log_due(self)) {
+        log_error("ingest", "spool: a read's record (%zu bytes) not taken: %s", len,
+                  len ? strerror(errno) : "too large");
+    }
+    return -1;
+}
+
+/*
+ * Spool mode: make the current group durable and acknowledge it. On failure (a full disk, an
+ * I/O error) nothing of it is acknowledged; the records stay buffered and the commit is tried
+ * again, while the readers keep their reads.
+ */
+static void s_spool_flush(ingest_t *self, bool force)
+{
+    struct batch *b = self->cur;
+    char err[512];
+    uint64_t durable;
+    int64_t now = util_mono_us();
+
+    if (!b || b->nreads == 0 || now < self->spool_retry_us)
+        return;
+    if (!force && b->nreads < (size_t)self->conf->database.batch_size &&
+        now - b->first_mono_us < (int64_t)self->conf->database.flush_interval_ms * 1000)
+        return;
+    if (spool_commit(self->spool, &durable, err, sizeof err) != SPOOL_OK) {
+        self->stats.spool_errors++;
+        self->spool_retry_us = now + 100000;
+        if (s_spool_log_due(self))
+            log_error("ingest", "spool: %s; %zu reads not acknowledged, retrying", err, b->nreads);
+        return;
+    }
+    self->stats.pending -= b->nreads;
+    self->stats.reads_spooled += b->nreads;
+    for (size_t i = 0; i < b->nreads; i++)
+        pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
+    s_ack_batch(self, b);
+    batch_reset(b);
 }
 
 /* --- reads ---------------------------------------------------------------------------------- */
@@ -448,6 +534,13 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         pend_remove(self->pend, cam, r.seq, r.time_us);
         goto overload;
     }
+    if (self->spool && s_spool_append(self) != 0) {
+        batch_drop_last(self->cur);
+        pend_remove(self->pend, cam, r.seq, r.time_us);
+        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_OVERLOAD,
+                        "the spool is full; resend later");
+        return;
+    }
     if (self->cur->nreads == 1)
         self->cur->first_mono_us = util_mono_us();
     self->stats.reads_accepted++;
@@ -464,7 +557,10 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
                   e->list->opts.suppress_s, e->list->opts.realert_camera);
         s_publish_hit(self, &r, &hits[i]);
     }
-    /* A full batch waits in line, so batch_size bounds every COPY. */
+    /* A full batch waits in line, so batch_size bounds every COPY (spool mode: the group is
+     * committed at once). */
+    if (self->spool)
+        return;
     if (self->cur->nreads >= (size_t)self->conf->database.batch_size && s_queue_cur(self) != 0)
         log_error("ingest", "out of memory queueing a batch");
     return;
@@ -530,12 +626,35 @@ out:
 
 /* --- loop ----------------------------------------------------------------------------------- */
 
+/* Spool mode: the writer's part of the counters, and the spool's depth. */
+static void s_spool_counts(ingest_t *self)
+{
+    struct writer_counts wc;
+    struct spool_stats ss;
+
+    if (!self->spool || !self->writer)
+        return; /* at shutdown the last counts were taken before the writer went */
+    writer_counts(self->writer, &wc);
+    spool_stats(self->spool, &ss);
+    self->stats.batches = wc.batches;
+    self->stats.batches_slow = wc.slow_batches;
+    self->stats.reads_stored = wc.stored;
+    self->stats.reads_duplicate = wc.duplicate;
+    self->stats.hits_stored = wc.hits_stored;
+    self->stats.reads_refused = wc.refused;
+    self->stats.db_errors = wc.db_errors;
+    self->stats.db_reconnects = wc.reconnects;
+    self->stats.spool_depth = ss.depth_records;
+    self->stats.spool_depth_bytes = ss.depth_bytes;
+}
+
 static void s_periodic(ingest_t *self)
 {
     int64_t now = util_mono_us();
 
     if (self->conf->log.stats_interval_s > 0 && now >= self->next_stats_us) {
         self->stats.watchlist_entries = wl_entry_count(self->wl);
+        s_spool_counts(self);
         stats_log(&self->stats);
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
     }
@@ -566,7 +685,7 @@ static long s_poll_timeout_ms(const ingest_t *self)
 {
     long ms = 200; /* bounded, so flags and timers are looked at often enough */
 
-    if (!self->writer_busy && self->cur && self->cur->nreads > 0) {
+    if ((!self->writer_busy || self->spool) && self->cur && self->cur->nreads > 0) {
         int64_t due = self->cur->first_mono_us +
                       (int64_t)self->conf->database.flush_interval_ms * 1000 - util_mono_us();
         long d = due <= 0 ? 0 : (long)((due + 999) / 1000);
@@ -580,7 +699,8 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
                              volatile sig_atomic_t *reload)
 {
     while (!*stop && !*reload) {
-        bool full = self->stats.pending >= (uint64_t)self->conf->ingest.max_pending;
+        bool full = self->stats.pending >= (uint64_t)self->conf->ingest.max_pending ||
+                    util_mono_us() < self->spool_full_until;
         zmq_pollitem_t items[3] = {
             {self->pair, 0, ZMQ_POLLIN, 0},
             {self->sync_pair, 0, ZMQ_POLLIN, 0},
@@ -619,6 +739,35 @@ static int s_bind(void *sock, const char *endpoint, const char *what, char *err,
         snprintf(err, errlen, "%s: cannot bind %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
         return -1;
     }
+    return 0;
+}
+
+/* Open the spool of conf and say what it holds (and what a crash damaged). 0 or -1. */
+static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
+{
+    struct spool_opts opts = {.max_bytes = (uint64_t)conf->spool.max_mb << 20};
+    struct spool_report rep;
+    struct spool_stats st;
+    char why[400];
+
+    self->spool = spool_open(conf->spool.dir, &opts, &rep, why, sizeof why);
+    if (!self->spool) {
+        snprintf(err, errlen, "spool: %s", why);
+        return -1;
+    }
+    for (size_t i = 0; i < rep.ndamage && i < SPOOL_DAMAGE_MAX; i++)
+        log_error("ingest",
+                  "spool damaged: %s at offset %" PRIu64 ": %s; %" PRIu64
+                  " bytes dropped (the valid records before it are kept)",
+                  rep.damage[i].file, rep.damage[i].offset, rep.damage[i].reason,
+                  rep.damage[i].bytes);
+    if (rep.ndamage > SPOOL_DAMAGE_MAX)
+        log_error("ingest", "spool damaged in %zu more places", rep.ndamage - SPOOL_DAMAGE_MAX);
+    spool_stats(self->spool, &st);
+    log_info("ingest",
+             "spool %s: %" PRIu64 " reads not yet stored (%" PRIu64 " bytes) in %" PRIu64
+             " segments; the writer stores them first",
+             conf->spool.dir, st.depth_records, st.depth_bytes, rep.segments);
     return 0;
 }
 
@@ -673,9 +822,13 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
                    errlen) != 0)
             goto fail;
     }
+    if (conf->spool.dir[0] && s_spool_open(self, conf, err, errlen) != 0)
+        goto fail;
     wopts.conninfo = conf->database.conninfo;
     wopts.reconnect_max_ms = conf->database.reconnect_max_ms;
     wopts.partitions_ahead_days = conf->database.partitions_ahead_days;
+    wopts.spool = self->spool;
+    wopts.batch_size = conf->database.batch_size;
     self->writer = writer_new(zmq_ctx, INGEST_PAIR_ENDPOINT, &wopts);
     if (!self->writer) {
         snprintf(err, errlen, "cannot start the writer thread");
@@ -706,6 +859,7 @@ fail_writer:
     writer_send_batch(self->pair, NULL);
     writer_destroy(&self->writer);
 fail:
+    spool_destroy(&self->spool);
     zmq_close(self->covert_pub);
     zmq_close(self->sync_pair);
     zmq_close(self->router);
@@ -727,7 +881,18 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     self = *self_p;
     /* Commit what was accepted, so the readers get their acks before we go. */
     deadline = util_mono_us() + (int64_t)drain_ms * 1000;
-    if (self->cur && self->cur->nreads > 0 && s_queue_cur(self) != 0)
+    if (self->spool) {
+        /* Acknowledge what the spool takes; let the writer store what it can meanwhile (the
+         * rest is stored at the next start). */
+        self->spool_retry_us = 0;
+        s_spool_flush(self, true);
+        while (spool_checkpointed(self->spool) < spool_durable(self->spool) &&
+               util_mono_us() < deadline)
+            spool_wait(self->spool, UINT64_MAX - 1, 50); /* a bounded nap: nothing wakes it */
+        if (self->cur && self->cur->nreads > 0)
+            log_warn("ingest", "%zu reads not in the spool at shutdown; readers will resend them",
+                     self->cur->nreads);
+    } else if (self->cur && self->cur->nreads > 0 && s_queue_cur(self) != 0)
         log_error("ingest", "out of memory at shutdown");
     while ((self->writer_busy || self->nready > 0) && util_mono_us() < deadline) {
         zmq_pollitem_t item = {self->pair, 0, ZMQ_POLLIN, 0};
@@ -735,7 +900,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
         if (zmq_poll(&item, 1, 100) > 0)
             s_take_done(self);
     }
-    if (self->writer_busy || self->nready > 0)
+    if (!self->spool && (self->writer_busy || self->nready > 0))
         log_warn("ingest", "%" PRIu64 " reads not stored at shutdown; readers will resend them",
                  self->stats.pending);
     /* The sync thread first: an update it sent and we never took is freed here. */
@@ -743,11 +908,14 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     s_take_update(self);
     zmq_close(self->sync_pair);
     writer_send_batch(self->pair, NULL);
+    s_spool_counts(self);
     writer_destroy(&self->writer);
     /* The batch the writer held comes back now: acknowledged if it made it after all. */
     if (self->writer_busy)
         s_take_done(self);
+    s_spool_counts(self);
     stats_log(&self->stats);
+    spool_destroy(&self->spool);
     /* The writer is gone: any batch it held came back or is lost with it; free ours. */
     batch_destroy(&self->cur);
     for (size_t i = 0; i < self->nready; i++)

@@ -28,6 +28,7 @@ enum {
     EXIT_DATABASE = 3, /* database unreachable or schema missing at start */
     EXIT_SOCKET = 4,   /* an endpoint could not be bound */
     EXIT_INTERNAL = 5, /* out of memory or a thread could not start */
+    EXIT_SPOOL = 6,    /* the spool directory cannot be opened or is in use */
 };
 
 /* How long a stopping daemon waits for the database to take what it has accepted. */
@@ -64,7 +65,8 @@ static void s_usage(FILE *f)
             "Signals: SIGTERM/SIGINT stop after storing what was accepted; SIGHUP reloads the\n"
             "configuration, the cameras and the watchlists (a bad configuration is refused and\n"
             "the running one kept).\n"
-            "Exit codes: 0 ok, 1 configuration, 2 usage, 3 database, 4 socket, 5 internal.\n",
+            "Exit codes: 0 ok, 1 configuration, 2 usage, 3 database, 4 socket, 5 internal,\n"
+            "6 spool.\n",
             ANPR_SYSCONFDIR);
 }
 
@@ -147,13 +149,17 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         if (strcmp(fresh->ingest.endpoint, (*conf)->ingest.endpoint) != 0 ||
             strcmp(fresh->dispatch.endpoint, (*conf)->dispatch.endpoint) != 0 ||
             strcmp(fresh->dispatch.covert_endpoint, (*conf)->dispatch.covert_endpoint) != 0 ||
-            strcmp(fresh->database.conninfo, (*conf)->database.conninfo) != 0)
-            log_warn("main", "reload: endpoint and database changes take effect at restart");
+            strcmp(fresh->database.conninfo, (*conf)->database.conninfo) != 0 ||
+            strcmp(fresh->spool.dir, (*conf)->spool.dir) != 0 ||
+            fresh->spool.max_mb != (*conf)->spool.max_mb)
+            log_warn("main", "reload: endpoint, database and spool changes take effect at restart");
         /* Keep the settings that need a restart as they are running. */
         s_swap(&fresh->ingest.endpoint, &(*conf)->ingest.endpoint);
         s_swap(&fresh->dispatch.endpoint, &(*conf)->dispatch.endpoint);
         s_swap(&fresh->dispatch.covert_endpoint, &(*conf)->dispatch.covert_endpoint);
         s_swap(&fresh->database.conninfo, &(*conf)->database.conninfo);
+        s_swap(&fresh->spool.dir, &(*conf)->spool.dir);
+        fresh->spool.max_mb = (*conf)->spool.max_mb;
         ingest_set_conf(ingest, fresh);
         conf_destroy(conf);
         *conf = fresh;
@@ -253,7 +259,9 @@ int main(int argc, char **argv)
     ingest = ingest_new(ctx, conf, &cams, &wl, version, err, sizeof err);
     if (!ingest) {
         log_error("main", "%s", err);
-        rc = strstr(err, "cannot bind") ? EXIT_SOCKET : EXIT_INTERNAL;
+        rc = strstr(err, "cannot bind")        ? EXIT_SOCKET
+             : strncmp(err, "spool: ", 7) == 0 ? EXIT_SPOOL
+                                               : EXIT_INTERNAL;
         goto out;
     }
     log_info("main", "ready: readers on %s, dispatch feed on %s", conf->ingest.endpoint,

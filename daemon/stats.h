@@ -1,6 +1,7 @@
 /*
  * stats: the daemon's counters. They are owned by the ingest thread; the writer reports its
- * part through each finished batch, so no counter is shared between threads.
+ * part through each finished batch (spool mode: through writer_counts() when they are logged),
+ * so no counter is shared between threads.
  */
 #ifndef ANPR_STATS_H
 #define ANPR_STATS_H
@@ -28,6 +29,13 @@ struct stats {
     uint64_t watchlist_entries;           /* entries in the snapshot in use (gauge) */
     uint64_t hits_post;                   /* post-match HITs published (retro-match) */
     int64_t watchlist_version;            /* newest change that snapshot includes (gauge) */
+    /* Spool mode. */
+    uint64_t reads_spooled;     /* reads made durable in the spool (and acknowledged) */
+    uint64_t reads_refused;     /* spooled reads the database refused for their data */
+    uint64_t spool_full;        /* reads refused because the spool was full */
+    uint64_t spool_errors;      /* failed spool commits (retried) */
+    uint64_t spool_depth;       /* reads in the spool not yet stored (gauge) */
+    uint64_t spool_depth_bytes; /* their bytes on disk (gauge) */
 };
 
 /* Sum of rejects over all reasons. */

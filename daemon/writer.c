@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "spool.h"
 #include "util.h"
 
 /* How often the partitions ahead of today are checked while idle. */
@@ -32,6 +33,10 @@ struct writer {
     /* Days whose partition is known to exist: [days_lo, days_hi]. */
     int32_t days_lo, days_hi;
     int64_t next_maint_us; /* monotonic time of the next check of the days ahead */
+    spool_t *spool;        /* spool mode: the spool we drain, or NULL */
+    int batch_size;
+    pthread_mutex_t counts_lock; /* spool mode: counts, read by ingest for its stats */
+    struct writer_counts counts;
 };
 
 /* ensure_partitions takes at most this many days at once. */
@@ -226,6 +231,118 @@ static void s_commit(writer_t *self, struct batch *batch)
     batch->committed = false; /* stopping: not stored, so never acknowledged */
 }
 
+/* Spool mode: the reads after the checkpoint, at most batch_size, into batch; the position of
+ * the last. 0 when none is durable yet; -1 on a damaged record (logged, the rest goes on). */
+static int s_fill(writer_t *self, spool_cursor_t *cur, struct batch *batch, uint64_t *last)
+{
+    char err[512];
+
+    while (batch->nreads < (size_t)self->batch_size) {
+        const void *data;
+        size_t len;
+        uint64_t pos, seq;
+        int rc = spool_read(cur, &data, &len, &pos, &seq, err, sizeof err);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            log_error("writer", "spool: %s", err);
+            return -1;
+        }
+        *last = pos;
+        if (batch_rec_add(batch, data, len) != 0)
+            log_error("writer", "spool: record %" PRIu64 " at %" PRIu64 " malformed; skipped", seq,
+                      pos);
+    }
+    return 0;
+}
+
+static void s_count(writer_t *self, const struct batch *b, uint64_t checkpointed)
+{
+    pthread_mutex_lock(&self->counts_lock);
+    self->counts.batches++;
+    self->counts.slow_batches += b->slow;
+    self->counts.stored += b->stored;
+    self->counts.duplicate += b->nreads - b->stored - b->refused;
+    self->counts.hits_stored += b->hits_stored;
+    self->counts.refused += b->refused;
+    self->counts.db_errors += b->db_errors;
+    self->counts.reconnects += b->reconnects;
+    self->counts.checkpointed = checkpointed;
+    pthread_mutex_unlock(&self->counts_lock);
+}
+
+void writer_counts(writer_t *self, struct writer_counts *out)
+{
+    pthread_mutex_lock(&self->counts_lock);
+    *out = self->counts;
+    pthread_mutex_unlock(&self->counts_lock);
+}
+
+/* Spool mode: drain the spool into PostgreSQL until told to stop. */
+static void s_drain(writer_t *self)
+{
+    char err[512];
+    uint64_t last = spool_checkpointed(self->spool);
+    spool_cursor_t *cur = spool_cursor_new(self->spool, last, err, sizeof err);
+    struct batch *batch = batch_new();
+
+    if (!cur || !batch) {
+        log_error("writer", "spool: %s", cur ? "out of memory" : err);
+        goto out;
+    }
+    while (!atomic_load(&self->stopping)) {
+        uint64_t before = last;
+        if (s_fill(self, cur, batch, &last) != 0 && batch->nreads == 0) {
+            /* A record damaged since the spool was opened (the disk): nothing after it can be
+             * read in order, so the cursor starts again at what is durable now. */
+            uint64_t durable = spool_durable(self->spool);
+            log_error("writer",
+                      "spool: reads between positions %" PRIu64 " and %" PRIu64
+                      " are skipped; they may not be stored",
+                      last, durable);
+            spool_cursor_destroy(&cur);
+            cur = spool_cursor_new(self->spool, durable, err, sizeof err);
+            if (!cur) {
+                log_error("writer", "spool: %s", err);
+                break;
+            }
+            last = durable;
+            continue;
+        }
+        if (batch->nreads == 0) {
+            struct db_error derr;
+            if (last == before)
+                spool_wait(self->spool, last, 1000);
+            if (self->conn && s_maintain(self, &derr) != 0) {
+                log_warn("writer", "partitions: %s", derr.msg);
+                if (PQstatus(self->conn) != CONNECTION_OK)
+                    s_disconnect(self);
+            }
+            /* Records that all turned out malformed still move the checkpoint. */
+            if (last != spool_checkpointed(self->spool) &&
+                spool_checkpoint(self->spool, last, err, sizeof err) != 0)
+                log_error("writer", "spool checkpoint: %s", err);
+            continue;
+        }
+        s_commit(self, batch);
+        if (!batch->committed)
+            break; /* stopping: the spool keeps them for the next start */
+        for (size_t i = 0; i < batch->nreads; i++)
+            if (batch->acks[i].refused[0])
+                log_error("writer",
+                          "read %s seq %" PRIu64 " was acknowledged from the spool but the "
+                          "database refused it (SQLSTATE %s); it is not stored",
+                          batch->acks[i].camera, batch->acks[i].seq, batch->acks[i].refused);
+        if (spool_checkpoint(self->spool, last, err, sizeof err) != 0)
+            log_error("writer", "spool checkpoint: %s", err);
+        s_count(self, batch, last);
+        batch_reset(batch);
+    }
+out:
+    batch_destroy(&batch);
+    spool_cursor_destroy(&cur);
+}
+
 static void *s_run(void *arg)
 {
     writer_t *self = arg;
@@ -239,6 +356,12 @@ static void *s_run(void *arg)
     }
     if (s_connect(self) == 0 && s_maintain(self, &err) != 0)
         log_warn("writer", "partitions: %s", err.msg);
+    if (self->spool) {
+        s_drain(self);
+        zmq_close(pair);
+        s_disconnect(self);
+        return NULL;
+    }
     for (;;) {
         zmq_pollitem_t item = {pair, 0, ZMQ_POLLIN, 0};
         /* Idle: wake up now and then to keep the partitions ahead of the calendar. */
@@ -273,6 +396,9 @@ writer_t *writer_new(void *zmq_ctx, const char *endpoint, const struct writer_op
     self->conninfo = strdup(opts->conninfo);
     self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;
     self->ahead_days = opts->partitions_ahead_days;
+    self->spool = opts->spool;
+    self->batch_size = opts->batch_size > 0 ? opts->batch_size : 1000;
+    pthread_mutex_init(&self->counts_lock, NULL);
     self->days_lo = 1;
     self->days_hi = 0;
     atomic_init(&self->stopping, false);
@@ -297,6 +423,8 @@ void writer_destroy(writer_t **self_p)
     /* The caller has sent the NULL batch; a batch still retrying gives up, and a statement
      * that hangs (a server that stopped answering) is cancelled. */
     atomic_store(&self->stopping, true);
+    if (self->spool)
+        spool_wake(self->spool);
     pthread_mutex_lock(&self->cancel_lock);
     if (self->cancel) {
         char buf[256];
@@ -305,6 +433,7 @@ void writer_destroy(writer_t **self_p)
     pthread_mutex_unlock(&self->cancel_lock);
     pthread_join(self->thread, NULL);
     pthread_mutex_destroy(&self->cancel_lock);
+    pthread_mutex_destroy(&self->counts_lock);
     free(self->endpoint);
     free(self->conninfo);
     free(self);

@@ -15,11 +15,33 @@
 
 typedef struct writer writer_t;
 
+struct spool;
+
 struct writer_opts {
     const char *conninfo;      /* copied */
     int reconnect_max_ms;      /* backoff ceiling */
     int partitions_ahead_days; /* partitions kept ready ahead of today */
+    struct spool *spool;       /* NULL, or the write-ahead spool to drain (see below) */
+    int batch_size;            /* spool mode: reads per COPY batch at most */
 };
+
+/*
+ * Spool mode (opts.spool set): ingest acknowledges reads once they are durable in the spool and
+ * never hands batches over; the writer reads the spool from its checkpoint, commits the reads
+ * in batches (the same COPY, the same retries) and checkpoints the spool after each commit, so
+ * a restart replays only what may not be stored (idempotently: a read stored twice is kept
+ * once). It is the spool's consumer thread. Its counts are read with writer_counts().
+ */
+struct writer_counts {
+    uint64_t batches, slow_batches;
+    uint64_t stored;      /* reads inserted */
+    uint64_t duplicate;   /* reads found stored already */
+    uint64_t hits_stored; /* hit rows inserted */
+    uint64_t refused;     /* reads the database refused for their data, after their ACK */
+    uint64_t db_errors, reconnects;
+    uint64_t checkpointed; /* spool position stored up to */
+};
+void writer_counts(writer_t *self, struct writer_counts *out);
 
 /*
  * Start the writer thread; it connects its PAIR socket to `endpoint` (which the caller has

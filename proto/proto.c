@@ -771,8 +771,8 @@ int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit, stru
     hit->post_match = hit->match & PROTO_MATCH_POST;
     hit->match &= (uint8_t)~PROTO_MATCH_POST;
     if (hit->match < PROTO_MATCH_EXACT || hit->match > PROTO_MATCH_PATTERN)
-        return s_fail(err, PROTO_E_FIELD, "HIT.match: kind %u not in %d..%d",
-                      (unsigned)hit->match, PROTO_MATCH_EXACT, PROTO_MATCH_PATTERN);
+        return s_fail(err, PROTO_E_FIELD, "HIT.match: kind %u not in %d..%d", (unsigned)hit->match,
+                      PROTO_MATCH_EXACT, PROTO_MATCH_PATTERN);
     if (s_get_u8(&rd, &hit->reading, "HIT", "reading", err) < 0)
         return -1;
     if (hit->reading > PROTO_CAND_MAX)

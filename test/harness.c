@@ -238,8 +238,6 @@ int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra)
 
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct h_daemon_opts *opts)
 {
-    char sock_path[80];
-    struct sockaddr_un sa;
     FILE *f;
 
     memset(d, 0, sizeof *d);
@@ -251,7 +249,6 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
     snprintf(d->ingest_ep, sizeof d->ingest_ep, "ipc://%s/ingest", d->dir);
     snprintf(d->dispatch_ep, sizeof d->dispatch_ep, "ipc://%s/dispatch", d->dir);
     snprintf(d->covert_ep, sizeof d->covert_ep, "ipc://%s/covert", d->dir);
-    snprintf(sock_path, sizeof sock_path, "%s/notify", d->dir);
 
     f = fopen(d->conf_path, "w");
     if (!f)
@@ -267,7 +264,26 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
             db->daemon_ci, opts && opts->database ? opts->database : "",
             opts && opts->extra ? opts->extra : "");
     fclose(f);
+    return h_daemon_restart(d);
+}
 
+int h_daemon_restart(struct h_daemon *d)
+{
+    char sock_path[80];
+    struct sockaddr_un sa;
+    char log_old[200];
+
+    /* A restart keeps the log of the runs before it, in anprd.log.N. */
+    for (int n = 1; n < 1000; n++) {
+        snprintf(log_old, sizeof log_old, "%s.%d", d->log_path, n);
+        if (access(log_old, F_OK) != 0) {
+            if (access(d->log_path, F_OK) == 0)
+                rename(d->log_path, log_old);
+            break;
+        }
+    }
+    snprintf(sock_path, sizeof sock_path, "%s/notify", d->dir);
+    unlink(sock_path);
     /* Our NOTIFY_SOCKET: the daemon says READY=1 on it, as it would to systemd. */
     d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     memset(&sa, 0, sizeof sa);

@@ -76,6 +76,9 @@ struct h_daemon_opts {
 };
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
                         const struct h_daemon_opts *opts);
+/* Start it again with the same folder, configuration and endpoints (after a stop or a kill);
+ * the previous run's log moves to anprd.log.N. 0, or -1 when it did not get ready. */
+int h_daemon_restart(struct h_daemon *d);
 /* Send sig and wait up to timeout_ms; returns the exit status, 128+signal, or -1 on timeout
  * (then it is killed). */
 int h_daemon_stop(struct h_daemon *d, int sig, int timeout_ms);

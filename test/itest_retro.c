@@ -73,8 +73,9 @@ static bool s_retro_done(const struct h_daemon *d, int n)
 /* anpr-watchlist list-set LIST --retro VALUE as the admin; its exit status. */
 static int s_set_retro(const struct h_db *db, const char *list, const char *value)
 {
-    char *argv[] = {getenv("ANPR_WATCHLIST"), "list-set", (char *)list, "--retro", (char *)value,
-                    "--db", (char *)db->admin_ci, NULL};
+    char *argv[] = {
+        getenv("ANPR_WATCHLIST"), "list-set", (char *)list, "--retro", (char *)value, "--db",
+        (char *)db->admin_ci,     NULL};
 
     return h_wait(h_spawn(argv, "/dev/null", "/dev/null"), 30000);
 }

@@ -1563,8 +1563,8 @@ static int s_num(const char *opt, const char *val, long long lo, long long hi, l
 }
 
 /* A duration: seconds, or a number with s, m, h or d; lo..hi seconds. */
-static int s_duration(const char *opt, const char *val, long long lo, long long hi,
-                      long long *out, const char *expect)
+static int s_duration(const char *opt, const char *val, long long lo, long long hi, long long *out,
+                      const char *expect)
 {
     char num[24];
     size_t n = strlen(val);
