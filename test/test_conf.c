@@ -113,6 +113,7 @@ static void s_check_defaults(const struct conf *c)
     CHECK_INT(c->log.level, LOG_LEVEL_INFO);
     CHECK_INT(c->log.stats_interval_s, 60);
     CHECK_INT(c->log.reject_log_interval_s, 10);
+    CHECK_INT(c->spool.max_mb, 1024);
 }
 
 static void s_test_defaults(void)
@@ -492,6 +493,8 @@ static void s_test_example(void)
         fprintf(stderr, "%s", errors);
     if (c) {
         CHECK_STR(c->database.conninfo, "host=/run/postgresql dbname=anpr user=anprd");
+        /* the one key it sets to other than its default: the spool is on */
+        CHECK_STR(c->spool.dir, "/var/lib/anprd/spool");
         /* the shipped example states the defaults */
         free(c->database.conninfo);
         c->database.conninfo = strdup("dbname=anpr");
@@ -499,6 +502,27 @@ static void s_test_example(void)
     }
     conf_destroy(&c);
     free(errors);
+}
+
+/* The spool section: off by default, an absolute directory, a size in MiB. */
+static void s_test_spool(void)
+{
+    struct conf *c = s_ok(DB);
+    if (c)
+        CHECK_STR(c->spool.dir, "");
+    conf_destroy(&c);
+    c = s_ok(DB "spool:\n  dir: /var/lib/anprd/spool\n  max_mb: 16\n");
+    if (c) {
+        CHECK_STR(c->spool.dir, "/var/lib/anprd/spool");
+        CHECK_INT(c->spool.max_mb, 16);
+    }
+    conf_destroy(&c);
+    EXPECT(DB "spool:\n  dir: spool\n",
+           "t.yaml:4:8: spool.dir: must be an absolute path, got 'spool'\n");
+    EXPECT(DB "spool:\n  max_mb: 0\n",
+           "t.yaml:4:11: spool.max_mb: out of range: 0 (must be 1..1048576)\n");
+    EXPECT(DB "spool:\n  size: 5\n",
+           "t.yaml:4:3: spool.size: unknown key; expected one of: dir, max_mb\n");
 }
 
 static void s_test_destroy(void)
@@ -529,6 +553,7 @@ int main(void)
     s_test_order();
     s_test_load();
     s_test_example();
+    s_test_spool();
     s_test_destroy();
     return check_done("conf");
 }

@@ -1,0 +1,109 @@
+/*
+ * test_batch: the COPY rows of a read and its hits, and the spool record of a read: a record
+ * added back to another batch gives the same rows and what the writer needs; a malformed
+ * record is refused; dropping the last read restores the batch.
+ */
+#include "batch.h"
+
+#include "check.h"
+
+#include <stdlib.h>
+
+static struct proto_read s_read(uint64_t seq, const char *plate)
+{
+    struct proto_read r;
+
+    memset(&r, 0, sizeof r);
+    snprintf(r.camera, sizeof r.camera, "BE-N2-HASSELT");
+    snprintf(r.plate, sizeof r.plate, "%s", plate);
+    snprintf(r.country, sizeof r.country, "BE");
+    snprintf(r.image_ref, sizeof r.image_ref, "img://n2/%llu", (unsigned long long)seq);
+    r.seq = seq;
+    r.time_us = 1764400000000000LL + (int64_t)seq;
+    r.confidence = 900;
+    r.ncand = 1;
+    snprintf(r.cand[0].plate, sizeof r.cand[0].plate, "I-ABC-\t23"); /* a tab is escaped */
+    r.cand[0].confidence = 400;
+    return r;
+}
+
+int main(void)
+{
+    struct batch *a = batch_new(), *b = batch_new();
+    wl_builder_t *wb = wl_builder_new();
+    char err[128];
+    uint8_t rec[8192];
+    const uint8_t id[] = {0, 1, 2, 3, 4};
+
+    /* A snapshot only to have entries to hit. */
+    CHECK_INT(wl_builder_add_list(wb, 1, "Stolen", "stolen", 1, NULL, err, sizeof err), 0);
+    struct wl_entry_in in = {.id = 7,
+                             .list_id = 1,
+                             .plate = "1ABC123",
+                             .valid_from_us = WL_UNBOUNDED_FROM,
+                             .valid_until_us = WL_UNBOUNDED_UNTIL};
+    CHECK_INT(wl_builder_add(wb, &in, err, sizeof err), 0);
+    wl_t *wl = wl_builder_build(&wb);
+    const struct wl_entry *e[1];
+    CHECK_INT(wl_lookup(wl, "1ABC123", "BE", 0, e, 1), 1);
+    struct wl_match m = {.entry = e[0], .kind = PROTO_MATCH_EXACT};
+    bool supp = false;
+
+    /* Three reads, the second with a hit. */
+    for (uint64_t s = 1; s <= 3; s++) {
+        struct proto_read r = s_read(s, "1-ABC-123");
+        CHECK_INT(
+            batch_add(a, &r, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, s == 2 ? 1 : 0),
+            0);
+    }
+    CHECK_INT(a->nreads, 3);
+    CHECK_INT(a->nhits, 1);
+
+    /* Each read as a record, added to another batch: the same rows, no reader. */
+    for (size_t i = 0; i < a->nreads; i++) {
+        size_t len = batch_rec_encode(a, i, rec, sizeof rec);
+        CHECK(len > 0);
+        CHECK_INT(batch_rec_add(b, rec, len), 0);
+    }
+    CHECK_INT(b->nreads, 3);
+    CHECK_INT(b->nhits, 1);
+    CHECK_INT(b->reads.len, a->reads.len);
+    CHECK_INT(b->hits.len, a->hits.len);
+    CHECK(memcmp(a->reads.data, b->reads.data, a->reads.len) == 0);
+    CHECK(memcmp(a->hits.data, b->hits.data, a->hits.len) == 0);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_STR(b->acks[i].camera, "BE-N2-HASSELT");
+        CHECK_INT(b->acks[i].seq, i + 1);
+        CHECK_INT(b->acks[i].camera_id, 42);
+        CHECK_INT(b->acks[i].time_us, a->acks[i].time_us);
+        CHECK_INT(b->acks[i].day, a->acks[i].day);
+        CHECK_INT(b->acks[i].id_len, 0);
+    }
+    CHECK_INT(b->min_day, a->min_day);
+    CHECK_INT(b->max_day, a->max_day);
+
+    /* Malformed: too short, lengths that do not add up, a record that does not fit. */
+    size_t len = batch_rec_encode(a, 1, rec, sizeof rec);
+    CHECK_INT(batch_rec_add(b, rec, 10), -1);
+    CHECK_INT(batch_rec_add(b, rec, len - 1), -1);
+    CHECK_INT(batch_rec_add(b, rec, len + 1), -1);
+    CHECK_INT(batch_rec_encode(a, 1, rec, len - 1), 0);
+    CHECK_INT(batch_rec_encode(a, 3, rec, sizeof rec), 0);
+    CHECK_INT(b->nreads, 3);
+
+    /* Dropping the last read (with its hit) gives the batch as it was before it. */
+    size_t reads_len = a->reads.len, hits_len = a->hits.len;
+    struct proto_read r = s_read(4, "1-ABC-123");
+    CHECK_INT(batch_add(a, &r, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, 1), 0);
+    CHECK_INT(a->nhits, 2);
+    batch_drop_last(a);
+    CHECK_INT(a->nreads, 3);
+    CHECK_INT(a->nhits, 1);
+    CHECK_INT(a->reads.len, reads_len);
+    CHECK_INT(a->hits.len, hits_len);
+
+    batch_destroy(&a);
+    batch_destroy(&b);
+    wl_destroy(&wl);
+    return check_done("batch");
+}
