@@ -431,8 +431,13 @@ enum plate_status plate_normalise_cc(const char *raw, const char *country, char 
     enum plate_status st = plate_normalise(raw, out);
 
     /* No s_known() here: the loop below acts only on the countries it lists, all known. */
-    if (st != PLATE_OK || !country || !country[0])
+    if (st != PLATE_OK || !country || !country[0] || !country[1] || country[2])
         return st;
+    /* Upper case once, not per table row: this runs for every reading of every read. */
+    char cc[3] = {country[0], country[1], '\0'};
+    for (int k = 0; k < 2; k++)
+        if (cc[k] >= 'a' && cc[k] <= 'z')
+            cc[k] = (char)(cc[k] - 'a' + 'A');
     /*
      * Only the code of the camera's own country, and only when the plate does not fit with it
      * and what is left does: a plate that fits neither way is kept as read, so a read is never
@@ -440,7 +445,7 @@ enum plate_status plate_normalise_cc(const char *raw, const char *country, char 
      * code, and the format checks are the costly part of a read's normalisation.
      */
     for (size_t i = 0; i < sizeof(s_eurobands) / sizeof(s_eurobands[0]); i++) {
-        if (!s_same_country(country, s_eurobands[i].country))
+        if (cc[0] != s_eurobands[i].country[0] || cc[1] != s_eurobands[i].country[1])
             continue;
         size_t n = strlen(s_eurobands[i].code);
         if (strncmp(out, s_eurobands[i].code, n) != 0 || plate_fits(country, out) ||
