@@ -6,21 +6,27 @@
  *   match  decode + normalise + watchlist match of encoded READ frames, in this process, beside
  *          the exact-lookup baseline on the same frames
  *   falsehit  how often random plates hit an OCR-tolerant list of other random plates
+ *   churn  match throughput while the watchlist is patched N times a second, beside the same
+ *          reads matched without changes
  *   e2e    reads sent to a running anprd by K cameras, each acknowledged only once committed
  *   copy   the same rows as e2e, COPYed straight into plate_read (the raw COPY baseline)
  */
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <libpq-fe.h>
 
 #include "batch.h"
+#include "idset.h"
 #include "plate.h"
 #include "plategen.h"
 #include "proto.h"
@@ -42,21 +48,25 @@ struct opts {
     bool candidates;     /* match: reads carry 2 candidates and the list matches them */
     bool indel;          /* match, falsehit: the OCR list also takes one character more/less */
     long long base_time; /* read time of the first read (µs); 0 = now */
+    long long changes;   /* churn: watchlist changes a second */
 };
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "usage: anpr-bench match [--reads N] [--entries N] [--seed N] [--policy exact|ocr]\n"
-               "                        [--patterns N] [--candidates] [--indel]\n"
-               "       anpr-bench falsehit [--entries N] [--reads N] [--seed N] [--indel]\n"
-               "       anpr-bench e2e --endpoint EP [--reads N] [--cameras K] [--window W]\n"
-               "                      [--seed N] [--base-time US]\n"
-               "       anpr-bench copy --db CONNINFO [--reads N] [--cameras K] [--seed N]\n"
-               "                      [--base-time US]\n"
-               "       anpr-bench sync --endpoint EP --hits EP --db CONNINFO [--reads CHANGES]\n"
-               "Prints one line: mode=... key=value ... (rates in reads/s, latencies in us).\n"
-               "e2e and copy with the same --reads, --cameras, --seed and --base-time make the\n"
-               "same rows, so their rates compare.\n");
+    fprintf(f,
+            "usage: anpr-bench match [--reads N] [--entries N] [--seed N] [--policy exact|ocr]\n"
+            "                        [--patterns N] [--candidates] [--indel]\n"
+            "       anpr-bench falsehit [--entries N] [--reads N] [--seed N] [--indel]\n"
+            "       anpr-bench e2e --endpoint EP [--reads N] [--cameras K] [--window W]\n"
+            "                      [--seed N] [--base-time US]\n"
+            "       anpr-bench copy --db CONNINFO [--reads N] [--cameras K] [--seed N]\n"
+            "                      [--base-time US]\n"
+            "       anpr-bench sync --endpoint EP --hits EP --db CONNINFO [--reads CHANGES]\n"
+            "       anpr-bench churn [--reads N] [--entries N] [--changes PER_S] [--patterns N]\n"
+            "                        [--candidates] [--seed N]\n"
+            "Prints one line: mode=... key=value ... (rates in reads/s, latencies in us).\n"
+            "e2e and copy with the same --reads, --cameras, --seed and --base-time make the\n"
+            "same rows, so their rates compare.\n");
 }
 
 /* The i-th read of the run: same for every mode given the same options. */
@@ -123,21 +133,18 @@ static struct wl_list_opts s_bench_opts(const struct opts *o, uint8_t max_subst)
     return lo;
 }
 
-static int s_match(const struct opts *o)
+/* The list of the match and churn modes: o->entries generated plates and o->patterns patterns
+ * on list 1, ids from 1. NULL on failure. */
+static wl_t *s_bench_list(const struct opts *o, struct plategen *g)
 {
-    struct plategen g;
     wl_builder_t *b = wl_builder_new();
     struct wl_list_opts lo = s_bench_opts(o, 1);
     char err[256];
-    int64_t t0, t1, t2;
-    long long hits = 0, lookup_hits = 0, kinds[PROTO_MATCH_PATTERN + 1] = {0};
-    size_t nframes = 100000, *lens;
-    uint8_t *frames;
 
-    plategen_seed(&g, (uint64_t)o->seed);
-    if (!b || wl_builder_add_list(b, 1, "bench", "stolen", 1, &lo, err, sizeof err) != 0)
-        return 1;
-    t0 = util_mono_us();
+    if (!b || wl_builder_add_list(b, 1, "bench", "stolen", 1, &lo, err, sizeof err) != 0) {
+        wl_builder_destroy(&b);
+        return NULL;
+    }
     for (long long i = 0; i < o->entries + o->patterns; i++) {
         char plate[17], country[3], norm[PLATE_MAX + 1], pattern[PLATE_MAX + 1];
         struct wl_entry_in in = {.id = (uint64_t)i + 1,
@@ -146,76 +153,123 @@ static int s_match(const struct opts *o)
                                  .country = "",
                                  .valid_from_us = WL_UNBOUNDED_FROM,
                                  .valid_until_us = WL_UNBOUNDED_UNTIL};
-        plategen_plate(&g, plate, country);
+        plategen_plate(g, plate, country);
         if (i >= o->entries && plate_normalise(plate, norm) == PLATE_OK) {
-            s_bench_pattern(&g, norm, pattern);
+            s_bench_pattern(g, norm, pattern);
             in.plate = pattern;
         }
         if (wl_builder_add(b, &in, err, sizeof err) != 0)
             fprintf(stderr, "entry %lld: %s\n", i, err);
     }
-    wl_t *wl = wl_builder_build(&b);
-    t1 = util_mono_us();
-    if (!wl)
-        return 1;
+    return wl_builder_build(&b);
+}
 
-    /* A ring of encoded frames, re-read many times: the decoder sees real bytes. */
-    frames = malloc(nframes * 512);
-    lens = malloc(nframes * sizeof *lens);
-    if (!frames || !lens)
-        return 1;
-    for (size_t i = 0; i < nframes; i++) {
+/* A ring of encoded READ frames, re-read many times: the decoder sees real bytes. */
+struct s_frames {
+    size_t n, *lens;
+    uint8_t *data; /* frame i at data + i * 512 */
+};
+
+static int s_bench_frames(const struct opts *o, struct plategen *g, struct s_frames *f)
+{
+    f->n = 100000;
+    f->data = malloc(f->n * 512);
+    f->lens = malloc(f->n * sizeof *f->lens);
+    if (!f->data || !f->lens)
+        return -1;
+    for (size_t i = 0; i < f->n; i++) {
         struct proto_read r;
-        s_make_read(o, &g, (long long)i, &r);
+        s_make_read(o, g, (long long)i, &r);
         if (o->candidates) {
             r.ncand = 2;
-            plategen_misread(&g, r.plate, 200, r.cand[1].plate);
+            plategen_misread(g, r.plate, 200, r.cand[1].plate);
             r.cand[1].confidence = 300;
         }
-        lens[i] = proto_encode_read(&r, frames + i * 512, 512);
+        f->lens[i] = proto_encode_read(&r, f->data + i * 512, 512);
     }
+    return 0;
+}
 
-    /* The baseline: the primary reading, exact lookup. Normalised as the daemon does. */
-    t2 = util_mono_us();
-    for (long long i = 0; i < o->reads; i++) {
-        struct proto_read r;
-        struct proto_error perr;
-        const struct wl_entry *out[8];
-        char plate[PLATE_MAX + 1];
-        size_t k = (size_t)i % nframes;
-        if (proto_decode_read(frames + k * 512, lens[k], &r, &perr) != 0 ||
-            plate_normalise_cc(r.plate, r.country, plate) != PLATE_OK)
-            continue;
-        lookup_hits += (long long)wl_lookup(wl, plate, r.country, r.time_us, out, 8);
-    }
-    int64_t t3 = util_mono_us();
+static void s_frames_free(struct s_frames *f)
+{
+    free(f->data);
+    free(f->lens);
+}
 
-    /* The matcher, as the daemon calls it: every reading that normalises. */
-    for (long long i = 0; i < o->reads; i++) {
+/*
+ * The matcher as the daemon calls it, reads `from`..`to` of the ring: every reading that
+ * normalises. With a mailbox (churn), a newer snapshot left there is taken every 1024 reads, as
+ * ingest takes the sync thread's. Counts hits by kind into kinds[]; returns the hits.
+ */
+static long long s_match_loop(wl_t **wl, _Atomic(wl_t *) *mailbox, const struct s_frames *f,
+                              long long from, long long to, long long *kinds)
+{
+    long long hits = 0;
+
+    for (long long i = from; i < to; i++) {
         struct proto_read r;
         struct proto_error perr;
         struct wl_match out[8];
         char plate[PROTO_CAND_MAX + 1][PLATE_MAX + 1];
-        size_t k = (size_t)i % nframes;
-        if (proto_decode_read(frames + k * 512, lens[k], &r, &perr) != 0 ||
+        size_t k = (size_t)i % f->n;
+        if (mailbox && (i & 1023) == 0) {
+            wl_t *next = atomic_exchange(mailbox, NULL);
+            if (next) {
+                wl_destroy(wl);
+                *wl = next;
+            }
+        }
+        if (proto_decode_read(f->data + k * 512, f->lens[k], &r, &perr) != 0 ||
             plate_normalise_cc(r.plate, r.country, plate[0]) != PLATE_OK)
             continue;
         struct wl_query q = {.country = r.country, .time_us = r.time_us, .nreadings = 1};
         q.plate[0] = plate[0];
         q.confidence[0] = r.confidence;
-        unsigned ncand = wl_takes_candidates(wl) ? r.ncand : 0;
+        unsigned ncand = wl_takes_candidates(*wl) ? r.ncand : 0;
         for (unsigned c = 0; c < ncand && q.nreadings < WL_READINGS_MAX; c++) {
             if (plate_normalise_cc(r.cand[c].plate, r.country, plate[c + 1]) != PLATE_OK)
                 continue;
             q.plate[q.nreadings] = plate[c + 1];
             q.confidence[q.nreadings++] = r.cand[c].confidence;
         }
-        size_t n = wl_match(wl, &q, out, 8);
+        size_t n = wl_match(*wl, &q, out, 8);
         hits += (long long)n;
-        for (size_t m = 0; m < n && m < 8; m++)
+        for (size_t m = 0; kinds && m < n && m < 8; m++)
             if (out[m].kind <= PROTO_MATCH_PATTERN)
                 kinds[out[m].kind]++;
     }
+    return hits;
+}
+
+static int s_match(const struct opts *o)
+{
+    struct plategen g;
+    struct s_frames f;
+    struct wl_list_opts lo = s_bench_opts(o, 1);
+    long long lookup_hits = 0, kinds[PROTO_MATCH_PATTERN + 1] = {0};
+
+    plategen_seed(&g, (uint64_t)o->seed);
+    int64_t t0 = util_mono_us();
+    wl_t *wl = s_bench_list(o, &g);
+    int64_t t1 = util_mono_us();
+    if (!wl || s_bench_frames(o, &g, &f) != 0)
+        return 1;
+
+    /* The baseline: the primary reading, exact lookup. Normalised as the daemon does. */
+    int64_t t2 = util_mono_us();
+    for (long long i = 0; i < o->reads; i++) {
+        struct proto_read r;
+        struct proto_error perr;
+        const struct wl_entry *out[8];
+        char plate[PLATE_MAX + 1];
+        size_t k = (size_t)i % f.n;
+        if (proto_decode_read(f.data + k * 512, f.lens[k], &r, &perr) != 0 ||
+            plate_normalise_cc(r.plate, r.country, plate) != PLATE_OK)
+            continue;
+        lookup_hits += (long long)wl_lookup(wl, plate, r.country, r.time_us, out, 8);
+    }
+    int64_t t3 = util_mono_us();
+    long long hits = s_match_loop(&wl, NULL, &f, 0, o->reads, kinds);
     int64_t t4 = util_mono_us();
     printf("mode=match entries=%lld policy=%s max_subst=%u indel=%d patterns=%lld candidates=%d "
            "build_s=%.2f wl_mb=%.0f rss_mb=%.0f reads=%lld rate=%.0f ns_per_read=%.0f hits=%lld "
@@ -229,8 +283,124 @@ static int s_match(const struct opts *o)
            (double)o->reads * 1e6 / (double)(t3 - t2),
            (double)(t3 - t2) * 1000.0 / (double)o->reads, lookup_hits);
     wl_destroy(&wl);
-    free(frames);
-    free(lens);
+    s_frames_free(&f);
+    return 0;
+}
+
+/* --- churn ------------------------------------------------------------------------------------ */
+
+/*
+ * Matching while the watchlist changes: the list and reads of match mode; --reads reads are
+ * matched on this thread twice, alone (the baseline) and while a second thread patches the
+ * snapshot as the sync thread does at --changes changes a second (a patch every 20 ms, each
+ * over the base with every change so far: the ids changed are existing entries given new
+ * plates), handing each new snapshot over through a mailbox that the matcher takes as ingest
+ * does. Prints both rates, the drop, and how long the patches took to build.
+ */
+struct s_churn {
+    const struct opts *o;
+    wl_t *cur; /* the patcher's hold on the snapshot last handed over */
+    _Atomic(wl_t *) mailbox;
+    atomic_bool stop;
+    int64_t *build_us; /* per patch */
+    size_t npatches, cap;
+    size_t patched; /* entries in the last patch */
+};
+
+static void *s_churn_run(void *arg)
+{
+    struct s_churn *c = arg;
+    struct plategen g;
+    idset_t *changed = idset_new();
+    char err[256];
+    int64_t next = util_mono_us();
+    long long per_tick = c->o->changes / 50 > 0 ? c->o->changes / 50 : 1;
+
+    plategen_seed(&g, (uint64_t)c->o->seed + 99);
+    while (!atomic_load(&c->stop) && changed) {
+        next += 20000;
+        idset_clear(changed);
+        struct wl_entry_in in[1000];
+        char plates[1000][17];
+        long long n = per_tick < 1000 ? per_tick : 1000;
+        for (long long k = 0; k < n; k++) {
+            char country[3];
+            plategen_plate(&g, plates[k], country);
+            in[k] = (struct wl_entry_in){.id = 1 + plategen_below(&g, (uint32_t)c->o->entries),
+                                         .list_id = 1,
+                                         .plate = plates[k],
+                                         .valid_from_us = WL_UNBOUNDED_FROM,
+                                         .valid_until_us = WL_UNBOUNDED_UNTIL};
+            idset_add(changed, in[k].id);
+        }
+        int64_t t0 = util_mono_us();
+        wl_builder_t *b = wl_builder_patch(c->cur, changed, err, sizeof err);
+        for (long long k = 0; b && k < n; k++)
+            if (wl_builder_add(b, &in[k], err, sizeof err) != 0)
+                fprintf(stderr, "churn: %s\n", err);
+        wl_t *w = wl_builder_build(&b);
+        if (!w)
+            break;
+        if (c->npatches < c->cap)
+            c->build_us[c->npatches++] = util_mono_us() - t0;
+        c->patched = wl_patch_count(w);
+        wl_destroy(&c->cur);
+        c->cur = wl_ref(w);
+        wl_t *old = atomic_exchange(&c->mailbox, w);
+        wl_destroy(&old); /* one the matcher had not taken yet */
+        int64_t left = next - util_mono_us();
+        if (left > 0)
+            usleep((useconds_t)left);
+    }
+    idset_destroy(&changed);
+    return NULL;
+}
+
+static int s_churn_mode(const struct opts *o)
+{
+    struct plategen g;
+    struct s_frames f;
+    struct s_churn c = {.o = o, .cap = 1000000};
+    pthread_t th;
+
+    plategen_seed(&g, (uint64_t)o->seed);
+    wl_t *wl = s_bench_list(o, &g);
+    if (!wl || s_bench_frames(o, &g, &f) != 0)
+        return 1;
+    c.build_us = malloc(c.cap * sizeof *c.build_us);
+    if (!c.build_us)
+        return 1;
+    /* The baseline, then the same reads again while the list changes. */
+    int64_t t0 = util_mono_us();
+    long long hits = s_match_loop(&wl, NULL, &f, 0, o->reads, NULL);
+    int64_t t1 = util_mono_us();
+    c.cur = wl_ref(wl);
+    atomic_init(&c.mailbox, NULL);
+    atomic_init(&c.stop, false);
+    if (pthread_create(&th, NULL, s_churn_run, &c) != 0)
+        return 1;
+    int64_t t2 = util_mono_us();
+    long long churn_hits = s_match_loop(&wl, &c.mailbox, &f, 0, o->reads, NULL);
+    int64_t t3 = util_mono_us();
+    atomic_store(&c.stop, true);
+    pthread_join(th, NULL);
+    wl_t *left = atomic_exchange(&c.mailbox, NULL);
+    wl_destroy(&left);
+
+    qsort(c.build_us, c.npatches, sizeof *c.build_us, s_cmp_i64);
+    double base = (double)o->reads * 1e6 / (double)(t1 - t0);
+    double churn = (double)o->reads * 1e6 / (double)(t3 - t2);
+    printf("mode=churn entries=%lld patterns=%lld candidates=%d changes_per_s=%lld reads=%lld "
+           "base_rate=%.0f churn_rate=%.0f drop_pct=%.1f patches=%zu patch_entries_end=%zu "
+           "patch_build_p50_us=%" PRId64 " patch_build_p99_us=%" PRId64 " hits=%lld/%lld\n",
+           o->entries, o->patterns, o->candidates, o->changes, o->reads, base, churn,
+           100.0 * (base - churn) / base, c.npatches, c.patched,
+           c.npatches ? c.build_us[c.npatches / 2] : 0,
+           c.npatches ? c.build_us[c.npatches * 99 / 100] : 0, hits, churn_hits);
+    wl_destroy(&wl);
+    wl_destroy(&c.cur);
+    free(c.build_us);
+    s_frames_free(&f);
     return 0;
 }
 
@@ -587,28 +757,22 @@ out:
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'},
-        {"db", required_argument, NULL, 'd'},
-        {"reads", required_argument, NULL, 'r'},
-        {"cameras", required_argument, NULL, 'c'},
-        {"window", required_argument, NULL, 'w'},
-        {"entries", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},
-        {"base-time", required_argument, NULL, 't'},
-        {"policy", required_argument, NULL, 'p'},
-        {"patterns", required_argument, NULL, 'P'},
-        {"candidates", no_argument, NULL, 'C'},
-        {"indel", no_argument, NULL, 'I'},
-        {"hits", required_argument, NULL, 'H'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'}, {"db", required_argument, NULL, 'd'},
+        {"reads", required_argument, NULL, 'r'},    {"cameras", required_argument, NULL, 'c'},
+        {"window", required_argument, NULL, 'w'},   {"entries", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},     {"base-time", required_argument, NULL, 't'},
+        {"policy", required_argument, NULL, 'p'},   {"patterns", required_argument, NULL, 'P'},
+        {"candidates", no_argument, NULL, 'C'},     {"indel", no_argument, NULL, 'I'},
+        {"hits", required_argument, NULL, 'H'},     {"changes", required_argument, NULL, 'G'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     struct opts o = {.reads = 1000000,
                      .cameras = 4,
                      .window = 5000,
                      .entries = -1,
                      .seed = 1,
-                     .policy = "exact"};
+                     .policy = "exact",
+                     .changes = 1000};
     long long *num = NULL;
     int ch;
 
@@ -663,6 +827,9 @@ int main(int argc, char **argv)
         case 't':
             num = &o.base_time;
             break;
+        case 'G':
+            num = &o.changes;
+            break;
         case 'h':
             s_usage(stdout);
             return 0;
@@ -688,6 +855,10 @@ int main(int argc, char **argv)
         return s_match(&o);
     if (strcmp(o.mode, "falsehit") == 0)
         return s_falsehit(&o);
+    if (strcmp(o.mode, "churn") == 0) {
+        o.policy = "ocr"; /* the realistic list: OCR-tolerant */
+        return s_churn_mode(&o);
+    }
     if (strcmp(o.mode, "e2e") == 0 && o.endpoint)
         return s_e2e(&o);
     if (strcmp(o.mode, "copy") == 0 && o.db)
