@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define WL_NONE         UINT32_MAX
 #define WL_SLOT_EMPTY   UINT64_MAX
@@ -801,6 +802,27 @@ oom:
 
 /* ---- snapshot ---- */
 
+/*
+ * A block for a large table. A lookup is a random probe into tables of up to a few hundred MB:
+ * with 4 KiB pages nearly every probe also misses the TLB, so tables of 2 MiB and more are
+ * aligned for, and offered to, transparent huge pages (a hint: without them it works as before).
+ */
+static void *s_big_alloc(size_t bytes)
+{
+    enum { HUGE = 2u << 20 };
+    void *p = NULL;
+
+    if (bytes < HUGE)
+        return malloc(bytes);
+    bytes = (bytes + HUGE - 1) & ~(size_t)(HUGE - 1);
+    if (posix_memalign(&p, HUGE, bytes) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 /* A table for n keys: a power of two, at most 70% full; 0 or -1. */
 static int s_table_alloc(struct s_table *t, size_t n)
 {
@@ -811,7 +833,7 @@ static int s_table_alloc(struct s_table *t, size_t n)
             return -1;
         size *= 2;
     }
-    t->slots = malloc(size * sizeof(*t->slots));
+    t->slots = s_big_alloc(size * sizeof(*t->slots));
     if (!t->slots)
         return -1;
     memset(t->slots, 0xff, size * sizeof(*t->slots));
@@ -1844,6 +1866,23 @@ static void s_detail(const struct s_hit *h, const struct wl_entry *e, const stru
     size_t n = t.len <= WL_DETAIL_MAX ? t.len : WL_DETAIL_MAX;
     memcpy(out, t.buf, n);
     out[n] = '\0';
+}
+
+void wl_prefetch(const wl_t *self, const struct wl_query *q)
+{
+    char key[PLATE_MAX + 1];
+
+    if (!self || !q)
+        return;
+    const wl_t *base = self->base ? self->base : self;
+    size_t nreadings = q->nreadings < WL_READINGS_MAX ? q->nreadings : WL_READINGS_MAX;
+    if (!self->candidates && nreadings > 1)
+        nreadings = 1;
+    for (size_t r = 0; r < nreadings; r++) {
+        size_t n = q->plate[r] ? s_canon(self->canon, q->plate[r], key) : 0;
+        if (n > 0)
+            s_prefetch(&base->main, s_hash(key, n));
+    }
 }
 
 size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out, size_t max)

@@ -186,6 +186,13 @@ bool wl_takes_candidates(const wl_t *self);
  */
 size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out, size_t max);
 
+/*
+ * Start loading what wl_match(self, q) will look at first (the table slots of its readings'
+ * keys), without waiting: a caller with several reads at hand prefetches the next while it
+ * matches the current, so their cache misses overlap instead of queueing.
+ */
+void wl_prefetch(const wl_t *self, const struct wl_query *q);
+
 /* Exact lookup of one normalised plate (no OCR, no patterns, no candidates): the baseline the
  * benchmark compares wl_match with, and what tests of the index use. Same filters. */
 size_t wl_lookup(const wl_t *self, const char *plate, const char *country, int64_t time_us,

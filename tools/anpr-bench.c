@@ -196,22 +196,54 @@ static void s_frames_free(struct s_frames *f)
     free(f->lens);
 }
 
+/* A read decoded, normalised and made a query: the first stage of the matcher's pipeline. */
+struct s_prep {
+    struct proto_read r;
+    char plate[PROTO_CAND_MAX + 1][PLATE_MAX + 1];
+    struct wl_query q;
+    bool ok;
+};
+
+static void s_prepare(const wl_t *wl, const struct s_frames *f, long long i, struct s_prep *p)
+{
+    struct proto_error perr;
+    size_t k = (size_t)i % f->n;
+
+    p->ok = proto_decode_read(f->data + k * 512, f->lens[k], &p->r, &perr) == 0 &&
+            plate_normalise_cc(p->r.plate, p->r.country, p->plate[0]) == PLATE_OK;
+    if (!p->ok)
+        return;
+    p->q = (struct wl_query){.country = p->r.country, .time_us = p->r.time_us, .nreadings = 1};
+    p->q.plate[0] = p->plate[0];
+    p->q.confidence[0] = p->r.confidence;
+    unsigned ncand = wl_takes_candidates(wl) ? p->r.ncand : 0;
+    for (unsigned c = 0; c < ncand && p->q.nreadings < WL_READINGS_MAX; c++) {
+        if (plate_normalise_cc(p->r.cand[c].plate, p->r.country, p->plate[c + 1]) != PLATE_OK)
+            continue;
+        p->q.plate[p->q.nreadings] = p->plate[c + 1];
+        p->q.confidence[p->q.nreadings++] = p->r.cand[c].confidence;
+    }
+    wl_prefetch(wl, &p->q);
+}
+
 /*
  * The matcher as the daemon calls it, reads `from`..`to` of the ring: every reading that
- * normalises. With a mailbox (churn), a newer snapshot left there is taken every 1024 reads, as
- * ingest takes the sync thread's. Counts hits by kind into kinds[]; returns the hits.
+ * normalises. Two stages, as in ingest: read i + 1 is decoded, normalised and its table slots
+ * prefetched before read i is matched, so the cache misses of the two overlap. With a mailbox
+ * (churn), a newer snapshot left there is taken every 1024 reads, as ingest takes the sync
+ * thread's. Counts hits by kind into kinds[]; returns the hits.
  */
 static long long s_match_loop(wl_t **wl, _Atomic(wl_t *) *mailbox, const struct s_frames *f,
                               long long from, long long to, long long *kinds)
 {
+    static struct s_prep prep[2];
     long long hits = 0;
 
+    if (from < to)
+        s_prepare(*wl, f, from, &prep[from & 1]);
     for (long long i = from; i < to; i++) {
-        struct proto_read r;
-        struct proto_error perr;
         struct wl_match out[8];
-        char plate[PROTO_CAND_MAX + 1][PLATE_MAX + 1];
-        size_t k = (size_t)i % f->n;
+        struct s_prep *p = &prep[i & 1];
         if (mailbox && (i & 1023) == 0) {
             wl_t *next = atomic_exchange(mailbox, NULL);
             if (next) {
@@ -219,20 +251,11 @@ static long long s_match_loop(wl_t **wl, _Atomic(wl_t *) *mailbox, const struct 
                 *wl = next;
             }
         }
-        if (proto_decode_read(f->data + k * 512, f->lens[k], &r, &perr) != 0 ||
-            plate_normalise_cc(r.plate, r.country, plate[0]) != PLATE_OK)
+        if (i + 1 < to)
+            s_prepare(*wl, f, i + 1, &prep[(i + 1) & 1]);
+        if (!p->ok)
             continue;
-        struct wl_query q = {.country = r.country, .time_us = r.time_us, .nreadings = 1};
-        q.plate[0] = plate[0];
-        q.confidence[0] = r.confidence;
-        unsigned ncand = wl_takes_candidates(*wl) ? r.ncand : 0;
-        for (unsigned c = 0; c < ncand && q.nreadings < WL_READINGS_MAX; c++) {
-            if (plate_normalise_cc(r.cand[c].plate, r.country, plate[c + 1]) != PLATE_OK)
-                continue;
-            q.plate[q.nreadings] = plate[c + 1];
-            q.confidence[q.nreadings++] = r.cand[c].confidence;
-        }
-        size_t n = wl_match(*wl, &q, out, 8);
+        size_t n = wl_match(*wl, &p->q, out, 8);
         hits += (long long)n;
         for (size_t m = 0; kinds && m < n && m < 8; m++)
             if (out[m].kind <= PROTO_MATCH_PATTERN)
