@@ -422,6 +422,8 @@ static void s_ring_push(fwd_t *self, uint64_t pos, int64_t append_us, bool settl
 /* The connection is gone: what was in flight is to be sent again from acked_pos. */
 static void s_lost(fwd_t *self)
 {
+    /* the call that failed may have read an ACK first: bbc_acked() outlives the connection */
+    s_settle(self);
     if (self->rcount > 0)
         self->oldest_us = self->ring[self->rhead].append_us;
     self->rhead = self->rcount = 0;
@@ -497,6 +499,11 @@ static size_t s_fill(fwd_t *self, size_t max, bool *drained)
                           " is not a backbone message: skipped",
                           pos);
             s_ring_push(self, pos, 0, true);
+            continue;
+        }
+        if (pos <= bbc_acked(self->bbc)) {
+            /* settled already (bbc refuses to send it again): s_settle pops it */
+            s_ring_push(self, pos, (int64_t)s_get64be(rec + 1), false);
             continue;
         }
         if (s_is_refused(self, pos)) {

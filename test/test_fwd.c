@@ -4,8 +4,10 @@
  * in order, an outage at start, a restart before the ACKs came, TLS refusals, a full spool, and
  * a prompt stop while connecting to a server that never answers.
  */
+#include "bb.h"
 #include "check.h"
 #include "fwd.h"
+#include "spool.h"
 #include "testcert.h"
 #include "tls.h"
 #include "util.h"
@@ -630,6 +632,83 @@ static void s_test_stop_while_connecting(void)
         close(fd);
 }
 
+/* A record as fwd.h describes it: format 1, append time, the frame (id 1 as placeholder). */
+static void s_append_record(spool_t *sp, const uint8_t *frame, size_t len)
+{
+    uint8_t rec[9 + BB_MAX_FRAME];
+    uint64_t now = (uint64_t)util_now_us(), pos;
+
+    rec[0] = 1;
+    for (int i = 0; i < 8; i++)
+        rec[1 + i] = (uint8_t)(now >> (56 - 8 * i));
+    memcpy(rec + 9, frame, len);
+    CHECK_INT(spool_append(sp, rec, 9 + len, &pos), SPOOL_OK);
+}
+
+/*
+ * A message the server refuses for good (NACK with its id) is counted, named, never resent,
+ * and does not hold the queue; a record that is not a message is skipped and reported.
+ */
+static void s_test_refused(void)
+{
+    const int n = 10;
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct outcheck r;
+    struct proto_hit ph;
+    struct bb_hit h;
+    char err[512], norm[40];
+    uint8_t frame[BB_MAX_FRAME];
+    unsigned long long c[4];
+    size_t len;
+    spool_t *sp;
+    pid_t sink;
+    fwd_t *f;
+
+    /* HIT 0 as it should be, HIT 1 with priority 0 (the sink refuses it), then garbage */
+    sp = spool_open(s_file("spool7"), NULL, NULL, err, sizeof err);
+    CHECK(sp != NULL);
+    if (sp == NULL)
+        return;
+    for (int i = 0; i < 2; i++) {
+        s_hit(i, &ph, norm, sizeof norm);
+        CHECK_INT(bb_hit_from_proto(&ph, 1, norm, &h), 0);
+        len = bb_encode_hit(&h, frame, sizeof frame);
+        CHECK(len > 0);
+        if (i == 1)
+            frame[44] = 0; /* priority */
+        s_append_record(sp, frame, len);
+    }
+    CHECK_INT(spool_append(sp, "not a message", 13, NULL), SPOOL_OK);
+    CHECK_INT(spool_commit(sp, NULL, err, sizeof err), SPOOL_OK);
+    spool_destroy(&sp);
+
+    sink = s_sink_start("server", "out7.tsv", 0);
+    s_opts(&o, "spool7");
+    f = s_new(&o);
+    if (f == NULL)
+        return;
+    CHECK_INT(s_push(f, 2, n, 4), n - 2);
+    CHECK(s_wait_delivered(f, n - 1, &st));
+    CHECK_INT(st.delivered, n - 1);
+    CHECK_INT(st.refused, 1);
+    CHECK_CONTAINS(st.last_refused, "bad_field");
+    CHECK_CONTAINS(st.last_refused, "priority");
+    CHECK_INT(st.spool_errors, 1);
+    CHECK_CONTAINS(st.last_spool_error, "not a backbone message");
+    CHECK_INT(st.sent, n - 1 + 1); /* each sent once: the refused one was not resent */
+    CHECK_INT(st.retried, 0);
+    fwd_destroy(&f);
+    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    s_read_out("out7.tsv", n, &r);
+    CHECK_INT(r.lines, n - 1);
+    CHECK_INT(r.bad, 0);
+    CHECK_INT(r.id_order, 0);
+    CHECK_INT(r.missing, 1); /* HIT 1, refused */
+    CHECK_INT(s_sink_counts("out7.tsv", c), 0);
+    CHECK_INT(c[3], 1); /* rejected */
+}
+
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
@@ -664,6 +743,7 @@ int main(void)
     s_test_tls_refused("wronghost", "hostname mismatch");
     s_test_tls_refused("selfsigned", "self");
     s_test_full();
+    s_test_refused();
     s_test_stop_while_connecting();
     if (check_failed == 0)
         nftw(s_dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
