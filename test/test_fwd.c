@@ -106,15 +106,13 @@ static int s_sink_counts(const char *out, unsigned long long c[4])
     return n == 4 ? 0 : -1;
 }
 
+/* Paths are filled by s_new (s_file's buffers are reused). */
 static void s_opts(struct fwd_opts *o, const char *spool)
 {
     memset(o, 0, sizeof *o);
-    o->spool_dir = s_file(spool);
+    o->spool_dir = spool;
     o->host = "localhost";
     o->port = s_port;
-    o->ca_file = s_file("ca.pem");
-    o->cert_file = s_file("client.pem");
-    o->key_file = s_file("client.key");
     o->instance = "anprd-test-fwd";
     o->window = 64;
     o->connect_timeout_ms = 2000;
@@ -124,10 +122,17 @@ static void s_opts(struct fwd_opts *o, const char *spool)
     o->backoff_max_ms = 200;
 }
 
-static fwd_t *s_new(const struct fwd_opts *o)
+static fwd_t *s_new(const struct fwd_opts *opts)
 {
+    struct fwd_opts o = *opts;
     char err[512];
-    fwd_t *f = fwd_new(o, NULL, err, sizeof err);
+    fwd_t *f;
+
+    o.spool_dir = s_file(opts->spool_dir);
+    o.ca_file = s_file("ca.pem");
+    o.cert_file = s_file("client.pem");
+    o.key_file = s_file("client.key");
+    f = fwd_new(&o, NULL, err, sizeof err);
 
     if (f == NULL)
         fprintf(stderr, "fwd_new: %s\n", err);
@@ -309,8 +314,11 @@ static void s_test_delivery(void)
 
     s_opts(&o, "spool1");
     f = s_new(&o);
-    if (f == NULL)
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
         return;
+    }
     CHECK_INT(s_push(f, 0, n, 50), n);
     CHECK(s_wait_delivered(f, n, &st));
     CHECK_INT(st.pushed, n);
@@ -348,14 +356,17 @@ static void s_test_outage(void)
     struct fwd_opts o;
     struct fwd_stats st;
     struct outcheck r;
-    pid_t sink;
+    pid_t sink = 0;
     fwd_t *f;
 
     s_opts(&o, "spool2");
     o.segment_bytes = 16384; /* ~100 records a segment: the checkpoint must remove them */
     f = s_new(&o);
-    if (f == NULL)
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
         return;
+    }
     CHECK_INT(s_push(f, 0, n, 100), n);
     CHECK(s_wait_failures(f, 3, "Connection refused", &st));
     CHECK(!st.connected);
@@ -395,15 +406,18 @@ static void s_test_restart(void)
     struct outcheck r;
     unsigned long long c[4], epoch, max_old = 0;
     int64_t end;
-    pid_t sink;
+    pid_t sink = 0;
     fwd_t *f;
     int stored = 0;
 
     s_opts(&o, "spool3");
     sink = s_sink_start("server", "out3.tsv", 60000);
     f = s_new(&o);
-    if (f == NULL)
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
         return;
+    }
     CHECK_INT(s_push(f, 0, n, 50), n);
     /* the sink stores (and fsyncs) before it would acknowledge: wait for what it stored */
     end = util_mono_us() + (int64_t)DEADLINE_S * 1000000;
@@ -426,8 +440,11 @@ static void s_test_restart(void)
     /* a new forwarder on the same spool, a sink that acknowledges at once */
     sink = s_sink_start("server", "out3.tsv", 0);
     f = s_new(&o);
-    if (f == NULL)
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
         return;
+    }
     CHECK(s_wait_delivered(f, n, &st));
     CHECK_INT(st.epoch, epoch);
     CHECK_INT(st.delivered, n); /* all of them sent again and acknowledged */
@@ -499,7 +516,7 @@ static void s_test_tls_refused(const char *cert, const char *reason)
     struct fwd_stats st;
     struct outcheck r;
     char spool[32], out[32];
-    pid_t sink;
+    pid_t sink = 0;
     fwd_t *f;
 
     snprintf(spool, sizeof spool, "spool4-%s", cert);
@@ -507,8 +524,11 @@ static void s_test_tls_refused(const char *cert, const char *reason)
     sink = s_sink_start(cert, out, 0);
     s_opts(&o, spool);
     f = s_new(&o);
-    if (f == NULL)
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
         return;
+    }
     CHECK_INT(s_push(f, 0, n, 10), n);
     CHECK(s_wait_failures(f, 3, reason, &st));
     CHECK_CONTAINS(st.last_failure, "certificate verification failed");
@@ -553,8 +573,11 @@ static void s_test_full(void)
     o.segment_bytes = 4096;
     o.max_bytes = 8192;
     f = s_new(&o);
-    if (f == NULL)
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
         return;
+    }
     end = util_mono_us() + (int64_t)DEADLINE_S * 1000000;
     while (next < n && util_mono_us() < end) {
         s_hit(next, &h, norm, sizeof norm);
@@ -617,8 +640,11 @@ static void s_test_stop_while_connecting(void)
     s_opts(&o, "spool6");
     o.connect_timeout_ms = 30000;
     f = s_new(&o);
-    if (f == NULL)
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     CHECK_INT(s_push(f, 0, 10, 10), 10);
     poll(NULL, 0, 300); /* it is in the TLS handshake by now, waiting for the server */
     fwd_stats(f, &st);
@@ -662,7 +688,7 @@ static void s_test_refused(void)
     unsigned long long c[4];
     size_t len;
     spool_t *sp;
-    pid_t sink;
+    pid_t sink = 0;
     fwd_t *f;
 
     /* HIT 0 as it should be, HIT 1 with priority 0 (the sink refuses it), then garbage */
@@ -686,8 +712,11 @@ static void s_test_refused(void)
     sink = s_sink_start("server", "out7.tsv", 0);
     s_opts(&o, "spool7");
     f = s_new(&o);
-    if (f == NULL)
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
         return;
+    }
     CHECK_INT(s_push(f, 2, n, 4), n - 2);
     CHECK(s_wait_delivered(f, n - 1, &st));
     CHECK_INT(st.delivered, n - 1);
