@@ -88,7 +88,8 @@ struct fwd_stats {
     uint64_t full;           /* pushes refused with FWD_FULL */
     uint64_t delivered;      /* messages the server acknowledged as stored (since start) */
     uint64_t sent;           /* frames written, resends included */
-    uint64_t retried;        /* frames written again after a failure or a restart */
+    uint64_t retried;        /* frames written again after a lost connection (this run; the
+                                resends after a restart are not told apart) */
     uint64_t refused;        /* refused for good by the server (NACK with the id): never resent */
     uint64_t connects;       /* connections established */
     uint64_t failures;       /* failed connects and lost connections */
