@@ -187,17 +187,32 @@ static int64_t s_deadline(int timeout_ms)
     return timeout_ms < 0 ? INT64_MAX : util_mono_us() + (int64_t)timeout_ms * 1000;
 }
 
-/* poll one fd until deadline; 1 ready, 0 timeout, -1 error (errno). EINTR is retried. */
+/* The calling thread's cancel fd (tls_set_cancel_fd), -1 when none. */
+static _Thread_local int s_cancel_fd = -1;
+
+void tls_set_cancel_fd(int fd)
+{
+    s_cancel_fd = fd;
+}
+
+/*
+ * poll one fd until deadline; 1 ready, 0 timeout, -1 error (errno). EINTR is retried. The
+ * thread's cancel fd, when readable, ends the wait with ECANCELED.
+ */
 static int s_poll(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = events};
-        int rc = poll(&p, 1, s_remaining_ms(deadline));
+        struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = s_cancel_fd, .events = POLLIN}};
+        int rc = poll(p, s_cancel_fd >= 0 ? 2 : 1, s_remaining_ms(deadline));
 
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
             return rc;
+        if (s_cancel_fd >= 0 && p[1].revents != 0) {
+            errno = ECANCELED;
+            return -1;
+        }
         return 1;
     }
 }

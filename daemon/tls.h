@@ -94,6 +94,14 @@ void tls_peer_subject(const tls_conn_t *c, char *buf, size_t len);
 /* The peer's address as "127.0.0.1:43512" ("" when unknown). */
 const char *tls_peer_addr(const tls_conn_t *c);
 
+/*
+ * Make every wait of the calling thread (connect, handshake, read, write, wait_readable) also
+ * watch fd: once fd is readable, the call fails at once with "Operation canceled" (ECANCELED).
+ * For a thread that must stop promptly while connecting to a server that does not answer.
+ * -1 (the default) turns it off. Thread-local: other threads are not affected.
+ */
+void tls_set_cancel_fd(int fd);
+
 /* Sends close_notify (best effort, without waiting), closes the socket, frees; NULLs *c_p. */
 void tls_close(tls_conn_t **c_p);
 

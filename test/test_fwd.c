@@ -1,0 +1,782 @@
+/*
+ * test_fwd: the backbone forwarder against the real anpr-backbone-sink ($ANPR_BACKBONE_SINK)
+ * over TLS on loopback, with certificates made at test time and real spool directories: delivery
+ * in order, an outage at start, a restart before the ACKs came, TLS refusals, a full spool, and
+ * a prompt stop while connecting to a server that never answers.
+ */
+#include "bb.h"
+#include "check.h"
+#include "fwd.h"
+#include "spool.h"
+#include "testcert.h"
+#include "tls.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define N_CAMS     4
+#define DEADLINE_S 60
+
+static char s_dir[64];
+static char s_port[16];
+static const char *s_sink_path;
+
+static const char *s_file(const char *name)
+{
+    static char bufs[16][4096];
+    static int next;
+    char *b = bufs[next++ % 16];
+
+    return testcert_path(s_dir, name, b, sizeof bufs[0]);
+}
+
+/* The sink on s_port with the server certificate `cert` (.pem/.key), storing into `out`. */
+static pid_t s_sink_start(const char *cert, const char *out, int ack_delay_ms)
+{
+    char delay[16], pem[64], key[64];
+    pid_t pid;
+
+    snprintf(delay, sizeof delay, "%d", ack_delay_ms);
+    snprintf(pem, sizeof pem, "%s.pem", cert);
+    snprintf(key, sizeof key, "%s.key", cert);
+    pid = fork();
+    if (pid == 0) {
+        char listen[64], so[80], se[80];
+        int o, e;
+
+        snprintf(so, sizeof so, "%s.stdout", out);
+        snprintf(se, sizeof se, "%s.stderr", out);
+        o = open(s_file(so), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        e = open(s_file(se), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        snprintf(listen, sizeof listen, "127.0.0.1:%s", s_port);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(126);
+        execl(s_sink_path, s_sink_path, "--listen", listen, "--cert", s_file(pem), "--key",
+              s_file(key), "--ca", s_file("ca.pem"), "--out", s_file(out), "--ack-delay-ms", delay,
+              (char *)NULL);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    return pid;
+}
+
+/* Stop the sink with sig and reap it; its exit status, or -1 if it did not exit in time. */
+static int s_sink_stop(pid_t pid, int sig)
+{
+    int64_t end = util_mono_us() + 10 * 1000000;
+    int status;
+
+    kill(pid, sig);
+    while (util_mono_us() < end) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        poll(NULL, 0, 10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+/* The sink's last "received N unique N duplicates N rejected N" line (from its stdout). */
+static int s_sink_counts(const char *out, unsigned long long c[4])
+{
+    char name[80];
+    size_t len = 0;
+    char *data;
+    int n;
+
+    snprintf(name, sizeof name, "%s.stdout", out);
+    data = util_read_file(s_file(name), &len);
+    if (data == NULL)
+        return -1;
+    n = sscanf(data, "received %llu unique %llu duplicates %llu rejected %llu", &c[0], &c[1], &c[2],
+               &c[3]);
+    free(data);
+    return n == 4 ? 0 : -1;
+}
+
+/* Paths are filled by s_new (s_file's buffers are reused). */
+static void s_opts(struct fwd_opts *o, const char *spool)
+{
+    memset(o, 0, sizeof *o);
+    o->spool_dir = spool;
+    o->host = "localhost";
+    o->port = s_port;
+    o->instance = "anprd-test-fwd";
+    o->window = 64;
+    o->connect_timeout_ms = 2000;
+    o->io_timeout_ms = 2000;
+    o->ack_timeout_ms = 10000;
+    o->backoff_min_ms = 40;
+    o->backoff_max_ms = 200;
+}
+
+static fwd_t *s_new(const struct fwd_opts *opts)
+{
+    struct fwd_opts o = *opts;
+    char err[512];
+    fwd_t *f;
+
+    o.spool_dir = s_file(opts->spool_dir);
+    o.ca_file = s_file("ca.pem");
+    o.cert_file = s_file("client.pem");
+    o.key_file = s_file("client.key");
+    f = fwd_new(&o, NULL, err, sizeof err);
+
+    if (f == NULL)
+        fprintf(stderr, "fwd_new: %s\n", err);
+    CHECK(f != NULL);
+    return f;
+}
+
+/* HIT number i (0-based): camera i % N_CAMS, its seq i / N_CAMS + 1, so order is checkable. */
+static void s_hit(int i, struct proto_hit *h, char *norm, size_t normlen)
+{
+    memset(h, 0, sizeof *h);
+    h->entry_id = 1000 + (uint64_t)(i % 7);
+    h->list_id = 3;
+    h->priority = 2;
+    h->match = PROTO_MATCH_EXACT;
+    strcpy(h->list, "Gestolen voertuigen");
+    strcpy(h->category, "stolen");
+    snprintf(h->entry_plate, sizeof h->entry_plate, "1ABC%03d", i % 1000);
+    strcpy(h->external_ref, "PV/GE/2025/012345");
+    snprintf(h->read.camera, sizeof h->read.camera, "cam-%d", i % N_CAMS);
+    h->read.seq = (uint64_t)(i / N_CAMS + 1);
+    h->read.time_us = 1764429601000000 + (int64_t)i * 1000;
+    snprintf(h->read.plate, sizeof h->read.plate, "1-ABC-%03d", i % 1000);
+    strcpy(h->read.country, "BE");
+    snprintf(norm, normlen, "1ABC%03d", i % 1000);
+}
+
+/* Push HITs [from, to) in batches of `batch`, committing each; how many were taken. */
+static int s_push(fwd_t *f, int from, int to, int batch)
+{
+    char err[512], norm[40];
+    struct proto_hit h;
+    int i, rc = FWD_OK;
+
+    for (i = from; i < to; i++) {
+        s_hit(i, &h, norm, sizeof norm);
+        rc = fwd_push_hit(f, &h, norm, err, sizeof err);
+        if (rc != FWD_OK) {
+            fprintf(stderr, "fwd_push_hit %d: %d %s\n", i, rc, err);
+            break;
+        }
+        if ((i + 1 - from) % batch == 0 && fwd_commit(f, err, sizeof err) != FWD_OK) {
+            fprintf(stderr, "fwd_commit: %s\n", err);
+            break;
+        }
+    }
+    if (fwd_commit(f, err, sizeof err) != FWD_OK)
+        fprintf(stderr, "fwd_commit: %s\n", err);
+    return i - from;
+}
+
+/* Wait until `delivered` reached n and nothing is queued. */
+static bool s_wait_delivered(fwd_t *f, uint64_t n, struct fwd_stats *st)
+{
+    int64_t end = util_mono_us() + (int64_t)DEADLINE_S * 1000000;
+
+    for (;;) {
+        fwd_stats(f, st);
+        if (st->delivered >= n && st->queued_records == 0 && st->buffered == 0)
+            return true;
+        if (util_mono_us() >= end) {
+            fprintf(stderr,
+                    "timeout: delivered %llu of %llu, queued %llu, failures %llu, last: %s\n",
+                    (unsigned long long)st->delivered, (unsigned long long)n,
+                    (unsigned long long)st->queued_records, (unsigned long long)st->failures,
+                    st->last_failure);
+            return false;
+        }
+        poll(NULL, 0, 10);
+    }
+}
+
+/* Wait until at least n failures whose last reason holds `needle`. */
+static bool s_wait_failures(fwd_t *f, uint64_t n, const char *needle, struct fwd_stats *st)
+{
+    int64_t end = util_mono_us() + (int64_t)DEADLINE_S * 1000000;
+
+    for (;;) {
+        fwd_stats(f, st);
+        if (st->failures >= n && strstr(st->last_failure, needle) != NULL)
+            return true;
+        if (util_mono_us() >= end) {
+            fprintf(stderr, "timeout: %llu failures, last: %s\n", (unsigned long long)st->failures,
+                    st->last_failure);
+            return false;
+        }
+        poll(NULL, 0, 10);
+    }
+}
+
+/* What the sink's out file holds, checked against HITs [0, n) pushed in order. */
+struct outcheck {
+    int lines, bad, id_order, cam_order, missing;
+    unsigned long long epoch, min_id, max_id;
+};
+
+static void s_read_out(const char *out, int n, struct outcheck *r)
+{
+    size_t len = 0;
+    char *data = util_read_file(s_file(out), &len), *line, *save = NULL;
+    unsigned long long prev_id = 0, last_seq[N_CAMS] = {0};
+    int *seen = calloc((size_t)n + 1, sizeof *seen);
+
+    memset(r, 0, sizeof *r);
+    for (line = data ? strtok_r(data, "\n", &save) : NULL; line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        unsigned long long id, epoch, seq;
+        char inst[80], type[8], cam[40], plate[40];
+        int c, i;
+
+        r->lines++;
+        if (sscanf(line, "%llu\t%79[^\t]\t%llu\t%7[^\t]\t%39[^\t]\t%llu\t%*d\t%39[^\t]", &id, inst,
+                   &epoch, type, cam, &seq, plate) != 7 ||
+            strcmp(inst, "anprd-test-fwd") != 0 || strcmp(type, "HIT") != 0 ||
+            sscanf(cam, "cam-%d", &c) != 1 || c < 0 || c >= N_CAMS || seq == 0) {
+            r->bad++;
+            continue;
+        }
+        if (r->epoch == 0)
+            r->epoch = epoch;
+        if (epoch != r->epoch)
+            r->bad++;
+        /* the sink stores only new ids, so in the order they first came: increasing */
+        if (id <= prev_id)
+            r->id_order++;
+        prev_id = id;
+        if (r->min_id == 0 || id < r->min_id)
+            r->min_id = id;
+        if (id > r->max_id)
+            r->max_id = id;
+        /* per camera in push order: seq 1, 2, 3, ... */
+        if (seq != last_seq[c] + 1)
+            r->cam_order++;
+        last_seq[c] = seq;
+        i = (int)(seq - 1) * N_CAMS + c;
+        if (i < n)
+            seen[i]++;
+        else
+            r->bad++;
+    }
+    for (int i = 0; i < n; i++)
+        r->missing += seen[i] != 1;
+    free(seen);
+    free(data);
+}
+
+static int s_count_segments(const char *spool)
+{
+    DIR *d = opendir(s_file(spool));
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += strlen(e->d_name) > 4 && strcmp(e->d_name + strlen(e->d_name) - 4, ".seg") == 0;
+    closedir(d);
+    return n;
+}
+
+static int64_t s_destroy_ms(fwd_t **f)
+{
+    int64_t t0 = util_mono_us();
+
+    fwd_destroy(f);
+    return (util_mono_us() - t0) / 1000;
+}
+
+/* 1. 2000 HITs of 4 cameras while the sink runs: all arrive once, in order per camera. */
+static void s_test_delivery(void)
+{
+    const int n = 2000;
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct outcheck r;
+    unsigned long long c[4];
+    pid_t sink = s_sink_start("server", "out1.tsv", 0);
+    fwd_t *f;
+
+    s_opts(&o, "spool1");
+    f = s_new(&o);
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
+        return;
+    }
+    CHECK_INT(s_push(f, 0, n, 50), n);
+    CHECK(s_wait_delivered(f, n, &st));
+    CHECK_INT(st.pushed, n);
+    CHECK_INT(st.delivered, n);
+    CHECK_INT(st.refused, 0);
+    CHECK_INT(st.full, 0);
+    CHECK(st.connected);
+    CHECK_STR(st.server, "anpr-backbone-sink");
+    CHECK_STR(st.tls_version, "TLSv1.3");
+    CHECK_INT(st.queued_bytes, 0);
+    CHECK_INT(st.oldest_age_us, 0);
+    CHECK(st.epoch > 1764429600000000ull);
+    CHECK(s_destroy_ms(&f) < 1500);
+    fwd_destroy(&f); /* safe twice */
+    CHECK(f == NULL);
+    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+
+    s_read_out("out1.tsv", n, &r);
+    CHECK_INT(r.lines, n);
+    CHECK_INT(r.bad, 0);
+    CHECK_INT(r.id_order, 0);
+    CHECK_INT(r.cam_order, 0);
+    CHECK_INT(r.missing, 0);
+    CHECK_INT(r.epoch, st.epoch);
+    CHECK_INT(r.max_id, st.acked_id);
+    CHECK_INT(s_sink_counts("out1.tsv", c), 0);
+    CHECK_INT(c[1], n); /* unique */
+    CHECK_INT(c[3], 0); /* rejected */
+}
+
+/* 2. Nobody listens at first: pushes are spooled, the forwarder backs off; then the sink. */
+static void s_test_outage(void)
+{
+    const int n = 1000;
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct outcheck r;
+    pid_t sink = 0;
+    fwd_t *f;
+
+    s_opts(&o, "spool2");
+    o.segment_bytes = 16384; /* ~100 records a segment: the checkpoint must remove them */
+    f = s_new(&o);
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
+        return;
+    }
+    CHECK_INT(s_push(f, 0, n, 100), n);
+    CHECK(s_wait_failures(f, 3, "Connection refused", &st));
+    CHECK(!st.connected);
+    CHECK_INT(st.delivered, 0);
+    CHECK_INT(st.queued_records, n);
+    CHECK(st.queued_bytes > 0);
+    CHECK(st.oldest_age_us > 0 && st.oldest_age_us < 60 * 1000000LL);
+    CHECK(s_count_segments("spool2") > 5);
+
+    sink = s_sink_start("server", "out2.tsv", 0);
+    CHECK(s_wait_delivered(f, n, &st));
+    CHECK_INT(st.delivered, n);
+    CHECK_INT(st.queued_bytes, 0);
+    CHECK_INT(st.oldest_age_us, 0);
+    CHECK_INT(st.spool_errors, 0);
+    CHECK_INT(s_count_segments("spool2"), 1); /* only the newest one, being written */
+    fwd_destroy(&f);
+    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+
+    s_read_out("out2.tsv", n, &r);
+    CHECK_INT(r.lines, n);
+    CHECK_INT(r.bad, 0);
+    CHECK_INT(r.id_order, 0);
+    CHECK_INT(r.cam_order, 0);
+    CHECK_INT(r.missing, 0);
+}
+
+/*
+ * 3. Destroyed before the sink acknowledged: the next forwarder on the same spool resends all,
+ * under the same epoch and ids; the sink drops the resends by id. New pushes get new ids.
+ */
+static void s_test_restart(void)
+{
+    const int n = 500, more = 100;
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct outcheck r;
+    unsigned long long c[4], epoch, max_old = 0;
+    int64_t end;
+    pid_t sink = 0;
+    fwd_t *f;
+    int stored = 0;
+
+    s_opts(&o, "spool3");
+    sink = s_sink_start("server", "out3.tsv", 60000);
+    f = s_new(&o);
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
+        return;
+    }
+    CHECK_INT(s_push(f, 0, n, 50), n);
+    /* the sink stores (and fsyncs) before it would acknowledge: wait for what it stored */
+    end = util_mono_us() + (int64_t)DEADLINE_S * 1000000;
+    while (stored < 1 && util_mono_us() < end) {
+        s_read_out("out3.tsv", n, &r);
+        stored = r.lines;
+        poll(NULL, 0, 10);
+    }
+    CHECK(stored >= 1);
+    fwd_stats(f, &st);
+    epoch = st.epoch;
+    CHECK_INT(st.delivered, 0);
+    CHECK_INT(st.queued_records, n);
+    CHECK(s_destroy_ms(&f) < 1500);
+    CHECK_INT(s_sink_stop(sink, SIGKILL), 128 + SIGKILL);
+    s_read_out("out3.tsv", n, &r);
+    stored = r.lines;
+    max_old = r.max_id;
+
+    /* a new forwarder on the same spool, a sink that acknowledges at once */
+    sink = s_sink_start("server", "out3.tsv", 0);
+    f = s_new(&o);
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
+        return;
+    }
+    CHECK(s_wait_delivered(f, n, &st));
+    CHECK_INT(st.epoch, epoch);
+    CHECK_INT(st.delivered, n); /* all of them sent again and acknowledged */
+    CHECK(st.acked_id >= max_old);
+    /* new HITs: ids above every id of the first run */
+    CHECK_INT(s_push(f, n, n + more, 10), more);
+    CHECK(s_wait_delivered(f, n + more, &st));
+    fwd_destroy(&f);
+    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+
+    s_read_out("out3.tsv", n + more, &r);
+    CHECK_INT(r.lines, n + more);
+    CHECK_INT(r.bad, 0);
+    CHECK_INT(r.id_order, 0); /* no id twice, none reused */
+    CHECK_INT(r.cam_order, 0);
+    CHECK_INT(r.missing, 0);
+    CHECK_INT(r.epoch, epoch);
+    CHECK_INT(s_sink_counts("out3.tsv", c), 0);
+    CHECK_INT(c[0], n + more);          /* received by the second sink run */
+    CHECK_INT(c[2], stored);            /* duplicates: what the first run had stored */
+    CHECK_INT(c[1], n + more - stored); /* unique */
+    CHECK_INT(c[3], 0);
+
+    /* An emptied spool directory (the epoch file kept) starts a new, later epoch. */
+    {
+        char path[4096];
+        DIR *d = opendir(s_file("spool3"));
+        struct dirent *e;
+
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, FWD_EPOCH_FILE) == 0 || e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%s/%s", s_file("spool3"), e->d_name);
+            unlink(path);
+        }
+        if (d)
+            closedir(d);
+        o.port = "1"; /* nobody: only the epoch matters here */
+        f = s_new(&o);
+        if (f != NULL) {
+            fwd_stats(f, &st);
+            CHECK(st.epoch > epoch);
+            fwd_destroy(&f);
+        }
+        /* and a spool with records keeps its epoch across restarts */
+        f = s_new(&o);
+        if (f != NULL) {
+            unsigned long long e2;
+            fwd_stats(f, &st);
+            e2 = st.epoch;
+            CHECK_INT(s_push(f, 0, 1, 1), 1);
+            fwd_destroy(&f);
+            f = s_new(&o);
+            if (f != NULL) {
+                fwd_stats(f, &st);
+                CHECK_INT(st.epoch, e2);
+                CHECK_INT(st.queued_records, 1);
+                fwd_destroy(&f);
+            }
+        }
+    }
+}
+
+/* 4. A server whose certificate is wrong: nothing delivered, the reason named, all kept. */
+static void s_test_tls_refused(const char *cert, const char *reason)
+{
+    const int n = 100;
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct outcheck r;
+    char spool[32], out[32];
+    pid_t sink = 0;
+    fwd_t *f;
+
+    snprintf(spool, sizeof spool, "spool4-%s", cert);
+    snprintf(out, sizeof out, "out4-%s.tsv", cert);
+    sink = s_sink_start(cert, out, 0);
+    s_opts(&o, spool);
+    f = s_new(&o);
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
+        return;
+    }
+    CHECK_INT(s_push(f, 0, n, 10), n);
+    CHECK(s_wait_failures(f, 3, reason, &st));
+    CHECK_CONTAINS(st.last_failure, "certificate verification failed");
+    CHECK(!st.connected);
+    CHECK_INT(st.delivered, 0);
+    CHECK_INT(st.sent, 0);
+    CHECK_INT(st.queued_records, n);
+    CHECK(strstr(st.last_failure, "BEGIN") == NULL); /* no key material, ever */
+    CHECK(s_destroy_ms(&f) < 1500);
+    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    s_read_out(out, n, &r);
+    CHECK_INT(r.lines, 0);
+
+    /* still all there for the next start */
+    o.port = "1";
+    f = s_new(&o);
+    if (f != NULL) {
+        fwd_stats(f, &st);
+        CHECK_INT(st.queued_records, n);
+        fwd_destroy(&f);
+    }
+}
+
+/*
+ * 5. A small spool: push answers FULL, the caller keeps the HIT and pushes it again later;
+ * once the server acknowledges, pushes succeed again; nothing is lost, order holds.
+ */
+static void s_test_full(void)
+{
+    const int n = 400;
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct outcheck r;
+    char err[512], norm[40];
+    struct proto_hit h;
+    int next = 0, fulls = 0, rc, first_full = -1;
+    int64_t end;
+    pid_t sink = 0;
+    fwd_t *f;
+
+    s_opts(&o, "spool5");
+    o.segment_bytes = 4096;
+    o.max_bytes = 8192;
+    f = s_new(&o);
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
+        return;
+    }
+    end = util_mono_us() + (int64_t)DEADLINE_S * 1000000;
+    while (next < n && util_mono_us() < end) {
+        s_hit(next, &h, norm, sizeof norm);
+        rc = fwd_push_hit(f, &h, norm, err, sizeof err);
+        if (rc == FWD_OK) {
+            next++;
+            if (next % 5 == 0)
+                CHECK_INT(fwd_commit(f, err, sizeof err), FWD_OK);
+            continue;
+        }
+        CHECK_INT(rc, FWD_FULL);
+        if (rc != FWD_FULL)
+            break;
+        if (fulls++ == 0) {
+            /* the first FULL: the spool holds what fits, nothing can go before a server */
+            first_full = next;
+            CHECK_CONTAINS(err, "full");
+            CHECK_INT(fwd_commit(f, err, sizeof err), FWD_OK);
+            fwd_stats(f, &st);
+            CHECK_INT(st.queued_records, next);
+            CHECK(st.queued_bytes <= 8192);
+            CHECK_INT(st.delivered, 0);
+            CHECK_INT(fwd_push_hit(f, &h, norm, err, sizeof err), FWD_FULL);
+            fulls++;
+            sink = s_sink_start("server", "out5.tsv", 0);
+        }
+        /* as ingest would: keep it, commit what is there, try again a little later */
+        CHECK_INT(fwd_commit(f, err, sizeof err), FWD_OK);
+        poll(NULL, 0, 5);
+    }
+    CHECK_INT(fwd_commit(f, err, sizeof err), FWD_OK);
+    CHECK_INT(next, n);
+    CHECK(first_full > 10 && first_full < 100);
+    CHECK(s_wait_delivered(f, n, &st));
+    CHECK_INT(st.pushed, n);
+    CHECK_INT(st.full, fulls);
+    CHECK_INT(st.delivered, n);
+    fwd_destroy(&f);
+    if (sink > 0)
+        CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    s_read_out("out5.tsv", n, &r);
+    CHECK_INT(r.lines, n);
+    CHECK_INT(r.bad, 0);
+    CHECK_INT(r.id_order, 0);
+    CHECK_INT(r.cam_order, 0);
+    CHECK_INT(r.missing, 0);
+}
+
+/* A server that takes the TCP connection and never says a word: destroy is still prompt. */
+static void s_test_stop_while_connecting(void)
+{
+    struct fwd_opts o;
+    struct fwd_stats st;
+    char err[512];
+    int fd = tls_listen("127.0.0.1", s_port, err, sizeof err);
+    fwd_t *f;
+    int64_t ms;
+
+    CHECK(fd >= 0);
+    s_opts(&o, "spool6");
+    o.connect_timeout_ms = 30000;
+    f = s_new(&o);
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    CHECK_INT(s_push(f, 0, 10, 10), 10);
+    poll(NULL, 0, 300); /* it is in the TLS handshake by now, waiting for the server */
+    fwd_stats(f, &st);
+    CHECK(!st.connected);
+    CHECK_INT(st.failures, 0);
+    ms = s_destroy_ms(&f);
+    if (ms >= 1000)
+        fprintf(stderr, "destroy took %lld ms\n", (long long)ms);
+    CHECK(ms < 1000);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* A record as fwd.h describes it: format 1, append time, the frame (id 1 as placeholder). */
+static void s_append_record(spool_t *sp, const uint8_t *frame, size_t len)
+{
+    uint8_t rec[9 + BB_MAX_FRAME];
+    uint64_t now = (uint64_t)util_now_us(), pos;
+
+    rec[0] = 1;
+    for (int i = 0; i < 8; i++)
+        rec[1 + i] = (uint8_t)(now >> (56 - 8 * i));
+    memcpy(rec + 9, frame, len);
+    CHECK_INT(spool_append(sp, rec, 9 + len, &pos), SPOOL_OK);
+}
+
+/*
+ * A message the server refuses for good (NACK with its id) is counted, named, never resent,
+ * and does not hold the queue; a record that is not a message is skipped and reported.
+ */
+static void s_test_refused(void)
+{
+    const int n = 10;
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct outcheck r;
+    struct proto_hit ph;
+    struct bb_hit h;
+    char err[512], norm[40];
+    uint8_t frame[BB_MAX_FRAME];
+    unsigned long long c[4];
+    size_t len;
+    spool_t *sp;
+    pid_t sink = 0;
+    fwd_t *f;
+
+    /* HIT 0 as it should be, HIT 1 with priority 0 (the sink refuses it), then garbage */
+    sp = spool_open(s_file("spool7"), NULL, NULL, err, sizeof err);
+    CHECK(sp != NULL);
+    if (sp == NULL)
+        return;
+    for (int i = 0; i < 2; i++) {
+        s_hit(i, &ph, norm, sizeof norm);
+        CHECK_INT(bb_hit_from_proto(&ph, 1, norm, &h), 0);
+        len = bb_encode_hit(&h, frame, sizeof frame);
+        CHECK(len > 0);
+        if (i == 1)
+            frame[44] = 0; /* priority */
+        s_append_record(sp, frame, len);
+    }
+    CHECK_INT(spool_append(sp, "not a message", 13, NULL), SPOOL_OK);
+    CHECK_INT(spool_commit(sp, NULL, err, sizeof err), SPOOL_OK);
+    spool_destroy(&sp);
+
+    sink = s_sink_start("server", "out7.tsv", 0);
+    s_opts(&o, "spool7");
+    f = s_new(&o);
+    if (f == NULL) {
+        if (sink > 0)
+            s_sink_stop(sink, SIGKILL);
+        return;
+    }
+    CHECK_INT(s_push(f, 2, n, 4), n - 2);
+    CHECK(s_wait_delivered(f, n - 1, &st));
+    CHECK_INT(st.delivered, n - 1);
+    CHECK_INT(st.refused, 1);
+    CHECK_CONTAINS(st.last_refused, "bad_field");
+    CHECK_CONTAINS(st.last_refused, "priority");
+    CHECK_INT(st.spool_errors, 1);
+    CHECK_CONTAINS(st.last_spool_error, "not a backbone message");
+    CHECK_INT(st.sent, n - 1 + 1); /* each sent once: the refused one was not resent */
+    CHECK_INT(st.retried, 0);
+    fwd_destroy(&f);
+    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    s_read_out("out7.tsv", n, &r);
+    CHECK_INT(r.lines, n - 1);
+    CHECK_INT(r.bad, 0);
+    CHECK_INT(r.id_order, 0);
+    CHECK_INT(r.missing, 1); /* HIT 1, refused */
+    CHECK_INT(s_sink_counts("out7.tsv", c), 0);
+    CHECK_INT(c[3], 1); /* rejected */
+}
+
+static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int main(void)
+{
+    char err[512];
+    int fd;
+
+    signal(SIGPIPE, SIG_IGN);
+    s_sink_path = getenv("ANPR_BACKBONE_SINK");
+    if (s_sink_path == NULL) {
+        fprintf(stderr, "test_fwd: ANPR_BACKBONE_SINK is not set (run it with meson test)\n");
+        return 1;
+    }
+    snprintf(s_dir, sizeof s_dir, "/tmp/anpr-test-fwd-XXXXXX");
+    if (mkdtemp(s_dir) == NULL || testcert_make(s_dir, err, sizeof err) != 0) {
+        fprintf(stderr, "test_fwd: certificates: %s\n", err);
+        return 1;
+    }
+    /* a free port for the sink, the same across its restarts */
+    fd = tls_listen("127.0.0.1", "0", err, sizeof err);
+    CHECK(fd >= 0);
+    snprintf(s_port, sizeof s_port, "%d", tls_local_port(fd));
+    close(fd);
+
+    s_test_delivery();
+    s_test_outage();
+    s_test_restart();
+    s_test_tls_refused("wronghost", "hostname mismatch");
+    s_test_tls_refused("selfsigned", "self");
+    s_test_full();
+    s_test_refused();
+    s_test_stop_while_connecting();
+    if (check_failed == 0)
+        nftw(s_dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        fprintf(stderr, "test_fwd: files kept in %s\n", s_dir);
+    return check_done("fwd");
+}
