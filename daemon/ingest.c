@@ -30,6 +30,22 @@
 #define INGEST_MAX_MSG       (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
 #define INGEST_STUCK_US      (10LL * 1000000) /* a batch held this long by the writer is reported */
 
+/*
+ * A read through the first stage of ingest (decoded, checked, normalised, its query made and its
+ * watchlist slots prefetched), waiting for the second (matched, batched, published). Ingest
+ * prepares the next read of a burst before it finishes the current one, so the cache misses of
+ * the two lookups overlap (a 10 M-entry snapshot is far bigger than the caches).
+ */
+struct s_read {
+    uint8_t id[BATCH_ID_MAX]; /* the reader's routing id */
+    size_t id_len;
+    struct proto_read r;
+    int32_t cam;
+    int64_t now; /* wall clock when it was taken */
+    struct match_readings rd;
+    struct wl_query q;
+};
+
 struct ingest {
     void *router;     /* readers (DEALER) connect here */
     void *pub;        /* dispatch subscribers */
@@ -65,6 +81,7 @@ struct ingest {
     int64_t spool_retry_us;   /* monotonic: a failed commit is tried again then */
     int64_t spool_logged_us;  /* last spool error line */
     uint8_t rec[INGEST_REC_MAX];
+    struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
 };
 
 /* --- sending to readers ------------------------------------------------------------------ */
@@ -436,86 +453,86 @@ static void s_take_update(ingest_t *self)
     free(u);
 }
 
-/*
- * Match a read: its plate and its candidates are the readings, numbered as in the read (0 the
- * plate, n its candidate n). Fills hits, returns how many (at most INGEST_MAX_HITS); *readings
- * gets the query's plates (for suppression keys).
- */
-static size_t s_match(ingest_t *self, const struct proto_read *r, const char *plate,
-                      struct match_readings *rd, struct wl_match *hits, const char **readings)
+/* Stage one of a read: false when it was refused (the REJECT is sent), true when sr is ready
+ * for s_read_finish. */
+static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, const uint8_t *buf,
+                           size_t len, struct s_read *sr)
 {
-    size_t n = match_read(self->wl, r, plate, r->time_us, rd, hits, INGEST_MAX_HITS, readings);
-
-    if (n > INGEST_MAX_HITS) {
-        log_warn("ingest",
-                 "read of camera %s seq %" PRIu64 " hits %zu entries; HITs for the %d most "
-                 "urgent only",
-                 r->camera, r->seq, n, INGEST_MAX_HITS);
-        n = INGEST_MAX_HITS;
-    }
-    return n;
-}
-
-static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, const uint8_t *buf,
-                          size_t len)
-{
-    struct proto_read r;
+    struct proto_read *r = &sr->r;
     struct proto_error perr;
-    struct wl_match hits[INGEST_MAX_HITS];
-    bool suppressed[INGEST_MAX_HITS] = {false};
-    char plate[PLATE_MAX + 1];
     int64_t now = util_now_us();
-    int32_t cam;
-    size_t nhits;
 
-    memset(&r, 0, sizeof r);
-    if (proto_decode_read(buf, len, &r, &perr) != 0) {
+    memset(r, 0, sizeof *r);
+    if (proto_decode_read(buf, len, r, &perr) != 0) {
         /* The decoder fills fields in wire order, so camera and seq are there when valid. */
-        s_reject(self, id, id_len, r.camera, r.seq, &perr);
-        return;
+        s_reject(self, id, id_len, r->camera, r->seq, &perr);
+        return false;
     }
-    cam = cam_table_find(self->cams, r.camera);
-    if (cam < 0) {
-        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_CAMERA,
-                        "camera %s is not registered or not enabled", r.camera);
-        return;
+    sr->cam = cam_table_find(self->cams, r->camera);
+    if (sr->cam < 0) {
+        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_CAMERA,
+                        "camera %s is not registered or not enabled", r->camera);
+        return false;
     }
-    switch (plate_normalise_cc(r.plate, r.country, plate)) {
+    switch (plate_normalise_cc(r->plate, r->country, sr->rd.plate)) {
     case PLATE_OK:
         break;
     case PLATE_EMPTY:
-        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_PLATE_EMPTY,
+        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_PLATE_EMPTY,
                         "plate: no letter or digit");
-        return;
+        return false;
     case PLATE_LONG:
-        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_PLATE_LONG,
+        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_PLATE_LONG,
                         "plate: more than %d letters and digits", PLATE_MAX);
-        return;
+        return false;
     default:
-        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_PLATE_INVALID,
+        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_PLATE_INVALID,
                         "plate: character that is not a letter, digit or separator");
-        return;
+        return false;
     }
-    if (r.time_us > now + (int64_t)self->conf->ingest.max_future_skew_s * 1000000 ||
-        r.time_us < now - (int64_t)self->conf->ingest.max_age_days * 86400 * 1000000) {
-        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_TIME,
+    if (r->time_us > now + (int64_t)self->conf->ingest.max_future_skew_s * 1000000 ||
+        r->time_us < now - (int64_t)self->conf->ingest.max_age_days * 86400 * 1000000) {
+        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_TIME,
                         "time: %+.0f s from now is outside [-%d days, +%d s]",
-                        (double)(r.time_us - now) / 1e6, self->conf->ingest.max_age_days,
+                        (double)(r->time_us - now) / 1e6, self->conf->ingest.max_age_days,
                         self->conf->ingest.max_future_skew_s);
-        return;
+        return false;
     }
     if (id_len > BATCH_ID_MAX) {
-        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_FIELD,
+        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_FIELD,
                         "routing id longer than %d bytes", BATCH_ID_MAX);
-        return;
+        return false;
     }
+    memcpy(sr->id, id, id_len);
+    sr->id_len = id_len;
+    sr->now = now;
+    match_query(self->wl, r, sr->rd.plate, r->time_us, &sr->rd, &sr->q);
+    wl_prefetch(self->wl, &sr->q);
+    return true;
+}
 
-    struct match_readings rd;
-    const char *readings[WL_READINGS_MAX];
-    nhits = s_match(self, &r, plate, &rd, hits, readings);
+/* Stage two of a read: match, suppression, the batch (and the spool), the HITs. */
+static void s_read_finish(ingest_t *self, struct s_read *sr)
+{
+    const struct proto_read *r = &sr->r;
+    const char *plate = sr->rd.plate;
+    struct wl_match hits[INGEST_MAX_HITS];
+    bool suppressed[INGEST_MAX_HITS] = {false};
+    const char *const *readings = sr->q.plate;
+    int32_t cam = sr->cam;
+    int64_t now = sr->now;
+    size_t nhits = wl_match(self->wl, &sr->q, hits, INGEST_MAX_HITS);
+
+    if (nhits > INGEST_MAX_HITS) {
+        log_warn("ingest",
+                 "read of camera %s seq %" PRIu64 " hits %zu entries; HITs for the %d most "
+                 "urgent only",
+                 r->camera, r->seq, nhits, INGEST_MAX_HITS);
+        nhits = INGEST_MAX_HITS;
+    }
     if (!self->cur && !(self->cur = s_batch_get(self)))
         goto overload;
-    int copies = pend_add(self->pend, cam, r.seq, r.time_us);
+    int copies = pend_add(self->pend, cam, r->seq, r->time_us);
     if (copies < 0)
         goto overload;
     /*
@@ -527,17 +544,18 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         const struct wl_entry *e = hits[i].entry;
         const char *key = e->pattern ? readings[hits[i].reading] : e->plate;
         suppressed[i] =
-            copies > 0 || supp_peek(self->supp, e->id, key ? key : plate, cam, r.time_us,
+            copies > 0 || supp_peek(self->supp, e->id, key ? key : plate, cam, r->time_us,
                                     e->list->opts.suppress_s, e->list->opts.realert_camera);
     }
-    if (batch_add(self->cur, &r, cam, plate, now, id, id_len, hits, suppressed, nhits) != 0) {
-        pend_remove(self->pend, cam, r.seq, r.time_us);
+    if (batch_add(self->cur, r, cam, plate, now, sr->id, sr->id_len, hits, suppressed, nhits) !=
+        0) {
+        pend_remove(self->pend, cam, r->seq, r->time_us);
         goto overload;
     }
     if (self->spool && s_spool_append(self) != 0) {
         batch_drop_last(self->cur);
-        pend_remove(self->pend, cam, r.seq, r.time_us);
-        s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_OVERLOAD,
+        pend_remove(self->pend, cam, r->seq, r->time_us);
+        s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
                         "the spool is full; resend later");
         return;
     }
@@ -553,9 +571,9 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
             self->stats.hits_suppressed++;
             continue;
         }
-        supp_note(self->supp, e->id, key ? key : plate, cam, r.time_us, now,
+        supp_note(self->supp, e->id, key ? key : plate, cam, r->time_us, now,
                   e->list->opts.suppress_s, e->list->opts.realert_camera);
-        s_publish_hit(self, &r, &hits[i]);
+        s_publish_hit(self, r, &hits[i]);
     }
     /* A full batch waits in line, so batch_size bounds every COPY (spool mode: the group is
      * committed at once). */
@@ -565,12 +583,13 @@ static void s_handle_read(ingest_t *self, const uint8_t *id, size_t id_len, cons
         log_error("ingest", "out of memory queueing a batch");
     return;
 overload:
-    s_reject_reason(self, id, id_len, r.camera, r.seq, PROTO_E_OVERLOAD,
+    s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
                     "out of memory; resend later");
 }
 
-/* Take one message off the ROUTER: [routing id][frame]. Returns -1 when none is waiting. */
-static int s_recv_one(ingest_t *self)
+/* Take one message off the ROUTER: [routing id][frame]. Returns -1 when none is waiting, 1
+ * when it was a read now prepared in sr, 0 when it was refused. */
+static int s_recv_one(ingest_t *self, struct s_read *sr)
 {
     zmq_msg_t idm, msg;
     int more, parts = 1, rc = 0;
@@ -617,7 +636,7 @@ static int s_recv_one(ingest_t *self)
                         "header: type %u is not accepted from a reader (expected READ = 1)", type);
         goto out;
     }
-    s_handle_read(self, id, id_len, buf, len);
+    rc = s_read_prepare(self, id, id_len, buf, len, sr) ? 1 : 0;
 out:
     zmq_msg_close(&idm);
     zmq_msg_close(&msg);
@@ -718,12 +737,24 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_take_update(self);
         if (n > 0 && !full && (items[2].revents & ZMQ_POLLIN)) {
+            struct s_read *held = NULL;
             for (int i = 0; i < INGEST_BURST; i++) {
                 if (self->stats.pending >= (uint64_t)self->conf->ingest.max_pending)
                     break;
-                if (s_recv_one(self) != 0)
+                /* Prepare the next read into the slot the held one does not use, then finish
+                 * the held one: its lookup overlaps with the next one's prefetch. */
+                struct s_read *next = &self->prep[held == &self->prep[0]];
+                int rc = s_recv_one(self, next);
+                if (rc < 0)
                     break;
+                if (rc == 1) {
+                    if (held)
+                        s_read_finish(self, held);
+                    held = next;
+                }
             }
+            if (held)
+                s_read_finish(self, held);
         }
         s_dispatch(self, false);
         s_periodic(self);

@@ -4,22 +4,29 @@
 #include <stdio.h>
 #include <string.h>
 
+void match_query(const wl_t *wl, const struct proto_read *r, const char *plate, int64_t time_us,
+                 struct match_readings *rd, struct wl_query *q)
+{
+    *q = (struct wl_query){.country = r->country, .time_us = time_us, .nreadings = 1};
+    q->plate[0] = plate;
+    q->confidence[0] = r->confidence;
+    if (!wl_takes_candidates(wl))
+        return;
+    for (unsigned i = 0; i < r->ncand && i + 1 < WL_READINGS_MAX; i++) {
+        bool ok = plate_normalise_cc(r->cand[i].plate, r->country, rd->cand[i]) == PLATE_OK;
+        q->plate[i + 1] = ok ? rd->cand[i] : NULL;
+        q->confidence[i + 1] = r->cand[i].confidence;
+        q->nreadings = i + 2;
+    }
+}
+
 size_t match_read(const wl_t *wl, const struct proto_read *r, const char *plate, int64_t time_us,
                   struct match_readings *rd, struct wl_match *hits, size_t max,
                   const char **readings)
 {
-    struct wl_query q = {.country = r->country, .time_us = time_us, .nreadings = 1};
+    struct wl_query q;
 
-    q.plate[0] = plate;
-    q.confidence[0] = r->confidence;
-    if (wl_takes_candidates(wl)) {
-        for (unsigned i = 0; i < r->ncand && i + 1 < WL_READINGS_MAX; i++) {
-            bool ok = plate_normalise_cc(r->cand[i].plate, r->country, rd->cand[i]) == PLATE_OK;
-            q.plate[i + 1] = ok ? rd->cand[i] : NULL;
-            q.confidence[i + 1] = r->cand[i].confidence;
-            q.nreadings = i + 2;
-        }
-    }
+    match_query(wl, r, plate, time_us, rd, &q);
     size_t n = wl_match(wl, &q, hits, max);
     for (size_t i = 0; readings && i < WL_READINGS_MAX; i++)
         readings[i] = i < q.nreadings ? q.plate[i] : NULL;

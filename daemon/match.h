@@ -22,6 +22,13 @@ struct match_readings {
 };
 
 /*
+ * The query of read r (whose plate normalises to `plate`) against wl, validity judged at
+ * time_us: the candidates are readings 1.. when some list takes them. q points into rd.
+ */
+void match_query(const wl_t *wl, const struct proto_read *r, const char *plate, int64_t time_us,
+                 struct match_readings *rd, struct wl_query *q);
+
+/*
  * Match read r (whose plate normalises to `plate`) against wl, validity judged at time_us.
  * The candidates are readings 1.. when some list takes them. Fills hits[0..max) and
  * readings[0..WL_READINGS_MAX) (the query's plates, NULL past the last; they point into rd);
