@@ -59,10 +59,21 @@ struct s_ctx {
     /* For the ingest/dispatch collision check: where each endpoint was set, if valid. */
     const struct s_node *ep_node[2];
     bool ep_bad;
-    const struct s_node *covert_node; /* where dispatch.covert_endpoint was set, if valid */
+    const struct s_node *covert_node;   /* where dispatch.covert_endpoint was set, if valid */
+    const struct s_node *backbone_node; /* where backbone.host was set, if valid and not "" */
 };
 
-enum s_type { S_INT, S_ENDPOINT, S_ENDPOINT_OPT, S_STRING, S_LEVEL, S_CLASSES, S_PATH_OPT };
+enum s_type {
+    S_INT,
+    S_ENDPOINT,
+    S_ENDPOINT_OPT,
+    S_STRING,
+    S_LEVEL,
+    S_CLASSES,
+    S_PATH_OPT,
+    S_HOST_OPT, /* a DNS name or an address, or "" */
+    S_NAME_OPT, /* [A-Za-z0-9._:-]{1,64}, or "" */
+};
 
 struct s_key {
     const char *name;
@@ -119,6 +130,18 @@ static const struct s_key s_spool_keys[] = {
     S_INT_KEY(spool, max_mb, 1, 1048576),
 };
 
+static const struct s_key s_backbone_keys[] = {
+    {"host", S_HOST_OPT, offsetof(struct conf, backbone.host), 0, 0, false},
+    S_INT_KEY(backbone, port, 1, 65535),
+    {"ca_file", S_PATH_OPT, offsetof(struct conf, backbone.ca_file), 0, 0, false},
+    {"cert_file", S_PATH_OPT, offsetof(struct conf, backbone.cert_file), 0, 0, false},
+    {"key_file", S_PATH_OPT, offsetof(struct conf, backbone.key_file), 0, 0, false},
+    {"instance", S_NAME_OPT, offsetof(struct conf, backbone.instance), 0, 0, false},
+    {"spool_dir", S_PATH_OPT, offsetof(struct conf, backbone.spool_dir), 0, 0, false},
+    S_INT_KEY(backbone, max_mb, 1, 1048576),
+    S_INT_KEY(backbone, forward_reads, 0, 1),
+};
+
 static const struct s_section s_sections[] = {
     {"ingest", s_ingest_keys, S_LEN(s_ingest_keys)},
     {"dispatch", s_dispatch_keys, S_LEN(s_dispatch_keys)},
@@ -126,12 +149,14 @@ static const struct s_section s_sections[] = {
     {"log", s_log_keys, S_LEN(s_log_keys)},
     {"matcher", s_matcher_keys, S_LEN(s_matcher_keys)},
     {"spool", s_spool_keys, S_LEN(s_spool_keys)},
+    {"backbone", s_backbone_keys, S_LEN(s_backbone_keys)},
 };
 
 /* Most keys in a section; s_check_section() tracks them in an array this long. */
-#define S_MAX_KEYS 8
+#define S_MAX_KEYS 12
 _Static_assert(S_LEN(s_ingest_keys) <= S_MAX_KEYS && S_LEN(s_dispatch_keys) <= S_MAX_KEYS &&
-                   S_LEN(s_database_keys) <= S_MAX_KEYS && S_LEN(s_log_keys) <= S_MAX_KEYS,
+                   S_LEN(s_database_keys) <= S_MAX_KEYS && S_LEN(s_log_keys) <= S_MAX_KEYS &&
+                   S_LEN(s_spool_keys) <= S_MAX_KEYS && S_LEN(s_backbone_keys) <= S_MAX_KEYS,
                "raise S_MAX_KEYS");
 
 /* Index of the database section, which holds the one required key. */
@@ -784,6 +809,24 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
         }
         s_set_string(ctx, (char **)dst, val);
         return;
+    case S_HOST_OPT:
+    case S_NAME_OPT: {
+        /* Names that go into TLS checks and the backbone's HELLO: no room for surprises. */
+        const char *ok = key->type == S_HOST_OPT
+                             ? "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:"
+                             : "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
+        if (val->len > (key->type == S_HOST_OPT ? 253u : 64u) ||
+            strspn(val->value, ok) != val->len) {
+            s_err(ctx, val->line, val->col, path, "'%s' is not a %s",
+                  s_show(val->value, val->len, show, sizeof(show)),
+                  key->type == S_HOST_OPT ? "host name or address"
+                                          : "name of 1..64 of A-Z a-z 0-9 . _ : -");
+            return;
+        }
+        if (s_set_string(ctx, (char **)dst, val) == 0 && key->type == S_HOST_OPT && val->len > 0)
+            ctx->backbone_node = val;
+        return;
+    }
     case S_LEVEL:
         if (log_level_parse(val->value, (enum log_level *)dst) != 0)
             s_err(ctx, val->line, val->col, path,
@@ -890,7 +933,8 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
             ;
         if (j == S_LEN(s_sections)) {
             s_err(ctx, k->line, k->col, s_show(k->value, k->len, show, sizeof(show)),
-                  "unknown section; expected one of: ingest, dispatch, database, log, matcher");
+                  "unknown section; expected one of: ingest, dispatch, database, log, matcher, "
+                  "spool, backbone");
             continue;
         }
         if (seen[j]) {
@@ -905,6 +949,21 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
     if (!seen[S_DATABASE]) {
         snprintf(path, sizeof(path), "%s.conninfo", s_sections[S_DATABASE].name);
         s_err(ctx, doc->line, doc->col, path, "missing required key");
+    }
+
+    /* Forwarding needs all of its TLS material and an outbound spool. */
+    if (ctx->backbone_node) {
+        const char *need[] = {conf->backbone.ca_file, conf->backbone.cert_file,
+                              conf->backbone.key_file, conf->backbone.instance,
+                              conf->backbone.spool_dir};
+        const char *names[] = {"ca_file", "cert_file", "key_file", "instance", "spool_dir"};
+        for (size_t i = 0; i < S_LEN(need); i++)
+            if (!need[i][0])
+                s_err(ctx, ctx->backbone_node->line, ctx->backbone_node->col, "backbone.host",
+                      "forwarding needs backbone.%s too", names[i]);
+        if (conf->backbone.spool_dir[0] && strcmp(conf->backbone.spool_dir, conf->spool.dir) == 0)
+            s_err(ctx, ctx->backbone_node->line, ctx->backbone_node->col, "backbone.spool_dir",
+                  "the same directory as spool.dir; each spool needs its own");
     }
 
     /* The covert feed is a socket of its own, with its own access. */
@@ -937,8 +996,16 @@ static struct conf *s_defaults(const char *name)
     conf->matcher.ocr_classes = strdup(WL_DEFAULT_CLASSES);
     conf->dispatch.covert_endpoint = strdup("");
     conf->spool.dir = strdup("");
+    conf->backbone.host = strdup("");
+    conf->backbone.ca_file = strdup("");
+    conf->backbone.cert_file = strdup("");
+    conf->backbone.key_file = strdup("");
+    conf->backbone.instance = strdup("");
+    conf->backbone.spool_dir = strdup("");
     if (!conf->path || !conf->ingest.endpoint || !conf->dispatch.endpoint ||
-        !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint || !conf->spool.dir) {
+        !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint || !conf->spool.dir ||
+        !conf->backbone.host || !conf->backbone.ca_file || !conf->backbone.cert_file ||
+        !conf->backbone.key_file || !conf->backbone.instance || !conf->backbone.spool_dir) {
         conf_destroy(&conf);
         return NULL;
     }
@@ -953,6 +1020,8 @@ static struct conf *s_defaults(const char *name)
     conf->log.stats_interval_s = 60;
     conf->log.reject_log_interval_s = 10;
     conf->spool.max_mb = 1024;
+    conf->backbone.port = 7443;
+    conf->backbone.max_mb = 1024;
     return conf;
 }
 
@@ -1081,6 +1150,12 @@ void conf_destroy(struct conf **conf_p)
     free(conf->dispatch.covert_endpoint);
     free(conf->database.conninfo);
     free(conf->spool.dir);
+    free(conf->backbone.host);
+    free(conf->backbone.ca_file);
+    free(conf->backbone.cert_file);
+    free(conf->backbone.key_file);
+    free(conf->backbone.instance);
+    free(conf->backbone.spool_dir);
     free(conf);
     *conf_p = NULL;
 }

@@ -49,6 +49,18 @@ struct conf {
     } spool;
 
     struct {
+        char *host;        /* national ANPR server (DNS name or address); "" = no forwarding */
+        int port;          /* its TCP port */
+        char *ca_file;     /* CA certificate(s) that sign the server's certificate (PEM) */
+        char *cert_file;   /* our client certificate chain (PEM) */
+        char *key_file;    /* its key (PEM, unencrypted: readable by anprd only) */
+        char *instance;    /* our name towards the server, [A-Za-z0-9._:-]{1,64} */
+        char *spool_dir;   /* the outbound spool (absolute), not spool.dir */
+        int max_mb;        /* unacknowledged HITs the outbound spool may hold */
+        int forward_reads; /* 1: every read is forwarded too, not only HITs */
+    } backbone;
+
+    struct {
         enum log_level level;      /* least severe level written */
         int stats_interval_s;      /* counters are logged this often; 0 = never */
         int reject_log_interval_s; /* one log line per reject reason per interval */

@@ -1,5 +1,7 @@
 #include "ingest.h"
 
+#include "config.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -9,6 +11,7 @@
 #include <zmq.h>
 
 #include "batch.h"
+#include "fwd.h"
 #include "log.h"
 #include "match.h"
 #include "notify.h"
@@ -82,6 +85,8 @@ struct ingest {
     int64_t spool_logged_us;  /* last spool error line */
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
+    fwd_t *fwd;            /* the national backbone forwarder, or NULL */
+    int64_t fwd_logged_us; /* last forwarder error line */
 };
 
 /* --- sending to readers ------------------------------------------------------------------ */
@@ -242,6 +247,7 @@ static void s_batch_put(ingest_t *self, struct batch *b)
 }
 
 static void s_spool_flush(ingest_t *self, bool force);
+static int s_fwd_commit(ingest_t *self);
 
 /* Hand the next batch to the writer if it is idle and something is due (spool mode: commit the
  * current group to the spool). */
@@ -264,6 +270,8 @@ static void s_dispatch(ingest_t *self, bool force)
         b = self->cur;
     if (!b)
         return;
+    if (s_fwd_commit(self) != 0)
+        return; /* tried again on the next round */
     if (writer_send_batch(self->pair, b) != 0) {
         /* It stays where it is and goes on the next round. */
         log_error("ingest", "cannot hand a batch to the writer: %s", zmq_strerror(zmq_errno()));
@@ -326,6 +334,64 @@ static void s_take_done(ingest_t *self)
         s_batch_done(self, b);
 }
 
+/* --- the backbone -------------------------------------------------------------------------- */
+
+/* One error line a second at most. */
+static bool s_fwd_log_due(ingest_t *self)
+{
+    int64_t now = util_mono_us();
+
+    if (now - self->fwd_logged_us < 1000000)
+        return false;
+    self->fwd_logged_us = now;
+    return true;
+}
+
+/*
+ * Queue a read's HITs (and, forwarding every read, the read) for the backbone; durable with
+ * the next s_fwd_commit, before the read is acknowledged. -1 when the outbound spool is full:
+ * the read must then be refused, so its camera keeps it (see fwd.h).
+ */
+static int s_fwd_push(ingest_t *self, const struct proto_read *r, const char *plate,
+                      const struct wl_match *hits, size_t nhits)
+{
+    char err[256];
+    int rc = FWD_OK;
+
+    for (size_t i = 0; i < nhits && rc != FWD_FULL; i++) {
+        struct proto_hit hit;
+        match_hit(r, &hits[i], false, &hit);
+        rc = fwd_push_hit(self->fwd, &hit, plate, err, sizeof err);
+        if (rc == FWD_ERR && s_fwd_log_due(self))
+            log_error("ingest", "backbone: HIT of entry %" PRIu64 " not queued: %s",
+                      hits[i].entry->id, err);
+    }
+    if (rc != FWD_FULL && self->conf->backbone.forward_reads) {
+        rc = fwd_push_read(self->fwd, r, plate, err, sizeof err);
+        if (rc == FWD_ERR && s_fwd_log_due(self))
+            log_error("ingest", "backbone: read not queued: %s", err);
+    }
+    if (rc != FWD_FULL)
+        return 0;
+    if (s_fwd_log_due(self))
+        log_warn("ingest", "backbone: the outbound spool is full (backbone.max_mb %d); reads "
+                 "with HITs wait in the cameras until the server takes the backlog",
+                 self->conf->backbone.max_mb);
+    return -1;
+}
+
+/* Make what was queued for the backbone durable; 0, or -1 (logged): acknowledge nothing yet. */
+static int s_fwd_commit(ingest_t *self)
+{
+    char err[512];
+
+    if (!self->fwd || fwd_commit(self->fwd, err, sizeof err) == FWD_OK)
+        return 0;
+    if (s_fwd_log_due(self))
+        log_error("ingest", "backbone: %s; reads not acknowledged until it can be written", err);
+    return -1;
+}
+
 /* --- the spool ------------------------------------------------------------------------------ */
 
 /* One error line a second at most: a full disk must not fill the log too. */
@@ -381,6 +447,10 @@ static void s_spool_flush(ingest_t *self, bool force)
     if (!force && b->nreads < (size_t)self->conf->database.batch_size &&
         now - b->first_mono_us < (int64_t)self->conf->database.flush_interval_ms * 1000)
         return;
+    if (s_fwd_commit(self) != 0) {
+        self->spool_retry_us = now + 100000;
+        return;
+    }
     if (spool_commit(self->spool, &durable, err, sizeof err) != SPOOL_OK) {
         self->stats.spool_errors++;
         self->spool_retry_us = now + 100000;
@@ -446,9 +516,18 @@ static void s_take_update(ingest_t *self)
     /* Post-match HITs: stored by the sync thread, published here with the live ones. */
     for (size_t i = 0; i < u->nposts; i++) {
         const struct retro_post *p = &u->posts[i];
+        char plate[PLATE_MAX + 1], err[256];
         s_publish(self, &p->hit, p->topic, p->topic_len, p->covert);
         self->stats.hits_post++;
+        /* Stored already (by the sync thread): queued for the backbone however full. */
+        if (self->fwd && plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) ==
+                             PLATE_OK &&
+            fwd_push_hit(self->fwd, &p->hit, plate, err, sizeof err) != FWD_OK &&
+            s_fwd_log_due(self))
+            log_error("ingest", "backbone: post-match HIT not queued: %s", err);
     }
+    if (u->nposts > 0)
+        s_fwd_commit(self);
     free(u->posts);
     free(u);
 }
@@ -546,6 +625,14 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         suppressed[i] =
             copies > 0 || supp_peek(self->supp, e->id, key ? key : plate, cam, r->time_us,
                                     e->list->opts.suppress_s, e->list->opts.realert_camera);
+    }
+    /* The backbone's copies first: a full outbound spool refuses the read, nothing else. */
+    if (self->fwd && (nhits > 0 || self->conf->backbone.forward_reads) &&
+        s_fwd_push(self, r, plate, hits, nhits) != 0) {
+        pend_remove(self->pend, cam, r->seq, r->time_us);
+        s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
+                        "the backbone's spool is full; resend later");
+        return;
     }
     if (batch_add(self->cur, r, cam, plate, now, sr->id, sr->id_len, hits, suppressed, nhits) !=
         0) {
@@ -645,6 +732,23 @@ out:
 
 /* --- loop ----------------------------------------------------------------------------------- */
 
+/* The backbone queue's counters, one line. */
+static void s_fwd_log_stats(ingest_t *self)
+{
+    struct fwd_stats st;
+
+    if (!self->fwd)
+        return;
+    fwd_stats(self->fwd, &st);
+    log_info("stats",
+             "backbone: connected=%d depth=%" PRIu64 " depth_bytes=%" PRIu64
+             " oldest_age_ms=%" PRId64 " pushed=%" PRIu64 " delivered=%" PRIu64 " retried=%" PRIu64
+             " refused=%" PRIu64 " failures=%" PRIu64 " full=%" PRIu64 "%s%s",
+             st.connected, st.queued_records, st.queued_bytes, st.oldest_age_us / 1000, st.pushed,
+             st.delivered, st.retried, st.refused, st.failures, st.full,
+             st.last_failure[0] ? " last_failure=" : "", st.last_failure);
+}
+
 /* Spool mode: the writer's part of the counters, and the spool's depth. */
 static void s_spool_counts(ingest_t *self)
 {
@@ -675,6 +779,7 @@ static void s_periodic(ingest_t *self)
         self->stats.watchlist_entries = wl_entry_count(self->wl);
         s_spool_counts(self);
         stats_log(&self->stats);
+        s_fwd_log_stats(self);
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
     }
     if (now >= self->next_expire_us) {
@@ -802,6 +907,40 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
     return 0;
 }
 
+/* Start the backbone forwarder of conf and say what its spool holds. 0 or -1. */
+static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
+{
+    char port[8], why[512];
+    struct spool_report rep;
+    struct fwd_stats st;
+
+    snprintf(port, sizeof port, "%d", conf->backbone.port);
+    struct fwd_opts opts = {.spool_dir = conf->backbone.spool_dir,
+                            .max_bytes = (uint64_t)conf->backbone.max_mb << 20,
+                            .host = conf->backbone.host,
+                            .port = port,
+                            .ca_file = conf->backbone.ca_file,
+                            .cert_file = conf->backbone.cert_file,
+                            .key_file = conf->backbone.key_file,
+                            .instance = conf->backbone.instance,
+                            .software = "anprd " ANPR_VERSION};
+    self->fwd = fwd_new(&opts, &rep, why, sizeof why);
+    if (!self->fwd) {
+        snprintf(err, errlen, "backbone: %s", why);
+        return -1;
+    }
+    for (size_t i = 0; i < rep.ndamage && i < SPOOL_DAMAGE_MAX; i++)
+        log_error("ingest", "backbone spool damaged: %s at offset %" PRIu64 ": %s; %" PRIu64
+                  " bytes dropped",
+                  rep.damage[i].file, rep.damage[i].offset, rep.damage[i].reason,
+                  rep.damage[i].bytes);
+    fwd_stats(self->fwd, &st);
+    log_info("ingest", "backbone: forwarding to %s:%d as %s; %" PRIu64 " messages queued",
+             conf->backbone.host, conf->backbone.port, conf->backbone.instance,
+             st.queued_records);
+    return 0;
+}
+
 ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
                      int64_t version, char *err, size_t errlen)
 {
@@ -855,6 +994,8 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     }
     if (conf->spool.dir[0] && s_spool_open(self, conf, err, errlen) != 0)
         goto fail;
+    if (conf->backbone.host[0] && s_fwd_open(self, conf, err, errlen) != 0)
+        goto fail;
     wopts.conninfo = conf->database.conninfo;
     wopts.reconnect_max_ms = conf->database.reconnect_max_ms;
     wopts.partitions_ahead_days = conf->database.partitions_ahead_days;
@@ -890,6 +1031,7 @@ fail_writer:
     writer_send_batch(self->pair, NULL);
     writer_destroy(&self->writer);
 fail:
+    fwd_destroy(&self->fwd);
     spool_destroy(&self->spool);
     zmq_close(self->covert_pub);
     zmq_close(self->sync_pair);
@@ -946,6 +1088,8 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
         s_take_done(self);
     s_spool_counts(self);
     stats_log(&self->stats);
+    s_fwd_log_stats(self);
+    fwd_destroy(&self->fwd);
     spool_destroy(&self->spool);
     /* The writer is gone: any batch it held came back or is lost with it; free ours. */
     batch_destroy(&self->cur);

@@ -164,7 +164,7 @@ static void s_test_structure(void)
     EXPECT(DB "log:\n  - level\n", "t.yaml:4:3: log: expected a mapping of keys, got a sequence\n");
     EXPECT(DB "\nloging:\n  level: info\n",
            "t.yaml:4:1: loging: unknown section; expected one of: ingest, dispatch, database, "
-           "log, matcher\n");
+           "log, matcher, spool, backbone\n");
     EXPECT(DB "ingest:\n  endpiont: tcp://*:1\n",
            "t.yaml:4:3: ingest.endpiont: unknown key; expected one of: endpoint, max_pending, "
            "max_future_skew_s, max_age_days\n");
@@ -178,7 +178,7 @@ static void s_test_structure(void)
            "t.yaml:1:32: database: a key must be a plain name, not a mapping\n");
     /* user text is shown on one line */
     EXPECT(DB "\"a\\nb\": 1\n", "t.yaml:3:1: a?b: unknown section; expected one of: ingest, "
-                                "dispatch, database, log, matcher\n");
+                                "dispatch, database, log, matcher, spool, backbone\n");
     /* OCR classes are checked by the matcher's own parser. */
     {
         char *e = s_errors(DB "matcher:\n  ocr_classes: \"0OD,1IL,O8\"\n");
@@ -525,6 +525,43 @@ static void s_test_spool(void)
            "t.yaml:4:3: spool.size: unknown key; expected one of: dir, max_mb\n");
 }
 
+/* The backbone section: off by default; forwarding needs its TLS files, a name and a spool. */
+static void s_test_backbone(void)
+{
+    struct conf *c = s_ok(DB);
+    if (c) {
+        CHECK_STR(c->backbone.host, "");
+        CHECK_INT(c->backbone.port, 7443);
+        CHECK_INT(c->backbone.forward_reads, 0);
+    }
+    conf_destroy(&c);
+    c = s_ok(DB "backbone:\n  host: anpr.police.example\n  port: 8443\n"
+                "  ca_file: /etc/anprd/ca.pem\n  cert_file: /etc/anprd/client.pem\n"
+                "  key_file: /etc/anprd/client.key\n  instance: zone-5378\n"
+                "  spool_dir: /var/lib/anprd/backbone\n  forward_reads: 1\n");
+    if (c) {
+        CHECK_STR(c->backbone.host, "anpr.police.example");
+        CHECK_INT(c->backbone.port, 8443);
+        CHECK_STR(c->backbone.instance, "zone-5378");
+        CHECK_INT(c->backbone.forward_reads, 1);
+    }
+    conf_destroy(&c);
+    EXPECT(DB "backbone:\n  host: anpr.police.example\n  ca_file: /ca.pem\n",
+           "t.yaml:4:9: backbone.host: forwarding needs backbone.cert_file too\n"
+           "t.yaml:4:9: backbone.host: forwarding needs backbone.key_file too\n"
+           "t.yaml:4:9: backbone.host: forwarding needs backbone.instance too\n"
+           "t.yaml:4:9: backbone.host: forwarding needs backbone.spool_dir too\n");
+    EXPECT(DB "backbone:\n  host: \"a b\"\n",
+           "t.yaml:4:9: backbone.host: 'a b' is not a host name or address\n");
+    EXPECT(DB "backbone:\n  instance: \"zone/1\"\n",
+           "t.yaml:4:13: backbone.instance: 'zone/1' is not a name of 1..64 of A-Z a-z 0-9 . _ : "
+           "-\n");
+    EXPECT(DB "spool:\n  dir: /s\nbackbone:\n  host: h\n  ca_file: /a\n  cert_file: /b\n"
+              "  key_file: /c\n  instance: i\n  spool_dir: /s\n",
+           "t.yaml:6:9: backbone.spool_dir: the same directory as spool.dir; each spool needs its "
+           "own\n");
+}
+
 static void s_test_destroy(void)
 {
     struct conf *c = NULL;
@@ -554,6 +591,7 @@ int main(void)
     s_test_load();
     s_test_example();
     s_test_spool();
+    s_test_backbone();
     s_test_destroy();
     return check_done("conf");
 }
