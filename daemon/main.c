@@ -28,7 +28,8 @@ enum {
     EXIT_DATABASE = 3, /* database unreachable or schema missing at start */
     EXIT_SOCKET = 4,   /* an endpoint could not be bound */
     EXIT_INTERNAL = 5, /* out of memory or a thread could not start */
-    EXIT_SPOOL = 6,    /* the spool directory cannot be opened or is in use */
+    EXIT_SPOOL = 6,    /* a spool (reads or backbone) cannot be opened, or the backbone's TLS
+                          files are unusable */
 };
 
 /* How long a stopping daemon waits for the database to take what it has accepted. */
@@ -259,9 +260,10 @@ int main(int argc, char **argv)
     ingest = ingest_new(ctx, conf, &cams, &wl, version, err, sizeof err);
     if (!ingest) {
         log_error("main", "%s", err);
-        rc = strstr(err, "cannot bind")        ? EXIT_SOCKET
-             : strncmp(err, "spool: ", 7) == 0 ? EXIT_SPOOL
-                                               : EXIT_INTERNAL;
+        rc = strstr(err, "cannot bind") ? EXIT_SOCKET
+             : strncmp(err, "spool: ", 7) == 0 || strncmp(err, "backbone: ", 10) == 0
+                 ? EXIT_SPOOL
+                 : EXIT_INTERNAL;
         goto out;
     }
     log_info("main", "ready: readers on %s, dispatch feed on %s", conf->ingest.endpoint,
