@@ -371,6 +371,10 @@ int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t 
     if (s_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "load watchlist", err) != 0)
         goto out;
     in_tx = true;
+    /* The entries are one COPY whose length grows with the list: a statement_timeout set for
+     * the role (meant for stuck queries) must not cut a large load short. This transaction only. */
+    if (s_exec(conn, "SET LOCAL statement_timeout = 0", "load watchlist", err) != 0)
+        goto out;
     if (version) {
         /* The newest change this snapshot includes: read in the same transaction. */
         long long v = 0;
