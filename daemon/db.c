@@ -11,9 +11,6 @@
 #include "log.h"
 #include "util.h"
 
-/* Rows fetched per round trip when loading a large watchlist. */
-#define DB_FETCH_ROWS "50000"
-
 /*
  * Fill err from a failed result (res) or connection (res NULL). Only the primary message and
  * the SQLSTATE: the detail and context lines of a COPY error quote the row, which is personal
@@ -185,43 +182,173 @@ out:
     return rc;
 }
 
-/* µs since the epoch of a column holding extract(epoch ...) * 1e6, or dflt when NULL. */
-static int64_t s_time_col(const PGresult *res, int row, int col, int64_t dflt)
-{
-    long long v;
+/*
+ * The entries come as one binary COPY: the server streams rows while this side parses and
+ * indexes them, so both cores work at once (a cursor's FETCH leaves one idle at a time), and
+ * nothing is formatted as text only to be parsed back. Rows are handled one at a time: a
+ * 10 M-entry list is never held twice in memory (libpq and snapshot).
+ */
+#define DB_ENTRY_COLUMNS  8
+#define DB_COPY_SIGNATURE "PGCOPY\n\377\r\n\0"
+/* Binary timestamptz counts µs from 2000-01-01 UTC; the snapshot counts from 1970. */
+#define DB_PG_EPOCH_US 946684800000000LL
 
-    if (PQgetisnull(res, row, col) ||
-        util_parse_long(PQgetvalue(res, row, col), INT64_MIN + 1, INT64_MAX - 1, &v) != 0)
-        return dflt;
+static uint64_t s_be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
     return v;
 }
 
-static void s_add_entries(wl_builder_t *b, const PGresult *res, size_t *skipped)
+/* A binary timestamptz, or dflt when NULL; ±infinity are unbounded. */
+static int64_t s_bin_time(const unsigned char *p, int32_t len, int64_t dflt)
 {
-    for (int i = 0; i < PQntuples(res); i++) {
-        struct wl_entry_in in;
-        long long id, list;
-        char why[256];
+    int64_t v;
 
-        if (util_parse_long(PQgetvalue(res, i, 0), 1, INT64_MAX, &id) != 0 ||
-            util_parse_long(PQgetvalue(res, i, 1), 1, UINT32_MAX, &list) != 0) {
-            (*skipped)++;
-            continue;
-        }
-        in.id = (uint64_t)id;
-        in.list_id = (uint32_t)list;
-        in.plate = PQgetvalue(res, i, 2);
-        in.country = PQgetvalue(res, i, 3);
-        in.valid_from_us = s_time_col(res, i, 4, WL_UNBOUNDED_FROM);
-        in.valid_until_us = s_time_col(res, i, 5, WL_UNBOUNDED_UNTIL);
-        in.instruction = PQgetvalue(res, i, 6);
-        in.external_ref = PQgetvalue(res, i, 7);
-        if (wl_builder_add(b, &in, why, sizeof why) != 0) {
-            (*skipped)++;
-            /* One line per bad entry: admins need each one to fix it. */
-            log_warn("db", "watchlist entry skipped: %s", why);
+    if (len != 8)
+        return dflt;
+    v = (int64_t)s_be(p, 8);
+    if (v == INT64_MIN)
+        return WL_UNBOUNDED_FROM;
+    if (v == INT64_MAX)
+        return WL_UNBOUNDED_UNTIL;
+    return v + DB_PG_EPOCH_US;
+}
+
+/* A text field into buf (NUL-terminated); false when NULL or longer than the buffer. */
+static bool s_bin_text(const unsigned char *p, int32_t len, char *buf, size_t size)
+{
+    if (len < 0 || (size_t)len >= size)
+        return false;
+    memcpy(buf, p, (size_t)len);
+    buf[len] = '\0';
+    return true;
+}
+
+/*
+ * One tuple of the COPY (id, list_id, plate, country, valid_from, valid_until, instruction,
+ * external_ref) into the builder. 1 added or skipped (counted in *skipped), 0 the trailer,
+ * -1 a malformed row (the stream is not what was asked for).
+ */
+static int s_add_copy_row(wl_builder_t *b, const unsigned char *p, size_t n, size_t *skipped)
+{
+    const unsigned char *col[DB_ENTRY_COLUMNS];
+    int32_t len[DB_ENTRY_COLUMNS];
+    /* Sizes beyond the table's CHECKs (32, 2, 1000, 64 bytes): a longer value is skipped. */
+    char plate[64], country[8], instruction[1024], ref[128], why[256];
+    size_t off = 2;
+
+    if (n < 2)
+        return -1;
+    int16_t nf = (int16_t)s_be(p, 2);
+    if (nf == -1)
+        return 0;
+    if (nf != DB_ENTRY_COLUMNS)
+        return -1;
+    for (int i = 0; i < DB_ENTRY_COLUMNS; i++) {
+        if (n - off < 4)
+            return -1;
+        len[i] = (int32_t)s_be(p + off, 4);
+        off += 4;
+        col[i] = p + off;
+        if (len[i] > 0) {
+            if ((size_t)len[i] > n - off)
+                return -1;
+            off += (size_t)len[i];
         }
     }
+    if (off != n)
+        return -1;
+    struct wl_entry_in in = {
+        .id = len[0] == 8 ? s_be(col[0], 8) : 0,
+        .list_id = len[1] == 4 ? (uint32_t)s_be(col[1], 4) : 0,
+        .plate = plate,
+        .country = country,
+        .valid_from_us = s_bin_time(col[4], len[4], WL_UNBOUNDED_FROM),
+        .valid_until_us = s_bin_time(col[5], len[5], WL_UNBOUNDED_UNTIL),
+        .instruction = instruction,
+        .external_ref = ref,
+    };
+    if (in.id < 1 || in.id > INT64_MAX || in.list_id < 1 || in.list_id > INT32_MAX ||
+        !s_bin_text(col[2], len[2], plate, sizeof plate) ||
+        !s_bin_text(col[3], len[3], country, sizeof country) ||
+        !s_bin_text(col[6], len[6], instruction, sizeof instruction) ||
+        !s_bin_text(col[7], len[7], ref, sizeof ref)) {
+        (*skipped)++;
+        log_warn("db", "watchlist entry %" PRIu64 " skipped: bad id, list or field length", in.id);
+        return 1;
+    }
+    if (wl_builder_add(b, &in, why, sizeof why) != 0) {
+        (*skipped)++;
+        /* One line per bad entry: admins need each one to fix it. */
+        log_warn("db", "watchlist entry skipped: %s", why);
+    }
+    return 1;
+}
+
+/* Stream the entries of the enabled lists, not yet expired, into b. 0, or -1 with err. */
+static int s_load_entries(PGconn *conn, wl_builder_t *b, size_t *skipped, struct db_error *err)
+{
+    PGresult *res = PQexec(conn, "COPY (SELECT e.id, e.list_id, e.plate, e.country, "
+                                 "e.valid_from, e.valid_until, e.instruction, e.external_ref "
+                                 "FROM anpr.watchlist_entry e JOIN anpr.watchlist w "
+                                 "ON w.id = e.list_id WHERE w.enabled AND "
+                                 "(e.valid_until IS NULL OR e.valid_until > now())) "
+                                 "TO STDOUT (FORMAT binary)");
+    bool header = true, ended = false, bad = false;
+    char *row;
+    int n, rc = -1;
+
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        s_err(err, "load watchlist entries", conn, res);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    /* One CopyData message a row; the first also carries the file header. */
+    while ((n = PQgetCopyData(conn, &row, 0)) > 0) {
+        const unsigned char *p = (const unsigned char *)row;
+        size_t len = (size_t)n;
+        if (header) {
+            /* Signature, flags (no OIDs), header extension (skipped). */
+            size_t hl = sizeof DB_COPY_SIGNATURE - 1;
+            if (len < hl + 8 || memcmp(p, DB_COPY_SIGNATURE, hl) != 0 ||
+                len - hl - 8 < s_be(p + hl + 4, 4)) {
+                bad = true;
+            } else {
+                size_t skip = hl + 8 + (size_t)s_be(p + hl + 4, 4);
+                p += skip;
+                len -= skip;
+            }
+            header = false;
+        }
+        if (!bad && !ended && len > 0) {
+            int r = s_add_copy_row(b, p, len, skipped);
+            if (r < 0)
+                bad = true;
+            else if (r == 0)
+                ended = true;
+        }
+        PQfreemem(row);
+    }
+    /* The COPY's own result, which says whether the server finished it. */
+    res = PQgetResult(conn);
+    if (n == -2 || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        s_err(err, "load watchlist entries", conn, n == -2 ? NULL : res);
+        goto out;
+    }
+    if (bad || !ended) {
+        s_errf(err, "load watchlist entries: malformed COPY data from the server");
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+    return rc;
 }
 
 int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t *skipped,
@@ -248,6 +375,10 @@ int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t 
     if (s_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "load watchlist", err) != 0)
         goto out;
     in_tx = true;
+    /* The entries are one COPY whose length grows with the list: a statement_timeout set for
+     * the role (meant for stuck queries) must not cut a large load short. This transaction only. */
+    if (s_exec(conn, "SET LOCAL statement_timeout = 0", "load watchlist", err) != 0)
+        goto out;
     if (version) {
         /* The newest change this snapshot includes: read in the same transaction. */
         long long v = 0;
@@ -263,29 +394,8 @@ int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t 
     }
     if (s_load_lists(conn, b, err) != 0)
         goto out;
-    /* A cursor keeps a 10 M-entry list from being held twice in memory (libpq and snapshot). */
-    if (s_exec(conn,
-               "DECLARE wl_cur NO SCROLL CURSOR FOR "
-               "SELECT e.id, e.list_id, e.plate, e.country, "
-               "(extract(epoch FROM e.valid_from) * 1000000)::bigint, "
-               "(extract(epoch FROM e.valid_until) * 1000000)::bigint, "
-               "e.instruction, e.external_ref "
-               "FROM anpr.watchlist_entry e JOIN anpr.watchlist w ON w.id = e.list_id "
-               "WHERE w.enabled AND (e.valid_until IS NULL OR e.valid_until > now())",
-               "load watchlist entries", err) != 0)
+    if (s_load_entries(conn, b, skipped, err) != 0)
         goto out;
-    for (;;) {
-        res = PQexec(conn, "FETCH " DB_FETCH_ROWS " FROM wl_cur");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            s_err(err, "load watchlist entries", conn, res);
-            goto out;
-        }
-        if (PQntuples(res) == 0)
-            break;
-        s_add_entries(b, res, skipped);
-        PQclear(res);
-        res = NULL;
-    }
     if (s_exec(conn, "COMMIT", "load watchlist", err) != 0)
         goto out;
     in_tx = false;

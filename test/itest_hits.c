@@ -41,7 +41,9 @@ int main(void)
         {"4-OFF-444", "BE", NULL},              /* entry on a disabled list */
         {"5-TWO-555", "BE", "Stolen vehicles"}, /* on two lists: two HITs */
         {"5-TWO-555", "BE", "Surveillance"},
-        {"9-NOT-999", "BE", NULL}, /* not listed at all */
+        {"6-INF-666", "BE", "Stolen vehicles"}, /* valid from -infinity to infinity */
+        {"7-WIN-777", "BE", "Stolen vehicles"}, /* in its validity window */
+        {"9-NOT-999", "BE", NULL},              /* not listed at all */
     };
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     struct proto_hit hits[64];
@@ -68,6 +70,12 @@ int main(void)
            " FROM anpr.watchlist WHERE name = 'Stolen vehicles';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate, valid_from)"
            " SELECT id, '3-NEW-111', now() + interval '1 day'"
+           " FROM anpr.watchlist WHERE name = 'Stolen vehicles';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate, valid_from, valid_until)"
+           " SELECT id, '6-INF-666', '-infinity', 'infinity'"
+           " FROM anpr.watchlist WHERE name = 'Stolen vehicles';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate, valid_from, valid_until)"
+           " SELECT id, '7-WIN-777', now() - interval '1 day', now() + interval '1 day'"
            " FROM anpr.watchlist WHERE name = 'Stolen vehicles';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '4-OFF-444'"
            " FROM anpr.watchlist WHERE name = 'Old list'");

@@ -10,6 +10,8 @@
  *          reads matched without changes
  *   e2e    reads sent to a running anprd by K cameras, each acknowledged only once committed
  *   copy   the same rows as e2e, COPYed straight into plate_read (the raw COPY baseline)
+ *   import anpr-watchlist import of N generated CSV rows, beside a COPY of the same rows
+ *   fill   N generated entries COPYed into a fresh list (for the watchlist load benchmark)
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -20,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -36,9 +40,9 @@
 struct opts {
     const char *mode;
     const char *endpoint; /* e2e */
-    const char *db;       /* copy, sync */
+    const char *db;       /* copy, sync, import, fill */
     const char *hits;     /* sync: the dispatch feed */
-    long long reads;      /* reads in all */
+    long long reads;      /* reads in all; import: rows (--rows) */
     long long cameras;    /* e2e/copy: cameras BENCH-0 .. BENCH-(K-1) */
     long long window;     /* e2e: unacknowledged reads in flight per camera */
     long long entries;    /* match, falsehit: watchlist size (-1 until set: per mode) */
@@ -64,6 +68,8 @@ static void s_usage(FILE *f)
             "       anpr-bench sync --endpoint EP --hits EP --db CONNINFO [--reads CHANGES]\n"
             "       anpr-bench churn [--reads N] [--entries N] [--changes PER_S] [--patterns N]\n"
             "                        [--candidates] [--seed N]\n"
+            "       anpr-bench import --db CONNINFO [--rows N] [--seed N]\n"
+            "       anpr-bench fill --db CONNINFO [--entries N] [--seed N]\n"
             "Prints one line: mode=... key=value ... (rates in reads/s, latencies in us).\n"
             "e2e and copy with the same --reads, --cameras, --seed and --base-time make the\n"
             "same rows, so their rates compare.\n");
@@ -777,17 +783,384 @@ out:
     return rc;
 }
 
+/* --- import, fill ----------------------------------------------------------------------------- */
+
+/*
+ * A set of 64-bit keys (open addressing, 0 = empty), to draw distinct plates: an import refuses
+ * a file that lists the same plate twice, and a load benchmark wants N distinct entries.
+ */
+struct keyset {
+    uint64_t *slot;
+    size_t mask;
+};
+
+static int s_keyset_init(struct keyset *s, long long n)
+{
+    size_t cap = 1024;
+
+    while (cap < (size_t)n * 2)
+        cap <<= 1;
+    s->slot = calloc(cap, sizeof *s->slot);
+    s->mask = cap - 1;
+    return s->slot ? 0 : -1;
+}
+
+/* true when key was new (and is now in the set). */
+static bool s_keyset_add(struct keyset *s, uint64_t key)
+{
+    key |= 1; /* never 0, the empty mark; halves nothing that matters */
+    for (size_t i = (size_t)(key * 0x9E3779B97F4A7C15ULL >> 17) & s->mask;; i = (i + 1) & s->mask) {
+        if (s->slot[i] == key)
+            return false;
+        if (s->slot[i] == 0) {
+            s->slot[i] = key;
+            return true;
+        }
+    }
+}
+
+/* FNV-1a of the normalised plate and the country: the import's duplicate key. */
+static uint64_t s_entry_key(const char *norm, const char *country)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (const char *p = norm; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+    h = (h ^ '/') * 0x100000001b3ULL;
+    for (const char *p = country; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+    return h;
+}
+
+/*
+ * The i-th entry of a generated watchlist, as an admin's CSV holds it: the plate as printed
+ * (separators kept), its country, a validity window on some, an instruction on some (one with a
+ * comma, so quoted), a case reference on most. Distinct (plate, country) across the run.
+ */
+struct bench_entry {
+    char plate[17], country[3];
+    char from[32], until[32];
+    const char *instruction;
+    char ref[32];
+};
+
+static void s_bench_entry(struct plategen *g, struct keyset *seen, long long i,
+                          struct bench_entry *e)
+{
+    static const char *const instr[] = {"",
+                                        "",
+                                        "",
+                                        "",
+                                        "",
+                                        "",
+                                        "",
+                                        "",
+                                        "Stop and check the driver's identity",
+                                        "Do not stop; report direction of travel, covertly",
+                                        "Vehicle reported stolen: request a patrol",
+                                        "Uninsured: inform the traffic unit"};
+    char norm[PLATE_MAX + 1];
+
+    do
+        plategen_plate(g, e->plate, e->country);
+    while (plate_normalise(e->plate, norm) != PLATE_OK ||
+           !s_keyset_add(seen, s_entry_key(norm, e->country)));
+    uint32_t r = plategen_below(g, 100);
+    e->from[0] = e->until[0] = '\0';
+    if (r < 10)
+        snprintf(e->from, sizeof e->from, "2026-%02u-%02uT08:00:00Z", 1 + r, 1 + r * 2);
+    if (r < 30)
+        snprintf(e->until, sizeof e->until, "20%02u-%02u-%02u", 27 + r % 4, 1 + r % 12, 1 + r % 28);
+    e->instruction = instr[plategen_below(g, sizeof instr / sizeof instr[0])];
+    if (plategen_below(g, 10) < 9)
+        snprintf(e->ref, sizeof e->ref, "PV/2026/%07lld", i + 1);
+    else
+        e->ref[0] = '\0';
+}
+
+/*
+ * N generated entries as CSV into f: with the header that anpr-watchlist import reads when
+ * prefix is NULL, else without one and each row led by prefix (a COPY's list_id). The same
+ * seed gives the same entries either way. 0 or -1.
+ */
+static int s_csv_entries(FILE *f, long long n, uint64_t seed, const char *prefix)
+{
+    struct plategen g;
+    struct keyset seen;
+
+    if (s_keyset_init(&seen, n) != 0)
+        return -1;
+    plategen_seed(&g, seed);
+    if (!prefix)
+        fputs("plate,country,valid_from,valid_until,instruction,external_ref\r\n", f);
+    for (long long i = 0; i < n; i++) {
+        struct bench_entry e;
+        s_bench_entry(&g, &seen, i, &e);
+        bool quote = strchr(e.instruction, ',') != NULL;
+        fprintf(f, "%s%s,%s,%s,%s,%s%s%s,%s\r\n", prefix ? prefix : "", e.plate, e.country, e.from,
+                e.until, quote ? "\"" : "", e.instruction, quote ? "\"" : "", e.ref);
+    }
+    free(seen.slot);
+    return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+}
+
+/* Run a command; the seconds it took, or -1 when it could not run or failed. */
+static double s_run_timed(char *const argv[])
+{
+    int64_t t0 = util_mono_us();
+    int status;
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        /* Its summary line is not ours to print; its errors are. */
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return (double)(util_mono_us() - t0) / 1e6;
+}
+
+/* A one-value query; the value as a number, or -1. */
+static long long s_query_ll(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    long long v = -1;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+        util_parse_long(PQgetvalue(res, 0, 0), INT64_MIN + 1, INT64_MAX, &v) != 0) {
+        fprintf(stderr, "anpr-bench: %s: %s", sql, PQresultErrorMessage(res));
+        v = -1;
+    }
+    PQclear(res);
+    return v;
+}
+
+static bool s_ok(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+    if (!ok)
+        fprintf(stderr, "anpr-bench: %s: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+    return ok;
+}
+
+/* COPY len bytes of CSV into anpr.watchlist_entry (list_id first); seconds, or -1. */
+static double s_copy_entries(PGconn *conn, const char *data, size_t len)
+{
+    int64_t t0 = util_mono_us();
+    PGresult *res = PQexec(conn, "COPY anpr.watchlist_entry (list_id, plate, country, valid_from, "
+                                 "valid_until, instruction, external_ref) FROM STDIN (FORMAT csv, "
+                                 "FORCE_NOT_NULL (country, instruction, external_ref))");
+    bool ok = PQresultStatus(res) == PGRES_COPY_IN;
+
+    PQclear(res);
+    for (size_t off = 0; ok && off < len; off += 1 << 20)
+        ok = PQputCopyData(conn, data + off,
+                           (int)(len - off < (1 << 20) ? len - off : (1 << 20))) == 1;
+    if (PQputCopyEnd(conn, ok ? NULL : "send failed") != 1)
+        ok = false;
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "anpr-bench: copy: %s", PQresultErrorMessage(res));
+            ok = false;
+        }
+        PQclear(res);
+    }
+    return ok ? (double)(util_mono_us() - t0) / 1e6 : -1;
+}
+
+/* The COPY rows of N generated entries of list_id, in memory (caller frees); NULL on error. */
+static char *s_copy_rows(long long list_id, long long n, uint64_t seed, size_t *len)
+{
+    char *data = NULL, prefix[24];
+    FILE *f = open_memstream(&data, len);
+
+    if (!f)
+        return NULL;
+    snprintf(prefix, sizeof prefix, "%lld,", list_id);
+    int rc = s_csv_entries(f, n, seed, prefix);
+    if (fclose(f) != 0 || rc != 0) {
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* A fresh list for the run; its id, or -1. */
+static long long s_bench_list(PGconn *conn, const char *name)
+{
+    const char *p[1] = {name};
+    PGresult *res = PQexecParams(conn,
+                                 "INSERT INTO anpr.watchlist (name, category, priority) "
+                                 "VALUES ($1, 'stolen', 3) RETURNING id",
+                                 1, NULL, p, NULL, NULL, 0);
+    long long id = -1;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+        util_parse_long(PQgetvalue(res, 0, 0), 1, INT32_MAX, &id) != 0) {
+        fprintf(stderr, "anpr-bench: list %s: %s", name, PQresultErrorMessage(res));
+        id = -1;
+    }
+    PQclear(res);
+    return id;
+}
+
+/*
+ * anpr-watchlist import of N generated rows (one transaction, validated, duplicates checked,
+ * audited row by row), run as an admin's login, beside the baseline: the same rows COPYed into
+ * the same table by the superuser, triggers firing. --db must be a superuser's key=value
+ * conninfo; the admin login is that conninfo with user=anpr_bench_admin.
+ */
+static int s_import(const struct opts *o)
+{
+    PGconn *conn = PQconnectdb(o->db);
+    char dir[] = "/tmp/anpr-bench-import.XXXXXX", csv[64] = "", tool[4096], list[64], ci[1024],
+         sql[256], *rows = NULL;
+    long long copy_list, import_list;
+    size_t len = 0;
+    FILE *f = NULL;
+    struct stat st;
+    int rc = 1;
+
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fprintf(stderr, "anpr-bench: %s", PQerrorMessage(conn));
+        goto out;
+    }
+    /* anpr-watchlist is built beside this program. */
+    ssize_t n = readlink("/proc/self/exe", tool, sizeof tool - 32);
+    if (n <= 0 || !mkdtemp(dir))
+        goto out;
+    tool[n] = '\0';
+    snprintf(strrchr(tool, '/') + 1, 32, "anpr-watchlist");
+    snprintf(csv, sizeof csv, "%s/entries.csv", dir);
+    if (!(f = fopen(csv, "w")) || s_csv_entries(f, o->reads, (uint64_t)o->seed, NULL) != 0 ||
+        fclose(f) != 0 || stat(csv, &st) != 0) {
+        fprintf(stderr, "anpr-bench: %s: cannot write\n", csv);
+        f = NULL;
+        goto out;
+    }
+    f = NULL;
+    if (!s_ok(conn, "SET client_min_messages = warning") ||
+        !s_ok(conn, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                    "'anpr_bench_admin') THEN CREATE ROLE anpr_bench_admin LOGIN; END IF; END $$; "
+                    "GRANT anpr_admin TO anpr_bench_admin"))
+        goto out;
+
+    /* Baseline first, then the import; a checkpoint before each so neither pays the other's. */
+    snprintf(list, sizeof list, "bench copy %lld", (long long)util_now_us());
+    if ((copy_list = s_bench_list(conn, list)) < 0 ||
+        !(rows = s_copy_rows(copy_list, o->reads, (uint64_t)o->seed, &len)) ||
+        !s_ok(conn, "CHECKPOINT"))
+        goto out;
+    double copy_s = s_copy_entries(conn, rows, len);
+    if (copy_s < 0)
+        goto out;
+    snprintf(list, sizeof list, "bench import %lld", (long long)util_now_us());
+    if ((import_list = s_bench_list(conn, list)) < 0 || !s_ok(conn, "CHECKPOINT"))
+        goto out;
+    snprintf(ci, sizeof ci, "%s user=anpr_bench_admin", o->db);
+    char *argv[] = {tool, "import", list, csv, "--db", ci, NULL};
+    double import_s = s_run_timed(argv);
+    if (import_s < 0) {
+        fprintf(stderr, "anpr-bench: %s import failed\n", tool);
+        goto out;
+    }
+
+    /* Both stored every row, and the import's are audited one by one. */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.watchlist_entry WHERE list_id = %lld",
+             import_list);
+    long long stored = s_query_ll(conn, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.watchlist_audit a JOIN anpr.watchlist_entry e "
+             "ON e.id = a.row_id WHERE a.relation = 'watchlist_entry' AND e.list_id = %lld",
+             import_list);
+    long long audited = s_query_ll(conn, sql);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.watchlist_entry WHERE list_id = %lld",
+             copy_list);
+    long long copied = s_query_ll(conn, sql);
+    if (stored != o->reads || audited != o->reads || copied != o->reads) {
+        fprintf(stderr, "anpr-bench: import stored %lld, audited %lld, copy stored %lld of %lld\n",
+                stored, audited, copied, o->reads);
+        goto out;
+    }
+    printf("mode=import rows=%lld csv_mb=%.0f seconds=%.2f rows_per_s=%.0f copy_seconds=%.2f "
+           "copy_rows_per_s=%.0f import/copy=%.2f\n",
+           o->reads, (double)st.st_size / 1048576.0, import_s, (double)o->reads / import_s, copy_s,
+           (double)o->reads / copy_s, import_s / copy_s);
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    if (csv[0]) {
+        unlink(csv);
+        rmdir(dir);
+    }
+    free(rows);
+    PQfinish(conn);
+    return rc;
+}
+
+/*
+ * Fill a fresh list with N generated entries (the import's rows) by one COPY, for the load
+ * benchmark. Set-up data: the audit row triggers are skipped (session_replication_role =
+ * replica, superuser only), which would otherwise write N audit rows nobody reads here.
+ */
+static int s_fill(const struct opts *o)
+{
+    PGconn *conn = PQconnectdb(o->db);
+    char list[64], *rows = NULL;
+    long long list_id;
+    size_t len = 0;
+    int rc = 1;
+
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fprintf(stderr, "anpr-bench: %s", PQerrorMessage(conn));
+        goto out;
+    }
+    snprintf(list, sizeof list, "bench load %lld", (long long)util_now_us());
+    if ((list_id = s_bench_list(conn, list)) < 0 ||
+        !(rows = s_copy_rows(list_id, o->entries, (uint64_t)o->seed, &len)) ||
+        !s_ok(conn, "SET session_replication_role = replica"))
+        goto out;
+    double secs = s_copy_entries(conn, rows, len);
+    if (secs < 0 || !s_ok(conn, "RESET session_replication_role") ||
+        !s_ok(conn, "ANALYZE anpr.watchlist_entry"))
+        goto out;
+    printf("mode=fill entries=%lld list=%lld seconds=%.2f\n", o->entries, list_id, secs);
+    rc = 0;
+out:
+    free(rows);
+    PQfinish(conn);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"db", required_argument, NULL, 'd'},
-        {"reads", required_argument, NULL, 'r'},    {"cameras", required_argument, NULL, 'c'},
-        {"window", required_argument, NULL, 'w'},   {"entries", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},     {"base-time", required_argument, NULL, 't'},
-        {"policy", required_argument, NULL, 'p'},   {"patterns", required_argument, NULL, 'P'},
-        {"candidates", no_argument, NULL, 'C'},     {"indel", no_argument, NULL, 'I'},
-        {"hits", required_argument, NULL, 'H'},     {"changes", required_argument, NULL, 'G'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"db", required_argument, NULL, 'd'},
+        {"reads", required_argument, NULL, 'r'},
+        {"rows", required_argument, NULL, 'r'},
+        {"cameras", required_argument, NULL, 'c'},
+        {"window", required_argument, NULL, 'w'},
+        {"entries", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"base-time", required_argument, NULL, 't'},
+        {"policy", required_argument, NULL, 'p'},
+        {"patterns", required_argument, NULL, 'P'},
+        {"candidates", no_argument, NULL, 'C'},
+        {"indel", no_argument, NULL, 'I'},
+        {"hits", required_argument, NULL, 'H'},
+        {"changes", required_argument, NULL, 'G'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct opts o = {.reads = 1000000,
                      .cameras = 4,
@@ -888,6 +1261,10 @@ int main(int argc, char **argv)
         return s_copy(&o);
     if (strcmp(o.mode, "sync") == 0 && o.db && o.endpoint && o.hits)
         return s_sync(&o);
+    if (strcmp(o.mode, "import") == 0 && o.db)
+        return s_import(&o);
+    if (strcmp(o.mode, "fill") == 0 && o.db)
+        return s_fill(&o);
     s_usage(stderr);
     return 2;
 }
