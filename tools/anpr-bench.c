@@ -141,7 +141,7 @@ static struct wl_list_opts s_bench_opts(const struct opts *o, uint8_t max_subst)
 
 /* The list of the match and churn modes: o->entries generated plates and o->patterns patterns
  * on list 1, ids from 1. NULL on failure. */
-static wl_t *s_bench_list(const struct opts *o, struct plategen *g)
+static wl_t *s_bench_wl(const struct opts *o, struct plategen *g)
 {
     wl_builder_t *b = wl_builder_new();
     struct wl_list_opts lo = s_bench_opts(o, 1);
@@ -279,7 +279,7 @@ static int s_match(const struct opts *o)
 
     plategen_seed(&g, (uint64_t)o->seed);
     int64_t t0 = util_mono_us();
-    wl_t *wl = s_bench_list(o, &g);
+    wl_t *wl = s_bench_wl(o, &g);
     int64_t t1 = util_mono_us();
     if (!wl || s_bench_frames(o, &g, &f) != 0)
         return 1;
@@ -393,7 +393,7 @@ static int s_churn_mode(const struct opts *o)
     pthread_t th;
 
     plategen_seed(&g, (uint64_t)o->seed);
-    wl_t *wl = s_bench_list(o, &g);
+    wl_t *wl = s_bench_wl(o, &g);
     if (!wl || s_bench_frames(o, &g, &f) != 0)
         return 1;
     c.build_us = malloc(c.cap * sizeof *c.build_us);
