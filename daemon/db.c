@@ -188,7 +188,13 @@ out:
  * nothing is formatted as text only to be parsed back. Rows are handled one at a time: a
  * 10 M-entry list is never held twice in memory (libpq and snapshot).
  */
-#define DB_ENTRY_COLUMNS  8
+#define DB_ENTRY_COLUMNS 8
+/* The entries a snapshot holds, in the order s_add_fields reads them; db_patch_watchlist adds
+ * its own condition to the WHERE clause. */
+#define DB_ENTRY_SELECT                                                                            \
+    "SELECT e.id, e.list_id, e.plate, e.country, e.valid_from, e.valid_until, e.instruction, "     \
+    "e.external_ref FROM anpr.watchlist_entry e JOIN anpr.watchlist w ON w.id = e.list_id "        \
+    "WHERE w.enabled AND (e.valid_until IS NULL OR e.valid_until > now())"
 #define DB_COPY_SIGNATURE "PGCOPY\n\377\r\n\0"
 /* Binary timestamptz counts µs from 2000-01-01 UTC; the snapshot counts from 1970. */
 #define DB_PG_EPOCH_US 946684800000000LL
@@ -228,16 +234,49 @@ static bool s_bin_text(const unsigned char *p, int32_t len, char *buf, size_t si
 }
 
 /*
- * One tuple of the COPY (id, list_id, plate, country, valid_from, valid_until, instruction,
- * external_ref) into the builder. 1 added or skipped (counted in *skipped), 0 the trailer,
- * -1 a malformed row (the stream is not what was asked for).
+ * One entry's fields, binary (id, list_id, plate, country, valid_from, valid_until,
+ * instruction, external_ref: DB_ENTRY_SELECT; length -1 = NULL), into the builder; a bad one is
+ * skipped and counted in *skipped.
+ */
+static void s_add_fields(wl_builder_t *b, const unsigned char *const *col, const int32_t *len,
+                         size_t *skipped)
+{
+    /* Sizes beyond the table's CHECKs (32, 2, 1000, 64 bytes): a longer value is skipped. */
+    char plate[64], country[8], instruction[1024], ref[128], why[256];
+    struct wl_entry_in in = {
+        .id = len[0] == 8 ? s_be(col[0], 8) : 0,
+        .list_id = len[1] == 4 ? (uint32_t)s_be(col[1], 4) : 0,
+        .plate = plate,
+        .country = country,
+        .valid_from_us = s_bin_time(col[4], len[4], WL_UNBOUNDED_FROM),
+        .valid_until_us = s_bin_time(col[5], len[5], WL_UNBOUNDED_UNTIL),
+        .instruction = instruction,
+        .external_ref = ref,
+    };
+    if (in.id < 1 || in.id > INT64_MAX || in.list_id < 1 || in.list_id > INT32_MAX ||
+        !s_bin_text(col[2], len[2], plate, sizeof plate) ||
+        !s_bin_text(col[3], len[3], country, sizeof country) ||
+        !s_bin_text(col[6], len[6], instruction, sizeof instruction) ||
+        !s_bin_text(col[7], len[7], ref, sizeof ref)) {
+        (*skipped)++;
+        log_warn("db", "watchlist entry %" PRIu64 " skipped: bad id, list or field length", in.id);
+        return;
+    }
+    if (wl_builder_add(b, &in, why, sizeof why) != 0) {
+        (*skipped)++;
+        /* One line per bad entry: admins need each one to fix it. */
+        log_warn("db", "watchlist entry skipped: %s", why);
+    }
+}
+
+/*
+ * One tuple of the COPY into the builder. 1 added or skipped (counted in *skipped), 0 the
+ * trailer, -1 a malformed row (the stream is not what was asked for).
  */
 static int s_add_copy_row(wl_builder_t *b, const unsigned char *p, size_t n, size_t *skipped)
 {
     const unsigned char *col[DB_ENTRY_COLUMNS];
     int32_t len[DB_ENTRY_COLUMNS];
-    /* Sizes beyond the table's CHECKs (32, 2, 1000, 64 bytes): a longer value is skipped. */
-    char plate[64], country[8], instruction[1024], ref[128], why[256];
     size_t off = 2;
 
     if (n < 2)
@@ -261,42 +300,14 @@ static int s_add_copy_row(wl_builder_t *b, const unsigned char *p, size_t n, siz
     }
     if (off != n)
         return -1;
-    struct wl_entry_in in = {
-        .id = len[0] == 8 ? s_be(col[0], 8) : 0,
-        .list_id = len[1] == 4 ? (uint32_t)s_be(col[1], 4) : 0,
-        .plate = plate,
-        .country = country,
-        .valid_from_us = s_bin_time(col[4], len[4], WL_UNBOUNDED_FROM),
-        .valid_until_us = s_bin_time(col[5], len[5], WL_UNBOUNDED_UNTIL),
-        .instruction = instruction,
-        .external_ref = ref,
-    };
-    if (in.id < 1 || in.id > INT64_MAX || in.list_id < 1 || in.list_id > INT32_MAX ||
-        !s_bin_text(col[2], len[2], plate, sizeof plate) ||
-        !s_bin_text(col[3], len[3], country, sizeof country) ||
-        !s_bin_text(col[6], len[6], instruction, sizeof instruction) ||
-        !s_bin_text(col[7], len[7], ref, sizeof ref)) {
-        (*skipped)++;
-        log_warn("db", "watchlist entry %" PRIu64 " skipped: bad id, list or field length", in.id);
-        return 1;
-    }
-    if (wl_builder_add(b, &in, why, sizeof why) != 0) {
-        (*skipped)++;
-        /* One line per bad entry: admins need each one to fix it. */
-        log_warn("db", "watchlist entry skipped: %s", why);
-    }
+    s_add_fields(b, col, len, skipped);
     return 1;
 }
 
 /* Stream the entries of the enabled lists, not yet expired, into b. 0, or -1 with err. */
 static int s_load_entries(PGconn *conn, wl_builder_t *b, size_t *skipped, struct db_error *err)
 {
-    PGresult *res = PQexec(conn, "COPY (SELECT e.id, e.list_id, e.plate, e.country, "
-                                 "e.valid_from, e.valid_until, e.instruction, e.external_ref "
-                                 "FROM anpr.watchlist_entry e JOIN anpr.watchlist w "
-                                 "ON w.id = e.list_id WHERE w.enabled AND "
-                                 "(e.valid_until IS NULL OR e.valid_until > now())) "
-                                 "TO STDOUT (FORMAT binary)");
+    PGresult *res = PQexec(conn, "COPY (" DB_ENTRY_SELECT ") TO STDOUT (FORMAT binary)");
     bool header = true, ended = false, bad = false;
     char *row;
     int n, rc = -1;
@@ -413,16 +424,6 @@ out:
     return rc;
 }
 
-/* The entries a snapshot holds, as s_add_entries reads them; db_patch_watchlist adds its own
- * condition to the WHERE clause. */
-#define DB_ENTRY_SELECT                                                                            \
-    "SELECT e.id, e.list_id, e.plate, e.country, "                                                 \
-    "(extract(epoch FROM e.valid_from) * 1000000)::bigint, "                                       \
-    "(extract(epoch FROM e.valid_until) * 1000000)::bigint, "                                      \
-    "e.instruction, e.external_ref "                                                               \
-    "FROM anpr.watchlist_entry e JOIN anpr.watchlist w ON w.id = e.list_id "                       \
-    "WHERE w.enabled AND (e.valid_until IS NULL OR e.valid_until > now())"
-
 /* Add the ids of a bigint[] column's text ("{1,2,3}") to set; 0, or -1 if it is not one. */
 static int s_add_ids(idset_t *set, const char *text)
 {
@@ -510,15 +511,24 @@ int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_chang
     if (idset_count(ids) > 0) {
         param = s_ids_param(ids);
         params[0] = param;
+        /* Binary results: the fields come as the full load's COPY has them. */
         res = param ? PQexecParams(conn, DB_ENTRY_SELECT " AND e.id = ANY($1::bigint[])", 1, NULL,
-                                   params, NULL, NULL, 0)
+                                   params, NULL, NULL, 1)
                     : NULL;
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != DB_ENTRY_COLUMNS) {
             s_err(err, "patch watchlist entries", conn, res);
             rc = -1;
             goto out;
         }
-        s_add_entries(b, res, skipped);
+        for (int i = 0; i < PQntuples(res); i++) {
+            const unsigned char *col[DB_ENTRY_COLUMNS];
+            int32_t len[DB_ENTRY_COLUMNS];
+            for (int k = 0; k < DB_ENTRY_COLUMNS; k++) {
+                col[k] = (const unsigned char *)PQgetvalue(res, i, k);
+                len[k] = PQgetisnull(res, i, k) ? -1 : PQgetlength(res, i, k);
+            }
+            s_add_fields(b, col, len, skipped);
+        }
     }
     if (s_exec(conn, "COMMIT", "patch watchlist", err) != 0) {
         rc = -1;
