@@ -5,11 +5,20 @@
  *
  * Single thread: zmq_poll on the socket with a timeout that is the nearest of the next send (rate
  * limit), the oldest resend, the next stats line and the end of the run.
+ *
+ * With --spool DIR the unacknowledged reads are also kept on disk (daemon/spool.h), so a camera
+ * killed or restarted loses nothing: each read is appended to the spool and made durable (one
+ * group commit per loop turn) before it is sent, and the checkpoint is moved over the settled
+ * (acknowledged or refused for good) prefix every S_CKPT_MS. At start the records after the
+ * checkpoint come back as outstanding and are sent first. In this mode reads are generated
+ * whether or not anprd is reachable, as a real camera keeps reading plates; --window bounds
+ * how many wait.
  */
 #include "cli.h"
 #include "config.h"
 #include "plategen.h"
 #include "proto.h"
+#include "spool.h"
 #include "util.h"
 
 #include <errno.h>
@@ -30,6 +39,9 @@
 #define S_SEND_BATCH    1000     /* sends per loop turn, so acks are drained in between */
 #define S_WARN_MAX      10       /* warnings of one kind printed before going quiet */
 #define S_CAND_PERMILLE 200      /* per-character misread chance for OCR candidates */
+#define S_CKPT_MS       200      /* spool checkpoint interval */
+#define S_RETRY_MS      100      /* retry of a failed spool commit, or of a full spool */
+#define S_REC_READ      1        /* spool record kind: one byte, then the encoded READ frame */
 
 struct camera {
     char code[PROTO_CAMERA_MAX + 1];
@@ -56,7 +68,11 @@ struct pending {
     uint8_t *frame;
     uint32_t len;
     uint32_t cam;
-    uint32_t prev, next; /* send-order list, or the free list (next only) */
+    uint32_t prev, next; /* send-order or unsent list, or the free list (next only) */
+    uint64_t pos;        /* --spool: position of its record */
+    uint64_t ck;         /* --spool: its entry in app.ck (absolute index) */
+    bool unsent;         /* --spool: durable or waiting for durability, not sent yet this run */
+    bool recovered;      /* --spool: loaded from the spool at start */
 };
 
 /*
@@ -70,7 +86,21 @@ struct outq {
     uint32_t cap, used, free_head;
     uint32_t *slots; /* pool index + 1; 0 = empty */
     uint32_t mask;
-    uint32_t head, tail; /* oldest and newest send */
+    uint32_t head, tail;   /* oldest and newest send */
+    uint32_t uhead, utail; /* --spool: reads not sent yet, in spool order */
+};
+
+/* --spool: one record since the checkpoint, in spool (= first send) order. */
+struct ckent {
+    uint64_t pos; /* its position */
+    bool settled; /* acknowledged, or refused for good: the checkpoint may pass it */
+};
+
+/* The records since the checkpoint; v[first..n) are live, v[i] has absolute index base + i. */
+struct ckq {
+    struct ckent *v;
+    size_t first, n, cap;
+    uint64_t base;
 };
 
 struct acked {
@@ -89,6 +119,7 @@ struct app {
     const char *csv_path, *listed_path, *dump_path;
     uint64_t seed;
     bool have_seed, have_start_seq;
+    const char *spool_dir;
 
     struct camera *cams;
     size_t ncams, cams_cap, nrr, rr_next; /* the first nrr cameras came from --camera */
@@ -100,6 +131,16 @@ struct app {
     struct outq q;
     struct acked *acks;
     size_t nacks, acks_cap;
+
+    /* --spool */
+    spool_t *spool;
+    struct ckq ck;
+    uint64_t last_pos;     /* position of the last record appended */
+    uint64_t durable;      /* highest durable position */
+    uint64_t made;         /* new reads taken into the spool (what --count counts) */
+    uint64_t recovered;    /* reads loaded back at start */
+    int64_t retry_at;      /* no append or commit before this (monotonic µs) after a failure */
+    unsigned warned_spool; /* spool warnings printed */
 
     void *ctx, *sock;
 
@@ -141,6 +182,8 @@ static void s_usage(FILE *f)
             "  --wait S             after the last send, wait up to S s for acks (default 10)\n"
             "  --stats-interval S   print counters to stderr every S seconds (default 0 = off)\n"
             "  --dump-acked FILE    at exit, write \"camera<TAB>seq\" per acknowledged read\n"
+            "  --spool DIR          keep unacknowledged reads on disk in DIR; at start, resend\n"
+            "                       the reads a previous run left there first\n"
             "  --quiet              no progress or warning lines on stderr, only errors\n"
             "  --help, --version\n"
             "\n"
@@ -173,6 +216,11 @@ static const char *s_esc(const char *in, char *out, size_t cap)
     }
     out[o] = '\0';
     return out;
+}
+
+static int64_t s_min(int64_t x, int64_t y)
+{
+    return x < y ? x : y;
 }
 
 /* --- cameras ---------------------------------------------------------------------------- */
@@ -230,6 +278,7 @@ static int s_outq_init(struct outq *q, uint32_t cap)
         q->pool[i].next = i + 1 < cap ? i + 1 : S_NONE;
     q->free_head = 0;
     q->head = q->tail = S_NONE;
+    q->uhead = q->utail = S_NONE;
     return 0;
 }
 
@@ -237,6 +286,8 @@ static void s_outq_free(struct outq *q)
 {
     if (q->pool != NULL) {
         for (uint32_t i = q->head; i != S_NONE; i = q->pool[i].next)
+            free(q->pool[i].frame);
+        for (uint32_t i = q->uhead; i != S_NONE; i = q->pool[i].next)
             free(q->pool[i].frame);
     }
     free(q->pool);
@@ -258,36 +309,39 @@ static uint32_t s_outq_find(const struct outq *q, uint32_t cam, uint64_t seq)
     return S_NONE;
 }
 
+/* A read is on the unsent list (--spool) or on the send-order list, as p->unsent says. */
 static void s_list_unlink(struct outq *q, uint32_t idx)
 {
     struct pending *p = &q->pool[idx];
+    uint32_t *head = p->unsent ? &q->uhead : &q->head, *tail = p->unsent ? &q->utail : &q->tail;
 
     if (p->prev != S_NONE)
         q->pool[p->prev].next = p->next;
     else
-        q->head = p->next;
+        *head = p->next;
     if (p->next != S_NONE)
         q->pool[p->next].prev = p->prev;
     else
-        q->tail = p->prev;
+        *tail = p->prev;
 }
 
 static void s_list_append(struct outq *q, uint32_t idx)
 {
     struct pending *p = &q->pool[idx];
+    uint32_t *head = p->unsent ? &q->uhead : &q->head, *tail = p->unsent ? &q->utail : &q->tail;
 
-    p->prev = q->tail;
+    p->prev = *tail;
     p->next = S_NONE;
-    if (q->tail != S_NONE)
-        q->pool[q->tail].next = idx;
+    if (*tail != S_NONE)
+        q->pool[*tail].next = idx;
     else
-        q->head = idx;
-    q->tail = idx;
+        *head = idx;
+    *tail = idx;
 }
 
-/* Takes ownership of frame. The caller checked that the pool has room. */
-static void s_outq_add(struct outq *q, uint32_t cam, uint64_t seq, uint8_t *frame, size_t len,
-                       int64_t now)
+/* Takes ownership of frame. The caller checked that the pool has room. Returns its index. */
+static uint32_t s_outq_add(struct outq *q, uint32_t cam, uint64_t seq, uint8_t *frame, size_t len,
+                           int64_t now, bool unsent)
 {
     uint32_t idx = q->free_head;
     struct pending *p = &q->pool[idx];
@@ -299,11 +353,15 @@ static void s_outq_add(struct outq *q, uint32_t cam, uint64_t seq, uint8_t *fram
     p->frame = frame;
     p->len = (uint32_t)len;
     p->sent_us = now;
+    p->pos = p->ck = 0;
+    p->unsent = unsent;
+    p->recovered = false;
     s_list_append(q, idx);
     while (q->slots[i] != 0)
         i = (i + 1) & q->mask;
     q->slots[i] = idx + 1;
     q->used++;
+    return idx;
 }
 
 static void s_outq_remove_slot(struct outq *q, uint32_t slot)
@@ -334,7 +392,68 @@ static void s_outq_remove_slot(struct outq *q, uint32_t slot)
     q->slots[i] = 0;
 }
 
+/* --- spool checkpoint ------------------------------------------------------------------ */
+
+/* Notes a record appended at pos; *id gets its absolute index. -1 when out of memory. */
+static int s_ck_push(struct ckq *c, uint64_t pos, uint64_t *id)
+{
+    if (c->n == c->cap) {
+        /* Drop the passed prefix before growing, so the array stays as long as the backlog. */
+        if (c->first > 0 && c->first >= c->n / 2) {
+            memmove(c->v, c->v + c->first, (c->n - c->first) * sizeof(*c->v));
+            c->base += c->first;
+            c->n -= c->first;
+            c->first = 0;
+        } else {
+            size_t ncap = c->cap ? c->cap * 2 : 4096;
+            struct ckent *nv = realloc(c->v, ncap * sizeof(*nv));
+            if (nv == NULL)
+                return -1;
+            c->v = nv;
+            c->cap = ncap;
+        }
+    }
+    c->v[c->n].pos = pos;
+    c->v[c->n].settled = false;
+    *id = c->base + c->n++;
+    return 0;
+}
+
+/*
+ * Moves the spool's checkpoint over the settled prefix. A failure is only a warning: the
+ * records stay in the spool and a later run resends them once more, which anprd allows.
+ */
+static void s_ck_advance(struct app *a)
+{
+    struct ckq *c = &a->ck;
+    size_t i = c->first;
+    char err[512];
+
+    while (i < c->n && c->v[i].settled)
+        i++;
+    if (i == c->first)
+        return;
+    if (spool_checkpoint(a->spool, c->v[i - 1].pos, err, sizeof(err)) != SPOOL_OK) {
+        if (a->warned_spool++ < S_WARN_MAX)
+            fprintf(stderr, PROG ": warning: %s\n", err);
+        return;
+    }
+    c->first = i;
+}
+
 /* --- acks and rejects ------------------------------------------------------------------- */
+
+/* Forgets an outstanding read (acknowledged, or refused for good); with --spool its record is
+ * settled, so the checkpoint may pass it. */
+static void s_drop(struct app *a, uint32_t slot)
+{
+    const struct pending *p = &a->q.pool[a->q.slots[slot] - 1];
+
+    if (a->spool != NULL)
+        a->ck.v[p->ck - a->ck.base].settled = true;
+    a->cams[p->cam].outstanding--;
+    s_outq_remove_slot(&a->q, slot);
+}
 
 static int s_note_acked(struct app *a, uint32_t cam, uint64_t seq)
 {
@@ -362,8 +481,7 @@ static int s_ack_one(struct app *a, uint32_t cam, uint64_t seq)
     /* Not outstanding: acked before (a resend raced the ack) or never sent. */
     if (slot == S_NONE)
         return 0;
-    s_outq_remove_slot(&a->q, slot);
-    a->cams[cam].outstanding--;
+    s_drop(a, slot);
     return s_note_acked(a, cam, seq);
 }
 
@@ -399,14 +517,16 @@ static int s_ack_range(struct app *a, const struct proto_ack_range *r)
         return 0;
     }
     /* A wide range over few outstanding reads: cheaper to walk the outstanding ones. */
-    for (uint32_t i = a->q.head; i != S_NONE && c->outstanding > 0;) {
-        const struct pending *p = &a->q.pool[i];
-        uint32_t next = p->next;
-        if (p->cam == (uint32_t)ci && p->seq >= lo && p->seq <= hi) {
-            if (s_ack_one(a, p->cam, p->seq) != 0)
-                return -1;
+    for (int list = 0; list < 2; list++) {
+        for (uint32_t i = list == 0 ? a->q.head : a->q.uhead; i != S_NONE && c->outstanding > 0;) {
+            const struct pending *p = &a->q.pool[i];
+            uint32_t next = p->next;
+            if (p->cam == (uint32_t)ci && p->seq >= lo && p->seq <= hi) {
+                if (s_ack_one(a, p->cam, p->seq) != 0)
+                    return -1;
+            }
+            i = next;
         }
-        i = next;
     }
     return 0;
 }
@@ -445,8 +565,7 @@ static void s_on_reject(struct app *a, const struct proto_reject *rej)
     slot = s_outq_find(&a->q, (uint32_t)ci, rej->seq);
     if (slot == S_NONE)
         return;
-    s_outq_remove_slot(&a->q, slot);
-    a->cams[ci].outstanding--;
+    s_drop(a, slot);
     a->rejected++;
 }
 
@@ -640,6 +759,31 @@ static int s_send_bytes(struct app *a, const uint8_t *buf, size_t len)
     return -1;
 }
 
+/* Builds the next read into the staging buffer: 1 staged, 0 the CSV is used up (*exhausted
+ * set), 2 it does not encode (reported and skipped). */
+static int s_stage(struct app *a, bool *exhausted)
+{
+    struct proto_read r;
+    uint32_t cam;
+
+    if (s_next_read(a, &r, &cam) != 0) {
+        *exhausted = true;
+        return 0;
+    }
+    a->staged_len = proto_encode_read(&r, a->staged, sizeof(a->staged));
+    if (a->staged_len == 0) {
+        /* Inputs are validated up front, so this is a generator bug: say so, go on. */
+        fprintf(stderr, PROG ": warning: read %s/%" PRIu64 " (%s) does not encode, skipped\n",
+                r.camera, r.seq, r.plate);
+        a->skipped++;
+        return 2;
+    }
+    a->staged_cam = cam;
+    a->staged_seq = r.seq;
+    a->have_staged = true;
+    return 1;
+}
+
 /* Sends one new read (the staged one first); 1 sent, 0 blocked or nothing left, -1 fatal. */
 static int s_send_new(struct app *a, int64_t now, bool *exhausted)
 {
@@ -647,23 +791,9 @@ static int s_send_new(struct app *a, int64_t now, bool *exhausted)
     int rc;
 
     if (!a->have_staged) {
-        struct proto_read r;
-        uint32_t cam;
-        if (s_next_read(a, &r, &cam) != 0) {
-            *exhausted = true;
-            return 0;
-        }
-        a->staged_len = proto_encode_read(&r, a->staged, sizeof(a->staged));
-        if (a->staged_len == 0) {
-            /* Inputs are validated up front, so this is a generator bug: say so, go on. */
-            fprintf(stderr, PROG ": warning: read %s/%" PRIu64 " (%s) does not encode, skipped\n",
-                    r.camera, r.seq, r.plate);
-            a->skipped++;
-            return 1;
-        }
-        a->staged_cam = cam;
-        a->staged_seq = r.seq;
-        a->have_staged = true;
+        rc = s_stage(a, exhausted);
+        if (rc != 1)
+            return rc == 2 ? 1 : 0;
     }
     rc = s_send_bytes(a, a->staged, a->staged_len);
     if (rc <= 0)
@@ -674,7 +804,7 @@ static int s_send_new(struct app *a, int64_t now, bool *exhausted)
         return -1;
     }
     memcpy(copy, a->staged, a->staged_len);
-    s_outq_add(&a->q, a->staged_cam, a->staged_seq, copy, a->staged_len, now);
+    (void)s_outq_add(&a->q, a->staged_cam, a->staged_seq, copy, a->staged_len, now, false);
     a->cams[a->staged_cam].outstanding++;
     a->have_staged = false;
     a->sent++;
@@ -697,6 +827,291 @@ static int s_resend_due(struct app *a, int64_t now)
         a->resent++;
     }
     return 1;
+}
+
+/* --- sending with --spool --------------------------------------------------------------- */
+
+/*
+ * Takes one new read into the spool (buffered until the turn's commit) and queues it as unsent.
+ * The spool record is S_REC_READ then the READ frame: the frame carries the camera id and seq,
+ * so a later run resends the very same bytes whatever its --camera list.
+ * 1 taken (or skipped), 0 nothing left or the spool is full, -1 fatal.
+ */
+static int s_spool_make(struct app *a, int64_t now, bool *exhausted)
+{
+    uint8_t rec[1 + PROTO_MAX_FRAME], *copy;
+    uint64_t pos, id;
+    uint32_t idx;
+    int rc;
+
+    if (!a->have_staged) {
+        rc = s_stage(a, exhausted);
+        if (rc != 1)
+            return rc == 2 ? 1 : 0;
+    }
+    rec[0] = S_REC_READ;
+    memcpy(rec + 1, a->staged, a->staged_len);
+    rc = spool_append(a->spool, rec, 1 + a->staged_len, &pos);
+    if (rc == SPOOL_FULL) {
+        /* Kept staged; the checkpoint frees room as acknowledgements come. */
+        if (!a->quiet && a->warned_spool++ < S_WARN_MAX)
+            fprintf(stderr, PROG ": warning: spool %s is full; new reads wait\n", a->spool_dir);
+        a->retry_at = now + S_RETRY_MS * 1000;
+        return 0;
+    }
+    if (rc != SPOOL_OK) {
+        fprintf(stderr, PROG ": spool %s: %s\n", a->spool_dir, strerror(errno));
+        return -1;
+    }
+    copy = malloc(a->staged_len);
+    if (copy == NULL || s_ck_push(&a->ck, pos, &id) != 0) {
+        free(copy);
+        fprintf(stderr, PROG ": out of memory\n");
+        return -1;
+    }
+    memcpy(copy, a->staged, a->staged_len);
+    idx = s_outq_add(&a->q, a->staged_cam, a->staged_seq, copy, a->staged_len, now, true);
+    a->q.pool[idx].pos = pos;
+    a->q.pool[idx].ck = id;
+    a->cams[a->staged_cam].outstanding++;
+    a->have_staged = false;
+    a->last_pos = pos;
+    a->made++;
+    return 1;
+}
+
+/* Makes what was appended durable (group commit): 0, or -1 when it failed (retried later; the
+ * records stay buffered in the spool and are not sent meanwhile). */
+static int s_spool_commit(struct app *a, int64_t now)
+{
+    char err[512];
+
+    if (a->last_pos <= a->durable)
+        return 0;
+    if (spool_commit(a->spool, &a->durable, err, sizeof(err)) == SPOOL_OK)
+        return 0;
+    if (a->warned_spool++ < S_WARN_MAX)
+        fprintf(stderr, PROG ": warning: %s; retrying\n", err);
+    a->retry_at = now + S_RETRY_MS * 1000;
+    return -1;
+}
+
+/* Sends the durable reads not sent yet in this run, oldest first (the recovered ones come
+ * first); 1 all sent, 0 the socket stopped taking them, -1 fatal. */
+static int s_send_unsent(struct app *a, int64_t now)
+{
+    struct outq *q = &a->q;
+
+    while (q->uhead != S_NONE && q->pool[q->uhead].pos <= a->durable) {
+        uint32_t idx = q->uhead;
+        struct pending *p = &q->pool[idx];
+        int rc = s_send_bytes(a, p->frame, p->len);
+        if (rc <= 0)
+            return rc;
+        s_list_unlink(q, idx);
+        p->unsent = false;
+        p->sent_us = now;
+        s_list_append(q, idx);
+        if (p->recovered)
+            a->resent++;
+        else
+            a->sent++;
+    }
+    return 1;
+}
+
+/* Rate limiting: the n-th read since t0 is due at t0 + n / rate. */
+struct rate {
+    int64_t t0;
+    uint64_t n;
+};
+
+/* Whether a new read is due now; if not, *timeout_us is lowered to when it is. */
+static bool s_rate_due(struct rate *rt, double rate, int64_t now, int64_t *timeout_us)
+{
+    if (rate <= 0)
+        return true;
+    int64_t due = rt->t0 + (int64_t)((double)rt->n * 1e6 / rate);
+    if (due > now) {
+        *timeout_us = s_min(*timeout_us, due - now);
+        return false;
+    }
+    /* Behind by more than a second (daemon away, window full): no catch-up burst. */
+    if (now - due > 1000000) {
+        rt->t0 = now;
+        rt->n = 0;
+    }
+    return true;
+}
+
+/*
+ * One loop turn with --spool: the due new reads go into the spool, one commit makes them durable
+ * (group commit), and only then are they sent. Reads are made whether or not anprd takes them
+ * (a camera goes on reading plates); *blocked when the socket stopped taking them.
+ */
+static int s_spool_turn(struct app *a, int64_t now, bool sending, struct rate *rt,
+                        int64_t *timeout_us, bool *exhausted, bool *blocked)
+{
+    int rc;
+
+    if (now < a->retry_at) {
+        *timeout_us = s_min(*timeout_us, a->retry_at - now);
+    } else if (s_spool_commit(a, now) == 0) { /* first what a failed commit left buffered */
+        int n;
+        for (n = 0; sending && n < S_SEND_BATCH; n++) {
+            if (a->q.used >= a->window || (a->count > 0 && (int64_t)a->made >= a->count))
+                break;
+            if (!s_rate_due(rt, a->rate, now, timeout_us))
+                break;
+            rc = s_spool_make(a, now, exhausted);
+            if (rc < 0)
+                return -1;
+            if (rc == 0)
+                break;
+            rt->n++;
+        }
+        if (n == S_SEND_BATCH)
+            *timeout_us = 0; /* batch limit hit: poll for acks, then go on */
+        if (s_spool_commit(a, now) != 0)
+            *timeout_us = s_min(*timeout_us, S_RETRY_MS * 1000);
+    }
+    rc = s_send_unsent(a, now);
+    if (rc < 0)
+        return -1;
+    *blocked = *blocked || rc == 0;
+    return 0;
+}
+
+/* A read found in the spool at start. */
+struct found {
+    uint8_t *frame;
+    uint32_t len, cam;
+    uint64_t seq, pos, ck;
+};
+
+/*
+ * Opens --spool, reports its damage as anpr-spool verify does, and loads every record after the
+ * checkpoint back as an outstanding read (unsent, so it goes out first). Each camera's next seq
+ * goes past the highest one recovered. Also sets up the outstanding reads' pool. 0 or -1.
+ */
+static int s_spool_open(struct app *a)
+{
+    struct spool_report rep;
+    spool_cursor_t *cur = NULL;
+    struct found *f = NULL;
+    size_t nf = 0, fcap = 0, bad = 0;
+    char err[512];
+    int ret = -1;
+
+    a->spool = spool_open(a->spool_dir, NULL, &rep, err, sizeof(err));
+    if (a->spool == NULL) {
+        fprintf(stderr, PROG ": --spool: %s\n", err);
+        return -1;
+    }
+    /* Damage was cut off by the open; the records before it are kept. */
+    for (size_t i = 0; i < rep.ndamage && i < SPOOL_DAMAGE_MAX; i++)
+        fprintf(stderr, PROG ": spool damaged: %s:%" PRIu64 ": %s (%" PRIu64 " bytes dropped)\n",
+                rep.damage[i].file, rep.damage[i].offset, rep.damage[i].reason,
+                rep.damage[i].bytes);
+    if (rep.ndamage > SPOOL_DAMAGE_MAX)
+        fprintf(stderr, PROG ": spool damaged in %zu more places\n",
+                rep.ndamage - SPOOL_DAMAGE_MAX);
+    if (rep.lost_records > 0)
+        fprintf(stderr, PROG ": spool %s: %" PRIu64 " records missing in %" PRIu64 " gaps\n",
+                a->spool_dir, rep.lost_records, rep.seq_gaps);
+    a->durable = a->last_pos = spool_durable(a->spool);
+
+    cur = spool_cursor_new(a->spool, spool_checkpointed(a->spool), err, sizeof(err));
+    if (cur == NULL) {
+        fprintf(stderr, PROG ": --spool: %s\n", err);
+        goto out;
+    }
+    for (;;) {
+        const void *data;
+        const uint8_t *d;
+        size_t len;
+        uint64_t pos, id;
+        struct proto_read r;
+        struct proto_error perr;
+        int rc = spool_read(cur, &data, &len, &pos, NULL, err, sizeof(err));
+
+        if (rc < 0) {
+            fprintf(stderr, PROG ": --spool: %s\n", err);
+            goto out;
+        }
+        if (rc == 0)
+            break;
+        if (s_ck_push(&a->ck, pos, &id) != 0)
+            goto oom;
+        d = data;
+        if (len < 1 || d[0] != S_REC_READ || proto_decode_read(d + 1, len - 1, &r, &perr) != 0) {
+            /* Nothing to resend; settled, so the checkpoint passes it. */
+            a->ck.v[id - a->ck.base].settled = true;
+            bad++;
+            continue;
+        }
+        if (nf == fcap) {
+            size_t ncap = fcap ? fcap * 2 : 1024;
+            struct found *nv = realloc(f, ncap * sizeof(*nv));
+            if (nv == NULL)
+                goto oom;
+            f = nv;
+            fcap = ncap;
+        }
+        int ci = s_camera_find(a, r.camera);
+        if (ci < 0 && (ci = s_camera_add(a, r.camera)) < 0)
+            goto oom;
+        if ((f[nf].frame = malloc(len - 1)) == NULL)
+            goto oom;
+        memcpy(f[nf].frame, d + 1, len - 1);
+        f[nf].len = (uint32_t)(len - 1);
+        f[nf].cam = (uint32_t)ci;
+        f[nf].seq = r.seq;
+        f[nf].pos = pos;
+        f[nf].ck = id;
+        nf++;
+        if (a->cams[ci].next_seq <= r.seq)
+            a->cams[ci].next_seq = r.seq + 1;
+    }
+    if (bad > 0)
+        fprintf(stderr, PROG ": spool %s: %zu records are not reads of this program, skipped\n",
+                a->spool_dir, bad);
+
+    /* Room for all of them, whatever --window this run has; new reads wait below --window. */
+    if (s_outq_init(&a->q, a->window + (uint32_t)nf) != 0) {
+        fprintf(stderr, PROG ": out of memory for --window %" PRIu32 "\n", a->window);
+        goto out;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        uint32_t idx;
+        if (s_outq_find(&a->q, f[i].cam, f[i].seq) != S_NONE) {
+            /* The same read twice: one copy is enough. */
+            a->ck.v[f[i].ck - a->ck.base].settled = true;
+            free(f[i].frame);
+            f[i].frame = NULL;
+            continue;
+        }
+        idx = s_outq_add(&a->q, f[i].cam, f[i].seq, f[i].frame, f[i].len, 0, true);
+        f[i].frame = NULL;
+        a->q.pool[idx].pos = f[i].pos;
+        a->q.pool[idx].ck = f[i].ck;
+        a->q.pool[idx].recovered = true;
+        a->cams[f[i].cam].outstanding++;
+        a->recovered++;
+    }
+    if (!a->quiet)
+        fprintf(stderr, PROG ": spool %s: recovered %" PRIu64 " unacknowledged reads\n",
+                a->spool_dir, a->recovered);
+    ret = 0;
+    goto out;
+oom:
+    fprintf(stderr, PROG ": out of memory\n");
+out:
+    for (size_t i = 0; i < nf; i++)
+        free(f[i].frame);
+    free(f);
+    spool_cursor_destroy(&cur);
+    return ret;
 }
 
 /* --- input files ------------------------------------------------------------------------ */
@@ -1028,6 +1443,7 @@ enum {
     OPT_WAIT,
     OPT_STATS_INTERVAL,
     OPT_DUMP_ACKED,
+    OPT_SPOOL,
     OPT_QUIET,
     OPT_HELP,
     OPT_VERSION,
@@ -1051,6 +1467,7 @@ static const struct option s_options[] = {
     {"wait", required_argument, NULL, OPT_WAIT},
     {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
     {"dump-acked", required_argument, NULL, OPT_DUMP_ACKED},
+    {"spool", required_argument, NULL, OPT_SPOOL},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -1151,6 +1568,11 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         case OPT_DUMP_ACKED:
             a->dump_path = optarg;
             break;
+        case OPT_SPOOL:
+            if (*optarg == '\0')
+                return cli_bad_value(PROG, "--spool", optarg, "a directory");
+            a->spool_dir = optarg;
+            break;
         case OPT_QUIET:
             a->quiet = true;
             break;
@@ -1202,11 +1624,6 @@ static void s_print_reasons(const struct app *a)
         fputc('\n', stderr);
 }
 
-static int64_t s_min(int64_t x, int64_t y)
-{
-    return x < y ? x : y;
-}
-
 static int s_setup_socket(struct app *a)
 {
     int one = 1, ivl = 100, zero = 0;
@@ -1242,10 +1659,8 @@ static int s_run(struct app *a)
     const int64_t stats_us = (int64_t)(a->stats_interval * 1e6);
     int64_t next_stats = stats_us > 0 ? t0 + stats_us : INT64_MAX, last_stats = t0;
     uint64_t last_sent = 0;
-    int64_t wait_end = INT64_MAX;
-    /* Rate limiting: the n-th send since rate_t0 is due at rate_t0 + n / rate. */
-    int64_t rate_t0 = t0;
-    uint64_t rate_n = 0;
+    int64_t wait_end = INT64_MAX, next_ckpt = t0 + S_CKPT_MS * 1000;
+    struct rate rt = {.t0 = t0, .n = 0};
     bool sending = true, blocked = false, exhausted = false;
 
     for (;;) {
@@ -1262,8 +1677,9 @@ static int s_run(struct app *a)
                              " acks (signal again to quit)\n",
                         a->wait, a->q.used);
         }
+        uint64_t made = a->spool != NULL ? a->made : a->sent;
         if (sending &&
-            (now >= send_end || (a->count > 0 && (int64_t)a->sent >= a->count) || exhausted))
+            (now >= send_end || (a->count > 0 && (int64_t)made >= a->count) || exhausted))
             sending = false;
         if (!sending && wait_end == INT64_MAX)
             wait_end = now + (int64_t)(a->wait * 1e6);
@@ -1276,21 +1692,15 @@ static int s_run(struct app *a)
             return -1;
         blocked = rc == 0;
 
-        for (int n = 0; sending && !blocked && n < S_SEND_BATCH; n++) {
+        if (a->spool != NULL) {
+            if (s_spool_turn(a, now, sending, &rt, &timeout_us, &exhausted, &blocked) != 0)
+                return -1;
+        }
+        for (int n = 0; a->spool == NULL && sending && !blocked && n < S_SEND_BATCH; n++) {
             if (a->q.used >= a->q.cap || (a->count > 0 && (int64_t)a->sent >= a->count))
                 break;
-            if (a->rate > 0) {
-                int64_t due = rate_t0 + (int64_t)((double)rate_n * 1e6 / a->rate);
-                if (due > now) {
-                    timeout_us = s_min(timeout_us, due - now);
-                    break;
-                }
-                /* Behind by more than a second (daemon away, window full): no catch-up burst. */
-                if (now - due > 1000000) {
-                    rate_t0 = now;
-                    rate_n = 0;
-                }
-            }
+            if (!s_rate_due(&rt, a->rate, now, &timeout_us))
+                break;
             rc = s_send_new(a, now, &exhausted);
             if (rc < 0)
                 return -1;
@@ -1298,14 +1708,14 @@ static int s_run(struct app *a)
                 blocked = !exhausted;
                 break;
             }
-            rate_n++;
+            rt.n++;
         }
         if (sending && exhausted)
             continue; /* re-evaluate the end of the send phase right away */
 
         if (blocked)
             item.events |= ZMQ_POLLOUT;
-        else if (sending && a->q.used < a->q.cap && timeout_us == INT64_MAX &&
+        else if (a->spool == NULL && sending && a->q.used < a->q.cap && timeout_us == INT64_MAX &&
                  !(a->count > 0 && (int64_t)a->sent >= a->count))
             timeout_us = 0; /* batch limit hit: poll for acks, then go on sending */
         if (a->q.head != S_NONE && !blocked)
@@ -1315,6 +1725,8 @@ static int s_run(struct app *a)
         if (!sending)
             timeout_us = s_min(timeout_us, wait_end - now);
         timeout_us = s_min(timeout_us, next_stats - now);
+        if (a->spool != NULL)
+            timeout_us = s_min(timeout_us, next_ckpt - now);
 
         long timeout_ms = -1;
         if (timeout_us != INT64_MAX)
@@ -1327,6 +1739,10 @@ static int s_run(struct app *a)
             return -1;
 
         now = util_mono_us();
+        if (a->spool != NULL && now >= next_ckpt) {
+            s_ck_advance(a);
+            next_ckpt = now + S_CKPT_MS * 1000;
+        }
         if (now >= next_stats) {
             s_print_stats(a, (double)(now - t0) / 1e6, (double)(now - last_stats) / 1e6, last_sent);
             last_stats = now;
@@ -1355,16 +1771,22 @@ int main(int argc, char **argv)
     if (a.csv_path != NULL && s_load_csv(&a) != 0)
         goto cleanup;
 
-    /* Each camera's seqs start at --start-seq; the default (now in µs) is new on every run. */
-    if (!a.have_start_seq)
-        a.start_seq = util_now_us();
-    for (size_t i = 0; i < a.ncams; i++)
-        a.cams[i].next_seq = (uint64_t)a.start_seq;
-    plategen_seed(&a.gen, a.have_seed ? a.seed : (uint64_t)util_now_us() ^ (uint64_t)getpid());
-    if (s_outq_init(&a.q, a.window) != 0) {
+    if (a.spool_dir != NULL) {
+        if (s_spool_open(&a) != 0)
+            goto cleanup;
+    } else if (s_outq_init(&a.q, a.window) != 0) {
         fprintf(stderr, PROG ": out of memory for --window %" PRIu32 "\n", a.window);
         goto cleanup;
     }
+    /* Each camera's seqs start at --start-seq; the default (now in µs) is new on every run. Past
+     * the reads recovered from the spool in any case, so a seq never names two reads. */
+    if (!a.have_start_seq)
+        a.start_seq = util_now_us();
+    for (size_t i = 0; i < a.ncams; i++) {
+        if (a.cams[i].next_seq < (uint64_t)a.start_seq)
+            a.cams[i].next_seq = (uint64_t)a.start_seq;
+    }
+    plategen_seed(&a.gen, a.have_seed ? a.seed : (uint64_t)util_now_us() ^ (uint64_t)getpid());
 
     cli_catch_signals();
 
@@ -1378,6 +1800,8 @@ int main(int argc, char **argv)
            a.sent, a.acked, a.rejected, a.resent, a.q.used);
     if (a.skipped > 0)
         printf(" skipped=%" PRIu64, a.skipped);
+    if (a.spool != NULL)
+        printf(" recovered=%" PRIu64, a.recovered);
     printf("\n");
     fflush(stdout);
     if (!a.quiet)
@@ -1394,6 +1818,12 @@ cleanup:
     }
     if (a.ctx != NULL)
         zmq_ctx_term(a.ctx);
+    if (a.spool != NULL) {
+        /* What was acknowledged last leaves the backlog; the rest waits for the next run. */
+        s_ck_advance(&a);
+        spool_destroy(&a.spool);
+    }
+    free(a.ck.v);
     s_outq_free(&a.q);
     free(a.cams);
     free(a.listed);
