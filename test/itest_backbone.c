@@ -5,7 +5,8 @@
  *   1. HITs produced reach the sink, each id once, in order per camera;
  *   2. the sink is down for a while: HITs are spooled (the stats line says so), and after it
  *      returns each is delivered once per id;
- *   3. anprd is killed with kill -9 every 1-3 s while 4 cameras send with resend: afterwards
+ *   3. anprd is killed with kill -9 every 1-3 s while 4 cameras send 200 000 reads with resend
+ *      (they keep what is not acknowledged and resend it): afterwards
  *      every read acknowledged is stored exactly once, and every HIT stored in the database is
  *      at the sink (deduplicated by camera, seq and entry; by id, each id once).
  */
@@ -32,8 +33,18 @@ static char dir[64], port[16], out_path[128];
 static pid_t s_sink_start(void)
 {
     char listen[64], cert[128], key[128], ca[128], log[128];
-    char *argv[] = {getenv("ANPR_BACKBONE_SINK"), "--listen", listen, "--cert", cert, "--key",
-                    key, "--ca", ca, "--out", out_path, NULL};
+    char *argv[] = {getenv("ANPR_BACKBONE_SINK"),
+                    "--listen",
+                    listen,
+                    "--cert",
+                    cert,
+                    "--key",
+                    key,
+                    "--ca",
+                    ca,
+                    "--out",
+                    out_path,
+                    NULL};
 
     snprintf(listen, sizeof listen, "127.0.0.1:%s", port);
     testcert_path(dir, "server.pem", cert, sizeof cert);
@@ -204,37 +215,66 @@ int main(void)
     s_sink_free(&s);
 
     /* 3. kill -9 every 1-3 s under load from 4 cameras that resend. */
-    char acked_path[4][160];
+    char acked_path[4][160], listed[160];
     pid_t cams[4];
+    snprintf(listed, sizeof listed, "%s/listed.txt", dir);
+    FILE *lf = fopen(listed, "w");
+    if (!lf || fputs("1-HIT-001\n", lf) < 0 || fclose(lf) != 0)
+        h_fatal("%s: %s", listed, strerror(errno));
     for (int i = 0; i < 4; i++) {
-        char cam[16], endpoint[200], listed[160], seed[16];
+        char cam[16], endpoint[200], seed[16], log[160];
         snprintf(cam, sizeof cam, "BB-%d", i);
         snprintf(endpoint, sizeof endpoint, "%s", d.ingest_ep);
         snprintf(acked_path[i], sizeof acked_path[i], "%s/acked-%d.tsv", dir, i);
-        snprintf(listed, sizeof listed, "%s/listed.txt", dir);
+        snprintf(log, sizeof log, "%s/camera-%d.log", dir, i);
         snprintf(seed, sizeof seed, "%d", 11 + i);
-        FILE *f = fopen(listed, "w");
-        fputs("1-HIT-001\n", f);
-        fclose(f);
-        char *argv[] = {getenv("ANPR_CAMERA"), "--endpoint", endpoint, "--camera", cam,
-                        "--count", "5000", "--rate", "2500", "--listed", listed,
-                        "--listed-ratio", "0.05", "--seed", seed, "--resend-ms", "1000",
-                        "--wait", "60", "--dump-acked", acked_path[i], "--quiet", NULL};
-        cams[i] = h_spawn(argv, "/dev/null", "/dev/null");
+        char *argv[] = {getenv("ANPR_CAMERA"),
+                        "--endpoint",
+                        endpoint,
+                        "--camera",
+                        cam,
+                        "--count",
+                        "50000",
+                        "--rate",
+                        "5000",
+                        "--listed",
+                        listed,
+                        "--listed-ratio",
+                        "0.05",
+                        "--seed",
+                        seed,
+                        "--resend-ms",
+                        "1000",
+                        "--wait",
+                        "60",
+                        "--dump-acked",
+                        acked_path[i],
+                        NULL};
+        cams[i] = h_spawn(argv, log, log);
     }
     unsigned rnd = 7;
-    int kills = 0;
-    for (int64_t end = util_mono_us() + 8000000; util_mono_us() < end;) {
+    int kills = 0, st, cam_status[4] = {-1, -1, -1, -1};
+    /* While the cameras send (about 10 s of reads), at most a minute. */
+    for (int64_t end = util_mono_us() + 60000000; util_mono_us() < end;) {
         rnd = rnd * 1103515245u + 12345u;
         usleep(1000000 + (rnd >> 8) % 2000000); /* the load pattern: a kill every 1-3 s */
+        int running = 0;
+        for (int i = 0; i < 4; i++) {
+            if (cam_status[i] < 0 && waitpid(cams[i], &st, WNOHANG) == cams[i])
+                cam_status[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            running += cam_status[i] < 0;
+        }
+        if (running < 4)
+            break; /* a camera is done sending: let the rest finish without kills */
         CHECK_INT(h_daemon_stop(&d, SIGKILL, 5000), 128 + SIGKILL);
         kills++;
         if (h_daemon_restart(&d) != 0)
             break;
     }
     fprintf(stderr, "killed anprd %d times under load\n", kills);
-    for (int i = 0; i < 4; i++)
-        CHECK_INT(h_wait(cams[i], 120000), 0); /* every read acknowledged in the end */
+    for (int i = 0; i < 4; i++) /* every read acknowledged in the end */
+        CHECK_INT(cam_status[i] >= 0 ? cam_status[i] : h_wait(cams[i], 120000), 0);
+    CHECK(kills >= 3);
 
     /* Every read acknowledged is stored, once. */
     long long acked = 0;
@@ -244,11 +284,11 @@ int main(void)
             acked += *p == '\n';
         free(t);
     }
-    CHECK_INT(acked, 20000);
+    CHECK_INT(acked, 200000);
     CHECK(h_wait_ll(db.admin,
                     "SELECT count(*) FROM anpr.plate_read WHERE camera_id IN "
                     "(SELECT id FROM anpr.camera WHERE code LIKE 'BB-%')",
-                    20000, 30000) == 20000);
+                    200000, 60000) == 200000);
     /* Every HIT stored is at the sink (by camera, seq and entry); each id once. */
     long long stored_hits = h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits");
     CHECK(stored_hits > 500);
@@ -261,8 +301,8 @@ int main(void)
         missing += !idset_has(s.keys, s_key(PQgetvalue(res, i, 0),
                                             strtoull(PQgetvalue(res, i, 1), NULL, 10),
                                             strtoull(PQgetvalue(res, i, 2), NULL, 10)));
-    fprintf(stderr, "%lld HITs stored, %zu HIT messages at the sink (%zu distinct)\n",
-            stored_hits, s.hits, idset_count(s.keys));
+    fprintf(stderr, "%lld HITs stored, %zu HIT messages at the sink (%zu distinct)\n", stored_hits,
+            s.hits, idset_count(s.keys));
     CHECK_INT(missing, 0);
     CHECK_INT(idset_count(s.ids), s.hits);
     s_sink_free(&s);
