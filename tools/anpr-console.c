@@ -121,24 +121,6 @@ static const char *s_clean(const char *in, char repl, char *out, size_t cap)
     return out;
 }
 
-/* Appends to a line buffer; output that does not fit is cut, never overflows. */
-static void s_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void s_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (*len + 1 >= cap)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *len = (size_t)n < cap - *len ? *len + (size_t)n : cap - 1;
-}
-
 /* New columns go at the end, so scripts that cut fields by number keep working. */
 static void s_print_tsv(const struct proto_hit *h)
 {
@@ -182,23 +164,24 @@ static void s_cat_how(char *line, size_t cap, size_t *len, const struct proto_hi
     if (h->match == PROTO_MATCH_EXACT && h->reading == 0)
         return;
     if (m == NULL)
-        s_cat(head, sizeof(head), &hlen, "match %u", (unsigned)h->match);
+        cli_cat(head, sizeof(head), &hlen, "match %u", (unsigned)h->match);
     else if (h->match == PROTO_MATCH_PATTERN)
-        s_cat(head, sizeof(head), &hlen, "pattern %s", s_clean(h->entry_plate, '?', t, sizeof(t)));
+        cli_cat(head, sizeof(head), &hlen, "pattern %s",
+                s_clean(h->entry_plate, '?', t, sizeof(t)));
     else
-        s_cat(head, sizeof(head), &hlen, "%s", m);
+        cli_cat(head, sizeof(head), &hlen, "%s", m);
     /* The decoder guarantees reading <= ncand; the check keeps this safe on its own. */
     if (h->reading > 0 && h->reading <= r->ncand) {
-        s_cat(head, sizeof(head), &hlen,
-              h->match == PROTO_MATCH_CANDIDATE ? " %u: %s" : ", candidate %u: %s",
-              (unsigned)h->reading, s_clean(r->cand[h->reading - 1].plate, '?', t, sizeof(t)));
+        cli_cat(head, sizeof(head), &hlen,
+                h->match == PROTO_MATCH_CANDIDATE ? " %u: %s" : ", candidate %u: %s",
+                (unsigned)h->reading, s_clean(r->cand[h->reading - 1].plate, '?', t, sizeof(t)));
         colon = true;
     }
     s_clean(h->detail, '?', detail, sizeof(detail));
     if (detail[0] == '\0' || strcmp(detail, head) == 0)
-        s_cat(line, cap, len, " [%s]", head);
+        cli_cat(line, cap, len, " [%s]", head);
     else
-        s_cat(line, cap, len, " [%s%s%s]", head, colon ? "; " : ": ", detail);
+        cli_cat(line, cap, len, " [%s%s%s]", head, colon ? "; " : ": ", detail);
 }
 
 static void s_print_text(const struct app *a, const struct proto_hit *h)
@@ -217,35 +200,35 @@ static void s_print_text(const struct app *a, const struct proto_hit *h)
     if (a->color)
         color = h->priority <= 2 ? S_RED_BOLD : h->priority <= 4 ? S_YELLOW : NULL;
 
-    s_cat(line, sizeof(line), &len, "%s.%03d  P%u ", clock, (int)(r->time_us / 1000 % 1000),
-          (unsigned)h->priority);
+    cli_cat(line, sizeof(line), &len, "%s.%03d  P%u ", clock, (int)(r->time_us / 1000 % 1000),
+            (unsigned)h->priority);
     /* A post-match is a past sighting: the vehicle is no longer at that camera. */
     if (h->post_match)
-        s_cat(line, sizeof(line), &len, "POST-MATCH ");
+        cli_cat(line, sizeof(line), &len, "POST-MATCH ");
     /* One buffer per argument: all arguments are evaluated before s_cat formats them. */
     s_clean(h->category, '?', cat, sizeof(cat));
     for (char *p = cat; *p != '\0'; p++) {
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     }
-    s_cat(line, sizeof(line), &len, "%-8s %s", cat, s_clean(r->plate, '?', t, sizeof(t)));
+    cli_cat(line, sizeof(line), &len, "%-8s %s", cat, s_clean(r->plate, '?', t, sizeof(t)));
     if (r->country[0] != '\0')
-        s_cat(line, sizeof(line), &len, " (%s)", s_clean(r->country, '?', t, sizeof(t)));
-    s_cat(line, sizeof(line), &len, "  listed %s", s_clean(h->entry_plate, '?', t, sizeof(t)));
+        cli_cat(line, sizeof(line), &len, " (%s)", s_clean(r->country, '?', t, sizeof(t)));
+    cli_cat(line, sizeof(line), &len, "  listed %s", s_clean(h->entry_plate, '?', t, sizeof(t)));
     s_cat_how(line, sizeof(line), &len, h);
-    s_cat(line, sizeof(line), &len, "  cam %s", s_clean(r->camera, '?', t, sizeof(t)));
+    cli_cat(line, sizeof(line), &len, "  cam %s", s_clean(r->camera, '?', t, sizeof(t)));
     if (r->lane != 0)
-        s_cat(line, sizeof(line), &len, " lane %u", (unsigned)r->lane);
+        cli_cat(line, sizeof(line), &len, " lane %u", (unsigned)r->lane);
     /* → the vehicle comes towards the camera, ← it drives away. */
     if (r->direction == PROTO_DIR_TOWARDS)
-        s_cat(line, sizeof(line), &len, " →");
+        cli_cat(line, sizeof(line), &len, " →");
     else if (r->direction == PROTO_DIR_AWAY)
-        s_cat(line, sizeof(line), &len, " ←");
-    s_cat(line, sizeof(line), &len, "  list \"%s\"", s_clean(h->list, '?', t, sizeof(t)));
+        cli_cat(line, sizeof(line), &len, " ←");
+    cli_cat(line, sizeof(line), &len, "  list \"%s\"", s_clean(h->list, '?', t, sizeof(t)));
     if (h->instruction[0] != '\0')
-        s_cat(line, sizeof(line), &len, " — %s", s_clean(h->instruction, '?', t, sizeof(t)));
+        cli_cat(line, sizeof(line), &len, " — %s", s_clean(h->instruction, '?', t, sizeof(t)));
     if (h->external_ref[0] != '\0')
-        s_cat(line, sizeof(line), &len, "  ref %s", s_clean(h->external_ref, '?', t, sizeof(t)));
+        cli_cat(line, sizeof(line), &len, "  ref %s", s_clean(h->external_ref, '?', t, sizeof(t)));
 
     if (color != NULL)
         printf("%s%s%s\n", color, line, S_RESET);

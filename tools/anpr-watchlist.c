@@ -691,7 +691,8 @@ static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
 {
     struct colval cv[16];
     const char *params[16];
-    char sql[1024], *w = sql;
+    char sql[1024];
+    size_t len = 0;
     size_t n;
     int rc = EXIT_OK;
 
@@ -704,16 +705,16 @@ static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
         return EXIT_USAGE;
     }
     n = s_list_cols(o, cv);
-    w += sprintf(w, "INSERT INTO anpr.watchlist (name");
+    cli_cat(sql, sizeof sql, &len, "INSERT INTO anpr.watchlist (name");
     for (size_t i = 0; i < n; i++)
-        w += sprintf(w, ", %s", cv[i].col);
-    w += sprintf(w, ") VALUES ($1");
+        cli_cat(sql, sizeof sql, &len, ", %s", cv[i].col);
+    cli_cat(sql, sizeof sql, &len, ") VALUES ($1");
     params[0] = ops[0];
     for (size_t i = 0; i < n; i++) {
-        w += sprintf(w, ", $%zu", i + 2);
+        cli_cat(sql, sizeof sql, &len, ", $%zu", i + 2);
         params[i + 1] = cv[i].val;
     }
-    sprintf(w, ") RETURNING id");
+    cli_cat(sql, sizeof sql, &len, ") RETURNING id");
     PGresult *res = PQexecParams(conn, sql, (int)n + 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -735,7 +736,8 @@ static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
 {
     struct colval cv[16];
     const char *params[16];
-    char sql[1024], *w = sql;
+    char sql[1024];
+    size_t len = 0;
     size_t n = s_list_cols(o, cv);
     int rc = EXIT_OK;
 
@@ -747,13 +749,13 @@ static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
         fprintf(stderr, PROG ": --rename '%s': 1 to 64 bytes of UTF-8\n", o->rename);
         return EXIT_USAGE;
     }
-    w += sprintf(w, "UPDATE anpr.watchlist SET ");
+    cli_cat(sql, sizeof sql, &len, "UPDATE anpr.watchlist SET ");
     params[0] = ops[0];
     for (size_t i = 0; i < n; i++) {
-        w += sprintf(w, "%s%s = $%zu", i ? ", " : "", cv[i].col, i + 2);
+        cli_cat(sql, sizeof sql, &len, "%s%s = $%zu", i ? ", " : "", cv[i].col, i + 2);
         params[i + 1] = cv[i].val;
     }
-    sprintf(w, " WHERE name = $1 RETURNING id");
+    cli_cat(sql, sizeof sql, &len, " WHERE name = $1 RETURNING id");
     PGresult *res = PQexecParams(conn, sql, (int)n + 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);

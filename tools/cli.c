@@ -68,3 +68,17 @@ bool cli_signal_take(void)
     s_signalled = 0;
     return true;
 }
+
+void cli_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*len + 1 >= cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len = (size_t)n < cap - *len ? *len + (size_t)n : cap - 1;
+}

@@ -9,6 +9,7 @@
 #define ANPR_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Prints "PROG: <fmt ...>\nTry 'PROG --help'.\n" to stderr; returns -1. */
 int cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -25,6 +26,11 @@ int cli_getopt_fail(const char *prog, int opt, int argc, char **argv);
 
 /* After the options: 0 when none of argv is left over, else reports the first one and -1. */
 int cli_no_operands(const char *prog, int argc, char **argv);
+
+/* Append printf-style text to buf (cap bytes, *len used so far); what does not fit is cut, never
+ * overflows, and buf stays NUL-terminated. */
+void cli_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* SIGINT and SIGTERM set a flag (no SA_RESTART, so a blocking call returns EINTR). */
 void cli_catch_signals(void);
