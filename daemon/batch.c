@@ -157,6 +157,20 @@ static void s_put_cands(struct batch_buf *b, const struct proto_read *r)
     s_putc(b, '}');
 }
 
+/* Room for one more ack record; 0 or -1. */
+static int s_acks_reserve(struct batch *self)
+{
+    if (self->nreads < self->acks_cap)
+        return 0;
+    size_t cap = self->acks_cap ? self->acks_cap * 2 : 1024;
+    struct batch_ack *a = realloc(self->acks, cap * sizeof *a);
+    if (!a)
+        return -1;
+    self->acks = a;
+    self->acks_cap = cap;
+    return 0;
+}
+
 int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id, const char *plate,
               int64_t received_us, const uint8_t *id, size_t id_len, const struct wl_match *hits,
               const bool *suppressed, size_t nhits)
@@ -170,14 +184,8 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
         return -1;
     if (s_reserve(&self->reads, row_max) != 0 || s_reserve(&self->hits, nhits * 512 + 1) != 0)
         return -1;
-    if (self->nreads == self->acks_cap) {
-        size_t cap = self->acks_cap ? self->acks_cap * 2 : 1024;
-        struct batch_ack *a = realloc(self->acks, cap * sizeof *a);
-        if (!a)
-            return -1;
-        self->acks = a;
-        self->acks_cap = cap;
-    }
+    if (s_acks_reserve(self) != 0)
+        return -1;
 
     /* A batch stays far below 4 GiB: batch_size is at most 100 000 rows of < 2 KiB. */
     if (self->reads.len + row_max > UINT32_MAX || self->hits.len + nhits * 512 > UINT32_MAX)
@@ -291,14 +299,8 @@ int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len)
         return -1;
     if (s_reserve(&self->reads, h.read_len) != 0 || s_reserve(&self->hits, h.hits_len + 1) != 0)
         return -1;
-    if (self->nreads == self->acks_cap) {
-        size_t cap = self->acks_cap ? self->acks_cap * 2 : 1024;
-        struct batch_ack *a = realloc(self->acks, cap * sizeof *a);
-        if (!a)
-            return -1;
-        self->acks = a;
-        self->acks_cap = cap;
-    }
+    if (s_acks_reserve(self) != 0)
+        return -1;
     if (self->reads.len + h.read_len > UINT32_MAX || self->hits.len + h.hits_len > UINT32_MAX)
         return -1;
     struct batch_ack *a = &self->acks[self->nreads++];
