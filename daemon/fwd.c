@@ -81,18 +81,6 @@ struct fwd {
     int64_t pub_oldest_us;
 };
 
-__attribute__((format(printf, 3, 4))) static void s_err(char *err, size_t errlen, const char *fmt,
-                                                        ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void s_put64be(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
@@ -130,7 +118,7 @@ static int s_write_epoch(int dirfd, const char *dir, uint64_t epoch, char *err, 
         goto fail;
     return 0;
 fail:
-    s_err(err, errlen, "backbone spool: write %s/%s: %s", dir, FWD_EPOCH_FILE, strerror(errno));
+    util_errf(err, errlen, "backbone spool: write %s/%s: %s", dir, FWD_EPOCH_FILE, strerror(errno));
     return -1;
 }
 
@@ -167,7 +155,7 @@ static int s_epoch(fwd_t *self, const char *dir, char *err, size_t errlen)
         epoch = (uint64_t)old + 1; /* a clock set back must not give an old epoch again */
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
-        s_err(err, errlen, "backbone spool: open %s: %s", dir, strerror(errno));
+        util_errf(err, errlen, "backbone spool: open %s: %s", dir, strerror(errno));
         return -1;
     }
     rc = s_write_epoch(dirfd, dir, epoch, err, errlen);
@@ -192,11 +180,11 @@ static int s_append(fwd_t *self, size_t flen, char *err, size_t errlen)
     }
     if (rc == SPOOL_FULL) {
         atomic_fetch_add_explicit(&self->full, 1, memory_order_relaxed);
-        s_err(err, errlen, "backbone spool %s is full: the server has not acknowledged enough",
-              spool_dir(self->sp));
+        util_errf(err, errlen, "backbone spool %s is full: the server has not acknowledged enough",
+                  spool_dir(self->sp));
         return FWD_FULL;
     }
-    s_err(err, errlen, "backbone spool %s: %s", spool_dir(self->sp), strerror(errno));
+    util_errf(err, errlen, "backbone spool %s: %s", spool_dir(self->sp), strerror(errno));
     return FWD_ERR;
 }
 
@@ -208,15 +196,15 @@ int fwd_push_hit(fwd_t *self, const struct proto_hit *hit, const char *plate_nor
 
     /* id 1 is a placeholder: the thread writes the record's position in when it sends */
     if (bb_hit_from_proto(hit, 1, plate_norm, &h) != 0) {
-        s_err(err, errlen, "backbone: HIT without a normalised plate");
+        util_errf(err, errlen, "backbone: HIT without a normalised plate");
         return FWD_ERR;
     }
     n = bb_encode_hit(&h, self->pbuf + S_REC_HDR, BB_MAX_FRAME);
     if (n == 0) {
-        s_err(err, errlen,
-              "backbone: the HIT of camera %s seq %" PRIu64 " (entry %" PRIu64
-              ") breaks a rule of the backbone format",
-              h.camera, h.seq, h.entry_id);
+        util_errf(err, errlen,
+                  "backbone: the HIT of camera %s seq %" PRIu64 " (entry %" PRIu64
+                  ") breaks a rule of the backbone format",
+                  h.camera, h.seq, h.entry_id);
         return FWD_ERR;
     }
     return s_append(self, n, err, errlen);
@@ -242,10 +230,10 @@ int fwd_push_read(fwd_t *self, const struct proto_read *read, const char *plate_
     snprintf(r.image_ref, sizeof r.image_ref, "%s", read->image_ref);
     n = bb_encode_read(&r, self->pbuf + S_REC_HDR, BB_MAX_FRAME);
     if (n == 0) {
-        s_err(err, errlen,
-              "backbone: the read of camera %s seq %" PRIu64 " breaks a rule of the backbone "
-              "format",
-              r.camera, r.seq);
+        util_errf(err, errlen,
+                  "backbone: the read of camera %s seq %" PRIu64 " breaks a rule of the backbone "
+                  "format",
+                  r.camera, r.seq);
         return FWD_ERR;
     }
     return s_append(self, n, err, errlen);
@@ -591,7 +579,7 @@ fwd_t *fwd_new(const struct fwd_opts *opts, struct spool_report *report, char *e
     unsigned window = opts->window ? opts->window : 256;
 
     if (self == NULL) {
-        s_err(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         return NULL;
     }
     self->wake[0] = self->wake[1] = -1;
@@ -599,23 +587,23 @@ fwd_t *fwd_new(const struct fwd_opts *opts, struct spool_report *report, char *e
     atomic_init(&self->pushed, 0);
     atomic_init(&self->full, 0);
     if (opts->spool_dir == NULL || opts->spool_dir[0] == '\0') {
-        s_err(err, errlen, "backbone: a spool directory is required");
+        util_errf(err, errlen, "backbone: a spool directory is required");
         goto fail;
     }
     if (pthread_mutex_init(&self->mu, NULL) != 0) {
-        s_err(err, errlen, "backbone: cannot initialise a lock");
+        util_errf(err, errlen, "backbone: cannot initialise a lock");
         goto fail;
     }
     mu_ok = true;
     if (pipe2(self->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-        s_err(err, errlen, "backbone: pipe: %s", strerror(errno));
+        util_errf(err, errlen, "backbone: pipe: %s", strerror(errno));
         goto fail;
     }
     self->rcap = 2 * (size_t)window + S_BATCH;
     self->ring = calloc(self->rcap, sizeof *self->ring);
     self->batch = malloc((size_t)S_BATCH * BB_MAX_FRAME);
     if (self->ring == NULL || self->batch == NULL) {
-        s_err(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < S_BATCH; i++)
@@ -651,7 +639,7 @@ fwd_t *fwd_new(const struct fwd_opts *opts, struct spool_report *report, char *e
     self->pub.epoch = self->epoch;
     self->pub.acked_id = spool_checkpointed(self->sp);
     if (pthread_create(&self->thread, NULL, s_run, self) != 0) {
-        s_err(err, errlen, "backbone: cannot start the forwarder thread");
+        util_errf(err, errlen, "backbone: cannot start the forwarder thread");
         goto fail;
     }
     self->started = true;

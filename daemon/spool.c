@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define S_SEG_MAGIC  "ANPRSPL1"
 #define S_CKPT_MAGIC "ANPRCKP1"
 #define S_VERSION    1u
@@ -172,20 +174,6 @@ struct spool_cursor {
     uint64_t limit; /* durable bytes of the current segment as last seen */
     uint64_t from;  /* start after this position */
 };
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void s_seg_name(char *buf, size_t len, uint64_t base)
 {
@@ -391,14 +379,14 @@ static int s_read_checkpoint(spool_t *self, struct spool_report *rep, char *err,
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
-        s_err(err, errlen, "spool: open %s/%s: %s", self->dir, S_CKPT_NAME, strerror(errno));
+        util_errf(err, errlen, "spool: open %s/%s: %s", self->dir, S_CKPT_NAME, strerror(errno));
         return -1;
     }
     ssize_t n = s_pread_full(fd, b, sizeof b, 0);
     int saved = errno;
     close(fd);
     if (n < 0) {
-        s_err(err, errlen, "spool: read %s/%s: %s", self->dir, S_CKPT_NAME, strerror(saved));
+        util_errf(err, errlen, "spool: read %s/%s: %s", self->dir, S_CKPT_NAME, strerror(saved));
         return -1;
     }
     if (n != S_CKPT_LEN || memcmp(b, S_CKPT_MAGIC, 8) != 0 || s_get32(b + 8) != S_VERSION ||
@@ -427,7 +415,7 @@ static int s_list_segments(spool_t *self, uint64_t **out, size_t *count, char *e
     size_t n = 0, cap = 0;
 
     if (!d) {
-        s_err(err, errlen, "spool: read directory %s: %s", self->dir, strerror(errno));
+        util_errf(err, errlen, "spool: read directory %s: %s", self->dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -446,7 +434,7 @@ static int s_list_segments(spool_t *self, uint64_t **out, size_t *count, char *e
             cap = cap ? cap * 2 : 64;
             uint64_t *nv = realloc(v, cap * sizeof *nv);
             if (!nv) {
-                s_err(err, errlen, "spool: out of memory");
+                util_errf(err, errlen, "spool: out of memory");
                 free(v);
                 closedir(d);
                 return -1;
@@ -481,7 +469,7 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spo
     s_seg_name(name, sizeof name, base);
     rd.fd = openat(self->dirfd, name, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (rd.fd < 0 || fstat(rd.fd, &st) < 0) {
-        s_err(err, errlen, "spool: open %s/%s: %s", self->dir, name, strerror(errno));
+        util_errf(err, errlen, "spool: open %s/%s: %s", self->dir, name, strerror(errno));
         goto out;
     }
     uint64_t size = (uint64_t)st.st_size;
@@ -503,7 +491,7 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spo
     const char *why = "truncated segment header";
     int got = s_reader_get(&rd, 0, S_SEG_HDR, size, &h);
     if (got < 0) {
-        s_err(err, errlen, "spool: read %s/%s: %s", self->dir, name, strerror(errno));
+        util_errf(err, errlen, "spool: read %s/%s: %s", self->dir, name, strerror(errno));
         goto out;
     }
     if (got == 1)
@@ -533,8 +521,8 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spo
             break;
         got = s_check_record(self, &rd, off, size, seq, &len, &q, &payload, whybuf, sizeof whybuf);
         if (got < 0) {
-            s_err(err, errlen, "spool: read %s/%s at offset %" PRIu64 ": %s", self->dir, name, off,
-                  strerror(errno));
+            util_errf(err, errlen, "spool: read %s/%s at offset %" PRIu64 ": %s", self->dir, name,
+                      off, strerror(errno));
             goto out;
         }
         if (got == 0)
@@ -552,8 +540,8 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spo
         s_damage(rep, self->dir, name, off, size - off, whybuf);
         if (rw) {
             if (ftruncate(rd.fd, (off_t)off) < 0 || s_sync(self, rd.fd, true) < 0) {
-                s_err(err, errlen, "spool: truncate %s/%s to %" PRIu64 ": %s", self->dir, name, off,
-                      strerror(errno));
+                util_errf(err, errlen, "spool: truncate %s/%s to %" PRIu64 ": %s", self->dir, name,
+                          off, strerror(errno));
                 goto out;
             }
             rep->repaired = true;
@@ -565,7 +553,7 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spo
         *last_seq = seq - 1;
     struct s_seg s = {.base = base, .len = off, .first_seq = first_seq};
     if (s_segs_push(self, &s) < 0) {
-        s_err(err, errlen, "spool: out of memory");
+        util_errf(err, errlen, "spool: out of memory");
         goto out;
     }
     rep->segments++;
@@ -589,17 +577,18 @@ static int s_lock(spool_t *self, char *err, size_t errlen)
     if (self->lockfd < 0) {
         if (!rw && errno == ENOENT)
             return 0; /* never opened by a daemon: nobody to exclude */
-        s_err(err, errlen, "spool: open %s/%s: %s", self->dir, S_LOCK_NAME, strerror(errno));
+        util_errf(err, errlen, "spool: open %s/%s: %s", self->dir, S_LOCK_NAME, strerror(errno));
         return -1;
     }
     if (flock(self->lockfd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
         if (errno == EWOULDBLOCK)
-            s_err(err, errlen,
-                  "spool: %s is in use by another process (lock %s/%s is held): "
-                  "two daemons must not share a spool",
-                  self->dir, self->dir, S_LOCK_NAME);
+            util_errf(err, errlen,
+                      "spool: %s is in use by another process (lock %s/%s is held): "
+                      "two daemons must not share a spool",
+                      self->dir, self->dir, S_LOCK_NAME);
         else
-            s_err(err, errlen, "spool: lock %s/%s: %s", self->dir, S_LOCK_NAME, strerror(errno));
+            util_errf(err, errlen, "spool: lock %s/%s: %s", self->dir, S_LOCK_NAME,
+                      strerror(errno));
         return -1;
     }
     return 0;
@@ -620,7 +609,7 @@ spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool
     memset(rep, 0, sizeof *rep);
     self = calloc(1, sizeof *self);
     if (!self || !(self->dir = strdup(dir))) {
-        s_err(err, errlen, "spool: out of memory");
+        util_errf(err, errlen, "spool: out of memory");
         goto fail;
     }
     self->dirfd = self->lockfd = self->p_fd = -1;
@@ -631,8 +620,8 @@ spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool
     if (self->opts.max_bytes == 0)
         self->opts.max_bytes = SPOOL_MAX_DEFAULT;
     if (self->opts.segment_bytes < SPOOL_SEGMENT_MIN || self->opts.segment_bytes > (1ull << 40)) {
-        s_err(err, errlen, "spool: segment size %" PRIu64 " outside [%u, 2^40]",
-              self->opts.segment_bytes, SPOOL_SEGMENT_MIN);
+        util_errf(err, errlen, "spool: segment size %" PRIu64 " outside [%u, 2^40]",
+                  self->opts.segment_bytes, SPOOL_SEGMENT_MIN);
         goto fail;
     }
     self->max_payload = self->opts.segment_bytes - S_SEG_HDR - S_REC_HDR;
@@ -651,12 +640,12 @@ spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool
         goto fail_sys;
 
     if (!self->opts.read_only && mkdir(dir, 0750) < 0 && errno != EEXIST) {
-        s_err(err, errlen, "spool: create directory %s: %s", dir, strerror(errno));
+        util_errf(err, errlen, "spool: create directory %s: %s", dir, strerror(errno));
         goto fail;
     }
     self->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (self->dirfd < 0) {
-        s_err(err, errlen, "spool: open directory %s: %s", dir, strerror(errno));
+        util_errf(err, errlen, "spool: open directory %s: %s", dir, strerror(errno));
         goto fail;
     }
     if (s_lock(self, err, errlen) < 0)
@@ -688,7 +677,7 @@ spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool
     return self;
 
 fail_sys:
-    s_err(err, errlen, "spool: %s: cannot initialise a lock", dir);
+    util_errf(err, errlen, "spool: %s: cannot initialise a lock", dir);
 fail:
     free(bases);
     if (self) {
@@ -885,7 +874,7 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
     bool room = self->nsegs + nfresh <= self->segs_cap;
     pthread_mutex_unlock(&self->mu);
     if (!room) {
-        s_err(err, errlen, "spool: %s: out of memory", self->dir);
+        util_errf(err, errlen, "spool: %s: out of memory", self->dir);
         atomic_fetch_add_explicit(&self->errors, 1, memory_order_relaxed);
         if (durable)
             *durable = self->p_durable;
@@ -919,7 +908,7 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
     if (created && s_sync(self, self->dirfd, false) < 0) {
         saved = errno;
         i = self->p_nparts - 1;
-        s_err(err, errlen, "spool: sync directory %s: %s", self->dir, strerror(saved));
+        util_errf(err, errlen, "spool: sync directory %s: %s", self->dir, strerror(saved));
         goto rollback;
     }
 
@@ -967,8 +956,8 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
 
 fail:
     saved = errno;
-    s_err(err, errlen, "spool: write %s/%s at offset %" PRIu64 ": %s", self->dir, name, fail_off,
-          strerror(saved));
+    util_errf(err, errlen, "spool: write %s/%s at offset %" PRIu64 ": %s", self->dir, name,
+              fail_off, strerror(saved));
 rollback:
     s_rollback(self, i);
     atomic_fetch_add_explicit(&self->errors, 1, memory_order_relaxed);
@@ -1024,7 +1013,7 @@ spool_cursor_t *spool_cursor_new(spool_t *sp, uint64_t from_pos, char *err, size
     spool_cursor_t *self = calloc(1, sizeof *self);
 
     if (!self) {
-        s_err(err, errlen, "spool: out of memory");
+        util_errf(err, errlen, "spool: out of memory");
         return NULL;
     }
     self->sp = sp;
@@ -1079,7 +1068,7 @@ static int s_cursor_advance(spool_cursor_t *self, char *err, size_t errlen)
     s_seg_name(name, sizeof name, next.base);
     int fd = openat(sp->dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        s_err(err, errlen, "spool: open %s/%s: %s", sp->dir, name, strerror(errno));
+        util_errf(err, errlen, "spool: open %s/%s: %s", sp->dir, name, strerror(errno));
         return -1;
     }
     if (self->rd.fd >= 0)
@@ -1132,11 +1121,12 @@ int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *p
         return 1;
     bad:
         if (got < 0)
-            s_err(err, errlen, "spool: read %s/%020" PRIu64 ".seg at offset %" PRIu64 ": %s",
-                  sp->dir, self->base, self->off, strerror(errno));
+            util_errf(err, errlen, "spool: read %s/%020" PRIu64 ".seg at offset %" PRIu64 ": %s",
+                      sp->dir, self->base, self->off, strerror(errno));
         else
-            s_err(err, errlen, "spool: damaged record in %s/%020" PRIu64 ".seg at offset %" PRIu64,
-                  sp->dir, self->base, self->off);
+            util_errf(err, errlen,
+                      "spool: damaged record in %s/%020" PRIu64 ".seg at offset %" PRIu64, sp->dir,
+                      self->base, self->off);
         return -1;
     }
 }
@@ -1153,19 +1143,19 @@ static int s_seq_at(spool_t *self, const struct s_seg *s, uint64_t pos, uint64_t
     s_seg_name(name, sizeof name, s->base);
     int fd = openat(self->dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        s_err(err, errlen, "spool: open %s/%s: %s", self->dir, name, strerror(errno));
+        util_errf(err, errlen, "spool: open %s/%s: %s", self->dir, name, strerror(errno));
         return -1;
     }
     while (s->base + off < pos) {
         if (s_pread_full(fd, h, sizeof h, off) != (ssize_t)sizeof h) {
-            s_err(err, errlen, "spool: read %s/%s at offset %" PRIu64 ": short read", self->dir,
-                  name, off);
+            util_errf(err, errlen, "spool: read %s/%s at offset %" PRIu64 ": short read", self->dir,
+                      name, off);
             goto out;
         }
         off += S_REC_HDR + s_get32(h);
     }
     if (s->base + off != pos) {
-        s_err(err, errlen, "spool: checkpoint %" PRIu64 " is not a record position", pos);
+        util_errf(err, errlen, "spool: checkpoint %" PRIu64 " is not a record position", pos);
         goto out;
     }
     *seq = s_get64(h + 4);
@@ -1208,7 +1198,7 @@ fail_fd:;
     close(fd);
     errno = saved;
 fail:
-    s_err(err, errlen, "spool: %s %s/%s: %s", step, self->dir, S_CKPT_TMP, strerror(errno));
+    util_errf(err, errlen, "spool: %s %s/%s: %s", step, self->dir, S_CKPT_TMP, strerror(errno));
     return -1;
 }
 
@@ -1219,7 +1209,7 @@ int spool_checkpoint(spool_t *self, uint64_t pos, char *err, size_t errlen)
     uint64_t seq = 0;
 
     if (self->opts.read_only) {
-        s_err(err, errlen, "spool: %s is open read-only", self->dir);
+        util_errf(err, errlen, "spool: %s is open read-only", self->dir);
         return SPOOL_ERR;
     }
     pthread_mutex_lock(&self->mu);
@@ -1233,7 +1223,8 @@ int spool_checkpoint(spool_t *self, uint64_t pos, char *err, size_t errlen)
     if (pos <= old)
         return SPOOL_OK;
     if (pos > durable || !found) {
-        s_err(err, errlen, "spool: checkpoint %" PRIu64 " is not a durable record position", pos);
+        util_errf(err, errlen, "spool: checkpoint %" PRIu64 " is not a durable record position",
+                  pos);
         goto fail;
     }
     if (pos == self->c_last_pos)

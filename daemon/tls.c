@@ -30,18 +30,6 @@ struct tls_conn {
     char peer[64]; /* "address:port" of the other side */
 };
 
-__attribute__((format(printf, 3, 4))) static void s_err(char *err, size_t errlen, const char *fmt,
-                                                        ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* The first error of OpenSSL's queue as a reason text, and the queue emptied. */
 static void s_queue_text(char *buf, size_t len)
 {
@@ -77,12 +65,12 @@ static SSL_CTX *s_ctx_new(const SSL_METHOD *method, const char *ca_file, const c
     ctx = SSL_CTX_new(method);
     if (ctx == NULL) {
         s_queue_text(why, sizeof why);
-        s_err(err, errlen, "TLS context: %s", why);
+        util_errf(err, errlen, "TLS context: %s", why);
         return NULL;
     }
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
         s_queue_text(why, sizeof why);
-        s_err(err, errlen, "TLS context: minimum version: %s", why);
+        util_errf(err, errlen, "TLS context: minimum version: %s", why);
         goto fail;
     }
     /* moving buffer: a retried write may come from a copy; partial: write_all loops itself */
@@ -93,23 +81,23 @@ static SSL_CTX *s_ctx_new(const SSL_METHOD *method, const char *ca_file, const c
             snprintf(why, sizeof why, "no CA file given");
         else
             s_queue_text(why, sizeof why);
-        s_err(err, errlen, "CA file %s: %s", ca_file ? ca_file : "-", why);
+        util_errf(err, errlen, "CA file %s: %s", ca_file ? ca_file : "-", why);
         goto fail;
     }
     if (cert_file != NULL && SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
         s_queue_text(why, sizeof why);
-        s_err(err, errlen, "certificate file %s: %s", cert_file, why);
+        util_errf(err, errlen, "certificate file %s: %s", cert_file, why);
         goto fail;
     }
     if (key_file != NULL && SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
         s_queue_text(why, sizeof why);
-        s_err(err, errlen, "key file %s: %s", key_file, why);
+        util_errf(err, errlen, "key file %s: %s", key_file, why);
         goto fail;
     }
     if (cert_file != NULL && key_file != NULL && SSL_CTX_check_private_key(ctx) != 1) {
         s_queue_text(why, sizeof why);
-        s_err(err, errlen, "key file %s does not belong to certificate %s: %s", key_file, cert_file,
-              why);
+        util_errf(err, errlen, "key file %s does not belong to certificate %s: %s", key_file,
+                  cert_file, why);
         goto fail;
     }
     return ctx;
@@ -124,7 +112,7 @@ SSL_CTX *tls_client_ctx_new(const char *ca_file, const char *cert_file, const ch
     SSL_CTX *ctx;
 
     if ((cert_file == NULL) != (key_file == NULL)) {
-        s_err(err, errlen, "a client certificate needs both a certificate and a key file");
+        util_errf(err, errlen, "a client certificate needs both a certificate and a key file");
         return NULL;
     }
     ctx = s_ctx_new(TLS_client_method(), ca_file, cert_file, key_file, err, errlen);
@@ -141,7 +129,7 @@ SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file, const c
     char why[256];
 
     if (cert_file == NULL || key_file == NULL) {
-        s_err(err, errlen, "a server needs a certificate and a key file");
+        util_errf(err, errlen, "a server needs a certificate and a key file");
         return NULL;
     }
     ctx = s_ctx_new(TLS_server_method(), ca_file, cert_file, key_file, err, errlen);
@@ -152,7 +140,7 @@ SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file, const c
     names = SSL_load_client_CA_file(ca_file);
     if (names == NULL) {
         s_queue_text(why, sizeof why);
-        s_err(err, errlen, "CA file %s: %s", ca_file, why);
+        util_errf(err, errlen, "CA file %s: %s", ca_file, why);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -247,7 +235,7 @@ static int s_tcp_connect(const char *host, const char *port, int64_t deadline, c
 
     rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        s_err(err, errlen, "resolve %s port %s: %s", host, port, gai_strerror(rc));
+        util_errf(err, errlen, "resolve %s port %s: %s", host, port, gai_strerror(rc));
         return -1;
     }
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
@@ -256,22 +244,22 @@ static int s_tcp_connect(const char *host, const char *port, int64_t deadline, c
 
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) {
-            s_err(err, errlen, "socket: %s", strerror(errno));
+            util_errf(err, errlen, "socket: %s", strerror(errno));
             continue;
         }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
             if (errno != EINPROGRESS) {
-                s_err(err, errlen, "connect to %s:%s: %s", host, port, strerror(errno));
+                util_errf(err, errlen, "connect to %s:%s: %s", host, port, strerror(errno));
                 goto next;
             }
             rc = s_poll(fd, POLLOUT, deadline);
             if (rc == 0) {
-                s_err(err, errlen, "connect to %s:%s: timeout", host, port);
+                util_errf(err, errlen, "connect to %s:%s: timeout", host, port);
                 goto next;
             }
             if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
-                s_err(err, errlen, "connect to %s:%s: %s", host, port,
-                      strerror(soerr ? soerr : errno));
+                util_errf(err, errlen, "connect to %s:%s: %s", host, port,
+                          strerror(soerr ? soerr : errno));
                 goto next;
             }
         }
@@ -283,7 +271,7 @@ static int s_tcp_connect(const char *host, const char *port, int64_t deadline, c
         fd = -1;
     }
     if (res == NULL)
-        s_err(err, errlen, "connect to %s:%s: no address", host, port);
+        util_errf(err, errlen, "connect to %s:%s: no address", host, port);
     freeaddrinfo(res);
     return fd;
 }
@@ -299,7 +287,7 @@ int tls_listen(const char *host, const char *port, char *err, size_t errlen)
         host = NULL;
     rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        s_err(err, errlen, "resolve %s port %s: %s", host ? host : "*", port, gai_strerror(rc));
+        util_errf(err, errlen, "resolve %s port %s: %s", host ? host : "*", port, gai_strerror(rc));
         return -1;
     }
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
@@ -312,7 +300,7 @@ int tls_listen(const char *host, const char *port, char *err, size_t errlen)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 16) == 0)
             break;
-        s_err(err, errlen, "listen on %s:%s: %s", host ? host : "*", port, strerror(errno));
+        util_errf(err, errlen, "listen on %s:%s: %s", host ? host : "*", port, strerror(errno));
         close(fd);
         fd = -1;
     }
@@ -433,7 +421,7 @@ static tls_conn_t *s_conn_new(SSL_CTX *ctx, int fd, char *err, size_t errlen)
     char why[256];
 
     if (c == NULL) {
-        s_err(err, errlen, "out of memory");
+        util_errf(err, errlen, "out of memory");
         close(fd);
         return NULL;
     }
@@ -442,7 +430,7 @@ static tls_conn_t *s_conn_new(SSL_CTX *ctx, int fd, char *err, size_t errlen)
     c->ssl = SSL_new(ctx);
     if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
         s_queue_text(why, sizeof why);
-        s_err(err, errlen, "TLS: %s", why);
+        util_errf(err, errlen, "TLS: %s", why);
         tls_close(&c);
         return NULL;
     }
@@ -467,7 +455,7 @@ static int s_set_peer_name(SSL *ssl, const char *host, char *err, size_t errlen)
     return 0;
 fail:
     s_queue_text(why, sizeof why);
-    s_err(err, errlen, "TLS: host name %s: %s", host, why);
+    util_errf(err, errlen, "TLS: host name %s: %s", host, why);
     return -1;
 }
 
@@ -490,12 +478,12 @@ tls_conn_t *tls_connect(SSL_CTX *ctx, const char *host, const char *port, int ti
         goto fail;
     rc = s_drive(c, S_CONNECT, NULL, 0, deadline, &sslerr, &saved);
     if (rc == 0) {
-        s_err(err, errlen, "TLS handshake with %s:%s: timeout", host, port);
+        util_errf(err, errlen, "TLS handshake with %s:%s: timeout", host, port);
         goto fail;
     }
     if (rc < 0) {
         s_failure(c->ssl, sslerr, saved, true, why, sizeof why);
-        s_err(err, errlen, "TLS handshake with %s:%s: %s", host, port, why);
+        util_errf(err, errlen, "TLS handshake with %s:%s: %s", host, port, why);
         goto fail;
     }
     return c;
@@ -521,18 +509,18 @@ tls_conn_t *tls_accept(SSL_CTX *ctx, int listen_fd, int timeout_ms, bool *timed_
         if (fd >= 0)
             break;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
-            s_err(err, errlen, "accept: %s", strerror(errno));
+            util_errf(err, errlen, "accept: %s", strerror(errno));
             return NULL;
         }
         rc = s_poll(listen_fd, POLLIN, deadline);
         if (rc == 0) {
             if (timed_out)
                 *timed_out = true;
-            s_err(err, errlen, "timeout waiting for a connection");
+            util_errf(err, errlen, "timeout waiting for a connection");
             return NULL;
         }
         if (rc < 0) {
-            s_err(err, errlen, "poll: %s", strerror(errno));
+            util_errf(err, errlen, "poll: %s", strerror(errno));
             return NULL;
         }
         sl = sizeof ss;
@@ -544,12 +532,12 @@ tls_conn_t *tls_accept(SSL_CTX *ctx, int listen_fd, int timeout_ms, bool *timed_
     s_addr_text((struct sockaddr *)&ss, c->peer, sizeof c->peer);
     rc = s_drive(c, S_ACCEPT, NULL, 0, deadline, &sslerr, &saved);
     if (rc == 0) {
-        s_err(err, errlen, "TLS handshake with %s: timeout", c->peer);
+        util_errf(err, errlen, "TLS handshake with %s: timeout", c->peer);
         goto fail;
     }
     if (rc < 0) {
         s_failure(c->ssl, sslerr, saved, true, why, sizeof why);
-        s_err(err, errlen, "TLS handshake with %s: %s", c->peer, why);
+        util_errf(err, errlen, "TLS handshake with %s: %s", c->peer, why);
         goto fail;
     }
     return c;
@@ -586,14 +574,14 @@ int tls_write_all(tls_conn_t *c, const void *buf, size_t len, int timeout_ms, ch
         int rc = s_drive(c, S_WRITE, (void *)p, len, deadline, &sslerr, &saved);
 
         if (rc == 0) {
-            s_err(err, errlen, "write to %s: timeout", c->peer);
+            util_errf(err, errlen, "write to %s: timeout", c->peer);
             return -1;
         }
         if (rc < 0) {
             s_failure(c->ssl, sslerr, saved, false, why, sizeof why);
             if (sslerr == SSL_ERROR_SYSCALL)
                 s_pending_alert(c, why, sizeof why);
-            s_err(err, errlen, "write to %s: %s", c->peer, why);
+            util_errf(err, errlen, "write to %s: %s", c->peer, why);
             return -1;
         }
         p += rc;
@@ -614,12 +602,12 @@ int tls_read_all(tls_conn_t *c, void *buf, size_t len, int timeout_ms, char *err
         int rc = s_drive(c, S_READ, p + got, len - got, deadline, &sslerr, &saved);
 
         if (rc == 0) {
-            s_err(err, errlen, "read from %s: timeout", c->peer);
+            util_errf(err, errlen, "read from %s: timeout", c->peer);
             return -1;
         }
         if (rc < 0) {
             s_failure(c->ssl, sslerr, saved, false, why, sizeof why);
-            s_err(err, errlen, "read from %s: %s", c->peer, why);
+            util_errf(err, errlen, "read from %s: %s", c->peer, why);
             return got == 0 && sslerr == SSL_ERROR_ZERO_RETURN ? 1 : -1;
         }
         got += (size_t)rc;
@@ -636,7 +624,7 @@ int tls_wait_readable(tls_conn_t *c, int timeout_ms, char *err, size_t errlen)
         return 1;
     rc = s_poll(c->fd, POLLIN, s_deadline(timeout_ms));
     if (rc < 0)
-        s_err(err, errlen, "poll: %s", strerror(errno));
+        util_errf(err, errlen, "poll: %s", strerror(errno));
     return rc;
 }
 

@@ -3,6 +3,8 @@
  */
 #include "util.h"
 
+#include <stdarg.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -127,4 +129,15 @@ fail:
     fclose(f);
     errno = saved;
     return NULL;
+}
+
+void util_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

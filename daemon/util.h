@@ -25,4 +25,9 @@ void util_format_time(int64_t time_us, char *buf, size_t len);
 /* Read a whole file into a malloc'd NUL-terminated buffer; NULL with errno set on failure. */
 char *util_read_file(const char *path, size_t *len);
 
+/* printf into a caller's error buffer (err may be NULL or errlen 0: nothing written); the
+ * library modules' way of saying what went wrong without logging. */
+void util_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -38,6 +38,7 @@
 #include "idset.h"
 
 #include "proto.h"
+#include "util.h"
 
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -164,20 +165,6 @@ struct s_ctx {
     struct s_hit stack[WL_HITS_STACK];
 };
 
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- arena ---- */
 
 static void *s_arena_alloc(struct s_arena *a, size_t size, size_t align)
@@ -269,12 +256,12 @@ static int s_classes_parse(const char *classes, unsigned char map[256], char *er
             len--;
         int shown = len > 40 ? 40 : (int)len;
         if (len == 0) {
-            s_err(err, errlen, "OCR classes: empty group at offset %zu", (size_t)(p - classes));
+            util_errf(err, errlen, "OCR classes: empty group at offset %zu", (size_t)(p - classes));
             return -1;
         }
         if (len < 2) {
-            s_err(err, errlen, "OCR class \"%.*s\": a group needs at least two characters", shown,
-                  p);
+            util_errf(err, errlen, "OCR class \"%.*s\": a group needs at least two characters",
+                      shown, p);
             return -1;
         }
         unsigned char rep = 0;
@@ -284,19 +271,20 @@ static int s_classes_parse(const char *classes, unsigned char map[256], char *er
                 c = (unsigned char)(c - 'a' + 'A');
             if (!s_alnum(c)) {
                 if (c >= 0x20 && c < 0x7f)
-                    s_err(err, errlen, "OCR class \"%.*s\": '%c' is not a letter or digit", shown,
-                          p, c);
+                    util_errf(err, errlen, "OCR class \"%.*s\": '%c' is not a letter or digit",
+                              shown, p, c);
                 else
-                    s_err(err, errlen, "OCR class \"%.*s\": byte 0x%02X is not a letter or digit",
-                          shown, p, c);
+                    util_errf(err, errlen,
+                              "OCR class \"%.*s\": byte 0x%02X is not a letter or digit", shown, p,
+                              c);
                 return -1;
             }
             if (group_of[c]) {
                 if (group_of[c] == p)
-                    s_err(err, errlen, "OCR class \"%.*s\": '%c' appears twice", shown, p, c);
+                    util_errf(err, errlen, "OCR class \"%.*s\": '%c' appears twice", shown, p, c);
                 else
-                    s_err(err, errlen, "OCR classes: '%c' is in \"%.*s\" and in \"%.*s\"", c,
-                          group_len[c] > 40 ? 40 : (int)group_len[c], group_of[c], shown, p);
+                    util_errf(err, errlen, "OCR classes: '%c' is in \"%.*s\" and in \"%.*s\"", c,
+                              group_len[c] > 40 ? 40 : (int)group_len[c], group_of[c], shown, p);
                 return -1;
             }
             group_of[c] = p;
@@ -511,7 +499,7 @@ wl_builder_t *wl_builder_patch(wl_t *prev, const idset_t *changed, char *err, si
     uint64_t id;
 
     if (!base) {
-        s_err(err, errlen, "patch: no snapshot to patch");
+        util_errf(err, errlen, "patch: no snapshot to patch");
         return NULL;
     }
     self = calloc(1, sizeof(*self));
@@ -544,7 +532,7 @@ wl_builder_t *wl_builder_patch(wl_t *prev, const idset_t *changed, char *err, si
     return self;
 
 oom:
-    s_err(err, errlen, "patch: out of memory");
+    util_errf(err, errlen, "patch: out of memory");
 fail:
     wl_builder_destroy(&self);
     return NULL;
@@ -555,11 +543,11 @@ int wl_builder_set_classes(wl_builder_t *self, const char *classes, char *err, s
     unsigned char map[256];
 
     if (!self) {
-        s_err(err, errlen, "OCR classes: no builder");
+        util_errf(err, errlen, "OCR classes: no builder");
         return -1;
     }
     if (self->base) {
-        s_err(err, errlen, "OCR classes: a patch keeps those of the snapshot it patches");
+        util_errf(err, errlen, "OCR classes: a patch keeps those of the snapshot it patches");
         return -1;
     }
     /* Parsed into a copy: on error the builder keeps the classes it had. */
@@ -579,38 +567,40 @@ int wl_builder_add_list(wl_builder_t *self, uint32_t id, const char *name, const
     if (!opts)
         opts = &none; /* exact, primary reading only, any confidence */
     if (!self) {
-        s_err(err, errlen, "list %u: no builder", id);
+        util_errf(err, errlen, "list %u: no builder", id);
         return -1;
     }
     if (priority < 1 || priority > 9) {
-        s_err(err, errlen, "list %u: priority %u not in 1..9", id, priority);
+        util_errf(err, errlen, "list %u: priority %u not in 1..9", id, priority);
         return -1;
     }
     if (name_len < 1 || name_len > WL_NAME_MAX) {
-        s_err(err, errlen, "list %u: name must be 1..%d bytes", id, WL_NAME_MAX);
+        util_errf(err, errlen, "list %u: name must be 1..%d bytes", id, WL_NAME_MAX);
         return -1;
     }
     if (cat_len < 1 || cat_len > WL_CATEGORY_MAX) {
-        s_err(err, errlen, "list %u: category must be 1..%d bytes", id, WL_CATEGORY_MAX);
+        util_errf(err, errlen, "list %u: category must be 1..%d bytes", id, WL_CATEGORY_MAX);
         return -1;
     }
     /* max_subst and indel are checked whatever the policy, but only an OCR list uses them:
      * the schema's defaults give exact lists a max_subst too. */
     if (opts->policy != WL_POLICY_EXACT && opts->policy != WL_POLICY_OCR) {
-        s_err(err, errlen, "list %u: match policy %u is neither exact (0) nor ocr (1)", id,
-              opts->policy);
+        util_errf(err, errlen, "list %u: match policy %u is neither exact (0) nor ocr (1)", id,
+                  opts->policy);
         return -1;
     }
     if (opts->max_subst > WL_MAX_SUBST) {
-        s_err(err, errlen, "list %u: max_subst %u not in 0..%d", id, opts->max_subst, WL_MAX_SUBST);
+        util_errf(err, errlen, "list %u: max_subst %u not in 0..%d", id, opts->max_subst,
+                  WL_MAX_SUBST);
         return -1;
     }
     if (opts->min_confidence > 1000) {
-        s_err(err, errlen, "list %u: min_confidence %u not in 0..1000", id, opts->min_confidence);
+        util_errf(err, errlen, "list %u: min_confidence %u not in 0..1000", id,
+                  opts->min_confidence);
         return -1;
     }
     if (s_list_find(self, id)) {
-        s_err(err, errlen, "list %u: duplicate id", id);
+        util_errf(err, errlen, "list %u: duplicate id", id);
         return -1;
     }
     if (s_list_reserve(self) < 0)
@@ -634,7 +624,7 @@ int wl_builder_add_list(wl_builder_t *self, uint32_t id, const char *name, const
     return 0;
 
 oom:
-    s_err(err, errlen, "list %u: out of memory", id);
+    util_errf(err, errlen, "list %u: out of memory", id);
     return -1;
 }
 
@@ -713,7 +703,7 @@ static bool s_wildcards_only(const char *raw)
 int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, size_t errlen)
 {
     if (!self || !in) {
-        s_err(err, errlen, "no builder or no entry");
+        util_errf(err, errlen, "no builder or no entry");
         return -1;
     }
     unsigned long long id = (unsigned long long)in->id;
@@ -723,7 +713,7 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
     if (!list || list->id != in->list_id) {
         list = s_list_find(self, in->list_id);
         if (!list) {
-            s_err(err, errlen, "entry %llu: unknown list %u", id, in->list_id);
+            util_errf(err, errlen, "entry %llu: unknown list %u", id, in->list_id);
             return -1;
         }
         self->last_list = list;
@@ -739,7 +729,8 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
         s_quote(in->plate ? in->plate : "", q, sizeof(q));
         if (pattern && st == PLATE_INVALID && s_wildcards_only(in->plate))
             why = "no letters or digits, only wildcards";
-        s_err(err, errlen, "entry %llu: %s \"%s\": %s", id, pattern ? "pattern" : "plate", q, why);
+        util_errf(err, errlen, "entry %llu: %s \"%s\": %s", id, pattern ? "pattern" : "plate", q,
+                  why);
         return -1;
     }
     pattern = plate_is_pattern(plate);
@@ -748,19 +739,19 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
                         country[1] <= 'Z' && country[2] == '\0')) {
         char q[16];
         s_quote(country, q, sizeof(q));
-        s_err(err, errlen, "entry %llu: country \"%s\": not empty or 2 letters A-Z", id, q);
+        util_errf(err, errlen, "entry %llu: country \"%s\": not empty or 2 letters A-Z", id, q);
         return -1;
     }
 
     if (in->valid_from_us >= in->valid_until_us) {
-        s_err(err, errlen, "entry %llu: valid_from is not before valid_until", id);
+        util_errf(err, errlen, "entry %llu: valid_from is not before valid_until", id);
         return -1;
     }
 
     if (self->count == self->cap) {
         if (self->cap >= WL_MAX_ENTRIES) {
-            s_err(err, errlen, "entry %llu: more than %lu entries", id,
-                  (unsigned long)WL_MAX_ENTRIES);
+            util_errf(err, errlen, "entry %llu: more than %lu entries", id,
+                      (unsigned long)WL_MAX_ENTRIES);
             return -1;
         }
         size_t cap = self->cap ? self->cap * 2 : 1024;
@@ -796,7 +787,7 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
     return 0;
 
 oom:
-    s_err(err, errlen, "entry %llu: out of memory", id);
+    util_errf(err, errlen, "entry %llu: out of memory", id);
     return -1;
 }
 
