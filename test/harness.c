@@ -638,3 +638,24 @@ bool h_feed_live(void *dealer, void *sub, const char *camera, uint64_t *seq,
     }
     return false;
 }
+
+bool h_db_lock_out(const struct h_db *db)
+{
+    char sql[512];
+
+    h_exec(db->admin, "ALTER ROLE anprd NOLOGIN");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE usename = 'anprd' AND datname = '%s') t",
+             db->name);
+    h_query_ll(db->admin, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE usename = 'anprd' AND datname = '%s'",
+             db->name);
+    return h_wait_ll(db->admin, sql, 0, 5000) == 0;
+}
+
+void h_db_let_in(const struct h_db *db)
+{
+    h_exec(db->admin, "ALTER ROLE anprd LOGIN");
+}

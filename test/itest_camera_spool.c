@@ -31,25 +31,6 @@
 
 static struct h_db db;
 
-/* Lock the daemon's role out and end its sessions: to the daemon, the database is down. */
-static void s_db_away(void)
-{
-    h_exec(db.admin, "ALTER ROLE anprd NOLOGIN");
-    h_wait_ll(db.admin,
-              "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-              "WHERE usename = 'anprd' AND datname = 'itest_camera_spool') t",
-              0, 100);
-    CHECK(h_wait_ll(db.admin,
-                    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'anprd' "
-                    "AND datname = 'itest_camera_spool'",
-                    0, 5000) == 0);
-}
-
-static void s_db_back(void)
-{
-    h_exec(db.admin, "ALTER ROLE anprd LOGIN");
-}
-
 static long long s_count(const char *where)
 {
     char sql[256];
@@ -214,7 +195,7 @@ int main(void)
     /* Some of its reads are stored and acknowledged... */
     CHECK(s_wait_ge("SELECT count(*) FROM anpr.plate_read", 300, 20000) >= 300);
     /* ...then anprd is away: the camera's reads from now on stay unacknowledged. */
-    s_db_away();
+    CHECK(h_db_lock_out(&db));
     CHECK_INT(h_daemon_stop(&d, SIGKILL, 5000), 128 + SIGKILL);
     long long before = s_spool_bytes(camdir);
     /* It goes on reading plates into its spool (some 80 bytes a read): wait for 250 or so. */
@@ -232,7 +213,7 @@ int main(void)
             START_SEQ, (unsigned long long)b.hi, b.n);
 
     /* 2. anprd back, with its database; then the camera again, same spool, same --start-seq. */
-    s_db_back();
+    h_db_let_in(&db);
     CHECK_INT(h_daemon_restart(&d), 0);
     char *argv2[] = {(char *)camera_bin,
                      "--endpoint",

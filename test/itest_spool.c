@@ -48,25 +48,6 @@ static long long s_stored(void)
     return h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read");
 }
 
-/* Lock the daemon's role out and end its sessions: to the daemon, the database is down. */
-static void s_db_away(void)
-{
-    h_exec(db.admin, "ALTER ROLE anprd NOLOGIN");
-    h_wait_ll(db.admin,
-              "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-              "WHERE usename = 'anprd' AND datname = 'itest_spool') t",
-              0, 100);
-    CHECK(h_wait_ll(db.admin,
-                    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'anprd' "
-                    "AND datname = 'itest_spool'",
-                    0, 5000) == 0);
-}
-
-static void s_db_back(void)
-{
-    h_exec(db.admin, "ALTER ROLE anprd LOGIN");
-}
-
 /* The newest segment file of the spool in dir, into path. */
 static bool s_last_segment(const char *dir, char *path, size_t cap)
 {
@@ -112,30 +93,30 @@ int main(void)
     CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read", 1000, 10000) == 1000);
 
     /* Without it: acknowledged from the spool all the same, stored once it is back. */
-    s_db_away();
+    CHECK(h_db_lock_out(&db));
     first = s_send(dealer, 1000);
     h_acks_init(&acks, first, 1000, 0);
     CHECK_INT(h_acks_wait(&acks, dealer, CAM, 10000), 1000);
     h_acks_free(&acks);
     CHECK_INT(s_stored(), 1000);
     CHECK(h_daemon_wait_log(&d, "depth=", 5000)); /* the stats line names the backlog */
-    s_db_back();
+    h_db_let_in(&db);
     CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read", 2000, 20000) == 2000);
 
     /* 2. Acknowledged, not stored, kill -9: the next start stores them. */
-    s_db_away();
+    CHECK(h_db_lock_out(&db));
     first = s_send(dealer, 500);
     h_acks_init(&acks, first, 500, 0);
     CHECK_INT(h_acks_wait(&acks, dealer, CAM, 10000), 500);
     h_acks_free(&acks);
     CHECK_INT(h_daemon_stop(&d, SIGKILL, 5000), 128 + SIGKILL);
-    s_db_back();
+    h_db_let_in(&db);
     CHECK_INT(h_daemon_restart(&d), 0);
     CHECK(h_daemon_log_has(&d, "reads not yet stored"));
     CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read", 2500, 20000) == 2500);
 
     /* 3. A torn write at the end of the spool: the damage is reported, the rest is stored. */
-    s_db_away();
+    CHECK(h_db_lock_out(&db));
     first = s_send(dealer, 100);
     h_acks_init(&acks, first, 100, 0);
     CHECK_INT(h_acks_wait(&acks, dealer, CAM, 10000), 100);
@@ -148,7 +129,7 @@ int main(void)
     CHECK(stat(seg, &st) == 0 && st.st_size > 100);
     /* The last record loses its last bytes, as if the machine had stopped mid-write. */
     CHECK(truncate(seg, st.st_size - 7) == 0);
-    s_db_back();
+    h_db_let_in(&db);
     CHECK_INT(h_daemon_restart(&d), 0);
     CHECK(h_daemon_log_has(&d, "spool damaged"));
     CHECK(h_daemon_log_has(&d, seg));
@@ -177,7 +158,7 @@ int main(void)
             return 1;
         }
         dealer = h_dealer(d.ingest_ep);
-        s_db_away();
+        CHECK(h_db_lock_out(&db));
         first = s_send(dealer, 3000);
         h_acks_init(&acks, first, 3000, 0);
         size_t acked = h_acks_wait(&acks, dealer, CAM, 3000);
@@ -186,7 +167,7 @@ int main(void)
         CHECK(h_daemon_wait_log(&d, "No space left on device", 5000));
         /* Killed while full; what was acknowledged is stored after the restart. */
         CHECK_INT(h_daemon_stop(&d, SIGKILL, 5000), 128 + SIGKILL);
-        s_db_back();
+        h_db_let_in(&db);
         CHECK_INT(h_daemon_restart(&d), 0);
         CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read", before + (long long)acked,
                         20000) >= before + (long long)acked);
