@@ -812,6 +812,9 @@ static long s_poll_timeout_ms(const ingest_t *self)
     if ((!self->writer_busy || self->spool) && self->cur && self->cur->nreads > 0) {
         int64_t due = self->cur->first_mono_us +
                       (int64_t)self->conf->database.flush_interval_ms * 1000 - util_mono_us();
+        /* A spool commit that failed is not tried again before its retry time: no spinning. */
+        if (self->spool && self->spool_retry_us - util_mono_us() > due)
+            due = self->spool_retry_us - util_mono_us();
         long d = due <= 0 ? 0 : (long)((due + 999) / 1000);
         if (d < ms)
             ms = d;
