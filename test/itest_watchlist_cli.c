@@ -3,7 +3,11 @@
  * entries added, shown, expired and removed; duplicates and entries on a disabled list are
  * refused; an export imports back into another list equal; an import with bad rows changes
  * nothing and names every bad line, --skip-bad imports the good ones, --dry-run writes nothing;
- * BOM, CRLF and quoted fields parse; and a 100 000-row file imports in one go.
+ * BOM, CRLF and quoted fields parse; and a 100 000-row file imports in one go. Migration 008:
+ * a list's covert flag, colour and HIT retention round-trip through list-add, list-set, lists
+ * and show; update changes only the fields given, checked as add checks them, and is audited;
+ * who asked for an entry survives export and import; import --map reads other header names and
+ * a bad mapping changes nothing.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,6 +78,242 @@ static long long s_entries(const char *list)
     return h_query_ll(s_db.admin, sql);
 }
 
+/* Whether a statement fails (a CHECK constraint refusing a value). */
+static bool s_sql_fails(const char *sql)
+{
+    PGresult *res = PQexec(s_db.admin, sql);
+    bool failed = PQresultStatus(res) != PGRES_COMMAND_OK;
+    PQclear(res);
+    return failed;
+}
+
+static long long s_entry_id(const char *plate)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(max(id), 0) FROM anpr.watchlist_entry WHERE plate = '%s'", plate);
+    return h_query_ll(s_db.admin, sql);
+}
+
+/* Migration 008: a list's covert flag, colour and HIT retention. */
+static void s_test_list_options(void)
+{
+    CHECK_INT(s_run("list-add", "Cov", "--category", "surveillance", "--covert", "--colour",
+                    "#FFaa00", "--hits-retention", "90", NULL),
+              0);
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist WHERE name = 'Cov' "
+                                     "AND covert AND colour = '#ffaa00' "
+                                     "AND hit_retention_days = 90"),
+              1);
+    CHECK_INT(s_run("lists", NULL), 0);
+    CHECK_CONTAINS(s_out, "\tCov\tsurveillance\t5\tenabled\texact\t0\tcovert\t#ffaa00\t90\n");
+    CHECK_INT(s_run("show", "Cov", NULL), 0);
+    CHECK_CONTAINS(s_out, "# list ");
+    CHECK_CONTAINS(s_out, " Cov: category=surveillance priority=5 enabled=true ");
+    CHECK_CONTAINS(s_out, " covert=true colour=#ffaa00 hit_retention_days=90\n");
+
+    CHECK_INT(s_run("list-set", "Cov", "--no-covert", "--colour", "Purple", "--hits-retention",
+                    "3650", NULL),
+              0);
+    CHECK_INT(s_run("lists", NULL), 0);
+    CHECK_CONTAINS(s_out, "\tCov\tsurveillance\t5\tenabled\texact\t0\tovert\tpurple\t3650\n");
+    CHECK_INT(s_run("show", "Cov", NULL), 0);
+    CHECK_CONTAINS(s_out, " covert=false colour=purple hit_retention_days=3650\n");
+    /* "default" gives the choice back to the console and the general retention (NULL). */
+    CHECK_INT(s_run("list-set", "Cov", "--colour", "default", "--hits-retention", "default", NULL),
+              0);
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist WHERE name = 'Cov' "
+                                     "AND NOT covert AND colour IS NULL "
+                                     "AND hit_retention_days IS NULL"),
+              1);
+    CHECK_INT(s_run("lists", NULL), 0);
+    CHECK_CONTAINS(s_out, "\tCov\tsurveillance\t5\tenabled\texact\t0\tovert\t-\t-\n");
+
+    /* Bad values are refused before the database is asked, naming the option. */
+    CHECK_INT(s_run("list-set", "Cov", "--colour", "pink", NULL), 2);
+    CHECK_CONTAINS(s_err, "--colour: expected");
+    CHECK_INT(s_run("list-set", "Cov", "--colour", "#12345g", NULL), 2);
+    CHECK_INT(s_run("list-set", "Cov", "--hits-retention", "0", NULL), 2);
+    CHECK_CONTAINS(s_err, "--hits-retention: expected 1..3650");
+    CHECK_INT(s_run("list-set", "Cov", "--hits-retention", "3651", NULL), 2);
+    CHECK_INT(s_run("list-add", "Cov2", "--category", "wanted", "--colour", "red;", NULL), 2);
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist WHERE name = 'Cov2' "
+                                     "OR (name = 'Cov' AND (colour IS NOT NULL "
+                                     "OR hit_retention_days IS NOT NULL))"),
+              0);
+    /* And by the table, whoever writes it. */
+    CHECK(s_sql_fails("UPDATE anpr.watchlist SET colour = 'Red' WHERE name = 'Cov'"));
+    CHECK(s_sql_fails("UPDATE anpr.watchlist SET colour = '#FFAA00' WHERE name = 'Cov'"));
+    CHECK(s_sql_fails("UPDATE anpr.watchlist SET hit_retention_days = 0 WHERE name = 'Cov'"));
+    CHECK(!s_sql_fails("UPDATE anpr.watchlist SET colour = 'grey' WHERE name = 'Cov'"));
+    CHECK(s_sql_fails("UPDATE anpr.watchlist_entry SET requested_by = repeat('x', 65)"));
+}
+
+/* update ID: only the fields given, checked as add checks them, audited. */
+static void s_test_update(void)
+{
+    char id[24], id2[24], want[256], sql[512];
+
+    CHECK_INT(s_run("list-add", "Upd", "--category", "wanted", NULL), 0);
+    CHECK_INT(s_run("add", "Upd", "UP-1", "--country", "BE", "--instruction", "Old", "--ref", "R0",
+                    "--requested-by", "Insp. A", NULL),
+              0);
+    CHECK_INT(s_run("add", "Upd", "UP-2", "--country", "BE", NULL), 0);
+    long long u1 = s_entry_id("UP-1"), u2 = s_entry_id("UP-2");
+    CHECK(u1 > 0 && u2 > 0);
+    snprintf(id, sizeof id, "%lld", u1);
+    snprintf(id2, sizeof id2, "%lld", u2);
+
+    CHECK_INT(s_run("update", id, "--instruction", "New", NULL), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.watchlist_entry WHERE id = %lld AND plate = 'UP-1' AND "
+             "country = 'BE' AND instruction = 'New' AND external_ref = 'R0' AND requested_by = "
+             "'Insp. A' AND valid_from IS NULL AND valid_until IS NULL",
+             u1);
+    CHECK_INT(h_query_ll(s_db.admin, sql), 1);
+    CHECK_INT(s_run("update", id, "--until", "2030-01-01", "--requested-by", "Insp. B", NULL), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.watchlist_entry WHERE id = %lld AND plate = 'UP-1' AND "
+             "instruction = 'New' AND requested_by = 'Insp. B' AND valid_from IS NULL AND "
+             "valid_until = '2030-01-01T00:00:00Z'",
+             u1);
+    CHECK_INT(h_query_ll(s_db.admin, sql), 1);
+    CHECK_INT(s_run("show", "Upd", NULL), 0);
+    snprintf(want, sizeof want,
+             "%lld\tUP-1\tBE\t-\t2030-01-01T00:00:00.000000Z\tR0\tNew\tInsp. B\n", u1);
+    CHECK_CONTAINS(s_out, want);
+
+    /* Refused, and nothing changes: a bad plate, a bad country, a validity that would end
+     * before it begins (with the entry's own until, or both given), a duplicate, an unknown
+     * id, nothing to change. */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.watchlist_entry WHERE id = %lld AND plate = 'UP-1' AND "
+             "country = 'BE' AND valid_from IS NULL AND valid_until = '2030-01-01T00:00:00Z' AND "
+             "external_ref = 'R0'",
+             u1);
+    CHECK_INT(s_run("update", id, "--plate", "UP#1", NULL), 2);
+    CHECK_CONTAINS(s_err, "--plate 'UP#1':");
+    CHECK_INT(s_run("update", id, "--country", "be", NULL), 2);
+    CHECK_CONTAINS(s_err, "--country 'be'");
+    CHECK_INT(s_run("update", id, "--from", "2031-01-01", NULL), 2);
+    CHECK_CONTAINS(s_err, "valid_from 2031-01-01 (--from) would not be before valid_until "
+                          "2030-01-01T00:00:00.000000Z");
+    CHECK_INT(s_run("update", id, "--from", "2027-01-01", "--until", "2026-01-01", NULL), 2);
+    CHECK_INT(s_run("update", id, "--until", "soon", NULL), 2);
+    CHECK_CONTAINS(s_err, "--until 'soon'");
+    CHECK_INT(s_run("update", id, "--plate", "up 2", "--ref", "R9", NULL), 2);
+    snprintf(want, sizeof want, "would duplicate entry %lld", u2);
+    CHECK_CONTAINS(s_err, want);
+    CHECK_INT(h_query_ll(s_db.admin, sql), 1);
+    CHECK_INT(s_run("update", "999999999", "--ref", "x", NULL), 1);
+    CHECK_CONTAINS(s_err, "no entry 999999999");
+    CHECK_INT(s_run("update", "x1", "--ref", "x", NULL), 2);
+    CHECK_INT(s_run("update", id, NULL), 2);
+    CHECK_CONTAINS(s_err, "nothing to change");
+    CHECK_INT(s_run("update", id, "--category", "x", NULL), 2);
+    CHECK_CONTAINS(s_err, "update does not take --category");
+    /* An entry of a disabled list is not changed. */
+    CHECK_INT(s_run("list-set", "Upd", "--disable", NULL), 0);
+    CHECK_INT(s_run("update", id, "--ref", "R5", NULL), 2);
+    CHECK_CONTAINS(s_err, "on list 'Upd', which is disabled");
+    CHECK_INT(s_run("list-set", "Upd", "--enable", NULL), 0);
+    CHECK_INT(h_query_ll(s_db.admin, sql), 1);
+
+    /* The same plate with a validity that does not overlap UP-2's is no duplicate; "-" opens
+     * an end again. */
+    CHECK_INT(s_run("update", id2, "--from", "2030-01-01", NULL), 0);
+    CHECK_INT(s_run("update", id, "--plate", "UP 2", NULL), 0);
+    CHECK_CONTAINS(s_out, "updated entry");
+    CHECK_INT(s_run("update", id, "--until", "-", NULL), 2); /* would overlap UP-2 now */
+    CHECK_INT(s_run("update", id2, "--from", "-", "--country", "NL", NULL), 0);
+    CHECK_INT(s_run("update", id, "--until", "-", NULL), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.watchlist_entry WHERE (id = %lld AND plate = 'UP 2' AND "
+             "valid_until IS NULL AND instruction = 'New') OR (id = %lld AND country = 'NL' AND "
+             "valid_from IS NULL)",
+             u1, u2);
+    CHECK_INT(h_query_ll(s_db.admin, sql), 2);
+
+    /* Audited by the triggers: one UPDATE row per change made, none for a refused one. */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.watchlist_audit WHERE relation = 'watchlist_entry' AND "
+             "operation = 'UPDATE' AND row_id = %lld AND changed_by = session_user",
+             u1);
+    CHECK_INT(h_query_ll(s_db.admin, sql), 4);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.watchlist_audit WHERE relation = 'watchlist_entry' AND "
+             "operation = 'UPDATE' AND row_id = %lld AND old_row->>'requested_by' = 'Insp. A' "
+             "AND new_row->>'requested_by' = 'Insp. B' AND new_row->>'instruction' = 'New'",
+             u1);
+    CHECK_INT(h_query_ll(s_db.admin, sql), 1);
+}
+
+/* import --map: other header names; a bad mapping changes nothing. */
+static void s_test_map(void)
+{
+    CHECK_INT(s_run("list-add", "Map", "--category", "uninsured", NULL), 0);
+    s_write(s_path("nl.csv"), "kenteken,land,geldig_tot,opmerking,Aanvrager\n"
+                              "MP-1,NL,2030-01-01T00:00:00Z,notitie,\"Insp. C, PZ Lanaken\"\n"
+                              "MP-2,,,,\n");
+    CHECK_INT(s_run("import", "Map", s_path("nl.csv"), NULL), 2);
+    CHECK_CONTAINS(s_err, "nl.csv:1: header: unknown column 'kenteken'");
+    CHECK_INT(s_run("import", "Map", s_path("nl.csv"), "--map", "kenteken=plate", "--map",
+                    "land=plate", NULL),
+              2);
+    CHECK_CONTAINS(s_err, "--map kenteken=plate and --map land=plate: two names mapped to "
+                          "column 'plate'");
+    CHECK_INT(s_run("import", "Map", s_path("nl.csv"), "--map", "kenteken=kenteken", NULL), 2);
+    CHECK_CONTAINS(s_err, "--map kenteken=kenteken: unknown column 'kenteken'");
+    CHECK_INT(s_run("import", "Map", s_path("nl.csv"), "--map", "kenteken", NULL), 2);
+    CHECK_CONTAINS(s_err, "--map: expected CSVNAME=COLUMN");
+    CHECK_INT(s_run("import", "Map", s_path("nl.csv"), "--map", "kenteken=plate", "--map",
+                    "land=country", "--map", "geldig_tot=valid_until", "--map", "opmerking=-",
+                    "--map", "aanvrager=requested_by", "--map", "extra=instruction", NULL),
+              2);
+    CHECK_CONTAINS(s_err, "nl.csv:1: --map extra=instruction: no column 'extra' in the header");
+    /* Mapped, but not every header name is known. */
+    CHECK_INT(s_run("import", "Map", s_path("nl.csv"), "--map", "kenteken=plate", "--map",
+                    "land=country", NULL),
+              2);
+    CHECK_CONTAINS(s_err, "unknown column 'geldig_tot'");
+    s_write(s_path("both.csv"), "plate,kenteken\nAB-1,AB-2\n");
+    CHECK_INT(s_run("import", "Map", s_path("both.csv"), "--map", "kenteken=plate", NULL), 2);
+    CHECK_CONTAINS(s_err, "'plate' and 'kenteken' (--map kenteken=plate) are both column 'plate'");
+    CHECK_INT(s_run("add", "Map", "AB-1", "--map", "x=plate", NULL), 2);
+    CHECK_CONTAINS(s_err, "add does not take --map");
+    CHECK_INT(s_entries("Map"), 0);
+
+    CHECK_INT(s_run("import", "Map", s_path("nl.csv"), "--map", "kenteken=plate", "--map",
+                    "land=country", "--map", "geldig_tot=valid_until", "--map", "opmerking=-",
+                    "--map", "aanvrager=requested_by", NULL),
+              0);
+    CHECK_CONTAINS(s_out, "imported 2 entries into Map (0 bad rows skipped)");
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist_entry WHERE plate = "
+                                     "'MP-1' AND country = 'NL' AND valid_until = "
+                                     "'2030-01-01T00:00:00Z' AND instruction = '' AND "
+                                     "requested_by = 'Insp. C, PZ Lanaken'"),
+              1);
+
+    /* Who asked survives export and import. */
+    CHECK_INT(s_run("export", "Map", "--output", s_path("map.csv"), NULL), 0);
+    char *csv = h_slurp(s_path("map.csv"));
+    CHECK_CONTAINS(csv, "MP-1,NL,,2030-01-01T00:00:00.000000Z,,,\"Insp. C, PZ Lanaken\"\r\n");
+    free(csv);
+    CHECK_INT(s_run("list-add", "Map2", "--category", "uninsured", NULL), 0);
+    CHECK_INT(s_run("import", "Map2", s_path("map.csv"), NULL), 0);
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist_entry e JOIN "
+                                     "anpr.watchlist w ON w.id = e.list_id WHERE w.name = 'Map2' "
+                                     "AND e.plate = 'MP-1' AND e.requested_by = "
+                                     "'Insp. C, PZ Lanaken'"),
+              1);
+    s_write(s_path("longreq.csv"),
+            "plate,requested_by\n"
+            "LR-1,xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+    CHECK_INT(s_run("import", "Map2", s_path("longreq.csv"), NULL), 2);
+    CHECK_CONTAINS(s_err, "longreq.csv:2: requested_by: at most 64 bytes");
+    CHECK_INT(s_entries("Map2"), 2);
+}
+
 int main(void)
 {
     char sql[1024], want[256];
@@ -129,11 +369,11 @@ int main(void)
     CHECK_INT(s_run("add", "Nonesuch", "AB1", NULL), 1);
     CHECK_INT(s_entries("Stolen"), 2);
     CHECK_INT(s_run("show", "Stolen", NULL), 0);
-    snprintf(want, sizeof want, "%lld\t1-abc-123\tBE\t-\t-\tR1\tStop\n", e1);
+    snprintf(want, sizeof want, "%lld\t1-abc-123\tBE\t-\t-\tR1\tStop\t\n", e1);
     CHECK_CONTAINS(s_out, want);
     CHECK_INT(s_run("lists", NULL), 0);
-    CHECK_CONTAINS(s_out, "\tStolen\tstolen\t2\tenabled\tocr\t2\n");
-    CHECK_CONTAINS(s_out, "\tClosed\twanted\t7\tdisabled\texact\t0\n");
+    CHECK_CONTAINS(s_out, "\tStolen\tstolen\t2\tenabled\tocr\t2\tovert\t-\t-\n");
+    CHECK_CONTAINS(s_out, "\tClosed\twanted\t7\tdisabled\texact\t0\tovert\t-\t-\n");
 
     char id[24];
     snprintf(id, sizeof id, "%lld", e1);
@@ -158,17 +398,20 @@ int main(void)
     /* Export, then import into another list: equal. */
     CHECK_INT(s_run("add", "Stolen", "GH-512-*", "--from", "2026-01-01T08:00:00+01:00", "--until",
                     "2030-06-01 12:00:00.25Z", "--instruction", "Stop, then \"call\" 101\nat once",
-                    "--ref", "a,b", NULL),
+                    "--ref", "a,b", "--requested-by", "PZ Lanaken, \"CP\"", NULL),
               0);
     CHECK_INT(s_run("export", "Stolen", "--output", s_path("stolen.csv"), NULL), 0);
     char *csv = h_slurp(s_path("stolen.csv"));
-    CHECK_CONTAINS(csv, "plate,country,valid_from,valid_until,instruction,external_ref\r\n");
-    CHECK_CONTAINS(csv, "\"Stop, then \"\"call\"\" 101\nat once\",\"a,b\"");
+    CHECK_CONTAINS(csv, "plate,country,valid_from,valid_until,instruction,external_ref,"
+                        "requested_by\r\n");
+    CHECK_CONTAINS(csv, "\"Stop, then \"\"call\"\" 101\nat once\",\"a,b\",\"PZ Lanaken, "
+                        "\"\"CP\"\"\"\r\n");
     free(csv);
     CHECK_INT(s_run("list-add", "Copy", "--category", "stolen", NULL), 0);
     CHECK_INT(s_run("import", "Copy", s_path("stolen.csv"), NULL), 0);
     CHECK_CONTAINS(s_out, "imported 3 entries into Copy (0 bad rows skipped)");
-    const char *cols = "plate, country, valid_from, valid_until, instruction, external_ref";
+    const char *cols =
+        "plate, country, valid_from, valid_until, instruction, external_ref, requested_by";
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM ((SELECT %s FROM anpr.watchlist_entry WHERE list_id = "
              "(SELECT id FROM anpr.watchlist WHERE name = 'Stolen') EXCEPT SELECT %s FROM "
@@ -178,6 +421,9 @@ int main(void)
              "WHERE list_id = (SELECT id FROM anpr.watchlist WHERE name = 'Stolen'))) d",
              cols, cols, cols, cols);
     CHECK_INT(h_query_ll(s_db.admin, sql), 0);
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist_entry WHERE "
+                                     "requested_by = 'PZ Lanaken, \"CP\"'"),
+              2);
     CHECK_INT(s_entries("Copy"), 3);
     /* The same file again: every row a duplicate of an entry. */
     CHECK_INT(s_run("import", "Copy", s_path("stolen.csv"), NULL), 2);
@@ -245,6 +491,10 @@ int main(void)
                                      "plate = 'QQ-7' AND country = 'DE' AND instruction = 'plain'"),
               1);
 
+    s_test_list_options();
+    s_test_update();
+    s_test_map();
+
     /* An admin's own login (subject to the tables' privileges and row-level security): her
      * changes are audited under her name. */
     char admin_ci[600];
@@ -259,6 +509,14 @@ int main(void)
     CHECK_INT(s_run("import", "Carol", s_path("stolen.csv"), NULL), 0);
     CHECK_INT(s_run("add", "Carol", "CA-1", NULL), 0);
     CHECK_INT(s_entries("Carol"), 4);
+    snprintf(id, sizeof id, "%lld", s_entry_id("CA-1"));
+    CHECK_INT(s_run("update", id, "--requested-by", "Carol", "--until", "2031-01-01", NULL), 0);
+    CHECK_INT(s_run("list-set", "Carol", "--covert", "--colour", "orange", NULL), 0);
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist_audit WHERE "
+                                     "changed_by = 'wl_carol' AND operation = 'UPDATE' AND "
+                                     "(new_row->>'requested_by' = 'Carol' OR "
+                                     "new_row->>'colour' = 'orange')"),
+              2);
     CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist_audit WHERE "
                                      "changed_by = 'wl_carol' AND relation = 'watchlist_entry' "
                                      "AND operation = 'INSERT'"),

@@ -5,7 +5,8 @@
  * a plate would hit, and how, computed by the daemon's own matcher on the lists as they are in
  * the database.
  *
- *   anpr-watchlist list-add | list-set | lists | add | remove | expire | show | export | import
+ *   anpr-watchlist list-add | list-set | lists | add | update | remove | expire | show | export
+ *                  | import
  *                                   (see s_admin_usage)
  *   anpr-watchlist test PLATE [--country CC] [--candidates P1[:C],P2...] [--confidence C]
  *   anpr-watchlist test --stdin       one "PLATE[;CC[;P1,P2...]]" per line, one result line each
@@ -314,11 +315,31 @@ enum { EXIT_OK = 0, EXIT_NOTHING = 1 };
 #define TIME_SQL(col)     "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define EPOCH_US_SQL(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
+/* The columns of an entry, in CSV files and for update. */
+enum { F_PLATE, F_COUNTRY, F_FROM, F_UNTIL, F_INSTR, F_REF, F_REQ, F_COUNT };
+static const char *const s_field_names[F_COUNT] = {
+    "plate", "country", "valid_from", "valid_until", "instruction", "external_ref", "requested_by"};
+
+#define MAPS_MAX 32
+
+/* One --map CSVNAME=COLUMN of import. */
+struct colmap {
+    char csv[128];   /* the header's name (case-insensitive) */
+    int field;       /* F_*, or -1: the column is ignored */
+    const char *arg; /* the option's value as given, for messages */
+};
+
 struct aopts {
     const char *db;
     const char *category, *policy, *rename, *country, *from, *until, *instruction, *ref, *output;
+    const char *plate, *requested_by;
     long long priority, max_subst, min_conf, suppress, retro;
-    int indel, candidates, realert, enabled; /* -1 not given */
+    long long hit_retention; /* days; 0 = the general retention (NULL), -1 not given */
+    int indel, candidates, realert, enabled, covert; /* -1 not given */
+    const char *colour; /* normalised; "" = the console's default (NULL); NULL not given */
+    char colour_buf[8];
+    struct colmap map[MAPS_MAX];
+    int nmap;
     bool dry_run, skip_bad;
 };
 
@@ -337,6 +358,10 @@ static const struct option s_admin_longopts[] = {
     {"retro", required_argument, NULL, 'B'},
     {"realert-camera", no_argument, NULL, 'r'},
     {"no-realert-camera", no_argument, NULL, '3'},
+    {"covert", no_argument, NULL, 'v'},
+    {"no-covert", no_argument, NULL, '4'},
+    {"colour", required_argument, NULL, 'L'},
+    {"hits-retention", required_argument, NULL, 'H'},
     {"rename", required_argument, NULL, 'R'},
     {"enable", no_argument, NULL, 'e'},
     {"disable", no_argument, NULL, 'x'},
@@ -345,6 +370,9 @@ static const struct option s_admin_longopts[] = {
     {"until", required_argument, NULL, 'U'},
     {"instruction", required_argument, NULL, 'I'},
     {"ref", required_argument, NULL, 'f'},
+    {"plate", required_argument, NULL, 'T'},
+    {"requested-by", required_argument, NULL, 'Q'},
+    {"map", required_argument, NULL, 'A'},
     {"output", required_argument, NULL, 'o'},
     {"dry-run", no_argument, NULL, 'n'},
     {"skip-bad", no_argument, NULL, 'k'},
@@ -364,12 +392,13 @@ static void s_admin_usage(FILE *f)
     fprintf(f, "usage: " PROG " list-add NAME --category C [LIST OPTIONS] [--db CONNINFO]\n"
                "       " PROG " list-set NAME [LIST OPTIONS] [--rename NEW] [--enable|--disable]\n"
                "       " PROG " lists\n"
-               "       " PROG " add LIST PLATE [--country CC] [--from TIME] [--until TIME]\n"
-               "                    [--instruction TEXT] [--ref TEXT]\n"
+               "       " PROG " add LIST PLATE [ENTRY OPTIONS]\n"
+               "       " PROG " update ID [--plate PLATE] [ENTRY OPTIONS]\n"
                "       " PROG " remove ID | expire ID\n"
                "       " PROG " show LIST\n"
                "       " PROG " export LIST [--output FILE]\n"
-               "       " PROG " import LIST FILE.csv [--dry-run] [--skip-bad]\n"
+               "       " PROG " import LIST FILE.csv [--map CSVNAME=COLUMN]... [--dry-run]\n"
+               "                    [--skip-bad]\n"
                "       " PROG " test ...   (see '" PROG " test --help')\n"
                "\n"
                "LIST OPTIONS: --category C ([a-z_]{1,32}), --priority 1..9, --policy exact|ocr,\n"
@@ -377,7 +406,19 @@ static void s_admin_usage(FILE *f)
                "  --no-candidates | --candidates, --suppress 0..86400 (seconds),\n"
                "  --realert-camera | --no-realert-camera,\n"
                "  --retro DURATION (search new entries in the reads of this long before they\n"
-               "  were added: 0 = never, up to 31d; e.g. 600, 30m, 24h, 7d)\n"
+               "  were added: 0 = never, up to 31d; e.g. 600, 30m, 24h, 7d),\n"
+               "  --covert | --no-covert (HITs only on the covert feed),\n"
+               "  --colour COLOUR (for the console: red, orange, yellow, green, blue, purple,\n"
+               "  grey, #RRGGBB, or default: by priority),\n"
+               "  --hits-retention DAYS (keep this list's HITs 1..3650 days, or default: the\n"
+               "  general retention)\n"
+               "ENTRY OPTIONS: --country CC, --from TIME, --until TIME (update: - = open),\n"
+               "  --instruction TEXT (to the operator, <= 1000 bytes), --ref TEXT (external\n"
+               "  reference, <= 64 bytes), --requested-by TEXT (who asked, <= 64 bytes);\n"
+               "  update changes only the fields given\n"
+               "--map CSVNAME=COLUMN: the file's column CSVNAME holds COLUMN (plate, country,\n"
+               "  valid_from, valid_until, instruction, external_ref, requested_by, or - to\n"
+               "  ignore it); repeatable; other header names are read as themselves\n"
                "TIME: ISO 8601, e.g. 2026-12-01, 2026-12-01T08:00:00Z, 2026-12-01 08:00+01:00\n"
                "      (no offset: UTC).\n"
                "  --db CONNINFO       libpq connection string (default: PGHOST, PGDATABASE, ...)\n"
@@ -640,16 +681,21 @@ static int s_lock_enabled_list(PGconn *conn, const char *list, char *id)
 struct colval {
     const char *col;
     char val[80];
+    bool null; /* set the column to NULL (its default meaning) */
 };
 
 static size_t s_list_cols(const struct aopts *o, struct colval *cv)
 {
     size_t n = 0;
 
-#define COL_STR(c, v) (cv[n].col = (c), snprintf(cv[n].val, sizeof cv[n].val, "%s", (v)), n++)
-#define COL_LL(c, v)  (cv[n].col = (c), snprintf(cv[n].val, sizeof cv[n].val, "%lld", (v)), n++)
+#define COL_STR(c, v)                                                                              \
+    (cv[n].col = (c), cv[n].null = false, snprintf(cv[n].val, sizeof cv[n].val, "%s", (v)), n++)
+#define COL_LL(c, v)                                                                               \
+    (cv[n].col = (c), cv[n].null = false, snprintf(cv[n].val, sizeof cv[n].val, "%lld", (v)), n++)
 #define COL_B(c, v)                                                                                \
-    (cv[n].col = (c), snprintf(cv[n].val, sizeof cv[n].val, "%s", (v) ? "t" : "f"), n++)
+    (cv[n].col = (c), cv[n].null = false,                                                          \
+     snprintf(cv[n].val, sizeof cv[n].val, "%s", (v) ? "t" : "f"), n++)
+#define COL_NULL(c) (cv[n].col = (c), cv[n].null = true, cv[n].val[0] = '\0', n++)
     if (o->category)
         COL_STR("category", o->category);
     if (o->priority >= 0)
@@ -674,9 +720,20 @@ static size_t s_list_cols(const struct aopts *o, struct colval *cv)
         COL_B("enabled", o->enabled);
     if (o->rename)
         COL_STR("name", o->rename);
+    if (o->covert >= 0)
+        COL_B("covert", o->covert);
+    if (o->colour && *o->colour)
+        COL_STR("colour", o->colour);
+    else if (o->colour)
+        COL_NULL("colour");
+    if (o->hit_retention > 0)
+        COL_LL("hit_retention_days", o->hit_retention);
+    else if (o->hit_retention == 0)
+        COL_NULL("hit_retention_days");
 #undef COL_STR
 #undef COL_LL
 #undef COL_B
+#undef COL_NULL
     return n;
 }
 
@@ -689,8 +746,8 @@ static bool s_name_ok(const char *name)
 
 static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
 {
-    struct colval cv[16];
-    const char *params[16];
+    struct colval cv[20];
+    const char *params[21];
     char sql[1024];
     size_t len = 0;
     size_t n;
@@ -712,7 +769,7 @@ static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
     params[0] = ops[0];
     for (size_t i = 0; i < n; i++) {
         cli_cat(sql, sizeof sql, &len, ", $%zu", i + 2);
-        params[i + 1] = cv[i].val;
+        params[i + 1] = cv[i].null ? NULL : cv[i].val;
     }
     cli_cat(sql, sizeof sql, &len, ") RETURNING id");
     PGresult *res = PQexecParams(conn, sql, (int)n + 1, NULL, params, NULL, NULL, 0);
@@ -734,8 +791,8 @@ static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
 
 static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
 {
-    struct colval cv[16];
-    const char *params[16];
+    struct colval cv[20];
+    const char *params[21];
     char sql[1024];
     size_t len = 0;
     size_t n = s_list_cols(o, cv);
@@ -753,7 +810,7 @@ static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
     params[0] = ops[0];
     for (size_t i = 0; i < n; i++) {
         cli_cat(sql, sizeof sql, &len, "%s%s = $%zu", i ? ", " : "", cv[i].col, i + 2);
-        params[i + 1] = cv[i].val;
+        params[i + 1] = cv[i].null ? NULL : cv[i].val;
     }
     cli_cat(sql, sizeof sql, &len, " WHERE name = $1 RETURNING id");
     PGresult *res = PQexecParams(conn, sql, (int)n + 1, NULL, params, NULL, NULL, 0);
@@ -784,7 +841,9 @@ static int s_cmd_lists(PGconn *conn, const struct aopts *o, char **ops)
     PGresult *res = s_q(conn,
                         "SELECT w.id, w.name, w.category, w.priority, "
                         "CASE WHEN w.enabled THEN 'enabled' ELSE 'disabled' END, w.match_policy, "
-                        "(SELECT count(*) FROM anpr.watchlist_entry e WHERE e.list_id = w.id) "
+                        "(SELECT count(*) FROM anpr.watchlist_entry e WHERE e.list_id = w.id), "
+                        "CASE WHEN w.covert THEN 'covert' ELSE 'overt' END, "
+                        "coalesce(w.colour, '-'), coalesce(w.hit_retention_days::text, '-') "
                         "FROM anpr.watchlist w ORDER BY w.priority, w.name",
                         0, NULL, "lists", &rc);
 
@@ -792,10 +851,10 @@ static int s_cmd_lists(PGconn *conn, const struct aopts *o, char **ops)
     (void)ops;
     if (!res)
         return rc;
+    /* New fields go at the end of the line: scripts that cut fields by number keep working. */
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+        for (int k = 0; k < PQnfields(res); k++)
+            printf("%s%c", PQgetvalue(res, i, k), k + 1 < PQnfields(res) ? '\t' : '\n');
     PQclear(res);
     return EXIT_OK;
 }
@@ -825,6 +884,54 @@ static PGresult *s_existing(PGconn *conn, const char *list_id, const char *count
                country ? 2 : 1, p, "read the list's entries", rc);
 }
 
+static bool s_text_ok(const char *s, size_t max)
+{
+    return strlen(s) <= max && s_utf8_ok(s);
+}
+
+/* "-": an open end of the validity (update only). */
+static bool s_open_time(const char *s, bool open_ok)
+{
+    return open_ok && strcmp(s, "-") == 0;
+}
+
+/*
+ * The entry options given (add, update), each checked as the table and the daemon want it;
+ * given times into *from and *until ("-" with open_ok: open, left as it is). EXIT_OK or
+ * EXIT_USAGE (reported). The validity as a whole is the caller's to check.
+ */
+static int s_check_entry_opts(const struct aopts *o, bool open_ok, int64_t *from, int64_t *until)
+{
+    const char *why;
+
+    if (o->country && !s_country_ok(o->country)) {
+        fprintf(stderr, PROG ": --country '%s': empty or two letters A-Z\n", o->country);
+        return EXIT_USAGE;
+    }
+    if (o->from && !s_open_time(o->from, open_ok) && (why = s_parse_time(o->from, from)) != NULL) {
+        fprintf(stderr, PROG ": --from '%s': %s\n", o->from, why);
+        return EXIT_USAGE;
+    }
+    if (o->until && !s_open_time(o->until, open_ok) &&
+        (why = s_parse_time(o->until, until)) != NULL) {
+        fprintf(stderr, PROG ": --until '%s': %s\n", o->until, why);
+        return EXIT_USAGE;
+    }
+    if (o->instruction && !s_text_ok(o->instruction, 1000)) {
+        fprintf(stderr, PROG ": --instruction: at most 1000 bytes of UTF-8\n");
+        return EXIT_USAGE;
+    }
+    if (o->ref && !s_text_ok(o->ref, 64)) {
+        fprintf(stderr, PROG ": --ref: at most 64 bytes of UTF-8\n");
+        return EXIT_USAGE;
+    }
+    if (o->requested_by && !s_text_ok(o->requested_by, 64)) {
+        fprintf(stderr, PROG ": --requested-by: at most 64 bytes of UTF-8\n");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
 {
     const char *list = ops[0], *plate = ops[1], *country = o->country ? o->country : "";
@@ -837,28 +944,10 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
         fprintf(stderr, PROG ": plate '%s': %s\n", plate, why);
         return EXIT_USAGE;
     }
-    if (!s_country_ok(country)) {
-        fprintf(stderr, PROG ": --country '%s': empty or two letters A-Z\n", country);
+    if (s_check_entry_opts(o, false, &from, &until) != EXIT_OK)
         return EXIT_USAGE;
-    }
-    if (o->from && (why = s_parse_time(o->from, &from)) != NULL) {
-        fprintf(stderr, PROG ": --from '%s': %s\n", o->from, why);
-        return EXIT_USAGE;
-    }
-    if (o->until && (why = s_parse_time(o->until, &until)) != NULL) {
-        fprintf(stderr, PROG ": --until '%s': %s\n", o->until, why);
-        return EXIT_USAGE;
-    }
     if (from >= until) {
         fprintf(stderr, PROG ": --from must be before --until\n");
-        return EXIT_USAGE;
-    }
-    if (o->instruction && (strlen(o->instruction) > 1000 || !s_utf8_ok(o->instruction))) {
-        fprintf(stderr, PROG ": --instruction: at most 1000 bytes of UTF-8\n");
-        return EXIT_USAGE;
-    }
-    if (o->ref && (strlen(o->ref) > 64 || !s_utf8_ok(o->ref))) {
-        fprintf(stderr, PROG ": --ref: at most 64 bytes of UTF-8\n");
         return EXIT_USAGE;
     }
     if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
@@ -885,18 +974,19 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
         }
     }
     PQclear(res);
-    const char *p[7] = {id,
+    const char *p[8] = {id,
                         plate,
                         country,
                         o->from,
                         o->until,
                         o->instruction ? o->instruction : "",
-                        o->ref ? o->ref : ""};
+                        o->ref ? o->ref : "",
+                        o->requested_by ? o->requested_by : ""};
     res = s_q(conn,
               "INSERT INTO anpr.watchlist_entry (list_id, plate, country, valid_from, valid_until, "
-              "instruction, external_ref) VALUES ($1, $2, $3, $4::timestamptz, $5::timestamptz, "
-              "$6, $7) RETURNING id",
-              7, p, "add entry", &rc);
+              "instruction, external_ref, requested_by) VALUES ($1, $2, $3, $4::timestamptz, "
+              "$5::timestamptz, $6, $7, $8) RETURNING id",
+              8, p, "add entry", &rc);
     if (!res)
         goto fail;
     char eid[24];
@@ -978,21 +1068,201 @@ static int s_cmd_expire(PGconn *conn, const struct aopts *o, char **ops)
     return rc;
 }
 
+/* A time as given, or as the database has it (NULL: open), for a message. */
+static const char *s_time_text(const char *given, const PGresult *res, int col)
+{
+    if (given)
+        return given;
+    return PQgetisnull(res, 0, col) ? "-" : PQgetvalue(res, 0, col);
+}
+
+/*
+ * Change the given fields of one entry, checked as add checks them: the plate, the country,
+ * the validity as it will be (given times with the entry's others), duplicates in its list.
+ * The triggers audit the UPDATE and tell running daemons.
+ */
+static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
+{
+    const char *eid = ops[0], *why;
+    char norm[PLATE_MAX + 1] = "", list_id[24], list[80], plate[40], country[3];
+    int64_t from = NO_TIME_FROM, until = NO_TIME_UNTIL;
+    long long self;
+    PGresult *res = NULL;
+    int rc;
+
+    if (util_parse_long(eid, 1, INT64_MAX, &self) != 0) {
+        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", eid);
+        return EXIT_USAGE;
+    }
+    if (!o->plate && !o->country && !o->from && !o->until && !o->instruction && !o->ref &&
+        !o->requested_by) {
+        cli_usage_error(PROG, "update: nothing to change");
+        return EXIT_USAGE;
+    }
+    if (o->plate && (why = s_entry_plate(o->plate, norm)) != NULL) {
+        fprintf(stderr, PROG ": --plate '%s': %s\n", o->plate, why);
+        return EXIT_USAGE;
+    }
+    if (s_check_entry_opts(o, true, &from, &until) != EXIT_OK)
+        return EXIT_USAGE;
+
+    if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
+        return rc;
+    /* The list row is locked too, as add and import lock it: no duplicate slips in meanwhile. */
+    /* clang-format cannot lay out strings joined with macros. */
+    /* clang-format off */
+    static const char find_sql[] =
+        "SELECT w.id, w.name, w.enabled, e.plate, e.country, "
+        EPOCH_US_SQL("e.valid_from") ", " EPOCH_US_SQL("e.valid_until") ", "
+        TIME_SQL("e.valid_from") ", " TIME_SQL("e.valid_until")
+        " FROM anpr.watchlist_entry e JOIN anpr.watchlist w ON w.id = e.list_id "
+        "WHERE e.id = $1 FOR UPDATE OF w, e";
+    /* clang-format on */
+    const char *p1[1] = {eid};
+    res = s_q(conn, find_sql, 1, p1, "find entry", &rc);
+    if (!res)
+        goto fail;
+    if (PQntuples(res) == 0) {
+        fprintf(stderr, PROG ": no entry %s\n", eid);
+        rc = EXIT_NOTHING;
+        goto fail;
+    }
+    snprintf(list_id, sizeof list_id, "%s", PQgetvalue(res, 0, 0));
+    snprintf(list, sizeof list, "%s", PQgetvalue(res, 0, 1));
+    if (strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
+        fprintf(stderr,
+                PROG ": entry %s is on list '%s', which is disabled; enable it first "
+                     "(list-set --enable)\n",
+                eid, list);
+        rc = EXIT_USAGE;
+        goto fail;
+    }
+
+    /* The entry as it will be: what was given, else what it has. */
+    snprintf(plate, sizeof plate, "%s", o->plate ? o->plate : PQgetvalue(res, 0, 3));
+    snprintf(country, sizeof country, "%s", o->country ? o->country : PQgetvalue(res, 0, 4));
+    if (!o->from)
+        from = s_ll_or(res, 0, 5, NO_TIME_FROM);
+    if (!o->until)
+        until = s_ll_or(res, 0, 6, NO_TIME_UNTIL);
+    if (from >= until) {
+        fprintf(stderr,
+                PROG ": entry %s: valid_from %s%s would not be before valid_until %s%s; "
+                     "nothing changed\n",
+                eid, s_time_text(o->from, res, 7), o->from ? " (--from)" : "",
+                s_time_text(o->until, res, 8), o->until ? " (--until)" : "");
+        rc = EXIT_USAGE;
+        goto fail;
+    }
+    PQclear(res);
+    res = NULL;
+
+    /* Duplicates, when what identifies the entry changes (an old plate that does not normalise
+     * is skipped by the daemon and has none). */
+    if ((o->plate || o->country || o->from || o->until) && s_entry_plate(plate, norm) == NULL) {
+        if (!(res = s_existing(conn, list_id, country, &rc)))
+            goto fail;
+        for (int i = 0; i < PQntuples(res); i++) {
+            char other[PLATE_MAX + 1];
+            if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == self ||
+                s_entry_plate(PQgetvalue(res, i, 1), other) != NULL || strcmp(other, norm) != 0 ||
+                !s_overlap(from, until, s_ll_or(res, i, 3, NO_TIME_FROM),
+                           s_ll_or(res, i, 4, NO_TIME_UNTIL)))
+                continue;
+            fprintf(stderr,
+                    PROG ": entry %s: plate '%s'%s%s would duplicate entry %s ('%s') of list "
+                         "'%s' (validity overlaps); nothing changed\n",
+                    eid, plate, *country ? " " : "", country, PQgetvalue(res, i, 0),
+                    PQgetvalue(res, i, 1), list);
+            rc = EXIT_USAGE;
+            goto fail;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+
+    /* Only the columns given; "-" opens a validity end (NULL). */
+    static const char *const cols[] = {"plate",       "country",      "valid_from",  "valid_until",
+                                       "instruction", "external_ref", "requested_by"};
+    const char *vals[] = {o->plate,       o->country, o->from,        o->until,
+                          o->instruction, o->ref,     o->requested_by};
+    const char *params[8] = {eid};
+    char sql[512];
+    size_t len = 0;
+    int n = 1;
+    cli_cat(sql, sizeof sql, &len, "UPDATE anpr.watchlist_entry SET ");
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        if (!vals[k])
+            continue;
+        bool time = k == 2 || k == 3;
+        params[n] = time && strcmp(vals[k], "-") == 0 ? NULL : vals[k];
+        cli_cat(sql, sizeof sql, &len, "%s%s = $%d%s", n > 1 ? ", " : "", cols[k], n + 1,
+                time ? "::timestamptz" : "");
+        n++;
+    }
+    cli_cat(sql, sizeof sql, &len, " WHERE id = $1");
+    if (!(res = s_q(conn, sql, n, params, "update entry", &rc)))
+        goto fail;
+    PQclear(res);
+    res = NULL;
+    if ((rc = s_exec(conn, "COMMIT", "commit")) != EXIT_OK)
+        return rc;
+    printf("updated entry %s (%s) of list '%s'\n", eid, *norm ? norm : plate, list);
+    return EXIT_OK;
+fail:
+    PQclear(res);
+    s_rollback(conn);
+    return rc;
+}
+
 static PGresult *s_entries(PGconn *conn, const char *list_id, int *rc)
 {
     const char *p[1] = {list_id};
 
     return s_q(conn,
                "SELECT id, plate, country, " TIME_SQL("valid_from") ", " TIME_SQL(
-                   "valid_until") ", instruction, external_ref "
+                   "valid_until") ", instruction, external_ref, requested_by "
                                   "FROM anpr.watchlist_entry WHERE list_id = $1 ORDER BY id",
                1, p, "read entries", rc);
+}
+
+/*
+ * The list's settings as one comment line, "# list ID NAME: column=value ..." (the columns of
+ * SCHEMA.md; "-" for NULL), so that scripts reading the entry lines can skip it. Its id into id.
+ */
+static int s_show_list(PGconn *conn, const char *name, char id[24])
+{
+    int rc = EXIT_OK;
+    const char *p[1] = {name};
+    PGresult *res = s_q(conn,
+                        "SELECT id, category, priority, enabled::text, match_policy, max_subst, "
+                        "indel::text, min_confidence, candidates::text, suppress_s, "
+                        "realert_camera::text, retro_s, covert::text, "
+                        "coalesce(colour, '-') AS colour, "
+                        "coalesce(hit_retention_days::text, '-') AS hit_retention_days "
+                        "FROM anpr.watchlist WHERE name = $1",
+                        1, p, "find list", &rc);
+
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        fprintf(stderr, PROG ": no list '%s'\n", name);
+        PQclear(res);
+        return EXIT_NOTHING;
+    }
+    snprintf(id, 24, "%s", PQgetvalue(res, 0, 0));
+    printf("# list %s %s:", id, name);
+    for (int k = 1; k < PQnfields(res); k++)
+        printf(" %s=%s", PQfname(res, k), PQgetvalue(res, 0, k));
+    printf("\n");
+    PQclear(res);
+    return EXIT_OK;
 }
 
 static int s_cmd_show(PGconn *conn, const struct aopts *o, char **ops)
 {
     char id[24];
-    int rc = s_find_list(conn, ops[0], false, id, NULL);
+    int rc = s_show_list(conn, ops[0], id);
 
     (void)o;
     if (rc != EXIT_OK)
@@ -1000,11 +1270,12 @@ static int s_cmd_show(PGconn *conn, const struct aopts *o, char **ops)
     PGresult *res = s_entries(conn, id, &rc);
     if (!res)
         return rc;
+    /* requested_by after the instruction: the fields before it keep their places. */
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                PQgetvalue(res, i, 2), PQgetisnull(res, i, 3) ? "-" : PQgetvalue(res, i, 3),
                PQgetisnull(res, i, 4) ? "-" : PQgetvalue(res, i, 4), PQgetvalue(res, i, 6),
-               PQgetvalue(res, i, 5));
+               PQgetvalue(res, i, 5), PQgetvalue(res, i, 7));
     PQclear(res);
     return EXIT_OK;
 }
@@ -1041,12 +1312,12 @@ static int s_cmd_export(PGconn *conn, const struct aopts *o, char **ops)
         PQclear(res);
         return EXIT_USAGE;
     }
-    fputs("plate,country,valid_from,valid_until,instruction,external_ref\r\n", f);
-    for (int i = 0; i < PQntuples(res); i++) {
-        static const int cols[] = {1, 2, 3, 4, 5, 6};
-        for (int k = 0; k < 6; k++)
-            s_csv_field(f, PQgetvalue(res, i, cols[k]), k == 5);
-    }
+    /* The header is import's own column names, so an export imports back as it is. */
+    for (int k = 0; k < F_COUNT; k++)
+        s_csv_field(f, s_field_names[k], k == F_COUNT - 1);
+    for (int i = 0; i < PQntuples(res); i++)
+        for (int k = 0; k < F_COUNT; k++)
+            s_csv_field(f, PQgetvalue(res, i, k + 1), k == F_COUNT - 1);
     int n = PQntuples(res);
     PQclear(res);
     if (fflush(f) != 0 || ferror(f) || (f != stdout && fclose(f) != 0)) {
@@ -1060,10 +1331,6 @@ static int s_cmd_export(PGconn *conn, const struct aopts *o, char **ops)
 }
 
 /* --- import ------------------------------------------------------------------------------- */
-
-enum { F_PLATE, F_COUNTRY, F_FROM, F_UNTIL, F_INSTR, F_REF, F_COUNT };
-static const char *const s_field_names[F_COUNT] = {"plate",       "country",     "valid_from",
-                                                   "valid_until", "instruction", "external_ref"};
 
 struct row {
     int line;
@@ -1257,7 +1524,7 @@ static void s_array_elem(char **w, const char *s, bool null_if_empty, bool first
 #define IMPORT_BATCH 5000
 static int s_insert_rows(PGconn *conn, const char *list_id, struct row *rows, size_t nrows)
 {
-    static const bool null_if_empty[F_COUNT] = {false, false, true, true, false, false};
+    static const bool null_if_empty[F_COUNT] = {false, false, true, true, false, false, false};
     char *arr[F_COUNT] = {NULL};
     size_t i = 0;
     int rc = EXIT_OK;
@@ -1297,15 +1564,16 @@ static int s_insert_rows(PGconn *conn, const char *list_id, struct row *rows, si
             *w[k]++ = '}';
             *w[k] = '\0';
         }
-        const char *p[1 + F_COUNT] = {list_id, arr[0], arr[1], arr[2], arr[3], arr[4], arr[5]};
-        PGresult *res = s_q(conn,
-                            "INSERT INTO anpr.watchlist_entry (list_id, plate, country, "
-                            "valid_from, valid_until, instruction, external_ref) "
-                            "SELECT $1::integer, p, c, f::timestamptz, u::timestamptz, i, r "
-                            "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
-                            "$6::text[], $7::text[]) WITH ORDINALITY AS t(p, c, f, u, i, r, n) "
-                            "ORDER BY n",
-                            1 + F_COUNT, p, "import", &rc);
+        const char *p[1 + F_COUNT] = {list_id, arr[0], arr[1], arr[2],
+                                      arr[3],  arr[4], arr[5], arr[6]};
+        PGresult *res =
+            s_q(conn,
+                "INSERT INTO anpr.watchlist_entry (list_id, plate, country, valid_from, "
+                "valid_until, instruction, external_ref, requested_by) "
+                "SELECT $1::integer, p, c, f::timestamptz, u::timestamptz, i, r, q "
+                "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+                "$7::text[], $8::text[]) WITH ORDINALITY AS t(p, c, f, u, i, r, q, n) ORDER BY n",
+                1 + F_COUNT, p, "import", &rc);
         PQclear(res);
         i = end;
     }
@@ -1313,6 +1581,16 @@ out:
     for (int k = 0; k < F_COUNT; k++)
         free(arr[k]);
     return rc;
+}
+
+/* A header name for a message: "'NAME'", with the --map that gave it its column. */
+static const char *s_header_name(char *buf, size_t cap, const char *name, const struct colmap *m)
+{
+    if (m)
+        snprintf(buf, cap, "'%s' (--map %s)", name, m->arg);
+    else
+        snprintf(buf, cap, "'%s'", name);
+    return buf;
 }
 
 static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
@@ -1340,7 +1618,8 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         c.pos = 3;
 
-    /* The header names the columns, in any order; plate is required. */
+    /* The header names the columns, in any order, by their own names or through --map; plate is
+     * required. */
     int hr = s_csv_next(&c, fields, 64, &nf, &line, &why);
     if (hr != 1) {
         fprintf(stderr, PROG ": %s:1: header: %s\n", file, hr == 0 ? "missing (empty file)" : why);
@@ -1350,27 +1629,54 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
         fprintf(stderr, PROG ": %s:%d: header: more than 64 columns\n", file, line);
         goto out;
     }
-    bool seen[F_COUNT] = {false}, header_bad = false;
+    bool header_bad = false, map_used[MAPS_MAX] = {false};
+    int first[F_COUNT], via[64]; /* header index giving each column; the --map that named it */
+    for (int k = 0; k < F_COUNT; k++)
+        first[k] = -1;
     for (int i = 0; i < nf; i++) {
-        col[i] = -1;
-        for (int k = 0; k < F_COUNT; k++)
+        col[i] = -2;
+        via[i] = -1;
+        for (int j = 0; j < o->nmap && col[i] == -2; j++) {
+            if (strcasecmp(fields[i], o->map[j].csv) == 0) {
+                col[i] = o->map[j].field;
+                via[i] = j;
+                map_used[j] = true;
+            }
+        }
+        for (int k = 0; k < F_COUNT && col[i] == -2; k++)
             if (strcasecmp(fields[i], s_field_names[k]) == 0)
                 col[i] = k;
-        if (col[i] < 0) {
+        if (col[i] == -2) {
             fprintf(stderr,
                     PROG ": %s:%d: header: unknown column '%s' (expected plate, country, "
-                         "valid_from, valid_until, instruction, external_ref)\n",
-                    file, line, fields[i]);
+                         "valid_from, valid_until, instruction, external_ref, requested_by; "
+                         "or --map %s=COLUMN, or --map %s=- to ignore it)\n",
+                    file, line, fields[i], fields[i], fields[i]);
             header_bad = true;
-        } else if (seen[col[i]]) {
-            fprintf(stderr, PROG ": %s:%d: header: column '%s' twice\n", file, line, fields[i]);
+        } else if (col[i] == -1) {
+            continue; /* --map NAME=- */
+        } else if (first[col[i]] >= 0) {
+            int a = first[col[i]];
+            char na[300], ni[300];
+            fprintf(stderr, PROG ": %s:%d: header: %s and %s are both column '%s'\n", file, line,
+                    s_header_name(na, sizeof na, fields[a], via[a] >= 0 ? &o->map[via[a]] : NULL),
+                    s_header_name(ni, sizeof ni, fields[i], via[i] >= 0 ? &o->map[via[i]] : NULL),
+                    s_field_names[col[i]]);
             header_bad = true;
         } else {
-            seen[col[i]] = true;
+            first[col[i]] = i;
         }
     }
-    if (!seen[F_PLATE]) {
-        fprintf(stderr, PROG ": %s:%d: header: no column 'plate'\n", file, line);
+    for (int j = 0; j < o->nmap; j++) {
+        if (!map_used[j]) {
+            fprintf(stderr, PROG ": %s:%d: --map %s: no column '%s' in the header\n", file, line,
+                    o->map[j].arg, o->map[j].csv);
+            header_bad = true;
+        }
+    }
+    if (first[F_PLATE] < 0) {
+        fprintf(stderr, PROG ": %s:%d: header: no column 'plate'%s\n", file, line,
+                o->nmap ? " (none named so, none mapped to it)" : "");
         header_bad = true;
     }
     if (header_bad)
@@ -1410,7 +1716,8 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
             continue;
         }
         for (int i = 0; i < nf; i++)
-            r->f[col[i]] = fields[i];
+            if (col[i] >= 0)
+                r->f[col[i]] = fields[i];
         const char *e;
         if ((e = s_entry_plate(r->f[F_PLATE], r->norm)) != NULL)
             s_row_err(r, file, "plate", "'%s': %s", r->f[F_PLATE], e);
@@ -1428,10 +1735,12 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
         if (times_ok && r->from >= r->until)
             s_row_err(r, file, "valid_until", "'%s' is not after valid_from '%s'", r->f[F_UNTIL],
                       r->f[F_FROM]);
-        if (strlen(r->f[F_INSTR]) > 1000 || !s_utf8_ok(r->f[F_INSTR]))
+        if (!s_text_ok(r->f[F_INSTR], 1000))
             s_row_err(r, file, "instruction", "at most 1000 bytes of UTF-8");
-        if (strlen(r->f[F_REF]) > 64 || !s_utf8_ok(r->f[F_REF]))
+        if (!s_text_ok(r->f[F_REF], 64))
             s_row_err(r, file, "external_ref", "at most 64 bytes of UTF-8");
+        if (!s_text_ok(r->f[F_REQ], 64))
+            s_row_err(r, file, "requested_by", "at most 64 bytes of UTF-8");
     }
 
     /* The list, locked so that no other admin adds a duplicate meanwhile. */
@@ -1543,15 +1852,16 @@ out:
 }
 
 static const struct admin_cmd s_admin_cmds[] = {
-    {"list-add", "dCPpmi1MN2sr3B", 1, 1, s_cmd_list_add},
-    {"list-set", "dCPpmi1MN2sr3BRex", 1, 1, s_cmd_list_set},
+    {"list-add", "dCPpmi1MN2sr3Bv4LH", 1, 1, s_cmd_list_add},
+    {"list-set", "dCPpmi1MN2sr3Bv4LHRex", 1, 1, s_cmd_list_set},
     {"lists", "d", 0, 0, s_cmd_lists},
-    {"add", "dcFUIf", 2, 2, s_cmd_add},
+    {"add", "dcFUIfQ", 2, 2, s_cmd_add},
+    {"update", "dTcFUIfQ", 1, 1, s_cmd_update},
     {"remove", "d", 1, 1, s_cmd_remove},
     {"expire", "d", 1, 1, s_cmd_expire},
     {"show", "d", 1, 1, s_cmd_show},
     {"export", "do", 1, 1, s_cmd_export},
-    {"import", "dnk", 2, 2, s_cmd_import},
+    {"import", "dnkA", 2, 2, s_cmd_import},
 };
 
 static int s_num(const char *opt, const char *val, long long lo, long long hi, long long *out,
@@ -1587,6 +1897,83 @@ static int s_duration(const char *opt, const char *val, long long lo, long long 
     return 0;
 }
 
+static const char *const s_colours[] = {"red",  "orange", "yellow", "green",
+                                        "blue", "purple", "grey"};
+
+/* A console colour, normalised to lower case into out: a name of s_colours or #rrggbb; "" for
+ * "default" (the console's choice by priority). */
+static bool s_colour(const char *s, char out[8])
+{
+    if (strcasecmp(s, "default") == 0) {
+        out[0] = '\0';
+        return true;
+    }
+    for (size_t i = 0; i < sizeof s_colours / sizeof s_colours[0]; i++) {
+        if (strcasecmp(s, s_colours[i]) == 0) {
+            snprintf(out, 8, "%s", s_colours[i]);
+            return true;
+        }
+    }
+    if (s[0] != '#' || strlen(s) != 7)
+        return false;
+    out[0] = '#';
+    for (int i = 1; i < 7; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        out[i] = c;
+    }
+    out[7] = '\0';
+    return true;
+}
+
+/* One --map CSVNAME=COLUMN; refuses an unknown column and a name or a column mapped twice. */
+static int s_map_add(struct aopts *o, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    struct colmap *m;
+
+    if (o->nmap >= MAPS_MAX) {
+        cli_usage_error(PROG, "--map: at most %d", MAPS_MAX);
+        return -1;
+    }
+    m = &o->map[o->nmap];
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof m->csv || !eq[1]) {
+        cli_bad_value(PROG, "--map", arg, "CSVNAME=COLUMN");
+        return -1;
+    }
+    memcpy(m->csv, arg, (size_t)(eq - arg));
+    m->csv[eq - arg] = '\0';
+    m->arg = arg;
+    m->field = strcmp(eq + 1, "-") == 0 ? -1 : -2;
+    for (int k = 0; k < F_COUNT; k++)
+        if (strcmp(eq + 1, s_field_names[k]) == 0)
+            m->field = k;
+    if (m->field == -2) {
+        cli_usage_error(PROG,
+                        "--map %s: unknown column '%s' (expected plate, country, valid_from, "
+                        "valid_until, instruction, external_ref, requested_by, or - to ignore)",
+                        arg, eq + 1);
+        return -1;
+    }
+    for (int j = 0; j < o->nmap; j++) {
+        if (strcasecmp(o->map[j].csv, m->csv) == 0) {
+            cli_usage_error(PROG, "--map %s: '%s' is mapped already (--map %s)", arg, m->csv,
+                            o->map[j].arg);
+            return -1;
+        }
+        if (m->field >= 0 && o->map[j].field == m->field) {
+            cli_usage_error(PROG, "--map %s and --map %s: two names mapped to column '%s'",
+                            o->map[j].arg, arg, s_field_names[m->field]);
+            return -1;
+        }
+    }
+    o->nmap++;
+    return 0;
+}
+
 static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
 {
     struct aopts o = {.priority = -1,
@@ -1597,7 +1984,9 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
                       .indel = -1,
                       .candidates = -1,
                       .realert = -1,
-                      .enabled = -1};
+                      .enabled = -1,
+                      .covert = -1,
+                      .hit_retention = -1};
     char *ops[4];
     int nops = 0, c;
     struct db_error err;
@@ -1681,6 +2070,35 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
         case 'x':
             o.enabled = c == 'e';
             break;
+        case 'v':
+        case '4':
+            o.covert = c == 'v';
+            break;
+        case 'L':
+            if (!s_colour(optarg, o.colour_buf)) {
+                cli_bad_value(PROG, "--colour", optarg,
+                              "red, orange, yellow, green, blue, purple, grey, #RRGGBB or default");
+                return EXIT_USAGE;
+            }
+            o.colour = o.colour_buf;
+            break;
+        case 'H':
+            if (strcasecmp(optarg, "default") == 0)
+                o.hit_retention = 0;
+            else if (s_num("--hits-retention", optarg, 1, 3650, &o.hit_retention,
+                           "1..3650 days or default"))
+                return EXIT_USAGE;
+            break;
+        case 'T':
+            o.plate = optarg;
+            break;
+        case 'Q':
+            o.requested_by = optarg;
+            break;
+        case 'A':
+            if (s_map_add(&o, optarg) != 0)
+                return EXIT_USAGE;
+            break;
         case 'R':
             o.rename = optarg;
             break;
@@ -1752,7 +2170,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; argc >= 2 && i < sizeof s_admin_cmds / sizeof s_admin_cmds[0]; i++)
         if (strcmp(argv[1], s_admin_cmds[i].name) == 0)
             return s_admin(&s_admin_cmds[i], argc, argv);
-    cli_usage_error(PROG, "expected a command: list-add, list-set, lists, add, remove, expire, "
-                          "show, export, import, test");
+    cli_usage_error(PROG, "expected a command: list-add, list-set, lists, add, update, remove, "
+                          "expire, show, export, import, test");
     return EXIT_USAGE;
 }
