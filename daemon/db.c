@@ -553,7 +553,7 @@ out:
 }
 
 /* A text[] parameter ("{"a","b"}") of n strings that hold no '"' nor '\\' (normalised plates
- * and the regular expressions wl_entry_regex makes); NULL on out of memory. */
+ * plates); NULL on out of memory. */
 static char *s_text_array(const char *const *v, size_t n)
 {
     size_t cap = 3, len = 0;
@@ -566,6 +566,23 @@ static char *s_text_array(const char *const *v, size_t n)
     text[len++] = '{';
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(text + len, cap - len, "%s\"%s\"", i ? "," : "", v[i]);
+    text[len++] = '}';
+    text[len] = '\0';
+    return text;
+}
+
+/* A bigint[] parameter of n ids ("{1,2}"); NULL on out of memory. */
+static char *s_u64_array(const uint64_t *v, size_t n)
+{
+    size_t cap = 3 + n * 21, len = 0;
+    char *text = malloc(cap);
+
+    if (!text)
+        return NULL;
+    text[len++] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s%llu", i ? "," : "",
+                                (unsigned long long)v[i]);
     text[len++] = '}';
     text[len] = '\0';
     return text;
@@ -608,19 +625,19 @@ static void s_retro_row(const PGresult *res, int i, struct db_retro_read *out)
     }
 }
 
-int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates, size_t nplates,
-                   const char *const *patterns, size_t npatterns, int64_t since_us, int max_rows,
+int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
+                   const uint64_t *plate_entries, size_t nplates, int64_t since_us, int max_rows,
                    struct db_retro_read **out, size_t *n, struct db_error *err)
 {
     char since[32], rows[16], *ids = s_ids_param(entries);
-    char *pl = s_text_array(plates, nplates), *pa = s_text_array(patterns, npatterns);
-    const char *params[5] = {ids, pl, pa, since, rows};
+    char *pl = s_text_array(plates, nplates), *pe = s_u64_array(plate_entries, nplates);
+    const char *params[5] = {ids, pl, pe, since, rows};
     PGresult *res = NULL;
     int rc = -1;
 
     *out = NULL;
     *n = 0;
-    if (!ids || !pl || !pa) {
+    if (!ids || !pl || !pe) {
         s_errf(err, "retro-match: out of memory");
         goto out;
     }
@@ -628,7 +645,7 @@ int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plat
     snprintf(since, sizeof since, "%.6f", (double)since_us / 1e6);
     snprintf(rows, sizeof rows, "%d", max_rows);
     res = PQexecParams(conn,
-                       "SELECT * FROM anpr.retro_reads($1::bigint[], $2::text[], $3::text[], "
+                       "SELECT * FROM anpr.retro_reads($1::bigint[], $2::text[], $3::bigint[], "
                        "to_timestamp($4::double precision), $5::integer)",
                        5, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -650,7 +667,7 @@ out:
     PQclear(res);
     free(ids);
     free(pl);
-    free(pa);
+    free(pe);
     return rc;
 }
 

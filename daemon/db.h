@@ -67,13 +67,14 @@ struct db_retro_read {
 };
 
 /*
- * The retro-match's search (anpr.retro_reads, migration 007: logged in the database): reads
- * since since_us whose normalised plate is one of plates or matches one of the regular
- * expressions patterns, oldest first, at most max_rows, for the entries in `entries`. *out
- * (n of them, the caller frees it). 0, or -1 with err.
+ * The retro-match's search (anpr.retro_reads, migration 007, which checks every term and logs
+ * the search): the reads since since_us (the server keeps it within the entries' windows)
+ * whose normalised plate is one of plates (plates[i] a plate entry plate_entries[i] can match),
+ * or that fit one of the pattern entries, newest first, at most max_rows, for the entries in
+ * `entries`. *out (n of them, the caller frees it). 0, or -1 with err.
  */
-int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates, size_t nplates,
-                   const char *const *patterns, size_t npatterns, int64_t since_us, int max_rows,
+int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
+                   const uint64_t *plate_entries, size_t nplates, int64_t since_us, int max_rows,
                    struct db_retro_read **out, size_t *n, struct db_error *err);
 
 /* Store the post-match HIT m of read rr (normalised plate `plate`): 1 when stored, 0 when the

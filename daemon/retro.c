@@ -6,52 +6,64 @@
 
 #include "match.h"
 
-#define RETRO_VARIANTS_MAX 256 /* plates searched for one entry; beyond, its regex */
-#define RETRO_REGEX_MAX    512
+#define RETRO_VARIANTS_MAX 1024 /* plates searched for one entry; beyond, only its own */
+#define RETRO_PLATES_MAX   4096 /* plates one search takes (the database's limit) */
 
-/* Growable array of search strings (plates or regular expressions). */
-struct s_strs {
+/* The plates searched for, each with its entry (the database checks that they belong). */
+struct s_terms {
     char **v;
+    uint64_t *entry;
     size_t n, cap;
 };
 
-static int s_strs_add(struct s_strs *s, const char *str)
+static int s_terms_add(struct s_terms *t, const char *plate, uint64_t entry)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        char **v = realloc(s->v, cap * sizeof *v);
-        if (!v)
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        char **v = realloc(t->v, cap * sizeof *v);
+        if (v)
+            t->v = v;
+        uint64_t *e = realloc(t->entry, cap * sizeof *e);
+        if (e)
+            t->entry = e;
+        if (!v || !e)
             return -1;
-        s->v = v;
-        s->cap = cap;
+        t->cap = cap;
     }
-    if (!(s->v[s->n] = strdup(str)))
+    if (!(t->v[t->n] = strdup(plate)))
         return -1;
-    s->n++;
+    t->entry[t->n++] = entry;
     return 0;
 }
 
-static void s_strs_free(struct s_strs *s)
+static void s_terms_free(struct s_terms *t)
 {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < t->n; i++)
+        free(t->v[i]);
+    free(t->v);
+    free(t->entry);
+    memset(t, 0, sizeof *t);
 }
 
-/* What to search for entry e: its plates, or its regular expression. 0 or -1. */
+/*
+ * What to search for plate entry e: every plate it can match (wl_entry_variants), or when there
+ * are too many, its own plate only (counted in out->narrowed). A pattern entry is searched by
+ * the database from the entry itself. 0 or -1 (out of memory).
+ */
 static int s_search_terms(const wl_t *wl, const struct wl_entry *e, char (*var)[PLATE_MAX + 1],
-                          struct s_strs *plates, struct s_strs *patterns)
+                          struct s_terms *terms, struct retro_result *out)
 {
-    int n = wl_entry_variants(wl, e, var, RETRO_VARIANTS_MAX);
-
-    for (int i = 0; i < n; i++)
-        if (s_strs_add(plates, var[i]) != 0)
-            return -1;
-    if (n >= 0)
+    if (e->pattern)
         return 0;
-    char re[RETRO_REGEX_MAX];
-    return wl_entry_regex(wl, e, re, sizeof re) < 0 ? 0 : s_strs_add(patterns, re);
+    int n = wl_entry_variants(wl, e, var, RETRO_VARIANTS_MAX);
+    if (n < 0 || terms->n + (size_t)n > RETRO_PLATES_MAX) {
+        out->narrowed++;
+        return terms->n < RETRO_PLATES_MAX ? s_terms_add(terms, e->plate, e->id) : 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (s_terms_add(terms, var[i], e->id) != 0)
+            return -1;
+    return 0;
 }
 
 static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
@@ -72,7 +84,7 @@ static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
 int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_us,
               struct retro_result *out, struct db_error *err)
 {
-    struct s_strs plates = {0}, patterns = {0};
+    struct s_terms terms = {0};
     char(*var)[PLATE_MAX + 1] = malloc(RETRO_VARIANTS_MAX * sizeof *var);
     idset_t *searched = idset_new();
     struct db_retro_read *rows = NULL;
@@ -87,7 +99,7 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_
         const struct wl_entry *e = wl_patch_entry(wl, i);
         if (!idset_has(changed, e->id) || e->list->opts.retro_s == 0)
             continue;
-        if (idset_add(searched, e->id) != 0 || s_search_terms(wl, e, var, &plates, &patterns) != 0)
+        if (idset_add(searched, e->id) != 0 || s_search_terms(wl, e, var, &terms, out) != 0)
             goto oom;
         if (e->list->opts.retro_s > window_s)
             window_s = e->list->opts.retro_s;
@@ -97,8 +109,7 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_
         rc = 0;
         goto done;
     }
-    if (db_retro_reads(conn, searched, (const char *const *)plates.v, plates.n,
-                       (const char *const *)patterns.v, patterns.n,
+    if (db_retro_reads(conn, searched, (const char *const *)terms.v, terms.entry, terms.n,
                        now_us - (int64_t)window_s * 1000000, RETRO_MAX_ROWS, &rows, &nrows,
                        err) != 0)
         goto done;
@@ -135,7 +146,6 @@ done:
     free(rows);
     free(var);
     idset_destroy(&searched);
-    s_strs_free(&plates);
-    s_strs_free(&patterns);
+    s_terms_free(&terms);
     return rc;
 }

@@ -3,17 +3,21 @@
  * retro_s) is searched for in the reads stored in that window, by the same matching rules as a
  * live read, so a car that passed before it was listed is reported as a post-match HIT.
  *
- * The search goes through the database's own audited function (anpr.retro_reads): by every
- * plate the entry can match (wl_entry_variants) on the plate index, and by a regular
- * expression for patterns and for entries with too many variants. Each read found is then
+ * The search goes through the database's own audited function (anpr.retro_reads), which checks
+ * every term: by every plate the entry can match (wl_entry_variants) on the plate index, and for
+ * a pattern entry by the pattern (literally: its OCR tolerance is the matcher's, below). Each
+ * read found is then
  * matched against the current snapshot as a live one would be; a HIT is kept when it is of a
  * new entry, within that entry's window, and not already stored for that read (a live HIT of a
  * read that came in while the entry was being added, or an earlier retro-match of it).
  *
  * Not searched: a past read whose only matching reading was one of its alternative candidates
- * (the search looks at the plate as read), and entries changed in one change of more than
- * the patch limit (a whole list imported): those come in by a full load, which does not
- * retro-match.
+ * (the search looks at the plate as read); for an entry with more than RETRO_VARIANTS_MAX OCR
+ * variants (several substitutions and indel), other plates than its own; a misread with one
+ * character more or missing and a substitution; a pattern read with a look-alike character;
+ * reads still in the spool, not yet in the database (a backlog during an outage); entries
+ * changed in one change of more than the patch limit (a whole list imported): those come in by
+ * a full load, which does not retro-match.
  */
 #ifndef ANPR_RETRO_H
 #define ANPR_RETRO_H
@@ -41,9 +45,10 @@ struct retro_post {
 struct retro_result {
     struct retro_post *posts; /* new post-match HITs, stored; the caller frees the array */
     size_t nposts;
-    size_t entries; /* entries searched for */
-    size_t reads;   /* reads the search returned */
-    bool cut;       /* the search returned RETRO_MAX_ROWS: older sightings may be missing */
+    size_t entries;  /* entries searched for */
+    size_t reads;    /* reads the search returned */
+    bool cut;        /* the search returned RETRO_MAX_ROWS: older sightings may be missing */
+    size_t narrowed; /* entries with too many OCR variants: searched by their own plate only */
 };
 
 /*

@@ -112,10 +112,12 @@ static void s_retro(sync_t *self)
     if (res.entries > 0)
         log_info("sync",
                  "retro-match of %zu new entries: %zu reads looked at, %zu post-match HITs, "
-                 "%.0f ms%s",
+                 "%.0f ms%s%s",
                  res.entries, res.reads, res.nposts, (double)(util_mono_us() - t0) / 1000.0,
-                 res.cut ? " (the search was cut at its row limit: older sightings may be missing)"
-                         : "");
+                 res.cut ? " (cut at its row limit: the oldest sightings may be missing)" : "",
+                 res.narrowed ? " (entries with too many OCR variants searched by their own "
+                                "plate)"
+                              : "");
     if (res.nposts == 0) {
         free(res.posts);
         return;

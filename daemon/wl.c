@@ -1256,42 +1256,6 @@ int wl_entry_variants(const wl_t *self, const struct wl_entry *e, char (*out)[PL
     return (int)n;
 }
 
-int wl_entry_regex(const wl_t *self, const struct wl_entry *e, char *buf, size_t cap)
-{
-    bool ocr = e->list->opts.policy == WL_POLICY_OCR && e->list->opts.max_subst > 0;
-    size_t len = 0;
-
-#define S_PUT(ch)                                                                                  \
-    do {                                                                                           \
-        if (len + 2 > cap)                                                                         \
-            return -1;                                                                             \
-        buf[len++] = (ch);                                                                         \
-    } while (0)
-    S_PUT('^');
-    for (const char *p = e->plate; *p; p++) {
-        unsigned char rep = self->canon[(unsigned char)*p];
-        if (*p == '?') {
-            S_PUT('.');
-        } else if (*p == '*') {
-            S_PUT('.');
-            S_PUT('*');
-        } else if (!ocr) {
-            S_PUT(*p);
-        } else {
-            /* The character's class: what the matcher takes as the same character. */
-            S_PUT('[');
-            for (int c = 0; c < 256; c++)
-                if (self->canon[c] && self->canon[c] == rep)
-                    S_PUT((char)c);
-            S_PUT(']');
-        }
-    }
-    S_PUT('$');
-#undef S_PUT
-    buf[len] = '\0';
-    return (int)len;
-}
-
 /* ---- lookup ---- */
 
 /* First entry whose canonical key is key (length n, hash h), or WL_NONE. */

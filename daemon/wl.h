@@ -161,16 +161,11 @@ const struct wl_entry *wl_patch_entry(const wl_t *self, size_t i);
  * would match as the plate read, by its list's policy (the plate itself; with OCR, every
  * variant with up to max_subst characters swapped within their class; with indel, also one
  * character missing or one more), into out[0..max). How many, or -1 for a pattern or when
- * there are more than max (search by wl_entry_regex then).
+ * there are more than max.
  */
 int wl_entry_variants(const wl_t *self, const struct wl_entry *e, char (*out)[PLATE_MAX + 1],
                       size_t max);
-/*
- * A POSIX regular expression for the normalised plates entry e can match ('?' any character,
- * '*' any run, on OCR lists each literal character as its class); its length, or -1 if it
- * does not fit in cap. It finds a superset: the matcher decides.
- */
-int wl_entry_regex(const wl_t *self, const struct wl_entry *e, char *buf, size_t cap);
+
 size_t wl_list_count(const wl_t *self);
 size_t wl_memory_bytes(const wl_t *self); /* heap held by the snapshot */
 /* Whether any list matches candidate readings (else a caller need not prepare them). */

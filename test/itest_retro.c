@@ -135,8 +135,8 @@ int main(void)
                      "SELECT id, '1-ABC-123', 'Stolen in Maasmechelen' FROM anpr.watchlist "
                      "WHERE name = 'Stolen vehicles'");
     CHECK_INT(s_posts(sub, 2, 3000, plates, &live), 2);
-    CHECK_STR(plates[0], "1-ABC-123");
-    CHECK_STR(plates[1], "1-A8C-123");
+    CHECK_STR(plates[0], "1-A8C-123"); /* the newest sighting first */
+    CHECK_STR(plates[1], "1-ABC-123");
     CHECK(s_retro_done(&d, 1));
     CHECK_INT(s_post_rows(db.admin, "1-ABC-123"), 2);
     CHECK_INT(live, 0);
@@ -172,6 +172,23 @@ int main(void)
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.retro_match_log "
                                    "WHERE searched_by = 'anprd' AND rows_found > 0"),
               4);
+    /* The function checks what it is asked: a plate not near the entry is not searched, an
+     * entry not recently added is refused. */
+    PGconn *daemon_conn = PQconnectdb(db.daemon_ci);
+    PGresult *r2 =
+        PQexec(daemon_conn, "SELECT count(*) FROM anpr.retro_reads(ARRAY(SELECT id FROM "
+                            "anpr.watchlist_entry WHERE plate = '1-ABC-123'), '{2NOR002}', "
+                            "ARRAY(SELECT id FROM anpr.watchlist_entry WHERE plate = '1-ABC-123'), "
+                            "now() - interval '1 hour', 100)");
+    CHECK(PQresultStatus(r2) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r2, 0, 0), "0") == 0);
+    PQclear(r2);
+    r2 = PQexec(daemon_conn, "SELECT count(*) FROM anpr.retro_reads('{999999}', '{}', '{}', "
+                             "now() - interval '1 hour', 100)");
+    CHECK(PQresultStatus(r2) == PGRES_FATAL_ERROR);
+    CHECK_CONTAINS(PQresultErrorMessage(r2), "not recently added");
+    PQclear(r2);
+    PQfinish(daemon_conn);
+
     /* The daemon's role searches only through the function, never the history itself. */
     PGconn *as_daemon = PQconnectdb(db.daemon_ci);
     PGresult *res = PQexec(as_daemon, "SELECT count(*) FROM anpr.plate_read");
