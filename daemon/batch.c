@@ -267,20 +267,25 @@ struct s_rec {
 
 size_t batch_rec_encode(const struct batch *self, size_t i, uint8_t *out, size_t cap)
 {
+    if (i >= self->nreads)
+        return 0;
     const struct batch_ack *a = &self->acks[i];
-    struct s_rec h = {.read_len = a->read_len,
-                      .hits_len = a->hits_len,
-                      .camera_id = a->camera_id,
-                      .day = a->day,
-                      .seq = a->seq,
-                      .time_us = a->time_us};
+    struct s_rec h;
     size_t len = sizeof h + a->read_len + a->hits_len;
 
-    if (i >= self->nreads || len > cap)
+    if (len > cap)
         return 0;
+    /* Zeroed first: padding and the camera's unused bytes go to disk too. */
+    memset(&h, 0, sizeof h);
+    h.read_len = a->read_len;
+    h.hits_len = a->hits_len;
+    h.camera_id = a->camera_id;
+    h.day = a->day;
+    h.seq = a->seq;
+    h.time_us = a->time_us;
     for (uint32_t k = 0; k < a->hits_len; k++)
         h.nhits += self->hits.data[a->hits_off + k] == '\n';
-    memcpy(h.camera, a->camera, sizeof h.camera);
+    memcpy(h.camera, a->camera, strnlen(a->camera, sizeof h.camera - 1));
     memcpy(out, &h, sizeof h);
     memcpy(out + sizeof h, self->reads.data + a->read_off, a->read_len);
     memcpy(out + sizeof h + a->read_len, self->hits.data + a->hits_off, a->hits_len);
@@ -292,17 +297,16 @@ int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len)
     struct s_rec h;
 
     if (len < sizeof h)
-        return -1;
+        return BATCH_REC_BAD;
     memcpy(&h, rec, sizeof h);
     if ((uint64_t)h.read_len + h.hits_len != len - sizeof h ||
         memchr(h.camera, '\0', sizeof h.camera) == NULL || h.read_len == 0)
-        return -1;
-    if (s_reserve(&self->reads, h.read_len) != 0 || s_reserve(&self->hits, h.hits_len + 1) != 0)
-        return -1;
-    if (s_acks_reserve(self) != 0)
-        return -1;
+        return BATCH_REC_BAD;
     if (self->reads.len + h.read_len > UINT32_MAX || self->hits.len + h.hits_len > UINT32_MAX)
-        return -1;
+        return BATCH_REC_NOMEM; /* this batch is full: the next one takes it */
+    if (s_reserve(&self->reads, h.read_len) != 0 || s_reserve(&self->hits, h.hits_len + 1) != 0 ||
+        s_acks_reserve(self) != 0)
+        return BATCH_REC_NOMEM;
     struct batch_ack *a = &self->acks[self->nreads++];
     memset(a, 0, sizeof *a);
     memcpy(a->camera, h.camera, sizeof a->camera);

@@ -90,8 +90,10 @@ void batch_drop_last(struct batch *self);
  */
 size_t batch_rec_encode(const struct batch *self, size_t i, uint8_t *out, size_t cap);
 
-/* Append the read of a spool record; it has no reader to acknowledge (id_len 0). 0, or -1 when
- * the record is malformed (its lengths do not add up) or out of memory. */
+/* Append the read of a spool record; it has no reader to acknowledge (id_len 0). 0, or
+ * BATCH_REC_BAD when the record is malformed (its lengths do not add up: skip it), or
+ * BATCH_REC_NOMEM (try it again later: it must not be skipped). */
+enum { BATCH_REC_BAD = -1, BATCH_REC_NOMEM = -2 };
 int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len);
 
 /* UTC day number (days since 1970-01-01) of a time in µs. */

@@ -374,7 +374,8 @@ static int s_fwd_push(ingest_t *self, const struct proto_read *r, const char *pl
     if (rc != FWD_FULL)
         return 0;
     if (s_fwd_log_due(self))
-        log_warn("ingest", "backbone: the outbound spool is full (backbone.max_mb %d); reads "
+        log_warn("ingest",
+                 "backbone: the outbound spool is full (backbone.max_mb %d); reads "
                  "with HITs wait in the cameras until the server takes the backlog",
                  self->conf->backbone.max_mb);
     return -1;
@@ -520,8 +521,8 @@ static void s_take_update(ingest_t *self)
         s_publish(self, &p->hit, p->topic, p->topic_len, p->covert);
         self->stats.hits_post++;
         /* Stored already (by the sync thread): queued for the backbone however full. */
-        if (self->fwd && plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) ==
-                             PLATE_OK &&
+        if (self->fwd &&
+            plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK &&
             fwd_push_hit(self->fwd, &p->hit, plate, err, sizeof err) != FWD_OK &&
             s_fwd_log_due(self))
             log_error("ingest", "backbone: post-match HIT not queued: %s", err);
@@ -847,7 +848,9 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
         if (n > 0 && !full && (items[2].revents & ZMQ_POLLIN)) {
             struct s_read *held = NULL;
             for (int i = 0; i < INGEST_BURST; i++) {
-                if (self->stats.pending >= (uint64_t)self->conf->ingest.max_pending)
+                /* Full (pending, or the spool since a read of this burst): the rest waits. */
+                if (self->stats.pending >= (uint64_t)self->conf->ingest.max_pending ||
+                    util_mono_us() < self->spool_full_until)
                     break;
                 /* Prepare the next read into the slot the held one does not use, then finish
                  * the held one: its lookup overlaps with the next one's prefetch. */
@@ -933,14 +936,13 @@ static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t
         return -1;
     }
     for (size_t i = 0; i < rep.ndamage && i < SPOOL_DAMAGE_MAX; i++)
-        log_error("ingest", "backbone spool damaged: %s at offset %" PRIu64 ": %s; %" PRIu64
-                  " bytes dropped",
+        log_error("ingest",
+                  "backbone spool damaged: %s at offset %" PRIu64 ": %s; %" PRIu64 " bytes dropped",
                   rep.damage[i].file, rep.damage[i].offset, rep.damage[i].reason,
                   rep.damage[i].bytes);
     fwd_stats(self->fwd, &st);
     log_info("ingest", "backbone: forwarding to %s:%d as %s; %" PRIu64 " messages queued",
-             conf->backbone.host, conf->backbone.port, conf->backbone.instance,
-             st.queued_records);
+             conf->backbone.host, conf->backbone.port, conf->backbone.instance, st.queued_records);
     return 0;
 }
 
@@ -1081,7 +1083,11 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
                  self->stats.pending);
     /* The sync thread first: an update it sent and we never took is freed here. */
     sync_destroy(&self->sync);
-    s_take_update(self);
+    /* Every update left: a snapshot and the post-matches that follow it are two. */
+    zmq_pollitem_t left = {self->sync_pair, 0, ZMQ_POLLIN, 0};
+    while (zmq_poll(&left, 1, 0) > 0 && (left.revents & ZMQ_POLLIN))
+        s_take_update(self);
+    s_fwd_commit(self);
     zmq_close(self->sync_pair);
     writer_send_batch(self->pair, NULL);
     s_spool_counts(self);

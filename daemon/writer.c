@@ -231,27 +231,36 @@ static void s_commit(writer_t *self, struct batch *batch)
     batch->committed = false; /* stopping: not stored, so never acknowledged */
 }
 
-/* Spool mode: the reads after the checkpoint, at most batch_size, into batch; the position of
- * the last. 0 when none is durable yet; -1 on a damaged record (logged, the rest goes on). */
-static int s_fill(writer_t *self, spool_cursor_t *cur, struct batch *batch, uint64_t *last)
+/*
+ * Spool mode: the reads after the cursor, at most batch_size, into batch; *last gets the
+ * position of the last one taken. 0 when none is durable yet or the batch is full; -1 when the
+ * spool could not be read or memory ran out (err): the caller starts a new cursor at *last
+ * later, so nothing is skipped. Only a record that is malformed (a bug, not the disk: the
+ * checksum passed) is skipped, and logged.
+ */
+static int s_fill(writer_t *self, spool_cursor_t *cur, struct batch *batch, uint64_t *last,
+                  char *err, size_t errlen)
 {
-    char err[512];
-
     while (batch->nreads < (size_t)self->batch_size) {
         const void *data;
         size_t len;
         uint64_t pos, seq;
-        int rc = spool_read(cur, &data, &len, &pos, &seq, err, sizeof err);
+        int rc = spool_read(cur, &data, &len, &pos, &seq, err, errlen);
         if (rc == 0)
-            break;
-        if (rc < 0) {
-            log_error("writer", "spool: %s", err);
+            return 0;
+        if (rc < 0)
+            return -1;
+        rc = batch_rec_add(batch, data, len);
+        if (rc == BATCH_REC_NOMEM) {
+            if (batch->nreads > 0)
+                return -1; /* store what we have; this one comes again with a new cursor */
+            snprintf(err, errlen, "out of memory for record %" PRIu64, seq);
             return -1;
         }
-        *last = pos;
-        if (batch_rec_add(batch, data, len) != 0)
+        if (rc == BATCH_REC_BAD)
             log_error("writer", "spool: record %" PRIu64 " at %" PRIu64 " malformed; skipped", seq,
                       pos);
+        *last = pos;
     }
     return 0;
 }
@@ -279,12 +288,19 @@ void writer_counts(writer_t *self, struct writer_counts *out)
 }
 
 /* Spool mode: drain the spool into PostgreSQL until told to stop. */
+/*
+ * Spool mode: drain the spool into PostgreSQL until told to stop. Every read in the spool was
+ * acknowledged, so none is ever skipped: a read error (the disk) or a lack of memory is retried
+ * with a new cursor after a pause, logged once a minute, until it works or anprd is restarted
+ * (which cuts real damage off at open, see docs/SPOOL.md).
+ */
 static void s_drain(writer_t *self)
 {
     char err[512];
     uint64_t last = spool_checkpointed(self->spool);
     spool_cursor_t *cur = spool_cursor_new(self->spool, last, err, sizeof err);
     struct batch *batch = batch_new();
+    int64_t logged_us = 0;
 
     if (!cur || !batch) {
         log_error("writer", "spool: %s", cur ? "out of memory" : err);
@@ -292,21 +308,22 @@ static void s_drain(writer_t *self)
     }
     while (!atomic_load(&self->stopping)) {
         uint64_t before = last;
-        if (s_fill(self, cur, batch, &last) != 0 && batch->nreads == 0) {
-            /* A record damaged since the spool was opened (the disk): nothing after it can be
-             * read in order, so the cursor starts again at what is durable now. */
-            uint64_t durable = spool_durable(self->spool);
-            log_error("writer",
-                      "spool: reads between positions %" PRIu64 " and %" PRIu64
-                      " are skipped; they may not be stored",
-                      last, durable);
+        bool short_fill = s_fill(self, cur, batch, &last, err, sizeof err) != 0;
+        if (short_fill && batch->nreads == 0) {
+            if (util_mono_us() - logged_us >= 60000000) {
+                log_error("writer",
+                          "spool: cannot read on from position %" PRIu64 ": %s; retrying (the "
+                          "reads after it wait; 'anpr-spool verify' checks the spool)",
+                          last, err);
+                logged_us = util_mono_us();
+            }
             spool_cursor_destroy(&cur);
-            cur = spool_cursor_new(self->spool, durable, err, sizeof err);
+            s_sleep_ms(self, 1000);
+            cur = spool_cursor_new(self->spool, last, err, sizeof err);
             if (!cur) {
                 log_error("writer", "spool: %s", err);
                 break;
             }
-            last = durable;
             continue;
         }
         if (batch->nreads == 0) {
@@ -337,6 +354,15 @@ static void s_drain(writer_t *self)
             log_error("writer", "spool checkpoint: %s", err);
         s_count(self, batch, last);
         batch_reset(batch);
+        if (!short_fill)
+            continue;
+        /* The fill stopped on an error after what it took: the cursor starts again there. */
+        spool_cursor_destroy(&cur);
+        cur = spool_cursor_new(self->spool, last, err, sizeof err);
+        if (!cur) {
+            log_error("writer", "spool: %s", err);
+            break;
+        }
     }
 out:
     batch_destroy(&batch);
