@@ -152,8 +152,18 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
             strcmp(fresh->dispatch.covert_endpoint, (*conf)->dispatch.covert_endpoint) != 0 ||
             strcmp(fresh->database.conninfo, (*conf)->database.conninfo) != 0 ||
             strcmp(fresh->spool.dir, (*conf)->spool.dir) != 0 ||
-            fresh->spool.max_mb != (*conf)->spool.max_mb)
-            log_warn("main", "reload: endpoint, database and spool changes take effect at restart");
+            fresh->spool.max_mb != (*conf)->spool.max_mb ||
+            strcmp(fresh->backbone.host, (*conf)->backbone.host) != 0 ||
+            fresh->backbone.port != (*conf)->backbone.port ||
+            strcmp(fresh->backbone.ca_file, (*conf)->backbone.ca_file) != 0 ||
+            strcmp(fresh->backbone.cert_file, (*conf)->backbone.cert_file) != 0 ||
+            strcmp(fresh->backbone.key_file, (*conf)->backbone.key_file) != 0 ||
+            strcmp(fresh->backbone.instance, (*conf)->backbone.instance) != 0 ||
+            strcmp(fresh->backbone.spool_dir, (*conf)->backbone.spool_dir) != 0 ||
+            fresh->backbone.max_mb != (*conf)->backbone.max_mb ||
+            fresh->backbone.forward_reads != (*conf)->backbone.forward_reads)
+            log_warn("main", "reload: endpoint, database, spool and backbone changes take effect "
+                             "at restart");
         /* Keep the settings that need a restart as they are running. */
         s_swap(&fresh->ingest.endpoint, &(*conf)->ingest.endpoint);
         s_swap(&fresh->dispatch.endpoint, &(*conf)->dispatch.endpoint);
@@ -161,6 +171,16 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         s_swap(&fresh->database.conninfo, &(*conf)->database.conninfo);
         s_swap(&fresh->spool.dir, &(*conf)->spool.dir);
         fresh->spool.max_mb = (*conf)->spool.max_mb;
+        /* The forwarder runs with the backbone settings it started with (forward_reads too). */
+        s_swap(&fresh->backbone.host, &(*conf)->backbone.host);
+        s_swap(&fresh->backbone.ca_file, &(*conf)->backbone.ca_file);
+        s_swap(&fresh->backbone.cert_file, &(*conf)->backbone.cert_file);
+        s_swap(&fresh->backbone.key_file, &(*conf)->backbone.key_file);
+        s_swap(&fresh->backbone.instance, &(*conf)->backbone.instance);
+        s_swap(&fresh->backbone.spool_dir, &(*conf)->backbone.spool_dir);
+        fresh->backbone.port = (*conf)->backbone.port;
+        fresh->backbone.max_mb = (*conf)->backbone.max_mb;
+        fresh->backbone.forward_reads = (*conf)->backbone.forward_reads;
         ingest_set_conf(ingest, fresh);
         conf_destroy(conf);
         *conf = fresh;
