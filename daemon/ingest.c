@@ -627,14 +627,6 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
             copies > 0 || supp_peek(self->supp, e->id, key ? key : plate, cam, r->time_us,
                                     e->list->opts.suppress_s, e->list->opts.realert_camera);
     }
-    /* The backbone's copies first: a full outbound spool refuses the read, nothing else. */
-    if (self->fwd && (nhits > 0 || self->conf->backbone.forward_reads) &&
-        s_fwd_push(self, r, plate, hits, nhits) != 0) {
-        pend_remove(self->pend, cam, r->seq, r->time_us);
-        s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
-                        "the backbone's spool is full; resend later");
-        return;
-    }
     if (batch_add(self->cur, r, cam, plate, now, sr->id, sr->id_len, hits, suppressed, nhits) !=
         0) {
         pend_remove(self->pend, cam, r->seq, r->time_us);
@@ -645,6 +637,19 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         pend_remove(self->pend, cam, r->seq, r->time_us);
         s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
                         "the spool is full; resend later");
+        return;
+    }
+    /*
+     * The backbone's copies last, so a HIT is never queued for a read that was not taken. A full
+     * outbound spool refuses the read: it is not acknowledged (in spool mode its record is kept
+     * and stored all the same), and its resend is matched and queued again.
+     */
+    if (self->fwd && (nhits > 0 || self->conf->backbone.forward_reads) &&
+        s_fwd_push(self, r, plate, hits, nhits) != 0) {
+        batch_drop_last(self->cur);
+        pend_remove(self->pend, cam, r->seq, r->time_us);
+        s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
+                        "the backbone's spool is full; resend later");
         return;
     }
     if (self->cur->nreads == 1)
