@@ -43,10 +43,17 @@ struct sync {
     wl_t *cur;        /* a hold on the snapshot last delivered: the next patch starts from it */
     bool full_next;   /* the next delivery is a full load whatever the change log says */
     idset_t *changed; /* entries the last patch's changes named */
+    /* sync_destroy cancels a statement that runs long (a full load, a retro-match search). */
+    pthread_mutex_t cancel_lock;
+    PGcancel *cancel;
 };
 
 static void s_disconnect(sync_t *self)
 {
+    pthread_mutex_lock(&self->cancel_lock);
+    PQfreeCancel(self->cancel);
+    self->cancel = NULL;
+    pthread_mutex_unlock(&self->cancel_lock);
     PQfinish(self->conn);
     self->conn = NULL;
 }
@@ -62,6 +69,9 @@ static int s_connect(sync_t *self)
         log_warn("sync", "database: %s", err.msg);
         return -1;
     }
+    pthread_mutex_lock(&self->cancel_lock);
+    self->cancel = PQgetCancel(self->conn);
+    pthread_mutex_unlock(&self->cancel_lock);
     res = PQexec(self->conn, "LISTEN anpr_watchlist");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         log_warn("sync", "LISTEN: %s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
@@ -322,6 +332,7 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
     self->version = opts->version;
     self->cur = wl_ref(opts->wl);
     self->changed = idset_new();
+    pthread_mutex_init(&self->cancel_lock, NULL);
     self->resync_s = opts->resync_s > 0 ? opts->resync_s : 300;
     self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;
     atomic_init(&self->stopping, false);
@@ -329,6 +340,7 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
         pthread_create(&self->thread, NULL, s_run, self) != 0) {
         wl_destroy(&self->cur);
         idset_destroy(&self->changed);
+        pthread_mutex_destroy(&self->cancel_lock);
         free(self->endpoint);
         free(self->conninfo);
         free(self->classes);
@@ -346,7 +358,14 @@ void sync_destroy(sync_t **self_p)
         return;
     self = *self_p;
     atomic_store(&self->stopping, true);
+    pthread_mutex_lock(&self->cancel_lock);
+    if (self->cancel) {
+        char buf[256];
+        PQcancel(self->cancel, buf, sizeof buf);
+    }
+    pthread_mutex_unlock(&self->cancel_lock);
     pthread_join(self->thread, NULL);
+    pthread_mutex_destroy(&self->cancel_lock);
     idset_destroy(&self->changed);
     free(self->endpoint);
     free(self->conninfo);

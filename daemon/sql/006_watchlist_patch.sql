@@ -40,6 +40,22 @@ END
 $$;
 REVOKE ALL ON FUNCTION anpr.note_watchlist_change() FROM PUBLIC;
 
+-- The lock is taken again before each statement changes a row, so a transaction waits for it
+-- before it holds any row lock: two admins editing the same entries take turns instead of
+-- deadlocking (one holding the log's lock, the other a row the first needs).
+CREATE FUNCTION anpr.lock_watchlist_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    LOCK TABLE anpr.watchlist_change IN EXCLUSIVE MODE;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION anpr.lock_watchlist_change() FROM PUBLIC;
+CREATE TRIGGER watchlist_lock BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON anpr.watchlist FOR EACH STATEMENT EXECUTE FUNCTION anpr.lock_watchlist_change();
+CREATE TRIGGER watchlist_entry_lock BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON anpr.watchlist_entry FOR EACH STATEMENT EXECUTE FUNCTION anpr.lock_watchlist_change();
+
 -- One trigger per operation: a trigger with transition tables takes one event only.
 DROP TRIGGER watchlist_entry_changed ON anpr.watchlist_entry;
 CREATE TRIGGER watchlist_entry_inserted AFTER INSERT ON anpr.watchlist_entry
