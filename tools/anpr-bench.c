@@ -12,6 +12,8 @@
  *   copy   the same rows as e2e, COPYed straight into plate_read (the raw COPY baseline)
  *   import anpr-watchlist import of N generated CSV rows, beside a COPY of the same rows
  *   fill   N generated entries COPYed into a fresh list (for the watchlist load benchmark)
+ *   hitlat reads of a listed plate at a steady rate: read sent -> HIT on the dispatch feed ->
+ *          HIT stored by anpr-backbone-sink (its --out file tailed), p50/p99, each id once
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -53,6 +56,11 @@ struct opts {
     bool indel;          /* match, falsehit: the OCR list also takes one character more/less */
     long long base_time; /* read time of the first read (µs); 0 = now */
     long long changes;   /* churn: watchlist changes a second */
+    const char *sink;    /* hitlat: the backbone sink's --out file */
+    const char *plate;   /* hitlat: a listed plate */
+    const char *camera;  /* hitlat: the camera that reads it */
+    long long rate;      /* hitlat: reads a second */
+    long long wait_s;    /* hitlat: seconds to wait after the last read for what is still due */
 };
 
 static void s_usage(FILE *f)
@@ -70,6 +78,8 @@ static void s_usage(FILE *f)
             "                        [--candidates] [--seed N]\n"
             "       anpr-bench import --db CONNINFO [--rows N] [--seed N]\n"
             "       anpr-bench fill --db CONNINFO [--entries N] [--seed N]\n"
+            "       anpr-bench hitlat --endpoint EP --hits EP --sink-out FILE --plate P\n"
+            "                         --camera C [--reads N] [--rate PER_S] [--wait-s S]\n"
             "Prints one line: mode=... key=value ... (rates in reads/s, latencies in us).\n"
             "e2e and copy with the same --reads, --cameras, --seed and --base-time make the\n"
             "same rows, so their rates compare.\n");
@@ -692,6 +702,8 @@ out:
 
 /* --- sync ------------------------------------------------------------------------------------- */
 
+static long long s_query_ll(PGconn *conn, const char *sql);
+
 /*
  * Change committed -> matched: add an entry (autocommit), then send a read of its plate every
  * millisecond until its HIT arrives on the dispatch feed; the time from the commit's return to
@@ -715,8 +727,11 @@ static int s_sync(const struct opts *o)
     zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "hit/", 4);
-    PQclear(PQexec(conn, "INSERT INTO anpr.watchlist (name, category, priority, suppress_s) "
-                         "VALUES ('bench sync', 'surveillance', 5, 0) ON CONFLICT DO NOTHING"));
+    /* The list only when it is missing: any statement on anpr.watchlist, even one that changes
+     * no row, is a list change, which has the daemon load every list again. */
+    if (s_query_ll(conn, "SELECT count(*) FROM anpr.watchlist WHERE name = 'bench sync'") == 0)
+        PQclear(PQexec(conn, "INSERT INTO anpr.watchlist (name, category, priority, suppress_s) "
+                             "VALUES ('bench sync', 'surveillance', 5, 0)"));
     for (long long i = 0; i <= o->reads; i++) {
         char plate[32], list[] = "bench sync";
         const char *p[2] = {list, plate};
@@ -1141,6 +1156,165 @@ out:
     return rc;
 }
 
+/* --- hitlat ----------------------------------------------------------------------------------- */
+
+/* p50, p99 and max of n values (sorted in place) as "name_p50_us=.. name_p99_us=.. ..". */
+static void s_pct(const char *name, int64_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, s_cmp_i64);
+    if (n == 0)
+        printf(" %s_n=0", name);
+    else
+        printf(" %s_p50_us=%" PRId64 " %s_p99_us=%" PRId64 " %s_max_us=%" PRId64, name, v[n / 2],
+               name, v[n * 99 / 100], name, v[n - 1]);
+}
+
+/*
+ * Read sent -> HIT stored at the backbone sink. Sends --reads reads of a listed plate as camera
+ * --camera at --rate a second (seqs from the current time in µs, so every run's are new), takes
+ * the HITs from the dispatch feed and tails the sink's --out file (from its end at the start,
+ * every millisecond); a line counts as stored when it is seen (the sink writes it, then fsyncs,
+ * then acknowledges). Waits up to --wait-s after the last read for the HITs still due. Prints
+ * latencies sent -> published and sent -> at the sink, the sink's lines, their distinct ids
+ * (each id once) and the seqs that never arrived or arrived twice.
+ */
+static int s_hitlat(const struct opts *o)
+{
+    size_t n = (size_t)o->reads;
+    int64_t *sent = calloc(n, sizeof *sent), *pub = calloc(n, sizeof *pub),
+            *sink = calloc(n, sizeof *sink), *l1 = calloc(n, sizeof *l1),
+            *l2 = calloc(n, sizeof *l2), *l3 = calloc(n, sizeof *l3);
+    unsigned *times = calloc(n, sizeof *times);
+    void *ctx = zmq_ctx_new();
+    void *dealer = zmq_socket(ctx, ZMQ_DEALER), *sub = zmq_socket(ctx, ZMQ_SUB);
+    idset_t *ids = idset_new();
+    char *buf = malloc(1 << 20);
+    size_t have = 0, lines = 0, others = 0;
+    uint64_t base = (uint64_t)util_now_us();
+    int zero = 0, fd = open(o->sink, O_RDONLY | O_CREAT, 0644), rc = 1;
+
+    if (!sent || !pub || !sink || !l1 || !l2 || !l3 || !times || !ids || !buf || fd < 0 ||
+        zmq_connect(dealer, o->endpoint) != 0 || zmq_connect(sub, o->hits) != 0) {
+        fprintf(stderr, "anpr-bench: hitlat: cannot start (%s)\n", o->sink);
+        goto out;
+    }
+    lseek(fd, 0, SEEK_END);
+    zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "hit/", 4);
+    usleep(200000); /* the subscription goes live */
+
+    int64_t t0 = util_mono_us(), last = 0;
+    size_t next = 0, at_sink = 0;
+    while (at_sink < n) {
+        int64_t now = util_mono_us();
+        if (next == n && last == 0)
+            last = now;
+        if (last && now - last > o->wait_s * 1000000)
+            break;
+        while (next < n && now >= t0 + (int64_t)next * 1000000 / o->rate) {
+            struct proto_read r;
+            uint8_t frame[PROTO_MAX_FRAME];
+            memset(&r, 0, sizeof r);
+            snprintf(r.camera, sizeof r.camera, "%s", o->camera);
+            snprintf(r.plate, sizeof r.plate, "%s", o->plate);
+            r.seq = base + next;
+            r.time_us = util_now_us();
+            r.confidence = 900;
+            size_t len = proto_encode_read(&r, frame, sizeof frame);
+            sent[next++] = util_mono_us();
+            zmq_send(dealer, frame, len, 0);
+        }
+        zmq_pollitem_t items[2] = {{sub, 0, ZMQ_POLLIN, 0}, {dealer, 0, ZMQ_POLLIN, 0}};
+        zmq_poll(items, 2, 1);
+        uint8_t frame[PROTO_MAX_FRAME];
+        while (zmq_recv(dealer, frame, sizeof frame, ZMQ_DONTWAIT) > 0)
+            ; /* ACKs: not needed here */
+        int l;
+        while (zmq_recv(sub, frame, sizeof frame, ZMQ_DONTWAIT) >= 0) { /* topic, then HIT */
+            struct proto_hit h;
+            struct proto_error perr;
+            l = zmq_recv(sub, frame, sizeof frame, 0);
+            if (l > 0 && proto_decode_hit(frame, (size_t)l, &h, &perr) == 0 &&
+                strcmp(h.read.camera, o->camera) == 0 && h.read.seq >= base &&
+                h.read.seq - base < n && pub[h.read.seq - base] == 0)
+                pub[h.read.seq - base] = util_mono_us();
+        }
+        /* New lines at the sink. */
+        ssize_t got;
+        while ((got = read(fd, buf + have, (1 << 20) - 1 - have)) > 0) {
+            int64_t seen = util_mono_us();
+            have += (size_t)got;
+            buf[have] = '\0';
+            char *line = buf, *nl;
+            while ((nl = strchr(line, '\n')) != NULL) {
+                *nl = '\0';
+                char *f[7];
+                size_t k = 0;
+                for (char *p = line; k < 7 && p; k++) {
+                    f[k] = p;
+                    p = strchr(p, '\t');
+                    if (p)
+                        *p++ = '\0';
+                }
+                lines++;
+                uint64_t seq = k == 7 ? strtoull(f[5], NULL, 10) : 0;
+                if (k == 7 && strcmp(f[3], "HIT") == 0 && strcmp(f[4], o->camera) == 0 &&
+                    seq >= base && seq - base < n) {
+                    idset_add(ids, strtoull(f[0], NULL, 10));
+                    if (times[seq - base]++ == 0) {
+                        sink[seq - base] = seen;
+                        at_sink++;
+                    }
+                } else {
+                    others++;
+                }
+                line = nl + 1;
+            }
+            have = (size_t)(buf + have - line);
+            memmove(buf, line, have);
+        }
+    }
+    int64_t t1 = util_mono_us();
+
+    size_t n1 = 0, n2 = 0, n3 = 0, npub = 0, twice = 0;
+    for (size_t i = 0; i < next; i++) {
+        npub += pub[i] != 0;
+        twice += times[i] > 1;
+        if (pub[i])
+            l1[n1++] = pub[i] - sent[i];
+        if (sink[i])
+            l2[n2++] = sink[i] - sent[i];
+        if (pub[i] && sink[i])
+            l3[n3++] = sink[i] - pub[i];
+    }
+    printf("mode=hitlat reads=%zu rate=%lld seconds=%.2f published=%zu at_sink=%zu missing=%zu "
+           "sink_lines=%zu distinct_ids=%zu seqs_twice=%zu",
+           next, o->rate, (double)(t1 - t0) / 1e6, npub, at_sink, next - at_sink, lines - others,
+           idset_count(ids), twice);
+    s_pct("sent_to_pub", l1, n1);
+    s_pct("sent_to_sink", l2, n2);
+    s_pct("pub_to_sink", l3, n3);
+    printf("\n");
+    rc = at_sink == n && twice == 0 && idset_count(ids) == lines - others ? 0 : 1;
+out:
+    if (fd >= 0)
+        close(fd);
+    zmq_close(dealer);
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    idset_destroy(&ids);
+    free(buf);
+    free(sent);
+    free(pub);
+    free(sink);
+    free(l1);
+    free(l2);
+    free(l3);
+    free(times);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1159,6 +1333,11 @@ int main(int argc, char **argv)
         {"indel", no_argument, NULL, 'I'},
         {"hits", required_argument, NULL, 'H'},
         {"changes", required_argument, NULL, 'G'},
+        {"sink-out", required_argument, NULL, 'O'},
+        {"plate", required_argument, NULL, 'L'},
+        {"camera", required_argument, NULL, 'M'},
+        {"rate", required_argument, NULL, 'R'},
+        {"wait-s", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1168,7 +1347,9 @@ int main(int argc, char **argv)
                      .entries = -1,
                      .seed = 1,
                      .policy = "exact",
-                     .changes = 1000};
+                     .changes = 1000,
+                     .rate = 200,
+                     .wait_s = 60};
     long long *num = NULL;
     int ch;
 
@@ -1199,6 +1380,21 @@ int main(int argc, char **argv)
         case 'C':
             o.candidates = true;
             continue;
+        case 'O':
+            o.sink = optarg;
+            continue;
+        case 'L':
+            o.plate = optarg;
+            continue;
+        case 'M':
+            o.camera = optarg;
+            continue;
+        case 'R':
+            num = &o.rate;
+            break;
+        case 'W':
+            num = &o.wait_s;
+            break;
         case 'I':
             o.indel = true;
             continue;
@@ -1265,6 +1461,9 @@ int main(int argc, char **argv)
         return s_import(&o);
     if (strcmp(o.mode, "fill") == 0 && o.db)
         return s_fill(&o);
+    if (strcmp(o.mode, "hitlat") == 0 && o.endpoint && o.hits && o.sink && o.plate && o.camera &&
+        o.rate > 0)
+        return s_hitlat(&o);
     s_usage(stderr);
     return 2;
 }
