@@ -664,7 +664,7 @@ static int s_find_list(PGconn *conn, const char *name, bool lock, char id[24], b
  */
 static int s_lock_enabled_list(PGconn *conn, const char *list, char *id)
 {
-    bool enabled;
+    bool enabled = false;
     int rc = s_find_list(conn, list, true, id, &enabled);
 
     if (rc != EXIT_OK)
