@@ -22,6 +22,7 @@ void batch_destroy(struct batch **self_p)
         return;
     free((*self_p)->reads.data);
     free((*self_p)->hits.data);
+    free((*self_p)->pubs.data);
     free((*self_p)->acks);
     free(*self_p);
     *self_p = NULL;
@@ -31,6 +32,8 @@ void batch_reset(struct batch *self)
 {
     self->reads.len = 0;
     self->hits.len = 0;
+    self->pubs.len = 0;
+    self->npubs = 0;
     self->nreads = 0;
     self->nhits = 0;
     self->min_day = INT32_MAX;
@@ -173,7 +176,7 @@ static int s_acks_reserve(struct batch *self)
 
 int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id, const char *plate,
               int64_t received_us, const uint8_t *id, size_t id_len, const struct wl_match *hits,
-              const bool *suppressed, size_t nhits)
+              const bool *suppressed, const uint64_t *hit_ids, size_t nhits)
 {
     /* Worst case: every text byte escaped twice over, plus numbers and separators. */
     size_t row_max = 512 + 2 * (strlen(r->plate) + strlen(r->image_ref)) +
@@ -223,7 +226,8 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
         s_putf(h, "\t%u\t%u\t%u\t", hits[i].kind, hits[i].reading, hits[i].nsubst);
         s_put_text(h, hits[i].detail);
         s_put(h, suppressed[i] ? "\tt" : "\tf", 2);
-        s_put(h, e->list->opts.covert ? "\tt\n" : "\tf\n", 3);
+        s_put(h, e->list->opts.covert ? "\tt" : "\tf", 2);
+        s_putf(h, "\t%" PRIu64 "\n", hit_ids[i]);
     }
     self->nhits += nhits;
 
@@ -326,4 +330,40 @@ int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len)
     if (h.day > self->max_day)
         self->max_day = h.day;
     return 0;
+}
+
+/* A publication: length of the frame (4 bytes), covert (1), topic length (1), topic, frame. */
+int batch_pub_add(struct batch *self, const char *topic, size_t tlen, bool covert,
+                  const uint8_t *frame, size_t len)
+{
+    uint32_t n = (uint32_t)len;
+    uint8_t c = covert, t = (uint8_t)tlen;
+
+    if (tlen > UINT8_MAX || len > UINT32_MAX || s_reserve(&self->pubs, 6 + tlen + len) != 0)
+        return -1;
+    s_put(&self->pubs, (const char *)&n, 4);
+    s_put(&self->pubs, (const char *)&c, 1);
+    s_put(&self->pubs, (const char *)&t, 1);
+    s_put(&self->pubs, topic, tlen);
+    s_put(&self->pubs, (const char *)frame, len);
+    self->npubs++;
+    return 0;
+}
+
+bool batch_pub_next(const struct batch *self, size_t *off, const char **topic, size_t *tlen,
+                    bool *covert, const uint8_t **frame, size_t *len)
+{
+    uint32_t n;
+
+    if (*off + 6 > self->pubs.len)
+        return false;
+    const char *p = self->pubs.data + *off;
+    memcpy(&n, p, 4);
+    *covert = p[4] != 0;
+    *tlen = (uint8_t)p[5];
+    *topic = p + 6;
+    *frame = (const uint8_t *)p + 6 + *tlen;
+    *len = n;
+    *off += 6 + *tlen + n;
+    return true;
 }

@@ -22,7 +22,7 @@
     "latitude, longitude, image_ref, candidates, cand_conf, received_at"
 #define BATCH_HIT_COLUMNS                                                                          \
     "camera_id, seq, read_time, plate, entry_id, list_id, priority, category, match_kind, "        \
-    "reading, nsubst, detail, suppressed, covert"
+    "reading, nsubst, detail, suppressed, covert, hit_id"
 
 /* Growable byte buffer. */
 struct batch_buf {
@@ -48,6 +48,8 @@ struct batch_ack {
 struct batch {
     struct batch_buf reads; /* COPY text rows for anpr.plate_read */
     struct batch_buf hits;  /* COPY text rows for anpr.hits */
+    struct batch_buf pubs;  /* HITs to publish once the batch is durable (batch_pub_add) */
+    size_t npubs;
     struct batch_ack *acks; /* one per read, in arrival order */
     size_t nreads;
     size_t nhits;
@@ -72,12 +74,23 @@ void batch_reset(struct batch *self);
 
 /*
  * Append one read: its plate_read row, its ack record and a hit row for each of hits[0..nhits)
- * (suppressed[i] says whether that HIT was held back as a repeat). `camera_id` is the database
- * id; `plate` the normalised plate. 0, or -1 on out of memory (the batch is unchanged then).
+ * (suppressed[i] says whether that HIT was held back as a repeat, hit_ids[i] is its id).
+ * `camera_id` is the database id; `plate` the normalised plate. 0, or -1 on out of memory (the
+ * batch is unchanged then).
  */
 int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id, const char *plate,
               int64_t received_us, const uint8_t *id, size_t id_len, const struct wl_match *hits,
-              const bool *suppressed, size_t nhits);
+              const bool *suppressed, const uint64_t *hit_ids, size_t nhits);
+
+/*
+ * A HIT to publish once the batch is durable (a HIT is stored before it is published): its
+ * topic and its encoded frame, copied. 0, or -1 on out of memory (then it is not published).
+ */
+int batch_pub_add(struct batch *self, const char *topic, size_t tlen, bool covert,
+                  const uint8_t *frame, size_t len);
+/* The next HIT to publish, from *off (start at 0): false at the end. Pointers into the batch. */
+bool batch_pub_next(const struct batch *self, size_t *off, const char **topic, size_t *tlen,
+                    bool *covert, const uint8_t **frame, size_t *len);
 
 /* Drop the last read added (its rows and its ack record): the spool refused it. */
 void batch_drop_last(struct batch *self);

@@ -105,6 +105,7 @@ static const struct s_key s_dispatch_keys[] = {
     {"endpoint", S_ENDPOINT, offsetof(struct conf, dispatch.endpoint), 0, 0, false},
     {"covert_endpoint", S_ENDPOINT_OPT, offsetof(struct conf, dispatch.covert_endpoint), 0, 0,
      false},
+    S_INT_KEY(dispatch, instance, 0, 1023),
 };
 
 static const struct s_key s_database_keys[] = {

@@ -28,6 +28,7 @@ struct conf {
         char *endpoint;        /* ZeroMQ endpoint the HIT PUB socket binds */
         char *covert_endpoint; /* PUB for HITs of covert lists only; "" = covert HITs are stored,
                                   never published */
+        int instance; /* 0..1023, part of every HIT id: instances sharing a database differ */
     } dispatch;
 
     struct {

@@ -672,11 +672,12 @@ out:
 }
 
 int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char *plate,
-                        const struct wl_match *m, struct db_error *err)
+                        const struct wl_match *m, uint64_t hit_id, struct db_error *err)
 {
     const struct wl_entry *e = m->entry;
     char cam[16], seq[24], t[32], entry[24], list[16], prio[8], kind[8], reading[8], nsubst[8];
-    const char *params[13] = {cam,
+    char id[24];
+    const char *params[14] = {cam,
                               seq,
                               t,
                               plate,
@@ -688,9 +689,11 @@ int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char
                               reading,
                               nsubst,
                               m->detail,
-                              e->list->opts.covert ? "t" : "f"};
+                              e->list->opts.covert ? "t" : "f",
+                              id};
     int rc = -1;
 
+    snprintf(id, sizeof id, "%" PRIu64, hit_id);
     snprintf(cam, sizeof cam, "%" PRId32, rr->camera_id);
     snprintf(seq, sizeof seq, "%" PRIu64, rr->read.seq);
     snprintf(t, sizeof t, "%.6f", (double)rr->read.time_us / 1e6);
@@ -705,10 +708,10 @@ int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char
     PGresult *res = PQexecParams(
         conn,
         "INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, priority, "
-        "category, match_kind, reading, nsubst, detail, suppressed, covert, post_match) "
+        "category, match_kind, reading, nsubst, detail, suppressed, covert, post_match, hit_id) "
         "VALUES ($1, $2, to_timestamp($3::double precision), $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, false, $13, true) ON CONFLICT DO NOTHING",
-        13, NULL, params, NULL, NULL, 0);
+        "$12, false, $13, true, $14) ON CONFLICT DO NOTHING",
+        14, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         s_err(err, "store post-match", conn, res);
         goto out;
@@ -761,7 +764,7 @@ int db_prepare_writer(PGconn *conn, struct db_error *err)
                   "camera_id integer, seq bigint, read_time timestamptz, plate text, "
                   "entry_id bigint, list_id integer, priority smallint, category text, "
                   "match_kind smallint, reading smallint, nsubst smallint, detail text, "
-                  "suppressed boolean, covert boolean) ON COMMIT DELETE ROWS",
+                  "suppressed boolean, covert boolean, hit_id bigint) ON COMMIT DELETE ROWS",
                   "prepare writer", err);
 }
 

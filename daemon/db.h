@@ -80,7 +80,7 @@ int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plat
 /* Store the post-match HIT m of read rr (normalised plate `plate`): 1 when stored, 0 when the
  * read already had a HIT of that entry, -1 with err. */
 int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char *plate,
-                        const struct wl_match *m, struct db_error *err);
+                        const struct wl_match *m, uint64_t hit_id, struct db_error *err);
 
 /* Create the daily plate_read partitions for days [first, last] (days since epoch). */
 int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, struct db_error *err);

@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "fwd.h"
+#include "hitid.h"
 #include "log.h"
 #include "match.h"
 #include "notify.h"
@@ -86,6 +87,7 @@ struct ingest {
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
     fwd_t *fwd;            /* the national backbone forwarder, or NULL */
+    struct hitid hitid;    /* HIT ids, shared with the sync thread (post-matches) */
     int64_t fwd_logged_us; /* last forwarder error line */
 };
 
@@ -247,6 +249,7 @@ static void s_batch_put(ingest_t *self, struct batch *b)
 }
 
 static void s_spool_flush(ingest_t *self, bool force);
+static void s_publish_batch(ingest_t *self, const struct batch *b);
 static int s_fwd_commit(ingest_t *self);
 
 /* Hand the next batch to the writer if it is idle and something is due (spool mode: commit the
@@ -265,8 +268,9 @@ static void s_dispatch(ingest_t *self, bool force)
     if (queued)
         b = self->ready[0];
     else if (self->cur && self->cur->nreads > 0 &&
-             (force || util_mono_us() - self->cur->first_mono_us >=
-                           (int64_t)self->conf->database.flush_interval_ms * 1000))
+             (force || self->cur->npubs > 0 ||
+              util_mono_us() - self->cur->first_mono_us >=
+                  (int64_t)self->conf->database.flush_interval_ms * 1000))
         b = self->cur;
     if (!b)
         return;
@@ -321,6 +325,7 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.reads_stored += b->stored;
     self->stats.reads_duplicate += b->nreads - b->stored;
     self->stats.hits_stored += b->hits_stored;
+    s_publish_batch(self, b);
     s_ack_batch(self, b);
     s_batch_put(self, b);
 }
@@ -445,7 +450,8 @@ static void s_spool_flush(ingest_t *self, bool force)
 
     if (!b || b->nreads == 0 || now < self->spool_retry_us)
         return;
-    if (!force && b->nreads < (size_t)self->conf->database.batch_size &&
+    /* A HIT waiting for its read to be durable is not kept waiting for the group to fill. */
+    if (!force && b->npubs == 0 && b->nreads < (size_t)self->conf->database.batch_size &&
         now - b->first_mono_us < (int64_t)self->conf->database.flush_interval_ms * 1000)
         return;
     if (s_fwd_commit(self) != 0) {
@@ -463,6 +469,7 @@ static void s_spool_flush(ingest_t *self, bool force)
     self->stats.reads_spooled += b->nreads;
     for (size_t i = 0; i < b->nreads; i++)
         pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
+    s_publish_batch(self, b);
     s_ack_batch(self, b);
     batch_reset(b);
 }
@@ -471,36 +478,74 @@ static void s_spool_flush(ingest_t *self, bool force)
 
 /* Publish a HIT under topic (match_topic): a covert list's goes to its own feed, topic per
  * list, or nowhere: never the general one. */
-static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *topic, int tlen,
-                      bool covert)
+/* Send an encoded HIT under topic: a covert list's goes to its own feed, topic per list, or
+ * nowhere: never the general one. */
+static void s_send_hit(ingest_t *self, const char *topic, size_t tlen, bool covert,
+                       const uint8_t *frame, size_t len)
 {
-    uint8_t frame[PROTO_MAX_FRAME];
     void *sock = covert ? self->covert_pub : self->pub;
-    size_t len = proto_encode_hit(hit, frame, sizeof frame);
 
     if (!sock)
         return;
-    if (len == 0 || tlen < 0) {
-        log_error("ingest", "HIT of entry %" PRIu64 " does not encode; list %u has a bad field",
-                  hit->entry_id, hit->list_id);
-        return;
-    }
     /* PUB never blocks: a subscriber too slow to keep up loses messages (it catches up from
      * the hits table), the daemon does not slow down. */
-    if (zmq_send(sock, topic, (size_t)tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != tlen ||
+    if (zmq_send(sock, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)tlen ||
         zmq_send(sock, frame, len, ZMQ_DONTWAIT) != (int)len)
         log_warn("ingest", "HIT publish failed: %s", zmq_strerror(zmq_errno()));
     self->stats.hits++;
 }
 
-static void s_publish_hit(ingest_t *self, const struct proto_read *r, const struct wl_match *m)
+/* Encode a HIT for topic (match_topic); 0 (its frame in frame, *len) or -1 (logged). */
+static int s_encode_hit(const struct proto_hit *hit, int tlen, uint8_t *frame, size_t *len)
+{
+    *len = proto_encode_hit(hit, frame, PROTO_MAX_FRAME);
+    if (*len > 0 && tlen >= 0)
+        return 0;
+    log_error("ingest", "HIT of entry %" PRIu64 " does not encode; list %u has a bad field",
+              hit->entry_id, hit->list_id);
+    return -1;
+}
+
+/* Publish a HIT that is stored already (a post-match, stored by the sync thread). */
+static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *topic, int tlen,
+                      bool covert)
+{
+    uint8_t frame[PROTO_MAX_FRAME];
+    size_t len;
+
+    if (s_encode_hit(hit, tlen, frame, &len) == 0)
+        s_send_hit(self, topic, (size_t)tlen, covert, frame, len);
+}
+
+/* A live HIT, published once its batch is durable (the spool, or the database): a HIT a
+ * subscriber receives can always be found by its id. */
+static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct wl_match *m,
+                        uint64_t hit_id)
 {
     struct proto_hit hit;
+    uint8_t frame[PROTO_MAX_FRAME];
     char topic[16 + PROTO_CATEGORY_MAX];
     int tlen = match_topic(m->entry, topic, sizeof topic);
+    size_t len;
 
     match_hit(r, m, false, &hit);
-    s_publish(self, &hit, topic, tlen, m->entry->list->opts.covert);
+    hit.hit_id = hit_id;
+    if (s_encode_hit(&hit, tlen, frame, &len) != 0)
+        return;
+    if (batch_pub_add(self->cur, topic, (size_t)tlen, m->entry->list->opts.covert, frame, len) != 0)
+        log_error("ingest", "out of memory: HIT %" PRIu64 " is stored, not published", hit_id);
+}
+
+/* Publish the HITs of a batch that is durable now. */
+static void s_publish_batch(ingest_t *self, const struct batch *b)
+{
+    size_t off = 0, tlen, len;
+    const char *topic;
+    const uint8_t *frame;
+    bool covert;
+
+    while (batch_pub_next(b, &off, &topic, &tlen, &covert, &frame, &len))
+        s_send_hit(self, topic, tlen, covert, frame, len);
 }
 
 /* Take an update from the sync thread: a new snapshot (an older one than ours, as when a
@@ -602,6 +647,7 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     int32_t cam = sr->cam;
     int64_t now = sr->now;
     size_t nhits = wl_match(self->wl, &sr->q, hits, INGEST_MAX_HITS);
+    uint64_t hit_ids[INGEST_MAX_HITS];
 
     if (nhits > INGEST_MAX_HITS) {
         log_warn("ingest",
@@ -627,8 +673,10 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
             copies > 0 || supp_peek(self->supp, e->id, key ? key : plate, cam, r->time_us,
                                     e->list->opts.suppress_s, e->list->opts.realert_camera);
     }
-    if (batch_add(self->cur, r, cam, plate, now, sr->id, sr->id_len, hits, suppressed, nhits) !=
-        0) {
+    for (size_t i = 0; i < nhits && i < INGEST_MAX_HITS; i++)
+        hit_ids[i] = hitid_next(&self->hitid, now);
+    if (batch_add(self->cur, r, cam, plate, now, sr->id, sr->id_len, hits, suppressed, hit_ids,
+                  nhits) != 0) {
         pend_remove(self->pend, cam, r->seq, r->time_us);
         goto overload;
     }
@@ -666,7 +714,7 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         }
         supp_note(self->supp, e->id, key ? key : plate, cam, r->time_us, now,
                   e->list->opts.suppress_s, e->list->opts.realert_camera);
-        s_publish_hit(self, r, &hits[i]);
+        s_queue_hit(self, r, &hits[i], hit_ids[i]);
     }
     /* A full batch waits in line, so batch_size bounds every COPY (spool mode: the group is
      * committed at once). */
@@ -1016,7 +1064,9 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
         snprintf(err, errlen, "cannot start the writer thread");
         goto fail;
     }
+    hitid_init(&self->hitid, (unsigned)conf->dispatch.instance);
     struct sync_opts sopts = {.conninfo = conf->database.conninfo,
+                              .hitid = &self->hitid,
                               .ocr_classes = conf->matcher.ocr_classes,
                               .wl = *wl,
                               .version = version,

@@ -67,7 +67,7 @@ static int s_search_terms(const wl_t *wl, const struct wl_entry *e, char (*var)[
 }
 
 static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
-                      const struct wl_match *m)
+                      const struct wl_match *m, uint64_t hit_id)
 {
     struct retro_post *p = realloc(out->posts, (out->nposts + 1) * sizeof *p);
 
@@ -76,13 +76,14 @@ static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
     out->posts = p;
     p = &out->posts[out->nposts++];
     match_hit(&rr->read, m, true, &p->hit);
+    p->hit.hit_id = hit_id;
     p->topic_len = match_topic(m->entry, p->topic, sizeof p->topic);
     p->covert = m->entry->list->opts.covert;
     return 0;
 }
 
 int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_us,
-              struct retro_result *out, struct db_error *err)
+              struct hitid *ids, struct retro_result *out, struct db_error *err)
 {
     struct s_terms terms = {0};
     char(*var)[PLATE_MAX + 1] = malloc(RETRO_VARIANTS_MAX * sizeof *var);
@@ -129,10 +130,11 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_
             if (!idset_has(searched, e->id) ||
                 rr->read.time_us < now_us - (int64_t)e->list->opts.retro_s * 1000000)
                 continue;
-            int stored = db_store_post_match(conn, rr, rd.plate, &hits[k], err);
+            uint64_t hit_id = hitid_next(ids, now_us);
+            int stored = db_store_post_match(conn, rr, rd.plate, &hits[k], hit_id, err);
             if (stored < 0)
                 rc = -1;
-            else if (stored == 1 && s_add_post(out, rr, &hits[k]) != 0)
+            else if (stored == 1 && s_add_post(out, rr, &hits[k], hit_id) != 0)
                 goto oom;
         }
     }

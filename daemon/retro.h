@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "hitid.h"
 #include "idset.h"
 #include "proto.h"
 #include "wl.h"
@@ -53,10 +54,11 @@ struct retro_result {
 
 /*
  * Retro-match the entries of wl's patch whose ids are in `changed` (added or changed by the
- * change just applied), as of now_us (wall clock, µs). 0 (nothing to do is 0 with no
- * entries), or -1 with err; posts stored before the error are in out all the same.
+ * change just applied), as of now_us (wall clock, µs); each post-match HIT gets an id from ids. 0
+ * (nothing to do is 0 with no entries), or -1 with err; posts stored before the error are in out
+ * all the same.
  */
 int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_us,
-              struct retro_result *out, struct db_error *err);
+              struct hitid *ids, struct retro_result *out, struct db_error *err);
 
 #endif

@@ -43,6 +43,7 @@ struct sync {
     wl_t *cur;        /* a hold on the snapshot last delivered: the next patch starts from it */
     bool full_next;   /* the next delivery is a full load whatever the change log says */
     idset_t *changed; /* entries the last patch's changes named */
+    struct hitid *hitid;
     /* sync_destroy cancels a statement that runs long (a full load, a retro-match search). */
     pthread_mutex_t cancel_lock;
     PGcancel *cancel;
@@ -116,7 +117,8 @@ static void s_retro(sync_t *self)
 
     if (idset_count(self->changed) == 0)
         return;
-    int rc = retro_run(self->conn, self->cur, self->changed, util_now_us(), &res, &err);
+    int rc =
+        retro_run(self->conn, self->cur, self->changed, util_now_us(), self->hitid, &res, &err);
     if (rc != 0)
         log_warn("sync", "retro-match: %s", err.msg);
     if (res.entries > 0)
@@ -332,6 +334,7 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
     self->version = opts->version;
     self->cur = wl_ref(opts->wl);
     self->changed = idset_new();
+    self->hitid = opts->hitid;
     pthread_mutex_init(&self->cancel_lock, NULL);
     self->resync_s = opts->resync_s > 0 ? opts->resync_s : 300;
     self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;

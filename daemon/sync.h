@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "hitid.h"
 #include "wl.h"
 
 typedef struct sync sync_t;
@@ -38,6 +39,7 @@ struct sync_opts {
     const char *conninfo;    /* copied */
     const char *ocr_classes; /* copied */
     wl_t *wl;                /* what ingest has now (the thread takes a hold, see wl_ref) */
+    struct hitid *hitid;     /* ids for post-match HITs (shared with ingest; thread-safe) */
     int64_t version;         /* its version */
     int resync_s;            /* full look this often even without notifications */
     int reconnect_max_ms;    /* backoff ceiling */

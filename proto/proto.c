@@ -819,6 +819,8 @@ int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit, stru
     if (hit->reading > hit->read.ncand)
         return s_fail(err, PROTO_E_FIELD, "HIT.reading: %u > HIT.read.ncand %u",
                       (unsigned)hit->reading, (unsigned)hit->read.ncand);
+    if (s_get_u64(&rd, &hit->hit_id, "HIT", "hit_id", err) < 0)
+        return -1;
     return s_close(&rd, "HIT", err);
 }
 
@@ -1081,6 +1083,7 @@ size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap)
     s_put_str8(&w, hit->external_ref, nref);
     s_put_str8(&w, hit->detail, ndetail);
     s_put_read(&w, &hit->read);
+    s_put_u64(&w, hit->hit_id);
     return s_finish(&w);
 }
 

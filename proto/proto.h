@@ -143,6 +143,7 @@ struct proto_hit {
     char external_ref[PROTO_REF_MAX + 1];      /* reference in the source system */
     char detail[PROTO_DETAIL_MAX + 1];         /* e.g. "O read as 0 at 3", "candidate 2 (640)" */
     struct proto_read read;                    /* the read that matched */
+    uint64_t hit_id; /* the HIT's id, as in anpr.hits.hit_id (see PROTOCOL.md 5.4) */
 };
 
 /* "exact", "ocr", "candidate", "pattern"; NULL for a value that is none of them. */

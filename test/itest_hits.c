@@ -119,6 +119,17 @@ int main(void)
                     cases[i].list, found);
         CHECK_INT(found, 1);
     }
+    /* Every HIT has its own id, and is stored before it is published: the row with that id is
+     * in the database the moment the HIT arrives (no waiting here). */
+    uint64_t prev_id = 0;
+    for (int j = 0; j < n && j < 64; j++) {
+        char q[160];
+        CHECK(hits[j].hit_id != 0 && hits[j].hit_id != prev_id);
+        prev_id = hits[j].hit_id;
+        snprintf(q, sizeof q, "SELECT count(*) FROM anpr.hits WHERE hit_id = %llu",
+                 (unsigned long long)hits[j].hit_id);
+        CHECK_INT(h_query_ll(db.admin, q), 1);
+    }
     /* A HIT carries what the operator needs. */
     for (int j = 0; j < n && j < 64; j++) {
         if (strcmp(hits[j].read.plate, "1-ABC-123") != 0)

@@ -48,13 +48,14 @@ int main(void)
     CHECK_INT(wl_lookup(wl, "1ABC123", "BE", 0, e, 1), 1);
     struct wl_match m = {.entry = e[0], .kind = PROTO_MATCH_EXACT};
     bool supp = false;
+    uint64_t hit_id = 77001;
 
     /* Three reads, the second with a hit. */
     for (uint64_t s = 1; s <= 3; s++) {
         struct proto_read r = s_read(s, "1-ABC-123");
-        CHECK_INT(
-            batch_add(a, &r, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, s == 2 ? 1 : 0),
-            0);
+        CHECK_INT(batch_add(a, &r, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, &hit_id,
+                            s == 2 ? 1 : 0),
+                  0);
     }
     CHECK_INT(a->nreads, 3);
     CHECK_INT(a->nhits, 1);
@@ -94,13 +95,34 @@ int main(void)
     /* Dropping the last read (with its hit) gives the batch as it was before it. */
     size_t reads_len = a->reads.len, hits_len = a->hits.len;
     struct proto_read r = s_read(4, "1-ABC-123");
-    CHECK_INT(batch_add(a, &r, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, 1), 0);
+    CHECK_INT(batch_add(a, &r, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, &hit_id, 1), 0);
     CHECK_INT(a->nhits, 2);
     batch_drop_last(a);
     CHECK_INT(a->nreads, 3);
     CHECK_INT(a->nhits, 1);
     CHECK_INT(a->reads.len, reads_len);
     CHECK_INT(a->hits.len, hits_len);
+
+    /* The HITs to publish once durable: kept in order, byte for byte; gone with a reset. */
+    const uint8_t f1[] = {1, 2, 3}, f2[] = {9};
+    CHECK_INT(batch_pub_add(a, "hit/stolen", 10, false, f1, sizeof f1), 0);
+    CHECK_INT(batch_pub_add(a, "covert/7", 8, true, f2, sizeof f2), 0);
+    CHECK_INT(a->npubs, 2);
+    size_t off = 0, tlen, flen;
+    const char *topic;
+    const uint8_t *frame;
+    bool covert;
+    CHECK(batch_pub_next(a, &off, &topic, &tlen, &covert, &frame, &flen));
+    CHECK(tlen == 10 && memcmp(topic, "hit/stolen", 10) == 0 && !covert && flen == 3 &&
+          memcmp(frame, f1, 3) == 0);
+    CHECK(batch_pub_next(a, &off, &topic, &tlen, &covert, &frame, &flen));
+    CHECK(tlen == 8 && covert && flen == 1 && frame[0] == 9);
+    CHECK(!batch_pub_next(a, &off, &topic, &tlen, &covert, &frame, &flen));
+    CHECK(memmem(a->hits.data, a->hits.len, "\t77001\n", 7) != NULL); /* the hit_id column */
+    batch_reset(a);
+    off = 0;
+    CHECK_INT(a->npubs, 0);
+    CHECK(!batch_pub_next(a, &off, &topic, &tlen, &covert, &frame, &flen));
 
     batch_destroy(&a);
     batch_destroy(&b);

@@ -43,7 +43,7 @@ static const char v_reject_version[] = "41 4E 01 03 00 00 00 44 00 00 00 00 00 0
                                        "69 6F 6E 20 32 20 6E 6F 74 20 73 75 70 70 6F 72\n"
                                        "74 65 64 20 28 74 68 69 73 20 72 65 63 65 69 76\n"
                                        "65 72 20 73 70 65 61 6B 73 20 31 29\n";
-static const char v_hit[] = "41 4E 01 04 00 00 00 E1 00 00 00 00 00 00 03 E9\n"
+static const char v_hit[] = "41 4E 01 04 00 00 00 E9 00 00 00 00 00 00 03 E9\n"
                             "00 00 00 03 02 01 00 00 13 47 65 73 74 6F 6C 65\n"
                             "6E 20 76 6F 65 72 74 75 69 67 65 6E 06 73 74 6F\n"
                             "6C 65 6E 07 31 41 42 43 31 32 33 02 42 45 00 2F\n"
@@ -57,9 +57,10 @@ static const char v_hit[] = "41 4E 01 04 00 00 00 E1 00 00 00 00 00 00 03 E9\n"
                             "33 02 42 45 09 31 2D 41 38 43 2D 31 32 33 02 00\n"
                             "09 49 2D 41 42 43 2D 31 32 33 01 2D 1E 6E 46 3E\n"
                             "02 37 3B E3 14 73 33 3A 2F 2F 61 6E 70 72 2F 65\n"
-                            "34 30 2F 34 32 2E 6A 70 67\n";
+                            "34 30 2F 34 32 2E 6A 70 67 00 00 00 00 00 0F 46\n"
+                            "29\n";
 /* through an alternative reading of the full READ */
-static const char v_hit_cand[] = "41 4E 01 04 00 00 00 B9 00 00 00 00 00 00 03 EA\n"
+static const char v_hit_cand[] = "41 4E 01 04 00 00 00 C1 00 00 00 00 00 00 03 EA\n"
                                  "00 00 00 03 02 03 02 00 13 47 65 73 74 6F 6C 65\n"
                                  "6E 20 76 6F 65 72 74 75 69 67 65 6E 06 73 74 6F\n"
                                  "6C 65 6E 07 49 41 42 43 31 32 33 02 42 45 00 00\n"
@@ -71,9 +72,9 @@ static const char v_hit_cand[] = "41 4E 01 04 00 00 00 B9 00 00 00 00 00 00 03 E
                                  "38 43 2D 31 32 33 02 00 09 49 2D 41 42 43 2D 31\n"
                                  "32 33 01 2D 1E 6E 46 3E 02 37 3B E3 14 73 33 3A\n"
                                  "2F 2F 61 6E 70 72 2F 65 34 30 2F 34 32 2E 6A 70\n"
-                                 "67\n";
+                                 "67 00 00 00 00 00 0F 46 2A\n";
 /* OCR look-alike, on the minimal READ */
-static const char v_hit_ocr[] = "41 4E 01 04 00 00 00 84 00 00 00 00 00 00 07 F8\n"
+static const char v_hit_ocr[] = "41 4E 01 04 00 00 00 8C 00 00 00 00 00 00 07 F8\n"
                                 "00 00 00 07 04 02 00 01 13 47 65 7A 6F 63 68 74\n"
                                 "65 20 76 6F 65 72 74 75 69 67 65 6E 06 77 61 6E\n"
                                 "74 65 64 07 31 41 38 43 31 32 33 00 00 15 56 6F\n"
@@ -81,16 +82,18 @@ static const char v_hit_ocr[] = "41 4E 01 04 00 00 00 84 00 00 00 00 00 00 07 F8
                                 "65 6E 2E 00 10 38 20 72 65 61 64 20 61 73 20 42\n"
                                 "20 61 74 20 33 00 00 00 00 00 00 00 01 00 06 44\n"
                                 "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
-                                "30 31 07 31 41 42 43 31 32 33 00 00\n";
+                                "30 31 07 31 41 42 43 31 32 33 00 00 00 00 00 00\n"
+                                "00 0F 46 2B\n";
 /* a pattern entry, on the minimal READ */
-static const char v_hit_pattern[] = "41 4E 01 04 00 00 00 71 00 00 00 00 00 00 0B BF\n"
+static const char v_hit_pattern[] = "41 4E 01 04 00 00 00 79 00 00 00 00 00 00 0B BF\n"
                                     "00 00 00 09 05 04 00 00 09 4F 6E 64 65 72 7A 6F\n"
                                     "65 6B 0D 69 6E 76 65 73 74 69 67 61 74 69 6F 6E\n"
                                     "07 31 41 42 3F 31 32 2A 00 00 00 06 4F 50 53 2D\n"
                                     "37 37 0F 70 61 74 74 65 72 6E 20 31 41 42 3F 31\n"
                                     "32 2A 00 00 00 00 00 00 00 01 00 06 44 BD 47 9B\n"
                                     "2C 80 03 90 00 00 00 00 06 63 61 6D 2D 30 31 07\n"
-                                    "31 41 42 43 31 32 33 00 00\n";
+                                    "31 41 42 43 31 32 33 00 00 00 00 00 00 00 0F 46\n"
+                                    "2C\n";
 
 static void s_vec_read_min(struct proto_read *r)
 {
@@ -172,6 +175,7 @@ static void s_vec_reject_version(struct proto_reject *rej)
 static void s_vec_hit(struct proto_hit *h)
 {
     memset(h, 0, sizeof *h);
+    h->hit_id = 1001001;
     h->entry_id = 1001;
     h->list_id = 3;
     h->priority = 2;
@@ -189,6 +193,7 @@ static void s_vec_hit(struct proto_hit *h)
 static void s_vec_hit_cand(struct proto_hit *h)
 {
     memset(h, 0, sizeof *h);
+    h->hit_id = 1001002;
     h->entry_id = 1002;
     h->list_id = 3;
     h->priority = 2;
@@ -206,6 +211,7 @@ static void s_vec_hit_cand(struct proto_hit *h)
 static void s_vec_hit_ocr(struct proto_hit *h)
 {
     memset(h, 0, sizeof *h);
+    h->hit_id = 1001003;
     h->entry_id = 2040;
     h->list_id = 7;
     h->priority = 4;
@@ -222,6 +228,7 @@ static void s_vec_hit_ocr(struct proto_hit *h)
 static void s_vec_hit_pattern(struct proto_hit *h)
 {
     memset(h, 0, sizeof *h);
+    h->hit_id = 1001004;
     h->entry_id = 3007;
     h->list_id = 9;
     h->priority = 5;
@@ -322,7 +329,8 @@ static bool s_hit_eq(const struct proto_hit *a, const struct proto_hit *b)
            strcmp(a->category, b->category) == 0 && strcmp(a->entry_plate, b->entry_plate) == 0 &&
            strcmp(a->entry_country, b->entry_country) == 0 &&
            strcmp(a->instruction, b->instruction) == 0 &&
-           strcmp(a->external_ref, b->external_ref) == 0 && s_read_eq(&a->read, &b->read);
+           strcmp(a->external_ref, b->external_ref) == 0 && s_read_eq(&a->read, &b->read) &&
+           a->hit_id == b->hit_id && a->post_match == b->post_match;
 }
 
 /* ---- an independent frame builder, able to break every rule ---- */
@@ -679,8 +687,9 @@ static void s_test_other_vectors(void)
             CHECK(s_hit_eq(&hit, &hit_out));
             n2 = proto_encode_hit(&hit_out, again, sizeof again);
             CHECK(n2 == n && memcmp(buf, again, n) == 0);
-            CHECK(n > rn && memcmp(buf + n - (rn - PROTO_HDR_LEN), rb + PROTO_HDR_LEN,
-                                   rn - PROTO_HDR_LEN) == 0);
+            /* The read's body, then the 8-byte hit_id, end the HIT. */
+            CHECK(n > rn + 8 && memcmp(buf + n - 8 - (rn - PROTO_HDR_LEN), rb + PROTO_HDR_LEN,
+                                       rn - PROTO_HDR_LEN) == 0);
         }
     }
 }
@@ -1456,6 +1465,7 @@ static void s_hit_frame(struct s_buf *b, const struct proto_hit *h, struct s_str
     s_b_str8(b, external_ref);
     s_b_str8(b, detail);
     s_b_read_body(b, t);
+    s_b_u(b, h->hit_id, 8);
     s_b_fix_len(b);
 }
 
@@ -1930,7 +1940,7 @@ static void s_test_round_trips(void)
             memset(h.read.cand[i].plate, 'Q', PROTO_PLATE_MAX);
         memset(h.read.image_ref, 'I', PROTO_IMAGE_REF_MAX);
         CHECK_INT(proto_encode_read(&h.read, buf, sizeof buf), 643);
-        CHECK_INT(proto_encode_hit(&h, buf, sizeof buf), 1924);
+        CHECK_INT(proto_encode_hit(&h, buf, sizeof buf), 1932);
 
         memset(a, 0, sizeof a);
         for (int i = 0; i < PROTO_ACK_MAX_RANGES; i++) {

@@ -665,7 +665,7 @@ static int s_copy(const struct opts *o)
         s_make_read(o, &g, i, &r);
         plate_normalise(r.plate, plate);
         if (batch_add(b, &r, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL, NULL,
-                      0) != 0)
+                      NULL, 0) != 0)
             goto out;
     }
     int64_t t0 = util_mono_us();
