@@ -385,7 +385,7 @@ static void s_test_aliases(void)
     EXPECT(DB "ingest: &i {}\ndispatch: {<<: *i}\n",
            "t.yaml:3:9: ingest: anchors are not supported\n"
            "t.yaml:4:12: dispatch.<<: unknown key; expected one of: endpoint, "
-           "covert_endpoint\n");
+           "covert_endpoint, instance\n");
     /* The covert feed: optional, validated like any endpoint, never one of the others. */
     EXPECT(DB "dispatch:\n  covert_endpoint: \"tcp://nowhere\"\n",
            "t.yaml:4:20: dispatch.covert_endpoint: invalid endpoint 'tcp://nowhere': missing "
@@ -504,6 +504,17 @@ static void s_test_example(void)
     free(errors);
 }
 
+/* dispatch.instance: part of every HIT id. */
+static void s_test_instance(void)
+{
+    struct conf *c = s_ok(DB "dispatch:\n  instance: 1023\n");
+    if (c)
+        CHECK_INT(c->dispatch.instance, 1023);
+    conf_destroy(&c);
+    EXPECT(DB "dispatch:\n  instance: 1024\n",
+           "t.yaml:4:13: dispatch.instance: out of range: 1024 (must be 0..1023)\n");
+}
+
 /* The spool section: off by default, an absolute directory, a size in MiB. */
 static void s_test_spool(void)
 {
@@ -590,6 +601,7 @@ int main(void)
     s_test_order();
     s_test_load();
     s_test_example();
+    s_test_instance();
     s_test_spool();
     s_test_backbone();
     s_test_destroy();
