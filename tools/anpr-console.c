@@ -1,16 +1,20 @@
 /*
  * anpr-console: the dispatch operator's live view of HITs. Subscribes to anprd's PUB socket and
  * prints one line per hit, as text for people (coloured by priority on a terminal) or as TSV for
- * scripts and tests.
+ * scripts and tests. With --db and --since it first catches up on the HITs it missed, from
+ * anpr.dispatch_hits by hit_id (docs/DISPATCH.md); `ack` and `reasons` acknowledge a HIT as the
+ * operator's database login and list the reasons a rejection may give.
  */
 #include "cli.h"
 #include "config.h"
+#include "db.h"
 #include "proto.h"
 #include "util.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,10 +32,21 @@
 #define S_BATCH_US       200000 /* hits this close together are shown most urgent first */
 #define S_BATCH_MAX      1024   /* a burst larger than this is printed in several batches */
 #define S_WARN_MAX       20
+#define S_PAGE           1000    /* catch-up rows per query */
+#define S_RECHECK_US     1000000 /* the second catch-up pass, after going live */
+
+/* Exit codes (also of ack and reasons). */
+#define S_EXIT_OK       0
+#define S_EXIT_REFUSED  1 /* live: --timeout before --count; ack: refused by the database */
+#define S_EXIT_USAGE    2 /* usage or socket error */
+#define S_EXIT_DATABASE 3 /* connection, permission, a failed query */
 
 #define S_RED_BOLD "\033[1;31m"
 #define S_YELLOW   "\033[33m"
 #define S_RESET    "\033[0m"
+
+#define S_STR_(x) #x
+#define S_STR(x)  S_STR_(x)
 
 enum s_format { S_TEXT, S_TSV };
 
@@ -57,15 +72,38 @@ struct app {
     struct held *held; /* hits waiting for their batch to end (sorted text mode only) */
     size_t nheld;
     int64_t batch_end;
+
+    const char *db;         /* conninfo for the catch-up (--db) */
+    const char *state_path; /* --state: the highest hit_id printed is kept here */
+    bool catch_up;          /* --since given: catch up before going live */
+    uint64_t since;         /* catch up on HITs with a hit_id above this */
+    uint64_t max_printed;   /* highest hit_id printed, what --state records */
+    int64_t recheck_at;     /* when the second catch-up pass runs (INT64_MAX: done) */
+    uint64_t duplicates;    /* live HITs skipped because the catch-up printed them */
+    uint64_t caught_up;     /* HITs printed by the catch-up */
+    PGconn *conn;           /* the catch-up's session */
+
+    uint64_t *seen; /* hit_ids printed since the catch-up began (open addressing, 0 = free) */
+    size_t seen_cap, seen_n;
 };
 
 static void s_usage(FILE *f)
 {
     fprintf(f, "usage: " PROG " --endpoint ENDPOINT [options]\n"
+               "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R] --db CONNINFO\n"
+               "       " PROG " reasons --db CONNINFO\n"
                "\n"
-               "Live view of anprd watchlist hits.\n"
+               "Live view of anprd watchlist hits; acknowledging them.\n"
                "\n"
                "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556\n"
+               "  --db CONNINFO       database, as a login in anpr_dispatch (for --since, ack,\n"
+               "                      reasons)\n"
+               "  --since ID|last     first print every HIT with a hit_id above ID from\n"
+               "                      anpr.dispatch_hits, then go live without repeating them;\n"
+               "                      'last': the id kept in --state (nothing to catch up on\n"
+               "                      when the file does not exist yet)\n"
+               "  --state FILE        keep the highest hit_id printed in FILE\n"
+               "  --reason R          ack: the reason (required for rejected; see 'reasons')\n"
                "  --category C        only hits of this category (repeatable; default all)\n"
                "  --min-priority N    only hits of priority N or more urgent (1..9, default 9)\n"
                "  --count N           exit 0 after N hits\n"
@@ -76,8 +114,11 @@ static void s_usage(FILE *f)
                "  --help, --version\n"
                "\n"
                "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
-               "priority match entry_plate reading nsubst detail post_match\n"
-               "(reading: 0 = the plate as read, n = the read's candidate n)\n");
+               "priority match entry_plate reading nsubst detail post_match hit_id\n"
+               "(reading: 0 = the plate as read, n = the read's candidate n)\n"
+               "\n"
+               "exit: 0 done; 1 --timeout before --count, or ack refused; 2 usage or socket\n"
+               "error; 3 database error\n");
 }
 
 static void s_warn(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -136,13 +177,13 @@ static void s_print_tsv(const struct proto_hit *h)
         m = mbuf;
     }
     printf("%" PRId64 "\t%s\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\t%" PRIu32
-           "\t%s\t%s\t%u\t%s\t%s\t%u\t%u\t%s\t%d\n",
+           "\t%s\t%s\t%u\t%s\t%s\t%u\t%u\t%s\t%d\t%" PRIu64 "\n",
            r->time_us, s_clean(r->camera, ' ', cam, sizeof(cam)), r->seq,
            s_clean(r->plate, ' ', plate, sizeof(plate)), s_clean(r->country, ' ', cc, sizeof(cc)),
            h->entry_id, h->list_id, s_clean(h->list, ' ', list, sizeof(list)),
            s_clean(h->category, ' ', cat, sizeof(cat)), (unsigned)h->priority, m,
            s_clean(h->entry_plate, ' ', ep, sizeof(ep)), (unsigned)h->reading, (unsigned)h->nsubst,
-           s_clean(h->detail, ' ', detail, sizeof(detail)), h->post_match ? 1 : 0);
+           s_clean(h->detail, ' ', detail, sizeof(detail)), h->post_match ? 1 : 0, h->hit_id);
     fflush(stdout);
 }
 
@@ -200,8 +241,8 @@ static void s_print_text(const struct app *a, const struct proto_hit *h)
     if (a->color)
         color = h->priority <= 2 ? S_RED_BOLD : h->priority <= 4 ? S_YELLOW : NULL;
 
-    cli_cat(line, sizeof(line), &len, "%s.%03d  P%u ", clock, (int)(r->time_us / 1000 % 1000),
-            (unsigned)h->priority);
+    cli_cat(line, sizeof(line), &len, "%s.%03d  #%" PRIu64 "  P%u ", clock,
+            (int)(r->time_us / 1000 % 1000), h->hit_id, (unsigned)h->priority);
     /* A post-match is a past sighting: the vehicle is no longer at that camera. */
     if (h->post_match)
         cli_cat(line, sizeof(line), &len, "POST-MATCH ");
@@ -237,12 +278,238 @@ static void s_print_text(const struct app *a, const struct proto_hit *h)
     fflush(stdout);
 }
 
-static void s_print(const struct app *a, const struct proto_hit *h)
+/*
+ * --state: the highest hit_id printed, one decimal line, replaced whole (written to FILE.tmp,
+ * then renamed over FILE) so a crash leaves the old id or the new one, never half of one.
+ */
+static void s_state_write(struct app *a)
+{
+    char tmp[4096];
+    FILE *f;
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", a->state_path);
+
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        s_warn(a, "--state: path too long");
+        return;
+    }
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        s_warn(a, "--state: %s: %s", tmp, strerror(errno));
+        return;
+    }
+    fprintf(f, "%" PRIu64 "\n", a->max_printed);
+    if (fclose(f) != 0 || rename(tmp, a->state_path) != 0) {
+        s_warn(a, "--state: %s: %s", a->state_path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
+/* 0 with *id set (0 when the file does not exist yet), -1 when it cannot be read. */
+static int s_state_read(const char *path, uint64_t *id)
+{
+    char buf[64];
+    long long v;
+    size_t n;
+    FILE *f = fopen(path, "r");
+
+    *id = 0;
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        fprintf(stderr, PROG ": --state: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    if (util_parse_long(buf, 0, INT64_MAX, &v) != 0) {
+        fprintf(stderr, PROG ": --state: %s: expected a hit id, got '%.20s'\n", path, buf);
+        return -1;
+    }
+    *id = (uint64_t)v;
+    return 0;
+}
+
+static void s_print(struct app *a, const struct proto_hit *h)
 {
     if (a->format == S_TSV)
         s_print_tsv(h);
     else
         s_print_text(a, h);
+    if (h->hit_id > a->max_printed) {
+        a->max_printed = h->hit_id;
+        if (a->state_path != NULL)
+            s_state_write(a);
+    }
+}
+
+/*
+ * The hit_ids printed since the catch-up began, so a HIT both caught up on and received live
+ * (or found again by the second pass) is printed once. Only kept with --since: HITs are few
+ * (dozens an hour), so the set stays small for the life of a console.
+ */
+static size_t s_seen_slot(const uint64_t *tab, size_t cap, uint64_t id)
+{
+    size_t i = (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 17) & (cap - 1);
+
+    while (tab[i] != 0 && tab[i] != id)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* True when id is new (and now recorded); false when it was printed already. A set that
+ * cannot grow takes no more ids: a duplicate is better than a HIT not shown. */
+static bool s_seen_add(struct app *a, uint64_t id)
+{
+    if (!a->catch_up || id == 0)
+        return true;
+    if (a->seen_n * 2 >= a->seen_cap) {
+        size_t cap = a->seen_cap ? a->seen_cap * 2 : 1024;
+        uint64_t *tab = calloc(cap, sizeof(*tab));
+        if (tab == NULL) {
+            s_warn(a, "out of memory: duplicates may be shown");
+            return true;
+        }
+        for (size_t i = 0; i < a->seen_cap; i++)
+            if (a->seen[i] != 0)
+                tab[s_seen_slot(tab, cap, a->seen[i])] = a->seen[i];
+        free(a->seen);
+        a->seen = tab;
+        a->seen_cap = cap;
+    }
+    size_t i = s_seen_slot(a->seen, a->seen_cap, id);
+    if (a->seen[i] == id)
+        return false;
+    a->seen[i] = id;
+    a->seen_n++;
+    return true;
+}
+
+/* Copies a column into a fixed field; "" for NULL; cut to fit (the view's data was checked
+ * when it was stored). */
+static void s_col(const PGresult *res, int row, int col, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+static long long s_col_ll(const PGresult *res, int row, int col)
+{
+    long long v = 0;
+
+    if (!PQgetisnull(res, row, col) &&
+        util_parse_long(PQgetvalue(res, row, col), INT64_MIN, INT64_MAX, &v) != 0)
+        v = 0;
+    return v;
+}
+
+/* A row of the catch-up query as the HIT frame would have carried it. */
+static void s_row_hit(const PGresult *res, int i, struct proto_hit *h)
+{
+    struct proto_read *r = &h->read;
+    char cands[PROTO_CAND_MAX * (PROTO_PLATE_MAX + 1) + 1];
+    long long v;
+
+    memset(h, 0, sizeof(*h));
+    h->hit_id = (uint64_t)s_col_ll(res, i, 0);
+    r->time_us = s_col_ll(res, i, 1);
+    s_col(res, i, 2, r->camera, sizeof(r->camera));
+    r->seq = (uint64_t)s_col_ll(res, i, 3);
+    s_col(res, i, 4, r->plate, sizeof(r->plate));
+    s_col(res, i, 5, r->country, sizeof(r->country));
+    r->confidence = (uint16_t)s_col_ll(res, i, 6);
+    r->lane = (uint8_t)s_col_ll(res, i, 7);
+    r->direction = (uint8_t)s_col_ll(res, i, 8);
+    s_col(res, i, 9, cands, sizeof(cands));
+    for (char *p = cands, *next; *p != '\0' && r->ncand < PROTO_CAND_MAX; p = next) {
+        next = strchr(p, '\x1f');
+        if (next != NULL)
+            *next++ = '\0';
+        size_t len = strlen(p), cap = sizeof(r->cand[0].plate);
+        len = len < cap ? len : cap - 1; /* cut to fit, as s_col does */
+        memcpy(r->cand[r->ncand].plate, p, len);
+        r->cand[r->ncand++].plate[len] = '\0';
+        if (next == NULL)
+            break;
+    }
+    h->entry_id = (uint64_t)s_col_ll(res, i, 10);
+    h->list_id = (uint32_t)s_col_ll(res, i, 11);
+    s_col(res, i, 12, h->list, sizeof(h->list));
+    s_col(res, i, 13, h->category, sizeof(h->category));
+    v = s_col_ll(res, i, 14);
+    h->priority = (uint8_t)(v >= 1 && v <= 9 ? v : 9);
+    h->match = (uint8_t)s_col_ll(res, i, 15);
+    s_col(res, i, 16, h->entry_plate, sizeof(h->entry_plate));
+    s_col(res, i, 17, h->entry_country, sizeof(h->entry_country));
+    s_col(res, i, 18, h->instruction, sizeof(h->instruction));
+    s_col(res, i, 19, h->external_ref, sizeof(h->external_ref));
+    h->reading = (uint8_t)s_col_ll(res, i, 20);
+    h->nsubst = (uint8_t)s_col_ll(res, i, 21);
+    s_col(res, i, 22, h->detail, sizeof(h->detail));
+    h->post_match = !PQgetisnull(res, i, 23) && strcmp(PQgetvalue(res, i, 23), "t") == 0;
+}
+
+/*
+ * Catch-up: every HIT of anpr.dispatch_hits with a hit_id above a->since that the live feed
+ * would have shown (not a suppressed repeat, the --category and --min-priority filters), in
+ * hit_id order, a page at a time, skipping those already printed. 0, or -1 on a database
+ * error (reported).
+ */
+static int s_catch_up(struct app *a)
+{
+    static const char sql[] =
+        "SELECT hit_id, (extract(epoch FROM read_time) * 1000000)::bigint, camera, seq, "
+        "coalesce(read_plate, plate), read_country, confidence, lane, direction, "
+        "array_to_string(candidates, E'\\x1f'), entry_id, list_id, "
+        "coalesce(list_name, '?'), category, priority, match_kind, "
+        "coalesce(entry_plate, '?'), entry_country, instruction, external_ref, reading, "
+        "nsubst, detail, post_match "
+        "FROM anpr.dispatch_hits "
+        "WHERE hit_id > $1::bigint AND NOT suppressed AND priority <= $2::int "
+        "AND ($3::text IS NULL OR category = ANY (string_to_array($3::text, E'\\x1f'))) "
+        "ORDER BY hit_id LIMIT " S_STR(S_PAGE);
+    char after[24], prio[8], cats[S_CATEGORIES_MAX * (PROTO_CATEGORY_MAX + 1) + 1];
+    size_t clen = 0;
+    const char *params[3] = {after, prio, NULL};
+    uint64_t from = a->since;
+
+    /* Categories have no byte <= ' ' (s_category_valid), so 0x1f separates them safely. */
+    cats[0] = '\0';
+    for (size_t i = 0; i < a->ncategories; i++)
+        cli_cat(cats, sizeof(cats), &clen, "%s%s", i ? "\x1f" : "", a->categories[i]);
+    if (a->ncategories > 0)
+        params[2] = cats;
+    snprintf(prio, sizeof(prio), "%d", a->min_priority);
+    for (;;) {
+        PGresult *res;
+        int n;
+
+        snprintf(after, sizeof(after), "%" PRIu64, from);
+        res = PQexecParams(a->conn, sql, 3, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+            fprintf(stderr, PROG ": catch-up: %s\n", m ? m : PQerrorMessage(a->conn));
+            PQclear(res);
+            return -1;
+        }
+        n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            struct proto_hit h;
+            s_row_hit(res, i, &h);
+            from = h.hit_id;
+            if (a->count > 0 && (int64_t)a->shown >= a->count)
+                break;
+            if (!s_seen_add(a, h.hit_id))
+                continue;
+            a->shown++;
+            a->caught_up++;
+            s_print(a, &h);
+        }
+        PQclear(res);
+        if (n < S_PAGE || (a->count > 0 && (int64_t)a->shown >= a->count))
+            return 0;
+    }
 }
 
 static int s_held_cmp(const void *x, const void *y)
@@ -337,6 +604,10 @@ static int s_receive_one(struct app *a, int64_t now)
         a->filtered++;
         goto cleanup;
     }
+    if (!s_seen_add(a, hit.hit_id)) {
+        a->duplicates++;
+        goto cleanup;
+    }
     a->shown++;
     if (!a->sort) {
         s_print(a, &hit);
@@ -367,6 +638,10 @@ enum {
     OPT_TIMEOUT,
     OPT_FORMAT,
     OPT_NO_COLOR,
+    OPT_DB,
+    OPT_SINCE,
+    OPT_STATE,
+    OPT_REASON,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -379,6 +654,9 @@ static const struct option s_options[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"no-color", no_argument, NULL, OPT_NO_COLOR},
+    {"db", required_argument, NULL, OPT_DB},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"state", required_argument, NULL, OPT_STATE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -401,7 +679,7 @@ static bool s_category_valid(const char *c)
 static int s_parse_args(struct app *a, int argc, char **argv)
 {
     bool no_color = false;
-    const char *nc = getenv("NO_COLOR");
+    const char *nc = getenv("NO_COLOR"), *since = NULL;
     int opt;
     long long v;
 
@@ -448,6 +726,17 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         case OPT_NO_COLOR:
             no_color = true;
             break;
+        case OPT_DB:
+            a->db = optarg;
+            break;
+        case OPT_SINCE:
+            if (strcmp(optarg, "last") != 0 && util_parse_long(optarg, 0, INT64_MAX, &v) != 0)
+                return cli_bad_value(PROG, "--since", optarg, "a hit id >= 0 or 'last'");
+            since = optarg;
+            break;
+        case OPT_STATE:
+            a->state_path = optarg;
+            break;
         case OPT_HELP:
             s_usage(stdout);
             return 1;
@@ -462,6 +751,24 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         return -1;
     if (a->endpoint == NULL)
         return cli_usage_error(PROG, "--endpoint is required");
+    if (since != NULL && a->db == NULL)
+        return cli_usage_error(PROG, "--since needs --db");
+    if (a->db != NULL && since == NULL)
+        return cli_usage_error(PROG, "--db is for --since here (or the ack and reasons commands)");
+    if (since != NULL && strcmp(since, "last") == 0) {
+        if (a->state_path == NULL)
+            return cli_usage_error(PROG, "--since last needs --state FILE");
+        if (s_state_read(a->state_path, &a->since) != 0)
+            return -1;
+        /* No file yet: a first start has nothing to catch up on, it only records. */
+        a->catch_up = a->since > 0;
+        if (!a->catch_up)
+            fprintf(stderr, PROG ": %s: no hit id recorded yet, not catching up\n",
+                    a->state_path);
+    } else if (since != NULL) {
+        a->since = (uint64_t)strtoull(since, NULL, 10);
+        a->catch_up = true;
+    }
     /* Colour and urgency sorting are for a person watching a terminal, not for a pipe. */
     bool tty = isatty(STDOUT_FILENO) == 1;
     a->color = a->format == S_TEXT && tty && !no_color && (nc == NULL || nc[0] == '\0');
@@ -502,7 +809,7 @@ fail:
     return -1;
 }
 
-/* Exit status: 0 done, 1 --timeout before --count hits, 2 error. */
+/* Exit status: 0 done, 1 --timeout before --count hits, 2 error, 3 database error. */
 static int s_run(struct app *a)
 {
     const int64_t t0 = util_mono_us();
@@ -522,8 +829,18 @@ static int s_run(struct app *a)
             return 0;
         if (now >= end)
             return a->count > 0 ? 1 : 0;
+        /* The second pass: a HIT published before the subscription took effect, but stored
+         * only after the first pass read the table, is found now. */
+        if (now >= a->recheck_at) {
+            a->recheck_at = INT64_MAX;
+            if (s_catch_up(a) != 0)
+                return S_EXIT_DATABASE;
+            continue;
+        }
 
         until = end < a->batch_end ? end : a->batch_end;
+        if (a->recheck_at < until)
+            until = a->recheck_at;
         if (until != INT64_MAX)
             timeout_ms = until <= now ? 0 : (long)((until - now + 999) / 1000);
         if (zmq_poll(&item, 1, timeout_ms) < 0) {
@@ -548,12 +865,138 @@ static int s_run(struct app *a)
     }
 }
 
+/* A failed statement of ack or reasons: the server's own message; 1 when the database refused
+ * the request as given (no such HIT, a bad decision or reason), else 3. */
+static int s_db_fail(PGconn *conn, PGresult *res, const char *what)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    fprintf(stderr, PROG ": %s: %s\n", what, m ? m : PQerrorMessage(conn));
+    if (st != NULL && (strcmp(st, "P0002") == 0 || strncmp(st, "22", 2) == 0 ||
+                       strncmp(st, "23", 2) == 0))
+        return S_EXIT_REFUSED;
+    return S_EXIT_DATABASE;
+}
+
+static PGconn *s_connect(const char *conninfo)
+{
+    struct db_error err;
+    PGconn *conn = db_connect(conninfo, PROG, &err);
+
+    if (conn == NULL)
+        fprintf(stderr, PROG ": --db: %s\n", err.msg);
+    return conn;
+}
+
+/*
+ * anpr-console ack HIT_ID DECISION [--reason R] --db CONNINFO, and anpr-console reasons --db
+ * CONNINFO. The operator is the database login of CONNINFO (anpr.acknowledge_hit records
+ * session_user), so every operator logs in as themselves.
+ */
+static int s_command(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"reason", required_argument, NULL, OPT_REASON},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = argv[0], *db = NULL, *reason = NULL, *decision = NULL;
+    bool ack = strcmp(cmd, "ack") == 0;
+    char id[24];
+    long long v;
+    int opt, nops, ret = S_EXIT_DATABASE;
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_DB:
+            db = optarg;
+            break;
+        case OPT_REASON:
+            if (!ack)
+                return cli_usage_error(PROG, "--reason is for ack"), S_EXIT_USAGE;
+            reason = optarg;
+            break;
+        case OPT_HELP:
+            s_usage(stdout);
+            return S_EXIT_OK;
+        default:
+            return cli_getopt_fail(PROG, opt, argc, argv), S_EXIT_USAGE;
+        }
+    }
+    nops = argc - optind;
+    if (db == NULL)
+        return cli_usage_error(PROG, "%s: --db is required", cmd), S_EXIT_USAGE;
+    if (!ack) {
+        if (nops != 0)
+            return cli_usage_error(PROG, "reasons: unexpected '%s'", argv[optind]), S_EXIT_USAGE;
+    } else {
+        if (nops != 2)
+            return cli_usage_error(PROG, "ack: expected HIT_ID and a decision"), S_EXIT_USAGE;
+        if (util_parse_long(argv[optind], 1, INT64_MAX, &v) != 0)
+            return cli_bad_value(PROG, "ack", argv[optind], "a hit id"), S_EXIT_USAGE;
+        snprintf(id, sizeof(id), "%lld", v);
+        const char *d = argv[optind + 1];
+        if (strcmp(d, "accepted") == 0 || strcmp(d, "rejected") == 0)
+            decision = d;
+        else if (strcmp(d, "not-enforced") == 0 || strcmp(d, "not_enforced") == 0)
+            decision = "not_enforced";
+        else
+            return cli_bad_value(PROG, "ack", d, "accepted, rejected or not-enforced"),
+                   S_EXIT_USAGE;
+        if (strcmp(decision, "rejected") == 0 && (reason == NULL || reason[0] == '\0'))
+            return cli_usage_error(PROG, "ack: a rejection needs --reason (see '" PROG
+                                         " reasons')"),
+                   S_EXIT_USAGE;
+    }
+
+    conn = s_connect(db);
+    if (conn == NULL)
+        goto out;
+    if (!ack) {
+        res = PQexec(conn, "SELECT reason FROM anpr.ack_reason WHERE active ORDER BY reason");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            ret = s_db_fail(conn, res, "reasons");
+            goto out;
+        }
+        for (int i = 0; i < PQntuples(res); i++)
+            printf("%s\n", PQgetvalue(res, i, 0));
+        ret = S_EXIT_OK;
+        goto out;
+    }
+    const char *params[3] = {id, decision, reason};
+    res = PQexecParams(conn, "SELECT anpr.acknowledge_hit($1::bigint, $2, $3), session_user", 3,
+                       NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ret = s_db_fail(conn, res, "ack");
+        goto out;
+    }
+    printf("HIT %s %s%s%s%s by %s (ack %s)\n", id,
+           strcmp(decision, "not_enforced") == 0 ? "not enforced" : decision,
+           reason ? " (" : "", reason ? reason : "", reason ? ")" : "", PQgetvalue(res, 0, 1),
+           PQgetvalue(res, 0, 0));
+    ret = S_EXIT_OK;
+out:
+    PQclear(res);
+    PQfinish(conn);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     struct app a;
     int ret = 2, rc;
 
+    if (argc > 1 && (strcmp(argv[1], "ack") == 0 || strcmp(argv[1], "reasons") == 0))
+        return s_command(argc - 1, argv + 1);
+
     memset(&a, 0, sizeof(a));
+    a.recheck_at = INT64_MAX;
     rc = s_parse_args(&a, argc, argv);
     if (rc != 0) {
         ret = rc > 0 ? 0 : 2;
@@ -569,13 +1012,25 @@ int main(int argc, char **argv)
 
     cli_catch_signals();
 
+    /* Subscribe first, then read the table: a HIT is then either in the table or on the
+     * feed (or both: printed once). */
     if (s_setup_socket(&a) != 0)
         goto cleanup;
+    if (a.catch_up) {
+        a.conn = s_connect(a.db);
+        if (a.conn == NULL || s_catch_up(&a) != 0) {
+            ret = S_EXIT_DATABASE;
+            goto cleanup;
+        }
+        a.recheck_at = util_mono_us() + S_RECHECK_US;
+    }
     ret = s_run(&a);
     if (a.nheld > 0)
         s_flush_held(&a);
-    fprintf(stderr, PROG ": hits=%" PRIu64 " filtered=%" PRIu64 " bad=%" PRIu64 "\n", a.shown,
-            a.filtered, a.bad);
+    fprintf(stderr,
+            PROG ": hits=%" PRIu64 " filtered=%" PRIu64 " bad=%" PRIu64 " caught_up=%" PRIu64
+                 " duplicates=%" PRIu64 "\n",
+            a.shown, a.filtered, a.bad, a.caught_up, a.duplicates);
 
 cleanup:
     if (a.sock != NULL) {
@@ -585,6 +1040,8 @@ cleanup:
     }
     if (a.ctx != NULL)
         zmq_ctx_term(a.ctx);
+    PQfinish(a.conn);
     free(a.held);
+    free(a.seen);
     return ret;
 }
