@@ -65,7 +65,10 @@ static const char *s_state(PGconn *conn, const char *sql, char *msg, size_t cap)
     const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
-    snprintf(st, sizeof st, "%s", (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) ? "" : s ? s : "?");
+    snprintf(st, sizeof st, "%s",
+             (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) ? ""
+             : s                                             ? s
+                                                             : "?");
     if (msg)
         snprintf(msg, cap, "%s", m ? m : "");
     PQclear(res);
@@ -90,7 +93,8 @@ static int s_parse(const char *out, struct line *lines, int max)
         int nf = 0;
 
         snprintf(buf, sizeof buf, "%.*s", (int)len, p);
-        for (char *tok = strtok_r(buf, "\t", &save); tok && nf < 32; tok = strtok_r(NULL, "\t", &save))
+        for (char *tok = strtok_r(buf, "\t", &save); tok && nf < 32;
+             tok = strtok_r(NULL, "\t", &save))
             f[nf++] = tok;
         /* The detail column may be empty: strtok skips it, so count from the end. */
         if (nf >= 16) {
@@ -170,8 +174,8 @@ int main(void)
            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" OP "') THEN "
            "CREATE ROLE " OP " LOGIN; END IF; END $$;"
            "GRANT anpr_dispatch TO " OP);
-    snprintf(op_ci, sizeof op_ci, "host=%s port=%s dbname=%s user=" OP,
-             getenv("ANPR_TEST_PGHOST"), getenv("ANPR_TEST_PGPORT"), db.name);
+    snprintf(op_ci, sizeof op_ci, "host=%s port=%s dbname=%s user=" OP, getenv("ANPR_TEST_PGHOST"),
+             getenv("ANPR_TEST_PGPORT"), db.name);
     if (h_daemon_start(&d, &db, NULL) != 0)
         return 1;
     snprintf(out_path, sizeof out_path, "%s/console.out", d.dir);
@@ -203,9 +207,22 @@ int main(void)
     /* 3. A console catches up on B only (not A, not the fence's category), then goes live. */
     char since_s[32];
     snprintf(since_s, sizeof since_s, "%" PRIu64, since);
-    char *cargv[] = {getenv("ANPR_CONSOLE"), "--endpoint", d.dispatch_ep, "--db", op_ci,
-                     "--since", since_s, "--state", state_path, "--category", "stolen",
-                     "--format", "tsv", "--timeout", "60", NULL};
+    char *cargv[] = {getenv("ANPR_CONSOLE"),
+                     "--endpoint",
+                     d.dispatch_ep,
+                     "--db",
+                     op_ci,
+                     "--since",
+                     since_s,
+                     "--state",
+                     state_path,
+                     "--category",
+                     "stolen",
+                     "--format",
+                     "tsv",
+                     "--timeout",
+                     "60",
+                     NULL};
     pid_t con = h_spawn(cargv, out_path, err_path);
     CHECK(s_wait_output(out_path, "1-BBB-002", 10000));
     /* Live from now on: probes until one is shown (the subscription takes a moment). */
@@ -271,9 +288,22 @@ int main(void)
     struct proto_hit eh[4];
     CHECK_INT(s_send(plate_e, 1, eh, 4), 1);
     CHECK(s_stored(db.admin, eh, 1));
-    char *cargv2[] = {getenv("ANPR_CONSOLE"), "--endpoint", d.dispatch_ep, "--db", op_ci,
-                      "--since", "last", "--state", state_path, "--category", "stolen",
-                      "--format", "tsv", "--timeout", "2", NULL};
+    char *cargv2[] = {getenv("ANPR_CONSOLE"),
+                      "--endpoint",
+                      d.dispatch_ep,
+                      "--db",
+                      op_ci,
+                      "--since",
+                      "last",
+                      "--state",
+                      state_path,
+                      "--category",
+                      "stolen",
+                      "--format",
+                      "tsv",
+                      "--timeout",
+                      "2",
+                      NULL};
     CHECK_INT(h_wait(h_spawn(cargv2, out_path, err_path), 20000), 0);
     out = h_slurp(out_path);
     nl = s_parse(out, lines, 256);
@@ -285,8 +315,8 @@ int main(void)
     snprintf(id, sizeof id, "%" PRIu64, b[0].hit_id);
     CHECK_INT(s_console(out_path, (char *[]){"ack", id, "accepted", "--db", op_ci, NULL}), 0);
     snprintf(id, sizeof id, "%" PRIu64, b[1].hit_id);
-    CHECK_INT(s_console(out_path,
-                        (char *[]){"ack", id, "rejected", "--reason", "misread", "--db", op_ci, NULL}),
+    CHECK_INT(s_console(out_path, (char *[]){"ack", id, "rejected", "--reason", "misread", "--db",
+                                             op_ci, NULL}),
               0);
     out = h_slurp(out_path);
     CHECK_CONTAINS(out, "rejected (misread) by " OP);
@@ -333,23 +363,21 @@ int main(void)
     out = h_slurp(out_path);
     CHECK(strstr(out, "duplicate") == NULL);
     free(out);
-    CHECK_INT(s_console(out_path, (char *[]){"ack", id, "rejected", "--reason", "duplicate",
-                                             "--db", op_ci, NULL}),
+    CHECK_INT(s_console(out_path, (char *[]){"ack", id, "rejected", "--reason", "duplicate", "--db",
+                                             op_ci, NULL}),
               1);
     out = h_slurp(out_path);
     CHECK_CONTAINS(out, "reason 'duplicate' is unknown or no longer in use");
     free(out);
     snprintf(sql, sizeof sql,
-             "SELECT anpr.acknowledge_hit(%" PRIu64 ", 'rejected', 'no_such_reason')",
-             b[0].hit_id);
+             "SELECT anpr.acknowledge_hit(%" PRIu64 ", 'rejected', 'no_such_reason')", b[0].hit_id);
     CHECK_STR(s_state(op, sql, msg, sizeof msg), "22023");
     /* An unknown HIT. */
     CHECK_INT(s_console(out_path, (char *[]){"ack", "4242", "accepted", "--db", op_ci, NULL}), 1);
     out = h_slurp(out_path);
     CHECK_CONTAINS(out, "HIT 4242 does not exist or is not visible to dispatch");
     free(out);
-    CHECK_STR(s_state(op, "SELECT anpr.acknowledge_hit(4242, 'accepted', NULL)", NULL, 0),
-              "P0002");
+    CHECK_STR(s_state(op, "SELECT anpr.acknowledge_hit(4242, 'accepted', NULL)", NULL, 0), "P0002");
     /* A covert HIT: stored, but dispatch neither sees nor acknowledges it. */
     struct proto_read cr = h_read(CAM, seq++, "1-NJR-007", "BE");
     h_send_read(dealer, &cr);
@@ -365,8 +393,7 @@ int main(void)
     out = h_slurp(out_path);
     CHECK_CONTAINS(out, "does not exist or is not visible to dispatch");
     free(out);
-    snprintf(sql, sizeof sql, "SELECT anpr.acknowledge_hit(%lld, 'not_enforced', NULL)",
-             covert_id);
+    snprintf(sql, sizeof sql, "SELECT anpr.acknowledge_hit(%lld, 'not_enforced', NULL)", covert_id);
     CHECK_STR(s_state(op, sql, NULL, 0), "P0002");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack"), 3);
 
@@ -374,21 +401,19 @@ int main(void)
      * the owner cannot change them. */
     CHECK_STR(s_state(op, "UPDATE anpr.hit_ack SET decision = 'accepted'", NULL, 0), "42501");
     CHECK_STR(s_state(op, "DELETE FROM anpr.hit_ack", NULL, 0), "42501");
-    CHECK_STR(s_state(op, "INSERT INTO anpr.hit_ack (hit_id, decision) VALUES (1, 'accepted')",
-                      NULL, 0),
-              "42501");
+    CHECK_STR(
+        s_state(op, "INSERT INTO anpr.hit_ack (hit_id, decision) VALUES (1, 'accepted')", NULL, 0),
+        "42501");
     CHECK_STR(s_state(op, "SELECT count(*) FROM anpr.plate_read", NULL, 0), "42501");
     CHECK_STR(s_state(op, "SELECT count(*) FROM anpr.hits", NULL, 0), "42501");
-    CHECK_STR(s_state(db.admin, "UPDATE anpr.hit_ack SET reason = NULL", msg, sizeof msg),
-              "42501");
+    CHECK_STR(s_state(db.admin, "UPDATE anpr.hit_ack SET reason = NULL", msg, sizeof msg), "42501");
     CHECK_CONTAINS(msg, "append-only");
     CHECK_STR(s_state(db.admin, "DELETE FROM anpr.hit_ack", NULL, 0), "42501");
     CHECK_STR(s_state(db.admin, "TRUNCATE anpr.hit_ack", NULL, 0), "42501");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack"), 3);
     /* Only dispatch may acknowledge: the daemon's role may not. */
     PGconn *dm = PQconnectdb(db.daemon_ci);
-    CHECK_STR(s_state(dm, "SELECT anpr.acknowledge_hit(4242, 'accepted', NULL)", NULL, 0),
-              "42501");
+    CHECK_STR(s_state(dm, "SELECT anpr.acknowledge_hit(4242, 'accepted', NULL)", NULL, 0), "42501");
     PQfinish(dm);
     PQfinish(op);
 

@@ -89,36 +89,37 @@ struct app {
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "usage: " PROG " --endpoint ENDPOINT [options]\n"
-               "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R] --db CONNINFO\n"
-               "       " PROG " reasons --db CONNINFO\n"
-               "\n"
-               "Live view of anprd watchlist hits; acknowledging them.\n"
-               "\n"
-               "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556\n"
-               "  --db CONNINFO       database, as a login in anpr_dispatch (for --since, ack,\n"
-               "                      reasons)\n"
-               "  --since ID|last     first print every HIT with a hit_id above ID from\n"
-               "                      anpr.dispatch_hits, then go live without repeating them;\n"
-               "                      'last': the id kept in --state (nothing to catch up on\n"
-               "                      when the file does not exist yet)\n"
-               "  --state FILE        keep the highest hit_id printed in FILE\n"
-               "  --reason R          ack: the reason (required for rejected; see 'reasons')\n"
-               "  --category C        only hits of this category (repeatable; default all)\n"
-               "  --min-priority N    only hits of priority N or more urgent (1..9, default 9)\n"
-               "  --count N           exit 0 after N hits\n"
-               "  --timeout S         exit after S seconds: 1 if fewer than --count hits came,\n"
-               "                      0 without --count\n"
-               "  --format text|tsv   output format (default text)\n"
-               "  --no-color          no ANSI colours (also when NO_COLOR is set)\n"
-               "  --help, --version\n"
-               "\n"
-               "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
-               "priority match entry_plate reading nsubst detail post_match hit_id\n"
-               "(reading: 0 = the plate as read, n = the read's candidate n)\n"
-               "\n"
-               "exit: 0 done; 1 --timeout before --count, or ack refused; 2 usage or socket\n"
-               "error; 3 database error\n");
+    fprintf(f,
+            "usage: " PROG " --endpoint ENDPOINT [options]\n"
+            "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R] --db CONNINFO\n"
+            "       " PROG " reasons --db CONNINFO\n"
+            "\n"
+            "Live view of anprd watchlist hits; acknowledging them.\n"
+            "\n"
+            "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556\n"
+            "  --db CONNINFO       database, as a login in anpr_dispatch (for --since, ack,\n"
+            "                      reasons)\n"
+            "  --since ID|last     first print every HIT with a hit_id above ID from\n"
+            "                      anpr.dispatch_hits, then go live without repeating them;\n"
+            "                      'last': the id kept in --state (nothing to catch up on\n"
+            "                      when the file does not exist yet)\n"
+            "  --state FILE        keep the highest hit_id printed in FILE\n"
+            "  --reason R          ack: the reason (required for rejected; see 'reasons')\n"
+            "  --category C        only hits of this category (repeatable; default all)\n"
+            "  --min-priority N    only hits of priority N or more urgent (1..9, default 9)\n"
+            "  --count N           exit 0 after N hits\n"
+            "  --timeout S         exit after S seconds: 1 if fewer than --count hits came,\n"
+            "                      0 without --count\n"
+            "  --format text|tsv   output format (default text)\n"
+            "  --no-color          no ANSI colours (also when NO_COLOR is set)\n"
+            "  --help, --version\n"
+            "\n"
+            "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
+            "priority match entry_plate reading nsubst detail post_match hit_id\n"
+            "(reading: 0 = the plate as read, n = the read's candidate n)\n"
+            "\n"
+            "exit: 0 done; 1 --timeout before --count, or ack refused; 2 usage or socket\n"
+            "error; 3 database error\n");
 }
 
 static void s_warn(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -763,8 +764,7 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         /* No file yet: a first start has nothing to catch up on, it only records. */
         a->catch_up = a->since > 0;
         if (!a->catch_up)
-            fprintf(stderr, PROG ": %s: no hit id recorded yet, not catching up\n",
-                    a->state_path);
+            fprintf(stderr, PROG ": %s: no hit id recorded yet, not catching up\n", a->state_path);
     } else if (since != NULL) {
         a->since = (uint64_t)strtoull(since, NULL, 10);
         a->catch_up = true;
@@ -873,8 +873,8 @@ static int s_db_fail(PGconn *conn, PGresult *res, const char *what)
     const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
     fprintf(stderr, PROG ": %s: %s\n", what, m ? m : PQerrorMessage(conn));
-    if (st != NULL && (strcmp(st, "P0002") == 0 || strncmp(st, "22", 2) == 0 ||
-                       strncmp(st, "23", 2) == 0))
+    if (st != NULL &&
+        (strcmp(st, "P0002") == 0 || strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0))
         return S_EXIT_REFUSED;
     return S_EXIT_DATABASE;
 }
@@ -950,8 +950,8 @@ static int s_command(int argc, char **argv)
             return cli_bad_value(PROG, "ack", d, "accepted, rejected or not-enforced"),
                    S_EXIT_USAGE;
         if (strcmp(decision, "rejected") == 0 && (reason == NULL || reason[0] == '\0'))
-            return cli_usage_error(PROG, "ack: a rejection needs --reason (see '" PROG
-                                         " reasons')"),
+            return cli_usage_error(PROG,
+                                   "ack: a rejection needs --reason (see '" PROG " reasons')"),
                    S_EXIT_USAGE;
     }
 
@@ -977,9 +977,8 @@ static int s_command(int argc, char **argv)
         goto out;
     }
     printf("HIT %s %s%s%s%s by %s (ack %s)\n", id,
-           strcmp(decision, "not_enforced") == 0 ? "not enforced" : decision,
-           reason ? " (" : "", reason ? reason : "", reason ? ")" : "", PQgetvalue(res, 0, 1),
-           PQgetvalue(res, 0, 0));
+           strcmp(decision, "not_enforced") == 0 ? "not enforced" : decision, reason ? " (" : "",
+           reason ? reason : "", reason ? ")" : "", PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
     ret = S_EXIT_OK;
 out:
     PQclear(res);
