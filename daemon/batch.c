@@ -332,38 +332,47 @@ int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len)
     return 0;
 }
 
-/* A publication: length of the frame (4 bytes), covert (1), topic length (1), topic, frame. */
-int batch_pub_add(struct batch *self, const char *topic, size_t tlen, bool covert,
-                  const uint8_t *frame, size_t len)
-{
-    uint32_t n = (uint32_t)len;
-    uint8_t c = covert, t = (uint8_t)tlen;
+/* A publication: its fixed part, the topic, the frame. */
+struct s_pub {
+    uint32_t len;
+    uint8_t covert, tlen, priority;
+    uint64_t hit_id;
+};
 
-    if (tlen > UINT8_MAX || len > UINT32_MAX || s_reserve(&self->pubs, 6 + tlen + len) != 0)
+int batch_pub_add(struct batch *self, const struct batch_pub *pub)
+{
+    struct s_pub h;
+
+    if (pub->tlen > UINT8_MAX || pub->len > UINT32_MAX ||
+        s_reserve(&self->pubs, sizeof h + pub->tlen + pub->len) != 0)
         return -1;
-    s_put(&self->pubs, (const char *)&n, 4);
-    s_put(&self->pubs, (const char *)&c, 1);
-    s_put(&self->pubs, (const char *)&t, 1);
-    s_put(&self->pubs, topic, tlen);
-    s_put(&self->pubs, (const char *)frame, len);
+    memset(&h, 0, sizeof h);
+    h.len = (uint32_t)pub->len;
+    h.covert = pub->covert;
+    h.tlen = (uint8_t)pub->tlen;
+    h.priority = pub->priority;
+    h.hit_id = pub->hit_id;
+    s_put(&self->pubs, (const char *)&h, sizeof h);
+    s_put(&self->pubs, pub->topic, pub->tlen);
+    s_put(&self->pubs, (const char *)pub->frame, pub->len);
     self->npubs++;
     return 0;
 }
 
-bool batch_pub_next(const struct batch *self, size_t *off, const char **topic, size_t *tlen,
-                    bool *covert, const uint8_t **frame, size_t *len)
+bool batch_pub_next(const struct batch *self, size_t *off, struct batch_pub *pub)
 {
-    uint32_t n;
+    struct s_pub h;
 
-    if (*off + 6 > self->pubs.len)
+    if (*off + sizeof h > self->pubs.len)
         return false;
-    const char *p = self->pubs.data + *off;
-    memcpy(&n, p, 4);
-    *covert = p[4] != 0;
-    *tlen = (uint8_t)p[5];
-    *topic = p + 6;
-    *frame = (const uint8_t *)p + 6 + *tlen;
-    *len = n;
-    *off += 6 + *tlen + n;
+    memcpy(&h, self->pubs.data + *off, sizeof h);
+    pub->covert = h.covert;
+    pub->tlen = h.tlen;
+    pub->priority = h.priority;
+    pub->hit_id = h.hit_id;
+    pub->topic = self->pubs.data + *off + sizeof h;
+    pub->frame = (const uint8_t *)pub->topic + h.tlen;
+    pub->len = h.len;
+    *off += sizeof h + h.tlen + h.len;
     return true;
 }

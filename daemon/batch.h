@@ -86,11 +86,18 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
  * A HIT to publish once the batch is durable (a HIT is stored before it is published): its
  * topic and its encoded frame, copied. 0, or -1 on out of memory (then it is not published).
  */
-int batch_pub_add(struct batch *self, const char *topic, size_t tlen, bool covert,
-                  const uint8_t *frame, size_t len);
+struct batch_pub {
+    const char *topic; /* not NUL-terminated */
+    size_t tlen;
+    bool covert;
+    uint8_t priority;
+    uint64_t hit_id;
+    const uint8_t *frame;
+    size_t len;
+};
+int batch_pub_add(struct batch *self, const struct batch_pub *pub);
 /* The next HIT to publish, from *off (start at 0): false at the end. Pointers into the batch. */
-bool batch_pub_next(const struct batch *self, size_t *off, const char **topic, size_t *tlen,
-                    bool *covert, const uint8_t **frame, size_t *len);
+bool batch_pub_next(const struct batch *self, size_t *off, struct batch_pub *pub);
 
 /* Drop the last read added (its rows and its ack record): the spool refused it. */
 void batch_drop_last(struct batch *self);

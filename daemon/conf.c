@@ -106,6 +106,8 @@ static const struct s_key s_dispatch_keys[] = {
     {"covert_endpoint", S_ENDPOINT_OPT, offsetof(struct conf, dispatch.covert_endpoint), 0, 0,
      false},
     S_INT_KEY(dispatch, instance, 0, 1023),
+    S_INT_KEY(dispatch, reannounce_priority, 1, 9),
+    S_INT_KEY(dispatch, reannounce_s, 0, 86400),
 };
 
 static const struct s_key s_database_keys[] = {
@@ -1021,6 +1023,8 @@ static struct conf *s_defaults(const char *name)
     conf->log.stats_interval_s = 60;
     conf->log.reject_log_interval_s = 10;
     conf->spool.max_mb = 1024;
+    conf->dispatch.reannounce_priority = 2;
+    conf->dispatch.reannounce_s = 120;
     conf->backbone.port = 7443;
     conf->backbone.max_mb = 1024;
     return conf;

@@ -29,6 +29,8 @@ struct conf {
         char *covert_endpoint; /* PUB for HITs of covert lists only; "" = covert HITs are stored,
                                   never published */
         int instance; /* 0..1023, part of every HIT id: instances sharing a database differ */
+        int reannounce_priority; /* HITs of this priority or more urgent are announced again */
+        int reannounce_s;        /* ... every this many seconds until acknowledged (0: never) */
     } dispatch;
 
     struct {

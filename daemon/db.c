@@ -443,7 +443,7 @@ static int s_add_ids(idset_t *set, const char *text)
 }
 
 /* The ids of set as a bigint[] parameter ("{1,2,3}"); NULL on out of memory. */
-static char *s_ids_param(const idset_t *set)
+char *db_ids_param(const idset_t *set)
 {
     size_t cap = 3 + idset_count(set) * 21, len = 0, pos = 0;
     char *text = malloc(cap);
@@ -509,7 +509,7 @@ int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_chang
         goto out;
     }
     if (idset_count(ids) > 0) {
-        param = s_ids_param(ids);
+        param = db_ids_param(ids);
         params[0] = param;
         /* Binary results: the fields come as the full load's COPY has them. */
         res = param ? PQexecParams(conn, DB_ENTRY_SELECT " AND e.id = ANY($1::bigint[])", 1, NULL,
@@ -629,7 +629,7 @@ int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plat
                    const uint64_t *plate_entries, size_t nplates, int64_t since_us, int max_rows,
                    struct db_retro_read **out, size_t *n, struct db_error *err)
 {
-    char since[32], rows[16], *ids = s_ids_param(entries);
+    char since[32], rows[16], *ids = db_ids_param(entries);
     char *pl = s_text_array(plates, nplates), *pe = s_u64_array(plate_entries, nplates);
     const char *params[5] = {ids, pl, pe, since, rows};
     PGresult *res = NULL;

@@ -60,6 +60,9 @@ int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t 
 int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_changed, wl_t **out,
                        int64_t *version, idset_t *changed, size_t *skipped, struct db_error *err);
 
+/* The ids of set as the text of a bigint[] parameter ("{1,2,3}"); NULL on out of memory. */
+char *db_ids_param(const idset_t *set);
+
 /* A stored read, as the retro-match searches them. */
 struct db_retro_read {
     struct proto_read read; /* plate as read, candidates, time, camera code... */

@@ -50,6 +50,20 @@ struct s_read {
     struct wl_query q;
 };
 
+/* An urgent HIT waiting for an operator's acknowledgement. */
+struct s_watch {
+    uint64_t hit_id;
+    int64_t first_us, due_us; /* monotonic: published, next announcement */
+    bool covert;
+    uint8_t tlen;
+    char topic[48];
+    uint8_t *frame;
+    size_t len;
+};
+
+#define INGEST_WATCH_MAX    10000 /* urgent HITs watched for an acknowledgement at most */
+#define INGEST_WATCH_AGE_US (24LL * 3600 * 1000000) /* announced again for a day at most */
+
 struct ingest {
     void *router;     /* readers (DEALER) connect here */
     void *pub;        /* dispatch subscribers */
@@ -88,6 +102,12 @@ struct ingest {
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
     fwd_t *fwd;            /* the national backbone forwarder, or NULL */
     struct hitid hitid;    /* HIT ids, shared with the sync thread (post-matches) */
+    /* Urgent HITs published and not known to be acknowledged: announced again until they are
+     * (dispatch.reannounce_*). The sync thread says which were acknowledged. */
+    struct s_watch *watch;
+    size_t nwatch, watch_cap;
+    bool ack_question; /* a question to the sync thread is out */
+    int64_t next_watch_us;
     int64_t fwd_logged_us; /* last forwarder error line */
 };
 
@@ -532,20 +552,110 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
     hit.hit_id = hit_id;
     if (s_encode_hit(&hit, tlen, frame, &len) != 0)
         return;
-    if (batch_pub_add(self->cur, topic, (size_t)tlen, m->entry->list->opts.covert, frame, len) != 0)
+    struct batch_pub pub = {.topic = topic,
+                            .tlen = (size_t)tlen,
+                            .covert = m->entry->list->opts.covert,
+                            .priority = m->entry->list->priority,
+                            .hit_id = hit_id,
+                            .frame = frame,
+                            .len = len};
+    if (batch_pub_add(self->cur, &pub) != 0)
         log_error("ingest", "out of memory: HIT %" PRIu64 " is stored, not published", hit_id);
+}
+
+/* Keep an urgent HIT to announce again until it is acknowledged; the oldest goes when full. */
+static void s_watch_add(ingest_t *self, const struct batch_pub *p)
+{
+    int64_t now = util_mono_us();
+
+    if (self->nwatch == INGEST_WATCH_MAX) {
+        log_warn("ingest",
+                 "more than %d urgent HITs unacknowledged; HIT %" PRIu64
+                 " is no longer announced again",
+                 INGEST_WATCH_MAX, self->watch[0].hit_id);
+        free(self->watch[0].frame);
+        memmove(self->watch, self->watch + 1, --self->nwatch * sizeof *self->watch);
+    }
+    if (self->nwatch == self->watch_cap) {
+        size_t cap = self->watch_cap ? self->watch_cap * 2 : 64;
+        struct s_watch *w = realloc(self->watch, cap * sizeof *w);
+        if (!w)
+            return;
+        self->watch = w;
+        self->watch_cap = cap;
+    }
+    struct s_watch *w = &self->watch[self->nwatch];
+    if (p->tlen >= sizeof w->topic || !(w->frame = malloc(p->len)))
+        return;
+    memcpy(w->frame, p->frame, p->len);
+    memcpy(w->topic, p->topic, p->tlen);
+    w->tlen = (uint8_t)p->tlen;
+    w->len = p->len;
+    w->covert = p->covert;
+    w->hit_id = p->hit_id;
+    w->first_us = now;
+    w->due_us = now + (int64_t)self->conf->dispatch.reannounce_s * 1000000;
+    self->nwatch++;
 }
 
 /* Publish the HITs of a batch that is durable now. */
 static void s_publish_batch(ingest_t *self, const struct batch *b)
 {
-    size_t off = 0, tlen, len;
-    const char *topic;
-    const uint8_t *frame;
-    bool covert;
+    size_t off = 0;
+    struct batch_pub p;
 
-    while (batch_pub_next(b, &off, &topic, &tlen, &covert, &frame, &len))
-        s_send_hit(self, topic, tlen, covert, frame, len);
+    while (batch_pub_next(b, &off, &p)) {
+        s_send_hit(self, p.topic, p.tlen, p.covert, p.frame, p.len);
+        if (self->conf->dispatch.reannounce_s > 0 &&
+            p.priority <= self->conf->dispatch.reannounce_priority)
+            s_watch_add(self, &p);
+    }
+}
+
+/* Now and then: ask the sync thread which of the urgent HITs that are due were acknowledged. */
+static void s_watch_tick(ingest_t *self)
+{
+    int64_t now = util_mono_us();
+    uint64_t ids[1000];
+    size_t n = 0;
+
+    if (self->ack_question || now < self->next_watch_us || self->nwatch == 0)
+        return;
+    self->next_watch_us = now + 1000000;
+    for (size_t i = 0; i < self->nwatch && n < 1000; i++)
+        if (self->watch[i].due_us <= now)
+            ids[n++] = self->watch[i].hit_id;
+    if (n > 0 && sync_ask_acked(self->sync_pair, ids, n) == 0)
+        self->ack_question = true;
+}
+
+/* The answer: acknowledged HITs are done; the others that are due are announced again (the
+ * same frame, the same hit_id: a subscriber knows it by its id). */
+static void s_watch_answer(ingest_t *self, const struct sync_update *u)
+{
+    int64_t now = util_mono_us();
+    size_t k = 0;
+
+    self->ack_question = false;
+    if (!u->answered)
+        return; /* the database could not say: asked again later */
+    for (size_t i = 0; i < self->nwatch; i++) {
+        struct s_watch *w = &self->watch[i];
+        bool acked = false;
+        for (size_t j = 0; j < u->nacked && !acked; j++)
+            acked = u->acked[j] == w->hit_id;
+        if (acked || now - w->first_us > INGEST_WATCH_AGE_US) {
+            free(w->frame);
+            continue;
+        }
+        if (w->due_us <= now) {
+            s_send_hit(self, w->topic, w->tlen, w->covert, w->frame, w->len);
+            self->stats.hits_reannounced++;
+            w->due_us = now + (int64_t)self->conf->dispatch.reannounce_s * 1000000;
+        }
+        self->watch[k++] = *w;
+    }
+    self->nwatch = k;
 }
 
 /* Take an update from the sync thread: a new snapshot (an older one than ours, as when a
@@ -556,6 +666,12 @@ static void s_take_update(ingest_t *self)
 
     if (zmq_recv(self->sync_pair, &u, sizeof u, ZMQ_DONTWAIT) != (int)sizeof u || !u)
         return;
+    if (u->is_answer) {
+        s_watch_answer(self, u);
+        free(u->acked);
+        free(u);
+        return;
+    }
     if (u->wl && u->version >= self->wl_version)
         ingest_set_watchlist(self, &u->wl, u->version);
     wl_destroy(&u->wl);
@@ -836,6 +952,7 @@ static void s_periodic(ingest_t *self)
         s_fwd_log_stats(self);
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
     }
+    s_watch_tick(self);
     if (now >= self->next_expire_us) {
         /* 86400 s is the longest window a list may have (schema). */
         supp_expire(self->supp, util_now_us(), 86400);
@@ -1155,6 +1272,9 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     s_fwd_log_stats(self);
     fwd_destroy(&self->fwd);
     spool_destroy(&self->spool);
+    for (size_t i = 0; i < self->nwatch; i++)
+        free(self->watch[i].frame);
+    free(self->watch);
     /* The writer is gone: any batch it held came back or is lost with it; free ours. */
     batch_destroy(&self->cur);
     for (size_t i = 0; i < self->nready; i++)

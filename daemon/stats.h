@@ -28,6 +28,7 @@ struct stats {
     uint64_t pending;                     /* accepted, not yet committed (gauge) */
     uint64_t watchlist_entries;           /* entries in the snapshot in use (gauge) */
     uint64_t hits_post;                   /* post-match HITs published (retro-match) */
+    uint64_t hits_reannounced;            /* urgent unacknowledged HITs announced again */
     int64_t watchlist_version;            /* newest change that snapshot includes (gauge) */
     /* Spool mode. */
     uint64_t reads_spooled;     /* reads made durable in the spool (and acknowledged) */

@@ -206,19 +206,75 @@ static int s_deliver(sync_t *self)
 }
 
 /* A request from ingest (SIGHUP): new OCR classes, and a rebuild whatever the version. */
-static bool s_take_request(sync_t *self)
-{
-    char *classes = NULL;
+/* A request from ingest, as a pointer over the PAIR: a rebuild (SIGHUP), or a question. */
+struct s_request {
+    bool rebuild;
+    char *classes; /* rebuild: new OCR classes, or NULL */
+    uint64_t *ids; /* question: which of these HITs are acknowledged? */
+    size_t nids;
+};
 
-    if (zmq_recv(self->pair, &classes, sizeof classes, ZMQ_DONTWAIT) != (int)sizeof classes)
-        return false;
-    if (classes) {
-        free(self->classes);
-        self->classes = classes;
+/* Answer which of the HITs asked about are acknowledged (one query) and send it to ingest. */
+static void s_answer_acked(sync_t *self, const struct s_request *q)
+{
+    struct sync_update *u = calloc(1, sizeof *u);
+
+    if (!u)
+        return;
+    u->is_answer = true;
+    u->version = self->version;
+    char *param = NULL;
+    idset_t *set = idset_new();
+    for (size_t i = 0; set && i < q->nids; i++)
+        idset_add(set, q->ids[i]);
+    if (set && self->conn && (param = db_ids_param(set)) != NULL) {
+        const char *params[1] = {param};
+        PGresult *res = PQexecParams(self->conn,
+                                     "SELECT DISTINCT hit_id FROM anpr.hit_ack "
+                                     "WHERE hit_id = ANY($1::bigint[])",
+                                     1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            u->answered = true;
+            u->acked = PQntuples(res) > 0 ? calloc((size_t)PQntuples(res), sizeof *u->acked) : NULL;
+            for (int i = 0; u->acked && i < PQntuples(res); i++)
+                u->acked[u->nacked++] = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+        } else {
+            log_warn("sync", "acknowledgements: %s",
+                     PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                         ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                         : "no answer");
+        }
+        PQclear(res);
     }
-    self->version = -1; /* anything is newer: rebuild */
-    self->full_next = true;
-    return true;
+    free(param);
+    idset_destroy(&set);
+    s_send(self, u);
+}
+
+/* Take one request: -1 none was waiting, 1 a rebuild (the change look must run), 0 else. */
+static int s_take_request(sync_t *self)
+{
+    struct s_request *q = NULL;
+
+    if (zmq_recv(self->pair, &q, sizeof q, ZMQ_DONTWAIT) != (int)sizeof q || !q)
+        return -1;
+    if (q->rebuild) {
+        if (q->classes) {
+            free(self->classes);
+            self->classes = q->classes;
+            q->classes = NULL;
+        }
+        self->version = -1; /* anything is newer: rebuild */
+        self->full_next = true;
+    } else if (!atomic_load(&self->stopping)) {
+        s_answer_acked(self, q);
+    }
+    /* Only a rebuild wakes the change look; a question is answered here and done. */
+    int rebuild = q->rebuild ? 1 : 0;
+    free(q->classes);
+    free(q->ids);
+    free(q);
+    return rebuild;
 }
 
 /*
@@ -235,7 +291,7 @@ static bool s_wait(sync_t *self, int ms)
     if (zmq_poll(items, 2, ms) <= 0)
         return false;
     if (items[0].revents & ZMQ_POLLIN)
-        woken = s_take_request(self);
+        woken = s_take_request(self) == 1;
     if ((items[1].revents & ZMQ_POLLIN) && PQconsumeInput(self->conn) == 1) {
         while ((n = PQnotifies(self->conn)) != NULL) {
             woken = true;
@@ -245,15 +301,38 @@ static bool s_wait(sync_t *self, int ms)
     return woken;
 }
 
+static int s_ask(void *pair, struct s_request *q)
+{
+    if (zmq_send(pair, &q, sizeof q, ZMQ_DONTWAIT) == (int)sizeof q)
+        return 0;
+    free(q->classes);
+    free(q->ids);
+    free(q);
+    return -1;
+}
+
 int sync_request(void *pair, const char *ocr_classes)
 {
-    char *classes = ocr_classes ? strdup(ocr_classes) : NULL;
+    struct s_request *q = calloc(1, sizeof *q);
 
-    if (zmq_send(pair, &classes, sizeof classes, ZMQ_DONTWAIT) != (int)sizeof classes) {
-        free(classes);
+    if (!q)
+        return -1;
+    q->rebuild = true;
+    q->classes = ocr_classes ? strdup(ocr_classes) : NULL;
+    return s_ask(pair, q);
+}
+
+int sync_ask_acked(void *pair, const uint64_t *ids, size_t n)
+{
+    struct s_request *q = calloc(1, sizeof *q);
+
+    if (!q || !(q->ids = malloc((n ? n : 1) * sizeof *ids))) {
+        free(q);
         return -1;
     }
-    return 0;
+    memcpy(q->ids, ids, n * sizeof *ids);
+    q->nids = n;
+    return s_ask(pair, q);
 }
 
 static void *s_run(void *arg)
@@ -315,7 +394,7 @@ static void *s_run(void *arg)
     s_disconnect(self);
     wl_destroy(&self->cur);
     /* A request still queued: its classes string is ours to free. */
-    while (s_take_request(self))
+    while (s_take_request(self) >= 0)
         ;
     zmq_close(self->pair);
     return NULL;

@@ -27,12 +27,17 @@ typedef struct sync sync_t;
 
 struct retro_post;
 
-/* For ingest, sent as a pointer over the PAIR; the receiver owns it, wl and posts. */
+/* For ingest, sent as a pointer over the PAIR; the receiver owns it and what it points to. */
 struct sync_update {
     wl_t *wl;                 /* a new snapshot, or NULL */
     int64_t version;          /* newest watchlist change it includes */
     struct retro_post *posts; /* post-match HITs (stored already) to publish, or NULL */
     size_t nposts;
+    /* The answer to sync_ask_acked: which of the HITs asked about are acknowledged. */
+    uint64_t *acked; /* ids (a subset of those asked), or NULL */
+    size_t nacked;
+    bool answered; /* an answer (acked may be empty); false when the database could not say */
+    bool is_answer;
 };
 
 struct sync_opts {
@@ -52,6 +57,13 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
  * (copied; NULL keeps the current ones). 0, or -1 when it could not be queued.
  */
 int sync_request(void *pair, const char *ocr_classes);
+
+/*
+ * From the ingest side of the PAIR: which of these n HITs (ids, copied) have been acknowledged
+ * by an operator (anpr.hit_ack)? The answer comes back as a sync_update with is_answer set.
+ * 0, or -1 when it could not be queued.
+ */
+int sync_ask_acked(void *pair, const uint64_t *ids, size_t n);
 
 /* Stop the thread and free; an update not yet taken by ingest is freed by the caller's drain. */
 void sync_destroy(sync_t **self_p);

@@ -80,6 +80,7 @@ int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra)
 struct h_daemon_opts {
     const char *ingest;   /* lines added inside the ingest section */
     const char *database; /* lines added inside the database section */
+    const char *dispatch; /* lines added inside the dispatch section */
     const char *extra;    /* YAML appended verbatim */
 };
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,

@@ -105,24 +105,35 @@ int main(void)
 
     /* The HITs to publish once durable: kept in order, byte for byte; gone with a reset. */
     const uint8_t f1[] = {1, 2, 3}, f2[] = {9};
-    CHECK_INT(batch_pub_add(a, "hit/stolen", 10, false, f1, sizeof f1), 0);
-    CHECK_INT(batch_pub_add(a, "covert/7", 8, true, f2, sizeof f2), 0);
+    struct batch_pub p1 = {.topic = "hit/stolen",
+                           .tlen = 10,
+                           .priority = 1,
+                           .hit_id = 5,
+                           .frame = f1,
+                           .len = sizeof f1};
+    struct batch_pub p2 = {.topic = "covert/7",
+                           .tlen = 8,
+                           .covert = true,
+                           .priority = 3,
+                           .hit_id = 6,
+                           .frame = f2,
+                           .len = sizeof f2};
+    CHECK_INT(batch_pub_add(a, &p1), 0);
+    CHECK_INT(batch_pub_add(a, &p2), 0);
     CHECK_INT(a->npubs, 2);
-    size_t off = 0, tlen, flen;
-    const char *topic;
-    const uint8_t *frame;
-    bool covert;
-    CHECK(batch_pub_next(a, &off, &topic, &tlen, &covert, &frame, &flen));
-    CHECK(tlen == 10 && memcmp(topic, "hit/stolen", 10) == 0 && !covert && flen == 3 &&
-          memcmp(frame, f1, 3) == 0);
-    CHECK(batch_pub_next(a, &off, &topic, &tlen, &covert, &frame, &flen));
-    CHECK(tlen == 8 && covert && flen == 1 && frame[0] == 9);
-    CHECK(!batch_pub_next(a, &off, &topic, &tlen, &covert, &frame, &flen));
+    size_t off = 0;
+    struct batch_pub got;
+    CHECK(batch_pub_next(a, &off, &got));
+    CHECK(got.tlen == 10 && memcmp(got.topic, "hit/stolen", 10) == 0 && !got.covert &&
+          got.len == 3 && memcmp(got.frame, f1, 3) == 0 && got.hit_id == 5 && got.priority == 1);
+    CHECK(batch_pub_next(a, &off, &got));
+    CHECK(got.tlen == 8 && got.covert && got.len == 1 && got.frame[0] == 9 && got.hit_id == 6);
+    CHECK(!batch_pub_next(a, &off, &got));
     CHECK(memmem(a->hits.data, a->hits.len, "\t77001\n", 7) != NULL); /* the hit_id column */
     batch_reset(a);
     off = 0;
     CHECK_INT(a->npubs, 0);
-    CHECK(!batch_pub_next(a, &off, &topic, &tlen, &covert, &frame, &flen));
+    CHECK(!batch_pub_next(a, &off, &got));
 
     batch_destroy(&a);
     batch_destroy(&b);
