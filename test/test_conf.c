@@ -385,7 +385,7 @@ static void s_test_aliases(void)
     EXPECT(DB "ingest: &i {}\ndispatch: {<<: *i}\n",
            "t.yaml:3:9: ingest: anchors are not supported\n"
            "t.yaml:4:12: dispatch.<<: unknown key; expected one of: endpoint, "
-           "covert_endpoint, instance\n");
+           "covert_endpoint, instance, reannounce_priority, reannounce_s\n");
     /* The covert feed: optional, validated like any endpoint, never one of the others. */
     EXPECT(DB "dispatch:\n  covert_endpoint: \"tcp://nowhere\"\n",
            "t.yaml:4:20: dispatch.covert_endpoint: invalid endpoint 'tcp://nowhere': missing "
