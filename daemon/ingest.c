@@ -101,7 +101,9 @@ struct ingest {
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
     fwd_t *fwd;            /* the national backbone forwarder, or NULL */
-    struct hitid hitid;    /* HIT ids, shared with the sync thread (post-matches) */
+    struct retro_post *posts_waiting; /* post-match HITs the backbone's full spool refused */
+    size_t nposts_waiting;
+    struct hitid hitid; /* HIT ids, shared with the sync thread (post-matches) */
     /* Urgent HITs published and not known to be acknowledged: announced again until they are
      * (dispatch.reannounce_*). The sync thread says which were acknowledged. */
     struct s_watch *watch;
@@ -658,6 +660,33 @@ static void s_watch_answer(ingest_t *self, const struct sync_update *u)
     self->nwatch = k;
 }
 
+/* Queue the post-match HITs waiting for the backbone's spool, in order, while it takes them. */
+static void s_fwd_posts(ingest_t *self)
+{
+    size_t done = 0;
+    char err[256];
+
+    while (done < self->nposts_waiting) {
+        const struct retro_post *p = &self->posts_waiting[done];
+        char plate[PLATE_MAX + 1];
+        int rc = plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK
+                     ? fwd_push_hit(self->fwd, &p->hit, plate, err, sizeof err)
+                     : FWD_ERR;
+        if (rc == FWD_FULL)
+            break; /* tried again at the next round */
+        if (rc == FWD_ERR && s_fwd_log_due(self))
+            log_error("ingest", "backbone: post-match HIT %" PRIu64 " not queued: %s",
+                      p->hit.hit_id, err);
+        done++;
+    }
+    if (done == 0)
+        return;
+    memmove(self->posts_waiting, self->posts_waiting + done,
+            (self->nposts_waiting - done) * sizeof *self->posts_waiting);
+    self->nposts_waiting -= done;
+    s_fwd_commit(self);
+}
+
 /* Take an update from the sync thread: a new snapshot (an older one than ours, as when a
  * reload raced it, goes), post-match HITs to publish, or both. */
 static void s_take_update(ingest_t *self)
@@ -675,21 +704,25 @@ static void s_take_update(ingest_t *self)
     if (u->wl && u->version >= self->wl_version)
         ingest_set_watchlist(self, &u->wl, u->version);
     wl_destroy(&u->wl);
-    /* Post-match HITs: stored by the sync thread, published here with the live ones. */
+    /* Post-match HITs: stored by the sync thread, published here with the live ones, and
+     * queued for the backbone (kept here while its spool is full). */
     for (size_t i = 0; i < u->nposts; i++) {
         const struct retro_post *p = &u->posts[i];
-        char plate[PLATE_MAX + 1], err[256];
         s_publish(self, &p->hit, p->topic, p->topic_len, p->covert);
         self->stats.hits_post++;
-        /* Stored already (by the sync thread): queued for the backbone however full. */
-        if (self->fwd &&
-            plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK &&
-            fwd_push_hit(self->fwd, &p->hit, plate, err, sizeof err) != FWD_OK &&
-            s_fwd_log_due(self))
-            log_error("ingest", "backbone: post-match HIT not queued: %s", err);
     }
-    if (u->nposts > 0)
-        s_fwd_commit(self);
+    if (self->fwd && u->nposts > 0) {
+        struct retro_post *all =
+            realloc(self->posts_waiting, (self->nposts_waiting + u->nposts) * sizeof *all);
+        if (all) {
+            memcpy(all + self->nposts_waiting, u->posts, u->nposts * sizeof *all);
+            self->posts_waiting = all;
+            self->nposts_waiting += u->nposts;
+        } else {
+            log_error("ingest", "out of memory: %zu post-match HITs not forwarded", u->nposts);
+        }
+        s_fwd_posts(self);
+    }
     free(u->posts);
     free(u);
 }
@@ -953,6 +986,8 @@ static void s_periodic(ingest_t *self)
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
     }
     s_watch_tick(self);
+    if (self->nposts_waiting > 0)
+        s_fwd_posts(self);
     if (now >= self->next_expire_us) {
         /* 86400 s is the longest window a list may have (schema). */
         supp_expire(self->supp, util_now_us(), 86400);
@@ -1275,6 +1310,10 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     for (size_t i = 0; i < self->nwatch; i++)
         free(self->watch[i].frame);
     free(self->watch);
+    if (self->nposts_waiting > 0)
+        log_warn("ingest", "%zu post-match HITs not forwarded to the backbone (its spool full)",
+                 self->nposts_waiting);
+    free(self->posts_waiting);
     /* The writer is gone: any batch it held came back or is lost with it; free ours. */
     batch_destroy(&self->cur);
     for (size_t i = 0; i < self->nready; i++)
