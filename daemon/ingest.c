@@ -708,6 +708,8 @@ static void s_take_update(ingest_t *self)
      * queued for the backbone (kept here while its spool is full). */
     for (size_t i = 0; i < u->nposts; i++) {
         const struct retro_post *p = &u->posts[i];
+        if (!p->fresh)
+            continue; /* published when it was stored: only the backbone gets it again */
         s_publish(self, &p->hit, p->topic, p->topic_len, p->covert);
         self->stats.hits_post++;
     }

@@ -67,7 +67,7 @@ static int s_search_terms(const wl_t *wl, const struct wl_entry *e, char (*var)[
 }
 
 static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
-                      const struct wl_match *m, uint64_t hit_id)
+                      const struct wl_match *m, uint64_t hit_id, bool fresh)
 {
     struct retro_post *p = realloc(out->posts, (out->nposts + 1) * sizeof *p);
 
@@ -77,13 +77,14 @@ static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
     p = &out->posts[out->nposts++];
     match_hit(&rr->read, m, true, &p->hit);
     p->hit.hit_id = hit_id;
+    p->fresh = fresh;
     p->topic_len = match_topic(m->entry, p->topic, sizeof p->topic);
     p->covert = m->entry->list->opts.covert;
     return 0;
 }
 
-int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_us,
-              struct hitid *ids, struct retro_result *out, struct db_error *err)
+int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_entries,
+              int64_t now_us, struct hitid *ids, struct retro_result *out, struct db_error *err)
 {
     struct s_terms terms = {0};
     char(*var)[PLATE_MAX + 1] = malloc(RETRO_VARIANTS_MAX * sizeof *var);
@@ -96,9 +97,10 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_
     memset(out, 0, sizeof *out);
     if (!var || !searched)
         goto oom;
-    for (size_t i = 0; i < wl_patch_count(wl); i++) {
-        const struct wl_entry *e = wl_patch_entry(wl, i);
-        if (!idset_has(changed, e->id) || e->list->opts.retro_s == 0)
+    size_t slots = all_entries ? wl_entry_slots(wl) : wl_patch_count(wl);
+    for (size_t i = 0; i < slots; i++) {
+        const struct wl_entry *e = all_entries ? wl_entry_slot(wl, i) : wl_patch_entry(wl, i);
+        if (!e || !idset_has(changed, e->id) || e->list->opts.retro_s == 0)
             continue;
         if (idset_add(searched, e->id) != 0 || s_search_terms(wl, e, var, &terms, out) != 0)
             goto oom;
@@ -134,7 +136,7 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_
             int stored = db_store_post_match(conn, rr, rd.plate, &hits[k], hit_id, err);
             if (stored < 0)
                 rc = -1;
-            else if (stored == 1 && s_add_post(out, rr, &hits[k], hit_id) != 0)
+            else if (s_add_post(out, rr, &hits[k], stored == 1 ? hit_id : 0, stored == 1) != 0)
                 goto oom;
         }
     }

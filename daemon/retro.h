@@ -37,6 +37,8 @@
 
 /* A post-match HIT ready to publish. */
 struct retro_post {
+    bool fresh; /* stored by this run: published to dispatch; else only re-sent to the
+                   backbone (the backbone drops a repeat by camera, seq and entry) */
     struct proto_hit hit;
     char topic[16 + PROTO_CATEGORY_MAX]; /* as match_topic */
     int topic_len;
@@ -54,11 +56,15 @@ struct retro_result {
 
 /*
  * Retro-match the entries of wl's patch whose ids are in `changed` (added or changed by the
- * change just applied), as of now_us (wall clock, µs); each post-match HIT gets an id from ids. 0
+ * change just applied), as of now_us (wall clock, µs); each post-match HIT gets an id from ids.
+ * With all_entries, every entry of wl is looked at, not only a patch's (at start: the changes
+ * of the last hour again, so a post-match stored just before a crash still reaches the
+ * backbone). Every sighting found is in out->posts: the ones stored now fresh, the ones stored
+ * by an earlier run not. 0
  * (nothing to do is 0 with no entries), or -1 with err; posts stored before the error are in out
  * all the same.
  */
-int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, int64_t now_us,
-              struct hitid *ids, struct retro_result *out, struct db_error *err);
+int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_entries,
+              int64_t now_us, struct hitid *ids, struct retro_result *out, struct db_error *err);
 
 #endif

@@ -108,8 +108,12 @@ static int s_send(sync_t *self, struct sync_update *u)
     return -1;
 }
 
-/* Retro-match what the last patch added, and hand the post-matches it stored to ingest. */
-static void s_retro(sync_t *self)
+/*
+ * Retro-match the entries in self->changed (what the last patch added; with all_entries, any
+ * entry of the snapshot) and hand the post-matches to ingest: the ones stored now to publish
+ * and forward, the ones stored before to forward again.
+ */
+static void s_retro(sync_t *self, bool all_entries)
 {
     struct retro_result res;
     struct db_error err;
@@ -117,15 +121,19 @@ static void s_retro(sync_t *self)
 
     if (idset_count(self->changed) == 0)
         return;
-    int rc =
-        retro_run(self->conn, self->cur, self->changed, util_now_us(), self->hitid, &res, &err);
+    int rc = retro_run(self->conn, self->cur, self->changed, all_entries, util_now_us(),
+                       self->hitid, &res, &err);
     if (rc != 0)
         log_warn("sync", "retro-match: %s", err.msg);
+    size_t fresh = 0;
+    for (size_t i = 0; i < res.nposts; i++)
+        fresh += res.posts[i].fresh;
     if (res.entries > 0)
         log_info("sync",
-                 "retro-match of %zu new entries: %zu reads looked at, %zu post-match HITs, "
-                 "%.0f ms%s%s",
-                 res.entries, res.reads, res.nposts, (double)(util_mono_us() - t0) / 1000.0,
+                 "retro-match of %zu %s entries: %zu reads looked at, %zu post-match HITs "
+                 "(%zu found before), %.0f ms%s%s",
+                 res.entries, all_entries ? "recently changed" : "new", res.reads, fresh,
+                 res.nposts - fresh, (double)(util_mono_us() - t0) / 1000.0,
                  res.cut ? " (cut at its row limit: the oldest sightings may be missing)" : "",
                  res.narrowed ? " (entries with too many OCR variants searched by their own "
                                 "plate)"
@@ -144,6 +152,33 @@ static void s_retro(sync_t *self)
     u->nposts = res.nposts;
     if (s_send(self, u) != 0)
         log_warn("sync", "post-match HITs stored but not published: ingest did not take them");
+}
+
+/*
+ * At start: the entries changed in the last hour are retro-matched again, so a post-match that
+ * was stored just before anprd stopped, and had not reached the backbone's spool, is sent to it
+ * now (once more, perhaps: the backbone drops a repeat by camera, seq and entry).
+ */
+static void s_retro_again(sync_t *self)
+{
+    PGresult *res = PQexec(self->conn, "SELECT DISTINCT unnest(entry_ids) FROM "
+                                       "anpr.watchlist_change WHERE changed_at > "
+                                       "now() - interval '1 hour' AND entry_ids IS NOT NULL");
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn("sync", "retro-match at start: %s",
+                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                     ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                     : "no answer");
+        PQclear(res);
+        return;
+    }
+    idset_clear(self->changed);
+    for (int i = 0; i < PQntuples(res); i++)
+        idset_add(self->changed, strtoull(PQgetvalue(res, i, 0), NULL, 10));
+    PQclear(res);
+    s_retro(self, true);
+    idset_clear(self->changed);
 }
 
 /*
@@ -201,7 +236,7 @@ static int s_deliver(sync_t *self)
         return -1;
     }
     /* After the snapshot: a read that comes in meanwhile is matched live. */
-    s_retro(self);
+    s_retro(self, false);
     return 0;
 }
 
@@ -362,6 +397,8 @@ static void *s_run(void *arg)
             look = true; /* changes made while we were away */
             /* After a reconnect, a full load: whatever happened meanwhile, it is caught. */
             self->full_next = self->full_next || connected;
+            if (!connected)
+                s_retro_again(self);
             connected = true;
         }
         if (s_wait(self, look ? 0 : 250)) {

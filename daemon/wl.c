@@ -1189,6 +1189,25 @@ const struct wl_entry *wl_patch_entry(const wl_t *self, size_t i)
     return self && self->base && i < self->count ? &self->entries[i] : NULL;
 }
 
+size_t wl_entry_slots(const wl_t *self)
+{
+    return self ? self->count + (self->base ? self->base->count : 0) : 0;
+}
+
+const struct wl_entry *wl_entry_slot(const wl_t *self, size_t i)
+{
+    if (!self)
+        return NULL;
+    if (self->base) {
+        if (i < self->base->count) {
+            const struct wl_entry *e = &self->base->entries[i];
+            return idset_has(self->hidden, e->id) ? NULL : e;
+        }
+        i -= self->base->count;
+    }
+    return i < self->count ? &self->entries[i] : NULL;
+}
+
 /* Append the variants of key[at..] (key holds the plate, changed in place) with at most
  * `left` more substitutions within the classes; false once more than max were wanted. */
 static bool s_variants(const unsigned char *map, char *key, size_t at, unsigned left,

@@ -156,6 +156,11 @@ size_t wl_pattern_count(const wl_t *self);
 /* Entry i of a patch's own entries (i < wl_patch_count), or NULL. */
 const struct wl_entry *wl_patch_entry(const wl_t *self, size_t i);
 
+/* Every entry the snapshot matches, by slot: i < wl_entry_slots(); NULL for a slot of the
+ * base that a patch hides. */
+size_t wl_entry_slots(const wl_t *self);
+const struct wl_entry *wl_entry_slot(const wl_t *self, size_t i);
+
 /*
  * For searching stored reads (the retro-match): every normalised plate that plate entry e
  * would match as the plate read, by its list's policy (the plate itself; with OCR, every
