@@ -205,7 +205,9 @@ int main(void)
     h_acks_init(&acks, first, 300, 0);
     CHECK_INT(h_acks_wait(&acks, dealer, CAM, 10000), 300); /* acknowledged all the same */
     h_acks_free(&acks);
-    CHECK(h_daemon_wait_log(&d, "backbone: connected=0 depth=300", 5000));
+    /* The stats line says it: not connected, HITs waiting (300, and those of the 200 above
+     * whose ACK the sink's death cut off). */
+    CHECK(h_daemon_wait_log(&d, "backbone: connected=0 depth=", 5000));
     sink = s_sink_start();
     CHECK_INT(s_sink_wait(500, 30000), 500);
     s_sink_read(&s);
@@ -213,6 +215,37 @@ int main(void)
     CHECK_INT(idset_count(s.keys), 500);
     CHECK(s.ordered);
     s_sink_free(&s);
+
+    /* Post-matches too: three reads of a plate not yet listed, then the plate is listed on a
+     * list with a retro-match window: its three past sightings reach the sink. */
+    first = seq;
+    for (int i = 0; i < 3; i++) {
+        struct proto_read r = h_read(CAM, seq++, "9-RET-009", "BE");
+        h_send_read(dealer, &r);
+    }
+    h_acks_init(&acks, first, 3, 0);
+    CHECK_INT(h_acks_wait(&acks, dealer, CAM, 10000), 3);
+    h_acks_free(&acks);
+    CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read WHERE plate = '9RET009'", 3,
+                    10000) == 3);
+    /* The list first (a list change: a full load), then the entry (a patch: retro-matched). */
+    h_exec(db.admin, "INSERT INTO anpr.watchlist (name, category, priority, suppress_s, retro_s) "
+                     "VALUES ('Recent thefts', 'stolen', 1, 0, 3600)");
+    CHECK(h_daemon_wait_log(&d, "loaded in full", 5000));
+    h_exec(db.admin, "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '9-RET-009' "
+                     "FROM anpr.watchlist WHERE name = 'Recent thefts'");
+    int64_t until = util_mono_us() + 15000000;
+    size_t post = 0;
+    while (post < 3 && util_mono_us() < until) {
+        char *text = h_slurp(out_path);
+        post = 0;
+        for (const char *p = text; p && (p = strstr(p, "\t9-RET-009\t")) != NULL; p++)
+            post++;
+        free(text);
+        if (post < 3)
+            usleep(50000);
+    }
+    CHECK_INT(post, 3);
 
     /* 3. kill -9 every 1-3 s under load from 4 cameras that resend. */
     char acked_path[4][160], listed[160];
