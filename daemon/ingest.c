@@ -98,6 +98,13 @@ struct ingest {
     int64_t spool_full_until; /* monotonic: the spool was full; readers wait till then */
     int64_t spool_retry_us;   /* monotonic: a failed commit is tried again then */
     int64_t spool_logged_us;  /* last spool error line */
+    /* When each group reached the spool (its end position), for the age of the oldest read
+     * not yet stored: a ring, oldest first. */
+    struct {
+        uint64_t pos;
+        int64_t mono_us;
+    } spool_groups[256];
+    size_t ngroups, group_head;
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
     fwd_t *fwd;            /* the national backbone forwarder, or NULL */
@@ -489,6 +496,16 @@ static void s_spool_flush(ingest_t *self, bool force)
     }
     self->stats.pending -= b->nreads;
     self->stats.reads_spooled += b->nreads;
+    /* A full ring drops its oldest: the age shown is then a little young, never too old. */
+    size_t slot = (self->group_head + self->ngroups) % 256;
+    if (self->ngroups == 256) {
+        self->group_head = (self->group_head + 1) % 256;
+        self->ngroups--;
+        slot = (self->group_head + self->ngroups) % 256;
+    }
+    self->spool_groups[slot].pos = durable;
+    self->spool_groups[slot].mono_us = now;
+    self->ngroups++;
     for (size_t i = 0; i < b->nreads; i++)
         pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
     s_publish_batch(self, b);
@@ -974,6 +991,15 @@ static void s_spool_counts(ingest_t *self)
     self->stats.db_reconnects = wc.reconnects;
     self->stats.spool_depth = ss.depth_records;
     self->stats.spool_depth_bytes = ss.depth_bytes;
+    uint64_t stored = spool_checkpointed(self->spool);
+    while (self->ngroups > 0 && self->spool_groups[self->group_head].pos <= stored) {
+        self->group_head = (self->group_head + 1) % 256;
+        self->ngroups--;
+    }
+    self->stats.spool_oldest_ms =
+        self->ngroups > 0 && ss.depth_records > 0
+            ? (util_mono_us() - self->spool_groups[self->group_head].mono_us) / 1000
+            : 0;
 }
 
 static void s_periodic(ingest_t *self)

@@ -37,6 +37,7 @@ struct stats {
     uint64_t spool_errors;      /* failed spool commits (retried) */
     uint64_t spool_depth;       /* reads in the spool not yet stored (gauge) */
     uint64_t spool_depth_bytes; /* their bytes on disk (gauge) */
+    int64_t spool_oldest_ms;    /* how long the oldest of them has waited (gauge) */
 };
 
 /* Sum of rejects over all reasons. */

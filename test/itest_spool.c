@@ -100,6 +100,17 @@ int main(void)
     h_acks_free(&acks);
     CHECK_INT(s_stored(), 1000);
     CHECK(h_daemon_wait_log(&d, "depth=", 5000)); /* the stats line names the backlog */
+    /* ... and how long its oldest read has waited. */
+    long long age = 0;
+    for (int64_t until = util_mono_us() + 5000000; age <= 0 && util_mono_us() < until;) {
+        char *log = h_slurp(d.log_path);
+        for (const char *p = log; p && (p = strstr(p, "oldest_age_ms=")) != NULL; p++)
+            age = strtoll(p + 14, NULL, 10);
+        free(log);
+        if (age <= 0)
+            usleep(100000);
+    }
+    CHECK(age > 0);
     h_db_let_in(&db);
     CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read", 2000, 20000) == 2000);
 
