@@ -140,29 +140,31 @@ static size_t s_utf8(const unsigned char *p, uint32_t *cp)
     return len;
 }
 
+/* What each ASCII character becomes in a plate (see s_fold): by table, as nearly every byte
+ * of a read is ASCII. */
+#define S_LETTER(u) [u] = u, [(u) - 'A' + 'a'] = u
+/* clang-format off */
+static const char s_ascii[0x80] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+    ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+    S_LETTER('A'), S_LETTER('B'), S_LETTER('C'), S_LETTER('D'), S_LETTER('E'), S_LETTER('F'),
+    S_LETTER('G'), S_LETTER('H'), S_LETTER('I'), S_LETTER('J'), S_LETTER('K'), S_LETTER('L'),
+    S_LETTER('M'), S_LETTER('N'), S_LETTER('O'), S_LETTER('P'), S_LETTER('Q'), S_LETTER('R'),
+    S_LETTER('S'), S_LETTER('T'), S_LETTER('U'), S_LETTER('V'), S_LETTER('W'), S_LETTER('X'),
+    S_LETTER('Y'), S_LETTER('Z'),
+    [' '] = S_SEP, ['\t'] = S_SEP, ['-'] = S_SEP, ['.'] = S_SEP, ['_'] = S_SEP, ['/'] = S_SEP,
+    ['?'] = S_WILD, ['*'] = S_WILD,
+};
+/* clang-format on */
+#undef S_LETTER
+
 /* What code point cp becomes in a plate: an upper-case letter or a digit, or S_BAD/S_SEP/S_WILD. */
 static char s_fold(uint32_t cp)
 {
-    if ((cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9'))
-        return (char)cp;
-    if (cp >= 'a' && cp <= 'z')
-        return (char)(cp - 'a' + 'A');
-    switch (cp) {
-    case ' ':
-    case '\t':
-    case '-':
-    case '.':
-    case '_':
-    case '/':
-    case 0x00B7: /* middle dot */
-    case 0x2013: /* en dash */
+    if (cp < 0x80)
+        return s_ascii[cp];
+    if (cp == 0x00B7 || cp == 0x2013) /* middle dot, en dash */
         return S_SEP;
-    case '?':
-    case '*':
-        return S_WILD;
-    default:
-        break;
-    }
     if (cp >= 0xC0 && cp <= 0x17F)
         return s_latin[cp - 0xC0] == '.' ? S_BAD : s_latin[cp - 0xC0];
     for (size_t i = 0; i < sizeof(s_glyphs) / sizeof(s_glyphs[0]); i++)
@@ -183,9 +185,16 @@ static enum plate_status s_normalise(const char *raw, bool pattern, char out[PLA
     if (!raw)
         return PLATE_EMPTY;
     while (*p) {
-        uint32_t cp;
-        size_t len = s_utf8(p, &cp);
-        char c = len ? s_fold(cp) : S_BAD;
+        uint32_t cp = *p;
+        size_t len = 1;
+        char c;
+
+        if (cp < 0x80) {
+            c = s_ascii[cp]; /* no decoding for ASCII, nearly every byte of a read */
+        } else {
+            len = s_utf8(p, &cp);
+            c = len ? s_fold(cp) : S_BAD;
+        }
 
         if (c == S_BAD || (c == S_WILD && !pattern)) {
             out[0] = '\0';

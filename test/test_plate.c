@@ -608,6 +608,27 @@ static void test_normalise(void)
     /* An invalid character anywhere wins over length. */
     NORM_ERR("ABCDEFGHIJ1234567#", PLATE_INVALID);
 
+    /* Every ASCII byte between two letters: kept (upper-cased), dropped, or refused. */
+    for (int b = 1; b < 0x80; b++) {
+        char in[4] = {'A', (char)b, 'B', '\0'}, got[PLATE_MAX + 1], want[4] = "A?B";
+        bool alnum = (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+        bool sep = strchr(" \t-._/", b) != NULL;
+        want[1] = (char)(b >= 'a' && b <= 'z' ? b - 'a' + 'A' : b);
+        enum plate_status st = plate_normalise(in, got);
+        if (alnum) {
+            CHECK_INT(st, PLATE_OK);
+            CHECK_STR(got, want);
+        } else if (sep) {
+            CHECK_INT(st, PLATE_OK);
+            CHECK_STR(got, "AB");
+        } else {
+            CHECK_INT(st, PLATE_INVALID);
+        }
+        /* In a pattern '?' and '*' are kept as well. */
+        st = plate_normalise_pattern(in, got);
+        CHECK_INT(st, alnum || sep || b == '?' || b == '*' ? PLATE_OK : PLATE_INVALID);
+    }
+
     /* A failed normalisation leaves out as an empty string. */
     char out[PLATE_MAX + 1] = "junk";
     CHECK_INT(plate_normalise("A#", out), PLATE_INVALID);
