@@ -173,6 +173,31 @@ static char s_fold(uint32_t cp)
     return S_BAD;
 }
 
+/*
+ * The common case, a plate of ASCII letters, digits and separators that fits: true with out
+ * set. Anything else (another character, too long, nothing left) is left to the full loop of
+ * s_normalise, which then gives the same result as if this had not been tried.
+ */
+static bool s_normalise_ascii(const unsigned char *p, char out[PLATE_MAX + 1])
+{
+    size_t n = 0;
+
+    for (;; p++) {
+        unsigned b = *p;
+        char c = b < 0x80 ? s_ascii[b] : S_BAD;
+        if (c > S_WILD) {
+            if (n == PLATE_MAX)
+                return false;
+            out[n++] = c;
+        } else if (c != S_SEP) {
+            if (b != 0 || n == 0)
+                return false;
+            out[n] = '\0';
+            return true;
+        }
+    }
+}
+
 /* plate_normalise and plate_normalise_pattern, which differ only in keeping '?' and '*'. */
 static enum plate_status s_normalise(const char *raw, bool pattern, char out[PLATE_MAX + 1])
 {
@@ -181,6 +206,8 @@ static enum plate_status s_normalise(const char *raw, bool pattern, char out[PLA
     bool alnum = false;
     char last = '\0';
 
+    if (raw && !pattern && s_normalise_ascii(p, out))
+        return PLATE_OK;
     out[0] = '\0';
     if (!raw)
         return PLATE_EMPTY;

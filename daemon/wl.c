@@ -129,6 +129,7 @@ struct wl {
     uint64_t tribits[(36 * 36 * 36 + 63) / 64]; /* the anchor trigrams, by s_tribit */
     bool candidates;                            /* some list matches candidate readings */
     unsigned char canon[256];                   /* see s_classes_parse */
+    uint64_t canon_id;                          /* hash of canon, never 0: see wl_prep */
     struct s_arena arena;
     struct wl_list **lists; /* map of list id -> list, as in the builder (for patches) */
     size_t lists_cap;
@@ -1022,6 +1023,7 @@ wl_t *wl_builder_build(wl_builder_t **self_p)
     if (!self)
         goto fail;
     memcpy(self->canon, b->canon, sizeof(self->canon));
+    self->canon_id = s_hash((const char *)self->canon, sizeof(self->canon)) | 1;
     for (size_t i = 0; i < b->lists_cap; i++)
         if (b->lists[i] && b->lists[i]->opts.candidates)
             self->candidates = true;
@@ -1572,10 +1574,10 @@ static void s_reading(struct s_ctx *c, size_t r)
  * its trigrams or that fit it as OCR) is found once and tried on each of those readings:
  * a look-alike misreading, the usual candidate, costs no probe of its own.
  */
-static void s_match_key(struct s_ctx *c, const char *key, size_t n, const uint8_t *rd, size_t nrd)
+static void s_match_key(struct s_ctx *c, const char *key, size_t n, uint64_t h, const uint8_t *rd,
+                        size_t nrd)
 {
     const wl_t *w = c->wl;
-    uint64_t h = s_hash(key, n);
     char del[PLATE_MAX][PLATE_MAX + 1]; /* the key's deletion keys */
     uint64_t dh[PLATE_MAX];
     size_t ndel = 0;
@@ -1842,29 +1844,76 @@ static void s_detail(const struct s_hit *h, const struct wl_entry *e, const stru
     out[n] = '\0';
 }
 
-void wl_prefetch(const wl_t *self, const struct wl_query *q)
+/* Work out q's keys, groups and hashes for snapshot self (see struct wl_prep). */
+static void s_prepare(const wl_t *self, const struct wl_query *q, struct wl_prep *p)
 {
-    char key[PLATE_MAX + 1];
-
-    if (!self || !q)
-        return;
-    const wl_t *base = self->base ? self->base : self;
     size_t nreadings = q->nreadings < WL_READINGS_MAX ? q->nreadings : WL_READINGS_MAX;
+
+    /* Candidates only matter if some list takes them. */
     if (!self->candidates && nreadings > 1)
         nreadings = 1;
+    p->canon_id = self->canon_id;
+    p->candidates = self->candidates;
+    p->ngroups = 0;
     for (size_t r = 0; r < nreadings; r++) {
-        size_t n = q->plate[r] ? s_canon(self->canon, q->plate[r], key) : 0;
-        if (n > 0)
-            s_prefetch(&base->main, s_hash(key, n));
+        size_t n = q->plate[r] ? s_canon(self->canon, q->plate[r], p->keys[r]) : 0;
+        p->klen[r] = (uint8_t)n;
+        if (n == 0)
+            continue;
+        /* A reading equal to an earlier one at least as confident finds nothing more. */
+        bool repeat = false;
+        for (size_t k = 0; k < r && !repeat; k++)
+            repeat = p->klen[k] > 0 && q->confidence[k] >= q->confidence[r] &&
+                     strcmp(q->plate[k], q->plate[r]) == 0;
+        if (repeat)
+            continue;
+        /* Readings that share a canonical key are matched together (see s_match_key). */
+        size_t g = 0;
+        while (g < p->ngroups &&
+               !(p->klen[p->lead[g]] == n && memcmp(p->keys[p->lead[g]], p->keys[r], n) == 0))
+            g++;
+        if (g == p->ngroups) {
+            p->lead[g] = (uint8_t)r;
+            p->ngroup[g] = 0;
+            p->hash[g] = s_hash(p->keys[r], n);
+            p->ngroups++;
+        }
+        p->group[g][p->ngroup[g]++] = (uint8_t)r;
     }
+}
+
+/* Each group's first probe is a likely cache miss in a large table: start them all before
+ * looking at any, so they overlap instead of queueing. */
+static void s_prefetch_groups(const wl_t *self, const struct wl_prep *p)
+{
+    const wl_t *base = self->base ? self->base : self;
+
+    for (size_t g = 0; g < p->ngroups; g++)
+        s_prefetch(&base->main, p->hash[g]);
+}
+
+void wl_prefetch(const wl_t *self, struct wl_query *q)
+{
+    if (!self || !q)
+        return;
+    s_prepare(self, q, &q->prep);
+    s_prefetch_groups(self, &q->prep);
 }
 
 size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out, size_t max)
 {
     struct s_ctx c;
+    struct wl_prep local;
+    const struct wl_prep *p = q ? &q->prep : NULL;
 
     if (!self || !q)
         return 0;
+    /* Keys worked out by wl_prefetch hold for every snapshot with the same OCR classes. */
+    if (p->canon_id != self->canon_id || p->candidates != self->candidates) {
+        s_prepare(self, q, &local);
+        s_prefetch_groups(self, &local);
+        p = &local;
+    }
     /* A patched snapshot: its base first, then its own entries (see the top of the file). */
     const wl_t *layers[2] = {self->base ? self->base : self, self};
     size_t nlayers = self->base ? 2 : 1;
@@ -1873,48 +1922,14 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
     c.nhits = 0;
     c.cap = WL_HITS_STACK;
     c.lost = 0;
-    size_t nreadings = q->nreadings < WL_READINGS_MAX ? q->nreadings : WL_READINGS_MAX;
-    /* Candidates only matter if some list takes them. */
-    if (!self->candidates && nreadings > 1)
-        nreadings = 1;
-    /* Each reading's first probe is a likely cache miss in a large table: start them all
-     * before looking at any, so they overlap instead of queueing. */
-    char keys[WL_READINGS_MAX][PLATE_MAX + 1];
-    size_t klen[WL_READINGS_MAX];
-    for (size_t r = 0; r < nreadings; r++) {
-        klen[r] = q->plate[r] ? s_canon(self->canon, q->plate[r], keys[r]) : 0;
-        if (klen[r] > 0)
-            s_prefetch(&layers[0]->main, s_hash(keys[r], klen[r]));
-    }
-    /* Readings that share a canonical key are matched together (see s_match_key). */
-    uint8_t group[WL_READINGS_MAX][WL_READINGS_MAX], ngroup[WL_READINGS_MAX], lead[WL_READINGS_MAX];
-    size_t ngroups = 0;
-    for (size_t r = 0; r < nreadings; r++) {
-        size_t n = klen[r];
-        if (n == 0)
-            continue;
-        /* A reading equal to an earlier one at least as confident finds nothing more. */
-        bool repeat = false;
-        for (size_t k = 0; k < r && !repeat; k++)
-            repeat = klen[k] > 0 && q->confidence[k] >= q->confidence[r] &&
-                     strcmp(q->plate[k], q->plate[r]) == 0;
-        if (repeat)
-            continue;
-        size_t g = 0;
-        while (g < ngroups && !(klen[lead[g]] == n && memcmp(keys[lead[g]], keys[r], n) == 0))
-            g++;
-        if (g == ngroups) {
-            lead[ngroups] = (uint8_t)r;
-            ngroup[ngroups++] = 0;
-        }
-        group[g][ngroup[g]++] = (uint8_t)r;
-    }
     for (size_t l = 0; l < nlayers; l++) {
         c.wl = layers[l];
         c.layer = (uint8_t)l;
         c.hidden = l == 0 && self->base ? self->hidden : NULL;
-        for (size_t g = 0; g < ngroups; g++)
-            s_match_key(&c, keys[lead[g]], klen[lead[g]], group[g], ngroup[g]);
+        for (size_t g = 0; g < p->ngroups; g++) {
+            size_t r = p->lead[g];
+            s_match_key(&c, p->keys[r], p->klen[r], p->hash[g], p->group[g], p->ngroup[g]);
+        }
     }
 
     /* One hit per entry, its best; then the most urgent first. */

@@ -84,13 +84,35 @@ struct wl_entry_in {
     const char *external_ref; /* NULL = "" */
 };
 
-/* A read to match: its normalised readings, best first (the primary reading is [0]). */
+/*
+ * What wl_prefetch works out for wl_match, so that it is done once per read: the readings'
+ * canonical keys, the readings grouped by key, and each group's hash. Private to wl.c; all
+ * zero (as a query is initialised) means not worked out.
+ */
+struct wl_prep {
+    uint64_t canon_id; /* the OCR classes of the snapshot it was worked out for; 0 = none */
+    bool candidates;   /* whether that snapshot took candidate readings */
+    uint8_t ngroups;
+    uint8_t lead[WL_READINGS_MAX];   /* a group's first reading, whose key it probes */
+    uint8_t ngroup[WL_READINGS_MAX]; /* readings in the group */
+    uint8_t group[WL_READINGS_MAX][WL_READINGS_MAX];
+    uint8_t klen[WL_READINGS_MAX];  /* key length of each reading, 0 = never matches */
+    uint64_t hash[WL_READINGS_MAX]; /* of each group's key */
+    char keys[WL_READINGS_MAX][PLATE_MAX + 1];
+};
+
+/*
+ * A read to match: its normalised readings, best first (the primary reading is [0]). Initialise
+ * it whole (e.g. `(struct wl_query){...}`), so prep starts zero; whoever changes the readings of
+ * a query after wl_prefetch sets prep to zero again.
+ */
 struct wl_query {
     const char *country;                  /* "" = unknown */
     int64_t time_us;                      /* validity windows are checked at this time */
     size_t nreadings;                     /* 1 + candidates, at most WL_READINGS_MAX */
     const char *plate[WL_READINGS_MAX];   /* normalised */
     uint16_t confidence[WL_READINGS_MAX]; /* per mille */
+    struct wl_prep prep;                  /* filled by wl_prefetch, used by wl_match */
 };
 
 /* One entry a read hits, and how: the best way it matched if there were several. */
@@ -189,9 +211,11 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
 /*
  * Start loading what wl_match(self, q) will look at first (the table slots of its readings'
  * keys), without waiting: a caller with several reads at hand prefetches the next while it
- * matches the current, so their cache misses overlap instead of queueing.
+ * matches the current, so their cache misses overlap instead of queueing. Keeps the keys it
+ * works out in q->prep, for wl_match of this snapshot or of any with the same OCR classes.
  */
-void wl_prefetch(const wl_t *self, const struct wl_query *q);
+void wl_prefetch(const wl_t *self, struct wl_query *q);
+
 
 /* Exact lookup of one normalised plate (no OCR, no patterns, no candidates): the baseline the
  * benchmark compares wl_match with, and what tests of the index use. Same filters. */

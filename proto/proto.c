@@ -113,6 +113,26 @@ enum s_utf8 {
 };
 
 /*
+ * How many bytes at the start of s (length n), in whole words of 8, are all within lo..hi
+ * (1 <= lo <= hi <= 0x7F): the fields a decoder checks are nearly all ASCII, and eight bytes
+ * are checked at once (a byte below lo borrows into its top bit, one above hi carries into it).
+ */
+static size_t s_ascii_run(const uint8_t *s, size_t n, uint8_t lo, uint8_t hi)
+{
+    const uint64_t ones = 0x0101010101010101ULL, tops = 0x8080808080808080ULL;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t below = (w - ones * lo) & ~w, above = (w + ones * (0x7Fu - hi)) | w;
+        if ((below | above) & tops)
+            break;
+    }
+    return i;
+}
+
+/*
  * Strict UTF-8 (Unicode table 3-7): no overlong forms, no surrogates, nothing above U+10FFFF.
  * With plate rules C0 controls, DEL and C1 controls are refused; otherwise only NUL, which
  * would cut the decoded C string short. *at is the offset of the first bad sequence.
@@ -120,7 +140,7 @@ enum s_utf8 {
 static enum s_utf8 s_utf8_scan(const uint8_t *s, size_t n, bool plate_rules, size_t *at,
                                uint32_t *cp_out)
 {
-    size_t i = 0;
+    size_t i = s_ascii_run(s, n, 0x20, 0x7E);
 
     while (i < n) {
         uint8_t b = s[i];
@@ -281,10 +301,22 @@ static int s_check_entry_plate(const uint8_t *s, size_t n, const char *pfx, stru
     return 0;
 }
 
+/* The bytes of a camera id, [A-Za-z0-9._:-], as a table: every frame names its camera. */
+#define S_RANGE10(c)                                                                               \
+    [c] = 1, [c + 1] = 1, [c + 2] = 1, [c + 3] = 1, [c + 4] = 1, [c + 5] = 1, [c + 6] = 1,         \
+    [c + 7] = 1, [c + 8] = 1, [c + 9] = 1
+#define S_RANGE26(c)                                                                               \
+    S_RANGE10(c), S_RANGE10(c + 10), [c + 20] = 1, [c + 21] = 1, [c + 22] = 1, [c + 23] = 1,       \
+                                          [c + 24] = 1, [c + 25] = 1
+static const bool s_camera_ok[256] = {
+    S_RANGE26('A'), S_RANGE26('a'), S_RANGE10('0'), ['.'] = 1, ['_'] = 1, [':'] = 1, ['-'] = 1,
+};
+#undef S_RANGE26
+#undef S_RANGE10
+
 static bool s_camera_char(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == ':' || c == '-';
+    return s_camera_ok[c];
 }
 
 static int s_check_camera(const uint8_t *s, size_t n, bool allow_empty, const char *pfx,
@@ -332,7 +364,7 @@ static int s_check_image_ref(const uint8_t *s, size_t n, const char *pfx, struct
     if (n > PROTO_IMAGE_REF_MAX)
         return s_fail(err, PROTO_E_FIELD, "%s.image_ref: %zu bytes > %d", pfx, n,
                       PROTO_IMAGE_REF_MAX);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = s_ascii_run(s, n, 0x21, 0x7E); i < n; i++) {
         if (s[i] < 0x21 || s[i] > 0x7E)
             return s_fail(err, PROTO_E_FIELD,
                           "%s.image_ref: byte 0x%02X at %zu is not printable ASCII", pfx,

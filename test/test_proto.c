@@ -2499,6 +2499,51 @@ static void s_test_doc(const char *path, bool required)
     free(doc);
 }
 
+/*
+ * Every byte value at every position of a 16-byte plate, a 40-byte image_ref and a 20-byte
+ * camera id, the rest valid: the decoder checks these fields eight bytes at a time, so a bad
+ * byte must be found wherever it sits in a word.
+ */
+static void s_test_each_byte(void)
+{
+    char plate[16], image[40], camera[20];
+    int wrong = 0;
+
+    for (size_t pos = 0; pos < 40; pos++) {
+        for (unsigned v = 0; v < 256; v++) {
+            struct s_tread t = s_t_read_min();
+            struct s_buf b;
+            struct proto_read r;
+            bool plate_ok = v >= 0x20 && v <= 0x7E, image_ok = v >= 0x21 && v <= 0x7E;
+            bool camera_ok = (v >= 'A' && v <= 'Z') || (v >= 'a' && v <= 'z') ||
+                             (v >= '0' && v <= '9') || (v && strchr("._:-", (int)v));
+
+            memset(plate, 'A', sizeof plate);
+            memset(image, 'x', sizeof image);
+            memset(camera, 'c', sizeof camera);
+            t.plate = (struct s_str){plate, sizeof plate};
+            t.image_ref = (struct s_str){image, sizeof image};
+            t.camera = (struct s_str){camera, sizeof camera};
+            if (pos < sizeof plate) {
+                plate[pos] = (char)v;
+                s_t_read_frame(&b, &t);
+                wrong += (proto_decode_read(b.b, b.n, &r, NULL) == 0) != plate_ok;
+                plate[pos] = 'A';
+            }
+            if (pos < sizeof camera) {
+                camera[pos] = (char)v;
+                s_t_read_frame(&b, &t);
+                wrong += (proto_decode_read(b.b, b.n, &r, NULL) == 0) != camera_ok;
+                camera[pos] = 'c';
+            }
+            image[pos] = (char)v;
+            s_t_read_frame(&b, &t);
+            wrong += (proto_decode_read(b.b, b.n, &r, NULL) == 0) != image_ok;
+        }
+    }
+    CHECK_INT(wrong, 0);
+}
+
 int main(int argc, char **argv)
 {
     s_test_reason_names();
@@ -2519,6 +2564,7 @@ int main(int argc, char **argv)
     s_test_field_checks();
     s_test_malformed_table();
     s_test_mutations();
+    s_test_each_byte();
     if (argc > 1)
         s_test_doc(argv[1], true);
     else

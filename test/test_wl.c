@@ -738,6 +738,62 @@ static void test_patterns(void)
     wl_destroy(&w);
 }
 
+/*
+ * wl_prefetch keeps the keys it works out in the query for wl_match. They must hold only for a
+ * snapshot with the same OCR classes and the same take on candidates: ingest may swap in a new
+ * snapshot between the two calls.
+ */
+static void test_prefetch(void)
+{
+    char err[256];
+    struct wl_match m[4];
+    wl_builder_t *b = wl_builder_new();
+    s_list(b, 1, 1, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1});
+    struct wl_entry_in in = s_in(1, 1, "1ABC123");
+    s_add(b, &in);
+    wl_t *dflt = wl_builder_build(&b); /* default classes: 8/B alike */
+
+    b = wl_builder_new();
+    CHECK_INT(wl_builder_set_classes(b, "0O", err, sizeof(err)), 0);
+    s_list(b, 1, 1, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1});
+    s_add(b, &in);
+    wl_t *own = wl_builder_build(&b); /* 8/B not alike */
+
+    b = wl_builder_new();
+    s_list(b, 1, 1,
+           (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1, .candidates = true});
+    s_add(b, &in);
+    wl_t *cand = wl_builder_build(&b); /* default classes, takes candidates */
+
+    /* Prefetched and matched on one snapshot: the OCR hit. */
+    struct wl_query q = s_query("", "1A8C123", 900);
+    wl_prefetch(dflt, &q);
+    CHECK_INT(wl_match(dflt, &q, m, 4), 1);
+    CHECK_INT(m[0].kind, PROTO_MATCH_OCR);
+    /* Matched on a snapshot with other classes: its own keys, so no hit. */
+    CHECK_INT(wl_match(own, &q, m, 4), 0);
+    q = s_query("", "1A8C123", 900);
+    wl_prefetch(own, &q);
+    CHECK_INT(wl_match(own, &q, m, 4), 0);
+    CHECK_INT(wl_match(dflt, &q, m, 4), 1);
+
+    /* Prefetched where no list takes candidates (the candidate left out), matched where one
+     * does: the candidate is matched. */
+    q = s_query("", "9ZZZ999", 900);
+    s_cand(&q, "1ABC123", 600);
+    wl_prefetch(dflt, &q);
+    CHECK_INT(wl_match(dflt, &q, m, 4), 0);
+    CHECK_INT(wl_match(cand, &q, m, 4), 1);
+    CHECK_INT(m[0].kind, PROTO_MATCH_CANDIDATE);
+    wl_prefetch(cand, &q);
+    CHECK_INT(wl_match(cand, &q, m, 4), 1);
+    CHECK_INT(wl_match(dflt, &q, m, 4), 0);
+
+    wl_destroy(&dflt);
+    wl_destroy(&own);
+    wl_destroy(&cand);
+}
+
 static void test_candidates(void)
 {
     wl_builder_t *b = wl_builder_new();
@@ -1533,6 +1589,7 @@ int main(void)
     test_indel();
     test_patterns();
     test_candidates();
+    test_prefetch();
     test_shared_key();
     test_patch();
     test_confidence();
