@@ -336,6 +336,7 @@ int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len)
 struct s_pub {
     uint32_t len;
     uint8_t covert, tlen, priority;
+    uint32_t read;
     uint64_t hit_id;
 };
 
@@ -352,6 +353,7 @@ int batch_pub_add(struct batch *self, const struct batch_pub *pub)
     h.tlen = (uint8_t)pub->tlen;
     h.priority = pub->priority;
     h.hit_id = pub->hit_id;
+    h.read = pub->read;
     s_put(&self->pubs, (const char *)&h, sizeof h);
     s_put(&self->pubs, pub->topic, pub->tlen);
     s_put(&self->pubs, (const char *)pub->frame, pub->len);
@@ -370,6 +372,7 @@ bool batch_pub_next(const struct batch *self, size_t *off, struct batch_pub *pub
     pub->tlen = h.tlen;
     pub->priority = h.priority;
     pub->hit_id = h.hit_id;
+    pub->read = h.read;
     pub->topic = self->pubs.data + *off + sizeof h;
     pub->frame = (const uint8_t *)pub->topic + h.tlen;
     pub->len = h.len;

@@ -92,6 +92,7 @@ struct batch_pub {
     bool covert;
     uint8_t priority;
     uint64_t hit_id;
+    uint32_t read; /* the read of the batch (acks[read]) it is a HIT of */
     const uint8_t *frame;
     size_t len;
 };

@@ -97,6 +97,24 @@ bool db_error_transient(PGconn *conn, const struct db_error *err)
     return strncmp(err->state, "22", 2) != 0 && strncmp(err->state, "23", 2) != 0;
 }
 
+int db_max_hit_id(PGconn *conn, uint64_t *out, struct db_error *err)
+{
+    PGresult *res = PQexec(conn, "SELECT coalesce(max(hit_id), 0) FROM anpr.hits");
+    long long v = 0;
+    int rc = -1;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+        util_parse_long(PQgetvalue(res, 0, 0), 0, INT64_MAX, &v) != 0) {
+        s_err(err, "highest HIT id", conn, res);
+        goto out;
+    }
+    *out = (uint64_t)v;
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
 int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err)
 {
     PGresult *res = PQexec(conn, "SELECT code, id FROM anpr.camera WHERE enabled");
@@ -672,7 +690,8 @@ out:
 }
 
 int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char *plate,
-                        const struct wl_match *m, uint64_t hit_id, struct db_error *err)
+                        const struct wl_match *m, uint64_t hit_id, uint64_t *had_id, bool *had_post,
+                        struct db_error *err)
 {
     const struct wl_entry *e = m->entry;
     char cam[16], seq[24], t[32], entry[24], list[16], prio[8], kind[8], reading[8], nsubst[8];
@@ -704,19 +723,35 @@ int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char
     snprintf(reading, sizeof reading, "%u", m->reading);
     snprintf(nsubst, sizeof nsubst, "%u", m->nsubst);
     /* A read that already has a HIT of this entry (a live one, or an earlier retro-match of
-     * the same entry) keeps it: the conflict says "not new". */
+     * the same entry) keeps it: the conflict says "not new", and which one it kept is read. */
     PGresult *res = PQexecParams(
         conn,
-        "INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, priority, "
-        "category, match_kind, reading, nsubst, detail, suppressed, covert, post_match, hit_id) "
-        "VALUES ($1, $2, to_timestamp($3::double precision), $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12, false, $13, true, $14) ON CONFLICT DO NOTHING",
+        "WITH ins AS (INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, "
+        "priority, category, match_kind, reading, nsubst, detail, suppressed, covert, post_match, "
+        "hit_id) VALUES ($1, $2, to_timestamp($3::double precision), $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $12, false, $13, true, $14) ON CONFLICT DO NOTHING RETURNING hit_id) "
+        "SELECT true, hit_id, true FROM ins UNION ALL "
+        "SELECT false, coalesce(h.hit_id, 0), h.post_match FROM anpr.hits h WHERE NOT EXISTS "
+        "(SELECT FROM ins) AND h.camera_id = $1 AND h.seq = $2 AND h.read_time = "
+        "to_timestamp($3::double precision) AND h.entry_id = $5",
         14, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    long long v = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) > 1 ||
+        (PQntuples(res) == 1 && util_parse_long(PQgetvalue(res, 0, 1), 0, INT64_MAX, &v) != 0)) {
         s_err(err, "store post-match", conn, res);
         goto out;
     }
-    rc = strcmp(PQcmdTuples(res), "1") == 0 ? 1 : 0;
+    /* No row: the HIT it conflicted with was not committed yet when this began (the writer's
+     * live HIT of the same read), so it is a live one. */
+    if (PQntuples(res) == 0) {
+        *had_id = 0;
+        *had_post = false;
+        rc = 0;
+        goto out;
+    }
+    rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 1 : 0;
+    *had_id = rc == 0 ? (uint64_t)v : 0;
+    *had_post = rc == 0 && strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 out:
     PQclear(res);
     return rc;
@@ -870,6 +905,15 @@ static int s_write_slow(PGconn *conn, const char *reads_data, size_t reads_len,
                       " FROM stage_hit ON CONFLICT DO NOTHING",
                       err);
         if (nh < 0)
+            goto fail;
+        /* A HIT announced again under a new id (a resend of a stored read) keeps the stored
+         * one; its new id becomes an alias, so an operator may acknowledge either. */
+        if (s_insert(conn,
+                     "INSERT INTO anpr.hit_alias (hit_id, stored_hit_id) SELECT s.hit_id, "
+                     "h.hit_id FROM stage_hit s JOIN anpr.hits h ON h.camera_id = s.camera_id "
+                     "AND h.seq = s.seq AND h.read_time = s.read_time AND h.entry_id = s.entry_id "
+                     "WHERE h.hit_id <> s.hit_id ON CONFLICT DO NOTHING",
+                     err) < 0)
             goto fail;
     }
     if (s_exec(conn, "COMMIT", "commit", err) != 0)

@@ -37,6 +37,9 @@ PGconn *db_connect(const char *conninfo, const char *app, struct db_error *err);
  * a serialisation conflict. Data errors (classes 22 and 23) are not. */
 bool db_error_transient(PGconn *conn, const struct db_error *err);
 
+/* The highest HIT id stored (0: none). 0, or -1 with err. */
+int db_max_hit_id(PGconn *conn, uint64_t *out, struct db_error *err);
+
 /* Enabled cameras. 0, or -1 with err. */
 int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err);
 
@@ -80,10 +83,14 @@ int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plat
                    const uint64_t *plate_entries, size_t nplates, int64_t since_us, int max_rows,
                    struct db_retro_read **out, size_t *n, struct db_error *err);
 
-/* Store the post-match HIT m of read rr (normalised plate `plate`): 1 when stored, 0 when the
- * read already had a HIT of that entry, -1 with err. */
+/*
+ * Store the post-match HIT m of read rr (normalised plate `plate`) under hit_id: 1 when stored;
+ * 0 when the read already had a HIT of that entry, whose id and kind (an earlier post-match, or
+ * a live HIT) are then in *had_id and *had_post; -1 with err.
+ */
 int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char *plate,
-                        const struct wl_match *m, uint64_t hit_id, struct db_error *err);
+                        const struct wl_match *m, uint64_t hit_id, uint64_t *had_id,
+                        bool *had_post, struct db_error *err);
 
 /* Create the daily plate_read partitions for days [first, last] (days since epoch). */
 int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, struct db_error *err);

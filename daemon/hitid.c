@@ -10,6 +10,12 @@ void hitid_init(struct hitid *self, unsigned instance)
     self->instance = instance & HITID_INSTANCE_MAX;
 }
 
+void hitid_seed(struct hitid *self, uint64_t id)
+{
+    if (id > atomic_load(&self->last))
+        atomic_store(&self->last, id);
+}
+
 uint64_t hitid_next(struct hitid *self, int64_t now_us)
 {
     int64_t ms = (now_us - HITID_EPOCH_US) / 1000;

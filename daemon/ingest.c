@@ -26,13 +26,14 @@
 #include "util.h"
 #include "writer.h"
 
-#define INGEST_PAIR_ENDPOINT "inproc://anprd-writer"
-#define INGEST_SYNC_ENDPOINT "inproc://anprd-sync"
-#define INGEST_BURST         1024        /* frames taken per poll round, so acks are not starved */
-#define INGEST_MAX_HITS      16          /* hits published per read at most */
-#define INGEST_REC_MAX       (64 * 1024) /* a read's spool record: its rows and hit rows */
-#define INGEST_MAX_MSG       (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
-#define INGEST_STUCK_US      (10LL * 1000000) /* a batch held this long by the writer is reported */
+#define INGEST_PAIR_ENDPOINT     "inproc://anprd-writer"
+#define INGEST_SYNC_ENDPOINT     "inproc://anprd-sync"
+#define INGEST_BURST             1024   /* frames taken per poll round, so acks are not starved */
+#define INGEST_MAX_HITS          16     /* hits published per read at most */
+#define INGEST_POSTS_WAITING_MAX 100000 /* post-match HITs held for the backbone's full spool */
+#define INGEST_REC_MAX           (64 * 1024) /* a read's spool record: its rows and hit rows */
+#define INGEST_MAX_MSG           (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
+#define INGEST_STUCK_US          (10LL * 1000000) /* a batch held this long by the writer is reported */
 
 /*
  * A read through the first stage of ingest (decoded, checked, normalised, its query made and its
@@ -359,6 +360,25 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     s_batch_put(self, b);
 }
 
+/*
+ * Remember when the spool was durable up to pos, for the age of the oldest read not stored yet.
+ * A full ring (a long database outage) moves its newest mark on instead of dropping its oldest,
+ * so the oldest age stays right and only the reads after it look older than they are.
+ */
+static void s_group_note(ingest_t *self, uint64_t pos, int64_t mono_us)
+{
+    size_t cap = sizeof self->spool_groups / sizeof self->spool_groups[0];
+
+    if (self->ngroups == cap) {
+        self->spool_groups[(self->group_head + cap - 1) % cap].pos = pos;
+        return;
+    }
+    size_t slot = (self->group_head + self->ngroups) % cap;
+    self->spool_groups[slot].pos = pos;
+    self->spool_groups[slot].mono_us = mono_us;
+    self->ngroups++;
+}
+
 /* Take back the batch the writer has finished, if it is there. */
 static void s_take_done(ingest_t *self)
 {
@@ -496,16 +516,7 @@ static void s_spool_flush(ingest_t *self, bool force)
     }
     self->stats.pending -= b->nreads;
     self->stats.reads_spooled += b->nreads;
-    /* A full ring drops its oldest: the age shown is then a little young, never too old. */
-    size_t slot = (self->group_head + self->ngroups) % 256;
-    if (self->ngroups == 256) {
-        self->group_head = (self->group_head + 1) % 256;
-        self->ngroups--;
-        slot = (self->group_head + self->ngroups) % 256;
-    }
-    self->spool_groups[slot].pos = durable;
-    self->spool_groups[slot].mono_us = now;
-    self->ngroups++;
+    s_group_note(self, durable, now);
     for (size_t i = 0; i < b->nreads; i++)
         pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
     s_publish_batch(self, b);
@@ -576,6 +587,7 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
                             .covert = m->entry->list->opts.covert,
                             .priority = m->entry->list->priority,
                             .hit_id = hit_id,
+                            .read = (uint32_t)(self->cur->nreads - 1),
                             .frame = frame,
                             .len = len};
     if (batch_pub_add(self->cur, &pub) != 0)
@@ -624,6 +636,9 @@ static void s_publish_batch(ingest_t *self, const struct batch *b)
     struct batch_pub p;
 
     while (batch_pub_next(b, &off, &p)) {
+        /* A read the database refused was not stored, nor were its HITs. */
+        if (p.read < b->nreads && b->acks[p.read].refused[0])
+            continue;
         s_send_hit(self, p.topic, p.tlen, p.covert, p.frame, p.len);
         if (self->conf->dispatch.reannounce_s > 0 &&
             p.priority <= self->conf->dispatch.reannounce_priority)
@@ -730,7 +745,12 @@ static void s_take_update(ingest_t *self)
         s_publish(self, &p->hit, p->topic, p->topic_len, p->covert);
         self->stats.hits_post++;
     }
-    if (self->fwd && u->nposts > 0) {
+    if (self->fwd && u->nposts > 0 && self->nposts_waiting + u->nposts > INGEST_POSTS_WAITING_MAX) {
+        /* Stored all the same; a restart within the hour sends them (sync.c s_retro_again). */
+        log_error("ingest",
+                  "backbone: %zu post-match HITs not forwarded: %zu wait for its full spool",
+                  u->nposts, self->nposts_waiting);
+    } else if (self->fwd && u->nposts > 0) {
         struct retro_post *all =
             realloc(self->posts_waiting, (self->nposts_waiting + u->nposts) * sizeof *all);
         if (all) {
@@ -1143,6 +1163,9 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
              "spool %s: %" PRIu64 " reads not yet stored (%" PRIu64 " bytes) in %" PRIu64
              " segments; the writer stores them first",
              conf->spool.dir, st.depth_records, st.depth_bytes, rep.segments);
+    /* A backlog from before the start is at least as old as the start. */
+    if (st.depth_records > 0)
+        s_group_note(self, st.durable_pos, util_mono_us());
     return 0;
 }
 
@@ -1180,7 +1203,7 @@ static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t
 }
 
 ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
-                     int64_t version, char *err, size_t errlen)
+                     int64_t version, uint64_t last_hit_id, char *err, size_t errlen)
 {
     ingest_t *self = calloc(1, sizeof *self);
     int one = 1, zero = 0, hb_ivl = 5000, hb_timeout = 15000;
@@ -1245,6 +1268,7 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
         goto fail;
     }
     hitid_init(&self->hitid, (unsigned)conf->dispatch.instance);
+    hitid_seed(&self->hitid, last_hit_id);
     struct sync_opts sopts = {.conninfo = conf->database.conninfo,
                               .hitid = &self->hitid,
                               .ocr_classes = conf->matcher.ocr_classes,

@@ -21,10 +21,12 @@ enum ingest_event { INGEST_STOP = 0, INGEST_RELOAD = 1, INGEST_ERROR = -1 };
 /*
  * Bind the sockets of `conf` and start the writer and the watchlist sync thread. Takes
  * ownership of *cams and *wl (sets the caller's pointers to NULL); `version` is the newest
- * watchlist change *wl includes. NULL with a message in err on failure.
+ * watchlist change *wl includes; HIT ids given from now on are above `last_hit_id` (the highest
+ * stored), even if the clock went back since it was given. NULL with a message in err on
+ * failure.
  */
 ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
-                     int64_t version, char *err, size_t errlen);
+                     int64_t version, uint64_t last_hit_id, char *err, size_t errlen);
 
 /*
  * Flush what is pending (waiting up to `drain_ms` for the database), stop the writer and close

@@ -91,7 +91,8 @@ static struct conf *s_load_conf(const char *path)
  * privilege stops the daemon with a clear message instead of a stall: creating the partitions
  * and the writer's temporary tables. 0 or -1 (logged); nothing is returned on -1.
  */
-static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version)
+static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version,
+                       uint64_t *last_hit_id)
 {
     struct db_error err;
     size_t skipped = 0;
@@ -110,7 +111,7 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
         log_error("db", "%s", err.msg);
         goto out;
     }
-    if (db_load_cameras(conn, cams, &err) != 0) {
+    if (db_max_hit_id(conn, last_hit_id, &err) != 0 || db_load_cameras(conn, cams, &err) != 0) {
         log_error("db", "%s", err.msg);
         goto out;
     }
@@ -218,6 +219,7 @@ int main(int argc, char **argv)
     cam_table_t *cams = NULL;
     wl_t *wl = NULL;
     int64_t version = 0;
+    uint64_t last_hit_id = 0;
     void *ctx = NULL;
     ingest_t *ingest = NULL;
     char err[512];
@@ -268,7 +270,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (s_load_data(conf, &cams, &wl, &version) != 0) {
+    if (s_load_data(conf, &cams, &wl, &version, &last_hit_id) != 0) {
         rc = EXIT_DATABASE;
         goto out;
     }
@@ -277,7 +279,7 @@ int main(int argc, char **argv)
         log_error("main", "zmq_ctx_new: %s", zmq_strerror(errno));
         goto out;
     }
-    ingest = ingest_new(ctx, conf, &cams, &wl, version, err, sizeof err);
+    ingest = ingest_new(ctx, conf, &cams, &wl, version, last_hit_id, err, sizeof err);
     if (!ingest) {
         log_error("main", "%s", err);
         rc = strstr(err, "cannot bind") ? EXIT_SOCKET

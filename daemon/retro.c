@@ -7,7 +7,10 @@
 #include "match.h"
 
 #define RETRO_VARIANTS_MAX 1024 /* plates searched for one entry; beyond, only its own */
-#define RETRO_PLATES_MAX   4096 /* plates one search takes (the database's limit) */
+/* What one search may take (anpr.retro_reads checks the same): more goes in several. */
+#define RETRO_PLATES_MAX   4096 /* plates */
+#define RETRO_ENTRIES_MAX  4096 /* entries */
+#define RETRO_PATTERNS_MAX 32   /* pattern entries */
 
 /* The plates searched for, each with its entry (the database checks that they belong). */
 struct s_terms {
@@ -45,25 +48,18 @@ static void s_terms_free(struct s_terms *t)
     memset(t, 0, sizeof *t);
 }
 
-/*
- * What to search for plate entry e: every plate it can match (wl_entry_variants), or when there
- * are too many, its own plate only (counted in out->narrowed). A pattern entry is searched by
- * the database from the entry itself. 0 or -1 (out of memory).
- */
-static int s_search_terms(const wl_t *wl, const struct wl_entry *e, char (*var)[PLATE_MAX + 1],
-                          struct s_terms *terms, struct retro_result *out)
+/* The terms for plate entry e: every plate it can match (wl_entry_variants), or when there are
+ * too many, its own plate only. A pattern entry is searched by the database from the entry
+ * itself: no terms. How many terms, into var; -1 when it was narrowed to its own plate. */
+static int s_entry_terms(const wl_t *wl, const struct wl_entry *e, char (*var)[PLATE_MAX + 1])
 {
     if (e->pattern)
         return 0;
     int n = wl_entry_variants(wl, e, var, RETRO_VARIANTS_MAX);
-    if (n < 0 || terms->n + (size_t)n > RETRO_PLATES_MAX) {
-        out->narrowed++;
-        return terms->n < RETRO_PLATES_MAX ? s_terms_add(terms, e->plate, e->id) : 0;
-    }
-    for (int i = 0; i < n; i++)
-        if (s_terms_add(terms, var[i], e->id) != 0)
-            return -1;
-    return 0;
+    if (n >= 0)
+        return n;
+    snprintf(var[0], sizeof var[0], "%s", e->plate);
+    return -1;
 }
 
 static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
@@ -83,42 +79,25 @@ static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
     return 0;
 }
 
-int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_entries,
-              int64_t now_us, struct hitid *ids, struct retro_result *out, struct db_error *err)
+/*
+ * One search, of the entries in `searched` by `terms` over the last window_s seconds, and the
+ * matching of what it returns. 0, 1 (out of memory) or -1 with err.
+ */
+static int s_search(PGconn *conn, const wl_t *wl, const idset_t *searched,
+                    const struct s_terms *terms, uint32_t window_s, bool all_entries,
+                    int64_t now_us, struct hitid *ids, struct retro_result *out,
+                    struct db_error *err)
 {
-    struct s_terms terms = {0};
-    char(*var)[PLATE_MAX + 1] = malloc(RETRO_VARIANTS_MAX * sizeof *var);
-    idset_t *searched = idset_new();
     struct db_retro_read *rows = NULL;
     size_t nrows = 0;
-    uint32_t window_s = 0;
-    int rc = -1;
+    int rc = 0;
 
-    memset(out, 0, sizeof *out);
-    if (!var || !searched)
-        goto oom;
-    size_t slots = all_entries ? wl_entry_slots(wl) : wl_patch_count(wl);
-    for (size_t i = 0; i < slots; i++) {
-        const struct wl_entry *e = all_entries ? wl_entry_slot(wl, i) : wl_patch_entry(wl, i);
-        if (!e || !idset_has(changed, e->id) || e->list->opts.retro_s == 0)
-            continue;
-        if (idset_add(searched, e->id) != 0 || s_search_terms(wl, e, var, &terms, out) != 0)
-            goto oom;
-        if (e->list->opts.retro_s > window_s)
-            window_s = e->list->opts.retro_s;
-        out->entries++;
-    }
-    if (out->entries == 0) {
-        rc = 0;
-        goto done;
-    }
-    if (db_retro_reads(conn, searched, (const char *const *)terms.v, terms.entry, terms.n,
+    if (db_retro_reads(conn, searched, (const char *const *)terms->v, terms->entry, terms->n,
                        now_us - (int64_t)window_s * 1000000, RETRO_MAX_ROWS, &rows, &nrows,
                        err) != 0)
-        goto done;
-    out->reads = nrows;
-    out->cut = nrows >= RETRO_MAX_ROWS;
-    rc = 0;
+        return -1;
+    out->reads += nrows;
+    out->cut = out->cut || nrows >= RETRO_MAX_ROWS;
     for (size_t i = 0; i < nrows && rc == 0; i++) {
         const struct db_retro_read *rr = &rows[i];
         struct match_readings rd;
@@ -132,24 +111,80 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_ent
             if (!idset_has(searched, e->id) ||
                 rr->read.time_us < now_us - (int64_t)e->list->opts.retro_s * 1000000)
                 continue;
-            uint64_t hit_id = hitid_next(ids, now_us);
-            int stored = db_store_post_match(conn, rr, rd.plate, &hits[k], hit_id, err);
-            if (stored < 0)
+            uint64_t hit_id = hitid_next(ids, now_us), had_id = 0;
+            bool had_post = false;
+            int stored =
+                db_store_post_match(conn, rr, rd.plate, &hits[k], hit_id, &had_id, &had_post, err);
+            if (stored < 0) {
                 rc = -1;
-            else if (s_add_post(out, rr, &hits[k], stored == 1 ? hit_id : 0, stored == 1) != 0)
-                goto oom;
+                break;
+            }
+            /*
+             * New: a post-match for dispatch and the backbone. Stored before as a post-match:
+             * for the backbone again at start only (it may have been lost with a crash before
+             * it was sent). A live HIT of that read: nothing, it went out
+             * as one.
+             */
+            out->before += stored == 0;
+            bool post = stored == 1 || (all_entries && had_post);
+            if (post &&
+                s_add_post(out, rr, &hits[k], stored == 1 ? hit_id : had_id, stored == 1) != 0)
+                rc = 1;
         }
     }
-    goto done;
-
-oom:
-    snprintf(err->msg, sizeof err->msg, "retro-match: out of memory");
-    err->state[0] = '\0';
-    rc = -1;
-done:
     free(rows);
+    return rc;
+}
+
+int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_entries,
+              int64_t now_us, struct hitid *ids, struct retro_result *out, struct db_error *err)
+{
+    struct s_terms terms = {0};
+    char(*var)[PLATE_MAX + 1] = malloc(RETRO_VARIANTS_MAX * sizeof *var);
+    idset_t *searched = idset_new();
+    size_t slots = all_entries ? wl_entry_slots(wl) : wl_patch_count(wl), i = 0;
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    if (!var || !searched)
+        rc = 1;
+    /* As many searches as the database's limits per search take (RETRO_*_MAX). */
+    while (rc == 0 && i < slots) {
+        size_t nentries = 0, npatterns = 0;
+        uint32_t window_s = 0;
+        idset_clear(searched);
+        s_terms_free(&terms);
+        for (; i < slots && rc == 0; i++) {
+            const struct wl_entry *e = all_entries ? wl_entry_slot(wl, i) : wl_patch_entry(wl, i);
+            if (!e || !idset_has(changed, e->id) || e->list->opts.retro_s == 0)
+                continue;
+            int n = s_entry_terms(wl, e, var);
+            size_t nterms = n < 0 ? 1 : (size_t)n;
+            if (nentries > 0 &&
+                (nentries == RETRO_ENTRIES_MAX || terms.n + nterms > RETRO_PLATES_MAX ||
+                 (e->pattern && npatterns == RETRO_PATTERNS_MAX)))
+                break; /* this entry starts the next search */
+            if (idset_add(searched, e->id) != 0)
+                rc = 1;
+            for (size_t t = 0; t < nterms && rc == 0; t++)
+                if (s_terms_add(&terms, var[t], e->id) != 0)
+                    rc = 1;
+            if (e->list->opts.retro_s > window_s)
+                window_s = e->list->opts.retro_s;
+            out->narrowed += n < 0;
+            npatterns += e->pattern;
+            nentries++;
+            out->entries++;
+        }
+        if (rc == 0 && nentries > 0)
+            rc = s_search(conn, wl, searched, &terms, window_s, all_entries, now_us, ids, out, err);
+    }
+    if (rc == 1) {
+        snprintf(err->msg, sizeof err->msg, "retro-match: out of memory");
+        err->state[0] = '\0';
+    }
     free(var);
     idset_destroy(&searched);
     s_terms_free(&terms);
-    return rc;
+    return rc == 0 ? 0 : -1;
 }

@@ -37,8 +37,9 @@
 
 /* A post-match HIT ready to publish. */
 struct retro_post {
-    bool fresh; /* stored by this run: published to dispatch; else only re-sent to the
-                   backbone (the backbone drops a repeat by camera, seq and entry) */
+    bool fresh; /* stored by this run: published to dispatch; else a post-match stored by an
+                   earlier run, sent to the backbone again at start (BACKBONE.md 6.5: the HIT
+                   is named by camera, seq and entry, so the backbone may recognise it) */
     struct proto_hit hit;
     char topic[16 + PROTO_CATEGORY_MAX]; /* as match_topic */
     int topic_len;
@@ -50,6 +51,7 @@ struct retro_result {
     size_t nposts;
     size_t entries;  /* entries searched for */
     size_t reads;    /* reads the search returned */
+    size_t before;   /* sightings that had a HIT of their entry stored before */
     bool cut;        /* the search returned RETRO_MAX_ROWS: older sightings may be missing */
     size_t narrowed; /* entries with too many OCR variants: searched by their own plate only */
 };
@@ -59,8 +61,9 @@ struct retro_result {
  * change just applied), as of now_us (wall clock, µs); each post-match HIT gets an id from ids.
  * With all_entries, every entry of wl is looked at, not only a patch's (at start: the changes
  * of the last hour again, so a post-match stored just before a crash still reaches the
- * backbone). Every sighting found is in out->posts: the ones stored now fresh, the ones stored
- * by an earlier run not. 0
+ * backbone). The sightings stored now are in out->posts as fresh; with all_entries also the
+ * post-matches an earlier run stored, not fresh. Sightings that already had a live HIT are
+ * not there. 0
  * (nothing to do is 0 with no entries), or -1 with err; posts stored before the error are in out
  * all the same.
  */

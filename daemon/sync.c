@@ -125,15 +125,17 @@ static void s_retro(sync_t *self, bool all_entries)
                        self->hitid, &res, &err);
     if (rc != 0)
         log_warn("sync", "retro-match: %s", err.msg);
-    size_t fresh = 0;
-    for (size_t i = 0; i < res.nposts; i++)
+    size_t fresh = 0, again = 0;
+    for (size_t i = 0; i < res.nposts; i++) {
         fresh += res.posts[i].fresh;
+        again += !res.posts[i].fresh;
+    }
     if (res.entries > 0)
         log_info("sync",
                  "retro-match of %zu %s entries: %zu reads looked at, %zu post-match HITs "
-                 "(%zu found before), %.0f ms%s%s",
+                 "(%zu found before, %zu of them post-matches to forward again), %.0f ms%s%s",
                  res.entries, all_entries ? "recently changed" : "new", res.reads, fresh,
-                 res.nposts - fresh, (double)(util_mono_us() - t0) / 1000.0,
+                 res.before, again, (double)(util_mono_us() - t0) / 1000.0,
                  res.cut ? " (cut at its row limit: the oldest sightings may be missing)" : "",
                  res.narrowed ? " (entries with too many OCR variants searched by their own "
                                 "plate)"
@@ -155,15 +157,18 @@ static void s_retro(sync_t *self, bool all_entries)
 }
 
 /*
- * At start: the entries changed in the last hour are retro-matched again, so a post-match that
- * was stored just before anprd stopped, and had not reached the backbone's spool, is sent to it
- * now (once more, perhaps: the backbone drops a repeat by camera, seq and entry).
+ * At start: the entries changed in the last hour (less a margin) are retro-matched again, so a
+ * post-match that was stored just before anprd stopped, and had not reached the backbone's
+ * spool, is sent to it now (once more, perhaps: BACKBONE.md 6.5 names a
+ * HIT by camera, seq and entry).
  */
 static void s_retro_again(sync_t *self)
 {
+    /* Not the whole hour anpr.retro_reads allows: an entry must still be in it when the
+     * search of its turn reaches the database. */
     PGresult *res = PQexec(self->conn, "SELECT DISTINCT unnest(entry_ids) FROM "
                                        "anpr.watchlist_change WHERE changed_at > "
-                                       "now() - interval '1 hour' AND entry_ids IS NOT NULL");
+                                       "now() - interval '55 minutes' AND entry_ids IS NOT NULL");
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_warn("sync", "retro-match at start: %s",

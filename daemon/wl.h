@@ -216,7 +216,6 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
  */
 void wl_prefetch(const wl_t *self, struct wl_query *q);
 
-
 /* Exact lookup of one normalised plate (no OCR, no patterns, no candidates): the baseline the
  * benchmark compares wl_match with, and what tests of the index use. Same filters. */
 size_t wl_lookup(const wl_t *self, const char *plate, const char *country, int64_t time_us,

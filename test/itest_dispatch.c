@@ -397,7 +397,43 @@ int main(void)
     CHECK_STR(s_state(op, sql, NULL, 0), "P0002");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack"), 3);
 
-    /* 7. Dispatch cannot alter acknowledgements, write them directly, nor read history; even
+    /* 7. A read resent after it was stored (its ACK lost) is matched again and its HIT
+     * announced again (the list does not suppress), under a new id: an alias of the stored
+     * HIT, so acknowledging it acknowledges that HIT. */
+    struct proto_hit first[4], again[4];
+    static const char *const plates_x[] = {"1-XXX-001"};
+    CHECK_INT(s_send(plates_x, 1, first, 4), 1);
+    CHECK(s_stored(db.admin, first, 1));
+    struct proto_read resent = h_read(CAM, first[0].read.seq, "1-XXX-001", "BE");
+    resent.time_us = first[0].read.time_us;
+    resent.lane = 2;
+    h_send_read(dealer, &resent);
+    struct proto_read fence2 = h_read(CAM, seq++, FENCE, "");
+    h_send_read(dealer, &fence2);
+    CHECK_INT(h_collect_hits(sub, CAM, fence2.seq, FENCE, again, 4, 5000), 1);
+    CHECK(again[0].read.seq == first[0].read.seq && again[0].hit_id != first[0].hit_id);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.hit_alias WHERE hit_id = %" PRIu64
+             " AND stored_hit_id = %" PRIu64,
+             again[0].hit_id, first[0].hit_id);
+    CHECK_INT(h_wait_ll(db.admin, sql, 1, 5000), 1);
+    snprintf(id, sizeof id, "%" PRIu64, again[0].hit_id);
+    CHECK_INT(s_console(out_path, (char *[]){"ack", id, "accepted", "--db", op_ci, NULL}), 0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hit_ack WHERE hit_id = %" PRIu64,
+             first[0].hit_id);
+    CHECK_INT(h_query_ll(db.admin, sql), 1);
+
+    /* A list made covert after its HITs: they stay on the dispatch view, without the list's
+     * name, listed plate, instruction or reference. */
+    h_exec(db.admin, "UPDATE anpr.watchlist SET covert = true WHERE name = 'Stolen vehicles'");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.dispatch_hits WHERE hit_id = %" PRIu64
+             " AND list_name IS NULL AND entry_plate IS NULL AND instruction IS NULL",
+             first[0].hit_id);
+    CHECK_INT(h_query_ll(op, sql), 1);
+    h_exec(db.admin, "UPDATE anpr.watchlist SET covert = false WHERE name = 'Stolen vehicles'");
+
+    /* 8. Dispatch cannot alter acknowledgements, write them directly, nor read history; even
      * the owner cannot change them. */
     CHECK_STR(s_state(op, "UPDATE anpr.hit_ack SET decision = 'accepted'", NULL, 0), "42501");
     CHECK_STR(s_state(op, "DELETE FROM anpr.hit_ack", NULL, 0), "42501");
@@ -410,7 +446,7 @@ int main(void)
     CHECK_CONTAINS(msg, "append-only");
     CHECK_STR(s_state(db.admin, "DELETE FROM anpr.hit_ack", NULL, 0), "42501");
     CHECK_STR(s_state(db.admin, "TRUNCATE anpr.hit_ack", NULL, 0), "42501");
-    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack"), 3);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack"), 4);
     /* Only dispatch may acknowledge: the daemon's role may not. */
     PGconn *dm = PQconnectdb(db.daemon_ci);
     CHECK_STR(s_state(dm, "SELECT anpr.acknowledge_hit(4242, 'accepted', NULL)", NULL, 0), "42501");

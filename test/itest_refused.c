@@ -3,7 +3,8 @@
  * constraint added to plate_read (a real database rule, standing in for any value PostgreSQL
  * will not take) makes one read of a batch unstorable: the batch is stored read by read, the
  * good reads are stored and acknowledged, the bad one gets a REJECT naming the SQLSTATE, and
- * the daemon goes on.
+ * the daemon goes on. The HIT of a good read is published; the refused read's HIT, never
+ * stored, is not.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -25,12 +26,20 @@ int main(void)
 
     h_require_env();
     h_db_create(&db, "itest_refused");
-    h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'refused')");
+    h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'refused'), "
+                     "('CAM-WARM', 'warm-up')");
     h_exec(db.admin, "ALTER TABLE anpr.plate_read ADD CONSTRAINT no_poison "
                      "CHECK (plate <> 'POISON1')");
+    h_exec(db.admin, "INSERT INTO anpr.watchlist (name, category, priority, suppress_s) VALUES "
+                     "('Stolen', 'stolen', 1, 0);"
+                     "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, p FROM "
+                     "anpr.watchlist, (VALUES ('POISON1'), ('1GUD005'), ('1GUD999')) v(p)");
     if (h_daemon_start(&d, &db, NULL) != 0)
         return 1;
     void *s = h_dealer(d.ingest_ep);
+    void *sub = h_sub(d.dispatch_ep, "hit/");
+    uint64_t warm = 1;
+    CHECK(h_feed_live(s, sub, "CAM-WARM", &warm, "1-GUD-999"));
 
     /* One burst, so the poisoned read shares its batch with good ones. */
     for (int i = 1; i <= N; i++) {
@@ -49,7 +58,9 @@ int main(void)
     a.acked[16] = true; /* the refused one is answered by its REJECT */
     CHECK_INT(h_acks_wait(&a, s, CAM, 20000), N);
     h_acks_free(&a);
-    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read"), N - 1);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read r JOIN anpr.camera c "
+                                   "ON c.id = r.camera_id WHERE c.code = '" CAM "'"),
+              N - 1);
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read WHERE seq = 17"), 0);
 
     /* It goes on: the next batch takes the fast path again. */
@@ -58,6 +69,13 @@ int main(void)
     h_acks_init(&a, N + 1, 1, 4);
     CHECK_INT(h_acks_wait(&a, s, CAM, 10000), 1);
     h_acks_free(&a);
+    /* HITs up to that read: the good read's, not the refused one's. */
+    struct proto_hit hits[8];
+    int nh = h_collect_hits(sub, CAM, N + 1, "1-GUD-999", hits, 8, 5000);
+    CHECK_INT(nh, 1);
+    CHECK(nh == 1 && hits[0].read.seq == 5);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE seq = 17"), 0);
+    h_close(sub);
 
     h_close(s);
     CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);

@@ -203,12 +203,13 @@ int main(void)
     CHECK_INT(live, 1);
 
     /* A restart looks at the last hour's changes again: the sightings it finds are stored
-     * already (4 post-matches and the live HIT just above), so they go to the backbone again
-     * (were one lost in a crash) but not to dispatch. */
+     * already (4 post-matches and the live HIT just above); the post-matches go to the
+     * backbone again (were one lost in a crash), the live HIT does not, nothing to dispatch. */
     CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
     CHECK_INT(h_daemon_restart(&d), 0);
     CHECK(h_daemon_wait_log(&d, "recently changed entries", 5000));
-    CHECK(h_daemon_log_has(&d, "0 post-match HITs (5 found before)"));
+    CHECK(h_daemon_log_has(&d, "0 post-match HITs (5 found before, 4 of them post-matches to "
+                               "forward again)"));
     CHECK_INT(s_posts(sub, 1, 1000, plates, NULL), 0);
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE post_match"), 4);
 

@@ -29,9 +29,10 @@ static int s_cmp(const void *a, const void *b)
 
 int main(void)
 {
-    struct hitid g;
+    struct hitid g, other_seed_src;
 
     hitid_init(&g, 5);
+    hitid_init(&other_seed_src, 7);
     uint64_t a = hitid_next(&g, T1), b = hitid_next(&g, T1), c = hitid_next(&g, T1 + 1000);
     CHECK(a < b && b < c);
     CHECK_INT(a >> 12 & 1023, 5);
@@ -50,6 +51,17 @@ int main(void)
         prev = id;
     }
     CHECK_INT(bad, 0);
+    /* Seeded at start with the highest stored id (another instance's, given later than this
+     * clock says): the next ids are above it, and still this instance's. */
+    struct hitid seeded;
+    hitid_init(&seeded, 5);
+    uint64_t stored = hitid_next(&other_seed_src, T1 + 60000000);
+    hitid_seed(&seeded, stored);
+    uint64_t s1 = hitid_next(&seeded, T1);
+    CHECK(s1 > stored);
+    CHECK_INT(s1 >> 12 & 1023, 5);
+    hitid_seed(&seeded, 1); /* a lower seed changes nothing */
+    CHECK(hitid_next(&seeded, T1) > s1);
     /* Before the epoch: ms 0, still valid ids. */
     struct hitid early;
     hitid_init(&early, 1023);
