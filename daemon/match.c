@@ -7,7 +7,12 @@
 void match_query(const wl_t *wl, const struct proto_read *r, const char *plate, int64_t time_us,
                  struct match_readings *rd, struct wl_query *q)
 {
-    *q = (struct wl_query){.country = r->country, .time_us = time_us, .nreadings = 1};
+    /* Field by field rather than a whole new struct: prep, the bulk of it, only needs to be
+     * marked as not worked out, and this runs for every read. */
+    q->country = r->country;
+    q->time_us = time_us;
+    q->nreadings = 1;
+    q->prep.canon_id = 0;
     q->plate[0] = plate;
     q->confidence[0] = r->confidence;
     if (!wl_takes_candidates(wl))

@@ -103,8 +103,8 @@ struct wl_prep {
 
 /*
  * A read to match: its normalised readings, best first (the primary reading is [0]). Initialise
- * it whole (e.g. `(struct wl_query){...}`), so prep starts zero; whoever changes the readings of
- * a query after wl_prefetch sets prep to zero again.
+ * it whole (e.g. `(struct wl_query){...}`), or at least prep.canon_id to 0; whoever changes the
+ * readings of a query after wl_prefetch sets prep.canon_id to 0 again.
  */
 struct wl_query {
     const char *country;                  /* "" = unknown */

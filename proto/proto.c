@@ -625,14 +625,28 @@ static int s_read_body(struct s_rd *rd, const char *pfx, struct proto_read *r,
     const uint8_t *s;
     size_t n;
 
-    if (s_get_u64(rd, &r->seq, pfx, "seq", err) < 0 ||
-        s_get_u64(rd, &time_raw, pfx, "time_us", err) < 0 ||
-        s_get_u16(rd, &r->confidence, pfx, "confidence", err) < 0 ||
-        s_get_u8(rd, &r->lane, pfx, "lane", err) < 0 ||
-        s_get_u8(rd, &r->direction, pfx, "direction", err) < 0 ||
-        s_get_u8(rd, &flags, pfx, "flags", err) < 0 ||
-        s_get_u8(rd, &r->ncand, pfx, "ncand", err) < 0)
+    /* The fixed fields in one go when they are all there; field by field otherwise, so a short
+     * frame is reported at the field it ends in. */
+    if (rd->left >= 22) {
+        const uint8_t *p = rd->p;
+        r->seq = s_be64(p);
+        time_raw = s_be64(p + 8);
+        r->confidence = s_be16(p + 16);
+        r->lane = p[18];
+        r->direction = p[19];
+        flags = p[20];
+        r->ncand = p[21];
+        rd->p += 22;
+        rd->left -= 22;
+    } else if (s_get_u64(rd, &r->seq, pfx, "seq", err) < 0 ||
+               s_get_u64(rd, &time_raw, pfx, "time_us", err) < 0 ||
+               s_get_u16(rd, &r->confidence, pfx, "confidence", err) < 0 ||
+               s_get_u8(rd, &r->lane, pfx, "lane", err) < 0 ||
+               s_get_u8(rd, &r->direction, pfx, "direction", err) < 0 ||
+               s_get_u8(rd, &flags, pfx, "flags", err) < 0 ||
+               s_get_u8(rd, &r->ncand, pfx, "ncand", err) < 0) {
         return -1;
+    }
     r->time_us = s_to_i64(time_raw);
 
     /* camera before the range checks above, so a failed decode still names the camera */
@@ -694,11 +708,26 @@ static int s_read_body(struct s_rd *rd, const char *pfx, struct proto_read *r,
     return 0;
 }
 
+/*
+ * Every field of r empty or zero, without clearing the whole struct: it is mostly string
+ * buffers, and a read is decoded for every frame. The bytes after a string's NUL are left as
+ * they were.
+ */
+static void s_read_clear(struct proto_read *r)
+{
+    memset(r, 0, offsetof(struct proto_read, camera));
+    r->camera[0] = r->plate[0] = r->country[0] = r->image_ref[0] = '\0';
+    for (size_t i = 0; i < PROTO_CAND_MAX; i++) {
+        r->cand[i].plate[0] = '\0';
+        r->cand[i].confidence = 0;
+    }
+}
+
 int proto_decode_read(const uint8_t *buf, size_t len, struct proto_read *r, struct proto_error *err)
 {
     struct s_rd rd = {0};
 
-    memset(r, 0, sizeof *r);
+    s_read_clear(r);
     if (s_open(buf, len, PROTO_READ, &rd, err) < 0 || s_read_body(&rd, "READ", r, err) < 0)
         return -1;
     return s_close(&rd, "READ", err);

@@ -229,7 +229,11 @@ static void s_prepare(const wl_t *wl, const struct s_frames *f, long long i, str
             plate_normalise_cc(p->r.plate, p->r.country, p->plate[0]) == PLATE_OK;
     if (!p->ok)
         return;
-    p->q = (struct wl_query){.country = p->r.country, .time_us = p->r.time_us, .nreadings = 1};
+    /* As match_query does it (daemon/match.c): prep only marked as not worked out. */
+    p->q.country = p->r.country;
+    p->q.time_us = p->r.time_us;
+    p->q.nreadings = 1;
+    p->q.prep.canon_id = 0;
     p->q.plate[0] = p->plate[0];
     p->q.confidence[0] = p->r.confidence;
     unsigned ncand = wl_takes_candidates(wl) ? p->r.ncand : 0;
