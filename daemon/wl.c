@@ -336,16 +336,16 @@ static uint32_t s_trigram(const char *p)
            (unsigned char)p[2];
 }
 
+/* 0..35 for a character of a canonical key (0-9, A-Z). */
+static size_t s_code36(unsigned c)
+{
+    return c >= 'A' ? c - 'A' + 10 : c - '0';
+}
+
 /* The bit of a canonical trigram (three of A-Z, 0-9, see s_trigram) in wl.tribits. */
 static size_t s_tribit(uint32_t t)
 {
-    size_t v = 0;
-
-    for (int shift = 16; shift >= 0; shift -= 8) {
-        unsigned c = t >> shift & 0xFF;
-        v = v * 36 + (c >= 'A' ? c - 'A' + 10 : c - '0');
-    }
-    return v;
+    return (s_code36(t >> 16 & 0xFF) * 36 + s_code36(t >> 8 & 0xFF)) * 36 + s_code36(t & 0xFF);
 }
 
 static size_t s_trigram_home(uint32_t t, size_t mask)
@@ -1455,21 +1455,26 @@ static int s_glob_cost(const unsigned char *map, char pc, char rc, bool ocr)
 static int s_glob(const unsigned char *map, const char *pat, const char *read, size_t n, bool ocr)
 {
     enum { INF = 0x7f };
-    size_t m = 0, fixed = 0;
-    bool star = false;
+    size_t m = 0, fixed = 0, nstar = 0, star = 0;
 
     for (; pat[m]; m++) {
-        if (pat[m] == '*')
-            star = true;
-        else
+        if (pat[m] == '*') {
+            nstar++;
+            star = m;
+        } else {
             fixed++;
+        }
     }
-    if (star ? n < fixed : n != fixed)
+    if (nstar ? n < fixed : n != fixed)
         return -1;
-    if (!star) {
+    if (nstar <= 1) {
+        /* No '*', or one: it can split the reading one way only, so the part before it is
+         * compared with the reading's start and the part after it with the reading's end. */
+        size_t a = nstar ? star : m, b = nstar ? m - star - 1 : 0;
         int subst = 0;
-        for (size_t i = 0; i < m; i++) {
-            int cost = s_glob_cost(map, pat[i], read[i], ocr);
+        for (size_t i = 0; i < a + b; i++) {
+            int cost = i < a ? s_glob_cost(map, pat[i], read[i], ocr)
+                             : s_glob_cost(map, pat[i + 1], read[n - (a + b) + i], ocr);
             if (cost < 0)
                 return -1;
             subst += cost;
