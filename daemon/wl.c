@@ -124,7 +124,7 @@ struct wl {
     size_t nlists;
     struct s_table main, del, tri;
     uint32_t unanchored; /* first pattern without a literal trigram, chained by next */
-    struct s_upat *upat; /* the same patterns in chain order, or NULL (then the chain) */
+    struct s_upat *upat; /* the same patterns, shortest first, or NULL (then the chain) */
     size_t nupat;
     uint64_t tribits[(36 * 36 * 36 + 63) / 64]; /* the anchor trigrams, by s_tribit */
     bool candidates;                            /* some list matches candidate readings */
@@ -936,6 +936,15 @@ static void s_pattern_canon(const wl_t *self, const char *plate, char canon[PLAT
 }
 
 /* Index the patterns: by anchor trigram, else on the unanchored chain; both in added order. */
+static int s_cmp_upat(const void *pa, const void *pb)
+{
+    const struct s_upat *a = pa, *b = pb;
+
+    if (a->minlen != b->minlen)
+        return a->minlen < b->minlen ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
 static void s_index_patterns(wl_t *self)
 {
     char canon[PLATE_MAX + 1];
@@ -984,7 +993,7 @@ static void s_index_patterns(wl_t *self)
     }
     free(freq);
 
-    /* The unanchored patterns, in chain order, as the matcher scans them. */
+    /* The unanchored patterns, as the matcher scans them. */
     size_t nun = 0;
     for (uint32_t i = self->unanchored; i != WL_NONE; i = self->entries[i].next)
         nun++;
@@ -1007,6 +1016,9 @@ static void s_index_patterns(wl_t *self)
             u->star = stars == 1 ? (uint8_t)star : UINT8_MAX;
             memcpy(u->plate, p, m + 1);
         }
+        /* Shortest first: a reading stops at the first pattern longer than itself. The order
+         * of hits does not depend on it (wl_match sorts them). */
+        qsort(self->upat, self->nupat, sizeof(*self->upat), s_cmp_upat);
     }
 }
 
@@ -1632,12 +1644,16 @@ static void s_match_key(struct s_ctx *c, const char *key, size_t n, uint64_t h, 
 
     if (w->npatterns == 0)
         return;
+    size_t code[PLATE_MAX]; /* the key's characters as 0..35, for its trigrams' bits */
+    for (size_t j = 0; w->tri.slots && j < n; j++)
+        code[j] = s_code36((unsigned char)key[j]);
     for (size_t j = 0; w->tri.slots && j + 3 <= n; j++) {
-        /* Most trigrams anchor no pattern: a bit says so without probing the table. */
-        uint32_t t = s_trigram(key + j);
-        size_t bit = s_tribit(t);
+        /* Most trigrams anchor no pattern: a bit says so without probing the table (the bit
+         * is s_tribit's). */
+        size_t bit = (code[j] * 36 + code[j + 1]) * 36 + code[j + 2];
         if (!(w->tribits[bit / 64] >> (bit % 64) & 1))
             continue;
+        uint32_t t = s_trigram(key + j);
         bool seen = false;
         for (size_t k = 0; k < j && !seen; k++)
             seen = s_trigram(key + k) == t; /* a trigram twice in the key */
@@ -1662,9 +1678,9 @@ static void s_match_key(struct s_ctx *c, const char *key, size_t n, uint64_t h, 
         }
     }
     if (w->upat) {
-        for (size_t u = 0; u < w->nupat; u++) {
+        for (size_t u = 0; u < w->nupat && w->upat[u].minlen <= n; u++) {
             const struct s_upat *up = &w->upat[u];
-            if (n < up->minlen || n > up->maxlen || s_upat_glob(w->canon, up, key, n) < 0)
+            if (n > up->maxlen || s_upat_glob(w->canon, up, key, n) < 0)
                 continue;
             for (size_t r = 0; r < nrd; r++) {
                 s_reading(c, rd[r]);
