@@ -104,6 +104,7 @@ static int s_send(sync_t *self, struct sync_update *u)
         return 0;
     wl_destroy(&u->wl);
     free(u->posts);
+    free(u->acked);
     free(u);
     return -1;
 }
@@ -254,6 +255,22 @@ struct s_request {
     size_t nids;
 };
 
+/* Notifications libpq has read already: a query on this session (an answer, a load) reads the
+ * ones that arrive meanwhile into its queue, and the socket will not poll readable for them. */
+static bool s_drain_notifies(sync_t *self)
+{
+    PGnotify *n;
+    bool any = false;
+
+    if (!self->conn)
+        return false;
+    while ((n = PQnotifies(self->conn)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}
+
 /* Answer which of the HITs asked about are acknowledged (one query) and send it to ingest. */
 static void s_answer_acked(sync_t *self, const struct s_request *q)
 {
@@ -319,26 +336,23 @@ static int s_take_request(sync_t *self)
 
 /*
  * Wait up to ms for notifications on the database connection or a request from ingest; true
- * when either came.
+ * when a notification or a rebuild came (a question is answered here and wakes nothing).
  */
 static bool s_wait(sync_t *self, int ms)
 {
     zmq_pollitem_t items[2] = {{self->pair, 0, ZMQ_POLLIN, 0},
                                {NULL, PQsocket(self->conn), ZMQ_POLLIN, 0}};
-    bool woken = false;
-    PGnotify *n;
+    bool woken = s_drain_notifies(self);
 
-    if (zmq_poll(items, 2, ms) <= 0)
-        return false;
-    if (items[0].revents & ZMQ_POLLIN)
-        woken = s_take_request(self) == 1;
-    if ((items[1].revents & ZMQ_POLLIN) && PQconsumeInput(self->conn) == 1) {
-        while ((n = PQnotifies(self->conn)) != NULL) {
-            woken = true;
-            PQfreemem(n);
-        }
-    }
-    return woken;
+    if (zmq_poll(items, 2, woken ? 0 : ms) <= 0)
+        return woken;
+    if ((items[0].revents & ZMQ_POLLIN) && s_take_request(self) == 1)
+        woken = true;
+    if ((items[1].revents & ZMQ_POLLIN) && PQconsumeInput(self->conn) == 1 &&
+        s_drain_notifies(self))
+        woken = true;
+    /* An answer's query may have read some. */
+    return s_drain_notifies(self) || woken;
 }
 
 static int s_ask(void *pair, struct s_request *q)
