@@ -75,10 +75,12 @@ static const char *s_state(PGconn *conn, const char *sql, char *msg, size_t cap)
     return st;
 }
 
-/* One tsv line of anpr-console: the plate (column 4) and the hit_id (the last, 17). */
+/* One tsv line of anpr-console: the plate (column 4), the hit_id (17) and whether it was
+ * announced again (18, the last). */
 struct line {
     char plate[PROTO_PLATE_MAX + 1];
     uint64_t hit_id;
+    int again;
 };
 
 static int s_parse(const char *out, struct line *lines, int max)
@@ -97,9 +99,10 @@ static int s_parse(const char *out, struct line *lines, int max)
              tok = strtok_r(NULL, "\t", &save))
             f[nf++] = tok;
         /* The detail column may be empty: strtok skips it, so count from the end. */
-        if (nf >= 16) {
+        if (nf >= 17) {
             snprintf(lines[n].plate, sizeof lines[n].plate, "%s", f[3]);
-            lines[n].hit_id = strtoull(f[nf - 1], NULL, 10);
+            lines[n].hit_id = strtoull(f[nf - 2], NULL, 10);
+            lines[n].again = atoi(f[nf - 1]);
             n++;
         }
         p += len + (eol ? 1 : 0);
@@ -266,9 +269,11 @@ int main(void)
         max_id = lines[i].hit_id > max_id ? lines[i].hit_id : max_id;
     }
     int dups = 0;
-    for (int i = 0; i < nl; i++)
+    for (int i = 0; i < nl; i++) {
+        CHECK_INT(lines[i].again, 0); /* not announced again: reannounce_s is 120 */
         for (int j = 0; j < i; j++)
             dups += lines[j].hit_id == lines[i].hit_id;
+    }
     CHECK_INT(dups, 0);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM anpr.hits WHERE category = 'stolen' AND hit_id > %" PRIu64,

@@ -34,6 +34,8 @@
 #define S_WARN_MAX       20
 #define S_PAGE           1000    /* catch-up rows per query */
 #define S_RECHECK_US     1000000 /* the second catch-up pass, after going live */
+#define S_DUP_US         1000000 /* after the catch-up, a feed's copy of what it printed may come */
+#define S_SEEN_KEEP_US   (25LL * 3600 * 1000000) /* anprd announces a HIT again for a day */
 
 /* Exit codes (also of ack and reasons). */
 #define S_EXIT_OK       0
@@ -53,6 +55,21 @@ enum s_format { S_TEXT, S_TSV };
 struct held {
     struct proto_hit hit;
     uint64_t order; /* arrival, to keep the sort stable */
+    bool again;     /* announced again by anprd: printed before, still not acknowledged */
+};
+
+/* A hit_id printed: when (monotonic, the last time), and whether by the catch-up. */
+struct seen {
+    uint64_t id; /* 0: a free slot */
+    int64_t at_us;
+    bool caught_up;
+};
+
+/* What a HIT about to be printed is (s_seen_note). */
+enum s_seen_kind {
+    S_SEEN_NEW,       /* not printed before */
+    S_SEEN_DUPLICATE, /* printed already: the catch-up's copy, or the feed's of a caught-up one */
+    S_SEEN_AGAIN,     /* printed before, and announced again by anprd */
 };
 
 struct app {
@@ -79,11 +96,13 @@ struct app {
     uint64_t since;         /* catch up on HITs with a hit_id above this */
     uint64_t max_printed;   /* highest hit_id printed, what --state records */
     int64_t recheck_at;     /* when the second catch-up pass runs (INT64_MAX: done) */
+    int64_t copies_until;   /* till then, a caught-up HIT from the feed is the feed's copy */
     uint64_t duplicates;    /* live HITs skipped because the catch-up printed them */
     uint64_t caught_up;     /* HITs printed by the catch-up */
+    uint64_t again;         /* HITs printed again: anprd announced them again */
     PGconn *conn;           /* the catch-up's session */
 
-    uint64_t *seen; /* hit_ids printed since the catch-up began (open addressing, 0 = free) */
+    struct seen *seen; /* hit_ids printed (open addressing) */
     size_t seen_cap, seen_n;
 };
 
@@ -115,8 +134,9 @@ static void s_usage(FILE *f)
             "  --help, --version\n"
             "\n"
             "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
-            "priority match entry_plate reading nsubst detail post_match hit_id\n"
-            "(reading: 0 = the plate as read, n = the read's candidate n)\n"
+            "priority match entry_plate reading nsubst detail post_match hit_id again\n"
+            "(reading: 0 = the plate as read, n = the read's candidate n; again: 1 = announced\n"
+            "again, not acknowledged yet; the text format starts the line with AGAIN)\n"
             "\n"
             "exit: 0 done; 1 --timeout before --count, or ack refused; 2 usage or socket\n"
             "error; 3 database error\n");
@@ -164,7 +184,7 @@ static const char *s_clean(const char *in, char repl, char *out, size_t cap)
 }
 
 /* New columns go at the end, so scripts that cut fields by number keep working. */
-static void s_print_tsv(const struct proto_hit *h)
+static void s_print_tsv(const struct proto_hit *h, bool again)
 {
     const struct proto_read *r = &h->read;
     char cam[PROTO_CAMERA_MAX + 1], plate[PROTO_PLATE_MAX + 1], cc[PROTO_COUNTRY_MAX + 1];
@@ -178,13 +198,14 @@ static void s_print_tsv(const struct proto_hit *h)
         m = mbuf;
     }
     printf("%" PRId64 "\t%s\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\t%" PRIu32
-           "\t%s\t%s\t%u\t%s\t%s\t%u\t%u\t%s\t%d\t%" PRIu64 "\n",
+           "\t%s\t%s\t%u\t%s\t%s\t%u\t%u\t%s\t%d\t%" PRIu64 "\t%d\n",
            r->time_us, s_clean(r->camera, ' ', cam, sizeof(cam)), r->seq,
            s_clean(r->plate, ' ', plate, sizeof(plate)), s_clean(r->country, ' ', cc, sizeof(cc)),
            h->entry_id, h->list_id, s_clean(h->list, ' ', list, sizeof(list)),
            s_clean(h->category, ' ', cat, sizeof(cat)), (unsigned)h->priority, m,
            s_clean(h->entry_plate, ' ', ep, sizeof(ep)), (unsigned)h->reading, (unsigned)h->nsubst,
-           s_clean(h->detail, ' ', detail, sizeof(detail)), h->post_match ? 1 : 0, h->hit_id);
+           s_clean(h->detail, ' ', detail, sizeof(detail)), h->post_match ? 1 : 0, h->hit_id,
+           again ? 1 : 0);
     fflush(stdout);
 }
 
@@ -226,7 +247,7 @@ static void s_cat_how(char *line, size_t cap, size_t *len, const struct proto_hi
         cli_cat(line, cap, len, " [%s%s%s]", head, colon ? "; " : ": ", detail);
 }
 
-static void s_print_text(const struct app *a, const struct proto_hit *h)
+static void s_print_text(const struct app *a, const struct proto_hit *h, bool again)
 {
     const struct proto_read *r = &h->read;
     char line[4096], t[PROTO_TEXT_MAX + 1], cat[PROTO_CATEGORY_MAX + 1], clock[16];
@@ -244,6 +265,9 @@ static void s_print_text(const struct app *a, const struct proto_hit *h)
 
     cli_cat(line, sizeof(line), &len, "%s.%03d  #%" PRIu64 "  P%u ", clock,
             (int)(r->time_us / 1000 % 1000), h->hit_id, (unsigned)h->priority);
+    /* Announced again: shown before, and still nobody has acknowledged it. */
+    if (again)
+        cli_cat(line, sizeof(line), &len, "AGAIN ");
     /* A post-match is a past sighting: the vehicle is no longer at that camera. */
     if (h->post_match)
         cli_cat(line, sizeof(line), &len, "POST-MATCH ");
@@ -333,12 +357,12 @@ static int s_state_read(const char *path, uint64_t *id)
     return 0;
 }
 
-static void s_print(struct app *a, const struct proto_hit *h)
+static void s_print(struct app *a, const struct proto_hit *h, bool again)
 {
     if (a->format == S_TSV)
-        s_print_tsv(h);
+        s_print_tsv(h, again);
     else
-        s_print_text(a, h);
+        s_print_text(a, h, again);
     if (h->hit_id > a->max_printed) {
         a->max_printed = h->hit_id;
         if (a->state_path != NULL)
@@ -347,45 +371,72 @@ static void s_print(struct app *a, const struct proto_hit *h)
 }
 
 /*
- * The hit_ids printed since the catch-up began, so a HIT both caught up on and received live
- * (or found again by the second pass) is printed once. Only kept with --since: HITs are few
- * (dozens an hour), so the set stays small for the life of a console.
+ * The hit_ids printed, so a HIT both caught up on and received live (or found again by the
+ * second pass) is printed once, and a HIT anprd announces again (the same frame, the same id:
+ * nobody acknowledged it) is told from such a copy and shown marked. HITs are few (dozens an
+ * hour) and an id is kept a day after it was last printed, as long as anprd announces it.
  */
-static size_t s_seen_slot(const uint64_t *tab, size_t cap, uint64_t id)
+static size_t s_seen_slot(const struct seen *tab, size_t cap, uint64_t id)
 {
     size_t i = (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 17) & (cap - 1);
 
-    while (tab[i] != 0 && tab[i] != id)
+    while (tab[i].id != 0 && tab[i].id != id)
         i = (i + 1) & (cap - 1);
     return i;
 }
 
-/* True when id is new (and now recorded); false when it was printed already. A set that
- * cannot grow takes no more ids: a duplicate is better than a HIT not shown. */
-static bool s_seen_add(struct app *a, uint64_t id)
+/* Make room for one more id, dropping ids not printed for a day; false when out of memory. */
+static bool s_seen_grow(struct app *a, int64_t now)
 {
-    if (!a->catch_up || id == 0)
+    size_t keep = 0;
+
+    if (a->seen_cap > 0 && (a->seen_n + 1) * 2 < a->seen_cap)
         return true;
-    if (a->seen_n * 2 >= a->seen_cap) {
-        size_t cap = a->seen_cap ? a->seen_cap * 2 : 1024;
-        uint64_t *tab = calloc(cap, sizeof(*tab));
-        if (tab == NULL) {
-            s_warn(a, "out of memory: duplicates may be shown");
-            return true;
-        }
-        for (size_t i = 0; i < a->seen_cap; i++)
-            if (a->seen[i] != 0)
-                tab[s_seen_slot(tab, cap, a->seen[i])] = a->seen[i];
-        free(a->seen);
-        a->seen = tab;
-        a->seen_cap = cap;
-    }
-    size_t i = s_seen_slot(a->seen, a->seen_cap, id);
-    if (a->seen[i] == id)
+    for (size_t i = 0; i < a->seen_cap; i++)
+        keep += a->seen[i].id != 0 && now - a->seen[i].at_us < S_SEEN_KEEP_US;
+    size_t cap = a->seen_cap ? a->seen_cap : 1024;
+    while ((keep + 1) * 4 >= cap)
+        cap *= 2;
+    struct seen *tab = calloc(cap, sizeof(*tab));
+    if (tab == NULL)
         return false;
-    a->seen[i] = id;
-    a->seen_n++;
+    for (size_t i = 0; i < a->seen_cap; i++)
+        if (a->seen[i].id != 0 && now - a->seen[i].at_us < S_SEEN_KEEP_US)
+            tab[s_seen_slot(tab, cap, a->seen[i].id)] = a->seen[i];
+    free(a->seen);
+    a->seen = tab;
+    a->seen_cap = cap;
+    a->seen_n = keep;
     return true;
+}
+
+/*
+ * Record that id is about to be printed, by the catch-up (live false) or from the feed, and
+ * say what it is. The catch-up never prints an id twice. From the feed, an id the catch-up
+ * printed is the feed's copy of it while catching up (until just after the second pass: the
+ * copy waits in the socket while a pass runs), an id printed live before is anprd announcing
+ * it again. A set that cannot grow takes no more ids: a duplicate is better than a HIT not
+ * shown.
+ */
+static enum s_seen_kind s_seen_note(struct app *a, uint64_t id, bool live, int64_t now)
+{
+    if (id == 0)
+        return S_SEEN_NEW;
+    if (!s_seen_grow(a, now)) {
+        s_warn(a, "out of memory: duplicates may be shown");
+        return S_SEEN_NEW;
+    }
+    struct seen *e = &a->seen[s_seen_slot(a->seen, a->seen_cap, id)];
+    if (e->id == 0) {
+        *e = (struct seen){.id = id, .at_us = now, .caught_up = !live};
+        a->seen_n++;
+        return S_SEEN_NEW;
+    }
+    if (!live || (e->caught_up && (a->recheck_at != INT64_MAX || now < a->copies_until)))
+        return S_SEEN_DUPLICATE;
+    e->at_us = now;
+    e->caught_up = false;
+    return S_SEEN_AGAIN;
 }
 
 /* Copies a column into a fixed field; "" for NULL; cut to fit (the view's data was checked
@@ -501,11 +552,11 @@ static int s_catch_up(struct app *a)
             from = h.hit_id;
             if (a->count > 0 && (int64_t)a->shown >= a->count)
                 break;
-            if (!s_seen_add(a, h.hit_id))
+            if (s_seen_note(a, h.hit_id, false, util_mono_us()) != S_SEEN_NEW)
                 continue;
             a->shown++;
             a->caught_up++;
-            s_print(a, &h);
+            s_print(a, &h, false);
         }
         PQclear(res);
         if (n < S_PAGE || (a->count > 0 && (int64_t)a->shown >= a->count))
@@ -528,7 +579,7 @@ static void s_flush_held(struct app *a)
 {
     qsort(a->held, a->nheld, sizeof(*a->held), s_held_cmp);
     for (size_t i = 0; i < a->nheld; i++)
-        s_print(a, &a->held[i].hit);
+        s_print(a, &a->held[i].hit, a->held[i].again);
     a->nheld = 0;
     a->batch_end = INT64_MAX;
 }
@@ -605,19 +656,22 @@ static int s_receive_one(struct app *a, int64_t now)
         a->filtered++;
         goto cleanup;
     }
-    if (!s_seen_add(a, hit.hit_id)) {
+    enum s_seen_kind kind = s_seen_note(a, hit.hit_id, true, now);
+    if (kind == S_SEEN_DUPLICATE) {
         a->duplicates++;
         goto cleanup;
     }
+    a->again += kind == S_SEEN_AGAIN;
     a->shown++;
     if (!a->sort) {
-        s_print(a, &hit);
+        s_print(a, &hit, kind == S_SEEN_AGAIN);
         goto cleanup;
     }
     if (a->nheld == 0)
         a->batch_end = now + S_BATCH_US;
     a->held[a->nheld].hit = hit;
     a->held[a->nheld].order = a->shown;
+    a->held[a->nheld].again = kind == S_SEEN_AGAIN;
     if (++a->nheld == S_BATCH_MAX)
         s_flush_held(a);
     goto cleanup;
@@ -835,6 +889,7 @@ static int s_run(struct app *a)
             a->recheck_at = INT64_MAX;
             if (s_catch_up(a) != 0)
                 return S_EXIT_DATABASE;
+            a->copies_until = util_mono_us() + S_DUP_US;
             continue;
         }
 
@@ -1028,8 +1083,8 @@ int main(int argc, char **argv)
         s_flush_held(&a);
     fprintf(stderr,
             PROG ": hits=%" PRIu64 " filtered=%" PRIu64 " bad=%" PRIu64 " caught_up=%" PRIu64
-                 " duplicates=%" PRIu64 "\n",
-            a.shown, a.filtered, a.bad, a.caught_up, a.duplicates);
+                 " duplicates=%" PRIu64 " again=%" PRIu64 "\n",
+            a.shown, a.filtered, a.bad, a.caught_up, a.duplicates, a.again);
 
 cleanup:
     if (a.sock != NULL) {
