@@ -165,6 +165,12 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
             fresh->backbone.forward_reads != (*conf)->backbone.forward_reads)
             log_warn("main", "reload: endpoint, database, spool and backbone changes take effect "
                              "at restart");
+        /* The instance is in every HIT id; the id generator keeps the one it started with. */
+        if (fresh->dispatch.instance != (*conf)->dispatch.instance)
+            log_warn("main",
+                     "reload: dispatch.instance %d takes effect at restart; HIT ids keep "
+                     "instance %d until then",
+                     fresh->dispatch.instance, (*conf)->dispatch.instance);
         /* Keep the settings that need a restart as they are running. */
         s_swap(&fresh->ingest.endpoint, &(*conf)->ingest.endpoint);
         s_swap(&fresh->dispatch.endpoint, &(*conf)->dispatch.endpoint);
@@ -172,6 +178,7 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         s_swap(&fresh->database.conninfo, &(*conf)->database.conninfo);
         s_swap(&fresh->spool.dir, &(*conf)->spool.dir);
         fresh->spool.max_mb = (*conf)->spool.max_mb;
+        fresh->dispatch.instance = (*conf)->dispatch.instance;
         /* The forwarder runs with the backbone settings it started with (forward_reads too). */
         s_swap(&fresh->backbone.host, &(*conf)->backbone.host);
         s_swap(&fresh->backbone.ca_file, &(*conf)->backbone.ca_file);
