@@ -51,11 +51,11 @@ struct s_read {
     struct wl_query q;
 };
 
-/* An urgent HIT waiting for an operator's acknowledgement. */
+/* An urgent HIT waiting for an operator's acknowledgement (never a covert one). */
 struct s_watch {
     uint64_t hit_id;
     int64_t first_us, due_us; /* monotonic: published, next announcement */
-    bool covert;
+    uint8_t priority;
     uint8_t tlen;
     char topic[48];
     uint8_t *frame;
@@ -64,6 +64,10 @@ struct s_watch {
 
 #define INGEST_WATCH_MAX    10000 /* urgent HITs watched for an acknowledgement at most */
 #define INGEST_WATCH_AGE_US (24LL * 3600 * 1000000) /* announced again for a day at most */
+#define INGEST_ASK_MAX      1000                    /* HITs in one question to the sync thread */
+#define INGEST_ASK_EVERY_US 1000000                 /* a question a second at most */
+#define INGEST_ASK_WAIT_US  5000000  /* an answer is waited for this long at most: then unknown */
+#define INGEST_ASK_LOST_US  60000000 /* an answer this late is taken as lost: ask again */
 
 struct ingest {
     void *router;     /* readers (DEALER) connect here */
@@ -116,8 +120,13 @@ struct ingest {
      * (dispatch.reannounce_*). The sync thread says which were acknowledged. */
     struct s_watch *watch;
     size_t nwatch, watch_cap;
-    bool ack_question; /* a question to the sync thread is out */
+    uint64_t asked[INGEST_ASK_MAX]; /* the question out to the sync thread (sorted); none if 0 */
+    size_t nasked;
+    uint64_t ask_serial;     /* the last question's number: a late answer is told apart */
+    int64_t ask_deadline_us; /* not answered by then: unknown */
+    int64_t ask_sent_us;     /* when the last question went; 0 once it is answered */
     int64_t next_watch_us;
+    bool ack_unknown;      /* the last outcome was unknown (said once in the log) */
     int64_t fwd_logged_us; /* last forwarder error line */
 };
 
@@ -594,11 +603,18 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
         log_error("ingest", "out of memory: HIT %" PRIu64 " is stored, not published", hit_id);
 }
 
-/* Keep an urgent HIT to announce again until it is acknowledged; the oldest goes when full. */
+/*
+ * Keep an urgent HIT to announce again until it is acknowledged; the oldest goes when full. A
+ * covert HIT is not kept: anpr.acknowledge_hit refuses covert HITs (their recipients have no
+ * way to acknowledge yet), so nothing would stop it for a day; nor would it have gone anywhere
+ * without a covert_endpoint. Every other HIT went to the dispatch feed, which is always there.
+ */
 static void s_watch_add(ingest_t *self, const struct batch_pub *p)
 {
     int64_t now = util_mono_us();
 
+    if (p->covert)
+        return;
     if (self->nwatch == INGEST_WATCH_MAX) {
         log_warn("ingest",
                  "more than %d urgent HITs unacknowledged; HIT %" PRIu64
@@ -622,7 +638,7 @@ static void s_watch_add(ingest_t *self, const struct batch_pub *p)
     memcpy(w->topic, p->topic, p->tlen);
     w->tlen = (uint8_t)p->tlen;
     w->len = p->len;
-    w->covert = p->covert;
+    w->priority = p->priority;
     w->hit_id = p->hit_id;
     w->first_us = now;
     w->due_us = now + (int64_t)self->conf->dispatch.reannounce_s * 1000000;
@@ -646,48 +662,180 @@ static void s_publish_batch(ingest_t *self, const struct batch *b)
     }
 }
 
-/* Now and then: ask the sync thread which of the urgent HITs that are due were acknowledged. */
-static void s_watch_tick(ingest_t *self)
+static int s_id_cmp(const void *a, const void *b)
 {
-    int64_t now = util_mono_us();
-    uint64_t ids[1000];
-    size_t n = 0;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-    if (self->ack_question || now < self->next_watch_us || self->nwatch == 0)
-        return;
-    self->next_watch_us = now + 1000000;
-    for (size_t i = 0; i < self->nwatch && n < 1000; i++)
-        if (self->watch[i].due_us <= now)
-            ids[n++] = self->watch[i].hit_id;
-    if (n > 0 && sync_ask_acked(self->sync_pair, ids, n) == 0)
-        self->ack_question = true;
+    return x < y ? -1 : x > y;
 }
 
-/* The answer: acknowledged HITs are done; the others that are due are announced again (the
- * same frame, the same hit_id: a subscriber knows it by its id). */
-static void s_watch_answer(ingest_t *self, const struct sync_update *u)
+/* Whether id is in ids[0..n) (sorted). */
+static bool s_id_in(const uint64_t *ids, size_t n, uint64_t id)
+{
+    return n > 0 && bsearch(&id, ids, n, sizeof id, s_id_cmp) != NULL;
+}
+
+/* Forget every watched HIT (re-announcement turned off); an answer on its way finds none. */
+static void s_watch_clear(ingest_t *self)
+{
+    if (self->nwatch > 0)
+        log_info("ingest", "re-announcement off: %zu unacknowledged urgent HITs no longer watched",
+                 self->nwatch);
+    for (size_t i = 0; i < self->nwatch; i++)
+        free(self->watch[i].frame);
+    self->nwatch = 0;
+    self->nasked = 0;
+}
+
+/* Announce a watched HIT again. Counted as a re-announcement, not as a HIT: stats.hits counts
+ * HITs produced. */
+static void s_watch_send(ingest_t *self, const struct s_watch *w)
+{
+    if (zmq_send(self->pub, w->topic, w->tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)w->tlen ||
+        zmq_send(self->pub, w->frame, w->len, ZMQ_DONTWAIT) != (int)w->len)
+        log_warn("ingest", "HIT %" PRIu64 " not announced again: %s", w->hit_id,
+                 zmq_strerror(zmq_errno()));
+    self->stats.hits_reannounced++;
+}
+
+/* Say in the log when acknowledgements stop being known, and when they are again. */
+static void s_watch_note(ingest_t *self, bool known)
+{
+    if (!known && !self->ack_unknown)
+        log_warn("ingest", "acknowledgements cannot be read (database away or slow); urgent HITs "
+                           "are announced again until they can");
+    else if (known && self->ack_unknown)
+        log_info("ingest", "acknowledgements can be read again");
+    self->ack_unknown = !known;
+}
+
+/*
+ * The outcome of the question out: an acknowledged HIT is done; one not acknowledged, or whose
+ * acknowledgement could not be learnt (known false), is announced again (the same frame, the
+ * same hit_id: a subscriber knows it by its id), the safe side for a dispatch room. HITs not in
+ * the question wait for their own. acked is sorted.
+ */
+static void s_watch_settle(ingest_t *self, const uint64_t *acked, size_t nacked, bool known)
 {
     int64_t now = util_mono_us();
+    int64_t every = (int64_t)self->conf->dispatch.reannounce_s * 1000000;
     size_t k = 0;
 
-    self->ack_question = false;
-    if (!u->answered)
-        return; /* the database could not say: asked again later */
+    s_watch_note(self, known);
     for (size_t i = 0; i < self->nwatch; i++) {
         struct s_watch *w = &self->watch[i];
-        bool acked = false;
-        for (size_t j = 0; j < u->nacked && !acked; j++)
-            acked = u->acked[j] == w->hit_id;
-        if (acked || now - w->first_us > INGEST_WATCH_AGE_US) {
+        bool asked = s_id_in(self->asked, self->nasked, w->hit_id);
+        if ((asked && known && s_id_in(acked, nacked, w->hit_id)) ||
+            now - w->first_us > INGEST_WATCH_AGE_US) {
             free(w->frame);
             continue;
         }
-        if (w->due_us <= now) {
-            s_send_hit(self, w->topic, w->tlen, w->covert, w->frame, w->len);
-            self->stats.hits_reannounced++;
-            w->due_us = now + (int64_t)self->conf->dispatch.reannounce_s * 1000000;
+        if (asked && w->due_us <= now) {
+            s_watch_send(self, w);
+            /* On the beat, unless the answer came later than a whole period. */
+            w->due_us = w->due_us + every > now ? w->due_us + every : now + every;
         }
         self->watch[k++] = *w;
+    }
+    self->nwatch = k;
+    self->nasked = 0;
+}
+
+static int s_due_cmp(const void *a, const void *b)
+{
+    const struct s_watch *x = *(const struct s_watch *const *)a;
+    const struct s_watch *y = *(const struct s_watch *const *)b;
+
+    return x->due_us < y->due_us ? -1 : x->due_us > y->due_us;
+}
+
+/* The question: the HITs that are due, the longest due first, INGEST_ASK_MAX at most (the
+ * others come first next time: each one asked about is announced again or done, so its next
+ * due time is later), into self->asked, sorted by id. */
+static void s_watch_pick(ingest_t *self, int64_t now)
+{
+    size_t ndue = 0;
+
+    self->nasked = 0;
+    for (size_t i = 0; i < self->nwatch; i++)
+        ndue += self->watch[i].due_us <= now;
+    const struct s_watch **due = ndue > INGEST_ASK_MAX ? malloc(ndue * sizeof *due) : NULL;
+    if (due) {
+        size_t n = 0;
+        for (size_t i = 0; i < self->nwatch; i++)
+            if (self->watch[i].due_us <= now)
+                due[n++] = &self->watch[i];
+        qsort(due, n, sizeof *due, s_due_cmp);
+        for (size_t i = 0; i < INGEST_ASK_MAX; i++)
+            self->asked[self->nasked++] = due[i]->hit_id;
+        free(due);
+    } else {
+        /* All of them, or (out of memory) the first ones. */
+        for (size_t i = 0; i < self->nwatch && self->nasked < INGEST_ASK_MAX; i++)
+            if (self->watch[i].due_us <= now)
+                self->asked[self->nasked++] = self->watch[i].hit_id;
+    }
+    qsort(self->asked, self->nasked, sizeof *self->asked, s_id_cmp);
+}
+
+/*
+ * Now and then: ask the sync thread which of the urgent HITs that are due were acknowledged.
+ * An answer not back within a few seconds (the sync thread reconnecting, or busy with a long
+ * load) counts as unknown, so ingest never waits on the database to announce.
+ */
+static void s_watch_tick(ingest_t *self)
+{
+    int64_t now = util_mono_us();
+
+    if (self->nasked > 0 && now >= self->ask_deadline_us)
+        s_watch_settle(self, NULL, 0, false);
+    if (self->nasked > 0 || now < self->next_watch_us || self->nwatch == 0)
+        return;
+    if (self->conf->dispatch.reannounce_s <= 0) {
+        s_watch_clear(self);
+        return;
+    }
+    self->next_watch_us = now + INGEST_ASK_EVERY_US;
+    s_watch_pick(self, now);
+    if (self->nasked == 0)
+        return;
+    /* The sync thread still holds the last question (stuck in a query): unknown, without
+     * queueing more questions behind it, unless its answer must have been lost. */
+    if (self->ask_sent_us != 0 && now - self->ask_sent_us < INGEST_ASK_LOST_US) {
+        s_watch_settle(self, NULL, 0, false);
+        return;
+    }
+    /* Half a period at most: a later answer would make the announcement miss its beat. */
+    int64_t wait = (int64_t)self->conf->dispatch.reannounce_s * 500000;
+    self->ask_deadline_us = now + (wait < INGEST_ASK_WAIT_US ? wait : INGEST_ASK_WAIT_US);
+    if (sync_ask_acked(self->sync_pair, self->asked, self->nasked, ++self->ask_serial,
+                       self->ask_deadline_us) != 0) {
+        s_watch_settle(self, NULL, 0, false); /* not asked: unknown */
+        return;
+    }
+    self->ask_sent_us = now;
+}
+
+/* An answer from the sync thread. One to a question given up on (announced again meanwhile)
+ * still tells which HITs are done. */
+static void s_watch_answer(ingest_t *self, struct sync_update *u)
+{
+    if (u->serial == self->ask_serial)
+        self->ask_sent_us = 0; /* the thread has no question of ours left */
+    if (u->nacked > 0)
+        qsort(u->acked, u->nacked, sizeof *u->acked, s_id_cmp);
+    if (self->nasked > 0 && u->serial == self->ask_serial) {
+        s_watch_settle(self, u->acked, u->nacked, u->answered);
+        return;
+    }
+    if (!u->answered || u->nacked == 0)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < self->nwatch; i++) {
+        if (s_id_in(u->acked, u->nacked, self->watch[i].hit_id))
+            free(self->watch[i].frame);
+        else
+            self->watch[k++] = self->watch[i];
     }
     self->nwatch = k;
 }
@@ -1386,7 +1534,27 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
 
 void ingest_set_conf(ingest_t *self, const struct conf *conf)
 {
+    int64_t latest = util_mono_us() + (int64_t)conf->dispatch.reannounce_s * 1000000;
+    size_t k = 0;
+
     self->conf = conf;
+    /* Re-announcement turned off: nothing is announced again, not even once more. */
+    if (conf->dispatch.reannounce_s <= 0) {
+        s_watch_clear(self);
+        return;
+    }
+    /* A HIT no longer urgent enough is let go; none waits longer than the new period. */
+    for (size_t i = 0; i < self->nwatch; i++) {
+        struct s_watch *w = &self->watch[i];
+        if (w->priority > conf->dispatch.reannounce_priority) {
+            free(w->frame);
+            continue;
+        }
+        if (w->due_us > latest)
+            w->due_us = latest;
+        self->watch[k++] = *w;
+    }
+    self->nwatch = k;
 }
 
 void ingest_set_cameras(ingest_t *self, cam_table_t **cams)

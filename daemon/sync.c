@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -253,6 +252,8 @@ struct s_request {
     char *classes; /* rebuild: new OCR classes, or NULL */
     uint64_t *ids; /* question: which of these HITs are acknowledged? */
     size_t nids;
+    uint64_t serial;     /* question: echoed in the answer */
+    int64_t deadline_us; /* question: ingest waits for the answer until then (monotonic) */
 };
 
 /* Notifications libpq has read already: a query on this session (an answer, a load) reads the
@@ -271,7 +272,10 @@ static bool s_drain_notifies(sync_t *self)
     return any;
 }
 
-/* Answer which of the HITs asked about are acknowledged (one query) and send it to ingest. */
+/*
+ * Answer which of the HITs asked about are acknowledged (one query) and send it to ingest;
+ * "unknown" at once without a session, or when ingest no longer waits for the answer.
+ */
 static void s_answer_acked(sync_t *self, const struct s_request *q)
 {
     struct sync_update *u = calloc(1, sizeof *u);
@@ -279,20 +283,23 @@ static void s_answer_acked(sync_t *self, const struct s_request *q)
     if (!u)
         return;
     u->is_answer = true;
+    u->serial = q->serial;
     u->version = self->version;
     char *param = NULL;
     idset_t *set = idset_new();
     for (size_t i = 0; set && i < q->nids; i++)
         idset_add(set, q->ids[i]);
-    if (set && self->conn && (param = db_ids_param(set)) != NULL) {
+    if (set && self->conn && util_mono_us() <= q->deadline_us &&
+        (param = db_ids_param(set)) != NULL) {
         const char *params[1] = {param};
         PGresult *res = PQexecParams(self->conn,
                                      "SELECT DISTINCT hit_id FROM anpr.hit_ack "
                                      "WHERE hit_id = ANY($1::bigint[])",
                                      1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-            u->answered = true;
             u->acked = PQntuples(res) > 0 ? calloc((size_t)PQntuples(res), sizeof *u->acked) : NULL;
+            /* Out of memory: unknown, so they are announced again rather than dropped. */
+            u->answered = PQntuples(res) == 0 || u->acked;
             for (int i = 0; u->acked && i < PQntuples(res); i++)
                 u->acked[u->nacked++] = strtoull(PQgetvalue(res, i, 0), NULL, 10);
         } else {
@@ -355,6 +362,22 @@ static bool s_wait(sync_t *self, int ms)
     return s_drain_notifies(self) || woken;
 }
 
+/* Without a session (backing off before a reconnect): sleep ms, answering ingest's questions
+ * meanwhile (as unknown), so it never waits for the database to come back. */
+static void s_idle(sync_t *self, int ms)
+{
+    int64_t until = util_mono_us() + (int64_t)ms * 1000;
+    int64_t left;
+
+    while (!atomic_load(&self->stopping) && (left = until - util_mono_us()) > 0) {
+        zmq_pollitem_t item = {self->pair, 0, ZMQ_POLLIN, 0};
+        /* Short naps: sync_destroy only sets a flag. */
+        int nap = left > 100000 ? 100 : (int)((left + 999) / 1000);
+        if (zmq_poll(&item, 1, nap) > 0 && (item.revents & ZMQ_POLLIN))
+            s_take_request(self);
+    }
+}
+
 static int s_ask(void *pair, struct s_request *q)
 {
     if (zmq_send(pair, &q, sizeof q, ZMQ_DONTWAIT) == (int)sizeof q)
@@ -376,7 +399,7 @@ int sync_request(void *pair, const char *ocr_classes)
     return s_ask(pair, q);
 }
 
-int sync_ask_acked(void *pair, const uint64_t *ids, size_t n)
+int sync_ask_acked(void *pair, const uint64_t *ids, size_t n, uint64_t serial, int64_t deadline_us)
 {
     struct s_request *q = calloc(1, sizeof *q);
 
@@ -386,6 +409,8 @@ int sync_ask_acked(void *pair, const uint64_t *ids, size_t n)
     }
     memcpy(q->ids, ids, n * sizeof *ids);
     q->nids = n;
+    q->serial = serial;
+    q->deadline_us = deadline_us;
     return s_ask(pair, q);
 }
 
@@ -405,9 +430,7 @@ static void *s_run(void *arg)
     while (!atomic_load(&self->stopping)) {
         if (!self->conn) {
             if (s_connect(self) != 0) {
-                for (int slept = 0; slept < backoff_ms && !atomic_load(&self->stopping);
-                     slept += 100)
-                    poll(NULL, 0, 100);
+                s_idle(self, backoff_ms);
                 backoff_ms = backoff_ms * 2 > self->reconnect_max_ms ? self->reconnect_max_ms
                                                                      : backoff_ms * 2;
                 continue;

@@ -36,7 +36,8 @@ struct sync_update {
     /* The answer to sync_ask_acked: which of the HITs asked about are acknowledged. */
     uint64_t *acked; /* ids (a subset of those asked), or NULL */
     size_t nacked;
-    bool answered; /* an answer (acked may be empty); false when the database could not say */
+    uint64_t serial; /* the question's, as asked */
+    bool answered;   /* an answer (acked may be empty); false when the database could not say */
     bool is_answer;
 };
 
@@ -60,10 +61,12 @@ int sync_request(void *pair, const char *ocr_classes);
 
 /*
  * From the ingest side of the PAIR: which of these n HITs (ids, copied) have been acknowledged
- * by an operator (anpr.hit_ack)? The answer comes back as a sync_update with is_answer set.
- * 0, or -1 when it could not be queued.
+ * by an operator (anpr.hit_ack)? The answer comes back as a sync_update with is_answer set and
+ * this serial, answered false when the thread has no database session or the query failed. A
+ * question the thread takes after deadline_us (monotonic: the asker stopped waiting) is
+ * answered false at once, without a query. 0, or -1 when it could not be queued.
  */
-int sync_ask_acked(void *pair, const uint64_t *ids, size_t n);
+int sync_ask_acked(void *pair, const uint64_t *ids, size_t n, uint64_t serial, int64_t deadline_us);
 
 /* Stop the thread and free; an update not yet taken by ingest is freed by the caller's drain. */
 void sync_destroy(sync_t **self_p);
