@@ -382,6 +382,28 @@ bool h_daemon_wait_log(const struct h_daemon *d, const char *needle, int timeout
     }
 }
 
+int h_daemon_log_count(const struct h_daemon *d, const char *needle)
+{
+    char *log = h_slurp(d->log_path);
+    int n = 0;
+
+    for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    free(log);
+    return n;
+}
+
+long long h_daemon_stat(const struct h_daemon *d, const char *key)
+{
+    char *log = h_slurp(d->log_path);
+    long long v = -1;
+
+    for (const char *p = log; (p = strstr(p, key)) != NULL; p += strlen(key))
+        v = strtoll(p + strlen(key), NULL, 10);
+    free(log);
+    return v;
+}
+
 static int s_rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st;

@@ -103,6 +103,11 @@ void h_daemon_dump_log(const struct h_daemon *d);
 bool h_daemon_log_has(const struct h_daemon *d, const char *needle);
 /* Poll the log until it contains `needle` or timeout_ms passes; whether it does. */
 bool h_daemon_wait_log(const struct h_daemon *d, const char *needle, int timeout_ms);
+/* How many times the log contains `needle` (e.g. "stats: frames=": stats lines so far). */
+int h_daemon_log_count(const struct h_daemon *d, const char *needle);
+/* The value of counter `key` (e.g. " hits=", with its '=') in the newest log line that has
+ * it, or -1 when none has. */
+long long h_daemon_stat(const struct h_daemon *d, const char *key);
 /*
  * Remove the daemon's temporary folder (config, log, sockets, files a test put there); a test
  * calls it at the end when everything passed, so a failed run leaves the folder to look at.

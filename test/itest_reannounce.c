@@ -1,96 +1,311 @@
 /*
  * Integration: an urgent HIT that no operator acknowledges is announced again (the same frame,
  * the same hit_id) every dispatch.reannounce_s, and no more once it is acknowledged; a HIT
- * below dispatch.reannounce_priority is announced once.
+ * below dispatch.reannounce_priority is announced once, and so is a covert one (it cannot be
+ * acknowledged). The stats line counts re-announcements apart from HITs; anpr-console shows a
+ * re-announcement again, marked (AGAIN, the tsv column again), also after catching up. A SIGHUP
+ * with reannounce_s 0 stops every re-announcement at once; a changed dispatch.instance is
+ * refused until a restart, with a warning.
+ *
+ * Nothing here sleeps: a silence is shown by another urgent HIT, never acknowledged, being
+ * announced again meanwhile (questions about acknowledgements are asked one at a time, so two
+ * announcements of it after the acknowledgement mean the daemon has asked since), or by the
+ * daemon's stats lines going by.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "check.h"
 #include "harness.h"
 #include "util.h"
 
-#define CAM "BE-N76-OPGLABBEEK"
+#define CAM     "BE-N76-OPGLABBEEK"
+#define ACKED   "1-URG-001" /* urgent, acknowledged half way */
+#define CONTROL "1-URG-002" /* urgent, never acknowledged */
+#define LOW     "5-LOW-005" /* not urgent enough */
+#define COVERT  "1-CVT-001" /* urgent, on a covert list */
+#define LATER   "1-NEW-003" /* urgent, read after re-announcement was turned off */
+#define OP      "op_reannounce"
 
-/* HIT frames on sub for ms: how many of plate (the first one's id in *id, every later one
- * checked to have it too) and how many of other. */
-static int s_count(void *sub, const char *plate, int ms, uint64_t *id, const char *other,
-                   int *nother)
+/* What the feed and the covert feed brought, per plate. */
+static struct tally {
+    const char *plate;
+    int n;
+    uint64_t id; /* the first one's; every later one must have it too */
+} s_tally[] = {{ACKED, 0, 0}, {CONTROL, 0, 0}, {LOW, 0, 0}, {COVERT, 0, 0}, {LATER, 0, 0}};
+
+static void *s_sub, *s_csub;
+
+static struct tally *s_find(const char *plate)
+{
+    for (size_t i = 0; i < sizeof s_tally / sizeof s_tally[0]; i++)
+        if (strcmp(s_tally[i].plate, plate) == 0)
+            return &s_tally[i];
+    return NULL;
+}
+
+/* Receive from both feeds until the tally of plate reaches n or ms pass; whether it did (a
+ * plate not in the tally: receive for ms). */
+static bool s_until(const char *plate, int n, int ms)
 {
     int64_t deadline = util_mono_us() + (int64_t)ms * 1000;
-    int n = 0;
+    struct tally *want = s_find(plate);
 
     for (;;) {
-        uint8_t buf[PROTO_MAX_FRAME];
-        struct proto_hit h;
+        if (want && want->n >= n)
+            return true;
         int64_t left = (deadline - util_mono_us()) / 1000;
-        int len = left > 0 ? h_recv(sub, buf, sizeof buf, (int)left) : -1;
-        if (len < 0)
-            return n;
-        if (proto_decode_hit(buf, (size_t)len, &h, NULL) != 0)
-            continue;
-        if (other && nother && strcmp(h.read.plate, other) == 0)
-            (*nother)++;
-        if (strcmp(h.read.plate, plate) != 0)
-            continue;
-        if (n++ == 0 && id)
-            *id = h.hit_id;
-        else if (id)
-            CHECK_INT(h.hit_id, *id); /* announced again: the same id */
+        zmq_pollitem_t items[2] = {{s_sub, 0, ZMQ_POLLIN, 0}, {s_csub, 0, ZMQ_POLLIN, 0}};
+        if (left <= 0 || zmq_poll(items, 2, left) <= 0)
+            return false;
+        for (int i = 0; i < 2; i++) {
+            uint8_t buf[PROTO_MAX_FRAME];
+            struct proto_hit h;
+            int len;
+            if (!(items[i].revents & ZMQ_POLLIN) ||
+                (len = h_recv(items[i].socket, buf, sizeof buf, 0)) < 0 ||
+                proto_decode_hit(buf, (size_t)len, &h, NULL) != 0)
+                continue;
+            struct tally *t = s_find(h.read.plate);
+            if (!t)
+                continue;
+            if (t->n++ == 0)
+                t->id = h.hit_id;
+            else
+                CHECK_INT(h.hit_id, t->id); /* announced again: the same id */
+        }
     }
+}
+
+static int s_n(const char *plate)
+{
+    return s_find(plate)->n;
+}
+
+/* Take what is on the feeds now (for a moment), then the tally of plate. */
+static int s_drain(const char *plate)
+{
+    s_until("", 1, 50);
+    return s_n(plate);
+}
+
+/* Poll a text console's output until a line has both a and b, or ms pass; whether one has. */
+static bool s_wait_line(const char *path, const char *a, const char *b, int ms)
+{
+    int64_t deadline = util_mono_us() + (int64_t)ms * 1000;
+
+    for (;;) {
+        char *out = h_slurp(path);
+        bool found = false;
+        for (char *line = strtok(out, "\n"); line && !found; line = strtok(NULL, "\n"))
+            found = strstr(line, a) && strstr(line, b);
+        free(out);
+        if (found)
+            return true;
+        if (util_mono_us() >= deadline)
+            return false;
+        s_until("", 1, 20); /* a short wait that keeps taking the test's feeds */
+    }
+}
+
+/* Lines of a tsv console output with plate in column 4 and `again` (the last column). */
+static int s_tsv_count(const char *path, const char *plate, int again)
+{
+    char *out = h_slurp(path);
+    int n = 0;
+
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        char *f[32], *save = NULL;
+        int nf = 0;
+        for (char *tok = strtok_r(line, "\t", &save); tok && nf < 32;
+             tok = strtok_r(NULL, "\t", &save))
+            f[nf++] = tok;
+        n += nf >= 17 && strcmp(f[3], plate) == 0 && atoi(f[nf - 1]) == again;
+    }
+    free(out);
+    return n;
+}
+
+/* Poll until a tsv console's output has at least n such lines, or ms pass; whether it has. */
+static bool s_wait_tsv(const char *path, const char *plate, int again, int n, int ms)
+{
+    int64_t deadline = util_mono_us() + (int64_t)ms * 1000;
+
+    while (s_tsv_count(path, plate, again) < n) {
+        if (util_mono_us() >= deadline)
+            return false;
+        s_until("", 1, 20);
+    }
+    return true;
 }
 
 int main(void)
 {
     struct h_db db;
     struct h_daemon d;
-    uint64_t urgent = 0;
-    int low = 0;
-    char sql[200];
+    char sql[512], op_ci[600], tsv_path[256], text_path[256], err_path[256];
 
     h_require_env();
     h_db_create(&db, "itest_reannounce");
-    h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'N76');"
-                     "INSERT INTO anpr.watchlist (name, category, priority, suppress_s) VALUES "
-                     "('Wanted persons', 'wanted', 1, 0), ('Uninsured', 'uninsured', 5, 0),"
-                     "('Fence', 'surveillance', 9, 0);"
-                     "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, 'FENCE-1' "
-                     "FROM anpr.watchlist WHERE name = 'Fence';"
-                     "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '1-URG-001' "
-                     "FROM anpr.watchlist WHERE name = 'Wanted persons';"
-                     "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '5-LOW-005' "
-                     "FROM anpr.watchlist WHERE name = 'Uninsured'");
-    struct h_daemon_opts opts = {.dispatch = "  reannounce_s: 1\n  reannounce_priority: 2\n"};
+    h_exec(db.admin,
+           "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'N76');"
+           "INSERT INTO anpr.watchlist (name, category, priority, suppress_s, covert) VALUES "
+           "('Wanted persons', 'wanted', 1, 0, false), ('Uninsured', 'uninsured', 5, 0, false),"
+           "('Fence', 'surveillance', 9, 0, false), ('Operation Nightjar', 'wanted', 1, 0, true),"
+           "('Covert fence', 'surveillance', 9, 0, true);"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, 'FENCE-1' "
+           "FROM anpr.watchlist WHERE name = 'Fence';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, 'CFENCE-1' "
+           "FROM anpr.watchlist WHERE name = 'Covert fence';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, p "
+           "FROM anpr.watchlist, (VALUES ('" ACKED "'), ('" CONTROL "'), ('" LATER "')) v(p) "
+           "WHERE name = 'Wanted persons';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '" LOW "' "
+           "FROM anpr.watchlist WHERE name = 'Uninsured';"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '" COVERT "' "
+           "FROM anpr.watchlist WHERE name = 'Operation Nightjar';"
+           "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" OP "') THEN "
+           "CREATE ROLE " OP " LOGIN; END IF; END $$;"
+           "GRANT anpr_dispatch TO " OP);
+    snprintf(op_ci, sizeof op_ci, "host=%s port=%s dbname=%s user=" OP, getenv("ANPR_TEST_PGHOST"),
+             getenv("ANPR_TEST_PGPORT"), db.name);
+    struct h_daemon_opts opts = {
+        .dispatch = "  reannounce_s: 1\n  reannounce_priority: 2\n  instance: 3\n"};
     if (h_daemon_start_opts(&d, &db, &opts) != 0)
         return 1;
-    void *dealer = h_dealer(d.ingest_ep), *sub = h_sub(d.dispatch_ep, "hit/");
+
+    /* Two consoles: one catching up first (tsv), one live only (text). */
+    snprintf(tsv_path, sizeof tsv_path, "%s/console.tsv", d.dir);
+    snprintf(text_path, sizeof text_path, "%s/console.txt", d.dir);
+    snprintf(err_path, sizeof err_path, "%s/console.err", d.dir);
+    char *tsv_argv[] = {getenv("ANPR_CONSOLE"),
+                        "--endpoint",
+                        d.dispatch_ep,
+                        "--db",
+                        op_ci,
+                        "--since",
+                        "0",
+                        "--format",
+                        "tsv",
+                        "--timeout",
+                        "60",
+                        NULL};
+    char *text_argv[] = {getenv("ANPR_CONSOLE"),
+                         "--endpoint",
+                         d.dispatch_ep,
+                         "--format",
+                         "text",
+                         "--timeout",
+                         "60",
+                         NULL};
+    pid_t tsv_con = h_spawn(tsv_argv, tsv_path, err_path);
+    pid_t text_con = h_spawn(text_argv, text_path, "/dev/null");
+
+    void *dealer = h_dealer(d.ingest_ep);
+    s_sub = h_sub(d.dispatch_ep, "hit/");
+    s_csub = h_sub(d.covert_ep, "covert/");
     uint64_t seq = 1;
-    CHECK(h_feed_live(dealer, sub, CAM, &seq, "FENCE-1"));
-    struct proto_read r = h_read(CAM, seq++, "1-URG-001", "BE");
-    h_send_read(dealer, &r);
-    struct proto_read l = h_read(CAM, seq++, "5-LOW-005", "BE");
-    h_send_read(dealer, &l);
+    CHECK(h_feed_live(dealer, s_sub, CAM, &seq, "FENCE-1"));
+    CHECK(h_feed_live(dealer, s_csub, CAM, &seq, "CFENCE-1"));
+    const char *plates[] = {ACKED, CONTROL, LOW, COVERT};
+    for (int i = 0; i < 4; i++) {
+        struct proto_read r = h_read(CAM, seq++, plates[i], "BE");
+        h_send_read(dealer, &r);
+    }
 
-    /* Over 3.5 s: the urgent HIT comes again (about every second), the other one once. */
-    int n = s_count(sub, "1-URG-001", 3500, &urgent, "5-LOW-005", &low);
-    fprintf(stderr, "urgent HIT seen %d times in 3.5 s\n", n);
-    CHECK(n >= 3);
-    CHECK(h_daemon_wait_log(&d, "reannounced=", 3000));
+    /* 1. The urgent HITs come again; meanwhile the covert and the low one came once. */
+    CHECK(s_until(CONTROL, 3, 10000));
+    CHECK(s_until(ACKED, 3, 3000));
+    fprintf(stderr, "control HIT seen %d times\n", s_n(CONTROL));
+    CHECK_INT(s_n(COVERT), 1);
+    CHECK_INT(s_n(LOW), 1);
 
-    /* Acknowledged: announced no more (allow one that was already on its way). */
+    /* 2. Stats: hits= counts HITs produced (each stored once), reannounced= the repeats. */
+    long long produced = h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits");
+    snprintf(sql, sizeof sql, " hits=%lld ", produced);
+    CHECK(h_daemon_wait_log(&d, sql, 5000));
+    int64_t deadline = util_mono_us() + 5000000;
+    while (h_daemon_stat(&d, " reannounced=") < 4 && util_mono_us() < deadline)
+        s_until("", 1, 50);
+    CHECK(h_daemon_stat(&d, " reannounced=") >= 4);
+    CHECK_INT(h_daemon_stat(&d, " hits="), produced);
+
+    /* 3. Acknowledged: once the daemon has asked since (two more of the control), never again. */
     snprintf(sql, sizeof sql,
-             "INSERT INTO anpr.hit_ack (hit_id, decision) SELECT hit_id, 'accepted' "
-             "FROM anpr.hits WHERE plate = '1URG001'");
+             "INSERT INTO anpr.hit_ack (hit_id, decision) VALUES (%" PRIu64 ", 'accepted')",
+             s_find(ACKED)->id);
     h_exec(db.admin, sql);
-    s_count(sub, "1-URG-001", 1500, NULL, NULL, NULL);
-    CHECK_INT(s_count(sub, "1-URG-001", 3000, NULL, "5-LOW-005", &low), 0);
+    int c = s_n(CONTROL);
+    CHECK(s_until(CONTROL, c + 2, 6000));
+    int acked = s_n(ACKED);
+    CHECK(s_until(CONTROL, c + 3, 6000));
+    CHECK_INT(s_n(ACKED), acked);
+    CHECK_INT(s_n(COVERT), 1);
+    CHECK_INT(s_n(LOW), 1);
 
-    /* The low-priority HIT: once, never again. */
-    CHECK_INT(low, 1);
+    /* 4. The consoles show the control again, marked; the catching-up one still shows the
+     * control's first announcement once. */
+    CHECK(s_wait_line(text_path, "AGAIN WANTED", CONTROL, 5000));
+    CHECK(s_wait_tsv(tsv_path, CONTROL, 1, 1, 5000));
+    CHECK_INT(s_tsv_count(tsv_path, CONTROL, 0), 1);
+    CHECK_INT(s_tsv_count(tsv_path, LOW, 0), 1);
+    CHECK_INT(s_tsv_count(tsv_path, LOW, 1), 0);
+    kill(tsv_con, SIGTERM);
+    kill(text_con, SIGTERM);
+    CHECK_INT(h_wait(tsv_con, 5000), 0);
+    CHECK_INT(h_wait(text_con, 5000), 0);
+    char *err = h_slurp(err_path);
+    CHECK_CONTAINS(err, " again=");
+    CHECK(strstr(err, " again=0") == NULL);
+    free(err);
+
+    /* 5. SIGHUP with reannounce_s 0 (and another instance, which needs a restart): not one
+     * more, while the daemon's stats lines show two seconds go by (the control was due every
+     * second). */
+    char *conf = h_slurp(d.conf_path);
+    char *at = strstr(conf, "reannounce_s: 1");
+    char *inst = strstr(conf, "instance: 3");
+    CHECK(at && inst);
+    if (at && inst) {
+        at[strlen("reannounce_s: ")] = '0';
+        inst[strlen("instance: ")] = '4';
+        FILE *f = fopen(d.conf_path, "w");
+        CHECK(f && fputs(conf, f) >= 0 && fclose(f) == 0);
+    }
+    free(conf);
+    kill(d.pid, SIGHUP);
+    CHECK(h_daemon_wait_log(&d, "re-announcement off: 1 unacknowledged urgent HITs", 5000));
+    CHECK(h_daemon_wait_log(&d, "reload: configuration applied", 5000));
+    CHECK(h_daemon_log_has(&d, "dispatch.instance 4 takes effect at restart"));
+    /* The first stats line after the reload, then two more. */
+    int lines = h_daemon_log_count(&d, "stats: frames=");
+    deadline = util_mono_us() + 10000000;
+    while (h_daemon_log_count(&d, "stats: frames=") < lines + 1 && util_mono_us() < deadline)
+        s_until("", 1, 100);
+    long long again = h_daemon_stat(&d, " reannounced=");
+    c = s_drain(CONTROL);
+    while (h_daemon_log_count(&d, "stats: frames=") < lines + 3 && util_mono_us() < deadline)
+        s_until("", 1, 100);
+    CHECK(h_daemon_log_count(&d, "stats: frames=") >= lines + 3);
+    CHECK_INT(s_drain(CONTROL), c);
+    CHECK_INT(h_daemon_stat(&d, " reannounced="), again);
+
+    /* A HIT after the reload still carries the instance it started with (3). */
+    struct proto_read r = h_read(CAM, seq++, LATER, "BE");
+    h_send_read(dealer, &r);
+    CHECK(s_until(LATER, 1, 5000));
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.hits WHERE seq = %" PRIu64 " AND (hit_id >> 12) & 1023 = 3",
+             r.seq);
+    CHECK_INT(h_wait_ll(db.admin, sql, 1, 5000), 1);
+
     h_close(dealer);
-    h_close(sub);
+    h_close(s_sub);
+    h_close(s_csub);
     CHECK_INT(h_daemon_finish(&d, check_failed), 0);
     h_db_close(&db);
     return check_done("itest_reannounce");
