@@ -292,10 +292,15 @@ static void s_answer_acked(sync_t *self, const struct s_request *q)
     if (set && self->conn && util_mono_us() <= q->deadline_us &&
         (param = db_ids_param(set)) != NULL) {
         const char *params[1] = {param};
-        PGresult *res = PQexecParams(self->conn,
-                                     "SELECT DISTINCT hit_id FROM anpr.hit_ack "
-                                     "WHERE hit_id = ANY($1::bigint[])",
-                                     1, NULL, params, NULL, NULL, 0);
+        /* An id announced again for a resent read is an alias (migration 012): its
+         * acknowledgement is recorded under the stored HIT's id. */
+        PGresult *res =
+            PQexecParams(self->conn,
+                         "SELECT q.id FROM unnest($1::bigint[]) AS q(id) "
+                         "WHERE EXISTS (SELECT FROM anpr.hit_ack k WHERE k.hit_id = q.id) "
+                         "OR EXISTS (SELECT FROM anpr.hit_alias a JOIN anpr.hit_ack k "
+                         "ON k.hit_id = a.stored_hit_id WHERE a.hit_id = q.id)",
+                         1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) == PGRES_TUPLES_OK) {
             u->acked = PQntuples(res) > 0 ? calloc((size_t)PQntuples(res), sizeof *u->acked) : NULL;
             /* Out of memory: unknown, so they are announced again rather than dropped. */

@@ -2,7 +2,9 @@
  * Integration: an urgent HIT that no operator acknowledges is announced again (the same frame,
  * the same hit_id) every dispatch.reannounce_s, and no more once it is acknowledged; a HIT
  * below dispatch.reannounce_priority is announced once, and so is a covert one (it cannot be
- * acknowledged). The stats line counts re-announcements apart from HITs; anpr-console shows a
+ * acknowledged). A read resent after it was stored is announced under a new id, an alias of
+ * the stored HIT: acknowledging either stops both. The stats line counts re-announcements
+ * apart from HITs; anpr-console shows a
  * re-announcement again, marked (AGAIN, the tsv column again), also after catching up. A SIGHUP
  * with reannounce_s 0 stops every re-announcement at once; a changed dispatch.instance is
  * refused until a restart, with a warning.
@@ -29,14 +31,17 @@
 #define LOW     "5-LOW-005" /* not urgent enough */
 #define COVERT  "1-CVT-001" /* urgent, on a covert list */
 #define LATER   "1-NEW-003" /* urgent, read after re-announcement was turned off */
+#define RESENT  "1-RSN-004" /* urgent, its read resent after it was stored: two ids */
 #define OP      "op_reannounce"
 
 /* What the feed and the covert feed brought, per plate. */
 static struct tally {
     const char *plate;
     int n;
-    uint64_t id; /* the first one's; every later one must have it too */
-} s_tally[] = {{ACKED, 0, 0}, {CONTROL, 0, 0}, {LOW, 0, 0}, {COVERT, 0, 0}, {LATER, 0, 0}};
+    uint64_t id;    /* the first one's; every later one must have it too */
+    uint64_t alias; /* RESENT: the other id it came with */
+} s_tally[] = {{ACKED, 0, 0, 0},  {CONTROL, 0, 0, 0}, {LOW, 0, 0, 0},
+               {COVERT, 0, 0, 0}, {LATER, 0, 0, 0},   {RESENT, 0, 0, 0}};
 
 static void *s_sub, *s_csub;
 
@@ -75,6 +80,8 @@ static bool s_until(const char *plate, int n, int ms)
                 continue;
             if (t->n++ == 0)
                 t->id = h.hit_id;
+            else if (t == s_find(RESENT) && h.hit_id != t->id)
+                t->alias = h.hit_id;
             else
                 CHECK_INT(h.hit_id, t->id); /* announced again: the same id */
         }
@@ -162,7 +169,8 @@ int main(void)
            "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, 'CFENCE-1' "
            "FROM anpr.watchlist WHERE name = 'Covert fence';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, p "
-           "FROM anpr.watchlist, (VALUES ('" ACKED "'), ('" CONTROL "'), ('" LATER "')) v(p) "
+           "FROM anpr.watchlist, (VALUES ('" ACKED "'), ('" CONTROL "'), ('" LATER "'), "
+           "('" RESENT "')) v(p) "
            "WHERE name = 'Wanted persons';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '" LOW "' "
            "FROM anpr.watchlist WHERE name = 'Uninsured';"
@@ -216,6 +224,8 @@ int main(void)
         struct proto_read r = h_read(CAM, seq++, plates[i], "BE");
         h_send_read(dealer, &r);
     }
+    struct proto_read resent = h_read(CAM, seq++, RESENT, "BE");
+    h_send_read(dealer, &resent);
 
     /* 1. The urgent HITs come again; meanwhile the covert and the low one came once. */
     CHECK(s_until(CONTROL, 3, 10000));
@@ -234,16 +244,33 @@ int main(void)
     CHECK(h_daemon_stat(&d, " reannounced=") >= 4);
     CHECK_INT(h_daemon_stat(&d, " hits="), produced);
 
-    /* 3. Acknowledged: once the daemon has asked since (two more of the control), never again. */
+    /* The read of RESENT again, as a camera that lost its ACK sends it: announced under a new
+     * id, an alias of the stored HIT; both are watched. */
+    CHECK_INT(
+        h_wait_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE plate = '1RSN004'", 1, 5000), 1);
+    h_send_read(dealer, &resent);
+    CHECK_INT(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.hit_alias", 1, 5000), 1);
+    int64_t deadline2 = util_mono_us() + 5000000;
+    while (s_find(RESENT)->alias == 0 && util_mono_us() < deadline2)
+        s_until("", 1, 50);
+    CHECK(s_find(RESENT)->alias != 0);
+
+    /* 3. Acknowledged: once the daemon has asked since (two more of the control), never again.
+     * RESENT by its alias, as an operator would from what the feed showed last. */
     snprintf(sql, sizeof sql,
              "INSERT INTO anpr.hit_ack (hit_id, decision) VALUES (%" PRIu64 ", 'accepted')",
              s_find(ACKED)->id);
     h_exec(db.admin, sql);
+    char alias[32];
+    snprintf(alias, sizeof alias, "%" PRIu64, s_find(RESENT)->alias);
+    char *ack_argv[] = {getenv("ANPR_CONSOLE"), "ack", alias, "accepted", "--db", op_ci, NULL};
+    CHECK_INT(h_wait(h_spawn(ack_argv, "/dev/null", "/dev/null"), 20000), 0);
     int c = s_n(CONTROL);
     CHECK(s_until(CONTROL, c + 2, 6000));
-    int acked = s_n(ACKED);
+    int acked = s_n(ACKED), resent_n = s_n(RESENT);
     CHECK(s_until(CONTROL, c + 3, 6000));
     CHECK_INT(s_n(ACKED), acked);
+    CHECK_INT(s_n(RESENT), resent_n);
     CHECK_INT(s_n(COVERT), 1);
     CHECK_INT(s_n(LOW), 1);
 
