@@ -566,14 +566,27 @@ static int s_encode_hit(const struct proto_hit *hit, int tlen, uint8_t *frame, s
 }
 
 /* Publish a HIT that is stored already (a post-match, stored by the sync thread). */
+static void s_watch_urgent(ingest_t *self, const struct batch_pub *p);
+
+/* A post-match HIT, stored by the sync thread already: published, and announced again while
+ * unacknowledged if it is urgent, as a live one. */
 static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *topic, int tlen,
                       bool covert)
 {
     uint8_t frame[PROTO_MAX_FRAME];
     size_t len;
 
-    if (s_encode_hit(hit, tlen, frame, &len) == 0)
-        s_send_hit(self, topic, (size_t)tlen, covert, frame, len);
+    if (s_encode_hit(hit, tlen, frame, &len) != 0)
+        return;
+    s_send_hit(self, topic, (size_t)tlen, covert, frame, len);
+    struct batch_pub pub = {.topic = topic,
+                            .tlen = (size_t)tlen,
+                            .covert = covert,
+                            .priority = hit->priority,
+                            .hit_id = hit->hit_id,
+                            .frame = frame,
+                            .len = len};
+    s_watch_urgent(self, &pub);
 }
 
 /* A live HIT, published once its batch is durable (the spool, or the database): a HIT a
@@ -645,6 +658,14 @@ static void s_watch_add(ingest_t *self, const struct batch_pub *p)
     self->nwatch++;
 }
 
+/* Watch a HIT just published if it is urgent enough to be announced again. */
+static void s_watch_urgent(ingest_t *self, const struct batch_pub *p)
+{
+    if (self->conf->dispatch.reannounce_s > 0 &&
+        p->priority <= self->conf->dispatch.reannounce_priority)
+        s_watch_add(self, p);
+}
+
 /* Publish the HITs of a batch that is durable now. */
 static void s_publish_batch(ingest_t *self, const struct batch *b)
 {
@@ -656,9 +677,7 @@ static void s_publish_batch(ingest_t *self, const struct batch *b)
         if (p.read < b->nreads && b->acks[p.read].refused[0])
             continue;
         s_send_hit(self, p.topic, p.tlen, p.covert, p.frame, p.len);
-        if (self->conf->dispatch.reannounce_s > 0 &&
-            p.priority <= self->conf->dispatch.reannounce_priority)
-            s_watch_add(self, &p);
+        s_watch_urgent(self, &p);
     }
 }
 

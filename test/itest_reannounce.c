@@ -3,7 +3,9 @@
  * the same hit_id) every dispatch.reannounce_s, and no more once it is acknowledged; a HIT
  * below dispatch.reannounce_priority is announced once, and so is a covert one (it cannot be
  * acknowledged). A read resent after it was stored is announced under a new id, an alias of
- * the stored HIT: acknowledging either stops both. The stats line counts re-announcements
+ * the stored HIT: acknowledging either stops both. An urgent post-match HIT (the retro-match of
+ * an entry added after its car passed) is announced again like a live one. The stats line
+ * counts re-announcements
  * apart from HITs; anpr-console shows a
  * re-announcement again, marked (AGAIN, the tsv column again), also after catching up. A SIGHUP
  * with reannounce_s 0 stops every re-announcement at once; a changed dispatch.instance is
@@ -32,6 +34,7 @@
 #define COVERT  "1-CVT-001" /* urgent, on a covert list */
 #define LATER   "1-NEW-003" /* urgent, read after re-announcement was turned off */
 #define RESENT  "1-RSN-004" /* urgent, its read resent after it was stored: two ids */
+#define POSTM   "1-PST-006" /* read first, listed (urgent) after: a post-match */
 #define OP      "op_reannounce"
 
 /* What the feed and the covert feed brought, per plate. */
@@ -40,8 +43,8 @@ static struct tally {
     int n;
     uint64_t id;    /* the first one's; every later one must have it too */
     uint64_t alias; /* RESENT: the other id it came with */
-} s_tally[] = {{ACKED, 0, 0, 0},  {CONTROL, 0, 0, 0}, {LOW, 0, 0, 0},
-               {COVERT, 0, 0, 0}, {LATER, 0, 0, 0},   {RESENT, 0, 0, 0}};
+} s_tally[] = {{ACKED, 0, 0, 0}, {CONTROL, 0, 0, 0}, {LOW, 0, 0, 0},  {COVERT, 0, 0, 0},
+               {LATER, 0, 0, 0}, {RESENT, 0, 0, 0},  {POSTM, 0, 0, 0}};
 
 static void *s_sub, *s_csub;
 
@@ -255,6 +258,19 @@ int main(void)
         s_until("", 1, 50);
     CHECK(s_find(RESENT)->alias != 0);
 
+    /* A post-match: the car passed before it was listed on an urgent list with a retro-match
+     * window; its HIT is announced again like a live one. */
+    h_exec(db.admin, "UPDATE anpr.watchlist SET retro_s = 3600 WHERE name = 'Wanted persons'");
+    struct proto_read early = h_read(CAM, seq++, POSTM, "BE");
+    h_send_read(dealer, &early);
+    CHECK_INT(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read WHERE plate = '1PST006'", 1,
+                        5000),
+              1);
+    h_exec(db.admin, "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '" POSTM
+                     "' FROM anpr.watchlist WHERE name = 'Wanted persons'");
+    CHECK(s_until(POSTM, 3, 10000));
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE post_match"), 1);
+
     /* 3. Acknowledged: once the daemon has asked since (two more of the control), never again.
      * RESENT by its alias, as an operator would from what the feed showed last. */
     snprintf(sql, sizeof sql,
@@ -290,7 +306,8 @@ int main(void)
     CHECK(strstr(err, " again=0") == NULL);
     free(err);
 
-    /* 5. SIGHUP with reannounce_s 0 (and another instance, which needs a restart): not one
+    /* 5. SIGHUP with reannounce_s 0 (and another instance, which needs a restart): the two left
+     * unacknowledged (the control and the post-match) let go; not one
      * more, while the daemon's stats lines show two seconds go by (the control was due every
      * second). */
     char *conf = h_slurp(d.conf_path);
@@ -305,7 +322,7 @@ int main(void)
     }
     free(conf);
     kill(d.pid, SIGHUP);
-    CHECK(h_daemon_wait_log(&d, "re-announcement off: 1 unacknowledged urgent HITs", 5000));
+    CHECK(h_daemon_wait_log(&d, "re-announcement off: 2 unacknowledged urgent HITs", 5000));
     CHECK(h_daemon_wait_log(&d, "reload: configuration applied", 5000));
     CHECK(h_daemon_log_has(&d, "dispatch.instance 4 takes effect at restart"));
     /* The first stats line after the reload, then two more. */
