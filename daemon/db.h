@@ -89,8 +89,8 @@ int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plat
  * a live HIT) are then in *had_id and *had_post; -1 with err.
  */
 int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char *plate,
-                        const struct wl_match *m, uint64_t hit_id, uint64_t *had_id,
-                        bool *had_post, struct db_error *err);
+                        const struct wl_match *m, uint64_t hit_id, uint64_t *had_id, bool *had_post,
+                        struct db_error *err);
 
 /* Create the daily plate_read partitions for days [first, last] (days since epoch). */
 int db_ensure_partitions(PGconn *conn, int32_t first, int32_t last, struct db_error *err);
