@@ -535,15 +535,14 @@ static void s_spool_flush(ingest_t *self, bool force)
 
 /* --- reads ---------------------------------------------------------------------------------- */
 
-/* Publish a HIT under topic (match_topic): a covert list's goes to its own feed, topic per
- * list, or nowhere: never the general one. */
-/* Send an encoded HIT under topic: a covert list's goes to its own feed, topic per list, or
- * nowhere: never the general one. */
+/* Send an encoded HIT under topic (match_topic): a covert list's goes to its own feed, topic
+ * per list, or nowhere: never the general one. Counted as a HIT either way. */
 static void s_send_hit(ingest_t *self, const char *topic, size_t tlen, bool covert,
                        const uint8_t *frame, size_t len)
 {
     void *sock = covert ? self->covert_pub : self->pub;
 
+    self->stats.hits++;
     if (!sock)
         return;
     /* PUB never blocks: a subscriber too slow to keep up loses messages (it catches up from
@@ -551,7 +550,6 @@ static void s_send_hit(ingest_t *self, const char *topic, size_t tlen, bool cove
     if (zmq_send(sock, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)tlen ||
         zmq_send(sock, frame, len, ZMQ_DONTWAIT) != (int)len)
         log_warn("ingest", "HIT publish failed: %s", zmq_strerror(zmq_errno()));
-    self->stats.hits++;
 }
 
 /* Encode a HIT for topic (match_topic); 0 (its frame in frame, *len) or -1 (logged). */
@@ -565,7 +563,6 @@ static int s_encode_hit(const struct proto_hit *hit, int tlen, uint8_t *frame, s
     return -1;
 }
 
-/* Publish a HIT that is stored already (a post-match, stored by the sync thread). */
 static void s_watch_urgent(ingest_t *self, const struct batch_pub *p);
 
 /* A post-match HIT, stored by the sync thread already: published, and announced again while
