@@ -491,6 +491,52 @@ int h_send_read(void *sock, const struct proto_read *r)
     return h_send_raw(sock, frame, len);
 }
 
+struct h_tally *h_tally_find(struct h_tally *t, size_t nt, const char *plate)
+{
+    for (size_t i = 0; i < nt; i++)
+        if (strcmp(t[i].plate, plate) == 0)
+            return &t[i];
+    return NULL;
+}
+
+bool h_tally_until(struct h_tally *t, size_t nt, void *const *subs, int nsubs, const char *plate,
+                   int n, int ms)
+{
+    int64_t deadline = util_mono_us() + (int64_t)ms * 1000;
+    struct h_tally *want = h_tally_find(t, nt, plate);
+    zmq_pollitem_t items[4];
+
+    if (nsubs > 4)
+        nsubs = 4;
+    for (;;) {
+        if (want && want->n >= n)
+            return true;
+        int64_t left = (deadline - util_mono_us()) / 1000;
+        for (int i = 0; i < nsubs; i++)
+            items[i] = (zmq_pollitem_t){subs[i], 0, ZMQ_POLLIN, 0};
+        if (left <= 0 || zmq_poll(items, nsubs, left) <= 0)
+            return false;
+        for (int i = 0; i < nsubs; i++) {
+            uint8_t buf[PROTO_MAX_FRAME];
+            struct proto_hit h;
+            int len;
+            if (!(items[i].revents & ZMQ_POLLIN) ||
+                (len = h_recv(items[i].socket, buf, sizeof buf, 0)) < 0 ||
+                proto_decode_hit(buf, (size_t)len, &h, NULL) != 0)
+                continue;
+            struct h_tally *c = h_tally_find(t, nt, h.read.plate);
+            if (!c)
+                continue;
+            if (c->n++ == 0)
+                c->id = h.hit_id;
+            else if (c->two_ids && c->alias == 0 && h.hit_id != c->id)
+                c->alias = h.hit_id;
+            else if (h.hit_id != c->id && h.hit_id != c->alias)
+                c->wrong++; /* announced again: the same id */
+        }
+    }
+}
+
 int h_recv(void *sock, uint8_t *buf, size_t cap, int timeout_ms)
 {
     zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};

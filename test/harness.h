@@ -140,6 +140,28 @@ int h_send_raw(void *sock, const void *buf, size_t len);
 int h_recv(void *sock, uint8_t *buf, size_t cap, int timeout_ms);
 
 /*
+ * HITs counted per plate off one or more feeds, as the re-announcement tests count them: how
+ * many times a plate's HIT came and under which id. A HIT announced again must carry the id it
+ * came with first; with two_ids, one other id is taken too (a resent read's alias). A HIT
+ * under yet another id is counted in `wrong`.
+ */
+struct h_tally {
+    const char *plate;
+    bool two_ids;
+    int n;
+    uint64_t id, alias; /* the first id; with two_ids, the other */
+    int wrong;
+};
+
+/* The tally of plate in t[0..nt), or NULL. */
+struct h_tally *h_tally_find(struct h_tally *t, size_t nt, const char *plate);
+
+/* Receive from subs[0..nsubs) (at most 4) until plate's tally reaches n or ms pass; whether it
+ * did (a plate not in the tally: receive for ms, then false). */
+bool h_tally_until(struct h_tally *t, size_t nt, void *const *subs, int nsubs, const char *plate,
+                   int n, int ms);
+
+/*
  * Receive HITs until the HIT of the fence read (`camera`, `fence_seq`) arrives; returns how
  * many other HITs came before it (the first `max` stored in hits[]), or -1 when it does not
  * come within timeout_ms. PUB keeps order, so the fence closes the set of HITs of the reads

@@ -23,47 +23,20 @@
 #define ACKED   "1-OUT-001" /* acknowledged once the database is back */
 #define CONTROL "1-OUT-002" /* never acknowledged */
 
-static struct tally {
-    const char *plate;
-    int n;
-    uint64_t id;
-} s_tally[] = {{ACKED, 0, 0}, {CONTROL, 0, 0}};
+static struct h_tally s_tally[] = {{ACKED, false, 0, 0, 0, 0}, {CONTROL, false, 0, 0, 0, 0}};
+#define S_NTALLY (sizeof s_tally / sizeof s_tally[0])
 
 static void *s_sub;
 
-static struct tally *s_find(const char *plate)
+static struct h_tally *s_find(const char *plate)
 {
-    for (size_t i = 0; i < sizeof s_tally / sizeof s_tally[0]; i++)
-        if (strcmp(s_tally[i].plate, plate) == 0)
-            return &s_tally[i];
-    return NULL;
+    return h_tally_find(s_tally, S_NTALLY, plate);
 }
 
 /* Receive from the feed until the tally of plate reaches n or ms pass; whether it did. */
 static bool s_until(const char *plate, int n, int ms)
 {
-    int64_t deadline = util_mono_us() + (int64_t)ms * 1000;
-    struct tally *want = s_find(plate);
-
-    for (;;) {
-        uint8_t buf[PROTO_MAX_FRAME];
-        struct proto_hit h;
-        if (want && want->n >= n)
-            return true;
-        int64_t left = (deadline - util_mono_us()) / 1000;
-        int len = left > 0 ? h_recv(s_sub, buf, sizeof buf, (int)left) : -1;
-        if (len < 0)
-            return false;
-        if (proto_decode_hit(buf, (size_t)len, &h, NULL) != 0)
-            continue;
-        struct tally *t = s_find(h.read.plate);
-        if (!t)
-            continue;
-        if (t->n++ == 0)
-            t->id = h.hit_id;
-        else
-            CHECK_INT(h.hit_id, t->id);
-    }
+    return h_tally_until(s_tally, S_NTALLY, &s_sub, 1, plate, n, ms);
 }
 
 static int s_n(const char *plate)
@@ -162,6 +135,9 @@ int main(void)
 
     h_close(dealer);
     h_close(s_sub);
+    /* Every announcement again came under the id it came with first. */
+    for (size_t i = 0; i < S_NTALLY; i++)
+        CHECK_INT(s_tally[i].wrong, 0);
     CHECK_INT(h_daemon_finish(&d, check_failed), 0);
     h_db_close(&db);
     return check_done("itest_reannounce_outage");
