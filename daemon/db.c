@@ -97,9 +97,18 @@ bool db_error_transient(PGconn *conn, const struct db_error *err)
     return strncmp(err->state, "22", 2) != 0 && strncmp(err->state, "23", 2) != 0;
 }
 
-int db_max_hit_id(PGconn *conn, uint64_t *out, struct db_error *err)
+int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_error *err)
 {
-    PGresult *res = PQexec(conn, "SELECT coalesce(max(hit_id), 0) FROM anpr.hits");
+    char inst[16];
+    const char *params[1] = {inst};
+
+    /* Down the unique index from the newest: this instance's last id is near the top. */
+    snprintf(inst, sizeof inst, "%u", instance);
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT coalesce((SELECT hit_id FROM anpr.hits WHERE hit_id IS "
+                                 "NOT NULL AND (hit_id >> 12) & 1023 = $1::integer ORDER BY "
+                                 "hit_id DESC LIMIT 1), 0)",
+                                 1, NULL, params, NULL, NULL, 0);
     long long v = 0;
     int rc = -1;
 
@@ -729,7 +738,8 @@ int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char
         "WITH ins AS (INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, "
         "priority, category, match_kind, reading, nsubst, detail, suppressed, covert, post_match, "
         "hit_id) VALUES ($1, $2, to_timestamp($3::double precision), $4, $5, $6, $7, $8, $9, $10, "
-        "$11, $12, false, $13, true, $14) ON CONFLICT DO NOTHING RETURNING hit_id) "
+        "$11, $12, false, $13, true, $14) ON CONFLICT (camera_id, seq, read_time, entry_id) "
+        "DO NOTHING RETURNING hit_id) "
         "SELECT true, hit_id, true FROM ins UNION ALL "
         "SELECT false, coalesce(h.hit_id, 0), h.post_match FROM anpr.hits h WHERE NOT EXISTS "
         "(SELECT FROM ins) AND h.camera_id = $1 AND h.seq = $2 AND h.read_time = "

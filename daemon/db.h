@@ -37,8 +37,8 @@ PGconn *db_connect(const char *conninfo, const char *app, struct db_error *err);
  * a serialisation conflict. Data errors (classes 22 and 23) are not. */
 bool db_error_transient(PGconn *conn, const struct db_error *err);
 
-/* The highest HIT id stored (0: none). 0, or -1 with err. */
-int db_max_hit_id(PGconn *conn, uint64_t *out, struct db_error *err);
+/* The highest HIT id stored by anprd instance `instance` (0: none). 0, or -1 with err. */
+int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_error *err);
 
 /* Enabled cameras. 0, or -1 with err. */
 int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err);

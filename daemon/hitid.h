@@ -26,8 +26,8 @@ struct hitid {
 
 void hitid_init(struct hitid *self, unsigned instance);
 
-/* Ids given from now on are above `id` (the highest stored, at start): a clock set back while
- * anprd was stopped does not give an id twice. Before any hitid_next. */
+/* Ids given from now on are above `id` (the highest this instance stored, at start): a clock
+ * set back while anprd was stopped does not give an id twice. Before any hitid_next. */
 void hitid_seed(struct hitid *self, uint64_t id);
 
 /* The next id at wall-clock time now_us (µs since 1970). */

@@ -54,6 +54,7 @@ struct s_read {
 /* An urgent HIT waiting for an operator's acknowledgement (never a covert one). */
 struct s_watch {
     uint64_t hit_id;
+    uint64_t spool_pos;       /* read spool on: where its read's group ends in the spool, else 0 */
     int64_t first_us, due_us; /* monotonic: published, next announcement */
     uint8_t priority;
     uint8_t tlen;
@@ -110,6 +111,7 @@ struct ingest {
         int64_t mono_us;
     } spool_groups[256];
     size_t ngroups, group_head;
+    uint64_t pub_spool_pos; /* while a group's HITs are published: where it ends in the spool */
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
     fwd_t *fwd;            /* the national backbone forwarder, or NULL */
@@ -526,9 +528,11 @@ static void s_spool_flush(ingest_t *self, bool force)
     self->stats.pending -= b->nreads;
     self->stats.reads_spooled += b->nreads;
     s_group_note(self, durable, now);
+    self->pub_spool_pos = durable;
     for (size_t i = 0; i < b->nreads; i++)
         pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
     s_publish_batch(self, b);
+    self->pub_spool_pos = 0;
     s_ack_batch(self, b);
     batch_reset(b);
 }
@@ -650,6 +654,7 @@ static void s_watch_add(ingest_t *self, const struct batch_pub *p)
     w->len = p->len;
     w->priority = p->priority;
     w->hit_id = p->hit_id;
+    w->spool_pos = self->pub_spool_pos;
     w->first_us = now;
     w->due_us = now + (int64_t)self->conf->dispatch.reannounce_s * 1000000;
     self->nwatch++;
@@ -832,12 +837,43 @@ static void s_watch_tick(ingest_t *self)
     self->ask_sent_us = now;
 }
 
+/*
+ * HITs the database has no row of (nor an alias): their read was refused for its data, or the
+ * HIT's id clashed. No operator can acknowledge them, so they are let go, once the writer is
+ * known to be past them (with the read spool, a HIT may simply not be stored yet).
+ */
+static void s_watch_missing(ingest_t *self, uint64_t *missing, size_t nmissing)
+{
+    uint64_t stored = self->spool ? spool_checkpointed(self->spool) : 0;
+    size_t k = 0;
+
+    if (nmissing == 0)
+        return;
+    qsort(missing, nmissing, sizeof *missing, s_id_cmp);
+    for (size_t i = 0; i < self->nwatch; i++) {
+        struct s_watch *w = &self->watch[i];
+        bool gone =
+            s_id_in(missing, nmissing, w->hit_id) && (!self->spool || w->spool_pos <= stored);
+        if (!gone) {
+            self->watch[k++] = *w;
+            continue;
+        }
+        log_warn("ingest",
+                 "HIT %" PRIu64 " was not stored (its read was refused); it is no "
+                 "longer announced again",
+                 w->hit_id);
+        free(w->frame);
+    }
+    self->nwatch = k;
+}
+
 /* An answer from the sync thread. One to a question given up on (announced again meanwhile)
  * still tells which HITs are done. */
 static void s_watch_answer(ingest_t *self, struct sync_update *u)
 {
     if (u->serial == self->ask_serial)
         self->ask_sent_us = 0; /* the thread has no question of ours left */
+    s_watch_missing(self, u->missing, u->nmissing);
     if (u->nacked > 0)
         qsort(u->acked, u->nacked, sizeof *u->acked, s_id_cmp);
     if (self->nasked > 0 && u->serial == self->ask_serial) {
@@ -894,6 +930,7 @@ static void s_take_update(ingest_t *self)
     if (u->is_answer) {
         s_watch_answer(self, u);
         free(u->acked);
+        free(u->missing);
         free(u);
         return;
     }

@@ -111,7 +111,8 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
         log_error("db", "%s", err.msg);
         goto out;
     }
-    if (db_max_hit_id(conn, last_hit_id, &err) != 0 || db_load_cameras(conn, cams, &err) != 0) {
+    if (db_max_hit_id(conn, (unsigned)conf->dispatch.instance, last_hit_id, &err) != 0 ||
+        db_load_cameras(conn, cams, &err) != 0) {
         log_error("db", "%s", err.msg);
         goto out;
     }

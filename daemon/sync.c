@@ -104,6 +104,7 @@ static int s_send(sync_t *self, struct sync_update *u)
     wl_destroy(&u->wl);
     free(u->posts);
     free(u->acked);
+    free(u->missing);
     free(u);
     return -1;
 }
@@ -293,20 +294,31 @@ static void s_answer_acked(sync_t *self, const struct s_request *q)
         (param = db_ids_param(set)) != NULL) {
         const char *params[1] = {param};
         /* An id announced again for a resent read is an alias (migration 012): its
-         * acknowledgement is recorded under the stored HIT's id. */
-        PGresult *res =
-            PQexecParams(self->conn,
-                         "SELECT q.id FROM unnest($1::bigint[]) AS q(id) "
-                         "WHERE EXISTS (SELECT FROM anpr.hit_ack k WHERE k.hit_id = q.id) "
-                         "OR EXISTS (SELECT FROM anpr.hit_alias a JOIN anpr.hit_ack k "
-                         "ON k.hit_id = a.stored_hit_id WHERE a.hit_id = q.id)",
-                         1, NULL, params, NULL, NULL, 0);
+         * acknowledgement is recorded under the stored HIT's id. An id with no HIT stored
+         * under it nor an alias comes back as missing. */
+        PGresult *res = PQexecParams(
+            self->conn,
+            "SELECT id, acked FROM (SELECT q.id, "
+            "EXISTS (SELECT FROM anpr.hit_ack k WHERE k.hit_id = q.id) OR "
+            "EXISTS (SELECT FROM anpr.hit_alias a JOIN anpr.hit_ack k "
+            "ON k.hit_id = a.stored_hit_id WHERE a.hit_id = q.id) AS acked, "
+            "NOT EXISTS (SELECT FROM anpr.hits h WHERE h.hit_id = q.id) AND "
+            "NOT EXISTS (SELECT FROM anpr.hit_alias a WHERE a.hit_id = q.id) AS missing "
+            "FROM unnest($1::bigint[]) AS q(id)) s WHERE acked OR missing",
+            1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-            u->acked = PQntuples(res) > 0 ? calloc((size_t)PQntuples(res), sizeof *u->acked) : NULL;
+            size_t n = (size_t)PQntuples(res);
+            u->acked = n > 0 ? calloc(n, sizeof *u->acked) : NULL;
+            u->missing = n > 0 ? calloc(n, sizeof *u->missing) : NULL;
             /* Out of memory: unknown, so they are announced again rather than dropped. */
-            u->answered = PQntuples(res) == 0 || u->acked;
-            for (int i = 0; u->acked && i < PQntuples(res); i++)
-                u->acked[u->nacked++] = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+            u->answered = n == 0 || (u->acked && u->missing);
+            for (int i = 0; u->answered && i < (int)n; i++) {
+                uint64_t id = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+                if (strcmp(PQgetvalue(res, i, 1), "t") == 0)
+                    u->acked[u->nacked++] = id;
+                else
+                    u->missing[u->nmissing++] = id;
+            }
         } else {
             log_warn("sync", "acknowledgements: %s",
                      PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)

@@ -36,6 +36,10 @@ struct sync_update {
     /* The answer to sync_ask_acked: which of the HITs asked about are acknowledged. */
     uint64_t *acked; /* ids (a subset of those asked), or NULL */
     size_t nacked;
+    /* Of those asked, the ids neither stored nor an alias of a stored HIT: refused with their
+     * read, or (read spool on) not stored yet. NULL when none. */
+    uint64_t *missing;
+    size_t nmissing;
     uint64_t serial; /* the question's, as asked */
     bool answered;   /* an answer (acked may be empty); false when the database could not say */
     bool is_answer;

@@ -433,7 +433,8 @@ int main(void)
     h_exec(db.admin, "UPDATE anpr.watchlist SET covert = true WHERE name = 'Stolen vehicles'");
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM anpr.dispatch_hits WHERE hit_id = %" PRIu64
-             " AND list_name IS NULL AND entry_plate IS NULL AND instruction IS NULL",
+             " AND list_name IS NULL AND entry_plate IS NULL AND instruction IS NULL "
+             "AND detail IS NULL",
              first[0].hit_id);
     CHECK_INT(h_query_ll(op, sql), 1);
     h_exec(db.admin, "UPDATE anpr.watchlist SET covert = false WHERE name = 'Stolen vehicles'");
@@ -447,6 +448,8 @@ int main(void)
         "42501");
     CHECK_STR(s_state(op, "SELECT count(*) FROM anpr.plate_read", NULL, 0), "42501");
     CHECK_STR(s_state(op, "SELECT count(*) FROM anpr.hits", NULL, 0), "42501");
+    /* Aliases may be of covert HITs: only the daemon reads them. */
+    CHECK_STR(s_state(op, "SELECT count(*) FROM anpr.hit_alias", NULL, 0), "42501");
     CHECK_STR(s_state(db.admin, "UPDATE anpr.hit_ack SET reason = NULL", msg, sizeof msg), "42501");
     CHECK_CONTAINS(msg, "append-only");
     CHECK_STR(s_state(db.admin, "DELETE FROM anpr.hit_ack", NULL, 0), "42501");

@@ -4,8 +4,10 @@
  * will not take) makes one read of a batch unstorable: the batch is stored read by read, the
  * good reads are stored and acknowledged, the bad one gets a REJECT naming the SQLSTATE, and
  * the daemon goes on. The HIT of a good read is published; the refused read's HIT, never
- * stored, is not.
+ * stored, is not. With the read spool (a HIT goes out once its read is in the spool) the
+ * refused read's urgent HIT is let go from re-announcement.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +88,26 @@ int main(void)
         h_daemon_dump_log(&d);
     else
         h_daemon_cleanup(&d);
+
+    /* With the read spool a HIT is published once its read is durable in the spool, before
+     * the database refuses the read. Nobody can acknowledge a HIT never stored, so the urgent
+     * one is announced again only until anprd learns it is not in the database. */
+    struct h_daemon d2;
+    char spool[64] = "/tmp/anprd-refused.XXXXXX", extra[256];
+    if (!mkdtemp(spool))
+        h_fatal("mkdtemp: %s", strerror(errno));
+    snprintf(extra, sizeof extra, "spool:\n  dir: \"%s/reads\"\n", spool);
+    struct h_daemon_opts opts = {.dispatch = "  reannounce_s: 1\n", .extra = extra};
+    if (h_daemon_start_opts(&d2, &db, &opts) != 0)
+        return 1;
+    void *s2 = h_dealer(d2.ingest_ep);
+    struct proto_read poison = h_read(CAM, N + 2, "POISON-1", "BE");
+    h_send_read(s2, &poison);
+    CHECK(h_daemon_wait_log(&d2, "was not stored (its read was refused)", 20000));
+    CHECK(h_daemon_log_has(&d2, "read " CAM " seq 42 refused by the database"));
+    h_close(s2);
+    CHECK_INT(h_daemon_finish(&d2, check_failed), 0);
+    h_rmtree(spool);
     h_db_close(&db);
     return check_done("itest_refused");
 }

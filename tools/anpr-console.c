@@ -136,7 +136,7 @@ static void s_usage(FILE *f)
             "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
             "priority match entry_plate reading nsubst detail post_match hit_id again\n"
             "(reading: 0 = the plate as read, n = the read's candidate n; again: 1 = announced\n"
-            "again, not acknowledged yet; the text format starts the line with AGAIN)\n"
+            "again, not acknowledged yet; the text format shows AGAIN after the priority)\n"
             "\n"
             "exit: 0 done; 1 --timeout before --count, or ack refused; 2 usage or socket\n"
             "error; 3 database error\n");

@@ -4,7 +4,8 @@
 -- was stored already, anprd matches it again and may announce its HIT again, under a new id:
 -- the id was given before anprd could know the read was there. The hits table keeps the first
 -- HIT (one row per read and entry), so the second id is recorded here as an alias of the
--- stored one, and acknowledging either id acknowledges that HIT.
+-- stored one, and acknowledging either id acknowledges that HIT. Only the daemon reads the
+-- table (an alias may be of a covert HIT); dispatch goes through anpr.acknowledge_hit.
 CREATE TABLE anpr.hit_alias (
     hit_id        bigint PRIMARY KEY, -- the id announced again
     stored_hit_id bigint NOT NULL     -- anpr.hits.hit_id of the HIT it names
@@ -15,7 +16,6 @@ GRANT SELECT, INSERT ON anpr.hit_alias TO anpr_daemon;
 -- id given (at start, so a clock set back does not give an id twice), the daemon reads these
 -- columns of the HITs it wrote; not the plate nor anything else.
 GRANT SELECT (camera_id, seq, read_time, entry_id, hit_id, post_match) ON anpr.hits TO anpr_daemon;
-GRANT SELECT ON anpr.hit_alias TO anpr_dispatch, anpr_admin;
 
 -- The HIT an id names: itself, or the stored HIT it is an alias of.
 CREATE FUNCTION anpr.hit_of(p_hit_id bigint) RETURNS bigint
@@ -63,24 +63,29 @@ $$;
 
 -- The dispatch view of migration 010, with the list and entry shown only while their list is
 -- not covert: a list made covert later keeps its earlier HITs on the general view (dispatch
--- saw them live), but no longer its name, listed plate, instruction or reference.
+-- saw them live), but no longer its name, listed plate, instruction or reference, nor the
+-- HIT's detail (for a pattern it names the listed pattern).
 CREATE OR REPLACE VIEW anpr.dispatch_hits WITH (security_barrier) AS
     SELECT h.id, h.camera_id, h.seq, h.read_time, h.plate, h.entry_id, h.list_id, h.priority,
-           h.category, h.match_kind, h.reading, h.nsubst, h.detail, h.suppressed, h.created_at,
+           h.category, h.match_kind, h.reading, h.nsubst,
+           CASE WHEN w.covert THEN NULL ELSE h.detail END AS detail, h.suppressed, h.created_at,
            h.hit_id, h.post_match,
            c.code AS camera,
            r.plate_raw AS read_plate, r.country AS read_country, r.confidence, r.lane,
            r.direction, r.latitude, r.longitude, r.image_ref, r.candidates, r.cand_conf,
-           w.name AS list_name, anpr.entry_key(e.plate) AS entry_plate,
-           e.country AS entry_country, e.instruction, e.external_ref,
+           CASE WHEN w.covert THEN NULL ELSE w.name END AS list_name,
+           CASE WHEN w.covert THEN NULL ELSE anpr.entry_key(e.plate) END AS entry_plate,
+           CASE WHEN w.covert THEN NULL ELSE e.country END AS entry_country,
+           CASE WHEN w.covert THEN NULL ELSE e.instruction END AS instruction,
+           CASE WHEN w.covert THEN NULL ELSE e.external_ref END AS external_ref,
            a.id AS ack_id, a.decision AS ack_decision, a.reason AS ack_reason,
            a.operator AS ack_operator, a.acked_at
     FROM anpr.hits h
     JOIN anpr.camera c ON c.id = h.camera_id
     LEFT JOIN anpr.plate_read r
            ON r.camera_id = h.camera_id AND r.read_time = h.read_time AND r.seq = h.seq
-    LEFT JOIN anpr.watchlist w ON w.id = h.list_id AND NOT w.covert
-    LEFT JOIN anpr.watchlist_entry e ON e.id = h.entry_id AND w.id IS NOT NULL
+    LEFT JOIN anpr.watchlist w ON w.id = h.list_id
+    LEFT JOIN anpr.watchlist_entry e ON e.id = h.entry_id
     LEFT JOIN LATERAL (SELECT k.id, k.decision, k.reason, k.operator, k.acked_at
                        FROM anpr.hit_ack k WHERE k.hit_id = h.hit_id
                        ORDER BY k.id DESC LIMIT 1) a ON true
