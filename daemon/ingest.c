@@ -520,7 +520,10 @@ static void s_spool_flush(ingest_t *self, bool force)
     }
     if (spool_commit(self->spool, &durable, err, sizeof err) != SPOOL_OK) {
         self->stats.spool_errors++;
+        /* The readers wait too (their frames stay queued): the group must not grow past
+         * what a full disk may take once some room is back. */
         self->spool_retry_us = now + 100000;
+        self->spool_full_until = self->spool_retry_us;
         if (s_spool_log_due(self))
             log_error("ingest", "spool: %s; %zu reads not acknowledged, retrying", err, b->nreads);
         return;
@@ -1105,10 +1108,13 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
                   e->list->opts.suppress_s, e->list->opts.realert_camera);
         s_queue_hit(self, r, &hits[i], hit_ids[i]);
     }
-    /* A full batch waits in line, so batch_size bounds every COPY (spool mode: the group is
-     * committed at once). */
-    if (self->spool)
+    /* A full batch waits in line, so batch_size bounds every COPY; in spool mode a full group
+     * is committed at once, so batch_size bounds every group too. */
+    if (self->spool) {
+        if (self->cur->nreads >= (size_t)self->conf->database.batch_size)
+            s_spool_flush(self, false);
         return;
+    }
     if (self->cur->nreads >= (size_t)self->conf->database.batch_size && s_queue_cur(self) != 0)
         log_error("ingest", "out of memory queueing a batch");
     return;
