@@ -111,7 +111,6 @@ struct ingest {
         int64_t mono_us;
     } spool_groups[256];
     size_t ngroups, group_head;
-    uint64_t pub_spool_pos; /* while a group's HITs are published: where it ends in the spool */
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
     fwd_t *fwd;            /* the national backbone forwarder, or NULL */
@@ -290,7 +289,7 @@ static void s_batch_put(ingest_t *self, struct batch *b)
 }
 
 static void s_spool_flush(ingest_t *self, bool force);
-static void s_publish_batch(ingest_t *self, const struct batch *b);
+static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spool_pos);
 static int s_fwd_commit(ingest_t *self);
 
 /* Hand the next batch to the writer if it is idle and something is due (spool mode: commit the
@@ -366,7 +365,7 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.reads_stored += b->stored;
     self->stats.reads_duplicate += b->nreads - b->stored;
     self->stats.hits_stored += b->hits_stored;
-    s_publish_batch(self, b);
+    s_publish_batch(self, b, 0);
     s_ack_batch(self, b);
     s_batch_put(self, b);
 }
@@ -531,11 +530,9 @@ static void s_spool_flush(ingest_t *self, bool force)
     self->stats.pending -= b->nreads;
     self->stats.reads_spooled += b->nreads;
     s_group_note(self, durable, now);
-    self->pub_spool_pos = durable;
     for (size_t i = 0; i < b->nreads; i++)
         pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
-    s_publish_batch(self, b);
-    self->pub_spool_pos = 0;
+    s_publish_batch(self, b, durable);
     s_ack_batch(self, b);
     batch_reset(b);
 }
@@ -570,7 +567,7 @@ static int s_encode_hit(const struct proto_hit *hit, int tlen, uint8_t *frame, s
     return -1;
 }
 
-static void s_watch_urgent(ingest_t *self, const struct batch_pub *p);
+static void s_watch_urgent(ingest_t *self, const struct batch_pub *p, uint64_t spool_pos);
 
 /* A post-match HIT, stored by the sync thread already: published, and announced again while
  * unacknowledged if it is urgent, as a live one. */
@@ -590,7 +587,7 @@ static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *t
                             .hit_id = hit->hit_id,
                             .frame = frame,
                             .len = len};
-    s_watch_urgent(self, &pub);
+    s_watch_urgent(self, &pub, 0);
 }
 
 /* A live HIT, published once its batch is durable (the spool, or the database): a HIT a
@@ -626,7 +623,7 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
  * way to acknowledge yet), so nothing would stop it for a day; nor would it have gone anywhere
  * without a covert_endpoint. Every other HIT went to the dispatch feed, which is always there.
  */
-static void s_watch_add(ingest_t *self, const struct batch_pub *p)
+static void s_watch_add(ingest_t *self, const struct batch_pub *p, uint64_t spool_pos)
 {
     int64_t now = util_mono_us();
 
@@ -657,22 +654,23 @@ static void s_watch_add(ingest_t *self, const struct batch_pub *p)
     w->len = p->len;
     w->priority = p->priority;
     w->hit_id = p->hit_id;
-    w->spool_pos = self->pub_spool_pos;
+    w->spool_pos = spool_pos;
     w->first_us = now;
     w->due_us = now + (int64_t)self->conf->dispatch.reannounce_s * 1000000;
     self->nwatch++;
 }
 
-/* Watch a HIT just published if it is urgent enough to be announced again. */
-static void s_watch_urgent(ingest_t *self, const struct batch_pub *p)
+/* Watch a HIT just published if it is urgent enough to be announced again; spool_pos: where
+ * its read's group ends in the read spool (0 without the spool, or when it is stored). */
+static void s_watch_urgent(ingest_t *self, const struct batch_pub *p, uint64_t spool_pos)
 {
     if (self->conf->dispatch.reannounce_s > 0 &&
         p->priority <= self->conf->dispatch.reannounce_priority)
-        s_watch_add(self, p);
+        s_watch_add(self, p, spool_pos);
 }
 
-/* Publish the HITs of a batch that is durable now. */
-static void s_publish_batch(ingest_t *self, const struct batch *b)
+/* Publish the HITs of a batch that is durable now (spool_pos: see s_watch_urgent). */
+static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spool_pos)
 {
     size_t off = 0;
     struct batch_pub p;
@@ -682,7 +680,7 @@ static void s_publish_batch(ingest_t *self, const struct batch *b)
         if (p.read < b->nreads && b->acks[p.read].refused[0])
             continue;
         s_send_hit(self, p.topic, p.tlen, p.covert, p.frame, p.len);
-        s_watch_urgent(self, &p);
+        s_watch_urgent(self, &p, spool_pos);
     }
 }
 
