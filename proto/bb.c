@@ -88,49 +88,14 @@ enum s_rule {
     S_LINE,  /* strict UTF-8 without control characters */
 };
 
-/* Strict UTF-8 without C0, DEL or C1 controls; *at is the offset of the first bad sequence. */
+/* Strict UTF-8 without C0, DEL or C1 controls (PROTOCOL.md's rule for plates and lines); *at
+ * is the offset of the first bad sequence. */
 static bool s_line_ok(const uint8_t *s, size_t n, size_t *at)
 {
-    size_t i = 0;
+    uint32_t cp;
 
-    while (i < n) {
-        uint8_t b = s[i], lo = 0x80, hi = 0xBF;
-        size_t len;
-        uint32_t cp;
-
-        *at = i;
-        if (b < 0x80) {
-            cp = b;
-            len = 1;
-        } else if (b >= 0xC2 && b <= 0xDF) {
-            cp = b & 0x1Fu;
-            len = 2;
-        } else if (b >= 0xE0 && b <= 0xEF) {
-            cp = b & 0x0Fu;
-            len = 3;
-            lo = b == 0xE0 ? 0xA0 : 0x80; /* overlong */
-            hi = b == 0xED ? 0x9F : 0xBF; /* surrogates */
-        } else if (b >= 0xF0 && b <= 0xF4) {
-            cp = b & 0x07u;
-            len = 4;
-            lo = b == 0xF0 ? 0x90 : 0x80; /* overlong */
-            hi = b == 0xF4 ? 0x8F : 0xBF; /* beyond U+10FFFF */
-        } else {
-            return false;
-        }
-        if (len > n - i)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            uint8_t c = s[i + k];
-            if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF))
-                return false;
-            cp = (cp << 6) | (c & 0x3Fu);
-        }
-        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
-            return false;
-        i += len;
-    }
-    return true;
+    *at = 0;
+    return proto_utf8_scan(s, n, true, at, &cp) == PROTO_UTF8_OK;
 }
 
 static bool s_char_ok(enum s_rule rule, uint8_t c)

@@ -106,12 +106,6 @@ static void s_ok(struct proto_error *err)
 
 /* ---- byte-level field checks, shared by decoders (wire bytes) and encoders (C strings) ---- */
 
-enum s_utf8 {
-    S_UTF8_OK = 0,
-    S_UTF8_BAD,    /* not well-formed UTF-8 */
-    S_UTF8_CONTROL /* well-formed, but a code point the field does not allow */
-};
-
 /*
  * How many bytes at the start of s (length n), in whole words of 8, are all within lo..hi
  * (1 <= lo <= hi <= 0x7F): the fields a decoder checks are nearly all ASCII, and eight bytes
@@ -132,13 +126,8 @@ static size_t s_ascii_run(const uint8_t *s, size_t n, uint8_t lo, uint8_t hi)
     return i;
 }
 
-/*
- * Strict UTF-8 (Unicode table 3-7): no overlong forms, no surrogates, nothing above U+10FFFF.
- * With plate rules C0 controls, DEL and C1 controls are refused; otherwise only NUL, which
- * would cut the decoded C string short. *at is the offset of the first bad sequence.
- */
-static enum s_utf8 s_utf8_scan(const uint8_t *s, size_t n, bool plate_rules, size_t *at,
-                               uint32_t *cp_out)
+enum proto_utf8 proto_utf8_scan(const uint8_t *s, size_t n, bool plate_rules, size_t *at,
+                                uint32_t *cp_out)
 {
     size_t i = s_ascii_run(s, n, 0x20, 0x7E);
 
@@ -174,40 +163,40 @@ static enum s_utf8 s_utf8_scan(const uint8_t *s, size_t n, bool plate_rules, siz
                 hi = 0x8F; /* above is beyond U+10FFFF */
         } else {
             *at = i; /* lone continuation byte, C0/C1 overlong lead, or F5..FF */
-            return S_UTF8_BAD;
+            return PROTO_UTF8_BAD;
         }
         if (len > n - i) {
             *at = i;
-            return S_UTF8_BAD;
+            return PROTO_UTF8_BAD;
         }
         for (size_t k = 1; k < len; k++) {
             uint8_t c = s[i + k];
             if (k == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) {
                 *at = i;
-                return S_UTF8_BAD;
+                return PROTO_UTF8_BAD;
             }
             cp = (cp << 6) | (c & 0x3Fu);
         }
         if (cp == 0 || (plate_rules && (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)))) {
             *at = i;
             *cp_out = cp;
-            return S_UTF8_CONTROL;
+            return PROTO_UTF8_CONTROL;
         }
         i += len;
     }
-    return S_UTF8_OK;
+    return PROTO_UTF8_OK;
 }
 
 static enum proto_reason s_plate_scan(const uint8_t *s, size_t n, size_t *at, uint32_t *cp,
-                                      enum s_utf8 *kind)
+                                      enum proto_utf8 *kind)
 {
-    *kind = S_UTF8_OK;
+    *kind = PROTO_UTF8_OK;
     if (n == 0)
         return PROTO_E_PLATE_EMPTY;
     if (n > PROTO_PLATE_MAX)
         return PROTO_E_PLATE_LONG;
-    *kind = s_utf8_scan(s, n, true, at, cp);
-    return *kind == S_UTF8_OK ? PROTO_OK : PROTO_E_PLATE_INVALID;
+    *kind = proto_utf8_scan(s, n, true, at, cp);
+    return *kind == PROTO_UTF8_OK ? PROTO_OK : PROTO_E_PLATE_INVALID;
 }
 
 /* A plate: the read's own plate fails with the PLATE_* reasons, any other plate with FIELD. */
@@ -216,7 +205,7 @@ static int s_check_plate(const uint8_t *s, size_t n, bool own, const char *pfx, 
 {
     size_t at = 0;
     uint32_t cp = 0;
-    enum s_utf8 kind;
+    enum proto_utf8 kind;
     enum proto_reason why = s_plate_scan(s, n, &at, &cp, &kind);
     enum proto_reason reason = own ? why : PROTO_E_FIELD;
 
@@ -228,7 +217,7 @@ static int s_check_plate(const uint8_t *s, size_t n, bool own, const char *pfx, 
     case PROTO_E_PLATE_LONG:
         return s_fail(err, reason, "%s.%s: %zu bytes > %d", pfx, field, n, PROTO_PLATE_MAX);
     default:
-        if (kind == S_UTF8_BAD)
+        if (kind == PROTO_UTF8_BAD)
             return s_fail(err, reason, "%s.%s: invalid UTF-8 at byte %zu", pfx, field, at);
         return s_fail(err, reason, "%s.%s: control character U+%04X at byte %zu", pfx, field,
                       (unsigned)cp, at);
@@ -246,10 +235,10 @@ static int s_check_text(const uint8_t *s, size_t n, size_t min, size_t max, cons
         return s_fail(err, PROTO_E_FIELD, "%s.%s: empty", pfx, field);
     if (n > max)
         return s_fail(err, PROTO_E_FIELD, "%s.%s: %zu bytes > %zu", pfx, field, n, max);
-    switch (s_utf8_scan(s, n, false, &at, &cp)) {
-    case S_UTF8_OK:
+    switch (proto_utf8_scan(s, n, false, &at, &cp)) {
+    case PROTO_UTF8_OK:
         return 0;
-    case S_UTF8_BAD:
+    case PROTO_UTF8_BAD:
         return s_fail(err, PROTO_E_FIELD, "%s.%s: invalid UTF-8 at byte %zu", pfx, field, at);
     default:
         return s_fail(err, PROTO_E_FIELD, "%s.%s: NUL at byte %zu", pfx, field, at);
@@ -268,10 +257,10 @@ static int s_check_line(const uint8_t *s, size_t n, size_t max, const char *pfx,
 
     if (n > max)
         return s_fail(err, PROTO_E_FIELD, "%s.%s: %zu bytes > %zu", pfx, field, n, max);
-    switch (s_utf8_scan(s, n, true, &at, &cp)) {
-    case S_UTF8_OK:
+    switch (proto_utf8_scan(s, n, true, &at, &cp)) {
+    case PROTO_UTF8_OK:
         return 0;
-    case S_UTF8_BAD:
+    case PROTO_UTF8_BAD:
         return s_fail(err, PROTO_E_FIELD, "%s.%s: invalid UTF-8 at byte %zu", pfx, field, at);
     default:
         return s_fail(err, PROTO_E_FIELD, "%s.%s: control character U+%04X at byte %zu", pfx, field,
@@ -1174,7 +1163,7 @@ enum proto_reason proto_plate_check(const char *plate, size_t len)
 {
     size_t at;
     uint32_t cp;
-    enum s_utf8 kind;
+    enum proto_utf8 kind;
 
     if (!plate)
         return len == 0 ? PROTO_E_PLATE_EMPTY : PROTO_E_PLATE_INVALID;

@@ -152,6 +152,22 @@ const char *proto_match_name(unsigned match);
 /* Stable lower-case token for a reason ("truncated", "unknown_camera", ...). */
 const char *proto_reason_name(enum proto_reason reason);
 
+/* What proto_utf8_scan found. */
+enum proto_utf8 {
+    PROTO_UTF8_OK = 0,
+    PROTO_UTF8_BAD,    /* not well-formed UTF-8 */
+    PROTO_UTF8_CONTROL /* well-formed, but a code point the field does not allow */
+};
+
+/*
+ * Strict UTF-8 (Unicode table 3-7): no overlong forms, no surrogates, nothing above U+10FFFF.
+ * With plate rules (the rule of plates and of operator lines, here and in BACKBONE.md) C0
+ * controls, DEL and C1 controls are refused; otherwise only NUL, which would cut a decoded C
+ * string short. *at is the offset of the first bad sequence, *cp the refused code point.
+ */
+enum proto_utf8 proto_utf8_scan(const uint8_t *s, size_t n, bool plate_rules, size_t *at,
+                                uint32_t *cp);
+
 /*
  * Check the header of a frame of `len` bytes: magic, version, exact body length, size limit.
  * On success stores the type and returns 0; on failure fills err and returns -1. The type is
