@@ -6,6 +6,7 @@
  */
 #include "bb.h"
 #include "check.h"
+#include "vectors.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -137,48 +138,6 @@ static const struct {
 
 /* ---- helpers ---- */
 
-/* Parse hex digits, ignoring whitespace; returns the byte count or 0 on a bad string. */
-static size_t s_unhex(const char *hex, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    int hi = -1;
-
-    for (const char *p = hex; *p; p++) {
-        int v;
-
-        if (isspace((unsigned char)*p))
-            continue;
-        if (!isxdigit((unsigned char)*p) || (hi < 0 && n == cap))
-            return 0;
-        v = isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10);
-        if (hi < 0) {
-            hi = v;
-        } else {
-            out[n++] = (uint8_t)(hi << 4 | v);
-            hi = -1;
-        }
-    }
-    return hi < 0 ? n : 0;
-}
-
-static void s_print_hex(const char *name, const uint8_t *b, size_t n)
-{
-    fprintf(stderr, "%s (%zu bytes):\n", name, n);
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%02X%s", b[i], (i % 16 == 15 || i + 1 == n) ? "\n" : " ");
-}
-
-static void s_check_hex(const char *name, const uint8_t *got, size_t n, const char *hex)
-{
-    uint8_t want[BB_MAX_FRAME];
-    size_t wn = s_unhex(hex, want, sizeof want);
-    bool same = n > 0 && wn == n && memcmp(got, want, n) == 0;
-
-    CHECK(same);
-    if (!same)
-        s_print_hex(name, got, n);
-}
-
 static int s_decode(enum s_dec dec, const uint8_t *b, size_t n, struct bb_error *err)
 {
     struct bb_hello hello;
@@ -216,13 +175,13 @@ static void s_test_vectors(void)
 
     s_vec_hello(&hello);
     n = bb_encode_hello(&hello, buf, sizeof buf);
-    s_check_hex("HELLO", buf, n, v_hello);
+    vec_check_hex("HELLO", buf, n, v_hello);
     CHECK_INT(bb_decode_hello(buf, n, &hello2, &err), 0);
     CHECK(memcmp(&hello, &hello2, sizeof hello) == 0);
 
     s_vec_hit(&hit);
     n = bb_encode_hit(&hit, buf, sizeof buf);
-    s_check_hex("HIT", buf, n, v_hit);
+    vec_check_hex("HIT", buf, n, v_hit);
     CHECK_INT(bb_decode_hit(buf, n, &hit2, &err), 0);
     CHECK(memcmp(&hit, &hit2, sizeof hit) == 0);
     CHECK_INT(bb_frame_id(buf, n), 1001);
@@ -230,26 +189,26 @@ static void s_test_vectors(void)
 
     s_vec_read(&read);
     n = bb_encode_read(&read, buf, sizeof buf);
-    s_check_hex("READ", buf, n, v_read);
+    vec_check_hex("READ", buf, n, v_read);
     CHECK_INT(bb_decode_read(buf, n, &read2, &err), 0);
     CHECK(memcmp(&read, &read2, sizeof read) == 0);
     CHECK_INT(bb_frame_id(buf, n), 1002);
 
     n = bb_encode_ack(1002, buf, sizeof buf);
-    s_check_hex("ACK", buf, n, v_ack);
+    vec_check_hex("ACK", buf, n, v_ack);
     CHECK_INT(bb_decode_ack(buf, n, &upto, &err), 0);
     CHECK_INT(upto, 1002);
     CHECK_INT(bb_frame_id(buf, n), 0); /* an ACK carries no message id */
 
     s_vec_nack(&nack);
     n = bb_encode_nack(&nack, buf, sizeof buf);
-    s_check_hex("NACK", buf, n, v_nack);
+    vec_check_hex("NACK", buf, n, v_nack);
     CHECK_INT(bb_decode_nack(buf, n, &nack2, &err), 0);
     CHECK(memcmp(&nack, &nack2, sizeof nack) == 0);
 
     s_vec_nack_conn(&nack);
     n = bb_encode_nack(&nack, buf, sizeof buf);
-    s_check_hex("NACK connection", buf, n, v_nack_conn);
+    vec_check_hex("NACK connection", buf, n, v_nack_conn);
     CHECK_INT(bb_decode_nack(buf, n, &nack2, &err), 0);
     CHECK_INT(nack2.id, 0);
     CHECK_INT(nack2.reason, BB_E_VERSION);
@@ -264,7 +223,7 @@ static void s_test_truncation(void)
 
     for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++) {
         uint8_t full[BB_MAX_FRAME];
-        size_t n = s_unhex(vecs[v], full, sizeof full);
+        size_t n = vec_unhex(vecs[v], full, sizeof full);
 
         CHECK(n > BB_HDR_LEN);
         for (size_t cut = 0; cut < n; cut++) {
@@ -297,7 +256,7 @@ static void s_test_malformed(void)
 {
     for (size_t i = 0; i < sizeof s_malformed / sizeof s_malformed[0]; i++) {
         uint8_t b[BB_MAX_FRAME];
-        size_t n = s_unhex(s_malformed[i].hex, b, sizeof b);
+        size_t n = vec_unhex(s_malformed[i].hex, b, sizeof b);
         struct bb_error err = {BB_OK, ""};
         int rc = s_decode(s_malformed[i].dec, b, n, &err);
 
@@ -445,41 +404,15 @@ static void s_test_names(void)
               strcmp(bb_reason_name((enum bb_reason)r), "unknown") != 0);
 }
 
-/* Collapse runs of whitespace into one space and trim, in place. */
-static void s_squeeze(char *s)
-{
-    char *out = s;
-
-    for (const char *p = s; *p; p++) {
-        if (isspace((unsigned char)*p)) {
-            if (out > s && out[-1] != ' ')
-                *out++ = ' ';
-        } else {
-            *out++ = *p;
-        }
-    }
-    if (out > s && out[-1] == ' ')
-        out--;
-    *out = '\0';
-}
-
 /* BACKBONE.md prints the same vectors and malformed frames, with the same reasons. */
 static void s_test_doc(const char *path)
 {
     const char *vecs[] = {v_hello, v_hit, v_read, v_ack, v_nack, v_nack_conn};
-    FILE *f = fopen(path, "rb");
-    char *doc;
-    size_t n;
+    char *doc = vec_read_doc(path);
 
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    doc = malloc(1 << 20);
+    CHECK(doc != NULL);
     if (!doc)
-        abort();
-    n = fread(doc, 1, (1 << 20) - 1, f);
-    doc[n] = '\0';
-    fclose(f);
+        return;
 
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
         char block[4 * BB_MAX_FRAME];
@@ -493,7 +426,7 @@ static void s_test_doc(const char *path)
         const char *line;
 
         snprintf(hex, sizeof hex, "%s", s_malformed[i].hex);
-        s_squeeze(hex);
+        vec_squeeze(hex);
         /* | M01 | `41 42 ...` | decoder | 1 truncated | */
         snprintf(row, sizeof row, "| %s | `%s` |", s_malformed[i].id, hex);
         line = strstr(doc, row);

@@ -5,6 +5,7 @@
  * any rule the encoders refuse to break.
  */
 #include "check.h"
+#include "vectors.h"
 #include "proto.h"
 
 #include <ctype.h>
@@ -243,50 +244,6 @@ static void s_vec_hit_pattern(struct proto_hit *h)
 
 /* ---- helpers ---- */
 
-/* Parse hex digits, ignoring whitespace; returns the byte count or 0 on a bad string. */
-static size_t s_unhex(const char *hex, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    int hi = -1;
-
-    for (const char *p = hex; *p; p++) {
-        int v;
-
-        if (isspace((unsigned char)*p))
-            continue;
-        if (!isxdigit((unsigned char)*p) || (hi < 0 && n == cap))
-            return 0;
-        v = isdigit((unsigned char)*p) ? *p - '0' : (tolower((unsigned char)*p) - 'a' + 10);
-        if (hi < 0) {
-            hi = v;
-        } else {
-            out[n++] = (uint8_t)(hi << 4 | v);
-            hi = -1;
-        }
-    }
-    return hi < 0 ? n : 0;
-}
-
-/* Same layout as the vectors: upper case, 16 bytes per line. */
-static void s_print_hex(const char *name, const uint8_t *b, size_t n)
-{
-    fprintf(stderr, "%s (%zu bytes):\n", name, n);
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%02X%s", b[i], (i % 16 == 15 || i + 1 == n) ? "\n" : " ");
-}
-
-/* Encoded bytes equal the documented hex. */
-static void s_check_hex(const char *name, const uint8_t *got, size_t n, const char *hex)
-{
-    uint8_t want[PROTO_MAX_FRAME];
-    size_t wn = s_unhex(hex, want, sizeof want);
-    bool same = n > 0 && wn == n && memcmp(got, want, n) == 0;
-
-    CHECK(same);
-    if (!same)
-        s_print_hex(name, got, n);
-}
-
 static uint64_t s_rng_state;
 
 static uint64_t s_rand(void)
@@ -513,7 +470,7 @@ static void s_test_read_vectors(void)
 
         vec[i].build(&in);
         n = proto_encode_read(&in, buf, sizeof buf);
-        s_check_hex(vec[i].name, buf, n, vec[i].hex);
+        vec_check_hex(vec[i].name, buf, n, vec[i].hex);
         CHECK_INT(proto_peek(buf, n, &type, &err), 0);
         CHECK_INT(type, PROTO_READ);
         CHECK_INT(proto_decode_read(buf, n, &out, &err), 0);
@@ -523,7 +480,7 @@ static void s_test_read_vectors(void)
         n2 = proto_encode_read(&out, again, sizeof again);
         CHECK(n2 == n && memcmp(buf, again, n) == 0);
         /* the encoded bytes also decode from the documented hex */
-        n2 = s_unhex(vec[i].hex, again, sizeof again);
+        n2 = vec_unhex(vec[i].hex, again, sizeof again);
         CHECK_INT(proto_decode_read(again, n2, &out, &err), 0);
         CHECK(s_read_eq(&in, &out));
     }
@@ -533,7 +490,7 @@ static void s_test_read_vectors(void)
         struct proto_read r;
         struct proto_error err;
         uint8_t buf[PROTO_MAX_FRAME];
-        size_t n = s_unhex(v_read_full, buf, sizeof buf);
+        size_t n = vec_unhex(v_read_full, buf, sizeof buf);
 
         CHECK_INT(proto_decode_read(buf, n, &r, &err), 0);
         CHECK_INT(r.seq, 42);
@@ -555,14 +512,14 @@ static void s_test_read_vectors(void)
         CHECK_STR(r.cand[2].plate, "");
         CHECK_STR(r.image_ref, "s3://anpr/e40/42.jpg");
 
-        n = s_unhex(v_read_pos, buf, sizeof buf);
+        n = vec_unhex(v_read_pos, buf, sizeof buf);
         CHECK_INT(proto_decode_read(buf, n, &r, &err), 0);
         CHECK_INT(r.seq, 9000000001);
         CHECK_INT(r.lon_e7, -1246254);
         CHECK_STR(r.plate, "AB12 CDE");
         CHECK_STR(r.image_ref, "");
 
-        n = s_unhex(v_read_min, buf, sizeof buf);
+        n = vec_unhex(v_read_min, buf, sizeof buf);
         CHECK_INT(proto_decode_read(buf, n, &r, &err), 0);
         CHECK(!r.has_position);
         CHECK_INT(r.lat_e7, 0);
@@ -581,7 +538,7 @@ static void s_test_other_vectors(void)
     size_t n, n2, nack = s_vec_ack(ack), nout = 99;
 
     n = proto_encode_ack(ack, nack, buf, sizeof buf);
-    s_check_hex("ack", buf, n, v_ack);
+    vec_check_hex("ack", buf, n, v_ack);
     CHECK_INT(proto_decode_ack(buf, n, ack_out, PROTO_ACK_MAX_RANGES, &nout, &err), 0);
     CHECK_INT(nout, 2);
     CHECK_STR(ack_out[0].camera, "cam-01");
@@ -595,7 +552,7 @@ static void s_test_other_vectors(void)
 
     s_vec_reject(&rej);
     n = proto_encode_reject(&rej, buf, sizeof buf);
-    s_check_hex("reject", buf, n, v_reject);
+    vec_check_hex("reject", buf, n, v_reject);
     CHECK_INT(proto_decode_reject(buf, n, &rej_out, &err), 0);
     CHECK_STR(rej_out.camera, "cam-01");
     CHECK_INT(rej_out.seq, 7);
@@ -606,7 +563,7 @@ static void s_test_other_vectors(void)
 
     s_vec_reject_version(&rej);
     n = proto_encode_reject(&rej, buf, sizeof buf);
-    s_check_hex("reject_version", buf, n, v_reject_version);
+    vec_check_hex("reject_version", buf, n, v_reject_version);
     CHECK_INT(proto_decode_reject(buf, n, &rej_out, &err), 0);
     CHECK_STR(rej_out.camera, "");
     CHECK_INT(rej_out.seq, 0);
@@ -615,7 +572,7 @@ static void s_test_other_vectors(void)
 
     s_vec_hit(&hit);
     n = proto_encode_hit(&hit, buf, sizeof buf);
-    s_check_hex("hit", buf, n, v_hit);
+    vec_check_hex("hit", buf, n, v_hit);
     CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
     CHECK(s_hit_eq(&hit, &hit_out));
     CHECK_INT(hit_out.entry_id, 1001);
@@ -641,19 +598,19 @@ static void s_test_other_vectors(void)
     CHECK_INT(hit_out.match, PROTO_MATCH_EXACT);
     hit.post_match = false;
 
-    n = s_unhex(v_hit_cand, buf, sizeof buf);
+    n = vec_unhex(v_hit_cand, buf, sizeof buf);
     CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
     CHECK_INT(hit_out.match, PROTO_MATCH_CANDIDATE);
     CHECK_INT(hit_out.reading, 2);
     CHECK_STR(hit_out.read.cand[hit_out.reading - 1].plate, "I-ABC-123");
     CHECK_STR(hit_out.detail, "candidate 2 (301), exact");
-    n = s_unhex(v_hit_ocr, buf, sizeof buf);
+    n = vec_unhex(v_hit_ocr, buf, sizeof buf);
     CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
     CHECK_INT(hit_out.match, PROTO_MATCH_OCR);
     CHECK_INT(hit_out.nsubst, 1);
     CHECK_STR(hit_out.entry_country, "");
     CHECK_STR(hit_out.detail, "8 read as B at 3");
-    n = s_unhex(v_hit_pattern, buf, sizeof buf);
+    n = vec_unhex(v_hit_pattern, buf, sizeof buf);
     CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
     CHECK_INT(hit_out.match, PROTO_MATCH_PATTERN);
     CHECK_STR(hit_out.entry_plate, "1AB?12*");
@@ -677,11 +634,11 @@ static void s_test_other_vectors(void)
 
         for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
             uint8_t rb[PROTO_MAX_FRAME];
-            size_t rn = s_unhex(hv[i].read_hex, rb, sizeof rb);
+            size_t rn = vec_unhex(hv[i].read_hex, rb, sizeof rb);
 
             hv[i].build(&hit);
             n = proto_encode_hit(&hit, buf, sizeof buf);
-            s_check_hex(hv[i].name, buf, n, hv[i].hex);
+            vec_check_hex(hv[i].name, buf, n, hv[i].hex);
             CHECK_INT(proto_decode_hit(buf, n, &hit_out, &err), 0);
             CHECK_INT(err.reason, PROTO_OK);
             CHECK(s_hit_eq(&hit, &hit_out));
@@ -699,7 +656,7 @@ static void s_test_header(void)
     uint8_t buf[PROTO_MAX_FRAME + 16];
     struct proto_error err;
     uint8_t type = 0;
-    size_t n = s_unhex(v_read_min, buf, sizeof buf);
+    size_t n = vec_unhex(v_read_min, buf, sizeof buf);
 
     CHECK_INT(proto_peek(buf, 0, &type, &err), -1);
     CHECK_INT(err.reason, PROTO_E_TRUNCATED);
@@ -730,7 +687,7 @@ static void s_test_header(void)
     CHECK_INT(proto_peek(buf, PROTO_MAX_FRAME, &type, &err), 0);
     CHECK_INT(type, PROTO_READ);
 
-    n = s_unhex(v_read_min, buf, sizeof buf);
+    n = vec_unhex(v_read_min, buf, sizeof buf);
     buf[0] = 'X';
     CHECK_INT(proto_peek(buf, n, &type, &err), -1);
     CHECK_INT(err.reason, PROTO_E_MAGIC);
@@ -799,13 +756,13 @@ static void s_test_header(void)
         CHECK_CONTAINS(err.msg, "type 1 (READ) where ACK was expected");
 
         /* ACK bytes to the READ decoder */
-        n = s_unhex(v_ack, buf, sizeof buf);
+        n = vec_unhex(v_ack, buf, sizeof buf);
         CHECK_INT(proto_decode_read(buf, n, &r, &err), -1);
         CHECK_INT(err.reason, PROTO_E_TYPE);
         CHECK_INT(proto_decode_read(buf, n, &r, NULL), -1); /* err is optional */
 
         /* a frame of type 0 is a bad type too */
-        n = s_unhex(v_read_min, buf, sizeof buf);
+        n = vec_unhex(v_read_min, buf, sizeof buf);
         buf[3] = 0;
         CHECK_INT(proto_decode_read(buf, n, &r, &err), -1);
         CHECK_INT(err.reason, PROTO_E_TYPE);
@@ -820,7 +777,7 @@ static void s_test_truncation(void)
 
     for (size_t v = 0; v < sizeof hex / sizeof hex[0]; v++) {
         uint8_t full[PROTO_MAX_FRAME];
-        size_t n = s_unhex(hex[v], full, sizeof full);
+        size_t n = vec_unhex(hex[v], full, sizeof full);
 
         for (size_t cut = 0; cut < n; cut++) {
             for (int fix = 0; fix < 2; fix++) {
@@ -898,7 +855,7 @@ static void s_test_length(void)
         struct s_buf b;
         int rc;
 
-        b.n = s_unhex(hex[v], b.b, sizeof b.b);
+        b.n = vec_unhex(hex[v], b.b, sizeof b.b);
         /* one extra byte, header not updated: the header disagrees with the frame */
         b.b[b.n++] = 0;
         rc = b.b[3] == PROTO_READ     ? proto_decode_read(b.b, b.n, &r, &err)
@@ -2232,7 +2189,7 @@ static void s_test_malformed_table(void)
 {
     for (size_t i = 0; i < sizeof s_malformed / sizeof s_malformed[0]; i++) {
         uint8_t buf[PROTO_MAX_FRAME];
-        size_t n = s_unhex(s_malformed[i].hex, buf, sizeof buf);
+        size_t n = vec_unhex(s_malformed[i].hex, buf, sizeof buf);
         struct proto_error err = {0};
         struct proto_read r;
         struct proto_hit h;
@@ -2285,7 +2242,7 @@ static void s_test_mutations(void)
     size_t bad = 0, decoded = 0, not_canonical = 0, multi = 0;
 
     for (size_t i = 0; i < NHEX; i++)
-        seed_len[i] = s_unhex(hex[i], seeds[i], PROTO_MAX_FRAME);
+        seed_len[i] = vec_unhex(hex[i], seeds[i], PROTO_MAX_FRAME);
     s_rng_state = 20251129;
     {
         struct proto_read r;
@@ -2431,24 +2388,6 @@ static void s_test_mutations(void)
     CHECK(decoded > MUTATIONS / 100);
 }
 
-/* Collapse runs of whitespace into one space and trim, in place. */
-static void s_squeeze(char *s)
-{
-    char *out = s;
-
-    for (const char *p = s; *p; p++) {
-        if (isspace((unsigned char)*p)) {
-            if (out > s && out[-1] != ' ')
-                *out++ = ' ';
-        } else {
-            *out++ = *p;
-        }
-    }
-    if (out > s && out[-1] == ' ')
-        out--;
-    *out = '\0';
-}
-
 /*
  * PROTOCOL.md prints the same vectors and malformed frames: check that it still does. The path
  * is argv[1] (must exist), else proto/PROTOCOL.md when run from the source root (skipped when
@@ -2458,23 +2397,15 @@ static void s_test_doc(const char *path, bool required)
 {
     const char *vecs[] = {v_read_min,       v_read_full, v_read_pos, v_ack,     v_reject,
                           v_reject_version, v_hit,       v_hit_cand, v_hit_ocr, v_hit_pattern};
-    FILE *f = fopen(path, "rb");
-    char *doc = NULL;
-    size_t n;
+    char *doc = vec_read_doc(path);
 
-    if (!f) {
+    if (!doc) {
         if (required)
-            CHECK(f != NULL);
+            CHECK(doc != NULL);
         else
             fprintf(stderr, "test_proto: %s not found, document check skipped\n", path);
         return;
     }
-    doc = malloc(1 << 20);
-    if (!doc)
-        abort();
-    n = fread(doc, 1, (1 << 20) - 1, f);
-    doc[n] = '\0';
-    fclose(f);
 
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
         CHECK(strstr(doc, vecs[i]) != NULL);
@@ -2487,7 +2418,7 @@ static void s_test_doc(const char *path, bool required)
         k = snprintf(want, sizeof want, "%s  %s", id,
                      s_malformed[i].hex[0] ? s_malformed[i].hex : "(no bytes)");
         CHECK(k > 0 && (size_t)k < sizeof want);
-        s_squeeze(want + strlen(id) + 2);
+        vec_squeeze(want + strlen(id) + 2);
         CHECK(strstr(doc, want) != NULL);
         /* its table row gives the same reason */
         snprintf(row, sizeof row, "| %s |", id);
