@@ -97,6 +97,37 @@ bool db_error_transient(PGconn *conn, const struct db_error *err)
     return strncmp(err->state, "22", 2) != 0 && strncmp(err->state, "23", 2) != 0;
 }
 
+void db_cancel_init(struct db_cancel *self)
+{
+    pthread_mutex_init(&self->lock, NULL);
+    self->cancel = NULL;
+}
+
+void db_cancel_arm(struct db_cancel *self, PGconn *conn)
+{
+    pthread_mutex_lock(&self->lock);
+    PQfreeCancel(self->cancel);
+    self->cancel = conn ? PQgetCancel(conn) : NULL;
+    pthread_mutex_unlock(&self->lock);
+}
+
+void db_cancel_fire(struct db_cancel *self)
+{
+    char buf[256];
+
+    pthread_mutex_lock(&self->lock);
+    if (self->cancel)
+        PQcancel(self->cancel, buf, sizeof buf);
+    pthread_mutex_unlock(&self->lock);
+}
+
+void db_cancel_destroy(struct db_cancel *self)
+{
+    PQfreeCancel(self->cancel);
+    self->cancel = NULL;
+    pthread_mutex_destroy(&self->lock);
+}
+
 int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_error *err)
 {
     char inst[16];

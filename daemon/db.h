@@ -7,6 +7,7 @@
 #define ANPR_DB_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -32,6 +33,20 @@ struct db_error {
  * may override these). NULL with err filled.
  */
 PGconn *db_connect(const char *conninfo, const char *app, struct db_error *err);
+
+/*
+ * A statement another thread may cancel (the writer's and the sync thread's, at shutdown): the
+ * thread that owns the connection arms it for the connection (and disarms it, with NULL,
+ * before closing that); another thread fires it, which cancels whatever runs there now.
+ */
+struct db_cancel {
+    pthread_mutex_t lock;
+    PGcancel *cancel;
+};
+void db_cancel_init(struct db_cancel *self);
+void db_cancel_arm(struct db_cancel *self, PGconn *conn);
+void db_cancel_fire(struct db_cancel *self);
+void db_cancel_destroy(struct db_cancel *self);
 
 /* Whether a failure is worth retrying as it is: the connection, resources, a timeout, a lock,
  * a serialisation conflict. Data errors (classes 22 and 23) are not. */

@@ -44,16 +44,12 @@ struct sync {
     idset_t *changed; /* entries the last patch's changes named */
     struct hitid *hitid;
     /* sync_destroy cancels a statement that runs long (a full load, a retro-match search). */
-    pthread_mutex_t cancel_lock;
-    PGcancel *cancel;
+    struct db_cancel cancel;
 };
 
 static void s_disconnect(sync_t *self)
 {
-    pthread_mutex_lock(&self->cancel_lock);
-    PQfreeCancel(self->cancel);
-    self->cancel = NULL;
-    pthread_mutex_unlock(&self->cancel_lock);
+    db_cancel_arm(&self->cancel, NULL);
     PQfinish(self->conn);
     self->conn = NULL;
 }
@@ -69,9 +65,7 @@ static int s_connect(sync_t *self)
         log_warn("sync", "database: %s", err.msg);
         return -1;
     }
-    pthread_mutex_lock(&self->cancel_lock);
-    self->cancel = PQgetCancel(self->conn);
-    pthread_mutex_unlock(&self->cancel_lock);
+    db_cancel_arm(&self->cancel, self->conn);
     res = PQexec(self->conn, "LISTEN anpr_watchlist");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         log_warn("sync", "LISTEN: %s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
@@ -510,7 +504,7 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
     self->cur = wl_ref(opts->wl);
     self->changed = idset_new();
     self->hitid = opts->hitid;
-    pthread_mutex_init(&self->cancel_lock, NULL);
+    db_cancel_init(&self->cancel);
     self->resync_s = opts->resync_s > 0 ? opts->resync_s : 300;
     self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;
     atomic_init(&self->stopping, false);
@@ -518,7 +512,7 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
         pthread_create(&self->thread, NULL, s_run, self) != 0) {
         wl_destroy(&self->cur);
         idset_destroy(&self->changed);
-        pthread_mutex_destroy(&self->cancel_lock);
+        db_cancel_destroy(&self->cancel);
         free(self->endpoint);
         free(self->conninfo);
         free(self->classes);
@@ -536,14 +530,9 @@ void sync_destroy(sync_t **self_p)
         return;
     self = *self_p;
     atomic_store(&self->stopping, true);
-    pthread_mutex_lock(&self->cancel_lock);
-    if (self->cancel) {
-        char buf[256];
-        PQcancel(self->cancel, buf, sizeof buf);
-    }
-    pthread_mutex_unlock(&self->cancel_lock);
+    db_cancel_fire(&self->cancel);
     pthread_join(self->thread, NULL);
-    pthread_mutex_destroy(&self->cancel_lock);
+    db_cancel_destroy(&self->cancel);
     idset_destroy(&self->changed);
     free(self->endpoint);
     free(self->conninfo);

@@ -27,9 +27,8 @@ struct writer {
     pthread_t thread;
     atomic_bool stopping; /* set by writer_destroy: give up retrying a batch */
     PGconn *conn;
-    /* writer_destroy cancels a statement that hangs through this (guarded by cancel_lock). */
-    pthread_mutex_t cancel_lock;
-    PGcancel *cancel;
+    /* writer_destroy cancels a statement that hangs through this. */
+    struct db_cancel cancel;
     /* Days whose partition is known to exist: [days_lo, days_hi]. */
     int32_t days_lo, days_hi;
     int64_t next_maint_us; /* monotonic time of the next check of the days ahead */
@@ -70,10 +69,7 @@ static void s_sleep_ms(writer_t *self, int ms)
 
 static void s_disconnect(writer_t *self)
 {
-    pthread_mutex_lock(&self->cancel_lock);
-    PQfreeCancel(self->cancel);
-    self->cancel = NULL;
-    pthread_mutex_unlock(&self->cancel_lock);
+    db_cancel_arm(&self->cancel, NULL);
     PQfinish(self->conn);
     self->conn = NULL;
     self->days_lo = 1;
@@ -92,9 +88,7 @@ static int s_connect(writer_t *self)
         s_disconnect(self);
         return -1;
     }
-    pthread_mutex_lock(&self->cancel_lock);
-    self->cancel = PQgetCancel(self->conn);
-    pthread_mutex_unlock(&self->cancel_lock);
+    db_cancel_arm(&self->cancel, self->conn);
     return 0;
 }
 
@@ -428,9 +422,11 @@ writer_t *writer_new(void *zmq_ctx, const char *endpoint, const struct writer_op
     self->days_lo = 1;
     self->days_hi = 0;
     atomic_init(&self->stopping, false);
-    pthread_mutex_init(&self->cancel_lock, NULL);
+    db_cancel_init(&self->cancel);
     if (!self->endpoint || !self->conninfo ||
         pthread_create(&self->thread, NULL, s_run, self) != 0) {
+        db_cancel_destroy(&self->cancel);
+        pthread_mutex_destroy(&self->counts_lock);
         free(self->endpoint);
         free(self->conninfo);
         free(self);
@@ -451,14 +447,9 @@ void writer_destroy(writer_t **self_p)
     atomic_store(&self->stopping, true);
     if (self->spool)
         spool_wake(self->spool);
-    pthread_mutex_lock(&self->cancel_lock);
-    if (self->cancel) {
-        char buf[256];
-        PQcancel(self->cancel, buf, sizeof buf);
-    }
-    pthread_mutex_unlock(&self->cancel_lock);
+    db_cancel_fire(&self->cancel);
     pthread_join(self->thread, NULL);
-    pthread_mutex_destroy(&self->cancel_lock);
+    db_cancel_destroy(&self->cancel);
     pthread_mutex_destroy(&self->counts_lock);
     free(self->endpoint);
     free(self->conninfo);
