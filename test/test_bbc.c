@@ -7,84 +7,42 @@
 #include "bb.h"
 #include "bbc.h"
 #include "check.h"
-#include "testcert.h"
+#include "sinkproc.h"
 #include "tls.h"
 #include "util.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define N_MSG      1000
 #define DEADLINE_S 60
 
-static char s_dir[64];
-static char s_port[16];
-static const char *s_sink_path;
+static struct sinkproc s_sink;
 
 static const char *s_file(const char *name)
 {
-    static char bufs[8][4096];
-    static int next;
-    char *b = bufs[next++ % 8];
-
-    return testcert_path(s_dir, name, b, sizeof bufs[0]);
+    return sinkproc_file(&s_sink, name);
 }
 
+/* The sink with the server certificate, storing into out.tsv (its stdout: out.tsv.stdout). */
 static pid_t s_sink_start(int ack_delay_ms)
 {
-    char delay[16];
-    pid_t pid;
+    pid_t pid = sinkproc_start(&s_sink, "server", "out.tsv", ack_delay_ms);
 
-    snprintf(delay, sizeof delay, "%d", ack_delay_ms);
-    pid = fork();
-    if (pid == 0) {
-        char listen[64];
-        int out = open(s_file("sink.stdout"), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int err = open(s_file("sink.stderr"), O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-        snprintf(listen, sizeof listen, "127.0.0.1:%s", s_port);
-        if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-            _exit(126);
-        execl(s_sink_path, s_sink_path, "--listen", listen, "--cert", s_file("server.pem"), "--key",
-              s_file("server.key"), "--ca", s_file("ca.pem"), "--out", s_file("out.tsv"),
-              "--ack-delay-ms", delay, (char *)NULL);
-        _exit(127);
-    }
     CHECK(pid > 0);
     return pid;
-}
-
-/* Stop the sink with sig and reap it; its exit status, or -1 if it did not exit in time. */
-static int s_sink_stop(pid_t pid, int sig)
-{
-    int64_t end = util_mono_us() + 10 * 1000000;
-    int status;
-
-    kill(pid, sig);
-    while (util_mono_us() < end) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        poll(NULL, 0, 10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
 }
 
 static void s_config(struct bbc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->host = "localhost";
-    cfg->port = s_port;
+    cfg->port = s_sink.port;
     cfg->ca_file = s_file("ca.pem");
     cfg->cert_file = s_file("client.pem");
     cfg->key_file = s_file("client.key");
@@ -198,7 +156,7 @@ static void s_test_delivery(void)
             continue;
         /* kill the sink while messages are in flight, then start it again at once */
         if (kills < 2 && bbc_acked(c) >= kill_at[kills] && bbc_unacked(c) > 0) {
-            CHECK_INT(s_sink_stop(sink, SIGKILL), 128 + SIGKILL);
+            CHECK_INT(sinkproc_stop(sink, SIGKILL), 128 + SIGKILL);
             kills++;
             sink = s_sink_start(kills == 1 ? 0 : 20);
         }
@@ -223,7 +181,7 @@ static void s_test_delivery(void)
     CHECK_STR(st->tls_version, "TLSv1.3");
     CHECK_INT(st->refused, 0);
 
-    status = s_sink_stop(sink, SIGTERM);
+    status = sinkproc_stop(sink, SIGTERM);
     CHECK_INT(status, 0);
     bbc_destroy(&c);
     bbc_destroy(&c); /* safe twice */
@@ -266,7 +224,7 @@ static void s_test_delivery(void)
     /* the last run's counts: all it received, nothing refused */
     {
         size_t len = 0;
-        char *data = util_read_file(s_file("sink.stdout"), &len);
+        char *data = util_read_file(s_file("out.tsv.stdout"), &len);
         unsigned long long rec = 0, uniq = 0, dup = 0, rej = 9;
 
         CHECK(data != NULL);
@@ -369,56 +327,19 @@ static void s_test_ack_timeout(void)
     CHECK_CONTAINS(bbc_stats(c)->last_failure, "no acknowledgement within 300 ms");
     CHECK_INT(bbc_unacked(c), 0);
     CHECK(bbc_acked(c) < 5000);
-    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
     bbc_destroy(&c);
-}
-
-static void s_rmdir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[4096];
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 int main(void)
 {
-    char err[512];
-    int fd;
-
     signal(SIGPIPE, SIG_IGN);
-    s_sink_path = getenv("ANPR_BACKBONE_SINK");
-    if (s_sink_path == NULL) {
-        fprintf(stderr, "test_bbc: ANPR_BACKBONE_SINK is not set (run it with meson test)\n");
+    if (sinkproc_init(&s_sink, "test_bbc") != 0)
         return 1;
-    }
-    snprintf(s_dir, sizeof s_dir, "/tmp/anpr-test-bbc-XXXXXX");
-    if (mkdtemp(s_dir) == NULL || testcert_make(s_dir, err, sizeof err) != 0) {
-        fprintf(stderr, "test_bbc: certificates: %s\n", err);
-        return 1;
-    }
-    /* a free port for the sink, the same across its restarts */
-    fd = tls_listen("127.0.0.1", "0", err, sizeof err);
-    CHECK(fd >= 0);
-    snprintf(s_port, sizeof s_port, "%d", tls_local_port(fd));
-    close(fd);
 
     s_test_backoff();
     s_test_delivery();
     s_test_ack_timeout();
-    if (check_failed == 0)
-        s_rmdir(s_dir);
-    else
-        fprintf(stderr, "test_bbc: files kept in %s\n", s_dir);
+    sinkproc_done(&s_sink, "test_bbc", check_failed);
     return check_done("bbc");
 }

@@ -6,86 +6,39 @@
  */
 #include "bb.h"
 #include "check.h"
+#include "sinkproc.h"
 #include "fwd.h"
 #include "spool.h"
-#include "testcert.h"
 #include "tls.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define N_CAMS     4
 #define DEADLINE_S 60
 
-static char s_dir[64];
-static char s_port[16];
-static const char *s_sink_path;
+static struct sinkproc s_sink;
 
 static const char *s_file(const char *name)
 {
-    static char bufs[16][4096];
-    static int next;
-    char *b = bufs[next++ % 16];
-
-    return testcert_path(s_dir, name, b, sizeof bufs[0]);
+    return sinkproc_file(&s_sink, name);
 }
 
-/* The sink on s_port with the server certificate `cert` (.pem/.key), storing into `out`. */
+/* The sink with the server certificate `cert` (.pem/.key), storing into `out`. */
 static pid_t s_sink_start(const char *cert, const char *out, int ack_delay_ms)
 {
-    char delay[16], pem[64], key[64];
-    pid_t pid;
+    pid_t pid = sinkproc_start(&s_sink, cert, out, ack_delay_ms);
 
-    snprintf(delay, sizeof delay, "%d", ack_delay_ms);
-    snprintf(pem, sizeof pem, "%s.pem", cert);
-    snprintf(key, sizeof key, "%s.key", cert);
-    pid = fork();
-    if (pid == 0) {
-        char listen[64], so[80], se[80];
-        int o, e;
-
-        snprintf(so, sizeof so, "%s.stdout", out);
-        snprintf(se, sizeof se, "%s.stderr", out);
-        o = open(s_file(so), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        e = open(s_file(se), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        snprintf(listen, sizeof listen, "127.0.0.1:%s", s_port);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(126);
-        execl(s_sink_path, s_sink_path, "--listen", listen, "--cert", s_file(pem), "--key",
-              s_file(key), "--ca", s_file("ca.pem"), "--out", s_file(out), "--ack-delay-ms", delay,
-              (char *)NULL);
-        _exit(127);
-    }
     CHECK(pid > 0);
     return pid;
-}
-
-/* Stop the sink with sig and reap it; its exit status, or -1 if it did not exit in time. */
-static int s_sink_stop(pid_t pid, int sig)
-{
-    int64_t end = util_mono_us() + 10 * 1000000;
-    int status;
-
-    kill(pid, sig);
-    while (util_mono_us() < end) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        poll(NULL, 0, 10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
 }
 
 /* The sink's last "received N unique N duplicates N rejected N" line (from its stdout). */
@@ -112,7 +65,7 @@ static void s_opts(struct fwd_opts *o, const char *spool)
     memset(o, 0, sizeof *o);
     o->spool_dir = spool;
     o->host = "localhost";
-    o->port = s_port;
+    o->port = s_sink.port;
     o->instance = "anprd-test-fwd";
     o->window = 64;
     o->connect_timeout_ms = 2000;
@@ -316,7 +269,7 @@ static void s_test_delivery(void)
     f = s_new(&o);
     if (f == NULL) {
         if (sink > 0)
-            s_sink_stop(sink, SIGKILL);
+            sinkproc_stop(sink, SIGKILL);
         return;
     }
     CHECK_INT(s_push(f, 0, n, 50), n);
@@ -334,7 +287,7 @@ static void s_test_delivery(void)
     CHECK(s_destroy_ms(&f) < 1500);
     fwd_destroy(&f); /* safe twice */
     CHECK(f == NULL);
-    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
 
     s_read_out("out1.tsv", n, &r);
     CHECK_INT(r.lines, n);
@@ -364,7 +317,7 @@ static void s_test_outage(void)
     f = s_new(&o);
     if (f == NULL) {
         if (sink > 0)
-            s_sink_stop(sink, SIGKILL);
+            sinkproc_stop(sink, SIGKILL);
         return;
     }
     CHECK_INT(s_push(f, 0, n, 100), n);
@@ -384,7 +337,7 @@ static void s_test_outage(void)
     CHECK_INT(st.spool_errors, 0);
     CHECK_INT(s_count_segments("spool2"), 1); /* only the newest one, being written */
     fwd_destroy(&f);
-    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
 
     s_read_out("out2.tsv", n, &r);
     CHECK_INT(r.lines, n);
@@ -415,7 +368,7 @@ static void s_test_restart(void)
     f = s_new(&o);
     if (f == NULL) {
         if (sink > 0)
-            s_sink_stop(sink, SIGKILL);
+            sinkproc_stop(sink, SIGKILL);
         return;
     }
     CHECK_INT(s_push(f, 0, n, 50), n);
@@ -432,7 +385,7 @@ static void s_test_restart(void)
     CHECK_INT(st.delivered, 0);
     CHECK_INT(st.queued_records, n);
     CHECK(s_destroy_ms(&f) < 1500);
-    CHECK_INT(s_sink_stop(sink, SIGKILL), 128 + SIGKILL);
+    CHECK_INT(sinkproc_stop(sink, SIGKILL), 128 + SIGKILL);
     s_read_out("out3.tsv", n, &r);
     stored = r.lines;
     max_old = r.max_id;
@@ -442,7 +395,7 @@ static void s_test_restart(void)
     f = s_new(&o);
     if (f == NULL) {
         if (sink > 0)
-            s_sink_stop(sink, SIGKILL);
+            sinkproc_stop(sink, SIGKILL);
         return;
     }
     CHECK(s_wait_delivered(f, n, &st));
@@ -453,7 +406,7 @@ static void s_test_restart(void)
     CHECK_INT(s_push(f, n, n + more, 10), more);
     CHECK(s_wait_delivered(f, n + more, &st));
     fwd_destroy(&f);
-    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
 
     s_read_out("out3.tsv", n + more, &r);
     CHECK_INT(r.lines, n + more);
@@ -526,7 +479,7 @@ static void s_test_tls_refused(const char *cert, const char *reason)
     f = s_new(&o);
     if (f == NULL) {
         if (sink > 0)
-            s_sink_stop(sink, SIGKILL);
+            sinkproc_stop(sink, SIGKILL);
         return;
     }
     CHECK_INT(s_push(f, 0, n, 10), n);
@@ -538,7 +491,7 @@ static void s_test_tls_refused(const char *cert, const char *reason)
     CHECK_INT(st.queued_records, n);
     CHECK(strstr(st.last_failure, "BEGIN") == NULL); /* no key material, ever */
     CHECK(s_destroy_ms(&f) < 1500);
-    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
     s_read_out(out, n, &r);
     CHECK_INT(r.lines, 0);
 
@@ -575,7 +528,7 @@ static void s_test_full(void)
     f = s_new(&o);
     if (f == NULL) {
         if (sink > 0)
-            s_sink_stop(sink, SIGKILL);
+            sinkproc_stop(sink, SIGKILL);
         return;
     }
     end = util_mono_us() + (int64_t)DEADLINE_S * 1000000;
@@ -617,7 +570,7 @@ static void s_test_full(void)
     CHECK_INT(st.delivered, n);
     fwd_destroy(&f);
     if (sink > 0)
-        CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+        CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
     s_read_out("out5.tsv", n, &r);
     CHECK_INT(r.lines, n);
     CHECK_INT(r.bad, 0);
@@ -632,7 +585,7 @@ static void s_test_stop_while_connecting(void)
     struct fwd_opts o;
     struct fwd_stats st;
     char err[512];
-    int fd = tls_listen("127.0.0.1", s_port, err, sizeof err);
+    int fd = tls_listen("127.0.0.1", s_sink.port, err, sizeof err);
     fwd_t *f;
     int64_t ms;
 
@@ -714,7 +667,7 @@ static void s_test_refused(void)
     f = s_new(&o);
     if (f == NULL) {
         if (sink > 0)
-            s_sink_stop(sink, SIGKILL);
+            sinkproc_stop(sink, SIGKILL);
         return;
     }
     CHECK_INT(s_push(f, 2, n, 4), n - 2);
@@ -728,7 +681,7 @@ static void s_test_refused(void)
     CHECK_INT(st.sent, n - 1 + 1); /* each sent once: the refused one was not resent */
     CHECK_INT(st.retried, 0);
     fwd_destroy(&f);
-    CHECK_INT(s_sink_stop(sink, SIGTERM), 0);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
     s_read_out("out7.tsv", n, &r);
     CHECK_INT(r.lines, n - 1);
     CHECK_INT(r.bad, 0);
@@ -738,33 +691,11 @@ static void s_test_refused(void)
     CHECK_INT(c[3], 1); /* rejected */
 }
 
-static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
-    char err[512];
-    int fd;
-
     signal(SIGPIPE, SIG_IGN);
-    s_sink_path = getenv("ANPR_BACKBONE_SINK");
-    if (s_sink_path == NULL) {
-        fprintf(stderr, "test_fwd: ANPR_BACKBONE_SINK is not set (run it with meson test)\n");
+    if (sinkproc_init(&s_sink, "test_fwd") != 0)
         return 1;
-    }
-    snprintf(s_dir, sizeof s_dir, "/tmp/anpr-test-fwd-XXXXXX");
-    if (mkdtemp(s_dir) == NULL || testcert_make(s_dir, err, sizeof err) != 0) {
-        fprintf(stderr, "test_fwd: certificates: %s\n", err);
-        return 1;
-    }
-    /* a free port for the sink, the same across its restarts */
-    fd = tls_listen("127.0.0.1", "0", err, sizeof err);
-    CHECK(fd >= 0);
-    snprintf(s_port, sizeof s_port, "%d", tls_local_port(fd));
-    close(fd);
 
     s_test_delivery();
     s_test_outage();
@@ -774,9 +705,6 @@ int main(void)
     s_test_full();
     s_test_refused();
     s_test_stop_while_connecting();
-    if (check_failed == 0)
-        nftw(s_dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
-    else
-        fprintf(stderr, "test_fwd: files kept in %s\n", s_dir);
+    sinkproc_done(&s_sink, "test_fwd", check_failed);
     return check_done("fwd");
 }
