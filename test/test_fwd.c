@@ -232,6 +232,17 @@ static void s_read_out(const char *out, int n, struct outcheck *r)
     free(data);
 }
 
+/* The sink stored all n, each once, in order by id and per camera, none missing (r: the rest). */
+static void s_expect_all(const char *out, int n, struct outcheck *r)
+{
+    s_read_out(out, n, r);
+    CHECK_INT(r->lines, n);
+    CHECK_INT(r->bad, 0);
+    CHECK_INT(r->id_order, 0); /* no id twice, none reused */
+    CHECK_INT(r->cam_order, 0);
+    CHECK_INT(r->missing, 0);
+}
+
 static int s_count_segments(const char *spool)
 {
     DIR *d = opendir(s_file(spool));
@@ -289,12 +300,7 @@ static void s_test_delivery(void)
     CHECK(f == NULL);
     CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
 
-    s_read_out("out1.tsv", n, &r);
-    CHECK_INT(r.lines, n);
-    CHECK_INT(r.bad, 0);
-    CHECK_INT(r.id_order, 0);
-    CHECK_INT(r.cam_order, 0);
-    CHECK_INT(r.missing, 0);
+    s_expect_all("out1.tsv", n, &r);
     CHECK_INT(r.epoch, st.epoch);
     CHECK_INT(r.max_id, st.acked_id);
     CHECK_INT(s_sink_counts("out1.tsv", c), 0);
@@ -339,12 +345,7 @@ static void s_test_outage(void)
     fwd_destroy(&f);
     CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
 
-    s_read_out("out2.tsv", n, &r);
-    CHECK_INT(r.lines, n);
-    CHECK_INT(r.bad, 0);
-    CHECK_INT(r.id_order, 0);
-    CHECK_INT(r.cam_order, 0);
-    CHECK_INT(r.missing, 0);
+    s_expect_all("out2.tsv", n, &r);
 }
 
 /*
@@ -408,12 +409,7 @@ static void s_test_restart(void)
     fwd_destroy(&f);
     CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
 
-    s_read_out("out3.tsv", n + more, &r);
-    CHECK_INT(r.lines, n + more);
-    CHECK_INT(r.bad, 0);
-    CHECK_INT(r.id_order, 0); /* no id twice, none reused */
-    CHECK_INT(r.cam_order, 0);
-    CHECK_INT(r.missing, 0);
+    s_expect_all("out3.tsv", n + more, &r);
     CHECK_INT(r.epoch, epoch);
     CHECK_INT(s_sink_counts("out3.tsv", c), 0);
     CHECK_INT(c[0], n + more);          /* received by the second sink run */
@@ -571,12 +567,7 @@ static void s_test_full(void)
     fwd_destroy(&f);
     if (sink > 0)
         CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
-    s_read_out("out5.tsv", n, &r);
-    CHECK_INT(r.lines, n);
-    CHECK_INT(r.bad, 0);
-    CHECK_INT(r.id_order, 0);
-    CHECK_INT(r.cam_order, 0);
-    CHECK_INT(r.missing, 0);
+    s_expect_all("out5.tsv", n, &r);
 }
 
 /* A server that takes the TCP connection and never says a word: destroy is still prompt. */
