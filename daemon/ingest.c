@@ -1411,7 +1411,7 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
                      int64_t version, uint64_t last_hit_id, char *err, size_t errlen)
 {
     ingest_t *self = calloc(1, sizeof *self);
-    int one = 1, zero = 0, hb_ivl = 5000, hb_timeout = 15000;
+    int one = 1, zero = 0, hb_ivl = 5000, hb_timeout = 15000, handshake_ms = 10000;
     int64_t maxmsg = INGEST_MAX_MSG;
     struct writer_opts wopts;
 
@@ -1435,9 +1435,13 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
      * refuse giant messages before they are read into memory. */
     zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    /* A reader that reconnects with its own routing id takes over its old connection, and a
-     * connection whose peer has silently gone is noticed by heartbeats within seconds. */
-    zmq_setsockopt(self->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    /* No ROUTER handover: with heartbeats on, libzmq 4.3.4 aborts the process some seconds
+     * after a connection was handed over to another peer with the same routing id and the
+     * first then went (any peer could do it). A second connection with a routing id in use is
+     * refused instead; a reader reconnecting with its own id is let in once heartbeats have
+     * noticed that its old connection has gone (within the heartbeat timeout). A handshake
+     * that stalls is dropped after handshake_ms. */
+    zmq_setsockopt(self->router, ZMQ_HANDSHAKE_IVL, &handshake_ms, sizeof handshake_ms);
     zmq_setsockopt(self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
     zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
     zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof zero);

@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -246,7 +248,10 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
         h_fatal("mkdtemp: %s", strerror(errno));
     snprintf(d->conf_path, sizeof d->conf_path, "%s/anprd.yaml", d->dir);
     snprintf(d->log_path, sizeof d->log_path, "%s/anprd.log", d->dir);
-    snprintf(d->ingest_ep, sizeof d->ingest_ep, "ipc://%s/ingest", d->dir);
+    if (opts && opts->tcp)
+        snprintf(d->ingest_ep, sizeof d->ingest_ep, "tcp://127.0.0.1:%d", h_free_port());
+    else
+        snprintf(d->ingest_ep, sizeof d->ingest_ep, "ipc://%s/ingest", d->dir);
     snprintf(d->dispatch_ep, sizeof d->dispatch_ep, "ipc://%s/dispatch", d->dir);
     snprintf(d->covert_ep, sizeof d->covert_ep, "ipc://%s/covert", d->dir);
 
@@ -265,6 +270,19 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
             opts && opts->database ? opts->database : "", opts && opts->extra ? opts->extra : "");
     fclose(f);
     return h_daemon_restart(d);
+}
+
+int h_free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+        h_fatal("free port: %s", strerror(errno));
+    close(fd);
+    return ntohs(sa.sin_port);
 }
 
 int h_daemon_restart(struct h_daemon *d)

@@ -82,9 +82,12 @@ struct h_daemon_opts {
     const char *database; /* lines added inside the database section */
     const char *dispatch; /* lines added inside the dispatch section */
     const char *extra;    /* YAML appended verbatim */
+    bool tcp;             /* readers connect over TCP on loopback, not ipc:// */
 };
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
                         const struct h_daemon_opts *opts);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int h_free_port(void);
 /* Start it again with the same folder, configuration and endpoints (after a stop or a kill);
  * the previous run's log moves to anprd.log.N. 0, or -1 when it did not get ready. */
 int h_daemon_restart(struct h_daemon *d);
