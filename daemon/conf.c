@@ -73,6 +73,7 @@ enum s_type {
     S_PATH_OPT,
     S_HOST_OPT, /* a DNS name or an address, or "" */
     S_NAME_OPT, /* [A-Za-z0-9._:-]{1,64}, or "" */
+    S_BOOL,     /* true or false, into an int 1 or 0 */
 };
 
 struct s_key {
@@ -145,6 +146,11 @@ static const struct s_key s_backbone_keys[] = {
     S_INT_KEY(backbone, forward_reads, 0, 1),
 };
 
+static const struct s_key s_curve_keys[] = {
+    {"secret_file", S_PATH_OPT, offsetof(struct conf, curve.secret_file), 0, 0, false},
+    {"insecure_plaintext", S_BOOL, offsetof(struct conf, curve.insecure_plaintext), 0, 0, false},
+};
+
 static const struct s_section s_sections[] = {
     {"ingest", s_ingest_keys, S_LEN(s_ingest_keys)},
     {"dispatch", s_dispatch_keys, S_LEN(s_dispatch_keys)},
@@ -153,6 +159,7 @@ static const struct s_section s_sections[] = {
     {"matcher", s_matcher_keys, S_LEN(s_matcher_keys)},
     {"spool", s_spool_keys, S_LEN(s_spool_keys)},
     {"backbone", s_backbone_keys, S_LEN(s_backbone_keys)},
+    {"curve", s_curve_keys, S_LEN(s_curve_keys)},
 };
 
 /* Most keys in a section; s_check_section() tracks them in an array this long. */
@@ -165,8 +172,9 @@ _Static_assert(S_LEN(s_ingest_keys) <= S_MAX_KEYS && S_LEN(s_dispatch_keys) <= S
 /* Index of the database section, which holds the one required key. */
 #define S_DATABASE 2
 
-#define S_DEFAULT_INGEST_ENDPOINT   "tcp://*:5555"
-#define S_DEFAULT_DISPATCH_ENDPOINT "tcp://*:5556"
+/* Loopback unless configured: a socket reachable from the network is a decision. */
+#define S_DEFAULT_INGEST_ENDPOINT   "tcp://127.0.0.1:5555"
+#define S_DEFAULT_DISPATCH_ENDPOINT "tcp://127.0.0.1:5556"
 
 /* ---- error text ---- */
 
@@ -731,6 +739,15 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
     }
 
     switch (key->type) {
+    case S_BOOL:
+        if (val->len == 4 && memcmp(val->value, "true", 4) == 0)
+            *(int *)dst = 1;
+        else if (val->len == 5 && memcmp(val->value, "false", 5) == 0)
+            *(int *)dst = 0;
+        else
+            s_err(ctx, val->line, val->col, path, "expected true or false, got '%s'",
+                  s_show(val->value, val->len, show, sizeof(show)));
+        return;
     case S_INT:
         if (val->len == 0) {
             s_err(ctx, val->line, val->col, path, "expected an integer, got an empty value");
@@ -937,7 +954,7 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
         if (j == S_LEN(s_sections)) {
             s_err(ctx, k->line, k->col, s_show(k->value, k->len, show, sizeof(show)),
                   "unknown section; expected one of: ingest, dispatch, database, log, matcher, "
-                  "spool, backbone");
+                  "spool, backbone, curve");
             continue;
         }
         if (seen[j]) {
@@ -968,6 +985,11 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
             s_err(ctx, ctx->backbone_node->line, ctx->backbone_node->col, "backbone.spool_dir",
                   "the same directory as spool.dir; each spool needs its own");
     }
+
+    /* Whether either is set at all is the daemon's check (anprd refuses to start without). */
+    if (conf->curve.insecure_plaintext && conf->curve.secret_file[0])
+        s_err(ctx, doc->line, doc->col, "curve.insecure_plaintext",
+              "true together with curve.secret_file: choose one");
 
     /* The covert feed is a socket of its own, with its own access. */
     if (ctx->covert_node && (strcmp(conf->dispatch.covert_endpoint, conf->ingest.endpoint) == 0 ||
@@ -1005,10 +1027,12 @@ static struct conf *s_defaults(const char *name)
     conf->backbone.key_file = strdup("");
     conf->backbone.instance = strdup("");
     conf->backbone.spool_dir = strdup("");
-    if (!conf->path || !conf->ingest.endpoint || !conf->dispatch.endpoint ||
-        !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint || !conf->spool.dir ||
-        !conf->backbone.host || !conf->backbone.ca_file || !conf->backbone.cert_file ||
-        !conf->backbone.key_file || !conf->backbone.instance || !conf->backbone.spool_dir) {
+    conf->curve.secret_file = strdup("");
+    if (!conf->curve.secret_file || !conf->path || !conf->ingest.endpoint ||
+        !conf->dispatch.endpoint || !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint ||
+        !conf->spool.dir || !conf->backbone.host || !conf->backbone.ca_file ||
+        !conf->backbone.cert_file || !conf->backbone.key_file || !conf->backbone.instance ||
+        !conf->backbone.spool_dir) {
         conf_destroy(&conf);
         return NULL;
     }
@@ -1161,6 +1185,7 @@ void conf_destroy(struct conf **conf_p)
     free(conf->backbone.key_file);
     free(conf->backbone.instance);
     free(conf->backbone.spool_dir);
+    free(conf->curve.secret_file);
     free(conf);
     *conf_p = NULL;
 }

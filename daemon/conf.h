@@ -64,6 +64,11 @@ struct conf {
     } backbone;
 
     struct {
+        char *secret_file;      /* anprd's CURVE secret key (one line of Z85, anpr-keygen) */
+        int insecure_plaintext; /* 1: no CURVE on any socket (anyone may connect; warned) */
+    } curve;
+
+    struct {
         enum log_level level;      /* least severe level written */
         int stats_interval_s;      /* counters are logged this often; 0 = never */
         int reject_log_interval_s; /* one log line per reject reason per interval */

@@ -25,6 +25,7 @@
 #include "spool.h"
 #include "util.h"
 #include "writer.h"
+#include "zap.h"
 
 #define INGEST_PAIR_ENDPOINT     "inproc://anprd-writer"
 #define INGEST_SYNC_ENDPOINT     "inproc://anprd-sync"
@@ -73,7 +74,9 @@ struct s_watch {
 struct ingest {
     void *router;     /* readers (DEALER) connect here */
     void *pub;        /* dispatch subscribers */
-    void *covert_pub; /* recipients of covert lists; NULL = covert HITs stay unpublished */
+    void *covert_pub; /* recipients of covert lists; NULL = covert HITs stay unpublished. With
+                         CURVE an XPUB that applies only subscriptions the key is cleared for */
+    zap_t *zap;       /* borrowed: the key set (CURVE on), or NULL (plain text) */
     void *pair;       /* to and from the writer thread */
     writer_t *writer;
     const struct conf *conf; /* borrowed; replaced on reload */
@@ -970,8 +973,8 @@ static void s_take_update(ingest_t *self)
 
 /* Stage one of a read: false when it was refused (the REJECT is sent), true when sr is ready
  * for s_read_finish. */
-static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, const uint8_t *buf,
-                           size_t len, struct s_read *sr)
+static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, const char *bound,
+                           const uint8_t *buf, size_t len, struct s_read *sr)
 {
     struct proto_read *r = &sr->r;
     struct proto_error perr;
@@ -984,7 +987,9 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
         return false;
     }
     sr->cam = cam_table_find(self->cams, r->camera);
-    if (sr->cam < 0) {
+    /* With CURVE, a connection carries the reads of the one camera its key is bound to. Any
+     * other code gets the same answer as an unknown one, so a key cannot probe for codes. */
+    if (sr->cam < 0 || (bound && strcmp(bound, r->camera) != 0)) {
         s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_CAMERA,
                         "camera %s is not registered or not enabled", r->camera);
         return false;
@@ -1170,7 +1175,14 @@ static int s_recv_one(ingest_t *self, struct s_read *sr)
                         "header: type %u is not accepted from a reader (expected READ = 1)", type);
         goto out;
     }
-    rc = s_read_prepare(self, id, id_len, buf, len, sr) ? 1 : 0;
+    /* The camera code ZAP bound to the connection's key (CURVE only). */
+    const char *bound = self->zap ? zmq_msg_gets(&msg, "User-Id") : NULL;
+    if (self->zap && !bound) {
+        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_CAMERA,
+                        "connection not bound to a camera");
+        goto out;
+    }
+    rc = s_read_prepare(self, id, id_len, bound, buf, len, sr) ? 1 : 0;
 out:
     zmq_msg_close(&idm);
     zmq_msg_close(&msg);
@@ -1178,6 +1190,56 @@ out:
 }
 
 /* --- loop ----------------------------------------------------------------------------------- */
+
+/*
+ * The covert feed with CURVE (XPUB, manual): a subscription is applied only when it names one
+ * covert list, as "covert/<id>" (with or without a final '/'), that the console whose key sent
+ * it is cleared for; the topic applied is "covert/<id>/", so it never matches another list's
+ * id that merely starts with the same digits. Anything else is counted and ignored: the
+ * console then receives nothing. A clearance withdrawn applies at the console's next
+ * connection.
+ */
+static void s_take_subscriptions(ingest_t *self)
+{
+    for (int i = 0; i < 64; i++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, self->covert_pub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return;
+        }
+        const char *data = zmq_msg_data(&msg), *user = zmq_msg_gets(&msg, "User-Id");
+        size_t len = zmq_msg_size(&msg);
+        char topic[32];
+        unsigned long list = 0;
+        bool ok = false;
+        if (len >= 9 && (data[0] == 0 || data[0] == 1) && memcmp(data + 1, "covert/", 7) == 0 &&
+            len - 1 < sizeof topic) {
+            char digits[16];
+            size_t nd = len - 8 - (data[len - 1] == '/');
+            if (nd >= 1 && nd < sizeof digits) {
+                memcpy(digits, data + 8, nd);
+                digits[nd] = '\0';
+                char *end;
+                list = strtoul(digits, &end, 10);
+                ok = *end == '\0' && digits[0] != '0' && list <= UINT32_MAX;
+            }
+        }
+        if (ok && user && data[0] == 1 && zap_cleared(self->zap, user, (uint32_t)list)) {
+            int tl = snprintf(topic, sizeof topic, "covert/%lu/", list);
+            zmq_setsockopt(self->covert_pub, ZMQ_SUBSCRIBE, topic, (size_t)tl);
+            self->stats.covert_subscribed++;
+        } else if (ok && data[0] == 0) {
+            int tl = snprintf(topic, sizeof topic, "covert/%lu/", list);
+            zmq_setsockopt(self->covert_pub, ZMQ_UNSUBSCRIBE, topic, (size_t)tl);
+        } else {
+            self->stats.covert_refused++;
+            log_warn("ingest", "covert feed: a subscription of %s was not applied (not cleared)",
+                     user && user[0] ? user : "an unknown peer");
+        }
+        zmq_msg_close(&msg);
+    }
+}
 
 /* The backbone queue's counters, one line. */
 static void s_fwd_log_stats(ingest_t *self)
@@ -1194,6 +1256,21 @@ static void s_fwd_log_stats(ingest_t *self)
              st.connected, st.queued_records, st.queued_bytes, st.oldest_age_us / 1000, st.pushed,
              st.delivered, st.retried, st.refused, st.failures, st.full,
              st.last_failure[0] ? " last_failure=" : "", st.last_failure);
+}
+
+/* CURVE: who was let in and who not, one line. */
+static void s_zap_log_stats(ingest_t *self)
+{
+    struct zap_stats st;
+
+    if (!self->zap)
+        return;
+    zap_stats(self->zap, &st);
+    log_info("stats",
+             "curve: allowed=%" PRIu64 " denied=%" PRIu64 " camera_keys=%zu console_keys=%zu"
+             " key_loads=%" PRIu64 " covert_subscribed=%" PRIu64 " covert_refused=%" PRIu64,
+             st.allowed, st.denied, st.cameras, st.consoles, st.reloads,
+             self->stats.covert_subscribed, self->stats.covert_refused);
 }
 
 /* Spool mode: the writer's part of the counters, and the spool's depth. */
@@ -1236,6 +1313,7 @@ static void s_periodic(ingest_t *self)
         s_spool_counts(self);
         stats_log(&self->stats);
         s_fwd_log_stats(self);
+        s_zap_log_stats(self);
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
     }
     s_watch_tick(self);
@@ -1287,13 +1365,19 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
     while (!*stop && !*reload) {
         bool full = self->stats.pending >= (uint64_t)self->conf->ingest.max_pending ||
                     util_mono_us() < self->spool_full_until;
-        zmq_pollitem_t items[3] = {
+        /* The covert XPUB first: it is polled always, the readers' ROUTER not when full. */
+        bool xpub = self->zap && self->covert_pub;
+        zmq_pollitem_t all[4] = {
+            {self->covert_pub, 0, ZMQ_POLLIN, 0},
             {self->pair, 0, ZMQ_POLLIN, 0},
             {self->sync_pair, 0, ZMQ_POLLIN, 0},
             {self->router, 0, ZMQ_POLLIN, 0},
         };
+        zmq_pollitem_t *items = all + 1;
         /* Back-pressure: while too much is pending, leave the readers' frames in ZeroMQ. */
-        int n = zmq_poll(items, full ? 2 : 3, s_poll_timeout_ms(self));
+        int n = zmq_poll(xpub ? all : items, (full ? 2 : 3) + xpub, s_poll_timeout_ms(self));
+        if (n > 0 && xpub && (all[0].revents & ZMQ_POLLIN))
+            s_take_subscriptions(self);
 
         if (n < 0 && zmq_errno() != EINTR) {
             log_error("ingest", "poll: %s", zmq_strerror(zmq_errno()));
@@ -1407,8 +1491,27 @@ static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t
     return 0;
 }
 
+/* Make sock a CURVE server whose peers ZAP checks in `domain` (zap.h). 0 or -1. */
+static int s_secure(void *sock, const struct ingest_curve *curve, const char *domain, char *err,
+                    size_t errlen)
+{
+    int one = 1;
+
+    if (!curve || !curve->zap)
+        return 0;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve->secret_z85,
+                       strlen(curve->secret_z85) + 1) != 0 ||
+        zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0) {
+        snprintf(err, errlen, "%s: CURVE: %s", domain, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
 ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
-                     int64_t version, uint64_t last_hit_id, char *err, size_t errlen)
+                     int64_t version, uint64_t last_hit_id, const struct ingest_curve *curve,
+                     char *err, size_t errlen)
 {
     ingest_t *self = calloc(1, sizeof *self);
     int one = 1, zero = 0, hb_ivl = 5000, hb_timeout = 15000, handshake_ms = 10000;
@@ -1420,6 +1523,7 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
         return NULL;
     }
     self->conf = conf;
+    self->zap = curve ? curve->zap : NULL;
     self->pend = pend_new();
     self->supp = supp_new();
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
@@ -1446,18 +1550,27 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     zmq_setsockopt(self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
     zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(self->pub, ZMQ_LINGER, &zero, sizeof zero);
+    if (s_secure(self->router, curve, "ingest", err, errlen) != 0 ||
+        s_secure(self->pub, curve, "dispatch", err, errlen) != 0)
+        goto fail;
     if (s_bind(self->router, conf->ingest.endpoint, "ingest", err, errlen) != 0 ||
         s_bind(self->pub, conf->dispatch.endpoint, "dispatch", err, errlen) != 0 ||
         s_bind(self->pair, INGEST_PAIR_ENDPOINT, "writer", err, errlen) != 0 ||
         s_bind(self->sync_pair, INGEST_SYNC_ENDPOINT, "sync", err, errlen) != 0)
         goto fail;
     if (conf->dispatch.covert_endpoint[0]) {
-        self->covert_pub = zmq_socket(zmq_ctx, ZMQ_PUB);
+        /* With CURVE, an XPUB that applies a subscription only when the key that sent it is
+         * cleared for that list (s_take_subscriptions). */
+        self->covert_pub = zmq_socket(zmq_ctx, self->zap ? ZMQ_XPUB : ZMQ_PUB);
         if (!self->covert_pub) {
             snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
             goto fail;
         }
         zmq_setsockopt(self->covert_pub, ZMQ_LINGER, &zero, sizeof zero);
+        if (self->zap)
+            zmq_setsockopt(self->covert_pub, ZMQ_XPUB_MANUAL, &one, sizeof one);
+        if (s_secure(self->covert_pub, curve, "covert", err, errlen) != 0)
+            goto fail;
         if (s_bind(self->covert_pub, conf->dispatch.covert_endpoint, "covert dispatch", err,
                    errlen) != 0)
             goto fail;
@@ -1566,6 +1679,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     s_spool_counts(self);
     stats_log(&self->stats);
     s_fwd_log_stats(self);
+    s_zap_log_stats(self);
     fwd_destroy(&self->fwd);
     spool_destroy(&self->spool);
     for (size_t i = 0; i < self->nwatch; i++)

@@ -13,8 +13,16 @@
 #include "conf.h"
 #include "stats.h"
 #include "wl.h"
+#include "zap.h"
 
 typedef struct ingest ingest_t;
+
+/* Who may connect: with CURVE, the key set and anprd's own secret key (Z85); NULL = plain
+ * text, anyone who reaches a socket gets in. */
+struct ingest_curve {
+    zap_t *zap;             /* borrowed; outlives the ingest */
+    const char *secret_z85; /* borrowed; only read in ingest_new */
+};
 
 enum ingest_event { INGEST_STOP = 0, INGEST_RELOAD = 1, INGEST_ERROR = -1 };
 
@@ -26,7 +34,8 @@ enum ingest_event { INGEST_STOP = 0, INGEST_RELOAD = 1, INGEST_ERROR = -1 };
  * failure.
  */
 ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,
-                     int64_t version, uint64_t last_hit_id, char *err, size_t errlen);
+                     int64_t version, uint64_t last_hit_id, const struct ingest_curve *curve,
+                     char *err, size_t errlen);
 
 /*
  * Flush what is pending (waiting up to `drain_ms` for the database), stop the writer and close

@@ -15,11 +15,13 @@
 
 #include "config.h"
 #include "conf.h"
+#include "curve.h"
 #include "db.h"
 #include "ingest.h"
 #include "log.h"
 #include "notify.h"
 #include "util.h"
+#include "zap.h"
 
 /* Exit codes, documented in anprd(8). */
 enum {
@@ -132,6 +134,32 @@ out:
     return rc;
 }
 
+/*
+ * Every socket authenticates its peers by CURVE unless the config says plain text by name:
+ * read anprd's secret key now, so a missing or broken key is a config error (also with
+ * --check-config). 0 or -1 (said on stderr).
+ */
+static int s_check_curve(const struct conf *conf, char secret[CURVE_Z85 + 1],
+                         char public_z85[CURVE_Z85 + 1])
+{
+    char err[512];
+
+    if (conf->curve.insecure_plaintext)
+        return 0;
+    if (!conf->curve.secret_file[0]) {
+        fprintf(stderr,
+                "%s: curve.secret_file: required (anprd's CURVE secret key, made by "
+                "anpr-keygen), unless curve.insecure_plaintext is true\n",
+                conf->path);
+        return -1;
+    }
+    if (curve_read_secret(conf->curve.secret_file, secret, public_z85, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: curve.secret_file: %s\n", conf->path, err);
+        return -1;
+    }
+    return 0;
+}
+
 static void s_swap(char **a, char **b)
 {
     char *t = *a;
@@ -232,6 +260,8 @@ int main(int argc, char **argv)
     ingest_t *ingest = NULL;
     char err[512];
     struct sigaction sa;
+    zap_t *zap = NULL;
+    char curve_secret[CURVE_Z85 + 1] = "", curve_public[CURVE_Z85 + 1] = "";
 
     while ((c = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
         switch (c) {
@@ -261,6 +291,10 @@ int main(int argc, char **argv)
     conf = s_load_conf(path);
     if (!conf)
         return EXIT_CONFIG;
+    if (s_check_curve(conf, curve_secret, curve_public) != 0) {
+        conf_destroy(&conf);
+        return EXIT_CONFIG;
+    }
     if (check) {
         printf("%s: configuration OK\n", path);
         conf_destroy(&conf);
@@ -287,7 +321,25 @@ int main(int argc, char **argv)
         log_error("main", "zmq_ctx_new: %s", zmq_strerror(errno));
         goto out;
     }
-    ingest = ingest_new(ctx, conf, &cams, &wl, version, last_hit_id, err, sizeof err);
+    /* The ZAP handler answers before any CURVE socket binds: without it libzmq would let
+     * every key in. */
+    if (conf->curve.insecure_plaintext) {
+        log_warn("main", "curve.insecure_plaintext is true: no authentication and no encryption "
+                         "on any ZeroMQ socket; anyone who reaches them can send reads and "
+                         "receive every HIT");
+    } else {
+        zap =
+            zap_new(ctx, conf->database.conninfo, conf->database.reconnect_max_ms, err, sizeof err);
+        if (!zap) {
+            log_error("main", "curve: %s", err);
+            rc = EXIT_DATABASE;
+            goto out;
+        }
+        log_info("main", "curve: on; anprd's public key is %s", curve_public);
+    }
+    struct ingest_curve curve = {.zap = zap, .secret_z85 = curve_secret};
+    ingest = ingest_new(ctx, conf, &cams, &wl, version, last_hit_id, zap ? &curve : NULL, err,
+                        sizeof err);
     if (!ingest) {
         log_error("main", "%s", err);
         rc = strstr(err, "cannot bind") ? EXIT_SOCKET
@@ -316,6 +368,8 @@ int main(int argc, char **argv)
     log_info("main", "stopping");
 out:
     ingest_destroy(&ingest, MAIN_DRAIN_MS);
+    zap_destroy(&zap);
+    explicit_bzero(curve_secret, sizeof curve_secret);
     cam_table_destroy(&cams);
     wl_destroy(&wl);
     if (ctx)

@@ -63,7 +63,7 @@ void match_hit(const struct proto_read *r, const struct wl_match *m, bool post_m
 
 int match_topic(const struct wl_entry *e, char *topic, size_t cap)
 {
-    int n = e->list->opts.covert ? snprintf(topic, cap, "covert/%" PRIu32, e->list->id)
+    int n = e->list->opts.covert ? snprintf(topic, cap, "covert/%" PRIu32 "/", e->list->id)
                                  : snprintf(topic, cap, "hit/%s", e->list->category);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }

@@ -38,6 +38,9 @@ struct stats {
     uint64_t spool_depth;       /* reads in the spool not yet stored (gauge) */
     uint64_t spool_depth_bytes; /* their bytes on disk (gauge) */
     int64_t spool_oldest_ms;    /* how long the oldest of them has waited (gauge) */
+    /* CURVE. */
+    uint64_t covert_subscribed; /* covert-feed subscriptions applied (cleared consoles) */
+    uint64_t covert_refused;    /* ... not applied: not cleared, or not one covert list */
 };
 
 /* Sum of rejects over all reasons. */

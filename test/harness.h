@@ -78,11 +78,12 @@ int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra)
  * "  max_age_days: 1000\n"); `extra` is appended verbatim as above. NULL fields add nothing.
  */
 struct h_daemon_opts {
-    const char *ingest;   /* lines added inside the ingest section */
-    const char *database; /* lines added inside the database section */
-    const char *dispatch; /* lines added inside the dispatch section */
-    const char *extra;    /* YAML appended verbatim */
-    bool tcp;             /* readers connect over TCP on loopback, not ipc:// */
+    const char *ingest;            /* lines added inside the ingest section */
+    const char *database;          /* lines added inside the database section */
+    const char *dispatch;          /* lines added inside the dispatch section */
+    const char *extra;             /* YAML appended verbatim */
+    bool tcp;                      /* readers connect over TCP on loopback, not ipc:// */
+    const char *curve_secret_file; /* CURVE on with this key; NULL: insecure_plaintext */
 };
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
                         const struct h_daemon_opts *opts);

@@ -15,6 +15,7 @@
  * how many wait.
  */
 #include "cli.h"
+#include "curve.h"
 #include "config.h"
 #include "plategen.h"
 #include "proto.h"
@@ -111,6 +112,8 @@ struct acked {
 struct app {
     /* options */
     const char *endpoint;
+    const char *key_file;   /* --key: our CURVE secret key file */
+    const char *server_key; /* --server-key: anprd's public key (Z85 or file) */
     int64_t count, start_seq;
     double duration, rate, wait, stats_interval, listed_ratio, misread;
     int64_t resend_us;
@@ -164,6 +167,11 @@ static void s_usage(FILE *f)
             "Simulated ANPR camera: sends plate reads to anprd and resends them until acked.\n"
             "\n"
             "  --endpoint E         anprd reader endpoint, e.g. tcp://127.0.0.1:5555\n"
+            "  --key FILE           our CURVE secret key (anpr-keygen NAME makes NAME.key);\n"
+            "                       its public key must be registered in the database\n"
+            "  --server-key K       anprd's CURVE public key: 40 Z85 characters or a file\n"
+            "                       (without --key and --server-key: plain text, for an\n"
+            "                       anprd run with curve.insecure_plaintext)\n"
             "  --camera CODE        camera id (repeat for several; reads go round-robin)\n"
             "  --count N            reads to send in all (default 0 = until signal/--duration)\n"
             "  --duration S         stop sending after S seconds\n"
@@ -1426,6 +1434,8 @@ static int s_write_dump(const struct app *a)
 /* --- options ---------------------------------------------------------------------------- */
 
 enum {
+    OPT_KEY,
+    OPT_SERVER_KEY,
     OPT_ENDPOINT = 256,
     OPT_CAMERA,
     OPT_COUNT,
@@ -1451,6 +1461,8 @@ enum {
 
 static const struct option s_options[] = {
     {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"server-key", required_argument, NULL, OPT_SERVER_KEY},
     {"camera", required_argument, NULL, OPT_CAMERA},
     {"count", required_argument, NULL, OPT_COUNT},
     {"duration", required_argument, NULL, OPT_DURATION},
@@ -1491,6 +1503,12 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         switch (opt) {
         case OPT_ENDPOINT:
             a->endpoint = optarg;
+            break;
+        case OPT_KEY:
+            a->key_file = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            a->server_key = optarg;
             break;
         case OPT_CAMERA:
             if (!proto_camera_valid(optarg))
@@ -1640,6 +1658,17 @@ static int s_setup_socket(struct app *a)
         /* Acks are small and bounded by the window; never let the daemon drop them. */
         zmq_setsockopt(a->sock, ZMQ_RCVHWM, &zero, sizeof(zero)) != 0)
         goto fail;
+    if (a->key_file || a->server_key) {
+        char why[512];
+        if (!a->key_file || !a->server_key) {
+            fprintf(stderr, PROG ": --key and --server-key go together\n");
+            return -1;
+        }
+        if (curve_client(a->sock, a->key_file, a->server_key, why, sizeof why) != 0) {
+            fprintf(stderr, PROG ": %s\n", why);
+            return -1;
+        }
+    }
     if (zmq_connect(a->sock, a->endpoint) != 0) {
         fprintf(stderr, PROG ": --endpoint: cannot connect to '%s': %s\n", a->endpoint,
                 zmq_strerror(zmq_errno()));

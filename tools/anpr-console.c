@@ -6,6 +6,7 @@
  * operator's database login and list the reasons a rejection may give.
  */
 #include "cli.h"
+#include "curve.h"
 #include "config.h"
 #include "db.h"
 #include "proto.h"
@@ -74,6 +75,8 @@ enum s_seen_kind {
 
 struct app {
     const char *endpoint;
+    const char *key_file;   /* --key: our CURVE secret key file */
+    const char *server_key; /* --server-key: anprd's public key (Z85 or file) */
     const char *categories[S_CATEGORIES_MAX];
     size_t ncategories;
     int min_priority;
@@ -116,6 +119,11 @@ static void s_usage(FILE *f)
             "Live view of anprd watchlist hits; acknowledging them.\n"
             "\n"
             "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556\n"
+            "  --key FILE          our CURVE secret key (anpr-keygen NAME makes NAME.key);\n"
+            "                      its public key must be registered in the database\n"
+            "  --server-key K      anprd's CURVE public key: 40 Z85 characters or a file\n"
+            "                      (without --key and --server-key: plain text, for an\n"
+            "                      anprd run with curve.insecure_plaintext)\n"
             "  --db CONNINFO       database, as a login in anpr_dispatch (for --since, ack,\n"
             "                      reasons)\n"
             "  --since ID|last     first print every HIT with a hit_id above ID from\n"
@@ -686,6 +694,8 @@ cleanup:
 }
 
 enum {
+    OPT_KEY,
+    OPT_SERVER_KEY,
     OPT_ENDPOINT = 256,
     OPT_CATEGORY,
     OPT_MIN_PRIORITY,
@@ -703,6 +713,8 @@ enum {
 
 static const struct option s_options[] = {
     {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"server-key", required_argument, NULL, OPT_SERVER_KEY},
     {"category", required_argument, NULL, OPT_CATEGORY},
     {"min-priority", required_argument, NULL, OPT_MIN_PRIORITY},
     {"count", required_argument, NULL, OPT_COUNT},
@@ -746,6 +758,12 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         switch (opt) {
         case OPT_ENDPOINT:
             a->endpoint = optarg;
+            break;
+        case OPT_KEY:
+            a->key_file = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            a->server_key = optarg;
             break;
         case OPT_CATEGORY:
             if (!s_category_valid(optarg))
@@ -851,6 +869,17 @@ static int s_setup_socket(struct app *a)
         int n = snprintf(topic, sizeof(topic), "hit/%s", a->categories[i]);
         if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
             goto fail;
+    }
+    if (a->key_file || a->server_key) {
+        char why[512];
+        if (!a->key_file || !a->server_key) {
+            fprintf(stderr, PROG ": --key and --server-key go together\n");
+            return -1;
+        }
+        if (curve_client(a->sock, a->key_file, a->server_key, why, sizeof why) != 0) {
+            fprintf(stderr, PROG ": %s\n", why);
+            return -1;
+        }
     }
     if (zmq_connect(a->sock, a->endpoint) != 0) {
         fprintf(stderr, PROG ": --endpoint: cannot connect to '%s': %s\n", a->endpoint,

@@ -1,0 +1,300 @@
+/*
+ * Integration: only known cameras and consoles get in (CURVE on every socket, keys checked by
+ * anprd's ZAP handler against the database).
+ *
+ * - A camera with a key the database does not know sends 10 000 reads while a good one sends
+ *   10 000: none of the first is stored, all of the second are.
+ * - A good camera key claiming another camera's code is refused (REJECT camera); a peer
+ *   without CURVE gets nothing.
+ * - Dispatch: a registered console gets HITs; an unknown key gets none. Covert feed: a console
+ *   cleared for the list gets its HITs; a console cleared only for another list gets none of
+ *   them, whatever it subscribes to.
+ * - A key added while anprd runs is let in without a restart; a camera disabled is not.
+ * - With CURVE on and no key in the database, anprd does not start.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "check.h"
+#include "harness.h"
+#include "util.h"
+
+#define N_READS 10000
+
+struct keypair {
+    char pub[41], sec[41];
+};
+
+static struct keypair s_keypair(void)
+{
+    struct keypair k;
+
+    if (zmq_curve_keypair(k.pub, k.sec) != 0)
+        h_fatal("zmq_curve_keypair: %s", zmq_strerror(zmq_errno()));
+    return k;
+}
+
+/* A socket of `type` that is a CURVE client with key k towards server, connected. */
+static void *s_client(int type, const char *endpoint, const struct keypair *k, const char *server)
+{
+    void *s = zmq_socket(h_zmq_ctx(), type);
+    int zero = 0, ivl = 100;
+
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    if (k) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 41);
+    }
+    if (zmq_connect(s, endpoint) != 0)
+        h_fatal("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return s;
+}
+
+static void *s_sub(const char *endpoint, const struct keypair *k, const char *server,
+                   const char *topic)
+{
+    void *s = zmq_socket(h_zmq_ctx(), ZMQ_SUB);
+    int zero = 0, ivl = 100;
+
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    if (k) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 41);
+    }
+    if (zmq_connect(s, endpoint) != 0)
+        h_fatal("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return s;
+}
+
+/* Send without waiting: a socket whose peer never let it in would block at its queue limit. */
+static int s_send_nowait(void *s, const struct proto_read *r)
+{
+    uint8_t frame[PROTO_MAX_FRAME];
+    size_t len = proto_encode_read(r, frame, sizeof frame);
+
+    return len > 0 && zmq_send(s, frame, len, ZMQ_DONTWAIT) == (int)len ? 0 : -1;
+}
+
+/* Send read seq of camera with plate on s, and wait for its ACK; whether it came. */
+static bool s_served(void *s, const char *camera, uint64_t seq, const char *plate, int ms)
+{
+    struct proto_read r = h_read(camera, seq, plate, "BE");
+    struct h_acks a;
+
+    if (s_send_nowait(s, &r) != 0)
+        return false;
+    h_acks_init(&a, seq, 1, 4);
+    bool ok = h_acks_wait(&a, s, camera, ms) == 1;
+    h_acks_free(&a);
+    return ok;
+}
+
+/* HITs of plate on sub within ms (other HITs skipped). */
+static int s_hits_of(void *sub, const char *plate, int want, int ms)
+{
+    int64_t deadline = util_mono_us() + (int64_t)ms * 1000;
+    int n = 0;
+
+    while (n < want && util_mono_us() < deadline) {
+        uint8_t buf[PROTO_MAX_FRAME];
+        struct proto_hit h;
+        struct proto_error err;
+        int len = h_recv(sub, buf, sizeof buf, (int)((deadline - util_mono_us()) / 1000) + 1);
+        if (len > 0 && proto_decode_hit(buf, (size_t)len, &h, &err) == 0 &&
+            strcmp(h.read.plate, plate) == 0)
+            n++;
+    }
+    return n;
+}
+
+static void s_write_key(const char *path, const char *z85)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f || fprintf(f, "%s\n", z85) < 0 || fclose(f) != 0)
+        h_fatal("%s: cannot write", path);
+}
+
+int main(void)
+{
+    struct h_db db;
+    struct h_daemon d;
+    char sql[2048], key_path[256];
+    struct keypair server = s_keypair(), cam_a = s_keypair(), cam_b = s_keypair(),
+                   cam_c = s_keypair(), rogue = s_keypair(), con_1 = s_keypair(),
+                   con_2 = s_keypair(), con_3 = s_keypair();
+
+    h_require_env();
+    h_db_create(&db, "itest_curve");
+
+    /* With CURVE on and no key at all, anprd refuses to start. */
+    char dir[] = "/tmp/anprd-curve.XXXXXX";
+    if (!mkdtemp(dir))
+        h_fatal("mkdtemp");
+    snprintf(key_path, sizeof key_path, "%s/anprd.key", dir);
+    s_write_key(key_path, server.sec);
+    struct h_daemon_opts o = {.curve_secret_file = key_path};
+    fprintf(stderr, "(a refused start follows: no CURVE key in the database)\n");
+    CHECK(h_daemon_start_opts(&d, &db, &o) != 0);
+    CHECK(h_daemon_log_has(&d, "no CURVE key of a camera or console"));
+    h_daemon_cleanup(&d);
+
+    snprintf(sql, sizeof sql,
+             "INSERT INTO anpr.camera (code, name, curve_key) VALUES ('CAM-A', 'a', '%s'), "
+             "('CAM-B', 'b', '%s'), ('CAM-C', 'c', NULL);"
+             "INSERT INTO anpr.console (name, curve_key) VALUES ('con-1', '%s');"
+             "INSERT INTO anpr.console (name, curve_key, dispatch) VALUES ('con-2', '%s', false),"
+             " ('con-3', '%s', false);"
+             "INSERT INTO anpr.watchlist (name, category, priority, suppress_s) VALUES "
+             "('Stolen', 'stolen', 1, 0);"
+             "INSERT INTO anpr.watchlist (name, category, priority, covert, suppress_s) VALUES "
+             "('Nightjar', 'surveillance', 2, true, 0), ('Kestrel', 'surveillance', 2, true, 0);"
+             "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '1-HIT-001' "
+             "FROM anpr.watchlist WHERE name = 'Stolen';"
+             "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '1-NJR-007' "
+             "FROM anpr.watchlist WHERE name = 'Nightjar';"
+             "INSERT INTO anpr.console_covert SELECT c.id, w.id FROM anpr.console c, "
+             "anpr.watchlist w WHERE (c.name, w.name) IN (('con-2', 'Nightjar'), "
+             "('con-3', 'Kestrel'))",
+             cam_a.pub, cam_b.pub, con_1.pub, con_2.pub, con_3.pub);
+    h_exec(db.admin, sql);
+    if (h_daemon_start_opts(&d, &db, &o) != 0)
+        return 1;
+    CHECK(h_daemon_log_has(&d, server.pub)); /* the public key is said, for the admin */
+
+    /* Good camera and a rogue key claiming the same camera, 10 000 reads each. */
+    void *good = s_client(ZMQ_DEALER, d.ingest_ep, &cam_a, server.pub);
+    void *bad = s_client(ZMQ_DEALER, d.ingest_ep, &rogue, server.pub);
+    void *plain = h_dealer(d.ingest_ep);
+    CHECK(s_served(good, "CAM-A", 1, "1-ABC-001", 20000));
+    struct h_acks a;
+    h_acks_init(&a, 2, N_READS - 1, 16);
+    int bad_sent = 0;
+    for (uint64_t i = 0; i < N_READS; i++) {
+        struct proto_read r = h_read("CAM-A", 100000 + i, "9-BAD-999", "BE");
+        bad_sent += s_send_nowait(bad, &r) == 0;
+        struct proto_read p = h_read("CAM-A", 200000 + i, "9-BAD-998", "BE");
+        s_send_nowait(plain, &p);
+        if (i + 2 <= N_READS) {
+            struct proto_read g = h_read("CAM-A", i + 2, "1-ABC-002", "BE");
+            h_send_read(good, &g);
+        }
+        if (i % 1000 == 999)
+            h_acks_wait(&a, good, "CAM-A", 0); /* keep the ACKs moving */
+    }
+    CHECK_INT(h_acks_wait(&a, good, "CAM-A", 60000), N_READS - 1);
+    /* (The rogue's socket may not even queue them: libzmq drops its pipe once the handshake is
+     * refused. Either way anprd must store none, and count the refusals.) */
+    fprintf(stderr, "rogue: %d of %d reads left its socket\n", bad_sent, N_READS);
+    h_acks_free(&a);
+    CHECK_INT(h_wait_ll(db.admin,
+                        "SELECT count(*) FROM anpr.plate_read r JOIN anpr.camera c ON "
+                        "c.id = r.camera_id WHERE c.code = 'CAM-A' AND r.seq < 100000",
+                        N_READS, 30000),
+              N_READS);
+    /* The good camera's fence: everything sent before it was read by anprd. */
+    CHECK(s_served(good, "CAM-A", N_READS + 1, "1-ABC-003", 20000));
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read WHERE seq >= 100000"), 0);
+    CHECK(h_daemon_wait_log(&d, "denied=", 10000));
+    CHECK(h_daemon_stat(&d, " denied=") >= 1);
+
+    /* A good key claiming another camera: refused as an unknown camera, nothing stored. */
+    void *b = s_client(ZMQ_DEALER, d.ingest_ep, &cam_b, server.pub);
+    CHECK(s_served(b, "CAM-B", 1, "1-ABC-004", 20000));
+    struct proto_read claim = h_read("CAM-A", 300000, "1-ABC-005", "BE");
+    struct proto_reject rej;
+    h_acks_init(&a, 300000, 1, 4);
+    CHECK_INT(h_send_read(b, &claim), 0);
+    CHECK_INT(h_wait_reject(&a, b, "CAM-A", &rej, 20000), 0);
+    CHECK_INT(rej.reason, PROTO_E_CAMERA);
+    h_acks_free(&a);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read WHERE seq = 300000"), 0);
+
+    /* Dispatch: a registered console receives HITs, an unknown key and a plain peer do not;
+     * covert: only the console cleared for the list. */
+    void *sub_ok = s_sub(d.dispatch_ep, &con_1, server.pub, "hit/");
+    void *sub_rogue = s_sub(d.dispatch_ep, &rogue, server.pub, "hit/");
+    void *sub_plain = h_sub(d.dispatch_ep, "hit/");
+    void *cov_ok = s_sub(d.covert_ep, &con_2, server.pub, "covert/");
+    void *cov_other = s_sub(d.covert_ep, &con_3, server.pub, "covert/");
+    zmq_setsockopt(cov_ok, ZMQ_SUBSCRIBE, "covert/2", 8); /* a list id it is not cleared for */
+    char topic[32];
+    long long nightjar = h_query_ll(db.admin, "SELECT id FROM anpr.watchlist WHERE name = "
+                                              "'Nightjar'");
+    int tl = snprintf(topic, sizeof topic, "covert/%lld", nightjar);
+    zmq_setsockopt(cov_ok, ZMQ_SUBSCRIBE, topic, (size_t)tl);
+    zmq_setsockopt(cov_other, ZMQ_SUBSCRIBE, topic, (size_t)tl);
+    /* Subscriptions take a moment: send listed reads until the good console has both. */
+    uint64_t seq = N_READS + 2;
+    int got = 0, got_cov = 0;
+    for (int i = 0; i < 200 && (!got || !got_cov); i++) {
+        struct proto_read r = h_read("CAM-A", seq++, "1-HIT-001", "BE");
+        struct proto_read c = h_read("CAM-A", seq++, "1-NJR-007", "BE");
+        h_send_read(good, &r);
+        h_send_read(good, &c);
+        got += s_hits_of(sub_ok, "1-HIT-001", 1, 100);
+        got_cov += s_hits_of(cov_ok, "1-NJR-007", 1, 100);
+    }
+    CHECK(got > 0);
+    CHECK(got_cov > 0);
+    /* Five more of each, then none may have reached the others. */
+    for (int i = 0; i < 5; i++) {
+        struct proto_read r = h_read("CAM-A", seq++, "1-HIT-001", "BE");
+        struct proto_read c = h_read("CAM-A", seq++, "1-NJR-007", "BE");
+        h_send_read(good, &r);
+        h_send_read(good, &c);
+    }
+    CHECK_INT(s_hits_of(sub_ok, "1-HIT-001", 5, 20000), 5);
+    CHECK_INT(s_hits_of(cov_ok, "1-NJR-007", 5, 20000), 5);
+    CHECK_INT(s_hits_of(sub_rogue, "1-HIT-001", 1, 500), 0);
+    CHECK_INT(s_hits_of(sub_plain, "1-HIT-001", 1, 500), 0);
+    CHECK_INT(s_hits_of(cov_other, "1-NJR-007", 1, 500), 0);
+    CHECK(h_daemon_wait_log(&d, "covert_refused=", 10000));
+    CHECK(h_daemon_stat(&d, " covert_refused=") >= 1);
+
+    /* A key added while running: let in at once (retried until the reload is seen). */
+    void *c = s_client(ZMQ_DEALER, d.ingest_ep, &cam_c, server.pub);
+    snprintf(sql, sizeof sql, "UPDATE anpr.camera SET curve_key = '%s' WHERE code = 'CAM-C'",
+             cam_c.pub);
+    h_exec(db.admin, sql);
+    bool c_in = false;
+    for (int i = 0; i < 40 && !c_in; i++) {
+        h_close(c);
+        c = s_client(ZMQ_DEALER, d.ingest_ep, &cam_c, server.pub);
+        c_in = s_served(c, "CAM-C", 1 + (uint64_t)i, "1-ABC-006", 500);
+    }
+    CHECK(c_in);
+    /* And a camera disabled is not let in at its next connection. */
+    h_exec(db.admin, "UPDATE anpr.camera SET enabled = false WHERE code = 'CAM-B'");
+    bool b_out = false;
+    for (int i = 0; i < 40 && !b_out; i++) {
+        h_close(b);
+        b = s_client(ZMQ_DEALER, d.ingest_ep, &cam_b, server.pub);
+        b_out = !s_served(b, "CAM-B", 100 + (uint64_t)i, "1-ABC-007", 500);
+    }
+    CHECK(b_out);
+
+    h_close(b);
+    h_close(c);
+    h_close(good);
+    h_close(bad);
+    h_close(plain);
+    h_close(sub_ok);
+    h_close(sub_rogue);
+    h_close(sub_plain);
+    h_close(cov_ok);
+    h_close(cov_other);
+    CHECK_INT(h_daemon_finish(&d, check_failed), 0);
+    if (!check_failed)
+        h_rmtree(dir);
+    h_db_close(&db);
+    return check_done("itest_curve");
+}
