@@ -9,6 +9,7 @@
 struct cam_slot {
     char code[PROTO_CAMERA_MAX + 1]; /* "" = empty slot */
     int32_t id;
+    bool mobile; /* its reads carry their own position; a fixed camera's are not taken */
 };
 
 struct cam_table {
@@ -55,7 +56,7 @@ static struct cam_slot *s_probe(const cam_table_t *self, const char *code)
     return &self->slots[i];
 }
 
-int cam_table_add(cam_table_t *self, const char *code, int32_t id)
+int cam_table_add(cam_table_t *self, const char *code, int32_t id, bool mobile)
 {
     struct cam_slot *slot;
 
@@ -66,14 +67,16 @@ int cam_table_add(cam_table_t *self, const char *code, int32_t id)
         return -1;
     strcpy(slot->code, code);
     slot->id = id;
+    slot->mobile = mobile;
     self->count++;
     return 0;
 }
 
-int32_t cam_table_find(const cam_table_t *self, const char *code)
+int32_t cam_table_find(const cam_table_t *self, const char *code, bool *mobile)
 {
     const struct cam_slot *slot = s_probe(self, code);
 
+    *mobile = slot->code[0] && slot->mobile;
     return slot->code[0] ? slot->id : -1;
 }
 

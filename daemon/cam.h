@@ -5,6 +5,7 @@
 #ifndef ANPR_CAM_H
 #define ANPR_CAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,11 +15,12 @@ typedef struct cam_table cam_table_t;
 cam_table_t *cam_table_new(size_t capacity);
 void cam_table_destroy(cam_table_t **self_p);
 
-/* Add a camera; 0, or -1 when full or the code is there already. The code is copied. */
-int cam_table_add(cam_table_t *self, const char *code, int32_t id);
+/* Add a camera (mobile: its reads carry their own position); 0, or -1 when full or the code
+ * is there already. The code is copied. */
+int cam_table_add(cam_table_t *self, const char *code, int32_t id, bool mobile);
 
-/* Database id of the camera, or -1 when unknown. */
-int32_t cam_table_find(const cam_table_t *self, const char *code);
+/* Database id of the camera, or -1 when unknown; *mobile says whether it is a mobile one. */
+int32_t cam_table_find(const cam_table_t *self, const char *code, bool *mobile);
 
 size_t cam_table_count(const cam_table_t *self);
 

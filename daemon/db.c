@@ -157,7 +157,7 @@ out:
 
 int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err)
 {
-    PGresult *res = PQexec(conn, "SELECT code, id FROM anpr.camera WHERE enabled");
+    PGresult *res = PQexec(conn, "SELECT code, id, mobile FROM anpr.camera WHERE enabled");
     cam_table_t *cams = NULL;
     int rc = -1;
 
@@ -173,7 +173,8 @@ int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err)
     for (int i = 0; i < PQntuples(res); i++) {
         long long id;
         if (util_parse_long(PQgetvalue(res, i, 1), 1, INT32_MAX, &id) != 0 ||
-            cam_table_add(cams, PQgetvalue(res, i, 0), (int32_t)id) != 0)
+            cam_table_add(cams, PQgetvalue(res, i, 0), (int32_t)id,
+                          PQgetvalue(res, i, 2)[0] == 't') != 0)
             log_warn("db", "camera %s skipped: bad code or id", PQgetvalue(res, i, 0));
     }
     *out = cams;

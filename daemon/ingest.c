@@ -986,7 +986,8 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
         s_reject(self, id, id_len, r->camera, r->seq, &perr);
         return false;
     }
-    sr->cam = cam_table_find(self->cams, r->camera);
+    bool mobile;
+    sr->cam = cam_table_find(self->cams, r->camera, &mobile);
     /* With CURVE, a connection carries the reads of the one camera its key is bound to. Any
      * other code gets the same answer as an unknown one, so a key cannot probe for codes. */
     if (sr->cam < 0 || (bound && strcmp(bound, r->camera) != 0)) {
@@ -994,6 +995,10 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
                         "camera %s is not registered or not enabled", r->camera);
         return false;
     }
+    /* A fixed camera's place is the one registered for it: a position in its reads (a
+     * misconfigured or forged one) is not taken. */
+    if (!mobile)
+        r->has_position = false;
     switch (plate_normalise_cc(r->plate, r->country, sr->rd.plate)) {
     case PLATE_OK:
         break;

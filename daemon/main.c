@@ -191,9 +191,11 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
             strcmp(fresh->backbone.instance, (*conf)->backbone.instance) != 0 ||
             strcmp(fresh->backbone.spool_dir, (*conf)->backbone.spool_dir) != 0 ||
             fresh->backbone.max_mb != (*conf)->backbone.max_mb ||
-            fresh->backbone.forward_reads != (*conf)->backbone.forward_reads)
-            log_warn("main", "reload: endpoint, database, spool and backbone changes take effect "
-                             "at restart");
+            fresh->backbone.forward_reads != (*conf)->backbone.forward_reads ||
+            strcmp(fresh->curve.secret_file, (*conf)->curve.secret_file) != 0 ||
+            fresh->curve.insecure_plaintext != (*conf)->curve.insecure_plaintext)
+            log_warn("main", "reload: endpoint, database, spool, backbone and curve changes take "
+                             "effect at restart");
         /* The instance is in every HIT id; the id generator keeps the one it started with. */
         if (fresh->dispatch.instance != (*conf)->dispatch.instance)
             log_warn("main",
@@ -218,6 +220,9 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         fresh->backbone.port = (*conf)->backbone.port;
         fresh->backbone.max_mb = (*conf)->backbone.max_mb;
         fresh->backbone.forward_reads = (*conf)->backbone.forward_reads;
+        /* The sockets keep the CURVE setting and key they were made with. */
+        s_swap(&fresh->curve.secret_file, &(*conf)->curve.secret_file);
+        fresh->curve.insecure_plaintext = (*conf)->curve.insecure_plaintext;
         ingest_set_conf(ingest, fresh);
         conf_destroy(conf);
         *conf = fresh;

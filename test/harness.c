@@ -742,7 +742,8 @@ bool h_db_lock_out(const struct h_db *db)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM pg_stat_activity WHERE usename = 'anprd' AND datname = '%s'",
              db->name);
-    return h_wait_ll(db->admin, sql, 0, 5000) == 0;
+    /* Generous: on a busy machine the daemon's threads take their time to notice. */
+    return h_wait_ll(db->admin, sql, 0, 60000) == 0;
 }
 
 void h_db_let_in(const struct h_db *db)

@@ -51,7 +51,7 @@ void h_db_close(struct h_db *db);
 void h_exec(PGconn *conn, const char *sql);
 /*
  * To the daemon, the database goes down: its login role may no longer log in and its sessions
- * in db are ended (waits until they are gone; false if they are not within 5 s).
+ * in db are ended (waits until they are gone; false if they are not within 60 s).
  * h_db_let_in undoes it. The role is the cluster's: tests that do this run one at a time.
  */
 bool h_db_lock_out(const struct h_db *db);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "check.h"
 #include "harness.h"
@@ -46,8 +47,34 @@ static void test_check_config(void)
     snprintf(good, sizeof good, "%s/good.yaml", tmpdir);
     snprintf(bad, sizeof bad, "%s/bad.yaml", tmpdir);
     snprintf(outp, sizeof outp, "%s/out.txt", tmpdir);
-    s_write(good, "database:\n  conninfo: \"dbname=anpr\"\n");
+    s_write(good, "database:\n  conninfo: \"dbname=anpr\"\ncurve:\n  insecure_plaintext: true\n");
     CHECK_INT(s_anprd(outp, &out, "--config", good, "--check-config"), 0);
+    CHECK_CONTAINS(out, "configuration OK");
+    free(out);
+
+    /* CURVE is not optional: without a key (or plain text asked for by name) anprd refuses. */
+    s_write(bad, "database:\n  conninfo: \"dbname=anpr\"\n");
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "--check-config"), 1);
+    CHECK_CONTAINS(out, "curve.secret_file: required");
+    free(out);
+    char key[160], text[400];
+    snprintf(key, sizeof key, "%s/anprd.key", tmpdir);
+    snprintf(text, sizeof text,
+             "database:\n  conninfo: \"dbname=anpr\"\ncurve:\n  secret_file: %s\n", key);
+    s_write(bad, text);
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "--check-config"), 1);
+    CHECK_CONTAINS(out, "curve.secret_file: ");
+    CHECK_CONTAINS(out, "No such file");
+    free(out);
+    s_write(key, "not a key\n");
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "--check-config"), 1);
+    CHECK_CONTAINS(out, "not a CURVE secret key");
+    free(out);
+    char pub[41], sec[41];
+    CHECK_INT(zmq_curve_keypair(pub, sec), 0);
+    unlink(key);
+    s_write(key, sec);
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "--check-config"), 0);
     CHECK_CONTAINS(out, "configuration OK");
     free(out);
 
@@ -111,7 +138,8 @@ static void test_database_unreachable(void)
     snprintf(text, sizeof text,
              "ingest:\n  endpoint: \"ipc://%s/nodb-in\"\n"
              "dispatch:\n  endpoint: \"ipc://%s/nodb-out\"\n"
-             "database:\n  conninfo: \"host=/nonexistent dbname=anpr user=anprd\"\n",
+             "database:\n  conninfo: \"host=/nonexistent dbname=anpr user=anprd\"\n"
+             "curve:\n  insecure_plaintext: true\n",
              tmpdir, tmpdir);
     s_write(conf, text);
     CHECK_INT(s_anprd(outp, &out, "--config", conf, NULL), 3);

@@ -10,6 +10,7 @@
  *   cleared for the list gets its HITs; a console cleared only for another list gets none of
  *   them, whatever it subscribes to.
  * - A key added while anprd runs is let in without a restart; a camera disabled is not.
+ * - A fixed camera's reads do not bring their own position; a mobile camera's do.
  * - With CURVE on and no key in the database, anprd does not start.
  */
 #include <stdio.h>
@@ -83,12 +84,16 @@ static int s_send_nowait(void *s, const struct proto_read *r)
     return len > 0 && zmq_send(s, frame, len, ZMQ_DONTWAIT) == (int)len ? 0 : -1;
 }
 
-/* Send read seq of camera with plate on s, and wait for its ACK; whether it came. */
+/* Send read seq of camera with plate (and a position in Paris) on s, and wait for its ACK;
+ * whether it came. */
 static bool s_served(void *s, const char *camera, uint64_t seq, const char *plate, int ms)
 {
     struct proto_read r = h_read(camera, seq, plate, "BE");
     struct h_acks a;
 
+    r.has_position = true;
+    r.lat_e7 = 488566000;
+    r.lon_e7 = 23522000;
     if (s_send_nowait(s, &r) != 0)
         return false;
     h_acks_init(&a, seq, 1, 4);
@@ -149,7 +154,8 @@ int main(void)
 
     snprintf(sql, sizeof sql,
              "INSERT INTO anpr.camera (code, name, curve_key) VALUES ('CAM-A', 'a', '%s'), "
-             "('CAM-B', 'b', '%s'), ('CAM-C', 'c', NULL);"
+             "('CAM-B', 'b', '%s');"
+             "INSERT INTO anpr.camera (code, name, mobile) VALUES ('CAM-C', 'c', true);"
              "INSERT INTO anpr.console (name, curve_key) VALUES ('con-1', '%s');"
              "INSERT INTO anpr.console (name, curve_key, dispatch) VALUES ('con-2', '%s', false),"
              " ('con-3', '%s', false);"
@@ -272,6 +278,16 @@ int main(void)
         c_in = s_served(c, "CAM-C", 1 + (uint64_t)i, "1-ABC-006", 500);
     }
     CHECK(c_in);
+    /* A fixed camera's reads do not bring their own position; a mobile camera's do. */
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read r JOIN anpr.camera c "
+                                   "ON c.id = r.camera_id WHERE c.code = 'CAM-A' AND "
+                                   "r.latitude IS NOT NULL"),
+              0);
+    CHECK_INT(h_wait_ll(db.admin,
+                        "SELECT (count(*) > 0)::int FROM anpr.plate_read r JOIN anpr.camera c ON "
+                        "c.id = r.camera_id WHERE c.code = 'CAM-C' AND r.latitude > 48",
+                        1, 20000),
+              1);
     /* And a camera disabled is not let in at its next connection. */
     h_exec(db.admin, "UPDATE anpr.camera SET enabled = false WHERE code = 'CAM-B'");
     bool b_out = false;

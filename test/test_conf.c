@@ -100,11 +100,11 @@ static void s_test_full(void)
 
 static void s_check_defaults(const struct conf *c)
 {
-    CHECK_STR(c->ingest.endpoint, "tcp://*:5555");
+    CHECK_STR(c->ingest.endpoint, "tcp://127.0.0.1:5555");
     CHECK_INT(c->ingest.max_pending, 100000);
     CHECK_INT(c->ingest.max_future_skew_s, 300);
     CHECK_INT(c->ingest.max_age_days, 365);
-    CHECK_STR(c->dispatch.endpoint, "tcp://*:5556");
+    CHECK_STR(c->dispatch.endpoint, "tcp://127.0.0.1:5556");
     CHECK_STR(c->database.conninfo, "dbname=anpr");
     CHECK_INT(c->database.batch_size, 1000);
     CHECK_INT(c->database.flush_interval_ms, 5);
@@ -164,7 +164,7 @@ static void s_test_structure(void)
     EXPECT(DB "log:\n  - level\n", "t.yaml:4:3: log: expected a mapping of keys, got a sequence\n");
     EXPECT(DB "\nloging:\n  level: info\n",
            "t.yaml:4:1: loging: unknown section; expected one of: ingest, dispatch, database, "
-           "log, matcher, spool, backbone\n");
+           "log, matcher, spool, backbone, curve\n");
     EXPECT(DB "ingest:\n  endpiont: tcp://*:1\n",
            "t.yaml:4:3: ingest.endpiont: unknown key; expected one of: endpoint, max_pending, "
            "max_future_skew_s, max_age_days\n");
@@ -178,7 +178,7 @@ static void s_test_structure(void)
            "t.yaml:1:32: database: a key must be a plain name, not a mapping\n");
     /* user text is shown on one line */
     EXPECT(DB "\"a\\nb\": 1\n", "t.yaml:3:1: a?b: unknown section; expected one of: ingest, "
-                                "dispatch, database, log, matcher, spool, backbone\n");
+                                "dispatch, database, log, matcher, spool, backbone, curve\n");
     /* OCR classes are checked by the matcher's own parser. */
     {
         char *e = s_errors(DB "matcher:\n  ocr_classes: \"0OD,1IL,O8\"\n");
@@ -318,9 +318,9 @@ static void s_test_endpoints(void)
     EXPECT(text, want);
 
     /* both sockets bind, so they cannot share an endpoint */
-    EXPECT(DB "dispatch:\n  endpoint: tcp://*:5555\n",
+    EXPECT(DB "dispatch:\n  endpoint: tcp://127.0.0.1:5555\n",
            "t.yaml:4:13: dispatch.endpoint: the same endpoint as ingest.endpoint\n");
-    EXPECT(DB "ingest:\n  endpoint: tcp://*:5556\n",
+    EXPECT(DB "ingest:\n  endpoint: tcp://127.0.0.1:5556\n",
            "t.yaml:4:13: ingest.endpoint: the same endpoint as dispatch.endpoint\n");
     EXPECT_VALID(DB
                  "ingest: {endpoint: \"tcp://*:5556\"}\ndispatch: {endpoint: \"tcp://*:5555\"}\n");
@@ -390,7 +390,7 @@ static void s_test_aliases(void)
     EXPECT(DB "dispatch:\n  covert_endpoint: \"tcp://nowhere\"\n",
            "t.yaml:4:20: dispatch.covert_endpoint: invalid endpoint 'tcp://nowhere': missing "
            ":PORT\n");
-    EXPECT(DB "dispatch:\n  covert_endpoint: \"tcp://*:5556\"\n",
+    EXPECT(DB "dispatch:\n  covert_endpoint: \"tcp://127.0.0.1:5556\"\n",
            "t.yaml:4:20: dispatch.covert_endpoint: the same endpoint as another socket\n");
     {
         struct conf *c = s_ok(DB "dispatch:\n  covert_endpoint: \"ipc:///run/anprd/c\"\n");
@@ -423,7 +423,7 @@ static void s_test_many(void)
 /* Errors found in the final pass (missing key, endpoint clash) still come in file order. */
 static void s_test_order(void)
 {
-    EXPECT("log: {level: loud}\ningest: {endpoint: \"tcp://*:5556\"}\n",
+    EXPECT("log: {level: loud}\ningest: {endpoint: \"tcp://127.0.0.1:5556\"}\n",
            "t.yaml:1:1: database.conninfo: missing required key\n"
            "t.yaml:1:14: log.level: unknown log level 'loud'; expected one of: debug, info, warn, "
            "error\n"
@@ -585,6 +585,30 @@ static void s_test_destroy(void)
     conf_destroy(&c);
 }
 
+/* curve: the secret key file or plain text by name (whether either is set is anprd's check). */
+static void s_test_curve(void)
+{
+    struct conf *c = s_ok(DB "curve:\n  secret_file: /etc/anprd/anprd.key\n");
+    CHECK_STR(c->curve.secret_file, "/etc/anprd/anprd.key");
+    CHECK_INT(c->curve.insecure_plaintext, 0);
+    conf_destroy(&c);
+    c = s_ok(DB "curve:\n  insecure_plaintext: true\n");
+    CHECK_STR(c->curve.secret_file, "");
+    CHECK_INT(c->curve.insecure_plaintext, 1);
+    conf_destroy(&c);
+    c = s_ok(DB);
+    CHECK_STR(c->curve.secret_file, "");
+    CHECK_INT(c->curve.insecure_plaintext, 0);
+    conf_destroy(&c);
+    EXPECT(DB "curve:\n  insecure_plaintext: yes\n",
+           "t.yaml:4:23: curve.insecure_plaintext: expected true or false, got 'yes'\n");
+    EXPECT(DB "curve:\n  secret_file: anprd.key\n",
+           "t.yaml:4:16: curve.secret_file: must be an absolute path, got 'anprd.key'\n");
+    EXPECT(DB "curve:\n  secret_file: /k\n  insecure_plaintext: true\n",
+           "t.yaml:1:1: curve.insecure_plaintext: true together with curve.secret_file: choose "
+           "one\n");
+}
+
 int main(void)
 {
     s_test_full();
@@ -604,6 +628,7 @@ int main(void)
     s_test_instance();
     s_test_spool();
     s_test_backbone();
+    s_test_curve();
     s_test_destroy();
     return check_done("conf");
 }
