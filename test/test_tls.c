@@ -232,6 +232,29 @@ static void s_test_tls12(SSL_CTX *cctx)
     }
 }
 
+/* Our server (the sink's policy) refuses a TLS 1.2 client offering only RSA key exchange. */
+static void s_test_server_policy(void)
+{
+    struct server s;
+    char err[512] = "";
+    SSL_CTX *old = tls_client_ctx_new(s_file("ca.pem"), s_file("client.pem"), s_file("client.key"),
+                                      err, sizeof err);
+
+    CHECK(old != NULL);
+    if (old == NULL)
+        return;
+    SSL_CTX_set_security_level(old, 0);
+    CHECK_INT(SSL_CTX_set_max_proto_version(old, TLS1_2_VERSION), 1);
+    CHECK_INT(SSL_CTX_set_cipher_list(old, "AES128-SHA:AES256-GCM-SHA384"), 1);
+    s_server_start(&s, "rsa.pem", "rsa.key");
+    CHECK(!s_exchange(old, "localhost", &s, err, sizeof err, NULL));
+    s_server_join(&s);
+    fprintf(stderr, "test_tls: client with only RSA key exchange: server: %s\n", s.err);
+    CHECK_CONTAINS(s.err, "no shared cipher");
+    CHECK(!s.accepted);
+    tls_ctx_destroy(&old);
+}
+
 /*
  * With a CRL: the revoked certificate is refused, a good one still connects. Without, the
  * revoked one connects: the CRL is what refuses it.
@@ -439,6 +462,7 @@ int main(void)
         s_test_refused(cctx, "localhost", "otherca-server.pem", "otherca-server.key",
                        "unable to get local issuer certificate");
         s_test_tls12(cctx);
+        s_test_server_policy();
         s_test_crl(cctx);
         s_test_bad_crl();
         s_test_no_client_cert();
