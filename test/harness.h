@@ -78,10 +78,11 @@ int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra)
  * "  max_age_days: 1000\n"); `extra` is appended verbatim as above. NULL fields add nothing.
  */
 struct h_daemon_opts {
-    const char *ingest;   /* lines added inside the ingest section */
-    const char *database; /* lines added inside the database section */
-    const char *dispatch; /* lines added inside the dispatch section */
-    const char *extra;    /* YAML appended verbatim */
+    const char *ingest;    /* lines added inside the ingest section */
+    const char *database;  /* lines added inside the database section */
+    const char *dispatch;  /* lines added inside the dispatch section */
+    const char *extra;     /* YAML appended verbatim */
+    const char *log_level; /* log.level ("warn": what an operator sees with it); NULL: info */
 };
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
                         const struct h_daemon_opts *opts);
