@@ -161,6 +161,10 @@ bbc_t *bbc_new(const struct bbc_config *cfg, char *err, size_t errlen)
     self->ctx = tls_client_ctx_new(cfg->ca_file, cfg->cert_file, cfg->key_file, err, errlen);
     if (self->ctx == NULL)
         goto fail;
+    if (cfg->crl_file != NULL && cfg->crl_file[0] != '\0' &&
+        tls_ctx_set_crl(self->ctx, cfg->crl_file, err, errlen) != 0)
+        goto fail;
+    self->cfg.crl_file = NULL; /* loaded: the caller's string is not kept */
     self->rng = (uint64_t)util_mono_us() ^ (uint64_t)(uintptr_t)self ^ 0x9E3779B97F4A7C15ull;
     if (self->rng == 0)
         self->rng = 1;
@@ -226,6 +230,8 @@ int bbc_connect(bbc_t *self)
     if (self->conn == NULL)
         return s_fail(self, "%s", why);
     snprintf(self->st.tls_version, sizeof self->st.tls_version, "%s", tls_version_name(self->conn));
+    snprintf(self->st.cipher, sizeof self->st.cipher, "%s", tls_cipher_name(self->conn));
+    tls_peer_subject(self->conn, self->st.peer_subject, sizeof self->st.peer_subject);
 
     memset(&hello, 0, sizeof hello);
     hello.epoch = self->cfg.epoch;

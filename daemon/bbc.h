@@ -45,6 +45,7 @@ struct bbc_config {
     const char *ca_file;    /* CA that signs the server certificate (PEM) */
     const char *cert_file;  /* our client certificate chain (PEM) */
     const char *key_file;   /* its key, unencrypted PEM */
+    const char *crl_file;   /* CRL(s) the server certificate is checked against; NULL/"": none */
     const char *instance;   /* our name in HELLO, 1..64 of [A-Za-z0-9._:-] */
     const char *software;   /* "anprd 0.1.0", may be NULL */
     uint64_t epoch;         /* our id space (BACKBONE.md 6.1) */
@@ -69,9 +70,14 @@ struct bbc_stats {
     char last_failure[512]; /* why the last connect or connection failed, "" if none yet */
     char server[65];        /* the server's name from its HELLO */
     char tls_version[16];   /* "TLSv1.3" of the current or last connection */
+    char cipher[64];        /* its cipher suite ("TLS_AES_256_GCM_SHA384") */
+    char peer_subject[256]; /* the subject of its server certificate ("CN=...,O=...") */
 };
 
-/* NULL with err filled when the configuration or the TLS files are unusable. Copies cfg. */
+/*
+ * NULL with err filled when the configuration or the TLS files (CRL included) are unusable.
+ * Copies cfg.
+ */
 bbc_t *bbc_new(const struct bbc_config *cfg, char *err, size_t errlen);
 /* Closes the connection, frees; safe on NULL and twice, sets *self_p to NULL. */
 void bbc_destroy(bbc_t **self_p);

@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include "tls.h"
 #include "wl.h"
 
 #include <arpa/inet.h>
@@ -71,6 +72,7 @@ enum s_type {
     S_LEVEL,
     S_CLASSES,
     S_PATH_OPT,
+    S_CRL_OPT,  /* an absolute path to a CRL file that loads, or "" */
     S_HOST_OPT, /* a DNS name or an address, or "" */
     S_NAME_OPT, /* [A-Za-z0-9._:-]{1,64}, or "" */
     S_BOOL,     /* true or false, into an int 1 or 0 */
@@ -140,6 +142,7 @@ static const struct s_key s_backbone_keys[] = {
     {"ca_file", S_PATH_OPT, offsetof(struct conf, backbone.ca_file), 0, 0, false},
     {"cert_file", S_PATH_OPT, offsetof(struct conf, backbone.cert_file), 0, 0, false},
     {"key_file", S_PATH_OPT, offsetof(struct conf, backbone.key_file), 0, 0, false},
+    {"crl_file", S_CRL_OPT, offsetof(struct conf, backbone.crl_file), 0, 0, false},
     {"instance", S_NAME_OPT, offsetof(struct conf, backbone.instance), 0, 0, false},
     {"spool_dir", S_PATH_OPT, offsetof(struct conf, backbone.spool_dir), 0, 0, false},
     S_INT_KEY(backbone, max_mb, 1, 1048576),
@@ -821,14 +824,24 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
         return;
     }
     case S_PATH_OPT:
+    case S_CRL_OPT: {
+        char why[512];
+
         /* Empty: the feature is off. The daemon may run with / as its working directory. */
         if (val->len > 0 && val->value[0] != '/') {
             s_err(ctx, val->line, val->col, path, "must be an absolute path, got '%s'",
                   s_show(val->value, val->len, show, sizeof(show)));
             return;
         }
+        /* A CRL that will not load must stop the start, not quietly turn revocation off. */
+        if (key->type == S_CRL_OPT && val->len > 0 &&
+            tls_crl_check(val->value, why, sizeof(why)) != 0) {
+            s_err(ctx, val->line, val->col, path, "%s", why);
+            return;
+        }
         s_set_string(ctx, (char **)dst, val);
         return;
+    }
     case S_HOST_OPT:
     case S_NAME_OPT: {
         /* Names that go into TLS checks and the backbone's HELLO: no room for surprises. */
@@ -1025,13 +1038,15 @@ static struct conf *s_defaults(const char *name)
     conf->backbone.ca_file = strdup("");
     conf->backbone.cert_file = strdup("");
     conf->backbone.key_file = strdup("");
+    conf->backbone.crl_file = strdup("");
     conf->backbone.instance = strdup("");
     conf->backbone.spool_dir = strdup("");
     conf->curve.secret_file = strdup("");
     if (!conf->curve.secret_file || !conf->path || !conf->ingest.endpoint ||
         !conf->dispatch.endpoint || !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint ||
         !conf->spool.dir || !conf->backbone.host || !conf->backbone.ca_file ||
-        !conf->backbone.cert_file || !conf->backbone.key_file || !conf->backbone.instance ||
+        !conf->backbone.cert_file || !conf->backbone.key_file || !conf->backbone.crl_file ||
+        !conf->backbone.instance ||
         !conf->backbone.spool_dir) {
         conf_destroy(&conf);
         return NULL;
@@ -1183,6 +1198,7 @@ void conf_destroy(struct conf **conf_p)
     free(conf->backbone.ca_file);
     free(conf->backbone.cert_file);
     free(conf->backbone.key_file);
+    free(conf->backbone.crl_file);
     free(conf->backbone.instance);
     free(conf->backbone.spool_dir);
     free(conf->curve.secret_file);

@@ -57,6 +57,7 @@ struct conf {
         char *ca_file;     /* CA certificate(s) that sign the server's certificate (PEM) */
         char *cert_file;   /* our client certificate chain (PEM) */
         char *key_file;    /* its key (PEM, unencrypted: readable by anprd only) */
+        char *crl_file;    /* CRL(s) of the server's CA (PEM), checked at load; "" = none */
         char *instance;    /* our name towards the server, [A-Za-z0-9._:-]{1,64} */
         char *spool_dir;   /* the outbound spool (absolute), not spool.dir */
         int max_mb;        /* unacknowledged HITs the outbound spool may hold */

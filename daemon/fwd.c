@@ -12,6 +12,8 @@
 #include "bb.h"
 #include "bbc.h"
 #include "config.h"
+#include "log.h"
+#include "lograte.h"
 #include "tls.h"
 #include "util.h"
 
@@ -35,6 +37,7 @@
 #define S_BUSY_POLL_MS 10   /* wait for ACKs while messages are in flight */
 #define S_RETRY_MS     1000 /* after a spool read error */
 #define S_EPOCH_TMP    "epoch.tmp"
+#define S_LOG_EVERY_S  60 /* one warning per failure reason per this long */
 
 struct s_entry {
     uint64_t pos;      /* spool position = message id */
@@ -46,6 +49,9 @@ struct fwd {
     spool_t *sp;
     bbc_t *bbc;
     uint64_t epoch;
+    char peer[300];  /* "host:port", for the log */
+    lograte_t *rate; /* forwarder thread: failure warnings, per reason */
+    uint64_t failed; /* forwarder thread: failed connects since the last connection */
     pthread_t thread;
     bool started;
     int wake[2]; /* written once by fwd_destroy: ends every wait of the thread */
@@ -297,6 +303,41 @@ static void s_publish(fwd_t *self)
     pthread_mutex_unlock(&self->mu);
 }
 
+/*
+ * A failed connect or a lost connection, with bbc's reason: a warning, at most one per reason
+ * per S_LOG_EVERY_S, so a server that refuses every attempt shows at log.level warn without
+ * flooding it. Not while stopping: then the failure is ours (the wait was cancelled).
+ */
+static void s_log_failure(fwd_t *self, const char *what)
+{
+    const char *why = bbc_stats(self->bbc)->last_failure;
+    uint64_t held = 0;
+
+    if (s_stopping(self) || !lograte_pass(self->rate, why, util_mono_us(), &held))
+        return;
+    if (held > 0)
+        log_warn("backbone", "%s: %s (%" PRIu64 " more of these since the last such line)", what,
+                 why, held);
+    else
+        log_warn("backbone", "%s: %s", what, why);
+}
+
+/* Connected: whom to (the certificate's subject), how (TLS version, cipher). */
+static void s_log_connected(fwd_t *self)
+{
+    const struct bbc_stats *b = bbc_stats(self->bbc);
+
+    if (self->failed > 0)
+        log_info("backbone",
+                 "connected to %s (server %s) after %" PRIu64
+                 " failed attempts: %s %s, certificate %s",
+                 self->peer, b->server, self->failed, b->tls_version, b->cipher, b->peer_subject);
+    else
+        log_info("backbone", "connected to %s (server %s): %s %s, certificate %s", self->peer,
+                 b->server, b->tls_version, b->cipher, b->peer_subject);
+    self->failed = 0;
+}
+
 static bool s_is_refused(const fwd_t *self, uint64_t id)
 {
     for (size_t i = 0; i < self->nrefused; i++)
@@ -527,8 +568,12 @@ static void *s_run(void *arg)
             s_publish(self);
             if (s_sleep(self, bbc_retry_in_ms(self->bbc)))
                 break;
-            if (bbc_connect(self->bbc) != 0)
-                continue; /* the reason is in bbc_stats */
+            if (bbc_connect(self->bbc) != 0) {
+                self->failed++;
+                s_log_failure(self, "cannot connect");
+                continue;
+            }
+            s_log_connected(self);
             /* resend everything after what is settled, oldest first */
             self->rd_from = self->acked_pos;
             self->rd_retry_us = 0;
@@ -539,8 +584,10 @@ static void *s_run(void *arg)
             max = S_BATCH;
         n = s_fill(self, max, &drained);
         /* n <= bbc_window_free(): bbc_send takes all of them or fails */
-        if (n > 0 && bbc_send(self->bbc, self->frames, self->lens, n) < 0)
+        if (n > 0 && bbc_send(self->bbc, self->frames, self->lens, n) < 0) {
+            s_log_failure(self, "connection lost");
             continue;
+        }
         if (n == 0 && self->rcount == 0 && drained) {
             /* idle: wait for a commit (spool_wait wakes at once), then look at the link */
             s_maybe_checkpoint(self, true);
@@ -552,8 +599,10 @@ static void *s_run(void *arg)
         } else {
             rc = bbc_poll(self->bbc, n > 0 ? 0 : S_BUSY_POLL_MS);
         }
-        if (rc < 0)
+        if (rc < 0) {
+            s_log_failure(self, "connection lost");
             continue;
+        }
         s_settle(self);
         s_maybe_checkpoint(self, self->rcount == 0);
         s_publish(self);
@@ -621,6 +670,7 @@ fwd_t *fwd_new(const struct fwd_opts *opts, struct spool_report *report, char *e
     bc.ca_file = opts->ca_file;
     bc.cert_file = opts->cert_file;
     bc.key_file = opts->key_file;
+    bc.crl_file = opts->crl_file;
     bc.instance = opts->instance;
     bc.software = opts->software ? opts->software : "anprd " ANPR_VERSION;
     bc.epoch = self->epoch;
@@ -635,6 +685,13 @@ fwd_t *fwd_new(const struct fwd_opts *opts, struct spool_report *report, char *e
     self->bbc = bbc_new(&bc, err, errlen);
     if (self->bbc == NULL)
         goto fail;
+    self->rate = lograte_new((int64_t)S_LOG_EVERY_S * 1000000);
+    if (self->rate == NULL) {
+        util_errf(err, errlen, "out of memory");
+        goto fail;
+    }
+    snprintf(self->peer, sizeof self->peer, "%s:%s", opts->host ? opts->host : "",
+             opts->port ? opts->port : "");
 
     self->pub.epoch = self->epoch;
     self->pub.acked_id = spool_checkpointed(self->sp);
@@ -670,6 +727,7 @@ void fwd_destroy(fwd_t **self_p)
         pthread_join(self->thread, NULL);
     }
     bbc_destroy(&self->bbc);
+    lograte_destroy(&self->rate);
     spool_destroy(&self->sp);
     for (int i = 0; i < 2; i++)
         if (self->wake[i] >= 0)

@@ -22,8 +22,14 @@
  *
  * Threads: fwd_push_hit, fwd_push_read and fwd_commit belong to one producer thread (ingest);
  * they never touch the network nor wait for it. fwd_stats may be called from any thread.
- * fwd_new and fwd_destroy are not concurrent with anything. Library module: never logs; the
- * program must ignore SIGPIPE.
+ * fwd_new and fwd_destroy are not concurrent with anything. The program must ignore SIGPIPE.
+ *
+ * Logging: the producer calls never log (they return errors). The forwarder thread is the
+ * daemon's, and says what happens to the link (subsystem "backbone"): every failed connect
+ * and lost connection is a warning with bbc's reason (DNS, refused, timeout, the certificate
+ * verdict, no shared cipher, a refused HELLO), at most one line per reason per minute with the
+ * count of those held back; a connect is an info line with the server's certificate subject,
+ * the TLS version and the cipher.
  *
  * Record format in the spool (little else to know to read a spool by hand): u8 format (1),
  * i64 big-endian append time (UTC µs), then the whole backbone HIT or READ frame with id 1 as a
@@ -67,6 +73,7 @@ struct fwd_opts {
     const char *ca_file;    /* CA that signs the server certificate (PEM) */
     const char *cert_file;  /* our client certificate chain (PEM) */
     const char *key_file;   /* its unencrypted key (PEM) */
+    const char *crl_file;   /* CRL(s) for the server certificate (PEM); NULL or "": none */
     const char *instance;   /* our name in HELLO, 1..64 of [A-Za-z0-9._:-] */
     const char *software;   /* "anprd 0.1.0" when NULL */
     unsigned window;        /* most unacknowledged messages (0: 256) */

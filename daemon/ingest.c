@@ -1478,6 +1478,7 @@ static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t
                             .ca_file = conf->backbone.ca_file,
                             .cert_file = conf->backbone.cert_file,
                             .key_file = conf->backbone.key_file,
+                            .crl_file = conf->backbone.crl_file,
                             .instance = conf->backbone.instance,
                             .software = "anprd " ANPR_VERSION};
     self->fwd = fwd_new(&opts, &rep, why, sizeof why);

@@ -188,6 +188,7 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
             strcmp(fresh->backbone.ca_file, (*conf)->backbone.ca_file) != 0 ||
             strcmp(fresh->backbone.cert_file, (*conf)->backbone.cert_file) != 0 ||
             strcmp(fresh->backbone.key_file, (*conf)->backbone.key_file) != 0 ||
+            strcmp(fresh->backbone.crl_file, (*conf)->backbone.crl_file) != 0 ||
             strcmp(fresh->backbone.instance, (*conf)->backbone.instance) != 0 ||
             strcmp(fresh->backbone.spool_dir, (*conf)->backbone.spool_dir) != 0 ||
             fresh->backbone.max_mb != (*conf)->backbone.max_mb ||
@@ -215,6 +216,7 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         s_swap(&fresh->backbone.ca_file, &(*conf)->backbone.ca_file);
         s_swap(&fresh->backbone.cert_file, &(*conf)->backbone.cert_file);
         s_swap(&fresh->backbone.key_file, &(*conf)->backbone.key_file);
+        s_swap(&fresh->backbone.crl_file, &(*conf)->backbone.crl_file);
         s_swap(&fresh->backbone.instance, &(*conf)->backbone.instance);
         s_swap(&fresh->backbone.spool_dir, &(*conf)->backbone.spool_dir);
         fresh->backbone.port = (*conf)->backbone.port;

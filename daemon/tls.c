@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -71,6 +72,12 @@ static SSL_CTX *s_ctx_new(const SSL_METHOD *method, const char *ca_file, const c
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
         s_queue_text(why, sizeof why);
         util_errf(err, errlen, "TLS context: minimum version: %s", why);
+        goto fail;
+    }
+    /* TLS 1.2 only with forward secrecy and AEAD; the TLS 1.3 suites stay OpenSSL's default */
+    if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_TLS12) != 1) {
+        s_queue_text(why, sizeof why);
+        util_errf(err, errlen, "TLS context: cipher list: %s", why);
         goto fail;
     }
     /* moving buffer: a retried write may come from a copy; partial: write_all loops itself */
@@ -146,6 +153,78 @@ SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file, const c
     }
     SSL_CTX_set_client_CA_list(ctx, names);
     return ctx;
+}
+
+/* Whether e is the error that ends reading a PEM file: no further block in it. */
+static bool s_pem_end(unsigned long e)
+{
+    return ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+}
+
+/*
+ * Read every CRL of a PEM file into store (NULL: only check that it parses). The number of
+ * CRLs (at least 1), or -1 with err filled: a CRL file without a CRL is a mistake, not "none".
+ */
+static int s_crl_load(const char *crl_file, X509_STORE *store, char *err, size_t errlen)
+{
+    BIO *bio;
+    X509_CRL *crl;
+    int n = 0;
+    char why[256];
+
+    ERR_clear_error();
+    errno = 0;
+    bio = BIO_new_file(crl_file, "r");
+    if (bio == NULL) {
+        /* the errno of the failed fopen() is the useful part ("No such file or directory") */
+        util_errf(err, errlen, "CRL file %s: %s", crl_file, strerror(errno ? errno : EIO));
+        ERR_clear_error();
+        return -1;
+    }
+    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+        int ok = store == NULL || X509_STORE_add_crl(store, crl) == 1;
+
+        X509_CRL_free(crl);
+        if (!ok) {
+            s_queue_text(why, sizeof why);
+            util_errf(err, errlen, "CRL file %s: %s", crl_file, why);
+            BIO_free(bio);
+            return -1;
+        }
+        n++;
+    }
+    /* the loop ends on "no start line" at the end of the file; anything else is damage */
+    if (!s_pem_end(ERR_peek_last_error()) || n == 0) {
+        if (!s_pem_end(ERR_peek_last_error()))
+            s_queue_text(why, sizeof why);
+        else
+            snprintf(why, sizeof why, "no CRL in the file (PEM \"X509 CRL\" expected)");
+        util_errf(err, errlen, "CRL file %s: %s", crl_file, why);
+        BIO_free(bio);
+        return -1;
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    return n;
+}
+
+int tls_crl_check(const char *crl_file, char *err, size_t errlen)
+{
+    return s_crl_load(crl_file, NULL, err, errlen) > 0 ? 0 : -1;
+}
+
+int tls_ctx_set_crl(SSL_CTX *ctx, const char *crl_file, char *err, size_t errlen)
+{
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+
+    if (s_crl_load(crl_file, store, err, errlen) < 0)
+        return -1;
+    /* the leaf only: our CA hierarchy is one CA, whose own revocation a CRL cannot tell */
+    if (X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK) != 1) {
+        util_errf(err, errlen, "CRL file %s: cannot turn on CRL checking", crl_file);
+        return -1;
+    }
+    return 0;
 }
 
 void tls_ctx_destroy(SSL_CTX **ctx_p)
@@ -326,6 +405,10 @@ int tls_local_port(int fd)
 
 enum s_op { S_CONNECT, S_ACCEPT, S_READ, S_WRITE };
 
+#define S_NO_SHARED                                                                                \
+    "no shared cipher or protocol version (ours: TLS 1.3, or TLS 1.2 with ECDHE and AES-GCM or "   \
+    "ChaCha20-Poly1305)"
+
 /*
  * Why an OpenSSL call failed, for a person: the certificate verdict when verification failed,
  * else the error queue, else errno.
@@ -334,6 +417,7 @@ static void s_failure(SSL *ssl, int sslerr, int saved_errno, bool handshake, cha
 {
     long verify = SSL_get_verify_result(ssl);
     char why[256];
+    int reason;
 
     if (handshake && verify != X509_V_OK) {
         ERR_clear_error();
@@ -356,8 +440,16 @@ static void s_failure(SSL *ssl, int sslerr, int saved_errno, bool handshake, cha
         }
         return;
     default:
+        reason = ERR_GET_REASON(ERR_peek_error());
         s_queue_text(why, sizeof why);
-        snprintf(buf, len, "%s", why);
+        /* the server only says "handshake failure": say what it most likely lacks */
+        if (handshake &&
+            (reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE ||
+             reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION || reason == SSL_R_UNSUPPORTED_PROTOCOL ||
+             reason == SSL_R_WRONG_CIPHER_RETURNED))
+            util_errf(buf, len, "%s: " S_NO_SHARED, why);
+        else
+            snprintf(buf, len, "%s", why);
         return;
     }
 }
@@ -444,12 +536,17 @@ static int s_set_peer_name(SSL *ssl, const char *host, char *err, size_t errlen)
     char why[256];
 
     ERR_clear_error();
+    /*
+     * The subjectAltName only: a certificate without one (a CN-only certificate) names nobody,
+     * and a wildcard must be a whole label ("*.example.org", never "a*.example.org").
+     */
+    SSL_set_hostflags(ssl,
+                      X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1) {
         if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1)
             goto fail;
         return 0;
     }
-    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (SSL_set1_host(ssl, host) != 1 || SSL_set_tlsext_host_name(ssl, host) != 1)
         goto fail;
     return 0;
@@ -636,6 +733,13 @@ int tls_version(const tls_conn_t *c)
 const char *tls_version_name(const tls_conn_t *c)
 {
     return SSL_get_version(c->ssl);
+}
+
+const char *tls_cipher_name(const tls_conn_t *c)
+{
+    const char *name = SSL_get_cipher_name(c->ssl);
+
+    return name != NULL ? name : "";
 }
 
 void tls_peer_subject(const tls_conn_t *c, char *buf, size_t len)

@@ -24,25 +24,51 @@
 typedef struct tls_conn tls_conn_t;
 
 /*
+ * The TLS 1.2 cipher suites of both sides: ECDHE key exchange (forward secrecy) with an AEAD
+ * cipher only. TLS 1.3 is preferred and keeps OpenSSL's default suites (all of them are so).
+ */
+#define TLS_CIPHERS_TLS12                                                                          \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+/*
  * A client context: trusts only ca_file (PEM), presents cert_file (PEM chain, leaf first) and
- * key_file; TLS 1.2 minimum (1.3 is negotiated when both sides have it); the server's
- * certificate is verified. cert_file and key_file may both be NULL (no client certificate;
- * for tests of a server that must refuse it). NULL with err filled on failure.
+ * key_file; TLS 1.2 minimum with TLS_CIPHERS_TLS12 only (1.3 is negotiated when both sides have
+ * it); the server's certificate is verified. cert_file and key_file may both be NULL (no client
+ * certificate; for tests of a server that must refuse it). NULL with err filled on failure.
  */
 SSL_CTX *tls_client_ctx_new(const char *ca_file, const char *cert_file, const char *key_file,
                             char *err, size_t errlen);
 
-/* A server context: presents cert_file/key_file, requires a client certificate from ca_file. */
+/*
+ * A server context: presents cert_file/key_file, requires a client certificate from ca_file;
+ * the same protocol and cipher policy as the client.
+ */
 SSL_CTX *tls_server_ctx_new(const char *cert_file, const char *key_file, const char *ca_file,
                             char *err, size_t errlen);
+
+/*
+ * Check the peer's certificate against the CRLs of crl_file (PEM, one or more "X509 CRL"
+ * blocks) too: a revoked leaf is refused ("certificate revoked"); so is every leaf when no CRL
+ * of its CA is loaded ("unable to get certificate CRL") or the CRL is past its next update
+ * ("CRL has expired"): a stale list must not pass for a current one. 0, or -1 with err filled
+ * (the file is missing, unreadable, holds no CRL or a damaged one).
+ */
+int tls_ctx_set_crl(SSL_CTX *ctx, const char *crl_file, char *err, size_t errlen);
+
+/* Whether crl_file would load (for a configuration check): 0, or -1 with err filled. */
+int tls_crl_check(const char *crl_file, char *err, size_t errlen);
 
 /* Frees a context (either kind); safe on NULL and twice, sets *ctx_p to NULL. */
 void tls_ctx_destroy(SSL_CTX **ctx_p);
 
 /*
  * Connect to host:port, then do the TLS handshake, within timeout_ms in all. The server's
- * certificate must chain to the context's CA and name `host` (a DNS name, sent as SNI, or an IP
- * address literal, matched against the IP addresses of the certificate). NULL with err filled.
+ * certificate must chain to the context's CA and name `host` in its subjectAltName (a DNS name,
+ * sent as SNI; or an IP address literal, matched against the IP addresses there). The subject's
+ * CN is never looked at, and a wildcard counts only as a whole left-most label. NULL with err
+ * filled.
  *
  * With TLS 1.3 the server checks the client's certificate after the client has finished its
  * handshake: a server that refuses it makes the first tls_read_all() fail ("certificate
@@ -88,6 +114,9 @@ int tls_wait_readable(tls_conn_t *c, int timeout_ms, char *err, size_t errlen);
 /* The negotiated protocol: TLS1_3_VERSION, TLS1_2_VERSION, ... and its name ("TLSv1.3"). */
 int tls_version(const tls_conn_t *c);
 const char *tls_version_name(const tls_conn_t *c);
+
+/* The negotiated cipher suite ("TLS_AES_256_GCM_SHA384"). */
+const char *tls_cipher_name(const tls_conn_t *c);
 
 /* The peer certificate's subject, one line ("CN=anprd-lanaken-1,O=..."); "" when none. */
 void tls_peer_subject(const tls_conn_t *c, char *buf, size_t len);

@@ -263,12 +263,13 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
             "dispatch:\n  endpoint: \"%s\"\n  covert_endpoint: \"%s\"\n%s"
             "database:\n  conninfo: \"%s\"\n  batch_size: 500\n  flush_interval_ms: 2\n"
             "  reconnect_max_ms: 1000\n%s"
-            "log:\n  level: info\n  stats_interval_s: 1\n  reject_log_interval_s: 1\n"
+            "log:\n  level: %s\n  stats_interval_s: 1\n  reject_log_interval_s: 1\n"
             "curve:\n%s%s\n"
             "%s",
             d->ingest_ep, opts && opts->ingest ? opts->ingest : "", d->dispatch_ep, d->covert_ep,
             opts && opts->dispatch ? opts->dispatch : "", db->daemon_ci,
             opts && opts->database ? opts->database : "",
+            opts && opts->log_level ? opts->log_level : "info",
             opts && opts->curve_secret_file ? "  secret_file: " : "  insecure_plaintext: true",
             opts && opts->curve_secret_file ? opts->curve_secret_file : "",
             opts && opts->extra ? opts->extra : "");

@@ -84,6 +84,7 @@ struct h_daemon_opts {
     const char *extra;             /* YAML appended verbatim */
     bool tcp;                      /* readers connect over TCP on loopback, not ipc:// */
     const char *curve_secret_file; /* CURVE on with this key; NULL: insecure_plaintext */
+    const char *log_level;         /* log.level ("warn": what an operator sees); NULL: info */
 };
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
                         const struct h_daemon_opts *opts);

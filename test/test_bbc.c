@@ -331,6 +331,56 @@ static void s_test_ack_timeout(void)
     bbc_destroy(&c);
 }
 
+/*
+ * With a CRL: a sink with a revoked certificate is refused (until the deadline, connects may
+ * also find it not yet listening); the good one connects, and the stats name its certificate,
+ * TLS version and cipher. A CRL file that does not load makes bbc_new fail.
+ */
+static void s_test_crl(void)
+{
+    struct bbc_config cfg;
+    char err[512];
+    bbc_t *c;
+    pid_t sink;
+    int64_t end;
+    const struct bbc_stats *st;
+
+    s_config(&cfg);
+    cfg.crl_file = "/nonexistent/crl.pem";
+    c = bbc_new(&cfg, err, sizeof err);
+    CHECK(c == NULL);
+    CHECK_CONTAINS(err, "CRL file /nonexistent/crl.pem");
+
+    s_config(&cfg);
+    cfg.crl_file = s_file("crl.pem");
+    c = bbc_new(&cfg, err, sizeof err);
+    CHECK(c != NULL);
+    if (c == NULL)
+        return;
+    st = bbc_stats(c);
+    sink = sinkproc_start(&s_sink, "revoked", "revoked.tsv", 0);
+    CHECK(sink > 0);
+    end = util_mono_us() + 20 * 1000000;
+    while (strstr(st->last_failure, "certificate revoked") == NULL && util_mono_us() < end) {
+        CHECK_INT(bbc_connect(c), -1);
+        poll(NULL, 0, (int)bbc_retry_in_ms(c));
+    }
+    CHECK_CONTAINS(st->last_failure, "TLS handshake with localhost:" /* port */);
+    CHECK_CONTAINS(st->last_failure, "certificate verification failed: certificate revoked");
+    CHECK(!bbc_connected(c));
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
+
+    sink = s_sink_start(0);
+    while (bbc_connect(c) != 0 && util_mono_us() < end)
+        poll(NULL, 0, (int)bbc_retry_in_ms(c));
+    CHECK(bbc_connected(c));
+    CHECK_STR(st->tls_version, "TLSv1.3");
+    CHECK_CONTAINS(st->cipher, "TLS_");
+    CHECK_CONTAINS(st->peer_subject, "CN=localhost");
+    bbc_destroy(&c);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -340,6 +390,7 @@ int main(void)
     s_test_backoff();
     s_test_delivery();
     s_test_ack_timeout();
+    s_test_crl();
     sinkproc_done(&s_sink, "test_bbc", check_failed);
     return check_done("bbc");
 }

@@ -4,6 +4,7 @@
  */
 #include "check.h"
 #include "conf.h"
+#include "testcert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -573,6 +574,82 @@ static void s_test_backbone(void)
            "own\n");
 }
 
+/*
+ * backbone.crl_file is loaded while the configuration is read: a missing, unreadable or broken
+ * CRL is an error at its key, so --check-config and a start find it, not the first connect.
+ */
+static void s_test_crl(void)
+{
+    char dir[64] = "/tmp/anpr-test-conf-XXXXXX", err[512], text[8192], want[8192], path[4096];
+    static const char *const files[] = {"ca.pem",
+                                        "ca.key",
+                                        "server.pem",
+                                        "server.key",
+                                        "client.pem",
+                                        "client.key",
+                                        "encrypted.key",
+                                        "expired.pem",
+                                        "expired.key",
+                                        "selfsigned.pem",
+                                        "selfsigned.key",
+                                        "cnonly.pem",
+                                        "cnonly.key",
+                                        "rsa.pem",
+                                        "rsa.key",
+                                        "otherca.pem",
+                                        "otherca.key",
+                                        "otherca-server.pem",
+                                        "otherca-server.key",
+                                        "revoked.pem",
+                                        "revoked.key",
+                                        "crl.pem",
+                                        "wronghost.pem",
+                                        "wronghost.key",
+                                        "empty.pem"};
+    struct conf *c;
+    FILE *f;
+
+    if (mkdtemp(dir) == NULL || testcert_make(dir, err, sizeof err) != 0) {
+        fprintf(stderr, "test_conf: certificates: %s\n", err);
+        CHECK(0);
+        return;
+    }
+    snprintf(text, sizeof text, DB "backbone:\n  crl_file: %s/crl.pem\n", dir);
+    c = s_ok(text);
+    if (c) {
+        snprintf(want, sizeof want, "%s/crl.pem", dir);
+        CHECK_STR(c->backbone.crl_file, want);
+    }
+    conf_destroy(&c);
+    c = s_ok(DB);
+    if (c)
+        CHECK_STR(c->backbone.crl_file, "");
+    conf_destroy(&c);
+    EXPECT(DB "backbone:\n  crl_file: /nonexistent/crl.pem\n",
+           "t.yaml:4:13: backbone.crl_file: CRL file /nonexistent/crl.pem: No such file or "
+           "directory\n");
+    EXPECT(DB "backbone:\n  crl_file: crl.pem\n",
+           "t.yaml:4:13: backbone.crl_file: must be an absolute path, got 'crl.pem'\n");
+    /* a certificate where the CRL should be, and an empty file */
+    snprintf(text, sizeof text, DB "backbone:\n  crl_file: %s/ca.pem\n", dir);
+    snprintf(want, sizeof want,
+             "t.yaml:4:13: backbone.crl_file: CRL file %s/ca.pem: no CRL in the file (PEM \"X509 "
+             "CRL\" expected)\n",
+             dir);
+    EXPECT(text, want);
+    f = fopen(testcert_path(dir, "empty.pem", path, sizeof path), "w");
+    CHECK(f != NULL && fclose(f) == 0);
+    snprintf(text, sizeof text, DB "backbone:\n  crl_file: %s\n", path);
+    snprintf(want, sizeof want,
+             "t.yaml:4:13: backbone.crl_file: CRL file %s: no CRL in the file (PEM \"X509 CRL\" "
+             "expected)\n",
+             path);
+    EXPECT(text, want);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        unlink(testcert_path(dir, files[i], path, sizeof path));
+    CHECK_INT(rmdir(dir), 0);
+}
+
 static void s_test_destroy(void)
 {
     struct conf *c = NULL;
@@ -629,6 +706,7 @@ int main(void)
     s_test_spool();
     s_test_backbone();
     s_test_curve();
+    s_test_crl();
     s_test_destroy();
     return check_done("conf");
 }

@@ -67,7 +67,12 @@ static void *s_serve(void *arg)
     return NULL;
 }
 
-static void s_server_start(struct server *s, const char *cert, const char *key)
+/*
+ * A server with cert/key; ciphers non-NULL makes it a TLS 1.2-only server offering just those
+ * (a server from before our policy, or a hostile one).
+ */
+static void s_server_start_tls12(struct server *s, const char *cert, const char *key,
+                                 const char *ciphers)
 {
     char err[512];
 
@@ -76,11 +81,22 @@ static void s_server_start(struct server *s, const char *cert, const char *key)
     if (s->ctx == NULL)
         fprintf(stderr, "server context: %s\n", err);
     CHECK(s->ctx != NULL);
+    if (s->ctx != NULL && ciphers != NULL) {
+        /* level 0: OpenSSL's own floor would refuse some of these before our client does */
+        SSL_CTX_set_security_level(s->ctx, 0);
+        CHECK_INT(SSL_CTX_set_max_proto_version(s->ctx, TLS1_2_VERSION), 1);
+        CHECK_INT(SSL_CTX_set_cipher_list(s->ctx, ciphers), 1);
+    }
     s->fd = tls_listen("127.0.0.1", "0", err, sizeof err);
     CHECK(s->fd >= 0);
     if (s->ctx == NULL || s->fd < 0)
         abort();
     CHECK_INT(pthread_create(&s->thread, NULL, s_serve, s), 0);
+}
+
+static void s_server_start(struct server *s, const char *cert, const char *key)
+{
+    s_server_start_tls12(s, cert, key, NULL);
 }
 
 static void s_server_join(struct server *s)
@@ -103,6 +119,8 @@ static const char *s_port(const struct server *s)
  * Connect with the given client context to a server with the given certificate, send "hello";
  * on success expect "world" back. Returns whether the exchange worked; why it did not in err.
  */
+static char s_cipher[64]; /* the cipher of the last connection s_exchange made */
+
 static bool s_exchange(SSL_CTX *cctx, const char *host, struct server *s, char *err, size_t len,
                        int *version)
 {
@@ -110,10 +128,12 @@ static bool s_exchange(SSL_CTX *cctx, const char *host, struct server *s, char *
     char buf[8];
     bool ok = false;
 
+    s_cipher[0] = '\0';
     if (c == NULL)
         return false;
     if (version)
         *version = tls_version(c);
+    snprintf(s_cipher, sizeof s_cipher, "%s", tls_cipher_name(c));
     /* with TLS 1.3 a refused client certificate shows at the first read */
     if (tls_write_all(c, "hello", 5, 2000, err, len) == 0 &&
         tls_read_all(c, buf, 5, 2000, err, len) == 0)
@@ -140,6 +160,7 @@ static void s_test_good(SSL_CTX *cctx)
     CHECK(s.accepted);
     CHECK_INT(s.app_bytes, 5);
     CHECK_CONTAINS(s.subject, "CN=anpr-test-client");
+    CHECK_CONTAINS(s_cipher, "TLS_");
 
     /* by address: the certificate's IP address SAN is checked instead of a name */
     s_server_start(&s, "server.pem", "server.key");
@@ -163,6 +184,143 @@ static void s_test_refused(SSL_CTX *cctx, const char *host, const char *cert, co
     CHECK_CONTAINS(err, "TLS handshake with");
     CHECK(!s.accepted);
     CHECK_INT(s.app_bytes, 0);
+}
+
+/*
+ * TLS 1.2: with ECDHE and an AEAD cipher it connects (EC and RSA server keys); a server that
+ * offers only RSA key exchange (no forward secrecy) or CBC is refused, whatever its certificate.
+ */
+static void s_test_tls12(SSL_CTX *cctx)
+{
+    static const struct {
+        const char *cert, *key, *ciphers;
+    } good[] = {
+        {"server.pem", "server.key", "ECDHE-ECDSA-AES128-GCM-SHA256"},
+        {"server.pem", "server.key", "ECDHE-ECDSA-CHACHA20-POLY1305"},
+        {"rsa.pem", "rsa.key", "ECDHE-RSA-AES256-GCM-SHA384"},
+    };
+    static const char *const bad[] = {"AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA",
+                                      "DHE-RSA-AES128-GCM-SHA256"};
+    struct server s;
+    char err[512];
+    int version;
+
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        version = 0;
+        err[0] = '\0';
+        s_server_start_tls12(&s, good[i].cert, good[i].key, good[i].ciphers);
+        CHECK(s_exchange(cctx, "localhost", &s, err, sizeof err, &version));
+        s_server_join(&s);
+        if (version == 0)
+            fprintf(stderr, "test_tls: TLS 1.2 %s: %s\n", good[i].ciphers, err);
+        CHECK_INT(version, TLS1_2_VERSION);
+        CHECK_STR(s_cipher, good[i].ciphers);
+        CHECK_INT(s.app_bytes, 5);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        s_server_start_tls12(&s, "rsa.pem", "rsa.key", bad[i]);
+        CHECK(!s_exchange(cctx, "localhost", &s, err, sizeof err, NULL));
+        s_server_join(&s);
+        fprintf(stderr, "test_tls: TLS 1.2 server with only %s: client: %s; server: %s\n", bad[i],
+                err, s.err);
+        CHECK_CONTAINS(err, "TLS handshake with");
+        CHECK_CONTAINS(err, "handshake failure: no shared cipher or protocol version");
+        CHECK_CONTAINS(s.err, "no shared cipher");
+        CHECK(!s.accepted);
+        CHECK_INT(s.app_bytes, 0);
+    }
+}
+
+/* Our server (the sink's policy) refuses a TLS 1.2 client offering only RSA key exchange. */
+static void s_test_server_policy(void)
+{
+    struct server s;
+    char err[512] = "";
+    SSL_CTX *old = tls_client_ctx_new(s_file("ca.pem"), s_file("client.pem"), s_file("client.key"),
+                                      err, sizeof err);
+
+    CHECK(old != NULL);
+    if (old == NULL)
+        return;
+    SSL_CTX_set_security_level(old, 0);
+    CHECK_INT(SSL_CTX_set_max_proto_version(old, TLS1_2_VERSION), 1);
+    CHECK_INT(SSL_CTX_set_cipher_list(old, "AES128-SHA:AES256-GCM-SHA384"), 1);
+    s_server_start(&s, "rsa.pem", "rsa.key");
+    CHECK(!s_exchange(old, "localhost", &s, err, sizeof err, NULL));
+    s_server_join(&s);
+    fprintf(stderr, "test_tls: client with only RSA key exchange: server: %s\n", s.err);
+    CHECK_CONTAINS(s.err, "no shared cipher");
+    CHECK(!s.accepted);
+    tls_ctx_destroy(&old);
+}
+
+/*
+ * With a CRL: the revoked certificate is refused, a good one still connects. Without, the
+ * revoked one connects: the CRL is what refuses it.
+ */
+static void s_test_crl(SSL_CTX *cctx)
+{
+    struct server s;
+    char err[512] = "";
+    SSL_CTX *crl = tls_client_ctx_new(s_file("ca.pem"), s_file("client.pem"), s_file("client.key"),
+                                      err, sizeof err);
+
+    CHECK(crl != NULL);
+    if (crl == NULL)
+        return;
+    CHECK_INT(tls_ctx_set_crl(crl, s_file("crl.pem"), err, sizeof err), 0);
+    s_test_refused(crl, "localhost", "revoked.pem", "revoked.key", "certificate revoked");
+    s_server_start(&s, "server.pem", "server.key");
+    CHECK(s_exchange(crl, "localhost", &s, err, sizeof err, NULL));
+    s_server_join(&s);
+    CHECK_INT(s.app_bytes, 5);
+    s_server_start(&s, "revoked.pem", "revoked.key");
+    CHECK(s_exchange(cctx, "localhost", &s, err, sizeof err, NULL));
+    s_server_join(&s);
+    tls_ctx_destroy(&crl);
+}
+
+/* CRL files that must not be taken: named in the error, and the reason. */
+static void s_test_bad_crl(void)
+{
+    char err[512] = "", path[4096];
+    SSL_CTX *ctx = tls_client_ctx_new(s_file("ca.pem"), NULL, NULL, err, sizeof err);
+    char *pem;
+    size_t len = 0;
+    FILE *f;
+
+    CHECK(ctx != NULL);
+    if (ctx == NULL)
+        return;
+    CHECK_INT(tls_crl_check(s_file("crl.pem"), err, sizeof err), 0);
+    CHECK_INT(tls_crl_check("/nonexistent/crl.pem", err, sizeof err), -1);
+    CHECK_CONTAINS(err, "CRL file /nonexistent/crl.pem: No such file or directory");
+    CHECK_INT(tls_ctx_set_crl(ctx, "/nonexistent/crl.pem", err, sizeof err), -1);
+    CHECK_CONTAINS(err, "No such file or directory");
+    /* a certificate is not a CRL */
+    CHECK_INT(tls_crl_check(s_file("ca.pem"), err, sizeof err), -1);
+    CHECK_CONTAINS(err, "no CRL in the file");
+    /* a CRL damaged in the middle of its base64 */
+    pem = util_read_file(s_file("crl.pem"), &len);
+    CHECK(pem != NULL && len > 100);
+    if (pem != NULL && len > 100) {
+        memcpy(pem + len / 2, "!!!!", 4);
+        testcert_path(s_dir, "damaged-crl.pem", path, sizeof path);
+        f = fopen(path, "w");
+        CHECK(f != NULL);
+        if (f != NULL) {
+            fwrite(pem, 1, len, f);
+            fclose(f);
+        }
+        CHECK_INT(tls_crl_check(path, err, sizeof err), -1);
+        fprintf(stderr, "test_tls: damaged CRL: %s\n", err);
+        CHECK_CONTAINS(err, "damaged-crl.pem: ");
+        CHECK(strstr(err, "no CRL in the file") == NULL);
+        CHECK_INT(tls_ctx_set_crl(ctx, path, err, sizeof err), -1);
+    }
+    free(pem);
+    tls_ctx_destroy(&ctx);
 }
 
 static void s_test_no_client_cert(void)
@@ -299,6 +457,14 @@ int main(void)
         s_test_refused(cctx, "localhost", "selfsigned.pem", "selfsigned.key",
                        "self-signed certificate");
         s_test_refused(cctx, "localhost", "expired.pem", "expired.key", "certificate has expired");
+        /* BACKBONE.md: the subjectAltName is checked, never the CN */
+        s_test_refused(cctx, "localhost", "cnonly.pem", "cnonly.key", "hostname mismatch");
+        s_test_refused(cctx, "localhost", "otherca-server.pem", "otherca-server.key",
+                       "unable to get local issuer certificate");
+        s_test_tls12(cctx);
+        s_test_server_policy();
+        s_test_crl(cctx);
+        s_test_bad_crl();
         s_test_no_client_cert();
         s_test_foreign_client_cert();
         s_test_timeout(cctx);

@@ -24,6 +24,19 @@ const char *testcert_path(const char *dir, const char *name, char *buf, size_t l
     return buf;
 }
 
+/* An RSA key, for a server whose TLS 1.2 suites may use RSA key exchange. */
+static EVP_PKEY *s_rsa_key(void)
+{
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
+    EVP_PKEY *key = NULL;
+
+    if (pc == NULL || EVP_PKEY_keygen_init(pc) != 1 ||
+        EVP_PKEY_CTX_set_rsa_keygen_bits(pc, 2048) != 1 || EVP_PKEY_keygen(pc, &key) != 1)
+        key = NULL;
+    EVP_PKEY_CTX_free(pc);
+    return key;
+}
+
 static EVP_PKEY *s_key(void)
 {
     EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
@@ -146,16 +159,59 @@ static int s_encrypted(const char *dir)
     return ok == 1 ? 0 : -1;
 }
 
-/* One leaf: key, certificate, files. */
-static int s_leaf(const char *dir, const char *base, const char *cn, enum s_kind kind,
-                  const char *san, long from, long to, X509 *ca, EVP_PKEY *ca_key)
+/* One leaf: key (RSA when rsa, else EC), certificate, files; *out (may be NULL) gets it. */
+static int s_leaf_ex(const char *dir, const char *base, const char *cn, enum s_kind kind,
+                     const char *san, long from, long to, X509 *ca, EVP_PKEY *ca_key, bool rsa,
+                     X509 **out)
 {
-    EVP_PKEY *key = s_key();
+    EVP_PKEY *key = rsa ? s_rsa_key() : s_key();
     X509 *x = key ? s_cert(key, cn, kind, san, from, to, ca, ca_key) : NULL;
     int rc = x != NULL ? s_write(dir, base, x, key) : -1;
 
-    X509_free(x);
+    if (out != NULL && rc == 0)
+        *out = x;
+    else
+        X509_free(x);
     EVP_PKEY_free(key);
+    return rc;
+}
+
+static int s_leaf(const char *dir, const char *base, const char *cn, enum s_kind kind,
+                  const char *san, long from, long to, X509 *ca, EVP_PKEY *ca_key)
+{
+    return s_leaf_ex(dir, base, cn, kind, san, from, to, ca, ca_key, false, NULL);
+}
+
+/* crl.pem: the CA's CRL, current (from yesterday to in 30 days), revoking `revoked`. */
+static int s_crl(const char *dir, X509 *ca, EVP_PKEY *ca_key, X509 *revoked)
+{
+    X509_CRL *crl = X509_CRL_new();
+    X509_REVOKED *r = X509_REVOKED_new();
+    ASN1_TIME *t = ASN1_TIME_new();
+    char path[4096];
+    FILE *f = NULL;
+    int rc = -1;
+
+    if (crl == NULL || r == NULL || t == NULL || X509_CRL_set_version(crl, 1) != 1 ||
+        X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) != 1 ||
+        X509_gmtime_adj(t, -S_DAY) == NULL || X509_CRL_set1_lastUpdate(crl, t) != 1 ||
+        X509_gmtime_adj(t, 30 * S_DAY) == NULL || X509_CRL_set1_nextUpdate(crl, t) != 1 ||
+        X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked)) != 1 ||
+        X509_gmtime_adj(t, -3600) == NULL || X509_REVOKED_set_revocationDate(r, t) != 1 ||
+        X509_CRL_add0_revoked(crl, r) != 1)
+        goto out;
+    r = NULL; /* the CRL owns it now */
+    if (X509_CRL_sort(crl) != 1 || X509_CRL_sign(crl, ca_key, EVP_sha256()) <= 0)
+        goto out;
+    f = fopen(testcert_path(dir, "crl.pem", path, sizeof path), "w");
+    if (f != NULL && PEM_write_X509_CRL(f, crl) == 1)
+        rc = 0;
+out:
+    if (f != NULL && fclose(f) != 0)
+        rc = -1;
+    ASN1_TIME_free(t);
+    X509_REVOKED_free(r);
+    X509_CRL_free(crl);
     return rc;
 }
 
@@ -166,6 +222,8 @@ int testcert_make(const char *dir, char *err, size_t errlen)
     X509 *ca =
         ca_key ? s_cert(ca_key, "anprd test CA", S_CA, NULL, -S_DAY, 30 * S_DAY, NULL, NULL) : NULL;
     const char *what = "CA";
+    EVP_PKEY *other_key = NULL;
+    X509 *other = NULL, *revoked = NULL;
     int rc = -1;
 
     if (ca == NULL || s_write(dir, "ca", ca, ca_key) != 0)
@@ -186,6 +244,27 @@ int testcert_make(const char *dir, char *err, size_t errlen)
     what = "selfsigned";
     if (s_leaf(dir, "selfsigned", "localhost", S_SERVER, san, -S_DAY, 30 * S_DAY, NULL, NULL) != 0)
         goto out;
+    what = "cnonly";
+    if (s_leaf(dir, "cnonly", "localhost", S_SERVER, NULL, -S_DAY, 30 * S_DAY, ca, ca_key) != 0)
+        goto out;
+    what = "rsa";
+    if (s_leaf_ex(dir, "rsa", "localhost", S_SERVER, san, -S_DAY, 30 * S_DAY, ca, ca_key, true,
+                  NULL) != 0)
+        goto out;
+    what = "other CA";
+    other_key = s_key();
+    other = other_key
+                ? s_cert(other_key, "anprd other CA", S_CA, NULL, -S_DAY, 30 * S_DAY, NULL, NULL)
+                : NULL;
+    if (other == NULL || s_write(dir, "otherca", other, other_key) != 0 ||
+        s_leaf(dir, "otherca-server", "localhost", S_SERVER, san, -S_DAY, 30 * S_DAY, other,
+               other_key) != 0)
+        goto out;
+    what = "revoked";
+    if (s_leaf_ex(dir, "revoked", "localhost", S_SERVER, san, -S_DAY, 30 * S_DAY, ca, ca_key, false,
+                  &revoked) != 0 ||
+        s_crl(dir, ca, ca_key, revoked) != 0)
+        goto out;
     what = "wronghost";
     if (s_leaf(dir, "wronghost", "wrong.example.org", S_SERVER, "DNS:wrong.example.org", -S_DAY,
                30 * S_DAY, ca, ca_key) != 0)
@@ -199,6 +278,9 @@ out:
                                                  : "cannot write the file");
         ERR_clear_error();
     }
+    X509_free(revoked);
+    X509_free(other);
+    EVP_PKEY_free(other_key);
     X509_free(ca);
     EVP_PKEY_free(ca_key);
     return rc;

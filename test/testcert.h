@@ -8,9 +8,15 @@
  *   expired.pem expired.key         like server, valid from 10 days ago until yesterday
  *   selfsigned.pem selfsigned.key   like server, but signed by itself
  *   wronghost.pem wronghost.key     CN=wrong.example.org, SAN DNS:wrong.example.org, by the CA
+ *   cnonly.pem cnonly.key           CN=localhost and no subjectAltName, by the CA
+ *   rsa.pem rsa.key                 like server, with an RSA 2048 key (TLS 1.2 RSA key exchange)
+ *   otherca.pem otherca.key         another CA, trusted by nobody
+ *   otherca-server.pem .key         like server, signed by the other CA
+ *   revoked.pem revoked.key         like server, by the CA, and revoked in crl.pem
+ *   crl.pem                         the CA's CRL (valid from yesterday for 30 days): revoked.pem
  *   encrypted.key                   the client key, encrypted with TESTCERT_PASSPHRASE
  *
- * Keys are EC P-256 (fast to make). 0, or -1 with err filled.
+ * Keys are EC P-256 (fast to make) but rsa.key. 0, or -1 with err filled.
  */
 #ifndef ANPR_TESTCERT_H
 #define ANPR_TESTCERT_H
