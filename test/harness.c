@@ -259,10 +259,12 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
             "database:\n  conninfo: \"%s\"\n  batch_size: 500\n  flush_interval_ms: 2\n"
             "  reconnect_max_ms: 1000\n%s"
             "log:\n  level: info\n  stats_interval_s: 1\n  reject_log_interval_s: 1\n"
+            "metrics:\n  listen: \"%s\"\n"
             "%s",
             d->ingest_ep, opts && opts->ingest ? opts->ingest : "", d->dispatch_ep, d->covert_ep,
             opts && opts->dispatch ? opts->dispatch : "", db->daemon_ci,
-            opts && opts->database ? opts->database : "", opts && opts->extra ? opts->extra : "");
+            opts && opts->database ? opts->database : "",
+            opts && opts->metrics ? opts->metrics : "", opts && opts->extra ? opts->extra : "");
     fclose(f);
     return h_daemon_restart(d);
 }
