@@ -20,12 +20,13 @@
 #include "conf.h"
 #include "proto.h"
 
-#define METRICS_EVERY_US 100000 /* a snapshot this often at most, unless a scrape waits */
-#define METRICS_WAIT_MS                                                                            \
-    300                            /* a scrape waits this long for a fresh one (ingest wakes       \
-                                      every 200 ms at least), then renders the last */
-#define METRICS_CONNS        16    /* concurrent HTTP connections */
-#define METRICS_TIMEOUT_S    10    /* an idle or slow connection is closed after this */
+/* A snapshot this often at most, unless a scrape waits; a scrape waits this long for a fresh
+ * one (ingest wakes every 200 ms at least), then renders the last. */
+#define METRICS_EVERY_US     100000
+#define METRICS_WAIT_MS      300
+#define METRICS_CONNS        64    /* concurrent HTTP connections */
+#define METRICS_CONNS_PER_IP 8     /* of one client address: one host cannot take them all */
+#define METRICS_TIMEOUT_S    5     /* an idle or slow connection is closed after this */
 #define METRICS_CONN_MEMORY  16384 /* per connection: a GET line and a few headers */
 #define METRICS_PEER_ID      32    /* routing id bytes kept (BATCH_ID_MAX) */
 #define METRICS_PEER_SLOTS   4096  /* open addressing, at most half full */
@@ -551,7 +552,7 @@ static int s_listen(const struct sockaddr_storage *addr, socklen_t alen, int *po
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (addr->ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, (const struct sockaddr *)addr, alen) != 0 || listen(fd, 16) != 0 ||
+    if (bind(fd, (const struct sockaddr *)addr, alen) != 0 || listen(fd, METRICS_CONNS) != 0 ||
         getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
         snprintf(err, errlen, "cannot bind: %s", strerror(errno));
         close(fd);
@@ -590,13 +591,13 @@ metrics_t *metrics_new(const char *listen, char *err, size_t errlen)
     if (fd < 0)
         goto fail;
     /* One internal thread serves every connection, so s_handle never runs twice at once. */
-    self->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-                                     (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                                 (uint16_t)self->port, NULL, NULL, s_handle, self,
-                                 MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-                                 (unsigned)METRICS_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)METRICS_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                                 (size_t)METRICS_CONN_MEMORY, MHD_OPTION_END);
+    self->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+            (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        (uint16_t)self->port, NULL, NULL, s_handle, self, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)METRICS_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY, MHD_OPTION_END);
     if (!self->mhd) {
         snprintf(err, errlen, "the HTTP server (libmicrohttpd) did not start");
         close(fd);

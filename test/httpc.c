@@ -30,8 +30,9 @@ static int s_wait(int fd, short events, long long deadline)
     return poll(&p, 1, (int)left) == 1;
 }
 
-int httpc_raw(const char *ip, int port, const char *request, int timeout_ms,
-              struct httpc_reply *out)
+/* httpc_raw from the local address `from` (NULL: any). */
+static int s_raw(const char *from, const char *ip, int port, const char *request, int timeout_ms,
+                 struct httpc_reply *out)
 {
     long long deadline = s_ms() + timeout_ms;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -43,6 +44,14 @@ int httpc_raw(const char *ip, int port, const char *request, int timeout_ms,
     if (!buf || inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
         goto out;
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && from) {
+        struct sockaddr_in local = {.sin_family = AF_INET};
+        if (inet_pton(AF_INET, from, &local.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&local, sizeof local) != 0) {
+            fprintf(stderr, "httpc: bind %s: %s\n", from, strerror(errno));
+            goto out;
+        }
+    }
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         fprintf(stderr, "httpc: connect %s:%d: %s\n", ip, port, strerror(errno));
         goto out;
@@ -98,14 +107,26 @@ out:
     return rc;
 }
 
-int httpc_request(const char *ip, int port, const char *method, const char *path, int timeout_ms,
-                  struct httpc_reply *out)
+int httpc_raw(const char *ip, int port, const char *request, int timeout_ms,
+              struct httpc_reply *out)
+{
+    return s_raw(NULL, ip, port, request, timeout_ms, out);
+}
+
+int httpc_request_from(const char *from, const char *ip, int port, const char *method,
+                       const char *path, int timeout_ms, struct httpc_reply *out)
 {
     char req[512];
 
     snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", method,
              path, ip);
-    return httpc_raw(ip, port, req, timeout_ms, out);
+    return s_raw(from, ip, port, req, timeout_ms, out);
+}
+
+int httpc_request(const char *ip, int port, const char *method, const char *path, int timeout_ms,
+                  struct httpc_reply *out)
+{
+    return httpc_request_from(NULL, ip, port, method, path, timeout_ms, out);
 }
 
 void httpc_reply_free(struct httpc_reply *r)

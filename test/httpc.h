@@ -24,6 +24,10 @@ int httpc_raw(const char *ip, int port, const char *request, int timeout_ms,
 int httpc_request(const char *ip, int port, const char *method, const char *path, int timeout_ms,
                   struct httpc_reply *out);
 
+/* The same from local address `from` (e.g. "127.0.0.2": another client on loopback). */
+int httpc_request_from(const char *from, const char *ip, int port, const char *method,
+                       const char *path, int timeout_ms, struct httpc_reply *out);
+
 void httpc_reply_free(struct httpc_reply *r);
 
 #endif

@@ -5,11 +5,13 @@
  * HEAD of /metrics, 404 and 405 otherwise, 503 before the first snapshot.
  */
 #include <math.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -297,6 +299,34 @@ static void test_http(void)
     CHECK_INT(httpc_request("127.0.0.1", port, "GET", "/metrics", 10000, &r), 0);
     CHECK_INT(r.status, 200);
     httpc_reply_free(&r);
+
+    /* One address holding more connections than it may, each half-way through a request: the
+     * others of that address are refused or cut, another address is served at once, and the
+     * first is served again once they are gone. */
+    int fds[40];
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < 40; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0)
+            send(fds[i], "GET /met", 8, MSG_NOSIGNAL);
+    }
+    CHECK_INT(httpc_request_from("127.0.0.2", "127.0.0.1", port, "GET", "/metrics", 10000, &r), 0);
+    CHECK_INT(r.status, 200);
+    httpc_reply_free(&r);
+    for (int i = 0; i < 40; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    /* Their closing reaches the server a moment later: until then this one may be refused. */
+    int status = 0;
+    time_t until = time(NULL) + 20;
+    while (status != 200 && time(NULL) < until) {
+        if (httpc_request("127.0.0.1", port, "GET", "/metrics", 10000, &r) == 0)
+            status = r.status;
+        httpc_reply_free(&r);
+    }
+    CHECK_INT(status, 200);
 
     /* The port is taken now: a second server says why it cannot start. */
     char listen[64];
