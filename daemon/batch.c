@@ -240,6 +240,7 @@ int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id,
     ack->seq = r->seq;
     ack->camera_id = camera_id;
     ack->time_us = r->time_us;
+    ack->received_us = received_us;
     ack->day = batch_day(r->time_us);
     ack->refused[0] = '\0';
     if (ack->day < self->min_day)
@@ -335,8 +336,9 @@ int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len)
 /* A publication: its fixed part, the topic, the frame. */
 struct s_pub {
     uint32_t len;
-    uint8_t covert, tlen, priority;
+    uint8_t covert, tlen, priority, kind;
     uint32_t read;
+    uint32_t list_id;
     uint64_t hit_id;
 };
 
@@ -354,6 +356,8 @@ int batch_pub_add(struct batch *self, const struct batch_pub *pub)
     h.priority = pub->priority;
     h.hit_id = pub->hit_id;
     h.read = pub->read;
+    h.list_id = pub->list_id;
+    h.kind = pub->kind;
     s_put(&self->pubs, (const char *)&h, sizeof h);
     s_put(&self->pubs, pub->topic, pub->tlen);
     s_put(&self->pubs, (const char *)pub->frame, pub->len);
@@ -373,6 +377,8 @@ bool batch_pub_next(const struct batch *self, size_t *off, struct batch_pub *pub
     pub->priority = h.priority;
     pub->hit_id = h.hit_id;
     pub->read = h.read;
+    pub->list_id = h.list_id;
+    pub->kind = h.kind;
     pub->topic = self->pubs.data + *off + sizeof h;
     pub->frame = (const uint8_t *)pub->topic + h.tlen;
     pub->len = h.len;

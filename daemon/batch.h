@@ -39,6 +39,7 @@ struct batch_ack {
     uint64_t seq;
     int32_t camera_id;
     int64_t time_us;
+    int64_t received_us;         /* wall clock when ingest took it (0: from the spool) */
     int32_t day;                 /* UTC day of the read */
     uint32_t read_off, read_len; /* its row in reads */
     uint32_t hits_off, hits_len; /* its rows in hits */
@@ -92,7 +93,9 @@ struct batch_pub {
     bool covert;
     uint8_t priority;
     uint64_t hit_id;
-    uint32_t read; /* the read of the batch (acks[read]) it is a HIT of */
+    uint32_t read;    /* the read of the batch (acks[read]) it is a HIT of */
+    uint32_t list_id; /* its watchlist, and how it matched (enum proto_match): counted */
+    uint8_t kind;
     const uint8_t *frame;
     size_t len;
 };

@@ -13,6 +13,7 @@
 #include "wl.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -72,10 +73,11 @@ enum s_type {
     S_LEVEL,
     S_CLASSES,
     S_PATH_OPT,
-    S_CRL_OPT,  /* an absolute path to a CRL file that loads, or "" */
-    S_HOST_OPT, /* a DNS name or an address, or "" */
-    S_NAME_OPT, /* [A-Za-z0-9._:-]{1,64}, or "" */
-    S_BOOL,     /* true or false, into an int 1 or 0 */
+    S_CRL_OPT,    /* an absolute path to a CRL file that loads, or "" */
+    S_HOST_OPT,   /* a DNS name or an address, or "" */
+    S_NAME_OPT,   /* [A-Za-z0-9._:-]{1,64}, or "" */
+    S_BOOL,       /* true or false, into an int 1 or 0 */
+    S_LISTEN_OPT, /* "address:port" (conf_listen_parse), or "" */
 };
 
 struct s_key {
@@ -154,6 +156,10 @@ static const struct s_key s_curve_keys[] = {
     {"insecure_plaintext", S_BOOL, offsetof(struct conf, curve.insecure_plaintext), 0, 0, false},
 };
 
+static const struct s_key s_metrics_keys[] = {
+    {"listen", S_LISTEN_OPT, offsetof(struct conf, metrics.listen), 0, 0, false},
+};
+
 static const struct s_section s_sections[] = {
     {"ingest", s_ingest_keys, S_LEN(s_ingest_keys)},
     {"dispatch", s_dispatch_keys, S_LEN(s_dispatch_keys)},
@@ -163,6 +169,7 @@ static const struct s_section s_sections[] = {
     {"spool", s_spool_keys, S_LEN(s_spool_keys)},
     {"backbone", s_backbone_keys, S_LEN(s_backbone_keys)},
     {"curve", s_curve_keys, S_LEN(s_curve_keys)},
+    {"metrics", s_metrics_keys, S_LEN(s_metrics_keys)},
 };
 
 /* Most keys in a section; s_check_section() tracks them in an array this long. */
@@ -178,6 +185,7 @@ _Static_assert(S_LEN(s_ingest_keys) <= S_MAX_KEYS && S_LEN(s_dispatch_keys) <= S
 /* Loopback unless configured: a socket reachable from the network is a decision. */
 #define S_DEFAULT_INGEST_ENDPOINT   "tcp://127.0.0.1:5555"
 #define S_DEFAULT_DISPATCH_ENDPOINT "tcp://127.0.0.1:5556"
+#define S_DEFAULT_METRICS_LISTEN    "127.0.0.1:9105"
 
 /* ---- error text ---- */
 
@@ -860,6 +868,19 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
             ctx->backbone_node = val;
         return;
     }
+    case S_LISTEN_OPT: {
+        struct sockaddr_storage addr;
+        socklen_t alen;
+        bool loopback;
+        /* Empty: the endpoint is off. */
+        if (val->len > 0 && (problem = conf_listen_parse(val->value, &addr, &alen, &loopback))) {
+            s_err(ctx, val->line, val->col, path, "invalid listen address '%s': %s",
+                  s_show(val->value, val->len, show, sizeof(show)), problem);
+            return;
+        }
+        s_set_string(ctx, (char **)dst, val);
+        return;
+    }
     case S_LEVEL:
         if (log_level_parse(val->value, (enum log_level *)dst) != 0)
             s_err(ctx, val->line, val->col, path,
@@ -967,7 +988,7 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
         if (j == S_LEN(s_sections)) {
             s_err(ctx, k->line, k->col, s_show(k->value, k->len, show, sizeof(show)),
                   "unknown section; expected one of: ingest, dispatch, database, log, matcher, "
-                  "spool, backbone, curve");
+                  "spool, backbone, curve, metrics");
             continue;
         }
         if (seen[j]) {
@@ -1042,12 +1063,12 @@ static struct conf *s_defaults(const char *name)
     conf->backbone.instance = strdup("");
     conf->backbone.spool_dir = strdup("");
     conf->curve.secret_file = strdup("");
-    if (!conf->curve.secret_file || !conf->path || !conf->ingest.endpoint ||
-        !conf->dispatch.endpoint || !conf->matcher.ocr_classes || !conf->dispatch.covert_endpoint ||
-        !conf->spool.dir || !conf->backbone.host || !conf->backbone.ca_file ||
-        !conf->backbone.cert_file || !conf->backbone.key_file || !conf->backbone.crl_file ||
-        !conf->backbone.instance ||
-        !conf->backbone.spool_dir) {
+    conf->metrics.listen = strdup(S_DEFAULT_METRICS_LISTEN);
+    if (!conf->curve.secret_file || !conf->metrics.listen || !conf->path ||
+        !conf->ingest.endpoint || !conf->dispatch.endpoint || !conf->matcher.ocr_classes ||
+        !conf->dispatch.covert_endpoint || !conf->spool.dir || !conf->backbone.host ||
+        !conf->backbone.ca_file || !conf->backbone.cert_file || !conf->backbone.key_file ||
+        !conf->backbone.crl_file || !conf->backbone.instance || !conf->backbone.spool_dir) {
         conf_destroy(&conf);
         return NULL;
     }
@@ -1070,6 +1091,56 @@ static struct conf *s_defaults(const char *name)
 }
 
 /* ---- public ---- */
+
+const char *conf_listen_parse(const char *text, struct sockaddr_storage *addr, socklen_t *len,
+                              bool *loopback)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon = strrchr(text, ':'), *host_start = text;
+    size_t host_len;
+    long port;
+    char *end;
+
+    if (!colon)
+        return "expected address:port";
+    host_len = (size_t)(colon - text);
+    if (host_len >= 2 && text[0] == '[' && text[host_len - 1] == ']') {
+        host_start = text + 1;
+        host_len -= 2;
+    } else if (memchr(text, ':', host_len)) {
+        return "an IPv6 address goes in brackets, e.g. [::1]:9105";
+    }
+    if (host_len == 0 || host_len >= sizeof host)
+        return "expected an IP address before the port";
+    memcpy(host, host_start, host_len);
+    host[host_len] = '\0';
+    if (colon[1] < '0' || colon[1] > '9')
+        return "expected a port number 0..65535 after the last ':'";
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end || port > 65535)
+        return "expected a port number 0..65535 after the last ':'";
+
+    memset(addr, 0, sizeof *addr);
+    if (host_start == text) {
+        struct sockaddr_in *in = (struct sockaddr_in *)addr;
+        if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+            return "not an IPv4 address (names are not looked up; IPv6 goes in brackets)";
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        *len = sizeof *in;
+        *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)addr;
+        if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+            return "not an IPv6 address";
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+        *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return NULL;
+}
 
 struct conf *conf_parse(const char *name, const char *text, size_t len, char **errors)
 {
@@ -1202,6 +1273,7 @@ void conf_destroy(struct conf **conf_p)
     free(conf->backbone.instance);
     free(conf->backbone.spool_dir);
     free(conf->curve.secret_file);
+    free(conf->metrics.listen);
     free(conf);
     *conf_p = NULL;
 }

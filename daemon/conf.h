@@ -9,7 +9,9 @@
 #ifndef ANPR_CONF_H
 #define ANPR_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "log.h"
 
@@ -70,6 +72,11 @@ struct conf {
     } curve;
 
     struct {
+        char *listen; /* "address:port" of the Prometheus endpoint (an IP address, IPv6 in
+                         brackets; port 0 = any free port); "" = off */
+    } metrics;
+
+    struct {
         enum log_level level;      /* least severe level written */
         int stats_interval_s;      /* counters are logged this often; 0 = never */
         int reject_log_interval_s; /* one log line per reject reason per interval */
@@ -84,6 +91,14 @@ struct conf *conf_load(const char *path, char **errors);
 
 /* Same, from a buffer; `name` stands for the file name in messages. */
 struct conf *conf_parse(const char *name, const char *text, size_t len, char **errors);
+
+/*
+ * Parse a metrics.listen value ("127.0.0.1:9105", "[::1]:9105"; an IP address, never a name,
+ * so nothing is looked up at start) into *addr and *len, and say whether it is a loopback
+ * address. NULL, or what is wrong with it (a static text).
+ */
+const char *conf_listen_parse(const char *text, struct sockaddr_storage *addr, socklen_t *len,
+                              bool *loopback);
 
 /* Free a config; safe on NULL and twice (sets *conf_p to NULL). */
 void conf_destroy(struct conf **conf_p);

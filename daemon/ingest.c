@@ -15,6 +15,7 @@
 #include "hitid.h"
 #include "log.h"
 #include "match.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pend.h"
 #include "supp.h"
@@ -132,6 +133,11 @@ struct ingest {
     int64_t next_watch_us;
     bool ack_unknown;      /* the last outcome was unknown (said once in the log) */
     int64_t fwd_logged_us; /* last forwarder error line */
+    /* The Prometheus endpoint (borrowed; NULL = off), the counters only it shows, and the
+     * reader connections seen lately. */
+    metrics_t *metrics;
+    struct metrics_snap msnap;
+    metrics_peers_t *peers;
 };
 
 /* --- sending to readers ------------------------------------------------------------------ */
@@ -267,6 +273,12 @@ static void s_ack_batch(ingest_t *self, struct batch *b)
     if (n > 0)
         s_flush_acks(self, who, ranges, n);
     self->stats.reads_acked += b->nreads - b->refused;
+    if (self->metrics) {
+        int64_t now = util_now_us();
+        for (size_t i = 0; i < b->nreads; i++)
+            if (!b->acks[i].refused[0])
+                metrics_hist_latency(&self->msnap.ack_latency, now - b->acks[i].received_us);
+    }
 }
 
 /* --- batches and the writer ---------------------------------------------------------------- */
@@ -368,6 +380,7 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.reads_stored += b->stored;
     self->stats.reads_duplicate += b->nreads - b->stored;
     self->stats.hits_stored += b->hits_stored;
+    metrics_hist_size(&self->msnap.batch_reads, b->nreads);
     s_publish_batch(self, b, 0);
     s_ack_batch(self, b);
     s_batch_put(self, b);
@@ -583,6 +596,7 @@ static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *t
     if (s_encode_hit(hit, tlen, frame, &len) != 0)
         return;
     s_send_hit(self, topic, (size_t)tlen, covert, frame, len);
+    metrics_count_hit(&self->msnap, hit->list_id, covert, hit->match);
     struct batch_pub pub = {.topic = topic,
                             .tlen = (size_t)tlen,
                             .covert = covert,
@@ -614,6 +628,8 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
                             .priority = m->entry->list->priority,
                             .hit_id = hit_id,
                             .read = (uint32_t)(self->cur->nreads - 1),
+                            .list_id = m->entry->list->id,
+                            .kind = m->kind,
                             .frame = frame,
                             .len = len};
     if (batch_pub_add(self->cur, &pub) != 0)
@@ -684,6 +700,10 @@ static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spoo
             continue;
         s_send_hit(self, p.topic, p.tlen, p.covert, p.frame, p.len);
         s_watch_urgent(self, &p, spool_pos);
+        metrics_count_hit(&self->msnap, p.list_id, p.covert, p.kind);
+        if (self->metrics && p.read < b->nreads)
+            metrics_hist_latency(&self->msnap.hit_latency,
+                                 util_now_us() - b->acks[p.read].received_us);
     }
 }
 
@@ -1164,6 +1184,7 @@ static int s_recv_one(ingest_t *self, struct s_read *sr)
     }
     const uint8_t *id = zmq_msg_data(&idm);
     size_t id_len = zmq_msg_size(&idm);
+    metrics_peers_seen(self->peers, id, id_len, util_mono_us());
     if (parts > 1) {
         s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_LENGTH,
                         "message: %d parts, a frame is one part", parts);
@@ -1309,9 +1330,41 @@ static void s_spool_counts(ingest_t *self)
             : 0;
 }
 
+/* Hand the metrics endpoint a copy of every counter. */
+static void s_metrics_publish(ingest_t *self, int64_t now)
+{
+    struct metrics_snap *m = &self->msnap;
+
+    s_spool_counts(self);
+    if (self->spool) {
+        struct writer_counts wc;
+        writer_counts(self->writer, &wc);
+        m->batch_reads = wc.batch_reads; /* the writer's batches come from the spool */
+    }
+    m->stats = self->stats;
+    m->spool = self->spool != NULL;
+    m->cameras = metrics_peers_count(self->peers, now);
+    m->backbone = self->fwd != NULL;
+    if (self->fwd) {
+        struct fwd_stats st;
+        fwd_stats(self->fwd, &st);
+        m->backbone_connected = st.connected;
+        m->backbone_queued = st.queued_records;
+        m->backbone_queued_bytes = st.queued_bytes;
+        m->backbone_sent = st.sent;
+        m->backbone_delivered = st.delivered;
+        m->backbone_retries = st.retried;
+        m->backbone_failures = st.failures;
+    }
+    metrics_publish(self->metrics, m, now);
+}
+
 static void s_periodic(ingest_t *self)
 {
     int64_t now = util_mono_us();
+
+    if (self->metrics && metrics_due(self->metrics, now))
+        s_metrics_publish(self, now);
 
     if (self->conf->log.stats_interval_s > 0 && now >= self->next_stats_us) {
         self->stats.watchlist_entries = wl_entry_count(self->wl);
@@ -1709,6 +1762,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     wl_destroy(&self->wl);
     pend_destroy(&self->pend);
     supp_destroy(&self->supp);
+    metrics_peers_destroy(&self->peers);
     free(self);
     *self_p = NULL;
 }
@@ -1758,6 +1812,15 @@ void ingest_set_watchlist(ingest_t *self, wl_t **wl, int64_t version)
 int ingest_resync(ingest_t *self, const char *ocr_classes)
 {
     return sync_request(self->sync_pair, ocr_classes);
+}
+
+int ingest_set_metrics(ingest_t *self, metrics_t *metrics)
+{
+    /* A peer counts for the ROUTER's heartbeat timeout: one gone silently is dropped by then. */
+    if (!(self->peers = metrics_peers_new(15LL * 1000000)))
+        return -1;
+    self->metrics = metrics;
+    return 0;
 }
 
 const struct stats *ingest_stats(const ingest_t *self)

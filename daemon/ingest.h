@@ -11,6 +11,7 @@
 
 #include "cam.h"
 #include "conf.h"
+#include "metrics.h"
 #include "stats.h"
 #include "wl.h"
 #include "zap.h"
@@ -56,6 +57,10 @@ void ingest_set_watchlist(ingest_t *self, wl_t **wl, int64_t version);
 /* Have the sync thread rebuild the watchlist snapshot now, off this thread, with these OCR
  * classes; it arrives like any update. 0 or -1. */
 int ingest_resync(ingest_t *self, const char *ocr_classes);
+
+/* Publish the counters to `metrics` (borrowed: destroyed after ingest) from now on. 0, or -1
+ * on out of memory. */
+int ingest_set_metrics(ingest_t *self, metrics_t *metrics);
 
 const struct stats *ingest_stats(const ingest_t *self);
 

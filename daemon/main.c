@@ -19,6 +19,7 @@
 #include "db.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "util.h"
 #include "zap.h"
@@ -194,9 +195,10 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
             fresh->backbone.max_mb != (*conf)->backbone.max_mb ||
             fresh->backbone.forward_reads != (*conf)->backbone.forward_reads ||
             strcmp(fresh->curve.secret_file, (*conf)->curve.secret_file) != 0 ||
-            fresh->curve.insecure_plaintext != (*conf)->curve.insecure_plaintext)
-            log_warn("main", "reload: endpoint, database, spool, backbone and curve changes take "
-                             "effect at restart");
+            fresh->curve.insecure_plaintext != (*conf)->curve.insecure_plaintext ||
+            strcmp(fresh->metrics.listen, (*conf)->metrics.listen) != 0)
+            log_warn("main", "reload: endpoint, database, spool, backbone, curve and metrics "
+                             "changes take effect at restart");
         /* The instance is in every HIT id; the id generator keeps the one it started with. */
         if (fresh->dispatch.instance != (*conf)->dispatch.instance)
             log_warn("main",
@@ -219,6 +221,7 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
         s_swap(&fresh->backbone.crl_file, &(*conf)->backbone.crl_file);
         s_swap(&fresh->backbone.instance, &(*conf)->backbone.instance);
         s_swap(&fresh->backbone.spool_dir, &(*conf)->backbone.spool_dir);
+        s_swap(&fresh->metrics.listen, &(*conf)->metrics.listen);
         fresh->backbone.port = (*conf)->backbone.port;
         fresh->backbone.max_mb = (*conf)->backbone.max_mb;
         fresh->backbone.forward_reads = (*conf)->backbone.forward_reads;
@@ -247,6 +250,37 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
     PQfinish(conn);
 }
 
+/* Serve the Prometheus endpoint of conf, fed by ingest. 0, or -1 (logged; *rc says why). */
+static int s_metrics_start(const struct conf *conf, ingest_t *ingest, metrics_t **metrics, int *rc)
+{
+    struct sockaddr_storage addr;
+    socklen_t alen;
+    bool loopback = false;
+    char err[512];
+
+    conf_listen_parse(conf->metrics.listen, &addr, &alen, &loopback);
+    *metrics = metrics_new(conf->metrics.listen, err, sizeof err);
+    if (!*metrics) {
+        log_error("main", "metrics: %s", err);
+        *rc = strstr(err, "cannot bind") ? EXIT_SOCKET : EXIT_INTERNAL;
+        return -1;
+    }
+    if (ingest_set_metrics(ingest, *metrics) != 0) {
+        log_error("main", "metrics: out of memory");
+        *rc = EXIT_INTERNAL;
+        return -1;
+    }
+    /* The port is said on its own too: with port 0 it is the one the system gave. */
+    log_info("main", "metrics: serving GET /metrics on %s (port %d)", conf->metrics.listen,
+             metrics_port(*metrics));
+    if (!loopback)
+        log_warn("main",
+                 "metrics: %s is not a loopback address: anyone who can reach port %d can read "
+                 "the counters; restrict it with a firewall",
+                 conf->metrics.listen, metrics_port(*metrics));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -265,6 +299,7 @@ int main(int argc, char **argv)
     uint64_t last_hit_id = 0;
     void *ctx = NULL;
     ingest_t *ingest = NULL;
+    metrics_t *metrics = NULL;
     char err[512];
     struct sigaction sa;
     zap_t *zap = NULL;
@@ -355,6 +390,8 @@ int main(int argc, char **argv)
                  : EXIT_INTERNAL;
         goto out;
     }
+    if (conf->metrics.listen[0] && s_metrics_start(conf, ingest, &metrics, &rc) != 0)
+        goto out;
     log_info("main", "ready: readers on %s, dispatch feed on %s", conf->ingest.endpoint,
              conf->dispatch.endpoint);
     notify_send("READY=1\nSTATUS=serving");
@@ -377,6 +414,7 @@ out:
     ingest_destroy(&ingest, MAIN_DRAIN_MS);
     zap_destroy(&zap);
     explicit_bzero(curve_secret, sizeof curve_secret);
+    metrics_destroy(&metrics);
     cam_table_destroy(&cams);
     wl_destroy(&wl);
     if (ctx)

@@ -271,6 +271,7 @@ static void s_count(writer_t *self, const struct batch *b, uint64_t checkpointed
     self->counts.db_errors += b->db_errors;
     self->counts.reconnects += b->reconnects;
     self->counts.checkpointed = checkpointed;
+    metrics_hist_size(&self->counts.batch_reads, b->nreads);
     pthread_mutex_unlock(&self->counts_lock);
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "metrics.h"
 
 typedef struct writer writer_t;
 
@@ -39,7 +40,8 @@ struct writer_counts {
     uint64_t hits_stored; /* hit rows inserted */
     uint64_t refused;     /* reads the database refused for their data, after their ACK */
     uint64_t db_errors, reconnects;
-    uint64_t checkpointed; /* spool position stored up to */
+    uint64_t checkpointed;           /* spool position stored up to */
+    struct metrics_hist batch_reads; /* reads per committed batch */
 };
 void writer_counts(writer_t *self, struct writer_counts *out);
 

@@ -265,6 +265,7 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
             "  reconnect_max_ms: 1000\n%s"
             "log:\n  level: %s\n  stats_interval_s: 1\n  reject_log_interval_s: 1\n"
             "curve:\n%s%s\n"
+            "metrics:\n  listen: \"%s\"\n"
             "%s",
             d->ingest_ep, opts && opts->ingest ? opts->ingest : "", d->dispatch_ep, d->covert_ep,
             opts && opts->dispatch ? opts->dispatch : "", db->daemon_ci,
@@ -272,7 +273,7 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
             opts && opts->log_level ? opts->log_level : "info",
             opts && opts->curve_secret_file ? "  secret_file: " : "  insecure_plaintext: true",
             opts && opts->curve_secret_file ? opts->curve_secret_file : "",
-            opts && opts->extra ? opts->extra : "");
+            opts && opts->metrics ? opts->metrics : "", opts && opts->extra ? opts->extra : "");
     fclose(f);
     return h_daemon_restart(d);
 }

@@ -72,9 +72,9 @@ void h_copy_in(PGconn *conn, const char *copy_sql, const char *data, size_t len)
 int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra);
 
 /*
- * The same with more settings. The harness writes the sections ingest, dispatch, database and
- * log itself, and a key or section given twice is a config error, so keys of those sections go
- * in as lines inside them (indented by two spaces, each ending in a newline, e.g.
+ * The same with more settings. The harness writes the sections ingest, dispatch, database,
+ * log and metrics itself, and a key or section given twice is a config error, so keys of those
+ * sections go in as lines inside them (indented by two spaces, each ending in a newline, e.g.
  * "  max_age_days: 1000\n"); `extra` is appended verbatim as above. NULL fields add nothing.
  */
 struct h_daemon_opts {
@@ -85,6 +85,8 @@ struct h_daemon_opts {
     bool tcp;                      /* readers connect over TCP on loopback, not ipc:// */
     const char *curve_secret_file; /* CURVE on with this key; NULL: insecure_plaintext */
     const char *log_level;         /* log.level ("warn": what an operator sees); NULL: info */
+    const char *metrics;           /* metrics.listen; NULL = off (tests side by side would all
+                                      want the default port) */
 };
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
                         const struct h_daemon_opts *opts);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,7 @@ static void s_check_defaults(const struct conf *c)
     CHECK_INT(c->log.stats_interval_s, 60);
     CHECK_INT(c->log.reject_log_interval_s, 10);
     CHECK_INT(c->spool.max_mb, 1024);
+    CHECK_STR(c->metrics.listen, "127.0.0.1:9105");
 }
 
 static void s_test_defaults(void)
@@ -165,7 +167,7 @@ static void s_test_structure(void)
     EXPECT(DB "log:\n  - level\n", "t.yaml:4:3: log: expected a mapping of keys, got a sequence\n");
     EXPECT(DB "\nloging:\n  level: info\n",
            "t.yaml:4:1: loging: unknown section; expected one of: ingest, dispatch, database, "
-           "log, matcher, spool, backbone, curve\n");
+           "log, matcher, spool, backbone, curve, metrics\n");
     EXPECT(DB "ingest:\n  endpiont: tcp://*:1\n",
            "t.yaml:4:3: ingest.endpiont: unknown key; expected one of: endpoint, max_pending, "
            "max_future_skew_s, max_age_days\n");
@@ -179,7 +181,8 @@ static void s_test_structure(void)
            "t.yaml:1:32: database: a key must be a plain name, not a mapping\n");
     /* user text is shown on one line */
     EXPECT(DB "\"a\\nb\": 1\n", "t.yaml:3:1: a?b: unknown section; expected one of: ingest, "
-                                "dispatch, database, log, matcher, spool, backbone, curve\n");
+                                "dispatch, database, log, matcher, spool, backbone, curve, "
+                                "metrics\n");
     /* OCR classes are checked by the matcher's own parser. */
     {
         char *e = s_errors(DB "matcher:\n  ocr_classes: \"0OD,1IL,O8\"\n");
@@ -650,6 +653,53 @@ static void s_test_crl(void)
     CHECK_INT(rmdir(dir), 0);
 }
 
+/* The metrics section: loopback by default, off when empty, an IP address and a port. */
+static void s_test_metrics(void)
+{
+    struct sockaddr_storage addr;
+    socklen_t len;
+    bool loopback;
+    struct conf *c = s_ok(DB);
+
+    if (c)
+        CHECK_STR(c->metrics.listen, "127.0.0.1:9105");
+    conf_destroy(&c);
+    c = s_ok(DB "metrics:\n  listen: \"\"\n");
+    if (c)
+        CHECK_STR(c->metrics.listen, "");
+    conf_destroy(&c);
+    c = s_ok(DB "metrics:\n  listen: \"[::1]:0\"\n");
+    if (c)
+        CHECK_STR(c->metrics.listen, "[::1]:0");
+    conf_destroy(&c);
+    EXPECT(DB "metrics:\n  listen: localhost:9105\n",
+           "t.yaml:4:11: metrics.listen: invalid listen address 'localhost:9105': not an IPv4 "
+           "address (names are not looked up; IPv6 goes in brackets)\n");
+    EXPECT(DB "metrics:\n  listen: 127.0.0.1\n",
+           "t.yaml:4:11: metrics.listen: invalid listen address '127.0.0.1': expected "
+           "address:port\n");
+    EXPECT(DB "metrics:\n  listen: \"127.0.0.1:65536\"\n",
+           "t.yaml:4:11: metrics.listen: invalid listen address '127.0.0.1:65536': expected a port "
+           "number 0..65535 after the last ':'\n");
+    EXPECT(DB "metrics:\n  listen: \"::1:9105\"\n",
+           "t.yaml:4:11: metrics.listen: invalid listen address '::1:9105': an IPv6 address goes "
+           "in brackets, e.g. [::1]:9105\n");
+    EXPECT(DB "metrics:\n  port: 9105\n",
+           "t.yaml:4:3: metrics.port: unknown key; expected one of: listen\n");
+
+    CHECK(conf_listen_parse("127.0.0.1:9105", &addr, &len, &loopback) == NULL);
+    CHECK(loopback && addr.ss_family == AF_INET && len == sizeof(struct sockaddr_in));
+    CHECK(conf_listen_parse("127.1.2.3:1", &addr, &len, &loopback) == NULL && loopback);
+    CHECK(conf_listen_parse("0.0.0.0:9105", &addr, &len, &loopback) == NULL && !loopback);
+    CHECK(conf_listen_parse("[::1]:9105", &addr, &len, &loopback) == NULL && loopback);
+    CHECK(addr.ss_family == AF_INET6);
+    CHECK(conf_listen_parse("[::]:9105", &addr, &len, &loopback) == NULL && !loopback);
+    CHECK(conf_listen_parse("10.0.0.1:-1", &addr, &len, &loopback) != NULL);
+    CHECK(conf_listen_parse("10.0.0.1:", &addr, &len, &loopback) != NULL);
+    CHECK(conf_listen_parse(":9105", &addr, &len, &loopback) != NULL);
+    CHECK(conf_listen_parse("[]:9105", &addr, &len, &loopback) != NULL);
+}
+
 static void s_test_destroy(void)
 {
     struct conf *c = NULL;
@@ -707,6 +757,7 @@ int main(void)
     s_test_backbone();
     s_test_curve();
     s_test_crl();
+    s_test_metrics();
     s_test_destroy();
     return check_done("conf");
 }
