@@ -258,6 +258,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    log_detect_journal();
     conf = s_load_conf(path);
     if (!conf)
         return EXIT_CONFIG;
