@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "conf.h"
+#include "conffiles.h"
 #include "db.h"
 #include "ingest.h"
 #include "log.h"
@@ -59,7 +60,9 @@ static void s_usage(FILE *f)
             "PostgreSQL watchlists in memory, HITs published to dispatch, every read stored.\n"
             "\n"
             "  -c, --config FILE   configuration file (default %s/anprd.yaml)\n"
-            "  -n, --check-config  validate the configuration, print every error, and exit\n"
+            "  -n, --check-config  validate the configuration and the files and directories it\n"
+            "                      names (readable; spools writable) as this user, print\n"
+            "                      every error, and exit\n"
             "  -V, --version       print the version and exit\n"
             "  -h, --help          this text\n"
             "\n"
@@ -263,8 +266,16 @@ int main(int argc, char **argv)
     if (!conf)
         return EXIT_CONFIG;
     if (check) {
-        printf("%s: configuration OK\n", path);
+        char *errors = NULL;
+
         conf_destroy(&conf);
+        /* The files it names, as this user: under systemd ExecStartPre runs as anprd's. */
+        if (conffiles_check(path, &errors) != 0) {
+            fputs(errors ? errors : "anprd: out of memory\n", stderr);
+            free(errors);
+            return EXIT_CONFIG;
+        }
+        printf("%s: configuration OK\n", path);
         return 0;
     }
     log_set_level(conf->log.level);

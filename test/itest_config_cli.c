@@ -82,6 +82,28 @@ static void test_check_config(void)
     CHECK_INT(s_anprd(outp, &out, "--config", bad, "-n"), 1);
     CHECK_CONTAINS(out, "cannot read");
     free(out);
+
+    /* Valid values naming files that are not there: each at its position, nothing OK. */
+    char text[1024], wide[512];
+    snprintf(bad, sizeof bad, "%s/files.yaml", tmpdir);
+    snprintf(text, sizeof text,
+             "database:\n  conninfo: \"dbname=anpr\"\n"
+             "spool:\n  dir: \"%s/no/spool\"\n"
+             "backbone:\n  host: \"bb.example\"\n  ca_file: \"%s/ca.pem\"\n"
+             "  cert_file: \"%s\"\n  key_file: \"%s\"\n  instance: \"zone\"\n"
+             "  spool_dir: \"%s/bb\"\n",
+             tmpdir, tmpdir, good, good, tmpdir);
+    s_write(bad, text);
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "-n"), 1);
+    snprintf(wide, sizeof wide, "%s:4:8: spool.dir: '%s/no/spool' does not exist, nor does its",
+             bad, tmpdir);
+    CHECK_CONTAINS(out, wide);
+    snprintf(wide, sizeof wide, "%s:7:12: backbone.ca_file: '%s/ca.pem' does not exist\n", bad,
+             tmpdir);
+    CHECK_CONTAINS(out, wide);
+    CHECK(strstr(out, "cert_file") == NULL);
+    CHECK(strstr(out, "configuration OK") == NULL);
+    free(out);
 }
 
 static void test_cli(void)
