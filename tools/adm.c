@@ -95,7 +95,7 @@ int adm_text_ok(const char *s, size_t max, bool empty_ok, char *why, size_t whyl
         return -1;
     }
     if (len > max) {
-        snprintf(why, whylen, "longer than %zu bytes", max);
+        snprintf(why, whylen, "is longer than %zu bytes", max);
         return -1;
     }
     while (*p) {
@@ -135,13 +135,20 @@ PGresult *adm_q(PGconn *conn, const char *prog, const char *sql, int n, const ch
 {
     PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
-    const char *state, *msg;
+    const char *state, *msg, *constraint;
     size_t len;
 
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
     state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    /* The unique key and the trigger (camera against console) say the same in two ways. */
+    if (state && strcmp(state, "23505") == 0 &&
+        ((constraint && strstr(constraint, "curve_key")) || (msg && strstr(msg, "CURVE key"))))
+        msg = "this CURVE key is already another peer's (a camera's or a console's)";
+    if (!msg)
+        msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
     len = strlen(msg);
     while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
         len--;
