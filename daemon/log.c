@@ -3,12 +3,34 @@
 #include <stdatomic.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Set on reload by the main thread, read by every thread that logs. */
 static _Atomic int log_level = LOG_LEVEL_INFO;
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
+/* syslog priorities of the levels (LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR), for journald. */
+static const char *const log_prios[] = {"<7>", "<6>", "<4>", "<3>"};
+/* Set by log_detect_journal() before threads start; read by every thread that logs. */
+static _Atomic bool log_journal;
+
+bool log_detect_journal(void)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    int end = 0;
+
+    /* systemd sets "DEV:INO" of the stream it connected stdout/stderr to; stderr may since
+       have been redirected elsewhere, so it must be that very stream (sd_journal_stream_fd). */
+    log_journal = env && sscanf(env, "%llu:%llu%n", &dev, &ino, &end) == 2 && env[end] == '\0' &&
+                  fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+                  (unsigned long long)st.st_ino == ino;
+    return log_journal;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -45,12 +67,20 @@ void log_vmsg(enum log_level level, const char *subsys, const char *fmt, va_list
 
     if ((int)level < log_level)
         return;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = snprintf(line, sizeof line,
-                 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                 log_level_name(level), subsys);
+    if (log_journal) {
+        /* The journal stamps each line itself and takes its priority from the prefix. */
+        n = snprintf(line, sizeof line, "%s%s: ",
+                     (unsigned)level < sizeof log_prios / sizeof log_prios[0] ? log_prios[level]
+                                                                              : "<3>",
+                     subsys);
+    } else {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = snprintf(line, sizeof line,
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, log_level_name(level), subsys);
+    }
     if (n < 0 || (size_t)n >= sizeof line)
         return;
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

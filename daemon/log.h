@@ -1,6 +1,9 @@
 /*
  * log: leveled log lines to stderr, each tagged with the subsystem that wrote it:
  *   2026-11-29T15:20:01.123Z info  ingest: listening on tcp://0.0.0.0:5555
+ * Under systemd, when stderr is the journal, a line is instead "<6>ingest: listening on ...":
+ * the journal stamps the time itself and takes the priority from the sd-daemon prefix
+ * (<3> error, <4> warn, <6> info, <7> debug).
  * Only the daemon and tools log; library modules (proto, conf, plate, wl) return errors instead.
  */
 #ifndef ANPR_LOG_H
@@ -12,6 +15,13 @@
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/*
+ * Whether stderr is the journal: $JOURNAL_STREAM names stderr's device and inode. Lines are
+ * written in the journal's form from then on when it is, in the plain form otherwise. Call it
+ * at start, before any thread logs (and again after redirecting stderr).
+ */
+bool log_detect_journal(void);
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);

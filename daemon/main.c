@@ -16,6 +16,7 @@
 #include "config.h"
 #include "conf.h"
 #include "curve.h"
+#include "conffiles.h"
 #include "db.h"
 #include "ingest.h"
 #include "log.h"
@@ -62,7 +63,9 @@ static void s_usage(FILE *f)
             "PostgreSQL watchlists in memory, HITs published to dispatch, every read stored.\n"
             "\n"
             "  -c, --config FILE   configuration file (default %s/anprd.yaml)\n"
-            "  -n, --check-config  validate the configuration, print every error, and exit\n"
+            "  -n, --check-config  validate the configuration and the files and directories it\n"
+            "                      names (readable; spools writable) as this user, print\n"
+            "                      every error, and exit\n"
             "  -V, --version       print the version and exit\n"
             "  -h, --help          this text\n"
             "\n"
@@ -330,17 +333,32 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    log_detect_journal();
     conf = s_load_conf(path);
     if (!conf)
         return EXIT_CONFIG;
+    if (check) {
+        char *errors = NULL;
+
+        /* The files it names, as this user: under systemd ExecStartPre runs as anprd's; then
+         * the CURVE key itself. */
+        if (conffiles_check(path, &errors) != 0) {
+            fputs(errors ? errors : "anprd: out of memory\n", stderr);
+            free(errors);
+            conf_destroy(&conf);
+            return EXIT_CONFIG;
+        }
+        int bad = s_check_curve(conf, curve_secret, curve_public);
+        explicit_bzero(curve_secret, sizeof curve_secret);
+        conf_destroy(&conf);
+        if (bad != 0)
+            return EXIT_CONFIG;
+        printf("%s: configuration OK\n", path);
+        return 0;
+    }
     if (s_check_curve(conf, curve_secret, curve_public) != 0) {
         conf_destroy(&conf);
         return EXIT_CONFIG;
-    }
-    if (check) {
-        printf("%s: configuration OK\n", path);
-        conf_destroy(&conf);
-        return 0;
     }
     log_set_level(conf->log.level);
     log_info("main", "anprd %s starting with %s", ANPR_VERSION, path);

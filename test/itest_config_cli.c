@@ -57,14 +57,14 @@ static void test_check_config(void)
     CHECK_INT(s_anprd(outp, &out, "--config", bad, "--check-config"), 1);
     CHECK_CONTAINS(out, "curve.secret_file: required");
     free(out);
-    char key[160], text[400];
+    char key[160], text[1024];
     snprintf(key, sizeof key, "%s/anprd.key", tmpdir);
     snprintf(text, sizeof text,
              "database:\n  conninfo: \"dbname=anpr\"\ncurve:\n  secret_file: %s\n", key);
     s_write(bad, text);
     CHECK_INT(s_anprd(outp, &out, "--config", bad, "--check-config"), 1);
     CHECK_CONTAINS(out, "curve.secret_file: ");
-    CHECK_CONTAINS(out, "No such file");
+    CHECK_CONTAINS(out, "does not exist");
     free(out);
     s_write(key, "not a key\n");
     CHECK_INT(s_anprd(outp, &out, "--config", bad, "--check-config"), 1);
@@ -108,6 +108,29 @@ static void test_check_config(void)
     snprintf(bad, sizeof bad, "%s/missing.yaml", tmpdir);
     CHECK_INT(s_anprd(outp, &out, "--config", bad, "-n"), 1);
     CHECK_CONTAINS(out, "cannot read");
+    free(out);
+
+    /* Valid values naming files that are not there: each at its position, nothing OK. */
+    char wide[512];
+    snprintf(bad, sizeof bad, "%s/files.yaml", tmpdir);
+    snprintf(text, sizeof text,
+             "database:\n  conninfo: \"dbname=anpr\"\n"
+             "spool:\n  dir: \"%s/no/spool\"\n"
+             "backbone:\n  host: \"bb.example\"\n  ca_file: \"%s/ca.pem\"\n"
+             "  cert_file: \"%s\"\n  key_file: \"%s\"\n  instance: \"zone\"\n"
+             "  spool_dir: \"%s/bb\"\n"
+             "curve:\n  insecure_plaintext: true\n",
+             tmpdir, tmpdir, good, good, tmpdir);
+    s_write(bad, text);
+    CHECK_INT(s_anprd(outp, &out, "--config", bad, "-n"), 1);
+    snprintf(wide, sizeof wide, "%s:4:8: spool.dir: '%s/no/spool' does not exist, nor does its",
+             bad, tmpdir);
+    CHECK_CONTAINS(out, wide);
+    snprintf(wide, sizeof wide, "%s:7:12: backbone.ca_file: '%s/ca.pem' does not exist\n", bad,
+             tmpdir);
+    CHECK_CONTAINS(out, wide);
+    CHECK(strstr(out, "cert_file") == NULL);
+    CHECK(strstr(out, "configuration OK") == NULL);
     free(out);
 }
 

@@ -1,0 +1,201 @@
+/*
+ * adm: what anpr-cameras and anpr-consoles share; see adm.h.
+ */
+#include "adm.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+/* Z85's alphabet (ZeroMQ RFC 32), as the schema's anpr.curve_key domain spells it. */
+static const char s_z85[] =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+static bool s_z85_key(const char *s, size_t len)
+{
+    uint8_t raw[32];
+    char copy[ADM_KEY_LEN + 1];
+
+    if (len != ADM_KEY_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!s[i] || !strchr(s_z85, s[i]))
+            return false;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    /* Every 5 characters must fit 32 bits: not every string of the alphabet is a key. */
+    return zmq_z85_decode(raw, copy) != NULL;
+}
+
+int adm_key_arg(const char *arg, char out[ADM_KEY_LEN + 1], char *why, size_t whylen)
+{
+    char line[128];
+    size_t n = strlen(arg);
+    FILE *f;
+
+    if (s_z85_key(arg, n)) {
+        memcpy(out, arg, ADM_KEY_LEN + 1);
+        return 0;
+    }
+    if (n > 4 && strcmp(arg + n - 4, ".key") == 0) {
+        snprintf(why, whylen,
+                 "'%s' is a secret key file; give the public one (.pub), the secret stays "
+                 "with its owner",
+                 arg);
+        return -1;
+    }
+    f = fopen(arg, "r");
+    if (!f) {
+        if (errno == ENOENT && n == ADM_KEY_LEN)
+            snprintf(why, whylen, "'%s' is neither a Z85 key nor a file", arg);
+        else if (errno == ENOENT)
+            snprintf(why, whylen, "no file '%s' (and not a 40-character Z85 key)", arg);
+        else
+            snprintf(why, whylen, "%s: %s", arg, strerror(errno));
+        return -1;
+    }
+    if (!fgets(line, sizeof line, f))
+        line[0] = '\0';
+    fclose(f);
+    n = strcspn(line, "\r\n");
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    if (!s_z85_key(line, n)) {
+        snprintf(why, whylen, "%s: the first line is not a CURVE public key (40 characters of Z85)",
+                 arg);
+        return -1;
+    }
+    memcpy(out, line, ADM_KEY_LEN);
+    out[ADM_KEY_LEN] = '\0';
+    return 0;
+}
+
+bool adm_ident_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 1 || n > 32)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '_' || *s == ':' || *s == '-'))
+            return false;
+    return true;
+}
+
+int adm_text_ok(const char *s, size_t max, bool empty_ok, char *why, size_t whylen)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+
+    if (!len && !empty_ok) {
+        snprintf(why, whylen, "must not be empty");
+        return -1;
+    }
+    if (len > max) {
+        snprintf(why, whylen, "is longer than %zu bytes", max);
+        return -1;
+    }
+    while (*p) {
+        unsigned c = *p, cp;
+        int k = c < 0x80             ? 0
+                : (c & 0xE0) == 0xC0 ? 1
+                : (c & 0xF0) == 0xE0 ? 2
+                : (c & 0xF8) == 0xF0 ? 3
+                                     : -1;
+
+        if (k < 0 || (k == 1 && c < 0xC2) || (k == 3 && c > 0xF4))
+            goto bad_utf8;
+        cp = k == 0 ? c : c & (0x3Fu >> k);
+        p++;
+        for (int i = 0; i < k; i++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                goto bad_utf8;
+            cp = (cp << 6) | (*p & 0x3F);
+        }
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            goto bad_utf8;
+        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+            snprintf(why, whylen, "holds a control character (U+%04X)", cp);
+            return -1;
+        }
+    }
+    return 0;
+
+bad_utf8:
+    snprintf(why, whylen, "is not valid UTF-8");
+    return -1;
+}
+
+PGresult *adm_q(PGconn *conn, const char *prog, const char *sql, int n, const char *const *params,
+                const char *ctx, int *rc)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    const char *state, *msg, *constraint;
+    size_t len;
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    /* The unique key and the trigger (camera against console) say the same in two ways. */
+    if (state && strcmp(state, "23505") == 0 &&
+        ((constraint && strstr(constraint, "curve_key")) || (msg && strstr(msg, "CURVE key"))))
+        msg = "this CURVE key is already another peer's (a camera's or a console's)";
+    if (!msg)
+        msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+    len = strlen(msg);
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+        len--;
+    fprintf(stderr, "%s: %s: %.*s\n", prog, ctx, (int)len, msg);
+    *rc = state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0) ? ADM_USAGE
+                                                                                  : ADM_DATABASE;
+    PQclear(res);
+    return NULL;
+}
+
+/* Characters (not bytes) of UTF-8 text. */
+static size_t s_width(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+void adm_table(const PGresult *res, const char *const *headers)
+{
+    int rows = PQntuples(res), cols = PQnfields(res);
+    size_t width[32] = {0};
+
+    if (cols > 32)
+        cols = 32;
+    for (int k = 0; k < cols; k++) {
+        width[k] = s_width(headers[k]);
+        for (int i = 0; i < rows; i++) {
+            size_t w = PQgetisnull(res, i, k) ? 1 : s_width(PQgetvalue(res, i, k));
+
+            if (w > width[k])
+                width[k] = w;
+        }
+    }
+    for (int i = -1; i < rows; i++) {
+        for (int k = 0; k < cols; k++) {
+            const char *v = i < 0                    ? headers[k]
+                            : PQgetisnull(res, i, k) ? "-"
+                                                     : PQgetvalue(res, i, k);
+
+            /* The last column is not padded: no trailing blanks. */
+            if (k + 1 < cols)
+                printf("%s%*s  ", v, (int)(width[k] - s_width(v)), "");
+            else
+                printf("%s\n", v);
+        }
+    }
+}
