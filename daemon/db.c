@@ -226,8 +226,9 @@ static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
         if (util_parse_long(PQgetvalue(res, i, 0), 1, UINT32_MAX, &id) != 0 ||
             util_parse_long(PQgetvalue(res, i, 3), 1, 9, &prio) != 0 ||
             s_list_opts(res, i, &opts) != 0) {
+            /* the id column as stored, not the name: a name is not checked for log lines */
             log_warn("db", "watchlist %s skipped: bad id, priority or match options",
-                     PQgetvalue(res, i, 1));
+                     PQgetvalue(res, i, 0));
             continue;
         }
         if (wl_builder_add_list(b, (uint32_t)id, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
