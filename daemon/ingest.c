@@ -425,6 +425,8 @@ static int s_fwd_push(ingest_t *self, const struct proto_read *r, const char *pl
     for (size_t i = 0; i < nhits && rc != FWD_FULL; i++) {
         const struct wl_list_opts *lo = &hits[i].entry->list->opts;
         struct proto_hit hit;
+        if (lo->backbone_off)
+            continue; /* the list's HITs stay in the zone (anpr.watchlist.backbone) */
         match_hit(r, &hits[i], false, &hit);
         rc = fwd_push_hit(self->fwd, &hit, plate, lo->covert ? BB_HIT_COVERT : 0, err, sizeof err);
         if (rc == FWD_ERR && s_fwd_log_due(self))
@@ -903,7 +905,8 @@ static void s_fwd_posts(ingest_t *self)
     while (done < self->nposts_waiting) {
         const struct retro_post *p = &self->posts_waiting[done];
         char plate[PLATE_MAX + 1];
-        int rc = plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK
+        int rc = p->backbone_off ? FWD_OK
+                 : plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK
                      ? fwd_push_hit(self->fwd, &p->hit, plate, p->covert ? BB_HIT_COVERT : 0, err,
                                     sizeof err)
                      : FWD_ERR;

@@ -494,10 +494,14 @@ static void test_list_opts(void)
                               .indel = true,
                               .candidates = true,
                               .suppress_s = 300,
-                              .realert_camera = true};
+                              .realert_camera = true,
+                              .covert = true,
+                              .backbone_off = true};
     CHECK_INT(wl_builder_add_list(b, 1, "a", "b", 1, &o, err, sizeof(err)), 0);
     CHECK_INT(wl_builder_add_list(b, 2, "a", "b", 1, &s_exact, err, sizeof(err)), 0);
     struct wl_entry_in in = s_in(1, 1, "AB1");
+    s_add(b, &in);
+    in = s_in(2, 2, "AB2");
     s_add(b, &in);
     wl_t *w = wl_builder_build(&b);
     const struct wl_entry *e[1];
@@ -508,6 +512,10 @@ static void test_list_opts(void)
     CHECK_INT(e[0]->list->opts.min_confidence, 1000);
     CHECK_INT(e[0]->list->opts.suppress_s, 300);
     CHECK(e[0]->list->opts.indel && e[0]->list->opts.candidates && e[0]->list->opts.realert_camera);
+    /* The backbone setting the forwarder reads: off for list 1, on (zero) for list 2. */
+    CHECK(e[0]->list->opts.covert && e[0]->list->opts.backbone_off);
+    CHECK_INT(wl_lookup(w, "AB2", "", T0, e, 1), 1);
+    CHECK(!e[0]->list->opts.backbone_off);
     wl_destroy(&w);
 }
 
