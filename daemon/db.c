@@ -205,6 +205,7 @@ static int s_list_opts(const PGresult *res, int i, struct wl_list_opts *o)
     o->realert_camera = PQgetvalue(res, i, 10)[0] == 't';
     o->covert = PQgetvalue(res, i, 11)[0] == 't';
     o->retro_s = (uint32_t)retro;
+    o->backbone_off = PQgetvalue(res, i, 13)[0] == 'f';
     return 0;
 }
 
@@ -212,7 +213,9 @@ static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
 {
     PGresult *res = PQexec(
         conn, "SELECT id, name, category, priority, match_policy, max_subst, "
-              "indel, min_confidence, candidates, suppress_s, realert_camera, covert, retro_s "
+              "indel, min_confidence, candidates, suppress_s, realert_camera, covert, retro_s, "
+              /* NULL: the default, on for an ordinary list, off for a covert one */
+              "coalesce(backbone, NOT covert) "
               "FROM anpr.watchlist WHERE enabled");
     int rc = -1;
 
@@ -227,8 +230,9 @@ static int s_load_lists(PGconn *conn, wl_builder_t *b, struct db_error *err)
         if (util_parse_long(PQgetvalue(res, i, 0), 1, UINT32_MAX, &id) != 0 ||
             util_parse_long(PQgetvalue(res, i, 3), 1, 9, &prio) != 0 ||
             s_list_opts(res, i, &opts) != 0) {
+            /* the id column as stored, not the name: a name is not checked for log lines */
             log_warn("db", "watchlist %s skipped: bad id, priority or match options",
-                     PQgetvalue(res, i, 1));
+                     PQgetvalue(res, i, 0));
             continue;
         }
         if (wl_builder_add_list(b, (uint32_t)id, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),

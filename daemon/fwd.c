@@ -194,8 +194,45 @@ static int s_append(fwd_t *self, size_t flen, char *err, size_t errlen)
     return FWD_ERR;
 }
 
-int fwd_push_hit(fwd_t *self, const struct proto_hit *hit, const char *plate_norm, char *err,
-                 size_t errlen)
+/*
+ * Make a line field (list name, external reference) one the backbone format carries: each
+ * control character (C0, DEL, C1) and each byte that is not well-formed UTF-8 becomes U+FFFD,
+ * and the result is cut at a character boundary to max bytes. These texts come from admins,
+ * and rows stored before the database refused control characters may hold them; a HIT the
+ * encoder refused would keep its list's HITs from the backbone for good, so the text is
+ * mended here and the format (and the server's decoder) stays strict.
+ */
+static void s_line_clean(char *s, size_t max)
+{
+    static const char fffd[] = "\xEF\xBF\xBD";
+    char out[256];
+    size_t n = strlen(s), len = 0;
+
+    if (max >= sizeof out)
+        max = sizeof out - 1;
+    for (size_t i = 0; i < n && len < max;) {
+        size_t at = 0, k;
+        uint32_t cp = 0;
+        enum proto_utf8 r = proto_utf8_scan((const uint8_t *)s + i, n - i, true, &at, &cp);
+        size_t good = r == PROTO_UTF8_OK ? n - i : at;
+
+        k = good < max - len ? good : max - len;
+        while (k < good && k > 0 && ((unsigned char)s[i + k] & 0xC0) == 0x80)
+            k--; /* not into the middle of a character */
+        memcpy(out + len, s + i, k);
+        len += k;
+        if (r == PROTO_UTF8_OK || k < good || len + 3 > max)
+            break;
+        memcpy(out + len, fffd, 3);
+        len += 3;
+        i += at + (r == PROTO_UTF8_CONTROL && cp >= 0x80 ? 2 : 1); /* a C1 control: 2 bytes */
+    }
+    memcpy(s, out, len);
+    s[len] = '\0';
+}
+
+int fwd_push_hit(fwd_t *self, const struct proto_hit *hit, const char *plate_norm, unsigned flags,
+                 char *err, size_t errlen)
 {
     struct bb_hit h;
     size_t n;
@@ -205,6 +242,9 @@ int fwd_push_hit(fwd_t *self, const struct proto_hit *hit, const char *plate_nor
         util_errf(err, errlen, "backbone: HIT without a normalised plate");
         return FWD_ERR;
     }
+    s_line_clean(h.list, PROTO_LIST_MAX);
+    s_line_clean(h.external_ref, PROTO_REF_MAX);
+    h.flags = (uint8_t)flags;
     n = bb_encode_hit(&h, self->pbuf + S_REC_HDR, BB_MAX_FRAME);
     if (n == 0) {
         util_errf(err, errlen,

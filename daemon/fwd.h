@@ -38,6 +38,7 @@
 #ifndef ANPR_FWD_H
 #define ANPR_FWD_H
 
+#include "bb.h"
 #include "proto.h"
 #include "spool.h"
 
@@ -128,13 +129,16 @@ fwd_t *fwd_new(const struct fwd_opts *opts, struct spool_report *report, char *e
 void fwd_destroy(fwd_t **self_p);
 
 /*
- * Producer: queue one HIT (plate_norm: the plate as anprd normalised it) in memory; durable
- * after the next fwd_commit. FWD_OK; FWD_FULL (see enum fwd_rc); FWD_ERR with err: the HIT does
- * not fit the backbone format (a bug upstream: retrying will not help, log and go on) or out of
- * memory.
+ * Producer: queue one HIT (plate_norm: the plate as anprd normalised it; flags: BB_HIT_*, e.g.
+ * BB_HIT_COVERT for a covert list's HIT) in memory; durable after the next fwd_commit. The list
+ * name and the external reference are mended to what the backbone format carries (a control
+ * character or a byte that is not UTF-8 becomes U+FFFD): such a text never keeps a HIT back.
+ * Whether a list's HITs go at all is the caller's to decide (wl_list_opts.backbone_off).
+ * FWD_OK; FWD_FULL (see enum fwd_rc); FWD_ERR with err: the HIT does not fit the backbone
+ * format otherwise (a bug upstream: retrying will not help, log and go on) or out of memory.
  */
-int fwd_push_hit(fwd_t *self, const struct proto_hit *hit, const char *plate_norm, char *err,
-                 size_t errlen);
+int fwd_push_hit(fwd_t *self, const struct proto_hit *hit, const char *plate_norm, unsigned flags,
+                 char *err, size_t errlen);
 
 /* Producer: the same for a plate read, in "forward all reads" mode. */
 int fwd_push_read(fwd_t *self, const struct proto_read *read, const char *plate_norm, char *err,

@@ -439,9 +439,12 @@ static int s_fwd_push(ingest_t *self, const struct proto_read *r, const char *pl
     int rc = FWD_OK;
 
     for (size_t i = 0; i < nhits && rc != FWD_FULL; i++) {
+        const struct wl_list_opts *lo = &hits[i].entry->list->opts;
         struct proto_hit hit;
+        if (lo->backbone_off)
+            continue; /* the list's HITs stay in the zone (anpr.watchlist.backbone) */
         match_hit(r, &hits[i], false, &hit);
-        rc = fwd_push_hit(self->fwd, &hit, plate, err, sizeof err);
+        rc = fwd_push_hit(self->fwd, &hit, plate, lo->covert ? BB_HIT_COVERT : 0, err, sizeof err);
         if (rc == FWD_ERR && s_fwd_log_due(self))
             log_error("ingest", "backbone: HIT of entry %" PRIu64 " not queued: %s",
                       hits[i].entry->id, err);
@@ -925,8 +928,10 @@ static void s_fwd_posts(ingest_t *self)
     while (done < self->nposts_waiting) {
         const struct retro_post *p = &self->posts_waiting[done];
         char plate[PLATE_MAX + 1];
-        int rc = plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK
-                     ? fwd_push_hit(self->fwd, &p->hit, plate, err, sizeof err)
+        int rc = p->backbone_off ? FWD_OK
+                 : plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK
+                     ? fwd_push_hit(self->fwd, &p->hit, plate, p->covert ? BB_HIT_COVERT : 0, err,
+                                    sizeof err)
                      : FWD_ERR;
         if (rc == FWD_FULL)
             break; /* tried again at the next round */

@@ -76,6 +76,7 @@ static int s_add_post(struct retro_result *out, const struct db_retro_read *rr,
     p->fresh = fresh;
     p->topic_len = match_topic(m->entry, p->topic, sizeof p->topic);
     p->covert = m->entry->list->opts.covert;
+    p->backbone_off = m->entry->list->opts.backbone_off;
     return 0;
 }
 

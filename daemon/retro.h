@@ -44,6 +44,7 @@ struct retro_post {
     char topic[16 + PROTO_CATEGORY_MAX]; /* as match_topic */
     int topic_len;
     bool covert;
+    bool backbone_off; /* the list's HITs are not sent to the national backbone */
 };
 
 struct retro_result {

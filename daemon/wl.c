@@ -725,13 +725,11 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
     enum plate_status st =
         pattern ? plate_normalise_pattern(in->plate, plate) : plate_normalise(in->plate, plate);
     if (st != PLATE_OK) {
-        char q[48];
         const char *why = s_plate_why(st);
-        s_quote(in->plate ? in->plate : "", q, sizeof(q));
         if (pattern && st == PLATE_INVALID && s_wildcards_only(in->plate))
             why = "no letters or digits, only wildcards";
-        util_errf(err, errlen, "entry %llu: %s \"%s\": %s", id, pattern ? "pattern" : "plate", q,
-                  why);
+        /* The id, never the plate: the message goes to logs (a plate is personal data). */
+        util_errf(err, errlen, "entry %llu: %s: %s", id, pattern ? "pattern" : "plate", why);
         return -1;
     }
     pattern = plate_is_pattern(plate);

@@ -49,6 +49,8 @@ struct wl_list_opts {
     bool covert;         /* HITs go to the covert feed only, never the general one */
     uint32_t retro_s;    /* a new entry is searched for in the reads of this long before it
                             was added (0: not at all) */
+    bool backbone_off;   /* HITs are not sent to the national backbone (anpr.watchlist.backbone;
+                            off by default for a covert list); zero: sent, as before the column */
 };
 
 struct wl_list {

@@ -358,6 +358,14 @@ int bb_decode_hit(const uint8_t *buf, size_t len, struct bb_hit *h, struct bb_er
         s_str(&c, S_LINE, 0, PROTO_REF_MAX, h->external_ref, sizeof h->external_ref,
               "external_ref") != 0)
         return -1;
+    /* flags: present only when not 0, and only flags this version defines */
+    if (c.left > 0) {
+        if (s_u8(&c, &h->flags, "flags") != 0)
+            return -1;
+        if (h->flags == 0 || (h->flags & ~BB_HIT_FLAGS) != 0)
+            return s_fail(err, BB_E_FIELD, "HIT.flags: 0x%02X not a set of known flags",
+                          (unsigned)h->flags);
+    }
     return s_end(&c);
 }
 
@@ -513,7 +521,8 @@ size_t bb_encode_hit(const struct bb_hit *h, uint8_t *buf, size_t cap)
         s_check_str(S_LINE, h->list, 1, PROTO_LIST_MAX, "", "", NULL) != 0 ||
         s_check_str(S_CATEGORY, h->category, 1, PROTO_CATEGORY_MAX, "", "", NULL) != 0 ||
         s_check_str(S_LISTED, h->entry_plate, 1, PROTO_PLATE_MAX, "", "", NULL) != 0 ||
-        s_check_str(S_LINE, h->external_ref, 0, PROTO_REF_MAX, "", "", NULL) != 0)
+        s_check_str(S_LINE, h->external_ref, 0, PROTO_REF_MAX, "", "", NULL) != 0 ||
+        (h->flags & ~BB_HIT_FLAGS) != 0)
         return 0;
     s_begin(&o, buf, cap, BB_HIT);
     s_put_uint(&o, h->id, 8);
@@ -531,6 +540,8 @@ size_t bb_encode_hit(const struct bb_hit *h, uint8_t *buf, size_t cap)
     s_put_str(&o, h->category);
     s_put_str(&o, h->entry_plate);
     s_put_str(&o, h->external_ref);
+    if (h->flags != 0)
+        s_put_uint(&o, h->flags, 1);
     return s_finish(&o);
 }
 

@@ -86,7 +86,13 @@ struct bb_hit {
     char category[PROTO_CATEGORY_MAX + 1]; /* e.g. "stolen" */
     char entry_plate[PROTO_PLATE_MAX + 1]; /* as listed; a pattern has ? and * */
     char external_ref[PROTO_REF_MAX + 1];  /* reference in the source system, or "" */
+    uint8_t flags;                         /* BB_HIT_*; 0: the frame ends after external_ref */
 };
+
+/* HIT.flags (BACKBONE.md 5.2): an optional last byte, sent only when not 0, so a HIT without
+ * flags is byte for byte what it was before the field existed. */
+#define BB_HIT_COVERT 0x01          /* the list is covert: its HITs are not for general display */
+#define BB_HIT_FLAGS  BB_HIT_COVERT /* every flag defined */
 
 struct bb_read {
     uint64_t id;                             /* idempotency id, 1..2^63-1 */

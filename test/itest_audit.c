@@ -2,7 +2,8 @@
  * Integration (database only): who may change watchlists, and the audit of every change.
  * An admin's changes are audited with old and new values under the admin's own login; the
  * audit cannot be altered, not even by its owner; a user without the admin role, and the
- * daemon's own role, cannot change lists, and the daemon cannot read history back.
+ * daemon's own role, cannot change lists, and the daemon cannot read history back. A login in
+ * none of the anpr roles cannot connect, and only the daemon may make temporary tables.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,23 @@ int main(void)
     CHECK_STR(s_as(&db, "postgres", "TRUNCATE anpr.watchlist_audit"), "42501");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit"), 4);
 
-    /* Without the admin role: no change, and no look at the lists. */
+    /* A login in none of the anpr roles cannot even connect (migration 014), and no role but
+     * the daemon's may make temporary tables. */
+    {
+        char ci[600];
+        snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=bob", getenv("ANPR_TEST_PGHOST"),
+                 getenv("ANPR_TEST_PGPORT"), db.name);
+        PGconn *conn = PQconnectdb(ci);
+        CHECK(PQstatus(conn) != CONNECTION_OK);
+        CHECK_CONTAINS(PQerrorMessage(conn), "permission denied for database");
+        PQfinish(conn);
+    }
+    CHECK_STR(s_as(&db, "alice", "CREATE TEMP TABLE t (i int)"), "42501");
+    CHECK_STR(s_as(&db, "anprd", "CREATE TEMP TABLE t (i int)"), "");
+    /* Given CONNECT by hand, without the admin role: no change, and no look at the lists. */
+    char grant[200];
+    snprintf(grant, sizeof grant, "GRANT CONNECT ON DATABASE %s TO bob", db.name);
+    h_exec(db.admin, grant);
     CHECK_STR(s_as(&db, "bob",
                    "INSERT INTO anpr.watchlist (name, category) "
                    "VALUES ('Mine', 'stolen')"),
@@ -96,6 +113,8 @@ int main(void)
     CHECK_STR(s_as(&db, "anprd", "SELECT count(*) FROM anpr.watchlist_audit"), "42501");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit"), 4);
 
+    snprintf(grant, sizeof grant, "REVOKE CONNECT ON DATABASE %s FROM bob", db.name);
+    h_exec(db.admin, grant); /* bob is cluster-wide: leave no grant behind */
     h_db_close(&db);
     return check_done("itest_audit");
 }

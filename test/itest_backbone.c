@@ -9,6 +9,9 @@
  *      (they keep what is not acknowledged and resend it): afterwards
  *      every read acknowledged is stored exactly once, and every HIT stored in the database is
  *      at the sink (deduplicated by camera, seq and entry; by id, each id once).
+ * Between 2 and 3: lists whose HITs stay in the zone (backbone off, covert by default) send
+ * nothing while another list's HITs arrive; a covert list that is on is marked covert; a list
+ * name and a reference with control characters are mended, not held back; no plate is logged.
  */
 #include <errno.h>
 #include <signal.h>
@@ -247,6 +250,75 @@ int main(void)
     }
     CHECK_INT(post, 3);
 
+    /* Per list: a list with the backbone off sends nothing, nor does a covert list unless it is
+     * on, and then its HITs are marked covert; a name and a reference with C1 controls (rows
+     * stored before migration 014 refused them: the constraints are put back NOT VALID, as the
+     * migration leaves them then) are mended to U+FFFD, never held back. */
+    int loads = h_daemon_log_count(&d, "loaded in full");
+    h_exec(db.admin,
+           "ALTER TABLE anpr.watchlist DROP CONSTRAINT watchlist_name_plain;"
+           "ALTER TABLE anpr.watchlist_entry DROP CONSTRAINT watchlist_entry_text_plain;"
+           "INSERT INTO anpr.watchlist (name, category, priority, suppress_s, covert, backbone) "
+           "VALUES ('Local only', 'stolen', 1, 0, false, false), "
+           "('Quiet', 'surveillance', 2, 0, true, NULL), "
+           "('Nightjar', 'surveillance', 2, 0, true, true), "
+           "(E'Old\\u0085list', 'stolen', 1, 0, false, NULL);"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate, external_ref) "
+           "SELECT id, p, r FROM anpr.watchlist JOIN (VALUES ('Local only', '1-LOC-001', ''), "
+           "('Quiet', '1-QQQ-001', ''), ('Nightjar', '1-NJR-007', ''), "
+           "(E'Old\\u0085list', '1-OLD-001', E'PV\\u009b1')) v(l, p, r) ON name = l;"
+           "ALTER TABLE anpr.watchlist ADD CONSTRAINT watchlist_name_plain "
+           "CHECK (anpr.text_plain(name)) NOT VALID;"
+           "ALTER TABLE anpr.watchlist_entry ADD CONSTRAINT watchlist_entry_text_plain "
+           "CHECK (anpr.text_plain(plate) AND anpr.text_plain(instruction) AND "
+           "anpr.text_plain(external_ref) AND anpr.text_plain(requested_by)) NOT VALID");
+    for (int64_t end = util_mono_us() + 10000000;
+         h_daemon_log_count(&d, "loaded in full") == loads && util_mono_us() < end;)
+        usleep(20000);
+    CHECK(h_daemon_log_count(&d, "loaded in full") > loads);
+    static const char *const per_list[] = {"1-LOC-001", "1-QQQ-001", "1-NJR-007", "1-OLD-001",
+                                           "1-HIT-001"};
+    first = seq;
+    for (size_t i = 0; i < sizeof per_list / sizeof per_list[0]; i++) {
+        struct proto_read r = h_read(CAM, seq++, per_list[i], "BE");
+        h_send_read(dealer, &r);
+    }
+    h_acks_init(&acks, first, 5, 0);
+    CHECK_INT(h_acks_wait(&acks, dealer, CAM, 10000), 5);
+    h_acks_free(&acks);
+    /* The last read's HIT (an ordinary list) at the sink: the spool is first in, first out, so
+     * every HIT queued before it arrived before it. */
+    char fence[96];
+    snprintf(fence, sizeof fence, "\t" CAM "\t%llu\t", (unsigned long long)(seq - 1));
+    char *text = NULL;
+    for (int64_t end = util_mono_us() + 15000000; util_mono_us() < end; usleep(50000)) {
+        free(text);
+        text = h_slurp(out_path);
+        if (text && strstr(text, fence))
+            break;
+    }
+    CHECK(text && strstr(text, fence));
+    CHECK(text && !strstr(text, "\t1-LOC-001\t"));
+    CHECK(text && !strstr(text, "\t1-QQQ-001\t"));
+    const char *nj = text ? strstr(text, "\t1-NJR-007\t") : NULL;
+    CHECK(nj && strncmp(strchr(nj, '\n') - 7, "\tcovert", 7) == 0);
+    const char *old = text ? strstr(text, "\t1-OLD-001\t") : NULL;
+    CHECK(old && strstr(old, "\tOld\xEF\xBF\xBDlist\t") &&
+          strstr(old, "\tPV\xEF\xBF\xBD"
+                      "1\t-\n"));
+    free(text);
+    /* The HITs of every list are stored, whatever goes to the backbone. */
+    CHECK_INT(
+        h_wait_ll(db.admin,
+                  "SELECT count(*) FROM anpr.hits h JOIN anpr.watchlist w ON w.id = h.list_id "
+                  "WHERE w.name IN ('Local only', 'Quiet', 'Nightjar') OR w.name LIKE 'Old%'",
+                  4, 10000),
+        4);
+    /* No plate in any log line, as read or normalised. */
+    CHECK(!h_daemon_log_has(&d, "1-HIT-001") && !h_daemon_log_has(&d, "1HIT001"));
+    CHECK(!h_daemon_log_has(&d, "1-LOC-001") && !h_daemon_log_has(&d, "1LOC001"));
+    CHECK(!h_daemon_log_has(&d, "9-RET-009") && !h_daemon_log_has(&d, "9RET009"));
+
     /* 3. kill -9 every 1-3 s under load from 4 cameras that resend. */
     char acked_path[4][160], listed[160];
     pid_t cams[4];
@@ -327,7 +399,9 @@ int main(void)
     CHECK(stored_hits > 500);
     s_sink_wait((size_t)stored_hits, 30000);
     PGresult *res = PQexec(db.admin, "SELECT c.code, h.seq, h.entry_id FROM anpr.hits h "
-                                     "JOIN anpr.camera c ON c.id = h.camera_id");
+                                     "JOIN anpr.camera c ON c.id = h.camera_id "
+                                     "JOIN anpr.watchlist w ON w.id = h.list_id "
+                                     "WHERE coalesce(w.backbone, NOT w.covert)");
     s_sink_read(&s);
     size_t missing = 0;
     for (int i = 0; i < PQntuples(res); i++)

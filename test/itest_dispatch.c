@@ -401,6 +401,20 @@ int main(void)
     snprintf(sql, sizeof sql, "SELECT anpr.acknowledge_hit(%lld, 'not_enforced', NULL)", covert_id);
     CHECK_STR(s_state(op, sql, NULL, 0), "P0002");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack"), 3);
+    /* An alias of a covert HIT (its read announced again): refused the same way, and the
+     * message names the id as given, never the covert HIT's own (migration 014). */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO anpr.hit_alias (hit_id, stored_hit_id) VALUES (%lld, %lld)",
+             covert_id + 1000000, covert_id);
+    h_exec(db.admin, sql);
+    snprintf(sql, sizeof sql, "SELECT anpr.acknowledge_hit(%lld, 'accepted', NULL)",
+             covert_id + 1000000);
+    CHECK_STR(s_state(op, sql, msg, sizeof msg), "P0002");
+    char want[128];
+    snprintf(want, sizeof want, "HIT %lld does not exist or is not visible to dispatch",
+             covert_id + 1000000);
+    CHECK_STR(msg, want); /* the whole message: the covert HIT's id is not in it */
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack"), 3);
 
     /* 7. A read resent after it was stored (its ACK lost) is matched again and its HIT
      * announced again (the list does not suppress), under a new id: an alias of the stored

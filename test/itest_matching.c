@@ -70,6 +70,8 @@ int main(void)
         return 1;
     CHECK(h_daemon_log_has(&d, "(3 skipped)"));
     CHECK(h_daemon_log_has(&d, "invalid character"));
+    /* Each skipped entry is named by its id, never its plate (personal data). */
+    CHECK(!h_daemon_log_has(&d, "1#ABC") && !h_daemon_log_has(&d, "ABCDEFGHIJKLMNOPQ"));
     void *dealer = h_dealer(d.ingest_ep);
     void *sub = h_sub(d.dispatch_ep, "hit/");
 

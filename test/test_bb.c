@@ -367,6 +367,36 @@ static void s_test_fields(void)
     CHECK_INT(bb_decode_hit(buf, n, &out, &err), 0);
     CHECK_STR(out.list, hit.list);
 
+    /* the covert flag: one byte after external_ref, only when set; a HIT without it is the
+     * vector byte for byte, so a receiver of the first version of the field set reads it */
+    {
+        uint8_t plain[BB_MAX_FRAME];
+        size_t pn;
+
+        s_vec_hit(&hit);
+        pn = bb_encode_hit(&hit, plain, sizeof plain);
+        hit.flags = BB_HIT_COVERT;
+        n = bb_encode_hit(&hit, buf, sizeof buf);
+        CHECK_INT(n, pn + 1);
+        CHECK(memcmp(buf + 8, plain + 8, pn - 8) == 0);
+        CHECK_INT(buf[n - 1], BB_HIT_COVERT);
+        CHECK_INT(buf[7], plain[7] + 1); /* the body length counts it */
+        CHECK_INT(bb_decode_hit(buf, n, &out, &err), 0);
+        CHECK_INT(out.flags, BB_HIT_COVERT);
+        CHECK_INT(bb_decode_hit(plain, pn, &out, &err), 0);
+        CHECK_INT(out.flags, 0);
+        /* a flags byte of 0, or with a flag not defined: refused, the field named */
+        buf[n - 1] = 0;
+        CHECK_INT(bb_decode_hit(buf, n, &out, &err), -1);
+        CHECK_INT(err.reason, BB_E_FIELD);
+        CHECK_CONTAINS(err.msg, "HIT.flags");
+        buf[n - 1] = 0x03;
+        CHECK_INT(bb_decode_hit(buf, n, &out, &err), -1);
+        CHECK_CONTAINS(err.msg, "HIT.flags");
+        hit.flags = 0x02;
+        CHECK_INT(bb_encode_hit(&hit, buf, sizeof buf), 0);
+    }
+
     /* a HIT from the dispatch feed: control characters in a list name become spaces */
     {
         struct proto_hit ph;

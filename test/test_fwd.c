@@ -2,7 +2,8 @@
  * test_fwd: the backbone forwarder against the real anpr-backbone-sink ($ANPR_BACKBONE_SINK)
  * over TLS on loopback, with certificates made at test time and real spool directories: delivery
  * in order, an outage at start, a restart before the ACKs came, TLS refusals, a full spool, and
- * a prompt stop while connecting to a server that never answers.
+ * a prompt stop while connecting to a server that never answers, and list names and references
+ * the backbone format cannot carry (mended, never held back) with the covert flag.
  */
 #include "bb.h"
 #include "check.h"
@@ -122,7 +123,7 @@ static int s_push(fwd_t *f, int from, int to, int batch)
 
     for (i = from; i < to; i++) {
         s_hit(i, &h, norm, sizeof norm);
-        rc = fwd_push_hit(f, &h, norm, err, sizeof err);
+        rc = fwd_push_hit(f, &h, norm, 0, err, sizeof err);
         if (rc != FWD_OK) {
             fprintf(stderr, "fwd_push_hit %d: %d %s\n", i, rc, err);
             break;
@@ -530,7 +531,7 @@ static void s_test_full(void)
     end = util_mono_us() + (int64_t)DEADLINE_S * 1000000;
     while (next < n && util_mono_us() < end) {
         s_hit(next, &h, norm, sizeof norm);
-        rc = fwd_push_hit(f, &h, norm, err, sizeof err);
+        rc = fwd_push_hit(f, &h, norm, 0, err, sizeof err);
         if (rc == FWD_OK) {
             next++;
             if (next % 5 == 0)
@@ -549,7 +550,7 @@ static void s_test_full(void)
             CHECK_INT(st.queued_records, next);
             CHECK(st.queued_bytes <= 8192);
             CHECK_INT(st.delivered, 0);
-            CHECK_INT(fwd_push_hit(f, &h, norm, err, sizeof err), FWD_FULL);
+            CHECK_INT(fwd_push_hit(f, &h, norm, 0, err, sizeof err), FWD_FULL);
             fulls++;
             sink = s_sink_start("server", "out5.tsv", 0);
         }
@@ -682,6 +683,80 @@ static void s_test_refused(void)
     CHECK_INT(c[3], 1); /* rejected */
 }
 
+/* 9. Texts the format refuses (C1 and C0 controls, bytes that are not UTF-8) in a list name or
+ * reference never keep a HIT back: mended to U+FFFD (C0: a space), cut on a character
+ * boundary; the covert flag travels. */
+static void s_test_text(void)
+{
+    static const struct {
+        const char *list, *ref, *want_list, *want_ref;
+        unsigned flags;
+    } cases[] = {
+        {"Gestolen\xC2\x85voertuigen",
+         "PV\xC2\x9B"
+         "1",
+         "Gestolen\xEF\xBF\xBDvoertuigen",
+         "PV\xEF\xBF\xBD"
+         "1",
+         0},
+        {"Nightjar\x1B]0;x\x07", "\xFF\xC0\xAF", "Nightjar ]0;x ",
+         "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", BB_HIT_COVERT},
+        /* 63 bytes then a C1: U+FFFD (3 bytes) does not fit in 64, the name ends before it */
+        {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\xC2\x80",
+         "\xC3\xA9t\xC3\xA9", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+         "\xC3\xA9t\xC3\xA9", 0},
+    };
+    const int n = (int)(sizeof cases / sizeof cases[0]);
+    char err[512], norm[40];
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct proto_hit h;
+    pid_t sink = s_sink_start("server", "out9.tsv", 0);
+    fwd_t *f;
+
+    s_opts(&o, "spool9");
+    f = s_new(&o);
+    if (f == NULL) {
+        if (sink > 0)
+            sinkproc_stop(sink, SIGKILL);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        s_hit(i, &h, norm, sizeof norm);
+        snprintf(h.list, sizeof h.list, "%s", cases[i].list);
+        snprintf(h.external_ref, sizeof h.external_ref, "%s", cases[i].ref);
+        CHECK_INT(fwd_push_hit(f, &h, norm, cases[i].flags, err, sizeof err), FWD_OK);
+    }
+    CHECK_INT(fwd_commit(f, err, sizeof err), FWD_OK);
+    CHECK(s_wait_delivered(f, (uint64_t)n, &st));
+    CHECK_INT(st.refused, 0);
+    fwd_destroy(&f);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
+
+    /* Fields 16 (list), 18 (external_ref) and 19 (flags) of each line, in push order. */
+    size_t len = 0;
+    char *data = util_read_file(s_file("out9.tsv"), &len), *save = NULL;
+    int i = 0;
+    for (char *line = data ? strtok_r(data, "\n", &save) : NULL; line != NULL && i < n;
+         line = strtok_r(NULL, "\n", &save), i++) {
+        char *fld[20];
+        int nf = 0;
+        for (char *p = line; p && nf < 20; nf++) {
+            fld[nf] = p;
+            if ((p = strchr(p, '\t')) != NULL)
+                *p++ = '\0';
+        }
+        CHECK_INT(nf, 19);
+        if (nf != 19)
+            continue;
+        CHECK_STR(fld[15], cases[i].want_list);
+        CHECK_STR(fld[17], cases[i].want_ref);
+        CHECK_STR(fld[18], cases[i].flags ? "covert" : "-");
+    }
+    CHECK_INT(i, n);
+    free(data);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -695,6 +770,7 @@ int main(void)
     s_test_tls_refused("selfsigned", "self");
     s_test_full();
     s_test_refused();
+    s_test_text();
     s_test_stop_while_connecting();
     sinkproc_done(&s_sink, "test_fwd", check_failed);
     return check_done("fwd");

@@ -247,11 +247,11 @@ static size_t s_line(char *buf, size_t cap, const struct bb_hello *peer, uint8_t
     if (type == BB_HIT)
         n = snprintf(buf, cap,
                      "%" PRIu64 "\t%s\t%" PRIu64 "\tHIT\t%s\t%" PRIu64 "\t%" PRId64
-                     "\t%s\t%s\t%s\t%" PRIu64 "\t%" PRIu32 "\t%u\t%s\t%s\t%s\t%s\t%s\n",
+                     "\t%s\t%s\t%s\t%" PRIu64 "\t%" PRIu32 "\t%u\t%s\t%s\t%s\t%s\t%s\t%s\n",
                      h->id, peer->instance, peer->epoch, h->camera, h->seq, h->time_us, h->plate,
                      h->plate_norm, h->country, h->entry_id, h->list_id, (unsigned)h->priority,
                      proto_match_name(h->match), h->category, h->list, h->entry_plate,
-                     h->external_ref);
+                     h->external_ref, (h->flags & BB_HIT_COVERT) ? "covert" : "-");
     else
         n = snprintf(buf, cap,
                      "%" PRIu64 "\t%s\t%" PRIu64 "\tREAD\t%s\t%" PRIu64 "\t%" PRId64

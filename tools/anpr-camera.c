@@ -209,20 +209,12 @@ static void s_warn_frame(struct app *a, const char *what, const char *detail)
         fprintf(stderr, PROG ": warning: %s: %s\n", what, detail);
 }
 
-/* Copies untrusted text for a message, control bytes as \\xNN, so a bad input cannot drive the
+/* Copies untrusted text for a message through the tools' one cleaner (cli_clean: controls,
+ * bidi controls and bytes that are not UTF-8 made visible), so a bad input cannot drive the
  * terminal. Returns out. */
 static const char *s_esc(const char *in, char *out, size_t cap)
 {
-    size_t o = 0;
-
-    for (; *in != '\0' && o + 5 < cap; in++) {
-        unsigned char c = (unsigned char)*in;
-        if (c < 0x20 || c == 0x7f)
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-        else
-            out[o++] = (char)c;
-    }
-    out[o] = '\0';
+    cli_clean(out, cap, in, strlen(in), 0);
     return out;
 }
 

@@ -169,35 +169,10 @@ static void s_warn(struct app *a, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/*
- * Copies wire text for display: C0 controls, DEL and the C1 controls (U+0080..U+009F, which some
- * terminals obey) become `repl`, so a hit cannot move the cursor or break a TSV line.
- */
-static const char *s_clean(const char *in, char repl, char *out, size_t cap)
-{
-    size_t o = 0;
-
-    for (const unsigned char *p = (const unsigned char *)in; *p != '\0' && o + 1 < cap; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            out[o++] = repl;
-        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-            out[o++] = repl;
-            p++;
-        } else {
-            out[o++] = (char)*p;
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* New columns go at the end, so scripts that cut fields by number keep working. */
 static void s_print_tsv(const struct proto_hit *h, bool again)
 {
     const struct proto_read *r = &h->read;
-    char cam[PROTO_CAMERA_MAX + 1], plate[PROTO_PLATE_MAX + 1], cc[PROTO_COUNTRY_MAX + 1];
-    char list[PROTO_LIST_MAX + 1], cat[PROTO_CATEGORY_MAX + 1], ep[PROTO_PLATE_MAX + 1];
-    char detail[PROTO_DETAIL_MAX + 1];
     const char *m = proto_match_name(h->match);
     char mbuf[8];
 
@@ -207,13 +182,10 @@ static void s_print_tsv(const struct proto_hit *h, bool again)
     }
     printf("%" PRId64 "\t%s\t%" PRIu64 "\t%s\t%s\t%" PRIu64 "\t%" PRIu32
            "\t%s\t%s\t%u\t%s\t%s\t%u\t%u\t%s\t%d\t%" PRIu64 "\t%d\n",
-           r->time_us, s_clean(r->camera, ' ', cam, sizeof(cam)), r->seq,
-           s_clean(r->plate, ' ', plate, sizeof(plate)), s_clean(r->country, ' ', cc, sizeof(cc)),
-           h->entry_id, h->list_id, s_clean(h->list, ' ', list, sizeof(list)),
-           s_clean(h->category, ' ', cat, sizeof(cat)), (unsigned)h->priority, m,
-           s_clean(h->entry_plate, ' ', ep, sizeof(ep)), (unsigned)h->reading, (unsigned)h->nsubst,
-           s_clean(h->detail, ' ', detail, sizeof(detail)), h->post_match ? 1 : 0, h->hit_id,
-           again ? 1 : 0);
+           r->time_us, cli_text(r->camera), r->seq, cli_text(r->plate), cli_text(r->country),
+           h->entry_id, h->list_id, cli_text(h->list), cli_text(h->category), (unsigned)h->priority,
+           m, cli_text(h->entry_plate), (unsigned)h->reading, (unsigned)h->nsubst,
+           cli_text(h->detail), h->post_match ? 1 : 0, h->hit_id, again ? 1 : 0);
     fflush(stdout);
 }
 
@@ -227,7 +199,7 @@ static void s_print_tsv(const struct proto_hit *h, bool again)
 static void s_cat_how(char *line, size_t cap, size_t *len, const struct proto_hit *h)
 {
     const struct proto_read *r = &h->read;
-    char head[160], t[PROTO_PLATE_MAX + 1], detail[PROTO_DETAIL_MAX + 1];
+    char head[160];
     size_t hlen = 0;
     bool colon = false;
     const char *m = proto_match_name(h->match);
@@ -237,18 +209,17 @@ static void s_cat_how(char *line, size_t cap, size_t *len, const struct proto_hi
     if (m == NULL)
         cli_cat(head, sizeof(head), &hlen, "match %u", (unsigned)h->match);
     else if (h->match == PROTO_MATCH_PATTERN)
-        cli_cat(head, sizeof(head), &hlen, "pattern %s",
-                s_clean(h->entry_plate, '?', t, sizeof(t)));
+        cli_cat(head, sizeof(head), &hlen, "pattern %s", cli_text(h->entry_plate));
     else
         cli_cat(head, sizeof(head), &hlen, "%s", m);
     /* The decoder guarantees reading <= ncand; the check keeps this safe on its own. */
     if (h->reading > 0 && h->reading <= r->ncand) {
         cli_cat(head, sizeof(head), &hlen,
                 h->match == PROTO_MATCH_CANDIDATE ? " %u: %s" : ", candidate %u: %s",
-                (unsigned)h->reading, s_clean(r->cand[h->reading - 1].plate, '?', t, sizeof(t)));
+                (unsigned)h->reading, cli_text(r->cand[h->reading - 1].plate));
         colon = true;
     }
-    s_clean(h->detail, '?', detail, sizeof(detail));
+    const char *detail = cli_text(h->detail);
     if (detail[0] == '\0' || strcmp(detail, head) == 0)
         cli_cat(line, cap, len, " [%s]", head);
     else
@@ -258,7 +229,7 @@ static void s_cat_how(char *line, size_t cap, size_t *len, const struct proto_hi
 static void s_print_text(const struct app *a, const struct proto_hit *h, bool again)
 {
     const struct proto_read *r = &h->read;
-    char line[4096], t[PROTO_TEXT_MAX + 1], cat[PROTO_CATEGORY_MAX + 1], clock[16];
+    char line[4096], cat[PROTO_CATEGORY_MAX + 1], clock[16];
     size_t len = 0;
     time_t sec = (time_t)(r->time_us / 1000000);
     struct tm tm;
@@ -279,18 +250,19 @@ static void s_print_text(const struct app *a, const struct proto_hit *h, bool ag
     /* A post-match is a past sighting: the vehicle is no longer at that camera. */
     if (h->post_match)
         cli_cat(line, sizeof(line), &len, "POST-MATCH ");
-    /* One buffer per argument: all arguments are evaluated before s_cat formats them. */
-    s_clean(h->category, '?', cat, sizeof(cat));
+    /* Every text from the feed through cli_text (cli.h): a HIT cannot move the cursor, retitle
+     * the terminal, reorder the line (bidi controls) or break a TSV line. */
+    snprintf(cat, sizeof(cat), "%s", cli_text(h->category));
     for (char *p = cat; *p != '\0'; p++) {
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
     }
-    cli_cat(line, sizeof(line), &len, "%-8s %s", cat, s_clean(r->plate, '?', t, sizeof(t)));
+    cli_cat(line, sizeof(line), &len, "%-8s %s", cat, cli_text(r->plate));
     if (r->country[0] != '\0')
-        cli_cat(line, sizeof(line), &len, " (%s)", s_clean(r->country, '?', t, sizeof(t)));
-    cli_cat(line, sizeof(line), &len, "  listed %s", s_clean(h->entry_plate, '?', t, sizeof(t)));
+        cli_cat(line, sizeof(line), &len, " (%s)", cli_text(r->country));
+    cli_cat(line, sizeof(line), &len, "  listed %s", cli_text(h->entry_plate));
     s_cat_how(line, sizeof(line), &len, h);
-    cli_cat(line, sizeof(line), &len, "  cam %s", s_clean(r->camera, '?', t, sizeof(t)));
+    cli_cat(line, sizeof(line), &len, "  cam %s", cli_text(r->camera));
     if (r->lane != 0)
         cli_cat(line, sizeof(line), &len, " lane %u", (unsigned)r->lane);
     /* → the vehicle comes towards the camera, ← it drives away. */
@@ -298,11 +270,11 @@ static void s_print_text(const struct app *a, const struct proto_hit *h, bool ag
         cli_cat(line, sizeof(line), &len, " →");
     else if (r->direction == PROTO_DIR_AWAY)
         cli_cat(line, sizeof(line), &len, " ←");
-    cli_cat(line, sizeof(line), &len, "  list \"%s\"", s_clean(h->list, '?', t, sizeof(t)));
+    cli_cat(line, sizeof(line), &len, "  list \"%s\"", cli_text(h->list));
     if (h->instruction[0] != '\0')
-        cli_cat(line, sizeof(line), &len, " — %s", s_clean(h->instruction, '?', t, sizeof(t)));
+        cli_cat(line, sizeof(line), &len, " — %s", cli_text(h->instruction));
     if (h->external_ref[0] != '\0')
-        cli_cat(line, sizeof(line), &len, "  ref %s", s_clean(h->external_ref, '?', t, sizeof(t)));
+        cli_cat(line, sizeof(line), &len, "  ref %s", cli_text(h->external_ref));
 
     if (color != NULL)
         printf("%s%s%s\n", color, line, S_RESET);
@@ -549,7 +521,7 @@ static int s_catch_up(struct app *a)
         res = PQexecParams(a->conn, sql, 3, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-            fprintf(stderr, PROG ": catch-up: %s\n", m ? m : PQerrorMessage(a->conn));
+            fprintf(stderr, PROG ": catch-up: %s\n", cli_text_nl(m ? m : PQerrorMessage(a->conn)));
             PQclear(res);
             return -1;
         }
@@ -613,7 +585,7 @@ static int s_receive_one(struct app *a, int64_t now)
     size_t tlen;
     struct proto_error err;
     struct proto_hit hit;
-    char topic[S_TOPIC_MAX + 1], t[4 * S_TOPIC_MAX];
+    char topic[S_TOPIC_MAX + 1];
 
     zmq_msg_init(&topic_msg);
     zmq_msg_init(&frame_msg);
@@ -648,16 +620,15 @@ static int s_receive_one(struct app *a, int64_t now)
     topic[tlen < S_TOPIC_MAX ? tlen : S_TOPIC_MAX] = '\0';
     if (nparts != 2) {
         a->bad++;
-        s_warn(a, "message on '%s' has %d parts, expected topic + HIT",
-               s_clean(topic, '?', t, sizeof(t)), nparts);
+        s_warn(a, "message on '%s' has %d parts, expected topic + HIT", cli_text(topic), nparts);
         goto cleanup;
     }
     if (tlen > S_TOPIC_MAX || !s_category_wanted(a, topic, tlen))
         goto cleanup;
     if (proto_decode_hit(zmq_msg_data(&frame_msg), zmq_msg_size(&frame_msg), &hit, &err) != 0) {
         a->bad++;
-        s_warn(a, "undecodable HIT on '%s': %s: %s", s_clean(topic, '?', t, sizeof(t)),
-               proto_reason_name(err.reason), err.msg);
+        s_warn(a, "undecodable HIT on '%s': %s: %s", cli_text(topic), proto_reason_name(err.reason),
+               err.msg);
         goto cleanup;
     }
     if (hit.priority > a->min_priority) {
@@ -956,7 +927,7 @@ static int s_db_fail(PGconn *conn, PGresult *res, const char *what)
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
-    fprintf(stderr, PROG ": %s: %s\n", what, m ? m : PQerrorMessage(conn));
+    fprintf(stderr, PROG ": %s: %s\n", what, cli_text_nl(m ? m : PQerrorMessage(conn)));
     if (st != NULL &&
         (strcmp(st, "P0002") == 0 || strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0))
         return S_EXIT_REFUSED;
@@ -1049,7 +1020,7 @@ static int s_command(int argc, char **argv)
             goto out;
         }
         for (int i = 0; i < PQntuples(res); i++)
-            printf("%s\n", PQgetvalue(res, i, 0));
+            printf("%s\n", cli_text(PQgetvalue(res, i, 0)));
         ret = S_EXIT_OK;
         goto out;
     }

@@ -47,7 +47,8 @@ static void s_print_damage(const struct spool_report *rep)
 
     for (size_t i = 0; i < shown; i++) {
         const struct spool_damage *d = &rep->damage[i];
-        printf("%s:%" PRIu64 ": %s (%" PRIu64 " bytes)\n", d->file, d->offset, d->reason, d->bytes);
+        printf("%s:%" PRIu64 ": %s (%" PRIu64 " bytes)\n", cli_text(d->file), d->offset,
+               cli_text(d->reason), d->bytes);
     }
     if (rep->ndamage > shown)
         printf("... and %zu more damaged stretches\n", rep->ndamage - shown);
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
     char err[512];
     spool_t *sp = spool_open(dir, &opts, &rep, err, sizeof err);
     if (!sp) {
-        fprintf(stderr, S_PROG ": %s\n", err);
+        fprintf(stderr, S_PROG ": %s\n", cli_text(err));
         return S_EXIT_OPEN;
     }
     struct spool_stats st;
@@ -118,18 +119,18 @@ int main(int argc, char **argv)
         s_print_damage(&rep);
         printf("%s: %" PRIu64 " segments, %" PRIu64 " records, %zu damaged stretches (%" PRIu64
                " bytes)%s\n",
-               dir, rep.segments, rep.records, rep.ndamage, rep.dropped_bytes,
+               cli_text(dir), rep.segments, rep.records, rep.ndamage, rep.dropped_bytes,
                rep.ndamage == 0 ? ""
                : rep.repaired   ? ", cut off"
                                 : ", not changed (--repair cuts them off)");
         if (rep.seq_gaps)
             printf("%s: %" PRIu64 " sequence gaps (%" PRIu64 " records missing), left by an "
                    "earlier repair or a removed segment file\n",
-                   dir, rep.seq_gaps, rep.lost_records);
+                   cli_text(dir), rep.seq_gaps, rep.lost_records);
         return rep.ndamage > 0 && !rep.repaired ? S_EXIT_DAMAGED : S_EXIT_OK;
     }
 
-    printf("directory:        %s\n", dir);
+    printf("directory:        %s\n", cli_text(dir));
     printf("segments:         %" PRIu64 "\n", st.segments);
     printf("records:          %" PRIu64 " (valid, consumed or not)\n", rep.records);
     printf("depth:            %" PRIu64 " records, %" PRIu64 " bytes not consumed\n",
@@ -143,6 +144,6 @@ int main(int argc, char **argv)
                rep.lost_records);
     if (rep.ndamage)
         printf("damage:           %zu stretches, %" PRIu64 " bytes (see '" S_PROG " verify %s')\n",
-               rep.ndamage, rep.dropped_bytes, dir);
+               rep.ndamage, rep.dropped_bytes, cli_text(dir));
     return S_EXIT_OK;
 }

@@ -12,6 +12,7 @@
  *   anpr-watchlist test --stdin       one "PLATE[;CC[;P1,P2...]]" per line, one result line each
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -87,17 +89,19 @@ static int s_candidates(const char *list, const char *country, struct wl_query *
         if (colon) {
             *colon = '\0';
             if (util_parse_long(colon + 1, 0, PROTO_CONFIDENCE_MAX, &conf) != 0) {
-                fprintf(stderr, PROG ": %s: candidate '%s': confidence must be 0..1000\n", ctx,
-                        tok);
+                fprintf(stderr, PROG ": %s: candidate '%s': confidence must be 0..1000\n",
+                        cli_text(ctx), cli_text(tok));
                 return -1;
             }
         }
         if (q->nreadings >= WL_READINGS_MAX) {
-            fprintf(stderr, PROG ": %s: more than %d candidates\n", ctx, WL_READINGS_MAX - 1);
+            fprintf(stderr, PROG ": %s: more than %d candidates\n", cli_text(ctx),
+                    WL_READINGS_MAX - 1);
             return -1;
         }
         if (plate_normalise_cc(tok, country, plates[q->nreadings]) != PLATE_OK) {
-            fprintf(stderr, PROG ": %s: candidate '%s' is not a plate\n", ctx, tok);
+            fprintf(stderr, PROG ": %s: candidate '%s' is not a plate\n", cli_text(ctx),
+                    cli_text(tok));
             return -1;
         }
         q->plate[q->nreadings] = plates[q->nreadings];
@@ -132,41 +136,42 @@ static int s_test(const wl_t *wl, const char *raw, const char *country, uint16_t
 
     if (st != PLATE_OK) {
         if (one_line)
-            printf("%s\tinvalid\t%s\n", ctx, s_why(st));
+            printf("%s\tinvalid\t%s\n", cli_text(ctx), s_why(st));
         else
-            fprintf(stderr, PROG ": '%s' is not a plate: %s\n", raw, s_why(st));
+            fprintf(stderr, PROG ": '%s' is not a plate: %s\n", cli_text(raw), s_why(st));
         return -1;
     }
     if (*country && !proto_country_valid(country)) {
         if (one_line)
-            printf("%s\tinvalid\tcountry is not an ISO alpha-2 code\n", ctx);
+            printf("%s\tinvalid\tcountry is not an ISO alpha-2 code\n", cli_text(ctx));
         else
-            fprintf(stderr, PROG ": country '%s' is not an ISO alpha-2 code\n", country);
+            fprintf(stderr, PROG ": country '%s' is not an ISO alpha-2 code\n", cli_text(country));
         return -1;
     }
     q.plate[0] = plates[0];
     q.confidence[0] = confidence;
     if (s_candidates(cands, country, &q, plates, ctx) != 0) {
         if (one_line)
-            printf("%s\tinvalid\ta candidate is not a plate or has a bad confidence\n", ctx);
+            printf("%s\tinvalid\ta candidate is not a plate or has a bad confidence\n",
+                   cli_text(ctx));
         return -1;
     }
     n = wl_match(wl, &q, m, 32);
     if (one_line) {
-        printf("%s\t%zu", ctx, n);
+        printf("%s\t%zu", cli_text(ctx), n);
         for (size_t i = 0; i < n && i < 32; i++)
             printf("%s%" PRIu64 ":%s", i ? "," : "\t", m[i].entry->id, s_kind_name(m[i].kind));
         printf(n ? "\n" : "\t-\n");
         return (int)n;
     }
-    printf("read %s%s%s -> %s: %zu hit%s\n", raw, *country ? " " : "", country, plates[0], n,
-           n == 1 ? "" : "s");
+    printf("read %s%s%s -> %s: %zu hit%s\n", cli_text(raw), *country ? " " : "", cli_text(country),
+           plates[0], n, n == 1 ? "" : "s");
     for (size_t i = 0; i < n && i < 32; i++) {
         const struct wl_entry *e = m[i].entry;
         printf("  P%u %-14s entry %-8" PRIu64 " %-16s %-2s  %-9s %s%s%s\n", e->list->priority,
-               e->list->category, e->id, e->plate, e->country, s_kind_name(m[i].kind), m[i].detail,
-               *e->instruction ? "  -- " : "", e->instruction);
-        printf("     list \"%s\"\n", e->list->name);
+               cli_text(e->list->category), e->id, e->plate, e->country, s_kind_name(m[i].kind),
+               cli_text(m[i].detail), *e->instruction ? "  -- " : "", cli_text(e->instruction));
+        printf("     list \"%s\"\n", cli_text(e->list->name));
     }
     return (int)n;
 }
@@ -263,7 +268,7 @@ static int s_cmd_test(int argc, char **argv)
         char *errors = NULL;
         conf = conf_load(config, &errors);
         if (!conf) {
-            fprintf(stderr, "%s", errors ? errors : PROG ": out of memory\n");
+            fprintf(stderr, "%s", errors ? cli_text_nl(errors) : PROG ": out of memory\n");
             free(errors);
             return EXIT_USAGE;
         }
@@ -285,7 +290,7 @@ static int s_cmd_test(int argc, char **argv)
     log_set_level(LOG_LEVEL_WARN);
     conn = db_connect(o.db ? o.db : "", PROG, &err);
     if (!conn || db_load_watchlist(conn, o.classes, &wl, &skipped, NULL, &err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
+        fprintf(stderr, PROG ": %s\n", cli_text(err.msg));
         rc = EXIT_DATABASE;
         goto out;
     }
@@ -336,6 +341,7 @@ struct aopts {
     long long priority, max_subst, min_conf, suppress, retro;
     long long hit_retention; /* days; 0 = the general retention (NULL), -1 not given */
     int indel, candidates, realert, enabled, covert; /* -1 not given */
+    int backbone;       /* 1 on, 0 off, 2 default (NULL: on unless covert), -1 not given */
     const char *colour; /* normalised; "" = the console's default (NULL); NULL not given */
     char colour_buf[8];
     struct colmap map[MAPS_MAX];
@@ -361,6 +367,7 @@ static const struct option s_admin_longopts[] = {
     {"covert", no_argument, NULL, 'v'},
     {"no-covert", no_argument, NULL, '4'},
     {"colour", required_argument, NULL, 'L'},
+    {"backbone", required_argument, NULL, 'K'},
     {"hits-retention", required_argument, NULL, 'H'},
     {"rename", required_argument, NULL, 'R'},
     {"enable", no_argument, NULL, 'e'},
@@ -408,6 +415,8 @@ static void s_admin_usage(FILE *f)
                "  --retro DURATION (search new entries in the reads of this long before they\n"
                "  were added: 0 = never, up to 31d; e.g. 600, 30m, 24h, 7d),\n"
                "  --covert | --no-covert (HITs only on the covert feed),\n"
+               "  --backbone on|off|default (HITs to the national backbone; default: on,\n"
+               "  off for a covert list),\n"
                "  --colour COLOUR (for the console: red, orange, yellow, green, blue, purple,\n"
                "  grey, #RRGGBB, or default: by priority),\n"
                "  --hits-retention DAYS (keep this list's HITs 1..3650 days, or default: the\n"
@@ -444,7 +453,9 @@ static int s_dberr(PGconn *conn, PGresult *res, const char *ctx)
 
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         n--;
-    fprintf(stderr, PROG ": %s: %.*s\n", ctx, (int)n, msg);
+    char text[CLI_TEXT_MAX];
+    cli_clean(text, sizeof text, msg, n, CLI_NEWLINE);
+    fprintf(stderr, PROG ": %s: %s\n", cli_text(ctx), text);
     return st && (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0) ? EXIT_USAGE
                                                                           : EXIT_DATABASE;
 }
@@ -492,33 +503,6 @@ static bool s_category_ok(const char *s)
 static bool s_country_ok(const char *s)
 {
     return !*s || (s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && !s[2]);
-}
-
-static bool s_utf8_ok(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p) {
-        unsigned c = *p;
-        int n = c < 0x80             ? 0
-                : (c & 0xE0) == 0xC0 ? 1
-                : (c & 0xF0) == 0xE0 ? 2
-                : (c & 0xF8) == 0xF0 ? 3
-                                     : -1;
-        if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4))
-            return false;
-        unsigned cp = n == 0 ? c : c & (0x3F >> n);
-        p++;
-        for (int i = 0; i < n; i++, p++) {
-            if ((*p & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (*p & 0x3F);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false;
-    }
-    return true;
 }
 
 /* Normalise an entry's plate as the daemon does (wl_builder_add); NULL, or why not. */
@@ -647,7 +631,7 @@ static int s_find_list(PGconn *conn, const char *name, bool lock, char id[24], b
     if (!res)
         return rc;
     if (PQntuples(res) == 0) {
-        fprintf(stderr, PROG ": no list '%s'\n", name);
+        fprintf(stderr, PROG ": no list '%s'\n", cli_text(name));
         PQclear(res);
         return EXIT_NOTHING;
     }
@@ -671,7 +655,7 @@ static int s_lock_enabled_list(PGconn *conn, const char *list, char *id)
         return rc;
     if (!enabled) {
         fprintf(stderr, PROG ": list '%s' is disabled; enable it first (list-set --enable)\n",
-                list);
+                cli_text(list));
         return EXIT_USAGE;
     }
     return EXIT_OK;
@@ -722,6 +706,10 @@ static size_t s_list_cols(const struct aopts *o, struct colval *cv)
         COL_STR("name", o->rename);
     if (o->covert >= 0)
         COL_B("covert", o->covert);
+    if (o->backbone == 0 || o->backbone == 1)
+        COL_B("backbone", o->backbone);
+    else if (o->backbone == 2)
+        COL_NULL("backbone");
     if (o->colour && *o->colour)
         COL_STR("colour", o->colour);
     else if (o->colour)
@@ -741,7 +729,7 @@ static bool s_name_ok(const char *name)
 {
     size_t n = strlen(name);
 
-    return n >= 1 && n <= 64 && s_utf8_ok(name);
+    return n >= 1 && n <= 64 && cli_plain(name);
 }
 
 static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
@@ -754,7 +742,8 @@ static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
     int rc = EXIT_OK;
 
     if (!s_name_ok(ops[0])) {
-        fprintf(stderr, PROG ": list name '%s': 1 to 64 bytes of UTF-8\n", ops[0]);
+        fprintf(stderr, PROG ": list name '%s': 1 to 64 bytes of UTF-8, no control characters\n",
+                cli_text(ops[0]));
         return EXIT_USAGE;
     }
     if (!o->category) {
@@ -776,7 +765,7 @@ static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (st && strcmp(st, "23505") == 0) {
-            fprintf(stderr, PROG ": list '%s' exists already\n", ops[0]);
+            fprintf(stderr, PROG ": list '%s' exists already\n", cli_text(ops[0]));
             rc = EXIT_USAGE;
         } else {
             rc = s_dberr(conn, res, ops[0]);
@@ -784,7 +773,7 @@ static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
         PQclear(res);
         return rc;
     }
-    printf("added list '%s' (id %s)\n", ops[0], PQgetvalue(res, 0, 0));
+    printf("added list '%s' (id %s)\n", cli_text(ops[0]), PQgetvalue(res, 0, 0));
     PQclear(res);
     return EXIT_OK;
 }
@@ -803,7 +792,8 @@ static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
         return EXIT_USAGE;
     }
     if (o->rename && !s_name_ok(o->rename)) {
-        fprintf(stderr, PROG ": --rename '%s': 1 to 64 bytes of UTF-8\n", o->rename);
+        fprintf(stderr, PROG ": --rename '%s': 1 to 64 bytes of UTF-8, no control characters\n",
+                cli_text(o->rename));
         return EXIT_USAGE;
     }
     cli_cat(sql, sizeof sql, &len, "UPDATE anpr.watchlist SET ");
@@ -817,7 +807,7 @@ static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         if (st && strcmp(st, "23505") == 0) {
-            fprintf(stderr, PROG ": list '%s' exists already\n", o->rename);
+            fprintf(stderr, PROG ": list '%s' exists already\n", cli_text(o->rename));
             rc = EXIT_USAGE;
         } else {
             rc = s_dberr(conn, res, ops[0]);
@@ -826,11 +816,12 @@ static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
         return rc;
     }
     if (PQntuples(res) == 0) {
-        fprintf(stderr, PROG ": no list '%s'\n", ops[0]);
+        fprintf(stderr, PROG ": no list '%s'\n", cli_text(ops[0]));
         PQclear(res);
         return EXIT_NOTHING;
     }
-    printf("changed list '%s' (id %s)\n", o->rename ? o->rename : ops[0], PQgetvalue(res, 0, 0));
+    printf("changed list '%s' (id %s)\n", cli_text(o->rename ? o->rename : ops[0]),
+           PQgetvalue(res, 0, 0));
     PQclear(res);
     return EXIT_OK;
 }
@@ -843,7 +834,9 @@ static int s_cmd_lists(PGconn *conn, const struct aopts *o, char **ops)
                         "CASE WHEN w.enabled THEN 'enabled' ELSE 'disabled' END, w.match_policy, "
                         "(SELECT count(*) FROM anpr.watchlist_entry e WHERE e.list_id = w.id), "
                         "CASE WHEN w.covert THEN 'covert' ELSE 'overt' END, "
-                        "coalesce(w.colour, '-'), coalesce(w.hit_retention_days::text, '-') "
+                        "coalesce(w.colour, '-'), coalesce(w.hit_retention_days::text, '-'), "
+                        "CASE WHEN coalesce(w.backbone, NOT w.covert) THEN 'backbone' "
+                        "ELSE 'local' END "
                         "FROM anpr.watchlist w ORDER BY w.priority, w.name",
                         0, NULL, "lists", &rc);
 
@@ -854,7 +847,7 @@ static int s_cmd_lists(PGconn *conn, const struct aopts *o, char **ops)
     /* New fields go at the end of the line: scripts that cut fields by number keep working. */
     for (int i = 0; i < PQntuples(res); i++)
         for (int k = 0; k < PQnfields(res); k++)
-            printf("%s%c", PQgetvalue(res, i, k), k + 1 < PQnfields(res) ? '\t' : '\n');
+            printf("%s%c", cli_text(PQgetvalue(res, i, k)), k + 1 < PQnfields(res) ? '\t' : '\n');
     PQclear(res);
     return EXIT_OK;
 }
@@ -886,7 +879,7 @@ static PGresult *s_existing(PGconn *conn, const char *list_id, const char *count
 
 static bool s_text_ok(const char *s, size_t max)
 {
-    return strlen(s) <= max && s_utf8_ok(s);
+    return strlen(s) <= max && cli_plain(s);
 }
 
 /* "-": an open end of the validity (update only). */
@@ -905,28 +898,30 @@ static int s_check_entry_opts(const struct aopts *o, bool open_ok, int64_t *from
     const char *why;
 
     if (o->country && !s_country_ok(o->country)) {
-        fprintf(stderr, PROG ": --country '%s': empty or two letters A-Z\n", o->country);
+        fprintf(stderr, PROG ": --country '%s': empty or two letters A-Z\n", cli_text(o->country));
         return EXIT_USAGE;
     }
     if (o->from && !s_open_time(o->from, open_ok) && (why = s_parse_time(o->from, from)) != NULL) {
-        fprintf(stderr, PROG ": --from '%s': %s\n", o->from, why);
+        fprintf(stderr, PROG ": --from '%s': %s\n", cli_text(o->from), why);
         return EXIT_USAGE;
     }
     if (o->until && !s_open_time(o->until, open_ok) &&
         (why = s_parse_time(o->until, until)) != NULL) {
-        fprintf(stderr, PROG ": --until '%s': %s\n", o->until, why);
+        fprintf(stderr, PROG ": --until '%s': %s\n", cli_text(o->until), why);
         return EXIT_USAGE;
     }
     if (o->instruction && !s_text_ok(o->instruction, 1000)) {
-        fprintf(stderr, PROG ": --instruction: at most 1000 bytes of UTF-8\n");
+        fprintf(stderr,
+                PROG ": --instruction: at most 1000 bytes of UTF-8, no control characters\n");
         return EXIT_USAGE;
     }
     if (o->ref && !s_text_ok(o->ref, 64)) {
-        fprintf(stderr, PROG ": --ref: at most 64 bytes of UTF-8\n");
+        fprintf(stderr, PROG ": --ref: at most 64 bytes of UTF-8, no control characters\n");
         return EXIT_USAGE;
     }
     if (o->requested_by && !s_text_ok(o->requested_by, 64)) {
-        fprintf(stderr, PROG ": --requested-by: at most 64 bytes of UTF-8\n");
+        fprintf(stderr,
+                PROG ": --requested-by: at most 64 bytes of UTF-8, no control characters\n");
         return EXIT_USAGE;
     }
     return EXIT_OK;
@@ -941,7 +936,7 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
     int rc;
 
     if ((why = s_entry_plate(plate, norm)) != NULL) {
-        fprintf(stderr, PROG ": plate '%s': %s\n", plate, why);
+        fprintf(stderr, PROG ": plate '%s': %s\n", cli_text(plate), why);
         return EXIT_USAGE;
     }
     if (s_check_entry_opts(o, false, &from, &until) != EXIT_OK)
@@ -966,8 +961,8 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
             fprintf(stderr,
                     PROG ": plate '%s'%s%s duplicates entry %s ('%s') of list '%s' "
                          "(validity overlaps)\n",
-                    plate, *country ? " " : "", country, PQgetvalue(res, i, 0),
-                    PQgetvalue(res, i, 1), list);
+                    cli_text(plate), *country ? " " : "", country, PQgetvalue(res, i, 0),
+                    cli_text(PQgetvalue(res, i, 1)), cli_text(list));
             PQclear(res);
             rc = EXIT_USAGE;
             goto fail;
@@ -994,7 +989,7 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
     PQclear(res);
     if ((rc = s_exec(conn, "COMMIT", "commit")) != EXIT_OK)
         return rc;
-    printf("added entry %s (%s) to list '%s'\n", eid, norm, list);
+    printf("added entry %s (%s) to list '%s'\n", eid, norm, cli_text(list));
     return EXIT_OK;
 fail:
     s_rollback(conn);
@@ -1015,7 +1010,7 @@ static int s_cmd_remove(PGconn *conn, const struct aopts *o, char **ops)
 
     (void)o;
     if (!s_id_ok(ops[0])) {
-        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", ops[0]);
+        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", cli_text(ops[0]));
         return EXIT_USAGE;
     }
     PGresult *res = s_q(conn, "DELETE FROM anpr.watchlist_entry WHERE id = $1 RETURNING plate", 1,
@@ -1026,7 +1021,7 @@ static int s_cmd_remove(PGconn *conn, const struct aopts *o, char **ops)
         fprintf(stderr, PROG ": no entry %s\n", ops[0]);
         rc = EXIT_NOTHING;
     } else {
-        printf("removed entry %s (%s)\n", ops[0], PQgetvalue(res, 0, 0));
+        printf("removed entry %s (%s)\n", ops[0], cli_text(PQgetvalue(res, 0, 0)));
     }
     PQclear(res);
     return rc;
@@ -1039,7 +1034,7 @@ static int s_cmd_expire(PGconn *conn, const struct aopts *o, char **ops)
 
     (void)o;
     if (!s_id_ok(ops[0])) {
-        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", ops[0]);
+        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", cli_text(ops[0]));
         return EXIT_USAGE;
     }
     /* An entry whose validity has not begun yet ends now too: it never becomes valid. */
@@ -1091,7 +1086,7 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
     int rc;
 
     if (util_parse_long(eid, 1, INT64_MAX, &self) != 0) {
-        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", eid);
+        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", cli_text(eid));
         return EXIT_USAGE;
     }
     if (!o->plate && !o->country && !o->from && !o->until && !o->instruction && !o->ref &&
@@ -1100,7 +1095,7 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
         return EXIT_USAGE;
     }
     if (o->plate && (why = s_entry_plate(o->plate, norm)) != NULL) {
-        fprintf(stderr, PROG ": --plate '%s': %s\n", o->plate, why);
+        fprintf(stderr, PROG ": --plate '%s': %s\n", cli_text(o->plate), why);
         return EXIT_USAGE;
     }
     if (s_check_entry_opts(o, true, &from, &until) != EXIT_OK)
@@ -1133,7 +1128,7 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
         fprintf(stderr,
                 PROG ": entry %s is on list '%s', which is disabled; enable it first "
                      "(list-set --enable)\n",
-                eid, list);
+                eid, cli_text(list));
         rc = EXIT_USAGE;
         goto fail;
     }
@@ -1172,8 +1167,8 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
             fprintf(stderr,
                     PROG ": entry %s: plate '%s'%s%s would duplicate entry %s ('%s') of list "
                          "'%s' (validity overlaps); nothing changed\n",
-                    eid, plate, *country ? " " : "", country, PQgetvalue(res, i, 0),
-                    PQgetvalue(res, i, 1), list);
+                    eid, cli_text(plate), *country ? " " : "", country, PQgetvalue(res, i, 0),
+                    cli_text(PQgetvalue(res, i, 1)), cli_text(list));
             rc = EXIT_USAGE;
             goto fail;
         }
@@ -1207,7 +1202,8 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
     res = NULL;
     if ((rc = s_exec(conn, "COMMIT", "commit")) != EXIT_OK)
         return rc;
-    printf("updated entry %s (%s) of list '%s'\n", eid, *norm ? norm : plate, list);
+    printf("updated entry %s (%s) of list '%s'\n", eid, cli_text(*norm ? norm : plate),
+           cli_text(list));
     return EXIT_OK;
 fail:
     PQclear(res);
@@ -1239,21 +1235,22 @@ static int s_show_list(PGconn *conn, const char *name, char id[24])
                         "indel::text, min_confidence, candidates::text, suppress_s, "
                         "realert_camera::text, retro_s, covert::text, "
                         "coalesce(colour, '-') AS colour, "
-                        "coalesce(hit_retention_days::text, '-') AS hit_retention_days "
+                        "coalesce(hit_retention_days::text, '-') AS hit_retention_days, "
+                        "coalesce(backbone::text, '-') AS backbone "
                         "FROM anpr.watchlist WHERE name = $1",
                         1, p, "find list", &rc);
 
     if (!res)
         return rc;
     if (PQntuples(res) == 0) {
-        fprintf(stderr, PROG ": no list '%s'\n", name);
+        fprintf(stderr, PROG ": no list '%s'\n", cli_text(name));
         PQclear(res);
         return EXIT_NOTHING;
     }
     snprintf(id, 24, "%s", PQgetvalue(res, 0, 0));
-    printf("# list %s %s:", id, name);
+    printf("# list %s %s:", id, cli_text(name));
     for (int k = 1; k < PQnfields(res); k++)
-        printf(" %s=%s", PQfname(res, k), PQgetvalue(res, 0, k));
+        printf(" %s=%s", PQfname(res, k), cli_text(PQgetvalue(res, 0, k)));
     printf("\n");
     PQclear(res);
     return EXIT_OK;
@@ -1272,18 +1269,37 @@ static int s_cmd_show(PGconn *conn, const struct aopts *o, char **ops)
         return rc;
     /* requested_by after the instruction: the fields before it keep their places. */
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 2), PQgetisnull(res, i, 3) ? "-" : PQgetvalue(res, i, 3),
-               PQgetisnull(res, i, 4) ? "-" : PQgetvalue(res, i, 4), PQgetvalue(res, i, 6),
-               PQgetvalue(res, i, 5), PQgetvalue(res, i, 7));
+        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0),
+               cli_text(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 2),
+               PQgetisnull(res, i, 3) ? "-" : PQgetvalue(res, i, 3),
+               PQgetisnull(res, i, 4) ? "-" : PQgetvalue(res, i, 4),
+               cli_text(PQgetvalue(res, i, 6)), cli_text(PQgetvalue(res, i, 5)),
+               cli_text(PQgetvalue(res, i, 7)));
     PQclear(res);
     return EXIT_OK;
 }
 
-static void s_csv_field(FILE *f, const char *s, bool last)
+/*
+ * A cell a spreadsheet would run as a formula (=, +, -, @) or whose leading TAB or CR it would
+ * drop, also after any number of "'": export puts one more "'" before it, and import takes one
+ * off a cell that is "'" and such a cell (s_csv_unguard), so every text reads back as it was.
+ */
+static bool s_csv_risky(const char *s)
 {
-    if (strpbrk(s, ",\"\r\n")) {
-        fputc('"', f);
+    s += strspn(s, "'");
+    return *s && strchr("=+-@\t\r", *s) != NULL;
+}
+
+/* One CSV cell: a risky one gets a leading "'"; quoted as RFC 4180 needs. On a terminal
+ * (tty), cleaned like every other text the tool prints. */
+static void s_csv_field(FILE *f, const char *s, bool last, bool tty)
+{
+    const char *guard = s_csv_risky(s) ? "'" : "";
+
+    if (tty)
+        s = cli_text(s);
+    if (strpbrk(s, ",\"\r\n\t")) {
+        fprintf(f, "\"%s", guard);
         for (; *s; s++) {
             if (*s == '"')
                 fputc('"', f);
@@ -1291,9 +1307,26 @@ static void s_csv_field(FILE *f, const char *s, bool last)
         }
         fputc('"', f);
     } else {
-        fputs(s, f);
+        fprintf(f, "%s%s", guard, s);
     }
     fputs(last ? "\r\n" : ",", f);
+}
+
+/* The file for export --output: created 0600 (a list is personal data), never an existing file
+ * made wider; an existing file is truncated and keeps its own mode. */
+static FILE *s_open_output(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f;
+
+    if (fd < 0)
+        return NULL;
+    if (!(f = fdopen(fd, "w"))) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
 }
 
 static int s_cmd_export(PGconn *conn, const struct aopts *o, char **ops)
@@ -1307,26 +1340,28 @@ static int s_cmd_export(PGconn *conn, const struct aopts *o, char **ops)
     PGresult *res = s_entries(conn, id, &rc);
     if (!res)
         return rc;
-    if (o->output && !(f = fopen(o->output, "w"))) {
-        fprintf(stderr, PROG ": %s: %s\n", o->output, strerror(errno));
+    if (o->output && !(f = s_open_output(o->output))) {
+        fprintf(stderr, PROG ": %s: %s\n", cli_text(o->output), strerror(errno));
         PQclear(res);
         return EXIT_USAGE;
     }
+    bool tty = isatty(fileno(f)) == 1;
     /* The header is import's own column names, so an export imports back as it is. */
     for (int k = 0; k < F_COUNT; k++)
-        s_csv_field(f, s_field_names[k], k == F_COUNT - 1);
+        s_csv_field(f, s_field_names[k], k == F_COUNT - 1, tty);
     for (int i = 0; i < PQntuples(res); i++)
         for (int k = 0; k < F_COUNT; k++)
-            s_csv_field(f, PQgetvalue(res, i, k + 1), k == F_COUNT - 1);
+            s_csv_field(f, PQgetvalue(res, i, k + 1), k == F_COUNT - 1, tty);
     int n = PQntuples(res);
     PQclear(res);
     if (fflush(f) != 0 || ferror(f) || (f != stdout && fclose(f) != 0)) {
-        fprintf(stderr, PROG ": %s: %s\n", o->output ? o->output : "standard output",
+        fprintf(stderr, PROG ": %s: %s\n", o->output ? cli_text(o->output) : "standard output",
                 strerror(errno));
         return EXIT_USAGE;
     }
     if (o->output)
-        fprintf(stderr, PROG ": exported %d entries of list '%s' to %s\n", n, ops[0], o->output);
+        fprintf(stderr, PROG ": exported %d entries of list '%s' to %s\n", n, cli_text(ops[0]),
+                cli_text(o->output));
     return EXIT_OK;
 }
 
@@ -1346,6 +1381,15 @@ struct csv {
     int line;
 };
 
+/*
+ * The cell as export had it: a "'" that export put before a risky cell (s_csv_risky) is taken
+ * off; a "'" before anything else is the cell's own text and stays.
+ */
+static const char *s_csv_unguard(const char *s)
+{
+    return s[0] == '\'' && s_csv_risky(s + 1) ? s + 1 : s;
+}
+
 static void s_row_err(struct row *r, const char *file, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -1358,13 +1402,16 @@ static void s_row_err(struct row *r, const char *file, const char *field, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t add = strlen(file) + strlen(field) + strlen(msg) + 32;
+    /* the message quotes the file's cells: made safe for the terminal here, once */
+    char clean[sizeof msg * 2];
+    cli_clean(clean, sizeof clean, msg, strlen(msg), 0);
+    size_t add = strlen(file) + strlen(field) + strlen(clean) + 32;
     char *n = realloc(r->err, old + add);
     if (!n) {
         fprintf(stderr, PROG ": out of memory\n");
         exit(EXIT_DATABASE);
     }
-    snprintf(n + old, add, "%s:%d: %s: %s\n", file, r->line, field, msg);
+    snprintf(n + old, add, "%s:%d: %s: %s\n", file, r->line, field, clean);
     r->err = n;
 }
 
@@ -1587,9 +1634,9 @@ out:
 static const char *s_header_name(char *buf, size_t cap, const char *name, const struct colmap *m)
 {
     if (m)
-        snprintf(buf, cap, "'%s' (--map %s)", name, m->arg);
+        snprintf(buf, cap, "'%s' (--map %s)", cli_text(name), cli_text(m->arg));
     else
-        snprintf(buf, cap, "'%s'", name);
+        snprintf(buf, cap, "'%s'", cli_text(name));
     return buf;
 }
 
@@ -1604,13 +1651,16 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
     const char *why;
     bool in_tx = false;
     struct csv c = {.line = 1};
+    char shown[1024]; /* the file's name as messages show it */
+
+    cli_clean(shown, sizeof shown, file, strlen(file), 0);
 
     if (!buf) {
-        fprintf(stderr, PROG ": %s: %s\n", file, strerror(errno));
+        fprintf(stderr, PROG ": %s: %s\n", shown, strerror(errno));
         return EXIT_USAGE;
     }
     if (memchr(buf, '\0', len)) {
-        fprintf(stderr, PROG ": %s: contains a NUL byte; not a CSV text file\n", file);
+        fprintf(stderr, PROG ": %s: contains a NUL byte; not a CSV text file\n", shown);
         goto out;
     }
     c.buf = buf;
@@ -1622,11 +1672,11 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
      * required. */
     int hr = s_csv_next(&c, fields, 64, &nf, &line, &why);
     if (hr != 1) {
-        fprintf(stderr, PROG ": %s:1: header: %s\n", file, hr == 0 ? "missing (empty file)" : why);
+        fprintf(stderr, PROG ": %s:1: header: %s\n", shown, hr == 0 ? "missing (empty file)" : why);
         goto out;
     }
     if (nf > 64) {
-        fprintf(stderr, PROG ": %s:%d: header: more than 64 columns\n", file, line);
+        fprintf(stderr, PROG ": %s:%d: header: more than 64 columns\n", shown, line);
         goto out;
     }
     bool header_bad = false, map_used[MAPS_MAX] = {false};
@@ -1651,14 +1701,14 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
                     PROG ": %s:%d: header: unknown column '%s' (expected plate, country, "
                          "valid_from, valid_until, instruction, external_ref, requested_by; "
                          "or --map %s=COLUMN, or --map %s=- to ignore it)\n",
-                    file, line, fields[i], fields[i], fields[i]);
+                    shown, line, cli_text(fields[i]), cli_text(fields[i]), cli_text(fields[i]));
             header_bad = true;
         } else if (col[i] == -1) {
             continue; /* --map NAME=- */
         } else if (first[col[i]] >= 0) {
             int a = first[col[i]];
             char na[300], ni[300];
-            fprintf(stderr, PROG ": %s:%d: header: %s and %s are both column '%s'\n", file, line,
+            fprintf(stderr, PROG ": %s:%d: header: %s and %s are both column '%s'\n", shown, line,
                     s_header_name(na, sizeof na, fields[a], via[a] >= 0 ? &o->map[via[a]] : NULL),
                     s_header_name(ni, sizeof ni, fields[i], via[i] >= 0 ? &o->map[via[i]] : NULL),
                     s_field_names[col[i]]);
@@ -1669,13 +1719,13 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
     }
     for (int j = 0; j < o->nmap; j++) {
         if (!map_used[j]) {
-            fprintf(stderr, PROG ": %s:%d: --map %s: no column '%s' in the header\n", file, line,
-                    o->map[j].arg, o->map[j].csv);
+            fprintf(stderr, PROG ": %s:%d: --map %s: no column '%s' in the header\n", shown, line,
+                    cli_text(o->map[j].arg), cli_text(o->map[j].csv));
             header_bad = true;
         }
     }
     if (first[F_PLATE] < 0) {
-        fprintf(stderr, PROG ": %s:%d: header: no column 'plate'%s\n", file, line,
+        fprintf(stderr, PROG ": %s:%d: header: no column 'plate'%s\n", shown, line,
                 o->nmap ? " (none named so, none mapped to it)" : "");
         header_bad = true;
     }
@@ -1706,41 +1756,42 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
         for (int k = 0; k < F_COUNT; k++)
             r->f[k] = "";
         if (why) {
-            s_row_err(r, file, "row", "%s", why);
+            s_row_err(r, shown, "row", "%s", why);
             if (fr < 0)
                 break;
             continue;
         }
         if (nf != ncols) {
-            s_row_err(r, file, "row", "%d fields, the header has %d", nf, ncols);
+            s_row_err(r, shown, "row", "%d fields, the header has %d", nf, ncols);
             continue;
         }
         for (int i = 0; i < nf; i++)
             if (col[i] >= 0)
-                r->f[col[i]] = fields[i];
+                r->f[col[i]] = s_csv_unguard(fields[i]);
         const char *e;
         if ((e = s_entry_plate(r->f[F_PLATE], r->norm)) != NULL)
-            s_row_err(r, file, "plate", "'%s': %s", r->f[F_PLATE], e);
+            s_row_err(r, shown, "plate", "'%s': %s", r->f[F_PLATE], e);
         if (!s_country_ok(r->f[F_COUNTRY]))
-            s_row_err(r, file, "country", "'%s': empty or two letters A-Z", r->f[F_COUNTRY]);
+            s_row_err(r, shown, "country", "'%s': empty or two letters A-Z", r->f[F_COUNTRY]);
         bool times_ok = true;
         if (*r->f[F_FROM] && (e = s_parse_time(r->f[F_FROM], &r->from)) != NULL) {
-            s_row_err(r, file, "valid_from", "'%s': %s", r->f[F_FROM], e);
+            s_row_err(r, shown, "valid_from", "'%s': %s", r->f[F_FROM], e);
             times_ok = false;
         }
         if (*r->f[F_UNTIL] && (e = s_parse_time(r->f[F_UNTIL], &r->until)) != NULL) {
-            s_row_err(r, file, "valid_until", "'%s': %s", r->f[F_UNTIL], e);
+            s_row_err(r, shown, "valid_until", "'%s': %s", r->f[F_UNTIL], e);
             times_ok = false;
         }
         if (times_ok && r->from >= r->until)
-            s_row_err(r, file, "valid_until", "'%s' is not after valid_from '%s'", r->f[F_UNTIL],
+            s_row_err(r, shown, "valid_until", "'%s' is not after valid_from '%s'", r->f[F_UNTIL],
                       r->f[F_FROM]);
         if (!s_text_ok(r->f[F_INSTR], 1000))
-            s_row_err(r, file, "instruction", "at most 1000 bytes of UTF-8");
+            s_row_err(r, shown, "instruction",
+                      "at most 1000 bytes of UTF-8, no control characters");
         if (!s_text_ok(r->f[F_REF], 64))
-            s_row_err(r, file, "external_ref", "at most 64 bytes of UTF-8");
+            s_row_err(r, shown, "external_ref", "at most 64 bytes of UTF-8, no control characters");
         if (!s_text_ok(r->f[F_REQ], 64))
-            s_row_err(r, file, "requested_by", "at most 64 bytes of UTF-8");
+            s_row_err(r, shown, "requested_by", "at most 64 bytes of UTF-8, no control characters");
     }
 
     /* The list, locked so that no other admin adds a duplicate meanwhile. */
@@ -1799,10 +1850,10 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
                     !s_overlap(keys[i].from, keys[i].until, keys[j].from, keys[j].until))
                     continue;
                 if (keys[j].id)
-                    s_row_err(r, file, "plate", "'%s' duplicates entry %lld of list '%s'",
+                    s_row_err(r, shown, "plate", "'%s' duplicates entry %lld of list '%s'",
                               r->f[F_PLATE], keys[j].id, list);
                 else
-                    s_row_err(r, file, "plate", "'%s' duplicates line %d", r->f[F_PLATE],
+                    s_row_err(r, shown, "plate", "'%s' duplicates line %d", r->f[F_PLATE],
                               rows[keys[j].row].line);
                 break;
             }
@@ -1821,13 +1872,13 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
         fprintf(stderr,
                 PROG ": %s: %zu bad row%s; nothing imported into '%s' (--skip-bad imports the "
                      "%zu good rows)\n",
-                file, nbad, nbad == 1 ? "" : "s", list, ngood);
+                shown, nbad, nbad == 1 ? "" : "s", cli_text(list), ngood);
         rc = EXIT_USAGE;
         goto out;
     }
     if (o->dry_run) {
-        printf("dry run: would import %zu entries into %s (%zu bad rows skipped)\n", ngood, list,
-               nbad);
+        printf("dry run: would import %zu entries into %s (%zu bad rows skipped)\n", ngood,
+               cli_text(list), nbad);
         rc = EXIT_OK;
         goto out;
     }
@@ -1838,7 +1889,7 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
         goto out;
     }
     in_tx = false;
-    printf("imported %zu entries into %s (%zu bad rows skipped)\n", ngood, list, nbad);
+    printf("imported %zu entries into %s (%zu bad rows skipped)\n", ngood, cli_text(list), nbad);
     rc = ngood ? EXIT_OK : EXIT_NOTHING;
 out:
     if (in_tx)
@@ -1852,8 +1903,8 @@ out:
 }
 
 static const struct admin_cmd s_admin_cmds[] = {
-    {"list-add", "dCPpmi1MN2sr3Bv4LH", 1, 1, s_cmd_list_add},
-    {"list-set", "dCPpmi1MN2sr3Bv4LHRex", 1, 1, s_cmd_list_set},
+    {"list-add", "dCPpmi1MN2sr3Bv4LHK", 1, 1, s_cmd_list_add},
+    {"list-set", "dCPpmi1MN2sr3Bv4LHKRex", 1, 1, s_cmd_list_set},
     {"lists", "d", 0, 0, s_cmd_lists},
     {"add", "dcFUIfQ", 2, 2, s_cmd_add},
     {"update", "dTcFUIfQ", 1, 1, s_cmd_update},
@@ -1986,6 +2037,7 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
                       .realert = -1,
                       .enabled = -1,
                       .covert = -1,
+                      .backbone = -1,
                       .hit_retention = -1};
     char *ops[4];
     int nops = 0, c;
@@ -2074,6 +2126,18 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
         case '4':
             o.covert = c == 'v';
             break;
+        case 'K':
+            if (strcasecmp(optarg, "on") == 0)
+                o.backbone = 1;
+            else if (strcasecmp(optarg, "off") == 0)
+                o.backbone = 0;
+            else if (strcasecmp(optarg, "default") == 0)
+                o.backbone = 2;
+            else {
+                cli_bad_value(PROG, "--backbone", optarg, "on, off or default");
+                return EXIT_USAGE;
+            }
+            break;
         case 'L':
             if (!s_colour(optarg, o.colour_buf)) {
                 cli_bad_value(PROG, "--colour", optarg,
@@ -2145,7 +2209,7 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
     log_set_level(LOG_LEVEL_WARN);
     PGconn *conn = db_connect(o.db ? o.db : "", PROG, &err);
     if (!conn) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
+        fprintf(stderr, PROG ": %s\n", cli_text(err.msg));
         return EXIT_DATABASE;
     }
     int rc = cmd->run(conn, &o, ops);

@@ -4,6 +4,11 @@
  * failure cases, and SIGINT/SIGTERM turned into a flag that the main loop polls.
  *
  * The usage helpers print to stderr and return -1, so a parser can `return cli_...(...)`.
+ *
+ * Text from outside (plates, list names, references, instructions, camera names, database
+ * error texts) reaches a terminal only through cli_clean (or cli_text): a terminal acts on
+ * control characters, escape sequences and bidi controls, so a crafted list name could retitle
+ * the window, hide lines or reorder what an operator reads.
  */
 #ifndef ANPR_CLI_H
 #define ANPR_CLI_H
@@ -31,6 +36,34 @@ int cli_no_operands(const char *prog, int argc, char **argv);
  * overflows, and buf stays NUL-terminated. */
 void cli_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Flags of cli_clean. */
+#define CLI_NEWLINE 1u /* keep LF (a text meant to span lines); every other control is replaced */
+
+/*
+ * Copy the n bytes of s to out (cap bytes, NUL-terminated) with everything a terminal would act
+ * on made visible: C0 controls (but LF with CLI_NEWLINE), DEL, C1 controls (U+0080..U+009F, as
+ * UTF-8), the bidi controls U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069 become
+ * "\u{1b}" (the code point in hex); an ESC is one of them, so an escape sequence is left as
+ * inert text. A byte that is not part of well-formed UTF-8 (overlong, surrogate, above
+ * U+10FFFF, cut short) becomes U+FFFD. Ordinary UTF-8 passes through. What does not fit is cut
+ * at a character boundary. Returns the length written.
+ */
+size_t cli_clean(char *out, size_t cap, const char *s, size_t n, unsigned flags);
+
+/*
+ * cli_clean of a C string (NULL gives "") into one of 8 rotating per-thread buffers of
+ * CLI_TEXT_MAX bytes: valid until the 8th call after it, so up to 8 may appear in one printf.
+ */
+#define CLI_TEXT_MAX 8192
+const char *cli_text(const char *s);
+/* The same keeping line feeds (database error texts with DETAIL and HINT lines). */
+const char *cli_text_nl(const char *s);
+
+/* True when s is well-formed UTF-8 and cli_clean would change nothing of it without flags: no
+ * control character (line feed included), no bidi control. What names and texts stored in the
+ * database must be (migration 014 checks the same). */
+bool cli_plain(const char *s);
 
 /* SIGINT and SIGTERM set a flag (no SA_RESTART, so a blocking call returns EINTR). */
 void cli_catch_signals(void);
