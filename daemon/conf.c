@@ -104,6 +104,8 @@ static const struct s_key s_ingest_keys[] = {
     S_INT_KEY(ingest, max_pending, 1, 10000000),
     S_INT_KEY(ingest, max_future_skew_s, 0, 86400),
     S_INT_KEY(ingest, max_age_days, 1, 3650),
+    S_INT_KEY(ingest, peer_rate_per_s, 0, 1000000),
+    S_INT_KEY(ingest, peer_burst, 1, 10000000),
 };
 
 static const struct s_key s_dispatch_keys[] = {
@@ -1075,6 +1077,8 @@ static struct conf *s_defaults(const char *name)
     conf->ingest.max_pending = 100000;
     conf->ingest.max_future_skew_s = 300;
     conf->ingest.max_age_days = 365;
+    conf->ingest.peer_rate_per_s = 5000;
+    conf->ingest.peer_burst = 50000;
     conf->database.batch_size = 1000;
     conf->database.flush_interval_ms = 5;
     conf->database.reconnect_max_ms = 30000;

@@ -24,6 +24,8 @@ struct conf {
                           */
         int max_future_skew_s; /* reads stamped further in the future are refused */
         int max_age_days;      /* reads older than this are refused (retention) */
+        int peer_rate_per_s;   /* reads a second one connection may send on average (0: any) */
+        int peer_burst;        /* ... and at once */
     } ingest;
 
     struct {

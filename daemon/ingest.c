@@ -21,6 +21,7 @@
 #include "supp.h"
 #include "sync.h"
 #include "plate.h"
+#include "rate.h"
 #include "proto.h"
 #include "retro.h"
 #include "spool.h"
@@ -78,6 +79,7 @@ struct ingest {
     void *covert_pub; /* recipients of covert lists; NULL = covert HITs stay unpublished. With
                          CURVE an XPUB that applies only subscriptions the key is cleared for */
     zap_t *zap;       /* borrowed: the key set (CURVE on), or NULL (plain text) */
+    rate_t *rate;     /* reads a second per connection */
     void *pair;       /* to and from the writer thread */
     writer_t *writer;
     const struct conf *conf; /* borrowed; replaced on reload */
@@ -1020,6 +1022,17 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
                         "camera %s is not registered or not enabled", r->camera);
         return false;
     }
+    /* One connection gets its share, not the whole ingest: over its rate, a read waits in
+     * its reader (resent later), like any overload. */
+    if (!rate_take(self->rate, id, id_len, util_mono_us(),
+                   (uint32_t)self->conf->ingest.peer_rate_per_s,
+                   (uint32_t)self->conf->ingest.peer_burst)) {
+        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
+                        "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
+                        "resend later",
+                        self->conf->ingest.peer_rate_per_s, self->conf->ingest.peer_burst);
+        return false;
+    }
     /* A fixed camera's place is the one registered for it: a position in its reads (a
      * misconfigured or forged one) is not taken. */
     if (!mobile)
@@ -1589,13 +1602,14 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->conf = conf;
     self->zap = curve ? curve->zap : NULL;
     self->pend = pend_new();
+    self->rate = rate_new(4096);
     self->supp = supp_new();
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->sync_pair || !self->pend || !self->supp || !self->router || !self->pub ||
-        !self->pair) {
+    if (!self->sync_pair || !self->pend || !self->rate || !self->supp || !self->router ||
+        !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -1689,6 +1703,7 @@ fail:
     zmq_close(self->pub);
     zmq_close(self->pair);
     pend_destroy(&self->pend);
+    rate_destroy(&self->rate);
     supp_destroy(&self->supp);
     free(self);
     return NULL;
@@ -1766,6 +1781,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     cam_table_destroy(&self->cams);
     wl_destroy(&self->wl);
     pend_destroy(&self->pend);
+    rate_destroy(&self->rate);
     supp_destroy(&self->supp);
     metrics_peers_destroy(&self->peers);
     free(self);

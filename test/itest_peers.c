@@ -6,6 +6,7 @@
  *   aborted the daemon (stream_engine_base.cpp:331 !_io_error) some seconds later. anprd must
  *   still serve 30 s later, and a reader coming back with that routing id is served.
  * - A reader that sends and never reads its ACKs: its queue fills; the others are served.
+ * - A reader over its connection's rate: the rest of its burst is refused as overload.
  * - A peer that opens the socket and stalls in the middle of the ZMTP greeting: the others are
  *   served meanwhile, and anprd drops it after its handshake timeout.
  */
@@ -83,7 +84,7 @@ int main(void)
     h_db_create(&db, "itest_peers");
     h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'peers')");
     /* Over TCP, where the abort was seen (heartbeats run on the stream engine). */
-    struct h_daemon_opts o = {.tcp = true};
+    struct h_daemon_opts o = {.tcp = true, .ingest = "  peer_rate_per_s: 200\n  peer_burst: 200\n"};
     if (h_daemon_start_opts(&d, &db, &o) != 0)
         return 1;
 
@@ -103,6 +104,30 @@ int main(void)
     CHECK_INT(h_send_read(first, &r), 0);
     h_close(first);
     h_close(second);
+
+    /* A flood from one connection: its burst is taken, the rest refused as overload (the
+     * reader resends it later), every read answered; another reader is served meanwhile. */
+    void *flood = h_dealer(d.ingest_ep);
+    struct h_acks fa;
+    h_acks_init(&fa, 500000, 1000, 1000);
+    for (uint64_t i = 0; i < 1000; i++) {
+        struct proto_read rf = h_read(CAM, 500000 + i, "3-GHI-789", "BE");
+        h_send_read(flood, &rf);
+    }
+    CHECK(s_served(good, seq++, 20000));
+    /* Every read is answered, one way or the other (an ACK never comes for a refused one, so
+     * wait in short steps until the answers add up). */
+    size_t acked = 0;
+    for (int64_t until = util_mono_us() + 60000000LL;
+         acked + fa.nrejects < 1000 && util_mono_us() < until;)
+        acked = h_acks_wait(&fa, flood, CAM, 200);
+    CHECK(acked >= 200);
+    CHECK(fa.nrejects >= 500);
+    CHECK_INT(acked + fa.nrejects, 1000);
+    for (size_t i = 0; i < fa.nrejects; i++)
+        CHECK_INT(fa.rejects[i].reason, PROTO_E_OVERLOAD);
+    h_acks_free(&fa);
+    h_close(flood);
 
     /* A reader that never reads its ACKs. */
     void *deaf = h_dealer(d.ingest_ep);

@@ -106,6 +106,8 @@ static void s_check_defaults(const struct conf *c)
     CHECK_INT(c->ingest.max_pending, 100000);
     CHECK_INT(c->ingest.max_future_skew_s, 300);
     CHECK_INT(c->ingest.max_age_days, 365);
+    CHECK_INT(c->ingest.peer_rate_per_s, 5000);
+    CHECK_INT(c->ingest.peer_burst, 50000);
     CHECK_STR(c->dispatch.endpoint, "tcp://127.0.0.1:5556");
     CHECK_STR(c->database.conninfo, "dbname=anpr");
     CHECK_INT(c->database.batch_size, 1000);
@@ -170,7 +172,7 @@ static void s_test_structure(void)
            "log, matcher, spool, backbone, curve, metrics\n");
     EXPECT(DB "ingest:\n  endpiont: tcp://*:1\n",
            "t.yaml:4:3: ingest.endpiont: unknown key; expected one of: endpoint, max_pending, "
-           "max_future_skew_s, max_age_days\n");
+           "max_future_skew_s, max_age_days, peer_rate_per_s, peer_burst\n");
     EXPECT(DB "log:\n  level: info\n  stats_interval_s: 5\n  level: warn\n",
            "t.yaml:6:3: log.level: duplicate key (first at line 4, column 3)\n");
     EXPECT(DB "log: {}\ndatabase:\n  conninfo: dbname=y\n",
@@ -715,6 +717,12 @@ static void s_test_destroy(void)
 /* curve: the secret key file or plain text by name (whether either is set is anprd's check). */
 static void s_test_curve(void)
 {
+    struct conf *r = s_ok(DB "ingest:\n  peer_rate_per_s: 0\n  peer_burst: 7\n");
+    CHECK_INT(r->ingest.peer_rate_per_s, 0);
+    CHECK_INT(r->ingest.peer_burst, 7);
+    conf_destroy(&r);
+    EXPECT(DB "ingest:\n  peer_burst: 0\n",
+           "t.yaml:4:15: ingest.peer_burst: out of range: 0 (must be 1..10000000)\n");
     struct conf *c = s_ok(DB "curve:\n  secret_file: /etc/anprd/anprd.key\n");
     CHECK_STR(c->curve.secret_file, "/etc/anprd/anprd.key");
     CHECK_INT(c->curve.insecure_plaintext, 0);
