@@ -1374,6 +1374,15 @@ static void s_metrics_publish(ingest_t *self, int64_t now)
         m->backbone_retries = st.retried;
         m->backbone_failures = st.failures;
     }
+    m->curve = self->zap != NULL;
+    if (self->zap) {
+        struct zap_stats zs;
+        zap_stats(self->zap, &zs);
+        m->curve_allowed = zs.allowed;
+        m->curve_denied = zs.denied;
+        m->curve_camera_keys = zs.cameras;
+        m->curve_console_keys = zs.consoles;
+    }
     metrics_publish(self->metrics, m, now);
 }
 

@@ -314,6 +314,24 @@ char *metrics_render(const struct metrics_snap *s, size_t *len)
     s_one(&b, "anprd_cameras_connected", "gauge",
           "Reader connections that sent a frame within the heartbeat timeout (15 s).", s->cameras);
 
+    if (s->curve) {
+        s_head(&b, "anprd_curve_handshakes_total", "counter",
+               "CURVE peers the ZAP handler let in (allowed) or refused (denied).");
+        s_printf(&b, "anprd_curve_handshakes_total{result=\"allowed\"} %" PRIu64 "\n",
+                 s->curve_allowed);
+        s_printf(&b, "anprd_curve_handshakes_total{result=\"denied\"} %" PRIu64 "\n",
+                 s->curve_denied);
+        s_head(&b, "anprd_curve_keys", "gauge", "Enabled CURVE keys in the set in force.");
+        s_printf(&b, "anprd_curve_keys{kind=\"camera\"} %" PRIu64 "\n", s->curve_camera_keys);
+        s_printf(&b, "anprd_curve_keys{kind=\"console\"} %" PRIu64 "\n", s->curve_console_keys);
+        s_head(&b, "anprd_covert_subscriptions_total", "counter",
+               "Subscriptions on the covert feed applied (cleared) or not (refused).");
+        s_printf(&b, "anprd_covert_subscriptions_total{result=\"applied\"} %" PRIu64 "\n",
+                 st->covert_subscribed);
+        s_printf(&b, "anprd_covert_subscriptions_total{result=\"refused\"} %" PRIu64 "\n",
+                 st->covert_refused);
+    }
+
     if (s->backbone) {
         s_one(&b, "anprd_backbone_connected", "gauge",
               "1 while a connection to the national backbone is up.", s->backbone_connected);

@@ -62,6 +62,11 @@ struct metrics_snap {
     uint64_t backbone_delivered;    /* messages the server acknowledged */
     uint64_t backbone_retries;      /* frames written again after a lost connection */
     uint64_t backbone_failures;     /* failed connects and lost connections */
+    bool curve;                     /* CURVE on: the curve counters mean something */
+    uint64_t curve_allowed;         /* peers the ZAP handler let in */
+    uint64_t curve_denied;          /* ... and refused */
+    uint64_t curve_camera_keys;     /* camera keys in the set in force */
+    uint64_t curve_console_keys;    /* console keys in it */
 };
 
 /* Observe a latency in µs (negative: a clock step; counted as 0). */

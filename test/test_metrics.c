@@ -64,6 +64,13 @@ static void s_fill(struct metrics_snap *s)
     s->backbone_queued = 3;
     s->backbone_sent = 10;
     s->backbone_retries = 1;
+    s->curve = true;
+    s->curve_allowed = 6;
+    s->curve_denied = 2;
+    s->curve_camera_keys = 4;
+    s->curve_console_keys = 1;
+    s->stats.covert_subscribed = 3;
+    s->stats.covert_refused = 1;
 }
 
 static void test_render(void)
@@ -104,6 +111,12 @@ static void test_render(void)
     CHECK(s_val(t, "anprd_spool_depth_records") == 5);
     CHECK(s_val(t, "anprd_spool_oldest_read_age_seconds") == 1.5);
     CHECK(s_val(t, "anprd_cameras_connected") == 4);
+    CHECK(s_val(t, "anprd_curve_handshakes_total{result=\"allowed\"}") == 6);
+    CHECK(s_val(t, "anprd_curve_handshakes_total{result=\"denied\"}") == 2);
+    CHECK(s_val(t, "anprd_curve_keys{kind=\"camera\"}") == 4);
+    CHECK(s_val(t, "anprd_curve_keys{kind=\"console\"}") == 1);
+    CHECK(s_val(t, "anprd_covert_subscriptions_total{result=\"applied\"}") == 3);
+    CHECK(s_val(t, "anprd_covert_subscriptions_total{result=\"refused\"}") == 1);
     /* Latencies in seconds; le inclusive; beyond the last bound only in +Inf. */
     CHECK(s_val(t, "anprd_ack_latency_seconds_bucket{le=\"0.00005\"}") == 3);
     CHECK(s_val(t, "anprd_ack_latency_seconds_bucket{le=\"0.0025\"}") == 3);
