@@ -150,7 +150,8 @@ static struct s_table *s_load(PGconn *conn, char *err, size_t errlen)
         else
             t->consoles++;
     }
-    qsort(t->peers, t->n, sizeof *t->peers, s_peer_cmp);
+    if (t->n > 0)
+        qsort(t->peers, t->n, sizeof *t->peers, s_peer_cmp);
     PQclear(res);
     return t;
 fail:
@@ -164,7 +165,7 @@ static const struct s_peer *s_find(const struct s_table *t, const uint8_t key[32
     struct s_peer probe;
 
     memcpy(probe.key, key, 32);
-    return t ? bsearch(&probe, t->peers, t->n, sizeof *t->peers, s_peer_cmp) : NULL;
+    return t && t->n > 0 ? bsearch(&probe, t->peers, t->n, sizeof *t->peers, s_peer_cmp) : NULL;
 }
 
 /* Swap in a freshly loaded table. */
@@ -430,7 +431,8 @@ bool zap_cleared(zap_t *self, const char *console, uint32_t list_id)
     for (size_t i = 0; self->table && i < self->table->n && !ok; i++) {
         const struct s_peer *p = &self->table->peers[i];
         if (p->kind == S_CONSOLE && strcmp(p->name, console) == 0)
-            ok = bsearch(&list_id, p->covert, p->ncovert, sizeof *p->covert, s_u32_cmp) != NULL;
+            ok = p->ncovert > 0 &&
+                 bsearch(&list_id, p->covert, p->ncovert, sizeof *p->covert, s_u32_cmp) != NULL;
     }
     pthread_mutex_unlock(&self->lock);
     return ok;
