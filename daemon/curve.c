@@ -95,6 +95,18 @@ out:
     return rc;
 }
 
+int curve_client_opts(void *sock, const char *key_opt, const char *server_key_opt, char *err,
+                      size_t errlen)
+{
+    if (!key_opt && !server_key_opt)
+        return 0;
+    if (!key_opt || !server_key_opt) {
+        util_errf(err, errlen, "--key and --server-key go together");
+        return -1;
+    }
+    return curve_client(sock, key_opt, server_key_opt, err, errlen);
+}
+
 /* Write text + "\n" to path created with mode (never over an existing file). 0 or -1. */
 static int s_write_new(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
 {

@@ -26,6 +26,11 @@ int curve_read_public(const char *arg, char public_z85[CURVE_Z85 + 1], char *err
 int curve_client(void *sock, const char *secret_file, const char *server_key, char *err,
                  size_t errlen);
 
+/* The same for a program's --key FILE and --server-key K: both NULL is plain text (0, nothing
+ * set); one without the other is an error. 0 or -1 (err). */
+int curve_client_opts(void *sock, const char *key_opt, const char *server_key_opt, char *err,
+                      size_t errlen);
+
 /* Make a new key pair and write it as dir/name.key (0600, never over an existing file) and
  * dir/name.pub. The public key is put in public_z85. 0 or -1 (err). */
 int curve_keygen(const char *dir, const char *name, char public_z85[CURVE_Z85 + 1], char *err,

@@ -44,14 +44,18 @@ static struct keypair s_keypair(void)
     return k;
 }
 
-/* A socket of `type` that is a CURVE client with key k towards server, connected. */
-static void *s_client(int type, const char *endpoint, const struct keypair *k, const char *server)
+/* A socket of `type` that is a CURVE client with key k towards server (plain without k),
+ * subscribed to topic when not NULL, connected. */
+static void *s_client_sub(int type, const char *endpoint, const struct keypair *k,
+                          const char *server, const char *topic)
 {
     void *s = zmq_socket(h_zmq_ctx(), type);
     int zero = 0, ivl = 100;
 
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    if (topic)
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
     if (k) {
         zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 41);
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 41);
@@ -62,23 +66,15 @@ static void *s_client(int type, const char *endpoint, const struct keypair *k, c
     return s;
 }
 
+static void *s_client(int type, const char *endpoint, const struct keypair *k, const char *server)
+{
+    return s_client_sub(type, endpoint, k, server, NULL);
+}
+
 static void *s_sub(const char *endpoint, const struct keypair *k, const char *server,
                    const char *topic)
 {
-    void *s = zmq_socket(h_zmq_ctx(), ZMQ_SUB);
-    int zero = 0, ivl = 100;
-
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
-    if (k) {
-        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 41);
-        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 41);
-        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 41);
-    }
-    if (zmq_connect(s, endpoint) != 0)
-        h_fatal("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
-    return s;
+    return s_client_sub(ZMQ_SUB, endpoint, k, server, topic);
 }
 
 /* Send without waiting: a socket whose peer never let it in would block at its queue limit. */

@@ -71,6 +71,13 @@ int main(void)
     size_t len = sizeof mech;
     zmq_getsockopt(s, ZMQ_MECHANISM, &mech, &len);
     CHECK_INT(mech, ZMQ_CURVE);
+    /* A program's options: none is plain text; one without the other is an error. */
+    void *s2 = zmq_socket(ctx, ZMQ_DEALER);
+    CHECK_INT(curve_client_opts(s2, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(curve_client_opts(s2, path, NULL, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "go together");
+    CHECK_INT(curve_client_opts(s2, path, pub, err, sizeof err), 0);
+    zmq_close(s2);
     zmq_close(s);
     zmq_ctx_term(ctx);
 

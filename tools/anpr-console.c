@@ -841,16 +841,10 @@ static int s_setup_socket(struct app *a)
         if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
             goto fail;
     }
-    if (a->key_file || a->server_key) {
-        char why[512];
-        if (!a->key_file || !a->server_key) {
-            fprintf(stderr, PROG ": --key and --server-key go together\n");
-            return -1;
-        }
-        if (curve_client(a->sock, a->key_file, a->server_key, why, sizeof why) != 0) {
-            fprintf(stderr, PROG ": %s\n", why);
-            return -1;
-        }
+    char why[512];
+    if (curve_client_opts(a->sock, a->key_file, a->server_key, why, sizeof why) != 0) {
+        fprintf(stderr, PROG ": %s\n", why);
+        return -1;
     }
     if (zmq_connect(a->sock, a->endpoint) != 0) {
         fprintf(stderr, PROG ": --endpoint: cannot connect to '%s': %s\n", a->endpoint,
