@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -302,6 +303,44 @@ int main(void)
     CHECK_INT(s_hits_of(sub_rogue, "1-HIT-001", 1, 500), 0);
     CHECK_INT(s_hits_of(sub_plain, "1-HIT-001", 1, 500), 0);
     CHECK_INT(s_hits_of(cov_other, "1-NJR-007", 1, 500), 0);
+    /* anpr-console as a covert recipient: its key, anprd's public key, the list's id. */
+    char con_key[256], out_path[256], list_arg[16];
+    snprintf(con_key, sizeof con_key, "%s/con-2.key", dir);
+    snprintf(out_path, sizeof out_path, "%s/console.out", dir);
+    s_write_key(con_key, con_2.sec);
+    snprintf(list_arg, sizeof list_arg, "%lld", nightjar);
+    char *argv[] = {getenv("ANPR_CONSOLE"),
+                    "--endpoint",
+                    d.covert_ep,
+                    "--covert",
+                    list_arg,
+                    "--key",
+                    con_key,
+                    "--server-key",
+                    server.pub,
+                    "--count",
+                    "1",
+                    "--format",
+                    "tsv",
+                    "--timeout",
+                    "60",
+                    NULL};
+    pid_t console = h_spawn(argv, out_path, NULL);
+    /* Until it has its one HIT and exits (it subscribes at its own pace). */
+    int st = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 300 && done == 0; i++) {
+        struct proto_read c = h_read("CAM-A", seq++, "1-NJR-007", "BE");
+        h_send_read(good, &c);
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, NULL);
+        done = waitpid(console, &st, WNOHANG);
+    }
+    CHECK(done == console);
+    CHECK(done == console && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (done == 0)
+        h_wait(console, 0);
+    CHECK_CONTAINS(h_slurp(out_path), "1-NJR-007");
     CHECK(h_daemon_wait_log(&d, "covert_refused=", 10000));
     CHECK(h_daemon_stat(&d, " covert_refused=") >= 1);
 

@@ -79,6 +79,8 @@ struct app {
     const char *server_key; /* --server-key: anprd's public key (Z85 or file) */
     const char *categories[S_CATEGORIES_MAX];
     size_t ncategories;
+    uint32_t covert[S_CATEGORIES_MAX]; /* --covert: list ids on the covert feed */
+    size_t ncovert;
     int min_priority;
     int64_t count;
     double timeout;
@@ -133,6 +135,9 @@ static void s_usage(FILE *f)
             "  --state FILE        keep the highest hit_id printed in FILE\n"
             "  --reason R          ack: the reason (required for rejected; see 'reasons')\n"
             "  --category C        only hits of this category (repeatable; default all)\n"
+            "  --covert ID         on anprd's covert feed (--endpoint): the HITs of covert list\n"
+            "                      ID (repeatable), which this console's key must be cleared\n"
+            "                      for (anpr-consoles clear)\n"
             "  --min-priority N    only hits of priority N or more urgent (1..9, default 9)\n"
             "  --count N           exit 0 after N hits\n"
             "  --timeout S         exit after S seconds: 1 if fewer than --count hits came,\n"
@@ -669,6 +674,7 @@ enum {
     OPT_SERVER_KEY,
     OPT_ENDPOINT = 256,
     OPT_CATEGORY,
+    OPT_COVERT,
     OPT_MIN_PRIORITY,
     OPT_COUNT,
     OPT_TIMEOUT,
@@ -687,6 +693,7 @@ static const struct option s_options[] = {
     {"key", required_argument, NULL, OPT_KEY},
     {"server-key", required_argument, NULL, OPT_SERVER_KEY},
     {"category", required_argument, NULL, OPT_CATEGORY},
+    {"covert", required_argument, NULL, OPT_COVERT},
     {"min-priority", required_argument, NULL, OPT_MIN_PRIORITY},
     {"count", required_argument, NULL, OPT_COUNT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -745,6 +752,15 @@ static int s_parse_args(struct app *a, int argc, char **argv)
             }
             a->categories[a->ncategories++] = optarg;
             break;
+        case OPT_COVERT:
+            if (util_parse_long(optarg, 1, UINT32_MAX, &v) != 0)
+                return cli_bad_value(PROG, "--covert", optarg, "a watchlist id");
+            if (a->ncovert == S_CATEGORIES_MAX) {
+                fprintf(stderr, PROG ": --covert: at most %d\n", S_CATEGORIES_MAX);
+                return -1;
+            }
+            a->covert[a->ncovert++] = (uint32_t)v;
+            break;
         case OPT_MIN_PRIORITY:
             if (util_parse_long(optarg, 1, 9, &v) != 0)
                 return cli_bad_value(PROG, "--min-priority", optarg, "a priority 1..9");
@@ -795,6 +811,9 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         return -1;
     if (a->endpoint == NULL)
         return cli_usage_error(PROG, "--endpoint is required");
+    /* The covert feed has its own topics, and no catch-up: dispatch_hits has no covert HIT. */
+    if (a->ncovert > 0 && (a->ncategories > 0 || since != NULL))
+        return cli_usage_error(PROG, "--covert goes with neither --category nor --since");
     if (since != NULL && a->db == NULL)
         return cli_usage_error(PROG, "--since needs --db");
     if (a->db != NULL && since == NULL)
@@ -832,8 +851,14 @@ static int s_setup_socket(struct app *a)
         goto fail;
     if (zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) != 0)
         goto fail;
-    if (a->ncategories == 0) {
+    if (a->ncategories == 0 && a->ncovert == 0) {
         if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, "hit/", 4) != 0)
+            goto fail;
+    }
+    /* anprd applies a covert subscription only for a list this console is cleared for. */
+    for (size_t i = 0; i < a->ncovert; i++) {
+        int n = snprintf(topic, sizeof(topic), "covert/%" PRIu32 "/", a->covert[i]);
+        if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
             goto fail;
     }
     for (size_t i = 0; i < a->ncategories; i++) {
