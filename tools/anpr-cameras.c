@@ -14,58 +14,51 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adm.h"
 #include "cli.h"
-#include "config.h"
-#include "db.h"
-#include "log.h"
 
 #define PROG "anpr-cameras"
 
 struct opts {
-    const char *db;
     const char *name, *place, *road, *heading;
     const char *lat, *lon;
     bool no_position;
     int mobile; /* -1 not given, 0 --no-mobile, 1 --mobile */
     const char *key;
     bool no_key;
-    char keybuf[ADM_KEY_LEN + 1];
 };
 
-static void s_usage(FILE *f)
-{
-    fprintf(f,
-            "usage: " PROG " add CODE --name NAME [--place P] [--road R] [--heading H]\n"
-            "                        [--lat X --lon Y] [--mobile] [--key PUBFILE|Z85]\n"
-            "       " PROG " list\n"
-            "       " PROG " set CODE [--name NAME] [--place P] [--road R] [--heading H]\n"
-            "                        [--lat X --lon Y | --no-position] [--mobile | --no-mobile]\n"
-            "                        [--key PUBFILE|Z85 | --no-key]\n"
-            "       " PROG " disable CODE\n"
-            "       " PROG " enable CODE\n"
-            "Every command also takes --db CONNINFO (default: PGHOST, PGDATABASE, ...).\n"
-            "\n"
-            "The cameras that may send reads to anprd, as an admin's own login. CODE is what\n"
-            "the camera sends, [A-Za-z0-9._:-]{1,32}.\n"
-            "\n"
-            "  --name NAME      what operators see (up to 128 bytes)\n"
-            "  --place P        where it stands, e.g. \"Boorsem\" (up to 128 bytes)\n"
-            "  --road R         the road, e.g. \"E314\" (up to 64 bytes)\n"
-            "  --heading H      the direction it reads, e.g. \"to Germany\" (up to 64 bytes)\n"
-            "  --lat X --lon Y  its position in decimal degrees (WGS84)\n"
-            "  --mobile         a mobile camera: its reads carry their own position\n"
-            "  --key KEY        the camera's CURVE public key: the .pub file anpr-keygen wrote,\n"
-            "                   or its 40 characters of Z85; a camera without one cannot connect\n"
-            "\n"
-            "A key change applies to the camera's next connection at once; a new, changed or\n"
-            "disabled camera otherwise at anprd's next reload (systemctl reload anprd).\n"
-            "Exit status: 0 done, 1 no such camera, 2 usage or input error, 3 database error.\n");
-}
+enum cmd { C_ADD, C_LIST, C_SET, C_DISABLE, C_ENABLE };
+
+static const char s_help[] =
+    "usage: " PROG " add CODE --name NAME [--place P] [--road R] [--heading H]\n"
+    "                        [--lat X --lon Y] [--mobile] [--key PUBFILE|Z85]\n"
+    "       " PROG " list\n"
+    "       " PROG " set CODE [--name NAME] [--place P] [--road R] [--heading H]\n"
+    "                        [--lat X --lon Y | --no-position] [--mobile | --no-mobile]\n"
+    "                        [--key PUBFILE|Z85 | --no-key]\n"
+    "       " PROG " disable CODE\n"
+    "       " PROG " enable CODE\n"
+    "Every command also takes --db CONNINFO (default: PGHOST, PGDATABASE, ...).\n"
+    "\n"
+    "The cameras that may send reads to anprd, as an admin's own login. CODE is what\n"
+    "the camera sends, [A-Za-z0-9._:-]{1,32}.\n"
+    "\n"
+    "  --name NAME      what operators see (up to 128 bytes)\n"
+    "  --place P        where it stands, e.g. \"Boorsem\" (up to 128 bytes)\n"
+    "  --road R         the road, e.g. \"E314\" (up to 64 bytes)\n"
+    "  --heading H      the direction it reads, e.g. \"to Germany\" (up to 64 bytes)\n"
+    "  --lat X --lon Y  its position in decimal degrees (WGS84)\n"
+    "  --mobile         a mobile camera: its reads carry their own position\n"
+    "  --key KEY        the camera's CURVE public key: the .pub file anpr-keygen wrote,\n"
+    "                   or its 40 characters of Z85; a camera without one cannot connect\n"
+    "\n"
+    "A key change applies to the camera's next connection at once; a new, changed or\n"
+    "disabled camera otherwise at anprd's next reload (systemctl reload anprd).\n"
+    "Exit status: 0 done, 1 no such camera, 2 usage or input error, 3 database error.\n";
 
 /* A decimal coordinate within [-limit, limit]: digits, sign, point, exponent; no inf or nan. */
 static bool s_coord_ok(const char *s, double limit)
@@ -79,9 +72,51 @@ static bool s_coord_ok(const char *s, double limit)
     return *end == '\0' && isfinite(v) && v >= -limit && v <= limit;
 }
 
-/* Check the code and every option given, before any database work; -1 (reported) on the
+/* The options of add and set (adm_tool.option). */
+static int s_option(void *opts, int opt, const char *arg)
+{
+    struct opts *o = opts;
+
+    switch (opt) {
+    case 'n':
+        o->name = arg;
+        break;
+    case 'p':
+        o->place = arg;
+        break;
+    case 'r':
+        o->road = arg;
+        break;
+    case 'H':
+        o->heading = arg;
+        break;
+    case 'y':
+        o->lat = arg;
+        break;
+    case 'x':
+        o->lon = arg;
+        break;
+    case 'P':
+        o->no_position = true;
+        break;
+    case 'm':
+    case 'M':
+        return adm_either(PROG, &o->mobile, opt == 'm', "--mobile", "--no-mobile");
+    case 'k':
+        o->key = arg;
+        break;
+    case 'K':
+        o->no_key = true;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* Check every option given to add or set, before any database work; -1 (reported) on the
    first bad one. The key file is read here: o->key becomes its 40 characters. */
-static int s_validate(struct opts *o, const char *code, bool adding)
+static int s_check(adm_t *adm, void *opts)
 {
     static const struct {
         const char *opt;
@@ -93,10 +128,13 @@ static int s_validate(struct opts *o, const char *code, bool adding)
         {"--road", offsetof(struct opts, road), 64, true},
         {"--heading", offsetof(struct opts, heading), 64, true},
     };
+    struct opts *o = opts;
+    enum cmd cmd = (enum cmd)adm_cmd(adm);
+    bool adding = cmd == C_ADD;
     char why[256];
 
-    if (!adm_ident_ok(code))
-        return cli_bad_value(PROG, "CODE", code, "[A-Za-z0-9._:-]{1,32}");
+    if (cmd != C_ADD && cmd != C_SET)
+        return 0;
     if (adding && !o->name)
         return cli_usage_error(PROG, "add: --name is required");
     if (adding && (o->no_position || o->no_key || o->mobile == 0))
@@ -120,15 +158,12 @@ static int s_validate(struct opts *o, const char *code, bool adding)
         return cli_usage_error(PROG, "--lat/--lon and --no-position exclude each other");
     if (o->key && o->no_key)
         return cli_usage_error(PROG, "--key and --no-key exclude each other");
-    if (o->key) {
-        if (adm_key_arg(o->key, o->keybuf, why, sizeof why) != 0)
-            return cli_usage_error(PROG, "--key: %s", why);
-        o->key = o->keybuf;
-    }
+    if (o->key && !(o->key = adm_key(adm, o->key)))
+        return -1;
     return 0;
 }
 
-static int s_add(PGconn *conn, struct opts *o, const char *code)
+static int s_add(adm_t *adm, const struct opts *o, const char *code)
 {
     const char *params[9] = {code,
                              o->name,
@@ -139,31 +174,21 @@ static int s_add(PGconn *conn, struct opts *o, const char *code)
                              o->lon,
                              o->mobile == 1 ? "true" : "false",
                              o->key};
-    int rc = ADM_OK;
-    PGresult *res;
 
-    res = adm_q(conn, PROG,
-                "INSERT INTO anpr.camera (code, name, place, road, heading, latitude, longitude, "
-                "mobile, curve_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-                "ON CONFLICT (code) DO NOTHING",
-                9, params, "add", &rc);
-    if (!res)
-        return rc;
-    if (strcmp(PQcmdTuples(res), "0") == 0) {
-        fprintf(stderr, PROG ": add: camera '%s' exists already (change it with set)\n", code);
-        rc = ADM_USAGE;
-    }
-    PQclear(res);
-    return rc;
+    return adm_add(
+        adm,
+        "INSERT INTO anpr.camera (code, name, place, road, heading, latitude, longitude, "
+        "mobile, curve_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT (code) DO NOTHING",
+        9, params);
 }
 
-static int s_set(PGconn *conn, struct opts *o, const char *code)
+static int s_set(adm_t *adm, const struct opts *o, const char *code)
 {
     char sql[512];
     const char *params[10];
     size_t len = 0;
-    int n = 0, rc = ADM_OK;
-    PGresult *res;
+    int n = 0;
 
     params[n++] = code;
     cli_cat(sql, sizeof sql, &len, "UPDATE anpr.camera SET ");
@@ -190,188 +215,82 @@ static int s_set(PGconn *conn, struct opts *o, const char *code)
         S_SET("curve_key", o->key);
 #undef S_SET
     cli_cat(sql, sizeof sql, &len, " WHERE code = $1");
-    res = adm_q(conn, PROG, sql, n, params, "set", &rc);
-    if (!res)
-        return rc;
-    if (strcmp(PQcmdTuples(res), "0") == 0) {
-        fprintf(stderr, PROG ": set: no camera '%s'\n", code);
-        rc = ADM_NOT_FOUND;
-    }
-    PQclear(res);
-    return rc;
+    return adm_update(adm, "set", sql, n, params);
 }
 
-static int s_enable(PGconn *conn, const char *code, bool enable)
-{
-    const char *params[2] = {code, enable ? "true" : "false"};
-    int rc = ADM_OK;
-    PGresult *res = adm_q(conn, PROG, "UPDATE anpr.camera SET enabled = $2 WHERE code = $1", 2,
-                          params, enable ? "enable" : "disable", &rc);
-
-    if (!res)
-        return rc;
-    if (strcmp(PQcmdTuples(res), "0") == 0) {
-        fprintf(stderr, PROG ": %s: no camera '%s'\n", enable ? "enable" : "disable", code);
-        rc = ADM_NOT_FOUND;
-    }
-    PQclear(res);
-    return rc;
-}
-
-static int s_list(PGconn *conn)
+static int s_list(adm_t *adm)
 {
     static const char *const headers[] = {"CODE",    "NAME",     "PLACE", "ROAD",
                                           "HEADING", "POSITION", "STATE", "KEY"};
-    int rc = ADM_OK;
-    PGresult *res =
-        adm_q(conn, PROG,
-              "SELECT code, name, nullif(place, ''), nullif(road, ''), nullif(heading, ''), "
-              "CASE WHEN mobile THEN 'mobile' WHEN latitude IS NOT NULL THEN "
-              "round(latitude::numeric, 5) || ',' || round(longitude::numeric, 5) END, "
-              "CASE WHEN enabled THEN 'enabled' ELSE 'disabled' END, left(curve_key, 8) || '...' "
-              "FROM anpr.camera ORDER BY code",
-              0, NULL, "list", &rc);
 
-    if (!res)
-        return rc;
-    adm_table(res, headers);
-    PQclear(res);
-    return ADM_OK;
+    return adm_list(adm,
+                    "SELECT code, name, nullif(place, ''), nullif(road, ''), nullif(heading, ''), "
+                    "CASE WHEN mobile THEN 'mobile' WHEN latitude IS NOT NULL THEN "
+                    "round(latitude::numeric, 5) || ',' || round(longitude::numeric, 5) END, "
+                    "CASE WHEN enabled THEN 'enabled' ELSE 'disabled' END, "
+                    "left(curve_key, 8) || '...' FROM anpr.camera ORDER BY code",
+                    headers);
 }
+
+static int s_run(adm_t *adm, void *opts)
+{
+    const struct opts *o = opts;
+    enum cmd cmd = (enum cmd)adm_cmd(adm);
+    int rc = ADM_OK;
+
+    switch (cmd) {
+    case C_ADD:
+        rc = s_add(adm, o, adm_operand(adm, 0));
+        break;
+    case C_LIST:
+        rc = s_list(adm);
+        break;
+    case C_SET:
+        rc = s_set(adm, o, adm_operand(adm, 0));
+        break;
+    case C_DISABLE:
+    case C_ENABLE:
+        rc =
+            adm_enable(adm, "UPDATE anpr.camera SET enabled = $2 WHERE code = $1", cmd == C_ENABLE);
+        break;
+    }
+    return rc;
+}
+
+static const struct option s_longopts[] = {
+    {"db", required_argument, NULL, 'd'},      {"name", required_argument, NULL, 'n'},
+    {"place", required_argument, NULL, 'p'},   {"road", required_argument, NULL, 'r'},
+    {"heading", required_argument, NULL, 'H'}, {"lat", required_argument, NULL, 'y'},
+    {"lon", required_argument, NULL, 'x'},     {"no-position", no_argument, NULL, 'P'},
+    {"mobile", no_argument, NULL, 'm'},        {"no-mobile", no_argument, NULL, 'M'},
+    {"key", required_argument, NULL, 'k'},     {"no-key", no_argument, NULL, 'K'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+};
+
+static const struct adm_cmd s_cmds[] = {
+    [C_ADD] = {"add", 1, true, "a camera code"},
+    [C_LIST] = {"list", 0, false, ""},
+    [C_SET] = {"set", 1, true, "a camera code"},
+    [C_DISABLE] = {"disable", 1, false, "a camera code"},
+    [C_ENABLE] = {"enable", 1, false, "a camera code"},
+};
+
+static const struct adm_tool s_tool = {
+    .prog = PROG,
+    .noun = "camera",
+    .ident = "CODE",
+    .help = s_help,
+    .cmds = s_cmds,
+    .ncmds = sizeof s_cmds / sizeof s_cmds[0],
+    .longopts = s_longopts,
+    .option = s_option,
+    .check = s_check,
+    .run = s_run,
+};
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},      {"name", required_argument, NULL, 'n'},
-        {"place", required_argument, NULL, 'p'},   {"road", required_argument, NULL, 'r'},
-        {"heading", required_argument, NULL, 'H'}, {"lat", required_argument, NULL, 'y'},
-        {"lon", required_argument, NULL, 'x'},     {"no-position", no_argument, NULL, 'P'},
-        {"mobile", no_argument, NULL, 'm'},        {"no-mobile", no_argument, NULL, 'M'},
-        {"key", required_argument, NULL, 'k'},     {"no-key", no_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
-    static const struct {
-        const char *name;
-        int operands;
-        bool edits; /* takes the options of add */
-    } cmds[] = {{"add", 1, true},
-                {"list", 0, false},
-                {"set", 1, true},
-                {"disable", 1, false},
-                {"enable", 1, false}};
     struct opts o = {.mobile = -1};
-    struct db_error err;
-    PGconn *conn;
-    size_t ci;
-    int c, rc;
 
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        s_usage(stdout);
-        return ADM_OK;
-    }
-    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
-        printf(PROG " %s\n", ANPR_VERSION);
-        return ADM_OK;
-    }
-    for (ci = 0; argc >= 2 && ci < sizeof cmds / sizeof cmds[0]; ci++)
-        if (strcmp(argv[1], cmds[ci].name) == 0)
-            break;
-    if (argc < 2 || ci == sizeof cmds / sizeof cmds[0]) {
-        cli_usage_error(PROG, "expected a command: add, list, set, disable, enable");
-        return ADM_USAGE;
-    }
-    optind = 2;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        if (c == 'h') {
-            s_usage(stdout);
-            return ADM_OK;
-        }
-        if (c == ':' || c == '?') {
-            cli_getopt_fail(PROG, c, argc, argv);
-            return ADM_USAGE;
-        }
-        if (c != 'd' && !cmds[ci].edits) {
-            cli_usage_error(PROG, "%s takes no option but --db", cmds[ci].name);
-            return ADM_USAGE;
-        }
-        switch (c) {
-        case 'd':
-            o.db = optarg;
-            break;
-        case 'n':
-            o.name = optarg;
-            break;
-        case 'p':
-            o.place = optarg;
-            break;
-        case 'r':
-            o.road = optarg;
-            break;
-        case 'H':
-            o.heading = optarg;
-            break;
-        case 'y':
-            o.lat = optarg;
-            break;
-        case 'x':
-            o.lon = optarg;
-            break;
-        case 'P':
-            o.no_position = true;
-            break;
-        case 'm':
-        case 'M':
-            if (o.mobile >= 0) {
-                cli_usage_error(PROG, "--mobile and --no-mobile exclude each other");
-                return ADM_USAGE;
-            }
-            o.mobile = c == 'm';
-            break;
-        case 'k':
-            o.key = optarg;
-            break;
-        case 'K':
-            o.no_key = true;
-            break;
-        default:
-            break;
-        }
-    }
-    if (argc - optind != cmds[ci].operands) {
-        if (argc - optind > cmds[ci].operands)
-            cli_usage_error(PROG, "%s: unexpected '%s'", cmds[ci].name,
-                            argv[optind + cmds[ci].operands]);
-        else
-            cli_usage_error(PROG, "%s: expected a camera code", cmds[ci].name);
-        return ADM_USAGE;
-    }
-    if (cmds[ci].edits && s_validate(&o, argv[optind], ci == 0) != 0)
-        return ADM_USAGE;
-    if (!cmds[ci].edits && cmds[ci].operands && !adm_ident_ok(argv[optind])) {
-        cli_bad_value(PROG, "CODE", argv[optind], "[A-Za-z0-9._:-]{1,32}");
-        return ADM_USAGE;
-    }
-    log_set_level(LOG_LEVEL_WARN);
-    conn = db_connect(o.db ? o.db : "", PROG, &err);
-    if (!conn) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        return ADM_DATABASE;
-    }
-    switch (ci) {
-    case 0:
-        rc = s_add(conn, &o, argv[optind]);
-        break;
-    case 1:
-        rc = s_list(conn);
-        break;
-    case 2:
-        rc = s_set(conn, &o, argv[optind]);
-        break;
-    default:
-        rc = s_enable(conn, argv[optind], ci == 4);
-        break;
-    }
-    PQfinish(conn);
-    return rc;
+    return adm_main(&s_tool, &o, argc, argv);
 }
