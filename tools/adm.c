@@ -165,6 +165,8 @@ PGresult *adm_q(adm_t *self, const char *sql, int n, const char *const *params, 
         msg = "this CURVE key is already another peer's (a camera's or a console's)";
     if (!msg)
         msg = res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn);
+    /* The database's text may quote what was given: cleaned before it reaches a terminal. */
+    msg = cli_text(msg);
     len = strlen(msg);
     while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
         len--;
