@@ -166,7 +166,7 @@ PGresult *adm_q(adm_t *self, const char *sql, int n, const char *const *params, 
     if (!msg)
         msg = res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn);
     /* The database's text may quote what was given: cleaned before it reaches a terminal. */
-    msg = cli_text(msg);
+    msg = cli_text_nl(msg);
     len = strlen(msg);
     while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
         len--;
