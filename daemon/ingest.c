@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "batch.h"
+#include "covert.h"
 #include "fwd.h"
 #include "hitid.h"
 #include "log.h"
@@ -76,8 +77,8 @@ struct s_watch {
 struct ingest {
     void *router;     /* readers (DEALER) connect here */
     void *pub;        /* dispatch subscribers */
-    void *covert_pub; /* recipients of covert lists; NULL = covert HITs stay unpublished. With
-                         CURVE an XPUB that applies only subscriptions the key is cleared for */
+    covert_t *covert; /* recipients of covert lists (covert.h); NULL = covert HITs stay
+                         unpublished */
     zap_t *zap;       /* borrowed: the key set (CURVE on), or NULL (plain text) */
     rate_t *rate;     /* reads a second per connection */
     void *pair;       /* to and from the writer thread */
@@ -565,11 +566,16 @@ static void s_spool_flush(ingest_t *self, bool force)
 static void s_send_hit(ingest_t *self, const char *topic, size_t tlen, bool covert,
                        const uint8_t *frame, size_t len)
 {
-    void *sock = covert ? self->covert_pub : self->pub;
+    void *sock = self->pub;
 
     self->stats.hits++;
-    if (!sock)
+    if (covert) {
+        /* Each recipient that asked for the list and may have it (topic "covert/<id>/"). */
+        if (self->covert)
+            covert_send(self->covert, (uint32_t)strtoul(topic + 7, NULL, 10), topic, tlen, frame,
+                        len);
         return;
+    }
     /* PUB never blocks: a subscriber too slow to keep up loses messages (it catches up from
      * the hits table), the daemon does not slow down. */
     if (zmq_send(sock, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)tlen ||
@@ -1235,56 +1241,6 @@ out:
 
 /* --- loop ----------------------------------------------------------------------------------- */
 
-/*
- * The covert feed with CURVE (XPUB, manual): a subscription is applied only when it names one
- * covert list, as "covert/<id>" (with or without a final '/'), that the console whose key sent
- * it is cleared for; the topic applied is "covert/<id>/", so it never matches another list's
- * id that merely starts with the same digits. Anything else is counted and ignored: the
- * console then receives nothing. A clearance withdrawn applies at the console's next
- * connection.
- */
-static void s_take_subscriptions(ingest_t *self)
-{
-    for (int i = 0; i < 64; i++) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, self->covert_pub, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&msg);
-            return;
-        }
-        const char *data = zmq_msg_data(&msg), *user = zmq_msg_gets(&msg, "User-Id");
-        size_t len = zmq_msg_size(&msg);
-        char topic[32];
-        unsigned long list = 0;
-        bool ok = false;
-        if (len >= 9 && (data[0] == 0 || data[0] == 1) && memcmp(data + 1, "covert/", 7) == 0 &&
-            len - 1 < sizeof topic) {
-            char digits[16];
-            size_t nd = len - 8 - (data[len - 1] == '/');
-            if (nd >= 1 && nd < sizeof digits) {
-                memcpy(digits, data + 8, nd);
-                digits[nd] = '\0';
-                char *end;
-                list = strtoul(digits, &end, 10);
-                ok = *end == '\0' && digits[0] != '0' && list <= UINT32_MAX;
-            }
-        }
-        if (ok && user && data[0] == 1 && zap_cleared(self->zap, user, (uint32_t)list)) {
-            int tl = snprintf(topic, sizeof topic, "covert/%lu/", list);
-            zmq_setsockopt(self->covert_pub, ZMQ_SUBSCRIBE, topic, (size_t)tl);
-            self->stats.covert_subscribed++;
-        } else if (ok && data[0] == 0) {
-            int tl = snprintf(topic, sizeof topic, "covert/%lu/", list);
-            zmq_setsockopt(self->covert_pub, ZMQ_UNSUBSCRIBE, topic, (size_t)tl);
-        } else {
-            self->stats.covert_refused++;
-            log_warn("ingest", "covert feed: a subscription of %s was not applied (not cleared)",
-                     user && user[0] ? user : "an unknown peer");
-        }
-        zmq_msg_close(&msg);
-    }
-}
-
 /* The backbone queue's counters, one line. */
 static void s_fwd_log_stats(ingest_t *self)
 {
@@ -1302,11 +1258,24 @@ static void s_fwd_log_stats(ingest_t *self)
              st.last_failure[0] ? " last_failure=" : "", st.last_failure);
 }
 
+/* The covert feed's counters into stats. */
+static void s_covert_counts(ingest_t *self)
+{
+    struct covert_stats cs;
+
+    if (!self->covert)
+        return;
+    covert_stats(self->covert, &cs);
+    self->stats.covert_subscribed = cs.subscribed;
+    self->stats.covert_refused = cs.refused;
+}
+
 /* CURVE: who was let in and who not, one line. */
 static void s_zap_log_stats(ingest_t *self)
 {
     struct zap_stats st;
 
+    s_covert_counts(self);
     if (!self->zap)
         return;
     zap_stats(self->zap, &st);
@@ -1359,6 +1328,7 @@ static void s_metrics_publish(ingest_t *self, int64_t now)
         writer_counts(self->writer, &wc);
         m->batch_reads = wc.batch_reads; /* the writer's batches come from the spool */
     }
+    s_covert_counts(self);
     m->stats = self->stats;
     m->spool = self->spool != NULL;
     m->cameras = metrics_peers_count(self->peers, now);
@@ -1450,10 +1420,10 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
     while (!*stop && !*reload) {
         bool full = self->stats.pending >= (uint64_t)self->conf->ingest.max_pending ||
                     util_mono_us() < self->spool_full_until;
-        /* The covert XPUB first: it is polled always, the readers' ROUTER not when full. */
-        bool xpub = self->zap && self->covert_pub;
+        /* The covert feed first: it is polled always, the readers' ROUTER not when full. */
+        bool xpub = self->covert != NULL;
         zmq_pollitem_t all[4] = {
-            {self->covert_pub, 0, ZMQ_POLLIN, 0},
+            {self->covert ? covert_socket(self->covert) : NULL, 0, ZMQ_POLLIN, 0},
             {self->pair, 0, ZMQ_POLLIN, 0},
             {self->sync_pair, 0, ZMQ_POLLIN, 0},
             {self->router, 0, ZMQ_POLLIN, 0},
@@ -1462,7 +1432,7 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
         /* Back-pressure: while too much is pending, leave the readers' frames in ZeroMQ. */
         int n = zmq_poll(xpub ? all : items, (full ? 2 : 3) + xpub, s_poll_timeout_ms(self));
         if (n > 0 && xpub && (all[0].revents & ZMQ_POLLIN))
-            s_take_subscriptions(self);
+            covert_take(self->covert);
 
         if (n < 0 && zmq_errno() != EINTR) {
             log_error("ingest", "poll: %s", zmq_strerror(zmq_errno()));
@@ -1646,20 +1616,9 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
         s_bind(self->sync_pair, INGEST_SYNC_ENDPOINT, "sync", err, errlen) != 0)
         goto fail;
     if (conf->dispatch.covert_endpoint[0]) {
-        /* With CURVE, an XPUB that applies a subscription only when the key that sent it is
-         * cleared for that list (s_take_subscriptions). */
-        self->covert_pub = zmq_socket(zmq_ctx, self->zap ? ZMQ_XPUB : ZMQ_PUB);
-        if (!self->covert_pub) {
-            snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
-            goto fail;
-        }
-        zmq_setsockopt(self->covert_pub, ZMQ_LINGER, &zero, sizeof zero);
-        if (self->zap)
-            zmq_setsockopt(self->covert_pub, ZMQ_XPUB_MANUAL, &one, sizeof one);
-        if (s_secure(self->covert_pub, curve, "covert", err, errlen) != 0)
-            goto fail;
-        if (s_bind(self->covert_pub, conf->dispatch.covert_endpoint, "covert dispatch", err,
-                   errlen) != 0)
+        self->covert = covert_new(zmq_ctx, conf->dispatch.covert_endpoint, self->zap,
+                                  curve ? curve->secret_z85 : NULL, err, errlen);
+        if (!self->covert)
             goto fail;
     }
     if (conf->spool.dir[0] && s_spool_open(self, conf, err, errlen) != 0)
@@ -1706,7 +1665,7 @@ fail_writer:
 fail:
     fwd_destroy(&self->fwd);
     spool_destroy(&self->spool);
-    zmq_close(self->covert_pub);
+    covert_destroy(&self->covert);
     zmq_close(self->sync_pair);
     zmq_close(self->router);
     zmq_close(self->pub);
@@ -1785,7 +1744,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     batch_destroy(&self->spare);
     zmq_close(self->router);
     zmq_close(self->pub);
-    zmq_close(self->covert_pub);
+    covert_destroy(&self->covert);
     zmq_close(self->pair);
     cam_table_destroy(&self->cams);
     wl_destroy(&self->wl);

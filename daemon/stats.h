@@ -39,8 +39,8 @@ struct stats {
     uint64_t spool_depth_bytes; /* their bytes on disk (gauge) */
     int64_t spool_oldest_ms;    /* how long the oldest of them has waited (gauge) */
     /* CURVE. */
-    uint64_t covert_subscribed; /* covert-feed subscriptions applied (cleared consoles) */
-    uint64_t covert_refused;    /* ... not applied: not cleared, or not one covert list */
+    uint64_t covert_subscribed; /* covert-feed subscriptions taken (covert.h) */
+    uint64_t covert_refused;    /* ... not taken: not cleared, malformed, too many */
 };
 
 /* Sum of rejects over all reasons. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "curve.h"
@@ -42,14 +43,14 @@ struct zap {
     void *ctx;
     char *conninfo;
     int reconnect_max_ms;
-    pthread_t thread;
-    bool started;
+    pthread_t answer, load; /* the handshakes; the key set from the database */
+    int started;            /* threads running: 0, 1 (answer) or 2 */
     atomic_bool stop;
     void *rep;            /* owned by the thread once it runs */
     pthread_mutex_t lock; /* guards table and stats */
     struct s_table *table;
     struct zap_stats stats;
-    PGconn *conn; /* the thread's; LISTENs on anpr_keys */
+    PGconn *conn; /* the loader thread's; LISTENs on anpr_keys */
 };
 
 /* --- the table --------------------------------------------------------------------------- */
@@ -256,22 +257,24 @@ static void s_answer(zap_t *self)
         n++;
         zmq_getsockopt(self->rep, ZMQ_RCVMORE, &more, &more_len);
     }
+    bool extra = false;
     while (more) { /* more parts than RFC 27 has: read them away; refused below */
-        zmq_msg_t extra;
-        zmq_msg_init(&extra);
-        zmq_msg_recv(&extra, self->rep, 0);
-        zmq_msg_close(&extra);
+        zmq_msg_t part_x;
+        zmq_msg_init(&part_x);
+        zmq_msg_recv(&part_x, self->rep, 0);
+        zmq_msg_close(&part_x);
         zmq_getsockopt(self->rep, ZMQ_RCVMORE, &more, &more_len);
-        n = 0;
+        extra = true;
     }
-    if (n < 6)
-        goto out; /* nothing sensible to answer; libzmq never sends this */
-
+    /* A REP that does not answer takes no further request: every request is answered, a
+     * malformed one (libzmq never sends it) with 400 like any refusal. */
+    bool wellformed = n >= 6 && !extra;
     char domain[32] = "";
-    size_t dlen = zmq_msg_size(&part[2]);
+    size_t dlen = wellformed ? zmq_msg_size(&part[2]) : sizeof domain;
     if (dlen < sizeof domain)
         memcpy(domain, zmq_msg_data(&part[2]), dlen), domain[dlen] = '\0';
-    bool curve = zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0;
+    bool curve = wellformed && zmq_msg_size(&part[5]) == 5 &&
+                 memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0;
     const char *user = "";
     bool ok = false;
 
@@ -292,7 +295,8 @@ static void s_answer(zap_t *self)
 
     /* Reply: version, request id, status code, status text, user id, metadata. */
     zmq_send(self->rep, "1.0", 3, ZMQ_SNDMORE);
-    zmq_send(self->rep, zmq_msg_data(&part[1]), zmq_msg_size(&part[1]), ZMQ_SNDMORE);
+    zmq_send(self->rep, n >= 2 ? zmq_msg_data(&part[1]) : "", n >= 2 ? zmq_msg_size(&part[1]) : 0,
+             ZMQ_SNDMORE);
     zmq_send(self->rep, ok ? "200" : "400", 3, ZMQ_SNDMORE);
     zmq_send(self->rep, ok ? "OK" : "not allowed", ok ? 2 : 11, ZMQ_SNDMORE);
     zmq_send(self->rep, user_copy, strlen(user_copy), ZMQ_SNDMORE);
@@ -302,25 +306,41 @@ out:
         zmq_msg_close(&part[i]);
 }
 
-static void *s_run(void *arg)
+/* The handshakes: answered from the table in force, never waiting on the database. */
+static void *s_run_answer(void *arg)
+{
+    zap_t *self = arg;
+
+    while (!atomic_load(&self->stop)) {
+        zmq_pollitem_t item = {self->rep, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 200) < 0 && zmq_errno() != EINTR)
+            break;
+        if (item.revents & ZMQ_POLLIN)
+            s_answer(self);
+    }
+    return NULL;
+}
+
+/* The key set: LISTEN, reload on a change and now and then, reconnect with backoff. A thread of
+ * its own, so a slow, locked or unreachable database never holds up a handshake. */
+static void *s_run_load(void *arg)
 {
     zap_t *self = arg;
     int64_t next_reload = util_mono_us() + S_RESYNC_US, retry_at = 0;
     int backoff_ms = 100;
 
     while (!atomic_load(&self->stop)) {
-        zmq_pollitem_t items[2] = {{self->rep, 0, ZMQ_POLLIN, 0}, {NULL, -1, ZMQ_POLLIN, 0}};
-        int nitems = 1;
-        if (self->conn) {
-            items[1].fd = PQsocket(self->conn);
-            nitems = 2;
-        }
-        if (zmq_poll(items, nitems, 200) < 0 && zmq_errno() != EINTR)
-            break;
-        if (items[0].revents & ZMQ_POLLIN)
-            s_answer(self);
+        zmq_pollitem_t item = {NULL, -1, ZMQ_POLLIN, 0};
         bool notified = false;
-        if (self->conn && nitems == 2 && (items[1].revents & ZMQ_POLLIN)) {
+        if (self->conn) {
+            item.fd = PQsocket(self->conn);
+            if (zmq_poll(&item, 1, 200) < 0 && zmq_errno() != EINTR)
+                break;
+        } else {
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+        if (self->conn && (item.revents & ZMQ_POLLIN)) {
             if (PQconsumeInput(self->conn) != 1) {
                 log_warn("zap", "database connection lost; the keys loaded before stay in force");
                 PQfinish(self->conn);
@@ -392,11 +412,16 @@ zap_t *zap_new(void *zmq_ctx, const char *conninfo, int reconnect_max_ms, char *
         util_errf(err, errlen, "zap: bind %s: %s", S_ENDPOINT, zmq_strerror(zmq_errno()));
         goto fail;
     }
-    if (pthread_create(&self->thread, NULL, s_run, self) != 0) {
+    if (pthread_create(&self->answer, NULL, s_run_answer, self) != 0) {
         util_errf(err, errlen, "zap: cannot start the thread");
         goto fail;
     }
-    self->started = true;
+    self->started = 1;
+    if (pthread_create(&self->load, NULL, s_run_load, self) != 0) {
+        util_errf(err, errlen, "zap: cannot start the thread");
+        goto fail;
+    }
+    self->started = 2;
     return self;
 fail:
     zap_destroy(&self);
@@ -411,8 +436,10 @@ void zap_destroy(zap_t **self_p)
         return;
     self = *self_p;
     atomic_store(&self->stop, true);
-    if (self->started)
-        pthread_join(self->thread, NULL);
+    if (self->started >= 1)
+        pthread_join(self->answer, NULL);
+    if (self->started >= 2)
+        pthread_join(self->load, NULL);
     if (self->rep)
         zmq_close(self->rep);
     PQfinish(self->conn);

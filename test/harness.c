@@ -494,6 +494,16 @@ void *h_sub(const char *endpoint, const char *topic)
     return s;
 }
 
+void *h_covert(const char *endpoint, const char *topic)
+{
+    void *s = h_dealer(endpoint);
+
+    /* Queued until the connection is made: the first subscription cannot be lost. */
+    if (zmq_send(s, topic, strlen(topic), 0) != (int)strlen(topic))
+        h_fatal("covert subscription: %s", zmq_strerror(zmq_errno()));
+    return s;
+}
+
 void h_close(void *sock)
 {
     if (sock)

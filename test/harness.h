@@ -139,6 +139,9 @@ struct proto_read h_read(const char *camera, uint64_t seq, const char *plate, co
 void *h_zmq_ctx(void);
 void *h_dealer(const char *endpoint);
 void *h_sub(const char *endpoint, const char *topic);
+/* A recipient of the covert feed (a DEALER, covert.h) that asked for topic ("covert/" = every
+ * list, "covert/<id>/" one). h_recv takes its HITs like a SUB's. */
+void *h_covert(const char *endpoint, const char *topic);
 void h_close(void *sock);
 int h_send_read(void *sock, const struct proto_read *r);
 int h_send_raw(void *sock, const void *buf, size_t len);

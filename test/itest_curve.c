@@ -269,15 +269,24 @@ int main(void)
     void *sub_ok = s_sub(d.dispatch_ep, &con_1, server.pub, "hit/");
     void *sub_rogue = s_sub(d.dispatch_ep, &rogue, server.pub, "hit/");
     void *sub_plain = h_sub(d.dispatch_ep, "hit/");
-    void *cov_ok = s_sub(d.covert_ep, &con_2, server.pub, "covert/");
-    void *cov_other = s_sub(d.covert_ep, &con_3, server.pub, "covert/");
-    zmq_setsockopt(cov_ok, ZMQ_SUBSCRIBE, "covert/2", 8); /* a list id it is not cleared for */
-    char topic[32];
+    /* The covert feed: a recipient sends the topics it asks for (covert.h). con-2 is cleared
+     * for Nightjar, con-3 only for Kestrel: asking for Nightjar or everything, it gets none of
+     * Nightjar's; asking for Kestrel by name of a list it is not cleared for is refused. */
+    char topic[32], kestrel_topic[32];
     long long nightjar = h_query_ll(db.admin, "SELECT id FROM anpr.watchlist WHERE name = "
                                               "'Nightjar'");
-    int tl = snprintf(topic, sizeof topic, "covert/%lld", nightjar);
-    zmq_setsockopt(cov_ok, ZMQ_SUBSCRIBE, topic, (size_t)tl);
-    zmq_setsockopt(cov_other, ZMQ_SUBSCRIBE, topic, (size_t)tl);
+    long long kestrel = h_query_ll(db.admin, "SELECT id FROM anpr.watchlist WHERE name = "
+                                             "'Kestrel'");
+    int tl = snprintf(topic, sizeof topic, "covert/%lld/", nightjar);
+    int kl = snprintf(kestrel_topic, sizeof kestrel_topic, "covert/%lld/", kestrel);
+    void *cov_ok = s_client(ZMQ_DEALER, d.covert_ep, &con_2, server.pub);
+    void *cov_other = s_client(ZMQ_DEALER, d.covert_ep, &con_3, server.pub);
+    zmq_send(cov_ok, kestrel_topic, (size_t)kl, 0); /* not cleared for it: refused */
+    zmq_send(cov_ok, topic, (size_t)tl, 0);
+    zmq_send(cov_other, "covert/", 7, 0);
+    zmq_send(cov_other, topic, (size_t)tl, 0); /* not cleared: refused */
+    void *cov_dispatch = s_client(ZMQ_DEALER, d.covert_ep, &con_1, server.pub); /* no clearance */
+    zmq_send(cov_dispatch, "covert/", 7, ZMQ_DONTWAIT);
     /* Subscriptions take a moment: send listed reads until the good console has both. */
     uint64_t seq = N_READS + 2;
     int got = 0, got_cov = 0;
@@ -303,6 +312,28 @@ int main(void)
     CHECK_INT(s_hits_of(sub_rogue, "1-HIT-001", 1, 500), 0);
     CHECK_INT(s_hits_of(sub_plain, "1-HIT-001", 1, 500), 0);
     CHECK_INT(s_hits_of(cov_other, "1-NJR-007", 1, 500), 0);
+    CHECK_INT(s_hits_of(cov_dispatch, "1-NJR-007", 1, 500), 0);
+
+    /* A clearance withdrawn stops the next HIT at once, on the connection already made. */
+    int loads = h_daemon_log_count(&d, "keys loaded");
+    h_exec(db.admin, "DELETE FROM anpr.console_covert WHERE console_id = "
+                     "(SELECT id FROM anpr.console WHERE name = 'con-2')");
+    for (int i = 0; i < 200 && h_daemon_log_count(&d, "keys loaded") == loads; i++) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(h_daemon_log_count(&d, "keys loaded") > loads);
+    for (int i = 0; i < 3; i++) {
+        struct proto_read c = h_read("CAM-A", seq++, "1-NJR-007", "BE");
+        h_send_read(good, &c);
+    }
+    /* The general feed's HIT of a read sent after them: the covert ones were sent by then. */
+    struct proto_read fence_read = h_read("CAM-A", seq++, "1-HIT-001", "BE");
+    h_send_read(good, &fence_read);
+    CHECK_INT(s_hits_of(sub_ok, "1-HIT-001", 1, 20000), 1);
+    CHECK_INT(s_hits_of(cov_ok, "1-NJR-007", 1, 1000), 0);
+    h_exec(db.admin, "INSERT INTO anpr.console_covert SELECT c.id, w.id FROM anpr.console c, "
+                     "anpr.watchlist w WHERE c.name = 'con-2' AND w.name = 'Nightjar'");
     /* anpr-console as a covert recipient: its key, anprd's public key, the list's id. */
     char con_key[256], out_path[256], list_arg[16];
     snprintf(con_key, sizeof con_key, "%s/con-2.key", dir);
@@ -392,6 +423,7 @@ int main(void)
     h_close(sub_plain);
     h_close(cov_ok);
     h_close(cov_other);
+    h_close(cov_dispatch);
     CHECK_INT(h_daemon_finish(&d, check_failed), 0);
     if (!check_failed)
         h_rmtree(dir);

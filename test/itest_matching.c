@@ -145,7 +145,7 @@ int main(void)
     CHECK(n >= 1 && strcmp(hits[0].list, "Uninsured") == 0);
 
     /* A covert list's HIT: on the covert feed, never on the general one. */
-    void *covert = h_sub(d.covert_ep, "covert/");
+    void *covert = h_covert(d.covert_ep, "covert/");
     int covert_live = 0;
     struct proto_hit ch;
     for (int i = 0; i < 100 && !covert_live; i++) {

@@ -185,7 +185,7 @@ int main(void)
 
     void *dealer = h_dealer(d.ingest_ep);
     s_sub = h_sub(d.dispatch_ep, "hit/");
-    s_csub = h_sub(d.covert_ep, "covert/");
+    s_csub = h_covert(d.covert_ep, "covert/");
     uint64_t seq = 1;
     CHECK(h_feed_live(dealer, s_sub, CAM, &seq, "FENCE-1"));
     CHECK(h_feed_live(dealer, s_csub, CAM, &seq, "CFENCE-1"));

@@ -112,7 +112,7 @@ int main(void)
         return 1;
     dealer = h_dealer(d.ingest_ep);
     sub = h_sub(d.dispatch_ep, "hit/");
-    covert = h_sub(d.covert_ep, "covert/");
+    covert = h_covert(d.covert_ep, "covert/");
 
     /* The past: reads stored before any entry exists. */
     s_read("1-ABC-123", 600);  /* ten minutes before it is reported stolen */

@@ -30,8 +30,9 @@
 
 #define S_CATEGORIES_MAX 32
 #define S_TOPIC_MAX      (4 + PROTO_CATEGORY_MAX)
-#define S_BATCH_US       200000 /* hits this close together are shown most urgent first */
-#define S_BATCH_MAX      1024   /* a burst larger than this is printed in several batches */
+#define S_COVERT_ASK_US  2000000 /* covert subscriptions repeated this often */
+#define S_BATCH_US       200000  /* hits this close together are shown most urgent first */
+#define S_BATCH_MAX      1024    /* a burst larger than this is printed in several batches */
 #define S_WARN_MAX       20
 #define S_PAGE           1000    /* catch-up rows per query */
 #define S_RECHECK_US     1000000 /* the second catch-up pass, after going live */
@@ -846,19 +847,15 @@ static int s_setup_socket(struct app *a)
     a->ctx = zmq_ctx_new();
     if (a->ctx == NULL)
         goto fail;
-    a->sock = zmq_socket(a->ctx, ZMQ_SUB);
+    /* The covert feed is a ROUTER that sends each recipient what it asked for (anprd's
+     * covert.h): a DEALER that sends its topics; the general feed is PUB/SUB. */
+    a->sock = zmq_socket(a->ctx, a->ncovert > 0 ? ZMQ_DEALER : ZMQ_SUB);
     if (a->sock == NULL)
         goto fail;
     if (zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) != 0)
         goto fail;
     if (a->ncategories == 0 && a->ncovert == 0) {
         if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, "hit/", 4) != 0)
-            goto fail;
-    }
-    /* anprd applies a covert subscription only for a list this console is cleared for. */
-    for (size_t i = 0; i < a->ncovert; i++) {
-        int n = snprintf(topic, sizeof(topic), "covert/%" PRIu32 "/", a->covert[i]);
-        if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
             goto fail;
     }
     for (size_t i = 0; i < a->ncategories; i++) {
@@ -883,14 +880,35 @@ fail:
 }
 
 /* Exit status: 0 done, 1 --timeout before --count hits, 2 error, 3 database error. */
+/*
+ * The covert feed: ask for each list (anprd takes a list only when this console's key is
+ * cleared for it). Repeated now and then, as a DEALER cannot tell when it has reconnected to
+ * a restarted anprd; a repeat changes nothing there.
+ */
+static void s_covert_ask(struct app *a)
+{
+    char topic[S_TOPIC_MAX + 1];
+
+    for (size_t i = 0; i < a->ncovert; i++) {
+        int n = snprintf(topic, sizeof(topic), "covert/%" PRIu32 "/", a->covert[i]);
+        zmq_send(a->sock, topic, (size_t)n, ZMQ_DONTWAIT);
+    }
+}
+
 static int s_run(struct app *a)
 {
     const int64_t t0 = util_mono_us();
     const int64_t end = a->timeout > 0 ? t0 + (int64_t)(a->timeout * 1e6) : INT64_MAX;
 
+    int64_t ask_at = 0;
+
     a->batch_end = INT64_MAX;
     for (;;) {
         int64_t now = util_mono_us(), until;
+        if (a->ncovert > 0 && now >= ask_at) {
+            s_covert_ask(a);
+            ask_at = now + S_COVERT_ASK_US;
+        }
         zmq_pollitem_t item = {.socket = a->sock, .events = ZMQ_POLLIN};
         long timeout_ms = -1;
 
@@ -913,6 +931,8 @@ static int s_run(struct app *a)
         }
 
         until = end < a->batch_end ? end : a->batch_end;
+        if (a->ncovert > 0 && ask_at < until)
+            until = ask_at;
         if (a->recheck_at < until)
             until = a->recheck_at;
         if (until != INT64_MAX)
