@@ -412,6 +412,23 @@ int main(void)
         b_out = !s_served(b, "CAM-B", 100 + (uint64_t)i, "1-ABC-007", 500);
     }
     CHECK(b_out);
+    /* Refused at the handshake, not merely slow: a read on a fresh connection is neither
+     * acknowledged nor stored, and the refusals are counted. */
+    long long denied_before = h_daemon_stat(&d, " denied=");
+    h_close(b);
+    b = s_client(ZMQ_DEALER, d.ingest_ep, &cam_b, server.pub);
+    CHECK(!s_served(b, "CAM-B", 1000, "1-ABC-008", 3000));
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read r JOIN anpr.camera c "
+                                   "ON c.id = r.camera_id WHERE c.code = 'CAM-B' AND "
+                                   "r.seq = 1000"),
+              0);
+    bool counted = false;
+    for (int i = 0; i < 100 && !counted; i++) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+        counted = h_daemon_stat(&d, " denied=") > denied_before;
+    }
+    CHECK(counted);
 
     h_close(b);
     h_close(c);
