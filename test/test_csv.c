@@ -137,10 +137,31 @@ static void test_defects(void)
     s_close(&f);
 }
 
+/* A caller with no room for fields (max 0) still gets records counted, blank lines skipped:
+ * the blank-line test must not look at fields[0]. Found by fuzzing
+ * (test/fuzz/corpus/csv/regress-max-zero). */
+static void test_no_room(void)
+{
+    struct fix f;
+    int nf, line;
+    const char *why;
+
+    s_open(&f, "\n\na,b\n\"\"\n");
+    CHECK_INT(csv_next(f.csv, NULL, 0, &nf, &line, &why), 1);
+    CHECK_INT(nf, 2);
+    CHECK_INT(line, 3);
+    CHECK_INT(csv_next(f.csv, NULL, 0, &nf, &line, &why), 1);
+    CHECK_INT(nf, 1);
+    CHECK_INT(line, 4);
+    CHECK_INT(csv_next(f.csv, NULL, 0, &nf, &line, &why), 0);
+    s_close(&f);
+}
+
 int main(void)
 {
     test_plain();
     test_quoted();
     test_defects();
+    test_no_room();
     return check_done("csv");
 }

@@ -46,7 +46,7 @@ int csv_next(csv_t *c, char **fields, int max, int *nf, int *line, const char **
         *why = NULL;
         *nf = 0;
         char *w = b + r;
-        bool quoted_any = false;
+        bool quoted_any = false, first_empty = false;
         for (;;) {
             char *start = w;
             if (r < len && b[r] == '"') {
@@ -85,6 +85,8 @@ int csv_next(csv_t *c, char **fields, int max, int *nf, int *line, const char **
                 }
             }
             char d = r < len ? b[r] : '\0';
+            if (*nf == 0)
+                first_empty = w == start;
             *w++ = '\0';
             if (*nf < max)
                 fields[*nf] = start;
@@ -101,7 +103,8 @@ int csv_next(csv_t *c, char **fields, int max, int *nf, int *line, const char **
             break;
         }
         c->pos = r;
-        if (*nf == 1 && !quoted_any && !fields[0][0])
+        /* Not fields[0]: a caller with max 0 has none. */
+        if (*nf == 1 && !quoted_any && first_empty)
             continue; /* a blank line */
         return 1;
     }
