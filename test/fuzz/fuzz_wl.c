@@ -6,10 +6,14 @@
  * the misreads retro.h says it does not search); a plate
  * made from a pattern by filling its wildcards hits the pattern.
  *
+ * Each input is checked on a full snapshot, then on a patch of it (every other entry changed,
+ * and the "+" entries added), as the sync thread makes them.
+ *
  * Input, one item a line: the OCR classes; then entries ("Kplate": K picks one of four lists
- * by its value mod 4) and reads (">plate,cand1,cand2...").
+ * by its value mod 4; "+Kplate": added by the patch) and reads (">plate,cand1,cand2...").
  */
 #include "fuzz.h"
+#include "idset.h"
 #include "match.h"
 #include "wl.h"
 
@@ -141,12 +145,42 @@ static void s_check_read(const wl_t *wl, char *l)
     }
 }
 
+/* An entry line i ("Kplate", or "+Kplate" for one the patch adds) into b. */
+static void s_add_line(wl_builder_t *b, const char *l, size_t i)
+{
+    char err[256];
+    if (*l == '+')
+        l++;
+    if (*l == '\0')
+        return;
+    struct wl_entry_in in = {.id = i,
+                             .list_id = (uint32_t)((unsigned char)l[0] % 4 + 1),
+                             .plate = l + 1,
+                             .valid_from_us = WL_UNBOUNDED_FROM,
+                             .valid_until_us = WL_UNBOUNDED_UNTIL};
+    if (wl_builder_add(b, &in, err, sizeof err) != 0)
+        FUZZ_REQUIRE(memchr(err, '\0', sizeof err) && err[0]);
+}
+
+static void s_check_all(const wl_t *wl, char **lines, size_t nlines, size_t size)
+{
+    for (size_t i = 0; i < wl_entry_slots(wl); i++) {
+        const struct wl_entry *e = wl_entry_slot(wl, i);
+        if (e)
+            s_check_entry(wl, e, (unsigned)(i + size));
+    }
+    for (size_t i = 1; i < nlines; i++)
+        if (lines[i][0] == '>')
+            s_check_read(wl, lines[i] + 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char text[2048], *lines[MAX_LINES], err[256];
     size_t nlines = 0;
     wl_builder_t *b = NULL;
-    wl_t *wl = NULL;
+    wl_t *wl = NULL, *patched = NULL;
+    idset_t *changed = NULL;
 
     if (size >= sizeof text)
         return 0;
@@ -159,34 +193,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             *p++ = '\0';
     }
 
+    /* The full snapshot: every entry line but those for the patch. */
     b = wl_builder_new();
     FUZZ_REQUIRE(b != NULL);
     (void)wl_builder_set_classes(b, lines[0], err, sizeof err);
     for (uint32_t k = 0; k < 4; k++)
         FUZZ_REQUIRE(wl_builder_add_list(b, k + 1, "list", "cat", (uint8_t)(k + 1), &s_opts[k], err,
                                          sizeof err) == 0);
-    for (size_t i = 1; i < nlines; i++) {
-        if (lines[i][0] == '>' || lines[i][0] == '\0')
-            continue;
-        struct wl_entry_in in = {.id = i,
-                                 .list_id = (uint32_t)((unsigned char)lines[i][0] % 4 + 1),
-                                 .plate = lines[i] + 1,
-                                 .valid_from_us = WL_UNBOUNDED_FROM,
-                                 .valid_until_us = WL_UNBOUNDED_UNTIL};
-        if (wl_builder_add(b, &in, err, sizeof err) != 0)
-            FUZZ_REQUIRE(memchr(err, '\0', sizeof err) && err[0]);
-    }
+    for (size_t i = 1; i < nlines; i++)
+        if (lines[i][0] != '>' && lines[i][0] != '+')
+            s_add_line(b, lines[i], i);
     wl = wl_builder_build(&b);
     FUZZ_REQUIRE(wl != NULL && b == NULL);
+    s_check_all(wl, lines, nlines, size);
 
-    for (size_t i = 0; i < wl_entry_slots(wl); i++) {
-        const struct wl_entry *e = wl_entry_slot(wl, i);
-        if (e)
-            s_check_entry(wl, e, (unsigned)(i + size));
-    }
+    /* A patch of it that changes every other entry (added again as it was) and adds the "+"
+     * lines: the same properties hold across the two layers. */
+    changed = idset_new();
+    FUZZ_REQUIRE(changed != NULL);
     for (size_t i = 1; i < nlines; i++)
-        if (lines[i][0] == '>')
-            s_check_read(wl, lines[i] + 1);
+        if (lines[i][0] == '+' || (lines[i][0] != '>' && i % 2 == 1))
+            FUZZ_REQUIRE(idset_add(changed, i) == 0);
+    b = wl_builder_patch(wl, changed, err, sizeof err);
+    FUZZ_REQUIRE(b != NULL);
+    for (size_t i = 1; i < nlines; i++)
+        if (idset_has(changed, i))
+            s_add_line(b, lines[i], i);
+    patched = wl_builder_build(&b);
+    FUZZ_REQUIRE(patched != NULL);
     wl_destroy(&wl);
+    s_check_all(patched, lines, nlines, size);
+    wl_destroy(&patched);
+    idset_destroy(&changed);
     return 0;
 }
