@@ -54,8 +54,9 @@ static bool s_hits(const wl_t *wl, const char *plate, const struct wl_entry *e)
     return false;
 }
 
-/* A plate the pattern p takes: '?' as fill, '*' as nothing or as two of fill. */
-static void s_fill(const char *p, char fill, bool star_two, char out[PLATE_MAX + 3])
+/* A plate the pattern p takes: '?' as fill, '*' as nothing or as two of fill (out holds
+ * 2 * PLATE_MAX + 1: every '*' may become two characters). */
+static void s_fill(const char *p, char fill, bool star_two, char out[2 * PLATE_MAX + 1])
 {
     size_t k = 0;
 
@@ -74,7 +75,7 @@ static void s_fill(const char *p, char fill, bool star_two, char out[PLATE_MAX +
 static void s_check_entry(const wl_t *wl, const struct wl_entry *e, unsigned pick)
 {
     if (e->pattern) {
-        char p[PLATE_MAX + 3], norm[PLATE_MAX + 1];
+        char p[2 * PLATE_MAX + 1], norm[PLATE_MAX + 1];
         for (int two = 0; two < 2; two++) {
             s_fill(e->plate, "X7"[pick % 2], two, p);
             if (plate_normalise(p, norm) == PLATE_OK)
