@@ -215,6 +215,11 @@ static void s_err(struct s_ctx *ctx, size_t line, size_t col, const char *key, c
         text = NULL;
         goto fail;
     }
+    /* One error, one line, whatever a message quotes (the matcher's text on OCR classes quotes
+     * the value as it is, and a quoted YAML scalar may hold line ends). */
+    for (char *p = text; p[1] != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     if (ctx->nerrs == ctx->cap) {
         size_t cap = ctx->cap ? ctx->cap * 2 : 8;
 

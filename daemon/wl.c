@@ -123,6 +123,8 @@ struct wl {
     size_t npatterns;
     size_t nlists;
     struct s_table main, del, tri;
+    bool indel; /* some entry of its own takes one character more or missing (an entry of one
+                   character has no deletion key, so del may be empty all the same) */
     uint32_t unanchored; /* first pattern without a literal trigram, chained by next */
     struct s_upat *upat; /* the same patterns, shortest first, or NULL (then the chain) */
     size_t nupat;
@@ -1064,6 +1066,7 @@ wl_t *wl_builder_build(wl_builder_t **self_p)
         if (e->pattern) {
             nanchored++;
         } else if (s_indel_entry(e)) {
+            self->indel = true;
             size_t n = s_canon(self->canon, e->plate, key);
             for (size_t j = 0; n >= 2 && j < n; j++)
                 ndel += j == 0 || key[j] != key[j - 1];
@@ -1598,9 +1601,10 @@ static void s_match_key(struct s_ctx *c, const char *key, size_t n, uint64_t h, 
     size_t ndel = 0;
 
     s_prefetch(&w->main, h);
-    if (w->del.slots) {
+    if (w->indel) {
         /* Every probe of this key is a likely cache miss: start them all at once. */
-        s_prefetch(&w->del, h);
+        if (w->del.slots)
+            s_prefetch(&w->del, h);
         for (size_t j = 0; n >= 2 && j < n; j++) {
             if (j > 0 && key[j] == key[j - 1])
                 continue; /* same deletion as j - 1 */

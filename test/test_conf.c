@@ -196,6 +196,12 @@ static void s_test_structure(void)
         c = s_ok(DB);
         CHECK_STR(c ? c->matcher.ocr_classes : NULL, "0ODQ,1IL,2Z,5S,6G,8B");
         conf_destroy(&c);
+        /* The matcher's message quotes the value: a line end in it (a quoted YAML scalar)
+         * stays inside the one error line. Found by fuzzing
+         * (test/fuzz/corpus/conf/regress-multiline-message). */
+        EXPECT(DB "matcher:\n  ocr_classes: \"0O,1\\r\\n2Z\"\n",
+               "t.yaml:4:16: matcher.ocr_classes: OCR class \"1??2Z\": byte 0x0D is not a letter "
+               "or digit\n");
     }
     EXPECT(DB "---\nlog: {}\n",
            "t.yaml:3:1: (top): a second YAML document; the file must hold exactly one\n");

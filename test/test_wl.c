@@ -682,6 +682,36 @@ static void test_indel(void)
     wl_destroy(&w);
 }
 
+/* A snapshot whose only indel entry has one character has no deletion keys at all: a reading
+ * with one more still hits it, as wl_entry_variants() (and so the retro-match) says. Found by
+ * fuzzing (test/fuzz/corpus/wl/regress-indel-one-char). */
+static void test_indel_one_char(void)
+{
+    wl_builder_t *b = wl_builder_new();
+    struct wl_entry_in in;
+    static char var[256][PLATE_MAX + 1];
+
+    s_list(b, 1, 1, (struct wl_list_opts){.policy = WL_POLICY_OCR, .max_subst = 1, .indel = true});
+    in = s_in(1, 1, "1");
+    s_add(b, &in);
+    wl_t *w = wl_builder_build(&b);
+
+    EXPECT(w, "1", PROTO_MATCH_EXACT, 1, 0, "exact");
+    EXPECT(w, "01", PROTO_MATCH_OCR, 1, 0, "one character extra at 1");
+    EXPECT(w, "1A", PROTO_MATCH_OCR, 1, 0, "one character extra at 2");
+    EXPECT(w, "I", PROTO_MATCH_OCR, 1, 1, "1 read as I at 1");
+    EXPECT_NONE(w, "A");
+    EXPECT_NONE(w, "A12");
+    const struct wl_entry *e = wl_entry_slot(w, 0);
+    int n = wl_entry_variants(w, e, var, 256);
+    CHECK(n > 2);
+    for (int i = 0; i < n; i++) {
+        struct wl_match m[1];
+        CHECK_INT(s_match1(w, var[i], m), 1);
+    }
+    wl_destroy(&w);
+}
+
 static void test_patterns(void)
 {
     wl_builder_t *b = wl_builder_new();
@@ -1599,6 +1629,7 @@ int main(void)
     test_classes();
     test_ocr();
     test_indel();
+    test_indel_one_char();
     test_patterns();
     test_candidates();
     test_prefetch();

@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "config.h"
 #include "conf.h"
+#include "csv.h"
 #include "db.h"
 #include "log.h"
 #include "plate.h"
@@ -1375,12 +1376,6 @@ struct row {
     char *err; /* "FILE:LINE: field: reason\n"..., NULL when good */
 };
 
-struct csv {
-    char *buf;
-    size_t len, pos;
-    int line;
-};
-
 /*
  * The cell as export had it: a "'" that export put before a risky cell (s_csv_risky) is taken
  * off; a "'" before anything else is the cell's own text and stays.
@@ -1413,84 +1408,6 @@ static void s_row_err(struct row *r, const char *file, const char *field, const 
     }
     snprintf(n + old, add, "%s:%d: %s: %s\n", file, r->line, field, clean);
     r->err = n;
-}
-
-/*
- * The next record of RFC 4180 CSV, decoded in place (quotes removed, "" -> "), each field
- * NUL-terminated; field pointers into fields[] (up to max, *nf counts all). 1 a record, 0 the
- * end, -1 a quoted field not closed (the rest of the file). *why: a defect of the record.
- */
-static int s_csv_next(struct csv *c, char **fields, int max, int *nf, int *line, const char **why)
-{
-    char *b = c->buf;
-    size_t r = c->pos, len = c->len;
-
-    for (;;) {
-        if (r >= len)
-            return 0;
-        *line = c->line;
-        *why = NULL;
-        *nf = 0;
-        char *w = b + r;
-        bool quoted_any = false;
-        for (;;) {
-            char *start = w;
-            if (r < len && b[r] == '"') {
-                quoted_any = true;
-                r++;
-                for (;;) {
-                    if (r >= len) {
-                        c->pos = len;
-                        *why = "a quoted field is not closed";
-                        return -1;
-                    }
-                    if (b[r] == '"') {
-                        if (r + 1 < len && b[r + 1] == '"') {
-                            *w++ = '"';
-                            r += 2;
-                            continue;
-                        }
-                        r++;
-                        break;
-                    }
-                    if (b[r] == '\n')
-                        c->line++;
-                    *w++ = b[r++];
-                }
-                if (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r') {
-                    if (!*why)
-                        *why = "text after the closing quote of a field";
-                    while (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r')
-                        r++;
-                }
-            } else {
-                while (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r') {
-                    if (b[r] == '"' && !*why)
-                        *why = "a '\"' inside a field that does not start with one";
-                    *w++ = b[r++];
-                }
-            }
-            char d = r < len ? b[r] : '\0';
-            *w++ = '\0';
-            if (*nf < max)
-                fields[*nf] = start;
-            (*nf)++;
-            if (d == ',') {
-                r++;
-                continue;
-            }
-            if (d == '\r')
-                r += (r + 1 < len && b[r + 1] == '\n') ? 2 : 1;
-            else if (d == '\n')
-                r++;
-            c->line++;
-            break;
-        }
-        c->pos = r;
-        if (*nf == 1 && !quoted_any && !fields[0][0])
-            continue; /* a blank line */
-        return 1;
-    }
 }
 
 static int s_known_cmp(const void *a, const void *b)
@@ -1650,7 +1567,7 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
     int col[64], nf, line, rc = EXIT_USAGE;
     const char *why;
     bool in_tx = false;
-    struct csv c = {.line = 1};
+    csv_t *c = NULL;
     char shown[1024]; /* the file's name as messages show it */
 
     cli_clean(shown, sizeof shown, file, strlen(file), 0);
@@ -1663,14 +1580,16 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
         fprintf(stderr, PROG ": %s: contains a NUL byte; not a CSV text file\n", shown);
         goto out;
     }
-    c.buf = buf;
-    c.len = len;
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-        c.pos = 3;
+    c = csv_new(buf, len);
+    if (!c) {
+        fprintf(stderr, PROG ": out of memory\n");
+        rc = EXIT_DATABASE;
+        goto out;
+    }
 
     /* The header names the columns, in any order, by their own names or through --map; plate is
      * required. */
-    int hr = s_csv_next(&c, fields, 64, &nf, &line, &why);
+    int hr = csv_next(c, fields, 64, &nf, &line, &why);
     if (hr != 1) {
         fprintf(stderr, PROG ": %s:1: header: %s\n", shown, hr == 0 ? "missing (empty file)" : why);
         goto out;
@@ -1735,7 +1654,7 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
 
     /* Every row, every defect reported. */
     for (;;) {
-        int fr = s_csv_next(&c, fields, 64, &nf, &line, &why);
+        int fr = csv_next(c, fields, 64, &nf, &line, &why);
         if (fr == 0)
             break;
         if (nrows == caprows) {
@@ -1898,6 +1817,7 @@ out:
         free(rows[i].err);
     free(rows);
     free(keys);
+    csv_destroy(&c);
     free(buf);
     return rc;
 }
