@@ -448,24 +448,48 @@ int batch_rec_identity(const uint8_t *rec, size_t len, int32_t *camera_id, uint3
     return 1;
 }
 
+/* A field of a binary COPY row: its length (4 bytes, big-endian), then the value. */
+static void s_put_be(struct batch_buf *b, uint64_t v, unsigned bytes)
+{
+    s_putc(b, 0);
+    s_putc(b, 0);
+    s_putc(b, 0);
+    s_putc(b, (char)bytes);
+    for (unsigned i = 0; i < bytes; i++)
+        s_putc(b, (char)(uint8_t)(v >> (8 * (bytes - 1 - i))));
+}
+
 int batch_id_rows(const struct batch *self, size_t from, size_t to, struct batch_buf *out)
 {
+    /* Binary COPY: these rows are five integers, which PostgreSQL takes as they are instead of
+     * parsing digits (a third of the COPY's cost). Header: signature, flags, extension. */
+    static const char sig[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+
     out->len = 0;
     if (to > self->nreads)
         to = self->nreads;
+    if (s_reserve(out, sizeof sig + (to - from) * 54 + 2) != 0)
+        return -1;
+    s_put(out, sig, sizeof sig);
     for (size_t i = from; i < to; i++) {
         const struct batch_ack *a = &self->acks[i];
 
-        if (s_reserve(out, 128) != 0)
-            return -1;
-        s_putf(out, "%" PRId32 "\t%" PRIu32 "\t%" PRIu64 "\t", a->camera_id, a->epoch, a->seq);
-        s_put_time(out, a->time_us);
-        /* The digest as a signed bigint; none: NULL, judged by read_time (DESIGN.md). */
-        if (a->has_digest)
-            s_putf(out, "\t%" PRId64 "\n", (int64_t)a->digest);
-        else
-            s_put(out, "\t\\N\n", 4);
+        s_putc(out, 0);
+        s_putc(out, 5); /* fields */
+        s_put_be(out, (uint32_t)a->camera_id, 4);
+        s_put_be(out, a->epoch, 8);
+        s_put_be(out, a->seq, 8);
+        s_put_be(out, (uint64_t)a->time_us, 8);
+        /* The digest as a signed bigint; none: NULL (length -1), judged by the time. */
+        if (a->has_digest) {
+            s_put_be(out, a->digest, 8);
+        } else {
+            for (int k = 0; k < 4; k++)
+                s_putc(out, (char)0xFF);
+        }
     }
+    s_putc(out, (char)0xFF); /* trailer: -1 */
+    s_putc(out, (char)0xFF);
     return 0;
 }
 

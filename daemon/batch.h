@@ -24,7 +24,7 @@
     "camera_id, epoch, seq, read_time, plate, entry_id, list_id, priority, category, "             \
     "match_kind, reading, nsubst, detail, suppressed, covert, hit_id"
 /* The columns of the identity rows (anpr.read_identity) batch_id_rows() writes. */
-#define BATCH_ID_COLUMNS "camera_id, epoch, seq, read_time, digest"
+#define BATCH_ID_COLUMNS "camera_id, epoch, seq, read_us, digest"
 
 /* What the writer found for a read (batch_ack.fate). */
 enum batch_fate {
@@ -134,8 +134,9 @@ enum { BATCH_REC_BAD = -1, BATCH_REC_NOMEM = -2 };
 int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len);
 
 /*
- * The anpr.read_identity COPY rows (BATCH_ID_COLUMNS) of reads [from, to) of the batch, into out
- * (emptied first); 0, or -1 on out of memory.
+ * The anpr.read_identity COPY data (BATCH_ID_COLUMNS, in COPY's binary format: header, one row
+ * per read, trailer) of reads [from, to) of the batch, into out (emptied first); 0, or -1 on
+ * out of memory.
  */
 int batch_id_rows(const struct batch *self, size_t from, size_t to, struct batch_buf *out);
 /*

@@ -169,8 +169,8 @@ int db_load_identities(PGconn *conn, size_t max, struct rid_entry **out, size_t 
     res =
         PQexecParams(conn,
                      "SELECT camera_id, epoch, seq, digest FROM (SELECT * FROM anpr.read_identity "
-                     "WHERE digest IS NOT NULL ORDER BY read_time DESC LIMIT $1::bigint) i "
-                     "ORDER BY read_time",
+                     "WHERE digest IS NOT NULL ORDER BY read_us DESC LIMIT $1::bigint) i "
+                     "ORDER BY read_us",
                      1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         s_err(err, "load identities", conn, res);
@@ -879,7 +879,7 @@ int db_prepare_writer(PGconn *conn, struct db_error *err)
                   "SET lock_timeout = '10s';"
                   "CREATE TEMP TABLE IF NOT EXISTS stage_id ("
                   "ord bigint GENERATED ALWAYS AS IDENTITY, camera_id integer, epoch bigint, "
-                  "seq bigint, read_time timestamptz, digest bigint, fate smallint) "
+                  "seq bigint, read_us bigint, digest bigint, fate smallint) "
                   "ON COMMIT DELETE ROWS;"
                   "CREATE TEMP TABLE IF NOT EXISTS stage_read ("
                   "ord bigint GENERATED ALWAYS AS IDENTITY, "
@@ -958,8 +958,8 @@ static int s_write_fast(PGconn *conn, struct batch *batch, struct db_error *err)
     }
     if (s_exec(conn, "BEGIN", "begin", err) != 0)
         return -1;
-    if (s_copy(conn, "COPY anpr.read_identity (" BATCH_ID_COLUMNS ") FROM STDIN", batch->ids.data,
-               batch->ids.len, err) != 0)
+    if (s_copy(conn, "COPY anpr.read_identity (" BATCH_ID_COLUMNS ") FROM STDIN (FORMAT binary)",
+               batch->ids.data, batch->ids.len, err) != 0)
         goto fail;
     if (s_copy(conn, "COPY anpr.plate_read (" BATCH_READ_COLUMNS ") FROM STDIN", batch->reads.data,
                batch->reads.len, err) != 0)
@@ -982,11 +982,11 @@ fail:
  * the same content is a resend (1), other content a conflict (2). A new identity: its first
  * row in the batch is stored (0); a later row with the same content is a resend, with other
  * content a conflict. Content is the digest; where one side has none (stored before digests
- * were kept), the read time decides.
+ * were kept), the read's time decides.
  */
 #define S_SAME(a, b)                                                                               \
     "(CASE WHEN " a ".digest IS NOT NULL AND " b ".digest IS NOT NULL THEN " a ".digest = " b      \
-    ".digest ELSE " a ".read_time = " b ".read_time END)"
+    ".digest ELSE " a ".read_us = " b ".read_us END)"
 static const char s_fate_sql[] =
     "UPDATE stage_id s SET fate = CASE "
     "WHEN i.camera_id IS NOT NULL THEN CASE WHEN " S_SAME(
@@ -998,7 +998,7 @@ static const char s_fate_sql[] =
                  "s") " THEN 1 ELSE 2 END "
                       "FROM (SELECT DISTINCT ON (camera_id, epoch, seq) camera_id, epoch, seq, "
                       "ord, digest, "
-                      "read_time FROM stage_id ORDER BY camera_id, epoch, seq, ord) w "
+                      "read_us FROM stage_id ORDER BY camera_id, epoch, seq, ord) w "
                       "LEFT JOIN anpr.read_identity i ON i.camera_id = w.camera_id AND i.epoch = "
                       "w.epoch "
                       "AND i.seq = w.seq "
@@ -1031,8 +1031,8 @@ static int s_write_slow(PGconn *conn, struct batch *batch, size_t from, size_t t
     }
     if (s_exec(conn, "BEGIN", "begin", err) != 0)
         return -1;
-    if (s_copy(conn, "COPY stage_id (" BATCH_ID_COLUMNS ") FROM STDIN", batch->ids.data,
-               batch->ids.len, err) != 0 ||
+    if (s_copy(conn, "COPY stage_id (" BATCH_ID_COLUMNS ") FROM STDIN (FORMAT binary)",
+               batch->ids.data, batch->ids.len, err) != 0 ||
         s_copy(conn, "COPY stage_read (" BATCH_READ_COLUMNS ") FROM STDIN",
                batch->reads.data + first->read_off, reads_len, err) != 0 ||
         s_insert(conn, s_fate_sql, err) < 0 ||

@@ -209,8 +209,8 @@ static void s_run(bool spool)
      * judges it against anpr.read_identity. */
     char sql[512];
     snprintf(sql, sizeof sql,
-             "INSERT INTO anpr.read_identity (camera_id, epoch, seq, read_time, digest) "
-             "SELECT id, 0, 500, now(), 12345 FROM anpr.camera WHERE code = '%s'",
+             "INSERT INTO anpr.read_identity (camera_id, epoch, seq, read_us, digest) "
+             "SELECT id, 0, 500, 1764288000000000, 12345 FROM anpr.camera WHERE code = '%s'",
              cam);
     h_exec(db.admin, sql);
     struct proto_read r500 = h_read(cam, 500, "1-IDN-005", "BE");
