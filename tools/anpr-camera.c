@@ -1010,12 +1010,12 @@ struct found {
 /*
  * --spool: the boot epoch kept in DIR/epoch (decimal). Made at the first start (now in
  * seconds), replaced by --epoch, or by a new one with --new-epoch (now in seconds, above the
- * old one): written to a temporary file, flushed and renamed, so a crash keeps one or the
- * other. 0, or -1 (said).
+ * old one). *save says whether the file must be written (s_epoch_save, once the spool is
+ * known to hold no reads of another epoch). 0, or -1 (said).
  */
-static int s_epoch_load(struct app *a)
+static int s_epoch_load(struct app *a, bool *save)
 {
-    char path[4096], tmp[4200], buf[32];
+    char path[4096], buf[32];
     long long v = 0;
     FILE *f;
 
@@ -1034,6 +1034,7 @@ static int s_epoch_load(struct app *a)
         }
         if (!a->have_epoch && !a->new_epoch) {
             a->epoch = (uint32_t)v;
+            *save = false;
             return 0;
         }
     } else if (errno != ENOENT) {
@@ -1048,6 +1049,16 @@ static int s_epoch_load(struct app *a)
             return -1;
         }
     }
+    *save = true;
+    return 0;
+}
+
+/* Write DIR/epoch: a temporary file, flushed and renamed, so a crash keeps one or the other. */
+static int s_epoch_save(const struct app *a)
+{
+    char path[4096], tmp[4200], buf[32];
+
+    snprintf(path, sizeof(path), "%s/epoch", a->spool_dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int n = snprintf(buf, sizeof(buf), "%" PRIu32 "\n", a->epoch);
@@ -1865,7 +1876,9 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     if (a.spool_dir != NULL) {
-        if (s_epoch_load(&a) != 0 || s_spool_open(&a) != 0)
+        bool save = false;
+        if (s_epoch_load(&a, &save) != 0 || s_spool_open(&a) != 0 ||
+            (save && s_epoch_save(&a) != 0))
             goto cleanup;
     } else if (s_outq_init(&a.q, a.window) != 0) {
         fprintf(stderr, PROG ": out of memory for --window %" PRIu32 "\n", a.window);
