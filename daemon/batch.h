@@ -18,11 +18,20 @@
 
 /* The columns of the COPY rows batch_add() writes, in their order. */
 #define BATCH_READ_COLUMNS                                                                         \
-    "read_time, camera_id, seq, plate, plate_raw, country, confidence, lane, direction, "          \
+    "read_time, camera_id, epoch, seq, plate, plate_raw, country, confidence, lane, direction, "   \
     "latitude, longitude, image_ref, candidates, cand_conf, received_at"
 #define BATCH_HIT_COLUMNS                                                                          \
-    "camera_id, seq, read_time, plate, entry_id, list_id, priority, category, match_kind, "        \
-    "reading, nsubst, detail, suppressed, covert, hit_id"
+    "camera_id, epoch, seq, read_time, plate, entry_id, list_id, priority, category, "             \
+    "match_kind, reading, nsubst, detail, suppressed, covert, hit_id"
+/* The columns of the identity rows (anpr.read_identity) batch_id_rows() writes. */
+#define BATCH_ID_COLUMNS "camera_id, epoch, seq, read_us, digest"
+
+/* What the writer found for a read (batch_ack.fate). */
+enum batch_fate {
+    BATCH_STORED = 0,   /* stored now */
+    BATCH_RESENT = 1,   /* stored already with the same content: acknowledged, not alerted */
+    BATCH_CONFLICT = 2, /* its identity is stored with other content: refused, not stored */
+};
 
 /* Growable byte buffer. */
 struct batch_buf {
@@ -36,7 +45,11 @@ struct batch_ack {
     uint8_t id_len; /* routing id of the reader's connection */
     uint8_t id[BATCH_ID_MAX];
     char camera[PROTO_CAMERA_MAX + 1];
+    uint32_t epoch; /* with camera and seq, the read's identity */
     uint64_t seq;
+    uint64_t digest; /* of its content (rid_digest) */
+    bool has_digest; /* false for a spool record written before digests were kept */
+    uint8_t fate;    /* enum batch_fate, set by the writer */
     int32_t camera_id;
     int64_t time_us;
     int64_t received_us;         /* wall clock when ingest took it (0: from the spool) */
@@ -50,6 +63,7 @@ struct batch {
     struct batch_buf reads; /* COPY text rows for anpr.plate_read */
     struct batch_buf hits;  /* COPY text rows for anpr.hits */
     struct batch_buf pubs;  /* HITs to publish once the batch is durable (batch_pub_add) */
+    struct batch_buf ids;   /* the writer's anpr.read_identity rows (batch_id_rows) */
     size_t npubs;
     struct batch_ack *acks; /* one per read, in arrival order */
     size_t nreads;
@@ -60,6 +74,7 @@ struct batch {
 
     /* Filled by the writer. */
     bool committed;       /* stored (or found stored already): its reads may be acknowledged */
+    uint64_t conflicts;   /* reads refused as conflicts (acks[i].fate BATCH_CONFLICT) */
     uint64_t stored;      /* rows inserted into plate_read */
     uint64_t hits_stored; /* rows inserted into hits */
     uint64_t refused;     /* reads the database refused (acks[i].refused set) */
@@ -76,12 +91,13 @@ void batch_reset(struct batch *self);
 /*
  * Append one read: its plate_read row, its ack record and a hit row for each of hits[0..nhits)
  * (suppressed[i] says whether that HIT was held back as a repeat, hit_ids[i] is its id).
- * `camera_id` is the database id; `plate` the normalised plate. 0, or -1 on out of memory (the
- * batch is unchanged then).
+ * `camera_id` is the database id; `plate` the normalised plate; `digest` its content's
+ * (rid_digest). 0, or -1 on out of memory (the batch is unchanged then).
  */
-int batch_add(struct batch *self, const struct proto_read *r, int32_t camera_id, const char *plate,
-              int64_t received_us, const uint8_t *id, size_t id_len, const struct wl_match *hits,
-              const bool *suppressed, const uint64_t *hit_ids, size_t nhits);
+int batch_add(struct batch *self, const struct proto_read *r, uint64_t digest, int32_t camera_id,
+              const char *plate, int64_t received_us, const uint8_t *id, size_t id_len,
+              const struct wl_match *hits, const bool *suppressed, const uint64_t *hit_ids,
+              size_t nhits);
 
 /*
  * A HIT to publish once the batch is durable (a HIT is stored before it is published): its
@@ -120,6 +136,18 @@ size_t batch_rec_encode(const struct batch *self, size_t i, uint8_t *out, size_t
 enum { BATCH_REC_BAD = -1, BATCH_REC_NOMEM = -2 };
 int batch_rec_add(struct batch *self, const uint8_t *rec, size_t len);
 
+/*
+ * The anpr.read_identity COPY data (BATCH_ID_COLUMNS, in COPY's binary format: header, one row
+ * per read, trailer) of reads [from, to) of the batch, into out (emptied first); 0, or -1 on
+ * out of memory.
+ */
+int batch_id_rows(const struct batch *self, size_t from, size_t to, struct batch_buf *out);
+/*
+ * The identity of a spool record's read and its digest: 1; 0 for a record written before
+ * digests were kept (no digest, epoch 0); -1 when it is malformed.
+ */
+int batch_rec_identity(const uint8_t *rec, size_t len, int32_t *camera_id, uint32_t *epoch,
+                       uint64_t *seq, uint64_t *digest);
 /* UTC day number (days since 1970-01-01) of a time in µs. */
 int32_t batch_day(int64_t time_us);
 

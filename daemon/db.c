@@ -155,6 +155,49 @@ out:
     return rc;
 }
 
+int db_load_identities(PGconn *conn, size_t max, struct rid_entry **out, size_t *n,
+                       struct db_error *err)
+{
+    char lim[24];
+    const char *params[1] = {lim};
+    PGresult *res;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    snprintf(lim, sizeof lim, "%zu", max);
+    res =
+        PQexecParams(conn,
+                     "SELECT camera_id, epoch, seq, digest FROM (SELECT * FROM anpr.read_identity "
+                     "WHERE digest IS NOT NULL ORDER BY read_us DESC LIMIT $1::bigint) i "
+                     "ORDER BY read_us",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        s_err(err, "load identities", conn, res);
+        goto out;
+    }
+    int rows = PQntuples(res);
+    *out = calloc(rows > 0 ? (size_t)rows : 1, sizeof **out);
+    if (!*out) {
+        s_errf(err, "load identities: out of memory");
+        goto out;
+    }
+    for (int i = 0; i < rows; i++) {
+        long long cam, epoch, seq, digest;
+        if (util_parse_long(PQgetvalue(res, i, 0), 1, INT32_MAX, &cam) != 0 ||
+            util_parse_long(PQgetvalue(res, i, 1), 0, UINT32_MAX, &epoch) != 0 ||
+            util_parse_long(PQgetvalue(res, i, 2), 1, INT64_MAX, &seq) != 0 ||
+            util_parse_long(PQgetvalue(res, i, 3), INT64_MIN, INT64_MAX, &digest) != 0)
+            continue;
+        (*out)[(*n)++] =
+            (struct rid_entry){(int32_t)cam, (uint32_t)epoch, (uint64_t)seq, (uint64_t)digest};
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
 int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err)
 {
     PGresult *res = PQexec(conn, "SELECT code, id, mobile FROM anpr.camera WHERE enabled");
@@ -651,7 +694,7 @@ static char *s_u64_array(const uint64_t *v, size_t n)
     return text;
 }
 
-/* A read as the retro-match gets it (see anpr.retro_reads in migration 007). */
+/* A read as the retro-match gets it (see anpr.retro_reads in migrations 007 and 013). */
 static void s_retro_row(const PGresult *res, int i, struct db_retro_read *out)
 {
     struct proto_read *r = &out->read;
@@ -686,6 +729,7 @@ static void s_retro_row(const PGresult *res, int i, struct db_retro_read *out)
         k = *kend == ',' ? kend + 1 : kend;
         c = end ? end + 1 : c + len;
     }
+    r->epoch = util_parse_long(PQgetvalue(res, i, 14), 0, UINT32_MAX, &v) == 0 ? (uint32_t)v : 0;
 }
 
 int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
@@ -740,8 +784,8 @@ int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char
 {
     const struct wl_entry *e = m->entry;
     char cam[16], seq[24], t[32], entry[24], list[16], prio[8], kind[8], reading[8], nsubst[8];
-    char id[24];
-    const char *params[14] = {cam,
+    char id[24], epoch[16];
+    const char *params[15] = {cam,
                               seq,
                               t,
                               plate,
@@ -754,12 +798,14 @@ int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char
                               nsubst,
                               m->detail,
                               e->list->opts.covert ? "t" : "f",
-                              id};
+                              id,
+                              epoch};
     int rc = -1;
 
     snprintf(id, sizeof id, "%" PRIu64, hit_id);
     snprintf(cam, sizeof cam, "%" PRId32, rr->camera_id);
     snprintf(seq, sizeof seq, "%" PRIu64, rr->read.seq);
+    snprintf(epoch, sizeof epoch, "%" PRIu32, rr->read.epoch);
     snprintf(t, sizeof t, "%.6f", (double)rr->read.time_us / 1e6);
     snprintf(entry, sizeof entry, "%" PRIu64, e->id);
     snprintf(list, sizeof list, "%" PRIu32, e->list->id);
@@ -771,16 +817,16 @@ int db_store_post_match(PGconn *conn, const struct db_retro_read *rr, const char
      * the same entry) keeps it: the conflict says "not new", and which one it kept is read. */
     PGresult *res = PQexecParams(
         conn,
-        "WITH ins AS (INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, "
-        "priority, category, match_kind, reading, nsubst, detail, suppressed, covert, post_match, "
-        "hit_id) VALUES ($1, $2, to_timestamp($3::double precision), $4, $5, $6, $7, $8, $9, $10, "
-        "$11, $12, false, $13, true, $14) ON CONFLICT (camera_id, seq, read_time, entry_id) "
-        "DO NOTHING RETURNING hit_id) "
+        "WITH ins AS (INSERT INTO anpr.hits (camera_id, epoch, seq, read_time, plate, entry_id, "
+        "list_id, priority, category, match_kind, reading, nsubst, detail, suppressed, covert, "
+        "post_match, hit_id) VALUES ($1, $15, $2, to_timestamp($3::double precision), $4, $5, $6, "
+        "$7, $8, $9, $10, $11, $12, false, $13, true, $14) "
+        "ON CONFLICT (camera_id, epoch, seq, read_time, entry_id) DO NOTHING RETURNING hit_id) "
         "SELECT true, hit_id, true FROM ins UNION ALL "
         "SELECT false, coalesce(h.hit_id, 0), h.post_match FROM anpr.hits h WHERE NOT EXISTS "
-        "(SELECT FROM ins) AND h.camera_id = $1 AND h.seq = $2 AND h.read_time = "
-        "to_timestamp($3::double precision) AND h.entry_id = $5",
-        14, NULL, params, NULL, NULL, 0);
+        "(SELECT FROM ins) AND h.camera_id = $1 AND h.epoch = $15 AND h.seq = $2 AND "
+        "h.read_time = to_timestamp($3::double precision) AND h.entry_id = $5",
+        15, NULL, params, NULL, NULL, 0);
     long long v = 0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) > 1 ||
         (PQntuples(res) == 1 && util_parse_long(PQgetvalue(res, 0, 1), 0, INT64_MAX, &v) != 0)) {
@@ -830,19 +876,25 @@ int db_prepare_writer(PGconn *conn, struct db_error *err)
     /* The COMMIT of a batch is what its ACKs stand on: it must be on disk, whatever the
      * server's default. The timeouts turn a stuck statement or lock into an error the writer
      * retries, instead of a silent stall. The staging tables serve the de-duplicating path;
-     * temporary, so they cost nothing unused. */
+     * temporary, so they cost nothing unused. `ord` numbers the rows in COPY order: the n-th
+     * identity row is the n-th read row. */
     return s_exec(conn,
                   "SET synchronous_commit = on;"
                   "SET statement_timeout = '60s';"
                   "SET lock_timeout = '10s';"
+                  "CREATE TEMP TABLE IF NOT EXISTS stage_id ("
+                  "ord bigint GENERATED ALWAYS AS IDENTITY, camera_id integer, epoch bigint, "
+                  "seq bigint, read_us bigint, digest bigint, fate smallint) "
+                  "ON COMMIT DELETE ROWS;"
                   "CREATE TEMP TABLE IF NOT EXISTS stage_read ("
-                  "read_time timestamptz, camera_id integer, seq bigint, plate text, "
+                  "ord bigint GENERATED ALWAYS AS IDENTITY, "
+                  "read_time timestamptz, camera_id integer, epoch bigint, seq bigint, plate text, "
                   "plate_raw text, country text, confidence smallint, lane smallint, "
                   "direction smallint, latitude double precision, longitude double precision, "
                   "image_ref text, candidates text[], cand_conf smallint[], "
                   "received_at timestamptz) ON COMMIT DELETE ROWS;"
                   "CREATE TEMP TABLE IF NOT EXISTS stage_hit ("
-                  "camera_id integer, seq bigint, read_time timestamptz, plate text, "
+                  "camera_id integer, epoch bigint, seq bigint, read_time timestamptz, plate text, "
                   "entry_id bigint, list_id integer, priority smallint, category text, "
                   "match_kind smallint, reading smallint, nsubst smallint, detail text, "
                   "suppressed boolean, covert boolean, hit_id bigint) ON COMMIT DELETE ROWS",
@@ -900,11 +952,20 @@ static void s_rollback(PGconn *conn)
         PQclear(PQexec(conn, "ROLLBACK"));
 }
 
-/* The common case: nothing in the batch is stored yet, so COPY straight into the tables. */
+/* The common case: nothing in the batch is stored yet, so COPY straight into the tables. The
+ * identities go first: a resend fails there, before the larger COPYs. */
 static int s_write_fast(PGconn *conn, struct batch *batch, struct db_error *err)
 {
+    if (batch_id_rows(batch, 0, batch->nreads, &batch->ids) != 0) {
+        snprintf(err->state, sizeof err->state, "53200"); /* out_of_memory: retried */
+        snprintf(err->msg, sizeof err->msg, "identity rows: out of memory");
+        return -1;
+    }
     if (s_exec(conn, "BEGIN", "begin", err) != 0)
         return -1;
+    if (s_copy(conn, "COPY anpr.read_identity (" BATCH_ID_COLUMNS ") FROM STDIN (FORMAT binary)",
+               batch->ids.data, batch->ids.len, err) != 0)
+        goto fail;
     if (s_copy(conn, "COPY anpr.plate_read (" BATCH_READ_COLUMNS ") FROM STDIN", batch->reads.data,
                batch->reads.len, err) != 0)
         goto fail;
@@ -922,53 +983,133 @@ fail:
 }
 
 /*
- * Some rows may be stored already (resends): stage the rows, then insert what is new. Adds the
- * rows inserted to *reads and *hits.
+ * Each staged read's fate (enum batch_fate), in one statement. An identity already stored:
+ * the same content is a resend (1), other content a conflict (2). A new identity: its first
+ * row in the batch is stored (0); a later row with the same content is a resend, with other
+ * content a conflict. Content is the digest; where one side has none (stored before digests
+ * were kept), the read's time decides.
  */
-static int s_write_slow(PGconn *conn, const char *reads_data, size_t reads_len,
-                        const char *hits_data, size_t hits_len, uint64_t *reads, uint64_t *hits,
+#define S_SAME(a, b)                                                                               \
+    "(CASE WHEN " a ".digest IS NOT NULL AND " b ".digest IS NOT NULL THEN " a ".digest = " b      \
+    ".digest ELSE " a ".read_us = " b ".read_us END)"
+static const char s_fate_sql[] =
+    "UPDATE stage_id s SET fate = CASE "
+    "WHEN i.camera_id IS NOT NULL THEN CASE WHEN " S_SAME(
+        "i",
+        "s") " THEN 1 ELSE 2 END "
+             "WHEN s.ord = w.ord THEN 0 "
+             "WHEN " S_SAME(
+                 "w",
+                 "s") " THEN 1 ELSE 2 END "
+                      "FROM (SELECT DISTINCT ON (camera_id, epoch, seq) camera_id, epoch, seq, "
+                      "ord, digest, "
+                      "read_us FROM stage_id ORDER BY camera_id, epoch, seq, ord) w "
+                      "LEFT JOIN anpr.read_identity i ON i.camera_id = w.camera_id AND i.epoch = "
+                      "w.epoch "
+                      "AND i.seq = w.seq "
+                      "WHERE s.camera_id = w.camera_id AND s.epoch = w.epoch AND s.seq = w.seq";
+
+/* The staged read rows with their identity row's fate (joined by position). */
+#define S_READ_FATE                                                                                \
+    "stage_read r JOIN stage_id s ON s.ord - (SELECT min(ord) FROM stage_id) = "                   \
+    "r.ord - (SELECT min(ord) FROM stage_read)"
+
+/*
+ * Reads [from, to) of the batch, some of which may be stored already (resends), or conflict:
+ * stage them, judge each (s_fate_sql), store the new ones and the HITs of the new and resent
+ * ones, and set each read's fate. Adds the rows inserted to ->stored and ->hits_stored and the
+ * conflicts to ->conflicts.
+ */
+static int s_write_slow(PGconn *conn, struct batch *batch, size_t from, size_t to,
                         struct db_error *err)
 {
-    long long nr, nh = 0;
+    const struct batch_ack *first = &batch->acks[from], *last = &batch->acks[to - 1];
+    size_t reads_len = last->read_off + last->read_len - first->read_off;
+    size_t hits_len = last->hits_off + last->hits_len - first->hits_off;
+    long long nr, nh = 0, nc = 0;
+    PGresult *res = NULL;
 
+    if (batch_id_rows(batch, from, to, &batch->ids) != 0) {
+        snprintf(err->state, sizeof err->state, "53200");
+        snprintf(err->msg, sizeof err->msg, "identity rows: out of memory");
+        return -1;
+    }
     if (s_exec(conn, "BEGIN", "begin", err) != 0)
         return -1;
-    if (s_copy(conn, "COPY stage_read (" BATCH_READ_COLUMNS ") FROM STDIN", reads_data, reads_len,
-               err) != 0)
+    if (s_copy(conn, "COPY stage_id (" BATCH_ID_COLUMNS ") FROM STDIN (FORMAT binary)",
+               batch->ids.data, batch->ids.len, err) != 0 ||
+        s_copy(conn, "COPY stage_read (" BATCH_READ_COLUMNS ") FROM STDIN",
+               batch->reads.data + first->read_off, reads_len, err) != 0 ||
+        s_insert(conn, s_fate_sql, err) < 0 ||
+        s_insert(conn,
+                 "INSERT INTO anpr.read_identity (" BATCH_ID_COLUMNS ") SELECT " BATCH_ID_COLUMNS
+                 " FROM stage_id WHERE fate = 0",
+                 err) < 0)
         goto fail;
     nr = s_insert(conn,
-                  "INSERT INTO anpr.plate_read (" BATCH_READ_COLUMNS ") SELECT " BATCH_READ_COLUMNS
-                  " FROM stage_read ON CONFLICT DO NOTHING",
+                  "INSERT INTO anpr.plate_read (" BATCH_READ_COLUMNS ") SELECT r.read_time, "
+                  "r.camera_id, r.epoch, r.seq, r.plate, r.plate_raw, r.country, r.confidence, "
+                  "r.lane, r.direction, r.latitude, r.longitude, r.image_ref, r.candidates, "
+                  "r.cand_conf, r.received_at FROM " S_READ_FATE " WHERE s.fate = 0",
                   err);
     if (nr < 0)
         goto fail;
     if (hits_len > 0) {
-        if (s_copy(conn, "COPY stage_hit (" BATCH_HIT_COLUMNS ") FROM STDIN", hits_data, hits_len,
-                   err) != 0)
+        if (s_copy(conn, "COPY stage_hit (" BATCH_HIT_COLUMNS ") FROM STDIN",
+                   batch->hits.data + first->hits_off, hits_len, err) != 0)
             goto fail;
+        /* The HITs of a stored or resent read; a conflict's are its read's: not stored. */
         nh = s_insert(conn,
                       "INSERT INTO anpr.hits (" BATCH_HIT_COLUMNS ") SELECT " BATCH_HIT_COLUMNS
-                      " FROM stage_hit ON CONFLICT DO NOTHING",
+                      " FROM stage_hit h WHERE EXISTS (SELECT FROM " S_READ_FATE
+                      " WHERE s.fate < 2 AND r.camera_id = h.camera_id AND r.epoch = h.epoch "
+                      "AND r.seq = h.seq AND r.read_time = h.read_time AND r.plate = h.plate) "
+                      "ON CONFLICT DO NOTHING",
                       err);
         if (nh < 0)
             goto fail;
-        /* A HIT announced again under a new id (a resend of a stored read) keeps the stored
-         * one; its new id becomes an alias, so an operator may acknowledge either. */
-        if (s_insert(conn,
-                     "INSERT INTO anpr.hit_alias (hit_id, stored_hit_id) SELECT s.hit_id, "
-                     "h.hit_id FROM stage_hit s JOIN anpr.hits h ON h.camera_id = s.camera_id "
-                     "AND h.seq = s.seq AND h.read_time = s.read_time AND h.entry_id = s.entry_id "
-                     "WHERE h.hit_id <> s.hit_id ON CONFLICT DO NOTHING",
-                     err) < 0)
+        /* A HIT announced again under a new id (a resend of a stored read anprd no longer
+         * remembered) keeps the stored one; its new id becomes an alias, so an operator may
+         * acknowledge either. */
+        if (s_insert(
+                conn,
+                "INSERT INTO anpr.hit_alias (hit_id, stored_hit_id) SELECT s.hit_id, "
+                "h.hit_id FROM stage_hit s JOIN anpr.hits h ON h.camera_id = s.camera_id "
+                "AND h.epoch = s.epoch AND h.seq = s.seq AND h.read_time = s.read_time "
+                "AND h.entry_id = s.entry_id WHERE h.hit_id <> s.hit_id ON CONFLICT DO NOTHING",
+                err) < 0)
             goto fail;
     }
+    res = PQexec(conn, "SELECT ord - (SELECT min(ord) FROM stage_id), fate FROM stage_id "
+                       "WHERE fate > 0");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        s_err(err, "fates", conn, res);
+        goto fail;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long k, fate;
+        if (util_parse_long(PQgetvalue(res, i, 0), 0, (long long)(to - from - 1), &k) != 0 ||
+            util_parse_long(PQgetvalue(res, i, 1), 1, 2, &fate) != 0) {
+            s_err(err, "fates: unexpected row", conn, NULL);
+            goto fail;
+        }
+        batch->acks[from + (size_t)k].fate = (uint8_t)fate;
+        nc += fate == BATCH_CONFLICT;
+    }
+    PQclear(res);
+    res = NULL;
     if (s_exec(conn, "COMMIT", "commit", err) != 0)
-        return -1;
-    *reads += (uint64_t)nr;
-    *hits += (uint64_t)nh;
+        goto undo;
+    batch->stored += (uint64_t)nr;
+    batch->hits_stored += (uint64_t)nh;
+    batch->conflicts += (uint64_t)nc;
     return 0;
 fail:
+    PQclear(res);
     s_rollback(conn);
+undo:
+    for (size_t i = from; i < to; i++)
+        batch->acks[i].fate = BATCH_STORED;
     return -1;
 }
 
@@ -978,13 +1119,13 @@ int db_write_batch(PGconn *conn, struct batch *batch, struct db_error *err)
         batch->committed = true;
         return 0;
     }
-    /* A row that is there already (unique_violation): a resend. */
+    /* A row that is there already (unique_violation): a resend, or a conflict. */
     if (strcmp(err->state, "23505") != 0)
         return -1;
     batch->stored = 0;
     batch->hits_stored = 0;
-    if (s_write_slow(conn, batch->reads.data, batch->reads.len, batch->hits.data, batch->hits.len,
-                     &batch->stored, &batch->hits_stored, err) != 0)
+    batch->conflicts = 0;
+    if (s_write_slow(conn, batch, 0, batch->nreads, err) != 0)
         return -1;
     batch->slow = true;
     batch->committed = true;
@@ -993,9 +1134,5 @@ int db_write_batch(PGconn *conn, struct batch *batch, struct db_error *err)
 
 int db_write_one(PGconn *conn, struct batch *batch, size_t i, struct db_error *err)
 {
-    const struct batch_ack *a = &batch->acks[i];
-
-    return s_write_slow(conn, batch->reads.data + a->read_off, a->read_len,
-                        batch->hits.data + a->hits_off, a->hits_len, &batch->stored,
-                        &batch->hits_stored, err);
+    return s_write_slow(conn, batch, i, i + 1, err);
 }

@@ -15,6 +15,7 @@
 #include "cam.h"
 #include "idset.h"
 #include "proto.h"
+#include "rid.h"
 #include "wl.h"
 
 /*
@@ -55,6 +56,13 @@ bool db_error_transient(PGconn *conn, const struct db_error *err);
 /* The highest HIT id stored by anprd instance `instance` (0: none). 0, or -1 with err. */
 int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_error *err);
 
+/*
+ * The identities of the newest reads stored (by read time), at most max, oldest first, with
+ * their digests (those stored without one are left out): what ingest remembers at start.
+ * *out (n of them, the caller frees it). 0, or -1 with err.
+ */
+int db_load_identities(PGconn *conn, size_t max, struct rid_entry **out, size_t *n,
+                       struct db_error *err);
 /* Enabled cameras. 0, or -1 with err. */
 int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err);
 

@@ -18,13 +18,13 @@
 #include "match.h"
 #include "metrics.h"
 #include "notify.h"
-#include "pend.h"
 #include "supp.h"
 #include "sync.h"
 #include "plate.h"
 #include "rate.h"
 #include "proto.h"
 #include "retro.h"
+#include "rid.h"
 #include "spool.h"
 #include "util.h"
 #include "writer.h"
@@ -38,6 +38,9 @@
 #define INGEST_REC_MAX           (64 * 1024) /* a read's spool record: its rows and hit rows */
 #define INGEST_MAX_MSG           (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
 #define INGEST_STUCK_US          (10LL * 1000000) /* a batch held this long by the writer is reported */
+/* REJECT.text of a conflict (PROTOCOL.md 7, reason 14). */
+#define S_CONFLICT_TEXT       "read (camera, epoch, seq) already stored with other content"
+#define INGEST_RID_GENERATION (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
 
 /*
  * A read through the first stage of ingest (decoded, checked, normalised, its query made and its
@@ -96,7 +99,7 @@ struct ingest {
     bool writer_busy;           /* a batch is in the writer */
     int64_t writer_since_us;    /* when it got that batch (monotonic) */
     int64_t writer_reported_us; /* when we last said it is taking long */
-    pend_t *pend;               /* reads accepted, not yet committed */
+    rid_t *rid;                 /* identities of the reads accepted lately, with their digests */
     supp_t *supp;               /* recent alerts, for repeat-hit suppression */
     int64_t next_expire_us;     /* when supp is next purged */
     struct stats stats;
@@ -154,8 +157,9 @@ static int s_send_to(ingest_t *self, const uint8_t *id, size_t id_len, const uin
     return zmq_send(self->router, frame, len, ZMQ_DONTWAIT) == (int)len ? 0 : -1;
 }
 
-static void s_reject(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                     uint64_t seq, const struct proto_error *perr)
+/* A REJECT naming the read (camera, epoch, seq); version 2 when the epoch is not 0. */
+static void s_reject_id(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
+                        uint32_t epoch, uint64_t seq, const struct proto_error *perr)
 {
     struct proto_reject rej;
     uint8_t frame[PROTO_MAX_FRAME];
@@ -168,6 +172,7 @@ static void s_reject(ingest_t *self, const uint8_t *id, size_t id_len, const cha
     if (camera && proto_camera_valid(camera))
         snprintf(rej.camera, sizeof rej.camera, "%s", camera);
     rej.seq = rej.camera[0] ? seq : 0;
+    rej.epoch = rej.camera[0] ? epoch : 0;
     rej.reason = (uint16_t)reason;
     snprintf(rej.text, sizeof rej.text, "%s", perr->msg);
     len = proto_encode_reject(&rej, frame, sizeof frame);
@@ -183,15 +188,39 @@ static void s_reject(ingest_t *self, const uint8_t *id, size_t id_len, const cha
     if (now - self->reject_logged_us[reason] >=
         (int64_t)self->conf->log.reject_log_interval_s * 1000000) {
         log_warn("ingest",
-                 "rejected %s from camera %s seq %" PRIu64 ": %s (%" PRIu64
+                 "rejected %s from camera %s seq %" PRIu64 " (epoch %" PRIu32 "): %s (%" PRIu64
                  " more since last report)",
-                 proto_reason_name(reason), rej.camera[0] ? rej.camera : "?", rej.seq, perr->msg,
-                 self->reject_quiet[reason]);
+                 proto_reason_name(reason), rej.camera[0] ? rej.camera : "?", rej.seq, rej.epoch,
+                 perr->msg, self->reject_quiet[reason]);
         self->reject_logged_us[reason] = now;
         self->reject_quiet[reason] = 0;
     } else {
         self->reject_quiet[reason]++;
     }
+}
+
+static void s_reject(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
+                     uint64_t seq, const struct proto_error *perr)
+{
+    s_reject_id(self, id, id_len, camera, 0, seq, perr);
+}
+
+/* A REJECT of read r (its camera, epoch and seq), with a formatted text. */
+static void s_reject_read(ingest_t *self, const uint8_t *id, size_t id_len,
+                          const struct proto_read *r, enum proto_reason reason, const char *fmt,
+                          ...) __attribute__((format(printf, 6, 7)));
+static void s_reject_read(ingest_t *self, const uint8_t *id, size_t id_len,
+                          const struct proto_read *r, enum proto_reason reason, const char *fmt,
+                          ...)
+{
+    struct proto_error perr;
+    va_list ap;
+
+    perr.reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(perr.msg, sizeof perr.msg, fmt, ap);
+    va_end(ap);
+    s_reject_id(self, id, id_len, r->camera, r->epoch, r->seq, &perr);
 }
 
 static void s_reject_reason(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
@@ -221,6 +250,8 @@ static int s_ack_cmp(const void *a, const void *b)
         return c;
     if ((c = strcmp(x->camera, y->camera)) != 0)
         return c;
+    if (x->epoch != y->epoch)
+        return x->epoch < y->epoch ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -235,8 +266,10 @@ static void s_flush_acks(ingest_t *self, const struct batch_ack *who,
 }
 
 /*
- * Acknowledge every read of a committed batch: sorted by reader, camera and seq so that runs
- * of consecutive sequence numbers become one range, and many ranges share one ACK frame.
+ * Acknowledge every read of a committed batch: sorted by reader, camera, epoch and seq so that
+ * runs of consecutive sequence numbers become one range, and many ranges share one ACK frame
+ * (of one version: epoch-0 ranges go in version 1 frames, the others in version 2). A read the
+ * writer found in conflict is refused instead.
  */
 static void s_ack_batch(ingest_t *self, struct batch *b)
 {
@@ -247,14 +280,22 @@ static void s_ack_batch(ingest_t *self, struct batch *b)
     qsort(b->acks, b->nreads, sizeof *b->acks, s_ack_cmp);
     for (size_t i = 0; i < b->nreads; i++) {
         const struct batch_ack *a = &b->acks[i];
-        if (a->refused[0]) {
-            s_reject_reason(self, a->id, a->id_len, a->camera, a->seq, PROTO_E_FIELD,
-                            "the database refused the read (SQLSTATE %s)", a->refused);
+        if (a->refused[0] || a->fate == BATCH_CONFLICT) {
+            struct proto_error perr;
+
+            perr.reason = a->refused[0] ? PROTO_E_FIELD : PROTO_E_CONFLICT;
+            if (a->refused[0])
+                snprintf(perr.msg, sizeof perr.msg, "the database refused the read (SQLSTATE %s)",
+                         a->refused);
+            else
+                snprintf(perr.msg, sizeof perr.msg, "%s", S_CONFLICT_TEXT);
+            s_reject_id(self, a->id, a->id_len, a->camera, a->epoch, a->seq, &perr);
             continue;
         }
         bool same_reader = who && who->id_len == a->id_len && !memcmp(who->id, a->id, a->id_len);
 
-        if (same_reader && n > 0 && strcmp(ranges[n - 1].camera, a->camera) == 0) {
+        if (same_reader && n > 0 && strcmp(ranges[n - 1].camera, a->camera) == 0 &&
+            ranges[n - 1].epoch == a->epoch) {
             struct proto_ack_range *r = &ranges[n - 1];
             if (a->seq == r->first_seq + r->count - 1)
                 continue; /* the same read twice in one batch (a resend) */
@@ -263,23 +304,25 @@ static void s_ack_batch(ingest_t *self, struct batch *b)
                 continue;
             }
         }
-        if (n > 0 && (!same_reader || n == PROTO_ACK_MAX_RANGES)) {
+        if (n > 0 && (!same_reader || n == PROTO_ACK_MAX_RANGES ||
+                      (ranges[0].epoch != 0) != (a->epoch != 0))) {
             s_flush_acks(self, who, ranges, n);
             n = 0;
         }
         who = a;
         snprintf(ranges[n].camera, sizeof ranges[n].camera, "%s", a->camera);
+        ranges[n].epoch = a->epoch;
         ranges[n].first_seq = a->seq;
         ranges[n].count = 1;
         n++;
     }
     if (n > 0)
         s_flush_acks(self, who, ranges, n);
-    self->stats.reads_acked += b->nreads - b->refused;
+    self->stats.reads_acked += b->nreads - b->refused - b->conflicts;
     if (self->metrics) {
         int64_t now = util_now_us();
         for (size_t i = 0; i < b->nreads; i++)
-            if (!b->acks[i].refused[0])
+            if (!b->acks[i].refused[0] && b->acks[i].fate != BATCH_CONFLICT)
                 metrics_hist_latency(&self->msnap.ack_latency, now - b->acks[i].received_us);
     }
 }
@@ -371,8 +414,6 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.db_errors += b->db_errors;
     self->stats.db_reconnects += b->reconnects;
     self->stats.pending -= b->nreads;
-    for (size_t i = 0; i < b->nreads; i++)
-        pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
     if (!b->committed) {
         /* The writer gave up (shutdown): nothing of it is acknowledged. */
         s_batch_put(self, b);
@@ -381,7 +422,7 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.batches++;
     self->stats.batches_slow += b->slow;
     self->stats.reads_stored += b->stored;
-    self->stats.reads_duplicate += b->nreads - b->stored;
+    self->stats.reads_duplicate += b->nreads - b->stored - b->refused - b->conflicts;
     self->stats.hits_stored += b->hits_stored;
     metrics_hist_size(&self->msnap.batch_reads, b->nreads);
     s_publish_batch(self, b, 0);
@@ -552,8 +593,6 @@ static void s_spool_flush(ingest_t *self, bool force)
     self->stats.pending -= b->nreads;
     self->stats.reads_spooled += b->nreads;
     s_group_note(self, durable, now);
-    for (size_t i = 0; i < b->nreads; i++)
-        pend_remove(self->pend, b->acks[i].camera_id, b->acks[i].seq, b->acks[i].time_us);
     s_publish_batch(self, b, durable);
     s_ack_batch(self, b);
     batch_reset(b);
@@ -706,8 +745,10 @@ static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spoo
     struct batch_pub p;
 
     while (batch_pub_next(b, &off, &p)) {
-        /* A read the database refused was not stored, nor were its HITs. */
-        if (p.read < b->nreads && b->acks[p.read].refused[0])
+        /* A read the database refused was not stored, nor were its HITs; a resend the writer
+         * found stored (anprd had forgotten it) was alerted when it was stored. */
+        if (p.read < b->nreads &&
+            (b->acks[p.read].refused[0] || b->acks[p.read].fate != BATCH_STORED))
             continue;
         s_send_hit(self, p.topic, p.tlen, p.covert, p.frame, p.len);
         s_watch_urgent(self, &p, spool_pos);
@@ -1016,7 +1057,7 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     memset(r, 0, sizeof *r);
     if (proto_decode_read(buf, len, r, &perr) != 0) {
         /* The decoder fills fields in wire order, so camera and seq are there when valid. */
-        s_reject(self, id, id_len, r->camera, r->seq, &perr);
+        s_reject_id(self, id, id_len, r->camera, r->epoch, r->seq, &perr);
         return false;
     }
     bool mobile;
@@ -1024,8 +1065,8 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     /* With CURVE, a connection carries the reads of the one camera its key is bound to. Any
      * other code gets the same answer as an unknown one, so a key cannot probe for codes. */
     if (sr->cam < 0 || (bound && strcmp(bound, r->camera) != 0)) {
-        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_CAMERA,
-                        "camera %s is not registered or not enabled", r->camera);
+        s_reject_read(self, id, id_len, r, PROTO_E_CAMERA,
+                      "camera %s is not registered or not enabled", r->camera);
         return false;
     }
     /* One connection gets its share, not the whole ingest: over its rate, a read waits in
@@ -1033,10 +1074,10 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     if (!rate_take(self->rate, id, id_len, util_mono_us(),
                    (uint32_t)self->conf->ingest.peer_rate_per_s,
                    (uint32_t)self->conf->ingest.peer_burst)) {
-        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
-                        "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
-                        "resend later",
-                        self->conf->ingest.peer_rate_per_s, self->conf->ingest.peer_burst);
+        s_reject_read(self, id, id_len, r, PROTO_E_OVERLOAD,
+                      "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
+                      "resend later",
+                      self->conf->ingest.peer_rate_per_s, self->conf->ingest.peer_burst);
         return false;
     }
     /* A fixed camera's place is the one registered for it: a position in its reads (a
@@ -1047,29 +1088,28 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     case PLATE_OK:
         break;
     case PLATE_EMPTY:
-        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_PLATE_EMPTY,
-                        "plate: no letter or digit");
+        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_EMPTY, "plate: no letter or digit");
         return false;
     case PLATE_LONG:
-        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_PLATE_LONG,
-                        "plate: more than %d letters and digits", PLATE_MAX);
+        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_LONG,
+                      "plate: more than %d letters and digits", PLATE_MAX);
         return false;
     default:
-        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_PLATE_INVALID,
-                        "plate: character that is not a letter, digit or separator");
+        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_INVALID,
+                      "plate: character that is not a letter, digit or separator");
         return false;
     }
     if (r->time_us > now + (int64_t)self->conf->ingest.max_future_skew_s * 1000000 ||
         r->time_us < now - (int64_t)self->conf->ingest.max_age_days * 86400 * 1000000) {
-        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_TIME,
-                        "time: %+.0f s from now is outside [-%d days, +%d s]",
-                        (double)(r->time_us - now) / 1e6, self->conf->ingest.max_age_days,
-                        self->conf->ingest.max_future_skew_s);
+        s_reject_read(self, id, id_len, r, PROTO_E_TIME,
+                      "time: %+.0f s from now is outside [-%d days, +%d s]",
+                      (double)(r->time_us - now) / 1e6, self->conf->ingest.max_age_days,
+                      self->conf->ingest.max_future_skew_s);
         return false;
     }
     if (id_len > BATCH_ID_MAX) {
-        s_reject_reason(self, id, id_len, r->camera, r->seq, PROTO_E_FIELD,
-                        "routing id longer than %d bytes", BATCH_ID_MAX);
+        s_reject_read(self, id, id_len, r, PROTO_E_FIELD, "routing id longer than %d bytes",
+                      BATCH_ID_MAX);
         return false;
     }
     memcpy(sr->id, id, id_len);
@@ -1090,8 +1130,19 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     const char *const *readings = sr->q.plate;
     int32_t cam = sr->cam;
     int64_t now = sr->now;
-    size_t nhits = wl_match(self->wl, &sr->q, hits, INGEST_MAX_HITS);
+    uint64_t digest = rid_digest(r);
+    enum rid_seen seen = rid_check(self->rid, cam, r->epoch, r->seq, digest);
     uint64_t hit_ids[INGEST_MAX_HITS];
+
+    /* One identity, one content (PROTOCOL.md 8): another content is refused, never stored. */
+    if (seen == RID_OTHER) {
+        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_CONFLICT, "%s", S_CONFLICT_TEXT);
+        return;
+    }
+    /* A resend of a read taken lately: acknowledged again with the group it joins (so not
+     * before its first copy is durable), stored once by the writer, never alerted again. */
+    bool resent = seen == RID_SAME;
+    size_t nhits = resent ? 0 : wl_match(self->wl, &sr->q, hits, INGEST_MAX_HITS);
 
     if (nhits > INGEST_MAX_HITS) {
         log_warn("ingest",
@@ -1102,33 +1153,25 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     }
     if (!self->cur && !(self->cur = s_batch_get(self)))
         goto overload;
-    int copies = pend_add(self->pend, cam, r->seq, r->time_us);
-    if (copies < 0)
-        goto overload;
     /*
      * Suppression: the vehicle is the listed plate, however it was misread; for a pattern, the
-     * reading that matched (different plates must not suppress each other). A resend of a read
-     * we still hold was alerted (or held back) already: it is stored as held back.
+     * reading that matched (different plates must not suppress each other).
      */
     for (size_t i = 0; i < nhits; i++) {
         const struct wl_entry *e = hits[i].entry;
         const char *key = e->pattern ? readings[hits[i].reading] : e->plate;
-        suppressed[i] =
-            copies > 0 || supp_peek(self->supp, e->id, key ? key : plate, cam, r->time_us,
-                                    e->list->opts.suppress_s, e->list->opts.realert_camera);
+        suppressed[i] = supp_peek(self->supp, e->id, key ? key : plate, cam, r->time_us,
+                                  e->list->opts.suppress_s, e->list->opts.realert_camera);
     }
     for (size_t i = 0; i < nhits && i < INGEST_MAX_HITS; i++)
         hit_ids[i] = hitid_next(&self->hitid, now);
-    if (batch_add(self->cur, r, cam, plate, now, sr->id, sr->id_len, hits, suppressed, hit_ids,
-                  nhits) != 0) {
-        pend_remove(self->pend, cam, r->seq, r->time_us);
+    if (batch_add(self->cur, r, digest, cam, plate, now, sr->id, sr->id_len, hits, suppressed,
+                  hit_ids, nhits) != 0)
         goto overload;
-    }
     if (self->spool && s_spool_append(self) != 0) {
         batch_drop_last(self->cur);
-        pend_remove(self->pend, cam, r->seq, r->time_us);
-        s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
-                        "the spool is full; resend later");
+        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
+                      "the spool is full; resend later");
         return;
     }
     /*
@@ -1136,20 +1179,22 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
      * outbound spool refuses the read: it is not acknowledged (in spool mode its record is kept
      * and stored all the same), and its resend is matched and queued again.
      */
-    if (self->fwd && (nhits > 0 || self->conf->backbone.forward_reads) &&
+    if (self->fwd && !resent && (nhits > 0 || self->conf->backbone.forward_reads) &&
         s_fwd_push(self, r, plate, hits, nhits) != 0) {
         batch_drop_last(self->cur);
-        pend_remove(self->pend, cam, r->seq, r->time_us);
-        s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
-                        "the backbone's spool is full; resend later");
+        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
+                      "the backbone's spool is full; resend later");
         return;
     }
+    /* Taken: remember it (the table is preallocated; this cannot fail for a valid seq). */
+    if (!resent)
+        rid_note(self->rid, cam, r->epoch, r->seq, digest);
     if (self->cur->nreads == 1)
         self->cur->first_mono_us = util_mono_us();
     self->stats.reads_accepted++;
     self->stats.pending++;
     /* Alert at once (and only now that the read is accepted, remember the alert). */
-    for (size_t i = 0; i < nhits && copies == 0; i++) {
+    for (size_t i = 0; i < nhits; i++) {
         const struct wl_entry *e = hits[i].entry;
         const char *key = e->pattern ? readings[hits[i].reading] : e->plate;
         if (suppressed[i]) {
@@ -1171,8 +1216,7 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         log_error("ingest", "out of memory queueing a batch");
     return;
 overload:
-    s_reject_reason(self, sr->id, sr->id_len, r->camera, r->seq, PROTO_E_OVERLOAD,
-                    "out of memory; resend later");
+    s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD, "out of memory; resend later");
 }
 
 /* Take one message off the ROUTER: [routing id][frame]. Returns -1 when none is waiting, 1
@@ -1302,6 +1346,7 @@ static void s_spool_counts(ingest_t *self)
     self->stats.reads_duplicate = wc.duplicate;
     self->stats.hits_stored = wc.hits_stored;
     self->stats.reads_refused = wc.refused;
+    self->stats.reads_conflict = wc.conflict;
     self->stats.db_errors = wc.db_errors;
     self->stats.db_reconnects = wc.reconnects;
     self->stats.spool_depth = ss.depth_records;
@@ -1482,6 +1527,38 @@ static int s_bind(void *sock, const char *endpoint, const char *what, char *err,
 }
 
 /* Open the spool of conf and say what it holds (and what a crash damaged). 0 or -1. */
+/*
+ * The reads in the spool not yet stored were acknowledged: remember their identities before
+ * the writer starts, so that a resend (or a conflict) after a restart is judged at once, as
+ * before it. Records from before digests were kept are left to the writer.
+ */
+static void s_spool_remember(ingest_t *self)
+{
+    char why[256];
+    spool_cursor_t *cur =
+        spool_cursor_new(self->spool, spool_checkpointed(self->spool), why, sizeof why);
+    const void *data;
+    size_t len, n = 0;
+    uint64_t pos;
+
+    if (!cur) {
+        log_warn("ingest", "spool: identities of the backlog not read: %s", why);
+        return;
+    }
+    while (spool_read(cur, &data, &len, &pos, NULL, why, sizeof why) == 1) {
+        int32_t cam;
+        uint32_t epoch;
+        uint64_t seq, digest;
+        if (batch_rec_identity(data, len, &cam, &epoch, &seq, &digest) == 1 &&
+            rid_check(self->rid, cam, epoch, seq, digest) == RID_NEW &&
+            rid_note(self->rid, cam, epoch, seq, digest) == 0)
+            n++;
+    }
+    spool_cursor_destroy(&cur);
+    if (n > 0)
+        log_info("ingest", "spool: %zu read identities of the backlog remembered", n);
+}
+
 static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
 {
     struct spool_opts opts = {.max_bytes = (uint64_t)conf->spool.max_mb << 20};
@@ -1510,6 +1587,7 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
     /* A backlog from before the start is at least as old as the start. */
     if (st.depth_records > 0)
         s_group_note(self, st.durable_pos, util_mono_us());
+    s_spool_remember(self);
     return 0;
 }
 
@@ -1580,14 +1658,14 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     }
     self->conf = conf;
     self->zap = curve ? curve->zap : NULL;
-    self->pend = pend_new();
+    self->rid = rid_new(INGEST_RID_GENERATION);
     self->rate = rate_new(4096);
     self->supp = supp_new();
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->sync_pair || !self->pend || !self->rate || !self->supp || !self->router ||
+    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->router ||
         !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
@@ -1670,7 +1748,7 @@ fail:
     zmq_close(self->router);
     zmq_close(self->pub);
     zmq_close(self->pair);
-    pend_destroy(&self->pend);
+    rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
     free(self);
@@ -1748,7 +1826,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     zmq_close(self->pair);
     cam_table_destroy(&self->cams);
     wl_destroy(&self->wl);
-    pend_destroy(&self->pend);
+    rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
     metrics_peers_destroy(&self->peers);
@@ -1810,6 +1888,15 @@ int ingest_set_metrics(ingest_t *self, metrics_t *metrics)
         return -1;
     self->metrics = metrics;
     return 0;
+}
+
+void ingest_note_identities(ingest_t *self, const struct rid_entry *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rid_check(self->rid, ids[i].camera_id, ids[i].epoch, ids[i].seq, ids[i].digest) ==
+            RID_NEW)
+            rid_note(self->rid, ids[i].camera_id, ids[i].epoch, ids[i].seq, ids[i].digest);
+    log_info("ingest", "remembering %zu read identities", rid_count(self->rid));
 }
 
 const struct stats *ingest_stats(const ingest_t *self)

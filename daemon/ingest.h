@@ -12,6 +12,7 @@
 #include "cam.h"
 #include "conf.h"
 #include "metrics.h"
+#include "rid.h"
 #include "stats.h"
 #include "wl.h"
 #include "zap.h"
@@ -63,5 +64,11 @@ int ingest_resync(ingest_t *self, const char *ocr_classes);
 int ingest_set_metrics(ingest_t *self, metrics_t *metrics);
 
 const struct stats *ingest_stats(const ingest_t *self);
+/*
+ * Remember the identities of reads stored before the start (ids, borrowed), oldest first, so
+ * their resends are known as such; the reads still in the spool are remembered already.
+ */
+#define INGEST_IDS_AT_START (1 << 17)
+void ingest_note_identities(ingest_t *self, const struct rid_entry *ids, size_t n);
 
 #endif

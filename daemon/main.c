@@ -98,7 +98,7 @@ static struct conf *s_load_conf(const char *path)
  * and the writer's temporary tables. 0 or -1 (logged); nothing is returned on -1.
  */
 static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version,
-                       uint64_t *last_hit_id)
+                       struct rid_entry **ids, size_t *nids, uint64_t *last_hit_id)
 {
     struct db_error err;
     size_t skipped = 0;
@@ -117,7 +117,9 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
         log_error("db", "%s", err.msg);
         goto out;
     }
+    /* The newest reads' identities, so a resend that comes after a restart is still known. */
     if (db_max_hit_id(conn, (unsigned)conf->dispatch.instance, last_hit_id, &err) != 0 ||
+        db_load_identities(conn, INGEST_IDS_AT_START, ids, nids, &err) != 0 ||
         db_load_cameras(conn, cams, &err) != 0) {
         log_error("db", "%s", err.msg);
         goto out;
@@ -296,6 +298,8 @@ int main(int argc, char **argv)
     const char *path = ANPR_SYSCONFDIR "/anprd.yaml";
     int check = 0, c, rc = EXIT_INTERNAL;
     struct conf *conf = NULL;
+    struct rid_entry *ids = NULL; /* identities of the newest reads stored, for ingest */
+    size_t nids = 0;
     cam_table_t *cams = NULL;
     wl_t *wl = NULL;
     int64_t version = 0;
@@ -372,7 +376,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (s_load_data(conf, &cams, &wl, &version, &last_hit_id) != 0) {
+    if (s_load_data(conf, &cams, &wl, &version, &ids, &nids, &last_hit_id) != 0) {
         rc = EXIT_DATABASE;
         goto out;
     }
@@ -408,6 +412,9 @@ int main(int argc, char **argv)
                  : EXIT_INTERNAL;
         goto out;
     }
+    ingest_note_identities(ingest, ids, nids);
+    free(ids);
+    ids = NULL;
     if (conf->metrics.listen[0] && s_metrics_start(conf, ingest, &metrics, &rc) != 0)
         goto out;
     log_info("main", "ready: readers on %s, dispatch feed on %s", conf->ingest.endpoint,
@@ -429,6 +436,7 @@ int main(int argc, char **argv)
     notify_send("STOPPING=1");
     log_info("main", "stopping");
 out:
+    free(ids);
     ingest_destroy(&ingest, MAIN_DRAIN_MS);
     zap_destroy(&zap);
     explicit_bzero(curve_secret, sizeof curve_secret);

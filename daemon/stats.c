@@ -44,7 +44,7 @@ void stats_log(const struct stats *s)
         log_info("stats",
                  "spool: spooled=%" PRIu64 " depth=%" PRIu64 " depth_bytes=%" PRIu64
                  " oldest_age_ms=%" PRId64 " full=%" PRIu64 " errors=%" PRIu64
-                 " refused_after_ack=%" PRIu64,
+                 " refused_after_ack=%" PRIu64 " conflict_after_ack=%" PRIu64,
                  s->reads_spooled, s->spool_depth, s->spool_depth_bytes, s->spool_oldest_ms,
-                 s->spool_full, s->spool_errors, s->reads_refused);
+                 s->spool_full, s->spool_errors, s->reads_refused, s->reads_conflict);
 }

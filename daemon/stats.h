@@ -33,6 +33,7 @@ struct stats {
     /* Spool mode. */
     uint64_t reads_spooled;     /* reads made durable in the spool (and acknowledged) */
     uint64_t reads_refused;     /* spooled reads the database refused for their data */
+    uint64_t reads_conflict;    /* spooled reads found in conflict by the writer: not stored */
     uint64_t spool_full;        /* reads refused because the spool was full */
     uint64_t spool_errors;      /* failed spool commits (retried) */
     uint64_t spool_depth;       /* reads in the spool not yet stored (gauge) */

@@ -164,6 +164,7 @@ static void s_commit_rows(writer_t *self, struct batch *batch)
 
     batch->stored = 0;
     batch->hits_stored = 0;
+    batch->conflicts = 0;
     for (size_t i = 0; i < batch->nreads && !atomic_load(&self->stopping);) {
         struct batch_ack *a = &batch->acks[i];
         if (!self->conn && s_connect(self) != 0) {
@@ -181,8 +182,9 @@ static void s_commit_rows(writer_t *self, struct batch *batch)
             continue;
         }
         /* No row data in the log: the camera, the seq and the reason are enough. */
-        log_error("writer", "read %s seq %" PRIu64 " refused by the database: %s", a->camera,
-                  a->seq, err.msg);
+        log_error("writer",
+                  "read %s seq %" PRIu64 " refused by the database (epoch %" PRIu32 "): %s",
+                  a->camera, a->seq, a->epoch, err.msg);
         snprintf(a->refused, sizeof a->refused, "%s", err.state);
         batch->refused++;
         i++;
@@ -265,7 +267,8 @@ static void s_count(writer_t *self, const struct batch *b, uint64_t checkpointed
     self->counts.batches++;
     self->counts.slow_batches += b->slow;
     self->counts.stored += b->stored;
-    self->counts.duplicate += b->nreads - b->stored - b->refused;
+    self->counts.duplicate += b->nreads - b->stored - b->refused - b->conflicts;
+    self->counts.conflict += b->conflicts;
     self->counts.hits_stored += b->hits_stored;
     self->counts.refused += b->refused;
     self->counts.db_errors += b->db_errors;
@@ -345,6 +348,14 @@ static void s_drain(writer_t *self)
                           "read %s seq %" PRIu64 " was acknowledged from the spool but the "
                           "database refused it (SQLSTATE %s); it is not stored",
                           batch->acks[i].camera, batch->acks[i].seq, batch->acks[i].refused);
+            else if (batch->acks[i].fate == BATCH_CONFLICT)
+                /* Acknowledged from the spool before anprd could know: anprd had forgotten
+                 * the identity (or restarted). Counted and said, never stored. */
+                log_error("writer",
+                          "read %s seq %" PRIu64 " (epoch %" PRIu32 ") was acknowledged from "
+                          "the spool but its identity is stored with other content; it is not "
+                          "stored",
+                          batch->acks[i].camera, batch->acks[i].seq, batch->acks[i].epoch);
         if (spool_checkpoint(self->spool, last, err, sizeof err) != 0)
             log_error("writer", "spool checkpoint: %s", err);
         s_count(self, batch, last);

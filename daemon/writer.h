@@ -36,7 +36,8 @@ struct writer_opts {
 struct writer_counts {
     uint64_t batches, slow_batches;
     uint64_t stored;      /* reads inserted */
-    uint64_t duplicate;   /* reads found stored already */
+    uint64_t duplicate;   /* reads found stored already (resends) */
+    uint64_t conflict;    /* reads whose identity is stored with other content: not stored */
     uint64_t hits_stored; /* hit rows inserted */
     uint64_t refused;     /* reads the database refused for their data, after their ACK */
     uint64_t db_errors, reconnects;

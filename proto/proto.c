@@ -1,5 +1,5 @@
 /*
- * proto: encoder and decoder of the anprd wire format, version 1 (see PROTOCOL.md).
+ * proto: encoder and decoder of the anprd wire format, versions 1 and 2 (see PROTOCOL.md).
  *
  * Decoders read through a cursor that never hands out a byte past the frame, and check each
  * field as soon as it is read, so the first problem in wire order is the one reported. Two
@@ -40,6 +40,7 @@ static const char *const s_reason_names[PROTO_REASON_COUNT] = {
     [PROTO_E_CAMERA] = "unknown_camera",
     [PROTO_E_TIME] = "time_out_of_range",
     [PROTO_E_OVERLOAD] = "overload",
+    [PROTO_E_CONFLICT] = "conflict",
 };
 
 const char *proto_match_name(unsigned match)
@@ -411,6 +412,7 @@ static int s_check_read_fixed(const struct proto_read *r, const char *pfx, struc
 struct s_rd {
     const uint8_t *p;
     size_t left;
+    uint8_t version; /* of the frame: its body layout */
 };
 
 static const uint8_t *s_need(struct s_rd *rd, size_t n, const char *pfx, const char *field,
@@ -554,10 +556,10 @@ int proto_peek(const uint8_t *buf, size_t len, uint8_t *type, struct proto_error
     if (buf[0] != PROTO_MAGIC0 || buf[1] != PROTO_MAGIC1)
         return s_fail(err, PROTO_E_MAGIC, "header: magic 0x%02X%02X is not \"AN\" (0x414E)",
                       (unsigned)buf[0], (unsigned)buf[1]);
-    if (buf[2] != PROTO_VERSION)
+    if (buf[2] < PROTO_VERSION || buf[2] > PROTO_VERSION_MAX)
         return s_fail(err, PROTO_E_VERSION,
-                      "header: version %u not supported (this receiver speaks %d)",
-                      (unsigned)buf[2], PROTO_VERSION);
+                      "header: version %u not supported (this receiver speaks %d and %d)",
+                      (unsigned)buf[2], PROTO_VERSION, PROTO_VERSION_MAX);
     body = s_be32(buf + 4);
     if (body > len - PROTO_HDR_LEN)
         return s_fail(err, PROTO_E_TRUNCATED, "header: body length %lu > %zu bytes present",
@@ -582,6 +584,11 @@ static int s_open(const uint8_t *buf, size_t len, uint8_t want, struct s_rd *rd,
     if (type != want)
         return s_fail(err, PROTO_E_TYPE, "header: type %u (%s) where %s was expected",
                       (unsigned)type, s_type_name(type), s_type_name(want));
+    /* Version 2 changed READ, ACK and REJECT; a HIT is version 1 only. */
+    if (type == PROTO_HIT && buf[2] != PROTO_VERSION)
+        return s_fail(err, PROTO_E_VERSION, "header: HIT in version %u (HIT is version %d only)",
+                      (unsigned)buf[2], PROTO_VERSION);
+    rd->version = buf[2];
     rd->p = buf + PROTO_HDR_LEN;
     rd->left = len - PROTO_HDR_LEN;
     return 0;
@@ -613,21 +620,29 @@ static int s_read_body(struct s_rd *rd, const char *pfx, struct proto_read *r,
     uint8_t flags;
     const uint8_t *s;
     size_t n;
+    /* Version 2 has the epoch (u32) right after seq: the identity first. */
+    bool v2 = rd->version == 2;
+    size_t fixed = v2 ? 26 : 22;
 
     /* The fixed fields in one go when they are all there; field by field otherwise, so a short
      * frame is reported at the field it ends in. */
-    if (rd->left >= 22) {
+    if (rd->left >= fixed) {
         const uint8_t *p = rd->p;
         r->seq = s_be64(p);
+        if (v2) {
+            r->epoch = s_be32(p + 8);
+            p += 4;
+        }
         time_raw = s_be64(p + 8);
         r->confidence = s_be16(p + 16);
         r->lane = p[18];
         r->direction = p[19];
         flags = p[20];
         r->ncand = p[21];
-        rd->p += 22;
-        rd->left -= 22;
+        rd->p += fixed;
+        rd->left -= fixed;
     } else if (s_get_u64(rd, &r->seq, pfx, "seq", err) < 0 ||
+               (v2 && s_get_u32(rd, &r->epoch, pfx, "epoch", err) < 0) ||
                s_get_u64(rd, &time_raw, pfx, "time_us", err) < 0 ||
                s_get_u16(rd, &r->confidence, pfx, "confidence", err) < 0 ||
                s_get_u8(rd, &r->lane, pfx, "lane", err) < 0 ||
@@ -646,6 +661,8 @@ static int s_read_body(struct s_rd *rd, const char *pfx, struct proto_read *r,
 
     if (s_check_read_fixed(r, pfx, err) < 0)
         return -1;
+    if (v2 && r->epoch == 0)
+        return s_fail(err, PROTO_E_FIELD, "%s.epoch: 0 in version 2 (epoch 0 is version 1)", pfx);
     if (flags & ~S_FLAG_POSITION)
         return s_fail(err, PROTO_E_FIELD, "%s.flags: unknown bits 0x%02X", pfx,
                       (unsigned)(flags & ~S_FLAG_POSITION));
@@ -753,6 +770,14 @@ int proto_decode_ack(const uint8_t *buf, size_t len, struct proto_ack_range *ran
             s_check_camera(s, n, false, "ACK", name, err) < 0)
             return -1;
         s_copy(a->camera, s, n);
+        a->epoch = 0;
+        if (rd.version == 2) {
+            snprintf(name, sizeof name, "range[%u].epoch", i);
+            if (s_get_u32(&rd, &a->epoch, "ACK", name, err) < 0)
+                return -1;
+            if (a->epoch == 0)
+                return s_fail(err, PROTO_E_FIELD, "ACK.%s: 0 in version 2", name);
+        }
         snprintf(name, sizeof name, "range[%u].first_seq", i);
         if (s_get_u64(&rd, &a->first_seq, "ACK", name, err) < 0 ||
             s_check_seq(a->first_seq, "ACK", name, err) < 0)
@@ -787,6 +812,14 @@ int proto_decode_reject(const uint8_t *buf, size_t len, struct proto_reject *rej
         s_check_camera(s, n, true, "REJECT", "camera", err) < 0)
         return -1;
     s_copy(rej->camera, s, n);
+    if (rd.version == 2) {
+        if (s_get_u32(&rd, &rej->epoch, "REJECT", "epoch", err) < 0)
+            return -1;
+        if (rej->epoch == 0 || n == 0)
+            return s_fail(err, PROTO_E_FIELD, "REJECT.epoch: %lu in version 2 (%s)",
+                          (unsigned long)rej->epoch,
+                          n == 0 ? "no camera to name" : "epoch 0 is version 1");
+    }
     if (s_get_u64(&rd, &rej->seq, "REJECT", "seq", err) < 0 ||
         s_get_u16(&rd, &rej->reason, "REJECT", "reason", err) < 0)
         return -1;
@@ -933,7 +966,7 @@ static void s_put_str16(struct s_wr *w, const char *s, size_t n)
     s_put(w, s, n);
 }
 
-static void s_begin(struct s_wr *w, uint8_t *buf, size_t cap, uint8_t type)
+static void s_begin(struct s_wr *w, uint8_t *buf, size_t cap, uint8_t version, uint8_t type)
 {
     w->p = buf;
     w->cap = buf ? cap : 0;
@@ -941,7 +974,7 @@ static void s_begin(struct s_wr *w, uint8_t *buf, size_t cap, uint8_t type)
     w->full = false;
     s_put_u8(w, PROTO_MAGIC0);
     s_put_u8(w, PROTO_MAGIC1);
-    s_put_u8(w, PROTO_VERSION);
+    s_put_u8(w, version);
     s_put_u8(w, type);
     s_put_u32(w, 0); /* body length, set by s_finish() */
 }
@@ -1008,10 +1041,12 @@ static int s_read_valid(const struct proto_read *r)
     return 0;
 }
 
-/* A READ body; r has passed s_read_valid(). */
-static void s_put_read(struct s_wr *w, const struct proto_read *r)
+/* A READ body, with the epoch in version 2; r has passed s_read_valid(). */
+static void s_put_read(struct s_wr *w, const struct proto_read *r, bool v2)
 {
     s_put_u64(w, r->seq);
+    if (v2)
+        s_put_u32(w, r->epoch);
     s_put_u64(w, (uint64_t)r->time_us);
     s_put_u16(w, r->confidence);
     s_put_u8(w, r->lane);
@@ -1038,8 +1073,8 @@ size_t proto_encode_read(const struct proto_read *r, uint8_t *buf, size_t cap)
 
     if (!r || s_read_valid(r) < 0)
         return 0;
-    s_begin(&w, buf, cap, PROTO_READ);
-    s_put_read(&w, r);
+    s_begin(&w, buf, cap, r->epoch ? 2 : PROTO_VERSION, PROTO_READ);
+    s_put_read(&w, r, r->epoch != 0);
     return s_finish(&w);
 }
 
@@ -1048,22 +1083,30 @@ size_t proto_encode_ack(const struct proto_ack_range *ranges, size_t nranges, ui
 {
     struct s_wr w;
     size_t n;
+    bool v2 = false;
 
     if (!ranges || nranges == 0 || nranges > PROTO_ACK_MAX_RANGES)
         return 0;
+    for (size_t i = 0; i < nranges; i++)
+        v2 |= ranges[i].epoch != 0;
     for (size_t i = 0; i < nranges; i++) {
         const struct proto_ack_range *a = &ranges[i];
 
+        /* One frame, one layout: epoch-0 ranges cannot share a version 2 ACK. */
+        if (v2 && a->epoch == 0)
+            return 0;
         if (!s_len(a->camera, sizeof a->camera, &n) ||
             s_check_camera(S_BYTES(a->camera), n, false, "ACK", "camera", NULL) < 0 ||
             s_check_seq(a->first_seq, "ACK", "first_seq", NULL) < 0 || a->count == 0 ||
             a->count - 1 > S_SEQ_MAX - a->first_seq)
             return 0;
     }
-    s_begin(&w, buf, cap, PROTO_ACK);
+    s_begin(&w, buf, cap, v2 ? 2 : PROTO_VERSION, PROTO_ACK);
     s_put_u16(&w, (uint16_t)nranges);
     for (size_t i = 0; i < nranges; i++) {
         s_put_str8(&w, ranges[i].camera, strlen(ranges[i].camera));
+        if (v2)
+            s_put_u32(&w, ranges[i].epoch);
         s_put_u64(&w, ranges[i].first_seq);
         s_put_u32(&w, ranges[i].count);
     }
@@ -1080,10 +1123,13 @@ size_t proto_encode_reject(const struct proto_reject *rej, uint8_t *buf, size_t 
         rej->reason == PROTO_OK || rej->reason >= PROTO_REASON_COUNT ||
         !s_len(rej->text, sizeof rej->text, &ntext) ||
         s_check_text(S_BYTES(rej->text), ntext, 0, PROTO_REASON_TEXT_MAX, "REJECT", "text", NULL) <
-            0)
+            0 ||
+        (rej->epoch != 0 && ncam == 0))
         return 0;
-    s_begin(&w, buf, cap, PROTO_REJECT);
+    s_begin(&w, buf, cap, rej->epoch ? 2 : PROTO_VERSION, PROTO_REJECT);
     s_put_str8(&w, rej->camera, ncam);
+    if (rej->epoch)
+        s_put_u32(&w, rej->epoch);
     s_put_u64(&w, rej->seq);
     s_put_u16(&w, rej->reason);
     s_put_str8(&w, rej->text, ntext);
@@ -1118,7 +1164,7 @@ size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap)
         s_check_line(S_BYTES(hit->detail), ndetail, PROTO_DETAIL_MAX, "HIT", "detail", NULL) < 0 ||
         s_read_valid(&hit->read) < 0)
         return 0;
-    s_begin(&w, buf, cap, PROTO_HIT);
+    s_begin(&w, buf, cap, PROTO_VERSION, PROTO_HIT);
     s_put_u64(&w, hit->entry_id);
     s_put_u32(&w, hit->list_id);
     s_put_u8(&w, hit->priority);
@@ -1132,7 +1178,7 @@ size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap)
     s_put_str16(&w, hit->instruction, ntext);
     s_put_str8(&w, hit->external_ref, nref);
     s_put_str8(&w, hit->detail, ndetail);
-    s_put_read(&w, &hit->read);
+    s_put_read(&w, &hit->read, false);
     s_put_u64(&w, hit->hit_id);
     return s_finish(&w);
 }

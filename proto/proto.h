@@ -1,5 +1,10 @@
 /*
- * proto: the anprd wire format, version 1 (specified in proto/PROTOCOL.md).
+ * proto: the anprd wire format, versions 1 and 2 (specified in proto/PROTOCOL.md).
+ *
+ * Version 2 adds the reader's boot epoch to READ, ACK and REJECT: a read is identified by
+ * (camera, epoch, seq), and a version 1 read has epoch 0. The encoders pick the version from the
+ * epoch (0: version 1, else 2), so a reader that never sends an epoch never sees a version 2
+ * frame. HIT exists in version 1 only.
  *
  * One frame is one ZeroMQ message part: an 8-byte header (magic "AN", version, type, body length
  * as a big-endian u32) followed by the body. All integers are big-endian. Strings are a u8 (str8)
@@ -16,11 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION   1
-#define PROTO_MAGIC0    0x41 /* 'A' */
-#define PROTO_MAGIC1    0x4E /* 'N' */
-#define PROTO_HDR_LEN   8
-#define PROTO_MAX_FRAME 4096 /* largest frame of any type, header included */
+#define PROTO_VERSION     1    /* the base version: HIT, and READ/ACK/REJECT of epoch 0 */
+#define PROTO_VERSION_MAX 2    /* READ/ACK/REJECT with a boot epoch */
+#define PROTO_MAGIC0      0x41 /* 'A' */
+#define PROTO_MAGIC1      0x4E /* 'N' */
+#define PROTO_HDR_LEN     8
+#define PROTO_MAX_FRAME   4096 /* largest frame of any type, header included */
 
 /* Field limits, in bytes (UTF-8 for plates and texts, ASCII elsewhere). */
 #define PROTO_CAMERA_MAX      32   /* camera id: 1..32 of [A-Za-z0-9._:-] */
@@ -81,6 +87,7 @@ enum proto_reason {
     PROTO_E_CAMERA = 11,        /* camera id not known to anprd */
     PROTO_E_TIME = 12,          /* read time too far in the future or older than retention */
     PROTO_E_OVERLOAD = 13,      /* receiver cannot take the read now; resend later */
+    PROTO_E_CONFLICT = 14,      /* (camera, epoch, seq) already stored with other content */
     PROTO_REASON_COUNT
 };
 
@@ -97,6 +104,7 @@ struct proto_cand {
 
 struct proto_read {
     uint64_t seq;                            /* per-camera sequence number, 1..INT64_MAX */
+    uint32_t epoch;                          /* boot epoch; 0 = a version 1 READ */
     int64_t time_us;                         /* UTC microseconds since 1970-01-01, > 0 */
     uint16_t confidence;                     /* per mille, of the plate text */
     uint8_t lane;                            /* 0 = unknown, else lane number */
@@ -115,12 +123,14 @@ struct proto_read {
 /* A run of reads of one camera with consecutive sequence numbers. */
 struct proto_ack_range {
     char camera[PROTO_CAMERA_MAX + 1];
+    uint32_t epoch;     /* boot epoch of the reads; 0 = version 1 */
     uint64_t first_seq; /* first sequence number of the run, 1..INT64_MAX */
     uint32_t count;     /* >= 1 */
 };
 
 struct proto_reject {
     char camera[PROTO_CAMERA_MAX + 1]; /* "" when the frame could not be decoded that far */
+    uint32_t epoch;                    /* the read's boot epoch; 0 = version 1 (or unknown) */
     uint64_t seq;                      /* 0 when unknown */
     uint16_t reason;                   /* enum proto_reason */
     char text[PROTO_REASON_TEXT_MAX + 1];
@@ -169,7 +179,8 @@ enum proto_utf8 proto_utf8_scan(const uint8_t *s, size_t n, bool plate_rules, si
                                 uint32_t *cp);
 
 /*
- * Check the header of a frame of `len` bytes: magic, version, exact body length, size limit.
+ * Check the header of a frame of `len` bytes: magic, version (1 or 2), exact body length, size
+ * limit.
  * On success stores the type and returns 0; on failure fills err and returns -1. The type is
  * not checked against a list here, so a receiver can say "unexpected type" itself.
  */
@@ -194,7 +205,8 @@ int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit,
 /*
  * Encoders: write a whole frame into buf (cap bytes) and return its length, or 0 when a field
  * breaks a limit or the frame does not fit. Encoders validate like the decoders, so a frame
- * that encodes also decodes.
+ * that encodes also decodes. READ, ACK and REJECT go out in version 2 when an epoch is not 0
+ * (a REJECT with an epoch needs a camera); HIT always in version 1, its read without epoch.
  */
 size_t proto_encode_read(const struct proto_read *r, uint8_t *buf, size_t cap);
 size_t proto_encode_ack(const struct proto_ack_range *ranges, size_t nranges, uint8_t *buf,

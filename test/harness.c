@@ -651,7 +651,7 @@ static int s_take(struct h_acks *a, void *sock, const char *camera, struct proto
         if (proto_decode_ack(buf, (size_t)len, ranges, PROTO_ACK_MAX_RANGES, &nr, &err) != 0)
             h_fatal("bad ACK from anprd: %s", err.msg);
         for (size_t i = 0; i < nr; i++) {
-            if (strcmp(ranges[i].camera, camera) != 0)
+            if (strcmp(ranges[i].camera, camera) != 0 || ranges[i].epoch != a->epoch)
                 continue;
             for (uint64_t s = ranges[i].first_seq; s < ranges[i].first_seq + ranges[i].count; s++)
                 if (s >= a->first && s < a->first + a->n)

@@ -191,11 +191,13 @@ bool h_feed_live(void *dealer, void *sub, const char *camera, uint64_t *seq,
                  const char *fence_plate);
 
 /*
- * Acknowledgement bookkeeping for reads of one camera sent by a test: wait until every seq in
- * [first, first + n) is acknowledged; REJECTs are stored in rejects[] (up to max_rejects).
- * Returns how many of the n were acknowledged.
+ * Acknowledgement bookkeeping for reads of one camera and epoch (0 after h_acks_init; set it
+ * for version 2 reads) sent by a test: wait until every seq in [first, first + n) is
+ * acknowledged; REJECTs are stored in rejects[] (up to max_rejects). Returns how many of the n
+ * were acknowledged.
  */
 struct h_acks {
+    uint32_t epoch;
     uint64_t first;
     size_t n;
     bool *acked;

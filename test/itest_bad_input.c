@@ -108,8 +108,8 @@ int main(void)
     n++;
     cases[n] = (struct bad_case){"bad magic", v, PROTO_E_MAGIC, false};
     cases[n++].f.b[0] = 'X';
-    cases[n] = (struct bad_case){"version 2", v, PROTO_E_VERSION, false};
-    cases[n++].f.b[2] = 2;
+    cases[n] = (struct bad_case){"version 3", v, PROTO_E_VERSION, false};
+    cases[n++].f.b[2] = 3;
     cases[n] = (struct bad_case){"unknown type", v, PROTO_E_TYPE, false};
     cases[n++].f.b[3] = 9;
     cases[n] = (struct bad_case){"ACK from a reader", v, PROTO_E_TYPE, false};

@@ -268,6 +268,17 @@ int main(void)
     CHECK_INT(h_wait_ll(db.admin, sql, COUNT2, 20000), COUNT2);
     CHECK_INT(s_count("true"), made1 + COUNT2);
     CHECK_INT(s_count("seq < 1000"), 0);
+    /* Both runs sent under the one epoch kept in the spool folder (version 2 READs). */
+    char epoch_path[600];
+    snprintf(epoch_path, sizeof epoch_path, "%s/epoch", camdir);
+    char *epoch = h_slurp(epoch_path);
+    CHECK(epoch && atoll(epoch) > 1700000000LL);
+    if (epoch) {
+        epoch[strcspn(epoch, "\n")] = '\0';
+        snprintf(sql, sizeof sql, "epoch = %s", epoch);
+        CHECK_INT(s_count(sql), made1 + COUNT2);
+        free(epoch);
+    }
 
     /* Acknowledged, so out of the camera's backlog at its exit. */
     struct backlog after = s_backlog(camdir);

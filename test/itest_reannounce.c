@@ -32,14 +32,15 @@
 #define LOW     "5-LOW-005" /* not urgent enough */
 #define COVERT  "1-CVT-001" /* urgent, on a covert list */
 #define LATER   "1-NEW-003" /* urgent, read after re-announcement was turned off */
-#define RESENT  "1-RSN-004" /* urgent, its read resent after it was stored: two ids */
+#define RESENT  "1-RSN-004" /* urgent, its read resent after it was stored: one id */
 #define POSTM   "1-PST-006" /* read first, listed (urgent) after: a post-match */
 #define OP      "op_reannounce"
 
-/* What the feed and the covert feed brought, per plate (RESENT under two ids). */
+/* What the feed and the covert feed brought, per plate (RESENT under one id: a resend is not
+ * announced again). */
 static struct h_tally s_tally[] = {{ACKED, false, 0, 0, 0, 0}, {CONTROL, false, 0, 0, 0, 0},
                                    {LOW, false, 0, 0, 0, 0},   {COVERT, false, 0, 0, 0, 0},
-                                   {LATER, false, 0, 0, 0, 0}, {RESENT, true, 0, 0, 0, 0},
+                                   {LATER, false, 0, 0, 0, 0}, {RESENT, false, 0, 0, 0, 0},
                                    {POSTM, false, 0, 0, 0, 0}};
 #define S_NTALLY (sizeof s_tally / sizeof s_tally[0])
 
@@ -214,16 +215,19 @@ int main(void)
     CHECK(h_daemon_stat(&d, " reannounced=") >= 4);
     CHECK_INT(h_daemon_stat(&d, " hits="), produced);
 
-    /* The read of RESENT again, as a camera that lost its ACK sends it: announced under a new
-     * id, an alias of the stored HIT; both are watched. */
+    /* The read of RESENT again, as a camera that lost its ACK sends it: acknowledged again and
+     * stored once, not announced again (PROTOCOL.md 8.1 rule 6): no alias is made. */
     CHECK_INT(
         h_wait_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE plate = '1RSN004'", 1, 5000), 1);
+    int resent_before = s_n(RESENT);
     h_send_read(dealer, &resent);
-    CHECK_INT(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.hit_alias", 1, 5000), 1);
     int64_t deadline2 = util_mono_us() + 5000000;
-    while (s_find(RESENT)->alias == 0 && util_mono_us() < deadline2)
+    while (h_daemon_stat(&d, " duplicate=") < 1 && util_mono_us() < deadline2)
         s_until("", 1, 50);
-    CHECK(s_find(RESENT)->alias != 0);
+    CHECK(h_daemon_stat(&d, " duplicate=") >= 1);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_alias"), 0);
+    CHECK_INT(s_find(RESENT)->alias, 0);
+    CHECK(s_n(RESENT) >= resent_before);
 
     /* A post-match: the car passed before it was listed on an urgent list with a retro-match
      * window; its HIT is announced again like a live one. */
@@ -239,14 +243,14 @@ int main(void)
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hits WHERE post_match"), 1);
 
     /* 3. Acknowledged: once the daemon has asked since (two more of the control), never again.
-     * RESENT by its alias, as an operator would from what the feed showed last. */
+     * RESENT by the console, as an operator would. */
     snprintf(sql, sizeof sql,
              "INSERT INTO anpr.hit_ack (hit_id, decision) VALUES (%" PRIu64 ", 'accepted')",
              s_find(ACKED)->id);
     h_exec(db.admin, sql);
-    char alias[32];
-    snprintf(alias, sizeof alias, "%" PRIu64, s_find(RESENT)->alias);
-    char *ack_argv[] = {getenv("ANPR_CONSOLE"), "ack", alias, "accepted", "--db", op_ci, NULL};
+    char resent_id[32];
+    snprintf(resent_id, sizeof resent_id, "%" PRIu64, s_find(RESENT)->id);
+    char *ack_argv[] = {getenv("ANPR_CONSOLE"), "ack", resent_id, "accepted", "--db", op_ci, NULL};
     CHECK_INT(h_wait(h_spawn(ack_argv, "/dev/null", "/dev/null"), 20000), 0);
     int c = s_n(CONTROL);
     CHECK(s_until(CONTROL, c + 2, 6000));

@@ -1,7 +1,8 @@
 /*
  * test_batch: the COPY rows of a read and its hits, and the spool record of a read: a record
  * added back to another batch gives the same rows and what the writer needs; a malformed
- * record is refused; dropping the last read restores the batch.
+ * record is refused; a record written before read identities (no epoch, no digest) is still
+ * read; dropping the last read restores the batch.
  */
 #include "batch.h"
 
@@ -53,7 +54,7 @@ int main(void)
     /* Three reads, the second with a hit. */
     for (uint64_t s = 1; s <= 3; s++) {
         struct proto_read r = s_read(s, "1-ABC-123");
-        CHECK_INT(batch_add(a, &r, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, &hit_id,
+        CHECK_INT(batch_add(a, &r, 7, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, &hit_id,
                             s == 2 ? 1 : 0),
                   0);
     }
@@ -83,6 +84,102 @@ int main(void)
     CHECK_INT(b->min_day, a->min_day);
     CHECK_INT(b->max_day, a->max_day);
 
+    /* The identity travels too: epoch and digest, and the identity rows. */
+    {
+        struct batch *c = batch_new();
+        struct proto_read r2 = s_read(9, "1-ABC-123");
+        int32_t cam;
+        uint32_t ep;
+        uint64_t sq, dg;
+
+        r2.epoch = 1764288000u;
+        CHECK_INT(batch_add(c, &r2, 0xFEDCBA9876543210ULL, 42, "1ABC123", r2.time_us, id, sizeof id,
+                            NULL, NULL, NULL, 0),
+                  0);
+        size_t n = batch_rec_encode(c, 0, rec, sizeof rec);
+        CHECK_INT(batch_rec_identity(rec, n, &cam, &ep, &sq, &dg), 1);
+        CHECK(cam == 42 && ep == 1764288000u && sq == 9 && dg == 0xFEDCBA9876543210ULL);
+        CHECK_INT(batch_rec_add(b, rec, n), 0);
+        CHECK(b->acks[3].epoch == 1764288000u && b->acks[3].has_digest &&
+              b->acks[3].digest == 0xFEDCBA9876543210ULL);
+        /* Binary COPY: header, one row of five fields (4 + 4 bytes for camera_id, 4 + 8 for
+         * each bigint), trailer. */
+        static const uint8_t want[] = {
+            'P',  'G', 'C', 'O', 'P',  'Y',  '\n', 0xFF, '\r', '\n', 0,    0,
+            0,    0,   0,   0,   0,    0,    0,                                  /* */
+            0,    5,                                                             /* fields */
+            0,    0,   0,   4,   0,    0,    0,    42,                           /* camera */
+            0,    0,   0,   8,   0,    0,    0,    0,    0x69, 0x28, 0xE6, 0x00, /* epoch */
+            0,    0,   0,   8,   0,    0,    0,    0,    0,    0,    0,    9,    /* seq */
+            0,    0,   0,   8,   0x00, 0x06, 0x44, 0xB6, 0x63, 0x3D, 0xE0, 0x09, /* time */
+            0,    0,   0,   8,   0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10, /* digest */
+            0xFF, 0xFF};
+        CHECK_INT(batch_id_rows(c, 0, 1, &c->ids), 0);
+        CHECK_INT(c->ids.len, sizeof want);
+        CHECK(c->ids.len == sizeof want && memcmp(c->ids.data, want, sizeof want) == 0);
+        CHECK(memmem(c->reads.data, c->reads.len, "\t42\t1764288000\t9\t", 17) != NULL);
+        batch_destroy(&c);
+        b->nreads = 3; /* the rest below counts on three */
+        b->reads.len = a->reads.len;
+    }
+
+    /* A record from before identities: its header without tag, epoch and digest, its rows
+     * without the epoch column. Read back with epoch 0, no digest, and the column put in. */
+    {
+        struct {
+            uint32_t read_len, hits_len, nhits;
+            int32_t camera_id, day;
+            uint64_t seq;
+            int64_t time_us;
+            char camera[PROTO_CAMERA_MAX + 1];
+        } h1;
+        char rows[4096], hrows[1024];
+        const struct batch_ack *k = &a->acks[1];
+        struct batch *c = batch_new();
+        int32_t cam;
+        uint32_t ep;
+        uint64_t sq, dg;
+        /* The new rows with the epoch column ("0\t" after the 2nd tab of a read row, the 1st of
+         * a hit row) taken out. */
+        const char *rp = a->reads.data + k->read_off, *hp = a->hits.data + k->hits_off;
+        const char *t2 = memchr(rp, '\t', k->read_len);
+        t2 = (const char *)memchr(t2 + 1, '\t', k->read_len) + 1;
+        const char *t1 = (const char *)memchr(hp, '\t', k->hits_len) + 1;
+        size_t rn = (size_t)(t2 - rp), hn = (size_t)(t1 - hp);
+
+        CHECK(strncmp(t2, "0\t", 2) == 0 && strncmp(t1, "0\t", 2) == 0);
+        memcpy(rows, rp, rn);
+        memcpy(rows + rn, t2 + 2, k->read_len - rn - 2);
+        memcpy(hrows, hp, hn);
+        memcpy(hrows + hn, t1 + 2, k->hits_len - hn - 2);
+        memset(&h1, 0, sizeof h1);
+        h1.read_len = k->read_len - 2;
+        h1.hits_len = k->hits_len - 2;
+        h1.nhits = 1;
+        h1.camera_id = 42;
+        h1.day = k->day;
+        h1.seq = k->seq;
+        h1.time_us = k->time_us;
+        snprintf(h1.camera, sizeof h1.camera, "%s", k->camera);
+        memcpy(rec, &h1, sizeof h1);
+        memcpy(rec + sizeof h1, rows, h1.read_len);
+        memcpy(rec + sizeof h1 + h1.read_len, hrows, h1.hits_len);
+        size_t n = sizeof h1 + h1.read_len + h1.hits_len;
+        CHECK_INT(batch_rec_identity(rec, n, &cam, &ep, &sq, &dg), 0);
+        CHECK(cam == 42 && ep == 0 && sq == k->seq);
+        CHECK_INT(batch_rec_add(c, rec, n), 0);
+        CHECK(c->acks[0].epoch == 0 && !c->acks[0].has_digest && c->acks[0].seq == k->seq);
+        CHECK_INT(c->reads.len, k->read_len);
+        CHECK_INT(c->hits.len, k->hits_len);
+        CHECK(memcmp(c->reads.data, rp, k->read_len) == 0);
+        CHECK(memcmp(c->hits.data, hp, k->hits_len) == 0);
+        CHECK_INT(batch_id_rows(c, 0, 1, &c->ids), 0);
+        /* its digest field is NULL (length -1), just before the trailer */
+        CHECK(c->ids.len > 6 &&
+              memcmp(c->ids.data + c->ids.len - 6, "\xFF\xFF\xFF\xFF\xFF\xFF", 6) == 0);
+        batch_destroy(&c);
+    }
+
     /* Malformed: too short, lengths that do not add up, a record that does not fit. */
     size_t len = batch_rec_encode(a, 1, rec, sizeof rec);
     CHECK_INT(batch_rec_add(b, rec, 10), -1);
@@ -95,7 +192,8 @@ int main(void)
     /* Dropping the last read (with its hit) gives the batch as it was before it. */
     size_t reads_len = a->reads.len, hits_len = a->hits.len;
     struct proto_read r = s_read(4, "1-ABC-123");
-    CHECK_INT(batch_add(a, &r, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, &hit_id, 1), 0);
+    CHECK_INT(batch_add(a, &r, 7, 42, "1ABC123", r.time_us, id, sizeof id, &m, &supp, &hit_id, 1),
+              0);
     CHECK_INT(a->nhits, 2);
     batch_drop_last(a);
     CHECK_INT(a->nreads, 3);

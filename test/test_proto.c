@@ -39,11 +39,26 @@ static const char v_reject[] = "41 4E 01 03 00 00 00 35 06 63 61 6D 2D 30 31 00\
                                "00 00 00 00 00 00 07 00 0A 23 52 45 41 44 2E 70\n"
                                "6C 61 74 65 3A 20 69 6E 76 61 6C 69 64 20 55 54\n"
                                "46 2D 38 20 61 74 20 62 79 74 65 20 33\n";
-static const char v_reject_version[] = "41 4E 01 03 00 00 00 44 00 00 00 00 00 00 00 00\n"
-                                       "00 00 04 38 68 65 61 64 65 72 3A 20 76 65 72 73\n"
-                                       "69 6F 6E 20 32 20 6E 6F 74 20 73 75 70 70 6F 72\n"
+static const char v_reject_version[] = "41 4E 01 03 00 00 00 4A 00 00 00 00 00 00 00 00\n"
+                                       "00 00 04 3E 68 65 61 64 65 72 3A 20 76 65 72 73\n"
+                                       "69 6F 6E 20 33 20 6E 6F 74 20 73 75 70 70 6F 72\n"
                                        "74 65 64 20 28 74 68 69 73 20 72 65 63 65 69 76\n"
-                                       "65 72 20 73 70 65 61 6B 73 20 31 29\n";
+                                       "65 72 20 73 70 65 61 6B 73 20 31 20 61 6E 64 20\n"
+                                       "32 29\n";
+/* Version 2: the minimal READ of 10.1 with boot epoch 1764288000, its ACK, a conflict. */
+static const char v_read_v2[] = "41 4E 02 01 00 00 00 2B 00 00 00 00 00 00 00 01\n"
+                                "69 28 E6 00 00 06 44 BD 47 9B 2C 80 03 90 00 00\n"
+                                "00 00 06 63 61 6D 2D 30 31 07 31 41 42 43 31 32\n"
+                                "33 00 00\n";
+static const char v_ack_v2[] = "41 4E 02 02 00 00 00 19 00 01 06 63 61 6D 2D 30\n"
+                               "31 69 28 E6 00 00 00 00 00 00 00 00 01 00 00 00\n"
+                               "03\n";
+static const char v_reject_v2[] = "41 4E 02 03 00 00 00 51 06 63 61 6D 2D 30 31 69\n"
+                                  "28 E6 00 00 00 00 00 00 00 00 01 00 0E 3B 72 65\n"
+                                  "61 64 20 28 63 61 6D 65 72 61 2C 20 65 70 6F 63\n"
+                                  "68 2C 20 73 65 71 29 20 61 6C 72 65 61 64 79 20\n"
+                                  "73 74 6F 72 65 64 20 77 69 74 68 20 6F 74 68 65\n"
+                                  "72 20 63 6F 6E 74 65 6E 74\n";
 static const char v_hit[] = "41 4E 01 04 00 00 00 E9 00 00 00 00 00 00 03 E9\n"
                             "00 00 00 03 02 01 00 00 13 47 65 73 74 6F 6C 65\n"
                             "6E 20 76 6F 65 72 74 75 69 67 65 6E 06 73 74 6F\n"
@@ -170,7 +185,7 @@ static void s_vec_reject_version(struct proto_reject *rej)
 {
     memset(rej, 0, sizeof *rej);
     rej->reason = PROTO_E_VERSION;
-    strcpy(rej->text, "header: version 2 not supported (this receiver speaks 1)");
+    strcpy(rej->text, "header: version 3 not supported (this receiver speaks 1 and 2)");
 }
 
 static void s_vec_hit(struct proto_hit *h)
@@ -438,6 +453,7 @@ static void s_test_reason_names(void)
         "unknown_camera",
         "time_out_of_range",
         "overload",
+        "conflict",
     };
 
     CHECK_INT(sizeof names / sizeof names[0], PROTO_REASON_COUNT);
@@ -447,6 +463,84 @@ static void s_test_reason_names(void)
     CHECK_STR(proto_reason_name((enum proto_reason)99), "unknown");
     CHECK_INT(PROTO_E_VERSION, 4);
     CHECK_INT(PROTO_E_OVERLOAD, 13);
+    CHECK_INT(PROTO_E_CONFLICT, 14);
+}
+
+/* Version 2 (PROTOCOL.md 10.11 to 10.13): the epoch goes with READ, ACK and REJECT. */
+static void s_test_v2_vectors(void)
+{
+    struct proto_read r, out;
+    struct proto_ack_range a[2], ao[PROTO_ACK_MAX_RANGES];
+    struct proto_reject rej, rej_out;
+    struct proto_error err;
+    uint8_t buf[PROTO_MAX_FRAME], v1[PROTO_MAX_FRAME];
+    size_t n, n1, na = 0;
+
+    s_vec_read_min(&r);
+    r.epoch = 1764288000u;
+    n = proto_encode_read(&r, buf, sizeof buf);
+    vec_check_hex("read_v2", buf, n, v_read_v2);
+    CHECK_INT(proto_decode_read(buf, n, &out, &err), 0);
+    CHECK(s_read_eq(&r, &out));
+    CHECK_INT(out.epoch, 1764288000u);
+    /* The same read in version 1: 4 bytes less, epoch 0, the rest the same. */
+    n1 = vec_unhex(v_read_min, v1, sizeof v1);
+    CHECK(n == n1 + 4 && memcmp(buf + 8, v1 + 8, 8) == 0 &&
+          memcmp(buf + 20, v1 + 16, n1 - 16) == 0);
+    CHECK_INT(proto_decode_read(v1, n1, &out, &err), 0);
+    CHECK_INT(out.epoch, 0);
+
+    memset(a, 0, sizeof a);
+    strcpy(a[0].camera, "cam-01");
+    a[0].epoch = 1764288000u;
+    a[0].first_seq = 1;
+    a[0].count = 3;
+    n = proto_encode_ack(a, 1, buf, sizeof buf);
+    vec_check_hex("ack_v2", buf, n, v_ack_v2);
+    CHECK_INT(proto_decode_ack(buf, n, ao, PROTO_ACK_MAX_RANGES, &na, &err), 0);
+    CHECK_INT(na, 1);
+    CHECK_INT(ao[0].epoch, 1764288000u);
+    CHECK_INT(ao[0].first_seq, 1);
+    CHECK_INT(ao[0].count, 3);
+    /* One layout per frame: epoch 0 cannot share a version 2 ACK. */
+    a[1] = a[0];
+    a[1].epoch = 0;
+    CHECK_INT(proto_encode_ack(a, 2, buf, sizeof buf), 0);
+
+    memset(&rej, 0, sizeof rej);
+    strcpy(rej.camera, "cam-01");
+    rej.epoch = 1764288000u;
+    rej.seq = 1;
+    rej.reason = PROTO_E_CONFLICT;
+    strcpy(rej.text, "read (camera, epoch, seq) already stored with other content");
+    n = proto_encode_reject(&rej, buf, sizeof buf);
+    vec_check_hex("reject_v2", buf, n, v_reject_v2);
+    CHECK_INT(proto_decode_reject(buf, n, &rej_out, &err), 0);
+    CHECK_INT(rej_out.epoch, 1764288000u);
+    CHECK_INT(rej_out.seq, 1);
+    CHECK_INT(rej_out.reason, PROTO_E_CONFLICT);
+    /* epoch 0: the same REJECT in version 1 */
+    rej.epoch = 0;
+    n = proto_encode_reject(&rej, buf, sizeof buf);
+    CHECK(n > 0 && buf[2] == 1);
+    CHECK_INT(proto_decode_reject(buf, n, &rej_out, &err), 0);
+    CHECK_INT(rej_out.reason, PROTO_E_CONFLICT);
+    /* an epoch needs a camera to name */
+    rej.epoch = 5;
+    rej.camera[0] = '\0';
+    CHECK_INT(proto_encode_reject(&rej, buf, sizeof buf), 0);
+
+    /* A HIT stays version 1: the read inside carries no epoch. */
+    {
+        struct proto_hit h, ho;
+
+        s_vec_hit(&h);
+        h.read.epoch = 77;
+        n = proto_encode_hit(&h, buf, sizeof buf);
+        CHECK(n > 0 && buf[2] == 1);
+        CHECK_INT(proto_decode_hit(buf, n, &ho, &err), 0);
+        CHECK_INT(ho.read.epoch, 0);
+    }
 }
 
 static void s_test_read_vectors(void)
@@ -698,14 +792,14 @@ static void s_test_header(void)
     buf[1] = 'N';
 
     /* magic is checked before version, version before length */
-    buf[2] = 2;
+    buf[2] = 3;
     buf[0] = 'a';
     CHECK_INT(proto_peek(buf, n, &type, &err), -1);
     CHECK_INT(err.reason, PROTO_E_MAGIC);
     buf[0] = 'A';
     CHECK_INT(proto_peek(buf, n, &type, &err), -1);
     CHECK_INT(err.reason, PROTO_E_VERSION);
-    CHECK_STR(err.msg, "header: version 2 not supported (this receiver speaks 1)");
+    CHECK_STR(err.msg, "header: version 3 not supported (this receiver speaks 1 and 2)");
     buf[2] = 0;
     CHECK_INT(proto_peek(buf, n, &type, &err), -1);
     CHECK_INT(err.reason, PROTO_E_VERSION);
@@ -1189,7 +1283,7 @@ static void s_test_read_partial(void)
     CHECK_STR(r.camera, "");
 
     /* header failures leave the whole struct zeroed */
-    b.b[2] = 2;
+    b.b[2] = 3;
     CHECK_INT(proto_decode_read(b.b, b.n, &r, &err), -1);
     CHECK_INT(err.reason, PROTO_E_VERSION);
     CHECK_INT(r.seq, 0);
@@ -1357,7 +1451,7 @@ static void s_test_reject(void)
     s_reject_frame(&b, STR("cam-01"), 3, 0, STR(""));
     CHECK_INT(proto_decode_reject(b.b, b.n, &out, &err), -1);
     CHECK_INT(err.reason, PROTO_E_FIELD);
-    CHECK_CONTAINS(err.msg, "REJECT.reason: 0 not in 1..13");
+    CHECK_CONTAINS(err.msg, "REJECT.reason: 0 not in 1..14");
     s_reject_frame(&b, STR("cam-01"), 3, PROTO_REASON_COUNT, STR(""));
     CHECK_INT(proto_decode_reject(b.b, b.n, &out, &err), -1);
     CHECK_INT(err.reason, PROTO_E_FIELD);
@@ -1957,16 +2051,16 @@ static const struct {
      "00 06 44 BD 47 9B 2C 80 03 90 00 00 00 00 06 63\n"
      "61 6D 2D 30 31 07 31 41 42 43 31 32 33 00 00\n",
      PROTO_E_MAGIC, "header: magic 0x414D is not \"AN\" (0x414E)"},
-    {"M04 version 2", PROTO_READ,
-     "41 4E 02 01 00 00 00 27 00 00 00 00 00 00 00 01\n"
+    {"M04 version 3", PROTO_READ,
+     "41 4E 03 01 00 00 00 27 00 00 00 00 00 00 00 01\n"
      "00 06 44 BD 47 9B 2C 80 03 90 00 00 00 00 06 63\n"
      "61 6D 2D 30 31 07 31 41 42 43 31 32 33 00 00\n",
-     PROTO_E_VERSION, "header: version 2 not supported (this receiver speaks 1)"},
+     PROTO_E_VERSION, "header: version 3 not supported (this receiver speaks 1 and 2)"},
     {"M05 version 0", PROTO_READ,
      "41 4E 00 01 00 00 00 27 00 00 00 00 00 00 00 01\n"
      "00 06 44 BD 47 9B 2C 80 03 90 00 00 00 00 06 63\n"
      "61 6D 2D 30 31 07 31 41 42 43 31 32 33 00 00\n",
-     PROTO_E_VERSION, "header: version 0 not supported (this receiver speaks 1)"},
+     PROTO_E_VERSION, "header: version 0 not supported (this receiver speaks 1 and 2)"},
     {"M06 body length 39, 38 bytes present", PROTO_READ,
      "41 4E 01 01 00 00 00 27 00 00 00 00 00 00 00 01\n"
      "00 06 44 BD 47 9B 2C 80 03 90 00 00 00 00 06 63\n"
@@ -2183,6 +2277,34 @@ static const struct {
      "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
      "30 31 07 31 41 42 43 31 32 33 00 00\n",
      PROTO_E_FIELD, "HIT.entry_plate: byte 0x23 at 2 not in [A-Z0-9?*]"},
+    {"M43 version 2 READ with epoch 0", PROTO_READ,
+     "41 4E 02 01 00 00 00 2B 00 00 00 00 00 00 00 01\n"
+     "00 00 00 00 00 06 44 BD 47 9B 2C 80 03 90 00 00\n"
+     "00 00 06 63 61 6D 2D 30 31 07 31 41 42 43 31 32\n"
+     "33 00 00\n",
+     PROTO_E_FIELD, "READ.epoch: 0 in version 2 (epoch 0 is version 1)"},
+    {"M44 a version 1 READ body under version 2", PROTO_READ,
+     "41 4E 02 01 00 00 00 27 00 00 00 00 00 00 00 01\n"
+     "00 06 44 BD 47 9B 2C 80 03 90 00 00 00 00 06 63\n"
+     "61 6D 2D 30 31 07 31 41 42 43 31 32 33 00 00\n",
+     PROTO_E_TRUNCATED, "READ.camera: truncated (needs 45 bytes, 12 left)"},
+    {"M45 version 2 ACK range with epoch 0", PROTO_ACK,
+     "41 4E 02 02 00 00 00 19 00 01 06 63 61 6D 2D 30\n"
+     "31 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00\n"
+     "03\n",
+     PROTO_E_FIELD, "ACK.range[0].epoch: 0 in version 2"},
+    {"M46 HIT in version 2", PROTO_HIT,
+     "41 4E 02 04 00 00 00 8C 00 00 00 00 00 00 07 F8\n"
+     "00 00 00 07 04 02 00 01 13 47 65 7A 6F 63 68 74\n"
+     "65 20 76 6F 65 72 74 75 69 67 65 6E 06 77 61 6E\n"
+     "74 65 64 07 31 41 38 43 31 32 33 00 00 15 56 6F\n"
+     "6C 67 65 6E 2C 20 6E 69 65 74 20 73 74 6F 70 70\n"
+     "65 6E 2E 00 10 38 20 72 65 61 64 20 61 73 20 42\n"
+     "20 61 74 20 33 00 00 00 00 00 00 00 01 00 06 44\n"
+     "BD 47 9B 2C 80 03 90 00 00 00 00 06 63 61 6D 2D\n"
+     "30 31 07 31 41 42 43 31 32 33 00 00 00 00 00 00\n"
+     "00 0F 46 2B\n",
+     PROTO_E_VERSION, "header: HIT in version 2 (HIT is version 1 only)"},
 };
 
 static void s_test_malformed_table(void)
@@ -2396,7 +2518,8 @@ static void s_test_mutations(void)
 static void s_test_doc(const char *path, bool required)
 {
     const char *vecs[] = {v_read_min,       v_read_full, v_read_pos, v_ack,     v_reject,
-                          v_reject_version, v_hit,       v_hit_cand, v_hit_ocr, v_hit_pattern};
+                          v_reject_version, v_hit,       v_hit_cand, v_hit_ocr, v_hit_pattern,
+                          v_read_v2,        v_ack_v2,    v_reject_v2};
     char *doc = vec_read_doc(path);
 
     if (!doc) {
@@ -2479,6 +2602,7 @@ int main(int argc, char **argv)
 {
     s_test_reason_names();
     s_test_read_vectors();
+    s_test_v2_vectors();
     s_test_other_vectors();
     s_test_header();
     s_test_truncation();

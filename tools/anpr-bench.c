@@ -668,8 +668,8 @@ static int s_copy(const struct opts *o)
         char plate[PLATE_MAX + 1];
         s_make_read(o, &g, i, &r);
         plate_normalise(r.plate, plate);
-        if (batch_add(b, &r, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL, NULL,
-                      NULL, 0) != 0)
+        if (batch_add(b, &r, 0, ids[i % o->cameras], plate, now, (const uint8_t *)"x", 1, NULL,
+                      NULL, NULL, 0) != 0)
             goto out;
     }
     int64_t t0 = util_mono_us();

@@ -23,6 +23,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -123,6 +125,9 @@ struct app {
     uint64_t seed;
     bool have_seed, have_start_seq;
     const char *spool_dir;
+    uint32_t epoch;  /* boot epoch of every read (0: version 1 frames) */
+    bool have_epoch; /* --epoch given */
+    bool new_epoch;  /* --new-epoch: the counter starts over */
 
     struct camera *cams;
     size_t ncams, cams_cap, nrr, rr_next; /* the first nrr cameras came from --camera */
@@ -191,7 +196,12 @@ static void s_usage(FILE *f)
             "  --stats-interval S   print counters to stderr every S seconds (default 0 = off)\n"
             "  --dump-acked FILE    at exit, write \"camera<TAB>seq\" per acknowledged read\n"
             "  --spool DIR          keep unacknowledged reads on disk in DIR; at start, resend\n"
-            "                       the reads a previous run left there first\n"
+            "                       the reads a previous run left there first. DIR also keeps\n"
+            "                       the boot epoch: version 2 READs, epoch = first start (s)\n"
+            "  --epoch N            send version 2 READs of epoch N (1..4294967295); with\n"
+            "                       --spool, kept in DIR as its epoch from now on\n"
+            "  --new-epoch          with --spool: the counter starts over (e.g. --start-seq 1\n"
+            "                       again): take a new epoch (now in s, above the old one)\n"
             "  --quiet              no progress or warning lines on stderr, only errors\n"
             "  --help, --version\n"
             "\n"
@@ -491,7 +501,7 @@ static int s_ack_range(struct app *a, const struct proto_ack_range *r)
     struct camera *c;
     uint64_t lo, hi, n;
 
-    if (ci < 0 || r->count == 0)
+    if (ci < 0 || r->count == 0 || r->epoch != a->epoch)
         return 0;
     c = &a->cams[ci];
     if (c->outstanding == 0)
@@ -559,6 +569,8 @@ static void s_on_reject(struct app *a, const struct proto_reject *rej)
                 s_esc(rej->camera, c, sizeof(c)), rej->seq, name, s_esc(rej->text, t, sizeof(t)));
     if (rej->reason == PROTO_E_OVERLOAD)
         return; /* keep it: resent after --resend-ms */
+    if (rej->epoch != a->epoch)
+        return; /* not one of ours */
     ci = s_camera_find(a, rej->camera);
     if (ci < 0)
         return;
@@ -740,6 +752,7 @@ static int s_next_read(struct app *a, struct proto_read *r, uint32_t *cam)
 
     struct camera *c = &a->cams[*cam];
     r->seq = c->next_seq++;
+    r->epoch = a->epoch;
     r->time_us = util_now_us();
     snprintf(r->camera, sizeof(r->camera), "%s", c->code);
     snprintf(r->image_ref, sizeof(r->image_ref), "img://%s/%" PRIu64 ".jpg", c->code, r->seq);
@@ -994,6 +1007,71 @@ struct found {
  * checkpoint back as an outstanding read (unsent, so it goes out first). Each camera's next seq
  * goes past the highest one recovered. Also sets up the outstanding reads' pool. 0 or -1.
  */
+/*
+ * --spool: the boot epoch kept in DIR/epoch (decimal). Made at the first start (now in
+ * seconds), replaced by --epoch, or by a new one with --new-epoch (now in seconds, above the
+ * old one). *save says whether the file must be written (s_epoch_save, once the spool is
+ * known to hold no reads of another epoch). 0, or -1 (said).
+ */
+static int s_epoch_load(struct app *a, bool *save)
+{
+    char path[4096], buf[32];
+    long long v = 0;
+    FILE *f;
+
+    if (mkdir(a->spool_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, PROG ": --spool %s: %s\n", a->spool_dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/epoch", a->spool_dir);
+    if ((f = fopen(path, "r")) != NULL) {
+        bool ok = fgets(buf, sizeof(buf), f) != NULL;
+        fclose(f);
+        buf[strcspn(buf, "\n")] = '\0';
+        if (!ok || util_parse_long(buf, 1, UINT32_MAX, &v) != 0) {
+            fprintf(stderr, PROG ": %s: not an epoch (1..4294967295)\n", path);
+            return -1;
+        }
+        if (!a->have_epoch && !a->new_epoch) {
+            a->epoch = (uint32_t)v;
+            *save = false;
+            return 0;
+        }
+    } else if (errno != ENOENT) {
+        fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (!a->have_epoch) {
+        long long now = util_now_us() / 1000000;
+        a->epoch = (uint32_t)(now > v && now <= (long long)UINT32_MAX ? now : v + 1);
+        if (a->epoch == 0) {
+            fprintf(stderr, PROG ": %s: no epoch left after %lld\n", path, v);
+            return -1;
+        }
+    }
+    *save = true;
+    return 0;
+}
+
+/* Write DIR/epoch: a temporary file, flushed and renamed, so a crash keeps one or the other. */
+static int s_epoch_save(const struct app *a)
+{
+    char path[4096], tmp[4200], buf[32];
+
+    snprintf(path, sizeof(path), "%s/epoch", a->spool_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int n = snprintf(buf, sizeof(buf), "%" PRIu32 "\n", a->epoch);
+    bool ok = fd >= 0 && write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int s_spool_open(struct app *a)
 {
     struct spool_report rep;
@@ -1049,6 +1127,14 @@ static int s_spool_open(struct app *a)
             a->ck.v[id - a->ck.base].settled = true;
             bad++;
             continue;
+        }
+        if (r.epoch != a->epoch) {
+            /* Answers name the epoch: one run serves one. */
+            fprintf(stderr,
+                    PROG ": --spool %s holds unsettled reads of epoch %" PRIu32 ", not %" PRIu32
+                         "; run with that epoch until they are settled\n",
+                    a->spool_dir, r.epoch, a->epoch);
+            goto out;
         }
         if (nf == fcap) {
             size_t ncap = fcap ? fcap * 2 : 1024;
@@ -1446,6 +1532,8 @@ enum {
     OPT_STATS_INTERVAL,
     OPT_DUMP_ACKED,
     OPT_SPOOL,
+    OPT_EPOCH,
+    OPT_NEW_EPOCH,
     OPT_QUIET,
     OPT_HELP,
     OPT_VERSION,
@@ -1472,6 +1560,8 @@ static const struct option s_options[] = {
     {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
     {"dump-acked", required_argument, NULL, OPT_DUMP_ACKED},
     {"spool", required_argument, NULL, OPT_SPOOL},
+    {"epoch", required_argument, NULL, OPT_EPOCH},
+    {"new-epoch", no_argument, NULL, OPT_NEW_EPOCH},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -1582,6 +1672,15 @@ static int s_parse_args(struct app *a, int argc, char **argv)
             if (*optarg == '\0')
                 return cli_bad_value(PROG, "--spool", optarg, "a directory");
             a->spool_dir = optarg;
+            break;
+        case OPT_EPOCH:
+            if (util_parse_long(optarg, 1, UINT32_MAX, &v) != 0)
+                return cli_bad_value(PROG, "--epoch", optarg, "a whole number 1..4294967295");
+            a->epoch = (uint32_t)v;
+            a->have_epoch = true;
+            break;
+        case OPT_NEW_EPOCH:
+            a->new_epoch = true;
             break;
         case OPT_QUIET:
             a->quiet = true;
@@ -1786,8 +1885,15 @@ int main(int argc, char **argv)
     if (a.csv_path != NULL && s_load_csv(&a) != 0)
         goto cleanup;
 
+    if (a.new_epoch && (a.spool_dir == NULL || a.have_epoch)) {
+        fprintf(stderr, PROG ": --new-epoch needs --spool (and no --epoch)\n");
+        ret = 2;
+        goto cleanup;
+    }
     if (a.spool_dir != NULL) {
-        if (s_spool_open(&a) != 0)
+        bool save = false;
+        if (s_epoch_load(&a, &save) != 0 || s_spool_open(&a) != 0 ||
+            (save && s_epoch_save(&a) != 0))
             goto cleanup;
     } else if (s_outq_init(&a.q, a.window) != 0) {
         fprintf(stderr, PROG ": out of memory for --window %" PRIu32 "\n", a.window);
