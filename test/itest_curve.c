@@ -371,7 +371,9 @@ int main(void)
     CHECK(done == console && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     if (done == 0)
         h_wait(console, 0);
-    CHECK_CONTAINS(h_slurp(out_path), "1-NJR-007");
+    char *console_out = h_slurp(out_path);
+    CHECK_CONTAINS(console_out, "1-NJR-007");
+    free(console_out);
     CHECK(h_daemon_wait_log(&d, "covert_refused=", 10000));
     CHECK(h_daemon_stat(&d, " covert_refused=") >= 1);
 

@@ -431,8 +431,7 @@ int main(void)
     struct proto_read fence2 = h_read(CAM, seq++, FENCE, "");
     h_send_read(dealer, &fence2);
     CHECK_INT(h_collect_hits(sub, CAM, fence2.seq, FENCE, again, 4, 5000), 0);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM anpr.hit_alias WHERE stored_hit_id = %" PRIu64,
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hit_alias WHERE stored_hit_id = %" PRIu64,
              first[0].hit_id);
     CHECK_INT(h_query_ll(db.admin, sql), 0);
     snprintf(sql, sizeof sql,
