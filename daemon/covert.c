@@ -57,13 +57,8 @@ covert_t *covert_new(void *zmq_ctx, const char *endpoint, zap_t *zap, const char
     zmq_setsockopt(self->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
     zmq_setsockopt(self->sock, ZMQ_HANDSHAKE_IVL, &handshake_ms, sizeof handshake_ms);
     zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero);
-    if (zap &&
-        (zmq_setsockopt(self->sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
-         zmq_setsockopt(self->sock, ZMQ_CURVE_SECRETKEY, secret_z85, strlen(secret_z85) + 1) != 0 ||
-         zmq_setsockopt(self->sock, ZMQ_ZAP_DOMAIN, "covert", 6) != 0)) {
-        snprintf(err, errlen, "covert dispatch: CURVE: %s", zmq_strerror(zmq_errno()));
+    if (zap && zap_server(self->sock, secret_z85, "covert", err, errlen) != 0)
         goto fail;
-    }
     if (zmq_bind(self->sock, endpoint) != 0) {
         snprintf(err, errlen, "covert dispatch: cannot bind %s: %s", endpoint,
                  zmq_strerror(zmq_errno()));

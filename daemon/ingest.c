@@ -1629,18 +1629,9 @@ static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t
 static int s_secure(void *sock, const struct ingest_curve *curve, const char *domain, char *err,
                     size_t errlen)
 {
-    int one = 1;
-
     if (!curve || !curve->zap)
         return 0;
-    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
-        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve->secret_z85,
-                       strlen(curve->secret_z85) + 1) != 0 ||
-        zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0) {
-        snprintf(err, errlen, "%s: CURVE: %s", domain, zmq_strerror(zmq_errno()));
-        return -1;
-    }
-    return 0;
+    return zap_server(sock, curve->secret_z85, domain, err, errlen);
 }
 
 ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams, wl_t **wl,

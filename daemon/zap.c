@@ -450,6 +450,19 @@ void zap_destroy(zap_t **self_p)
     *self_p = NULL;
 }
 
+int zap_server(void *sock, const char *secret_z85, const char *domain, char *err, size_t errlen)
+{
+    int one = 1;
+
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret_z85, strlen(secret_z85) + 1) != 0 ||
+        zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0) {
+        util_errf(err, errlen, "%s: CURVE: %s", domain, zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
 bool zap_cleared(zap_t *self, const char *console, uint32_t list_id)
 {
     bool ok = false;

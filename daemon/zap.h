@@ -42,6 +42,12 @@ zap_t *zap_new(void *zmq_ctx, const char *conninfo, int reconnect_max_ms, char *
 /* Stop the thread and free everything; safe on NULL and twice. */
 void zap_destroy(zap_t **self_p);
 
+/*
+ * Make sock a CURVE server with anprd's secret key (Z85) whose peers this handler checks in
+ * `domain` ("ingest", "dispatch", "covert"). Before bind. 0, or -1 with a message in err.
+ */
+int zap_server(void *sock, const char *secret_z85, const char *domain, char *err, size_t errlen);
+
 /* Whether the console with user id `console` may receive covert list `list_id` (any thread). */
 bool zap_cleared(zap_t *self, const char *console, uint32_t list_id);
 
