@@ -694,7 +694,7 @@ static char *s_u64_array(const uint64_t *v, size_t n)
     return text;
 }
 
-/* A read as the retro-match gets it (see anpr.retro_reads in migrations 007 and 013). */
+/* A read as the retro-match gets it (anpr.retro_rows, migration 016). */
 static void s_retro_row(const PGresult *res, int i, struct db_retro_read *out)
 {
     struct proto_read *r = &out->read;
@@ -736,7 +736,7 @@ int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plat
                    const uint64_t *plate_entries, size_t nplates, int64_t since_us, int max_rows,
                    struct db_retro_read **out, size_t *n, struct db_error *err)
 {
-    char since[32], rows[16], *ids = db_ids_param(entries);
+    char since[32], rows[16], log[24], *ids = db_ids_param(entries);
     char *pl = s_text_array(plates, nplates), *pe = s_u64_array(plate_entries, nplates);
     const char *params[5] = {ids, pl, pe, since, rows};
     PGresult *res = NULL;
@@ -751,10 +751,20 @@ int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plat
     /* µs since the epoch, turned into a timestamp by PostgreSQL. */
     snprintf(since, sizeof since, "%.6f", (double)since_us / 1e6);
     snprintf(rows, sizeof rows, "%d", max_rows);
+    /* Two statements, each its own transaction: the search commits its log row, and only then
+     * are the reads it found returned (migration 016). */
     res = PQexecParams(conn,
-                       "SELECT * FROM anpr.retro_reads($1::bigint[], $2::text[], $3::bigint[], "
+                       "SELECT anpr.retro_search($1::bigint[], $2::text[], $3::bigint[], "
                        "to_timestamp($4::double precision), $5::integer)",
                        5, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        s_err(err, "retro-match", conn, res);
+        goto out;
+    }
+    snprintf(log, sizeof log, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = PQexecParams(conn, "SELECT * FROM anpr.retro_rows($1::bigint)", 1, NULL,
+                       (const char *const[]){log}, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         s_err(err, "retro-match", conn, res);
         goto out;

@@ -96,11 +96,11 @@ struct db_retro_read {
 };
 
 /*
- * The retro-match's search (anpr.retro_reads, migration 007, which checks every term and logs
- * the search): the reads since since_us (the server keeps it within the entries' windows)
- * whose normalised plate is one of plates (plates[i] a plate entry plate_entries[i] can match),
- * or that fit one of the pattern entries, newest first, at most max_rows, for the entries in
- * `entries`. *out (n of them, the caller frees it). 0, or -1 with err.
+ * The retro-match's search (anpr.retro_search and anpr.retro_rows, migration 016, which check
+ * every term and log the search before returning a read): the reads since since_us (the server
+ * keeps it within the entries' windows and the first period) whose normalised plate is one of
+ * plates (plates[i] a plate entry plate_entries[i] can match), newest first, at most max_rows,
+ * for the entries in `entries`. Pattern entries are not searched. *out (n of them, the caller frees it). 0, or -1 with err.
  */
 int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
                    const uint64_t *plate_entries, size_t nplates, int64_t since_us, int max_rows,

@@ -7,10 +7,9 @@
 #include "match.h"
 
 #define RETRO_VARIANTS_MAX 1024 /* plates searched for one entry; beyond, only its own */
-/* What one search may take (anpr.retro_reads checks the same): more goes in several. */
-#define RETRO_PLATES_MAX   4096 /* plates */
-#define RETRO_ENTRIES_MAX  4096 /* entries */
-#define RETRO_PATTERNS_MAX 32   /* pattern entries */
+/* What one search may take (anpr.retro_search checks the same): more goes in several. */
+#define RETRO_PLATES_MAX  4096 /* plates */
+#define RETRO_ENTRIES_MAX 4096 /* entries */
 
 /* The plates searched for, each with its entry (the database checks that they belong). */
 struct s_terms {
@@ -49,12 +48,10 @@ static void s_terms_free(struct s_terms *t)
 }
 
 /* The terms for plate entry e: every plate it can match (wl_entry_variants), or when there are
- * too many, its own plate only. A pattern entry is searched by the database from the entry
- * itself: no terms. How many terms, into var; -1 when it was narrowed to its own plate. */
+ * too many, its own plate only. How many terms, into var; -1 when it was narrowed to its own
+ * plate. */
 static int s_entry_terms(const wl_t *wl, const struct wl_entry *e, char (*var)[PLATE_MAX + 1])
 {
-    if (e->pattern)
-        return 0;
     int n = wl_entry_variants(wl, e, var, RETRO_VARIANTS_MAX);
     if (n >= 0)
         return n;
@@ -151,7 +148,7 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_ent
         rc = 1;
     /* As many searches as the database's limits per search take (RETRO_*_MAX). */
     while (rc == 0 && i < slots) {
-        size_t nentries = 0, npatterns = 0;
+        size_t nentries = 0;
         uint32_t window_s = 0;
         idset_clear(searched);
         s_terms_free(&terms);
@@ -159,11 +156,14 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_ent
             const struct wl_entry *e = all_entries ? wl_entry_slot(wl, i) : wl_patch_entry(wl, i);
             if (!e || !idset_has(changed, e->id) || e->list->opts.retro_s == 0)
                 continue;
+            if (e->pattern) {
+                out->patterns++; /* never retro-matched (retro.h) */
+                continue;
+            }
             int n = s_entry_terms(wl, e, var);
             size_t nterms = n < 0 ? 1 : (size_t)n;
             if (nentries > 0 &&
-                (nentries == RETRO_ENTRIES_MAX || terms.n + nterms > RETRO_PLATES_MAX ||
-                 (e->pattern && npatterns == RETRO_PATTERNS_MAX)))
+                (nentries == RETRO_ENTRIES_MAX || terms.n + nterms > RETRO_PLATES_MAX))
                 break; /* this entry starts the next search */
             if (idset_add(searched, e->id) != 0)
                 rc = 1;
@@ -173,7 +173,6 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_ent
             if (e->list->opts.retro_s > window_s)
                 window_s = e->list->opts.retro_s;
             out->narrowed += n < 0;
-            npatterns += e->pattern;
             nentries++;
             out->entries++;
         }

@@ -3,9 +3,11 @@
  * retro_s) is searched for in the reads stored in that window, by the same matching rules as a
  * live read, so a car that passed before it was listed is reported as a post-match HIT.
  *
- * The search goes through the database's own audited function (anpr.retro_reads), which checks
- * every term: by every plate the entry can match (wl_entry_variants) on the plate index, and for
- * a pattern entry by the pattern (literally: its OCR tolerance is the matcher's, below). Each
+ * The search goes through the database's own audited functions (anpr.retro_search, then
+ * anpr.retro_rows once the search's log row is committed), which check every term: by every
+ * plate the entry can match (wl_entry_variants) on the plate index. Pattern entries are never
+ * searched: a pattern would search history wholesale (an entry "9*" is every plate starting
+ * with 9), which is an investigator's search, with its reason and audit, not an admin's. Each
  * read found is then
  * matched against the current snapshot as a live one would be; a HIT is kept when it is of a
  * new entry, within that entry's window, and not already stored for that read (a live HIT of a
@@ -14,7 +16,8 @@
  * Not searched: a past read whose only matching reading was one of its alternative candidates
  * (the search looks at the plate as read); for an entry with more than RETRO_VARIANTS_MAX OCR
  * variants (several substitutions and indel), other plates than its own; a misread with one
- * character more or missing and a substitution; a pattern read with a look-alike character;
+ * character more or missing and a substitution; pattern entries; reads older than the first
+ * period (anpr.law);
  * reads still in the spool, not yet in the database (a backlog during an outage); entries
  * changed in one change of more than the patch limit (a whole list imported): those come in by
  * a full load, which does not retro-match.
@@ -55,6 +58,7 @@ struct retro_result {
     size_t before;   /* sightings that had a HIT of their entry stored before */
     bool cut;        /* the search returned RETRO_MAX_ROWS: older sightings may be missing */
     size_t narrowed; /* entries with too many OCR variants: searched by their own plate only */
+    size_t patterns; /* pattern entries: never retro-matched */
 };
 
 /*

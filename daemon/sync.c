@@ -125,6 +125,9 @@ static void s_retro(sync_t *self, bool all_entries)
         fresh += res.posts[i].fresh;
         again += !res.posts[i].fresh;
     }
+    if (res.patterns > 0)
+        log_info("sync", "retro-match: %zu pattern entries not searched (patterns never are)",
+                 res.patterns);
     if (res.entries > 0)
         log_info("sync",
                  "retro-match of %zu %s entries: %zu reads looked at, %zu post-match HITs "
@@ -159,7 +162,7 @@ static void s_retro(sync_t *self, bool all_entries)
  */
 static void s_retro_again(sync_t *self)
 {
-    /* Not the whole hour anpr.retro_reads allows: an entry must still be in it when the
+    /* Not the whole hour anpr.retro_search allows: an entry must still be in it when the
      * search of its turn reaches the database. */
     PGresult *res = PQexec(self->conn, "SELECT DISTINCT unnest(entry_ids) FROM "
                                        "anpr.watchlist_change WHERE changed_at > "
