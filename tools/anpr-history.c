@@ -816,7 +816,7 @@ static void s_csv_field(const char *s, bool last, bool tty)
         }
         putchar('"');
     } else {
-        fputs(s, stdout);
+        printf("%s%s", guard, s);
     }
     fputs(last ? "\r\n" : ",", stdout);
 }
@@ -1005,10 +1005,12 @@ static int s_db_fail(PGconn *conn, PGresult *res, const char *ctx)
 
     while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
         len--;
+    /* The database refusing the login this (no right to the table or function) is a refusal. */
+    int rc = state && strcmp(state, "42501") == 0 ? EXIT_REFUSED : EXIT_DATABASE;
+
     fprintf(stderr, PROG ": %s: %.*s\n", ctx, (int)len, text);
     PQclear(res);
-    /* The database refusing the login this (no right to the table or function) is a refusal. */
-    return state && strcmp(state, "42501") == 0 ? EXIT_REFUSED : EXIT_DATABASE;
+    return rc;
 }
 
 static PGresult *s_q(PGconn *conn, const char *sql, int n, const char *const *params,
