@@ -271,7 +271,7 @@ static void s_plant(void)
                        "('HIST-B', '=cmd|'' /C calc''!A0', 50.99, 5.76), "
                        "('HIST-C', 'Veldwezelt N2', 50.86, 5.63), "
                        "('HIST-D', 'Maasmechelen <&> \"N78\"', 50.97, 5.69), "
-                       "('HIST-E', 'Smeermaas', 50.90, 5.71), "
+                       "('HIST-E', 'Smeermaas 東', 50.90, 5.71), "
                        "('HIST-X', 'No position', NULL, NULL);"
                        "SELECT anpr.ensure_partitions(current_date - 40, current_date + 1)");
     /* The target's trip along A, B, C, D, and a read at a camera without a position; texts a
@@ -427,6 +427,17 @@ static void s_test_reads(void)
     CHECK_CONTAINS(s_out, "1TGX099");
     CHECK_INT(s_count(s_out, "\n"), 1 + 6);
     CHECK(!strstr(s_out, "1TGTO01"));
+    /* Aligned by display width: 東 is 3 bytes and 2 columns wide, so on its line the plate
+       starts one byte further than the PLATE header. */
+    {
+        const char *head = strstr(s_out, "PLATE"), *wide = strstr(s_out, "東");
+        const char *line = wide, *plate = wide ? strstr(wide, "1TGX099") : NULL;
+        while (line && line > s_out && line[-1] != '\n')
+            line--;
+        CHECK(head && wide && plate);
+        if (head && wide && plate)
+            CHECK_INT(plate - line, head - s_out + 1);
+    }
 
     /* Every read at one camera over a day (no plate): the camera and the day are required. */
     CHECK_INT(s_run(IVAN, "reads", "--camera", "HIST-X", REASON, CASE, "--from", s_at(-86000),
@@ -519,6 +530,10 @@ static void s_test_refusals(void)
     s_refused("range", __LINE__, "--plate", TARGET, REASON, CASE, "--from", "2020-07-01", "--to",
               "2020-07-01", NULL);
     CHECK_CONTAINS(s_err, "range 2020-06-30T22:00:00Z .. 2020-07-01T22:00:00Z (UTC)");
+    /* A local date-time in winter, and one with an offset and a fraction. */
+    s_refused("range", __LINE__, "--plate", TARGET, REASON, CASE, "--from", "2020-01-15T08:30",
+              "--to", "2020-07-01 08:30:15.5+02:00", NULL);
+    CHECK_CONTAINS(s_err, "range 2020-01-15T07:30:00Z .. 2020-07-01T06:30:15.500000Z (UTC)");
 
     /* Usage errors: exit 1, nothing sent, nothing audited. */
     before = s_audit_rows();

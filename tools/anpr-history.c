@@ -741,6 +741,7 @@ static size_t s_width(const char *s)
 static void s_print_table(const PGresult *res, const struct col *cols)
 {
     int rows = PQntuples(res), idx[32], n = 0;
+    const char *heads[32];
     size_t width[32];
     char **cells;
     struct buf b = {0};
@@ -749,6 +750,7 @@ static void s_print_table(const PGresult *res, const struct col *cols)
         int k = PQfnumber(res, cols[c].name);
         if (k >= 0) {
             idx[n] = k;
+            heads[n] = cols[c].head;
             width[n] = s_width(cols[c].head);
             n++;
         }
@@ -772,11 +774,9 @@ static void s_print_table(const PGresult *res, const struct col *cols)
                 width[j] = w;
         }
     for (int i = -1; i < rows; i++) {
-        for (int j = 0, c = 0; j < n; j++) {
-            const char *v;
-            while (cols[c].name && PQfnumber(res, cols[c].name) != idx[j])
-                c++;
-            v = i < 0 ? cols[c].head : cells[(size_t)i * (size_t)n + (size_t)j];
+        for (int j = 0; j < n; j++) {
+            const char *v = i < 0 ? heads[j] : cells[(size_t)i * (size_t)n + (size_t)j];
+
             /* The last column is not padded: no trailing blanks. */
             if (j + 1 < n)
                 printf("%s%*s  ", v, (int)(width[j] - s_width(v)), "");
@@ -1271,7 +1271,6 @@ static const char s_svg_style[] =
     ".stop{fill:#c0392b;stroke:#fff;stroke-width:1}\n"
     ".axis{stroke:#333;stroke-width:1}\n"
     ".sighting{fill:#c0392b;stroke:#fff;stroke-width:1}\n"
-    ".nopos{fill:#888}\n"
     "</style>\n";
 
 static int s_write_svg(FILE *f, const struct opts *o, struct sight *sg, size_t ns, struct cam *cams,
@@ -1302,7 +1301,8 @@ static int s_write_svg(FILE *f, const struct opts *o, struct sight *sg, size_t n
     fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", SVG_W, SVG_H);
     fputs("<text class=\"head\" x=\"20\" y=\"28\">Sightings of ", f);
     s_xml(f, plate);
-    fprintf(f, ": %zu, %s .. %s (UTC), case ", ns, o->from.set ? s_utc(&o->from, a, sizeof a) : "-",
+    fprintf(f, ": %zu sightings</text>\n<text x=\"20\" y=\"46\">%s .. %s (UTC), case ", ns,
+            o->from.set ? s_utc(&o->from, a, sizeof a) : "-",
             o->to.set ? s_utc(&o->to, b, sizeof b) : "-");
     s_xml(f, o->case_ref ? o->case_ref : "");
     fputs("</text>\n", f);
@@ -1534,6 +1534,14 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", cli_text(err.msg));
         return EXIT_DATABASE;
     }
+    /* The times are read back as ISO text (s_pg_time), whatever the server's default. */
+    PGresult *ds = PQexec(conn, "SET datestyle = ISO");
+    if (PQresultStatus(ds) != PGRES_COMMAND_OK) {
+        rc = s_db_fail(conn, ds, "connect");
+        PQfinish(conn);
+        return rc;
+    }
+    PQclear(ds);
     if (o.cmd == C_AUDIT) {
         rc = s_audit(conn, &o);
     } else if (o.cmd == C_SIGHTINGS) {
