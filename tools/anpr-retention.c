@@ -316,9 +316,8 @@ fail:
 }
 
 /*
- * Delete (or, dry, list) the segments of dir last written before cut_s. The spool's lock taken
- * (no anprd has it open) or no lock file: every such segment; else all but the newest, which
- * the daemon may be writing into. An exit code.
+ * Delete (or, dry, list) the segments of dir last written before cut_s: every such segment but
+ * the newest of a spool an anprd has open, which the daemon may be writing into. An exit code.
  */
 static int s_spool(const char *dir, bool dry_run, int64_t cut_s, uint64_t *nseg, uint64_t *bytes,
                    bool *missing)
@@ -334,25 +333,38 @@ static int s_spool(const char *dir, bool dry_run, int64_t cut_s, uint64_t *nseg,
     *missing = stat(dir, &st) != 0 && errno == ENOENT;
     if (*missing)
         return S_EXIT_OK;
-    snprintf(path, sizeof path, "%s/lock", dir);
-    lock = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK) {
-            fprintf(stderr, S_PROG ": %s: %s\n", cli_text(path), strerror(errno));
-            rc = S_EXIT_SPOOL;
-            goto out;
-        }
-        in_use = true;
-    } else if (lock < 0 && errno != ENOENT) {
-        fprintf(stderr, S_PROG ": %s: %s\n", cli_text(path), strerror(errno));
-        rc = S_EXIT_SPOOL;
-        goto out;
-    }
-    /* Listed once the lock is held: a daemon that starts now waits for it, and then makes a
-     * new segment of its own. */
     if (s_list(dir, &segs, &n) != 0) {
         rc = S_EXIT_SPOOL;
         goto out;
+    }
+    /*
+     * Only the newest segment may be in a running anprd's hands (it writes into it; the older
+     * ones it only deletes once consumed). When that one is past the cut-off too, take the
+     * spool's lock to know no anprd has it open, and look again under it. The lock is held
+     * for as short a time as possible: an anprd starting meanwhile finds it taken and fails
+     * (systemd starts it again).
+     */
+    if (n > 0 && (int64_t)segs[n - 1].mtime < cut_s) {
+        snprintf(path, sizeof path, "%s/lock", dir);
+        lock = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK) {
+                fprintf(stderr, S_PROG ": %s: %s\n", cli_text(path), strerror(errno));
+                rc = S_EXIT_SPOOL;
+                goto out;
+            }
+            in_use = true;
+        } else if (lock < 0 && errno != ENOENT) {
+            fprintf(stderr, S_PROG ": %s: %s\n", cli_text(path), strerror(errno));
+            rc = S_EXIT_SPOOL;
+            goto out;
+        } else {
+            free(segs);
+            if (s_list(dir, &segs, &n) != 0) {
+                rc = S_EXIT_SPOOL;
+                goto out;
+            }
+        }
     }
     for (size_t i = 0; i < n; i++) {
         const struct s_seg *s = &segs[i];
