@@ -103,7 +103,7 @@ static const struct s_key s_ingest_keys[] = {
     {"endpoint", S_ENDPOINT, offsetof(struct conf, ingest.endpoint), 0, 0, false},
     S_INT_KEY(ingest, max_pending, 1, 10000000),
     S_INT_KEY(ingest, max_future_skew_s, 0, 86400),
-    S_INT_KEY(ingest, max_age_days, 1, 3650),
+    S_INT_KEY(ingest, max_age_days, 1, 365),
     S_INT_KEY(ingest, peer_rate_per_s, 0, 1000000),
     S_INT_KEY(ingest, peer_burst, 1, 10000000),
 };

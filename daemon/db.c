@@ -155,6 +155,27 @@ out:
     return rc;
 }
 
+int db_load_retention(PGconn *conn, int *days, struct db_error *err)
+{
+    PGresult *res = PQexec(conn, "SELECT retention_days FROM anpr.law");
+    long long v = 0;
+    int rc = -1;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        s_err(err, "the law's retention", conn, res);
+        goto out;
+    }
+    if (PQntuples(res) != 1 || util_parse_long(PQgetvalue(res, 0, 0), 1, 365, &v) != 0) {
+        s_errf(err, "the law's retention: anpr.law must hold one row, retention_days 1..365");
+        goto out;
+    }
+    *days = (int)v;
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
 int db_load_identities(PGconn *conn, size_t max, struct rid_entry **out, size_t *n,
                        struct db_error *err)
 {

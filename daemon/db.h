@@ -63,6 +63,9 @@ int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_erro
  */
 int db_load_identities(PGconn *conn, size_t max, struct rid_entry **out, size_t *n,
                        struct db_error *err);
+/* The law's retention of reads in days (anpr.law.retention_days, migration 016): a read older
+ * is refused like one older than ingest.max_age_days. 0, or -1 with err. */
+int db_load_retention(PGconn *conn, int *days, struct db_error *err);
 /* Enabled cameras. 0, or -1 with err. */
 int db_load_cameras(PGconn *conn, cam_table_t **out, struct db_error *err);
 

@@ -87,6 +87,7 @@ struct ingest {
     void *pair;       /* to and from the writer thread */
     writer_t *writer;
     const struct conf *conf; /* borrowed; replaced on reload */
+    int retention_days;      /* the law's retention of reads (anpr.law); 0 = not known */
     cam_table_t *cams;       /* owned */
     wl_t *wl;                /* owned */
     int64_t wl_version;      /* newest watchlist change the snapshot includes */
@@ -1099,11 +1100,16 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
                       "plate: character that is not a letter, digit or separator");
         return false;
     }
+    /* A read the law no longer lets us keep is refused as one past max_age_days: its day's
+     * partition is dropped, or is about to be. */
+    int max_age = self->conf->ingest.max_age_days;
+    if (self->retention_days > 0 && self->retention_days < max_age)
+        max_age = self->retention_days;
     if (r->time_us > now + (int64_t)self->conf->ingest.max_future_skew_s * 1000000 ||
-        r->time_us < now - (int64_t)self->conf->ingest.max_age_days * 86400 * 1000000) {
+        r->time_us < now - (int64_t)max_age * 86400 * 1000000) {
         s_reject_read(self, id, id_len, r, PROTO_E_TIME,
                       "time: %+.0f s from now is outside [-%d days, +%d s]",
-                      (double)(r->time_us - now) / 1e6, self->conf->ingest.max_age_days,
+                      (double)(r->time_us - now) / 1e6, max_age,
                       self->conf->ingest.max_future_skew_s);
         return false;
     }
@@ -1848,6 +1854,11 @@ void ingest_set_conf(ingest_t *self, const struct conf *conf)
         self->watch[k++] = *w;
     }
     self->nwatch = k;
+}
+
+void ingest_set_retention(ingest_t *self, int days)
+{
+    self->retention_days = days;
 }
 
 void ingest_set_cameras(ingest_t *self, cam_table_t **cams)

@@ -51,6 +51,9 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
 
 /* Apply a reloaded config (settings that need no new socket); the caller keeps it alive. */
 void ingest_set_conf(ingest_t *self, const struct conf *conf);
+/* The law's retention of reads in days (anpr.law.retention_days), loaded at start and on
+ * reload: reads older than it, or than ingest.max_age_days, whichever is shorter, are refused. */
+void ingest_set_retention(ingest_t *self, int days);
 /* Swap in new cameras / a new watchlist snapshot (ownership taken, old ones freed). */
 void ingest_set_cameras(ingest_t *self, cam_table_t **cams);
 void ingest_set_watchlist(ingest_t *self, wl_t **wl, int64_t version);

@@ -98,7 +98,8 @@ static struct conf *s_load_conf(const char *path)
  * and the writer's temporary tables. 0 or -1 (logged); nothing is returned on -1.
  */
 static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version,
-                       struct rid_entry **ids, size_t *nids, uint64_t *last_hit_id)
+                       struct rid_entry **ids, size_t *nids, uint64_t *last_hit_id,
+                       int *retention_days)
 {
     struct db_error err;
     size_t skipped = 0;
@@ -120,6 +121,7 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
     /* The newest reads' identities, so a resend that comes after a restart is still known. */
     if (db_max_hit_id(conn, (unsigned)conf->dispatch.instance, last_hit_id, &err) != 0 ||
         db_load_identities(conn, INGEST_IDS_AT_START, ids, nids, &err) != 0 ||
+        db_load_retention(conn, retention_days, &err) != 0 ||
         db_load_cameras(conn, cams, &err) != 0) {
         log_error("db", "%s", err.msg);
         goto out;
@@ -131,9 +133,9 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
     }
     log_info("db",
              "loaded %zu cameras, %zu watchlists with %zu entries (%zu skipped), version %" PRId64
-             ", in %.0f ms",
+             ", reads kept %d days, in %.0f ms",
              cam_table_count(*cams), wl_list_count(*wl), wl_entry_count(*wl), skipped, *version,
-             (double)(util_mono_us() - t0) / 1000.0);
+             *retention_days, (double)(util_mono_us() - t0) / 1000.0);
     rc = 0;
 out:
     PQfinish(conn);
@@ -243,6 +245,11 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
      * by the sync thread, so taking reads never pauses for it. */
     struct db_error err;
     PGconn *conn = db_connect((*conf)->database.conninfo, "anprd", &err);
+    int retention_days = 0;
+    if (conn && db_load_retention(conn, &retention_days, &err) != 0)
+        log_error("main", "reload: %s; keeping the retention in use", err.msg);
+    else if (conn)
+        ingest_set_retention(ingest, retention_days);
     if (!conn || db_load_cameras(conn, &cams, &err) != 0) {
         log_error("main", "reload: %s; keeping the cameras and watchlists in use", err.msg);
     } else {
@@ -304,6 +311,7 @@ int main(int argc, char **argv)
     wl_t *wl = NULL;
     int64_t version = 0;
     uint64_t last_hit_id = 0;
+    int retention_days = 0;
     void *ctx = NULL;
     ingest_t *ingest = NULL;
     metrics_t *metrics = NULL;
@@ -376,7 +384,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (s_load_data(conf, &cams, &wl, &version, &ids, &nids, &last_hit_id) != 0) {
+    if (s_load_data(conf, &cams, &wl, &version, &ids, &nids, &last_hit_id, &retention_days) != 0) {
         rc = EXIT_DATABASE;
         goto out;
     }
@@ -412,6 +420,7 @@ int main(int argc, char **argv)
                  : EXIT_INTERNAL;
         goto out;
     }
+    ingest_set_retention(ingest, retention_days);
     ingest_note_identities(ingest, ids, nids);
     free(ids);
     ids = NULL;

@@ -75,7 +75,7 @@ int h_daemon_start(struct h_daemon *d, const struct h_db *db, const char *extra)
  * The same with more settings. The harness writes the sections ingest, dispatch, database,
  * log and metrics itself, and a key or section given twice is a config error, so keys of those
  * sections go in as lines inside them (indented by two spaces, each ending in a newline, e.g.
- * "  max_age_days: 1000\n"); `extra` is appended verbatim as above. NULL fields add nothing.
+ * "  max_age_days: 30\n"); `extra` is appended verbatim as above. NULL fields add nothing.
  */
 struct h_daemon_opts {
     const char *ingest;            /* lines added inside the ingest section */

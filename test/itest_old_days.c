@@ -17,9 +17,9 @@
 
 int main(void)
 {
-    static const int days_ago[] = {0, 1, 2, 3, 5, 8, 13, 21, 34, 500};
+    static const int days_ago[] = {0, 1, 2, 3, 5, 8, 13, 21, 34, 300};
     enum { N = sizeof days_ago / sizeof days_ago[0] };
-    const struct h_daemon_opts opts = {.ingest = "  max_age_days: 1000\n"};
+    const struct h_daemon_opts opts = {.ingest = "  max_age_days: 365\n"};
     struct h_db db;
     struct h_daemon d;
     struct proto_read reads[N];

@@ -116,24 +116,23 @@ static void s_test_list_options(void)
     CHECK_CONTAINS(s_out, " covert=true colour=#ffaa00 hit_retention_days=90 backbone=-\n");
 
     CHECK_INT(s_run("list-set", "Cov", "--no-covert", "--colour", "Purple", "--hits-retention",
-                    "3650", NULL),
+                    "365", NULL),
               0);
     CHECK_INT(s_run("lists", NULL), 0);
     CHECK_CONTAINS(s_out,
-                   "\tCov\tsurveillance\t5\tenabled\texact\t0\tovert\tpurple\t3650\tbackbone\n");
+                   "\tCov\tsurveillance\t5\tenabled\texact\t0\tovert\tpurple\t365\tbackbone\n");
     CHECK_INT(s_run("show", "Cov", NULL), 0);
-    CHECK_CONTAINS(s_out, " covert=false colour=purple hit_retention_days=3650 backbone=-\n");
+    CHECK_CONTAINS(s_out, " covert=false colour=purple hit_retention_days=365 backbone=-\n");
 
     /* migration 014: the backbone setting, on, off, or back to the default (NULL). */
     CHECK_INT(s_run("list-set", "Cov", "--backbone", "off", NULL), 0);
     CHECK_INT(s_run("lists", NULL), 0);
-    CHECK_CONTAINS(s_out,
-                   "\tCov\tsurveillance\t5\tenabled\texact\t0\tovert\tpurple\t3650\tlocal\n");
+    CHECK_CONTAINS(s_out, "\tCov\tsurveillance\t5\tenabled\texact\t0\tovert\tpurple\t365\tlocal\n");
     CHECK_INT(s_run("show", "Cov", NULL), 0);
     CHECK_CONTAINS(s_out, " backbone=false\n");
     CHECK_INT(s_run("list-set", "Cov", "--covert", "--backbone", "on", NULL), 0);
     CHECK_INT(s_run("lists", NULL), 0);
-    CHECK_CONTAINS(s_out, "\tcovert\tpurple\t3650\tbackbone\n");
+    CHECK_CONTAINS(s_out, "\tcovert\tpurple\t365\tbackbone\n");
     CHECK_INT(s_run("list-set", "Cov", "--no-covert", "--backbone", "default", NULL), 0);
     CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist WHERE name = 'Cov' "
                                      "AND backbone IS NULL AND NOT covert"),
@@ -159,8 +158,8 @@ static void s_test_list_options(void)
     CHECK_CONTAINS(s_err, "--colour: expected");
     CHECK_INT(s_run("list-set", "Cov", "--colour", "#12345g", NULL), 2);
     CHECK_INT(s_run("list-set", "Cov", "--hits-retention", "0", NULL), 2);
-    CHECK_CONTAINS(s_err, "--hits-retention: expected 1..3650");
-    CHECK_INT(s_run("list-set", "Cov", "--hits-retention", "3651", NULL), 2);
+    CHECK_CONTAINS(s_err, "--hits-retention: expected 1..365 ");
+    CHECK_INT(s_run("list-set", "Cov", "--hits-retention", "366", NULL), 2);
     CHECK_INT(s_run("list-add", "Cov2", "--category", "wanted", "--colour", "red;", NULL), 2);
     CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist WHERE name = 'Cov2' "
                                      "OR (name = 'Cov' AND (colour IS NOT NULL "
@@ -170,6 +169,7 @@ static void s_test_list_options(void)
     CHECK(s_sql_fails("UPDATE anpr.watchlist SET colour = 'Red' WHERE name = 'Cov'"));
     CHECK(s_sql_fails("UPDATE anpr.watchlist SET colour = '#FFAA00' WHERE name = 'Cov'"));
     CHECK(s_sql_fails("UPDATE anpr.watchlist SET hit_retention_days = 0 WHERE name = 'Cov'"));
+    CHECK(s_sql_fails("UPDATE anpr.watchlist SET hit_retention_days = 366 WHERE name = 'Cov'"));
     CHECK(!s_sql_fails("UPDATE anpr.watchlist SET colour = 'grey' WHERE name = 'Cov'"));
     CHECK(s_sql_fails("UPDATE anpr.watchlist_entry SET requested_by = repeat('x', 65)"));
 }

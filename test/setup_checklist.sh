@@ -95,6 +95,31 @@ if command -v systemd-analyze >/dev/null; then
     ok "systemd-analyze security: $(grep -o 'exposure level.*' "$tmp/security.log")"
 fi
 
+# The retention unit: the installed tool, daily, as anprd (its spools are anprd's files), on
+# the spools of anprd's defaults, as hardened as anprd's.
+runit=$dest/usr/local/lib/systemd/system/anpr-retention.service
+timer=$dest/usr/local/lib/systemd/system/anpr-retention.timer
+grep -qx 'Type=oneshot' "$runit" || fail "anpr-retention.service is not Type=oneshot"
+grep -qx 'User=anprd' "$runit" || fail "anpr-retention.service does not run as anprd"
+grep -q '^ExecStart=/usr/local/bin/anpr-retention .*--spool /var/lib/anprd/spool --spool /var/lib/anprd/backbone$' \
+    "$runit" || fail "anpr-retention.service does not run the installed tool on anprd's spools"
+grep -q '"/var/lib/anprd/spool"' "$dest/usr/local/share/anprd/anprd.yaml" ||
+    fail "the example's spool.dir is not the one anpr-retention.service names"
+grep -qx 'Persistent=true' "$timer" || fail "anpr-retention.timer is not Persistent"
+grep -q '^OnCalendar=' "$timer" || fail "anpr-retention.timer has no OnCalendar"
+grep -q '^RandomizedDelaySec=' "$timer" || fail "anpr-retention.timer has no RandomizedDelaySec"
+grep -q 'systemctl enable --now anpr-retention.timer' "$readme" ||
+    fail "the README does not enable anpr-retention.timer"
+grep -q 'GRANT anpr_retention TO anprd' "$readme" ||
+    fail "the README does not let anprd's login run the retention"
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze security --offline=true --threshold=20 "$runit" >"$tmp/rsecurity.log" 2>&1 ||
+        { tail -3 "$tmp/rsecurity.log" >&2; fail "anpr-retention.service: exposure above 2.0"; }
+    systemd-analyze calendar "$(sed -n 's/^OnCalendar=//p' "$timer")" >/dev/null 2>&1 ||
+        fail "anpr-retention.timer: OnCalendar does not parse"
+fi
+ok "anpr-retention.service runs daily as anprd, on its spools, hardened"
+
 # 3. Configuration, as the README does it.
 anprd=$dest/usr/local/sbin/anprd
 block config | localise >"$tmp/config.sh"

@@ -248,8 +248,8 @@ static void s_test_ranges(void)
            "t.yaml:3:23: ingest.max_pending: out of range: 10000001 (must be 1..10000000)\n");
     EXPECT(DB "ingest: {max_future_skew_s: 86401}\n",
            "t.yaml:3:29: ingest.max_future_skew_s: out of range: 86401 (must be 0..86400)\n");
-    EXPECT(DB "ingest: {max_age_days: 3651}\n",
-           "t.yaml:3:24: ingest.max_age_days: out of range: 3651 (must be 1..3650)\n");
+    EXPECT(DB "ingest: {max_age_days: 366}\n",
+           "t.yaml:3:24: ingest.max_age_days: out of range: 366 (must be 1..365)\n");
     EXPECT(DB "  flush_interval_ms: 0\n",
            "t.yaml:3:22: database.flush_interval_ms: out of range: 0 (must be 1..10000)\n");
     EXPECT(DB "log: {stats_interval_s: 86401}\n",

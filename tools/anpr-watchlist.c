@@ -420,8 +420,8 @@ static void s_admin_usage(FILE *f)
                "  off for a covert list),\n"
                "  --colour COLOUR (for the console: red, orange, yellow, green, blue, purple,\n"
                "  grey, #RRGGBB, or default: by priority),\n"
-               "  --hits-retention DAYS (keep this list's HITs 1..3650 days, or default: the\n"
-               "  general retention)\n"
+               "  --hits-retention DAYS (keep this list's HITs 1..365 days, or default: the\n"
+               "  law's retention, which also caps it)\n"
                "ENTRY OPTIONS: --country CC, --from TIME, --until TIME (update: - = open),\n"
                "  --instruction TEXT (to the operator, <= 1000 bytes), --ref TEXT (external\n"
                "  reference, <= 64 bytes), --requested-by TEXT (who asked, <= 64 bytes);\n"
@@ -2069,8 +2069,8 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
         case 'H':
             if (strcasecmp(optarg, "default") == 0)
                 o.hit_retention = 0;
-            else if (s_num("--hits-retention", optarg, 1, 3650, &o.hit_retention,
-                           "1..3650 days or default"))
+            else if (s_num("--hits-retention", optarg, 1, 365, &o.hit_retention,
+                           "1..365 days or default"))
                 return EXIT_USAGE;
             break;
         case 'T':
