@@ -460,23 +460,41 @@ static void s_put_be(struct batch_buf *b, uint64_t v, unsigned bytes)
         s_putc(b, (char)(uint8_t)(v >> (8 * (bytes - 1 - i))));
 }
 
+/* A text field of a binary COPY row: its length, then its bytes (at most 255 here). */
+static void s_put_field(struct batch_buf *b, const char *text, size_t len)
+{
+    s_putc(b, 0);
+    s_putc(b, 0);
+    s_putc(b, 0);
+    s_putc(b, (char)(uint8_t)len);
+    s_put(b, text, len);
+}
+
 int batch_id_rows(const struct batch *self, size_t from, size_t to, struct batch_buf *out)
 {
     /* Binary COPY: these rows are five integers, which PostgreSQL takes as they are instead of
-     * parsing digits (a third of the COPY's cost). Header: signature, flags, extension. */
+     * parsing digits (a third of the COPY's cost), and the plate. Header: signature, flags,
+     * extension. */
     static const char sig[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 
     out->len = 0;
     if (to > self->nreads)
         to = self->nreads;
-    if (s_reserve(out, sizeof sig + (to - from) * 54 + 2) != 0)
+    if (s_reserve(out, sizeof sig + (to - from) * (58 + PROTO_PLATE_MAX) + 2) != 0)
         return -1;
     s_put(out, sig, sizeof sig);
     for (size_t i = from; i < to; i++) {
         const struct batch_ack *a = &self->acks[i];
+        /* The normalised plate is the read row's fifth column (BATCH_READ_COLUMNS): letters
+         * and digits, never escaped. */
+        const char *row = self->reads.data + a->read_off, *end = row + a->read_len, *p = row;
+        for (int tabs = 0; tabs < 4 && p < end; p++)
+            tabs += *p == '\t';
+        const char *q = memchr(p, '\t', (size_t)(end - p));
+        size_t plen = q ? (size_t)(q - p) : 0;
 
         s_putc(out, 0);
-        s_putc(out, 5); /* fields */
+        s_putc(out, 6); /* fields */
         s_put_be(out, (uint32_t)a->camera_id, 4);
         s_put_be(out, a->epoch, 8);
         s_put_be(out, a->seq, 8);
@@ -488,6 +506,9 @@ int batch_id_rows(const struct batch *self, size_t from, size_t to, struct batch
             for (int k = 0; k < 4; k++)
                 s_putc(out, (char)0xFF);
         }
+        if (plen > PROTO_PLATE_MAX)
+            plen = PROTO_PLATE_MAX;
+        s_put_field(out, p, plen);
     }
     s_putc(out, (char)0xFF); /* trailer: -1 */
     s_putc(out, (char)0xFF);

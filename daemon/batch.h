@@ -23,8 +23,9 @@
 #define BATCH_HIT_COLUMNS                                                                          \
     "camera_id, epoch, seq, read_time, plate, entry_id, list_id, priority, category, "             \
     "match_kind, reading, nsubst, detail, suppressed, covert, hit_id"
-/* The columns of the identity rows (anpr.read_identity) batch_id_rows() writes. */
-#define BATCH_ID_COLUMNS "camera_id, epoch, seq, read_us, digest"
+/* The columns of the identity rows (anpr.read_identity) batch_id_rows() writes: the identity,
+ * its time and digest, and the normalised plate (the plate index of history, migration 016). */
+#define BATCH_ID_COLUMNS "camera_id, epoch, seq, read_us, digest, plate"
 
 /* What the writer found for a read (batch_ack.fate). */
 enum batch_fate {

@@ -915,7 +915,7 @@ int db_prepare_writer(PGconn *conn, struct db_error *err)
                   "SET lock_timeout = '10s';"
                   "CREATE TEMP TABLE IF NOT EXISTS stage_id ("
                   "ord bigint GENERATED ALWAYS AS IDENTITY, camera_id integer, epoch bigint, "
-                  "seq bigint, read_us bigint, digest bigint, fate smallint) "
+                  "seq bigint, read_us bigint, digest bigint, plate text, fate smallint) "
                   "ON COMMIT DELETE ROWS;"
                   "CREATE TEMP TABLE IF NOT EXISTS stage_read ("
                   "ord bigint GENERATED ALWAYS AS IDENTITY, "

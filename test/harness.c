@@ -75,6 +75,13 @@ void h_exec(PGconn *conn, const char *sql)
     PQclear(res);
 }
 
+void h_index_reads(PGconn *conn)
+{
+    h_exec(conn, "INSERT INTO anpr.read_identity (camera_id, epoch, seq, read_us, plate) "
+                 "SELECT r.camera_id, r.epoch, r.seq, anpr.us_of(r.read_time), r.plate "
+                 "FROM anpr.plate_read r ON CONFLICT DO NOTHING");
+}
+
 long long h_query_ll(PGconn *conn, const char *sql)
 {
     PGresult *res = PQexec(conn, sql);

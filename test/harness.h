@@ -61,6 +61,9 @@ void h_db_let_in(const struct h_db *db);
 long long h_query_ll(PGconn *conn, const char *sql);
 /* Poll `sql` until it returns `want` or timeout_ms passes; returns the last value. */
 long long h_wait_ll(PGconn *conn, const char *sql, long long want, int timeout_ms);
+/* Reads a test put straight into anpr.plate_read get the identity rows anprd writes with every
+ * read (anpr.read_identity, with the plate index of history); dies on error. */
+void h_index_reads(PGconn *conn);
 /* COPY text rows into a table (e.g. a temp table); dies on error. */
 void h_copy_in(PGconn *conn, const char *copy_sql, const char *data, size_t len);
 

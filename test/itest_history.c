@@ -324,6 +324,7 @@ static void s_plant(void)
            "WHERE r.plate = '" TARGET "' AND r.camera_id = "
            "(SELECT id FROM anpr.camera WHERE code = 'HIST-A') AND r.read_time > now() - "
            "interval '1 day'");
+    h_index_reads(s_db.admin);
 }
 
 /* The roles: an investigator (two, to fetch each other's tickets), an auditor, dispatch and

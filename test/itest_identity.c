@@ -281,6 +281,16 @@ int main(void)
            "')) v(p) WHERE name = 'Identity'");
     s_run(false);
     s_run(true);
+    /* Every identity the daemon wrote, by the fast COPY and by the de-duplicating path, names
+     * its read's plate (the plate index of history); the one planted by hand above has none. */
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.read_identity WHERE plate IS NULL"),
+              2);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.read_identity i "
+                                   "JOIN anpr.plate_read r ON r.camera_id = i.camera_id "
+                                   "AND r.epoch = i.epoch AND r.seq = i.seq "
+                                   "AND r.read_time = anpr.time_of(i.read_us) "
+                                   "WHERE i.plate = r.plate"),
+              h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read"));
     h_db_close(&db);
     return check_done("itest_identity");
 }

@@ -145,6 +145,7 @@ int main(void)
            "category, match_kind, hit_id) SELECT r.camera_id, r.seq, r.read_time, r.plate, 1, "
            "w.id, 1, 'stolen', 0, 9000 + r.seq FROM anpr.plate_read r, anpr.watchlist w "
            "WHERE r.plate = '1ABC123'");
+    h_index_reads(db.admin);
 
     /* No role but the owner reads the history tables. */
     static const char *const roles[] = {"law_ivy", "law_dora", "law_adam", "law_aude"};

@@ -102,17 +102,18 @@ int main(void)
         CHECK_INT(batch_rec_add(b, rec, n), 0);
         CHECK(b->acks[3].epoch == 1764288000u && b->acks[3].has_digest &&
               b->acks[3].digest == 0xFEDCBA9876543210ULL);
-        /* Binary COPY: header, one row of five fields (4 + 4 bytes for camera_id, 4 + 8 for
-         * each bigint), trailer. */
+        /* Binary COPY: header, one row of six fields (4 + 4 bytes for camera_id, 4 + 8 for
+         * each bigint, 4 + 7 for the plate), trailer. */
         static const uint8_t want[] = {
             'P',  'G', 'C', 'O', 'P',  'Y',  '\n', 0xFF, '\r', '\n', 0,    0,
             0,    0,   0,   0,   0,    0,    0,                                  /* */
-            0,    5,                                                             /* fields */
+            0,    6,                                                             /* fields */
             0,    0,   0,   4,   0,    0,    0,    42,                           /* camera */
             0,    0,   0,   8,   0,    0,    0,    0,    0x69, 0x28, 0xE6, 0x00, /* epoch */
             0,    0,   0,   8,   0,    0,    0,    0,    0,    0,    0,    9,    /* seq */
             0,    0,   0,   8,   0x00, 0x06, 0x44, 0xB6, 0x63, 0x3D, 0xE0, 0x09, /* time */
             0,    0,   0,   8,   0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10, /* digest */
+            0,    0,   0,   7,   '1',  'A',  'B',  'C',  '1',  '2',  '3',        /* plate */
             0xFF, 0xFF};
         CHECK_INT(batch_id_rows(c, 0, 1, &c->ids), 0);
         CHECK_INT(c->ids.len, sizeof want);
@@ -174,9 +175,11 @@ int main(void)
         CHECK(memcmp(c->reads.data, rp, k->read_len) == 0);
         CHECK(memcmp(c->hits.data, hp, k->hits_len) == 0);
         CHECK_INT(batch_id_rows(c, 0, 1, &c->ids), 0);
-        /* its digest field is NULL (length -1), just before the trailer */
-        CHECK(c->ids.len > 6 &&
-              memcmp(c->ids.data + c->ids.len - 6, "\xFF\xFF\xFF\xFF\xFF\xFF", 6) == 0);
+        /* its digest field is NULL (length -1), then the plate, then the trailer */
+        CHECK(c->ids.len > 17 && memcmp(c->ids.data + c->ids.len - 17,
+                                        "\xFF\xFF\xFF\xFF\0\0\0\x07"
+                                        "1ABC123\xFF\xFF",
+                                        17) == 0);
         batch_destroy(&c);
     }
 

@@ -62,6 +62,31 @@ REVOKE ALL ON anpr.read_identity, anpr.plate_read, anpr.hits, anpr.hit_alias, an
 GRANT SELECT (id, code, name, latitude, longitude, place, road, heading, mobile, enabled)
     ON anpr.camera TO anpr_investigator;
 
+-- The plate index of history. Reads are partitioned by day, so a search of one plate over a year
+-- would probe 365 partition indexes (and plan 365 partitions: ~100 ms for a new session before
+-- a row is read). anpr.read_identity (migration 015) is one table with a row per read, written
+-- with it: it gets the normalised plate and the one index plate searches use, so such a search
+-- is a single index scan. text_pattern_ops also serves patterns with a known start
+-- (LIKE '1AB%'). plate_read's own (plate, read_time) index goes: nothing uses it any more, and
+-- a read pays for one plate index, not two.
+ALTER TABLE anpr.read_identity ADD COLUMN plate text;
+UPDATE anpr.read_identity i SET plate = r.plate
+FROM anpr.plate_read r
+WHERE r.camera_id = i.camera_id AND r.epoch = i.epoch AND r.seq = i.seq
+  AND r.read_time = timestamptz 'epoch' + i.read_us * interval '1 microsecond';
+CREATE INDEX read_identity_plate ON anpr.read_identity (plate text_pattern_ops, read_us);
+DROP INDEX anpr.plate_read_plate_time;
+
+-- A read's time as read_identity keeps it (µs since 1970) and back.
+CREATE FUNCTION anpr.us_of(t timestamptz) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT (extract(epoch FROM t) * 1000000)::bigint
+$$;
+CREATE FUNCTION anpr.time_of(us bigint) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT timestamptz 'epoch' + us * interval '1 microsecond'
+$$;
+
 -- One row per search, granted or refused. Append-only; the auditors read it.
 CREATE SEQUENCE anpr.search_audit_id_seq;
 CREATE TABLE anpr.search_audit (
@@ -303,24 +328,46 @@ BEGIN
     ELSIF v_match = 'pattern' THEN
         v_like := replace(replace(v_plate, '?', '_'), '*', '%');
     END IF;
-    INSERT INTO anpr.search_read_result (ticket, ord, camera_id, read_time, epoch, seq)
-    SELECT v_ticket, row_number() OVER (ORDER BY f.read_time DESC, f.camera_id, f.epoch, f.seq),
-           f.camera_id, f.read_time, f.epoch, f.seq
-    FROM (SELECT r.camera_id, r.read_time, r.epoch, r.seq FROM anpr.plate_read r
-          WHERE r.read_time >= v_from AND r.read_time < p_to
-            AND (v_terms IS NULL OR r.plate = ANY (v_terms))
-            AND (v_like IS NULL OR r.plate LIKE v_like)
-            AND (v_cams IS NULL OR r.camera_id = ANY (v_cams))
-          ORDER BY r.read_time DESC LIMIT p_max_rows) f;
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    IF v_n = p_max_rows THEN
-        SELECT count(*) - p_max_rows INTO v_more
-        FROM (SELECT FROM anpr.plate_read r
-              WHERE r.read_time >= v_from AND r.read_time < p_to
-                AND (v_terms IS NULL OR r.plate = ANY (v_terms))
-                AND (v_like IS NULL OR r.plate LIKE v_like)
-                AND (v_cams IS NULL OR r.camera_id = ANY (v_cams))
-              LIMIT p_max_rows + 100000) x;
+    IF v_terms IS NULL AND v_like IS NULL THEN
+        -- Every plate at given cameras over a day at most: plate_read's (camera, time) index,
+        -- one or two partitions.
+        INSERT INTO anpr.search_read_result (ticket, ord, camera_id, read_time, epoch, seq)
+        SELECT v_ticket,
+               row_number() OVER (ORDER BY f.read_time DESC, f.camera_id, f.epoch, f.seq),
+               f.camera_id, f.read_time, f.epoch, f.seq
+        FROM (SELECT r.camera_id, r.read_time, r.epoch, r.seq FROM anpr.plate_read r
+              WHERE r.read_time >= v_from AND r.read_time < p_to AND r.camera_id = ANY (v_cams)
+              ORDER BY r.read_time DESC LIMIT p_max_rows) f;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        IF v_n = p_max_rows THEN
+            SELECT count(*) - p_max_rows INTO v_more
+            FROM (SELECT FROM anpr.plate_read r
+                  WHERE r.read_time >= v_from AND r.read_time < p_to
+                    AND r.camera_id = ANY (v_cams)
+                  LIMIT p_max_rows + 100000) x;
+        END IF;
+    ELSE
+        -- By plate: the plate index of read_identity, one index scan whatever the range.
+        INSERT INTO anpr.search_read_result (ticket, ord, camera_id, read_time, epoch, seq)
+        SELECT v_ticket,
+               row_number() OVER (ORDER BY f.read_us DESC, f.camera_id, f.epoch, f.seq),
+               f.camera_id, anpr.time_of(f.read_us), f.epoch, f.seq
+        FROM (SELECT i.camera_id, i.read_us, i.epoch, i.seq FROM anpr.read_identity i
+              WHERE i.read_us >= anpr.us_of(v_from) AND i.read_us < anpr.us_of(p_to)
+                AND (v_terms IS NULL OR i.plate = ANY (v_terms))
+                AND (v_like IS NULL OR i.plate LIKE v_like)
+                AND (v_cams IS NULL OR i.camera_id = ANY (v_cams))
+              ORDER BY i.read_us DESC LIMIT p_max_rows) f;
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        IF v_n = p_max_rows THEN
+            SELECT count(*) - p_max_rows INTO v_more
+            FROM (SELECT FROM anpr.read_identity i
+                  WHERE i.read_us >= anpr.us_of(v_from) AND i.read_us < anpr.us_of(p_to)
+                    AND (v_terms IS NULL OR i.plate = ANY (v_terms))
+                    AND (v_like IS NULL OR i.plate LIKE v_like)
+                    AND (v_cams IS NULL OR i.camera_id = ANY (v_cams))
+                  LIMIT p_max_rows + 100000) x;
+        END IF;
     END IF;
     v_params := v_params || jsonb_build_object('searched_from', v_from, 'terms',
                                                coalesce(cardinality(v_terms), 0));
@@ -429,8 +476,8 @@ BEGIN
     v_from := greatest(p_from, anpr.retention_start());
     v_w := make_interval(secs => p_window_s);
     WITH t AS (
-        SELECT r.camera_id, r.read_time FROM anpr.plate_read r
-        WHERE r.plate = v_plate AND r.read_time >= v_from AND r.read_time < p_to
+        SELECT i.camera_id, anpr.time_of(i.read_us) AS read_time FROM anpr.read_identity i
+        WHERE i.plate = v_plate AND i.read_us >= anpr.us_of(v_from) AND i.read_us < anpr.us_of(p_to)
     ), n AS (
         SELECT o.plate, o.country, o.camera_id, o.read_time
         FROM t JOIN anpr.plate_read o
@@ -677,10 +724,10 @@ BEGIN
     -- is written once, with the count).
     v_log := nextval(pg_get_serial_sequence('anpr.retro_match_log', 'id'));
     INSERT INTO anpr.retro_match_read (log_id, camera_id, read_time, epoch, seq)
-    SELECT v_log, r.camera_id, r.read_time, r.epoch, r.seq
-    FROM anpr.plate_read r
-    WHERE r.read_time >= since AND r.plate = ANY (plates)
-    ORDER BY r.read_time DESC LIMIT lim;
+    SELECT v_log, i.camera_id, anpr.time_of(i.read_us), i.epoch, i.seq
+    FROM anpr.read_identity i
+    WHERE i.read_us >= anpr.us_of(since) AND i.plate = ANY (plates)
+    ORDER BY i.read_us DESC LIMIT lim;
     GET DIAGNOSTICS n = ROW_COUNT;
     INSERT INTO anpr.retro_match_log (id, entry_ids, since, plates, rows_found, terms,
                                       patterns_skipped)
