@@ -187,12 +187,13 @@ int db_load_identities(PGconn *conn, size_t max, struct rid_entry **out, size_t 
     *out = NULL;
     *n = 0;
     snprintf(lim, sizeof lim, "%zu", max);
-    res =
-        PQexecParams(conn,
-                     "SELECT camera_id, epoch, seq, digest FROM (SELECT * FROM anpr.read_identity "
-                     "WHERE digest IS NOT NULL ORDER BY read_us DESC LIMIT $1::bigint) i "
-                     "ORDER BY read_us",
-                     1, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(
+        conn,
+        "SELECT camera_id, epoch, seq, digest FROM (SELECT camera_id, epoch, seq, digest, "
+        "read_us FROM anpr.read_identity "
+        "WHERE digest IS NOT NULL ORDER BY read_us DESC LIMIT $1::bigint) i "
+        "ORDER BY read_us",
+        1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         s_err(err, "load identities", conn, res);
         goto out;

@@ -158,6 +158,14 @@ int main(void)
             snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.%s", tables[k]);
             CHECK_STR(s_as(roles[i], sql), "42501");
         }
+    /* The daemon writes the plate index of history but reads back identities only. */
+    PGconn *daemon = PQconnectdb(db.daemon_ci);
+    CHECK_STR(s_state(daemon, "SELECT plate FROM anpr.read_identity"), "42501");
+    CHECK_STR(s_state(daemon, "SELECT count(*) FROM anpr.plate_read"), "42501");
+    CHECK_STR(s_state(daemon, "SELECT camera_id, epoch, seq, read_us, digest "
+                              "FROM anpr.read_identity"),
+              "");
+    PQfinish(daemon);
     /* Nor calls the searches but an investigator. */
     CHECK_STR(s_as("law_dora", READS("'stolen car seen'", "'PV/2026/1'", "NULL", "'1ABC123'",
                                      "'exact'", "NULL", "7", "100")),

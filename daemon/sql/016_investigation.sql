@@ -76,6 +76,9 @@ WHERE r.camera_id = i.camera_id AND r.epoch = i.epoch AND r.seq = i.seq
   AND r.read_time = timestamptz 'epoch' + i.read_us * interval '1 microsecond';
 CREATE INDEX read_identity_plate ON anpr.read_identity (plate text_pattern_ops, read_us);
 DROP INDEX anpr.plate_read_plate_time;
+-- The daemon writes the plate and reads back only identities, never plates.
+REVOKE SELECT ON anpr.read_identity FROM anpr_daemon;
+GRANT SELECT (camera_id, epoch, seq, read_us, digest) ON anpr.read_identity TO anpr_daemon;
 
 -- A read's time as read_identity keeps it (µs since 1970) and back.
 CREATE FUNCTION anpr.us_of(t timestamptz) RETURNS bigint
