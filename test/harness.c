@@ -75,6 +75,44 @@ void h_exec(PGconn *conn, const char *sql)
     PQclear(res);
 }
 
+const char *h_conninfo_as(const struct h_db *db, const char *user)
+{
+    static char ci[600];
+
+    snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=%s", getenv("ANPR_TEST_PGHOST"),
+             getenv("ANPR_TEST_PGPORT"), db->name, user);
+    return ci;
+}
+
+PGconn *h_connect_as(const struct h_db *db, const char *user)
+{
+    PGconn *conn = PQconnectdb(h_conninfo_as(db, user));
+
+    if (PQstatus(conn) != CONNECTION_OK)
+        h_fatal("connect as %s: %s", user, PQerrorMessage(conn));
+    return conn;
+}
+
+const char *h_sqlstate(PGconn *conn, const char *sql)
+{
+    static char state[6];
+    PGresult *res = PQexec(conn, sql);
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    snprintf(state, sizeof state, "%s", st ? st : "");
+    PQclear(res);
+    return state;
+}
+
+const char *h_sqlstate_as(const struct h_db *db, const char *user, const char *sql)
+{
+    PGconn *conn = h_connect_as(db, user);
+    const char *state = h_sqlstate(conn, sql);
+
+    PQfinish(conn);
+    return state;
+}
+
 void h_index_reads(PGconn *conn)
 {
     h_exec(conn, "INSERT INTO anpr.read_identity (camera_id, epoch, seq, read_us, plate) "

@@ -57,6 +57,14 @@ void h_exec(PGconn *conn, const char *sql);
 bool h_db_lock_out(const struct h_db *db);
 void h_db_let_in(const struct h_db *db);
 
+/* The conninfo of db for the login `user` (the test server trusts local logins), in a static
+ * buffer; a connection as that login (dies on failure); the SQLSTATE of running sql on conn (""
+ * when it worked; a static buffer); the same on a connection of its own as `user`. */
+const char *h_conninfo_as(const struct h_db *db, const char *user);
+PGconn *h_connect_as(const struct h_db *db, const char *user);
+const char *h_sqlstate(PGconn *conn, const char *sql);
+const char *h_sqlstate_as(const struct h_db *db, const char *user, const char *sql);
+
 /* First column of the first row as a number; dies on error. */
 long long h_query_ll(PGconn *conn, const char *sql);
 /* Poll `sql` until it returns `want` or timeout_ms passes; returns the last value. */

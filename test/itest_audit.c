@@ -12,25 +12,6 @@
 #include "check.h"
 #include "harness.h"
 
-/* Run sql as the login `user` of the test database; returns the SQLSTATE ("" when it worked). */
-static const char *s_as(const struct h_db *db, const char *user, const char *sql)
-{
-    static char state[6];
-    char ci[600];
-
-    snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=%s", getenv("ANPR_TEST_PGHOST"),
-             getenv("ANPR_TEST_PGPORT"), db->name, user);
-    PGconn *conn = PQconnectdb(ci);
-    if (PQstatus(conn) != CONNECTION_OK)
-        h_fatal("connect as %s: %s", user, PQerrorMessage(conn));
-    PGresult *res = PQexec(conn, sql);
-    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    snprintf(state, sizeof state, "%s", st ? st : "");
-    PQclear(res);
-    PQfinish(conn);
-    return state;
-}
-
 int main(void)
 {
     struct h_db db;
@@ -45,17 +26,18 @@ int main(void)
                      "GRANT anpr_admin TO alice");
 
     /* An admin keeps lists; every row changed is audited under her login. */
-    CHECK_STR(s_as(&db, "alice",
-                   "INSERT INTO anpr.watchlist (name, category, priority) "
-                   "VALUES ('Stolen vehicles', 'stolen', 1)"),
+    CHECK_STR(h_sqlstate_as(&db, "alice",
+                            "INSERT INTO anpr.watchlist (name, category, priority) "
+                            "VALUES ('Stolen vehicles', 'stolen', 1)"),
               "");
-    CHECK_STR(s_as(&db, "alice",
-                   "INSERT INTO anpr.watchlist_entry (list_id, plate, "
-                   "instruction) SELECT id, '1-ABC-123', 'Stop' "
-                   "FROM anpr.watchlist"),
+    CHECK_STR(h_sqlstate_as(&db, "alice",
+                            "INSERT INTO anpr.watchlist_entry (list_id, plate, "
+                            "instruction) SELECT id, '1-ABC-123', 'Stop' "
+                            "FROM anpr.watchlist"),
               "");
-    CHECK_STR(s_as(&db, "alice", "UPDATE anpr.watchlist_entry SET plate = '1-ABC-124'"), "");
-    CHECK_STR(s_as(&db, "alice", "DELETE FROM anpr.watchlist_entry"), "");
+    CHECK_STR(h_sqlstate_as(&db, "alice", "UPDATE anpr.watchlist_entry SET plate = '1-ABC-124'"),
+              "");
+    CHECK_STR(h_sqlstate_as(&db, "alice", "DELETE FROM anpr.watchlist_entry"), "");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit "
                                    "WHERE changed_by = 'alice'"),
               4);
@@ -73,15 +55,15 @@ int main(void)
                                "WHERE changed_by = 'alice'") >= 4);
 
     /* Nobody alters the audit: the admin has no right, the owner is refused by the trigger. */
-    CHECK_STR(s_as(&db, "alice", "UPDATE anpr.watchlist_audit SET changed_by = 'mallory'"),
+    CHECK_STR(h_sqlstate_as(&db, "alice", "UPDATE anpr.watchlist_audit SET changed_by = 'mallory'"),
               "42501");
-    CHECK_STR(s_as(&db, "alice", "DELETE FROM anpr.watchlist_audit"), "42501");
-    CHECK_STR(s_as(&db, "alice",
-                   "INSERT INTO anpr.watchlist_audit (relation, operation, "
-                   "row_id) VALUES ('x', 'x', 1)"),
+    CHECK_STR(h_sqlstate_as(&db, "alice", "DELETE FROM anpr.watchlist_audit"), "42501");
+    CHECK_STR(h_sqlstate_as(&db, "alice",
+                            "INSERT INTO anpr.watchlist_audit (relation, operation, "
+                            "row_id) VALUES ('x', 'x', 1)"),
               "42501");
-    CHECK_STR(s_as(&db, "postgres", "DELETE FROM anpr.watchlist_audit"), "42501");
-    CHECK_STR(s_as(&db, "postgres", "TRUNCATE anpr.watchlist_audit"), "42501");
+    CHECK_STR(h_sqlstate_as(&db, "postgres", "DELETE FROM anpr.watchlist_audit"), "42501");
+    CHECK_STR(h_sqlstate_as(&db, "postgres", "TRUNCATE anpr.watchlist_audit"), "42501");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit"), 4);
 
     /* A login in none of the anpr roles cannot even connect (migration 014), and no role but
@@ -95,22 +77,22 @@ int main(void)
         CHECK_CONTAINS(PQerrorMessage(conn), "permission denied for database");
         PQfinish(conn);
     }
-    CHECK_STR(s_as(&db, "alice", "CREATE TEMP TABLE t (i int)"), "42501");
-    CHECK_STR(s_as(&db, "anprd", "CREATE TEMP TABLE t (i int)"), "");
+    CHECK_STR(h_sqlstate_as(&db, "alice", "CREATE TEMP TABLE t (i int)"), "42501");
+    CHECK_STR(h_sqlstate_as(&db, "anprd", "CREATE TEMP TABLE t (i int)"), "");
     /* Given CONNECT by hand, without the admin role: no change, and no look at the lists. */
     char grant[200];
     snprintf(grant, sizeof grant, "GRANT CONNECT ON DATABASE %s TO bob", db.name);
     h_exec(db.admin, grant);
-    CHECK_STR(s_as(&db, "bob",
-                   "INSERT INTO anpr.watchlist (name, category) "
-                   "VALUES ('Mine', 'stolen')"),
+    CHECK_STR(h_sqlstate_as(&db, "bob",
+                            "INSERT INTO anpr.watchlist (name, category) "
+                            "VALUES ('Mine', 'stolen')"),
               "42501");
-    CHECK_STR(s_as(&db, "bob", "SELECT count(*) FROM anpr.watchlist_entry"), "42501");
+    CHECK_STR(h_sqlstate_as(&db, "bob", "SELECT count(*) FROM anpr.watchlist_entry"), "42501");
     /* The daemon's role reads lists and appends reads, nothing more. */
-    CHECK_STR(s_as(&db, "anprd", "SELECT count(*) FROM anpr.watchlist_entry"), "");
-    CHECK_STR(s_as(&db, "anprd", "DELETE FROM anpr.watchlist_entry"), "42501");
-    CHECK_STR(s_as(&db, "anprd", "SELECT count(*) FROM anpr.plate_read"), "42501");
-    CHECK_STR(s_as(&db, "anprd", "SELECT count(*) FROM anpr.watchlist_audit"), "42501");
+    CHECK_STR(h_sqlstate_as(&db, "anprd", "SELECT count(*) FROM anpr.watchlist_entry"), "");
+    CHECK_STR(h_sqlstate_as(&db, "anprd", "DELETE FROM anpr.watchlist_entry"), "42501");
+    CHECK_STR(h_sqlstate_as(&db, "anprd", "SELECT count(*) FROM anpr.plate_read"), "42501");
+    CHECK_STR(h_sqlstate_as(&db, "anprd", "SELECT count(*) FROM anpr.watchlist_audit"), "42501");
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_audit"), 4);
 
     snprintf(grant, sizeof grant, "REVOKE CONNECT ON DATABASE %s FROM bob", db.name);

@@ -26,15 +26,6 @@ static char *s_out, *s_err; /* the last run's output, until the next run */
 static time_t s_now;        /* the time the reads are planted around */
 
 /* A connection string for a login of the test database. */
-static const char *s_ci(const char *user)
-{
-    static char ci[600];
-
-    snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=%s", getenv("ANPR_TEST_PGHOST"),
-             getenv("ANPR_TEST_PGPORT"), s_db.name, user);
-    return ci;
-}
-
 /* Run anpr-history as `user`: argv after the command name, NULL-terminated; --db is added. */
 static int s_run(const char *user, const char *cmd, ...)
 {
@@ -50,7 +41,7 @@ static int s_run(const char *user, const char *cmd, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n++] = "--db";
-    argv[n++] = (char *)s_ci(user);
+    argv[n++] = (char *)h_conninfo_as(&s_db, user);
     argv[n] = NULL;
     snprintf(out, sizeof out, "%s/out", s_dir);
     snprintf(err, sizeof err, "%s/err", s_dir);
@@ -76,22 +67,6 @@ static const char *s_at(long off)
     gmtime_r(&t, &tm);
     strftime(b, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return b;
-}
-
-/* Run SQL as a login; returns the SQLSTATE ("" when it worked). */
-static const char *s_as(const char *user, const char *sql)
-{
-    static char state[6];
-    PGconn *conn = PQconnectdb(s_ci(user));
-
-    if (PQstatus(conn) != CONNECTION_OK)
-        h_fatal("connect as %s: %s", user, PQerrorMessage(conn));
-    PGresult *res = PQexec(conn, sql);
-    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    snprintf(state, sizeof state, "%s", st ? st : "");
-    PQclear(res);
-    PQfinish(conn);
-    return state;
 }
 
 /* One read, planted as superuser: camera code, seconds from s_now, plate, as read, image. */
@@ -635,15 +610,16 @@ static void s_test_hits(void)
 /* Who may read what: no history table for these roles, the audit for the auditor only. */
 static void s_test_rights(void)
 {
-    CHECK_STR(s_as(IVAN, "SELECT count(*) FROM anpr.plate_read"), "42501");
-    CHECK_STR(s_as(IVAN, "SELECT count(*) FROM anpr.hits"), "42501");
-    CHECK_STR(s_as(IVAN, "SELECT count(*) FROM anpr.search_audit"), "42501");
-    CHECK_STR(s_as(IVAN, "SELECT code, name, latitude, longitude FROM anpr.camera"), "");
-    CHECK_STR(s_as("hist_dora", "SELECT count(*) FROM anpr.plate_read"), "42501");
-    CHECK_STR(s_as("hist_dora", "SELECT count(*) FROM anpr.hits"), "42501");
-    CHECK_STR(s_as("hist_adam", "SELECT count(*) FROM anpr.plate_read"), "42501");
-    CHECK_STR(s_as("hist_adam", "SELECT count(*) FROM anpr.hits"), "42501");
-    CHECK_STR(s_as("hist_dora", "SELECT * FROM anpr.search_read_rows(1)"), "42501");
+    CHECK_STR(h_sqlstate_as(&s_db, IVAN, "SELECT count(*) FROM anpr.plate_read"), "42501");
+    CHECK_STR(h_sqlstate_as(&s_db, IVAN, "SELECT count(*) FROM anpr.hits"), "42501");
+    CHECK_STR(h_sqlstate_as(&s_db, IVAN, "SELECT count(*) FROM anpr.search_audit"), "42501");
+    CHECK_STR(h_sqlstate_as(&s_db, IVAN, "SELECT code, name, latitude, longitude FROM anpr.camera"),
+              "");
+    CHECK_STR(h_sqlstate_as(&s_db, "hist_dora", "SELECT count(*) FROM anpr.plate_read"), "42501");
+    CHECK_STR(h_sqlstate_as(&s_db, "hist_dora", "SELECT count(*) FROM anpr.hits"), "42501");
+    CHECK_STR(h_sqlstate_as(&s_db, "hist_adam", "SELECT count(*) FROM anpr.plate_read"), "42501");
+    CHECK_STR(h_sqlstate_as(&s_db, "hist_adam", "SELECT count(*) FROM anpr.hits"), "42501");
+    CHECK_STR(h_sqlstate_as(&s_db, "hist_dora", "SELECT * FROM anpr.search_read_rows(1)"), "42501");
 
     /* The auditor lists the audit: every search above, the refused ones with their rule. */
     long long n = s_audit_rows();
@@ -663,7 +639,7 @@ static void s_test_rights(void)
 /* What rows a session may fetch: its own, of a committed search only. */
 static void s_test_tickets(void)
 {
-    PGconn *conn = PQconnectdb(s_ci(IVAN));
+    PGconn *conn = PQconnectdb(h_conninfo_as(&s_db, IVAN));
     char sql[1024], ticket[32];
     PGresult *res;
 
@@ -701,7 +677,7 @@ static void s_test_tickets(void)
     CHECK_INT(s_audit_rows(), before + 1);
     snprintf(sql + 512, 512, "SELECT count(*) FROM anpr.search_read_rows(%s)", ticket);
     CHECK_INT(h_query_ll(conn, sql + 512), 5);
-    CHECK_STR(s_as("hist_ines", sql + 512), "P0002");
+    CHECK_STR(h_sqlstate_as(&s_db, "hist_ines", sql + 512), "P0002");
     /* A refused search's ticket gives no rows. */
     res = PQexec(conn, "SELECT ticket FROM anpr.search_reads(NULL, NULL, NULL, 'X', 'exact', "
                        "NULL, now() - interval '1 h', now(), 10)");

@@ -20,37 +20,10 @@ static const struct h_db *g_db;
 
 static PGconn *s_connect(const char *user)
 {
-    char ci[600];
+    PGconn *conn = h_connect_as(g_db, user);
 
-    snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=%s", getenv("ANPR_TEST_PGHOST"),
-             getenv("ANPR_TEST_PGPORT"), g_db->name, user);
-    PGconn *conn = PQconnectdb(ci);
-    if (PQstatus(conn) != CONNECTION_OK)
-        h_fatal("connect as %s: %s", user, PQerrorMessage(conn));
     PQclear(PQexec(conn, "SET client_min_messages = warning"));
     return conn;
-}
-
-/* Run sql on conn; the SQLSTATE ("" when it worked). */
-static const char *s_state(PGconn *conn, const char *sql)
-{
-    static char state[6];
-    PGresult *res = PQexec(conn, sql);
-    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-    snprintf(state, sizeof state, "%s", st ? st : "");
-    PQclear(res);
-    return state;
-}
-
-static const char *s_as(const char *user, const char *sql)
-{
-    static char state[6];
-    PGconn *conn = s_connect(user);
-
-    snprintf(state, sizeof state, "%s", s_state(conn, sql));
-    PQfinish(conn);
-    return state;
 }
 
 struct s_outcome {
@@ -156,22 +129,24 @@ int main(void)
         for (size_t k = 0; k < sizeof tables / sizeof *tables; k++) {
             char sql[96];
             snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.%s", tables[k]);
-            CHECK_STR(s_as(roles[i], sql), "42501");
+            CHECK_STR(h_sqlstate_as(g_db, roles[i], sql), "42501");
         }
     /* The daemon writes the plate index of history but reads back identities only. */
     PGconn *daemon = PQconnectdb(db.daemon_ci);
-    CHECK_STR(s_state(daemon, "SELECT plate FROM anpr.read_identity"), "42501");
-    CHECK_STR(s_state(daemon, "SELECT count(*) FROM anpr.plate_read"), "42501");
-    CHECK_STR(s_state(daemon, "SELECT camera_id, epoch, seq, read_us, digest "
-                              "FROM anpr.read_identity"),
+    CHECK_STR(h_sqlstate(daemon, "SELECT plate FROM anpr.read_identity"), "42501");
+    CHECK_STR(h_sqlstate(daemon, "SELECT count(*) FROM anpr.plate_read"), "42501");
+    CHECK_STR(h_sqlstate(daemon, "SELECT camera_id, epoch, seq, read_us, digest "
+                                 "FROM anpr.read_identity"),
               "");
     PQfinish(daemon);
     /* Nor calls the searches but an investigator. */
-    CHECK_STR(s_as("law_dora", READS("'stolen car seen'", "'PV/2026/1'", "NULL", "'1ABC123'",
-                                     "'exact'", "NULL", "7", "100")),
+    CHECK_STR(h_sqlstate_as(g_db, "law_dora",
+                            READS("'stolen car seen'", "'PV/2026/1'", "NULL", "'1ABC123'",
+                                  "'exact'", "NULL", "7", "100")),
               "42501");
-    CHECK_STR(s_as("law_adam", READS("'stolen car seen'", "'PV/2026/1'", "NULL", "'1ABC123'",
-                                     "'exact'", "NULL", "7", "100")),
+    CHECK_STR(h_sqlstate_as(g_db, "law_adam",
+                            READS("'stolen car seen'", "'PV/2026/1'", "NULL", "'1ABC123'",
+                                  "'exact'", "NULL", "7", "100")),
               "42501");
 
     PGconn *ivy = s_connect("law_ivy");
@@ -310,13 +285,14 @@ int main(void)
 
     /* Nobody changes the audit: investigators do not even read it, auditors read it only, and
      * its owner is refused by the trigger. */
-    CHECK_STR(s_state(ivy, "SELECT count(*) FROM anpr.search_audit"), "42501");
-    CHECK_STR(s_as("law_aude", "SELECT count(*) FROM anpr.search_audit"), "");
-    CHECK_STR(s_as("law_aude", "DELETE FROM anpr.search_audit"), "42501");
-    CHECK_STR(s_as("law_aude", "UPDATE anpr.search_audit SET reason = 'x'"), "42501");
-    CHECK_STR(s_as("law_adam", "SELECT count(*) FROM anpr.search_audit"), "42501");
-    CHECK_STR(s_state(db.admin, "DELETE FROM anpr.search_audit"), "42501");
-    CHECK_STR(s_state(db.admin, "TRUNCATE anpr.search_audit"), "42501");
+    CHECK_STR(h_sqlstate(ivy, "SELECT count(*) FROM anpr.search_audit"), "42501");
+    CHECK_STR(h_sqlstate_as(g_db, "law_aude", "SELECT count(*) FROM anpr.search_audit"), "");
+    CHECK_STR(h_sqlstate_as(g_db, "law_aude", "DELETE FROM anpr.search_audit"), "42501");
+    CHECK_STR(h_sqlstate_as(g_db, "law_aude", "UPDATE anpr.search_audit SET reason = 'x'"),
+              "42501");
+    CHECK_STR(h_sqlstate_as(g_db, "law_adam", "SELECT count(*) FROM anpr.search_audit"), "42501");
+    CHECK_STR(h_sqlstate(db.admin, "DELETE FROM anpr.search_audit"), "42501");
+    CHECK_STR(h_sqlstate(db.admin, "TRUNCATE anpr.search_audit"), "42501");
 
     /* HITs: dispatch sees those of the first period only; older ones are history. */
     PGconn *dora = s_connect("law_dora");
@@ -344,7 +320,7 @@ int main(void)
                    &o));
     CHECK_INT(o.rows, 2);
     CHECK_CONTAINS(o.message, "retention");
-    CHECK_STR(s_state(db.admin, "UPDATE anpr.law SET retention_days = 400"), "23514");
+    CHECK_STR(h_sqlstate(db.admin, "UPDATE anpr.law SET retention_days = 400"), "23514");
 
     PQfinish(ivy);
     h_db_close(&db);

@@ -838,45 +838,6 @@ static void s_print_csv(const PGresult *res)
     free(b.s);
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left) and its code point; 0 when the
-   bytes there are not one. */
-static size_t s_utf8(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        *cp = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        *cp = c & 0x0Fu;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        *cp = c & 0x07u;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        unsigned char l = i == 1 ? lo : 0x80, h = i == 1 ? hi : 0xBF;
-        if (s[i] < l || s[i] > h)
-            return 0;
-        *cp = *cp << 6 | (s[i] & 0x3Fu);
-    }
-    return len;
-}
-
 /*
  * A JSON string: quotes, backslashes and everything a terminal would act on (controls, DEL, C1,
  * bidi controls, the line and paragraph separators) escaped as \uXXXX, so the output is valid
@@ -890,7 +851,7 @@ static void s_json_str(const char *s)
     putchar('"');
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = s_utf8(p + i, n - i, &cp);
+        size_t k = cli_utf8(p + i, n - i, &cp);
 
         if (k == 0) {
             fputs("\\ufffd", stdout);

@@ -85,9 +85,7 @@ void cli_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
         *len = (size_t)n < cap - *len ? *len + (size_t)n : cap - 1;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left) and its code point; 0 when the
- * bytes there are not one (Unicode table 3-7: no overlong form, surrogate or > U+10FFFF). */
-static size_t s_utf8(const unsigned char *s, size_t n, uint32_t *cp)
+size_t cli_utf8(const unsigned char *s, size_t n, uint32_t *cp)
 {
     unsigned char c = s[0];
     size_t len;
@@ -144,7 +142,7 @@ size_t cli_clean(char *out, size_t cap, const char *s, size_t n, unsigned flags)
         return 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp = 0;
-        size_t k = s_utf8(p + i, n - i, &cp);
+        size_t k = cli_utf8(p + i, n - i, &cp);
         char rep[16];
         const char *add = rep;
         size_t alen;
@@ -196,7 +194,7 @@ bool cli_plain(const char *s)
 
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = s_utf8(p + i, n - i, &cp);
+        size_t k = cli_utf8(p + i, n - i, &cp);
         if (k == 0 || !s_visible(cp, 0))
             return false;
         i += k;

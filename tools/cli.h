@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Prints "PROG: <fmt ...>\nTry 'PROG --help'.\n" to stderr; returns -1. */
 int cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -36,6 +37,11 @@ int cli_no_operands(const char *prog, int argc, char **argv);
  * overflows, and buf stays NUL-terminated. */
 void cli_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left, n > 0) and its code point; 0
+ * when the bytes there are not one (Unicode table 3-7: no overlong form, surrogate or above
+ * U+10FFFF). */
+size_t cli_utf8(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* Flags of cli_clean. */
 #define CLI_NEWLINE 1u /* keep LF (a text meant to span lines); every other control is replaced */
