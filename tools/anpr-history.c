@@ -1340,22 +1340,6 @@ static int s_write_svg(FILE *f, const struct opts *o, struct sight *sg, size_t n
     return 0;
 }
 
-/* A file for personal data: created 0600, never an existing file made wider. */
-static FILE *s_open_output(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f;
-
-    if (fd < 0)
-        return NULL;
-    if (!(f = fdopen(fd, "w"))) {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
-    return f;
-}
-
 static int s_sightings(PGconn *conn, const struct opts *o)
 {
     PGresult *rows = NULL, *cres = NULL;
@@ -1418,7 +1402,7 @@ static int s_sightings(PGconn *conn, const struct opts *o)
                 }
         }
     }
-    if (!(f = s_open_output(o->svg)) || s_write_svg(f, o, sg, ns, cams, nc) != 0 ||
+    if (!(f = cli_open_private(o->svg)) || s_write_svg(f, o, sg, ns, cams, nc) != 0 ||
         fflush(f) != 0 || ferror(f)) {
         fprintf(stderr, PROG ": %s: %s\n", cli_text(o->svg), strerror(errno));
         rc = EXIT_USAGE;

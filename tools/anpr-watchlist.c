@@ -1313,23 +1313,6 @@ static void s_csv_field(FILE *f, const char *s, bool last, bool tty)
     fputs(last ? "\r\n" : ",", f);
 }
 
-/* The file for export --output: created 0600 (a list is personal data), never an existing file
- * made wider; an existing file is truncated and keeps its own mode. */
-static FILE *s_open_output(const char *path)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f;
-
-    if (fd < 0)
-        return NULL;
-    if (!(f = fdopen(fd, "w"))) {
-        int e = errno;
-        close(fd);
-        errno = e;
-    }
-    return f;
-}
-
 static int s_cmd_export(PGconn *conn, const struct aopts *o, char **ops)
 {
     char id[24];
@@ -1341,7 +1324,7 @@ static int s_cmd_export(PGconn *conn, const struct aopts *o, char **ops)
     PGresult *res = s_entries(conn, id, &rc);
     if (!res)
         return rc;
-    if (o->output && !(f = s_open_output(o->output))) {
+    if (o->output && !(f = cli_open_private(o->output))) {
         fprintf(stderr, PROG ": %s: %s\n", cli_text(o->output), strerror(errno));
         PQclear(res);
         return EXIT_USAGE;

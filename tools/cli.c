@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t s_signalled;
 
@@ -200,4 +203,19 @@ bool cli_plain(const char *s)
         i += k;
     }
     return true;
+}
+
+FILE *cli_open_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f;
+
+    if (fd < 0)
+        return NULL;
+    if (!(f = fdopen(fd, "w"))) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
 }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Prints "PROG: <fmt ...>\nTry 'PROG --help'.\n" to stderr; returns -1. */
 int cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -42,6 +43,10 @@ void cli_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
  * when the bytes there are not one (Unicode table 3-7: no overlong form, surrogate or above
  * U+10FFFF). */
 size_t cli_utf8(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* Open path for writing a file of personal data (an export, a picture): created 0600, never an
+ * existing file made wider (it is truncated and keeps its own mode). NULL with errno. */
+FILE *cli_open_private(const char *path);
 
 /* Flags of cli_clean. */
 #define CLI_NEWLINE 1u /* keep LF (a text meant to span lines); every other control is replaced */
