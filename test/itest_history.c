@@ -634,6 +634,20 @@ static void s_test_rights(void)
     CHECK_CONTAINS(s_out, want);
     CHECK_INT(s_run(IVAN, "audit", NULL), 2);
     CHECK_CONTAINS(s_err, "permission denied");
+    /* What an investigator typed is in the audit as typed, a bidi control too (the database
+       keeps the letters and digits of it as the plate): the JSON stays valid and inert on a
+       terminal. */
+    CHECK_INT(s_run(IVAN, "reads", "--plate",
+                    "1TGT\xE2\x80\xAE"
+                    "001!",
+                    REASON, CASE, DAY, NULL),
+              0);
+    CHECK_INT(
+        s_run("hist_audrey", "audit", "--user", IVAN, "--limit", "10000", "--format", "json", NULL),
+        0);
+    CHECK(s_json_ok(s_out));
+    CHECK_CONTAINS(s_out, "1TGT\\u202e001!");
+    CHECK(strstr(s_out, "\xE2\x80\xAE") == NULL);
 }
 
 /* What rows a session may fetch: its own, of a committed search only. */

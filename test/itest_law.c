@@ -34,24 +34,44 @@ struct s_outcome {
     long long rows, more;
 };
 
-/* One search call (a SELECT of anpr.search_*) on conn; false when the call itself failed. */
+/*
+ * One search call (a SELECT of anpr.search_*) on conn; false when the call itself failed. The
+ * outcome carries no count (it would tell what was found before the audit row commits): out of
+ * a transaction block the counts are then asked of anpr.search_counts; in one, rows and more
+ * are -1.
+ */
 static bool s_search(PGconn *conn, const char *sql, struct s_outcome *o)
 {
     PGresult *res = PQexec(conn, sql);
     bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 
     memset(o, 0, sizeof *o);
+    o->rows = o->more = -1;
     if (ok) {
         o->ticket = atoll(PQgetvalue(res, 0, 0));
         o->granted = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
         snprintf(o->rule, sizeof o->rule, "%s", PQgetvalue(res, 0, 2));
         snprintf(o->message, sizeof o->message, "%s", PQgetvalue(res, 0, 3));
-        o->rows = atoll(PQgetvalue(res, 0, 4));
-        o->more = atoll(PQgetvalue(res, 0, 5));
+        ok = PQgetisnull(res, 0, 4) && PQgetisnull(res, 0, 5);
+        if (!ok)
+            fprintf(stderr, "search: the outcome carries counts\n");
     } else {
         fprintf(stderr, "search failed: %s", PQerrorMessage(conn));
     }
     PQclear(res);
+    if (ok && o->granted && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+        char q[96];
+        snprintf(q, sizeof q, "SELECT * FROM anpr.search_counts(%lld)", o->ticket);
+        res = PQexec(conn, q);
+        ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+        if (ok) {
+            o->rows = atoll(PQgetvalue(res, 0, 0));
+            o->more = atoll(PQgetvalue(res, 0, 1));
+        } else {
+            fprintf(stderr, "search_counts failed: %s", PQerrorMessage(conn));
+        }
+        PQclear(res);
+    }
     return ok;
 }
 
@@ -117,7 +137,17 @@ int main(void)
            "INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, priority, "
            "category, match_kind, hit_id) SELECT r.camera_id, r.seq, r.read_time, r.plate, 1, "
            "w.id, 1, 'stolen', 0, 9000 + r.seq FROM anpr.plate_read r, anpr.watchlist w "
-           "WHERE r.plate = '1ABC123'");
+           "WHERE r.plate = '1ABC123';"
+           /* a HIT stored before migration 009 gave HITs ids */
+           "INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, priority, "
+           "category, match_kind) SELECT r.camera_id, r.seq, r.read_time, r.plate, 2, w.id, 1, "
+           "'stolen', 0 FROM anpr.plate_read r, anpr.watchlist w WHERE r.seq = 3;"
+           /* co-travel: TGT0001 read twice (two lanes) at each camera, XXX0001 once near it */
+           "INSERT INTO anpr.plate_read (read_time, camera_id, seq, plate, plate_raw, country, "
+           "confidence, lane, direction, image_ref, candidates, cand_conf, received_at) "
+           "SELECT now() - interval '3 hours' + (c.id * 600 + o) * interval '1 second', c.id, "
+           "100 + c.id * 10 + o, p, p, 'BE', 900, 1, 1, '', '{}', '{}', now() "
+           "FROM anpr.camera c, (VALUES (0, 'TGT0001'), (5, 'TGT0001'), (2, 'XXX0001')) v(o, p)");
     h_index_reads(db.admin);
 
     /* No role but the owner reads the history tables. */
@@ -182,6 +212,15 @@ int main(void)
                          "'1ABC123'", "'exact'", "NULL", "7", "100"),
                    &o));
     CHECK(o.granted);
+    CHECK_INT(o.rows, -1); /* no count before the commit: it would say what is there */
+    CHECK_INT(s_fetch(ivy, "search_counts", o.ticket, st), -1);
+    CHECK_STR(st, "25000");
+    PQclear(PQexec(ivy, "ROLLBACK"));
+    PQclear(PQexec(ivy, "BEGIN"));
+    CHECK(s_search(ivy,
+                   READS("'vehicle stolen in Maasmechelen'", "'LI.55.L1.012345/26'", "NULL",
+                         "'1ABC123'", "'exact'", "NULL", "7", "100"),
+                   &o));
     CHECK_INT(s_fetch(ivy, "search_read_rows", o.ticket, st), -1);
     CHECK_STR(st, "25000");
     PQclear(PQexec(ivy, "ROLLBACK"));
@@ -204,6 +243,9 @@ int main(void)
          "case"},
         {"SELECT * FROM anpr.search_reads('vehicle stolen', 'PV/2026/1', NULL, '1ABC123', "
          "'exact', NULL, now(), now() - interval '1 day', 100)",
+         "range"},
+        {"SELECT * FROM anpr.search_reads('vehicle stolen', 'PV/2026/1', NULL, '1ABC123', "
+         "'exact', NULL, now() - interval '1 day', 'infinity', 100)",
          "range"},
         {READS("'vehicle stolen'", "'PV/2026/1'", "NULL", "'1A*'", "'pattern'", "NULL", "7", "100"),
          "pattern"},
@@ -229,7 +271,7 @@ int main(void)
         CHECK(s_search(ivy, refused[i].sql, &o));
         CHECK(!o.granted);
         CHECK_STR(o.rule, refused[i].rule);
-        CHECK_INT(o.rows, 0);
+        CHECK_INT(o.rows, -1); /* refused: no count at all */
         CHECK_INT(s_audit_rows(), ++audit);
         PQclear(PQexec(ivy, "BEGIN"));
         CHECK_INT(s_fetch(ivy,
@@ -293,10 +335,23 @@ int main(void)
     CHECK_STR(h_sqlstate_as(g_db, "law_adam", "SELECT count(*) FROM anpr.search_audit"), "42501");
     CHECK_STR(h_sqlstate(db.admin, "DELETE FROM anpr.search_audit"), "42501");
     CHECK_STR(h_sqlstate(db.admin, "TRUNCATE anpr.search_audit"), "42501");
+    /* ... also with the setting the retention run uses: only rows past their time go. */
+    CHECK_STR(h_sqlstate(db.admin, "BEGIN; SET LOCAL anpr.retention = 'on'; "
+                                   "DELETE FROM anpr.search_audit; COMMIT"),
+              "42501");
+    PQclear(PQexec(db.admin, "ROLLBACK"));
+    CHECK_INT(s_audit_rows(), audit);
+    /* What the retro-match searched and found is the auditors' only. */
+    CHECK_STR(h_sqlstate_as(g_db, "law_adam", "SELECT count(*) FROM anpr.retro_match_read"),
+              "42501");
+    CHECK_STR(h_sqlstate_as(g_db, "law_adam", "SELECT terms FROM anpr.retro_match_log"), "42501");
+    CHECK_STR(h_sqlstate_as(g_db, "law_aude", "SELECT count(*) FROM anpr.retro_match_read"), "");
 
     /* HITs: dispatch sees those of the first period only; older ones are history. */
     PGconn *dora = s_connect("law_dora");
     CHECK_INT(h_query_ll(dora, "SELECT count(*) FROM anpr.dispatch_hits"), 2);
+    CHECK_STR(h_sqlstate(dora, "SELECT anpr.acknowledge_hit(9001, 'accepted', NULL)"), "");
+    CHECK_STR(h_sqlstate(dora, "SELECT anpr.acknowledge_hit(9003, 'accepted', NULL)"), "P0002");
     PQfinish(dora);
     CHECK(s_search(ivy,
                    "SELECT * FROM anpr.search_hits('old HITs of the stolen car', 'PV/2026/1', "
@@ -310,7 +365,29 @@ int main(void)
                    "100)",
                    &o));
     CHECK(o.granted);
-    CHECK_INT(s_fetch(ivy, "search_hit_rows", o.ticket, st), 3);
+    CHECK_INT(o.rows, 4);
+    CHECK_INT(s_fetch(ivy, "search_hit_rows", o.ticket, st), 4);
+
+    /* Co-travel counts each read of a neighbour once, however many reads of the target it
+     * is near. */
+    CHECK(s_search(ivy,
+                   "SELECT * FROM anpr.search_cotravel('who travels with the stolen car', "
+                   "'PV/2026/1', NULL, 'TGT0001', now() - interval '1 day', now(), 30, 2, 10)",
+                   &o));
+    CHECK(o.granted);
+    CHECK_INT(o.rows, 1);
+    {
+        char q[128];
+        snprintf(q, sizeof q,
+                 "SELECT plate || ' ' || cameras || ' ' || sightings "
+                 "FROM anpr.search_cotravel_rows(%lld)",
+                 o.ticket);
+        PGresult *res = PQexec(ivy, q);
+        CHECK(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
+        if (PQntuples(res) == 1)
+            CHECK_STR(PQgetvalue(res, 0, 0), "XXX0001 2 2");
+        PQclear(res);
+    }
 
     /* The retention caps every range: nothing older than it is searched. */
     h_exec(db.admin, "UPDATE anpr.law SET retention_days = 40, first_period_days = 30");

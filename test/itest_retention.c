@@ -191,7 +191,7 @@ static void s_setup(void)
                        "(now(), 'hits', '{}', true, NULL, 'ok')");
     /* A result not fetched within its 15 minutes is a copy of history: it goes; one of a
      * search just made stays. */
-    h_exec(s_db.admin, "INSERT INTO anpr.search_hit_result (ticket, ord, hit_id) "
+    h_exec(s_db.admin, "INSERT INTO anpr.search_hit_result (ticket, ord, hit) "
                        "SELECT id, 1, 21 FROM anpr.search_audit");
     /* The reads a retro-match returned go with their day. */
     h_exec(s_db.admin,

@@ -838,6 +838,14 @@ static void s_print_csv(const PGresult *res)
     free(b.s);
 }
 
+/* Whether a terminal would act on code point cp (or XML forbids it): controls, DEL, C1, bidi
+   controls, the line and paragraph separators. */
+static bool s_acting(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
+           cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 /*
  * A JSON string: quotes, backslashes and everything a terminal would act on (controls, DEL, C1,
  * bidi controls, the line and paragraph separators) escaped as \uXXXX, so the output is valid
@@ -860,14 +868,40 @@ static void s_json_str(const char *s)
         }
         if (cp == '"' || cp == '\\')
             printf("\\%c", (char)cp);
-        else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
-                 cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069))
+        else if (s_acting(cp))
             printf("\\u%04" PRIx32, cp);
         else
             fwrite(p + i, 1, k, stdout);
         i += k;
     }
     putchar('"');
+}
+
+/*
+ * JSON the database wrote (a json or jsonb value), whole: the code points a terminal would act
+ * on can only be inside its strings there, where \uXXXX is their valid form; bytes that are not
+ * UTF-8 become U+FFFD.
+ */
+static void s_json_raw(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = cli_utf8(p + i, n - i, &cp);
+
+        if (k == 0) {
+            fputs("\\ufffd", stdout);
+            i++;
+            continue;
+        }
+        if (s_acting(cp) && cp > 0x20)
+            printf("\\u%04" PRIx32, cp);
+        else
+            fwrite(p + i, 1, k, stdout);
+        i += k;
+    }
 }
 
 /* A number as PostgreSQL prints it is JSON too, but for NaN and the infinities. */
@@ -907,8 +941,7 @@ static void s_print_json(const PGresult *res)
                 break;
             case OID_JSON:
             case OID_JSONB:
-                /* the database's JSON as it is, but for what a terminal would act on */
-                fputs(cli_text(v), stdout);
+                s_json_raw(v);
                 break;
             case OID_TEXTARR: {
                 char el[512];
@@ -1018,8 +1051,8 @@ static const char *s_norm_plate(const char *raw, bool pattern, char out[PLATE_MA
     return st == PLATE_OK ? out : raw;
 }
 
-/* The outcome of a search call: 0 when granted (*ticket, *more set), else the exit status. */
-static int s_outcome(PGresult *res, char *ticket, size_t cap, long long *more)
+/* The outcome of a search call: 0 when granted (*ticket set), else the exit status. */
+static int s_outcome(PGresult *res, char *ticket, size_t cap)
 {
     int rc = EXIT_OK;
 
@@ -1033,7 +1066,6 @@ static int s_outcome(PGresult *res, char *ticket, size_t cap, long long *more)
         rc = EXIT_REFUSED;
     } else {
         snprintf(ticket, cap, "%s", PQgetvalue(res, 0, 0));
-        *more = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
         /* a granted search may still say something: that its range was clipped, say */
         if (!PQgetisnull(res, 0, 3) && *PQgetvalue(res, 0, 3))
             fprintf(stderr, PROG ": %s\n", cli_text(PQgetvalue(res, 0, 3)));
@@ -1121,9 +1153,16 @@ static int s_search(PGconn *conn, const struct opts *o, PGresult **out, long lon
     free(cams);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return s_db_fail(conn, res, "search");
-    if ((rc = s_outcome(res, ticket, sizeof ticket, more)) != EXIT_OK)
+    if ((rc = s_outcome(res, ticket, sizeof ticket)) != EXIT_OK)
         return rc;
     const char *tp[1] = {ticket};
+    /* The counts too come only from the committed search (migration 016). */
+    PGresult *counts =
+        s_q(conn, "SELECT rows_more FROM anpr.search_counts($1::bigint)", 1, tp, "counts", &rc);
+    if (!counts)
+        return rc;
+    *more = PQntuples(counts) == 1 ? strtoll(PQgetvalue(counts, 0, 0), NULL, 10) : 0;
+    PQclear(counts);
     *out = s_q(conn, fetch, 1, tp, "fetch", &rc);
     return *out ? EXIT_OK : rc;
 }
@@ -1134,26 +1173,36 @@ static int s_search(PGconn *conn, const struct opts *o, PGresult **out, long lon
    controls even as references), then the five markup characters escaped. */
 static void s_xml(FILE *f, const char *s)
 {
-    for (s = cli_text(s); *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&apos;", f);
-            break;
-        default:
-            fputc(*s, f);
+    const unsigned char *p = (const unsigned char *)cli_text(s);
+    size_t n = strlen((const char *)p);
+
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0xFFFD;
+        size_t k = cli_utf8(p + i, n - i, &cp);
+
+        if (k == 0) { /* cli_text leaves none; but never emit a broken byte */
+            k = 1;
+            cp = 0xFFFD;
         }
+        /* XML 1.0 has no noncharacters (U+FFFE, U+FFFF, U+FDD0..U+FDEF), not even as
+           references: the replacement character stands for them. */
+        if (cp == 0xFFFE || cp == 0xFFFF || (cp >= 0xFDD0 && cp <= 0xFDEF))
+            cp = 0xFFFD;
+        if (cp == 0xFFFD)
+            fputs("\xEF\xBF\xBD", f);
+        else if (cp == '&')
+            fputs("&amp;", f);
+        else if (cp == '<')
+            fputs("&lt;", f);
+        else if (cp == '>')
+            fputs("&gt;", f);
+        else if (cp == '"')
+            fputs("&quot;", f);
+        else if (cp == '\'')
+            fputs("&apos;", f);
+        else
+            fwrite(p + i, 1, k, f);
+        i += k;
     }
 }
 

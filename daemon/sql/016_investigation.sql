@@ -133,7 +133,7 @@ CREATE TABLE anpr.search_read_result (
 CREATE TABLE anpr.search_hit_result (
     ticket bigint NOT NULL,
     ord    integer NOT NULL,
-    hit_id bigint NOT NULL,
+    hit    bigint NOT NULL, -- anpr.hits.id (hit_id is NULL for HITs stored before migration 009)
     PRIMARY KEY (ticket, ord)
 );
 CREATE TABLE anpr.search_cotravel_result (
@@ -198,9 +198,10 @@ BEGIN
     ELSIF p_case IS NULL OR p_case !~ ref_re THEN
         rule := 'case';
         message := 'a search needs the case reference (letters, digits, space . / : _ -; 3 to 64)';
-    ELSIF p_from IS NULL OR p_to IS NULL OR p_to <= p_from THEN
+    ELSIF p_from IS NULL OR p_to IS NULL OR p_to <= p_from OR NOT isfinite(p_from)
+          OR NOT isfinite(p_to) THEN
         rule := 'range';
-        message := 'the time range is missing, empty or reversed (from must be before to)';
+        message := 'the time range is missing, empty, reversed or endless (from must be before to)';
     ELSIF p_to <= now() - make_interval(days => l.retention_days) THEN
         rule := 'range';
         message := format('the range ends before the retention period (%s days): nothing is kept '
@@ -243,8 +244,10 @@ BEGIN
     DELETE FROM anpr.search_cotravel_result WHERE ticket < (
         SELECT coalesce(min(a.id), p_ticket) FROM anpr.search_audit a
         WHERE a.at > now() - interval '15 minutes');
-    RETURN (p_ticket, p_rule IS NULL, p_rule, p_message, coalesce(p_rows, 0),
-            coalesce(p_more, 0))::anpr.search_outcome;
+    -- No count here: a count returned in the caller's transaction would tell, before the audit
+    -- row commits, whether a plate was somewhere (and a rollback would hide the asking). The
+    -- counts come from anpr.search_counts, once committed.
+    RETURN (p_ticket, p_rule IS NULL, p_rule, p_message, NULL, NULL)::anpr.search_outcome;
 END
 $$;
 
@@ -418,9 +421,9 @@ BEGIN
                                v_msg, 0, 0);
     END IF;
     v_from := greatest(p_from, anpr.retention_start());
-    INSERT INTO anpr.search_hit_result (ticket, ord, hit_id)
-    SELECT v_ticket, row_number() OVER (ORDER BY f.read_time DESC, f.hit_id), f.hit_id
-    FROM (SELECT h.hit_id, h.read_time FROM anpr.hits h
+    INSERT INTO anpr.search_hit_result (ticket, ord, hit)
+    SELECT v_ticket, row_number() OVER (ORDER BY f.read_time DESC, f.id), f.id
+    FROM (SELECT h.id, h.read_time FROM anpr.hits h
           WHERE h.read_time >= v_from AND h.read_time < p_to AND NOT h.covert
             AND (v_plate = '' OR h.plate = v_plate)
             AND (v_list IS NULL OR h.list_id = v_list)
@@ -482,7 +485,9 @@ BEGIN
         SELECT i.camera_id, anpr.time_of(i.read_us) AS read_time FROM anpr.read_identity i
         WHERE i.plate = v_plate AND i.read_us >= anpr.us_of(v_from) AND i.read_us < anpr.us_of(p_to)
     ), n AS (
-        SELECT o.plate, o.country, o.camera_id, o.read_time
+        -- Each neighbouring read once, however many reads of the target it is near (a target
+        -- read twice at a camera must not count a car behind it twice).
+        SELECT DISTINCT o.plate, o.country, o.camera_id, o.read_time, o.epoch, o.seq
         FROM t JOIN anpr.plate_read o
           ON o.camera_id = t.camera_id
          AND o.read_time BETWEEN t.read_time - v_w AND t.read_time + v_w
@@ -520,10 +525,10 @@ DECLARE
     a anpr.search_audit;
 BEGIN
     SELECT * INTO a FROM anpr.search_audit s WHERE s.id = p_ticket;
-    IF NOT FOUND OR a.by_user <> session_user OR a.kind <> p_kind
+    IF NOT FOUND OR a.by_user <> session_user OR a.kind <> coalesce(p_kind, a.kind)
        OR a.at < now() - interval '15 minutes' THEN
         RAISE EXCEPTION 'search % is unknown, not yours, not a % search, or older than 15 '
-                        'minutes', p_ticket, p_kind
+                        'minutes', p_ticket, coalesce(p_kind, 'such')
             USING ERRCODE = 'no_data_found';
     END IF;
     IF NOT a.granted THEN
@@ -535,6 +540,16 @@ BEGIN
                         '(search outside a transaction block, or commit first)', p_ticket
             USING ERRCODE = 'invalid_transaction_state';
     END IF;
+END
+$$;
+
+-- A committed search's counts: the rows it found (at most its limit) and how many more matched.
+CREATE FUNCTION anpr.search_counts(p_ticket bigint, OUT rows_found integer, OUT rows_more bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM anpr.search_ticket_ok(p_ticket, NULL);
+    SELECT a.rows_returned, a.rows_more INTO rows_found, rows_more
+    FROM anpr.search_audit a WHERE a.id = p_ticket;
 END
 $$;
 
@@ -575,7 +590,7 @@ BEGIN
                CASE WHEN w.covert THEN NULL ELSE h.detail END, h.post_match, h.suppressed,
                a.decision, a.operator, a.acked_at
         FROM anpr.search_hit_result s
-        JOIN anpr.hits h ON h.hit_id = s.hit_id
+        JOIN anpr.hits h ON h.id = s.hit
         JOIN anpr.camera c ON c.id = h.camera_id
         LEFT JOIN anpr.plate_read r
                ON r.camera_id = h.camera_id AND r.read_time = h.read_time AND r.epoch = h.epoch
@@ -611,7 +626,7 @@ REVOKE ALL ON FUNCTION anpr.search_refusal(text, text, text, timestamptz, timest
     anpr.search_cotravel(text, text, text, text, timestamptz, timestamptz, integer, integer,
                          integer),
     anpr.search_read_rows(bigint), anpr.search_hit_rows(bigint),
-    anpr.search_cotravel_rows(bigint)
+    anpr.search_cotravel_rows(bigint), anpr.search_counts(bigint)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     anpr.search_reads(text, text, text, text, text, text[], timestamptz, timestamptz, integer,
@@ -620,7 +635,7 @@ GRANT EXECUTE ON FUNCTION
     anpr.search_cotravel(text, text, text, text, timestamptz, timestamptz, integer, integer,
                          integer),
     anpr.search_read_rows(bigint), anpr.search_hit_rows(bigint),
-    anpr.search_cotravel_rows(bigint)
+    anpr.search_cotravel_rows(bigint), anpr.search_counts(bigint)
     TO anpr_investigator;
 
 -- Dispatch sees the HITs of the first period only (migration 015's view, with that limit);
@@ -652,6 +667,46 @@ CREATE OR REPLACE VIEW anpr.dispatch_hits WITH (security_barrier) AS
                        ORDER BY k.id DESC LIMIT 1) a ON true
     WHERE NOT h.covert AND h.read_time >= anpr.first_period_start();
 
+-- Acknowledging, as in migration 014, for the HITs dispatch sees only: one of a read older than
+-- the first period is history, and gets the same answer as one that does not exist.
+CREATE OR REPLACE FUNCTION anpr.acknowledge_hit(p_hit_id bigint, p_decision text, p_reason text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_hidden boolean;
+    v_id bigint;
+    v_hit bigint;
+BEGIN
+    IF p_decision IS NULL OR p_decision NOT IN ('accepted', 'rejected', 'not_enforced') THEN
+        RAISE EXCEPTION 'decision must be accepted, rejected or not_enforced, not %',
+            coalesce(quote_literal(p_decision), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    p_reason := nullif(p_reason, '');
+    IF p_decision = 'rejected' AND p_reason IS NULL THEN
+        RAISE EXCEPTION 'a rejection needs a reason (see anpr.ack_reason)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_hit := anpr.hit_of(p_hit_id);
+    -- Lock the HIT's row: the check below and the insert see the same HIT.
+    SELECT h.covert OR h.read_time < anpr.first_period_start() INTO v_hidden
+    FROM anpr.hits h WHERE h.hit_id = v_hit FOR SHARE;
+    IF NOT FOUND OR v_hidden THEN
+        RAISE EXCEPTION 'HIT % does not exist or is not visible to dispatch', p_hit_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF p_reason IS NOT NULL
+       AND NOT EXISTS (SELECT FROM anpr.ack_reason r WHERE r.reason = p_reason AND r.active) THEN
+        RAISE EXCEPTION 'reason % is unknown or no longer in use (see anpr.ack_reason)',
+            quote_literal(p_reason)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO anpr.hit_ack (hit_id, decision, reason, operator)
+    VALUES (v_hit, p_decision, p_reason, session_user)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
 -- Retro-match without trawling, and logged like a search. The daemon's search of history for a
 -- new entry (migration 015's anpr.retro_reads) becomes two steps, as for investigators:
 -- anpr.retro_search checks, searches, keeps the identities of the reads it found and logs the
@@ -673,7 +728,10 @@ CREATE TABLE anpr.retro_match_read (
     seq       bigint NOT NULL,
     PRIMARY KEY (log_id, camera_id, epoch, seq)
 );
-GRANT SELECT ON anpr.retro_match_read TO anpr_auditor, anpr_admin;
+-- The auditors read it, nobody else: the plates searched with the reads found say where a plate
+-- was, which an admin who listed it must not learn from here (nor from the log's terms).
+GRANT SELECT ON anpr.retro_match_read TO anpr_auditor;
+REVOKE SELECT ON anpr.retro_match_log FROM anpr_admin;
 
 DROP FUNCTION anpr.retro_reads(bigint[], text[], bigint[], timestamptz, integer);
 

@@ -64,16 +64,40 @@ CREATE TRIGGER retention_log_no_truncate BEFORE TRUNCATE ON anpr.retention_log
     FOR EACH STATEMENT EXECUTE FUNCTION anpr.refuse_log_change();
 GRANT SELECT ON anpr.retention_log TO anpr_auditor, anpr_admin;
 
--- The append-only triggers (007, 004) let one thing through: a row DELETE while the setting
--- anpr.retention is 'on' (only anpr.apply_retention sets it, for its own run) by the table's
--- owner (inside that SECURITY DEFINER function, current_user is the owner; anyone else may
--- set the setting, but is not the owner). UPDATE and TRUNCATE stay refused to everyone.
+-- The append-only triggers (007, 004) let one thing through: a row DELETE by
+-- anpr.apply_retention, of a row past its time. The function sets anpr.retention 'on' for its own
+-- run and runs as the table's owner (anyone may set the setting, but is not the owner); the row
+-- must be past its retention too, so neither the setting nor the owner can take a recent row:
+-- an acknowledgement older than the law's retention or of a HIT that is gone, an audit row older
+-- than audit_retention_days. UPDATE and TRUNCATE stay refused to everyone.
+CREATE FUNCTION anpr.log_row_expired(tab oid, tname text, old_row jsonb) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    l anpr.law;
+BEGIN
+    IF current_setting('anpr.retention', true) IS DISTINCT FROM 'on'
+       OR current_user <> (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = tab)
+    THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO l FROM anpr.law;
+    IF tname = 'hit_ack' THEN
+        RETURN (old_row ->> 'acked_at')::timestamptz < now() - make_interval(days => l.retention_days)
+            OR NOT EXISTS (SELECT FROM anpr.hits h WHERE h.hit_id = (old_row ->> 'hit_id')::bigint);
+    END IF;
+    RETURN (old_row ->> CASE tname WHEN 'search_audit' THEN 'at'
+                                   WHEN 'retro_match_log' THEN 'searched_at'
+                                   WHEN 'retention_log' THEN 'ran_at'
+                                   ELSE 'changed_at' END)::timestamptz
+           < now() - make_interval(days => l.audit_retention_days);
+END
+$$;
+REVOKE ALL ON FUNCTION anpr.log_row_expired(oid, text, jsonb) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION anpr.refuse_log_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND current_setting('anpr.retention', true) = 'on'
-       AND current_user = (SELECT pg_catalog.pg_get_userbyid(c.relowner)
-                           FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID) THEN
+    IF TG_OP = 'DELETE' AND anpr.log_row_expired(TG_RELID, TG_TABLE_NAME, to_jsonb(OLD)) THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION '%.% is append-only', TG_TABLE_SCHEMA, TG_TABLE_NAME
@@ -83,14 +107,16 @@ $$;
 CREATE OR REPLACE FUNCTION anpr.refuse_audit_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND current_setting('anpr.retention', true) = 'on'
-       AND current_user = (SELECT pg_catalog.pg_get_userbyid(c.relowner)
-                           FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID) THEN
+    IF TG_OP = 'DELETE' AND anpr.log_row_expired(TG_RELID, TG_TABLE_NAME, to_jsonb(OLD)) THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION 'anpr.watchlist_audit is append-only' USING ERRCODE = 'insufficient_privilege';
 END
 $$;
+
+-- The identities are cut by time: a BRIN index (reads come in roughly in time order) spares
+-- each run a scan of the whole table for the cost of a few pages.
+CREATE INDEX read_identity_time ON anpr.read_identity USING brin (read_us);
 
 -- HITs are cut by read_time: without this index every run reads the whole table.
 CREATE INDEX IF NOT EXISTS hits_read_time ON anpr.hits (read_time);
@@ -245,11 +271,12 @@ BEGIN
     ELSE
         DELETE FROM anpr.hit_alias a WHERE a.stored_hit_id = ANY (v_hit_ids);
         GET DIAGNOSTICS n_aliases = ROW_COUNT;
-        -- An acknowledgement older than the retention is of a HIT older than it, too.
-        DELETE FROM anpr.hit_ack k WHERE k.hit_id = ANY (v_hit_ids) OR k.acked_at < v_hits_before;
-        GET DIAGNOSTICS n_acks = ROW_COUNT;
         DELETE FROM anpr.hits h WHERE h.id = ANY (v_hits);
         GET DIAGNOSTICS n_hits = ROW_COUNT;
+        -- After the HITs: the append-only trigger lets an acknowledgement go once its HIT is
+        -- gone. One older than the retention is of a HIT older than it, too.
+        DELETE FROM anpr.hit_ack k WHERE k.hit_id = ANY (v_hit_ids) OR k.acked_at < v_hits_before;
+        GET DIAGNOSTICS n_acks = ROW_COUNT;
         DELETE FROM anpr.watchlist_change c WHERE c.changed_at < v_hits_before;
         GET DIAGNOSTICS n_changes = ROW_COUNT;
         DELETE FROM anpr.retro_match_read m WHERE m.read_time < v_reads_before;
