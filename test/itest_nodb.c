@@ -8,6 +8,8 @@
  *   3. With the database locked out and the copy damaged (one flipped bit), the copy is refused
  *      by name, anprd waits without READY, and serves (reads acknowledged and stored) once the
  *      database comes.
+ *   4. Without a spool and the database down: anprd waits (a SIGTERM meanwhile stops it with
+ *      0), and serves once the database comes.
  */
 #include <errno.h>
 #include <signal.h>
@@ -145,6 +147,28 @@ int main(void)
     CHECK(s_all_stored());
     h_close(dealer);
     CHECK_INT(h_daemon_finish(&d, check_failed), 0);
+
+    /* 4. Without a spool, the database down: no copy is used; anprd waits, a SIGTERM meanwhile
+     * stops it (exit 0), and started again it serves once the database comes. */
+    struct h_daemon n;
+    if (h_daemon_start(&n, &db, NULL) != 0)
+        return 1;
+    CHECK_INT(h_daemon_stop(&n, SIGTERM, 20000), 0);
+    CHECK(h_db_lock_out(&db));
+    h_daemon_launch(&n);
+    CHECK(h_daemon_wait_log(&n, "no spool: a read is acknowledged once stored", 30000));
+    CHECK(!h_daemon_log_has(&n, "local copy"));
+    CHECK_INT(h_daemon_stop(&n, SIGTERM, 20000), 0);
+    h_daemon_launch(&n);
+    CHECK(h_daemon_wait_log(&n, "waiting for it before taking reads", 30000));
+    CHECK(h_daemon_wait_ready(&n, 0) != 0);
+    h_db_let_in(&db);
+    CHECK_INT(h_daemon_wait_ready(&n, 60000), 0);
+    dealer = h_dealer(n.ingest_ep);
+    CHECK_INT(s_send_acked(dealer, 100), 100);
+    CHECK(s_all_stored());
+    h_close(dealer);
+    CHECK_INT(h_daemon_finish(&n, check_failed), 0);
     h_db_close(&db);
     if (!check_failed)
         h_rmtree(spool);
