@@ -81,7 +81,7 @@ static void s_usage(FILE *f)
             "Exit codes: 0 ok, 1 configuration, 2 usage, 3 database refused (schema,\n"
             "privileges, keys; an unreachable one is waited for), 4 socket, 5 internal, 6 spool.\n"
             "With the spool on and the database down, anprd starts from its local copy of\n"
-            "the watchlists in spool.dir.\n",
+            "the watchlists, cameras and keys in spool.dir.\n",
             ANPR_SYSCONFDIR);
 }
 
@@ -432,9 +432,9 @@ static int s_metrics_start(const struct conf *conf, ingest_t *ingest, metrics_t 
 }
 
 /*
- * The CURVE key set is read from the database only (not in the local copy: a key revoked while
- * anprd was down must not let its camera in), so with CURVE on, a start waits for the
- * database. 0; -1 when it refused (logged) or a signal stopped the wait (main_stop set).
+ * The ZAP handler, with the CURVE key set from the database or, when it cannot be reached and
+ * the spool is on, from the local copy; without either, wait for the database. 0; -1 when it
+ * refused (logged) or a signal stopped the wait (main_stop set).
  */
 static int s_zap_start(const struct conf *conf, void *ctx, zap_t **zap)
 {
@@ -444,8 +444,8 @@ static int s_zap_start(const struct conf *conf, void *ctx, zap_t **zap)
 
     for (;;) {
         struct db_error dberr;
-        *zap =
-            zap_new(ctx, conf->database.conninfo, conf->database.reconnect_max_ms, err, sizeof err);
+        *zap = zap_new(ctx, conf->database.conninfo, conf->database.reconnect_max_ms,
+                       conf->spool.dir[0] ? conf->spool.dir : NULL, err, sizeof err);
         if (*zap)
             return 0;
         PGconn *probe = db_connect(conf->database.conninfo, "anprd", &dberr);
@@ -458,9 +458,9 @@ static int s_zap_start(const struct conf *conf, void *ctx, zap_t **zap)
         waits++;
         if (util_mono_us() >= next_log) {
             log_error("main",
-                      "curve: database unreachable (%s); the CURVE keys are read from it only, "
-                      "so anprd waits for it before taking reads; tried %d times",
-                      dberr.msg, waits);
+                      "curve: %s; waiting for the database before taking reads; tried %d "
+                      "times",
+                      err, waits);
             next_log = util_mono_us() + MAIN_WAIT_LOG_US;
             notify_send("STATUS=waiting for the database (CURVE keys)");
         }

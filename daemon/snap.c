@@ -20,6 +20,7 @@
 #define S_HASH_LEN   32                    /* SHA-256 */
 #define S_KIND_WL    1
 #define S_KIND_SITE  2
+#define S_KIND_KEYS  3
 #define S_MAX_BYTES  (4ULL << 30) /* no copy of ours is this large: refuse before reading */
 #define S_MAX_STRING (1U << 20)
 
@@ -254,7 +255,9 @@ static int s_read(const char *dir, const char *name, uint32_t kind, unsigned cha
     uint64_t k = s_get_u64(&c, 4), len = s_get_u64(&c, 8);
     if (memcmp(p, S_MAGIC, S_MAGIC_LEN) != 0 || k != kind) {
         util_errf(err, errlen, "snapshot %s: refused: not an anprd %s copy", path,
-                  kind == S_KIND_WL ? "watchlist" : "site");
+                  kind == S_KIND_WL     ? "watchlist"
+                  : kind == S_KIND_SITE ? "site"
+                                        : "keys");
         goto out;
     }
     if (len != n - S_HEAD_LEN - S_HASH_LEN) {
@@ -493,6 +496,95 @@ int snap_read_site(const char *dir, cam_table_t **cams, struct snap_site *site, 
     rc = 0;
 out:
     cam_table_destroy(&t);
+    free(body);
+    return rc;
+}
+
+int snap_write_keys(const char *dir, const struct snap_key *keys, size_t n, char *err,
+                    size_t errlen)
+{
+    struct s_buf body = {.ok = true};
+    int rc;
+
+    s_put_u64(&body, n, 8);
+    for (size_t i = 0; i < n; i++) {
+        s_put(&body, keys[i].key, sizeof keys[i].key);
+        s_put_u64(&body, keys[i].console, 1);
+        s_put_u64(&body, keys[i].dispatch, 1);
+        s_put_str(&body, keys[i].name);
+        s_put_u64(&body, keys[i].ncovert, 4);
+        for (size_t j = 0; j < keys[i].ncovert; j++)
+            s_put_u64(&body, keys[i].covert[j], 4);
+    }
+    rc = s_write(dir, SNAP_KEYS_FILE, S_KIND_KEYS, &body, err, errlen);
+    free(body.p);
+    return rc;
+}
+
+static void s_keys_free(struct snap_key *k, size_t n)
+{
+    for (size_t i = 0; k && i < n; i++)
+        free(k[i].covert);
+    free(k);
+}
+
+int snap_read_keys(const char *dir, struct snap_key **keys, size_t *n, char *err, size_t errlen)
+{
+    unsigned char *body = NULL;
+    size_t blen = 0, got = 0;
+    struct snap_key *k = NULL;
+    int rc = s_read(dir, SNAP_KEYS_FILE, S_KIND_KEYS, &body, &blen, err, errlen);
+
+    if (rc != 0)
+        return rc;
+    rc = -1;
+    struct s_cur c = {.p = body, .len = blen, .ok = true};
+    uint64_t count = s_get_u64(&c, 8);
+
+    /* Every key takes at least 42 bytes: a count above that is a lie, not an allocation. */
+    if (!c.ok || count > (c.len - c.at) / 42 ||
+        !(k = calloc(count ? (size_t)count : 1, sizeof *k))) {
+        util_errf(err, errlen, "snapshot %s: refused: %s", SNAP_KEYS_FILE,
+                  c.ok && count <= (c.len - c.at) / 42 ? "out of memory"
+                                                       : "its content does not parse");
+        goto out;
+    }
+    for (; c.ok && got < count; got++) {
+        struct snap_key *e = &k[got];
+        if (c.len - c.at < sizeof e->key) {
+            c.ok = false;
+            break;
+        }
+        memcpy(e->key, c.p + c.at, sizeof e->key);
+        c.at += sizeof e->key;
+        e->console = s_get_u64(&c, 1) != 0;
+        e->dispatch = s_get_u64(&c, 1) != 0;
+        char *name = s_get_str(&c);
+        if (name && strlen(name) <= SNAP_KEY_NAME_MAX)
+            memcpy(e->name, name, strlen(name) + 1);
+        else
+            c.ok = false;
+        free(name);
+        uint64_t nc = s_get_u64(&c, 4);
+        if (!c.ok || nc > (c.len - c.at) / 4 ||
+            (nc > 0 && !(e->covert = calloc((size_t)nc, sizeof *e->covert)))) {
+            c.ok = false;
+            break;
+        }
+        for (uint64_t j = 0; j < nc; j++)
+            e->covert[j] = (uint32_t)s_get_u64(&c, 4);
+        e->ncovert = (size_t)nc;
+    }
+    if (!c.ok || c.at != c.len) {
+        util_errf(err, errlen, "snapshot %s: refused: its content does not parse", SNAP_KEYS_FILE);
+        goto out;
+    }
+    *keys = k;
+    *n = got;
+    k = NULL;
+    rc = 0;
+out:
+    s_keys_free(k, k ? (size_t)count : 0); /* zeroed by calloc: unset ones are NULL */
     free(body);
     return rc;
 }

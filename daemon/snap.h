@@ -9,6 +9,8 @@
  *   the sync thread writes it after each load.
  * - "site.snap": the cameras, the law's retention in days and the highest HIT id stored; main
  *   writes it at start and on reload.
+ * - "keys.snap": the CURVE keys of the cameras and consoles let in; the ZAP handler (zap.h)
+ *   writes it after each load.
  * Each is a header (magic, kind, body length), the body, and the SHA-256 of both: a file that
  * is short, long, of another kind or altered in one bit is refused, with the reason in err.
  * A file group- or other-accessible is refused too: someone other than anprd wrote it.
@@ -18,6 +20,7 @@
 #ifndef ANPR_SNAP_H
 #define ANPR_SNAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +29,8 @@
 
 #define SNAP_WATCHLIST_FILE "watchlist.snap"
 #define SNAP_SITE_FILE      "site.snap"
+#define SNAP_KEYS_FILE      "keys.snap"
+#define SNAP_KEY_NAME_MAX   32
 
 /* What site.snap holds besides the cameras. */
 struct snap_site {
@@ -48,5 +53,20 @@ int snap_write_site(const char *dir, const cam_table_t *cams, const struct snap_
 /* As snap_read_watchlist, for the cameras and the rest. */
 int snap_read_site(const char *dir, cam_table_t **cams, struct snap_site *site, char *err,
                    size_t errlen);
+
+/* One CURVE key let in, as the ZAP handler holds it. */
+struct snap_key {
+    uint8_t key[32];                  /* the public key */
+    bool console;                     /* a console's, else a camera's */
+    bool dispatch;                    /* console: may receive the general feed */
+    char name[SNAP_KEY_NAME_MAX + 1]; /* camera code or console name */
+    uint32_t *covert;                 /* console: covert list ids it is cleared for */
+    size_t ncovert;
+};
+
+int snap_write_keys(const char *dir, const struct snap_key *keys, size_t n, char *err,
+                    size_t errlen);
+/* As snap_read_watchlist: *keys is the caller's (each covert array, then the array). */
+int snap_read_keys(const char *dir, struct snap_key **keys, size_t *n, char *err, size_t errlen);
 
 #endif

@@ -10,6 +10,8 @@
  *      database comes.
  *   4. Without a spool and the database down: anprd waits (a SIGTERM meanwhile stops it with
  *      0), and serves once the database comes.
+ *   5. With CURVE on, the keys are copied too: started with the database locked out, anprd lets
+ *      in the camera whose key it had, not a key it never knew; its reads are stored later.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +24,8 @@
 #include "check.h"
 #include "harness.h"
 #include "util.h"
+
+#include <zmq.h>
 
 #define CAM    "BE-E314-NODB"
 #define FENCE  "1-NDB-001"
@@ -46,6 +50,23 @@ static size_t s_send_acked(void *dealer, size_t n)
     size_t got = h_acks_wait(&acks, dealer, CAM, 30000);
     h_acks_free(&acks);
     return got;
+}
+
+/* A DEALER that is a CURVE client with key pub/sec towards server, connected. */
+static void *s_curve_dealer(const char *endpoint, const char *server, const char *pub,
+                            const char *sec)
+{
+    void *s = zmq_socket(h_zmq_ctx(), ZMQ_DEALER);
+    int zero = 0, ivl = 100;
+
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 41);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 41);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 41);
+    if (zmq_connect(s, endpoint) != 0)
+        h_fatal("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return s;
 }
 
 /* Every read sent so far is stored, once. */
@@ -169,6 +190,48 @@ int main(void)
     CHECK(s_all_stored());
     h_close(dealer);
     CHECK_INT(h_daemon_finish(&n, check_failed), 0);
+
+    /* 5. CURVE on: the keys are copied too, and a start with the database locked out lets
+     * the camera whose key was copied in, and no other. */
+    char server_pub[41], server_sec[41], cam_pub[41], cam_sec[41], rogue_pub[41], rogue_sec[41];
+    char key_path[300], sql[300], spool2[256], extra2[512];
+    CHECK(zmq_curve_keypair(server_pub, server_sec) == 0 &&
+          zmq_curve_keypair(cam_pub, cam_sec) == 0 && zmq_curve_keypair(rogue_pub, rogue_sec) == 0);
+    snprintf(spool2, sizeof spool2, "/tmp/anprd-nodb.XXXXXX");
+    if (!mkdtemp(spool2))
+        h_fatal("mkdtemp: %s", strerror(errno));
+    snprintf(key_path, sizeof key_path, "%s/anprd.key", spool2);
+    FILE *kf = fopen(key_path, "w");
+    if (!kf || fprintf(kf, "%s\n", server_sec) < 0 || fclose(kf) != 0)
+        h_fatal("%s: cannot write", key_path);
+    snprintf(sql, sizeof sql, "UPDATE anpr.camera SET curve_key = '%s' WHERE code = '" CAM "'",
+             cam_pub);
+    h_exec(db.admin, sql);
+    snprintf(extra2, sizeof extra2, "spool:\n  dir: \"%s/reads\"\n  max_mb: 64\n", spool2);
+    struct h_daemon c;
+    struct h_daemon_opts copts = {.extra = extra2, .curve_secret_file = key_path};
+    if (h_daemon_start_opts(&c, &db, &copts) != 0)
+        return 1;
+    snprintf(path, sizeof path, "%s/reads/keys.snap", spool2);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK_INT(h_daemon_stop(&c, SIGTERM, 20000), 0);
+    CHECK(h_db_lock_out(&db));
+    CHECK_INT(h_daemon_restart(&c), 0);
+    CHECK(h_daemon_log_has(&c, "CURVE keys from the local copy"));
+    void *rogue = s_curve_dealer(c.ingest_ep, server_pub, rogue_pub, rogue_sec);
+    struct proto_read rr = h_read(CAM, next_seq, "3-RGE-001", "BE");
+    h_send_read(rogue, &rr);
+    dealer = s_curve_dealer(c.ingest_ep, server_pub, cam_pub, cam_sec);
+    CHECK_INT(s_send_acked(dealer, 100), 100);
+    uint8_t buf[512];
+    CHECK(h_recv(rogue, buf, sizeof buf, 500) < 0); /* the rogue key got nothing back */
+    h_db_let_in(&db);
+    CHECK(s_all_stored());
+    h_close(rogue);
+    h_close(dealer);
+    CHECK_INT(h_daemon_finish(&c, check_failed), 0);
+    if (!check_failed)
+        h_rmtree(spool2);
     h_db_close(&db);
     if (!check_failed)
         h_rmtree(spool);

@@ -2,7 +2,8 @@
  * snap: the local copy of the watchlists and cameras, in a real temporary directory. What is
  * written reads back the same (a patch written flat, list options, validity, text with any
  * byte); the files are mode 0600; every flipped bit, a cut, an added byte, another kind, a
- * group-readable file are refused with a reason; a missing file says so apart.
+ * group-readable file are refused with a reason; a missing file says so apart. The CURVE keys
+ * read back the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -179,6 +180,42 @@ static void test_site(void)
     cam_table_destroy(&cams);
 }
 
+static void test_keys(void)
+{
+    char err[512];
+    uint32_t lists[] = {3, 9};
+    struct snap_key in[2] = {
+        {.console = false, .name = "BE-E314-1"},
+        {.console = true, .dispatch = true, .name = "dispatch-1", .covert = lists, .ncovert = 2}};
+    struct snap_key *out = NULL;
+    size_t n = 0;
+
+    memset(in[0].key, 0xa5, sizeof in[0].key);
+    memset(in[1].key, 0x5a, sizeof in[1].key);
+    CHECK_INT(snap_write_keys(dir, in, 2, err, sizeof err), 0);
+    CHECK_INT(snap_read_keys(dir, &out, &n, err, sizeof err), 0);
+    CHECK_INT(n, 2);
+    if (out && n == 2) {
+        CHECK(memcmp(out[0].key, in[0].key, 32) == 0 && !out[0].console);
+        CHECK_STR(out[0].name, "BE-E314-1");
+        CHECK_INT(out[0].ncovert, 0);
+        CHECK(memcmp(out[1].key, in[1].key, 32) == 0 && out[1].console && out[1].dispatch);
+        CHECK_STR(out[1].name, "dispatch-1");
+        CHECK(out[1].ncovert == 2 && out[1].covert[0] == 3 && out[1].covert[1] == 9);
+    }
+    for (size_t i = 0; out && i < n; i++)
+        free(out[i].covert);
+    free(out);
+    /* Another kind under its name is refused. */
+    char from[128], to[128];
+    snprintf(from, sizeof from, "%s/%s", dir, SNAP_SITE_FILE);
+    snprintf(to, sizeof to, "%s/%s", dir, SNAP_KEYS_FILE);
+    CHECK(link(from, to) == 0 || (unlink(to) == 0 && link(from, to) == 0));
+    CHECK_INT(snap_read_keys(dir, &out, &n, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "not an anprd keys copy");
+    unlink(to);
+}
+
 static unsigned char *s_slurp(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -292,6 +329,7 @@ int main(void)
     }
     test_round_trip();
     test_site();
+    test_keys();
     test_damage();
     s_path(path, sizeof path, SNAP_WATCHLIST_FILE);
     unlink(path);
