@@ -192,17 +192,20 @@ static int s_load_copy(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
     return 0;
 }
 
-/* After a load from the database: the copy a start without it would use. Failing is a warning. */
-static void s_save_copy(const struct conf *conf, const cam_table_t *cams, const wl_t *wl,
-                        int64_t version, uint64_t last_hit_id, int retention_days)
+/*
+ * After a load from the database: the copy of the cameras a start without it would use (the
+ * sync thread copies the watchlist, off the start's path: it may be millions of entries).
+ * Failing is a warning.
+ */
+static void s_save_copy(const struct conf *conf, const cam_table_t *cams, uint64_t last_hit_id,
+                        int retention_days)
 {
     char err[512];
     struct snap_site site = {.retention_days = retention_days, .last_hit_id = last_hit_id};
 
     if (!conf->spool.dir[0])
         return;
-    if ((wl && snap_write_watchlist(conf->spool.dir, wl, version, err, sizeof err) != 0) ||
-        snap_write_site(conf->spool.dir, cams, &site, err, sizeof err) != 0)
+    if (snap_write_site(conf->spool.dir, cams, &site, err, sizeof err) != 0)
         log_warn("main", "%s; a start without the database would use an older copy or none", err);
 }
 
@@ -240,7 +243,7 @@ static int s_start_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, 
                             sizeof why);
         if (r <= 0) {
             if (r == 0)
-                s_save_copy(conf, *cams, *wl, *version, *last_hit_id, *retention_days);
+                s_save_copy(conf, *cams, *last_hit_id, *retention_days);
             if (r == 0 && waits > 0)
                 log_info("main", "database reachable after %d tries; starting", waits + 1);
             return r;
@@ -392,7 +395,7 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
          * watchlist it rebuilds). */
         if (retention_days > 0 &&
             db_max_hit_id(conn, (unsigned)(*conf)->dispatch.instance, &last_hit_id, &err) == 0)
-            s_save_copy(*conf, cams, NULL, 0, last_hit_id, retention_days);
+            s_save_copy(*conf, cams, last_hit_id, retention_days);
         ingest_set_cameras(ingest, &cams);
         if (ingest_resync(ingest, (*conf)->matcher.ocr_classes) != 0)
             log_error("main", "reload: the watchlist rebuild could not be requested");

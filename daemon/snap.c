@@ -114,33 +114,58 @@ static int s_hash(const unsigned char *p, size_t n, unsigned char out[S_HASH_LEN
     return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == S_HASH_LEN ? 0 : -1;
 }
 
-/* Header, body and hash to dir/name through a temporary file renamed over it. 0 or -1. */
-static int s_write(const char *dir, const char *name, uint32_t kind, struct s_buf *body, char *err,
-                   size_t errlen)
+/* All of n bytes to fd; 0, or -1 with errno. */
+static int s_write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            errno = w < 0 ? errno : EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/*
+ * Header, the body (the parts one after the other, not copied into one: a large watchlist
+ * would be held twice) and the hash of both to dir/name, through a temporary file renamed over
+ * it. 0 or -1.
+ */
+static int s_write(const char *dir, const char *name, uint32_t kind, const struct s_buf *parts,
+                   size_t nparts, char *err, size_t errlen)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
-    struct s_buf out = {.ok = true};
+    struct s_buf head = {.ok = true};
     unsigned char hash[S_HASH_LEN];
+    unsigned int hlen = 0;
+    EVP_MD_CTX *md = NULL;
+    size_t len = 0;
     int fd = -1, dfd = -1, rc = -1;
 
-    if (!body->ok) {
-        util_errf(err, errlen, "snapshot %s: out of memory", name);
-        return -1;
+    for (size_t i = 0; i < nparts; i++) {
+        if (!parts[i].ok) {
+            util_errf(err, errlen, "snapshot %s: out of memory", name);
+            return -1;
+        }
+        len += parts[i].len;
     }
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
         (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name) >= sizeof tmp) {
         util_errf(err, errlen, "snapshot %s: directory name too long", name);
         return -1;
     }
-    s_put(&out, S_MAGIC, S_MAGIC_LEN);
-    s_put_u64(&out, kind, 4);
-    s_put_u64(&out, body->len, 8);
-    s_put(&out, body->p, body->len);
-    if (!out.ok || s_hash(out.p, out.len, hash) != 0) {
+    s_put(&head, S_MAGIC, S_MAGIC_LEN);
+    s_put_u64(&head, kind, 4);
+    s_put_u64(&head, len, 8);
+    if (!head.ok || !(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
         util_errf(err, errlen, "snapshot %s: out of memory", name);
         goto out;
     }
-    s_put(&out, hash, S_HASH_LEN);
     /* At the first start the spool may not have made its directory yet: made as it would. */
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
         util_errf(err, errlen, "snapshot %s: mkdir: %s", dir, strerror(errno));
@@ -153,28 +178,30 @@ static int s_write(const char *dir, const char *name, uint32_t kind, struct s_bu
         util_errf(err, errlen, "snapshot %s: create: %s", tmp, strerror(errno));
         goto out;
     }
-    for (size_t at = 0; out.ok && at < out.len;) {
-        ssize_t w = write(fd, out.p + at, out.len - at);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            util_errf(err, errlen, "snapshot %s: write: %s", tmp, strerror(w < 0 ? errno : EIO));
-            goto out;
-        }
-        at += (size_t)w;
+    bool ok = EVP_DigestUpdate(md, head.p, head.len) == 1 && s_write_all(fd, head.p, head.len) == 0;
+    for (size_t i = 0; ok && i < nparts; i++)
+        ok = (parts[i].len == 0 || EVP_DigestUpdate(md, parts[i].p, parts[i].len) == 1) &&
+             s_write_all(fd, parts[i].p, parts[i].len) == 0;
+    ok = ok && EVP_DigestFinal_ex(md, hash, &hlen) == 1 && hlen == S_HASH_LEN &&
+         s_write_all(fd, hash, S_HASH_LEN) == 0;
+    if (!ok) {
+        util_errf(err, errlen, "snapshot %s: write: %s", tmp, strerror(errno));
+        goto out;
     }
-    if (!out.ok || fsync(fd) != 0) {
+    if (fsync(fd) != 0) {
         util_errf(err, errlen, "snapshot %s: fsync: %s", tmp, strerror(errno));
         goto out;
     }
     if (close(fd) != 0) {
         fd = -1;
         util_errf(err, errlen, "snapshot %s: close: %s", tmp, strerror(errno));
+        unlink(tmp);
         goto out;
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
         util_errf(err, errlen, "snapshot %s: rename: %s", path, strerror(errno));
+        unlink(tmp);
         goto out;
     }
     /* The rename is durable once the directory is synced. */
@@ -191,7 +218,8 @@ out:
     }
     if (dfd >= 0)
         close(dfd);
-    free(out.p);
+    EVP_MD_CTX_free(md);
+    free(head.p);
     return rc;
 }
 
@@ -286,7 +314,7 @@ out:
 
 int snap_write_watchlist(const char *dir, const wl_t *wl, int64_t version, char *err, size_t errlen)
 {
-    struct s_buf lists = {.ok = true}, entries = {.ok = true}, body = {.ok = true};
+    struct s_buf lists = {.ok = true}, entries = {.ok = true};
     idset_t *seen = idset_new();
     uint64_t nlists = 0, nentries = 0;
     int rc = -1;
@@ -332,16 +360,16 @@ int snap_write_watchlist(const char *dir, const wl_t *wl, int64_t version, char 
         s_put_str(&entries, e->external_ref);
         nentries++;
     }
-    s_put_u64(&body, (uint64_t)version, 8);
-    s_put_u64(&body, nlists, 8);
-    s_put(&body, lists.p, lists.len);
-    s_put_u64(&body, nentries, 8);
-    s_put(&body, entries.p, entries.len);
-    body.ok = body.ok && lists.ok && entries.ok;
-    rc = s_write(dir, SNAP_WATCHLIST_FILE, S_KIND_WL, &body, err, errlen);
+    struct s_buf head = {.ok = true}, mid = {.ok = true};
+    s_put_u64(&head, (uint64_t)version, 8);
+    s_put_u64(&head, nlists, 8);
+    s_put_u64(&mid, nentries, 8);
+    const struct s_buf parts[] = {head, lists, mid, entries};
+    rc = s_write(dir, SNAP_WATCHLIST_FILE, S_KIND_WL, parts, 4, err, errlen);
+    free(head.p);
+    free(mid.p);
     free(lists.p);
     free(entries.p);
-    free(body.p);
     idset_destroy(&seen);
     return rc;
 }
@@ -452,7 +480,7 @@ int snap_write_site(const char *dir, const cam_table_t *cams, const struct snap_
         s_put_u64(&body, (uint32_t)id, 4);
         s_put_u64(&body, mobile, 1);
     }
-    rc = s_write(dir, SNAP_SITE_FILE, S_KIND_SITE, &body, err, errlen);
+    rc = s_write(dir, SNAP_SITE_FILE, S_KIND_SITE, &body, 1, err, errlen);
     free(body.p);
     return rc;
 }
@@ -516,7 +544,7 @@ int snap_write_keys(const char *dir, const struct snap_key *keys, size_t n, char
         for (size_t j = 0; j < keys[i].ncovert; j++)
             s_put_u64(&body, keys[i].covert[j], 4);
     }
-    rc = s_write(dir, SNAP_KEYS_FILE, S_KIND_KEYS, &body, err, errlen);
+    rc = s_write(dir, SNAP_KEYS_FILE, S_KIND_KEYS, &body, 1, err, errlen);
     free(body.p);
     return rc;
 }

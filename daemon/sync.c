@@ -469,6 +469,10 @@ static void *s_run(void *arg)
         log_error("sync", "cannot connect %s", self->endpoint);
         return NULL;
     }
+    /* The snapshot ingest started with, here rather than on the start's path (started from
+     * the copy, it is written again the same). */
+    self->copy_due = true;
+    s_copy(self, true);
     while (!atomic_load(&self->stopping)) {
         if (!self->conn) {
             if (s_connect(self) != 0) {

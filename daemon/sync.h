@@ -15,7 +15,8 @@
  * stored reads for them (retro.h) and sends the post-match HITs it stored to ingest, after the
  * snapshot, to be published.
  *
- * With a snapshot directory, a full load is copied there at once and a patch within 10 s
+ * With a snapshot directory, the snapshot it starts with and each full load are copied there at
+ * once, a patch within 10 s
  * (SYNC_COPY_MS: a patch a second would otherwise write the whole lists a second), so anprd can
  * start from it while the database is down. A copy that cannot be written is a warning: the
  * daemon serves on, only a start without the database is affected.

@@ -104,10 +104,13 @@ int main(void)
     snprintf(extra, sizeof extra, "spool:\n  dir: \"%s\"\n  max_mb: 64\n", reads);
     struct h_daemon_opts opts = {.extra = extra};
 
-    /* 1. With the database: the copy is written, for anprd's user only. */
+    /* 1. With the database: the copy is written, for anprd's user only (the watchlist's by
+     * the sync thread, once serving). */
     if (h_daemon_start_opts(&d, &db, &opts) != 0)
         return 1;
     snprintf(path, sizeof path, "%s/watchlist.snap", reads);
+    for (int64_t until = util_mono_us() + 30000000; stat(path, &st) != 0 && util_mono_us() < until;)
+        usleep(20000);
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
     snprintf(path, sizeof path, "%s/site.snap", reads);
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
