@@ -29,8 +29,11 @@
 #define SYNC_FOLD_PERIODS 12
 
 /* A patch's snapshot is copied to the snapshot directory this long after the last copy at the
- * soonest: each copy writes every entry, and patches may come every second. */
-#define SYNC_COPY_MS 10000
+ * soonest, or SYNC_COPY_SHARE times as long as the last copy took if longer: each copy writes
+ * every entry (a second or more for millions), and patches may come every second, so copying
+ * takes at most a twentieth of the thread's time and of the disk's. */
+#define SYNC_COPY_MS    10000
+#define SYNC_COPY_SHARE 20
 
 struct sync {
     void *ctx;
@@ -201,8 +204,13 @@ static void s_copy(sync_t *self, bool now)
     if (!self->snapshot_dir || !self->copy_due || !self->cur || (!now && t0 < self->copy_next_us))
         return;
     self->copy_due = false;
-    self->copy_next_us = t0 + (int64_t)SYNC_COPY_MS * 1000;
-    if (snap_write_watchlist(self->snapshot_dir, self->cur, self->version, err, sizeof err) != 0) {
+    int rc = snap_write_watchlist(self->snapshot_dir, self->cur, self->version, err, sizeof err);
+    int64_t took = util_mono_us() - t0;
+    self->copy_next_us =
+        t0 + took +
+        (took * SYNC_COPY_SHARE > (int64_t)SYNC_COPY_MS * 1000 ? took * SYNC_COPY_SHARE
+                                                               : (int64_t)SYNC_COPY_MS * 1000);
+    if (rc != 0) {
         log_warn("sync", "%s; a start without the database would use an older copy or none", err);
         return;
     }

@@ -16,9 +16,9 @@
  * snapshot, to be published.
  *
  * With a snapshot directory, the snapshot it starts with and each full load are copied there at
- * once, a patch within 10 s
- * (SYNC_COPY_MS: a patch a second would otherwise write the whole lists a second), so anprd can
- * start from it while the database is down. A copy that cannot be written is a warning: the
+ * once, a patch within 10 s, or 20 times as long as a copy takes (a patch a second would
+ * otherwise write the whole lists a second), so anprd can start from it while the database is
+ * down. A copy that cannot be written is a warning: the
  * daemon serves on, only a start without the database is affected.
  */
 #ifndef ANPR_SYNC_H
