@@ -84,3 +84,18 @@ size_t cam_table_count(const cam_table_t *self)
 {
     return self->count;
 }
+
+size_t cam_table_slots(const cam_table_t *self)
+{
+    return self->mask + 1;
+}
+
+bool cam_table_slot(const cam_table_t *self, size_t i, const char **code, int32_t *id, bool *mobile)
+{
+    if (i > self->mask || !self->slots[i].code[0])
+        return false;
+    *code = self->slots[i].code;
+    *id = self->slots[i].id;
+    *mobile = self->slots[i].mobile;
+    return true;
+}

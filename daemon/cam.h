@@ -24,4 +24,10 @@ int32_t cam_table_find(const cam_table_t *self, const char *code, bool *mobile);
 
 size_t cam_table_count(const cam_table_t *self);
 
+/* Every camera, by slot: i < cam_table_slots(); false for an empty slot, else the camera's
+ * code (borrowed from the table), id and kind. */
+size_t cam_table_slots(const cam_table_t *self);
+bool cam_table_slot(const cam_table_t *self, size_t i, const char **code, int32_t *id,
+                    bool *mobile);
+
 #endif

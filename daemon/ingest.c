@@ -1718,7 +1718,8 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
                               .wl = *wl,
                               .version = version,
                               .resync_s = 300,
-                              .reconnect_max_ms = conf->database.reconnect_max_ms};
+                              .reconnect_max_ms = conf->database.reconnect_max_ms,
+                              .snapshot_dir = conf->spool.dir[0] ? conf->spool.dir : NULL};
     self->sync = sync_new(zmq_ctx, INGEST_SYNC_ENDPOINT, &sopts);
     if (!self->sync) {
         snprintf(err, errlen, "cannot start the watchlist sync thread");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "config.h"
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "snap.h"
 #include "util.h"
 #include "zap.h"
 
@@ -29,7 +31,8 @@
 enum {
     EXIT_CONFIG = 1,   /* configuration invalid */
     EXIT_USAGE = 2,    /* bad command line */
-    EXIT_DATABASE = 3, /* database unreachable or schema missing at start */
+    EXIT_DATABASE = 3, /* the database answered at start but refused what anprd needs (schema,
+                          privileges, no CURVE key); unreachable is waited for, not an exit */
     EXIT_SOCKET = 4,   /* an endpoint could not be bound */
     EXIT_INTERNAL = 5, /* out of memory or a thread could not start */
     EXIT_SPOOL = 6,    /* a spool (reads or backbone) cannot be opened, or the backbone's TLS
@@ -38,6 +41,9 @@ enum {
 
 /* How long a stopping daemon waits for the database to take what it has accepted. */
 #define MAIN_DRAIN_MS 10000
+
+/* While waiting for the database at start: the same line at most this often. */
+#define MAIN_WAIT_LOG_US (60 * 1000000LL)
 
 static volatile sig_atomic_t main_stop;
 static volatile sig_atomic_t main_reload;
@@ -72,8 +78,10 @@ static void s_usage(FILE *f)
             "Signals: SIGTERM/SIGINT stop after storing what was accepted; SIGHUP reloads the\n"
             "configuration, the cameras and the watchlists (a bad configuration is refused and\n"
             "the running one kept).\n"
-            "Exit codes: 0 ok, 1 configuration, 2 usage, 3 database, 4 socket, 5 internal,\n"
-            "6 spool.\n",
+            "Exit codes: 0 ok, 1 configuration, 2 usage, 3 database refused (schema,\n"
+            "privileges, keys; an unreachable one is waited for), 4 socket, 5 internal, 6 spool.\n"
+            "With the spool on and the database down, anprd starts from its local copy of\n"
+            "the watchlists, cameras and keys in spool.dir.\n",
             ANPR_SYSCONFDIR);
 }
 
@@ -95,11 +103,13 @@ static struct conf *s_load_conf(const char *path)
 /*
  * At start: load cameras and watchlist, and check what the writer will need, so a missing
  * privilege stops the daemon with a clear message instead of a stall: creating the partitions
- * and the writer's temporary tables. 0 or -1 (logged); nothing is returned on -1.
+ * and the writer's temporary tables. 0; 1 when the database cannot be reached (or is lost on
+ * the way; the reason in why, not logged: the caller waits and says it at its pace); -1 when
+ * it answered with an error (logged). Nothing is returned unless 0.
  */
 static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version,
                        struct rid_entry **ids, size_t *nids, uint64_t *last_hit_id,
-                       int *retention_days)
+                       int *retention_days, char *why, size_t whylen)
 {
     struct db_error err;
     size_t skipped = 0;
@@ -109,8 +119,8 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
     int rc = -1;
 
     if (!conn) {
-        log_error("db", "database unreachable: %s", err.msg);
-        return -1;
+        snprintf(why, whylen, "%s", err.msg);
+        return 1;
     }
     if (db_ensure_partitions(conn, today - 1, today + conf->database.partitions_ahead_days, &err) !=
             0 ||
@@ -138,8 +148,133 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
              *retention_days, (double)(util_mono_us() - t0) / 1000.0);
     rc = 0;
 out:
+    if (rc != 0 && PQstatus(conn) != CONNECTION_OK) {
+        snprintf(why, whylen, "connection lost while loading");
+        free(*ids);
+        *ids = NULL;
+        *nids = 0;
+        rc = 1;
+    }
     PQfinish(conn);
     return rc;
+}
+
+/*
+ * The local copy of the start data (snap.h), for a start without the database: 0, or -1 (said
+ * in the log: a copy refused names its reason, so an operator knows it is not used).
+ */
+static int s_load_copy(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version,
+                       uint64_t *last_hit_id, int *retention_days)
+{
+    char err[512];
+    struct snap_site site = {0};
+    int64_t t0 = util_mono_us();
+    int r = snap_read_site(conf->spool.dir, cams, &site, err, sizeof err);
+
+    if (r == 0 && (r = snap_read_watchlist(conf->spool.dir, conf->matcher.ocr_classes, wl, version,
+                                           err, sizeof err)) != 0)
+        cam_table_destroy(cams);
+    if (r != 0) {
+        if (r > 0)
+            log_warn("main", "no local copy of the watchlists to start from (%s)", err);
+        else
+            log_error("main", "%s; not used", err);
+        return -1;
+    }
+    *last_hit_id = site.last_hit_id;
+    *retention_days = site.retention_days;
+    log_warn("main",
+             "database unreachable: starting from the local copy in %s: %zu cameras, %zu "
+             "watchlists with %zu entries, version %" PRId64 ", loaded in %.0f ms; reads are "
+             "spooled until the database comes",
+             conf->spool.dir, cam_table_count(*cams), wl_list_count(*wl), wl_entry_count(*wl),
+             *version, (double)(util_mono_us() - t0) / 1000.0);
+    return 0;
+}
+
+/*
+ * After a load from the database: the copy of the cameras a start without it would use (the
+ * sync thread copies the watchlist, off the start's path: it may be millions of entries).
+ * Failing is a warning.
+ */
+static void s_save_copy(const struct conf *conf, const cam_table_t *cams, uint64_t last_hit_id,
+                        int retention_days)
+{
+    char err[512];
+    struct snap_site site = {.retention_days = retention_days, .last_hit_id = last_hit_id};
+
+    if (!conf->spool.dir[0])
+        return;
+    if (snap_write_site(conf->spool.dir, cams, &site, err, sizeof err) != 0)
+        log_warn("main", "%s; a start without the database would use an older copy or none", err);
+}
+
+/* Sleep up to ms, or less once *stop is set; the watchdog (if any) is fed every second. */
+static void s_nap(int ms, volatile sig_atomic_t *stop)
+{
+    bool watchdog = notify_watchdog_us() > 0;
+
+    for (int left = ms, n = 0; left > 0 && !*stop; left -= 100, n++) {
+        struct timespec ts = {0, (left > 100 ? 100 : left) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (watchdog && n % 10 == 0)
+            notify_send("WATCHDOG=1");
+    }
+}
+
+/*
+ * What start needs: from the database; when it cannot be reached and the spool is on, from the
+ * local copy; else wait for it (the writer and sync reconnect by themselves once serving, so
+ * only this first load waits). 0, 1 stopped by a signal meanwhile, -1 the database refused
+ * (logged). *from_copy says where the data came from.
+ */
+static int s_start_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version,
+                        struct rid_entry **ids, size_t *nids, uint64_t *last_hit_id,
+                        int *retention_days, bool *from_copy)
+{
+    char why[512];
+    bool copy_tried = false;
+    int backoff_ms = 500, waits = 0;
+    int64_t next_log = 0;
+
+    *from_copy = false;
+    for (;;) {
+        int r = s_load_data(conf, cams, wl, version, ids, nids, last_hit_id, retention_days, why,
+                            sizeof why);
+        if (r <= 0) {
+            if (r == 0)
+                s_save_copy(conf, *cams, *last_hit_id, *retention_days);
+            if (r == 0 && waits > 0)
+                log_info("main", "database reachable after %d tries; starting", waits + 1);
+            return r;
+        }
+        if (conf->spool.dir[0] && !copy_tried) {
+            copy_tried = true;
+            log_warn("db", "database unreachable: %s", why);
+            if (s_load_copy(conf, cams, wl, version, last_hit_id, retention_days) == 0) {
+                *from_copy = true;
+                return 0;
+            }
+        }
+        waits++;
+        if (util_mono_us() >= next_log) {
+            log_error("main",
+                      "database unreachable (%s); waiting for it before taking reads (%s); "
+                      "tried %d times, retrying with backoff up to %d ms",
+                      why,
+                      conf->spool.dir[0] ? "no usable local copy of the watchlists"
+                                         : "no spool: a read is acknowledged once stored",
+                      waits, conf->database.reconnect_max_ms);
+            next_log = util_mono_us() + MAIN_WAIT_LOG_US;
+            notify_send("STATUS=waiting for the database");
+        }
+        s_nap(backoff_ms, &main_stop);
+        if (main_stop)
+            return 1;
+        backoff_ms = backoff_ms * 2 > conf->database.reconnect_max_ms
+                         ? conf->database.reconnect_max_ms
+                         : backoff_ms * 2;
+    }
 }
 
 /*
@@ -255,6 +390,12 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
     } else {
         log_info("main", "reload: loaded %zu cameras; the watchlist is being rebuilt",
                  cam_table_count(cams));
+        uint64_t last_hit_id = 0;
+        /* The cameras' copy for a start without the database (the sync thread copies the
+         * watchlist it rebuilds). */
+        if (retention_days > 0 &&
+            db_max_hit_id(conn, (unsigned)(*conf)->dispatch.instance, &last_hit_id, &err) == 0)
+            s_save_copy(*conf, cams, last_hit_id, retention_days);
         ingest_set_cameras(ingest, &cams);
         if (ingest_resync(ingest, (*conf)->matcher.ocr_classes) != 0)
             log_error("main", "reload: the watchlist rebuild could not be requested");
@@ -293,6 +434,48 @@ static int s_metrics_start(const struct conf *conf, ingest_t *ingest, metrics_t 
     return 0;
 }
 
+/*
+ * The ZAP handler, with the CURVE key set from the database or, when it cannot be reached and
+ * the spool is on, from the local copy; without either, wait for the database. 0; -1 when it
+ * refused (logged) or a signal stopped the wait (main_stop set).
+ */
+static int s_zap_start(const struct conf *conf, void *ctx, zap_t **zap)
+{
+    char err[512];
+    int backoff_ms = 500, waits = 0;
+    int64_t next_log = 0;
+
+    for (;;) {
+        struct db_error dberr;
+        *zap = zap_new(ctx, conf->database.conninfo, conf->database.reconnect_max_ms,
+                       conf->spool.dir[0] ? conf->spool.dir : NULL, err, sizeof err);
+        if (*zap)
+            return 0;
+        PGconn *probe = db_connect(conf->database.conninfo, "anprd", &dberr);
+        if (probe) {
+            /* It answers: the keys themselves are the problem. */
+            PQfinish(probe);
+            log_error("main", "curve: %s", err);
+            return -1;
+        }
+        waits++;
+        if (util_mono_us() >= next_log) {
+            log_error("main",
+                      "curve: %s; waiting for the database before taking reads; tried %d "
+                      "times",
+                      err, waits);
+            next_log = util_mono_us() + MAIN_WAIT_LOG_US;
+            notify_send("STATUS=waiting for the database (CURVE keys)");
+        }
+        s_nap(backoff_ms, &main_stop);
+        if (main_stop)
+            return -1;
+        backoff_ms = backoff_ms * 2 > conf->database.reconnect_max_ms
+                         ? conf->database.reconnect_max_ms
+                         : backoff_ms * 2;
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -312,6 +495,7 @@ int main(int argc, char **argv)
     int64_t version = 0;
     uint64_t last_hit_id = 0;
     int retention_days = 0;
+    bool from_copy = false; /* started from the local copy: the database was unreachable */
     void *ctx = NULL;
     ingest_t *ingest = NULL;
     metrics_t *metrics = NULL;
@@ -384,8 +568,11 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (s_load_data(conf, &cams, &wl, &version, &ids, &nids, &last_hit_id, &retention_days) != 0) {
-        rc = EXIT_DATABASE;
+    notify_send("STATUS=loading");
+    int started = s_start_data(conf, &cams, &wl, &version, &ids, &nids, &last_hit_id,
+                               &retention_days, &from_copy);
+    if (started != 0) {
+        rc = started > 0 ? 0 : EXIT_DATABASE;
         goto out;
     }
     ctx = zmq_ctx_new();
@@ -400,11 +587,8 @@ int main(int argc, char **argv)
                          "on any ZeroMQ socket; anyone who reaches them can send reads and "
                          "receive every HIT");
     } else {
-        zap =
-            zap_new(ctx, conf->database.conninfo, conf->database.reconnect_max_ms, err, sizeof err);
-        if (!zap) {
-            log_error("main", "curve: %s", err);
-            rc = EXIT_DATABASE;
+        if (s_zap_start(conf, ctx, &zap) != 0) {
+            rc = main_stop ? 0 : EXIT_DATABASE;
             goto out;
         }
         log_info("main", "curve: on; anprd's public key is %s", curve_public);
@@ -426,9 +610,11 @@ int main(int argc, char **argv)
     ids = NULL;
     if (conf->metrics.listen[0] && s_metrics_start(conf, ingest, &metrics, &rc) != 0)
         goto out;
-    log_info("main", "ready: readers on %s, dispatch feed on %s", conf->ingest.endpoint,
-             conf->dispatch.endpoint);
-    notify_send("READY=1\nSTATUS=serving");
+    log_info("main", "ready: readers on %s, dispatch feed on %s%s", conf->ingest.endpoint,
+             conf->dispatch.endpoint,
+             from_copy ? "; without the database (reads are spooled until it comes)" : "");
+    notify_send(from_copy ? "READY=1\nSTATUS=serving without the database"
+                          : "READY=1\nSTATUS=serving");
 
     for (;;) {
         enum ingest_event ev = ingest_run(ingest, &main_stop, &main_reload);

@@ -13,6 +13,7 @@
 #include "idset.h"
 #include "log.h"
 #include "retro.h"
+#include "snap.h"
 #include "util.h"
 
 /* Notifications that come within this of each other are taken as one change (a burst of
@@ -26,6 +27,13 @@
 /* A patched snapshot is folded into a full load after this many resync periods: the patch and
  * its hidden set only grow until then. */
 #define SYNC_FOLD_PERIODS 12
+
+/* A patch's snapshot is copied to the snapshot directory this long after the last copy at the
+ * soonest, or SYNC_COPY_SHARE times as long as the last copy took if longer: each copy writes
+ * every entry (a second or more for millions), and patches may come every second, so copying
+ * takes at most a twentieth of the thread's time and of the disk's. */
+#define SYNC_COPY_MS    10000
+#define SYNC_COPY_SHARE 20
 
 struct sync {
     void *ctx;
@@ -43,6 +51,9 @@ struct sync {
     bool full_next;   /* the next delivery is a full load whatever the change log says */
     idset_t *changed; /* entries the last patch's changes named */
     struct hitid *hitid;
+    char *snapshot_dir;   /* where the copy of the snapshot goes; NULL = none */
+    bool copy_due;        /* the snapshot delivered last is not copied yet */
+    int64_t copy_next_us; /* a patch is copied at this time at the soonest (monotonic) */
     /* sync_destroy cancels a statement that runs long (a full load, a retro-match search). */
     struct db_cancel cancel;
 };
@@ -184,6 +195,29 @@ static void s_retro_again(sync_t *self)
     idset_clear(self->changed);
 }
 
+/* Copy the snapshot delivered last to the snapshot directory, when due. */
+static void s_copy(sync_t *self, bool now)
+{
+    char err[512];
+    int64_t t0 = util_mono_us();
+
+    if (!self->snapshot_dir || !self->copy_due || !self->cur || (!now && t0 < self->copy_next_us))
+        return;
+    self->copy_due = false;
+    int rc = snap_write_watchlist(self->snapshot_dir, self->cur, self->version, err, sizeof err);
+    int64_t took = util_mono_us() - t0;
+    self->copy_next_us =
+        t0 + took +
+        (took * SYNC_COPY_SHARE > (int64_t)SYNC_COPY_MS * 1000 ? took * SYNC_COPY_SHARE
+                                                               : (int64_t)SYNC_COPY_MS * 1000);
+    if (rc != 0) {
+        log_warn("sync", "%s; a start without the database would use an older copy or none", err);
+        return;
+    }
+    log_debug("sync", "watchlist version %" PRId64 " copied to %s/%s in %.0f ms", self->version,
+              self->snapshot_dir, SNAP_WATCHLIST_FILE, (double)(util_mono_us() - t0) / 1000.0);
+}
+
 /*
  * A snapshot of the changes after self->version and hand it over: a patch of the current one
  * when the change log names the entries changed, else a full load. 0, or -1 when the load
@@ -234,6 +268,8 @@ static int s_deliver(sync_t *self)
     self->version = u->version;
     wl_destroy(&self->cur);
     self->cur = wl_ref(u->wl);
+    self->copy_due = true;
+    s_copy(self, rc == 1); /* a full load at once; a patch when SYNC_COPY_MS has passed */
     if (s_send(self, u) != 0) {
         self->full_next = true; /* ingest did not get it: start again from a full load */
         return -1;
@@ -441,6 +477,10 @@ static void *s_run(void *arg)
         log_error("sync", "cannot connect %s", self->endpoint);
         return NULL;
     }
+    /* The snapshot ingest started with, here rather than on the start's path (started from
+     * the copy, it is written again the same). */
+    self->copy_due = true;
+    s_copy(self, true);
     while (!atomic_load(&self->stopping)) {
         if (!self->conn) {
             if (s_connect(self) != 0) {
@@ -479,12 +519,14 @@ static void *s_run(void *arg)
             if (look && PQstatus(self->conn) == CONNECTION_OK)
                 s_wait(self, 1000); /* a load that failed is retried, but not in a tight loop */
         }
+        s_copy(self, false);
         if (PQstatus(self->conn) != CONNECTION_OK) {
             log_warn("sync", "database connection lost; reconnecting");
             s_disconnect(self);
         }
     }
     s_disconnect(self);
+    s_copy(self, true); /* the last patch, so a start without the database begins from it */
     wl_destroy(&self->cur);
     /* A request still queued: its classes string is ours to free. */
     while (s_take_request(self) >= 0)
@@ -507,11 +549,13 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
     self->cur = wl_ref(opts->wl);
     self->changed = idset_new();
     self->hitid = opts->hitid;
+    self->snapshot_dir = opts->snapshot_dir ? strdup(opts->snapshot_dir) : NULL;
     db_cancel_init(&self->cancel);
     self->resync_s = opts->resync_s > 0 ? opts->resync_s : 300;
     self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;
     atomic_init(&self->stopping, false);
     if (!self->endpoint || !self->conninfo || !self->classes || !self->changed ||
+        (opts->snapshot_dir && !self->snapshot_dir) ||
         pthread_create(&self->thread, NULL, s_run, self) != 0) {
         wl_destroy(&self->cur);
         idset_destroy(&self->changed);
@@ -519,6 +563,7 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
         free(self->endpoint);
         free(self->conninfo);
         free(self->classes);
+        free(self->snapshot_dir);
         free(self);
         return NULL;
     }
@@ -540,6 +585,7 @@ void sync_destroy(sync_t **self_p)
     free(self->endpoint);
     free(self->conninfo);
     free(self->classes);
+    free(self->snapshot_dir);
     free(self);
     *self_p = NULL;
 }

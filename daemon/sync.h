@@ -14,6 +14,12 @@
  * After a patch that added entries to lists with a retro-match window, the thread searches the
  * stored reads for them (retro.h) and sends the post-match HITs it stored to ingest, after the
  * snapshot, to be published.
+ *
+ * With a snapshot directory, the snapshot it starts with and each full load are copied there at
+ * once, a patch within 10 s, or 20 times as long as a copy takes (a patch a second would
+ * otherwise write the whole lists a second), so anprd can start from it while the database is
+ * down. A copy that cannot be written is a warning: the
+ * daemon serves on, only a start without the database is affected.
  */
 #ifndef ANPR_SYNC_H
 #define ANPR_SYNC_H
@@ -46,13 +52,15 @@ struct sync_update {
 };
 
 struct sync_opts {
-    const char *conninfo;    /* copied */
-    const char *ocr_classes; /* copied */
-    wl_t *wl;                /* what ingest has now (the thread takes a hold, see wl_ref) */
-    struct hitid *hitid;     /* ids for post-match HITs (shared with ingest; thread-safe) */
-    int64_t version;         /* its version */
-    int resync_s;            /* full look this often even without notifications */
-    int reconnect_max_ms;    /* backoff ceiling */
+    const char *conninfo;     /* copied */
+    const char *ocr_classes;  /* copied */
+    wl_t *wl;                 /* what ingest has now (the thread takes a hold, see wl_ref) */
+    struct hitid *hitid;      /* ids for post-match HITs (shared with ingest; thread-safe) */
+    int64_t version;          /* its version */
+    int resync_s;             /* full look this often even without notifications */
+    int reconnect_max_ms;     /* backoff ceiling */
+    const char *snapshot_dir; /* copied; each snapshot loaded is copied there (snap.h) for a
+                                 start without the database; NULL = none */
 };
 
 /* Start the thread; it connects a PAIR to `endpoint` (bound by the caller). NULL on failure. */

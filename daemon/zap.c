@@ -16,6 +16,7 @@
 #include "curve.h"
 #include "db.h"
 #include "log.h"
+#include "snap.h"
 #include "util.h"
 
 #define S_ENDPOINT  "inproc://zeromq.zap.01"
@@ -50,7 +51,8 @@ struct zap {
     pthread_mutex_t lock; /* guards table and stats */
     struct s_table *table;
     struct zap_stats stats;
-    PGconn *conn; /* the loader thread's; LISTENs on anpr_keys */
+    PGconn *conn;   /* the loader thread's; LISTENs on anpr_keys */
+    char *copy_dir; /* each key set loaded is copied there (snap.h); NULL = none */
 };
 
 /* --- the table --------------------------------------------------------------------------- */
@@ -182,6 +184,70 @@ static void s_install(zap_t *self, struct s_table *t)
     s_table_free(old);
 }
 
+/* Copy a key set just loaded from the database, for a start without it. */
+static void s_copy(const zap_t *self, const struct s_table *t)
+{
+    struct snap_key *k;
+    char err[512];
+
+    if (!self->copy_dir)
+        return;
+    if (!(k = calloc(t->n ? t->n : 1, sizeof *k))) {
+        log_warn("zap", "CURVE keys not copied: out of memory");
+        return;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const struct s_peer *p = &t->peers[i];
+        memcpy(k[i].key, p->key, sizeof k[i].key);
+        k[i].console = p->kind == S_CONSOLE;
+        k[i].dispatch = p->dispatch;
+        memcpy(k[i].name, p->name, sizeof k[i].name);
+        k[i].covert = p->covert; /* borrowed */
+        k[i].ncovert = p->ncovert;
+    }
+    if (snap_write_keys(self->copy_dir, k, t->n, err, sizeof err) != 0)
+        log_warn("zap", "%s; a start without the database would use an older copy or none", err);
+    free(k);
+}
+
+/* The key set of the local copy; NULL with the reason in err. */
+static struct s_table *s_from_copy(const zap_t *self, char *err, size_t errlen)
+{
+    struct snap_key *k = NULL;
+    size_t n = 0;
+    struct s_table *t;
+
+    if (snap_read_keys(self->copy_dir, &k, &n, err, errlen) != 0)
+        return NULL;
+    if (!(t = calloc(1, sizeof *t)) || (n > 0 && !(t->peers = calloc(n, sizeof *t->peers)))) {
+        util_errf(err, errlen, "CURVE keys of the local copy: out of memory");
+        free(t);
+        for (size_t i = 0; i < n; i++)
+            free(k[i].covert);
+        free(k);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct s_peer *p = &t->peers[t->n++];
+        memcpy(p->key, k[i].key, sizeof p->key);
+        p->kind = k[i].console ? S_CONSOLE : S_CAMERA;
+        p->dispatch = k[i].dispatch;
+        memcpy(p->name, k[i].name, sizeof p->name);
+        p->covert = k[i].covert; /* taken */
+        p->ncovert = k[i].ncovert;
+        if (p->ncovert > 0)
+            qsort(p->covert, p->ncovert, sizeof *p->covert, s_u32_cmp);
+        if (p->kind == S_CAMERA)
+            t->cameras++;
+        else
+            t->consoles++;
+    }
+    free(k);
+    if (t->n > 0)
+        qsort(t->peers, t->n, sizeof *t->peers, s_peer_cmp);
+    return t;
+}
+
 /* --- the database ------------------------------------------------------------------------ */
 
 static int s_connect(zap_t *self, char *err, size_t errlen)
@@ -222,6 +288,7 @@ static void s_reload(zap_t *self)
     if (t->n == 0)
         log_warn("zap", "no enabled CURVE key left: no camera or console can connect now");
     log_info("zap", "keys loaded: %zu cameras, %zu consoles", t->cameras, t->consoles);
+    s_copy(self, t);
     s_install(self, t);
 }
 
@@ -375,24 +442,42 @@ static void *s_run_load(void *arg)
 
 /* --- public ------------------------------------------------------------------------------ */
 
-zap_t *zap_new(void *zmq_ctx, const char *conninfo, int reconnect_max_ms, char *err, size_t errlen)
+zap_t *zap_new(void *zmq_ctx, const char *conninfo, int reconnect_max_ms, const char *copy_dir,
+               char *err, size_t errlen)
 {
     zap_t *self = calloc(1, sizeof *self);
     int zero = 0;
+    struct s_table *t = NULL;
 
-    if (!self || !(self->conninfo = strdup(conninfo))) {
+    if (!self || !(self->conninfo = strdup(conninfo)) ||
+        (copy_dir && !(self->copy_dir = strdup(copy_dir)))) {
         util_errf(err, errlen, "out of memory");
+        if (self)
+            free(self->conninfo);
         free(self);
         return NULL;
     }
     self->ctx = zmq_ctx;
     self->reconnect_max_ms = reconnect_max_ms;
     pthread_mutex_init(&self->lock, NULL);
-    if (s_connect(self, err, errlen) != 0)
+    if (s_connect(self, err, errlen) != 0) {
+        char why[512];
+        /* The loader thread connects later; until then the copy's keys are in force, as the
+         * last keys loaded are through an outage. */
+        if (!self->copy_dir || !(t = s_from_copy(self, why, sizeof why))) {
+            if (self->copy_dir)
+                util_errf(err + strlen(err), errlen - strlen(err), "; %s", why);
+            goto fail;
+        }
+        log_warn("zap",
+                 "database unreachable: CURVE keys from the local copy in %s: %zu cameras, %zu "
+                 "consoles; reloaded from the database when it comes",
+                 self->copy_dir, t->cameras, t->consoles);
+    } else if (!(t = s_load(self->conn, err, errlen))) {
         goto fail;
-    struct s_table *t = s_load(self->conn, err, errlen);
-    if (!t)
-        goto fail;
+    } else if (t->n > 0) {
+        s_copy(self, t);
+    }
     if (t->n == 0) {
         s_table_free(t);
         util_errf(err, errlen,
@@ -446,6 +531,7 @@ void zap_destroy(zap_t **self_p)
     s_table_free(self->table);
     pthread_mutex_destroy(&self->lock);
     free(self->conninfo);
+    free(self->copy_dir);
     free(self);
     *self_p = NULL;
 }

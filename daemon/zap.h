@@ -11,7 +11,8 @@
  * Anything else is refused with status 400. The keys are held as an immutable table replaced
  * whole on a change (NOTIFY anpr_keys) or every minute, so a key added, removed or disabled
  * applies to the next connection within a second, without a restart; connections already made
- * stay. While the database is away, the last table loaded stays in force.
+ * stay. While the database is away, the last table loaded stays in force; with a copy
+ * directory, also across a restart while it is away.
  *
  * libzmq lets any client key in when no ZAP handler answers, so zap_new() fails (and anprd
  * does not start) when the key set cannot be loaded or holds no key at all: fail closed.
@@ -35,10 +36,13 @@ struct zap_stats {
 
 /*
  * Load the key set with `conninfo` and start the handler on `zmq_ctx` (before any CURVE
- * socket binds). NULL with a message in err when the database cannot be read, the set is
- * empty, or the handler cannot start.
+ * socket binds). With copy_dir, every key set loaded is copied there (snap.h), and when the
+ * database cannot be reached at all, the copy's keys are in force until it can (as the last
+ * keys loaded are through an outage). NULL with a message in err when neither can be read, the
+ * set is empty, or the handler cannot start.
  */
-zap_t *zap_new(void *zmq_ctx, const char *conninfo, int reconnect_max_ms, char *err, size_t errlen);
+zap_t *zap_new(void *zmq_ctx, const char *conninfo, int reconnect_max_ms, const char *copy_dir,
+               char *err, size_t errlen);
 /* Stop the thread and free everything; safe on NULL and twice. */
 void zap_destroy(zap_t **self_p);
 

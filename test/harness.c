@@ -336,7 +336,7 @@ int h_free_port(void)
     return ntohs(sa.sin_port);
 }
 
-int h_daemon_restart(struct h_daemon *d)
+void h_daemon_launch(struct h_daemon *d)
 {
     char sock_path[80];
     struct sockaddr_un sa;
@@ -366,9 +366,18 @@ int h_daemon_restart(struct h_daemon *d)
     d->pid = h_spawn(argv, d->log_path, d->log_path);
     h_running_daemon = d->pid;
     unsetenv("NOTIFY_SOCKET");
+}
 
-    int64_t deadline = util_mono_us() + 15000000;
-    while (util_mono_us() < deadline) {
+int h_daemon_restart(struct h_daemon *d)
+{
+    h_daemon_launch(d);
+    return h_daemon_wait_ready(d, 15000);
+}
+
+int h_daemon_wait_ready(struct h_daemon *d, int timeout_ms)
+{
+    int64_t deadline = util_mono_us() + (int64_t)timeout_ms * 1000;
+    do {
         struct pollfd p = {d->notify_fd, POLLIN, 0};
         char buf[512];
         if (poll(&p, 1, 50) > 0) {
@@ -387,8 +396,10 @@ int h_daemon_restart(struct h_daemon *d)
             h_daemon_dump_log(d);
             return -1;
         }
-    }
-    fprintf(stderr, "harness: anprd not ready within 15 s\n");
+    } while (util_mono_us() < deadline);
+    if (timeout_ms == 0)
+        return -1; /* a look: not ready yet */
+    fprintf(stderr, "harness: anprd not ready within %d ms\n", timeout_ms);
     h_daemon_dump_log(d);
     return -1;
 }

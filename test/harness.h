@@ -106,6 +106,10 @@ int h_free_port(void);
 /* Start it again with the same folder, configuration and endpoints (after a stop or a kill);
  * the previous run's log moves to anprd.log.N. 0, or -1 when it did not get ready. */
 int h_daemon_restart(struct h_daemon *d);
+/* The same in two steps: start it (no wait), then wait up to timeout_ms for READY=1 (0: look
+ * once, silently). 0, or -1 (the log is printed unless it only was not ready at a look). */
+void h_daemon_launch(struct h_daemon *d);
+int h_daemon_wait_ready(struct h_daemon *d, int timeout_ms);
 /* Send sig and wait up to timeout_ms; returns the exit status, 128+signal, or -1 on timeout
  * (then it is killed). */
 int h_daemon_stop(struct h_daemon *d, int sig, int timeout_ms);

@@ -78,6 +78,7 @@ grep -qx 'Group=anprd' "$unit" || fail "the unit does not run as group anprd"
 grep -q '^DynamicUser=yes' "$unit" && fail "the unit runs as a dynamic user: it cannot read 0640 root:anprd files"
 grep -qx 'Type=notify' "$unit" || fail "the unit is not Type=notify"
 grep -q '^WatchdogSec=' "$unit" || fail "the unit has no watchdog"
+grep -qx 'StartLimitIntervalSec=0' "$unit" || fail "the unit may hit systemd's start limit and stay dead"
 ok "the unit runs as the user anprd the sysusers file makes"
 
 # One configuration file: the unit, the README, anprd(8) and anprd's default.
