@@ -19,6 +19,7 @@
 #include "match.h"
 #include "metrics.h"
 #include "notify.h"
+#include "pend.h"
 #include "supp.h"
 #include "sync.h"
 #include "plate.h"
@@ -102,8 +103,11 @@ struct ingest {
     int64_t writer_since_us;    /* when it got that batch (monotonic) */
     int64_t writer_reported_us; /* when we last said it is taking long */
     rid_t *rid;                 /* identities of the reads accepted lately, with their digests */
-    supp_t *supp;               /* recent alerts, for repeat-hit suppression */
-    int64_t next_expire_us;     /* when supp is next purged */
+    uint64_t merged;            /* resends of a pending read, answered by its first copy's ACK */
+    pend_t *pend; /* identities of the reads taken and not yet durable: a resend of one takes
+                     no second slot of max_pending (pend.h) */
+    supp_t *supp; /* recent alerts, for repeat-hit suppression */
+    int64_t next_expire_us; /* when supp is next purged */
     struct stats stats;
     int64_t next_stats_us; /* monotonic deadlines */
     int64_t next_watchdog_us;
@@ -416,12 +420,21 @@ static int s_queue_cur(ingest_t *self)
     return 0;
 }
 
+/* The reads of b are settled (durable, refused, or handed back at shutdown): a resend of one
+ * is taken again (and judged as a resend). */
+static void s_pend_settle(ingest_t *self, const struct batch *b)
+{
+    for (size_t i = 0; i < b->nreads; i++)
+        pend_del(self->pend, b->acks[i].camera_id, b->acks[i].epoch, b->acks[i].seq);
+}
+
 static void s_batch_done(ingest_t *self, struct batch *b)
 {
     self->writer_busy = false;
     self->stats.db_errors += b->db_errors;
     self->stats.db_reconnects += b->reconnects;
     self->stats.pending -= b->nreads;
+    s_pend_settle(self, b);
     if (!b->committed) {
         /* The writer gave up (shutdown): nothing of it is acknowledged. */
         s_batch_put(self, b);
@@ -575,6 +588,7 @@ static void s_spool_flush(ingest_t *self, bool force)
         return;
     }
     self->stats.pending -= b->nreads;
+    s_pend_settle(self, b);
     self->stats.reads_spooled += b->nreads;
     s_group_note(self, durable, now);
     s_publish_batch(self, b, durable);
@@ -1135,6 +1149,17 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     /* A resend of a read taken lately: acknowledged again with the group it joins (so not
      * before its first copy is durable), stored once by the writer, never alerted again. */
     bool resent = seen == RID_SAME;
+    /* A resend of a read still pending takes no slot: the ACK of its first copy, once durable,
+     * answers both (to the connection the first copy came on; a camera that reconnected since
+     * resends once more, and that copy is acknowledged as a resend). */
+    if (resent && pend_has(self->pend, cam, r->epoch, r->seq)) {
+        /* Counted as before, when it took a slot: accepted, and a duplicate stored once. */
+        self->stats.reads_accepted++;
+        self->merged++;
+        if (!self->spool)
+            self->stats.reads_duplicate++;
+        return;
+    }
     size_t nhits = resent ? 0 : wl_match(self->wl, &sr->q, hits, INGEST_MAX_HITS);
 
     if (nhits > INGEST_MAX_HITS) {
@@ -1182,6 +1207,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     /* Taken: remember it (the table is preallocated; this cannot fail for a valid seq). */
     if (!resent)
         rid_note(self->rid, cam, r->epoch, r->seq, digest);
+    /* Out of memory: not noted, so a resend of it takes a slot of its own, as before. */
+    pend_add(self->pend, cam, r->epoch, r->seq);
     if (self->cur->nreads == 1)
         self->cur->first_mono_us = util_mono_us();
     self->stats.reads_accepted++;
@@ -1336,7 +1363,7 @@ static void s_spool_counts(ingest_t *self)
     self->stats.batches = wc.batches;
     self->stats.batches_slow = wc.slow_batches;
     self->stats.reads_stored = wc.stored;
-    self->stats.reads_duplicate = wc.duplicate;
+    self->stats.reads_duplicate = wc.duplicate + self->merged;
     self->stats.hits_stored = wc.hits_stored;
     self->stats.reads_refused = wc.refused;
     self->stats.reads_conflict = wc.conflict;
@@ -1646,13 +1673,14 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->rid = rid_new(INGEST_RID_GENERATION);
     self->rate = rate_new(4096);
     self->supp = supp_new();
+    self->pend = pend_new();
     self->lograte = lograte_new((int64_t)conf->log.reject_log_interval_s * 1000000);
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->lograte ||
-        !self->router || !self->pub || !self->pair) {
+    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->pend ||
+        !self->lograte || !self->router || !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -1738,6 +1766,7 @@ fail:
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
+    pend_destroy(&self->pend);
     lograte_destroy(&self->lograte);
     free(self);
     return NULL;
@@ -1819,6 +1848,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     supp_destroy(&self->supp);
     log_rated_flush(self->lograte, "ingest", true);
     lograte_destroy(&self->lograte);
+    pend_destroy(&self->pend);
     metrics_peers_destroy(&self->peers);
     free(self);
     *self_p = NULL;
