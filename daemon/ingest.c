@@ -14,6 +14,7 @@
 #include "covert.h"
 #include "fwd.h"
 #include "hitid.h"
+#include "hitmemo.h"
 #include "log.h"
 #include "lograte.h"
 #include "match.h"
@@ -43,6 +44,7 @@
 /* REJECT.text of a conflict (PROTOCOL.md 7, reason 14). */
 #define S_CONFLICT_TEXT       "read (camera, epoch, seq) already stored with other content"
 #define INGEST_RID_GENERATION (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
+#define INGEST_HITMEMO_SLOTS  (1 << 16) /* HIT ids remembered for reads matched again (2.5 MiB) */
 
 /*
  * A read through the first stage of ingest (decoded, checked, normalised, its query made and its
@@ -103,10 +105,12 @@ struct ingest {
     int64_t writer_since_us;    /* when it got that batch (monotonic) */
     int64_t writer_reported_us; /* when we last said it is taking long */
     rid_t *rid;                 /* identities of the reads accepted lately, with their digests */
-    uint64_t merged;            /* resends of a pending read, answered by its first copy's ACK */
-    pend_t *pend; /* identities of the reads taken and not yet durable: a resend of one takes
-                     no second slot of max_pending (pend.h) */
-    supp_t *supp; /* recent alerts, for repeat-hit suppression */
+    hitmemo_t *hitmemo; /* the ids given to the HITs of recent reads: a read matched again keeps
+                           them, so its HITs are stored once, with no alias (hitmemo.h) */
+    uint64_t merged;    /* resends of a pending read, answered by its first copy's ACK */
+    pend_t *pend;       /* identities of the reads taken and not yet durable: a resend of one takes
+                           no second slot of max_pending (pend.h) */
+    supp_t *supp;       /* recent alerts, for repeat-hit suppression */
     int64_t next_expire_us; /* when supp is next purged */
     struct stats stats;
     int64_t next_stats_us; /* monotonic deadlines */
@@ -1181,8 +1185,14 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         suppressed[i] = supp_peek(self->supp, e->id, key ? key : plate, cam, r->time_us,
                                   e->list->opts.suppress_s, e->list->opts.realert_camera);
     }
-    for (size_t i = 0; i < nhits && i < INGEST_MAX_HITS; i++)
-        hit_ids[i] = hitid_next(&self->hitid, now);
+    for (size_t i = 0; i < nhits && i < INGEST_MAX_HITS; i++) {
+        uint64_t entry = hits[i].entry->id;
+        hit_ids[i] = hitmemo_get(self->hitmemo, cam, r->epoch, r->seq, digest, entry);
+        if (hit_ids[i] == 0) {
+            hit_ids[i] = hitid_next(&self->hitid, now);
+            hitmemo_put(self->hitmemo, cam, r->epoch, r->seq, digest, entry, hit_ids[i]);
+        }
+    }
     if (batch_add(self->cur, r, digest, cam, plate, now, sr->id, sr->id_len, hits, suppressed,
                   hit_ids, nhits) != 0)
         goto overload;
@@ -1674,13 +1684,14 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->rate = rate_new(4096);
     self->supp = supp_new();
     self->pend = pend_new();
+    self->hitmemo = hitmemo_new(INGEST_HITMEMO_SLOTS);
     self->lograte = lograte_new((int64_t)conf->log.reject_log_interval_s * 1000000);
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->pend ||
-        !self->lograte || !self->router || !self->pub || !self->pair) {
+        !self->hitmemo || !self->lograte || !self->router || !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -1767,6 +1778,7 @@ fail:
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
     pend_destroy(&self->pend);
+    hitmemo_destroy(&self->hitmemo);
     lograte_destroy(&self->lograte);
     free(self);
     return NULL;
@@ -1849,6 +1861,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     log_rated_flush(self->lograte, "ingest", true);
     lograte_destroy(&self->lograte);
     pend_destroy(&self->pend);
+    hitmemo_destroy(&self->hitmemo);
     metrics_peers_destroy(&self->peers);
     free(self);
     *self_p = NULL;
