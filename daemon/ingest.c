@@ -14,10 +14,13 @@
 #include "covert.h"
 #include "fwd.h"
 #include "hitid.h"
+#include "hitmemo.h"
 #include "log.h"
+#include "lograte.h"
 #include "match.h"
 #include "metrics.h"
 #include "notify.h"
+#include "pend.h"
 #include "supp.h"
 #include "sync.h"
 #include "plate.h"
@@ -41,6 +44,7 @@
 /* REJECT.text of a conflict (PROTOCOL.md 7, reason 14). */
 #define S_CONFLICT_TEXT       "read (camera, epoch, seq) already stored with other content"
 #define INGEST_RID_GENERATION (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
+#define INGEST_HITMEMO_SLOTS  (1 << 16) /* HIT ids remembered for reads matched again (2.5 MiB) */
 
 /*
  * A read through the first stage of ingest (decoded, checked, normalised, its query made and its
@@ -101,8 +105,13 @@ struct ingest {
     int64_t writer_since_us;    /* when it got that batch (monotonic) */
     int64_t writer_reported_us; /* when we last said it is taking long */
     rid_t *rid;                 /* identities of the reads accepted lately, with their digests */
-    supp_t *supp;               /* recent alerts, for repeat-hit suppression */
-    int64_t next_expire_us;     /* when supp is next purged */
+    hitmemo_t *hitmemo; /* the ids given to the HITs of recent reads: a read matched again keeps
+                           them, so its HITs are stored once, with no alias (hitmemo.h) */
+    uint64_t merged;    /* resends of a pending read, answered by its first copy's ACK */
+    pend_t *pend;       /* identities of the reads taken and not yet durable: a resend of one takes
+                           no second slot of max_pending (pend.h) */
+    supp_t *supp;       /* recent alerts, for repeat-hit suppression */
+    int64_t next_expire_us; /* when supp is next purged */
     struct stats stats;
     int64_t next_stats_us; /* monotonic deadlines */
     int64_t next_watchdog_us;
@@ -114,7 +123,6 @@ struct ingest {
     spool_t *spool;
     int64_t spool_full_until; /* monotonic: the spool was full; readers wait till then */
     int64_t spool_retry_us;   /* monotonic: a failed commit is tried again then */
-    int64_t spool_logged_us;  /* last spool error line */
     /* When each group reached the spool (its end position), for the age of the oldest read
      * not yet stored: a ring, oldest first. */
     struct {
@@ -138,14 +146,20 @@ struct ingest {
     int64_t ask_deadline_us; /* not answered by then: unknown */
     int64_t ask_sent_us;     /* when the last question went; 0 once it is answered */
     int64_t next_watch_us;
-    bool ack_unknown;      /* the last outcome was unknown (said once in the log) */
-    int64_t fwd_logged_us; /* last forwarder error line */
+    bool ack_unknown; /* the last outcome was unknown (said once in the log) */
     /* The Prometheus endpoint (borrowed; NULL = off), the counters only it shows, and the
      * reader connections seen lately. */
     metrics_t *metrics;
     struct metrics_snap msnap;
     metrics_peers_t *peers;
+    /* Lines that may come per read, per HIT, per batch or per round (a full spool, a backbone
+     * that takes nothing): one per format per log.reject_log_interval_s, with the count of
+     * those held back (log.h log_rated). */
+    lograte_t *lograte;
 };
+
+/* A line that may repeat, through the ingest thread's lograte. */
+#define S_LOG(self, level, ...) log_rated((self)->lograte, level, "ingest", __VA_ARGS__)
 
 /* --- sending to readers ------------------------------------------------------------------ */
 
@@ -380,7 +394,8 @@ static void s_dispatch(ingest_t *self, bool force)
         return; /* tried again on the next round */
     if (writer_send_batch(self->pair, b) != 0) {
         /* It stays where it is and goes on the next round. */
-        log_error("ingest", "cannot hand a batch to the writer: %s", zmq_strerror(zmq_errno()));
+        S_LOG(self, LOG_LEVEL_ERROR, "cannot hand a batch to the writer: %s",
+              zmq_strerror(zmq_errno()));
         return;
     }
     if (queued) {
@@ -409,12 +424,21 @@ static int s_queue_cur(ingest_t *self)
     return 0;
 }
 
+/* The reads of b are settled (durable, refused, or handed back at shutdown): a resend of one
+ * is taken again (and judged as a resend). */
+static void s_pend_settle(ingest_t *self, const struct batch *b)
+{
+    for (size_t i = 0; i < b->nreads; i++)
+        pend_del(self->pend, b->acks[i].camera_id, b->acks[i].epoch, b->acks[i].seq);
+}
+
 static void s_batch_done(ingest_t *self, struct batch *b)
 {
     self->writer_busy = false;
     self->stats.db_errors += b->db_errors;
     self->stats.db_reconnects += b->reconnects;
     self->stats.pending -= b->nreads;
+    s_pend_settle(self, b);
     if (!b->committed) {
         /* The writer gave up (shutdown): nothing of it is acknowledged. */
         s_batch_put(self, b);
@@ -461,17 +485,6 @@ static void s_take_done(ingest_t *self)
 
 /* --- the backbone -------------------------------------------------------------------------- */
 
-/* One error line a second at most. */
-static bool s_fwd_log_due(ingest_t *self)
-{
-    int64_t now = util_mono_us();
-
-    if (now - self->fwd_logged_us < 1000000)
-        return false;
-    self->fwd_logged_us = now;
-    return true;
-}
-
 /*
  * Queue a read's HITs (and, forwarding every read, the read) for the backbone; durable with
  * the next s_fwd_commit, before the read is acknowledged. -1 when the outbound spool is full:
@@ -490,22 +503,21 @@ static int s_fwd_push(ingest_t *self, const struct proto_read *r, const char *pl
             continue; /* the list's HITs stay in the zone (anpr.watchlist.backbone) */
         match_hit(r, &hits[i], false, &hit);
         rc = fwd_push_hit(self->fwd, &hit, plate, lo->covert ? BB_HIT_COVERT : 0, err, sizeof err);
-        if (rc == FWD_ERR && s_fwd_log_due(self))
-            log_error("ingest", "backbone: HIT of entry %" PRIu64 " not queued: %s",
-                      hits[i].entry->id, err);
+        if (rc == FWD_ERR)
+            S_LOG(self, LOG_LEVEL_ERROR, "backbone: HIT of entry %" PRIu64 " not queued: %s",
+                  hits[i].entry->id, err);
     }
     if (rc != FWD_FULL && self->conf->backbone.forward_reads) {
         rc = fwd_push_read(self->fwd, r, plate, err, sizeof err);
-        if (rc == FWD_ERR && s_fwd_log_due(self))
-            log_error("ingest", "backbone: read not queued: %s", err);
+        if (rc == FWD_ERR)
+            S_LOG(self, LOG_LEVEL_ERROR, "backbone: read not queued: %s", err);
     }
     if (rc != FWD_FULL)
         return 0;
-    if (s_fwd_log_due(self))
-        log_warn("ingest",
-                 "backbone: the outbound spool is full (backbone.max_mb %d); reads "
-                 "with HITs wait in the cameras until the server takes the backlog",
-                 self->conf->backbone.max_mb);
+    S_LOG(self, LOG_LEVEL_WARN,
+          "backbone: the outbound spool is full (backbone.max_mb %d); reads "
+          "with HITs wait in the cameras until the server takes the backlog",
+          self->conf->backbone.max_mb);
     return -1;
 }
 
@@ -516,23 +528,12 @@ static int s_fwd_commit(ingest_t *self)
 
     if (!self->fwd || fwd_commit(self->fwd, err, sizeof err) == FWD_OK)
         return 0;
-    if (s_fwd_log_due(self))
-        log_error("ingest", "backbone: %s; reads not acknowledged until it can be written", err);
+    S_LOG(self, LOG_LEVEL_ERROR, "backbone: %s; reads not acknowledged until it can be written",
+          err);
     return -1;
 }
 
 /* --- the spool ------------------------------------------------------------------------------ */
-
-/* One error line a second at most: a full disk must not fill the log too. */
-static bool s_spool_log_due(ingest_t *self)
-{
-    int64_t now = util_mono_us();
-
-    if (now - self->spool_logged_us < 1000000)
-        return false;
-    self->spool_logged_us = now;
-    return true;
-}
 
 /* The read just added to cur, into the spool's buffer; 0, or -1 (not taken: refuse it). */
 static int s_spool_append(ingest_t *self)
@@ -547,14 +548,13 @@ static int s_spool_append(ingest_t *self)
         /* Stop taking reads for a while: they wait in the readers, nothing is dropped. */
         self->spool_full_until = util_mono_us() + 100000;
         self->stats.spool_full++;
-        if (s_spool_log_due(self))
-            log_warn("ingest",
-                     "spool %s is full (spool.max_mb %d); reads wait in the readers "
-                     "until the database takes the backlog",
-                     spool_dir(self->spool), self->conf->spool.max_mb);
-    } else if (s_spool_log_due(self)) {
-        log_error("ingest", "spool: a read's record (%zu bytes) not taken: %s", len,
-                  len ? strerror(errno) : "too large");
+        S_LOG(self, LOG_LEVEL_WARN,
+              "spool %s is full (spool.max_mb %d); reads wait in the readers "
+              "until the database takes the backlog",
+              spool_dir(self->spool), self->conf->spool.max_mb);
+    } else {
+        S_LOG(self, LOG_LEVEL_ERROR, "spool: a read's record (%zu bytes) not taken: %s", len,
+              len ? strerror(errno) : "too large");
     }
     return -1;
 }
@@ -587,11 +587,12 @@ static void s_spool_flush(ingest_t *self, bool force)
          * what a full disk may take once some room is back. */
         self->spool_retry_us = now + 100000;
         self->spool_full_until = self->spool_retry_us;
-        if (s_spool_log_due(self))
-            log_error("ingest", "spool: %s; %zu reads not acknowledged, retrying", err, b->nreads);
+        S_LOG(self, LOG_LEVEL_ERROR, "spool: %s; %zu reads not acknowledged, retrying", err,
+              b->nreads);
         return;
     }
     self->stats.pending -= b->nreads;
+    s_pend_settle(self, b);
     self->stats.reads_spooled += b->nreads;
     s_group_note(self, durable, now);
     s_publish_batch(self, b, durable);
@@ -620,17 +621,19 @@ static void s_send_hit(ingest_t *self, const char *topic, size_t tlen, bool cove
      * the hits table), the daemon does not slow down. */
     if (zmq_send(sock, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)tlen ||
         zmq_send(sock, frame, len, ZMQ_DONTWAIT) != (int)len)
-        log_warn("ingest", "HIT publish failed: %s", zmq_strerror(zmq_errno()));
+        S_LOG(self, LOG_LEVEL_WARN, "HIT publish failed: %s", zmq_strerror(zmq_errno()));
 }
 
 /* Encode a HIT for topic (match_topic); 0 (its frame in frame, *len) or -1 (logged). */
-static int s_encode_hit(const struct proto_hit *hit, int tlen, uint8_t *frame, size_t *len)
+static int s_encode_hit(ingest_t *self, const struct proto_hit *hit, int tlen, uint8_t *frame,
+                        size_t *len)
 {
     *len = proto_encode_hit(hit, frame, PROTO_MAX_FRAME);
     if (*len > 0 && tlen >= 0)
         return 0;
-    log_error("ingest", "HIT of entry %" PRIu64 " does not encode; list %u has a bad field",
-              hit->entry_id, hit->list_id);
+    S_LOG(self, LOG_LEVEL_ERROR,
+          "HIT of entry %" PRIu64 " does not encode; list %u has a bad field", hit->entry_id,
+          hit->list_id);
     return -1;
 }
 
@@ -644,7 +647,7 @@ static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *t
     uint8_t frame[PROTO_MAX_FRAME];
     size_t len;
 
-    if (s_encode_hit(hit, tlen, frame, &len) != 0)
+    if (s_encode_hit(self, hit, tlen, frame, &len) != 0)
         return;
     s_send_hit(self, topic, (size_t)tlen, covert, frame, len);
     metrics_count_hit(&self->msnap, hit->list_id, covert, hit->match);
@@ -671,7 +674,7 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
 
     match_hit(r, m, false, &hit);
     hit.hit_id = hit_id;
-    if (s_encode_hit(&hit, tlen, frame, &len) != 0)
+    if (s_encode_hit(self, &hit, tlen, frame, &len) != 0)
         return;
     struct batch_pub pub = {.topic = topic,
                             .tlen = (size_t)tlen,
@@ -684,7 +687,8 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
                             .frame = frame,
                             .len = len};
     if (batch_pub_add(self->cur, &pub) != 0)
-        log_error("ingest", "out of memory: HIT %" PRIu64 " is stored, not published", hit_id);
+        S_LOG(self, LOG_LEVEL_ERROR, "out of memory: HIT %" PRIu64 " is stored, not published",
+              hit_id);
 }
 
 /*
@@ -700,10 +704,10 @@ static void s_watch_add(ingest_t *self, const struct batch_pub *p, uint64_t spoo
     if (p->covert)
         return;
     if (self->nwatch == INGEST_WATCH_MAX) {
-        log_warn("ingest",
-                 "more than %d urgent HITs unacknowledged; HIT %" PRIu64
-                 " is no longer announced again",
-                 INGEST_WATCH_MAX, self->watch[0].hit_id);
+        S_LOG(self, LOG_LEVEL_WARN,
+              "more than %d urgent HITs unacknowledged; HIT %" PRIu64
+              " is no longer announced again",
+              INGEST_WATCH_MAX, self->watch[0].hit_id);
         free(self->watch[0].frame);
         memmove(self->watch, self->watch + 1, --self->nwatch * sizeof *self->watch);
     }
@@ -791,8 +795,8 @@ static void s_watch_send(ingest_t *self, const struct s_watch *w)
 {
     if (zmq_send(self->pub, w->topic, w->tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)w->tlen ||
         zmq_send(self->pub, w->frame, w->len, ZMQ_DONTWAIT) != (int)w->len)
-        log_warn("ingest", "HIT %" PRIu64 " not announced again: %s", w->hit_id,
-                 zmq_strerror(zmq_errno()));
+        S_LOG(self, LOG_LEVEL_WARN, "HIT %" PRIu64 " not announced again: %s", w->hit_id,
+              zmq_strerror(zmq_errno()));
     self->stats.hits_reannounced++;
 }
 
@@ -935,10 +939,10 @@ static void s_watch_missing(ingest_t *self, uint64_t *missing, size_t nmissing)
             self->watch[k++] = *w;
             continue;
         }
-        log_warn("ingest",
-                 "HIT %" PRIu64 " was not stored (its read was refused); it is no "
-                 "longer announced again",
-                 w->hit_id);
+        S_LOG(self, LOG_LEVEL_WARN,
+              "HIT %" PRIu64 " was not stored (its read was refused); it is no "
+              "longer announced again",
+              w->hit_id);
         free(w->frame);
     }
     self->nwatch = k;
@@ -985,9 +989,9 @@ static void s_fwd_posts(ingest_t *self)
                      : FWD_ERR;
         if (rc == FWD_FULL)
             break; /* tried again at the next round */
-        if (rc == FWD_ERR && s_fwd_log_due(self))
-            log_error("ingest", "backbone: post-match HIT %" PRIu64 " not queued: %s",
-                      p->hit.hit_id, err);
+        if (rc == FWD_ERR)
+            S_LOG(self, LOG_LEVEL_ERROR, "backbone: post-match HIT %" PRIu64 " not queued: %s",
+                  p->hit.hit_id, err);
         done++;
     }
     if (done == 0)
@@ -1027,9 +1031,9 @@ static void s_take_update(ingest_t *self)
     }
     if (self->fwd && u->nposts > 0 && self->nposts_waiting + u->nposts > INGEST_POSTS_WAITING_MAX) {
         /* Stored all the same; a restart within the hour sends them (sync.c s_retro_again). */
-        log_error("ingest",
-                  "backbone: %zu post-match HITs not forwarded: %zu wait for its full spool",
-                  u->nposts, self->nposts_waiting);
+        S_LOG(self, LOG_LEVEL_ERROR,
+              "backbone: %zu post-match HITs not forwarded: %zu wait for its full spool", u->nposts,
+              self->nposts_waiting);
     } else if (self->fwd && u->nposts > 0) {
         struct retro_post *all =
             realloc(self->posts_waiting, (self->nposts_waiting + u->nposts) * sizeof *all);
@@ -1038,7 +1042,8 @@ static void s_take_update(ingest_t *self)
             self->posts_waiting = all;
             self->nposts_waiting += u->nposts;
         } else {
-            log_error("ingest", "out of memory: %zu post-match HITs not forwarded", u->nposts);
+            S_LOG(self, LOG_LEVEL_ERROR, "out of memory: %zu post-match HITs not forwarded",
+                  u->nposts);
         }
         s_fwd_posts(self);
     }
@@ -1148,13 +1153,24 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     /* A resend of a read taken lately: acknowledged again with the group it joins (so not
      * before its first copy is durable), stored once by the writer, never alerted again. */
     bool resent = seen == RID_SAME;
+    /* A resend of a read still pending takes no slot: the ACK of its first copy, once durable,
+     * answers both (to the connection the first copy came on; a camera that reconnected since
+     * resends once more, and that copy is acknowledged as a resend). */
+    if (resent && pend_has(self->pend, cam, r->epoch, r->seq)) {
+        /* Counted as before, when it took a slot: accepted, and a duplicate stored once. */
+        self->stats.reads_accepted++;
+        self->merged++;
+        if (!self->spool)
+            self->stats.reads_duplicate++;
+        return;
+    }
     size_t nhits = resent ? 0 : wl_match(self->wl, &sr->q, hits, INGEST_MAX_HITS);
 
     if (nhits > INGEST_MAX_HITS) {
-        log_warn("ingest",
-                 "read of camera %s seq %" PRIu64 " hits %zu entries; HITs for the %d most "
-                 "urgent only",
-                 r->camera, r->seq, nhits, INGEST_MAX_HITS);
+        S_LOG(self, LOG_LEVEL_WARN,
+              "read of camera %s seq %" PRIu64 " hits %zu entries; HITs for the %d most "
+              "urgent only",
+              r->camera, r->seq, nhits, INGEST_MAX_HITS);
         nhits = INGEST_MAX_HITS;
     }
     if (!self->cur && !(self->cur = s_batch_get(self)))
@@ -1169,8 +1185,14 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         suppressed[i] = supp_peek(self->supp, e->id, key ? key : plate, cam, r->time_us,
                                   e->list->opts.suppress_s, e->list->opts.realert_camera);
     }
-    for (size_t i = 0; i < nhits && i < INGEST_MAX_HITS; i++)
-        hit_ids[i] = hitid_next(&self->hitid, now);
+    for (size_t i = 0; i < nhits && i < INGEST_MAX_HITS; i++) {
+        uint64_t entry = hits[i].entry->id;
+        hit_ids[i] = hitmemo_get(self->hitmemo, cam, r->epoch, r->seq, digest, entry);
+        if (hit_ids[i] == 0) {
+            hit_ids[i] = hitid_next(&self->hitid, now);
+            hitmemo_put(self->hitmemo, cam, r->epoch, r->seq, digest, entry, hit_ids[i]);
+        }
+    }
     if (batch_add(self->cur, r, digest, cam, plate, now, sr->id, sr->id_len, hits, suppressed,
                   hit_ids, nhits) != 0)
         goto overload;
@@ -1195,6 +1217,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     /* Taken: remember it (the table is preallocated; this cannot fail for a valid seq). */
     if (!resent)
         rid_note(self->rid, cam, r->epoch, r->seq, digest);
+    /* Out of memory: not noted, so a resend of it takes a slot of its own, as before. */
+    pend_add(self->pend, cam, r->epoch, r->seq);
     if (self->cur->nreads == 1)
         self->cur->first_mono_us = util_mono_us();
     self->stats.reads_accepted++;
@@ -1219,7 +1243,7 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         return;
     }
     if (self->cur->nreads >= (size_t)self->conf->database.batch_size && s_queue_cur(self) != 0)
-        log_error("ingest", "out of memory queueing a batch");
+        S_LOG(self, LOG_LEVEL_ERROR, "out of memory queueing a batch");
     return;
 overload:
     s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD, "out of memory; resend later");
@@ -1349,7 +1373,7 @@ static void s_spool_counts(ingest_t *self)
     self->stats.batches = wc.batches;
     self->stats.batches_slow = wc.slow_batches;
     self->stats.reads_stored = wc.stored;
-    self->stats.reads_duplicate = wc.duplicate;
+    self->stats.reads_duplicate = wc.duplicate + self->merged;
     self->stats.hits_stored = wc.hits_stored;
     self->stats.reads_refused = wc.refused;
     self->stats.reads_conflict = wc.conflict;
@@ -1423,6 +1447,7 @@ static void s_periodic(ingest_t *self)
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
     }
     s_watch_tick(self);
+    log_rated_flush(self->lograte, "ingest", false);
     if (self->nposts_waiting > 0)
         s_fwd_posts(self);
     if (now >= self->next_expire_us) {
@@ -1658,12 +1683,15 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->rid = rid_new(INGEST_RID_GENERATION);
     self->rate = rate_new(4096);
     self->supp = supp_new();
+    self->pend = pend_new();
+    self->hitmemo = hitmemo_new(INGEST_HITMEMO_SLOTS);
+    self->lograte = lograte_new((int64_t)conf->log.reject_log_interval_s * 1000000);
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->router ||
-        !self->pub || !self->pair) {
+    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->pend ||
+        !self->hitmemo || !self->lograte || !self->router || !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -1705,6 +1733,7 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     wopts.partitions_ahead_days = conf->database.partitions_ahead_days;
     wopts.spool = self->spool;
     wopts.batch_size = conf->database.batch_size;
+    wopts.log_interval_s = conf->log.reject_log_interval_s;
     self->writer = writer_new(zmq_ctx, INGEST_PAIR_ENDPOINT, &wopts);
     if (!self->writer) {
         snprintf(err, errlen, "cannot start the writer thread");
@@ -1749,6 +1778,9 @@ fail:
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
+    pend_destroy(&self->pend);
+    hitmemo_destroy(&self->hitmemo);
+    lograte_destroy(&self->lograte);
     free(self);
     return NULL;
 }
@@ -1827,6 +1859,10 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
+    log_rated_flush(self->lograte, "ingest", true);
+    lograte_destroy(&self->lograte);
+    pend_destroy(&self->pend);
+    hitmemo_destroy(&self->hitmemo);
     metrics_peers_destroy(&self->peers);
     free(self);
     *self_p = NULL;

@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <stdatomic.h>
+#include <inttypes.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util.h"
 
 /* Set on reload by the main thread, read by every thread that logs. */
 static _Atomic int log_level = LOG_LEVEL_INFO;
@@ -95,4 +98,39 @@ void log_msg(enum log_level level, const char *subsys, const char *fmt, ...)
     va_start(ap, fmt);
     log_vmsg(level, subsys, fmt, ap);
     va_end(ap);
+}
+
+bool log_rated(lograte_t *rate, enum log_level level, const char *subsys, const char *fmt, ...)
+{
+    char line[512];
+    uint64_t held = 0;
+    va_list ap;
+
+    if ((int)level < log_level)
+        return false;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (rate != NULL && !lograte_pass_line(rate, fmt, line, (int)level, util_mono_us(), &held))
+        return false;
+    if (held > 0)
+        log_msg(level, subsys, "%s (%" PRIu64 " more like this since the last such line)", line,
+                held);
+    else
+        log_msg(level, subsys, "%s", line);
+    return true;
+}
+
+void log_rated_flush(lograte_t *rate, const char *subsys, bool all)
+{
+    char line[512];
+    size_t pos = 0;
+    uint64_t n;
+    int tag;
+
+    if (rate == NULL)
+        return;
+    while (lograte_held(rate, util_mono_us(), all, &pos, line, sizeof line, &tag, &n))
+        log_msg((enum log_level)tag, subsys,
+                "%" PRIu64 " more like this since the last such line, the last: %s", n, line);
 }

@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+#include "lograte.h"
+
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -32,6 +34,19 @@ const char *log_level_name(enum log_level level);
 void log_msg(enum log_level level, const char *subsys, const char *fmt, ...) LOG_PRINTF(3, 4);
 void log_vmsg(enum log_level level, const char *subsys, const char *fmt, va_list ap)
     LOG_PRINTF(3, 0);
+
+/*
+ * A line that may repeat (per read, per batch, per retry), through `rate` (one per thread):
+ * the format is the reason, so at most one line of each format per interval, whatever the
+ * values; the next line of that format says how many like it were held back. True when written.
+ */
+bool log_rated(lograte_t *rate, enum log_level level, const char *subsys, const char *fmt, ...)
+    LOG_PRINTF(4, 5);
+/*
+ * From a timer: for each format whose lines were held back and whose interval has passed (every
+ * one when `all`, at exit), the last of them, with how many there were.
+ */
+void log_rated_flush(lograte_t *rate, const char *subsys, bool all);
 
 #define log_debug(sub, ...) log_msg(LOG_LEVEL_DEBUG, sub, __VA_ARGS__)
 #define log_info(sub, ...)  log_msg(LOG_LEVEL_INFO, sub, __VA_ARGS__)

@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "lograte.h"
 #include "spool.h"
 #include "util.h"
 
@@ -36,7 +37,13 @@ struct writer {
     int batch_size;
     pthread_mutex_t counts_lock; /* spool mode: counts, read by ingest for its stats */
     struct writer_counts counts;
+    /* The writer thread's repeated lines (a failing checkpoint, reads refused one by one):
+     * one per format per interval, with the count of those held back (log.h log_rated). */
+    lograte_t *rate;
 };
+
+/* A line that may come once per batch, read or retry. */
+#define S_LOG(self, level, ...) log_rated((self)->rate, level, "writer", __VA_ARGS__)
 
 /* ensure_partitions takes at most this many days at once. */
 #define WRITER_MAX_DAYS 400
@@ -84,7 +91,7 @@ static int s_connect(writer_t *self)
 
     self->conn = db_connect(self->conninfo, "anprd", &err);
     if (!self->conn || db_prepare_writer(self->conn, &err) != 0) {
-        log_warn("writer", "database: %s", err.msg);
+        S_LOG(self, LOG_LEVEL_WARN, "database: %s", err.msg);
         s_disconnect(self);
         return -1;
     }
@@ -137,6 +144,7 @@ static int s_partitions(writer_t *self, const struct batch *batch, struct db_err
 /* Back off before the next attempt: doubles up to the ceiling. */
 static void s_backoff(writer_t *self, int *backoff_ms)
 {
+    log_rated_flush(self->rate, "writer", false);
     s_sleep_ms(self, *backoff_ms);
     *backoff_ms =
         *backoff_ms * 2 > self->reconnect_max_ms ? self->reconnect_max_ms : *backoff_ms * 2;
@@ -182,9 +190,9 @@ static void s_commit_rows(writer_t *self, struct batch *batch)
             continue;
         }
         /* No row data in the log: the camera, the seq and the reason are enough. */
-        log_error("writer",
-                  "read %s seq %" PRIu64 " refused by the database (epoch %" PRIu32 "): %s",
-                  a->camera, a->seq, a->epoch, err.msg);
+        S_LOG(self, LOG_LEVEL_ERROR,
+              "read %s seq %" PRIu64 " refused by the database (epoch %" PRIu32 "): %s", a->camera,
+              a->seq, a->epoch, err.msg);
         snprintf(a->refused, sizeof a->refused, "%s", err.state);
         batch->refused++;
         i++;
@@ -216,12 +224,13 @@ static void s_commit(writer_t *self, struct batch *batch)
         }
         failed = true;
         if (!s_failed(self, batch, &err)) {
-            log_warn("writer", "batch of %zu reads refused (%s); storing them one by one",
-                     batch->nreads, err.msg);
+            S_LOG(self, LOG_LEVEL_WARN, "batch of %zu reads refused (%s); storing them one by one",
+                  batch->nreads, err.msg);
             s_commit_rows(self, batch);
             return;
         }
-        log_warn("writer", "batch of %zu reads not stored, will retry: %s", batch->nreads, err.msg);
+        S_LOG(self, LOG_LEVEL_WARN, "batch of %zu reads not stored, will retry: %s", batch->nreads,
+              err.msg);
         s_backoff(self, &backoff_ms);
     }
     batch->committed = false; /* stopping: not stored, so never acknowledged */
@@ -254,8 +263,8 @@ static int s_fill(writer_t *self, spool_cursor_t *cur, struct batch *batch, uint
             return -1;
         }
         if (rc == BATCH_REC_BAD)
-            log_error("writer", "spool: record %" PRIu64 " at %" PRIu64 " malformed; skipped", seq,
-                      pos);
+            S_LOG(self, LOG_LEVEL_ERROR,
+                  "spool: record %" PRIu64 " at %" PRIu64 " malformed; skipped", seq, pos);
         *last = pos;
     }
     return 0;
@@ -328,15 +337,16 @@ static void s_drain(writer_t *self)
             struct db_error derr;
             if (last == before)
                 spool_wait(self->spool, last, 1000);
+            log_rated_flush(self->rate, "writer", false);
             if (self->conn && s_maintain(self, &derr) != 0) {
-                log_warn("writer", "partitions: %s", derr.msg);
+                S_LOG(self, LOG_LEVEL_WARN, "partitions: %s", derr.msg);
                 if (PQstatus(self->conn) != CONNECTION_OK)
                     s_disconnect(self);
             }
             /* Records that all turned out malformed still move the checkpoint. */
             if (last != spool_checkpointed(self->spool) &&
                 spool_checkpoint(self->spool, last, err, sizeof err) != 0)
-                log_error("writer", "spool checkpoint: %s", err);
+                S_LOG(self, LOG_LEVEL_ERROR, "spool checkpoint: %s", err);
             continue;
         }
         s_commit(self, batch);
@@ -344,20 +354,21 @@ static void s_drain(writer_t *self)
             break; /* stopping: the spool keeps them for the next start */
         for (size_t i = 0; i < batch->nreads; i++)
             if (batch->acks[i].refused[0])
-                log_error("writer",
-                          "read %s seq %" PRIu64 " was acknowledged from the spool but the "
-                          "database refused it (SQLSTATE %s); it is not stored",
-                          batch->acks[i].camera, batch->acks[i].seq, batch->acks[i].refused);
+                S_LOG(self, LOG_LEVEL_ERROR,
+                      "read %s seq %" PRIu64 " was acknowledged from the spool but the "
+                      "database refused it (SQLSTATE %s); it is not stored",
+                      batch->acks[i].camera, batch->acks[i].seq, batch->acks[i].refused);
             else if (batch->acks[i].fate == BATCH_CONFLICT)
                 /* Acknowledged from the spool before anprd could know: anprd had forgotten
                  * the identity (or restarted). Counted and said, never stored. */
-                log_error("writer",
-                          "read %s seq %" PRIu64 " (epoch %" PRIu32 ") was acknowledged from "
-                          "the spool but its identity is stored with other content; it is not "
-                          "stored",
-                          batch->acks[i].camera, batch->acks[i].seq, batch->acks[i].epoch);
+                S_LOG(self, LOG_LEVEL_ERROR,
+                      "read %s seq %" PRIu64 " (epoch %" PRIu32 ") was acknowledged from "
+                      "the spool but its identity is stored with other content; it is not "
+                      "stored",
+                      batch->acks[i].camera, batch->acks[i].seq, batch->acks[i].epoch);
         if (spool_checkpoint(self->spool, last, err, sizeof err) != 0)
-            log_error("writer", "spool checkpoint: %s", err);
+            S_LOG(self, LOG_LEVEL_ERROR, "spool checkpoint: %s", err);
+        log_rated_flush(self->rate, "writer", false);
         s_count(self, batch, last);
         batch_reset(batch);
         if (!short_fill)
@@ -390,16 +401,16 @@ static void *s_run(void *arg)
         log_warn("writer", "partitions: %s", err.msg);
     if (self->spool) {
         s_drain(self);
-        zmq_close(pair);
-        s_disconnect(self);
-        return NULL;
+        goto out;
     }
     for (;;) {
         zmq_pollitem_t item = {pair, 0, ZMQ_POLLIN, 0};
-        /* Idle: wake up now and then to keep the partitions ahead of the calendar. */
-        if (zmq_poll(&item, 1, 60000) == 0) {
+        /* Idle: wake up now and then to keep the partitions ahead of the calendar, and to sum
+         * up the lines held back. */
+        if (zmq_poll(&item, 1, 1000) == 0) {
+            log_rated_flush(self->rate, "writer", false);
             if (self->conn && s_maintain(self, &err) != 0) {
-                log_warn("writer", "partitions: %s", err.msg);
+                S_LOG(self, LOG_LEVEL_WARN, "partitions: %s", err.msg);
                 if (PQstatus(self->conn) != CONNECTION_OK)
                     s_disconnect(self);
             }
@@ -412,6 +423,8 @@ static void *s_run(void *arg)
         if (writer_send_batch(pair, batch) != 0)
             break;
     }
+out:
+    log_rated_flush(self->rate, "writer", true);
     zmq_close(pair);
     s_disconnect(self);
     return NULL;
@@ -430,13 +443,16 @@ writer_t *writer_new(void *zmq_ctx, const char *endpoint, const struct writer_op
     self->ahead_days = opts->partitions_ahead_days;
     self->spool = opts->spool;
     self->batch_size = opts->batch_size > 0 ? opts->batch_size : 1000;
+    self->rate =
+        lograte_new((int64_t)(opts->log_interval_s > 0 ? opts->log_interval_s : 10) * 1000000);
     pthread_mutex_init(&self->counts_lock, NULL);
     self->days_lo = 1;
     self->days_hi = 0;
     atomic_init(&self->stopping, false);
     db_cancel_init(&self->cancel);
-    if (!self->endpoint || !self->conninfo ||
+    if (!self->endpoint || !self->conninfo || !self->rate ||
         pthread_create(&self->thread, NULL, s_run, self) != 0) {
+        lograte_destroy(&self->rate);
         db_cancel_destroy(&self->cancel);
         pthread_mutex_destroy(&self->counts_lock);
         free(self->endpoint);
@@ -461,6 +477,7 @@ void writer_destroy(writer_t **self_p)
         spool_wake(self->spool);
     db_cancel_fire(&self->cancel);
     pthread_join(self->thread, NULL);
+    lograte_destroy(&self->rate);
     db_cancel_destroy(&self->cancel);
     pthread_mutex_destroy(&self->counts_lock);
     free(self->endpoint);

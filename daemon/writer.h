@@ -24,6 +24,7 @@ struct writer_opts {
     int partitions_ahead_days; /* partitions kept ready ahead of today */
     struct spool *spool;       /* NULL, or the write-ahead spool to drain (see below) */
     int batch_size;            /* spool mode: reads per COPY batch at most */
+    int log_interval_s;        /* a repeated error line at most once per this long (0: 10) */
 };
 
 /*
