@@ -698,9 +698,13 @@ fwd_t *fwd_new(const struct fwd_opts *opts, struct spool_report *report, char *e
     for (size_t i = 0; i < S_BATCH; i++)
         self->frames[i] = self->batch + i * BB_MAX_FRAME;
 
+    struct spool_report scratch;
+    if (report == NULL)
+        report = &scratch;
     self->sp = spool_open(opts->spool_dir, &so, report, err, errlen);
     if (self->sp == NULL)
         goto fail;
+    self->pub.lost = report->damaged_records;
     if (s_epoch(self, opts->spool_dir, err, errlen) != 0)
         goto fail;
 

@@ -1302,9 +1302,9 @@ static void s_fwd_log_stats(ingest_t *self)
     log_info("stats",
              "backbone: connected=%d depth=%" PRIu64 " depth_bytes=%" PRIu64
              " oldest_age_ms=%" PRId64 " pushed=%" PRIu64 " delivered=%" PRIu64 " retried=%" PRIu64
-             " refused=%" PRIu64 " failures=%" PRIu64 " full=%" PRIu64 "%s%s",
+             " refused=%" PRIu64 " failures=%" PRIu64 " full=%" PRIu64 " lost=%" PRIu64 "%s%s",
              st.connected, st.queued_records, st.queued_bytes, st.oldest_age_us / 1000, st.pushed,
-             st.delivered, st.retried, st.refused, st.failures, st.full,
+             st.delivered, st.retried, st.refused, st.failures, st.full, st.lost,
              st.last_failure[0] ? " last_failure=" : "", st.last_failure);
 }
 
@@ -1394,6 +1394,7 @@ static void s_metrics_publish(ingest_t *self, int64_t now)
         m->backbone_delivered = st.delivered;
         m->backbone_retries = st.retried;
         m->backbone_failures = st.failures;
+        m->backbone_lost = st.lost;
     }
     m->curve = self->zap != NULL;
     if (self->zap) {
@@ -1565,6 +1566,41 @@ static void s_spool_remember(ingest_t *self)
         log_info("ingest", "spool: %zu read identities of the backlog remembered", n);
 }
 
+/*
+ * What recovery found in a spool, one line per damaged stretch: where, why, how many of the
+ * acknowledged records it held were lost (told by the sequence numbers around it) and where
+ * its bytes were set aside. Every valid record before and after a stretch is kept.
+ */
+static void s_log_damage(const char *what, const struct spool_report *rep, const char *unit)
+{
+    for (size_t i = 0; i < rep->ndamage && i < SPOOL_DAMAGE_MAX; i++) {
+        const struct spool_damage *d = &rep->damage[i];
+        char lost[128];
+        if (!d->counted)
+            snprintf(lost, sizeof lost, "%s lost: unknown", unit);
+        else if (d->records == 0)
+            snprintf(lost, sizeof lost, "no acknowledged %s lost", unit);
+        else
+            snprintf(lost, sizeof lost,
+                     "%" PRIu64 " %s lost (spool sequence %" PRIu64 "..%" PRIu64 ")", d->records,
+                     unit, d->first_seq, d->last_seq);
+        log_error("ingest", "%s damaged: %s at offset %" PRIu64 ": %s; %" PRIu64 " bytes%s%s; %s",
+                  what, d->file, d->offset, d->reason, d->bytes,
+                  d->quarantine[0] ? " set aside in " : "", d->quarantine, lost);
+    }
+    if (rep->ndamage > SPOOL_DAMAGE_MAX)
+        log_error("ingest", "%s damaged in %zu more places", what, rep->ndamage - SPOOL_DAMAGE_MAX);
+    if (rep->ndamage > 0)
+        log_error("ingest",
+                  "%s: %" PRIu64 " acknowledged %s lost to damage%s%s; every valid record before "
+                  "and after the damage is kept",
+                  what, rep->damaged_records, unit,
+                  rep->uncounted ? " (and an unknown number where nothing after the damage "
+                                   "tells)"
+                                 : "",
+                  rep->repaired ? "" : " (not repaired)");
+}
+
 static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
 {
     struct spool_opts opts = {.max_bytes = (uint64_t)conf->spool.max_mb << 20};
@@ -1577,14 +1613,8 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
         snprintf(err, errlen, "spool: %s", why);
         return -1;
     }
-    for (size_t i = 0; i < rep.ndamage && i < SPOOL_DAMAGE_MAX; i++)
-        log_error("ingest",
-                  "spool damaged: %s at offset %" PRIu64 ": %s; %" PRIu64
-                  " bytes dropped (the valid records before it are kept)",
-                  rep.damage[i].file, rep.damage[i].offset, rep.damage[i].reason,
-                  rep.damage[i].bytes);
-    if (rep.ndamage > SPOOL_DAMAGE_MAX)
-        log_error("ingest", "spool damaged in %zu more places", rep.ndamage - SPOOL_DAMAGE_MAX);
+    s_log_damage("spool", &rep, "reads");
+    self->stats.spool_lost = rep.damaged_records;
     spool_stats(self->spool, &st);
     log_info("ingest",
              "spool %s: %" PRIu64 " reads not yet stored (%" PRIu64 " bytes) in %" PRIu64
@@ -1620,11 +1650,7 @@ static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t
         snprintf(err, errlen, "backbone: %s", why);
         return -1;
     }
-    for (size_t i = 0; i < rep.ndamage && i < SPOOL_DAMAGE_MAX; i++)
-        log_error("ingest",
-                  "backbone spool damaged: %s at offset %" PRIu64 ": %s; %" PRIu64 " bytes dropped",
-                  rep.damage[i].file, rep.damage[i].offset, rep.damage[i].reason,
-                  rep.damage[i].bytes);
+    s_log_damage("backbone spool", &rep, "HITs");
     fwd_stats(self->fwd, &st);
     log_info("ingest", "backbone: forwarding to %s:%d as %s; %" PRIu64 " messages queued",
              conf->backbone.host, conf->backbone.port, conf->backbone.instance, st.queued_records);
