@@ -1,0 +1,213 @@
+/*
+ * Integration: a damaged spool, record by record. 2000 reads are acknowledged from the spool
+ * while the database is away, anprd is killed, and the segment file is damaged the ways a disk
+ * does: a flipped bit in the segment header, one in a record's payload, one in another
+ * record's length, and the file cut exactly at a record boundary, three records short. The
+ * file is read here with the rules of docs/SPOOL.md alone. Then:
+ *   - `anpr-spool verify` (read-only) reports the four stretches and 5 records lost, and
+ *     changes nothing;
+ *   - the restarted anprd logs the same 5 reads lost, sets the damaged bytes aside in
+ *     quarantine files, and stores every other acknowledged read: acknowledged == stored
+ *     except exactly the 5 reads whose records were damaged or cut off;
+ *   - the stats line counts them (lost=5), and `anpr-spool verify` afterwards finds no damage.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "harness.h"
+#include "util.h"
+
+#define CAM "NL-A2-EIJSDEN"
+#define N   2000
+
+static struct h_db db;
+static char s_tmp[64];
+static char *s_out; /* the last anpr-spool run's output */
+
+/* anpr-spool [--repair] verify DIR; its exit code, its output in s_out. */
+static int s_verify(const char *dir)
+{
+    char out[128], err[128];
+    char *argv[] = {getenv("ANPR_SPOOL"), "verify", (char *)dir, NULL};
+
+    snprintf(out, sizeof out, "%s/verify.out", s_tmp);
+    snprintf(err, sizeof err, "%s/verify.err", s_tmp);
+    int rc = h_wait(h_spawn(argv, out, err), 60000);
+    free(s_out);
+    s_out = h_slurp(out);
+    fprintf(stderr, "$ anpr-spool verify: rc %d\n%s", rc, s_out ? s_out : "");
+    return rc;
+}
+
+/* The one segment file in dir, into path. */
+static bool s_segment(const char *dir, char *path, size_t cap)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+
+    if (!d)
+        return false;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".seg") == 0) {
+            snprintf(path, cap, "%s/%s", dir, e->d_name);
+            n++;
+        }
+    closedir(d);
+    return n == 1;
+}
+
+static int s_count_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+static uint64_t s_get32(const uint8_t *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+}
+
+/* Record offsets of a segment file, from its 40-byte header on (docs/SPOOL.md). */
+static size_t s_records(const char *path, uint64_t *off, size_t max, uint64_t *size)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    size_t n = 0;
+
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return 0;
+    *size = (uint64_t)st.st_size;
+    for (uint64_t o = 40; o + 16 <= *size && n < max;) {
+        uint8_t h[16];
+        if (pread(fd, h, sizeof h, (off_t)o) != (ssize_t)sizeof h)
+            break;
+        off[n++] = o;
+        o += 16 + s_get32(h);
+    }
+    close(fd);
+    return n;
+}
+
+static void s_flip(const char *path, uint64_t off, uint8_t mask)
+{
+    int fd = open(path, O_RDWR);
+    uint8_t b = 0;
+
+    CHECK(fd >= 0 && pread(fd, &b, 1, (off_t)off) == 1);
+    b ^= mask;
+    CHECK(fd >= 0 && pwrite(fd, &b, 1, (off_t)off) == 1);
+    if (fd >= 0)
+        close(fd);
+}
+
+int main(void)
+{
+    struct h_daemon d;
+    struct h_acks acks;
+    char extra[512], spool[300], seg[600], sql[256];
+    static uint64_t off[N + 16];
+    uint64_t size = 0;
+
+    h_require_env();
+    h_db_create(&db, "itest_spool_damage");
+    h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'A2 Eijsden')");
+    snprintf(s_tmp, sizeof s_tmp, "/tmp/anprd-dmg.XXXXXX");
+    if (!mkdtemp(s_tmp))
+        h_fatal("mkdtemp: %s", strerror(errno));
+    snprintf(spool, sizeof spool, "%s/reads", s_tmp);
+    snprintf(extra, sizeof extra, "spool:\n  dir: \"%s\"\n  max_mb: 64\n", spool);
+    struct h_daemon_opts opts = {.extra = extra};
+    if (h_daemon_start_opts(&d, &db, &opts) != 0)
+        return 1;
+    void *dealer = h_dealer(d.ingest_ep);
+
+    /* 2000 reads acknowledged from the spool alone, then kill -9. */
+    CHECK(h_db_lock_out(&db));
+    uint64_t first = 1;
+    for (uint64_t i = 0; i < N; i++) {
+        char plate[16];
+        snprintf(plate, sizeof plate, "1-DMG-%04u", (unsigned)i);
+        struct proto_read r = h_read(CAM, first + i, plate, "BE");
+        h_send_read(dealer, &r);
+    }
+    h_acks_init(&acks, first, N, 0);
+    CHECK_INT(h_acks_wait(&acks, dealer, CAM, 20000), N);
+    h_acks_free(&acks);
+    CHECK_INT(h_daemon_stop(&d, SIGKILL, 5000), 128 + SIGKILL);
+
+    /* The damage. Record k holds read first + k: one camera, sent in order on one socket. */
+    CHECK(s_segment(spool, seg, sizeof seg));
+    size_t n = s_records(seg, off, N + 16, &size);
+    CHECK_INT(n, N);
+    if (n != N)
+        goto out;
+    s_flip(seg, 20, 0x10);                        /* the header's base field */
+    s_flip(seg, off[500] + 16 + 30, 1);           /* a payload byte of record 500 */
+    s_flip(seg, off[1200] + 1, 0x40);             /* the length of record 1200 */
+    CHECK(truncate(seg, (off_t)off[N - 3]) == 0); /* the last 3 records, at their boundary */
+    const uint64_t lost[] = {500, 1200, N - 3, N - 2, N - 1};
+
+    /* anpr-spool verify reads it as anprd will, and changes nothing. */
+    struct stat st0, st1;
+    CHECK(stat(seg, &st0) == 0);
+    CHECK_INT(s_verify(spool), 1);
+    CHECK(s_out && strstr(s_out, "4 damaged stretches"));
+    CHECK(s_out && strstr(s_out, ", 5 records lost"));
+    CHECK(s_out && strstr(s_out, "1 records lost (sequence 501..501)"));
+    CHECK(s_out && strstr(s_out, "1 records lost (sequence 1201..1201)"));
+    CHECK(s_out && strstr(s_out, "3 records lost (sequence 1998..2000)"));
+    CHECK(stat(seg, &st1) == 0 && st1.st_size == st0.st_size);
+    CHECK_INT(s_count_prefix(spool, "quarantine-"), 0);
+
+    /* anprd with the database back: the same figures, and every other read stored. */
+    h_db_let_in(&db);
+    CHECK_INT(h_daemon_restart(&d), 0);
+    CHECK(h_daemon_log_has(&d, "spool: 5 acknowledged reads lost to damage"));
+    CHECK(h_daemon_log_has(&d, "every valid record before and after the damage is kept"));
+    CHECK(h_daemon_log_has(&d, "1 reads lost (spool sequence 501..501)"));
+    CHECK(h_daemon_log_has(&d, "3 reads lost (spool sequence 1998..2000)"));
+    CHECK(h_daemon_log_has(&d, "set aside in quarantine-"));
+    CHECK_INT(s_count_prefix(spool, "quarantine-"), 3); /* header, record 500, record 1200 */
+    CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read", N - 5, 30000) == N - 5);
+    for (size_t i = 0; i < sizeof lost / sizeof lost[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.plate_read WHERE seq = %llu",
+                 (unsigned long long)(first + lost[i]));
+        CHECK_INT(h_query_ll(db.admin, sql), 0);
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT count(DISTINCT seq) FROM anpr.plate_read WHERE seq BETWEEN %llu AND %llu",
+             (unsigned long long)first, (unsigned long long)(first + N - 1));
+    CHECK_INT(h_query_ll(db.admin, sql), N - 5);
+    CHECK(h_daemon_wait_log(&d, "lost=5", 10000));
+    h_close(dealer);
+    dealer = NULL;
+    CHECK_INT(h_daemon_finish(&d, check_failed), 0);
+
+    /* Set aside once: no damage any more, the gaps known from the repair. */
+    CHECK_INT(s_verify(spool), 0);
+    CHECK(s_out && strstr(s_out, "0 damaged stretches"));
+    CHECK(s_out && strstr(s_out, "reported by an earlier repair"));
+out:
+    if (dealer)
+        h_close(dealer);
+    free(s_out);
+    h_rmtree(s_tmp);
+    h_db_close(&db);
+    return check_done("itest_spool_damage");
+}
