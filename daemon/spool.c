@@ -1726,3 +1726,36 @@ void spool_stats(spool_t *self, struct spool_stats *out)
     out->errors = atomic_load_explicit(&self->errors, memory_order_relaxed);
     out->full = atomic_load_explicit(&self->full, memory_order_relaxed);
 }
+
+int spool_quarantine_walk(const char *path,
+                          void (*fn)(void *arg, uint64_t seq, const void *payload, size_t len),
+                          void *arg, char *err, size_t errlen)
+{
+    size_t len = 0;
+    uint8_t *data = (uint8_t *)util_read_file(path, &len);
+    int n = 0;
+
+    if (!data) {
+        util_errf(err, errlen, "spool: read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t start = len >= S_SEG_HDR && memcmp(data, S_SEG_MAGIC, 8) == 0 ? S_SEG_HDR : 0;
+    size_t off = start;
+    /* Do the lengths tile the file? If not, one of them is damaged: one payload, the rest. */
+    while (off + S_REC_HDR <= len && s_get32(data + off) <= len - off - S_REC_HDR)
+        off += S_REC_HDR + s_get32(data + off);
+    bool tiled = off == len;
+    off = start;
+    while (off + S_REC_HDR <= len) {
+        uint64_t l = s_get32(data + off), q = s_get64(data + off + 4);
+        if (!tiled || l > len - off - S_REC_HDR)
+            l = len - off - S_REC_HDR;
+        if (q != 0) { /* not a filler */
+            fn(arg, q, data + off + S_REC_HDR, (size_t)l);
+            n++;
+        }
+        off += S_REC_HDR + (size_t)l;
+    }
+    free(data);
+    return n;
+}

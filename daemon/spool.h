@@ -172,6 +172,17 @@ uint64_t spool_checkpointed(spool_t *self);
 
 void spool_stats(spool_t *self, struct spool_stats *out);
 
+/*
+ * The records in a quarantine file (damaged bytes spool_open set aside, struct spool_damage),
+ * walked by their length fields: fn gets each payload with the sequence number its header
+ * gives. Their checksums failed, so any field may be wrong: what fn reads from them is
+ * unverified. When the lengths do not tile the file (one of them is damaged), the file from
+ * its first record is one payload. How many payloads fn got, or -1 with err.
+ */
+int spool_quarantine_walk(const char *path,
+                          void (*fn)(void *arg, uint64_t seq, const void *payload, size_t len),
+                          void *arg, char *err, size_t errlen);
+
 /* The spool's directory, as given to spool_open. */
 const char *spool_dir(const spool_t *self);
 

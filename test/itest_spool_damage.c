@@ -7,8 +7,9 @@
  *   - `anpr-spool verify` (read-only) reports the four stretches and 5 records lost, and
  *     changes nothing;
  *   - the restarted anprd logs the same 5 reads lost, sets the damaged bytes aside in
- *     quarantine files, and stores every other acknowledged read: acknowledged == stored
- *     except exactly the 5 reads whose records were damaged or cut off;
+ *     quarantine files, names the camera and sequence numbers of the damaged reads read back
+ *     from them, and stores every other acknowledged read: acknowledged == stored except
+ *     exactly the 5 reads whose records were damaged or cut off;
  *   - the stats line counts them (lost=5), and `anpr-spool verify` afterwards finds no damage.
  */
 #include <dirent.h>
@@ -139,7 +140,7 @@ int main(void)
 
     /* 2000 reads acknowledged from the spool alone, then kill -9. */
     CHECK(h_db_lock_out(&db));
-    uint64_t first = 1;
+    uint64_t first = 1001; /* camera sequence numbers apart from the spool's */
     for (uint64_t i = 0; i < N; i++) {
         char plate[16];
         snprintf(plate, sizeof plate, "1-DMG-%04u", (unsigned)i);
@@ -183,6 +184,10 @@ int main(void)
     CHECK(h_daemon_log_has(&d, "1 reads lost (spool sequence 501..501)"));
     CHECK(h_daemon_log_has(&d, "3 reads lost (spool sequence 1998..2000)"));
     CHECK(h_daemon_log_has(&d, "set aside in quarantine-"));
+    /* Which reads: read back from the bytes set aside (the cut-off ones left none). */
+    CHECK(h_daemon_log_has(&d, "lost reads, as far as the damaged bytes tell"));
+    CHECK(h_daemon_log_has(&d, "seq 1501..1501"));
+    CHECK(h_daemon_log_has(&d, "seq 2201..2201"));
     CHECK_INT(s_count_prefix(spool, "quarantine-"), 3); /* header, record 500, record 1200 */
     CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read", N - 5, 30000) == N - 5);
     for (size_t i = 0; i < sizeof lost / sizeof lost[0]; i++) {

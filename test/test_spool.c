@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
@@ -411,6 +412,21 @@ static void s_check_recovery(const char *dir, const char *segname, uint64_t dmg_
     spool_destroy(&sp);
 }
 
+/* What spool_quarantine_walk gave: the last payload's sequence number, index and length. */
+struct s_walked {
+    uint64_t seq, idx;
+    size_t len;
+};
+
+static void s_walk_one(void *arg, uint64_t seq, const void *payload, size_t len)
+{
+    struct s_walked *w = arg;
+    w->seq = seq;
+    w->len = len;
+    if (len >= 8)
+        memcpy(&w->idx, payload, 8);
+}
+
 static void s_flip(const char *path, uint64_t off, uint8_t mask)
 {
     int fd = open(path, O_RDWR);
@@ -513,6 +529,16 @@ static void s_test_torn(void)
         snprintf(path, sizeof path, "%s/%s", work, seg);
         s_flip(path, rec10 + (uint64_t)flips[f], 0x5A);
         s_check_recovery(work, seg, rec10, 16 + LEN, 1, N - 1, but10, 1);
+        /* The bytes set aside read back as one record; past its header, as it was. */
+        char qpath[600];
+        struct s_walked w = {0};
+        snprintf(qpath, sizeof qpath, "%s/quarantine-%.20s-%" PRIu64 ".bin", work, seg, rec10);
+        CHECK_INT(spool_quarantine_walk(qpath, s_walk_one, &w, err, sizeof err), 1);
+        CHECK_INT(w.len, LEN);
+        if (flips[f] > 16) {
+            CHECK_INT(w.seq, 11);
+            CHECK_INT(w.idx, 10);
+        }
     }
     /* The length's high byte: the record seems to run past the file's end. */
     s_path(work, sizeof work, "torn-work");
