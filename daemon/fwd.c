@@ -799,6 +799,7 @@ void fwd_stats(fwd_t *self, struct fwd_stats *out)
     out->buffered = ss.buffered;
     out->pushed = atomic_load_explicit(&self->pushed, memory_order_relaxed);
     out->full = atomic_load_explicit(&self->full, memory_order_relaxed);
+    out->lost += ss.live_lost; /* damage met while running, set aside and skipped */
     out->oldest_age_us = 0;
     if (oldest > 0 && ss.depth_records > 0) {
         int64_t age = util_now_us() - oldest;

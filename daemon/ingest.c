@@ -113,6 +113,8 @@ struct ingest {
      * writer drains it. cur is then the group being committed, never handed to the writer. */
     spool_t *spool;
     int64_t spool_full_until; /* monotonic: the spool was full; readers wait till then */
+    uint64_t spool_lost_open; /* reads lost to damage found at start */
+    uint64_t spool_live_seen; /* damaged stretches met while running, already logged */
     int64_t spool_retry_us;   /* monotonic: a failed commit is tried again then */
     int64_t spool_logged_us;  /* last spool error line */
     /* When each group reached the spool (its end position), for the age of the oldest read
@@ -1357,6 +1359,15 @@ static void s_spool_counts(ingest_t *self)
     self->stats.db_reconnects = wc.reconnects;
     self->stats.spool_depth = ss.depth_records;
     self->stats.spool_depth_bytes = ss.depth_bytes;
+    self->stats.spool_lost = self->spool_lost_open + ss.live_lost;
+    if (ss.live_damage > self->spool_live_seen) {
+        log_error("ingest",
+                  "spool %s: damage found while running (%" PRIu64
+                  " stretches so far): set aside in quarantine files and skipped; %" PRIu64
+                  " reads lost so far",
+                  self->conf->spool.dir, ss.live_damage, ss.live_lost);
+        self->spool_live_seen = ss.live_damage;
+    }
     uint64_t stored = spool_checkpointed(self->spool);
     while (self->ngroups > 0 && self->spool_groups[self->group_head].pos <= stored) {
         self->group_head = (self->group_head + 1) % 256;
@@ -1667,6 +1678,7 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
         return -1;
     }
     s_log_damage("spool", conf->spool.dir, &rep, "reads", true);
+    self->spool_lost_open = rep.damaged_records;
     self->stats.spool_lost = rep.damaged_records;
     spool_stats(self->spool, &st);
     log_info("ingest",

@@ -151,6 +151,13 @@ struct spool {
 
     _Atomic uint64_t appended, commits, fsyncs, errors, full, buffered, next_seq;
 
+    /* Stretches damaged since the open that a cursor set aside: skipped by every cursor. */
+    struct s_live {
+        uint64_t base, off, next;
+    } live[SPOOL_DAMAGE_MAX];
+    size_t nlive;
+    uint64_t live_damage, live_lost;
+
     /* Producer. */
     uint8_t *p_buf;
     size_t p_len, p_cap;
@@ -179,6 +186,7 @@ struct spool_cursor {
     uint64_t off;   /* file offset of the next record */
     uint64_t limit; /* durable bytes of the current segment as last seen */
     uint64_t from;  /* start after this position */
+    uint64_t seq;   /* sequence number of the last record read (0: none yet) */
 };
 
 static void s_seg_name(char *buf, size_t len, uint64_t base)
@@ -1502,6 +1510,68 @@ static int s_cursor_advance(spool_cursor_t *self, char *err, size_t errlen)
     return 1;
 }
 
+/*
+ * The cursor met a record damaged since the open at self->off: find the next valid record (as
+ * recovery does), copy the stretch to a quarantine file and skip it. The stretch is noted under
+ * the lock, so the other cursors skip it too and it is counted once. 0, or -1 with err when the
+ * damage runs to the durable end of the newest segment (what follows is not written yet: the
+ * caller retries) or the copy fails.
+ */
+static int s_cursor_skip(spool_cursor_t *self, char *err, size_t errlen)
+{
+    spool_t *sp = self->sp;
+    uint64_t next = 0;
+    bool known = false, newest = false;
+    char qname[128];
+
+    pthread_mutex_lock(&sp->mu);
+    for (size_t i = 0; i < sp->nlive && !known; i++)
+        if (sp->live[i].base == self->base && sp->live[i].off == self->off) {
+            next = sp->live[i].next;
+            known = true;
+        }
+    newest = sp->nsegs > 0 && sp->segs[sp->nsegs - 1].base == self->base;
+    pthread_mutex_unlock(&sp->mu);
+    if (!known) {
+        struct s_recov r = {.have_last = self->seq > 0, .last_seq = self->seq};
+        if (s_resync(sp, &self->rd, self->off, self->limit, &r, &next) < 0) {
+            util_errf(err, errlen, "spool: read %s/%020" PRIu64 ".seg: %s", sp->dir, self->base,
+                      strerror(errno));
+            return -1;
+        }
+        if (next == self->limit && newest) {
+            util_errf(err, errlen,
+                      "spool: damaged record in %s/%020" PRIu64 ".seg at offset %" PRIu64
+                      " (to the end of what is durable)",
+                      sp->dir, self->base, self->off);
+            return -1;
+        }
+        if (!sp->opts.read_only &&
+            s_quarantine(sp, self->rd.fd, self->base, self->off, next - self->off, qname,
+                         sizeof qname, err, errlen) < 0)
+            return -1;
+        uint64_t lost = 0;
+        const uint8_t *h;
+        if (self->seq > 0 && next < self->limit &&
+            s_reader_get(&self->rd, next, S_REC_HDR, self->limit, &h) == 1 &&
+            s_get64(h + 4) > self->seq + 1)
+            lost = s_get64(h + 4) - self->seq - 1;
+        pthread_mutex_lock(&sp->mu);
+        bool again = false;
+        for (size_t i = 0; i < sp->nlive; i++)
+            again |= sp->live[i].base == self->base && sp->live[i].off == self->off;
+        if (!again) {
+            if (sp->nlive < SPOOL_DAMAGE_MAX)
+                sp->live[sp->nlive++] = (struct s_live){self->base, self->off, next};
+            sp->live_damage++;
+            sp->live_lost += lost;
+        }
+        pthread_mutex_unlock(&sp->mu);
+    }
+    self->off = next;
+    return 0;
+}
+
 int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *pos, uint64_t *seq,
                char *err, size_t errlen)
 {
@@ -1531,6 +1601,7 @@ int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *p
         self->off += S_REC_HDR + l;
         if (q == 0)
             continue; /* a filler over bytes set aside at open */
+        self->seq = q;
         uint64_t p = self->base + self->off;
         if (p <= self->from)
             continue; /* before the start position */
@@ -1543,14 +1614,13 @@ int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *p
         sp->c_last_seq = q;
         return 1;
     bad:
-        if (got < 0)
+        if (got < 0) {
             util_errf(err, errlen, "spool: read %s/%020" PRIu64 ".seg at offset %" PRIu64 ": %s",
                       sp->dir, self->base, self->off, strerror(errno));
-        else
-            util_errf(err, errlen,
-                      "spool: damaged record in %s/%020" PRIu64 ".seg at offset %" PRIu64, sp->dir,
-                      self->base, self->off);
-        return -1;
+            return -1;
+        }
+        if (s_cursor_skip(self, err, errlen) < 0)
+            return -1;
     }
 }
 
@@ -1725,6 +1795,10 @@ void spool_stats(spool_t *self, struct spool_stats *out)
     out->fsyncs = atomic_load_explicit(&self->fsyncs, memory_order_relaxed);
     out->errors = atomic_load_explicit(&self->errors, memory_order_relaxed);
     out->full = atomic_load_explicit(&self->full, memory_order_relaxed);
+    pthread_mutex_lock(&self->mu);
+    out->live_damage = self->live_damage;
+    out->live_lost = self->live_lost;
+    pthread_mutex_unlock(&self->mu);
 }
 
 int spool_quarantine_walk(const char *path,

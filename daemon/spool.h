@@ -95,6 +95,8 @@ struct spool_stats {
     uint64_t fsyncs;         /* fdatasync/fsync calls made */
     uint64_t errors;         /* failed commits and checkpoints */
     uint64_t full;           /* appends refused with SPOOL_FULL */
+    uint64_t live_damage;    /* damaged stretches a cursor met since open (set aside, skipped) */
+    uint64_t live_lost;      /* records lost in them, as their sequence numbers tell */
 };
 
 /*
@@ -155,7 +157,9 @@ void spool_cursor_destroy(spool_cursor_t **self_p);
  * Consumer: the next durable record. 1: *data and *len point at its payload (valid until the next
  * call on this cursor or its destruction), *pos its position, *seq (may be NULL) its sequence
  * number; 0: no durable record after the cursor yet (spool_wait for one); -1: error in err
- * (an I/O error, or a record damaged since it was verified at open).
+ * (an I/O error, or damage that runs to the durable end of the newest segment). A record
+ * damaged since the open is copied to a quarantine file (read-write spools) and skipped to
+ * the next valid record, once for all cursors: counted in live_damage and live_lost.
  */
 int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *pos, uint64_t *seq,
                char *err, size_t errlen);

@@ -10,7 +10,9 @@
  *     quarantine files, names the camera and sequence numbers of the damaged reads read back
  *     from them, and stores every other acknowledged read: acknowledged == stored except
  *     exactly the 5 reads whose records were damaged or cut off;
- *   - the stats line counts them (lost=5), and `anpr-spool verify` afterwards finds no damage.
+ *   - the stats line counts them (lost=5), and `anpr-spool verify` afterwards finds no damage;
+ *   - a bit flipped under the running anprd (3000 reads waiting for the database): that read
+ *     is set aside and skipped, all others stored, lost=1 in this run.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -64,6 +66,23 @@ static bool s_segment(const char *dir, char *path, size_t cap)
         }
     closedir(d);
     return n == 1;
+}
+
+/* The newest segment file in dir, into path. */
+static bool s_newest_segment(const char *dir, char *path, size_t cap)
+{
+    DIR *d = opendir(dir);
+    char best[256] = "";
+
+    if (!d)
+        return false;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".seg") == 0 &&
+            strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    closedir(d);
+    snprintf(path, cap, "%s/%s", dir, best);
+    return best[0] != '\0';
 }
 
 static int s_count_prefix(const char *dir, const char *prefix)
@@ -122,7 +141,7 @@ int main(void)
     struct h_daemon d;
     struct h_acks acks;
     char extra[512], spool[300], seg[600], sql[256];
-    static uint64_t off[N + 16];
+    static uint64_t off[4000];
     uint64_t size = 0;
 
     h_require_env();
@@ -200,14 +219,46 @@ int main(void)
              (unsigned long long)first, (unsigned long long)(first + N - 1));
     CHECK_INT(h_query_ll(db.admin, sql), N - 5);
     CHECK(h_daemon_wait_log(&d, "lost=5", 10000));
-    h_close(dealer);
-    dealer = NULL;
-    CHECK_INT(h_daemon_finish(&d, check_failed), 0);
+    CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
 
     /* Set aside once: no damage any more, the gaps known from the repair. */
     CHECK_INT(s_verify(spool), 0);
     CHECK(s_out && strstr(s_out, "0 damaged stretches"));
     CHECK(s_out && strstr(s_out, "reported by an earlier repair"));
+
+    /* Damage while anprd runs: 3000 more reads wait in the spool (the database away), and a bit
+     * of read 2500's record flips under it. The writer skips that one record, once, and stores
+     * the rest; lost=1. */
+    CHECK_INT(h_daemon_restart(&d), 0);
+    CHECK(h_db_lock_out(&db));
+    uint64_t first2 = first + N;
+    for (uint64_t i = 0; i < 3000; i++) {
+        struct proto_read r = h_read(CAM, first2 + i, "1-DMG-LIVE", "BE");
+        h_send_read(dealer, &r);
+    }
+    h_acks_init(&acks, first2, 3000, 0);
+    CHECK_INT(h_acks_wait(&acks, dealer, CAM, 20000), 3000);
+    h_acks_free(&acks);
+    CHECK(s_newest_segment(spool, seg, sizeof seg));
+    n = s_records(seg, off, 4000, &size);
+    CHECK(n > 2500);
+    if (n > 2500)
+        s_flip(seg, off[2500] + 16 + 30, 4);
+    h_db_let_in(&db);
+    CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read", N - 5 + 2999, 30000) ==
+          N - 5 + 2999);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.plate_read WHERE seq = %llu",
+             (unsigned long long)(first2 + 2500));
+    CHECK_INT(h_query_ll(db.admin, sql), 0);
+    CHECK(h_daemon_wait_log(&d, "damage found while running (1 stretches so far)", 10000));
+    CHECK(h_daemon_wait_log(&d, "lost=1", 10000)); /* counters start at each start */
+    h_close(dealer);
+    dealer = NULL;
+    CHECK_INT(h_daemon_finish(&d, check_failed), 0);
+    /* Set aside while running, without a filler: the next open reports it again, with no
+     * acknowledged read left unstored (it is before the checkpoint). */
+    CHECK_INT(s_verify(spool), 1);
+    CHECK(s_out && strstr(s_out, "1 damaged stretches"));
 out:
     if (dealer)
         h_close(dealer);
