@@ -698,9 +698,13 @@ fwd_t *fwd_new(const struct fwd_opts *opts, struct spool_report *report, char *e
     for (size_t i = 0; i < S_BATCH; i++)
         self->frames[i] = self->batch + i * BB_MAX_FRAME;
 
+    struct spool_report scratch;
+    if (report == NULL)
+        report = &scratch;
     self->sp = spool_open(opts->spool_dir, &so, report, err, errlen);
     if (self->sp == NULL)
         goto fail;
+    self->pub.lost = report->damaged_records;
     if (s_epoch(self, opts->spool_dir, err, errlen) != 0)
         goto fail;
 
@@ -795,6 +799,7 @@ void fwd_stats(fwd_t *self, struct fwd_stats *out)
     out->buffered = ss.buffered;
     out->pushed = atomic_load_explicit(&self->pushed, memory_order_relaxed);
     out->full = atomic_load_explicit(&self->full, memory_order_relaxed);
+    out->lost += ss.live_lost; /* damage met while running, set aside and skipped */
     out->oldest_age_us = 0;
     if (oldest > 0 && ss.depth_records > 0) {
         int64_t age = util_now_us() - oldest;

@@ -102,6 +102,9 @@ struct fwd_stats {
     uint64_t connects;       /* connections established */
     uint64_t failures;       /* failed connects and lost connections */
     uint64_t spool_errors;   /* failed spool reads, commits and checkpoints */
+    uint64_t lost;           /* messages lost to damage of the spool, found at start (the start
+                                report names them) or while running, as their sequence numbers
+                                tell */
     uint64_t acked_id;       /* every id <= this is settled */
     bool connected;          /* a connection is up (HELLO exchanged) */
     char last_failure[512];  /* why the last connect or connection failed ("" none); never a

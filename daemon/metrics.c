@@ -296,6 +296,9 @@ char *metrics_render(const struct metrics_snap *s, size_t *len)
           st->spool_full);
     s_one(&b, "anprd_spool_errors_total", "counter", "Failed spool commits (retried).",
           st->spool_errors);
+    s_one(&b, "anprd_spool_lost_reads_total", "counter",
+          "Acknowledged reads lost to spool damage found at start (the log names them).",
+          st->spool_lost);
 
     s_hist(&b, "anprd_writer_batch_reads", "Reads per batch the writer committed.", &s->batch_reads,
            s_size_bounds, false);
@@ -348,6 +351,9 @@ char *metrics_render(const struct metrics_snap *s, size_t *len)
               "Frames written again after a lost connection.", s->backbone_retries);
         s_one(&b, "anprd_backbone_failures_total", "counter",
               "Failed connects and lost connections.", s->backbone_failures);
+        s_one(&b, "anprd_backbone_lost_total", "counter",
+              "HITs (and forwarded reads) lost to outbound spool damage found at start.",
+              s->backbone_lost);
     }
 
     if (b.oom) {

@@ -62,6 +62,7 @@ struct metrics_snap {
     uint64_t backbone_delivered;    /* messages the server acknowledged */
     uint64_t backbone_retries;      /* frames written again after a lost connection */
     uint64_t backbone_failures;     /* failed connects and lost connections */
+    uint64_t backbone_lost;         /* messages lost to outbound spool damage found at start */
     bool curve;                     /* CURVE on: the curve counters mean something */
     uint64_t curve_allowed;         /* peers the ZAP handler let in */
     uint64_t curve_denied;          /* ... and refused */

@@ -33,7 +33,10 @@
 #define S_CKPT_NAME  "checkpoint"
 #define S_CKPT_TMP   "checkpoint.tmp"
 #define S_LOCK_NAME  "lock"
-#define S_SEG_DIGITS 20 /* "%020" PRIu64 ".seg": name order is position order */
+#define S_MARK_NAME  "durable"
+#define S_MARK_MAGIC "ANPRDUR1"
+#define S_MARK_LEN   36u /* durable mark file bytes (the checkpoint's layout) */
+#define S_SEG_DIGITS 20  /* "%020" PRIu64 ".seg": name order is position order */
 #define S_READ_CHUNK (256u << 10)
 
 /* ---- CRC-32C (Castagnoli), slicing by 8; the same checksum as iSCSI, ext4 and btrfs ---- */
@@ -134,6 +137,8 @@ struct spool {
     uint64_t max_payload; /* largest record payload a segment holds */
     int dirfd;
     int lockfd;
+    int markfd;                  /* the durable mark, written after each commit (-1: none) */
+    uint64_t mark_pos, mark_seq; /* the mark found at open (0: none) */
 
     pthread_mutex_t mu;
     pthread_cond_t cond; /* durable position moved, or spool_wake */
@@ -145,6 +150,13 @@ struct spool {
     uint64_t wake_gen;
 
     _Atomic uint64_t appended, commits, fsyncs, errors, full, buffered, next_seq;
+
+    /* Stretches damaged since the open that a cursor set aside: skipped by every cursor. */
+    struct s_live {
+        uint64_t base, off, next;
+    } live[SPOOL_DAMAGE_MAX];
+    size_t nlive;
+    uint64_t live_damage, live_lost;
 
     /* Producer. */
     uint8_t *p_buf;
@@ -160,6 +172,7 @@ struct spool {
     uint64_t p_start;      /* where this run's first segment begins */
     uint64_t p_seq;        /* next sequence number */
     uint64_t p_durable;
+    uint64_t p_durable_seq; /* sequence number of the last durable record */
 
     /* Consumer: the position and sequence number of the last record a cursor returned, so a
      * checkpoint there need not look its sequence number up in the file. */
@@ -173,6 +186,7 @@ struct spool_cursor {
     uint64_t off;   /* file offset of the next record */
     uint64_t limit; /* durable bytes of the current segment as last seen */
     uint64_t from;  /* start after this position */
+    uint64_t seq;   /* sequence number of the last record read (0: none yet) */
 };
 
 static void s_seg_name(char *buf, size_t len, uint64_t base)
@@ -270,12 +284,13 @@ static uint32_t s_rec_crc(const uint8_t *hdr, const uint8_t *payload, uint32_t l
 }
 
 /*
- * Checks the record at file offset off. 1 with *len, *seq; 0 with *why when damaged or cut
- * short; -1 on a read error.
+ * Checks the record at file offset off (length and checksum; the caller judges the sequence
+ * number, 0 being a filler). 1 with *len, *seq; 0 with *why when damaged or cut short; -1 on a
+ * read error.
  */
 static int s_check_record(spool_t *self, struct s_reader *rd, uint64_t off, uint64_t end,
-                          uint64_t expect_seq, uint32_t *len, uint64_t *seq,
-                          const uint8_t **payload, char *why, size_t whylen)
+                          uint32_t *len, uint64_t *seq, const uint8_t **payload, char *why,
+                          size_t whylen)
 {
     const uint8_t *h;
     int rc = s_reader_get(rd, off, S_REC_HDR, end, &h);
@@ -301,11 +316,6 @@ static int s_check_record(spool_t *self, struct s_reader *rd, uint64_t off, uint
     }
     if (s_rec_crc(r, r + S_REC_HDR, l) != crc) {
         snprintf(why, whylen, "checksum mismatch");
-        return 0;
-    }
-    if (q != expect_seq) {
-        snprintf(why, whylen, "sequence break (expected %" PRIu64 ", found %" PRIu64 ")",
-                 expect_seq, q);
         return 0;
     }
     *len = l;
@@ -342,11 +352,33 @@ static const char *s_check_seg_header(const uint8_t *h, uint64_t base, uint64_t 
 
 /* ---- open and recovery ---- */
 
-static void s_damage(struct spool_report *rep, const char *dir, const char *file, uint64_t off,
-                     uint64_t bytes, const char *why)
+/* What recovery carries from one segment file to the next. */
+struct s_recov {
+    struct spool_report *rep;
+    bool have_last;    /* a valid record was seen */
+    uint64_t last_seq; /* the sequence number of the last one */
+    bool filler;       /* a filler after it: a jump in sequence numbers was reported before */
+    bool pending;      /* the newest damage waits for the next record to count its losses */
+    bool ckpt_ok;      /* the checkpoint was read (or there is none): losses count from it */
+    uint64_t end;      /* position after the last byte seen, damaged or not */
+    uint64_t prev_base, prev_size; /* the previous segment file kept (prev_size 0: none) */
+};
+
+/* The file in the spool directory that keeps the bytes set aside from segment `base`. */
+static void s_quarantine_name(char *buf, size_t len, uint64_t base, uint64_t off)
 {
+    snprintf(buf, len, "quarantine-%020" PRIu64 "-%" PRIu64 ".bin", base, off);
+}
+
+/* Adds a damage entry; returns it, or NULL past SPOOL_DAMAGE_MAX (then only counted). */
+static struct spool_damage *s_damage(struct spool_report *rep, const char *dir, const char *file,
+                                     uint64_t off, uint64_t bytes, const char *why)
+{
+    struct spool_damage *d = NULL;
+
     if (rep->ndamage < SPOOL_DAMAGE_MAX) {
-        struct spool_damage *d = &rep->damage[rep->ndamage];
+        d = &rep->damage[rep->ndamage];
+        memset(d, 0, sizeof *d);
         snprintf(d->file, sizeof d->file, "%s/%s", dir, file);
         d->offset = off;
         d->bytes = bytes;
@@ -354,6 +386,14 @@ static void s_damage(struct spool_report *rep, const char *dir, const char *file
     }
     rep->ndamage++;
     rep->dropped_bytes += bytes;
+    return d;
+}
+
+/* The newest damage entry, when it is kept. */
+static struct spool_damage *s_damage_last(struct spool_report *rep)
+{
+    return rep->ndamage > 0 && rep->ndamage <= SPOOL_DAMAGE_MAX ? &rep->damage[rep->ndamage - 1]
+                                                                : NULL;
 }
 
 static int s_segs_push(spool_t *self, const struct s_seg *s)
@@ -452,16 +492,157 @@ static int s_list_segments(spool_t *self, uint64_t **out, size_t *count, char *e
 }
 
 /*
- * Verifies one segment file and adds what is valid to the list. Updates *last_seq (sequence
- * number of the last valid record so far) and *end (position after the file's last byte, valid
- * or not: positions are not reused).
+ * The newest damage lost the unconsumed records between the last valid one (or the checkpoint)
+ * and `next` (exclusive).
  */
-static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spool_report *rep,
-                             uint64_t *last_seq, bool *prev_damaged, uint64_t *end, char *err,
+static void s_count_lost(spool_t *self, struct s_recov *r, uint64_t next)
+{
+    struct spool_damage *d = s_damage_last(r->rep);
+
+    r->pending = false;
+    if (!r->have_last && !r->ckpt_ok) {
+        r->rep->uncounted++; /* records before it may have been consumed and removed */
+        return;
+    }
+    uint64_t lo = r->have_last ? r->last_seq + 1 : 1;
+    if (lo <= self->ckpt_seq)
+        lo = self->ckpt_seq + 1;
+    uint64_t n = next > lo ? next - lo : 0;
+    r->rep->damaged_records += n;
+    if (d) {
+        d->counted = true;
+        d->records = n;
+        d->first_seq = n ? lo : 0;
+        d->last_seq = n ? next - 1 : 0;
+    }
+}
+
+/*
+ * Copies [off, off + len) of fd to a new quarantine file and makes it durable (file and
+ * directory) before the caller changes anything: damaged bytes are set aside, never destroyed.
+ */
+static int s_quarantine(spool_t *self, int fd, uint64_t base, uint64_t off, uint64_t len,
+                        char *qname, size_t qlen, char *err, size_t errlen)
+{
+    uint8_t buf[64 << 10];
+    int qfd;
+
+    s_quarantine_name(qname, qlen, base, off);
+    qfd = openat(self->dirfd, qname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (qfd < 0)
+        goto fail;
+    for (uint64_t done = 0; done < len;) {
+        size_t n = len - done < sizeof buf ? (size_t)(len - done) : sizeof buf;
+        ssize_t got = s_pread_full(fd, buf, n, off + done);
+        if (got < 0)
+            goto fail_fd;
+        if (got == 0)
+            break;
+        if (s_pwrite_all(qfd, buf, (size_t)got, done) < 0)
+            goto fail_fd;
+        done += (uint64_t)got;
+    }
+    if (s_sync(self, qfd, false) < 0)
+        goto fail_fd;
+    close(qfd);
+    if (s_sync(self, self->dirfd, false) < 0)
+        goto fail;
+    return 0;
+fail_fd:;
+    int saved = errno;
+    close(qfd);
+    errno = saved;
+fail:
+    util_errf(err, errlen, "spool: set damaged bytes aside in %s/%s: %s", self->dir, qname,
+              strerror(errno));
+    return -1;
+}
+
+/*
+ * Writes a filler record header at off covering [off, off + total): sequence number 0, its
+ * checksum over the bytes it covers, so that readers skip the stretch and later opens know the
+ * loss was reported. The bytes themselves stay (they are in the quarantine file too).
+ */
+static int s_write_filler(spool_t *self, int fd, uint64_t off, uint64_t total, char *err,
+                          size_t errlen)
+{
+    uint8_t h[S_REC_HDR], buf[64 << 10];
+    uint32_t len = (uint32_t)(total - S_REC_HDR);
+    uint32_t crc;
+
+    s_put32(h, len);
+    s_put64(h + 4, 0);
+    crc = s_crc_update(0, h, 12);
+    for (uint64_t done = 0; done < len;) {
+        size_t n = len - done < sizeof buf ? (size_t)(len - done) : sizeof buf;
+        ssize_t got = s_pread_full(fd, buf, n, off + S_REC_HDR + done);
+        if (got <= 0) {
+            if (got == 0)
+                errno = EIO;
+            goto fail;
+        }
+        crc = s_crc_update(crc, buf, (size_t)got);
+        done += (uint64_t)got;
+    }
+    s_put32(h + 12, crc);
+    if (s_pwrite_all(fd, h, sizeof h, off) < 0 || s_sync(self, fd, true) < 0)
+        goto fail;
+    return 0;
+fail:
+    util_errf(err, errlen, "spool: write a filler in %s at offset %" PRIu64 ": %s", self->dir, off,
+              strerror(errno));
+    return -1;
+}
+
+/*
+ * After damage at off: the offset of the next record that checks (length, checksum, and a
+ * sequence number after the last valid one, or a filler), searched byte by byte; size when
+ * none. A later record is found even after a bad length, which hides where it starts; garbage
+ * would have to match a plausible sequence number and a CRC-32C to be taken.
+ */
+static int s_resync(spool_t *self, struct s_reader *rd, uint64_t off, uint64_t size,
+                    const struct s_recov *r, uint64_t *found)
+{
+    for (uint64_t o = off + S_REC_HDR; o + S_REC_HDR <= size; o++) {
+        const uint8_t *h;
+        int got = s_reader_get(rd, o, S_REC_HDR, size, &h);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        uint32_t l = s_get32(h);
+        uint64_t q = s_get64(h + 4);
+        if (l > self->max_payload || o + S_REC_HDR + l > size)
+            continue;
+        /* At most one record per 16 bytes: a sequence number further on is garbage. */
+        if (q != 0 && r->have_last && (q <= r->last_seq || q - r->last_seq > size / S_REC_HDR + 1))
+            continue;
+        got = s_reader_get(rd, o, S_REC_HDR + (size_t)l, size, &h);
+        if (got < 0)
+            return -1;
+        if (got == 1 && s_rec_crc(h, h + S_REC_HDR, l) == s_get32(h + 12)) {
+            *found = o;
+            return 0;
+        }
+    }
+    *found = size;
+    return 0;
+}
+
+/*
+ * Verifies one segment file, sets damage aside (read-write) and adds what is valid to the list.
+ * Damage anywhere: the stretch up to the next valid record is copied to a quarantine file and
+ * covered by a filler record; everything valid after it is kept. A damaged tail of the newest
+ * segment is copied and cut off (the producer never writes into an old file again, but a
+ * filler there would take positions already past the end). A header that fails is rebuilt
+ * from the name and the records, when any can be read.
+ */
+static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct s_recov *r, char *err,
                              size_t errlen)
 {
+    struct spool_report *rep = r->rep;
     bool rw = !self->opts.read_only;
-    char name[64];
+    char name[64], qname[128] = "";
     struct s_reader rd = {.fd = -1};
     int rc = -1;
     struct stat st;
@@ -473,8 +654,8 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spo
         goto out;
     }
     uint64_t size = (uint64_t)st.st_size;
-    if (base + size > *end)
-        *end = base + size;
+    if (base + size > r->end)
+        r->end = base + size;
 
     /* A segment of consumed records only, left by a crash between checkpoint and removal. */
     if (self->ckpt_pos > 0 && base + size <= self->ckpt_pos && !last) {
@@ -488,84 +669,316 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct spo
 
     const uint8_t *h;
     uint64_t first_seq = 0;
-    const char *why = "truncated segment header";
+    const char *hdr_why = "truncated segment header";
     int got = s_reader_get(&rd, 0, S_SEG_HDR, size, &h);
     if (got < 0) {
         util_errf(err, errlen, "spool: read %s/%s: %s", self->dir, name, strerror(errno));
         goto out;
     }
     if (got == 1)
-        why = s_check_seg_header(h, base, &first_seq);
-    if (why) {
-        /* Nothing in it can be trusted without its header: drop the whole file. */
-        s_damage(rep, self->dir, name, 0, size, why);
+        hdr_why = s_check_seg_header(h, base, &first_seq);
+    if (hdr_why && size <= S_SEG_HDR) {
+        /* No record in it (a crash while creating it): nothing to keep but the bytes. */
+        struct spool_damage *d = s_damage(rep, self->dir, name, 0, size, hdr_why);
+        if (d)
+            d->counted = true; /* never held a record */
         if (rw) {
-            unlinkat(self->dirfd, name, 0);
+            if (size > 0) {
+                s_quarantine_name(qname, sizeof qname, base, 0);
+                if (renameat(self->dirfd, name, self->dirfd, qname) < 0 ||
+                    s_sync(self, self->dirfd, false) < 0) {
+                    util_errf(err, errlen, "spool: move %s/%s aside: %s", self->dir, name,
+                              strerror(errno));
+                    goto out;
+                }
+                if (d)
+                    snprintf(d->quarantine, sizeof d->quarantine, "%s", qname);
+            } else {
+                unlinkat(self->dirfd, name, 0);
+            }
             rep->repaired = true;
         }
-        *prev_damaged = true;
         rc = 0;
         goto out;
     }
-    if (*last_seq > 0 && first_seq != *last_seq + 1 && !*prev_damaged) {
-        rep->seq_gaps++;
-        rep->lost_records += first_seq > *last_seq ? first_seq - *last_seq - 1 : 0;
-    }
-    uint64_t off = S_SEG_HDR, seq = first_seq, nrec = 0;
+
+    uint64_t off = S_SEG_HDR, nrec = 0, seg_first = 0;
     char whybuf[96] = "";
+    bool damaged_at_start = hdr_why != NULL;
     for (;;) {
-        uint32_t len;
-        uint64_t q;
+        uint32_t len = 0;
+        uint64_t q = 0;
         const uint8_t *payload;
         if (off == size)
             break;
-        got = s_check_record(self, &rd, off, size, seq, &len, &q, &payload, whybuf, sizeof whybuf);
+        got = damaged_at_start
+                  ? 0
+                  : s_check_record(self, &rd, off, size, &len, &q, &payload, whybuf, sizeof whybuf);
         if (got < 0) {
             util_errf(err, errlen, "spool: read %s/%s at offset %" PRIu64 ": %s", self->dir, name,
                       off, strerror(errno));
             goto out;
         }
-        if (got == 0)
-            break;
-        off += S_REC_HDR + len;
-        seq++;
-        nrec++;
-        if (base + off > self->ckpt_pos) {
-            self->depth_records++;
-            self->depth_bytes += S_REC_HDR + len;
+        if (got == 1 && q == 0) { /* a filler: a stretch set aside by an earlier repair */
+            r->filler = true;
+            off += S_REC_HDR + len;
+            continue;
         }
-    }
-    *prev_damaged = off < size;
-    if (off < size) {
-        s_damage(rep, self->dir, name, off, size - off, whybuf);
-        if (rw) {
-            if (ftruncate(rd.fd, (off_t)off) < 0 || s_sync(self, rd.fd, true) < 0) {
-                util_errf(err, errlen, "spool: truncate %s/%s to %" PRIu64 ": %s", self->dir, name,
-                          off, strerror(errno));
-                goto out;
+        if (got == 1 && r->have_last && q != r->last_seq + 1) {
+            if (q > r->last_seq + 1 && (r->filler || r->pending)) {
+                /* the jump was reported, or is the damage just found */
+            } else if (q > r->last_seq + 1 && off == S_SEG_HDR && r->prev_size > 0) {
+                /* The previous file lost records at its end, cut at a record boundary (or a
+                 * whole file went): report it, and mark it with a filler where there is room. */
+                char prev[64];
+                s_seg_name(prev, sizeof prev, r->prev_base);
+                s_damage(rep, self->dir, prev, r->prev_size, 0,
+                         "records missing after the end of this file (cut at a record boundary, "
+                         "or a segment file removed)");
+                r->pending = true;
+                if (rw && r->prev_base + r->prev_size + S_REC_HDR <= base && self->nsegs > 0 &&
+                    self->segs[self->nsegs - 1].base == r->prev_base) {
+                    char pn[64];
+                    s_seg_name(pn, sizeof pn, r->prev_base);
+                    int pfd = openat(self->dirfd, pn, O_RDWR | O_CLOEXEC);
+                    uint8_t f[S_REC_HDR];
+                    s_put32(f, 0);
+                    s_put64(f + 4, 0);
+                    s_put32(f + 12, s_crc_update(0, f, 12));
+                    if (pfd < 0 || s_pwrite_all(pfd, f, sizeof f, r->prev_size) < 0 ||
+                        s_sync(self, pfd, true) < 0) {
+                        util_errf(err, errlen, "spool: write a filler in %s/%s: %s", self->dir, pn,
+                                  strerror(errno));
+                        if (pfd >= 0)
+                            close(pfd);
+                        goto out;
+                    }
+                    close(pfd);
+                    self->segs[self->nsegs - 1].len += S_REC_HDR;
+                    rep->repaired = true;
+                }
+            } else {
+                snprintf(whybuf, sizeof whybuf,
+                         "sequence break (expected %" PRIu64 ", found %" PRIu64 ")",
+                         r->last_seq + 1, q);
+                got = 0;
             }
-            rep->repaired = true;
         }
+        if (got == 1) {
+            if (r->pending)
+                s_count_lost(self, r, q);
+            else if (r->filler && r->have_last && q > r->last_seq + 1) {
+                rep->seq_gaps++;
+                rep->lost_records += q - r->last_seq - 1;
+            }
+            r->filler = false;
+            r->have_last = true;
+            r->last_seq = q;
+            if (nrec == 0)
+                seg_first = q;
+            off += S_REC_HDR + len;
+            nrec++;
+            if (base + off > self->ckpt_pos) {
+                self->depth_records++;
+                self->depth_bytes += S_REC_HDR + len;
+            }
+            continue;
+        }
+
+        /* Damaged from off: find where valid records start again. */
+        uint64_t next;
+        if (damaged_at_start) {
+            damaged_at_start = false;
+            next = off;
+            /* the first record may well be intact: only the header was hit */
+            got = s_check_record(self, &rd, off, size, &len, &q, &payload, whybuf, sizeof whybuf);
+            if (got == 1 && q != 0 && r->have_last && q <= r->last_seq) {
+                snprintf(whybuf, sizeof whybuf, "stale record after a damaged segment header");
+                got = 0;
+            }
+            if (got < 0 || (got == 0 && s_resync(self, &rd, off - S_REC_HDR, size, r, &next) < 0))
+                goto read_fail;
+            /* The header is set aside and rebuilt: its own stretch. */
+            struct spool_damage *d = s_damage(rep, self->dir, name, 0, S_SEG_HDR, hdr_why);
+            if (d)
+                d->counted = true; /* the header holds no record */
+            if (rw) {
+                uint8_t nh[S_SEG_HDR];
+                uint64_t fs = r->have_last ? r->last_seq + 1 : 1;
+                if (next < size && s_reader_get(&rd, next, S_REC_HDR, size, &payload) == 1 &&
+                    s_get64(payload + 4) != 0 && next == S_SEG_HDR)
+                    fs = s_get64(payload + 4);
+                if (s_quarantine(self, rd.fd, base, 0, S_SEG_HDR, qname, sizeof qname, err,
+                                 errlen) < 0)
+                    goto out;
+                s_encode_seg_header(nh, base, fs);
+                if (s_pwrite_all(rd.fd, nh, sizeof nh, 0) < 0 || s_sync(self, rd.fd, true) < 0) {
+                    util_errf(err, errlen, "spool: rewrite the header of %s/%s: %s", self->dir,
+                              name, strerror(errno));
+                    goto out;
+                }
+                rd.len = 0; /* the buffer held the old header */
+                if (d)
+                    snprintf(d->quarantine, sizeof d->quarantine, "%s", qname);
+                rep->repaired = true;
+            }
+            if (next == off)
+                continue; /* the records are intact */
+        } else if (s_resync(self, &rd, off, size, r, &next) < 0) {
+            goto read_fail;
+        }
+        r->pending = false; /* two stretches in a row: their losses are counted with this one */
+        struct spool_damage *d = s_damage(rep, self->dir, name, off, next - off, whybuf);
+        r->pending = true;
+        if (rw) {
+            bool cut = next == size && last;
+            if (s_quarantine(self, rd.fd, base, off, next - off, qname, sizeof qname, err, errlen) <
+                0)
+                goto out;
+            if (next - off < S_REC_HDR || cut) {
+                /* no room for a filler, or the newest file's tail: cut (the bytes are kept) */
+                if (ftruncate(rd.fd, (off_t)off) < 0 || s_sync(self, rd.fd, true) < 0) {
+                    util_errf(err, errlen, "spool: truncate %s/%s to %" PRIu64 ": %s", self->dir,
+                              name, off, strerror(errno));
+                    goto out;
+                }
+                size = off;
+                if (d)
+                    snprintf(d->quarantine, sizeof d->quarantine, "%s", qname);
+                rep->repaired = true;
+                break;
+            }
+            if (s_write_filler(self, rd.fd, off, next - off, err, errlen) < 0)
+                goto out;
+            rd.len = 0;
+            if (d)
+                snprintf(d->quarantine, sizeof d->quarantine, "%s", qname);
+            rep->repaired = true;
+            r->filler = true;
+        }
+        if (base + next > self->ckpt_pos)
+            self->depth_bytes += next - off;
+        off = next;
     }
     if (base >= self->ckpt_pos)
         self->depth_bytes += S_SEG_HDR;
-    if (nrec > 0)
-        *last_seq = seq - 1;
-    struct s_seg s = {.base = base, .len = off, .first_seq = first_seq};
+    struct s_seg s = {.base = base, .len = off, .first_seq = seg_first};
     if (s_segs_push(self, &s) < 0) {
         util_errf(err, errlen, "spool: out of memory");
         goto out;
     }
+    r->prev_base = base;
+    r->prev_size = off;
     rep->segments++;
     rep->records += nrec;
     if (base + off > self->durable_pos)
         self->durable_pos = base + off;
     rc = 0;
+    goto out;
+read_fail:
+    util_errf(err, errlen, "spool: read %s/%s: %s", self->dir, name, strerror(errno));
 out:
     if (rd.fd >= 0)
         close(rd.fd);
     free(rd.buf);
     return rc;
+}
+
+/*
+ * The durable mark: the position and sequence number of the last durable record, rewritten in
+ * place after each commit without a sync of its own (the records it names were synced before;
+ * a mark lost to a power cut is only older, and a torn one fails its CRC and is ignored). It
+ * is what tells a spool cut at a record boundary from one that ends there.
+ */
+static int s_write_mark(spool_t *self, uint64_t pos, uint64_t seq, bool sync, char *err,
+                        size_t errlen)
+{
+    uint8_t b[S_MARK_LEN];
+
+    if (self->markfd < 0) {
+        self->markfd = openat(self->dirfd, S_MARK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        if (self->markfd < 0)
+            goto fail;
+    }
+    memset(b, 0, sizeof b);
+    memcpy(b, S_MARK_MAGIC, 8);
+    s_put32(b + 8, S_VERSION);
+    s_put64(b + 16, pos);
+    s_put64(b + 24, seq);
+    s_put32(b + 32, s_crc_update(0, b, 32));
+    if (s_pwrite_all(self->markfd, b, sizeof b, 0) < 0 ||
+        (sync && (s_sync(self, self->markfd, true) < 0 || s_sync(self, self->dirfd, false) < 0)))
+        goto fail;
+    return 0;
+fail:
+    util_errf(err, errlen, "spool: write %s/%s: %s", self->dir, S_MARK_NAME, strerror(errno));
+    return -1;
+}
+
+/* Reads the mark (absent or torn: none). -1 only on a read error. */
+static int s_read_mark(spool_t *self, char *err, size_t errlen)
+{
+    uint8_t b[S_MARK_LEN + 1];
+    int fd = openat(self->dirfd, S_MARK_NAME, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        util_errf(err, errlen, "spool: open %s/%s: %s", self->dir, S_MARK_NAME, strerror(errno));
+        return -1;
+    }
+    ssize_t n = s_pread_full(fd, b, sizeof b, 0);
+    int saved = errno;
+    close(fd);
+    if (n < 0) {
+        util_errf(err, errlen, "spool: read %s/%s: %s", self->dir, S_MARK_NAME, strerror(saved));
+        return -1;
+    }
+    if (n == S_MARK_LEN && memcmp(b, S_MARK_MAGIC, 8) == 0 && s_get32(b + 8) == S_VERSION &&
+        s_get32(b + 32) == s_crc_update(0, b, 32)) {
+        self->mark_pos = s_get64(b + 16);
+        self->mark_seq = s_get64(b + 24);
+    }
+    return 0;
+}
+
+/*
+ * After the last segment: a damaged tail is counted against the mark (records it says were
+ * durable; none when a crash tore a write that was never acknowledged), and records the mark
+ * knows of past the last one found mean the spool was cut at a record boundary.
+ */
+static int s_check_end(spool_t *self, struct s_recov *r)
+{
+    struct spool_report *rep = r->rep;
+    uint64_t found = r->have_last && r->last_seq > self->ckpt_seq ? r->last_seq : self->ckpt_seq;
+
+    if (r->pending) {
+        if (self->mark_seq == 0) {
+            r->rep->uncounted++; /* no mark (an older spool): how many is unknown */
+            r->pending = false;
+        } else
+            s_count_lost(self, r, (self->mark_seq > found ? self->mark_seq : found) + 1);
+        return 0;
+    }
+    if (self->mark_seq <= found)
+        return 0;
+    if (r->filler) {
+        rep->seq_gaps++;
+        rep->lost_records += self->mark_seq - found;
+        return 0;
+    }
+    char name[64];
+    if (r->prev_size > 0)
+        s_seg_name(name, sizeof name, r->prev_base);
+    else
+        snprintf(name, sizeof name, "%s", S_MARK_NAME);
+    s_damage(rep, self->dir, name, r->prev_size, 0,
+             "records missing at the end (cut at a record boundary, or the newest segment file "
+             "removed)");
+    s_count_lost(self, r, self->mark_seq + 1);
+    if (!self->opts.read_only)
+        rep->repaired = true; /* reported; the mark is rewritten */
+    return 0;
 }
 
 static int s_lock(spool_t *self, char *err, size_t errlen)
@@ -612,7 +1025,7 @@ spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool
         util_errf(err, errlen, "spool: out of memory");
         goto fail;
     }
-    self->dirfd = self->lockfd = self->p_fd = -1;
+    self->dirfd = self->lockfd = self->p_fd = self->markfd = -1;
     if (opts)
         self->opts = *opts;
     if (self->opts.segment_bytes == 0)
@@ -652,26 +1065,37 @@ spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool
         goto fail;
     if (!self->opts.read_only)
         unlinkat(self->dirfd, S_CKPT_TMP, 0); /* a checkpoint a crash left unfinished */
-    if (s_read_checkpoint(self, rep, err, errlen) < 0)
+    int ckrc = s_read_checkpoint(self, rep, err, errlen);
+    if (ckrc < 0)
+        goto fail;
+    if (s_read_mark(self, err, errlen) < 0)
         goto fail;
     if (s_list_segments(self, &bases, &nbases, err, errlen) < 0)
         goto fail;
 
-    uint64_t last_seq = 0, end = 0;
-    bool prev_damaged = false;
+    struct s_recov r = {.rep = rep, .ckpt_ok = ckrc != 2};
     for (size_t i = 0; i < nbases; i++)
-        if (s_recover_segment(self, bases[i], i + 1 == nbases, rep, &last_seq, &prev_damaged, &end,
-                              err, errlen) < 0)
+        if (s_recover_segment(self, bases[i], i + 1 == nbases, &r, err, errlen) < 0)
             goto fail;
     free(bases);
     bases = NULL;
+    if (s_check_end(self, &r) < 0)
+        goto fail;
 
+    uint64_t last_seq = r.have_last ? r.last_seq : 0;
     if (self->durable_pos < self->ckpt_pos)
         self->durable_pos = self->ckpt_pos;
     self->p_durable = self->durable_pos;
     /* This run writes into a new segment after everything seen: no position is reused. */
-    self->p_start = end > self->ckpt_pos ? end : self->ckpt_pos;
+    self->p_start = r.end > self->ckpt_pos ? r.end : self->ckpt_pos;
+    if (self->p_start < self->mark_pos)
+        self->p_start = self->mark_pos;
     self->p_seq = (last_seq > self->ckpt_seq ? last_seq : self->ckpt_seq) + 1;
+    self->p_durable_seq = self->p_seq - 1;
+    /* What was lost is reported now: the mark starts again from what is there. */
+    if (!self->opts.read_only &&
+        s_write_mark(self, self->p_start, self->p_durable_seq, true, err, errlen) < 0)
+        goto fail;
     self->p_unconsumed = self->depth_bytes;
     atomic_store(&self->next_seq, self->p_seq);
     return self;
@@ -705,6 +1129,8 @@ void spool_destroy(spool_t **self_p)
     spool_t *self = *self_p;
     if (self->p_fd >= 0)
         close(self->p_fd);
+    if (self->markfd >= 0)
+        close(self->markfd);
     if (self->lockfd >= 0)
         close(self->lockfd); /* releases the flock */
     if (self->dirfd >= 0)
@@ -944,6 +1370,9 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
     }
     self->p_len_file = lp->file_off + (lp->buf_end - lp->buf_off);
     self->p_durable = new_durable;
+    self->p_durable_seq = self->p_seq - 1;
+    /* Best effort: a mark not written only weakens the detection of a cut spool. */
+    s_write_mark(self, new_durable, self->p_durable_seq, false, NULL, 0);
     self->p_len = 0;
     self->p_nparts = 0;
     self->p_nrec = 0;
@@ -1081,6 +1510,68 @@ static int s_cursor_advance(spool_cursor_t *self, char *err, size_t errlen)
     return 1;
 }
 
+/*
+ * The cursor met a record damaged since the open at self->off: find the next valid record (as
+ * recovery does), copy the stretch to a quarantine file and skip it. The stretch is noted under
+ * the lock, so the other cursors skip it too and it is counted once. 0, or -1 with err when the
+ * damage runs to the durable end of the newest segment (what follows is not written yet: the
+ * caller retries) or the copy fails.
+ */
+static int s_cursor_skip(spool_cursor_t *self, char *err, size_t errlen)
+{
+    spool_t *sp = self->sp;
+    uint64_t next = 0;
+    bool known = false, newest = false;
+    char qname[128];
+
+    pthread_mutex_lock(&sp->mu);
+    for (size_t i = 0; i < sp->nlive && !known; i++)
+        if (sp->live[i].base == self->base && sp->live[i].off == self->off) {
+            next = sp->live[i].next;
+            known = true;
+        }
+    newest = sp->nsegs > 0 && sp->segs[sp->nsegs - 1].base == self->base;
+    pthread_mutex_unlock(&sp->mu);
+    if (!known) {
+        struct s_recov r = {.have_last = self->seq > 0, .last_seq = self->seq};
+        if (s_resync(sp, &self->rd, self->off, self->limit, &r, &next) < 0) {
+            util_errf(err, errlen, "spool: read %s/%020" PRIu64 ".seg: %s", sp->dir, self->base,
+                      strerror(errno));
+            return -1;
+        }
+        if (next == self->limit && newest) {
+            util_errf(err, errlen,
+                      "spool: damaged record in %s/%020" PRIu64 ".seg at offset %" PRIu64
+                      " (to the end of what is durable)",
+                      sp->dir, self->base, self->off);
+            return -1;
+        }
+        if (!sp->opts.read_only &&
+            s_quarantine(sp, self->rd.fd, self->base, self->off, next - self->off, qname,
+                         sizeof qname, err, errlen) < 0)
+            return -1;
+        uint64_t lost = 0;
+        const uint8_t *h;
+        if (self->seq > 0 && next < self->limit &&
+            s_reader_get(&self->rd, next, S_REC_HDR, self->limit, &h) == 1 &&
+            s_get64(h + 4) > self->seq + 1)
+            lost = s_get64(h + 4) - self->seq - 1;
+        pthread_mutex_lock(&sp->mu);
+        bool again = false;
+        for (size_t i = 0; i < sp->nlive; i++)
+            again |= sp->live[i].base == self->base && sp->live[i].off == self->off;
+        if (!again) {
+            if (sp->nlive < SPOOL_DAMAGE_MAX)
+                sp->live[sp->nlive++] = (struct s_live){self->base, self->off, next};
+            sp->live_damage++;
+            sp->live_lost += lost;
+        }
+        pthread_mutex_unlock(&sp->mu);
+    }
+    self->off = next;
+    return 0;
+}
+
 int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *pos, uint64_t *seq,
                char *err, size_t errlen)
 {
@@ -1108,6 +1599,9 @@ int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *p
         if (s_rec_crc(h, payload, l) != s_get32(h + 12))
             goto bad;
         self->off += S_REC_HDR + l;
+        if (q == 0)
+            continue; /* a filler over bytes set aside at open */
+        self->seq = q;
         uint64_t p = self->base + self->off;
         if (p <= self->from)
             continue; /* before the start position */
@@ -1120,14 +1614,13 @@ int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *p
         sp->c_last_seq = q;
         return 1;
     bad:
-        if (got < 0)
+        if (got < 0) {
             util_errf(err, errlen, "spool: read %s/%020" PRIu64 ".seg at offset %" PRIu64 ": %s",
                       sp->dir, self->base, self->off, strerror(errno));
-        else
-            util_errf(err, errlen,
-                      "spool: damaged record in %s/%020" PRIu64 ".seg at offset %" PRIu64, sp->dir,
-                      self->base, self->off);
-        return -1;
+            return -1;
+        }
+        if (s_cursor_skip(self, err, errlen) < 0)
+            return -1;
     }
 }
 
@@ -1302,4 +1795,41 @@ void spool_stats(spool_t *self, struct spool_stats *out)
     out->fsyncs = atomic_load_explicit(&self->fsyncs, memory_order_relaxed);
     out->errors = atomic_load_explicit(&self->errors, memory_order_relaxed);
     out->full = atomic_load_explicit(&self->full, memory_order_relaxed);
+    pthread_mutex_lock(&self->mu);
+    out->live_damage = self->live_damage;
+    out->live_lost = self->live_lost;
+    pthread_mutex_unlock(&self->mu);
+}
+
+int spool_quarantine_walk(const char *path,
+                          void (*fn)(void *arg, uint64_t seq, const void *payload, size_t len),
+                          void *arg, char *err, size_t errlen)
+{
+    size_t len = 0;
+    uint8_t *data = (uint8_t *)util_read_file(path, &len);
+    int n = 0;
+
+    if (!data) {
+        util_errf(err, errlen, "spool: read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t start = len >= S_SEG_HDR && memcmp(data, S_SEG_MAGIC, 8) == 0 ? S_SEG_HDR : 0;
+    size_t off = start;
+    /* Do the lengths tile the file? If not, one of them is damaged: one payload, the rest. */
+    while (off + S_REC_HDR <= len && s_get32(data + off) <= len - off - S_REC_HDR)
+        off += S_REC_HDR + s_get32(data + off);
+    bool tiled = off == len;
+    off = start;
+    while (off + S_REC_HDR <= len) {
+        uint64_t l = s_get32(data + off), q = s_get64(data + off + 4);
+        if (!tiled || l > len - off - S_REC_HDR)
+            l = len - off - S_REC_HDR;
+        if (q != 0) { /* not a filler */
+            fn(arg, q, data + off + S_REC_HDR, (size_t)l);
+            n++;
+        }
+        off += S_REC_HDR + (size_t)l;
+    }
+    free(data);
+    return n;
 }

@@ -52,10 +52,15 @@ struct spool_opts {
 
 /* One stretch of a file that recovery could not use. */
 struct spool_damage {
-    char file[256];  /* path of the damaged file */
-    uint64_t offset; /* byte offset in that file where the damage starts */
-    uint64_t bytes;  /* bytes dropped from there (truncated, or skipped when read-only) */
-    char reason[96]; /* e.g. "checksum mismatch", "truncated record" */
+    char file[256];       /* path of the damaged file */
+    uint64_t offset;      /* byte offset in that file where the damage starts */
+    uint64_t bytes;       /* bytes set aside from there (0: records cut off at a boundary) */
+    char reason[96];      /* e.g. "checksum mismatch", "truncated record" */
+    bool counted;         /* the sequence numbers around it tell how many records were lost */
+    uint64_t records;     /* records lost there (when counted; 0: none durable, e.g. torn write) */
+    uint64_t first_seq;   /* sequence numbers of the lost records, when records > 0 */
+    uint64_t last_seq;    /*   (first_seq..last_seq) */
+    char quarantine[128]; /* file in the spool directory now holding the bytes ("" none) */
 };
 
 /* What spool_open found, for the caller to log. */
@@ -66,11 +71,12 @@ struct spool_report {
     uint64_t segments;                            /* segment files kept */
     uint64_t records;                             /* valid records in them (consumed or not) */
     uint64_t deleted_segments;                    /* consumed segments removed at open */
-    bool repaired;                                /* damage was cut off (false when read-only) */
-    uint64_t seq_gaps;     /* segments whose first record does not follow the previous segment's
-                              last, the previous one not being damaged now: left by an earlier
-                              repair (reported then) or a segment file removed by hand */
-    uint64_t lost_records; /* records missing in those gaps */
+    bool repaired;                                /* damage was set aside (false when read-only) */
+    uint64_t damaged_records; /* records lost to the damage found now (sum of damage[].records) */
+    uint64_t uncounted;       /* damaged stretches whose lost records cannot be counted */
+    uint64_t seq_gaps;        /* gaps in sequence numbers left by an earlier repair (reported then:
+                                 a filler record marks each) */
+    uint64_t lost_records;    /* records missing in those gaps */
 };
 
 /* Counters and gauges, a consistent snapshot. */
@@ -89,13 +95,18 @@ struct spool_stats {
     uint64_t fsyncs;         /* fdatasync/fsync calls made */
     uint64_t errors;         /* failed commits and checkpoints */
     uint64_t full;           /* appends refused with SPOOL_FULL */
+    uint64_t live_damage;    /* damaged stretches a cursor met since open (set aside, skipped) */
+    uint64_t live_lost;      /* records lost in them, as their sequence numbers tell */
 };
 
 /*
  * Open (rw: create if missing) the spool in `dir`, lock it (a second opener, in this process or
  * another, fails with an error naming the directory), read the checkpoint and verify every
- * segment from it on. Damage is cut off (see docs/SPOOL.md) and described in *report (may be
- * NULL). With opts NULL or zeroed, defaults apply. NULL on failure, with err filled.
+ * segment from it on. Damage is set aside record by record (copied to a quarantine file, then
+ * covered by a filler record or cut off; every valid record after it kept, see docs/SPOOL.md)
+ * and described in *report (may be NULL), with the records lost. A read-only open reports the
+ * same and changes nothing. With opts NULL or zeroed, defaults apply. NULL on failure (also
+ * when damaged bytes cannot be copied aside), with err filled.
  */
 spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool_report *report,
                     char *err, size_t errlen);
@@ -146,7 +157,9 @@ void spool_cursor_destroy(spool_cursor_t **self_p);
  * Consumer: the next durable record. 1: *data and *len point at its payload (valid until the next
  * call on this cursor or its destruction), *pos its position, *seq (may be NULL) its sequence
  * number; 0: no durable record after the cursor yet (spool_wait for one); -1: error in err
- * (an I/O error, or a record damaged since it was verified at open).
+ * (an I/O error, or damage that runs to the durable end of the newest segment). A record
+ * damaged since the open is copied to a quarantine file (read-write spools) and skipped to
+ * the next valid record, once for all cursors: counted in live_damage and live_lost.
  */
 int spool_read(spool_cursor_t *self, const void **data, size_t *len, uint64_t *pos, uint64_t *seq,
                char *err, size_t errlen);
@@ -162,6 +175,17 @@ int spool_checkpoint(spool_t *self, uint64_t pos, char *err, size_t errlen);
 uint64_t spool_checkpointed(spool_t *self);
 
 void spool_stats(spool_t *self, struct spool_stats *out);
+
+/*
+ * The records in a quarantine file (damaged bytes spool_open set aside, struct spool_damage),
+ * walked by their length fields: fn gets each payload with the sequence number its header
+ * gives. Their checksums failed, so any field may be wrong: what fn reads from them is
+ * unverified. When the lengths do not tile the file (one of them is damaged), the file from
+ * its first record is one payload. How many payloads fn got, or -1 with err.
+ */
+int spool_quarantine_walk(const char *path,
+                          void (*fn)(void *arg, uint64_t seq, const void *payload, size_t len),
+                          void *arg, char *err, size_t errlen);
 
 /* The spool's directory, as given to spool_open. */
 const char *spool_dir(const spool_t *self);

@@ -40,11 +40,12 @@ void stats_log(const struct stats *s)
              s->pending, s->hits, s->hits_post, s->hits_reannounced, s->hits_suppressed,
              s->hits_stored, s->batches, s->batches_slow, s->db_errors, s->db_reconnects,
              s->watchlist_entries, s->watchlist_version, stats_rejected(s), rej);
-    if (s->reads_spooled || s->spool_depth || s->spool_full || s->spool_errors)
+    if (s->reads_spooled || s->spool_depth || s->spool_full || s->spool_errors || s->spool_lost)
         log_info("stats",
                  "spool: spooled=%" PRIu64 " depth=%" PRIu64 " depth_bytes=%" PRIu64
                  " oldest_age_ms=%" PRId64 " full=%" PRIu64 " errors=%" PRIu64
-                 " refused_after_ack=%" PRIu64 " conflict_after_ack=%" PRIu64,
+                 " refused_after_ack=%" PRIu64 " conflict_after_ack=%" PRIu64 " lost=%" PRIu64,
                  s->reads_spooled, s->spool_depth, s->spool_depth_bytes, s->spool_oldest_ms,
-                 s->spool_full, s->spool_errors, s->reads_refused, s->reads_conflict);
+                 s->spool_full, s->spool_errors, s->reads_refused, s->reads_conflict,
+                 s->spool_lost);
 }

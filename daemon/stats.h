@@ -36,6 +36,7 @@ struct stats {
     uint64_t reads_conflict;    /* spooled reads found in conflict by the writer: not stored */
     uint64_t spool_full;        /* reads refused because the spool was full */
     uint64_t spool_errors;      /* failed spool commits (retried) */
+    uint64_t spool_lost;        /* acknowledged reads lost to spool damage found at start */
     uint64_t spool_depth;       /* reads in the spool not yet stored (gauge) */
     uint64_t spool_depth_bytes; /* their bytes on disk (gauge) */
     int64_t spool_oldest_ms;    /* how long the oldest of them has waited (gauge) */

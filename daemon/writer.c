@@ -297,9 +297,9 @@ void writer_counts(writer_t *self, struct writer_counts *out)
 /* Spool mode: drain the spool into PostgreSQL until told to stop. */
 /*
  * Spool mode: drain the spool into PostgreSQL until told to stop. Every read in the spool was
- * acknowledged, so none is ever skipped: a read error (the disk) or a lack of memory is retried
- * with a new cursor after a pause, logged once a minute, until it works or anprd is restarted
- * (which cuts real damage off at open, see docs/SPOOL.md).
+ * acknowledged, so none is skipped here: a read error (the disk) or a lack of memory is retried
+ * with a new cursor after a pause, logged once a minute, until it works. (A record damaged on
+ * disk is set aside and skipped by the spool's cursor itself, and counted: docs/SPOOL.md.)
  */
 static void s_drain(writer_t *self)
 {

@@ -757,6 +757,83 @@ static void s_test_text(void)
     free(data);
 }
 
+/*
+ * 10. A bit flipped in the outbound spool while anprd is down: the damaged HIT is set aside and
+ * counted (fwd_stats.lost, the report), every HIT after it is still delivered.
+ */
+static void s_test_damage(void)
+{
+    const int n = 200, victim = 100;
+    struct fwd_opts o;
+    struct fwd_stats st;
+    struct spool_report rep;
+    struct outcheck r;
+    char err[512], seg[600] = "";
+    pid_t sink = 0;
+    fwd_t *f;
+
+    /* Nobody listens: the HITs stay in the spool. */
+    s_opts(&o, "spool10");
+    f = s_new(&o);
+    if (f == NULL)
+        return;
+    CHECK_INT(s_push(f, 0, n, 50), n);
+    fwd_destroy(&f);
+
+    /* Flip a payload bit of record `victim` (records from offset 40: length, seq, CRC, data). */
+    DIR *d = opendir(s_file("spool10"));
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".seg") == 0)
+            snprintf(seg, sizeof seg, "%s/%s", s_file("spool10"), e->d_name);
+    if (d != NULL)
+        closedir(d);
+    int fd = open(seg, O_RDWR);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    uint64_t off = 40;
+    for (int i = 0; i < victim; i++) {
+        uint8_t h[4];
+        CHECK_INT(pread(fd, h, 4, (off_t)off), 4);
+        off += 16 +
+               ((uint64_t)h[0] | (uint64_t)h[1] << 8 | (uint64_t)h[2] << 16 | (uint64_t)h[3] << 24);
+    }
+    uint8_t b = 0;
+    CHECK_INT(pread(fd, &b, 1, (off_t)(off + 16 + 20)), 1);
+    b ^= 8;
+    CHECK_INT(pwrite(fd, &b, 1, (off_t)(off + 16 + 20)), 1);
+    close(fd);
+
+    sink = s_sink_start("server", "out10.tsv", 0);
+    o.spool_dir = s_file("spool10");
+    o.ca_file = s_file("ca.pem");
+    o.cert_file = s_file("client.pem");
+    o.key_file = s_file("client.key");
+    f = fwd_new(&o, &rep, err, sizeof err);
+    CHECK(f != NULL);
+    if (f == NULL) {
+        fprintf(stderr, "fwd_new: %s\n", err);
+        if (sink > 0)
+            sinkproc_stop(sink, SIGKILL);
+        return;
+    }
+    CHECK_INT(rep.ndamage, 1);
+    CHECK_INT(rep.damaged_records, 1);
+    CHECK_INT(rep.damage[0].first_seq, victim + 1);
+    CHECK(rep.damage[0].quarantine[0] != '\0');
+    CHECK(s_wait_delivered(f, n - 1, &st));
+    CHECK_INT(st.delivered, n - 1);
+    CHECK_INT(st.lost, 1);
+    CHECK_INT(st.spool_errors, 0);
+    fwd_destroy(&f);
+    CHECK_INT(sinkproc_stop(sink, SIGTERM), 0);
+    s_read_out("out10.tsv", n, &r);
+    CHECK_INT(r.lines, n - 1);
+    CHECK_INT(r.bad, 0);
+    CHECK_INT(r.id_order, 0);
+    CHECK_INT(r.missing, 1); /* HIT `victim` */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -772,6 +849,7 @@ int main(void)
     s_test_refused();
     s_test_text();
     s_test_stop_while_connecting();
+    s_test_damage();
     sinkproc_done(&s_sink, "test_fwd", check_failed);
     return check_done("fwd");
 }

@@ -1086,16 +1086,21 @@ static int s_spool_open(struct app *a)
         fprintf(stderr, PROG ": --spool: %s\n", err);
         return -1;
     }
-    /* Damage was cut off by the open; the records before it are kept. */
+    /* Damage was set aside by the open; every valid record before and after it is kept. */
     for (size_t i = 0; i < rep.ndamage && i < SPOOL_DAMAGE_MAX; i++)
-        fprintf(stderr, PROG ": spool damaged: %s:%" PRIu64 ": %s (%" PRIu64 " bytes dropped)\n",
-                rep.damage[i].file, rep.damage[i].offset, rep.damage[i].reason,
-                rep.damage[i].bytes);
+        fprintf(stderr,
+                PROG ": spool damaged: %s:%" PRIu64 ": %s (%" PRIu64
+                     " bytes set aside in %s); %" PRIu64 " records lost\n",
+                rep.damage[i].file, rep.damage[i].offset, rep.damage[i].reason, rep.damage[i].bytes,
+                rep.damage[i].quarantine[0] ? rep.damage[i].quarantine : "-",
+                rep.damage[i].records);
     if (rep.ndamage > SPOOL_DAMAGE_MAX)
         fprintf(stderr, PROG ": spool damaged in %zu more places\n",
                 rep.ndamage - SPOOL_DAMAGE_MAX);
     if (rep.lost_records > 0)
-        fprintf(stderr, PROG ": spool %s: %" PRIu64 " records missing in %" PRIu64 " gaps\n",
+        fprintf(stderr,
+                PROG ": spool %s: %" PRIu64 " records missing in %" PRIu64
+                     " gaps reported by an earlier repair\n",
                 a->spool_dir, rep.lost_records, rep.seq_gaps);
     a->durable = a->last_pos = spool_durable(a->spool);
 

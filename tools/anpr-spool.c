@@ -1,9 +1,10 @@
 /*
  * anpr-spool: inspect an anprd spool directory (docs/SPOOL.md), documented in anpr-spool(1).
  *
- * `verify` checks every record and reports damage as FILE:OFFSET; `stat` prints depth,
- * segments and checkpoint. Both open the spool read-only (shared lock, nothing written) unless
- * --repair is given, which opens it as the daemon does and so cuts damage off.
+ * `verify` checks every record and reports damage as FILE:OFFSET with the records lost; `stat`
+ * prints depth, segments and checkpoint. Both open the spool read-only (shared lock, nothing
+ * written) unless --repair is given, which opens it as the daemon does and so sets damage
+ * aside into quarantine files.
  *
  * Exit codes: 0 clean (or repaired), 1 damage found, 2 usage error, 3 cannot open the spool.
  */
@@ -31,7 +32,8 @@ static void s_usage(FILE *out)
                  "              exit 1 if any is found\n"
                  "  stat DIR    depth (records and bytes not yet consumed), segments,\n"
                  "              checkpoint and durable positions\n"
-                 "  --repair    with verify: cut damaged stretches off as anprd does at start\n"
+                 "  --repair    with verify: set damaged stretches aside as anprd does at\n"
+                 "              start (copied to quarantine files, every valid record kept)\n"
                  "              (without it the spool is only read, never changed)\n"
                  "  --help      this help\n"
                  "  --version   the version\n"
@@ -47,8 +49,21 @@ static void s_print_damage(const struct spool_report *rep)
 
     for (size_t i = 0; i < shown; i++) {
         const struct spool_damage *d = &rep->damage[i];
-        printf("%s:%" PRIu64 ": %s (%" PRIu64 " bytes)\n", cli_text(d->file), d->offset,
-               cli_text(d->reason), d->bytes);
+        char lost[96], aside[200];
+        if (!d->counted)
+            snprintf(lost, sizeof lost, "records lost: unknown");
+        else if (d->records == 0)
+            snprintf(lost, sizeof lost, "no record lost");
+        else
+            snprintf(lost, sizeof lost,
+                     "%" PRIu64 " records lost (sequence %" PRIu64 "..%" PRIu64 ")", d->records,
+                     d->first_seq, d->last_seq);
+        if (d->quarantine[0])
+            snprintf(aside, sizeof aside, "; bytes set aside in %s", cli_text(d->quarantine));
+        else
+            aside[0] = '\0';
+        printf("%s:%" PRIu64 ": %s (%" PRIu64 " bytes); %s%s\n", cli_text(d->file), d->offset,
+               cli_text(d->reason), d->bytes, lost, aside);
     }
     if (rep->ndamage > shown)
         printf("... and %zu more damaged stretches\n", rep->ndamage - shown);
@@ -118,14 +133,17 @@ int main(int argc, char **argv)
     if (verify) {
         s_print_damage(&rep);
         printf("%s: %" PRIu64 " segments, %" PRIu64 " records, %zu damaged stretches (%" PRIu64
-               " bytes)%s\n",
+               " bytes), %" PRIu64 " records lost",
                cli_text(dir), rep.segments, rep.records, rep.ndamage, rep.dropped_bytes,
-               rep.ndamage == 0 ? ""
-               : rep.repaired   ? ", cut off"
-                                : ", not changed (--repair cuts them off)");
+               rep.damaged_records);
+        if (rep.uncounted)
+            printf(" (and an unknown number in %" PRIu64 " stretches)", rep.uncounted);
+        printf("%s\n", rep.ndamage == 0 ? ""
+                       : rep.repaired   ? ", set aside (every valid record kept)"
+                                        : ", not changed (--repair sets them aside)");
         if (rep.seq_gaps)
-            printf("%s: %" PRIu64 " sequence gaps (%" PRIu64 " records missing), left by an "
-                   "earlier repair or a removed segment file\n",
+            printf("%s: %" PRIu64 " sequence gaps (%" PRIu64 " records missing), reported by an "
+                   "earlier repair\n",
                    cli_text(dir), rep.seq_gaps, rep.lost_records);
         return rep.ndamage > 0 && !rep.repaired ? S_EXIT_DAMAGED : S_EXIT_OK;
     }
@@ -143,7 +161,8 @@ int main(int argc, char **argv)
         printf("sequence gaps:    %" PRIu64 " (%" PRIu64 " records missing)\n", rep.seq_gaps,
                rep.lost_records);
     if (rep.ndamage)
-        printf("damage:           %zu stretches, %" PRIu64 " bytes (see '" S_PROG " verify %s')\n",
-               rep.ndamage, rep.dropped_bytes, cli_text(dir));
+        printf("damage:           %zu stretches, %" PRIu64 " bytes, %" PRIu64
+               " records lost (see '" S_PROG " verify %s')\n",
+               rep.ndamage, rep.dropped_bytes, rep.damaged_records, cli_text(dir));
     return S_EXIT_OK;
 }
