@@ -246,7 +246,10 @@ int main(void)
     s_segment(sp1, SEG_B, 10.5);
     s_segment(sp1, SEG_C, 9);
     s_segment(sp1, SEG_D, 0);
-    s_segment(sp1, "checkpoint", 30); /* not a segment: never touched */
+    s_segment(sp1, "checkpoint", 30);     /* not a segment: never touched */
+    s_segment(sp1, "watchlist.snap", 30); /* nor the watchlist copy */
+    s_segment(sp1, "quarantine-00000000000000000000-128.bin", 11); /* damaged reads set aside */
+    s_segment(sp1, "quarantine-00000000000000004096-64.bin", 9);
     s_segment(sp2, SEG_A, 12);
     s_segment(sp2, SEG_B, 11); /* the newest, and anprd holds the spool */
     s_segment(sp2, "lock", 0);
@@ -333,6 +336,9 @@ int main(void)
      * the newest of the spool anprd holds is kept whatever its age. */
     CHECK(!s_exists(sp1, SEG_A) && !s_exists(sp1, SEG_B));
     CHECK(s_exists(sp1, SEG_C) && s_exists(sp1, SEG_D) && s_exists(sp1, "checkpoint"));
+    CHECK(!s_exists(sp1, "quarantine-00000000000000000000-128.bin"));
+    CHECK(s_exists(sp1, "quarantine-00000000000000004096-64.bin"));
+    CHECK(s_exists(sp1, "watchlist.snap"));
     CHECK(!s_exists(sp2, SEG_A) && s_exists(sp2, SEG_B));
     CHECK_CONTAINS(s_out, "deleted ");
     CHECK_CONTAINS(s_out, "kept ");

@@ -391,6 +391,33 @@ static int s_spool(const char *dir, bool dry_run, int64_t cut_s, uint64_t *nseg,
         (*nseg)++;
         *bytes += (uint64_t)s->size;
     }
+    /* The damaged bytes the spool set aside (quarantine-*.bin, docs/SPOOL.md) are reads too:
+     * past the retention they go like the segments (anprd never writes to one again). */
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        char when[32];
+        struct tm tm;
+        if (len < 16 || len > 64 || strncmp(e->d_name, "quarantine-", 11) != 0 ||
+            strcmp(e->d_name + len - 4, ".bin") != 0 ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (int64_t)st.st_mtime >= cut_s)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (!dry_run && unlink(path) != 0 && errno != ENOENT) {
+            fprintf(stderr, S_PROG ": %s: cannot delete: %s\n", cli_text(path), strerror(errno));
+            rc = S_EXIT_SPOOL;
+            continue;
+        }
+        gmtime_r(&st.st_mtime, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
+        printf("  %s %s (set aside %s, %lld bytes)\n", dry_run ? "would delete" : "deleted",
+               cli_text(path), when, (long long)st.st_size);
+        (*nseg)++;
+        *bytes += (uint64_t)st.st_size;
+    }
+    if (d)
+        closedir(d);
     /* The deletions are directory entries: make them durable before saying they happened. */
     if (!dry_run && *nseg > 0) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
