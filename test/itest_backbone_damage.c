@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "harness.h"
+#include "sinkproc.h"
 #include "testcert.h"
 #include "tls.h"
 #include "util.h"
@@ -28,36 +29,12 @@
 #define N   100
 
 static struct h_db db;
-static char dir[64], port[16], out_path[128];
-
-static pid_t s_sink_start(void)
-{
-    char listen[64], cert[128], key[128], ca[128], log[128];
-    char *argv[] = {getenv("ANPR_BACKBONE_SINK"),
-                    "--listen",
-                    listen,
-                    "--cert",
-                    cert,
-                    "--key",
-                    key,
-                    "--ca",
-                    ca,
-                    "--out",
-                    out_path,
-                    NULL};
-
-    snprintf(listen, sizeof listen, "127.0.0.1:%s", port);
-    testcert_path(dir, "server.pem", cert, sizeof cert);
-    testcert_path(dir, "server.key", key, sizeof key);
-    testcert_path(dir, "ca.pem", ca, sizeof ca);
-    snprintf(log, sizeof log, "%s/sink.log", dir);
-    return h_spawn(argv, log, log);
-}
+static struct sinkproc sp; /* the sink, its certificates and this test's files */
 
 /* Which camera seqs of CAM the sink holds HIT lines of (field 5 the camera, 6 the seq). */
 static size_t s_sink_seqs(int *seen, size_t max)
 {
-    char *text = h_slurp(out_path);
+    char *text = h_slurp(sinkproc_file(&sp, "sink.tsv"));
     size_t lines = 0;
 
     memset(seen, 0, max * sizeof *seen);
@@ -84,17 +61,17 @@ static size_t s_sink_seqs(int *seen, size_t max)
     return lines;
 }
 
-/* The one segment file of the spool in sp, into path. */
-static bool s_segment(const char *sp, char *path, size_t cap)
+/* The one segment file of the spool in dir, into path. */
+static bool s_segment(const char *dir, char *path, size_t cap)
 {
-    DIR *d = opendir(sp);
+    DIR *d = opendir(dir);
     int n = 0;
 
     if (!d)
         return false;
     for (struct dirent *e; (e = readdir(d)) != NULL;)
         if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".seg") == 0) {
-            snprintf(path, cap, "%s/%s", sp, e->d_name);
+            snprintf(path, cap, "%s/%s", dir, e->d_name);
             n++;
         }
     closedir(d);
@@ -105,22 +82,15 @@ int main(void)
 {
     struct h_daemon d;
     struct h_acks acks;
-    char err[256], extra[1600], ca[128], cert[128], key[128], outbound[128], seg[400];
+    char extra[1600], outbound[128], seg[400];
     static int seen[N + 2];
 
     h_require_env();
     if (!getenv("ANPR_BACKBONE_SINK"))
         h_fatal("ANPR_BACKBONE_SINK is not set");
-    snprintf(dir, sizeof dir, "/tmp/anprd-bbdmg.XXXXXX");
-    if (!mkdtemp(dir) || testcert_make(dir, err, sizeof err) != 0)
-        h_fatal("certificates: %s", err);
-    snprintf(out_path, sizeof out_path, "%s/sink.tsv", dir);
-    snprintf(outbound, sizeof outbound, "%s/outbound", dir);
-    int fd = tls_listen("127.0.0.1", "0", err, sizeof err);
-    if (fd < 0)
-        h_fatal("free port: %s", err);
-    snprintf(port, sizeof port, "%d", tls_local_port(fd));
-    close(fd);
+    if (sinkproc_init(&sp, "bbdmg") != 0)
+        h_fatal("the sink's folder");
+    snprintf(outbound, sizeof outbound, "%s/outbound", sp.dir);
 
     h_db_create(&db, "itest_backbone_damage");
     h_exec(db.admin, "INSERT INTO anpr.camera (code, name) VALUES ('" CAM "', 'E314');"
@@ -128,14 +98,8 @@ int main(void)
                      "('Stolen vehicles', 'stolen', 1, 0);"
                      "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '1-HIT-001' "
                      "FROM anpr.watchlist");
-    snprintf(extra, sizeof extra,
-             "spool:\n  dir: \"%s/reads\"\n"
-             "backbone:\n  host: \"127.0.0.1\"\n  port: %s\n  ca_file: \"%s\"\n"
-             "  cert_file: \"%s\"\n  key_file: \"%s\"\n  instance: \"zone-test\"\n"
-             "  spool_dir: \"%s\"\n",
-             dir, port, testcert_path(dir, "ca.pem", ca, sizeof ca),
-             testcert_path(dir, "client.pem", cert, sizeof cert),
-             testcert_path(dir, "client.key", key, sizeof key), outbound);
+    if (!sinkproc_anprd_yaml(&sp, extra, sizeof extra))
+        h_fatal("configuration too long");
     struct h_daemon_opts opts = {.extra = extra};
     if (h_daemon_start_opts(&d, &db, &opts) != 0)
         return 1;
@@ -154,7 +118,7 @@ int main(void)
 
     /* One payload bit of record 50 (the 51st HIT), the records walked as docs/SPOOL.md says. */
     CHECK(s_segment(outbound, seg, sizeof seg));
-    fd = open(seg, O_RDWR);
+    int fd = open(seg, O_RDWR);
     CHECK(fd >= 0);
     if (fd < 0)
         goto out;
@@ -174,8 +138,8 @@ int main(void)
     /* anpr-spool verify says it first, read-only. */
     char vout[128], verr[128];
     char *argv[] = {getenv("ANPR_SPOOL"), "verify", outbound, NULL};
-    snprintf(vout, sizeof vout, "%s/verify.out", dir);
-    snprintf(verr, sizeof verr, "%s/verify.err", dir);
+    snprintf(vout, sizeof vout, "%s/verify.out", sp.dir);
+    snprintf(verr, sizeof verr, "%s/verify.err", sp.dir);
     CHECK_INT(h_wait(h_spawn(argv, vout, verr), 60000), 1);
     char *text = h_slurp(vout);
     fprintf(stderr, "$ anpr-spool verify\n%s", text ? text : "");
@@ -184,7 +148,7 @@ int main(void)
     free(text);
 
     /* The server back, anprd restarted: 99 delivered, 1 counted lost. */
-    pid_t sink = s_sink_start();
+    pid_t sink = sinkproc_start(&sp, "server", "sink.tsv", 0);
     CHECK_INT(h_daemon_restart(&d), 0);
     CHECK(h_daemon_log_has(&d, "backbone spool damaged"));
     CHECK(h_daemon_log_has(&d, "1 HITs lost (spool sequence 51..51)"));
@@ -206,7 +170,7 @@ int main(void)
         h_wait(sink, 10000);
     }
 out:
-    h_rmtree(dir);
+    h_rmtree(sp.dir);
     h_db_close(&db);
     return check_done("itest_backbone_damage");
 }

@@ -76,6 +76,19 @@ pid_t sinkproc_start(const struct sinkproc *self, const char *cert, const char *
     return pid;
 }
 
+char *sinkproc_anprd_yaml(const struct sinkproc *self, char *buf, size_t cap)
+{
+    int n =
+        snprintf(buf, cap,
+                 "spool:\n  dir: \"%s/reads\"\n"
+                 "backbone:\n  host: \"127.0.0.1\"\n  port: %s\n  ca_file: \"%s\"\n"
+                 "  cert_file: \"%s\"\n  key_file: \"%s\"\n  instance: \"zone-test\"\n"
+                 "  spool_dir: \"%s/outbound\"\n",
+                 self->dir, self->port, sinkproc_file(self, "ca.pem"),
+                 sinkproc_file(self, "client.pem"), sinkproc_file(self, "client.key"), self->dir);
+    return n > 0 && (size_t)n < cap ? buf : NULL;
+}
+
 int sinkproc_stop(pid_t pid, int sig)
 {
     int64_t end = util_mono_us() + 10 * 1000000;

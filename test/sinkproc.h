@@ -27,6 +27,13 @@ const char *sinkproc_file(const struct sinkproc *self, const char *name);
 pid_t sinkproc_start(const struct sinkproc *self, const char *cert, const char *out,
                      int ack_delay_ms);
 
+/*
+ * The anprd.yaml sections of a daemon forwarding to this sink: spool.dir (reads, "dir/reads")
+ * and backbone (the client certificate, instance "zone-test", outbound spool "dir/outbound"),
+ * into buf. buf, or NULL when it does not fit.
+ */
+char *sinkproc_anprd_yaml(const struct sinkproc *self, char *buf, size_t cap);
+
 /* Stop the sink with sig and reap it; its exit status, or -1 if it did not exit in time. */
 int sinkproc_stop(pid_t pid, int sig);
 
