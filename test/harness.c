@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -492,6 +493,22 @@ static int s_rm_one(const char *path, const struct stat *st, int type, struct FT
     if (remove(path) != 0)
         fprintf(stderr, "harness: cannot remove %s: %s\n", path, strerror(errno));
     return 0; /* remove what can be removed */
+}
+
+bool h_spool_segment(const char *dir, char *path, size_t cap)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+
+    if (!d)
+        return false;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".seg") == 0) {
+            snprintf(path, cap, "%s/%s", dir, e->d_name);
+            n++;
+        }
+    closedir(d);
+    return n == 1;
 }
 
 int h_rmtree(const char *dir)

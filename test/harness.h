@@ -137,6 +137,9 @@ long long h_daemon_stat(const struct h_daemon *d, const char *key);
  * if it still runs.
  */
 void h_daemon_cleanup(struct h_daemon *d);
+/* The one segment file (NNNNNNNNNNNNNNNNNNNN.seg) of the spool in dir, into path; false when
+ * there is none or more than one. */
+bool h_spool_segment(const char *dir, char *path, size_t cap);
 /* Remove a folder and everything in it (unless ANPR_TEST_KEEP is set); 0 or -1. */
 int h_rmtree(const char *dir);
 

@@ -61,23 +61,6 @@ static size_t s_sink_seqs(int *seen, size_t max)
     return lines;
 }
 
-/* The one segment file of the spool in dir, into path. */
-static bool s_segment(const char *dir, char *path, size_t cap)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-
-    if (!d)
-        return false;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".seg") == 0) {
-            snprintf(path, cap, "%s/%s", dir, e->d_name);
-            n++;
-        }
-    closedir(d);
-    return n == 1;
-}
-
 int main(void)
 {
     struct h_daemon d;
@@ -117,7 +100,7 @@ int main(void)
     CHECK_INT(h_daemon_stop(&d, SIGKILL, 5000), 128 + SIGKILL);
 
     /* One payload bit of record 50 (the 51st HIT), the records walked as docs/SPOOL.md says. */
-    CHECK(s_segment(outbound, seg, sizeof seg));
+    CHECK(h_spool_segment(outbound, seg, sizeof seg));
     int fd = open(seg, O_RDWR);
     CHECK(fd >= 0);
     if (fd < 0)

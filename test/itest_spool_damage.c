@@ -51,23 +51,6 @@ static int s_verify(const char *dir)
     return rc;
 }
 
-/* The one segment file in dir, into path. */
-static bool s_segment(const char *dir, char *path, size_t cap)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-
-    if (!d)
-        return false;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".seg") == 0) {
-            snprintf(path, cap, "%s/%s", dir, e->d_name);
-            n++;
-        }
-    closedir(d);
-    return n == 1;
-}
-
 /* The newest segment file in dir, into path. */
 static bool s_newest_segment(const char *dir, char *path, size_t cap)
 {
@@ -191,7 +174,7 @@ int main(void)
     CHECK_INT(h_daemon_stop(&d, SIGKILL, 5000), 128 + SIGKILL);
 
     /* The damage. Record k holds read first + k: one camera, sent in order on one socket. */
-    CHECK(s_segment(spool, seg, sizeof seg));
+    CHECK(h_spool_segment(spool, seg, sizeof seg));
     size_t n = s_records(seg, off, N + 16, &size);
     CHECK_INT(n, N + 1); /* record 0: the warm-up read; read k is record k + 1 (spool seq k + 2) */
     if (n != N + 1)
