@@ -1272,6 +1272,19 @@ static void s_rollback(spool_t *self, size_t upto)
     }
 }
 
+/*
+ * Whether the directory the spool opened is still the one at its path. Removed (a careless
+ * `rm -rf`) or replaced (removed and made again), its files are ones nobody will read again:
+ * writes into them still succeed, so without this a group would be acknowledged and then lost.
+ */
+static bool s_dir_same(spool_t *self)
+{
+    struct stat a, b;
+
+    return fstat(self->dirfd, &a) == 0 && stat(self->dir, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino && a.st_nlink > 0;
+}
+
 int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
 {
     bool created = false;
@@ -1284,6 +1297,18 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
         if (durable)
             *durable = self->p_durable;
         return SPOOL_OK;
+    }
+    /* Checked before each group is made durable: one stat, beside an fsync. */
+    if (!s_dir_same(self)) {
+        util_errf(err, errlen,
+                  "spool: %s was removed or replaced while anprd had it open: nothing more is "
+                  "acknowledged (restart anprd to open the spool again)",
+                  self->dir);
+        atomic_fetch_add_explicit(&self->errors, 1, memory_order_relaxed);
+        if (durable)
+            *durable = self->p_durable;
+        errno = ENOENT;
+        return SPOOL_ERR;
     }
     /* Room in the segment list first, so publishing cannot fail after the data is durable. */
     for (i = 0; i < self->p_nparts; i++)
