@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "covert.h"
+#include "damage.h"
 #include "fwd.h"
 #include "hitid.h"
 #include "hitmemo.h"
@@ -1602,94 +1603,6 @@ static void s_spool_remember(ingest_t *self)
         log_info("ingest", "spool: %zu read identities of the backlog remembered", n);
 }
 
-/* Runs of lost reads of one camera, read back from damaged bytes (unverified). */
-struct s_lost_run {
-    int32_t camera_id;
-    uint32_t epoch;
-    uint64_t first, last; /* the camera's sequence numbers; first 0: no run open */
-    size_t lines;         /* lines logged so far */
-};
-
-static void s_lost_flush(struct s_lost_run *r)
-{
-    if (r->first == 0)
-        return;
-    if (r->lines++ < 32)
-        log_error("ingest",
-                  "spool: lost reads, as far as the damaged bytes tell (unverified): camera_id "
-                  "%" PRId32 " epoch %" PRIu32 " seq %" PRIu64 "..%" PRIu64,
-                  r->camera_id, r->epoch, r->first, r->last);
-    r->first = 0;
-}
-
-static void s_lost_read(void *arg, uint64_t spool_seq, const void *payload, size_t len)
-{
-    struct s_lost_run *r = arg;
-    int32_t cam;
-    uint32_t epoch;
-    uint64_t seq, digest;
-
-    (void)spool_seq;
-    if (batch_rec_identity(payload, len, &cam, &epoch, &seq, &digest) < 0 || seq == 0)
-        return;
-    if (r->first != 0 && cam == r->camera_id && epoch == r->epoch && seq == r->last + 1) {
-        r->last = seq;
-        return;
-    }
-    s_lost_flush(r);
-    *r = (struct s_lost_run){
-        .camera_id = cam, .epoch = epoch, .first = seq, .last = seq, .lines = r->lines};
-}
-
-/*
- * What recovery found in a spool, one line per damaged stretch: where, why, how many of the
- * acknowledged records it held were lost (told by the sequence numbers around it) and where
- * its bytes were set aside. Every valid record before and after a stretch is kept. With
- * `reads`, the reads' (camera, seq) are read back from the bytes set aside where they can be.
- */
-static void s_log_damage(const char *what, const char *dir, const struct spool_report *rep,
-                         const char *unit, bool reads)
-{
-    struct s_lost_run run = {0};
-
-    for (size_t i = 0; i < rep->ndamage && i < SPOOL_DAMAGE_MAX; i++) {
-        const struct spool_damage *d = &rep->damage[i];
-        char lost[128];
-        if (!d->counted)
-            snprintf(lost, sizeof lost, "%s lost: unknown", unit);
-        else if (d->records == 0)
-            snprintf(lost, sizeof lost, "no acknowledged %s lost", unit);
-        else
-            snprintf(lost, sizeof lost,
-                     "%" PRIu64 " %s lost (spool sequence %" PRIu64 "..%" PRIu64 ")", d->records,
-                     unit, d->first_seq, d->last_seq);
-        log_error("ingest", "%s damaged: %s at offset %" PRIu64 ": %s; %" PRIu64 " bytes%s%s; %s",
-                  what, d->file, d->offset, d->reason, d->bytes,
-                  d->quarantine[0] ? " set aside in " : "", d->quarantine, lost);
-        if (reads && d->quarantine[0] && d->counted && d->records > 0) {
-            char path[1024], why[1200];
-            snprintf(path, sizeof path, "%s/%s", dir, d->quarantine);
-            if (spool_quarantine_walk(path, s_lost_read, &run, why, sizeof why) < 0)
-                log_warn("ingest", "%s", why);
-        }
-    }
-    s_lost_flush(&run);
-    if (run.lines > 32)
-        log_error("ingest", "spool: %zu more runs of lost reads (see the quarantine files)",
-                  run.lines - 32);
-    if (rep->ndamage > SPOOL_DAMAGE_MAX)
-        log_error("ingest", "%s damaged in %zu more places", what, rep->ndamage - SPOOL_DAMAGE_MAX);
-    if (rep->ndamage > 0)
-        log_error("ingest",
-                  "%s: %" PRIu64 " acknowledged %s lost to damage%s%s; every valid record before "
-                  "and after the damage is kept",
-                  what, rep->damaged_records, unit,
-                  rep->uncounted ? " (and an unknown number where nothing after the damage "
-                                   "tells)"
-                                 : "",
-                  rep->repaired ? "" : " (not repaired)");
-}
-
 static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
 {
     struct spool_opts opts = {.max_bytes = (uint64_t)conf->spool.max_mb << 20};
@@ -1702,7 +1615,7 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
         snprintf(err, errlen, "spool: %s", why);
         return -1;
     }
-    s_log_damage("spool", conf->spool.dir, &rep, "reads", true);
+    damage_log("spool", conf->spool.dir, &rep, "reads", true);
     self->spool_lost_open = rep.damaged_records;
     self->stats.spool_lost = rep.damaged_records;
     spool_stats(self->spool, &st);
@@ -1740,7 +1653,7 @@ static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t
         snprintf(err, errlen, "backbone: %s", why);
         return -1;
     }
-    s_log_damage("backbone spool", conf->backbone.spool_dir, &rep, "HITs", false);
+    damage_log("backbone spool", conf->backbone.spool_dir, &rep, "HITs", false);
     fwd_stats(self->fwd, &st);
     log_info("ingest", "backbone: forwarding to %s:%d as %s; %" PRIu64 " messages queued",
              conf->backbone.host, conf->backbone.port, conf->backbone.instance, st.queued_records);
