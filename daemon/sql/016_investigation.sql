@@ -335,46 +335,45 @@ BEGIN
     ELSIF v_match = 'pattern' THEN
         v_like := replace(replace(v_plate, '?', '_'), '*', '%');
     END IF;
+    -- One pass: the rows shown (ord up to the limit) are kept, those past it up to 100 000 only
+    -- counted.
     IF v_terms IS NULL AND v_like IS NULL THEN
         -- Every plate at given cameras over a day at most: plate_read's (camera, time) index,
         -- one or two partitions.
-        INSERT INTO anpr.search_read_result (ticket, ord, camera_id, read_time, epoch, seq)
-        SELECT v_ticket,
-               row_number() OVER (ORDER BY f.read_time DESC, f.camera_id, f.epoch, f.seq),
-               f.camera_id, f.read_time, f.epoch, f.seq
-        FROM (SELECT r.camera_id, r.read_time, r.epoch, r.seq FROM anpr.plate_read r
-              WHERE r.read_time >= v_from AND r.read_time < p_to AND r.camera_id = ANY (v_cams)
-              ORDER BY r.read_time DESC LIMIT p_max_rows) f;
-        GET DIAGNOSTICS v_n = ROW_COUNT;
-        IF v_n = p_max_rows THEN
-            SELECT count(*) - p_max_rows INTO v_more
-            FROM (SELECT FROM anpr.plate_read r
+        WITH f AS (
+            SELECT q.*, row_number() OVER (ORDER BY q.read_time DESC, q.camera_id, q.epoch, q.seq)
+                        AS ord
+            FROM (SELECT r.camera_id, r.read_time, r.epoch, r.seq FROM anpr.plate_read r
                   WHERE r.read_time >= v_from AND r.read_time < p_to
                     AND r.camera_id = ANY (v_cams)
-                  LIMIT p_max_rows + 100000) x;
-        END IF;
+                  ORDER BY r.read_time DESC LIMIT p_max_rows + 100000) q
+        ), ins AS (
+            INSERT INTO anpr.search_read_result (ticket, ord, camera_id, read_time, epoch, seq)
+            SELECT v_ticket, f.ord, f.camera_id, f.read_time, f.epoch, f.seq
+            FROM f WHERE f.ord <= p_max_rows
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM ins), count(*) FILTER (WHERE f.ord > p_max_rows)
+        INTO v_n, v_more FROM f;
     ELSE
         -- By plate: the plate index of read_identity, one index scan whatever the range.
-        INSERT INTO anpr.search_read_result (ticket, ord, camera_id, read_time, epoch, seq)
-        SELECT v_ticket,
-               row_number() OVER (ORDER BY f.read_us DESC, f.camera_id, f.epoch, f.seq),
-               f.camera_id, anpr.time_of(f.read_us), f.epoch, f.seq
-        FROM (SELECT i.camera_id, i.read_us, i.epoch, i.seq FROM anpr.read_identity i
-              WHERE i.read_us >= anpr.us_of(v_from) AND i.read_us < anpr.us_of(p_to)
-                AND (v_terms IS NULL OR i.plate = ANY (v_terms))
-                AND (v_like IS NULL OR i.plate LIKE v_like)
-                AND (v_cams IS NULL OR i.camera_id = ANY (v_cams))
-              ORDER BY i.read_us DESC LIMIT p_max_rows) f;
-        GET DIAGNOSTICS v_n = ROW_COUNT;
-        IF v_n = p_max_rows THEN
-            SELECT count(*) - p_max_rows INTO v_more
-            FROM (SELECT FROM anpr.read_identity i
+        WITH f AS (
+            SELECT q.*, row_number() OVER (ORDER BY q.read_us DESC, q.camera_id, q.epoch, q.seq)
+                        AS ord
+            FROM (SELECT i.camera_id, i.read_us, i.epoch, i.seq FROM anpr.read_identity i
                   WHERE i.read_us >= anpr.us_of(v_from) AND i.read_us < anpr.us_of(p_to)
                     AND (v_terms IS NULL OR i.plate = ANY (v_terms))
                     AND (v_like IS NULL OR i.plate LIKE v_like)
                     AND (v_cams IS NULL OR i.camera_id = ANY (v_cams))
-                  LIMIT p_max_rows + 100000) x;
-        END IF;
+                  ORDER BY i.read_us DESC LIMIT p_max_rows + 100000) q
+        ), ins AS (
+            INSERT INTO anpr.search_read_result (ticket, ord, camera_id, read_time, epoch, seq)
+            SELECT v_ticket, f.ord, f.camera_id, anpr.time_of(f.read_us), f.epoch, f.seq
+            FROM f WHERE f.ord <= p_max_rows
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM ins), count(*) FILTER (WHERE f.ord > p_max_rows)
+        INTO v_n, v_more FROM f;
     END IF;
     v_params := v_params || jsonb_build_object('searched_from', v_from, 'terms',
                                                coalesce(cardinality(v_terms), 0));
@@ -422,22 +421,20 @@ BEGIN
                                v_msg, 0, 0);
     END IF;
     v_from := greatest(p_from, anpr.retention_start());
-    INSERT INTO anpr.search_hit_result (ticket, ord, hit)
-    SELECT v_ticket, row_number() OVER (ORDER BY f.read_time DESC, f.id), f.id
-    FROM (SELECT h.id, h.read_time FROM anpr.hits h
-          WHERE h.read_time >= v_from AND h.read_time < p_to AND NOT h.covert
-            AND (v_plate = '' OR h.plate = v_plate)
-            AND (v_list IS NULL OR h.list_id = v_list)
-          ORDER BY h.read_time DESC LIMIT p_max_rows) f;
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    IF v_n = p_max_rows THEN
-        SELECT count(*) - p_max_rows INTO v_more
-        FROM (SELECT FROM anpr.hits h
+    WITH f AS (
+        SELECT q.*, row_number() OVER (ORDER BY q.read_time DESC, q.id) AS ord
+        FROM (SELECT h.id, h.read_time FROM anpr.hits h
               WHERE h.read_time >= v_from AND h.read_time < p_to AND NOT h.covert
                 AND (v_plate = '' OR h.plate = v_plate)
                 AND (v_list IS NULL OR h.list_id = v_list)
-              LIMIT p_max_rows + 100000) x;
-    END IF;
+              ORDER BY h.read_time DESC LIMIT p_max_rows + 100000) q
+    ), ins AS (
+        INSERT INTO anpr.search_hit_result (ticket, ord, hit)
+        SELECT v_ticket, f.ord, f.id FROM f WHERE f.ord <= p_max_rows
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM ins), count(*) FILTER (WHERE f.ord > p_max_rows)
+    INTO v_n, v_more FROM f;
     v_params := v_params || jsonb_build_object('searched_from', v_from);
     RETURN anpr.search_log(v_ticket, 'hits', p_reason, p_case, p_decision, v_params, NULL,
                            anpr.search_range_note(p_from, p_to, v_from), v_n, v_more);
