@@ -52,7 +52,7 @@ struct conf {
     struct {
         char *dir;  /* write-ahead spool directory (absolute); "" = no spool: a read is
                        acknowledged once committed in PostgreSQL */
-        int max_mb; /* unstored reads the spool may hold before ingest stops acknowledging */
+        int max_mb; /* MiB of spool files on disk before ingest stops acknowledging */
     } spool;
 
     struct {
@@ -64,7 +64,7 @@ struct conf {
         char *crl_file;    /* CRL(s) of the server's CA (PEM), checked at load; "" = none */
         char *instance;    /* our name towards the server, [A-Za-z0-9._:-]{1,64} */
         char *spool_dir;   /* the outbound spool (absolute), not spool.dir */
-        int max_mb;        /* unacknowledged HITs the outbound spool may hold */
+        int max_mb;        /* MiB of outbound spool files on disk */
         int forward_reads; /* 1: every read is forwarded too, not only HITs */
     } backbone;
 

@@ -40,6 +40,7 @@
 #define INGEST_MAX_HITS          16     /* hits published per read at most */
 #define INGEST_POSTS_WAITING_MAX 100000 /* post-match HITs held for the backbone's full spool */
 #define INGEST_REC_MAX           (64 * 1024) /* a read's spool record: its rows and hit rows */
+#define INGEST_REC_TYPICAL       300         /* bytes of a read's spool record, for estimates */
 #define INGEST_MAX_MSG           (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
 #define INGEST_STUCK_US          (10LL * 1000000) /* a batch held this long by the writer is reported */
 /* REJECT.text of a conflict (PROTOCOL.md 7, reason 14). */
@@ -1603,6 +1604,31 @@ static void s_spool_remember(ingest_t *self)
         log_info("ingest", "spool: %zu read identities of the backlog remembered", n);
 }
 
+/*
+ * Say how many reads the spool can still take: the lesser of spool.max_mb and the free space
+ * of its filesystem, over the size of the reads in it (or of a typical read when it is empty).
+ * Loud when the filesystem is the limit: the operator sized max_mb for a disk that is not there.
+ */
+static void s_spool_room(const struct conf *conf, spool_t *sp, const struct spool_stats *st)
+{
+    struct spool_space sc;
+
+    spool_space(sp, &sc);
+    uint64_t per_read =
+        st->depth_records > 0 ? st->depth_bytes / st->depth_records : INGEST_REC_TYPICAL;
+    uint64_t reads = sc.room / (per_read ? per_read : 1);
+    bool disk_short = sc.fs_avail != UINT64_MAX && sc.used_bytes + sc.fs_avail < sc.max_bytes;
+    log_msg(disk_short ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "ingest",
+            "spool %s: room for about %" PRIu64 " more reads (%" PRIu64
+            " KiB; spool.max_mb %d, %" PRIu64 " KiB used, %" PRIu64
+            " KiB free on its filesystem; segments of %" PRIu64 " KiB)%s",
+            conf->spool.dir, reads, sc.room >> 10, conf->spool.max_mb, sc.used_bytes >> 10,
+            sc.fs_avail == UINT64_MAX ? 0 : sc.fs_avail >> 10, sc.segment_bytes >> 10,
+            disk_short ? ": the filesystem holds less than spool.max_mb, and when it is full "
+                         "reads wait in the cameras"
+                       : "");
+}
+
 static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
 {
     struct spool_opts opts = {.max_bytes = (uint64_t)conf->spool.max_mb << 20};
@@ -1623,6 +1649,7 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
              "spool %s: %" PRIu64 " reads not yet stored (%" PRIu64 " bytes) in %" PRIu64
              " segments; the writer stores them first",
              conf->spool.dir, st.depth_records, st.depth_bytes, rep.segments);
+    s_spool_room(conf, self->spool, &st);
     /* A backlog from before the start is at least as old as the start. */
     if (st.depth_records > 0)
         s_group_note(self, st.durable_pos, util_mono_us());

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,7 +135,8 @@ struct s_reader {
 struct spool {
     char *dir;
     struct spool_opts opts;
-    uint64_t max_payload; /* largest record payload a segment holds */
+    uint64_t max_payload; /* largest record payload recovery and cursors accept */
+    uint64_t append_max;  /* largest payload spool_append takes (fits this run's segments) */
     int dirfd;
     int lockfd;
     int markfd;                  /* the durable mark, written after each commit (-1: none) */
@@ -147,9 +149,10 @@ struct spool {
     uint64_t durable_pos;
     uint64_t ckpt_pos, ckpt_seq;
     uint64_t depth_records, depth_bytes;
+    uint64_t disk_bytes; /* bytes of the segment files in segs (what max_bytes bounds) */
     uint64_t wake_gen;
 
-    _Atomic uint64_t appended, commits, fsyncs, errors, full, buffered, next_seq;
+    _Atomic uint64_t appended, commits, fsyncs, errors, full, buffered, next_seq, rolls;
 
     /* Stretches damaged since the open that a cursor set aside: skipped by every cursor. */
     struct s_live {
@@ -163,14 +166,16 @@ struct spool {
     size_t p_len, p_cap;
     struct s_part *p_parts;
     size_t p_nparts, p_parts_cap;
-    size_t p_nrec;         /* records buffered */
-    uint64_t p_pending;    /* bytes the buffered records add on disk (new headers included) */
-    uint64_t p_unconsumed; /* the producer's view of depth_bytes (only the consumer lowers it) */
-    int p_fd;              /* current segment file, -1 before the first commit of this run */
-    uint64_t p_base;       /* its base */
-    uint64_t p_len_file;   /* its durable length */
-    uint64_t p_start;      /* where this run's first segment begins */
-    uint64_t p_seq;        /* next sequence number */
+    size_t p_nrec;       /* records buffered */
+    uint64_t p_pending;  /* bytes the buffered records add on disk (new headers included) */
+    uint64_t p_used;     /* the producer's view of disk_bytes (only the consumer lowers it) */
+    bool p_roll;         /* p_used left out the current segment: the next commit frees it */
+    bool p_failed;       /* the last commit failed (a full disk): free what can be freed */
+    int p_fd;            /* current segment file, -1 before the first commit of this run */
+    uint64_t p_base;     /* its base */
+    uint64_t p_len_file; /* its durable length */
+    uint64_t p_start;    /* where this run's first segment begins */
+    uint64_t p_seq;      /* next sequence number */
     uint64_t p_durable;
     uint64_t p_durable_seq; /* sequence number of the last durable record */
 
@@ -407,6 +412,7 @@ static int s_segs_push(spool_t *self, const struct s_seg *s)
         self->segs_cap = cap;
     }
     self->segs[self->nsegs++] = *s;
+    self->disk_bytes += s->len;
     return 0;
 }
 
@@ -657,8 +663,9 @@ static int s_recover_segment(spool_t *self, uint64_t base, bool last, struct s_r
     if (base + size > r->end)
         r->end = base + size;
 
-    /* A segment of consumed records only, left by a crash between checkpoint and removal. */
-    if (self->ckpt_pos > 0 && base + size <= self->ckpt_pos && !last) {
+    /* A segment of consumed records only: left by a crash between checkpoint and removal, or
+     * the one the last run was writing when it stopped (this run writes a new one). */
+    if (self->ckpt_pos > 0 && base + size <= self->ckpt_pos) {
         if (rw) {
             unlinkat(self->dirfd, name, 0);
             rep->deleted_segments++;
@@ -1007,6 +1014,38 @@ static int s_lock(spool_t *self, char *err, size_t errlen)
     return 0;
 }
 
+static int s_write_checkpoint(spool_t *self, uint64_t pos, uint64_t seq, char *err, size_t errlen);
+
+/* Free bytes on the spool's filesystem for an unprivileged writer (UINT64_MAX: unknown). */
+static uint64_t s_fs_avail(spool_t *self)
+{
+    struct statvfs vfs;
+
+    if (fstatvfs(self->dirfd, &vfs) != 0)
+        return UINT64_MAX;
+    return (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+}
+
+/*
+ * The segment size when none is given: an eighth of what the spool may hold (max_bytes, or
+ * what the filesystem holds when that is less), between SPOOL_SEGMENT_AUTO_MIN and
+ * SPOOL_SEGMENT_DEFAULT. Small segments on a small budget: space comes back one segment at
+ * a time, so a segment as large as the disk would free nothing until the disk is full.
+ */
+static uint64_t s_auto_segment(spool_t *self)
+{
+    uint64_t budget = self->opts.max_bytes, avail = s_fs_avail(self);
+
+    if (avail != UINT64_MAX && self->disk_bytes + avail < budget)
+        budget = self->disk_bytes + avail;
+    uint64_t seg = budget / 8 / 4096 * 4096;
+    if (seg < SPOOL_SEGMENT_AUTO_MIN)
+        seg = SPOOL_SEGMENT_AUTO_MIN;
+    if (seg > SPOOL_SEGMENT_DEFAULT)
+        seg = SPOOL_SEGMENT_DEFAULT;
+    return seg;
+}
+
 spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool_report *report,
                     char *err, size_t errlen)
 {
@@ -1028,16 +1067,19 @@ spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool
     self->dirfd = self->lockfd = self->p_fd = self->markfd = -1;
     if (opts)
         self->opts = *opts;
-    if (self->opts.segment_bytes == 0)
-        self->opts.segment_bytes = SPOOL_SEGMENT_DEFAULT;
     if (self->opts.max_bytes == 0)
         self->opts.max_bytes = SPOOL_MAX_DEFAULT;
-    if (self->opts.segment_bytes < SPOOL_SEGMENT_MIN || self->opts.segment_bytes > (1ull << 40)) {
+    if (self->opts.segment_bytes != 0 &&
+        (self->opts.segment_bytes < SPOOL_SEGMENT_MIN || self->opts.segment_bytes > (1ull << 40))) {
         util_errf(err, errlen, "spool: segment size %" PRIu64 " outside [%u, 2^40]",
                   self->opts.segment_bytes, SPOOL_SEGMENT_MIN);
         goto fail;
     }
-    self->max_payload = self->opts.segment_bytes - S_SEG_HDR - S_REC_HDR;
+    /* Recovery accepts records as long as the largest segments an earlier run may have used:
+     * the segment size may change from run to run (it follows max_bytes and free space). */
+    self->max_payload = (self->opts.segment_bytes > SPOOL_SEGMENT_DEFAULT ? self->opts.segment_bytes
+                                                                          : SPOOL_SEGMENT_DEFAULT) -
+                        S_SEG_HDR - S_REC_HDR;
     if (self->max_payload > UINT32_MAX)
         self->max_payload = UINT32_MAX;
 
@@ -1096,7 +1138,17 @@ spool_t *spool_open(const char *dir, const struct spool_opts *opts, struct spool
     if (!self->opts.read_only &&
         s_write_mark(self, self->p_start, self->p_durable_seq, true, err, errlen) < 0)
         goto fail;
-    self->p_unconsumed = self->depth_bytes;
+    /* A checkpoint file from the start: on a full disk it is rewritten in place (see
+     * s_write_checkpoint), where a first one could not be created. Best effort. */
+    char ckerr[256];
+    if (!self->opts.read_only && ckrc == 0)
+        s_write_checkpoint(self, 0, 0, ckerr, sizeof ckerr);
+    self->p_used = self->disk_bytes;
+    if (self->opts.segment_bytes == 0)
+        self->opts.segment_bytes = s_auto_segment(self);
+    self->append_max = self->opts.segment_bytes - S_SEG_HDR - S_REC_HDR;
+    if (self->append_max > UINT32_MAX)
+        self->append_max = UINT32_MAX;
     atomic_store(&self->next_seq, self->p_seq);
     return self;
 
@@ -1152,12 +1204,49 @@ const char *spool_dir(const spool_t *self)
 
 /* ---- producer ---- */
 
-/* Bytes of depth_bytes the consumer has released since the producer last looked. */
-static void s_refresh_unconsumed(spool_t *self)
+/* Whether every durable record of the segment the producer writes is consumed (under mu). */
+static bool s_current_consumed(const spool_t *self)
+{
+    if (self->p_fd < 0 || self->nsegs == 0)
+        return false;
+    const struct s_seg *s = &self->segs[self->nsegs - 1];
+    return s->base == self->p_base && self->ckpt_pos >= s->base + s->len;
+}
+
+/*
+ * The space the consumer has freed since the producer last looked. A current segment wholly
+ * consumed counts as free: the next commit removes it (p_roll).
+ */
+static void s_refresh_used(spool_t *self)
 {
     pthread_mutex_lock(&self->mu);
-    self->p_unconsumed = self->depth_bytes;
+    self->p_used = self->disk_bytes;
+    if (s_current_consumed(self)) {
+        self->p_used -= self->segs[self->nsegs - 1].len;
+        self->p_roll = true;
+    }
     pthread_mutex_unlock(&self->mu);
+}
+
+/* A new part of the buffered group, its records from p_buf[buf_off] on; NULL (ENOMEM). */
+static struct s_part *s_part_new(spool_t *self, size_t buf_off, uint64_t first_seq)
+{
+    if (self->p_nparts == self->p_parts_cap) {
+        size_t cap = self->p_parts_cap ? self->p_parts_cap * 2 : 4;
+        struct s_part *np = realloc(self->p_parts, cap * sizeof *np);
+        if (!np) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        self->p_parts = np;
+        self->p_parts_cap = cap;
+    }
+    struct s_part *p = &self->p_parts[self->p_nparts++];
+    memset(p, 0, sizeof *p);
+    p->fd = -1;
+    p->buf_off = p->buf_end = buf_off;
+    p->first_seq = first_seq;
+    return p;
 }
 
 int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos)
@@ -1166,7 +1255,7 @@ int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos)
         errno = EROFS;
         return SPOOL_ERR;
     }
-    if (len > self->max_payload) {
+    if (len > self->append_max) {
         errno = EMSGSIZE;
         return SPOOL_ERR;
     }
@@ -1189,9 +1278,9 @@ int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos)
     uint64_t need = rec + (fits ? 0 : S_SEG_HDR);
 
     if (self->opts.max_bytes != UINT64_MAX &&
-        self->p_unconsumed + self->p_pending + need > self->opts.max_bytes) {
-        s_refresh_unconsumed(self);
-        if (self->p_unconsumed + self->p_pending + need > self->opts.max_bytes) {
+        self->p_used + self->p_pending + need > self->opts.max_bytes) {
+        s_refresh_used(self);
+        if (self->p_used + self->p_pending + need > self->opts.max_bytes) {
             atomic_fetch_add_explicit(&self->full, 1, memory_order_relaxed);
             return SPOOL_FULL;
         }
@@ -1209,21 +1298,9 @@ int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos)
         self->p_cap = cap;
     }
     if (!last || !fits) {
-        if (self->p_nparts == self->p_parts_cap) {
-            size_t cap = self->p_parts_cap ? self->p_parts_cap * 2 : 4;
-            struct s_part *np = realloc(self->p_parts, cap * sizeof *np);
-            if (!np) {
-                errno = ENOMEM;
-                return SPOOL_ERR;
-            }
-            self->p_parts = np;
-            self->p_parts_cap = cap;
-        }
-        struct s_part *p = &self->p_parts[self->p_nparts++];
-        memset(p, 0, sizeof *p);
-        p->fd = -1;
-        p->buf_off = p->buf_end = self->p_len;
-        p->first_seq = self->p_seq;
+        struct s_part *p = s_part_new(self, self->p_len, self->p_seq);
+        if (!p)
+            return SPOOL_ERR;
         if (fits) { /* first buffered record, into the current segment */
             p->base = seg_base;
             p->file_off = seg_end;
@@ -1285,6 +1362,71 @@ static bool s_dir_same(spool_t *self)
            a.st_ino == b.st_ino && a.st_nlink > 0;
 }
 
+/*
+ * Lays the buffered group out again into new segments from base on (a roll): the records'
+ * bytes do not change (their checksums do not cover positions), only where they go.
+ */
+static int s_relayout(spool_t *self, uint64_t base)
+{
+    uint64_t seg_end = 0, pending = 0;
+    struct s_part *p = NULL;
+
+    self->p_nparts = 0;
+    for (size_t off = 0; off < self->p_len;) {
+        uint64_t rec = S_REC_HDR + (uint64_t)s_get32(self->p_buf + off);
+        if (!p || seg_end + rec > self->opts.segment_bytes) {
+            uint64_t b = p ? p->base + seg_end : base;
+            if (!(p = s_part_new(self, off, s_get64(self->p_buf + off + 4))))
+                return -1;
+            p->base = b;
+            p->file_off = seg_end = S_SEG_HDR;
+            p->fresh = true;
+            pending += S_SEG_HDR;
+        }
+        p->buf_end = off + rec;
+        p->nrec++;
+        seg_end += rec;
+        pending += rec;
+        off += rec;
+    }
+    self->p_pending = pending;
+    return 0;
+}
+
+/*
+ * Space: once every record of the segment being written is consumed, the group goes to a new
+ * segment and the old file is removed before anything is written, so its space is there for
+ * the group even on a full disk. Done when the segment is a quarter full, or when space is
+ * short (p_roll, p_failed), or when the group starts a new segment anyway. Removing it first is
+ * safe: the checkpoint that consumed it is on disk, and positions go on from after the group.
+ */
+static void s_roll(spool_t *self)
+{
+    struct s_part *first = &self->p_parts[0], *lp = &self->p_parts[self->p_nparts - 1];
+    char name[64];
+
+    pthread_mutex_lock(&self->mu);
+    bool want = s_current_consumed(self) && (self->p_roll || self->p_failed || first->fresh ||
+                                             self->p_len_file >= self->opts.segment_bytes / 4);
+    pthread_mutex_unlock(&self->mu);
+    if (!want)
+        return;
+    /* Every position given so far is at most the group's end: the new segment starts there. */
+    if (!first->fresh &&
+        s_relayout(self, lp->base + lp->file_off + (lp->buf_end - lp->buf_off)) < 0)
+        return; /* out of memory: the group stays where it was laid out */
+    pthread_mutex_lock(&self->mu);
+    self->disk_bytes -= self->segs[self->nsegs - 1].len;
+    self->nsegs--;
+    pthread_mutex_unlock(&self->mu);
+    close(self->p_fd);
+    self->p_fd = -1;
+    s_seg_name(name, sizeof name, self->p_base);
+    unlinkat(self->dirfd, name, 0); /* a leftover is consumed: removed at the next open */
+    self->p_roll = false;
+    atomic_fetch_add_explicit(&self->rolls, 1, memory_order_relaxed);
+}
+
 int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
 {
     bool created = false;
@@ -1310,6 +1452,7 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
         errno = ENOENT;
         return SPOOL_ERR;
     }
+    s_roll(self);
     /* Room in the segment list first, so publishing cannot fail after the data is durable. */
     for (i = 0; i < self->p_nparts; i++)
         nfresh += self->p_parts[i].fresh;
@@ -1379,7 +1522,8 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
     self->durable_pos = new_durable;
     self->depth_records += self->p_nrec;
     self->depth_bytes += self->p_pending;
-    self->p_unconsumed = self->depth_bytes;
+    self->disk_bytes += self->p_pending;
+    self->p_used = self->disk_bytes;
     pthread_cond_broadcast(&self->cond);
     pthread_mutex_unlock(&self->mu);
 
@@ -1402,6 +1546,7 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
     self->p_nparts = 0;
     self->p_nrec = 0;
     self->p_pending = 0;
+    self->p_failed = false;
     atomic_store_explicit(&self->buffered, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&self->commits, 1, memory_order_relaxed);
     if (durable)
@@ -1414,6 +1559,7 @@ fail:
               fail_off, strerror(saved));
 rollback:
     s_rollback(self, i);
+    self->p_failed = true;
     atomic_fetch_add_explicit(&self->errors, 1, memory_order_relaxed);
     if (durable)
         *durable = self->p_durable;
@@ -1683,6 +1829,18 @@ out:
     return rc;
 }
 
+static int s_write_checkpoint_in_place(spool_t *self, const uint8_t *b)
+{
+    int saved = errno;
+    int fd = openat(self->dirfd, S_CKPT_NAME, O_WRONLY | O_CLOEXEC);
+    int rc =
+        fd >= 0 && s_pwrite_all(fd, b, S_CKPT_LEN, 0) == 0 && s_sync(self, fd, true) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return rc;
+}
+
 static int s_write_checkpoint(spool_t *self, uint64_t pos, uint64_t seq, char *err, size_t errlen)
 {
     uint8_t b[S_CKPT_LEN];
@@ -1714,8 +1872,15 @@ static int s_write_checkpoint(spool_t *self, uint64_t pos, uint64_t seq, char *e
 fail_fd:;
     int saved = errno;
     close(fd);
+    unlinkat(self->dirfd, S_CKPT_TMP, 0);
     errno = saved;
 fail:
+    /* A full disk has no block for a new file, and the checkpoint is what frees space: then
+     * it is written over the old one in place (36 bytes, one sector: a torn one fails its CRC
+     * and the next open replays from the oldest segment, which the consumers take twice
+     * without harm). */
+    if ((errno == ENOSPC || errno == EDQUOT) && s_write_checkpoint_in_place(self, b) == 0)
+        return 0;
     util_errf(err, errlen, "spool: %s %s/%s: %s", step, self->dir, S_CKPT_TMP, strerror(errno));
     return -1;
 }
@@ -1765,8 +1930,10 @@ int spool_checkpoint(spool_t *self, uint64_t pos, char *err, size_t errlen)
     while (ngone + 1 < self->nsegs && self->segs[ngone].base + self->segs[ngone].len <= pos)
         ngone++;
     if (ngone > 0 && (gone = malloc(ngone * sizeof *gone)) != NULL) {
-        for (size_t i = 0; i < ngone; i++)
+        for (size_t i = 0; i < ngone; i++) {
             gone[i] = self->segs[i].base;
+            self->disk_bytes -= self->segs[i].len;
+        }
         memmove(self->segs, self->segs + ngone, (self->nsegs - ngone) * sizeof *self->segs);
         self->nsegs -= ngone;
     } else {
@@ -1812,7 +1979,9 @@ void spool_stats(spool_t *self, struct spool_stats *out)
     out->checkpoint_pos = self->ckpt_pos;
     out->checkpoint_seq = self->ckpt_seq;
     out->segments = self->nsegs;
+    out->disk_bytes = self->disk_bytes;
     pthread_mutex_unlock(&self->mu);
+    out->rolls = atomic_load_explicit(&self->rolls, memory_order_relaxed);
     out->buffered = atomic_load_explicit(&self->buffered, memory_order_relaxed);
     out->next_seq = atomic_load_explicit(&self->next_seq, memory_order_relaxed);
     out->appended = atomic_load_explicit(&self->appended, memory_order_relaxed);
@@ -1824,6 +1993,20 @@ void spool_stats(spool_t *self, struct spool_stats *out)
     out->live_damage = self->live_damage;
     out->live_lost = self->live_lost;
     pthread_mutex_unlock(&self->mu);
+}
+
+void spool_space(spool_t *self, struct spool_space *out)
+{
+    memset(out, 0, sizeof *out);
+    out->max_bytes = self->opts.max_bytes;
+    out->segment_bytes = self->opts.segment_bytes;
+    pthread_mutex_lock(&self->mu);
+    out->used_bytes = self->disk_bytes;
+    pthread_mutex_unlock(&self->mu);
+    out->fs_avail = s_fs_avail(self);
+    out->room = out->max_bytes > out->used_bytes ? out->max_bytes - out->used_bytes : 0;
+    if (out->fs_avail < out->room)
+        out->room = out->fs_avail;
 }
 
 int spool_quarantine_walk(const char *path,

@@ -27,10 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SPOOL_SEGMENT_DEFAULT (64u << 20)  /* segment file size when opts.segment_bytes is 0 */
-#define SPOOL_SEGMENT_MIN     4096u        /* smallest segment size accepted */
-#define SPOOL_MAX_DEFAULT     (1ull << 30) /* opts.max_bytes when 0: 1 GiB unconsumed */
-#define SPOOL_DAMAGE_MAX      16           /* damage entries kept in a report (all are counted) */
+#define SPOOL_SEGMENT_DEFAULT  (64u << 20)  /* largest segment size chosen when none is given */
+#define SPOOL_SEGMENT_AUTO_MIN (128u << 10) /* smallest one chosen (a read's record is < 64 KiB)   \
+                                             */
+#define SPOOL_SEGMENT_MIN 4096u             /* smallest segment size accepted */
+#define SPOOL_MAX_DEFAULT (1ull << 30)      /* opts.max_bytes when 0: 1 GiB unconsumed */
+#define SPOOL_DAMAGE_MAX  16                /* damage entries kept in a report (all are counted) */
 
 typedef struct spool spool_t;
 typedef struct spool_cursor spool_cursor_t;
@@ -43,9 +45,11 @@ enum spool_rc {
 };
 
 struct spool_opts {
-    uint64_t segment_bytes; /* segment file size limit; 0 = SPOOL_SEGMENT_DEFAULT */
-    uint64_t max_bytes;     /* unconsumed bytes (on disk + buffered) before SPOOL_FULL; 0 = default,
-                               UINT64_MAX = no limit */
+    uint64_t segment_bytes; /* segment file size limit; 0 = an eighth of max_bytes (or of what
+                               the filesystem holds, when less), within
+                               [SPOOL_SEGMENT_AUTO_MIN, SPOOL_SEGMENT_DEFAULT] */
+    uint64_t max_bytes;     /* bytes of segment files on disk, plus those buffered, before
+                               SPOOL_FULL; 0 = default, UINT64_MAX = no limit */
     bool read_only;         /* inspect only: no creation, no truncation, no producer (tools) */
     bool unsafe_no_sync;    /* skip fdatasync/fsync: benchmarks' baseline only, never in anprd */
 };
@@ -97,6 +101,18 @@ struct spool_stats {
     uint64_t full;           /* appends refused with SPOOL_FULL */
     uint64_t live_damage;    /* damaged stretches a cursor met since open (set aside, skipped) */
     uint64_t live_lost;      /* records lost in them, as their sequence numbers tell */
+    uint64_t disk_bytes;     /* bytes of the segment files (consumed records not yet freed too) */
+    uint64_t rolls;          /* segments freed while the producer was writing them (see commit) */
+};
+
+/* Room, for the start-up report: what the spool may still take. */
+struct spool_space {
+    uint64_t max_bytes;     /* the limit (UINT64_MAX: none) */
+    uint64_t used_bytes;    /* segment files on disk now */
+    uint64_t fs_avail;      /* free on the filesystem now (UINT64_MAX: unknown) */
+    uint64_t segment_bytes; /* this run's segment size */
+    uint64_t room;          /* what more it can take: the lesser of max_bytes - used_bytes and
+                               fs_avail */
 };
 
 /*
@@ -115,9 +131,11 @@ void spool_destroy(spool_t **self_p);
 
 /*
  * Producer: buffer one record (len bytes, may be 0) in memory; no system call. *pos gets its
- * position, valid once a commit returns durable >= it. SPOOL_FULL when taking it would pass
- * max_bytes of unconsumed data (nothing taken: stop acknowledging until the consumer
- * checkpoints). SPOOL_ERR with errno: EMSGSIZE (larger than a segment holds), EROFS, ENOMEM.
+ * position: the record is durable once a commit returns durable >= it. (A commit may move the
+ * whole buffered group to a new segment, see spool_commit: it then ends at a later position,
+ * never an earlier one.) SPOOL_FULL when taking it would pass max_bytes on disk (nothing
+ * taken: stop acknowledging until the consumer checkpoints). SPOOL_ERR with errno: EMSGSIZE
+ * (larger than a segment holds), EROFS, ENOMEM.
  */
 int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos);
 
@@ -125,6 +143,11 @@ int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos);
  * Producer: write every buffered record and make it durable (one fdatasync per segment file
  * touched, one fsync of the directory when a segment was created): group commit. *durable gets
  * the highest durable position (unchanged when nothing was buffered).
+ *
+ * Space: when every record of the segment being written is consumed and that segment is a
+ * quarter full (or space is short: the last append met the limit, or the last commit failed),
+ * the group goes to a new segment and the old file is removed first. So the newest segment is
+ * freed too, and a full disk frees itself once the consumer has caught up.
  *
  * On failure (ENOSPC, EIO, EFBIG...) SPOOL_ERR, err names the file, offset and errno text, and
  * nothing of the group is durable: what was written of it is cut back (ftruncate, a created
@@ -175,6 +198,8 @@ int spool_checkpoint(spool_t *self, uint64_t pos, char *err, size_t errlen);
 uint64_t spool_checkpointed(spool_t *self);
 
 void spool_stats(spool_t *self, struct spool_stats *out);
+/* The limit, what is used and what the filesystem has free (one fstatvfs). */
+void spool_space(spool_t *self, struct spool_space *out);
 
 /*
  * The records in a quarantine file (damaged bytes spool_open set aside, struct spool_damage),

@@ -149,7 +149,8 @@ int main(int argc, char **argv)
     }
 
     printf("directory:        %s\n", cli_text(dir));
-    printf("segments:         %" PRIu64 "\n", st.segments);
+    printf("segments:         %" PRIu64 " (%" PRIu64 " bytes on disk)\n", st.segments,
+           st.disk_bytes);
     printf("records:          %" PRIu64 " (valid, consumed or not)\n", rep.records);
     printf("depth:            %" PRIu64 " records, %" PRIu64 " bytes not consumed\n",
            st.depth_records, st.depth_bytes);
