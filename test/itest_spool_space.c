@@ -202,8 +202,16 @@ static void s_part_full_disk(const char *mnt)
     CHECK_INT(s_not_stored_once(first, sent), 0);
     h_acks_free(&acks);
 
-    /* 3. Everything stored: a restart frees the last segment as well. */
+    /* 3. Everything stored: a restart frees the last segment as well. The full disk left no
+     * damage: `anpr-spool verify` agrees. */
     CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
+    char vout[512];
+    snprintf(vout, sizeof vout, "%s.verify", mnt);
+    char *argv[] = {getenv("ANPR_SPOOL"), "verify", reads, NULL};
+    CHECK_INT(h_wait(h_spawn(argv, vout, "/dev/null"), 60000), 0);
+    char *out = h_slurp(vout);
+    CHECK(out && strstr(out, "0 damaged stretches"));
+    free(out);
     CHECK_INT(h_daemon_restart(&d), 0);
     CHECK_INT(s_seg_bytes(reads), 0);
     CHECK(h_daemon_log_has(&d, "0 reads not yet stored"));
