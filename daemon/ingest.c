@@ -1385,6 +1385,7 @@ static void s_spool_counts(ingest_t *self)
     self->stats.db_reconnects = wc.reconnects;
     self->stats.spool_depth = ss.depth_records;
     self->stats.spool_depth_bytes = ss.depth_bytes;
+    self->stats.spool_disk_bytes = ss.disk_bytes;
     self->stats.spool_lost = self->spool_lost_open + ss.live_lost;
     if (ss.live_damage > self->spool_live_seen) {
         log_error("ingest",

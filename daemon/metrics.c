@@ -287,6 +287,10 @@ char *metrics_render(const struct metrics_snap *s, size_t *len)
     s_one(&b, "anprd_spool_depth_records", "gauge",
           "Reads in the write-ahead spool not yet stored (0 without a spool).", st->spool_depth);
     s_one(&b, "anprd_spool_depth_bytes", "gauge", "Their bytes on disk.", st->spool_depth_bytes);
+    s_one(&b, "anprd_spool_disk_bytes", "gauge",
+          "Bytes of the spool's segment files, stored reads not yet freed included (bounded by "
+          "spool.max_mb).",
+          st->spool_disk_bytes);
     s_head(&b, "anprd_spool_oldest_read_age_seconds", "gauge",
            "How long the oldest read in the spool has waited to be stored.");
     s_printf(&b, "anprd_spool_oldest_read_age_seconds ");

@@ -39,6 +39,7 @@ struct stats {
     uint64_t spool_lost;        /* acknowledged reads lost to spool damage found at start */
     uint64_t spool_depth;       /* reads in the spool not yet stored (gauge) */
     uint64_t spool_depth_bytes; /* their bytes on disk (gauge) */
+    uint64_t spool_disk_bytes;  /* the spool's segment files, what spool.max_mb bounds (gauge) */
     int64_t spool_oldest_ms;    /* how long the oldest of them has waited (gauge) */
     /* CURVE. */
     uint64_t covert_subscribed; /* covert-feed subscriptions taken (covert.h) */
