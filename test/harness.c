@@ -598,6 +598,19 @@ int h_send_read(void *sock, const struct proto_read *r)
     return h_send_raw(sock, frame, len);
 }
 
+uint64_t h_send_reads(void *sock, const char *camera, uint64_t *seq, size_t n, const char *prefix)
+{
+    uint64_t first = *seq;
+
+    for (size_t i = 0; i < n; i++, (*seq)++) {
+        char plate[32];
+        snprintf(plate, sizeof plate, "%s%03u", prefix, (unsigned)(*seq % 1000));
+        struct proto_read r = h_read(camera, *seq, plate, "BE");
+        h_send_read(sock, &r);
+    }
+    return first;
+}
+
 struct h_tally *h_tally_find(struct h_tally *t, size_t nt, const char *plate)
 {
     for (size_t i = 0; i < nt; i++)

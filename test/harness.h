@@ -162,6 +162,9 @@ void *h_sub(const char *endpoint, const char *topic);
 void *h_covert(const char *endpoint, const char *topic);
 void h_close(void *sock);
 int h_send_read(void *sock, const struct proto_read *r);
+/* Send n reads of camera (h_read, country BE) numbered from *seq on (advanced past them), each
+ * plate `prefix` and the seq's last three digits; returns the first seq. */
+uint64_t h_send_reads(void *sock, const char *camera, uint64_t *seq, size_t n, const char *prefix);
 int h_send_raw(void *sock, const void *buf, size_t len);
 /* Receive one frame (the last part of a message) within timeout_ms; length or -1. For a SUB
  * socket the topic part is skipped. */

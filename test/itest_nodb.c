@@ -40,12 +40,7 @@ static size_t s_send_acked(void *dealer, size_t n)
     struct h_acks acks;
     uint64_t first = next_seq;
 
-    for (size_t i = 0; i < n; i++) {
-        char plate[16];
-        snprintf(plate, sizeof plate, "2-ND-%04zu", (size_t)(next_seq % 10000));
-        struct proto_read r = h_read(CAM, next_seq++, plate, "BE");
-        h_send_read(dealer, &r);
-    }
+    h_send_reads(dealer, CAM, &next_seq, n, "2-ND-");
     h_acks_init(&acks, first, n, 0);
     size_t got = h_acks_wait(&acks, dealer, CAM, 30000);
     h_acks_free(&acks);

@@ -32,15 +32,7 @@ static uint64_t next_seq = 1;
 /* Send n reads on dealer, seqs from next_seq; the first seq. */
 static uint64_t s_send(void *dealer, size_t n)
 {
-    uint64_t first = next_seq;
-
-    for (size_t i = 0; i < n; i++) {
-        char plate[16];
-        snprintf(plate, sizeof plate, "1-SPL-%03zu", (size_t)(next_seq % 1000));
-        struct proto_read r = h_read(CAM, next_seq++, plate, "BE");
-        h_send_read(dealer, &r);
-    }
-    return first;
+    return h_send_reads(dealer, CAM, &next_seq, n, "1-SPL-");
 }
 
 static long long s_stored(void)

@@ -37,15 +37,23 @@ static uint64_t next_seq = 1;
 /* Send n reads, seqs from next_seq on; the first seq. */
 static uint64_t s_send(void *dealer, size_t n)
 {
-    uint64_t first = next_seq;
+    return h_send_reads(dealer, CAM, &next_seq, n, "1-SPC-");
+}
 
-    for (size_t i = 0; i < n; i++) {
-        char plate[16];
-        snprintf(plate, sizeof plate, "1-SPC-%03u", (unsigned)(next_seq % 1000));
-        struct proto_read r = h_read(CAM, next_seq++, plate, "BE");
-        h_send_read(dealer, &r);
-    }
-    return first;
+/* Start anprd with its spool in dir (max_mb 0: the default); 0, or -1 (counted as failed). */
+static int s_start(struct h_daemon *d, const char *dir, int max_mb)
+{
+    char extra[512];
+
+    if (max_mb > 0)
+        snprintf(extra, sizeof extra, "spool:\n  dir: \"%s\"\n  max_mb: %d\n", dir, max_mb);
+    else
+        snprintf(extra, sizeof extra, "spool:\n  dir: \"%s\"\n", dir);
+    struct h_daemon_opts opts = {.extra = extra, .ingest = S_UNLIMITED};
+    if (h_daemon_start_opts(d, &db, &opts) == 0)
+        return 0;
+    CHECK(!"daemon started");
+    return -1;
 }
 
 /* Bytes of the segment files in dir. */
@@ -99,15 +107,18 @@ static size_t s_send_acked(void *dealer, size_t total, uint64_t *first)
 }
 
 /*
- * With the database away: send chunks until one is not wholly acknowledged within a few
- * seconds (the spool or its disk is full), sampling the segment files after each. Returns
- * the reads sent; *acks keeps their acknowledgements for later; *peak the largest sample.
+ * The database locked out, send chunks until one is not wholly acknowledged within a few
+ * seconds (the spool or its disk is full), sampling the segment files after each. Some reads
+ * must be acknowledged and some not. Returns the reads sent; *acks keeps their
+ * acknowledgements for later; *peak the largest sample.
  */
-static size_t s_fill(void *dealer, const char *reads, struct h_acks *acks, long long *peak)
+static size_t s_fill(void *dealer, const char *reads, struct h_acks *acks, long long *peak,
+                     const char *what)
 {
     uint64_t first = next_seq;
     size_t sent = 0;
 
+    CHECK(h_db_lock_out(&db));
     h_acks_init(acks, first, 200 * CHUNK, 0);
     *peak = 0;
     for (int c = 0; c < 200; c++) {
@@ -121,6 +132,10 @@ static size_t s_fill(void *dealer, const char *reads, struct h_acks *acks, long 
         if (got < sent)
             break;
     }
+    size_t got = h_acks_wait(acks, dealer, CAM, 1000);
+    fprintf(stderr, "%s, database away: %zu of %zu reads acknowledged, segments up to %lld bytes\n",
+            what, got, sent, *peak);
+    CHECK(got > 0 && got < sent);
     return sent;
 }
 
@@ -136,10 +151,8 @@ static size_t s_resend_until_acked(void *dealer, struct h_acks *a, int ms)
     while ((got = h_acks_wait(a, dealer, CAM, 3000)) < a->n && util_mono_us() < deadline)
         for (size_t i = 0; i < a->n; i++)
             if (!a->acked[i]) {
-                char plate[16];
-                snprintf(plate, sizeof plate, "1-SPC-%03u", (unsigned)((a->first + i) % 1000));
-                struct proto_read r = h_read(CAM, a->first + i, plate, "BE");
-                h_send_read(dealer, &r);
+                uint64_t seq = a->first + i;
+                h_send_reads(dealer, CAM, &seq, 1, "1-SPC-");
             }
     return got;
 }
@@ -148,18 +161,14 @@ static void s_part_full_disk(const char *mnt)
 {
     struct h_daemon d;
     struct h_acks acks;
-    char extra[512], reads[400];
+    char reads[400];
     long long peak;
     uint64_t first;
 
     snprintf(reads, sizeof reads, "%s/reads", mnt);
     /* spool.max_mb stays at its default, 1 GiB: the disk is the limit. */
-    snprintf(extra, sizeof extra, "spool:\n  dir: \"%s\"\n", reads);
-    struct h_daemon_opts opts = {.extra = extra, .ingest = S_UNLIMITED};
-    if (h_daemon_start_opts(&d, &db, &opts) != 0) {
-        CHECK(!"daemon started");
+    if (s_start(&d, reads, 0) != 0)
         return;
-    }
     CHECK(h_daemon_log_has(&d, "room for about"));
     CHECK(h_daemon_log_has(&d, "the filesystem holds less than spool.max_mb"));
     /* Segments of an eighth of the 8 MiB, not the 64 MiB of a large disk. */
@@ -182,20 +191,12 @@ static void s_part_full_disk(const char *mnt)
             s_seg_bytes(reads));
 
     /* 2. The database away: the disk fills, acknowledgements stop; back: all of them. */
-    CHECK(h_db_lock_out(&db));
     first = next_seq;
-    size_t sent = s_fill(dealer, reads, &acks, &peak);
-    size_t got = h_acks_wait(&acks, dealer, CAM, 1000);
-    fprintf(stderr,
-            "8 MiB disk, database away: %zu of %zu reads acknowledged, segments up to "
-            "%lld bytes\n",
-            got, sent, peak);
-    CHECK(got > 0 && got < sent);
+    size_t sent = s_fill(dealer, reads, &acks, &peak, "8 MiB disk");
     CHECK(h_daemon_wait_log(&d, "No space left on device", 10000));
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read"), before + 30 * CHUNK);
     h_db_let_in(&db);
-    got = h_acks_wait(&acks, dealer, CAM, 90000);
-    CHECK_INT(got, sent);
+    CHECK_INT(h_acks_wait(&acks, dealer, CAM, 90000), sent);
     CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read",
                     before + 30 * CHUNK + (long long)sent,
                     60000) == before + 30 * CHUNK + (long long)sent);
@@ -223,28 +224,17 @@ static void s_part_max_mb(const char *dir)
 {
     struct h_daemon d;
     struct h_acks acks;
-    char extra[512], reads[400];
+    char reads[400];
     long long peak;
 
     snprintf(reads, sizeof reads, "%s/reads", dir);
-    snprintf(extra, sizeof extra, "spool:\n  dir: \"%s\"\n  max_mb: 4\n", reads);
-    struct h_daemon_opts opts = {.extra = extra, .ingest = S_UNLIMITED};
-    if (h_daemon_start_opts(&d, &db, &opts) != 0) {
-        CHECK(!"daemon started");
+    if (s_start(&d, reads, 4) != 0)
         return;
-    }
     CHECK(h_daemon_log_has(&d, "segments of 512 KiB"));
     void *dealer = h_dealer(d.ingest_ep);
     long long before = h_query_ll(db.admin, "SELECT count(*) FROM anpr.plate_read");
-    CHECK(h_db_lock_out(&db));
     uint64_t first = next_seq;
-    size_t sent = s_fill(dealer, reads, &acks, &peak);
-    size_t got = h_acks_wait(&acks, dealer, CAM, 1000);
-    fprintf(stderr,
-            "spool.max_mb 4, database away: %zu of %zu reads acknowledged, segments up "
-            "to %lld bytes\n",
-            got, sent, peak);
-    CHECK(got > 0 && got < sent);
+    size_t sent = s_fill(dealer, reads, &acks, &peak, "spool.max_mb 4");
     CHECK(peak > 3 << 20 && peak <= 4 << 20);
     CHECK(h_daemon_wait_log(&d, "is full (spool.max_mb 4)", 10000));
     /* A full spool refuses reads ("resend later"): the camera sends them again. */
