@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "batch.h"
+#include "beat.h"
 #include "covert.h"
 #include "damage.h"
 #include "fwd.h"
@@ -111,7 +112,10 @@ struct ingest {
     uint64_t merged;    /* resends of a pending read, answered by its first copy's ACK */
     pend_t *pend;       /* identities of the reads taken and not yet durable: a resend of one takes
                            no second slot of max_pending (pend.h) */
-    supp_t *supp;       /* recent alerts, for repeat-hit suppression */
+    supp_t *supp;       /* recent alerts, for repeat-hit suppression, and where each car was
+                           seen last (sightings, PROTOCOL.md 5.8) */
+    beat_t *beat;       /* the cameras' last frames, for the feed's heartbeat */
+    int64_t next_beat_us;   /* monotonic: when the next heartbeat is due */
     int64_t next_expire_us; /* when supp is next purged */
     struct stats stats;
     int64_t next_stats_us; /* monotonic deadlines */
@@ -695,6 +699,48 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
 }
 
 /*
+ * A sighting of HIT `of` (PROTOCOL.md 5.8): the car of its entry seen again, at another camera,
+ * in read r. The HIT frame of r under the id of the HIT it follows, topic "seen/<category>",
+ * published once r is durable like a HIT. Never for a covert list (no topic for it).
+ */
+static void s_queue_sighting(ingest_t *self, const struct proto_read *r, const struct wl_match *m,
+                             uint64_t of)
+{
+    struct proto_hit hit;
+    uint8_t frame[PROTO_MAX_FRAME];
+    char topic[16 + PROTO_CATEGORY_MAX];
+    int tlen = snprintf(topic, sizeof topic, PROTO_TOPIC_SEEN "%s", m->entry->list->category);
+    size_t len;
+
+    if (m->entry->list->opts.covert || tlen < 0 || (size_t)tlen >= sizeof topic)
+        return;
+    match_hit(r, m, false, &hit);
+    hit.hit_id = of;
+    if (s_encode_hit(self, &hit, tlen, frame, &len) != 0)
+        return;
+    struct batch_pub pub = {.topic = topic,
+                            .tlen = (size_t)tlen,
+                            .priority = m->entry->list->priority,
+                            .hit_id = of,
+                            .read = (uint32_t)(self->cur->nreads - 1),
+                            .list_id = m->entry->list->id,
+                            .kind = m->kind,
+                            .frame = frame,
+                            .len = len};
+    if (batch_pub_add(self->cur, &pub) != 0)
+        S_LOG(self, LOG_LEVEL_ERROR, "out of memory: a sighting of HIT %" PRIu64 " not published",
+              of);
+}
+
+/* Whether a queued publication is a sighting (s_queue_sighting), not a HIT. */
+static bool s_is_sighting(const struct batch_pub *p)
+{
+    size_t n = sizeof PROTO_TOPIC_SEEN - 1;
+
+    return p->tlen > n && memcmp(p->topic, PROTO_TOPIC_SEEN, n) == 0;
+}
+
+/*
  * Keep an urgent HIT to announce again until it is acknowledged; the oldest goes when full. A
  * covert HIT is not kept: anpr.acknowledge_hit refuses covert HITs (their recipients have no
  * way to acknowledge yet), so nothing would stop it for a day; nor would it have gone anywhere
@@ -746,6 +792,38 @@ static void s_watch_urgent(ingest_t *self, const struct batch_pub *p, uint64_t s
         s_watch_add(self, p, spool_pos);
 }
 
+/* HIT `hit_id`, if it is announced again, is announced from now on with the sighting `frame`
+ * (a HIT frame under its id, with the latest read): the operator is told where the car was
+ * last. A linear search, per sighting only: they are few, the watch holds 10000 at most. */
+static void s_watch_follow(ingest_t *self, uint64_t hit_id, const uint8_t *frame, size_t len)
+{
+    for (size_t i = 0; i < self->nwatch; i++) {
+        struct s_watch *w = &self->watch[i];
+        if (w->hit_id != hit_id)
+            continue;
+        uint8_t *f = len == w->len ? w->frame : malloc(len);
+        if (!f)
+            return; /* out of memory: it goes on with the place it has */
+        memcpy(f, frame, len);
+        if (f != w->frame)
+            free(w->frame);
+        w->frame = f;
+        w->len = len;
+        return;
+    }
+}
+
+/* Publish a sighting that is durable now, and let a re-announcement of its HIT carry it. */
+static void s_send_sighting(ingest_t *self, const struct batch_pub *p)
+{
+    self->stats.hits_seen++;
+    if (zmq_send(self->pub, p->topic, p->tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)p->tlen ||
+        zmq_send(self->pub, p->frame, p->len, ZMQ_DONTWAIT) != (int)p->len)
+        S_LOG(self, LOG_LEVEL_WARN, "sighting of HIT %" PRIu64 " not published: %s", p->hit_id,
+              zmq_strerror(zmq_errno()));
+    s_watch_follow(self, p->hit_id, p->frame, p->len);
+}
+
 /* Publish the HITs of a batch that is durable now (spool_pos: see s_watch_urgent). */
 static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spool_pos)
 {
@@ -758,6 +836,10 @@ static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spoo
         if (p.read < b->nreads &&
             (b->acks[p.read].refused[0] || b->acks[p.read].fate != BATCH_STORED))
             continue;
+        if (s_is_sighting(&p)) {
+            s_send_sighting(self, &p);
+            continue;
+        }
         s_send_hit(self, p.topic, p.tlen, p.covert, p.frame, p.len);
         s_watch_urgent(self, &p, spool_pos);
         metrics_count_hit(&self->msnap, p.list_id, p.covert, p.kind);
@@ -1078,10 +1160,11 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
                       "camera %s is not registered or not enabled", r->camera);
         return false;
     }
+    int64_t mono = util_mono_us();
+    beat_seen(self->beat, sr->cam, mono);
     /* One connection gets its share, not the whole ingest: over its rate, a read waits in
      * its reader (resent later), like any overload. */
-    if (!rate_take(self->rate, id, id_len, util_mono_us(),
-                   (uint32_t)self->conf->ingest.peer_rate_per_s,
+    if (!rate_take(self->rate, id, id_len, mono, (uint32_t)self->conf->ingest.peer_rate_per_s,
                    (uint32_t)self->conf->ingest.peer_burst)) {
         s_reject_read(self, id, id_len, r, PROTO_E_OVERLOAD,
                       "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
@@ -1230,13 +1313,23 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     for (size_t i = 0; i < nhits; i++) {
         const struct wl_entry *e = hits[i].entry;
         const char *key = e->pattern ? readings[hits[i].reading] : e->plate;
+        /* Follow the car (PROTOCOL.md 5.8): a repeat held back, or an alert after the window,
+         * at another camera than the last sighting tells dispatch where it went, as a sighting
+         * of the HIT before it. */
         if (suppressed[i]) {
             self->stats.hits_suppressed++;
+            uint64_t of = supp_seen(self->supp, e->id, key ? key : plate, cam, r->time_us,
+                                    e->list->opts.realert_camera);
+            if (of != 0)
+                s_queue_sighting(self, r, &hits[i], of);
             continue;
         }
-        supp_note(self->supp, e->id, key ? key : plate, cam, r->time_us, now,
-                  e->list->opts.suppress_s, e->list->opts.realert_camera);
+        uint64_t before =
+            supp_note(self->supp, e->id, key ? key : plate, cam, r->time_us, now,
+                      e->list->opts.suppress_s, e->list->opts.realert_camera, hit_ids[i]);
         s_queue_hit(self, r, &hits[i], hit_ids[i]);
+        if (before != 0)
+            s_queue_sighting(self, r, &hits[i], before);
     }
     /* A full batch waits in line, so batch_size bounds every COPY; in spool mode a full group
      * is committed at once, so batch_size bounds every group too. */
@@ -1444,10 +1537,32 @@ static void s_metrics_publish(ingest_t *self, int64_t now)
     metrics_publish(self->metrics, m, now);
 }
 
+/* The feed's heartbeat, when due (PROTOCOL.md 5.7): on the PUB socket, never blocking. */
+static void s_heartbeat(ingest_t *self, int64_t now)
+{
+    const struct conf *c = self->conf;
+    uint8_t frame[PROTO_MAX_FRAME];
+    static const char topic[] = PROTO_TOPIC_HEARTBEAT;
+
+    if (c->dispatch.heartbeat_s <= 0 || now < self->next_beat_us)
+        return;
+    self->next_beat_us = now + (int64_t)c->dispatch.heartbeat_s * 1000000;
+    size_t len = beat_frame(self->beat, util_now_us(), now, (uint16_t)c->dispatch.instance,
+                            (uint32_t)c->dispatch.heartbeat_s * 1000,
+                            (uint32_t)c->dispatch.camera_silent_min * 60, frame, sizeof frame);
+    if (len == 0 ||
+        zmq_send(self->pub, topic, sizeof topic - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) !=
+            (int)sizeof topic - 1 ||
+        zmq_send(self->pub, frame, len, ZMQ_DONTWAIT) != (int)len)
+        S_LOG(self, LOG_LEVEL_WARN, "heartbeat not published: %s",
+              len ? zmq_strerror(zmq_errno()) : "does not encode");
+}
+
 static void s_periodic(ingest_t *self)
 {
     int64_t now = util_mono_us();
 
+    s_heartbeat(self, now);
     if (self->metrics && metrics_due(self->metrics, now))
         s_metrics_publish(self, now);
 
@@ -1687,6 +1802,7 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->rid = rid_new(INGEST_RID_GENERATION);
     self->rate = rate_new(4096);
     self->supp = supp_new();
+    self->beat = beat_new();
     self->pend = pend_new();
     self->hitmemo = hitmemo_new(INGEST_HITMEMO_SLOTS);
     self->lograte = lograte_new((int64_t)conf->log.reject_log_interval_s * 1000000);
@@ -1694,9 +1810,14 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->pend ||
-        !self->hitmemo || !self->lograte || !self->router || !self->pub || !self->pair) {
+    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->beat ||
+        !self->pend || !self->hitmemo || !self->lograte || !self->router || !self->pub ||
+        !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (beat_set_cameras(self->beat, *cams, util_mono_us()) != 0) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
     }
     /* Fail a send to a reader that has gone instead of dropping it silently (it is counted);
@@ -1782,6 +1903,7 @@ fail:
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
+    beat_destroy(&self->beat);
     pend_destroy(&self->pend);
     hitmemo_destroy(&self->hitmemo);
     lograte_destroy(&self->lograte);
@@ -1863,6 +1985,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
+    beat_destroy(&self->beat);
     log_rated_flush(self->lograte, "ingest", true);
     lograte_destroy(&self->lograte);
     pend_destroy(&self->pend);
@@ -1904,6 +2027,9 @@ void ingest_set_retention(ingest_t *self, int days)
 
 void ingest_set_cameras(ingest_t *self, cam_table_t **cams)
 {
+    /* Out of memory: the heartbeat goes on counting the cameras as they were. */
+    if (beat_set_cameras(self->beat, *cams, util_mono_us()) != 0)
+        log_error("ingest", "out of memory: the heartbeat keeps the cameras as they were");
     cam_table_destroy(&self->cams);
     self->cams = *cams;
     *cams = NULL;
