@@ -162,7 +162,6 @@ struct app {
     /* Cards (text format). */
     struct s_card *cards; /* S_CARDS */
     uint64_t card_order;
-    int next_number;
     bool tty;          /* stdout is a terminal: a status line at the bottom, redrawn */
     bool status_shown; /* the status line is on screen (to clear before printing) */
     int64_t status_at; /* when it is next redrawn */
@@ -460,7 +459,8 @@ static void s_card_print(struct app *a, const struct s_card *sc, bool seen_only)
 /*
  * A HIT for the screen: on the card of its read when there is one (another list of the same
  * car; or this HIT announced again, then marked, with the place it carries if the car has moved
- * on), else on a new card, numbered 1..99 in turn (the oldest card's number is reused). Returns
+ * on), else on a new card: a free one, or the one least lately shown, whose number (1..99) it
+ * takes. Returns
  * the card, NULL when there are no cards (out of memory at start).
  */
 static struct s_card *s_card_take(struct app *a, const struct held *hd)
@@ -499,11 +499,11 @@ static struct s_card *s_card_take(struct app *a, const struct held *hd)
         }
         c->again = c->again || hd->again;
     } else {
+        /* A card's number is its slot's: never two cards under one number. */
         c = oldest;
         memset(c, 0, sizeof *c);
         c->used = true;
-        c->number = a->next_number % S_CARDS + 1;
-        a->next_number++;
+        c->number = (int)(c - a->cards) + 1;
         c->hits[0] = *h;
         c->acks[0] = hd->ack;
         c->nhits = 1;
