@@ -56,9 +56,7 @@
 #define S_EXIT_USAGE    2 /* usage or socket error */
 #define S_EXIT_DATABASE 3 /* connection, permission, a failed query */
 
-#define S_RED_BOLD "\033[1;31m"
-#define S_YELLOW   "\033[33m"
-#define S_RESET    "\033[0m"
+#define S_RESET "\033[0m"
 
 #define S_STR_(x) #x
 #define S_STR(x)  S_STR_(x)
@@ -1682,6 +1680,8 @@ int main(int argc, char **argv)
     ret = s_run(&a);
     if (a.nheld > 0)
         s_flush_held(&a);
+    s_status_clear(&a); /* the summary below gets a row of its own */
+    fflush(stdout);
     fprintf(stderr,
             PROG ": hits=%" PRIu64 " filtered=%" PRIu64 " bad=%" PRIu64 " caught_up=%" PRIu64
                  " duplicates=%" PRIu64 " again=%" PRIu64 " sightings=%" PRIu64 "\n",
