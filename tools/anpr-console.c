@@ -184,8 +184,8 @@ static void s_usage(FILE *f)
 {
     fprintf(f,
             "usage: " PROG " --endpoint ENDPOINT [options]\n"
-            "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R] [--note TEXT]\n"
-            "           --db CONNINFO\n"
+            "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R]\n"
+            "           [--note TEXT] --db CONNINFO\n"
             "       " PROG " reasons --db CONNINFO\n"
             "\n"
             "Live view of anprd watchlist hits, one card per car, with the feed's health;\n"
