@@ -45,7 +45,7 @@ enum ackui_do ackui_key(struct ackui *u, unsigned char c, char *text, size_t cap
     text[0] = '\0';
     if (c == S_ESC && u->state != ACKUI_IDLE) {
         u->state = ACKUI_IDLE;
-        snprintf(text, cap, "\ncancelled, nothing acknowledged");
+        snprintf(text, cap, "\ncancelled, nothing acknowledged\n");
         return ACKUI_CANCEL;
     }
     switch (u->state) {
