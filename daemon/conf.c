@@ -115,6 +115,8 @@ static const struct s_key s_dispatch_keys[] = {
     S_INT_KEY(dispatch, instance, 0, 1023),
     S_INT_KEY(dispatch, reannounce_priority, 1, 9),
     S_INT_KEY(dispatch, reannounce_s, 0, 86400),
+    S_INT_KEY(dispatch, heartbeat_s, 0, 3600),
+    S_INT_KEY(dispatch, camera_silent_min, 1, 1440),
 };
 
 static const struct s_key s_database_keys[] = {
@@ -1094,6 +1096,8 @@ static struct conf *s_defaults(const char *name)
     conf->spool.max_mb = 1024;
     conf->dispatch.reannounce_priority = 2;
     conf->dispatch.reannounce_s = 120;
+    conf->dispatch.heartbeat_s = 2;
+    conf->dispatch.camera_silent_min = 10;
     conf->backbone.port = 7443;
     conf->backbone.max_mb = 1024;
     return conf;

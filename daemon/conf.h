@@ -35,6 +35,8 @@ struct conf {
         int instance; /* 0..1023, part of every HIT id: instances sharing a database differ */
         int reannounce_priority; /* HITs of this priority or more urgent are announced again */
         int reannounce_s;        /* ... every this many seconds until acknowledged (0: never) */
+        int heartbeat_s;         /* a HEARTBEAT on the feed every this many seconds (0: none) */
+        int camera_silent_min;   /* a camera with no frame for this long is silent (heartbeat) */
     } dispatch;
 
     struct {

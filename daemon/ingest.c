@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "batch.h"
+#include "beat.h"
 #include "covert.h"
 #include "damage.h"
 #include "fwd.h"
@@ -26,6 +27,7 @@
 #include "sync.h"
 #include "plate.h"
 #include "rate.h"
+#include "reann.h"
 #include "proto.h"
 #include "retro.h"
 #include "rid.h"
@@ -64,25 +66,6 @@ struct s_read {
     struct wl_query q;
 };
 
-/* An urgent HIT waiting for an operator's acknowledgement (never a covert one). */
-struct s_watch {
-    uint64_t hit_id;
-    uint64_t spool_pos;       /* read spool on: where its read's group ends in the spool, else 0 */
-    int64_t first_us, due_us; /* monotonic: published, next announcement */
-    uint8_t priority;
-    uint8_t tlen;
-    char topic[48];
-    uint8_t *frame;
-    size_t len;
-};
-
-#define INGEST_WATCH_MAX    10000 /* urgent HITs watched for an acknowledgement at most */
-#define INGEST_WATCH_AGE_US (24LL * 3600 * 1000000) /* announced again for a day at most */
-#define INGEST_ASK_MAX      1000                    /* HITs in one question to the sync thread */
-#define INGEST_ASK_EVERY_US 1000000                 /* a question a second at most */
-#define INGEST_ASK_WAIT_US  5000000  /* an answer is waited for this long at most: then unknown */
-#define INGEST_ASK_LOST_US  60000000 /* an answer this late is taken as lost: ask again */
-
 struct ingest {
     void *router;     /* readers (DEALER) connect here */
     void *pub;        /* dispatch subscribers */
@@ -112,7 +95,10 @@ struct ingest {
     uint64_t merged;    /* resends of a pending read, answered by its first copy's ACK */
     pend_t *pend;       /* identities of the reads taken and not yet durable: a resend of one takes
                            no second slot of max_pending (pend.h) */
-    supp_t *supp;       /* recent alerts, for repeat-hit suppression */
+    supp_t *supp;       /* recent alerts, for repeat-hit suppression, and where each car was
+                           seen last (sightings, PROTOCOL.md 5.8) */
+    beat_t *beat;       /* the cameras' last frames, for the feed's heartbeat */
+    int64_t next_beat_us;   /* monotonic: when the next heartbeat is due */
     int64_t next_expire_us; /* when supp is next purged */
     struct stats stats;
     int64_t next_stats_us; /* monotonic deadlines */
@@ -140,17 +126,9 @@ struct ingest {
     struct retro_post *posts_waiting; /* post-match HITs the backbone's full spool refused */
     size_t nposts_waiting;
     struct hitid hitid; /* HIT ids, shared with the sync thread (post-matches) */
-    /* Urgent HITs published and not known to be acknowledged: announced again until they are
-     * (dispatch.reannounce_*). The sync thread says which were acknowledged. */
-    struct s_watch *watch;
-    size_t nwatch, watch_cap;
-    uint64_t asked[INGEST_ASK_MAX]; /* the question out to the sync thread (sorted); none if 0 */
-    size_t nasked;
-    uint64_t ask_serial;     /* the last question's number: a late answer is told apart */
-    int64_t ask_deadline_us; /* not answered by then: unknown */
-    int64_t ask_sent_us;     /* when the last question went; 0 once it is answered */
-    int64_t next_watch_us;
-    bool ack_unknown; /* the last outcome was unknown (said once in the log) */
+    /* Urgent HITs published and not known to be acknowledged, announced again until they are
+     * (reann.h, dispatch.reannounce_*); the sync thread says which were acknowledged. */
+    reann_t *reann;
     /* The Prometheus endpoint (borrowed; NULL = off), the counters only it shows, and the
      * reader connections seen lately. */
     metrics_t *metrics;
@@ -604,6 +582,38 @@ static void s_spool_flush(ingest_t *self, bool force)
     batch_reset(b);
 }
 
+/* --- re-announcement (reann.h) ------------------------------------------------------------- */
+
+/* Announce a watched HIT again. Counted as a re-announcement, not as a HIT: stats.hits counts
+ * HITs produced. */
+static void s_reann_send(void *ctx, uint64_t hit_id, const char *topic, size_t tlen,
+                         const uint8_t *frame, size_t len)
+{
+    ingest_t *self = ctx;
+
+    if (zmq_send(self->pub, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)tlen ||
+        zmq_send(self->pub, frame, len, ZMQ_DONTWAIT) != (int)len)
+        S_LOG(self, LOG_LEVEL_WARN, "HIT %" PRIu64 " not announced again: %s", hit_id,
+              zmq_strerror(zmq_errno()));
+    self->stats.hits_reannounced++;
+}
+
+static int s_reann_ask(void *ctx, const uint64_t *ids, size_t n, uint64_t serial,
+                       int64_t deadline_us)
+{
+    ingest_t *self = ctx;
+
+    return sync_ask_acked(self->sync_pair, ids, n, serial, deadline_us);
+}
+
+/* How far the writer has stored the read spool; without one, everything is as far as it goes. */
+static uint64_t s_reann_stored(void *ctx)
+{
+    ingest_t *self = ctx;
+
+    return self->spool ? spool_checkpointed(self->spool) : UINT64_MAX;
+}
+
 /* --- reads ---------------------------------------------------------------------------------- */
 
 /* Send an encoded HIT under topic (match_topic): a covert list's goes to its own feed, topic
@@ -641,8 +651,6 @@ static int s_encode_hit(ingest_t *self, const struct proto_hit *hit, int tlen, u
     return -1;
 }
 
-static void s_watch_urgent(ingest_t *self, const struct batch_pub *p, uint64_t spool_pos);
-
 /* A post-match HIT, stored by the sync thread already: published, and announced again while
  * unacknowledged if it is urgent, as a live one. */
 static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *topic, int tlen,
@@ -655,14 +663,8 @@ static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *t
         return;
     s_send_hit(self, topic, (size_t)tlen, covert, frame, len);
     metrics_count_hit(&self->msnap, hit->list_id, covert, hit->match);
-    struct batch_pub pub = {.topic = topic,
-                            .tlen = (size_t)tlen,
-                            .covert = covert,
-                            .priority = hit->priority,
-                            .hit_id = hit->hit_id,
-                            .frame = frame,
-                            .len = len};
-    s_watch_urgent(self, &pub, 0);
+    reann_add(self->reann, hit->hit_id, hit->priority, covert, topic, (size_t)tlen, frame, len, 0,
+              util_mono_us());
 }
 
 /* A live HIT, published once its batch is durable (the spool, or the database): a HIT a
@@ -696,58 +698,59 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
 }
 
 /*
- * Keep an urgent HIT to announce again until it is acknowledged; the oldest goes when full. A
- * covert HIT is not kept: anpr.acknowledge_hit refuses covert HITs (their recipients have no
- * way to acknowledge yet), so nothing would stop it for a day; nor would it have gone anywhere
- * without a covert_endpoint. Every other HIT went to the dispatch feed, which is always there.
+ * A sighting of HIT `of` (PROTOCOL.md 5.8): the car of its entry seen again, at another camera,
+ * in read r. The HIT frame of r under the id of the HIT it follows, topic "seen/<category>",
+ * published once r is durable like a HIT. Never for a covert list (no topic for it).
  */
-static void s_watch_add(ingest_t *self, const struct batch_pub *p, uint64_t spool_pos)
+static void s_queue_sighting(ingest_t *self, const struct proto_read *r, const struct wl_match *m,
+                             uint64_t of)
 {
-    int64_t now = util_mono_us();
+    struct proto_hit hit;
+    uint8_t frame[PROTO_MAX_FRAME];
+    char topic[16 + PROTO_CATEGORY_MAX];
+    int tlen = snprintf(topic, sizeof topic, PROTO_TOPIC_SEEN "%s", m->entry->list->category);
+    size_t len;
 
-    if (p->covert)
+    if (m->entry->list->opts.covert || tlen < 0 || (size_t)tlen >= sizeof topic)
         return;
-    if (self->nwatch == INGEST_WATCH_MAX) {
-        S_LOG(self, LOG_LEVEL_WARN,
-              "more than %d urgent HITs unacknowledged; HIT %" PRIu64
-              " is no longer announced again",
-              INGEST_WATCH_MAX, self->watch[0].hit_id);
-        free(self->watch[0].frame);
-        memmove(self->watch, self->watch + 1, --self->nwatch * sizeof *self->watch);
-    }
-    if (self->nwatch == self->watch_cap) {
-        size_t cap = self->watch_cap ? self->watch_cap * 2 : 64;
-        struct s_watch *w = realloc(self->watch, cap * sizeof *w);
-        if (!w)
-            return;
-        self->watch = w;
-        self->watch_cap = cap;
-    }
-    struct s_watch *w = &self->watch[self->nwatch];
-    if (p->tlen >= sizeof w->topic || !(w->frame = malloc(p->len)))
+    match_hit(r, m, false, &hit);
+    hit.hit_id = of;
+    if (s_encode_hit(self, &hit, tlen, frame, &len) != 0)
         return;
-    memcpy(w->frame, p->frame, p->len);
-    memcpy(w->topic, p->topic, p->tlen);
-    w->tlen = (uint8_t)p->tlen;
-    w->len = p->len;
-    w->priority = p->priority;
-    w->hit_id = p->hit_id;
-    w->spool_pos = spool_pos;
-    w->first_us = now;
-    w->due_us = now + (int64_t)self->conf->dispatch.reannounce_s * 1000000;
-    self->nwatch++;
+    struct batch_pub pub = {.topic = topic,
+                            .tlen = (size_t)tlen,
+                            .priority = m->entry->list->priority,
+                            .hit_id = of,
+                            .read = (uint32_t)(self->cur->nreads - 1),
+                            .list_id = m->entry->list->id,
+                            .kind = m->kind,
+                            .frame = frame,
+                            .len = len};
+    if (batch_pub_add(self->cur, &pub) != 0)
+        S_LOG(self, LOG_LEVEL_ERROR, "out of memory: a sighting of HIT %" PRIu64 " not published",
+              of);
 }
 
-/* Watch a HIT just published if it is urgent enough to be announced again; spool_pos: where
- * its read's group ends in the read spool (0 without the spool, or when it is stored). */
-static void s_watch_urgent(ingest_t *self, const struct batch_pub *p, uint64_t spool_pos)
+/* Whether a queued publication is a sighting (s_queue_sighting), not a HIT. */
+static bool s_is_sighting(const struct batch_pub *p)
 {
-    if (self->conf->dispatch.reannounce_s > 0 &&
-        p->priority <= self->conf->dispatch.reannounce_priority)
-        s_watch_add(self, p, spool_pos);
+    size_t n = sizeof PROTO_TOPIC_SEEN - 1;
+
+    return p->tlen > n && memcmp(p->topic, PROTO_TOPIC_SEEN, n) == 0;
 }
 
-/* Publish the HITs of a batch that is durable now (spool_pos: see s_watch_urgent). */
+/* Publish a sighting that is durable now, and let a re-announcement of its HIT carry it. */
+static void s_send_sighting(ingest_t *self, const struct batch_pub *p)
+{
+    self->stats.hits_seen++;
+    if (zmq_send(self->pub, p->topic, p->tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)p->tlen ||
+        zmq_send(self->pub, p->frame, p->len, ZMQ_DONTWAIT) != (int)p->len)
+        S_LOG(self, LOG_LEVEL_WARN, "sighting of HIT %" PRIu64 " not published: %s", p->hit_id,
+              zmq_strerror(zmq_errno()));
+    reann_follow(self->reann, p->hit_id, p->frame, p->len);
+}
+
+/* Publish the HITs of a batch that is durable now (spool_pos: see reann_add). */
 static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spool_pos)
 {
     size_t off = 0;
@@ -759,222 +762,18 @@ static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spoo
         if (p.read < b->nreads &&
             (b->acks[p.read].refused[0] || b->acks[p.read].fate != BATCH_STORED))
             continue;
+        if (s_is_sighting(&p)) {
+            s_send_sighting(self, &p);
+            continue;
+        }
         s_send_hit(self, p.topic, p.tlen, p.covert, p.frame, p.len);
-        s_watch_urgent(self, &p, spool_pos);
+        reann_add(self->reann, p.hit_id, p.priority, p.covert, p.topic, p.tlen, p.frame, p.len,
+                  spool_pos, util_mono_us());
         metrics_count_hit(&self->msnap, p.list_id, p.covert, p.kind);
         if (self->metrics && p.read < b->nreads)
             metrics_hist_latency(&self->msnap.hit_latency,
                                  util_now_us() - b->acks[p.read].received_us);
     }
-}
-
-static int s_id_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Whether id is in ids[0..n) (sorted). */
-static bool s_id_in(const uint64_t *ids, size_t n, uint64_t id)
-{
-    return n > 0 && bsearch(&id, ids, n, sizeof id, s_id_cmp) != NULL;
-}
-
-/* Forget every watched HIT (re-announcement turned off); an answer on its way finds none. */
-static void s_watch_clear(ingest_t *self)
-{
-    if (self->nwatch > 0)
-        log_info("ingest", "re-announcement off: %zu unacknowledged urgent HITs no longer watched",
-                 self->nwatch);
-    for (size_t i = 0; i < self->nwatch; i++)
-        free(self->watch[i].frame);
-    self->nwatch = 0;
-    self->nasked = 0;
-}
-
-/* Announce a watched HIT again. Counted as a re-announcement, not as a HIT: stats.hits counts
- * HITs produced. */
-static void s_watch_send(ingest_t *self, const struct s_watch *w)
-{
-    if (zmq_send(self->pub, w->topic, w->tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)w->tlen ||
-        zmq_send(self->pub, w->frame, w->len, ZMQ_DONTWAIT) != (int)w->len)
-        S_LOG(self, LOG_LEVEL_WARN, "HIT %" PRIu64 " not announced again: %s", w->hit_id,
-              zmq_strerror(zmq_errno()));
-    self->stats.hits_reannounced++;
-}
-
-/* Say in the log when acknowledgements stop being known, and when they are again. */
-static void s_watch_note(ingest_t *self, bool known)
-{
-    if (!known && !self->ack_unknown)
-        log_warn("ingest", "acknowledgements cannot be read (database away or slow); urgent HITs "
-                           "are announced again until they can");
-    else if (known && self->ack_unknown)
-        log_info("ingest", "acknowledgements can be read again");
-    self->ack_unknown = !known;
-}
-
-/*
- * The outcome of the question out: an acknowledged HIT is done; one not acknowledged, or whose
- * acknowledgement could not be learnt (known false), is announced again (the same frame, the
- * same hit_id: a subscriber knows it by its id), the safe side for a dispatch room. HITs not in
- * the question wait for their own. acked is sorted.
- */
-static void s_watch_settle(ingest_t *self, const uint64_t *acked, size_t nacked, bool known)
-{
-    int64_t now = util_mono_us();
-    int64_t every = (int64_t)self->conf->dispatch.reannounce_s * 1000000;
-    size_t k = 0;
-
-    s_watch_note(self, known);
-    for (size_t i = 0; i < self->nwatch; i++) {
-        struct s_watch *w = &self->watch[i];
-        bool asked = s_id_in(self->asked, self->nasked, w->hit_id);
-        if ((asked && known && s_id_in(acked, nacked, w->hit_id)) ||
-            now - w->first_us > INGEST_WATCH_AGE_US) {
-            free(w->frame);
-            continue;
-        }
-        if (asked && w->due_us <= now) {
-            s_watch_send(self, w);
-            /* On the beat, unless the answer came later than a whole period. */
-            w->due_us = w->due_us + every > now ? w->due_us + every : now + every;
-        }
-        self->watch[k++] = *w;
-    }
-    self->nwatch = k;
-    self->nasked = 0;
-}
-
-static int s_due_cmp(const void *a, const void *b)
-{
-    const struct s_watch *x = *(const struct s_watch *const *)a;
-    const struct s_watch *y = *(const struct s_watch *const *)b;
-
-    return x->due_us < y->due_us ? -1 : x->due_us > y->due_us;
-}
-
-/* The question: the HITs that are due, the longest due first, INGEST_ASK_MAX at most (the
- * others come first next time: each one asked about is announced again or done, so its next
- * due time is later), into self->asked, sorted by id. */
-static void s_watch_pick(ingest_t *self, int64_t now)
-{
-    size_t ndue = 0;
-
-    self->nasked = 0;
-    for (size_t i = 0; i < self->nwatch; i++)
-        ndue += self->watch[i].due_us <= now;
-    const struct s_watch **due = ndue > INGEST_ASK_MAX ? malloc(ndue * sizeof *due) : NULL;
-    if (due) {
-        size_t n = 0;
-        for (size_t i = 0; i < self->nwatch; i++)
-            if (self->watch[i].due_us <= now)
-                due[n++] = &self->watch[i];
-        qsort(due, n, sizeof *due, s_due_cmp);
-        for (size_t i = 0; i < INGEST_ASK_MAX; i++)
-            self->asked[self->nasked++] = due[i]->hit_id;
-        free(due);
-    } else {
-        /* All of them, or (out of memory) the first ones. */
-        for (size_t i = 0; i < self->nwatch && self->nasked < INGEST_ASK_MAX; i++)
-            if (self->watch[i].due_us <= now)
-                self->asked[self->nasked++] = self->watch[i].hit_id;
-    }
-    qsort(self->asked, self->nasked, sizeof *self->asked, s_id_cmp);
-}
-
-/*
- * Now and then: ask the sync thread which of the urgent HITs that are due were acknowledged.
- * An answer not back within a few seconds (the sync thread reconnecting, or busy with a long
- * load) counts as unknown, so ingest never waits on the database to announce.
- */
-static void s_watch_tick(ingest_t *self)
-{
-    int64_t now = util_mono_us();
-
-    if (self->nasked > 0 && now >= self->ask_deadline_us)
-        s_watch_settle(self, NULL, 0, false);
-    if (self->nasked > 0 || now < self->next_watch_us || self->nwatch == 0)
-        return;
-    if (self->conf->dispatch.reannounce_s <= 0) {
-        s_watch_clear(self);
-        return;
-    }
-    self->next_watch_us = now + INGEST_ASK_EVERY_US;
-    s_watch_pick(self, now);
-    if (self->nasked == 0)
-        return;
-    /* The sync thread still holds the last question (stuck in a query): unknown, without
-     * queueing more questions behind it, unless its answer must have been lost. */
-    if (self->ask_sent_us != 0 && now - self->ask_sent_us < INGEST_ASK_LOST_US) {
-        s_watch_settle(self, NULL, 0, false);
-        return;
-    }
-    /* Half a period at most: a later answer would make the announcement miss its beat. */
-    int64_t wait = (int64_t)self->conf->dispatch.reannounce_s * 500000;
-    self->ask_deadline_us = now + (wait < INGEST_ASK_WAIT_US ? wait : INGEST_ASK_WAIT_US);
-    if (sync_ask_acked(self->sync_pair, self->asked, self->nasked, ++self->ask_serial,
-                       self->ask_deadline_us) != 0) {
-        s_watch_settle(self, NULL, 0, false); /* not asked: unknown */
-        return;
-    }
-    self->ask_sent_us = now;
-}
-
-/*
- * HITs the database has no row of (nor an alias): their read was refused for its data, or the
- * HIT's id clashed. No operator can acknowledge them, so they are let go, once the writer is
- * known to be past them (with the read spool, a HIT may simply not be stored yet).
- */
-static void s_watch_missing(ingest_t *self, uint64_t *missing, size_t nmissing)
-{
-    uint64_t stored = self->spool ? spool_checkpointed(self->spool) : 0;
-    size_t k = 0;
-
-    if (nmissing == 0)
-        return;
-    qsort(missing, nmissing, sizeof *missing, s_id_cmp);
-    for (size_t i = 0; i < self->nwatch; i++) {
-        struct s_watch *w = &self->watch[i];
-        bool gone =
-            s_id_in(missing, nmissing, w->hit_id) && (!self->spool || w->spool_pos <= stored);
-        if (!gone) {
-            self->watch[k++] = *w;
-            continue;
-        }
-        S_LOG(self, LOG_LEVEL_WARN,
-              "HIT %" PRIu64 " was not stored (its read was refused); it is no "
-              "longer announced again",
-              w->hit_id);
-        free(w->frame);
-    }
-    self->nwatch = k;
-}
-
-/* An answer from the sync thread. One to a question given up on (announced again meanwhile)
- * still tells which HITs are done. */
-static void s_watch_answer(ingest_t *self, struct sync_update *u)
-{
-    if (u->serial == self->ask_serial)
-        self->ask_sent_us = 0; /* the thread has no question of ours left */
-    s_watch_missing(self, u->missing, u->nmissing);
-    if (u->nacked > 0)
-        qsort(u->acked, u->nacked, sizeof *u->acked, s_id_cmp);
-    if (self->nasked > 0 && u->serial == self->ask_serial) {
-        s_watch_settle(self, u->acked, u->nacked, u->answered);
-        return;
-    }
-    if (!u->answered || u->nacked == 0)
-        return;
-    size_t k = 0;
-    for (size_t i = 0; i < self->nwatch; i++) {
-        if (s_id_in(u->acked, u->nacked, self->watch[i].hit_id))
-            free(self->watch[i].frame);
-        else
-            self->watch[k++] = self->watch[i];
-    }
-    self->nwatch = k;
 }
 
 /* Queue the post-match HITs waiting for the backbone's spool, in order, while it takes them. */
@@ -1015,7 +814,8 @@ static void s_take_update(ingest_t *self)
     if (zmq_recv(self->sync_pair, &u, sizeof u, ZMQ_DONTWAIT) != (int)sizeof u || !u)
         return;
     if (u->is_answer) {
-        s_watch_answer(self, u);
+        reann_answer(self->reann, u->serial, u->acked, u->nacked, u->missing, u->nmissing,
+                     u->answered, util_mono_us());
         free(u->acked);
         free(u->missing);
         free(u);
@@ -1079,10 +879,11 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
                       "camera %s is not registered or not enabled", r->camera);
         return false;
     }
+    int64_t mono = util_mono_us();
+    beat_seen(self->beat, sr->cam, mono);
     /* One connection gets its share, not the whole ingest: over its rate, a read waits in
      * its reader (resent later), like any overload. */
-    if (!rate_take(self->rate, id, id_len, util_mono_us(),
-                   (uint32_t)self->conf->ingest.peer_rate_per_s,
+    if (!rate_take(self->rate, id, id_len, mono, (uint32_t)self->conf->ingest.peer_rate_per_s,
                    (uint32_t)self->conf->ingest.peer_burst)) {
         s_reject_read(self, id, id_len, r, PROTO_E_OVERLOAD,
                       "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
@@ -1231,13 +1032,23 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     for (size_t i = 0; i < nhits; i++) {
         const struct wl_entry *e = hits[i].entry;
         const char *key = e->pattern ? readings[hits[i].reading] : e->plate;
+        /* Follow the car (PROTOCOL.md 5.8): a repeat held back, or an alert after the window,
+         * at another camera than the last sighting tells dispatch where it went, as a sighting
+         * of the HIT before it. */
         if (suppressed[i]) {
             self->stats.hits_suppressed++;
+            uint64_t of = supp_seen(self->supp, e->id, key ? key : plate, cam, r->time_us,
+                                    e->list->opts.realert_camera);
+            if (of != 0)
+                s_queue_sighting(self, r, &hits[i], of);
             continue;
         }
-        supp_note(self->supp, e->id, key ? key : plate, cam, r->time_us, now,
-                  e->list->opts.suppress_s, e->list->opts.realert_camera);
+        uint64_t before =
+            supp_note(self->supp, e->id, key ? key : plate, cam, r->time_us, now,
+                      e->list->opts.suppress_s, e->list->opts.realert_camera, hit_ids[i]);
         s_queue_hit(self, r, &hits[i], hit_ids[i]);
+        if (before != 0)
+            s_queue_sighting(self, r, &hits[i], before);
     }
     /* A full batch waits in line, so batch_size bounds every COPY; in spool mode a full group
      * is committed at once, so batch_size bounds every group too. */
@@ -1446,10 +1257,32 @@ static void s_metrics_publish(ingest_t *self, int64_t now)
     metrics_publish(self->metrics, m, now);
 }
 
+/* The feed's heartbeat, when due (PROTOCOL.md 5.7): on the PUB socket, never blocking. */
+static void s_heartbeat(ingest_t *self, int64_t now)
+{
+    const struct conf *c = self->conf;
+    uint8_t frame[PROTO_MAX_FRAME];
+    static const char topic[] = PROTO_TOPIC_HEARTBEAT;
+
+    if (c->dispatch.heartbeat_s <= 0 || now < self->next_beat_us)
+        return;
+    self->next_beat_us = now + (int64_t)c->dispatch.heartbeat_s * 1000000;
+    size_t len = beat_frame(self->beat, util_now_us(), now, (uint16_t)c->dispatch.instance,
+                            (uint32_t)c->dispatch.heartbeat_s * 1000,
+                            (uint32_t)c->dispatch.camera_silent_min * 60, frame, sizeof frame);
+    if (len == 0 ||
+        zmq_send(self->pub, topic, sizeof topic - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) !=
+            (int)sizeof topic - 1 ||
+        zmq_send(self->pub, frame, len, ZMQ_DONTWAIT) != (int)len)
+        S_LOG(self, LOG_LEVEL_WARN, "heartbeat not published: %s",
+              len ? zmq_strerror(zmq_errno()) : "does not encode");
+}
+
 static void s_periodic(ingest_t *self)
 {
     int64_t now = util_mono_us();
 
+    s_heartbeat(self, now);
     if (self->metrics && metrics_due(self->metrics, now))
         s_metrics_publish(self, now);
 
@@ -1461,7 +1294,7 @@ static void s_periodic(ingest_t *self)
         s_zap_log_stats(self);
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
     }
-    s_watch_tick(self);
+    reann_tick(self->reann, now);
     log_rated_flush(self->lograte, "ingest", false);
     if (self->nposts_waiting > 0)
         s_fwd_posts(self);
@@ -1715,18 +1548,30 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->rid = rid_new(INGEST_RID_GENERATION);
     self->rate = rate_new(4096);
     self->supp = supp_new();
+    self->beat = beat_new();
     self->pend = pend_new();
     self->hitmemo = hitmemo_new(INGEST_HITMEMO_SLOTS);
     self->lograte = lograte_new((int64_t)conf->log.reject_log_interval_s * 1000000);
+    self->reann = reann_new(
+        &(struct reann_io){
+            .ctx = self, .send = s_reann_send, .ask = s_reann_ask, .stored = s_reann_stored},
+        self->lograte);
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->pend ||
-        !self->hitmemo || !self->lograte || !self->router || !self->pub || !self->pair) {
+    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->beat ||
+        !self->reann || !self->pend || !self->hitmemo || !self->lograte || !self->router ||
+        !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
+    if (beat_set_cameras(self->beat, *cams, util_mono_us()) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    reann_set(self->reann, conf->dispatch.reannounce_s, conf->dispatch.reannounce_priority,
+              util_mono_us());
     /* Fail a send to a reader that has gone instead of dropping it silently (it is counted);
      * refuse giant messages before they are read into memory. */
     zmq_setsockopt(self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
@@ -1810,6 +1655,8 @@ fail:
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
+    beat_destroy(&self->beat);
+    reann_destroy(&self->reann);
     pend_destroy(&self->pend);
     hitmemo_destroy(&self->hitmemo);
     lograte_destroy(&self->lograte);
@@ -1869,9 +1716,6 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     s_zap_log_stats(self);
     fwd_destroy(&self->fwd);
     spool_destroy(&self->spool);
-    for (size_t i = 0; i < self->nwatch; i++)
-        free(self->watch[i].frame);
-    free(self->watch);
     if (self->nposts_waiting > 0)
         log_warn("ingest", "%zu post-match HITs not forwarded to the backbone (its spool full)",
                  self->nposts_waiting);
@@ -1891,6 +1735,8 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
+    beat_destroy(&self->beat);
+    reann_destroy(&self->reann);
     log_rated_flush(self->lograte, "ingest", true);
     lograte_destroy(&self->lograte);
     pend_destroy(&self->pend);
@@ -1902,27 +1748,9 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
 
 void ingest_set_conf(ingest_t *self, const struct conf *conf)
 {
-    int64_t latest = util_mono_us() + (int64_t)conf->dispatch.reannounce_s * 1000000;
-    size_t k = 0;
-
     self->conf = conf;
-    /* Re-announcement turned off: nothing is announced again, not even once more. */
-    if (conf->dispatch.reannounce_s <= 0) {
-        s_watch_clear(self);
-        return;
-    }
-    /* A HIT no longer urgent enough is let go; none waits longer than the new period. */
-    for (size_t i = 0; i < self->nwatch; i++) {
-        struct s_watch *w = &self->watch[i];
-        if (w->priority > conf->dispatch.reannounce_priority) {
-            free(w->frame);
-            continue;
-        }
-        if (w->due_us > latest)
-            w->due_us = latest;
-        self->watch[k++] = *w;
-    }
-    self->nwatch = k;
+    reann_set(self->reann, conf->dispatch.reannounce_s, conf->dispatch.reannounce_priority,
+              util_mono_us());
 }
 
 void ingest_set_retention(ingest_t *self, int days)
@@ -1932,6 +1760,9 @@ void ingest_set_retention(ingest_t *self, int days)
 
 void ingest_set_cameras(ingest_t *self, cam_table_t **cams)
 {
+    /* Out of memory: the heartbeat goes on counting the cameras as they were. */
+    if (beat_set_cameras(self->beat, *cams, util_mono_us()) != 0)
+        log_error("ingest", "out of memory: the heartbeat keeps the cameras as they were");
     cam_table_destroy(&self->cams);
     self->cams = *cams;
     *cams = NULL;

@@ -32,14 +32,14 @@ void stats_log(const struct stats *s)
     log_info("stats",
              "frames=%" PRIu64 " accepted=%" PRIu64 " stored=%" PRIu64 " duplicate=%" PRIu64
              " acked=%" PRIu64 " pending=%" PRIu64 " hits=%" PRIu64 " post_match=%" PRIu64
-             " reannounced=%" PRIu64 " suppressed=%" PRIu64 " hits_stored=%" PRIu64
+             " reannounced=%" PRIu64 " suppressed=%" PRIu64 " seen=%" PRIu64 " hits_stored=%" PRIu64
              " batches=%" PRIu64 " slow_batches=%" PRIu64 " db_errors=%" PRIu64
              " reconnects=%" PRIu64 " watchlist=%" PRIu64 " watchlist_version=%" PRId64
              " rejected=%" PRIu64 "%s",
              s->frames, s->reads_accepted, s->reads_stored, s->reads_duplicate, s->reads_acked,
              s->pending, s->hits, s->hits_post, s->hits_reannounced, s->hits_suppressed,
-             s->hits_stored, s->batches, s->batches_slow, s->db_errors, s->db_reconnects,
-             s->watchlist_entries, s->watchlist_version, stats_rejected(s), rej);
+             s->hits_seen, s->hits_stored, s->batches, s->batches_slow, s->db_errors,
+             s->db_reconnects, s->watchlist_entries, s->watchlist_version, stats_rejected(s), rej);
     if (s->reads_spooled || s->spool_depth || s->spool_full || s->spool_errors || s->spool_lost)
         log_info("stats",
                  "spool: spooled=%" PRIu64 " depth=%" PRIu64 " depth_bytes=%" PRIu64

@@ -20,16 +20,17 @@ struct stats {
     uint64_t rejects[PROTO_REASON_COUNT]; /* refused frames, per reason */
     uint64_t hits;                        /* HITs produced and published */
     uint64_t hits_suppressed;             /* repeat HITs stored but not alerted */
-    uint64_t hits_stored;                 /* rows committed to hits */
-    uint64_t batches;                     /* transactions committed */
-    uint64_t batches_slow;                /* batches that took the de-duplicating path */
-    uint64_t db_errors;                   /* failed database round trips */
-    uint64_t db_reconnects;               /* successful reconnects after a failure */
-    uint64_t pending;                     /* accepted, not yet committed (gauge) */
-    uint64_t watchlist_entries;           /* entries in the snapshot in use (gauge) */
-    uint64_t hits_post;                   /* post-match HITs published (retro-match) */
-    uint64_t hits_reannounced;            /* urgent unacknowledged HITs announced again */
-    int64_t watchlist_version;            /* newest change that snapshot includes (gauge) */
+    uint64_t hits_seen;         /* sightings published: a listed car seen at another camera */
+    uint64_t hits_stored;       /* rows committed to hits */
+    uint64_t batches;           /* transactions committed */
+    uint64_t batches_slow;      /* batches that took the de-duplicating path */
+    uint64_t db_errors;         /* failed database round trips */
+    uint64_t db_reconnects;     /* successful reconnects after a failure */
+    uint64_t pending;           /* accepted, not yet committed (gauge) */
+    uint64_t watchlist_entries; /* entries in the snapshot in use (gauge) */
+    uint64_t hits_post;         /* post-match HITs published (retro-match) */
+    uint64_t hits_reannounced;  /* urgent unacknowledged HITs announced again */
+    int64_t watchlist_version;  /* newest change that snapshot includes (gauge) */
     /* Spool mode. */
     uint64_t reads_spooled;     /* reads made durable in the spool (and acknowledged) */
     uint64_t reads_refused;     /* spooled reads the database refused for their data */

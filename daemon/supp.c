@@ -10,7 +10,10 @@ struct supp_slot {
     uint64_t entry_id;
     int64_t alerted_us; /* read time of the last alert */
     int64_t noted_us;   /* wall clock when it was noted: what expiry goes by */
+    int64_t seen_us;    /* read time of the latest sighting (the alert or a repeat) */
+    uint64_t hit_id;    /* the alert's HIT, which later sightings name */
     int32_t camera_id;  /* the camera, for lists that re-alert per camera; else -1 */
+    int32_t seen_cam;   /* the camera of the latest sighting */
     char plate[PLATE_MAX + 1];
     bool used;
 };
@@ -103,29 +106,53 @@ bool supp_peek(const supp_t *self, uint64_t entry_id, const char *plate, int32_t
     return (since < 0 ? -since : since) < (int64_t)window_s * 1000000;
 }
 
-void supp_note(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
-               int64_t time_us, int64_t now_us, uint32_t window_s, bool realert_camera)
+uint64_t supp_note(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
+                   int64_t time_us, int64_t now_us, uint32_t window_s, bool realert_camera,
+                   uint64_t hit_id)
 {
     struct supp_slot *s;
+    uint64_t before = 0;
 
     if (window_s == 0)
-        return;
+        return 0;
     if ((self->count + 1) * 2 > self->mask + 1 &&
         s_rehash(self, (self->mask + 1) * 2, INT64_MIN) != 0)
-        return;
-    camera_id = realert_camera ? camera_id : -1;
-    s = &self->slots[s_find(self, entry_id, plate, camera_id)];
+        return 0;
+    s = &self->slots[s_find(self, entry_id, plate, realert_camera ? camera_id : -1)];
     if (!s->used) {
         s->used = true;
         s->entry_id = entry_id;
-        s->camera_id = camera_id;
+        s->camera_id = realert_camera ? camera_id : -1;
         snprintf(s->plate, sizeof s->plate, "%s", plate);
         s->alerted_us = time_us;
+        s->seen_us = INT64_MIN;
         self->count++;
     } else if (time_us > s->alerted_us) {
         s->alerted_us = time_us;
     }
+    /* The latest sighting is the newest read: a late read of a backlog does not move it. */
+    if (time_us >= s->seen_us) {
+        if (s->seen_us != INT64_MIN && s->seen_cam != camera_id)
+            before = s->hit_id;
+        s->hit_id = hit_id;
+        s->seen_cam = camera_id;
+        s->seen_us = time_us;
+    }
     s->noted_us = now_us;
+    return before;
+}
+
+uint64_t supp_seen(supp_t *self, uint64_t entry_id, const char *plate, int32_t camera_id,
+                   int64_t time_us, bool realert_camera)
+{
+    struct supp_slot *s =
+        &self->slots[s_find(self, entry_id, plate, realert_camera ? camera_id : -1)];
+
+    if (!s->used || time_us < s->seen_us || s->seen_cam == camera_id)
+        return 0;
+    s->seen_cam = camera_id;
+    s->seen_us = time_us;
+    return s->hit_id;
 }
 
 void supp_expire(supp_t *self, int64_t now_us, uint32_t max_window_s)

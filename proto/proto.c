@@ -78,6 +78,8 @@ static const char *s_type_name(uint8_t type)
         return "REJECT";
     case PROTO_HIT:
         return "HIT";
+    case PROTO_HEARTBEAT:
+        return "HEARTBEAT";
     default:
         return "unknown";
     }
@@ -584,10 +586,10 @@ static int s_open(const uint8_t *buf, size_t len, uint8_t want, struct s_rd *rd,
     if (type != want)
         return s_fail(err, PROTO_E_TYPE, "header: type %u (%s) where %s was expected",
                       (unsigned)type, s_type_name(type), s_type_name(want));
-    /* Version 2 changed READ, ACK and REJECT; a HIT is version 1 only. */
-    if (type == PROTO_HIT && buf[2] != PROTO_VERSION)
-        return s_fail(err, PROTO_E_VERSION, "header: HIT in version %u (HIT is version %d only)",
-                      (unsigned)buf[2], PROTO_VERSION);
+    /* Version 2 changed READ, ACK and REJECT; HIT and HEARTBEAT are version 1 only. */
+    if ((type == PROTO_HIT || type == PROTO_HEARTBEAT) && buf[2] != PROTO_VERSION)
+        return s_fail(err, PROTO_E_VERSION, "header: %s in version %u (%s is version %d only)",
+                      s_type_name(type), (unsigned)buf[2], s_type_name(type), PROTO_VERSION);
     rd->version = buf[2];
     rd->p = buf + PROTO_HDR_LEN;
     rd->left = len - PROTO_HDR_LEN;
@@ -907,6 +909,62 @@ int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit, stru
     return s_close(&rd, "HIT", err);
 }
 
+/* The checks of a HEARTBEAT's fixed fields, shared by the decoder and the encoder. */
+static int s_check_heartbeat(const struct proto_heartbeat *hb, struct proto_error *err)
+{
+    if (hb->time_us <= 0)
+        return s_fail(err, PROTO_E_FIELD, "HEARTBEAT.time_us: %lld <= 0", (long long)hb->time_us);
+    if (hb->instance > PROTO_INSTANCE_MAX)
+        return s_fail(err, PROTO_E_FIELD, "HEARTBEAT.instance: %u > %d", (unsigned)hb->instance,
+                      PROTO_INSTANCE_MAX);
+    if (hb->interval_ms == 0)
+        return s_fail(err, PROTO_E_FIELD, "HEARTBEAT.interval_ms: 0");
+    if (hb->silent_after_s == 0)
+        return s_fail(err, PROTO_E_FIELD, "HEARTBEAT.silent_after_s: 0");
+    if (hb->reporting > hb->cameras)
+        return s_fail(err, PROTO_E_FIELD, "HEARTBEAT.reporting: %lu > cameras %lu",
+                      (unsigned long)hb->reporting, (unsigned long)hb->cameras);
+    if (hb->nsilent > PROTO_HB_SILENT_MAX || hb->nsilent > hb->cameras - hb->reporting)
+        return s_fail(err, PROTO_E_FIELD, "HEARTBEAT.nsilent: %u > min(%d, cameras - reporting)",
+                      (unsigned)hb->nsilent, PROTO_HB_SILENT_MAX);
+    return 0;
+}
+
+static const char *const s_silent_name[PROTO_HB_SILENT_MAX] = {
+    "silent[0]", "silent[1]", "silent[2]", "silent[3]",
+    "silent[4]", "silent[5]", "silent[6]", "silent[7]"};
+
+int proto_decode_heartbeat(const uint8_t *buf, size_t len, struct proto_heartbeat *hb,
+                           struct proto_error *err)
+{
+    struct s_rd rd = {0};
+    const uint8_t *s;
+    size_t n;
+    uint64_t t;
+
+    memset(hb, 0, sizeof *hb);
+    if (s_open(buf, len, PROTO_HEARTBEAT, &rd, err) < 0)
+        return -1;
+    if (s_get_u64(&rd, &t, "HEARTBEAT", "time_us", err) < 0 ||
+        s_get_u16(&rd, &hb->instance, "HEARTBEAT", "instance", err) < 0 ||
+        s_get_u32(&rd, &hb->interval_ms, "HEARTBEAT", "interval_ms", err) < 0 ||
+        s_get_u32(&rd, &hb->silent_after_s, "HEARTBEAT", "silent_after_s", err) < 0 ||
+        s_get_u32(&rd, &hb->cameras, "HEARTBEAT", "cameras", err) < 0 ||
+        s_get_u32(&rd, &hb->reporting, "HEARTBEAT", "reporting", err) < 0 ||
+        s_get_u8(&rd, &hb->nsilent, "HEARTBEAT", "nsilent", err) < 0)
+        return -1;
+    hb->time_us = s_to_i64(t);
+    if (s_check_heartbeat(hb, err) < 0)
+        return -1;
+    for (unsigned i = 0; i < hb->nsilent; i++) {
+        if (s_get_str8(&rd, &s, &n, "HEARTBEAT", s_silent_name[i], err) < 0 ||
+            s_check_camera(s, n, false, "HEARTBEAT", s_silent_name[i], err) < 0)
+            return -1;
+        s_copy(hb->silent[i], s, n);
+    }
+    return s_close(&rd, "HEARTBEAT", err);
+}
+
 /* ---- encoding ---- */
 
 /* A writer that stops writing, and remembers, once the buffer is full. */
@@ -1180,6 +1238,30 @@ size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap)
     s_put_str8(&w, hit->detail, ndetail);
     s_put_read(&w, &hit->read, false);
     s_put_u64(&w, hit->hit_id);
+    return s_finish(&w);
+}
+
+size_t proto_encode_heartbeat(const struct proto_heartbeat *hb, uint8_t *buf, size_t cap)
+{
+    struct s_wr w;
+    size_t ncam[PROTO_HB_SILENT_MAX];
+
+    if (!hb || s_check_heartbeat(hb, NULL) < 0)
+        return 0;
+    for (unsigned i = 0; i < hb->nsilent; i++)
+        if (!s_len(hb->silent[i], sizeof hb->silent[i], &ncam[i]) ||
+            s_check_camera(S_BYTES(hb->silent[i]), ncam[i], false, "HEARTBEAT", "silent", NULL) < 0)
+            return 0;
+    s_begin(&w, buf, cap, PROTO_VERSION, PROTO_HEARTBEAT);
+    s_put_u64(&w, (uint64_t)hb->time_us);
+    s_put_u16(&w, hb->instance);
+    s_put_u32(&w, hb->interval_ms);
+    s_put_u32(&w, hb->silent_after_s);
+    s_put_u32(&w, hb->cameras);
+    s_put_u32(&w, hb->reporting);
+    s_put_u8(&w, hb->nsilent);
+    for (unsigned i = 0; i < hb->nsilent; i++)
+        s_put_str8(&w, hb->silent[i], ncam[i]);
     return s_finish(&w);
 }
 

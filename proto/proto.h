@@ -42,12 +42,19 @@
 #define PROTO_DETAIL_MAX      63   /* how a HIT matched, for the operator */
 #define PROTO_REASON_TEXT_MAX 200  /* human-readable text in a REJECT */
 #define PROTO_ACK_MAX_RANGES  64   /* ranges in one ACK frame */
+#define PROTO_HB_SILENT_MAX   8    /* silent cameras named in one HEARTBEAT */
+#define PROTO_INSTANCE_MAX    1023 /* dispatch.instance */
+
+/* Topics of the dispatch feed besides "hit/<category>" (PROTOCOL.md 2.2). */
+#define PROTO_TOPIC_HEARTBEAT "feed/heartbeat"
+#define PROTO_TOPIC_SEEN      "seen/" /* + category: a sighting of an open HIT (HIT frame) */
 
 enum proto_type {
-    PROTO_READ = 1,   /* reader -> anprd: one plate read */
-    PROTO_ACK = 2,    /* anprd -> reader: these reads are stored */
-    PROTO_REJECT = 3, /* anprd -> reader: this frame or read was refused, and why */
-    PROTO_HIT = 4,    /* anprd -> dispatch subscribers: a read matched a watchlist entry */
+    PROTO_READ = 1,      /* reader -> anprd: one plate read */
+    PROTO_ACK = 2,       /* anprd -> reader: these reads are stored */
+    PROTO_REJECT = 3,    /* anprd -> reader: this frame or read was refused, and why */
+    PROTO_HIT = 4,       /* anprd -> dispatch subscribers: a read matched a watchlist entry */
+    PROTO_HEARTBEAT = 5, /* anprd -> dispatch subscribers: the feed is alive, the cameras */
 };
 
 enum proto_direction {
@@ -156,6 +163,21 @@ struct proto_hit {
     uint64_t hit_id; /* the HIT's id, as in anpr.hits.hit_id (see PROTOCOL.md 5.4) */
 };
 
+/*
+ * The dispatch feed's heartbeat (PROTOCOL.md 5.7): anprd is alive, what its clock says, and
+ * which of its cameras send reads. Version 1 only.
+ */
+struct proto_heartbeat {
+    int64_t time_us;         /* anprd's wall clock, UTC microseconds, > 0 */
+    uint16_t instance;       /* dispatch.instance, 0..1023 */
+    uint32_t interval_ms;    /* the next heartbeat is due within this (>= 1) */
+    uint32_t silent_after_s; /* a camera with no read for this long is silent (>= 1) */
+    uint32_t cameras;        /* cameras enabled */
+    uint32_t reporting;      /* of those, the ones with a read within silent_after_s */
+    uint8_t nsilent;         /* silent cameras named below, 0..8, <= cameras - reporting */
+    char silent[PROTO_HB_SILENT_MAX][PROTO_CAMERA_MAX + 1]; /* silent longest first */
+};
+
 /* "exact", "ocr", "candidate", "pattern"; NULL for a value that is none of them. */
 const char *proto_match_name(unsigned match);
 
@@ -201,6 +223,8 @@ int proto_decode_reject(const uint8_t *buf, size_t len, struct proto_reject *rej
                         struct proto_error *err);
 int proto_decode_hit(const uint8_t *buf, size_t len, struct proto_hit *hit,
                      struct proto_error *err);
+int proto_decode_heartbeat(const uint8_t *buf, size_t len, struct proto_heartbeat *hb,
+                           struct proto_error *err);
 
 /*
  * Encoders: write a whole frame into buf (cap bytes) and return its length, or 0 when a field
@@ -213,6 +237,7 @@ size_t proto_encode_ack(const struct proto_ack_range *ranges, size_t nranges, ui
                         size_t cap);
 size_t proto_encode_reject(const struct proto_reject *rej, uint8_t *buf, size_t cap);
 size_t proto_encode_hit(const struct proto_hit *hit, uint8_t *buf, size_t cap);
+size_t proto_encode_heartbeat(const struct proto_heartbeat *hb, uint8_t *buf, size_t cap);
 
 /* Field checks shared with tools and the daemon. */
 bool proto_camera_valid(const char *camera);

@@ -397,7 +397,21 @@ static void s_test_aliases(void)
     EXPECT(DB "ingest: &i {}\ndispatch: {<<: *i}\n",
            "t.yaml:3:9: ingest: anchors are not supported\n"
            "t.yaml:4:12: dispatch.<<: unknown key; expected one of: endpoint, "
-           "covert_endpoint, instance, reannounce_priority, reannounce_s\n");
+           "covert_endpoint, instance, reannounce_priority, reannounce_s, heartbeat_s, "
+           "camera_silent_min\n");
+    /* The feed's heartbeat: 2 s and 10 minutes by default; 0 turns it off. */
+    {
+        struct conf *c = s_ok(DB);
+        CHECK_INT(c ? c->dispatch.heartbeat_s : -1, 2);
+        CHECK_INT(c ? c->dispatch.camera_silent_min : -1, 10);
+        conf_destroy(&c);
+        c = s_ok(DB "dispatch:\n  heartbeat_s: 0\n  camera_silent_min: 1440\n");
+        CHECK_INT(c ? c->dispatch.heartbeat_s : -1, 0);
+        CHECK_INT(c ? c->dispatch.camera_silent_min : -1, 1440);
+        conf_destroy(&c);
+    }
+    EXPECT(DB "dispatch:\n  camera_silent_min: 0\n",
+           "t.yaml:4:22: dispatch.camera_silent_min: out of range: 0 (must be 1..1440)\n");
     /* The covert feed: optional, validated like any endpoint, never one of the others. */
     EXPECT(DB "dispatch:\n  covert_endpoint: \"tcp://nowhere\"\n",
            "t.yaml:4:20: dispatch.covert_endpoint: invalid endpoint 'tcp://nowhere': missing "

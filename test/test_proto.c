@@ -110,6 +110,10 @@ static const char v_hit_pattern[] = "41 4E 01 04 00 00 00 79 00 00 00 00 00 00 0
                                     "2C 80 03 90 00 00 00 00 06 63 61 6D 2D 30 31 07\n"
                                     "31 41 42 43 31 32 33 00 00 00 00 00 00 00 0F 46\n"
                                     "2C\n";
+static const char v_heartbeat[] = "41 4E 01 05 00 00 00 31 00 06 44 BD 47 9B 2C 80\n"
+                                  "00 03 00 00 07 D0 00 00 02 58 00 00 00 07 00 00\n"
+                                  "00 05 02 06 63 61 6D 2D 30 33 0E 65 34 30 2E 67\n"
+                                  "65 6E 74 2D 6B 31 32 3A 61\n";
 
 static void s_vec_read_min(struct proto_read *r)
 {
@@ -2517,9 +2521,9 @@ static void s_test_mutations(void)
  */
 static void s_test_doc(const char *path, bool required)
 {
-    const char *vecs[] = {v_read_min,       v_read_full, v_read_pos, v_ack,     v_reject,
-                          v_reject_version, v_hit,       v_hit_cand, v_hit_ocr, v_hit_pattern,
-                          v_read_v2,        v_ack_v2,    v_reject_v2};
+    const char *vecs[] = {v_read_min,       v_read_full, v_read_pos,  v_ack,      v_reject,
+                          v_reject_version, v_hit,       v_hit_cand,  v_hit_ocr,  v_hit_pattern,
+                          v_read_v2,        v_ack_v2,    v_reject_v2, v_heartbeat};
     char *doc = vec_read_doc(path);
 
     if (!doc) {
@@ -2598,6 +2602,112 @@ static void s_test_each_byte(void)
     CHECK_INT(wrong, 0);
 }
 
+/* HEARTBEAT (PROTOCOL.md 5.7, 10.14): the vector, each field's check, version 1 only. */
+static void s_vec_heartbeat(struct proto_heartbeat *hb)
+{
+    memset(hb, 0, sizeof *hb);
+    hb->time_us = 1764429601123456LL;
+    hb->instance = 3;
+    hb->interval_ms = 2000;
+    hb->silent_after_s = 600;
+    hb->cameras = 7;
+    hb->reporting = 5;
+    hb->nsilent = 2;
+    strcpy(hb->silent[0], "cam-03");
+    strcpy(hb->silent[1], "e40.gent-k12:a");
+}
+
+static void s_test_heartbeat(void)
+{
+    struct proto_heartbeat hb, out;
+    struct proto_error err;
+    uint8_t buf[PROTO_MAX_FRAME], again[PROTO_MAX_FRAME];
+    size_t n, n2;
+
+    s_vec_heartbeat(&hb);
+    n = proto_encode_heartbeat(&hb, buf, sizeof buf);
+    vec_check_hex("heartbeat", buf, n, v_heartbeat);
+    CHECK_INT(proto_decode_heartbeat(buf, n, &out, &err), 0);
+    CHECK_INT(out.time_us, hb.time_us);
+    CHECK_INT(out.instance, 3);
+    CHECK_INT(out.interval_ms, 2000);
+    CHECK_INT(out.silent_after_s, 600);
+    CHECK_INT(out.cameras, 7);
+    CHECK_INT(out.reporting, 5);
+    CHECK_INT(out.nsilent, 2);
+    CHECK_STR(out.silent[1], "e40.gent-k12:a");
+    n2 = proto_encode_heartbeat(&out, again, sizeof again);
+    CHECK(n2 == n && memcmp(buf, again, n) == 0);
+    /* Every cut short is truncated; a byte more is a length error. */
+    for (size_t cut = PROTO_HDR_LEN; cut < n; cut++) {
+        memcpy(again, buf, n);
+        again[4] = again[5] = again[6] = 0;
+        again[7] = (uint8_t)(cut - PROTO_HDR_LEN);
+        CHECK_INT(proto_decode_heartbeat(again, cut, &out, &err), -1);
+        CHECK_INT(err.reason, PROTO_E_TRUNCATED);
+    }
+    memcpy(again, buf, n);
+    again[n] = 0;
+    again[7] = (uint8_t)(n + 1 - PROTO_HDR_LEN);
+    CHECK_INT(proto_decode_heartbeat(again, n + 1, &out, &err), -1);
+    CHECK_INT(err.reason, PROTO_E_LENGTH);
+    /* Field checks, in wire order. */
+    const struct {
+        size_t at;
+        uint8_t byte;
+        const char *msg;
+    } bad[] = {
+        {8, 0x80, "HEARTBEAT.time_us: -"},                /* negative */
+        {16, 0x04, "HEARTBEAT.instance: 1027 > 1023"},    /* 0x0403 */
+        {21, 0x00, NULL},                                 /* interval 0x0700: fine */
+        {33, 0x08, "HEARTBEAT.reporting: 8 > cameras 7"}, /* reporting 8 */
+        {34, 0x03, "HEARTBEAT.nsilent: 3 > min(8, cameras - reporting)"},
+        {36, 0x20, "HEARTBEAT.silent[0]: byte 0x20 at 0 not in [A-Za-z0-9._:-]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(again, buf, n);
+        again[bad[i].at] = bad[i].byte;
+        int rc = proto_decode_heartbeat(again, n, &out, &err);
+        if (!bad[i].msg) {
+            CHECK_INT(rc, 0);
+            continue;
+        }
+        CHECK_INT(rc, -1);
+        CHECK_INT(err.reason, PROTO_E_FIELD);
+        CHECK(strncmp(err.msg, bad[i].msg, strlen(bad[i].msg)) == 0);
+    }
+    memcpy(again, buf, n);
+    memset(again + 18, 0, 4); /* interval_ms 0 */
+    CHECK_INT(proto_decode_heartbeat(again, n, &out, &err), -1);
+    CHECK_STR(err.msg, "HEARTBEAT.interval_ms: 0");
+    memcpy(again, buf, n);
+    memset(again + 22, 0, 4); /* silent_after_s 0 */
+    CHECK_INT(proto_decode_heartbeat(again, n, &out, &err), -1);
+    CHECK_STR(err.msg, "HEARTBEAT.silent_after_s: 0");
+    /* Version 2, and a HIT decoder given a heartbeat, are refused. */
+    memcpy(again, buf, n);
+    again[2] = 2;
+    CHECK_INT(proto_decode_heartbeat(again, n, &out, &err), -1);
+    CHECK_INT(err.reason, PROTO_E_VERSION);
+    CHECK_STR(err.msg, "header: HEARTBEAT in version 2 (HEARTBEAT is version 1 only)");
+    struct proto_hit hit;
+    CHECK_INT(proto_decode_hit(buf, n, &hit, &err), -1);
+    CHECK_INT(err.reason, PROTO_E_TYPE);
+    CHECK_STR(err.msg, "header: type 5 (HEARTBEAT) where HIT was expected");
+    /* The encoder refuses what the decoder would. */
+    out = hb;
+    out.nsilent = 3;
+    CHECK_INT(proto_encode_heartbeat(&out, buf, sizeof buf), 0);
+    out = hb;
+    out.time_us = 0;
+    CHECK_INT(proto_encode_heartbeat(&out, buf, sizeof buf), 0);
+    out = hb;
+    strcpy(out.silent[1], "bad cam");
+    CHECK_INT(proto_encode_heartbeat(&out, buf, sizeof buf), 0);
+    CHECK_INT(proto_encode_heartbeat(&hb, buf, 20), 0);
+    CHECK_INT(proto_encode_heartbeat(NULL, buf, sizeof buf), 0);
+}
+
 int main(int argc, char **argv)
 {
     s_test_reason_names();
@@ -2613,6 +2723,7 @@ int main(int argc, char **argv)
     s_test_ack();
     s_test_reject();
     s_test_hit();
+    s_test_heartbeat();
     s_test_encode_read_limits();
     s_test_encode_small_buffers();
     s_test_round_trips();

@@ -10,7 +10,7 @@ static bool s_hit(supp_t *s, uint64_t entry, const char *plate, int32_t cam, int
 {
     if (supp_peek(s, entry, plate, cam, t, window, realert))
         return false;
-    supp_note(s, entry, plate, cam, t, t, window, realert);
+    supp_note(s, entry, plate, cam, t, t, window, realert, (uint64_t)t);
     return true;
 }
 
@@ -58,6 +58,23 @@ int main(void)
     CHECK(!s_hit(s, 5, "3GHI789", 31, S(7030), 300, true));
     CHECK(!s_hit(s, 5, "3GHI789", 30, S(6990), 300, true)); /* a resend of an older read */
 
+    /* Following the car: a repeat held back at another camera names the alert's HIT, once per
+     * camera change; the same camera again is not news; a late read does not move it back. */
+    CHECK_INT(supp_note(s, 6, "6FOL666", 40, S(8000), S(8000), 600, false, 111), 0);
+    CHECK(supp_peek(s, 6, "6FOL666", 41, S(8010), 600, false));
+    CHECK_INT(supp_seen(s, 6, "6FOL666", 41, S(8010), false), 111);
+    CHECK_INT(supp_seen(s, 6, "6FOL666", 41, S(8020), false), 0);
+    CHECK_INT(supp_seen(s, 6, "6FOL666", 40, S(8005), false), 0); /* older than at 41 */
+    CHECK_INT(supp_seen(s, 6, "6FOL666", 42, S(8030), false), 111);
+    CHECK_INT(supp_seen(s, 6, "6FOL666", 40, S(8040), false), 111);
+    CHECK_INT(supp_seen(s, 6, "6FOL999", 41, S(8040), false), 0); /* another car */
+    /* After the window, the next alert at another camera names the alert it replaces. */
+    CHECK(!supp_peek(s, 6, "6FOL666", 43, S(8700), 600, false));
+    CHECK_INT(supp_note(s, 6, "6FOL666", 43, S(8700), S(8700), 600, false, 222), 111);
+    CHECK_INT(supp_seen(s, 6, "6FOL666", 44, S(8710), false), 222);
+    CHECK(!supp_peek(s, 6, "6FOL666", 44, S(9400), 600, false));
+    CHECK_INT(supp_note(s, 6, "6FOL666", 44, S(9400), S(9400), 600, false, 333), 0);
+
     /* Many plates: the table grows, and expiry forgets the old alerts. */
     char plate[17];
     size_t base = supp_count(s);
@@ -77,7 +94,7 @@ int main(void)
     /* Expiry goes by when an alert was noted, not by the read's time: a backlog read from a
      * day ago, noted now, is kept. */
     CHECK(s_hit(s, 8, "4OLD444", 1, S(20000), 600, false));
-    supp_note(s, 9, "5BKL555", 1, S(100), S(20000), 600, false);
+    supp_note(s, 9, "5BKL555", 1, S(100), S(20000), 600, false, 1);
     supp_expire(s, S(20100), 600);
     CHECK(supp_peek(s, 9, "5BKL555", 1, S(101), 600, false));
     /* Expire everything: the table shrinks and still works. */

@@ -1,14 +1,19 @@
 /*
  * anpr-console: the dispatch operator's live view of HITs. Subscribes to anprd's PUB socket and
- * prints one line per hit, as text for people (coloured by priority on a terminal) or as TSV for
- * scripts and tests. With --db and --since it first catches up on the HITs it missed, from
+ * shows one card per read (card.h: the HITs of one car on several lists together), most urgent
+ * first, with the feed's health (health.h: the heartbeat), or one TSV line per HIT for scripts
+ * and tests. With --db it names cameras, colours lists, and lets the operator acknowledge a card
+ * from inside (ackui.h); with --since it first catches up on the HITs it missed, from
  * anpr.dispatch_hits by hit_id (docs/DISPATCH.md); `ack` and `reasons` acknowledge a HIT as the
  * operator's database login and list the reasons a rejection may give.
  */
+#include "ackui.h"
+#include "card.h"
 #include "cli.h"
 #include "curve.h"
 #include "config.h"
 #include "db.h"
+#include "health.h"
 #include "proto.h"
 #include "util.h"
 
@@ -22,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -29,7 +36,11 @@
 #define PROG "anpr-console"
 
 #define S_CATEGORIES_MAX 32
-#define S_TOPIC_MAX      (4 + PROTO_CATEGORY_MAX)
+#define S_TOPIC_MAX      (5 + PROTO_CATEGORY_MAX) /* "seen/" + a category */
+#define S_CARDS          99 /* cards kept (and numbered 1..99 for the operator) */
+#define S_CAMERAS_MAX    4096
+#define S_LISTS_MAX      4096
+#define S_STATUS_US      1000000 /* the status line is redrawn this often */
 #define S_COVERT_ASK_US  2000000 /* covert subscriptions repeated this often */
 #define S_BATCH_US       200000  /* hits this close together are shown most urgent first */
 #define S_BATCH_MAX      1024    /* a burst larger than this is printed in several batches */
@@ -45,19 +56,54 @@
 #define S_EXIT_USAGE    2 /* usage or socket error */
 #define S_EXIT_DATABASE 3 /* connection, permission, a failed query */
 
-#define S_RED_BOLD "\033[1;31m"
-#define S_YELLOW   "\033[33m"
-#define S_RESET    "\033[0m"
+#define S_RESET "\033[0m"
 
 #define S_STR_(x) #x
 #define S_STR(x)  S_STR_(x)
 
 enum s_format { S_TEXT, S_TSV };
 
+/* The latest acknowledgement of a HIT, as the catch-up or our own ack learnt it. */
+struct ackinfo {
+    bool set;
+    char decision[16];
+    char operator[64];
+    char reason[40];
+    char note[ACKUI_NOTE_MAX + 1];
+    int64_t at_us;
+};
+
 struct held {
     struct proto_hit hit;
     uint64_t order; /* arrival, to keep the sort stable */
     bool again;     /* announced again by anprd: printed before, still not acknowledged */
+    bool caught_up; /* from the catch-up: ack is what the table said */
+    struct ackinfo ack;
+};
+
+/* A card on screen: the HITs of one read (card.h), what is known of it since. */
+struct s_card {
+    bool used;
+    int number;     /* 1..S_CARDS, what the operator types */
+    uint64_t order; /* when it was made: the oldest is reused */
+    struct proto_hit hits[CARD_LISTS_MAX];
+    size_t nhits;
+    bool again, caught_up;
+    bool has_seen;                       /* seen again since */
+    struct proto_read seen;              /* the latest sighting */
+    struct ackinfo acks[CARD_LISTS_MAX]; /* each HIT's latest acknowledgement known */
+};
+
+/* anpr.camera, fetched once (--db): the names and headings cards show. */
+struct s_cam {
+    char code[PROTO_CAMERA_MAX + 1];
+    char *name, *heading;
+};
+
+/* anpr.watchlist colours, fetched once (--db). */
+struct s_list {
+    uint32_t id;
+    char colour[8];
 };
 
 /* A hit_id printed: when (monotonic, the last time), and whether by the catch-up. */
@@ -110,16 +156,40 @@ struct app {
 
     struct seen *seen; /* hit_ids printed (open addressing) */
     size_t seen_cap, seen_n;
+
+    /* Cards (text format). */
+    struct s_card *cards; /* S_CARDS */
+    uint64_t card_order;
+    bool tty;          /* stdout is a terminal: a status line at the bottom, redrawn */
+    bool status_shown; /* the status line is on screen (to clear before printing) */
+    int64_t status_at; /* when it is next redrawn */
+    struct health health;
+    uint64_t sightings;
+
+    /* --db in text format: names, colours, the reasons, acknowledging from inside. */
+    struct s_cam *cams;
+    size_t ncams;
+    struct s_list *lists;
+    size_t nlists;
+    char **reasons;
+    size_t nreasons;
+    bool keys; /* reading the operator's keys from stdin */
+    bool raw;  /* stdin is a terminal we put in non-canonical mode */
+    struct termios saved_tio;
+    struct ackui ui;
+    const char *login; /* the database login: who acks */
 };
 
 static void s_usage(FILE *f)
 {
     fprintf(f,
             "usage: " PROG " --endpoint ENDPOINT [options]\n"
-            "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R] --db CONNINFO\n"
+            "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R]\n"
+            "           [--note TEXT] --db CONNINFO\n"
             "       " PROG " reasons --db CONNINFO\n"
             "\n"
-            "Live view of anprd watchlist hits; acknowledging them.\n"
+            "Live view of anprd watchlist hits, one card per car, with the feed's health;\n"
+            "acknowledging them.\n"
             "\n"
             "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556\n"
             "  --key FILE          our CURVE secret key (anpr-keygen NAME makes NAME.key);\n"
@@ -127,14 +197,19 @@ static void s_usage(FILE *f)
             "  --server-key K      anprd's CURVE public key: 40 Z85 characters or a file\n"
             "                      (without --key and --server-key: plain text, for an\n"
             "                      anprd run with curve.insecure_plaintext)\n"
-            "  --db CONNINFO       database, as a login in anpr_dispatch (for --since, ack,\n"
-            "                      reasons)\n"
+            "  --db CONNINFO       database, as a login in anpr_dispatch: camera names and\n"
+            "                      list colours on the cards, and (text format) the keys to\n"
+            "                      acknowledge a card from inside: a, the card's number and\n"
+            "                      Enter, a|r|n for the decision, the reason's number, a\n"
+            "                      note and Enter; also for --since, ack, reasons\n"
+            "  --no-keys           with --db, do not read keys from stdin\n"
             "  --since ID|last     first print every HIT with a hit_id above ID from\n"
             "                      anpr.dispatch_hits, then go live without repeating them;\n"
             "                      'last': the id kept in --state (nothing to catch up on\n"
             "                      when the file does not exist yet)\n"
             "  --state FILE        keep the highest hit_id printed in FILE\n"
             "  --reason R          ack: the reason (required for rejected; see 'reasons')\n"
+            "  --note TEXT         ack: a note for the record (500 bytes at most)\n"
             "  --category C        only hits of this category (repeatable; default all)\n"
             "  --covert ID         on anprd's covert feed (--endpoint): the HITs of covert list\n"
             "                      ID (repeatable), which this console's key must be cleared\n"
@@ -152,7 +227,12 @@ static void s_usage(FILE *f)
             "(reading: 0 = the plate as read, n = the read's candidate n; again: 1 = announced\n"
             "again, not acknowledged yet; the text format shows AGAIN after the priority)\n"
             "\n"
-            "exit: 0 done; 1 --timeout before --count, or ack refused; 2 usage or socket\n"
+            "The text format also shows sightings (SEEN AGAIN: the car of a card read at\n"
+            "another camera) and the feed's health: FEED LOST when nothing came from anprd\n"
+            "for three heartbeat intervals (6 s by default).\n"
+            "\n"
+            "exit: 0 done; 1 --timeout before --count, or ack refused (also when another\n"
+            "operator acknowledged the HIT first); 2 usage or socket\n"
             "error; 3 database error\n");
 }
 
@@ -195,98 +275,267 @@ static void s_print_tsv(const struct proto_hit *h, bool again)
     fflush(stdout);
 }
 
-/*
- * How the hit matched, for the text line: nothing for the usual exact match of the plate as
- * read, else one bracket, e.g. "[ocr: O read as 0 at 3]", "[candidate 2: I-ABC-123; ...]",
- * "[pattern 1AB?12*]". The head comes from the HIT's fields, so the operator sees which reading
- * matched even when the detail is empty; the detail is anprd's text for people, shown as it is
- * and never parsed (only left out when it says exactly what the head already says).
- */
-static void s_cat_how(char *line, size_t cap, size_t *len, const struct proto_hit *h)
-{
-    const struct proto_read *r = &h->read;
-    char head[160];
-    size_t hlen = 0;
-    bool colon = false;
-    const char *m = proto_match_name(h->match);
+/* ---- the screen ---- */
 
-    if (h->match == PROTO_MATCH_EXACT && h->reading == 0)
-        return;
-    if (m == NULL)
-        cli_cat(head, sizeof(head), &hlen, "match %u", (unsigned)h->match);
-    else if (h->match == PROTO_MATCH_PATTERN)
-        cli_cat(head, sizeof(head), &hlen, "pattern %s", cli_text(h->entry_plate));
-    else
-        cli_cat(head, sizeof(head), &hlen, "%s", m);
-    /* The decoder guarantees reading <= ncand; the check keeps this safe on its own. */
-    if (h->reading > 0 && h->reading <= r->ncand) {
-        cli_cat(head, sizeof(head), &hlen,
-                h->match == PROTO_MATCH_CANDIDATE ? " %u: %s" : ", candidate %u: %s",
-                (unsigned)h->reading, cli_text(r->cand[h->reading - 1].plate));
-        colon = true;
-    }
-    const char *detail = cli_text(h->detail);
-    if (detail[0] == '\0' || strcmp(detail, head) == 0)
-        cli_cat(line, cap, len, " [%s]", head);
-    else
-        cli_cat(line, cap, len, " [%s%s%s]", head, colon ? "; " : ": ", detail);
+/* Columns to lay cards out in: the terminal's, $COLUMNS, else 80. */
+static int s_width(const struct app *a)
+{
+    struct winsize ws;
+    long long v;
+    const char *cols = getenv("COLUMNS");
+
+    if (a->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    if (cols && util_parse_long(cols, 1, 10000, &v) == 0)
+        return (int)v;
+    return 80;
 }
 
-static void s_print_text(const struct app *a, const struct proto_hit *h, bool again)
+/* Clear the status line before something else is printed (a terminal only). */
+static void s_status_clear(struct app *a)
 {
-    const struct proto_read *r = &h->read;
-    char line[4096], cat[PROTO_CATEGORY_MAX + 1], clock[16];
-    size_t len = 0;
-    time_t sec = (time_t)(r->time_us / 1000000);
-    struct tm tm;
-    const char *color = NULL;
-
-    if (localtime_r(&sec, &tm) != NULL)
-        strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-    else
-        snprintf(clock, sizeof(clock), "??:??:??");
-    if (a->color)
-        color = h->priority <= 2 ? S_RED_BOLD : h->priority <= 4 ? S_YELLOW : NULL;
-
-    cli_cat(line, sizeof(line), &len, "%s.%03d  #%" PRIu64 "  P%u ", clock,
-            (int)(r->time_us / 1000 % 1000), h->hit_id, (unsigned)h->priority);
-    /* Announced again: shown before, and still nobody has acknowledged it. */
-    if (again)
-        cli_cat(line, sizeof(line), &len, "AGAIN ");
-    /* A post-match is a past sighting: the vehicle is no longer at that camera. */
-    if (h->post_match)
-        cli_cat(line, sizeof(line), &len, "POST-MATCH ");
-    /* Every text from the feed through cli_text (cli.h): a HIT cannot move the cursor, retitle
-     * the terminal, reorder the line (bidi controls) or break a TSV line. */
-    snprintf(cat, sizeof(cat), "%s", cli_text(h->category));
-    for (char *p = cat; *p != '\0'; p++) {
-        if (*p >= 'a' && *p <= 'z')
-            *p = (char)(*p - 'a' + 'A');
+    if (a->status_shown) {
+        fputs("\r\033[K", stdout);
+        a->status_shown = false;
     }
-    cli_cat(line, sizeof(line), &len, "%-8s %s", cat, cli_text(r->plate));
-    if (r->country[0] != '\0')
-        cli_cat(line, sizeof(line), &len, " (%s)", cli_text(r->country));
-    cli_cat(line, sizeof(line), &len, "  listed %s", cli_text(h->entry_plate));
-    s_cat_how(line, sizeof(line), &len, h);
-    cli_cat(line, sizeof(line), &len, "  cam %s", cli_text(r->camera));
-    if (r->lane != 0)
-        cli_cat(line, sizeof(line), &len, " lane %u", (unsigned)r->lane);
-    /* → the vehicle comes towards the camera, ← it drives away. */
-    if (r->direction == PROTO_DIR_TOWARDS)
-        cli_cat(line, sizeof(line), &len, " →");
-    else if (r->direction == PROTO_DIR_AWAY)
-        cli_cat(line, sizeof(line), &len, " ←");
-    cli_cat(line, sizeof(line), &len, "  list \"%s\"", cli_text(h->list));
-    if (h->instruction[0] != '\0')
-        cli_cat(line, sizeof(line), &len, " — %s", cli_text(h->instruction));
-    if (h->external_ref[0] != '\0')
-        cli_cat(line, sizeof(line), &len, "  ref %s", cli_text(h->external_ref));
+}
 
-    if (color != NULL)
-        printf("%s%s%s\n", color, line, S_RESET);
+/* A line of our own to stdout (or f), wrapped at the width; texts in it are cleaned there. */
+static void s_say(struct app *a, FILE *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_say(struct app *a, FILE *f, const char *fmt, ...)
+{
+    char line[2048], out[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    card_wrap(line, s_width(a), 4, out, sizeof out);
+    s_status_clear(a);
+    fputs(out, f);
+    fflush(f);
+}
+
+/* The feed-health line at the bottom of a terminal, redrawn in place. */
+static void s_status_draw(struct app *a, int64_t now)
+{
+    char line[1024];
+
+    a->status_at = now + S_STATUS_US;
+    if (!a->tty || ackui_busy(&a->ui))
+        return;
+    health_line(&a->health, now, util_now_us(), line, sizeof line);
+    /* One row: what does not fit is cut (a wrapped status line could not be redrawn). */
+    size_t w = (size_t)s_width(a), n = 0, cols = 0;
+    while (line[n] && cols + 1 < w) {
+        n++;
+        while ((line[n] & 0xC0) == 0x80)
+            n++;
+        cols++;
+    }
+    line[n] = '\0';
+    s_status_clear(a);
+    bool lost = strncmp(line, "FEED LOST", 9) == 0;
+    if (a->color)
+        printf("%s%s%s", lost ? "\033[1;37;41m" : "\033[2m", line, S_RESET);
     else
-        printf("%s\n", line);
+        fputs(line, stdout);
+    a->status_shown = true;
     fflush(stdout);
+}
+
+/* Health transitions as lines of their own: loud when the feed is lost. On a terminal the
+ * status line says the rest; in a file or a pipe these lines are all there is. */
+static void s_health_event(struct app *a, enum health_event e, int64_t now)
+{
+    char line[1024];
+
+    if (e == HEALTH_NONE)
+        return;
+    health_line(&a->health, now, util_now_us(), line, sizeof line);
+    FILE *f = a->format == S_TSV ? stderr : stdout;
+    s_status_clear(a);
+    if (e == HEALTH_LOST) {
+        if (a->color)
+            fputs("\033[1;37;41m", f);
+        s_say(a, f, "!!! %s !!!", line);
+        if (a->color)
+            fputs(S_RESET, f);
+    } else {
+        s_say(a, f, "%s%s", e == HEALTH_BACK ? "feed back: " : "", line);
+    }
+    fflush(f);
+    s_status_draw(a, now);
+}
+
+static const struct s_cam *s_cam_find(const struct app *a, const char *code)
+{
+    for (size_t i = 0; i < a->ncams; i++)
+        if (strcmp(a->cams[i].code, code) == 0)
+            return &a->cams[i];
+    return NULL;
+}
+
+static struct card_place s_place(const struct app *a, const char *code)
+{
+    const struct s_cam *c = s_cam_find(a, code);
+
+    return c ? (struct card_place){c->name, c->heading} : (struct card_place){NULL, NULL};
+}
+
+static const char *s_colour(const struct app *a, uint32_t list_id)
+{
+    for (size_t i = 0; i < a->nlists; i++)
+        if (a->lists[i].id == list_id)
+            return a->lists[i].colour;
+    return NULL;
+}
+
+static bool s_same_read(const struct proto_read *x, const struct proto_read *y)
+{
+    return x->seq == y->seq && x->time_us == y->time_us && strcmp(x->camera, y->camera) == 0;
+}
+
+/* The card holding HIT id, or NULL. */
+static struct s_card *s_card_of(struct app *a, uint64_t id)
+{
+    for (size_t i = 0; a->cards && i < S_CARDS; i++)
+        for (size_t k = 0; a->cards[i].used && k < a->cards[i].nhits; k++)
+            if (a->cards[i].hits[k].hit_id == id)
+                return &a->cards[i];
+    return NULL;
+}
+
+/* The card of number n (0: the newest), or NULL. */
+static struct s_card *s_card_number(struct app *a, int n)
+{
+    struct s_card *best = NULL;
+
+    for (size_t i = 0; a->cards && i < S_CARDS; i++) {
+        struct s_card *c = &a->cards[i];
+        if (c->used && (n == 0 ? (!best || c->order > best->order) : c->number == n))
+            best = c;
+    }
+    return best;
+}
+
+static void s_card_print(struct app *a, const struct s_card *sc, bool seen_only)
+{
+    static char text[CARD_MAX];
+    struct card c = {
+        .number = sc->number, .nhits = sc->nhits, .again = sc->again, .caught_up = sc->caught_up};
+    struct card_ack acks[CARD_LISTS_MAX];
+    struct card_style st = {.width = s_width(a), .color = a->color};
+
+    for (size_t i = 0; i < sc->nhits; i++) {
+        c.hits[i] = &sc->hits[i];
+        c.colours[i] = s_colour(a, sc->hits[i].list_id);
+    }
+    c.place = s_place(a, sc->hits[0].read.camera);
+    if (sc->has_seen) {
+        c.seen = &sc->seen;
+        c.seen_place = s_place(a, sc->seen.camera);
+    }
+    for (size_t i = 0; i < sc->nhits; i++) {
+        const struct ackinfo *k = &sc->acks[i];
+        acks[i] = (struct card_ack){k->decision, k->operator, k->reason, k->note, k->at_us};
+        c.acks[i] = k->set ? &acks[i] : NULL;
+    }
+    if (seen_only)
+        card_render_seen(&c, util_now_us(), &st, text, sizeof text);
+    else
+        card_render(&c, util_now_us(), &st, text, sizeof text);
+    s_status_clear(a);
+    fputs(text, stdout);
+    if (!seen_only)
+        fputc('\n', stdout);
+    fflush(stdout);
+}
+
+/*
+ * A HIT for the screen: on the card of its read when there is one (another list of the same
+ * car; or this HIT announced again, then marked, with the place it carries if the car has moved
+ * on), else on a new card: a free one, or the one least lately shown, whose number (1..99) it
+ * takes. Returns
+ * the card, NULL when there are no cards (out of memory at start).
+ */
+static struct s_card *s_card_take(struct app *a, const struct held *hd)
+{
+    const struct proto_hit *h = &hd->hit;
+    struct s_card *c = NULL, *oldest = NULL;
+
+    if (!a->cards)
+        return NULL;
+    for (size_t i = 0; i < S_CARDS && !c; i++) {
+        struct s_card *x = &a->cards[i];
+        if (!x->used) {
+            if (!oldest || oldest->used)
+                oldest = x;
+            continue;
+        }
+        if (!oldest || (oldest->used && x->order < oldest->order))
+            oldest = x;
+        for (size_t k = 0; k < x->nhits && !c; k++)
+            if (x->hits[k].hit_id == h->hit_id && h->hit_id != 0)
+                c = x;
+        if (!c && s_same_read(&x->hits[0].read, &h->read) && x->nhits < CARD_LISTS_MAX)
+            c = x;
+    }
+    if (c) {
+        size_t k = 0;
+        while (k < c->nhits && c->hits[k].hit_id != h->hit_id)
+            k++;
+        if (k == c->nhits) {
+            c->hits[c->nhits++] = *h; /* another list of the same read */
+            c->acks[k] = hd->ack;
+        } else if (!s_same_read(&c->hits[k].read, &h->read) &&
+                   (!c->has_seen || h->read.time_us >= c->seen.time_us)) {
+            c->seen = h->read; /* announced again with its latest sighting */
+            c->has_seen = true;
+        }
+        c->again = c->again || hd->again;
+    } else {
+        /* A card's number is its slot's: never two cards under one number. */
+        c = oldest;
+        memset(c, 0, sizeof *c);
+        c->used = true;
+        c->number = (int)(c - a->cards) + 1;
+        c->hits[0] = *h;
+        c->acks[0] = hd->ack;
+        c->nhits = 1;
+        c->again = hd->again;
+        c->caught_up = hd->caught_up;
+    }
+    c->order = ++a->card_order;
+    return c;
+}
+
+/* A sighting (PROTOCOL.md 5.8) of HIT hit->hit_id: the card moves on, and says so. */
+static void s_sighting(struct app *a, const struct proto_hit *h)
+{
+    struct s_card *c = s_card_of(a, h->hit_id);
+
+    a->sightings++;
+    if (a->format != S_TEXT)
+        return;
+    if (!c) {
+        /* Its HIT came before this console started: a card of its own, the HIT as the
+         * sighting shows it. */
+        struct held hd = {.hit = *h};
+        c = s_card_take(a, &hd);
+        if (!c)
+            return;
+        s_card_print(a, c, false);
+        return;
+    }
+    /* Older than what it shows, or the same read again (one sighting per list of the card). */
+    if (c->has_seen && (h->read.time_us < c->seen.time_us || s_same_read(&c->seen, &h->read)))
+        return;
+    c->seen = h->read;
+    c->has_seen = true;
+    s_card_print(a, c, true);
 }
 
 /*
@@ -343,14 +592,11 @@ static int s_state_read(const char *path, uint64_t *id)
     return 0;
 }
 
-static void s_print(struct app *a, const struct proto_hit *h, bool again)
+/* The highest hit_id printed, for --state. */
+static void s_printed(struct app *a, uint64_t id)
 {
-    if (a->format == S_TSV)
-        s_print_tsv(h, again);
-    else
-        s_print_text(a, h, again);
-    if (h->hit_id > a->max_printed) {
-        a->max_printed = h->hit_id;
+    if (id > a->max_printed) {
+        a->max_printed = id;
         if (a->state_path != NULL)
             s_state_write(a);
     }
@@ -488,6 +734,22 @@ static void s_row_hit(const PGresult *res, int i, struct proto_hit *h)
     h->post_match = !PQgetisnull(res, i, 23) && strcmp(PQgetvalue(res, i, 23), "t") == 0;
 }
 
+static void s_flush_held(struct app *a);
+
+/* The latest acknowledgement of a catch-up row (columns 24..28), if any. */
+static void s_row_ack(const PGresult *res, int i, struct ackinfo *k)
+{
+    memset(k, 0, sizeof *k);
+    if (PQgetisnull(res, i, 24))
+        return;
+    k->set = true;
+    s_col(res, i, 24, k->decision, sizeof k->decision);
+    s_col(res, i, 25, k->operator, sizeof k->operator);
+    s_col(res, i, 26, k->reason, sizeof k->reason);
+    s_col(res, i, 27, k->note, sizeof k->note);
+    k->at_us = s_col_ll(res, i, 28);
+}
+
 /*
  * Catch-up: every HIT of anpr.dispatch_hits with a hit_id above a->since that the live feed
  * would have shown (not a suppressed repeat, the --category and --min-priority filters), in
@@ -502,7 +764,8 @@ static int s_catch_up(struct app *a)
         "array_to_string(candidates, E'\\x1f'), entry_id, list_id, "
         "coalesce(list_name, '?'), category, priority, match_kind, "
         "coalesce(entry_plate, '?'), entry_country, instruction, external_ref, reading, "
-        "nsubst, detail, post_match "
+        "nsubst, detail, post_match, ack_decision, ack_operator, ack_reason, ack_note, "
+        "(extract(epoch FROM acked_at) * 1000000)::bigint "
         "FROM anpr.dispatch_hits "
         "WHERE hit_id > $1::bigint AND NOT suppressed AND priority <= $2::int "
         "AND ($3::text IS NULL OR category = ANY (string_to_array($3::text, E'\\x1f'))) "
@@ -542,11 +805,26 @@ static int s_catch_up(struct app *a)
                 continue;
             a->shown++;
             a->caught_up++;
-            s_print(a, &h, false);
+            if (a->format == S_TSV) {
+                s_print_tsv(&h, false);
+                s_printed(a, h.hit_id);
+                continue;
+            }
+            struct held *hd = &a->held[a->nheld++];
+            memset(hd, 0, sizeof *hd);
+            hd->hit = h;
+            hd->order = a->shown;
+            hd->caught_up = true;
+            s_row_ack(res, i, &hd->ack);
+            if (a->nheld == S_BATCH_MAX)
+                s_flush_held(a);
         }
         PQclear(res);
-        if (n < S_PAGE || (a->count > 0 && (int64_t)a->shown >= a->count))
+        if (n < S_PAGE || (a->count > 0 && (int64_t)a->shown >= a->count)) {
+            if (a->nheld > 0)
+                s_flush_held(a);
             return 0;
+        }
     }
 }
 
@@ -561,26 +839,52 @@ static int s_held_cmp(const void *x, const void *y)
     return p->order < q->order ? -1 : p->order > q->order;
 }
 
+/* Show what is held: most urgent first; in text, each card once, however many of its lists
+ * came (one car on two lists is one card). */
 static void s_flush_held(struct app *a)
 {
+    static struct s_card *touched[S_BATCH_MAX];
+    size_t n = 0;
+
     qsort(a->held, a->nheld, sizeof(*a->held), s_held_cmp);
-    for (size_t i = 0; i < a->nheld; i++)
-        s_print(a, &a->held[i].hit, a->held[i].again);
+    for (size_t i = 0; i < a->nheld; i++) {
+        if (a->format == S_TSV) {
+            s_print_tsv(&a->held[i].hit, a->held[i].again);
+        } else {
+            struct s_card *c = s_card_take(a, &a->held[i]);
+            size_t k = 0;
+            while (k < n && touched[k] != c)
+                k++;
+            if (c && k == n)
+                touched[n++] = c;
+        }
+        s_printed(a, a->held[i].hit.hit_id);
+    }
+    for (size_t i = 0; i < n; i++)
+        s_card_print(a, touched[i], false);
     a->nheld = 0;
     a->batch_end = INT64_MAX;
 }
 
-static bool s_category_wanted(const struct app *a, const char *topic, size_t len)
+/* skip: the topic's prefix ("hit/" 4, "seen/" 5). */
+static bool s_category_wanted(const struct app *a, const char *topic, size_t len, size_t skip)
 {
     if (a->ncategories == 0)
         return true;
     for (size_t i = 0; i < a->ncategories; i++) {
         size_t n = strlen(a->categories[i]);
         /* The subscription is a prefix match: "hit/stolen" also passes "hit/stolen_car". */
-        if (len == 4 + n && memcmp(topic + 4, a->categories[i], n) == 0)
+        if (len == skip + n && memcmp(topic + skip, a->categories[i], n) == 0)
             return true;
     }
     return false;
+}
+
+static bool s_topic_is(const char *topic, size_t len, const char *want)
+{
+    size_t n = strlen(want);
+
+    return len >= n && memcmp(topic, want, n) == 0;
 }
 
 /* Handles one message; 1 when there was none, -1 only on a socket error. */
@@ -629,7 +933,22 @@ static int s_receive_one(struct app *a, int64_t now)
         s_warn(a, "message on '%s' has %d parts, expected topic + HIT", cli_text(topic), nparts);
         goto cleanup;
     }
-    if (tlen > S_TOPIC_MAX || !s_category_wanted(a, topic, tlen))
+    /* The heartbeat (PROTOCOL.md 5.7): the feed is alive; any message says so too. */
+    if (tlen == sizeof PROTO_TOPIC_HEARTBEAT - 1 &&
+        s_topic_is(topic, tlen, PROTO_TOPIC_HEARTBEAT)) {
+        struct proto_heartbeat hb;
+        if (proto_decode_heartbeat(zmq_msg_data(&frame_msg), zmq_msg_size(&frame_msg), &hb, &err) !=
+            0) {
+            a->bad++;
+            s_warn(a, "undecodable heartbeat: %s: %s", proto_reason_name(err.reason), err.msg);
+            goto cleanup;
+        }
+        health_message(&a->health, &hb, now);
+        goto cleanup;
+    }
+    health_message(&a->health, NULL, now);
+    bool seen = s_topic_is(topic, tlen, PROTO_TOPIC_SEEN);
+    if (tlen > S_TOPIC_MAX || !s_category_wanted(a, topic, tlen, seen ? 5 : 4))
         goto cleanup;
     if (proto_decode_hit(zmq_msg_data(&frame_msg), zmq_msg_size(&frame_msg), &hit, &err) != 0) {
         a->bad++;
@@ -641,6 +960,13 @@ static int s_receive_one(struct app *a, int64_t now)
         a->filtered++;
         goto cleanup;
     }
+    if (seen) {
+        /* Shown with what is held first, so it lands after the card it updates. */
+        if (a->nheld > 0)
+            s_flush_held(a);
+        s_sighting(a, &hit);
+        goto cleanup;
+    }
     enum s_seen_kind kind = s_seen_note(a, hit.hit_id, true, now);
     if (kind == S_SEEN_DUPLICATE) {
         a->duplicates++;
@@ -649,11 +975,13 @@ static int s_receive_one(struct app *a, int64_t now)
     a->again += kind == S_SEEN_AGAIN;
     a->shown++;
     if (!a->sort) {
-        s_print(a, &hit, kind == S_SEEN_AGAIN);
+        s_print_tsv(&hit, kind == S_SEEN_AGAIN);
+        s_printed(a, hit.hit_id);
         goto cleanup;
     }
     if (a->nheld == 0)
         a->batch_end = now + S_BATCH_US;
+    memset(&a->held[a->nheld], 0, sizeof a->held[a->nheld]);
     a->held[a->nheld].hit = hit;
     a->held[a->nheld].order = a->shown;
     a->held[a->nheld].again = kind == S_SEEN_AGAIN;
@@ -685,6 +1013,8 @@ enum {
     OPT_SINCE,
     OPT_STATE,
     OPT_REASON,
+    OPT_NOTE,
+    OPT_NO_KEYS,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -703,6 +1033,7 @@ static const struct option s_options[] = {
     {"db", required_argument, NULL, OPT_DB},
     {"since", required_argument, NULL, OPT_SINCE},
     {"state", required_argument, NULL, OPT_STATE},
+    {"no-keys", no_argument, NULL, OPT_NO_KEYS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -724,7 +1055,7 @@ static bool s_category_valid(const char *c)
 /* 0 to run, 1 to exit 0 (--help, --version), -1 on a usage error. */
 static int s_parse_args(struct app *a, int argc, char **argv)
 {
-    bool no_color = false;
+    bool no_color = false, no_keys = false;
     const char *nc = getenv("NO_COLOR"), *since = NULL;
     int opt;
     long long v;
@@ -798,6 +1129,9 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         case OPT_STATE:
             a->state_path = optarg;
             break;
+        case OPT_NO_KEYS:
+            no_keys = true;
+            break;
         case OPT_HELP:
             s_usage(stdout);
             return 1;
@@ -817,8 +1151,9 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         return cli_usage_error(PROG, "--covert goes with neither --category nor --since");
     if (since != NULL && a->db == NULL)
         return cli_usage_error(PROG, "--since needs --db");
-    if (a->db != NULL && since == NULL)
-        return cli_usage_error(PROG, "--db is for --since here (or the ack and reasons commands)");
+    if (a->db != NULL && a->ncovert > 0)
+        return cli_usage_error(PROG, "--db goes not with --covert (covert HITs cannot be "
+                                     "acknowledged yet)");
     if (since != NULL && strcmp(since, "last") == 0) {
         if (a->state_path == NULL)
             return cli_usage_error(PROG, "--since last needs --state FILE");
@@ -832,10 +1167,13 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         a->since = (uint64_t)strtoull(since, NULL, 10);
         a->catch_up = true;
     }
-    /* Colour and urgency sorting are for a person watching a terminal, not for a pipe. */
+    /* Colour and the status line are for a person watching a terminal, not for a pipe; cards
+     * are held a moment in any case, so the lists of one read make one card. */
     bool tty = isatty(STDOUT_FILENO) == 1;
     a->color = a->format == S_TEXT && tty && !no_color && (nc == NULL || nc[0] == '\0');
-    a->sort = a->format == S_TEXT && tty;
+    a->sort = a->format == S_TEXT;
+    a->tty = a->format == S_TEXT && tty;
+    a->keys = a->format == S_TEXT && a->db != NULL && !no_keys;
     return 0;
 }
 
@@ -857,12 +1195,22 @@ static int s_setup_socket(struct app *a)
     if (a->ncategories == 0 && a->ncovert == 0) {
         if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, "hit/", 4) != 0)
             goto fail;
+        if (a->format == S_TEXT &&
+            zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, PROTO_TOPIC_SEEN, strlen(PROTO_TOPIC_SEEN)) != 0)
+            goto fail;
     }
     for (size_t i = 0; i < a->ncategories; i++) {
         int n = snprintf(topic, sizeof(topic), "hit/%s", a->categories[i]);
         if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
             goto fail;
+        n = snprintf(topic, sizeof(topic), PROTO_TOPIC_SEEN "%s", a->categories[i]);
+        if (a->format == S_TEXT && zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
+            goto fail;
     }
+    /* The heartbeat, to tell a quiet feed from a dead one (the covert feed has none). */
+    if (a->ncovert == 0 && zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, PROTO_TOPIC_HEARTBEAT,
+                                          strlen(PROTO_TOPIC_HEARTBEAT)) != 0)
+        goto fail;
     char why[512];
     if (curve_client_opts(a->sock, a->key_file, a->server_key, why, sizeof why) != 0) {
         fprintf(stderr, PROG ": %s\n", why);
@@ -895,10 +1243,184 @@ static void s_covert_ask(struct app *a)
     }
 }
 
+/* ---- --db: names, colours, reasons; acknowledging from inside ---- */
+
+static char *s_dup_col(const PGresult *res, int row, int col)
+{
+    return strdup(PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+/* A query for the screen; NULL (warned) when it fails: the console goes on without it. */
+static PGresult *s_fetch_q(struct app *a, const char *sql, const char *what)
+{
+    PGresult *res = PQexec(a->conn, sql);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    fprintf(stderr, PROG ": %s not shown: %s\n", what, cli_text(m ? m : PQerrorMessage(a->conn)));
+    PQclear(res);
+    return NULL;
+}
+
+/* Cameras (names, headings), list colours, the reasons and our login: fetched once. */
+static void s_fetch(struct app *a)
+{
+    PGresult *res =
+        s_fetch_q(a, "SELECT code, name, heading FROM anpr.camera ORDER BY id", "camera names");
+    int n = res ? PQntuples(res) : 0;
+
+    if (n > S_CAMERAS_MAX)
+        n = S_CAMERAS_MAX;
+    a->cams = n > 0 ? calloc((size_t)n, sizeof *a->cams) : NULL;
+    for (int i = 0; a->cams && i < n; i++) {
+        struct s_cam *c = &a->cams[a->ncams];
+        s_col(res, i, 0, c->code, sizeof c->code);
+        c->name = s_dup_col(res, i, 1);
+        c->heading = s_dup_col(res, i, 2);
+        a->ncams++;
+    }
+    PQclear(res);
+    res = s_fetch_q(a, "SELECT id, colour FROM anpr.watchlist WHERE colour IS NOT NULL",
+                    "list colours");
+    n = res ? PQntuples(res) : 0;
+    if (n > S_LISTS_MAX)
+        n = S_LISTS_MAX;
+    a->lists = n > 0 ? calloc((size_t)n, sizeof *a->lists) : NULL;
+    for (int i = 0; a->lists && i < n; i++) {
+        a->lists[a->nlists].id = (uint32_t)s_col_ll(res, i, 0);
+        s_col(res, i, 1, a->lists[a->nlists].colour, sizeof a->lists[a->nlists].colour);
+        a->nlists++;
+    }
+    PQclear(res);
+    res = s_fetch_q(a, "SELECT reason FROM anpr.ack_reason WHERE active ORDER BY reason",
+                    "acknowledgement reasons");
+    n = res ? PQntuples(res) : 0;
+    if (n > ACKUI_REASONS_MAX)
+        n = ACKUI_REASONS_MAX;
+    a->reasons = n > 0 ? calloc((size_t)n, sizeof *a->reasons) : NULL;
+    for (int i = 0; a->reasons && i < n; i++)
+        a->reasons[a->nreasons++] = s_dup_col(res, i, 0);
+    PQclear(res);
+    ackui_init(&a->ui, (const char *const *)a->reasons, a->nreasons);
+}
+
+/* Operator keys from stdin: a terminal goes non-canonical without echo (the dialogue echoes
+ * what it takes), and back as it was at exit. */
+static void s_keys_start(struct app *a)
+{
+    struct termios t;
+
+    if (!a->keys || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &a->saved_tio) != 0)
+        return;
+    t = a->saved_tio;
+    t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    a->raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+}
+
+static void s_keys_stop(struct app *a)
+{
+    if (a->raw)
+        tcsetattr(STDIN_FILENO, TCSANOW, &a->saved_tio);
+    a->raw = false;
+}
+
+/* The dialogue chose: acknowledge every HIT of the card (one car, each of its lists) through
+ * anpr.acknowledge_hit as this console's login, and say what the database answered. */
+static void s_do_ack(struct app *a)
+{
+    struct s_card *c = s_card_number(a, a->ui.card);
+    const char *reason = a->ui.reason, *note = a->ui.note[0] ? a->ui.note : NULL;
+
+    if (!c) {
+        s_say(a, stdout, "no card %d on screen, nothing acknowledged", a->ui.card);
+        return;
+    }
+    for (size_t i = 0; i < c->nhits; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRIu64, c->hits[i].hit_id);
+        const char *params[4] = {id, a->ui.decision, reason, note};
+        PGresult *res = PQexecParams(a->conn,
+                                     "SELECT anpr.acknowledge_hit($1::bigint, $2, $3, $4), "
+                                     "session_user, (extract(epoch FROM now()) * 1e6)::bigint",
+                                     4, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+            s_say(a, stdout, "[%d] REFUSED, HIT %s: %s", c->number, id,
+                  cli_text(m ? m : PQerrorMessage(a->conn)));
+            PQclear(res);
+            /* A lost session comes back for the next try. */
+            if (PQstatus(a->conn) != CONNECTION_OK)
+                PQreset(a->conn);
+            continue;
+        }
+        struct ackinfo *k = &c->acks[i];
+        k->set = true;
+        snprintf(k->decision, sizeof k->decision, "%s", a->ui.decision);
+        s_col(res, 0, 1, k->operator, sizeof k->operator);
+        snprintf(k->reason, sizeof k->reason, "%s", reason ? reason : "");
+        snprintf(k->note, sizeof k->note, "%s", note ? note : "");
+        k->at_us = s_col_ll(res, 0, 2);
+        s_say(a, stdout, "[%d] %s, HIT %s, by %s%s%s (ack %s)", c->number,
+              strcmp(a->ui.decision, "not_enforced") == 0 ? "NOT ENFORCED"
+              : strcmp(a->ui.decision, "rejected") == 0   ? "REJECTED"
+                                                          : "ACCEPTED",
+              id, cli_text(k->operator), reason ? ", reason " : "", reason ? reason : "",
+              PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    fflush(stdout);
+}
+
+/* Keys waiting on stdin; false once it is closed (no more keys) or on a quit key. */
+static bool s_keys_take(struct app *a, bool *quit)
+{
+    unsigned char buf[256];
+    char text[1024];
+    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+
+    if (n <= 0) {
+        if (n < 0 && errno == EINTR)
+            return true;
+        a->keys = false; /* end of input: the feed goes on, the keys are done */
+        return false;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        enum ackui_do d = ackui_key(&a->ui, buf[i], text, sizeof text);
+        if (d == ACKUI_NOTHING)
+            continue;
+        s_status_clear(a);
+        if (d == ACKUI_QUIT) {
+            *quit = true;
+            return false;
+        }
+        /* A prompt is wrapped (the reasons make a long one) and stays on its last row; an
+         * echoed key goes as it is. */
+        size_t tl = strlen(text);
+        if (tl > 3) {
+            char wrapped[2048];
+            size_t wl = card_wrap(text, s_width(a), 4, wrapped, sizeof wrapped);
+            if (wl > 0 && text[tl - 1] != '\n' && wrapped[wl - 1] == '\n')
+                wrapped[wl - 1] = '\0';
+            fputs(wrapped, stdout);
+        } else {
+            fputs(text, stdout);
+        }
+        fflush(stdout);
+        if (d == ACKUI_ACK)
+            s_do_ack(a);
+    }
+    return true;
+}
+
 static int s_run(struct app *a)
 {
     const int64_t t0 = util_mono_us();
     const int64_t end = a->timeout > 0 ? t0 + (int64_t)(a->timeout * 1e6) : INT64_MAX;
+    /* The covert feed has no heartbeat (PROTOCOL.md 2.5): its silence says nothing. */
+    const bool health = a->ncovert == 0;
 
     int64_t ask_at = 0;
 
@@ -909,7 +1431,8 @@ static int s_run(struct app *a)
             s_covert_ask(a);
             ask_at = now + S_COVERT_ASK_US;
         }
-        zmq_pollitem_t item = {.socket = a->sock, .events = ZMQ_POLLIN};
+        zmq_pollitem_t items[2] = {{.socket = a->sock, .events = ZMQ_POLLIN},
+                                   {.fd = STDIN_FILENO, .events = ZMQ_POLLIN}};
         long timeout_ms = -1;
 
         if (a->nheld > 0 && now >= a->batch_end)
@@ -920,6 +1443,11 @@ static int s_run(struct app *a)
             return 0;
         if (now >= end)
             return a->count > 0 ? 1 : 0;
+        if (health) {
+            s_health_event(a, health_poll(&a->health, now), now);
+            if (a->tty && now >= a->status_at)
+                s_status_draw(a, now);
+        }
         /* The second pass: a HIT published before the subscription took effect, but stored
          * only after the first pass read the table, is found now. */
         if (now >= a->recheck_at) {
@@ -935,15 +1463,25 @@ static int s_run(struct app *a)
             until = ask_at;
         if (a->recheck_at < until)
             until = a->recheck_at;
+        if (health && !a->health.lost && health_deadline(&a->health) < until)
+            until = health_deadline(&a->health);
+        if (health && a->tty && a->status_at < until)
+            until = a->status_at;
         if (until != INT64_MAX)
             timeout_ms = until <= now ? 0 : (long)((until - now + 999) / 1000);
-        if (zmq_poll(&item, 1, timeout_ms) < 0) {
+        if (zmq_poll(items, a->keys ? 2 : 1, timeout_ms) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             fprintf(stderr, PROG ": poll: %s\n", zmq_strerror(zmq_errno()));
             return 2;
         }
-        if (!(item.revents & ZMQ_POLLIN))
+        if (a->keys && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+            bool quit = false;
+            s_keys_take(a, &quit);
+            if (quit)
+                return 0;
+        }
+        if (!(items[0].revents & ZMQ_POLLIN))
             continue;
         /* Drain what is there, but stop at --count so exactly that many are printed. */
         for (;;) {
@@ -967,8 +1505,9 @@ static int s_db_fail(PGconn *conn, PGresult *res, const char *what)
     const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
     fprintf(stderr, PROG ": %s: %s\n", what, cli_text_nl(m ? m : PQerrorMessage(conn)));
-    if (st != NULL &&
-        (strcmp(st, "P0002") == 0 || strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0))
+    /* 55000: another operator acknowledged it first (migration 018). */
+    if (st != NULL && (strcmp(st, "P0002") == 0 || strcmp(st, "55000") == 0 ||
+                       strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0))
         return S_EXIT_REFUSED;
     return S_EXIT_DATABASE;
 }
@@ -993,10 +1532,11 @@ static int s_command(int argc, char **argv)
     static const struct option opts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"reason", required_argument, NULL, OPT_REASON},
+        {"note", required_argument, NULL, OPT_NOTE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *cmd = argv[0], *db = NULL, *reason = NULL, *decision = NULL;
+    const char *cmd = argv[0], *db = NULL, *reason = NULL, *decision = NULL, *note = NULL;
     bool ack = strcmp(cmd, "ack") == 0;
     char id[24];
     long long v;
@@ -1015,6 +1555,11 @@ static int s_command(int argc, char **argv)
             if (!ack)
                 return cli_usage_error(PROG, "--reason is for ack"), S_EXIT_USAGE;
             reason = optarg;
+            break;
+        case OPT_NOTE:
+            if (!ack)
+                return cli_usage_error(PROG, "--note is for ack"), S_EXIT_USAGE;
+            note = optarg;
             break;
         case OPT_HELP:
             s_usage(stdout);
@@ -1063,8 +1608,8 @@ static int s_command(int argc, char **argv)
         ret = S_EXIT_OK;
         goto out;
     }
-    const char *params[3] = {id, decision, reason};
-    res = PQexecParams(conn, "SELECT anpr.acknowledge_hit($1::bigint, $2, $3), session_user", 3,
+    const char *params[4] = {id, decision, reason, note};
+    res = PQexecParams(conn, "SELECT anpr.acknowledge_hit($1::bigint, $2, $3, $4), session_user", 4,
                        NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         ret = s_db_fail(conn, res, "ack");
@@ -1097,11 +1642,13 @@ int main(int argc, char **argv)
     }
     if (a.sort) {
         a.held = calloc(S_BATCH_MAX, sizeof(*a.held));
-        if (a.held == NULL) {
+        a.cards = calloc(S_CARDS, sizeof(*a.cards));
+        if (a.held == NULL || a.cards == NULL) {
             fprintf(stderr, PROG ": out of memory\n");
             goto cleanup;
         }
     }
+    health_init(&a.health, a.endpoint, util_mono_us());
 
     cli_catch_signals();
 
@@ -1109,21 +1656,36 @@ int main(int argc, char **argv)
      * feed (or both: printed once). */
     if (s_setup_socket(&a) != 0)
         goto cleanup;
-    if (a.catch_up) {
+    if (a.db) {
         a.conn = s_connect(a.db);
-        if (a.conn == NULL || s_catch_up(&a) != 0) {
+        if (a.conn == NULL) {
+            ret = S_EXIT_DATABASE;
+            goto cleanup;
+        }
+        if (a.format == S_TEXT)
+            s_fetch(&a);
+    }
+    if (a.catch_up) {
+        if (s_catch_up(&a) != 0) {
             ret = S_EXIT_DATABASE;
             goto cleanup;
         }
         a.recheck_at = util_mono_us() + S_RECHECK_US;
     }
+    if (a.keys) {
+        s_keys_start(&a);
+        printf("keys: a acknowledge a card, ? help, q quit\n");
+        fflush(stdout);
+    }
     ret = s_run(&a);
     if (a.nheld > 0)
         s_flush_held(&a);
+    s_status_clear(&a); /* the summary below gets a row of its own */
+    fflush(stdout);
     fprintf(stderr,
             PROG ": hits=%" PRIu64 " filtered=%" PRIu64 " bad=%" PRIu64 " caught_up=%" PRIu64
-                 " duplicates=%" PRIu64 " again=%" PRIu64 "\n",
-            a.shown, a.filtered, a.bad, a.caught_up, a.duplicates, a.again);
+                 " duplicates=%" PRIu64 " again=%" PRIu64 " sightings=%" PRIu64 "\n",
+            a.shown, a.filtered, a.bad, a.caught_up, a.duplicates, a.again, a.sightings);
 
 cleanup:
     if (a.sock != NULL) {
@@ -1133,8 +1695,20 @@ cleanup:
     }
     if (a.ctx != NULL)
         zmq_ctx_term(a.ctx);
+    s_keys_stop(&a);
+    s_status_clear(&a);
     PQfinish(a.conn);
     free(a.held);
     free(a.seen);
+    free(a.cards);
+    for (size_t i = 0; i < a.ncams; i++) {
+        free(a.cams[i].name);
+        free(a.cams[i].heading);
+    }
+    free(a.cams);
+    free(a.lists);
+    for (size_t i = 0; i < a.nreasons; i++)
+        free(a.reasons[i]);
+    free(a.reasons);
     return ret;
 }

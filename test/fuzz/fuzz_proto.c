@@ -1,7 +1,8 @@
 /*
- * fuzz_proto: the other decoders of the reader protocol (ACK, REJECT, HIT: what a camera reader
- * and a dispatch subscriber take from anprd) and the header check, all on every input. As for
- * READ: a refusal names a reason, and a frame that decodes encodes back to the same bytes.
+ * fuzz_proto: the other decoders of the reader protocol (ACK, REJECT, HIT, HEARTBEAT: what a
+ * camera reader and a dispatch subscriber take from anprd) and the header check, all on every
+ * input. As for READ: a refusal names a reason, and a frame that decodes encodes back to the same
+ * bytes.
  */
 #include "fuzz.h"
 #include "proto.h"
@@ -69,6 +70,22 @@ static void s_hit(const uint8_t *data, size_t size)
     s_same(proto_encode_hit(&hit, s_out, sizeof s_out), data, size);
 }
 
+static void s_heartbeat(const uint8_t *data, size_t size)
+{
+    struct proto_heartbeat hb;
+    struct proto_error err;
+
+    if (proto_decode_heartbeat(data, size, &hb, &err) != 0) {
+        s_refused(&err);
+        return;
+    }
+    FUZZ_REQUIRE(hb.time_us > 0 && hb.reporting <= hb.cameras);
+    FUZZ_REQUIRE(hb.nsilent <= PROTO_HB_SILENT_MAX && hb.nsilent <= hb.cameras - hb.reporting);
+    for (unsigned i = 0; i < hb.nsilent; i++)
+        FUZZ_REQUIRE(proto_camera_valid(hb.silent[i]));
+    s_same(proto_encode_heartbeat(&hb, s_out, sizeof s_out), data, size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct proto_error err;
@@ -80,5 +97,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s_ack(data, size, 1);
     s_reject(data, size);
     s_hit(data, size);
+    s_heartbeat(data, size);
     return 0;
 }
