@@ -27,12 +27,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SPOOL_SEGMENT_DEFAULT  (64u << 20)  /* largest segment size chosen when none is given */
-#define SPOOL_SEGMENT_AUTO_MIN (128u << 10) /* smallest one chosen (a read's record is < 64 KiB)   \
-                                             */
-#define SPOOL_SEGMENT_MIN 4096u             /* smallest segment size accepted */
-#define SPOOL_MAX_DEFAULT (1ull << 30)      /* opts.max_bytes when 0: 1 GiB unconsumed */
-#define SPOOL_DAMAGE_MAX  16                /* damage entries kept in a report (all are counted) */
+#define SPOOL_SEGMENT_DEFAULT (64u << 20) /* largest segment size chosen when none is given */
+#define SPOOL_SEGMENT_AUTO_MIN                                                                     \
+    (128u << 10)                       /* smallest one chosen (a read's record is < 64 KiB)        \
+                                        */
+#define SPOOL_SEGMENT_MIN 4096u        /* smallest segment size accepted */
+#define SPOOL_MAX_DEFAULT (1ull << 30) /* opts.max_bytes when 0: 1 GiB unconsumed */
+#define SPOOL_DAMAGE_MAX  16           /* damage entries kept in a report (all are counted) */
 
 typedef struct spool spool_t;
 typedef struct spool_cursor spool_cursor_t;
@@ -59,7 +60,7 @@ struct spool_damage {
     char file[256];       /* path of the damaged file */
     uint64_t offset;      /* byte offset in that file where the damage starts */
     uint64_t bytes;       /* bytes set aside from there (0: records cut off at a boundary) */
-    char reason[96];      /* e.g. "checksum mismatch", "truncated record" */
+    char reason[160];     /* e.g. "checksum mismatch", "truncated record" */
     bool counted;         /* the sequence numbers around it tell how many records were lost */
     uint64_t records;     /* records lost there (when counted; 0: none durable, e.g. torn write) */
     uint64_t first_seq;   /* sequence numbers of the lost records, when records > 0 */
