@@ -837,6 +837,10 @@ bool h_db_lock_out(const struct h_db *db)
              "WHERE usename = 'anprd' AND datname = '%s') t",
              db->name);
     h_query_ll(db->admin, sql);
+    /* A connection that passed its login check just before NOLOGIN may show up in
+     * pg_stat_activity only after the first round: a second one, a moment later, ends it. */
+    s_sleep_ms(300);
+    h_query_ll(db->admin, sql);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM pg_stat_activity WHERE usename = 'anprd' AND datname = '%s'",
              db->name);
