@@ -58,7 +58,7 @@ ok "the $n files the README lists are installed"
 for f in "$src"/daemon/sql/*.sql; do
     [[ -f "$dest/usr/local/share/anprd/sql/${f##*/}" ]] || fail "migration ${f##*/} not installed"
 done
-for m in "$src"/tools/*.1 "$src"/daemon/*.5 "$src"/daemon/*.8; do
+for m in "$src"/tools/*.1 "$src"/daemon/*.5 "$src"/daemon/*.8 "$src"/web/*.8; do
     [[ -f "$dest/usr/local/share/man/man${m##*.}/${m##*/}" ]] || fail "man page ${m##*/} not installed"
 done
 ok "every migration and man page installed"

@@ -1,0 +1,286 @@
+/*
+ * Integration: anpr-web over real HTTP, with real PostgreSQL logins (SCRAM) and the real
+ * anprd. A wrong password gets a clear answer and a log line without the password; a login the
+ * database let in without a password is refused; a POST without the CSRF token gets 403; a
+ * dispatcher calling the search API gets 403 (the database refuses it); an investigator's
+ * search without a reason is refused with the rule's words, with one it is granted; logout
+ * ends the session and closes its database connection; failed logins are throttled.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "harness.h"
+#include "httpc.h"
+#include "util.h"
+#include "webenv.h"
+
+static int s_port;
+
+/* The value of cookie name in a reply's Set-Cookie headers, into out. */
+static bool s_cookie(const struct httpc_reply *r, const char *name, char *out, size_t cap)
+{
+    char key[64];
+    snprintf(key, sizeof key, "Set-Cookie: %s=", name);
+    const char *p = strstr(r->head, key);
+    if (!p)
+        return false;
+    p += strlen(key);
+    size_t n = strcspn(p, ";\r\n");
+    snprintf(out, cap, "%.*s", (int)n, p);
+    return true;
+}
+
+/* A JSON string member's value (flat, unescaped text), into out. */
+static bool s_member(const char *json, const char *name, char *out, size_t cap)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":\"", name);
+    const char *p = strstr(json, key);
+    if (!p)
+        return false;
+    p += strlen(key);
+    size_t n = strcspn(p, "\"");
+    snprintf(out, cap, "%.*s", (int)n, p);
+    return true;
+}
+
+static int s_req(const char *method, const char *path, const char *cookies, const char *csrf,
+                 const char *body, struct httpc_reply *r)
+{
+    char req[8192];
+    snprintf(req, sizeof req,
+             "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s%s%s%s"
+             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
+             method, path, cookies ? "Cookie: " : "", cookies ? cookies : "", cookies ? "\r\n" : "",
+             csrf ? "X-CSRF-Token: " : "", csrf ? csrf : "", csrf ? "\r\n" : "",
+             body ? strlen(body) : 0, body ? body : "");
+    memset(r, 0, sizeof *r);
+    if (httpc_raw("127.0.0.1", s_port, req, 20000, r) != 0)
+        h_fatal("%s %s: no answer", method, path);
+    return r->status;
+}
+
+struct login {
+    char session[80], csrf[80];
+};
+
+/* Sign in; the HTTP status (the body into msg). */
+static int s_login(const char *user, const char *pw, struct login *l, char *msg, size_t cap)
+{
+    struct httpc_reply r;
+    char pre[80], cookies[128], body[256];
+
+    s_req("GET", "/api/login-token", NULL, NULL, NULL, &r);
+    if (!s_cookie(&r, "anpr_pre", pre, sizeof pre))
+        h_fatal("no pre-login cookie");
+    httpc_reply_free(&r);
+    snprintf(cookies, sizeof cookies, "anpr_pre=%s", pre);
+    snprintf(body, sizeof body, "user=%s&password=%s", user, pw);
+    int st = s_req("POST", "/api/login", cookies, pre, body, &r);
+    if (msg)
+        snprintf(msg, cap, "%s", r.body);
+    if (st == 200) {
+        CHECK(s_cookie(&r, "anpr_session", l->session, sizeof l->session));
+        CHECK(strstr(r.head, "HttpOnly") != NULL);
+        CHECK(strstr(r.head, "SameSite=Strict") != NULL);
+        CHECK(s_member(r.body, "csrf", l->csrf, sizeof l->csrf));
+    }
+    httpc_reply_free(&r);
+    return st;
+}
+
+/* Whether the file at path has needle. */
+static bool s_has(const char *path, const char *needle)
+{
+    char *text = h_slurp(path);
+    bool has = strstr(text, needle) != NULL;
+
+    free(text);
+    return has;
+}
+
+static pid_t s_start_web(const char *conf, const char *log)
+{
+    char *argv[] = {getenv("ANPR_WEB"), "--config", (char *)conf, NULL};
+    pid_t pid = h_spawn(argv, log, log);
+    int64_t until = util_mono_us() + 20000000;
+
+    while (util_mono_us() < until) {
+        struct httpc_reply r = {0};
+        if (httpc_request("127.0.0.1", s_port, "GET", "/login", 1000, &r) == 0 && r.status == 200) {
+            httpc_reply_free(&r);
+            return pid;
+        }
+        httpc_reply_free(&r);
+        usleep(100000);
+    }
+    h_fatal("anpr-web did not answer within 20 s:\n%s", h_slurp(log));
+}
+
+int main(void)
+{
+    struct h_db db;
+    struct h_daemon d;
+    struct httpc_reply r;
+    struct login op, inv;
+    char msg[1024], cookies[256], log[256], sql[512];
+
+    h_require_env();
+    if (!getenv("ANPR_WEB"))
+        h_fatal("ANPR_WEB is not set");
+    webenv_setup(&db, &d, "itest_web");
+    s_port = h_free_port();
+    const char *conf = webenv_config(&db, &d, s_port);
+    snprintf(log, sizeof log, "%s/anpr-web.log", d.dir);
+
+    /* --check-config */
+    {
+        char out[256];
+        snprintf(out, sizeof out, "%s/check.out", d.dir);
+        char *argv[] = {getenv("ANPR_WEB"), "--check-config", "--config", (char *)conf, NULL};
+        CHECK_INT(h_wait(h_spawn(argv, out, out), 10000), 0);
+        CHECK(s_has(out, "configuration OK"));
+    }
+    pid_t web = s_start_web(conf, log);
+
+    /* Every answer: a strict Content-Security-Policy, never in a frame, no sniffing. */
+    CHECK_INT(s_req("GET", "/login", NULL, NULL, NULL, &r), 200);
+    CHECK(strstr(r.head, "Content-Security-Policy: default-src 'none'; script-src 'self'") != NULL);
+    CHECK(strstr(r.head, "X-Frame-Options: DENY") != NULL);
+    CHECK(strstr(r.head, "X-Content-Type-Options: nosniff") != NULL);
+    CHECK(strstr(r.body, "<script>") == NULL);
+    httpc_reply_free(&r);
+    /* Not signed in: the board sends to the login, the API says 401. */
+    CHECK_INT(s_req("GET", "/board", NULL, NULL, NULL, &r), 303);
+    httpc_reply_free(&r);
+    CHECK_INT(s_req("GET", "/api/me", NULL, NULL, NULL, &r), 401);
+    httpc_reply_free(&r);
+    CHECK_INT(s_req("GET", "/static/../anpr-web.yaml", NULL, NULL, NULL, &r), 404);
+    httpc_reply_free(&r);
+
+    /* A wrong password: a clear message; the log names the user, never the password. */
+    CHECK_INT(s_login(WEB_OP, "Wrong-Guess-99", &op, msg, sizeof msg), 401);
+    CHECK(strstr(msg, "wrong user name or password") != NULL);
+    {
+        int64_t until = util_mono_us() + 10000000;
+        while (util_mono_us() < until && !s_has(log, "login: user 'webt_op'"))
+            usleep(50000);
+        CHECK(s_has(log, "login: user 'webt_op' from 127.0.0.1: refused by the database"));
+        CHECK(!s_has(log, "Wrong-Guess-99"));
+    }
+    /* The login form without its CSRF token: 403, PostgreSQL never asked. */
+    CHECK_INT(s_req("POST", "/api/login", NULL, NULL, "user=" WEB_OP "&password=" WEB_OP_PW, &r),
+              403);
+    httpc_reply_free(&r);
+    /* A login the server trusts without a password is no proof of who is there. */
+    CHECK_INT(s_login(WEB_TRUSTED, "anything", &op, msg, sizeof msg), 403);
+    CHECK(strstr(msg, "did not check a password") != NULL);
+
+    /* The right password. */
+    CHECK_INT(s_login(WEB_OP, WEB_OP_PW, &op, msg, sizeof msg), 200);
+    CHECK(strstr(msg, "\"home\":\"/board\"") != NULL);
+    CHECK(!s_has(log, WEB_OP_PW));
+    snprintf(cookies, sizeof cookies, "anpr_session=%s", op.session);
+    CHECK_INT(s_req("GET", "/api/me", cookies, NULL, NULL, &r), 200);
+    CHECK(strstr(r.body, "\"user\":\"webt_op\"") != NULL);
+    httpc_reply_free(&r);
+    CHECK_INT(s_req("GET", "/board", cookies, NULL, NULL, &r), 200);
+    httpc_reply_free(&r);
+    /* The session is the person's own connection. */
+    CHECK_INT(h_wait_ll(db.admin,
+                        "SELECT count(*) FROM pg_stat_activity WHERE usename = 'webt_op' "
+                        "AND application_name = 'anpr-web'",
+                        1, 10000),
+              1);
+
+    /* POST without the CSRF token, or with a wrong one: 403. */
+    CHECK_INT(s_req("POST", "/api/ack", cookies, NULL, "hit_ids=1&decision=accepted", &r), 403);
+    CHECK(strstr(r.body, "CSRF") != NULL);
+    httpc_reply_free(&r);
+    CHECK_INT(s_req("POST", "/api/ack", cookies,
+                    "0123456789abcdef0123456789abcdef0123456789abcdef0"
+                    "123456789abcdef",
+                    "hit_ids=1&decision=accepted", &r),
+              403);
+    httpc_reply_free(&r);
+    /* With it, the database answers (no such HIT). */
+    CHECK_INT(s_req("POST", "/api/ack", cookies, op.csrf, "hit_ids=1&decision=accepted", &r), 422);
+    CHECK(strstr(r.body, "does not exist or is not visible to dispatch") != NULL);
+    httpc_reply_free(&r);
+
+    /* A dispatcher at the search API: the database refuses, 403. */
+    const char *search = "kind=reads&plate=1ABC123&match=exact&from=2026-01-01T00:00:00Z"
+                         "&to=2030-01-01T00:00:00Z&reason=Theft+investigation+Hasselt"
+                         "&case=PV-2026-0042";
+    CHECK_INT(s_req("POST", "/api/search", cookies, op.csrf, search, &r), 403);
+    httpc_reply_free(&r);
+
+    /* An investigator: without a reason refused with the rule's words; with one granted. */
+    CHECK_INT(s_login(WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg), 200);
+    CHECK(strstr(msg, "\"home\":\"/desk\"") != NULL);
+    char icookies[256];
+    snprintf(icookies, sizeof icookies, "anpr_session=%s", inv.session);
+    CHECK_INT(s_req("POST", "/api/search", icookies, inv.csrf,
+                    "kind=reads&plate=1ABC123&match=exact&from=2026-01-01T00:00:00Z"
+                    "&to=2030-01-01T00:00:00Z&case=PV-2026-0042",
+                    &r),
+              422);
+    CHECK(strstr(r.body, "\"refused\":true") != NULL);
+    CHECK(strstr(r.body, "\"rule\":\"reason\"") != NULL);
+    httpc_reply_free(&r);
+    time_t now = time(NULL);
+    char from[32], to[32], ok_search[512];
+    strftime(from, sizeof from, "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){now - 86400}));
+    strftime(to, sizeof to, "%Y-%m-%dT%H:%M:%SZ", gmtime(&(time_t){now + 60}));
+    snprintf(ok_search, sizeof ok_search,
+             "kind=reads&plate=1ABC123&match=exact&from=%s&to=%s"
+             "&reason=Theft+investigation+Hasselt&case=PV-2026-0042",
+             from, to);
+    CHECK_INT(s_req("POST", "/api/search", icookies, inv.csrf, ok_search, &r), 200);
+    CHECK(strstr(r.body, "\"granted\":true") != NULL);
+    char ticket[32] = "";
+    CHECK(s_member(r.body, "ticket", ticket, sizeof ticket));
+    httpc_reply_free(&r);
+    /* audited under the person's own name */
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.search_audit WHERE by_user = "
+                                   "'webt_inv' AND granted AND reason = 'Theft investigation "
+                                   "Hasselt'"),
+              1);
+    snprintf(sql, sizeof sql, "/api/search.csv?kind=reads&ticket=%s", ticket);
+    CHECK_INT(s_req("GET", sql, icookies, NULL, NULL, &r), 200);
+    CHECK(strncmp(r.body, "ord,read_time,", 14) == 0);
+    httpc_reply_free(&r);
+
+    /* Logout: the session is gone and its connection closed. */
+    CHECK_INT(s_req("POST", "/api/logout", cookies, op.csrf, "", &r), 200);
+    httpc_reply_free(&r);
+    CHECK_INT(s_req("GET", "/api/me", cookies, NULL, NULL, &r), 401);
+    httpc_reply_free(&r);
+    CHECK_INT(h_wait_ll(db.admin,
+                        "SELECT count(*) FROM pg_stat_activity WHERE usename = 'webt_op' "
+                        "AND application_name = 'anpr-web'",
+                        0, 10000),
+              0);
+
+    /* Failed logins throttled (3 a minute here): the fourth is refused before PostgreSQL. */
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(s_login(WEB_INV, "nope", &inv, msg, sizeof msg), 401);
+    CHECK_INT(s_login(WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg), 429);
+    CHECK(strstr(msg, "too many failed logins") != NULL);
+
+    kill(web, SIGTERM);
+    CHECK_INT(h_wait(web, 20000), 0);
+    if (check_failed) {
+        char *text = h_slurp(log);
+        fprintf(stderr, "anpr-web log:\n%s", text);
+        free(text);
+    }
+    int rc = h_daemon_finish(&d, check_failed);
+    h_db_close(&db);
+    return check_failed || rc ? 1 : check_done("itest_web");
+}
