@@ -795,12 +795,16 @@ static enum MHD_Result s_events(struct app *a, struct MHD_Connection *c, sess_t 
         (since && util_parse_long(since, 0, INT64_MAX, &v) == 0))
         st->since = (uint64_t)v;
     st->a = a;
-    st->s = s; /* the stream's reference */
     snprintf(st->sid, sizeof st->sid, "%s", sid ? sid : "");
+    /* the stream's own reference (the caller drops the request's when this returns) */
+    if (!(st->s = sess_peek(a->sessions, st->sid, util_mono_us() / 1000000))) {
+        free(st);
+        return s_error(c, MHD_HTTP_UNAUTHORIZED, "not signed in (or the session ended)");
+    }
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
                                                                s_stream_read, st, s_stream_free);
     if (!r) {
-        free(st);
+        s_stream_free(st);
         return MHD_NO;
     }
     s_headers(r, "text/event-stream; charset=utf-8");

@@ -185,6 +185,11 @@ async function ack(card, decision, reason, msg, override) {
 }
 
 function onHit(h) {
+  if (!h.caught_up && board.feed) {  // a HIT is a message of the feed too
+    board.feed.last_message_us = Date.now() * 1000;
+    board.feed.messages++;
+    health();
+  }
   const known = board.hits.get(h.hit_id);
   if (known) {
     if (!h.caught_up) { known.again = true; known.time_us = Math.max(known.time_us, h.time_us); }
