@@ -6,11 +6,16 @@
  * search without a reason is refused with the rule's words, with one it is granted; logout
  * ends the session and closes its database connection; failed logins are throttled.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -92,6 +97,49 @@ static int s_login(const char *user, const char *pw, struct login *l, char *msg,
     }
     httpc_reply_free(&r);
     return st;
+}
+
+/* A Server-Sent Events stream read as it comes: a socket and what arrived so far. */
+struct stream {
+    int fd;
+    char buf[65536];
+    size_t len;
+};
+
+static void s_stream_open(struct stream *st, const char *cookies)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s_port)};
+    char req[512];
+
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    st->len = 0;
+    st->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (st->fd < 0 || connect(st->fd, (struct sockaddr *)&a, sizeof a) != 0)
+        h_fatal("connect to anpr-web: %s", strerror(errno));
+    int n = snprintf(req, sizeof req,
+                     "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: %s\r\n\r\n", cookies);
+    if (write(st->fd, req, (size_t)n) != n)
+        h_fatal("write to anpr-web: %s", strerror(errno));
+}
+
+/* Read until needle has arrived (1), the server closes (0) or ms pass (-1). */
+static int s_stream_until(struct stream *st, const char *needle, int ms)
+{
+    int64_t until = util_mono_us() + (int64_t)ms * 1000;
+
+    for (;;) {
+        st->buf[st->len] = '\0';
+        if (strstr(st->buf, needle))
+            return 1;
+        int64_t left = (until - util_mono_us()) / 1000;
+        struct pollfd p = {.fd = st->fd, .events = POLLIN};
+        if (left <= 0 || st->len + 1 >= sizeof st->buf || poll(&p, 1, (int)left) <= 0)
+            return -1;
+        ssize_t n = read(st->fd, st->buf + st->len, sizeof st->buf - 1 - st->len);
+        if (n <= 0)
+            return 0;
+        st->len += (size_t)n;
+    }
 }
 
 /* Whether the file at path has needle. */
@@ -256,11 +304,32 @@ int main(void)
     CHECK(strncmp(r.body, "ord,read_time,", 14) == 0);
     httpc_reply_free(&r);
 
-    /* Logout: the session is gone and its connection closed. */
+    /* The board's stream: live, then a HIT of a read sent now, as the board's JSON; the
+       investigator may not open it. */
+    struct stream st;
+    s_stream_open(&st, cookies);
+    CHECK_INT(s_stream_until(&st, "event: live", 20000), 1);
+    CHECK(strstr(st.buf, "Content-Type: text/event-stream") != NULL);
+    CHECK_INT(s_stream_until(&st, "event: health", 20000), 1);
+    void *cam = h_dealer(d.ingest_ep);
+    struct proto_read rd = h_read(WEB_CAM, 1, "1-ABC-123", "BE");
+    h_send_read(cam, &rd);
+    CHECK_INT(s_stream_until(&st, "\"read_plate\":\"1-ABC-123\"", 20000), 1);
+    CHECK(strstr(st.buf, "\"list\":\"Stolen vehicles\"") != NULL);
+    CHECK(strstr(st.buf, "\"priority\":1") != NULL);
+    h_close(cam);
+    CHECK_INT(s_req("GET", "/api/events", icookies, NULL, NULL, &r), 403);
+    httpc_reply_free(&r);
+
+    /* Logout: the session is gone and its connection closed; the open stream is told and
+       ends. */
     CHECK_INT(s_req("POST", "/api/logout", cookies, op.csrf, "", &r), 200);
     httpc_reply_free(&r);
     CHECK_INT(s_req("GET", "/api/me", cookies, NULL, NULL, &r), 401);
     httpc_reply_free(&r);
+    CHECK_INT(s_stream_until(&st, "event: ended", 20000), 1);
+    CHECK_INT(s_stream_until(&st, "never sent", 20000), 0); /* and the server closes it */
+    close(st.fd);
     CHECK_INT(h_wait_ll(db.admin,
                         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'webt_op' "
                         "AND application_name = 'anpr-web'",

@@ -723,15 +723,14 @@ static ssize_t s_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         if (wj_failed(&st->out) || atomic_load(&st->a->stopping))
             return MHD_CONTENT_READER_END_OF_STREAM;
+        if (st->next_poll_us == INT64_MAX) /* "ended" is sent: the stream is over */
+            return MHD_CONTENT_READER_END_OF_STREAM;
         if (sess_ended(st->a->sessions, st->s)) {
+            /* signed out (here or in another tab) or timed out: the page goes to sign-in */
             s_event(st, "ended", 0, "{}");
             st->next_poll_us = INT64_MAX;
-            if (st->out.len == 0)
-                return MHD_CONTENT_READER_END_OF_STREAM;
             continue;
         }
-        if (st->next_poll_us == INT64_MAX)
-            return MHD_CONTENT_READER_END_OF_STREAM;
         int64_t now = util_mono_us();
         if (!st->started) {
             PGconn *conn = sess_lock_conn(st->s);
