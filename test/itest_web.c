@@ -104,20 +104,23 @@ struct stream {
     int fd;
     char buf[65536];
     size_t len;
+    size_t mark; /* s_stream_until looks from here on */
 };
 
-static void s_stream_open(struct stream *st, const char *cookies)
+/* Open /api/events with cookies and an extra header line ("" for none, else ending in CRLF). */
+static void s_stream_open(struct stream *st, const char *cookies, const char *extra)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s_port)};
     char req[512];
 
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    st->len = 0;
+    st->len = st->mark = 0;
     st->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (st->fd < 0 || connect(st->fd, (struct sockaddr *)&a, sizeof a) != 0)
         h_fatal("connect to anpr-web: %s", strerror(errno));
     int n = snprintf(req, sizeof req,
-                     "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: %s\r\n\r\n", cookies);
+                     "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: %s\r\n%s\r\n", cookies,
+                     extra);
     if (write(st->fd, req, (size_t)n) != n)
         h_fatal("write to anpr-web: %s", strerror(errno));
 }
@@ -129,7 +132,7 @@ static int s_stream_until(struct stream *st, const char *needle, int ms)
 
     for (;;) {
         st->buf[st->len] = '\0';
-        if (strstr(st->buf, needle))
+        if (strstr(st->buf + st->mark, needle))
             return 1;
         int64_t left = (until - util_mono_us()) / 1000;
         struct pollfd p = {.fd = st->fd, .events = POLLIN};
@@ -181,7 +184,8 @@ int main(void)
     h_require_env();
     if (!getenv("ANPR_WEB"))
         h_fatal("ANPR_WEB is not set");
-    webenv_setup(&db, &d, "itest_web");
+    /* P1 HITs announced again every second until acknowledged. */
+    webenv_setup(&db, &d, "itest_web", "  reannounce_s: 1\n");
     s_port = h_free_port();
     const char *conf = webenv_config(&db, &d, s_port);
     snprintf(log, sizeof log, "%s/anpr-web.log", d.dir);
@@ -306,20 +310,66 @@ int main(void)
 
     /* The board's stream: live, then a HIT of a read sent now, as the board's JSON; the
        investigator may not open it. */
-    struct stream st;
-    s_stream_open(&st, cookies);
+    struct stream st, st2;
+    s_stream_open(&st, cookies, "");
     CHECK_INT(s_stream_until(&st, "event: live", 20000), 1);
     CHECK(strstr(st.buf, "Content-Type: text/event-stream") != NULL);
-    CHECK_INT(s_stream_until(&st, "event: health", 20000), 1);
+    CHECK_INT(s_stream_until(&st, "\"feed_connected\":true", 20000), 1);
     void *cam = h_dealer(d.ingest_ep);
     struct proto_read rd = h_read(WEB_CAM, 1, "1-ABC-123", "BE");
     h_send_read(cam, &rd);
     CHECK_INT(s_stream_until(&st, "\"read_plate\":\"1-ABC-123\"", 20000), 1);
     CHECK(strstr(st.buf, "\"list\":\"Stolen vehicles\"") != NULL);
     CHECK(strstr(st.buf, "\"priority\":1") != NULL);
+    CHECK(strstr(st.buf, "\"again\":false") != NULL);
     h_close(cam);
+    char hit_id[32] = "";
+    CHECK(s_member(st.buf, "hit_id", hit_id, sizeof hit_id));
+    CHECK(strstr(st.buf, "id: ") != NULL);
     CHECK_INT(s_req("GET", "/api/events", icookies, NULL, NULL, &r), 403);
     httpc_reply_free(&r);
+
+    /* anprd announces the open P1 HIT again (every second here): marked on the stream. */
+    CHECK_INT(s_stream_until(&st, "\"again\":true", 20000), 1);
+
+    /* A colleague accepts it (in the database, as their own login): every board is told; an
+       acknowledgement from this board is not laid over it unseen, only when overridden. */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hits WHERE hit_id = %s", hit_id);
+    CHECK_INT(h_wait_ll(db.admin, sql, 1, 10000), 1);
+    PGconn *colleague = h_connect_as(&db, WEB_TRUSTED);
+    snprintf(sql, sizeof sql, "SELECT anpr.acknowledge_hit(%s, 'accepted', NULL)", hit_id);
+    CHECK_STR(h_sqlstate(colleague, sql), "");
+    PQfinish(colleague);
+    CHECK_INT(s_stream_until(&st, "\"operator\":\"webt_trusted\"", 20000), 1);
+    CHECK(strstr(st.buf, "event: ack") != NULL);
+    char ack[128];
+    snprintf(ack, sizeof ack, "hit_ids=%s&decision=rejected&reason=misread", hit_id);
+    CHECK_INT(s_req("POST", "/api/ack", cookies, op.csrf, ack, &r), 422);
+    CHECK(strstr(r.body, "already accepted by webt_trusted") != NULL);
+    httpc_reply_free(&r);
+    snprintf(ack, sizeof ack, "hit_ids=%s&decision=rejected&reason=misread&override=1", hit_id);
+    CHECK_INT(s_req("POST", "/api/ack", cookies, op.csrf, ack, &r), 200);
+    httpc_reply_free(&r);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack WHERE operator = "
+                                   "'webt_op' AND decision = 'rejected' AND reason = 'misread'"),
+              1);
+
+    /* The feed lost (anprd stopped) and back: the health events say so. */
+    st.mark = st.len;
+    CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
+    CHECK_INT(s_stream_until(&st, "\"feed_connected\":false", 20000), 1);
+    st.mark = st.len;
+    CHECK_INT(h_daemon_restart(&d), 0);
+    CHECK_INT(s_stream_until(&st, "\"feed_connected\":true", 20000), 1);
+
+    /* A board reconnecting with Last-Event-ID gets what came after it from the database, with
+       its acknowledgement. */
+    char last[64];
+    snprintf(last, sizeof last, "Last-Event-ID: %llu\r\n", strtoull(hit_id, NULL, 10) - 1);
+    s_stream_open(&st2, cookies, last);
+    CHECK_INT(s_stream_until(&st2, "event: live", 20000), 1);
+    CHECK(strstr(st2.buf, "\"read_plate\":\"1-ABC-123\"") != NULL);
+    CHECK(strstr(st2.buf, "\"caught_up\":true,\"ack\":{\"decision\":\"rejected\"") != NULL);
 
     /* Logout: the session is gone and its connection closed; the open stream is told and
        ends. */
@@ -330,6 +380,9 @@ int main(void)
     CHECK_INT(s_stream_until(&st, "event: ended", 20000), 1);
     CHECK_INT(s_stream_until(&st, "never sent", 20000), 0); /* and the server closes it */
     close(st.fd);
+    CHECK_INT(s_stream_until(&st2, "event: ended", 20000), 1);
+    CHECK_INT(s_stream_until(&st2, "never sent", 20000), 0);
+    close(st2.fd);
     CHECK_INT(h_wait_ll(db.admin,
                         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'webt_op' "
                         "AND application_name = 'anpr-web'",

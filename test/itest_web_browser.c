@@ -21,7 +21,7 @@ int main(void)
     h_require_env();
     if (!getenv("ANPR_WEB") || !getenv("ANPR_WEB_SCRIPT") || !getenv("ANPR_WEB_SHOTS"))
         h_fatal("ANPR_WEB, ANPR_WEB_SCRIPT and ANPR_WEB_SHOTS must be set");
-    webenv_setup(&db, &d, "itest_web_browser");
+    webenv_setup(&db, &d, "itest_web_browser", NULL);
     int p = h_free_port();
     const char *conf = webenv_config(&db, &d, p);
     snprintf(port, sizeof port, "%d", p);
