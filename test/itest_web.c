@@ -102,7 +102,7 @@ static int s_login(const char *user, const char *pw, struct login *l, char *msg,
 /* A Server-Sent Events stream read as it comes: a socket and what arrived so far. */
 struct stream {
     int fd;
-    char buf[65536];
+    char buf[4 << 20];
     size_t len;
     size_t mark; /* s_stream_until looks from here on */
 };
@@ -310,7 +310,7 @@ int main(void)
 
     /* The board's stream: live, then a HIT of a read sent now, as the board's JSON; the
        investigator may not open it. */
-    struct stream st, st2;
+    static struct stream st, st2;
     s_stream_open(&st, cookies, "");
     CHECK_INT(s_stream_until(&st, "event: live", 20000), 1);
     CHECK(strstr(st.buf, "Content-Type: text/event-stream") != NULL);
@@ -370,6 +370,51 @@ int main(void)
     CHECK_INT(s_stream_until(&st2, "event: live", 20000), 1);
     CHECK(strstr(st2.buf, "\"read_plate\":\"1-ABC-123\"") != NULL);
     CHECK(strstr(st2.buf, "\"caught_up\":true,\"ack\":{\"decision\":\"rejected\"") != NULL);
+
+    /* A long catch-up comes a page at a time and misses nothing: 1200 HITs after id 999. */
+    h_exec(db.admin, "INSERT INTO anpr.hits (camera_id, seq, read_time, plate, entry_id, list_id, "
+                     "priority, category, match_kind, hit_id) "
+                     "SELECT (SELECT id FROM anpr.camera WHERE code = '" WEB_CAM "'), 100000 + g, "
+                     "now() - interval '1 minute', '1ABC124', "
+                     "(SELECT min(id) FROM anpr.watchlist_entry), "
+                     "(SELECT id FROM anpr.watchlist WHERE name = 'Stolen vehicles'), 1, "
+                     "'stolen', 1, 1000 + g FROM generate_series(0, 1199) g");
+    static struct stream st3;
+    s_stream_open(&st3, cookies, "Last-Event-ID: 999\r\n");
+    CHECK_INT(s_stream_until(&st3, "event: live", 60000), 1);
+    /* each of them once, in order */
+    long long next = 1000, other = 0;
+    for (const char *p = st3.buf; (p = strstr(p, "\"hit_id\":\"")); p++) {
+        long long v = strtoll(p + 10, NULL, 10);
+        if (v == next)
+            next++;
+        else
+            other += v < 1000 || v > 2199;
+    }
+    CHECK_INT(next, 2200);
+    CHECK(other >= 1); /* and the HIT of the live read, with its higher id */
+    close(st3.fd);
+
+    /* A dozen acknowledgements at once (ids past 9: text would sort 10 before 9): every
+       board gets each once. */
+    st.mark = st.len;
+    colleague = h_connect_as(&db, WEB_TRUSTED);
+    CHECK_STR(h_sqlstate(colleague, "SELECT anpr.acknowledge_hit(g, 'accepted', NULL) "
+                                    "FROM generate_series(1000, 1011) g"),
+              "");
+    PQfinish(colleague);
+    CHECK_INT(s_stream_until(&st, "{\"hit_id\":\"1011\",\"decision\"", 20000), 1);
+    size_t seen_at = st.len;
+    st.mark = seen_at;
+    CHECK_INT(s_stream_until(&st, "event: health", 20000), 1); /* one more poll */
+    for (int i = 1000; i <= 1011; i++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "{\"hit_id\":\"%d\",\"decision\"", i);
+        int n = 0;
+        for (const char *p = st.buf; (p = strstr(p, needle)); p++)
+            n++;
+        CHECK_INT(n, 1);
+    }
 
     /* Logout: the session is gone and its connection closed; the open stream is told and
        ends. */

@@ -180,3 +180,60 @@ void wj_hit(struct wj *b, const struct proto_hit *h, bool again)
     wj_fmt(b, ",\"reading\":%u,\"nsubst\":%u,\"post_match\":%s,\"again\":%s}", (unsigned)h->reading,
            (unsigned)h->nsubst, h->post_match ? "true" : "false", again ? "true" : "false");
 }
+
+/* PostgreSQL type oids (pg_type.dat): fixed since the beginning. */
+enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT8 = 701 };
+
+/* One value of a result as JSON: numbers and booleans as such, NULL as null, the rest a
+   string (bigint ids too: JavaScript numbers lose their last digits). */
+void wj_pg_value(struct wj *b, const PGresult *res, int i, int k)
+{
+    const char *v = PQgetvalue(res, i, k);
+
+    if (PQgetisnull(res, i, k)) {
+        wj_raw(b, "null");
+        return;
+    }
+    switch (PQftype(res, k)) {
+    case OID_BOOL:
+        wj_raw(b, *v == 't' ? "true" : "false");
+        return;
+    case OID_INT2:
+    case OID_INT4:
+        wj_raw(b, v);
+        return;
+    case OID_FLOAT8:
+        if (strspn(v, "0123456789+-.eE") == strlen(v) && *v) {
+            wj_raw(b, v);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    wj_str(b, v);
+}
+
+/* {"columns": [...], "rows": [[...], ...]} members of a result (without the braces). */
+void wj_pg_table(struct wj *b, const PGresult *res)
+{
+    int rows = PQntuples(res), cols = PQnfields(res);
+
+    wj_raw(b, "\"columns\":[");
+    for (int k = 0; k < cols; k++) {
+        if (k)
+            wj_raw(b, ",");
+        wj_str(b, PQfname(res, k));
+    }
+    wj_raw(b, "],\"rows\":[");
+    for (int i = 0; i < rows; i++) {
+        wj_raw(b, i ? ",[" : "[");
+        for (int k = 0; k < cols; k++) {
+            if (k)
+                wj_raw(b, ",");
+            wj_pg_value(b, res, i, k);
+        }
+        wj_raw(b, "]");
+    }
+    wj_raw(b, "]");
+}

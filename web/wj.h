@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <libpq-fe.h>
+
 #include "proto.h"
 
 struct wj {
@@ -41,5 +43,11 @@ bool wj_csv_risky(const char *s);
 
 /* A HIT off the feed as the board's JSON object (docs/WEB.md, "hit" events). */
 void wj_hit(struct wj *b, const struct proto_hit *h, bool again);
+
+/* One value of a result as JSON: numbers and booleans as such, NULL as null, the rest a string
+   (bigint ids too: JavaScript numbers lose their last digits). */
+void wj_pg_value(struct wj *b, const PGresult *res, int i, int k);
+/* "columns": [...], "rows": [[...], ...] of a result (members, without the braces). */
+void wj_pg_table(struct wj *b, const PGresult *res);
 
 #endif
