@@ -308,6 +308,18 @@ int main(void)
     CHECK(strncmp(r.body, "ord,read_time,", 14) == 0);
     httpc_reply_free(&r);
 
+    /* The investigator's database connection is ended under them: the session ends (no
+       password is kept to connect again) and the page must sign in again. */
+    h_exec(db.admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE usename = 'webt_inv' AND application_name = 'anpr-web'");
+    CHECK(s_req("POST", "/api/search", icookies, inv.csrf, ok_search, &r) >= 500);
+    httpc_reply_free(&r);
+    CHECK_INT(s_req("GET", "/api/me", icookies, NULL, NULL, &r), 401);
+    httpc_reply_free(&r);
+    CHECK(s_has(log, "user 'webt_inv': the database connection was lost; session ended"));
+    CHECK_INT(s_login(WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg), 200);
+    snprintf(icookies, sizeof icookies, "anpr_session=%s", inv.session);
+
     /* The board's stream: live, then a HIT of a read sent now, as the board's JSON; the
        investigator may not open it. */
     static struct stream st, st2;

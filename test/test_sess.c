@@ -102,6 +102,17 @@ int main(void)
     sess_put(t, &s);
     CHECK_INT(closed, 1);
 
+    /* Ended by the pointer (its connection was lost) while a request holds it. */
+    closed = 0;
+    s = sess_create(t, "erin", SESS_DISPATCH, s_conn(), 3500, id, csrf, &full);
+    CHECK(s != NULL);
+    sess_end_this(t, s);
+    CHECK(sess_ended(t, s));
+    CHECK(sess_get(t, id, 3501) == NULL);
+    CHECK_INT(closed, 0);
+    sess_put(t, &s);
+    CHECK_INT(closed, 1);
+
     /* The table's end closes what is left. */
     closed = 0;
     s = sess_create(t, "dave", SESS_DISPATCH, s_conn(), 4000, id, csrf, &full);

@@ -169,6 +169,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
             rc = desk_search(c, s, rq);
         else
             rc = http_error(c, MHD_HTTP_NOT_FOUND, "not found");
+        login_check_conn(a, s);
         sess_put(a->sessions, &s);
         return rc;
     }
@@ -184,6 +185,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
         if (!s)
             return http_error(c, MHD_HTTP_UNAUTHORIZED, "not signed in (or the session ended)");
         enum MHD_Result rc = s_api_get(a, c, url, s);
+        login_check_conn(a, s);
         sess_put(a->sessions, &s);
         return rc;
     }

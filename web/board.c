@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "http.h"
 #include "log.h"
+#include "login.h"
 #include "util.h"
 
 #define BOARD_POLL_US 2000000 /* a stream's health and acknowledgement poll */
@@ -253,6 +254,7 @@ static ssize_t s_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
             PGconn *conn = sess_lock_conn(st->s);
             s_poll_acks(st, conn);
             sess_unlock_conn(st->s);
+            login_check_conn(st->a, st->s); /* lost: "ended" goes out next */
             s_health(st);
             st->next_poll_us = now + BOARD_POLL_US;
             continue;

@@ -41,6 +41,20 @@ static void s_roles_json(struct wj *b, unsigned roles)
     wj_raw(b, "]");
 }
 
+bool login_check_conn(struct web *a, sess_t *s)
+{
+    PGconn *conn = sess_lock_conn(s);
+    bool lost = PQstatus(conn) == CONNECTION_BAD;
+
+    sess_unlock_conn(s);
+    if (lost && !sess_ended(a->sessions, s)) {
+        log_warn(WEB_SUB, "user '%s': the database connection was lost; session ended",
+                 cli_text(sess_user(s)));
+        sess_end_this(a->sessions, s);
+    }
+    return lost;
+}
+
 void login_close_conn(void *conn)
 {
     PQfinish(conn);

@@ -8,11 +8,16 @@
 #define ANPR_LOGIN_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 
 #include "web.h"
 
 /* The session of the request's cookie, referenced (sess_put it), or NULL. */
 sess_t *login_session(struct web *a, struct MHD_Connection *c);
+/* After a request of s: when its database connection is lost (the server restarted, the
+   backend was ended), the session ends (the password is not kept to connect again) and the
+   page is sent to sign in. Whether it ended. */
+bool login_check_conn(struct web *a, sess_t *s);
 /* Closes a session's connection (sess_table_new's close function). */
 void login_close_conn(void *conn);
 /* GET /api/login-token: a pre-login CSRF token, double-submitted (cookie and header). */

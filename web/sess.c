@@ -227,6 +227,21 @@ bool sess_end(sess_table_t *t, const char *id)
     return was;
 }
 
+void sess_end_this(sess_table_t *t, sess_t *s)
+{
+    bool last = false;
+
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->max; i++)
+        if (t->slots[i] == s) {
+            last = s_unlink(t, i);
+            break;
+        }
+    pthread_mutex_unlock(&t->lock);
+    if (last) /* never: the caller holds a reference */
+        s_free(t, s);
+}
+
 size_t sess_expire(sess_table_t *t, int64_t now_s)
 {
     sess_t *gone[64];

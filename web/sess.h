@@ -54,6 +54,8 @@ sess_t *sess_peek(sess_table_t *t, const char *id, int64_t now_s);
 void sess_put(sess_table_t *t, sess_t **s_p);
 /* Ends the session (logout): gone from the table at once. true when it was there. */
 bool sess_end(sess_table_t *t, const char *id);
+/* Ends the session s (its connection was lost, say): gone from the table at once. */
+void sess_end_this(sess_table_t *t, sess_t *s);
 /* Ends the sessions idle for too long; how many. */
 size_t sess_expire(sess_table_t *t, int64_t now_s);
 /* Sessions in the table. */
