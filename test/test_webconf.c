@@ -116,6 +116,20 @@ int main(void)
     free(errs);
     errs = NULL;
 
+    /* A section name that is a list: reported and skipped whole, and reading goes on (it once
+       went past the end of the stream for ever; fuzz corpus regress-sequence-key). */
+    c = s_parse("? [a]\n: b\nweb: 2\n", &errs);
+    CHECK(c == NULL);
+    CHECK(errs && strstr(errs, "w.yaml:1:3: (top): a section name must be a plain name\n"));
+    CHECK(errs && strstr(errs, "w.yaml:3:6: web: expected a mapping of keys, not a scalar\n"));
+    free(errs);
+    errs = NULL;
+    c = s_parse("web:\n  ? [a]\n  : b\n  listen: 127.0.0.1:1\n", &errs);
+    CHECK(c == NULL);
+    CHECK(errs && strstr(errs, "w.yaml:2:5: web: a key must be a plain name, not a list"));
+    free(errs);
+    errs = NULL;
+
     /* CURVE needs both keys. */
     c = s_parse("dispatch:\n  key_file: /k\n", &errs);
     CHECK(c == NULL);

@@ -238,8 +238,8 @@ void webconf_destroy(struct webconf **self_p)
     *self_p = NULL;
 }
 
-/* Skip the rest of a node that has just started (ev was its start event); false on a syntax
-   error (then ev is that error's event, not deleted). */
+/* Skip the rest of a node that has just started (start was its first event); false on a
+   syntax error or the end of the stream. */
 static bool s_skip(yaml_parser_t *p, const yaml_event_t *start)
 {
     int depth = start->type == YAML_MAPPING_START_EVENT || start->type == YAML_SEQUENCE_START_EVENT;
@@ -248,6 +248,11 @@ static bool s_skip(yaml_parser_t *p, const yaml_event_t *start)
         yaml_event_t ev;
         if (!yaml_parser_parse(p, &ev))
             return false;
+        /* past the end: libyaml gives empty events for ever */
+        if (ev.type == YAML_NO_EVENT || ev.type == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            return false;
+        }
         if (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT)
             depth++;
         else if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT)
@@ -283,6 +288,10 @@ static bool s_section(struct s_ctx *ctx, yaml_parser_t *p, struct webconf *c, co
         if (kev.type == YAML_MAPPING_END_EVENT) {
             yaml_event_delete(&kev);
             return true;
+        }
+        if (kev.type == YAML_NO_EVENT || kev.type == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&kev);
+            return false;
         }
         if (kev.type != YAML_SCALAR_EVENT) {
             s_err(ctx, &kev.start_mark, sec, "a key must be a plain name, not %s", s_kind(&kev));
@@ -383,18 +392,32 @@ static bool s_root(struct s_ctx *ctx, yaml_parser_t *p, struct webconf *c)
             yaml_event_delete(&kev);
             break;
         }
+        if (kev.type == YAML_NO_EVENT || kev.type == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&kev);
+            return false;
+        }
+        if (kev.type != YAML_SCALAR_EVENT) {
+            /* a key that is a list or a mapping: reported, skipped whole, then its value */
+            s_err(ctx, &kev.start_mark, "(top)", "a section name must be a plain name");
+            ok = s_skip(p, &kev);
+            yaml_event_delete(&kev);
+            if (!ok || !yaml_parser_parse(p, &vev))
+                return false;
+            ok = s_skip(p, &vev);
+            yaml_event_delete(&vev);
+            if (!ok)
+                return false;
+            continue;
+        }
         if (!yaml_parser_parse(p, &vev)) {
             yaml_event_delete(&kev);
             return false;
         }
-        const char *sec = kev.type == YAML_SCALAR_EVENT ? (const char *)kev.data.scalar.value : "";
+        const char *sec = (const char *)kev.data.scalar.value;
         bool dup = false;
         for (size_t i = 0; i < nseen; i++)
             dup |= strcmp(seen[i], sec) == 0;
-        if (kev.type != YAML_SCALAR_EVENT) {
-            s_err(ctx, &kev.start_mark, "(top)", "a section name must be a plain name");
-            ok = s_skip(p, &kev) && s_skip(p, &vev);
-        } else if (!s_known_section(sec)) {
+        if (!s_known_section(sec)) {
             s_err(ctx, &kev.start_mark, sec,
                   "unknown section (known: web, database, dispatch, board, login, log)");
             ok = s_skip(p, &vev);
