@@ -58,7 +58,7 @@ ok "the $n files the README lists are installed"
 for f in "$src"/daemon/sql/*.sql; do
     [[ -f "$dest/usr/local/share/anprd/sql/${f##*/}" ]] || fail "migration ${f##*/} not installed"
 done
-for m in "$src"/tools/*.1 "$src"/daemon/*.5 "$src"/daemon/*.8; do
+for m in "$src"/tools/*.1 "$src"/daemon/*.5 "$src"/daemon/*.8 "$src"/web/*.8; do
     [[ -f "$dest/usr/local/share/man/man${m##*.}/${m##*/}" ]] || fail "man page ${m##*/} not installed"
 done
 ok "every migration and man page installed"
@@ -120,6 +120,34 @@ if command -v systemd-analyze >/dev/null; then
         fail "anpr-retention.timer: OnCalendar does not parse"
 fi
 ok "anpr-retention.service runs daily as anprd, on its spools, hardened"
+
+# anpr-web: a user of its own, the installed program on the one configuration file the README
+# and anpr-web(8) name, as hardened as anprd's unit; the installed example passes its check.
+wunit=$dest/usr/local/lib/systemd/system/anpr-web.service
+wsysusers=$dest/usr/local/lib/sysusers.d/anpr-web.conf
+wconf=/etc/anprd/anpr-web.yaml
+grep -qx 'User=anpr-web' "$wunit" || fail "anpr-web.service does not run as anpr-web"
+grep -qx "ExecStart=/usr/local/bin/anpr-web --config $wconf" "$wunit" ||
+    fail "anpr-web.service's ExecStart does not read $wconf"
+grep -qx "ExecStartPre=/usr/local/bin/anpr-web --config $wconf --check-config" "$wunit" ||
+    fail "anpr-web.service's ExecStartPre does not check $wconf"
+grep -q "systemd-sysusers /usr/local/lib/sysusers.d/anpr-web.conf" "$readme" ||
+    fail "the README does not make anpr-web's user"
+grep -q "anpr-web --config $wconf --check-config" "$readme" || fail "the README does not name $wconf"
+grep -q "${wconf//\//\\\/}" "$dest/usr/local/share/man/man8/anpr-web.8" || fail "anpr-web(8) does not name $wconf"
+"$dest/usr/local/bin/anpr-web" --help | grep -q "default $wconf" || fail "anpr-web's default is not $wconf"
+if command -v systemd-sysusers >/dev/null; then
+    mkdir -p "$dest/etc"
+    systemd-sysusers --root="$dest" "$wsysusers" >/dev/null 2>&1 || fail "systemd-sysusers refused $wsysusers"
+    grep -q '^anpr-web:' "$dest/etc/passwd" || fail "systemd-sysusers made no user anpr-web"
+fi
+"$dest/usr/local/bin/anpr-web" --check-config --config "$dest/usr/local/share/anprd/anpr-web.yaml" \
+    >/dev/null || fail "the installed anpr-web.yaml does not pass anpr-web --check-config"
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze security --offline=true --threshold=20 "$wunit" >"$tmp/wsecurity.log" 2>&1 ||
+        { tail -3 "$tmp/wsecurity.log" >&2; fail "anpr-web.service: exposure above 2.0"; }
+fi
+ok "anpr-web.service runs as anpr-web on $wconf, hardened; its example passes --check-config"
 
 # 3. Configuration, as the README does it.
 anprd=$dest/usr/local/sbin/anprd

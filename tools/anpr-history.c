@@ -39,6 +39,7 @@
 #include "db.h"
 #include "log.h"
 #include "plate.h"
+#include "hist.h"
 
 #define PROG "anpr-history"
 
@@ -1018,60 +1019,24 @@ static PGresult *s_q(PGconn *conn, const char *sql, int n, const char *const *pa
     return NULL;
 }
 
-/* The cameras as a text[] literal ({"A","B"}), every code quoted as typed; NULL: none. */
-static char *s_camera_array(const struct opts *o)
+/* What a search's outcome means for the tool: its messages on stderr (the database's words) and
+   the exit status. */
+static int s_report(const struct hist_outcome *h)
 {
-    struct buf b = {0};
-
-    if (o->ncameras == 0)
-        return NULL;
-    s_puts(&b, "{");
-    for (int i = 0; i < o->ncameras; i++) {
-        s_puts(&b, i ? ",\"" : "\"");
-        for (const char *p = o->cameras[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                s_put(&b, "\\", 1);
-            s_put(&b, p, 1);
-        }
-        s_puts(&b, "\"");
-    }
-    s_puts(&b, "}");
-    return b.s;
-}
-
-/*
- * The plate as sent: normalised as the matcher does (a pattern keeping '?' and '*'), so a
- * plate typed with spaces, dashes or in lower case is found; one that does not normalise goes
- * as typed, for the database to refuse and audit under its rule.
- */
-static const char *s_norm_plate(const char *raw, bool pattern, char out[PLATE_MAX + 1])
-{
-    enum plate_status st = pattern ? plate_normalise_pattern(raw, out) : plate_normalise(raw, out);
-
-    return st == PLATE_OK ? out : raw;
-}
-
-/* The outcome of a search call: 0 when granted (*ticket set), else the exit status. */
-static int s_outcome(PGresult *res, char *ticket, size_t cap)
-{
-    int rc = EXIT_OK;
-
-    if (PQntuples(res) != 1 || PQnfields(res) < 6) {
-        fprintf(stderr, PROG ": the search function did not return one outcome\n");
-        rc = EXIT_DATABASE;
-    } else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
-        /* The message names the rule; the rule's own name is added for scripts. */
-        fprintf(stderr, PROG ": refused (rule %s): %s\n", cli_text(PQgetvalue(res, 0, 2)),
-                cli_text(PQgetvalue(res, 0, 3)));
-        rc = EXIT_REFUSED;
-    } else {
-        snprintf(ticket, cap, "%s", PQgetvalue(res, 0, 0));
+    switch (h->status) {
+    case HIST_OK:
         /* a granted search may still say something: that its range was clipped, say */
-        if (!PQgetisnull(res, 0, 3) && *PQgetvalue(res, 0, 3))
-            fprintf(stderr, PROG ": %s\n", cli_text(PQgetvalue(res, 0, 3)));
+        if (*h->message)
+            fprintf(stderr, PROG ": %s\n", cli_text(h->message));
+        return EXIT_OK;
+    case HIST_REFUSED:
+        /* The message names the rule; the rule's own name is added for scripts. */
+        fprintf(stderr, PROG ": refused (rule %s): %s\n", cli_text(h->rule), cli_text(h->message));
+        return EXIT_REFUSED;
+    default:
+        fprintf(stderr, PROG ": %s: %s\n", h->context, cli_text_nl(h->message));
+        return h->status == HIST_DENIED ? EXIT_REFUSED : EXIT_DATABASE;
     }
-    PQclear(res);
-    return rc;
 }
 
 /* The range asked for, in UTC, on stderr: what the audit will say was asked. */
@@ -1085,86 +1050,41 @@ static void s_echo_range(const struct opts *o)
 }
 
 /*
- * Search and fetch: one call of the search function (audited, committed on return), then the
- * rows of its ticket. *out the rows (the caller clears them) and *more those past the limit;
- * the exit status.
+ * Search and fetch (hist.h): one call of the search function (audited, committed on return),
+ * then the rows of its ticket. *out the rows (the caller clears them) and *more those past the
+ * limit; the exit status.
  */
 static int s_search(PGconn *conn, const struct opts *o, PGresult **out, long long *more)
 {
-    char from[48], to[48], limit[24], ticket[32], norm[PLATE_MAX + 1];
-    const char *fetch, *params[10];
-    const char *plate = o->plate ? s_norm_plate(o->plate, o->match == M_PATTERN, norm) : NULL;
-    char *cams = NULL;
-    PGresult *res;
-    int rc = EXIT_OK, n = 0;
+    char from[48], to[48], limit[24];
+    struct hist_outcome h;
+    struct hist_query q = {
+        .kind = o->cmd == C_HITS       ? HIST_HITS
+                : o->cmd == C_COTRAVEL ? HIST_COTRAVEL
+                                       : HIST_READS,
+        .reason = o->reason,
+        .case_ref = o->case_ref,
+        .decision = o->decision,
+        .plate = o->plate,
+        .match = o->match == M_OCR       ? "ocr"
+                 : o->match == M_PATTERN ? "pattern"
+                                         : "exact",
+        .cameras = o->cameras,
+        .ncameras = o->ncameras,
+        .list = o->list,
+        .from = o->from.set ? s_utc(&o->from, from, sizeof from) : NULL,
+        .to = o->to.set ? s_utc(&o->to, to, sizeof to) : NULL,
+        .limit = limit,
+        .max_subst = o->max_subst,
+        .window = o->window,
+        .min_cameras = o->min_cameras,
+    };
 
-    params[n++] = o->reason;
-    params[n++] = o->case_ref;
-    params[n++] = o->decision;
     snprintf(limit, sizeof limit, "%ld", o->limit);
     s_echo_range(o);
-    const char *pf = o->from.set ? s_utc(&o->from, from, sizeof from) : NULL;
-    const char *pt = o->to.set ? s_utc(&o->to, to, sizeof to) : NULL;
-    switch (o->cmd) {
-    case C_READS:
-    case C_SIGHTINGS:
-        cams = s_camera_array(o);
-        params[n++] = plate ? plate : "";
-        params[n++] = o->match == M_OCR ? "ocr" : o->match == M_PATTERN ? "pattern" : "exact";
-        params[n++] = cams;
-        params[n++] = pf;
-        params[n++] = pt;
-        params[n++] = limit;
-        params[n++] = o->max_subst ? o->max_subst : "1";
-        res = PQexecParams(conn,
-                           "SELECT * FROM anpr.search_reads($1::text, $2::text, $3::text, "
-                           "$4::text, $5::text, $6::text[], $7::timestamptz, $8::timestamptz, "
-                           "$9::integer, $10::integer)",
-                           n, NULL, params, NULL, NULL, 0);
-        fetch = "SELECT * FROM anpr.search_read_rows($1::bigint) ORDER BY ord";
-        break;
-    case C_HITS:
-        params[n++] = plate ? plate : "";
-        params[n++] = o->list ? o->list : "";
-        params[n++] = pf;
-        params[n++] = pt;
-        params[n++] = limit;
-        res = PQexecParams(conn,
-                           "SELECT * FROM anpr.search_hits($1::text, $2::text, $3::text, "
-                           "$4::text, $5::text, $6::timestamptz, $7::timestamptz, $8::integer)",
-                           n, NULL, params, NULL, NULL, 0);
-        fetch = "SELECT * FROM anpr.search_hit_rows($1::bigint) ORDER BY ord";
-        break;
-    default:
-        params[n++] = plate;
-        params[n++] = pf;
-        params[n++] = pt;
-        params[n++] = o->window;
-        params[n++] = o->min_cameras;
-        params[n++] = limit;
-        res = PQexecParams(conn,
-                           "SELECT * FROM anpr.search_cotravel($1::text, $2::text, $3::text, "
-                           "$4::text, $5::timestamptz, $6::timestamptz, $7::integer, "
-                           "$8::integer, $9::integer)",
-                           n, NULL, params, NULL, NULL, 0);
-        fetch = "SELECT * FROM anpr.search_cotravel_rows($1::bigint) ORDER BY ord";
-        break;
-    }
-    free(cams);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return s_db_fail(conn, res, "search");
-    if ((rc = s_outcome(res, ticket, sizeof ticket)) != EXIT_OK)
-        return rc;
-    const char *tp[1] = {ticket};
-    /* The counts too come only from the committed search (migration 016). */
-    PGresult *counts =
-        s_q(conn, "SELECT rows_more FROM anpr.search_counts($1::bigint)", 1, tp, "counts", &rc);
-    if (!counts)
-        return rc;
-    *more = PQntuples(counts) == 1 ? strtoll(PQgetvalue(counts, 0, 0), NULL, 10) : 0;
-    PQclear(counts);
-    *out = s_q(conn, fetch, 1, tp, "fetch", &rc);
-    return *out ? EXIT_OK : rc;
+    hist_search(conn, &q, out, &h);
+    *more = h.more;
+    return s_report(&h);
 }
 
 /* --- sightings: the SVG ------------------------------------------------------------------- */
@@ -1287,7 +1207,7 @@ static int s_write_svg(FILE *f, const struct opts *o, struct sight *sg, size_t n
                        size_t nc)
 {
     char a[48], b[48], norm[PLATE_MAX + 1];
-    const char *plate = s_norm_plate(o->plate, false, norm);
+    const char *plate = hist_norm_plate(o->plate, false, norm);
     struct spot **spots = calloc(ns + nc + 1, sizeof *spots);
     size_t n = 0, onmap = 0;
 
@@ -1401,12 +1321,12 @@ static int s_sightings(PGconn *conn, const struct opts *o)
 
     if (rc != EXIT_OK)
         return rc;
-    cres = s_q(conn,
-               "SELECT code, name, latitude, longitude FROM anpr.camera "
-               "WHERE latitude IS NOT NULL AND longitude IS NOT NULL ORDER BY code",
-               0, NULL, "cameras", &rc);
-    if (!cres)
+    struct hist_outcome ho;
+    cres = hist_cameras(conn, &ho);
+    if (!cres) {
+        rc = s_report(&ho);
         goto out;
+    }
     nc = (size_t)PQntuples(cres);
     ns = (size_t)PQntuples(rows);
     cams = calloc(nc + 1, sizeof *cams);

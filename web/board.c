@@ -1,0 +1,390 @@
+/*
+ * board: the dispatch board's event stream and its acknowledgements (board.h). A stream runs
+ * in its connection's own thread (libmicrohttpd calls s_stream_read there and it may wait):
+ * first the catch-up from anpr.dispatch_hits on the person's own connection, then the hub's
+ * HITs as they come, and every 2 s the feed's health and the acknowledgements made since.
+ */
+#include "board.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "http.h"
+#include "log.h"
+#include "login.h"
+#include "util.h"
+
+#define BOARD_POLL_US 2000000 /* a stream's health and acknowledgement poll */
+#define BOARD_PAGE    500     /* catch-up rows a query: sent before the next is asked */
+#define BOARD_STR_(x) #x
+#define BOARD_STR(x)  BOARD_STR_(x)
+
+/* The catch-up: what anpr-console --since asks anpr.dispatch_hits, with the acknowledgement.
+   The ids go out as text (JavaScript numbers lose digits) under other names: ORDER BY hit_id
+   would otherwise sort the text. */
+static const char s_catch_up_sql[] =
+    "SELECT hit_id::text AS id_text, (extract(epoch FROM read_time) * 1000000)::bigint::text, "
+    "camera, "
+    "coalesce(read_plate, plate), plate, read_country, confidence, lane, direction, "
+    "entry_id::text, list_id, coalesce(list_name, '?'), category, priority, match_kind, "
+    "coalesce(entry_plate, '?'), entry_country, instruction, external_ref, detail, reading, "
+    "nsubst, post_match, ack_decision, ack_reason, ack_operator, "
+    "(extract(epoch FROM acked_at) * 1000000)::bigint::text "
+    "FROM anpr.dispatch_hits WHERE NOT suppressed AND "
+    "CASE WHEN $1::bigint > 0 THEN hit_id > $1::bigint "
+    "ELSE read_time > now() - make_interval(hours => $2::integer) END "
+    "ORDER BY hit_id LIMIT " BOARD_STR(BOARD_PAGE);
+
+struct stream {
+    struct web *a;
+    sess_t *s;
+    char sid[SESS_TOKEN_LEN + 1];
+    uint64_t seq;       /* the hub's event last sent */
+    uint64_t since;     /* Last-Event-ID: catch up after this hit_id */
+    uint64_t max_id;    /* the highest hit_id sent: each event's id */
+    char ack_after[24]; /* the last anpr.hit_ack id sent */
+    bool started;       /* the stream's first events are out */
+    bool catching;      /* catching up: the next page of the catch-up is due */
+    int64_t next_poll_us;
+    struct wj out; /* text not yet sent */
+    size_t off;
+};
+
+static void s_stream_free(void *cls)
+{
+    struct stream *st = cls;
+
+    sess_put(st->a->sessions, &st->s);
+    wj_free(&st->out);
+    free(st);
+}
+
+static void s_event(struct stream *st, const char *type, uint64_t hit_id, const char *json)
+{
+    if (hit_id > st->max_id)
+        st->max_id = hit_id;
+    wj_fmt(&st->out, "event: %s\n", type);
+    if (st->max_id)
+        wj_fmt(&st->out, "id: %" PRIu64 "\n", st->max_id);
+    wj_raw(&st->out, "data: ");
+    wj_raw(&st->out, json);
+    wj_raw(&st->out, "\n\n");
+}
+
+static const char *const s_match_names[] = {"?", "exact", "ocr", "candidate", "pattern"};
+
+/* One page of the catch-up as "hit" events, each marked caught_up, with its acknowledgement;
+   after it, the catch-up goes on from its last HIT (st->since), or is over (st->catching
+   false). A page at a time: a long catch-up is sent as it is read, not held in memory. */
+static void s_catch_up(struct stream *st, PGconn *conn)
+{
+    char since[24], hours[16];
+    const char *params[2] = {since, hours};
+    static const char *const names[] = {
+        "hit_id",       "time_us",  "camera",    "read_plate",  "matched_plate", "country",
+        "confidence",   "lane",     "direction", "entry_id",    "list_id",       "list",
+        "category",     "priority", "match",     "entry_plate", "entry_country", "instruction",
+        "external_ref", "detail",   "reading",   "nsubst",      "post_match"};
+
+    snprintf(since, sizeof since, "%" PRIu64, st->since);
+    snprintf(hours, sizeof hours, "%d", st->a->conf->catch_up_hours);
+    PGresult *res = PQexecParams(conn, s_catch_up_sql, 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        struct wj e = {0};
+        const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        wj_raw(&e, "{\"error\":");
+        wj_str(&e, m ? m : "database error");
+        wj_raw(&e, "}");
+        if (!wj_failed(&e))
+            s_event(st, "problem", 0, e.s);
+        wj_free(&e);
+        PQclear(res);
+        st->catching = false;
+        return;
+    }
+    st->catching = PQntuples(res) == BOARD_PAGE;
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct wj b = {0};
+        wj_raw(&b, "{");
+        for (int k = 0; k < 23; k++) {
+            wj_key(&b, names[k], k == 0);
+            if (k == 14) {
+                long m = strtol(PQgetvalue(res, i, k), NULL, 10);
+                wj_str(&b, m >= 1 && m <= 4 ? s_match_names[m] : "unknown");
+            } else if (k == 0 || k == 9) {
+                wj_str(&b, PQgetvalue(res, i, k));
+            } else if (k == 1) {
+                wj_raw(&b, PQgetvalue(res, i, k));
+            } else {
+                wj_pg_value(&b, res, i, k);
+            }
+        }
+        wj_raw(&b, ",\"again\":false,\"caught_up\":true");
+        if (!PQgetisnull(res, i, 23)) {
+            wj_raw(&b, ",\"ack\":{\"decision\":");
+            wj_pg_value(&b, res, i, 23);
+            wj_raw(&b, ",\"reason\":");
+            wj_pg_value(&b, res, i, 24);
+            wj_raw(&b, ",\"operator\":");
+            wj_pg_value(&b, res, i, 25);
+            wj_raw(&b, ",\"at_us\":");
+            wj_raw(&b, PQgetisnull(res, i, 26) ? "null" : PQgetvalue(res, i, 26));
+            wj_raw(&b, "}");
+        }
+        wj_raw(&b, "}");
+        st->since = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+        if (!wj_failed(&b))
+            s_event(st, "hit", st->since, b.s);
+        wj_free(&b);
+    }
+    PQclear(res);
+}
+
+/* Acknowledgements made since the last poll, by anyone, as "ack" events. */
+static void s_poll_acks(struct stream *st, PGconn *conn)
+{
+    const char *params[1] = {st->ack_after};
+    PGresult *res = PQexecParams(
+        conn,
+        "SELECT id::text AS id_text, hit_id::text AS hit_text, decision, reason, operator, "
+        "(extract(epoch FROM acked_at) * 1000000)::bigint::text "
+        "FROM anpr.hit_ack WHERE id > $1::bigint ORDER BY id LIMIT 500",
+        1, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples(res); i++) {
+            struct wj b = {0};
+            wj_raw(&b, "{\"hit_id\":");
+            wj_str(&b, PQgetvalue(res, i, 1));
+            wj_raw(&b, ",\"decision\":");
+            wj_pg_value(&b, res, i, 2);
+            wj_raw(&b, ",\"reason\":");
+            wj_pg_value(&b, res, i, 3);
+            wj_raw(&b, ",\"operator\":");
+            wj_pg_value(&b, res, i, 4);
+            wj_raw(&b, ",\"at_us\":");
+            wj_raw(&b, PQgetvalue(res, i, 5));
+            wj_raw(&b, "}");
+            if (!wj_failed(&b))
+                s_event(st, "ack", 0, b.s);
+            wj_free(&b);
+            snprintf(st->ack_after, sizeof st->ack_after, "%s", PQgetvalue(res, i, 0));
+        }
+    }
+    PQclear(res);
+}
+
+static void s_health(struct stream *st)
+{
+    bool connected;
+    int64_t last;
+    uint64_t n;
+    char json[256];
+
+    hub_health(st->a->hub, &connected, &last, &n);
+    snprintf(json, sizeof json,
+             "{\"feed_connected\":%s,\"last_message_us\":%" PRId64 ",\"messages\":%" PRIu64
+             ",\"now_us\":%" PRId64 "}",
+             connected ? "true" : "false", last, n, util_now_us());
+    s_event(st, "health", 0, json);
+}
+
+/* libmicrohttpd asks for more of the stream: waits (in this connection's thread) for events. */
+static ssize_t s_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *st = cls;
+
+    (void)pos;
+    for (;;) {
+        if (st->out.len > st->off) {
+            size_t n = st->out.len - st->off;
+            if (n > max)
+                n = max;
+            memcpy(buf, st->out.s + st->off, n);
+            st->off += n;
+            if (st->off == st->out.len)
+                st->off = st->out.len = 0;
+            return (ssize_t)n;
+        }
+        if (wj_failed(&st->out) || atomic_load(&st->a->stopping))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (st->next_poll_us == INT64_MAX) /* "ended" is sent: the stream is over */
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (sess_ended(st->a->sessions, st->s)) {
+            /* signed out (here or in another tab) or timed out: the page goes to sign-in */
+            s_event(st, "ended", 0, "{}");
+            st->next_poll_us = INT64_MAX;
+            continue;
+        }
+        int64_t now = util_mono_us();
+        if (!st->started) {
+            PGconn *conn = sess_lock_conn(st->s);
+            PGresult *res = PQexec(conn, "SELECT coalesce(max(id), 0)::text FROM anpr.hit_ack");
+            snprintf(st->ack_after, sizeof st->ack_after, "%s",
+                     PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                         ? PQgetvalue(res, 0, 0)
+                         : "0");
+            PQclear(res);
+            sess_unlock_conn(st->s);
+            /* the hub's position first: a HIT published during the catch-up is sent after it */
+            st->seq = hub_head(st->a->hub);
+            wj_raw(&st->out, "retry: 2000\n\n");
+            st->started = st->catching = true;
+            continue;
+        }
+        if (st->catching) {
+            PGconn *conn = sess_lock_conn(st->s);
+            s_catch_up(st, conn);
+            sess_unlock_conn(st->s);
+            if (!st->catching) {
+                s_event(st, "live", 0, "{}");
+                s_health(st);
+                st->next_poll_us = now + BOARD_POLL_US;
+            }
+            continue;
+        }
+        if (now >= st->next_poll_us) {
+            /* the stream keeps its session alive: an open board is in use */
+            sess_t *again = sess_get(st->a->sessions, st->sid, now / 1000000);
+            sess_put(st->a->sessions, &again);
+            PGconn *conn = sess_lock_conn(st->s);
+            s_poll_acks(st, conn);
+            sess_unlock_conn(st->s);
+            login_check_conn(st->a, st->s); /* lost: "ended" goes out next */
+            s_health(st);
+            st->next_poll_us = now + BOARD_POLL_US;
+            continue;
+        }
+        char *json = NULL;
+        uint64_t hit_id = 0;
+        int wait_ms = (int)((st->next_poll_us - now) / 1000) + 1;
+        int r = hub_next(st->a->hub, st->seq, wait_ms, &json, &hit_id);
+        if (r == 1) {
+            st->seq++;
+            s_event(st, "hit", hit_id, json);
+            free(json);
+        } else if (r < 0) {
+            /* behind the ring, or shutting down: the browser reconnects and catches up */
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+    }
+}
+
+enum MHD_Result board_events(struct web *a, struct MHD_Connection *c, sess_t *s)
+{
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    const char *sid = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, WEB_SESSION_COOKIE);
+    long long v = 0;
+    struct stream *st;
+
+    if (!(sess_roles(s) & SESS_DISPATCH))
+        return http_error(c, MHD_HTTP_FORBIDDEN, "the board is for dispatch (anpr_dispatch)");
+    if (!(st = calloc(1, sizeof *st)))
+        return MHD_NO;
+    /* Last-Event-ID (the browser's reconnect), else ?since= (a page signed in again) */
+    if ((last && util_parse_long(last, 0, INT64_MAX, &v) == 0) ||
+        (since && util_parse_long(since, 0, INT64_MAX, &v) == 0))
+        st->since = (uint64_t)v;
+    st->a = a;
+    snprintf(st->sid, sizeof st->sid, "%s", sid ? sid : "");
+    /* the stream's own reference (the caller drops the request's when this returns) */
+    if (!(st->s = sess_peek(a->sessions, st->sid, util_mono_us() / 1000000))) {
+        free(st);
+        return http_error(c, MHD_HTTP_UNAUTHORIZED, "not signed in (or the session ended)");
+    }
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                               s_stream_read, st, s_stream_free);
+    if (!r) {
+        s_stream_free(st);
+        return MHD_NO;
+    }
+    http_headers(r, "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* nginx: pass events at once */
+    enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* --- acknowledging ------------------------------------------------------------------------ */
+
+enum MHD_Result board_ack(struct MHD_Connection *c, sess_t *s, struct web_req *rq)
+{
+    char ids[4096], decision[32], reason[64], override[8];
+    struct wj b = {0};
+    bool all_ok = true;
+    enum MHD_Result rc;
+
+    if (!(sess_roles(s) & SESS_DISPATCH))
+        return http_error(c, MHD_HTTP_FORBIDDEN, "acknowledging is for dispatch (anpr_dispatch)");
+    if (!http_form(rq->body.s, "hit_ids", ids, sizeof ids) ||
+        !http_form(rq->body.s, "decision", decision, sizeof decision))
+        return http_error(c, MHD_HTTP_BAD_REQUEST, "hit_ids and decision are required");
+    if (!http_form(rq->body.s, "reason", reason, sizeof reason))
+        reason[0] = '\0';
+    if (!http_form(rq->body.s, "override", override, sizeof override))
+        override[0] = '\0';
+    PGconn *conn = sess_lock_conn(s);
+    wj_raw(&b, "{\"results\":[");
+    int n = 0;
+    for (char *save = NULL, *id = strtok_r(ids, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+        long long v;
+        const char *params[3] = {id, decision, reason};
+        const char *err = NULL;
+        char msg[512] = "";
+        PGresult *res = NULL;
+
+        if (n++ >= 64)
+            break;
+        if (util_parse_long(id, 1, INT64_MAX, &v) != 0) {
+            err = "not a HIT id";
+        } else if (strcmp(override, "1") != 0) {
+            /* a colleague's decision is not overridden unseen */
+            res = PQexecParams(conn,
+                               "SELECT ack_decision, ack_operator FROM anpr.dispatch_hits "
+                               "WHERE hit_id = $1::bigint AND ack_decision IS NOT NULL",
+                               1, NULL, params, NULL, NULL, 0);
+            if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+                strcmp(PQgetvalue(res, 0, 1), sess_user(s)) != 0) {
+                snprintf(msg, sizeof msg, "already %s by %s", PQgetvalue(res, 0, 0),
+                         PQgetvalue(res, 0, 1));
+                err = msg;
+            }
+            PQclear(res);
+            res = NULL;
+        }
+        wj_raw(&b, n > 1 ? ",{\"hit_id\":" : "{\"hit_id\":");
+        wj_str(&b, id);
+        if (!err) {
+            res = PQexecParams(conn, "SELECT anpr.acknowledge_hit($1::bigint, $2, $3)::text", 3,
+                               NULL, params, NULL, NULL, 0);
+            if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+                const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+                snprintf(msg, sizeof msg, "%s", m ? m : PQerrorMessage(conn));
+                err = msg;
+            }
+        }
+        if (err) {
+            all_ok = false;
+            wj_raw(&b, ",\"error\":");
+            wj_str(&b, err);
+        } else {
+            wj_raw(&b, ",\"ack_id\":");
+            wj_str(&b, PQgetvalue(res, 0, 0));
+            log_info(WEB_SUB, "ack: user '%s': HIT %s %s%s%s", cli_text(sess_user(s)), id,
+                     cli_text(decision), *reason ? " reason " : "", cli_text(reason));
+        }
+        PQclear(res);
+        wj_raw(&b, "}");
+    }
+    sess_unlock_conn(s);
+    wj_raw(&b, "]}");
+    rc = wj_failed(&b) ? MHD_NO
+                       : http_json(c, all_ok ? MHD_HTTP_OK : MHD_HTTP_UNPROCESSABLE_CONTENT, b.s);
+    wj_free(&b);
+    return rc;
+}

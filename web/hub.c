@@ -1,0 +1,149 @@
+/* hub: feed events fanned out to the boards (hub.h). */
+#include "hub.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ev {
+    uint64_t seq; /* 0 = empty */
+    uint64_t hit_id;
+    char *json;
+};
+
+struct hub {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled on each event and on close */
+    struct ev ring[HUB_RING];
+    uint64_t head; /* seq of the latest event */
+    bool closed;
+    bool connected;
+    int64_t last_wall_us;
+    uint64_t messages;
+};
+
+hub_t *hub_new(void)
+{
+    hub_t *h = calloc(1, sizeof *h);
+    pthread_condattr_t ca;
+
+    if (!h)
+        return NULL;
+    pthread_mutex_init(&h->lock, NULL);
+    /* the waits are timed on the monotonic clock: a clock step must not stall a board */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return h;
+}
+
+void hub_destroy(hub_t **self_p)
+{
+    hub_t *h;
+
+    if (!self_p || !*self_p)
+        return;
+    h = *self_p;
+    for (size_t i = 0; i < HUB_RING; i++)
+        free(h->ring[i].json);
+    pthread_cond_destroy(&h->cond);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+    *self_p = NULL;
+}
+
+int hub_publish(hub_t *h, uint64_t hit_id, const char *json)
+{
+    char *copy = strdup(json);
+
+    if (!copy)
+        return -1;
+    pthread_mutex_lock(&h->lock);
+    struct ev *e = &h->ring[(h->head + 1) % HUB_RING];
+    free(e->json);
+    e->seq = ++h->head;
+    e->hit_id = hit_id;
+    e->json = copy;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+uint64_t hub_head(hub_t *h)
+{
+    uint64_t v;
+
+    pthread_mutex_lock(&h->lock);
+    v = h->head;
+    pthread_mutex_unlock(&h->lock);
+    return v;
+}
+
+int hub_next(hub_t *h, uint64_t seq, int timeout_ms, char **json, uint64_t *hit_id)
+{
+    struct timespec until;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&h->lock);
+    while (!h->closed && h->head <= seq) {
+        if (pthread_cond_timedwait(&h->cond, &h->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    if (h->closed) {
+        rc = -2;
+    } else if (h->head > seq) {
+        struct ev *e = &h->ring[(seq + 1) % HUB_RING];
+        if (e->seq != seq + 1) {
+            rc = -1;
+        } else if ((*json = strdup(e->json)) == NULL) {
+            rc = -1; /* out of memory: the stream ends and catches up later */
+        } else {
+            *hit_id = e->hit_id;
+            rc = 1;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+void hub_close(hub_t *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->closed = true;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void hub_set_connected(hub_t *h, bool connected)
+{
+    pthread_mutex_lock(&h->lock);
+    h->connected = connected;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void hub_note_message(hub_t *h, int64_t wall_us)
+{
+    pthread_mutex_lock(&h->lock);
+    h->last_wall_us = wall_us;
+    h->messages++;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void hub_health(hub_t *h, bool *connected, int64_t *last_wall_us, uint64_t *messages)
+{
+    pthread_mutex_lock(&h->lock);
+    *connected = h->connected;
+    *last_wall_us = h->last_wall_us;
+    *messages = h->messages;
+    pthread_mutex_unlock(&h->lock);
+}

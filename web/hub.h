@@ -1,0 +1,42 @@
+/*
+ * hub: what anpr-web received from anprd's dispatch feed, fanned out to every open board. The
+ * main loop (feed.c) publishes each HIT once, as the board's JSON; each Server-Sent Events
+ * stream (a connection thread of the HTTP server) waits for the next one and copies it out. A
+ * ring keeps the latest HUB_RING events: a stream that falls further behind is told so and
+ * ends, and the browser reconnects with Last-Event-ID and catches up from the database.
+ *
+ * The hub also holds the feed's health, shown on every board: whether the socket is connected
+ * and when the last message came. Thread-safe; never logs; hub_new is NULL when out of memory.
+ */
+#ifndef ANPR_HUB_H
+#define ANPR_HUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HUB_RING 4096
+
+typedef struct hub hub_t;
+
+hub_t *hub_new(void);
+void hub_destroy(hub_t **self_p);
+
+/* Publish one HIT (json is copied); wakes every waiting stream. -1 when out of memory. */
+int hub_publish(hub_t *h, uint64_t hit_id, const char *json);
+/* The sequence number of the latest event (0: none yet); a stream starts after it. */
+uint64_t hub_head(hub_t *h);
+/*
+ * Wait up to timeout_ms for an event after seq (or for hub_close). 1 with event seq + 1 copied
+ * (malloc'd, the caller frees *json) and its hit_id; 0 on timeout; -1 when that event has left
+ * the ring (the stream fell behind); -2 after hub_close.
+ */
+int hub_next(hub_t *h, uint64_t seq, int timeout_ms, char **json, uint64_t *hit_id);
+/* Wakes every waiting stream for good (shutdown). */
+void hub_close(hub_t *h);
+
+/* The feed's health. */
+void hub_set_connected(hub_t *h, bool connected);
+void hub_note_message(hub_t *h, int64_t wall_us);
+void hub_health(hub_t *h, bool *connected, int64_t *last_wall_us, uint64_t *messages);
+
+#endif
