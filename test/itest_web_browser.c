@@ -54,6 +54,7 @@ int main(void)
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack k JOIN anpr.hits h "
                                    "ON h.hit_id = k.hit_id WHERE k.operator = '" WEB_OP "' "
                                    "AND k.decision = 'rejected' AND k.reason = 'misread' "
+                                   "AND k.note = 'plate 1ABC128, checked on the image' "
                                    "AND h.plate = '1ABC123'"),
               1);
     /* The desk's two searches, audited under the investigator's login, one refused. */

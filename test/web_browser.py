@@ -6,7 +6,8 @@ starts anprd). This script starts anpr-web itself (it restarts it midway), sends
 real anpr-camera, and uses the pages as a person does:
 
   board    a dispatcher signs in, a listed plate is read, its card appears and is acknowledged
-           with a reason (itest_web_browser then finds the acknowledgement under their name);
+           with a reason and a note (itest_web_browser then finds the acknowledgement under
+           their name);
   restart  anpr-web stops: the board shows the loss loudly; a HIT comes while it is down; once
            it is back and the dispatcher has signed in again, the board shows the missed HIT;
   desk     an investigator searches without a reason (refused, the rule's words shown), then
@@ -170,6 +171,7 @@ def test_board(d):
     shot(d, 'web-board.png')
     Select(c.find_element(By.CLASS_NAME, 'decision')).select_by_value('rejected')
     Select(c.find_element(By.CLASS_NAME, 'reason')).select_by_value('misread')
+    c.find_element(By.CLASS_NAME, 'ack-note').send_keys('plate 1ABC128, checked on the image')
     c.find_element(By.CLASS_NAME, 'ack-go').click()
     wait(d, lambda x: card(x, '1ABC123') is not None and
          'rejected by ' + OP in card(x, '1ABC123').text and

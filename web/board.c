@@ -314,7 +314,7 @@ enum MHD_Result board_events(struct web *a, struct MHD_Connection *c, sess_t *s)
 
 enum MHD_Result board_ack(struct MHD_Connection *c, sess_t *s, struct web_req *rq)
 {
-    char ids[4096], decision[32], reason[64], override[8];
+    char ids[4096], decision[32], reason[64], note[512];
     struct wj b = {0};
     bool all_ok = true;
     enum MHD_Result rc;
@@ -326,41 +326,29 @@ enum MHD_Result board_ack(struct MHD_Connection *c, sess_t *s, struct web_req *r
         return http_error(c, MHD_HTTP_BAD_REQUEST, "hit_ids and decision are required");
     if (!http_form(rq->body.s, "reason", reason, sizeof reason))
         reason[0] = '\0';
-    if (!http_form(rq->body.s, "override", override, sizeof override))
-        override[0] = '\0';
+    if (!http_form(rq->body.s, "note", note, sizeof note))
+        note[0] = '\0';
     PGconn *conn = sess_lock_conn(s);
     wj_raw(&b, "{\"results\":[");
     int n = 0;
     for (char *save = NULL, *id = strtok_r(ids, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
         long long v;
-        const char *params[3] = {id, decision, reason};
+        /* An empty reason or note is none (NULL), as anpr-console sends it. */
+        const char *params[4] = {id, decision, reason[0] ? reason : NULL, note[0] ? note : NULL};
         const char *err = NULL;
         char msg[512] = "";
         PGresult *res = NULL;
 
         if (n++ >= 64)
             break;
-        if (util_parse_long(id, 1, INT64_MAX, &v) != 0) {
+        if (util_parse_long(id, 1, INT64_MAX, &v) != 0)
             err = "not a HIT id";
-        } else if (strcmp(override, "1") != 0) {
-            /* a colleague's decision is not overridden unseen */
-            res = PQexecParams(conn,
-                               "SELECT ack_decision, ack_operator FROM anpr.dispatch_hits "
-                               "WHERE hit_id = $1::bigint AND ack_decision IS NOT NULL",
-                               1, NULL, params, NULL, NULL, 0);
-            if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
-                strcmp(PQgetvalue(res, 0, 1), sess_user(s)) != 0) {
-                snprintf(msg, sizeof msg, "already %s by %s", PQgetvalue(res, 0, 0),
-                         PQgetvalue(res, 0, 1));
-                err = msg;
-            }
-            PQclear(res);
-            res = NULL;
-        }
         wj_raw(&b, n > 1 ? ",{\"hit_id\":" : "{\"hit_id\":");
         wj_str(&b, id);
         if (!err) {
-            res = PQexecParams(conn, "SELECT anpr.acknowledge_hit($1::bigint, $2, $3)::text", 3,
+            /* A colleague's acknowledgement is final: the database refuses this one, naming
+             * who and when (migration 018). */
+            res = PQexecParams(conn, "SELECT anpr.acknowledge_hit($1::bigint, $2, $3, $4)::text", 4,
                                NULL, params, NULL, NULL, 0);
             if (PQresultStatus(res) != PGRES_TUPLES_OK) {
                 const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);

@@ -120,11 +120,15 @@ function render(card) {
       o.value = r;
       rs.appendChild(o);
     }
+    const note = anpr.el('input', 'ack-note');
+    note.type = 'text';
+    note.maxLength = 500;
+    note.placeholder = 'note (optional)';
     const go = anpr.el('button', 'ack-go', 'Acknowledge');
     go.type = 'submit';
     const msg = anpr.el('span', 'ack-msg');
-    f.append(dec, rs, go, msg);
-    f.addEventListener('submit', (ev) => { ev.preventDefault(); ack(card, dec.value, rs.value, msg, false); });
+    f.append(dec, rs, note, go, msg);
+    f.addEventListener('submit', (ev) => { ev.preventDefault(); ack(card, dec.value, rs.value, note.value, msg); });
     e.appendChild(f);
   } else {
     const a = hs.find((h) => h.ack).ack;
@@ -162,10 +166,11 @@ function beep() {
   }
 }
 
-async function ack(card, decision, reason, msg, override) {
+// A colleague's acknowledgement is final: the database refuses a second one and names who.
+async function ack(card, decision, reason, note, msg) {
   const ids = card.hits.filter((id) => !board.hits.get(id).ack);
   msg.textContent = 'sending…';
-  const r = await anpr.post('/api/ack', {hit_ids: ids.join(','), decision, reason, override: override ? '1' : ''});
+  const r = await anpr.post('/api/ack', {hit_ids: ids.join(','), decision, reason, note});
   const j = await r.json();
   const bad = (j.results || []).filter((x) => x.error);
   if (r.ok && !bad.length) {
@@ -176,12 +181,6 @@ async function ack(card, decision, reason, msg, override) {
   }
   msg.textContent = bad.length ? bad.map((x) => x.error).join('; ') : (j.error || r.status);
   msg.className = 'ack-msg bad';
-  if (bad.some((x) => /^already /.test(x.error))) {
-    const o = anpr.el('button', 'override', 'Override');
-    o.type = 'button';
-    o.addEventListener('click', () => ack(card, decision, reason, msg, true));
-    msg.appendChild(o);
-  }
 }
 
 function onHit(h) {
