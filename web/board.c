@@ -33,7 +33,7 @@ static const char s_catch_up_sql[] =
     "entry_id::text, list_id, coalesce(list_name, '?'), category, priority, match_kind, "
     "coalesce(entry_plate, '?'), entry_country, instruction, external_ref, detail, reading, "
     "nsubst, post_match, ack_decision, ack_reason, ack_operator, "
-    "(extract(epoch FROM acked_at) * 1000000)::bigint::text "
+    "(extract(epoch FROM acked_at) * 1000000)::bigint::text, ack_note "
     "FROM anpr.dispatch_hits WHERE NOT suppressed AND "
     "CASE WHEN $1::bigint > 0 THEN hit_id > $1::bigint "
     "ELSE read_time > now() - make_interval(hours => $2::integer) END "
@@ -133,6 +133,8 @@ static void s_catch_up(struct stream *st, PGconn *conn)
             wj_pg_value(&b, res, i, 25);
             wj_raw(&b, ",\"at_us\":");
             wj_raw(&b, PQgetisnull(res, i, 26) ? "null" : PQgetvalue(res, i, 26));
+            wj_raw(&b, ",\"note\":");
+            wj_pg_value(&b, res, i, 27);
             wj_raw(&b, "}");
         }
         wj_raw(&b, "}");

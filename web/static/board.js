@@ -133,7 +133,8 @@ function render(card) {
   } else {
     const a = hs.find((h) => h.ack).ack;
     e.appendChild(anpr.el('div', 'ackstate', a.decision.replace('_', ' ') + ' by ' + a.operator +
-      (a.reason ? ' (' + a.reason.replace(/_/g, ' ') + ')' : '') + (a.at_us ? ' at ' + anpr.when(a.at_us) : '')));
+      (a.reason ? ' (' + a.reason.replace(/_/g, ' ') + ')' : '') + (a.at_us ? ' at ' + anpr.when(a.at_us) : '') +
+      (a.note ? ': ' + a.note : '')));
   }
 }
 
@@ -174,7 +175,7 @@ async function ack(card, decision, reason, note, msg) {
   const j = await r.json();
   const bad = (j.results || []).filter((x) => x.error);
   if (r.ok && !bad.length) {
-    for (const id of ids) board.hits.get(id).ack = {decision, reason, operator: anpr.me.user, at_us: Date.now() * 1000};
+    for (const id of ids) board.hits.get(id).ack = {decision, reason, note, operator: anpr.me.user, at_us: Date.now() * 1000};
     render(card);
     place();
     return;
