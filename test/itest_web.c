@@ -344,6 +344,26 @@ int main(void)
     /* anprd announces the open P1 HIT again (every second here): marked on the stream. */
     CHECK_INT(s_stream_until(&st, "\"again\":true", 20000), 1);
 
+    /* Follow the car: read again at Boorsem, the open HIT gets a sighting there. */
+#define S_BOORSEM "\"camera\":\"BE-E314-BOORSEM-1\""
+    st.mark = st.len;
+    cam = h_dealer(d.ingest_ep);
+    rd = h_read("BE-E314-BOORSEM-1", 1, "1-ABC-123", "BE");
+    h_send_read(cam, &rd);
+    CHECK_INT(s_stream_until(&st, "\"sighting\":true", 20000), 1);
+    h_close(cam);
+    const char *sg = strstr(st.buf + st.mark, "\"sighting\":true");
+    const char *ev = sg;
+    while (ev && ev > st.buf + st.mark && strncmp(ev, "data: ", 6) != 0)
+        ev--;
+    CHECK(ev && sg && memmem(ev, (size_t)(sg - ev), S_BOORSEM, strlen(S_BOORSEM)));
+    char seen_id[32] = "";
+    CHECK(ev && s_member(ev, "hit_id", seen_id, sizeof seen_id));
+    CHECK_STR(seen_id, hit_id);
+    /* anprd's heartbeat: the cameras reporting, on the health line. */
+    st.mark = st.len;
+    CHECK_INT(s_stream_until(&st, "\"cameras\":{\"cameras\":3,", 20000), 1);
+
     /* A colleague accepts it (in the database, as their own login): every board is told, and
        the database refuses this board's later acknowledgement, naming the colleague. */
     snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hits WHERE hit_id = %s", hit_id);

@@ -62,14 +62,24 @@ int main(void)
     h.match = 3;
     snprintf(h.list, sizeof h.list, "Stolen </script>");
     struct wj b = {0};
-    wj_hit(&b, &h, true);
+    wj_hit(&b, &h, true, false);
     CHECK(strstr(b.s, "\"hit_id\":\"1234567890123456789\"") != NULL);
     CHECK(strstr(b.s, "\"read_plate\":\"1ABC123\"") != NULL);
     CHECK(strstr(b.s, "\"matched_plate\":\"1ABC128\"") != NULL);
     CHECK(strstr(b.s, "\"match\":\"candidate\"") != NULL);
     CHECK(strstr(b.s, "\"list\":\"Stolen \\u003c/script\\u003e\"") != NULL);
-    CHECK(strstr(b.s, "\"again\":true}") != NULL);
+    CHECK(strstr(b.s, "\"again\":true,\"sighting\":false}") != NULL);
     wj_free(&b);
+    /* The heartbeat as camera health; camera codes escaped like any text. */
+    struct proto_heartbeat hb = {
+        .cameras = 4, .reporting = 2, .silent_after_s = 600, .interval_ms = 2000, .nsilent = 2};
+    snprintf(hb.silent[0], sizeof hb.silent[0], "BE-EYSDEN-N2");
+    snprintf(hb.silent[1], sizeof hb.silent[1], "NL-A2\"X");
+    struct wj hbj = {0};
+    wj_heartbeat(&hbj, &hb);
+    CHECK_STR(hbj.s, "{\"cameras\":4,\"reporting\":2,\"silent_after_s\":600,\"interval_ms\":2000,"
+                     "\"silent\":[\"BE-EYSDEN-N2\",\"NL-A2\\\"X\"]}");
+    wj_free(&hbj);
     s_str(NULL);
     s_csv("");
     return check_done(NAME);

@@ -87,13 +87,13 @@ def stop_web(proc):
     check(rc == 0, 'anpr-web stops cleanly on SIGTERM (exit status %d)' % rc)
 
 
-def read_plate(plate, country='BE'):
+def read_plate(plate, country='BE', cam=CAM):
     """One read of plate by the real anpr-camera; waits until anprd acknowledged it."""
     with tempfile.NamedTemporaryFile('w', suffix='.csv', delete=False) as f:
-        f.write('camera,plate,country,confidence\n%s,%s,%s,930\n' % (CAM, plate, country))
+        f.write('camera,plate,country,confidence\n%s,%s,%s,930\n' % (cam, plate, country))
         path = f.name
     seq[0] += 1000
-    r = subprocess.run([CAMERA, '--endpoint', INGEST, '--camera', CAM, '--csv', path,
+    r = subprocess.run([CAMERA, '--endpoint', INGEST, '--camera', cam, '--csv', path,
                         '--start-seq', str(seq[0]), '--wait', str(WAIT), '--quiet'],
                        capture_output=True, text=True, timeout=WAIT + 10)
     os.unlink(path)
@@ -169,6 +169,12 @@ def test_board(d):
           'the map marks the camera')
     check('p1' in c.get_attribute('class'), 'a P1 card')
     shot(d, 'web-board.png')
+    # Follow the car: read again at Boorsem while its HIT is open, the card says where.
+    read_plate('1-ABC-123', cam='BE-E314-BOORSEM-1')
+    wait(d, lambda x: card(x, '1ABC123') is not None and
+         'SEEN AGAIN at Boorsem E314' in card(x, '1ABC123').text,
+         'the card follows the car: seen again at Boorsem')
+    c = card(d, '1ABC123')
     Select(c.find_element(By.CLASS_NAME, 'decision')).select_by_value('rejected')
     Select(c.find_element(By.CLASS_NAME, 'reason')).select_by_value('misread')
     c.find_element(By.CLASS_NAME, 'ack-note').send_keys('plate 1ABC128, checked on the image')

@@ -29,7 +29,7 @@ void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const
            "('BE-E314-BOORSEM-1', 'Boorsem E314', 50.9842, 5.6891, 'E314'),"
            "('BE-N78-VELDWEZELT', 'Veldwezelt N78', 50.8668, 5.6337, 'N78');"
            "INSERT INTO anpr.watchlist (name, category, priority, suppress_s, colour) VALUES "
-           "('Stolen vehicles', 'stolen', 1, 0, 'red'), ('Fence', 'surveillance', 9, 0, NULL);"
+           "('Stolen vehicles', 'stolen', 1, 300, 'red'), ('Fence', 'surveillance', 9, 0, NULL);"
            "INSERT INTO anpr.watchlist_entry (list_id, plate, country, instruction, external_ref) "
            "SELECT id, p, 'BE', 'Stop and check the driver', 'PV-2026-0042' "
            "FROM anpr.watchlist, (VALUES ('" WEB_PLATE "'), ('1-ABC-124'), ('1-ABC-125')) v(p) "

@@ -185,13 +185,14 @@ static void s_health(struct stream *st)
     bool connected;
     int64_t last;
     uint64_t n;
-    char json[256];
+    char cams[HUB_CAMERAS_MAX], json[HUB_CAMERAS_MAX + 256];
 
     hub_health(st->a->hub, &connected, &last, &n);
+    hub_cameras(st->a->hub, cams, sizeof cams);
     snprintf(json, sizeof json,
              "{\"feed_connected\":%s,\"last_message_us\":%" PRId64 ",\"messages\":%" PRIu64
-             ",\"now_us\":%" PRId64 "}",
-             connected ? "true" : "false", last, n, util_now_us());
+             ",\"now_us\":%" PRId64 ",\"cameras\":%s}",
+             connected ? "true" : "false", last, n, util_now_us(), cams);
     s_event(st, "health", 0, json);
 }
 

@@ -64,7 +64,10 @@ feed_t *feed_new(void *zctx, const char *endpoint, const char *key_file, const c
     f->sock = zmq_socket(zctx, ZMQ_SUB);
     if (!f->sock || zmq_setsockopt(f->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
         zmq_setsockopt(f->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
-        zmq_setsockopt(f->sock, ZMQ_SUBSCRIBE, "hit/", 4) != 0) {
+        zmq_setsockopt(f->sock, ZMQ_SUBSCRIBE, "hit/", 4) != 0 ||
+        zmq_setsockopt(f->sock, ZMQ_SUBSCRIBE, PROTO_TOPIC_SEEN, strlen(PROTO_TOPIC_SEEN)) != 0 ||
+        zmq_setsockopt(f->sock, ZMQ_SUBSCRIBE, PROTO_TOPIC_HEARTBEAT,
+                       strlen(PROTO_TOPIC_HEARTBEAT)) != 0) {
         snprintf(err, errlen, "zeromq: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -164,7 +167,32 @@ static void s_monitor(feed_t *f)
     }
 }
 
-/* One message of the feed: topic + HIT frame. 1 when there was none. */
+/* Whether the message's topic starts with prefix. */
+static bool s_topic(zmq_msg_t *topic, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return zmq_msg_size(topic) >= n && memcmp(zmq_msg_data(topic), prefix, n) == 0;
+}
+
+/* A heartbeat: the cameras' health for every board. 0, or -1 when it does not decode. */
+static int s_heartbeat(feed_t *f, zmq_msg_t *frame)
+{
+    struct proto_heartbeat hb;
+    struct proto_error perr;
+    struct wj b = {0};
+
+    if (proto_decode_heartbeat(zmq_msg_data(frame), zmq_msg_size(frame), &hb, &perr) != 0)
+        return -1;
+    wj_heartbeat(&b, &hb);
+    if (!wj_failed(&b))
+        hub_set_cameras(f->hub, b.s);
+    wj_free(&b);
+    return 0;
+}
+
+/* One message of the feed: topic + HIT frame (a HIT, or a sighting of one: the car seen again
+ * at another camera), or a heartbeat. 1 when there was none. */
 static int s_one(feed_t *f)
 {
     zmq_msg_t topic, frame;
@@ -197,15 +225,21 @@ static int s_one(feed_t *f)
         zmq_msg_close(&extra);
         nparts++;
     }
-    /* Any message shows the feed alive; a heartbeat added to the feed will count here too. */
+    /* Any message shows the feed alive, the heartbeat too. */
     hub_note_message(f->hub, util_now_us());
+    if (nparts == 2 && s_topic(&topic, PROTO_TOPIC_HEARTBEAT)) {
+        if (s_heartbeat(f, &frame) != 0)
+            f->bad++;
+        goto out;
+    }
     if (nparts != 2 ||
         proto_decode_hit(zmq_msg_data(&frame), zmq_msg_size(&frame), &hit, &perr) != 0) {
         f->bad++;
         goto out;
     }
+    bool sighting = s_topic(&topic, PROTO_TOPIC_SEEN);
     struct wj b = {0};
-    wj_hit(&b, &hit, s_seen(f, hit.hit_id));
+    wj_hit(&b, &hit, !sighting && s_seen(f, hit.hit_id), sighting);
     if (!wj_failed(&b))
         hub_publish(f->hub, hit.hit_id, b.s);
     wj_free(&b);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,7 @@ struct hub {
     bool connected;
     int64_t last_wall_us;
     uint64_t messages;
+    char cameras[HUB_CAMERAS_MAX]; /* the last heartbeat's camera health ("" none yet) */
 };
 
 hub_t *hub_new(void)
@@ -136,6 +138,22 @@ void hub_note_message(hub_t *h, int64_t wall_us)
     pthread_mutex_lock(&h->lock);
     h->last_wall_us = wall_us;
     h->messages++;
+    pthread_mutex_unlock(&h->lock);
+}
+
+void hub_set_cameras(hub_t *h, const char *json)
+{
+    if (strlen(json) >= HUB_CAMERAS_MAX)
+        return;
+    pthread_mutex_lock(&h->lock);
+    memcpy(h->cameras, json, strlen(json) + 1);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void hub_cameras(hub_t *h, char *out, size_t cap)
+{
+    pthread_mutex_lock(&h->lock);
+    snprintf(out, cap, "%s", h->cameras[0] ? h->cameras : "null");
     pthread_mutex_unlock(&h->lock);
 }
 

@@ -12,6 +12,7 @@
 #define ANPR_HUB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define HUB_RING 4096
@@ -38,5 +39,10 @@ void hub_close(hub_t *h);
 void hub_set_connected(hub_t *h, bool connected);
 void hub_note_message(hub_t *h, int64_t wall_us);
 void hub_health(hub_t *h, bool *connected, int64_t *last_wall_us, uint64_t *messages);
+/* The cameras' health from the last heartbeat, as JSON (wj_heartbeat; copied, cut at
+ * HUB_CAMERAS_MAX: then not set); hub_cameras copies it into out ("null" when none yet). */
+#define HUB_CAMERAS_MAX 1024
+void hub_set_cameras(hub_t *h, const char *json);
+void hub_cameras(hub_t *h, char *out, size_t cap);
 
 #endif

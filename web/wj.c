@@ -143,7 +143,7 @@ void wj_csv(struct wj *b, const char *s, bool last)
     wj_raw(b, last ? "\r\n" : ",");
 }
 
-void wj_hit(struct wj *b, const struct proto_hit *h, bool again)
+void wj_hit(struct wj *b, const struct proto_hit *h, bool again, bool sighting)
 {
     const struct proto_read *r = &h->read;
     const char *m = proto_match_name(h->match);
@@ -177,8 +177,23 @@ void wj_hit(struct wj *b, const struct proto_hit *h, bool again)
     wj_str(b, h->external_ref);
     wj_key(b, "detail", false);
     wj_str(b, h->detail);
-    wj_fmt(b, ",\"reading\":%u,\"nsubst\":%u,\"post_match\":%s,\"again\":%s}", (unsigned)h->reading,
-           (unsigned)h->nsubst, h->post_match ? "true" : "false", again ? "true" : "false");
+    wj_fmt(b, ",\"reading\":%u,\"nsubst\":%u,\"post_match\":%s,\"again\":%s,\"sighting\":%s}",
+           (unsigned)h->reading, (unsigned)h->nsubst, h->post_match ? "true" : "false",
+           again ? "true" : "false", sighting ? "true" : "false");
+}
+
+void wj_heartbeat(struct wj *b, const struct proto_heartbeat *hb)
+{
+    wj_fmt(b,
+           "{\"cameras\":%" PRIu32 ",\"reporting\":%" PRIu32 ",\"silent_after_s\":%" PRIu32
+           ",\"interval_ms\":%" PRIu32 ",\"silent\":[",
+           hb->cameras, hb->reporting, hb->silent_after_s, hb->interval_ms);
+    for (unsigned i = 0; i < hb->nsilent; i++) {
+        if (i)
+            wj_raw(b, ",");
+        wj_str(b, hb->silent[i]);
+    }
+    wj_raw(b, "]}");
 }
 
 /* PostgreSQL type oids (pg_type.dat): fixed since the beginning. */

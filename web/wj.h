@@ -42,7 +42,10 @@ void wj_csv(struct wj *b, const char *s, bool last);
 bool wj_csv_risky(const char *s);
 
 /* A HIT off the feed as the board's JSON object (docs/WEB.md, "hit" events). */
-void wj_hit(struct wj *b, const struct proto_hit *h, bool again);
+void wj_hit(struct wj *b, const struct proto_hit *h, bool again, bool sighting);
+/* A heartbeat of the feed as the board's camera health: {"cameras", "reporting",
+ * "silent_after_s", "interval_ms", "silent": [codes]}. */
+void wj_heartbeat(struct wj *b, const struct proto_heartbeat *hb);
 
 /* One value of a result as JSON: numbers and booleans as such, NULL as null, the rest a string
    (bigint ids too: JavaScript numbers lose their last digits). */

@@ -81,6 +81,14 @@ function render(card) {
   text.appendChild(anpr.el('div', 'camera', (cam ? cam.name + ' (' + latest.camera + ')' : latest.camera) +
     ' · lane ' + (latest.lane || '?') + ' · ' + DIRS[latest.direction] +
     (cam && cam.road ? ' · ' + cam.road : '')));
+  const followed = hs.filter((h) => h.seen).map((h) => h.seen).sort((a, b) => b.time_us - a.time_us)[0];
+  if (followed) {
+    const sc = board.cams[followed.camera];
+    text.appendChild(anpr.el('div', 'sighting', 'SEEN AGAIN at ' +
+      (sc ? sc.name + ' (' + followed.camera + ')' : followed.camera) + ', ' +
+      anpr.when(followed.time_us).slice(11) + ' · ' + anpr.age(followed.time_us) + ', ' +
+      DIRS[followed.direction] + (sc && sc.road ? ' · ' + sc.road : '')));
+  }
   const seen = hs.filter((h) => h !== latest && h.camera !== latest.camera);
   if (seen.length) {
     text.appendChild(anpr.el('div', 'seen', 'also at ' + seen.map((h) =>
@@ -100,7 +108,7 @@ function render(card) {
   }
   text.insertBefore(lists, text.firstChild);
   body.appendChild(text);
-  body.appendChild(mapOf(latest.camera));
+  body.appendChild(mapOf(followed ? followed.camera : latest.camera));
   e.appendChild(body);
 
   if (card.open) {
@@ -192,7 +200,13 @@ function onHit(h) {
   }
   const known = board.hits.get(h.hit_id);
   if (known) {
-    if (!h.caught_up) { known.again = true; known.time_us = Math.max(known.time_us, h.time_us); }
+    // Follow the car: a sighting (seen again at another camera), or a re-announcement that
+    // carries its latest place, moves the card's "seen again" line and map mark.
+    const moved = h.sighting || h.camera !== known.camera;
+    if (!h.caught_up && moved && h.time_us >= ((known.seen || {}).time_us || 0)) {
+      known.seen = {camera: h.camera, time_us: h.time_us, direction: h.direction, lane: h.lane};
+    }
+    if (!h.caught_up && !h.sighting) { known.again = true; known.time_us = Math.max(known.time_us, h.time_us); }
   } else {
     board.hits.set(h.hit_id, h);
   }
@@ -228,10 +242,24 @@ function health() {
     parts.push(f.feed_connected ? 'feed connected' : 'feed LOST');
     parts.push(f.last_message_us ? 'last message ' + anpr.age(f.last_message_us) : 'no message yet');
     parts.push(f.messages + ' messages');
+    const c = f.cameras;  // from anprd's heartbeat
+    if (c) {
+      parts.push(c.reporting + ' of ' + c.cameras + ' cameras reporting');
+      if (c.silent.length) {
+        parts.push('silent for over ' + Math.round(c.silent_after_s / 60) + ' min: ' +
+          c.silent.map((code) => ((board.cams[code] || {}).name || code)).join(', ') +
+          (c.cameras - c.reporting > c.silent.length ? ' …' : ''));
+      }
+    }
   }
   document.getElementById('health').textContent = parts.join(' · ');
   if (!board.sseOk) banner('Connection to anpr-web lost: HITs are NOT arriving. Reconnecting…');
   else if (f && !f.feed_connected) banner('Dispatch feed from anprd lost: HITs are NOT arriving.');
+  else if (f && f.cameras && f.last_message_us &&
+           Date.now() * 1000 - f.last_message_us > 3 * f.cameras.interval_ms * 1000) {
+    banner('No heartbeat from anprd for ' + anpr.age(f.last_message_us).replace(' ago', '') +
+      ': HITs may NOT be arriving.');
+  }
   else banner('');
 }
 
