@@ -431,7 +431,9 @@ bool plate_is_pattern(const char *plate)
  * sequence of atoms, each optionally followed by {m} or {m,n} (that many of it):
  *   a  a letter A-Z      d  a digit 0-9      n  a digit 1-9 (numbers without leading zeros)
  *   [..]  one of the characters listed       any other character  itself
- * max is the most characters the whole plate may have (0: the shape alone decides).
+ * min and max are the fewest and most characters the whole plate may have: what the shape
+ * allows, and for DE less than it (8, or 9 with E or H), so most formats are ruled out by a
+ * plate's length alone, before the shape is tried.
  *
  * Only the general series and the special series one meets on the road are here; trade,
  * diplomatic, military and personalised plates mostly are not, so plate_fits() says whether
@@ -469,49 +471,49 @@ bool plate_is_pattern(const char *plate)
  */
 static const struct {
     char country[3];
-    unsigned char max;
+    unsigned char min, max; /* the shape's shortest and longest plate, max also capped as above */
     const char *shape;
 } s_formats[] = {
-    {"BE", 0, "naaaddd"},
-    {"BE", 0, "[GMOQSTW]aaaddd"},
-    {"BE", 0, "aaaddd"},
-    {"BE", 0, "dddaaa"},
-    {"BE", 0, "a{1,3}d{1,4}"},
-    {"BE", 0, "daddd"},
-    {"BE", 0, "ddadd"},
-    {"BE", 0, "dddad"},
-    {"BE", 0, "dddda"},
-    {"BE", 0, "daadd"},
-    {"BE", 0, "ddaad"},
-    {"BE", 0, "dddaa"},
-    {"BE", 0, "addda"},
-    {"NL", 0, "aadddd"},
-    {"NL", 0, "ddddaa"},
-    {"NL", 0, "ddaadd"},
-    {"NL", 0, "aaddaa"},
-    {"NL", 0, "aaaadd"},
-    {"NL", 0, "ddaaaa"},
-    {"NL", 0, "ddaaad"},
-    {"NL", 0, "daaadd"},
-    {"NL", 0, "aaddda"},
-    {"NL", 0, "adddaa"},
-    {"NL", 0, "aaadda"},
-    {"NL", 0, "addaaa"},
-    {"NL", 0, "daaddd"},
-    {"NL", 0, "dddaad"},
-    {"DE", 8, "a{2,5}nd{0,3}"},
-    {"DE", 9, "a{2,5}nd{0,3}[EH]"},
-    {"FR", 0, "aadddaa"},
-    {"FR", 0, "nd{0,3}a{1,3}dd"},
-    {"FR", 0, "nd{0,3}a{1,3}2[AB]"},
-    {"FR", 0, "nd{0,3}a{1,3}97d"},
-    {"LU", 0, "a{1,2}dddd"},
-    {"LU", 0, "nd{3,5}"},
-    {"GB", 0, "aaddaaa"},
-    {"GB", 0, "and{0,2}aaa"},
-    {"GB", 0, "aaand{0,2}a"},
-    {"GB", 0, "a{0,1}Iand{0,3}"},
-    {"GB", 0, "a{0,1}a[IZ]nd{0,3}"},
+    {"BE", 7, 7, "naaaddd"},
+    {"BE", 7, 7, "[GMOQSTW]aaaddd"},
+    {"BE", 6, 6, "aaaddd"},
+    {"BE", 6, 6, "dddaaa"},
+    {"BE", 2, 7, "a{1,3}d{1,4}"},
+    {"BE", 5, 5, "daddd"},
+    {"BE", 5, 5, "ddadd"},
+    {"BE", 5, 5, "dddad"},
+    {"BE", 5, 5, "dddda"},
+    {"BE", 5, 5, "daadd"},
+    {"BE", 5, 5, "ddaad"},
+    {"BE", 5, 5, "dddaa"},
+    {"BE", 5, 5, "addda"},
+    {"NL", 6, 6, "aadddd"},
+    {"NL", 6, 6, "ddddaa"},
+    {"NL", 6, 6, "ddaadd"},
+    {"NL", 6, 6, "aaddaa"},
+    {"NL", 6, 6, "aaaadd"},
+    {"NL", 6, 6, "ddaaaa"},
+    {"NL", 6, 6, "ddaaad"},
+    {"NL", 6, 6, "daaadd"},
+    {"NL", 6, 6, "aaddda"},
+    {"NL", 6, 6, "adddaa"},
+    {"NL", 6, 6, "aaadda"},
+    {"NL", 6, 6, "addaaa"},
+    {"NL", 6, 6, "daaddd"},
+    {"NL", 6, 6, "dddaad"},
+    {"DE", 3, 8, "a{2,5}nd{0,3}"},
+    {"DE", 4, 9, "a{2,5}nd{0,3}[EH]"},
+    {"FR", 7, 7, "aadddaa"},
+    {"FR", 4, 9, "nd{0,3}a{1,3}dd"},
+    {"FR", 4, 9, "nd{0,3}a{1,3}2[AB]"},
+    {"FR", 5, 10, "nd{0,3}a{1,3}97d"},
+    {"LU", 5, 6, "a{1,2}dddd"},
+    {"LU", 4, 6, "nd{3,5}"},
+    {"GB", 7, 7, "aaddaaa"},
+    {"GB", 5, 7, "and{0,2}aaa"},
+    {"GB", 5, 7, "aaand{0,2}a"},
+    {"GB", 3, 7, "a{0,1}Iand{0,3}"},
+    {"GB", 3, 7, "a{0,1}a[IZ]nd{0,3}"},
 };
 
 /*
@@ -582,7 +584,8 @@ static bool s_match(const char *shape, const char *s, unsigned tol)
     }
     /* Take as many as allowed and fit, then give back one at a time. cost[k]: look-alikes
      * among the first k taken (never more than PLATE_MAX are: s_atom refuses the NUL). */
-    unsigned k = 0, cost[PLATE_MAX + 2] = {0};
+    unsigned k = 0, cost[PLATE_MAX + 2];
+    cost[0] = 0;
     while (k < hi && k <= PLATE_MAX) {
         int a = s_atom(shape, end, s[k]);
         if (a < 0 || cost[k] + (unsigned)a > tol)
@@ -629,31 +632,6 @@ static bool s_known(const char *country)
     return false;
 }
 
-/* plate_fits with at most tol look-alike characters; country known (alias resolved). */
-static bool s_fits(const char *country, const char *plate, unsigned tol)
-{
-    size_t len = strlen(plate);
-    for (size_t i = 0; i < sizeof(s_formats) / sizeof(s_formats[0]); i++) {
-        if (!s_same_country(country, s_formats[i].country))
-            continue;
-        if (s_formats[i].max && len > s_formats[i].max)
-            continue;
-        if (s_match(s_formats[i].shape, plate, tol))
-            return true;
-    }
-    return false;
-}
-
-bool plate_fits(const char *country, const char *plate)
-{
-    if (!plate)
-        return false;
-    country = plate_country(country);
-    if (!s_known(country))
-        return true;
-    return s_fits(country, plate, 0);
-}
-
 /* The country as two upper-case letters, its alias resolved, into cc; false when it is not
  * two characters (unknown). */
 static bool s_country2(const char *country, char cc[3])
@@ -669,11 +647,38 @@ static bool s_country2(const char *country, char cc[3])
     return true;
 }
 
+/* plate_fits with at most tol look-alike characters; country two upper-case letters, its
+ * alias resolved. Runs for every read that starts with a euroband code: the length and the
+ * country are compared before a shape is tried. */
+static bool s_fits(const char *country, const char *plate, unsigned tol)
+{
+    size_t len = strlen(plate);
+    for (size_t i = 0; i < sizeof(s_formats) / sizeof(s_formats[0]); i++) {
+        if (country[0] != s_formats[i].country[0] || country[1] != s_formats[i].country[1] ||
+            len < s_formats[i].min || len > s_formats[i].max)
+            continue;
+        if (s_match(s_formats[i].shape, plate, tol))
+            return true;
+    }
+    return false;
+}
+
 /* Whether plate may start with a euroband code at all: most plates do not, and this is all
  * they cost. */
 static bool s_band_start(char c)
 {
     return c == 'B' || c == 'N' || c == 'D' || c == 'F' || c == 'L' || c == 'G' || c == 'U';
+}
+
+bool plate_fits(const char *country, const char *plate)
+{
+    char cc[3];
+
+    if (!plate)
+        return false;
+    if (!s_country2(country, cc) || !s_known(cc))
+        return true;
+    return s_fits(cc, plate, 0);
 }
 
 enum plate_status plate_normalise_cc(const char *raw, const char *country, char out[PLATE_MAX + 1])

@@ -1931,13 +1931,22 @@ static void s_prepare(const wl_t *self, const struct wl_query *q, struct wl_prep
     p->canon_id = self->canon_id;
     p->candidates = self->candidates;
     p->ngroups = 0;
-    /* Each reading, then its alt right after it: forms r and WL_READINGS_MAX + r. */
-    for (size_t i = 0; i < 2 * nreadings; i++) {
-        size_t r = i / 2, f = i % 2 ? WL_READINGS_MAX + r : r;
-        const char *text = s_form(q, f);
-        if (i % 2 && !text)
-            continue;
-        size_t n = text ? s_canon(self->canon, text, p->keys[f]) : 0;
+    /* Each reading, then its alt right after it (forms r and WL_READINGS_MAX + r): the forms
+     * there are, in that order. */
+    uint8_t order[WL_FORMS_MAX];
+    const char *text[WL_FORMS_MAX];
+    size_t nforms = 0;
+    for (size_t r = 0; r < nreadings; r++) {
+        order[nforms] = (uint8_t)r;
+        text[nforms++] = q->plate[r];
+        if (q->alt[r]) {
+            order[nforms] = (uint8_t)(WL_READINGS_MAX + r);
+            text[nforms++] = q->alt[r];
+        }
+    }
+    for (size_t i = 0; i < nforms; i++) {
+        size_t f = order[i], r = f < WL_READINGS_MAX ? f : f - WL_READINGS_MAX;
+        size_t n = text[i] ? s_canon(self->canon, text[i], p->keys[f]) : 0;
         p->klen[f] = (uint8_t)n;
         if (n == 0)
             continue;
@@ -1945,9 +1954,9 @@ static void s_prepare(const wl_t *self, const struct wl_query *q, struct wl_prep
          * more. */
         bool repeat = false;
         for (size_t k = 0; k < i && !repeat; k++) {
-            size_t kf = k % 2 ? WL_READINGS_MAX + k / 2 : k / 2;
-            repeat = s_form(q, kf) && p->klen[kf] > 0 && q->confidence[k / 2] >= q->confidence[r] &&
-                     strcmp(s_form(q, kf), text) == 0;
+            size_t kr = order[k] < WL_READINGS_MAX ? order[k] : order[k] - WL_READINGS_MAX;
+            repeat = p->klen[order[k]] > 0 && q->confidence[kr] >= q->confidence[r] &&
+                     strcmp(text[k], text[i]) == 0;
         }
         if (repeat)
             continue;
