@@ -469,52 +469,88 @@ bool plate_is_pattern(const char *plate)
  *                      Northern Ireland: ABZ 1234, county code with I or Z, number 1-9999
  * Dateless series are not here.
  */
+/* A registration format: its shape, and the fewest and most characters of a plate of it. */
+struct s_format {
+    unsigned char min, max;
+    const char *shape;
+};
+
+/* clang-format off */
+static const struct s_format s_be[] = {
+    {7, 7, "naaaddd"},
+    {7, 7, "[GMOQSTW]aaaddd"},
+    {6, 6, "aaaddd"},
+    {6, 6, "dddaaa"},
+    {2, 7, "a{1,3}d{1,4}"},
+    {5, 5, "daddd"},
+    {5, 5, "ddadd"},
+    {5, 5, "dddad"},
+    {5, 5, "dddda"},
+    {5, 5, "daadd"},
+    {5, 5, "ddaad"},
+    {5, 5, "dddaa"},
+    {5, 5, "addda"},
+};
+static const struct s_format s_nl[] = {
+    {6, 6, "aadddd"},
+    {6, 6, "ddddaa"},
+    {6, 6, "ddaadd"},
+    {6, 6, "aaddaa"},
+    {6, 6, "aaaadd"},
+    {6, 6, "ddaaaa"},
+    {6, 6, "ddaaad"},
+    {6, 6, "daaadd"},
+    {6, 6, "aaddda"},
+    {6, 6, "adddaa"},
+    {6, 6, "aaadda"},
+    {6, 6, "addaaa"},
+    {6, 6, "daaddd"},
+    {6, 6, "dddaad"},
+};
+static const struct s_format s_de[] = {
+    {3, 8, "a{2,5}nd{0,3}"},
+    {4, 9, "a{2,5}nd{0,3}[EH]"},
+};
+static const struct s_format s_fr[] = {
+    {7, 7, "aadddaa"},
+    {4, 9, "nd{0,3}a{1,3}dd"},
+    {4, 9, "nd{0,3}a{1,3}2[AB]"},
+    {5, 10, "nd{0,3}a{1,3}97d"},
+};
+static const struct s_format s_lu[] = {
+    {5, 6, "a{1,2}dddd"},
+    {4, 6, "nd{3,5}"},
+};
+static const struct s_format s_gb[] = {
+    {7, 7, "aaddaaa"},
+    {5, 7, "and{0,2}aaa"},
+    {5, 7, "aaand{0,2}a"},
+    {3, 7, "a{0,1}Iand{0,3}"},
+    {3, 7, "a{0,1}a[IZ]nd{0,3}"},
+};
+
+#define S_FORMATS(cc, a) {cc, a, sizeof(a) / sizeof(a[0])}
+/* The formats of each country: one row a country, so a check looks at its own formats only. */
 static const struct {
     char country[3];
-    unsigned char min, max; /* the shape's shortest and longest plate, max also capped as above */
-    const char *shape;
+    const struct s_format *formats;
+    size_t n;
 } s_formats[] = {
-    {"BE", 7, 7, "naaaddd"},
-    {"BE", 7, 7, "[GMOQSTW]aaaddd"},
-    {"BE", 6, 6, "aaaddd"},
-    {"BE", 6, 6, "dddaaa"},
-    {"BE", 2, 7, "a{1,3}d{1,4}"},
-    {"BE", 5, 5, "daddd"},
-    {"BE", 5, 5, "ddadd"},
-    {"BE", 5, 5, "dddad"},
-    {"BE", 5, 5, "dddda"},
-    {"BE", 5, 5, "daadd"},
-    {"BE", 5, 5, "ddaad"},
-    {"BE", 5, 5, "dddaa"},
-    {"BE", 5, 5, "addda"},
-    {"NL", 6, 6, "aadddd"},
-    {"NL", 6, 6, "ddddaa"},
-    {"NL", 6, 6, "ddaadd"},
-    {"NL", 6, 6, "aaddaa"},
-    {"NL", 6, 6, "aaaadd"},
-    {"NL", 6, 6, "ddaaaa"},
-    {"NL", 6, 6, "ddaaad"},
-    {"NL", 6, 6, "daaadd"},
-    {"NL", 6, 6, "aaddda"},
-    {"NL", 6, 6, "adddaa"},
-    {"NL", 6, 6, "aaadda"},
-    {"NL", 6, 6, "addaaa"},
-    {"NL", 6, 6, "daaddd"},
-    {"NL", 6, 6, "dddaad"},
-    {"DE", 3, 8, "a{2,5}nd{0,3}"},
-    {"DE", 4, 9, "a{2,5}nd{0,3}[EH]"},
-    {"FR", 7, 7, "aadddaa"},
-    {"FR", 4, 9, "nd{0,3}a{1,3}dd"},
-    {"FR", 4, 9, "nd{0,3}a{1,3}2[AB]"},
-    {"FR", 5, 10, "nd{0,3}a{1,3}97d"},
-    {"LU", 5, 6, "a{1,2}dddd"},
-    {"LU", 4, 6, "nd{3,5}"},
-    {"GB", 7, 7, "aaddaaa"},
-    {"GB", 5, 7, "and{0,2}aaa"},
-    {"GB", 5, 7, "aaand{0,2}a"},
-    {"GB", 3, 7, "a{0,1}Iand{0,3}"},
-    {"GB", 3, 7, "a{0,1}a[IZ]nd{0,3}"},
+    S_FORMATS("BE",
+    s_be),
+    S_FORMATS("NL",
+    s_nl),
+    S_FORMATS("DE",
+    s_de),
+    S_FORMATS("FR",
+    s_fr),
+    S_FORMATS("LU",
+    s_lu),
+    S_FORMATS("GB",
+    s_gb),
 };
+#undef S_FORMATS
+/* clang-format on */
 
 /*
  * The euroband codes a camera may read in front of the plate. GB plates carried GB until
@@ -621,15 +657,16 @@ const char *plate_country(const char *country)
     return country;
 }
 
-/* Whether we know formats for country (an alias already resolved). */
-static bool s_known(const char *country)
+/* The formats of country (two upper-case letters, alias resolved), or NULL (none known). */
+static const struct s_format *s_country_formats(const char *country, size_t *n)
 {
-    if (!country)
-        return false;
-    for (size_t i = 0; i < sizeof(s_formats) / sizeof(s_formats[0]); i++)
-        if (s_same_country(country, s_formats[i].country))
-            return true;
-    return false;
+    for (size_t i = 0; i < sizeof(s_formats) / sizeof(s_formats[0]); i++) {
+        if (country[0] == s_formats[i].country[0] && country[1] == s_formats[i].country[1]) {
+            *n = s_formats[i].n;
+            return s_formats[i].formats;
+        }
+    }
+    return NULL;
 }
 
 /* The country as two upper-case letters, its alias resolved, into cc; false when it is not
@@ -648,19 +685,29 @@ static bool s_country2(const char *country, char cc[3])
 }
 
 /* plate_fits with at most tol look-alike characters; country two upper-case letters, its
- * alias resolved. Runs for every read that starts with a euroband code: the length and the
- * country are compared before a shape is tried. */
+ * alias resolved. Runs for every read that starts with a euroband code: only the country's own
+ * formats, and a format only for a plate of its length. */
 static bool s_fits(const char *country, const char *plate, unsigned tol)
 {
-    size_t len = strlen(plate);
-    for (size_t i = 0; i < sizeof(s_formats) / sizeof(s_formats[0]); i++) {
-        if (country[0] != s_formats[i].country[0] || country[1] != s_formats[i].country[1] ||
-            len < s_formats[i].min || len > s_formats[i].max)
-            continue;
-        if (s_match(s_formats[i].shape, plate, tol))
+    size_t n = 0, len = strlen(plate);
+    const struct s_format *f = s_country_formats(country, &n);
+
+    for (size_t i = 0; i < n; i++)
+        if (len >= f[i].min && len <= f[i].max && s_match(f[i].shape, plate, tol))
             return true;
-    }
     return false;
+}
+
+bool plate_fits(const char *country, const char *plate)
+{
+    char cc[3];
+
+    if (!plate)
+        return false;
+    size_t n;
+    if (!s_country2(country, cc) || !s_country_formats(cc, &n))
+        return true;
+    return s_fits(cc, plate, 0);
 }
 
 /* Whether plate may start with a euroband code at all: most plates do not, and this is all
@@ -670,23 +717,12 @@ static bool s_band_start(char c)
     return c == 'B' || c == 'N' || c == 'D' || c == 'F' || c == 'L' || c == 'G' || c == 'U';
 }
 
-bool plate_fits(const char *country, const char *plate)
-{
-    char cc[3];
-
-    if (!plate)
-        return false;
-    if (!s_country2(country, cc) || !s_known(cc))
-        return true;
-    return s_fits(cc, plate, 0);
-}
-
 enum plate_status plate_normalise_cc(const char *raw, const char *country, char out[PLATE_MAX + 1])
 {
     enum plate_status st = plate_normalise(raw, out);
     char cc[3];
 
-    /* No s_known() here: the loop below acts only on the countries it lists, all known. */
+    /* Only the countries of s_eurobands, which all have formats. */
     if (st != PLATE_OK || !s_band_start(out[0]) || !s_country2(country, cc))
         return st;
     /*
@@ -713,9 +749,8 @@ bool plate_euroband(const char *country, const char *plate, char alt[PLATE_MAX +
 
     if (!plate || !s_band_start(plate[0]))
         return false;
+    /* A known country without a code below (no formats either) gives no other reading. */
     bool known = s_country2(country, cc);
-    if (known && !s_known(cc))
-        return false; /* no formats, no codes: a plate of such a country is taken as read */
     for (size_t i = 0; i < sizeof(s_eurobands) / sizeof(s_eurobands[0]); i++) {
         const char *band = s_eurobands[i].country;
         if (known && (cc[0] != band[0] || cc[1] != band[1]))
@@ -723,8 +758,15 @@ bool plate_euroband(const char *country, const char *plate, char alt[PLATE_MAX +
         size_t n = strlen(s_eurobands[i].code);
         if (strncmp(plate, s_eurobands[i].code, n) != 0 || plate[n] == '\0')
             continue;
-        /* One look-alike: the code is still seen on a plate with one misread character. */
-        if (!s_fits(band, plate + n, 1))
+        /*
+         * What follows the code fits, or fits with one look-alike: the code is still seen on a
+         * plate with one misread character. A plate that fits as read, of its known country,
+         * is given no other reading for a look-alike: the strict checks come first, as they
+         * decide most plates, and cost least.
+         */
+        bool other = s_fits(band, plate + n, 0) ||
+                     ((!known || !s_fits(band, plate, 0)) && s_fits(band, plate + n, 1));
+        if (!other)
             continue;
         memcpy(alt, plate + n, strlen(plate + n) + 1);
         return true;

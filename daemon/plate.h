@@ -53,7 +53,8 @@ enum plate_status plate_normalise_cc(const char *raw, const char *country, char 
  * country) that may carry a euroband code: into alt, true, when the plate starts with the
  * code of the country (of any country listed above when the country is unknown) and what
  * follows the code fits that country's formats, also with one letter read for a digit or the
- * reverse (an OCR error elsewhere must not hide the code): DE "DDAB123" -> "DAB123" (D-AB 123,
+ * reverse (an OCR error elsewhere must not hide the code; not for a plate that fits its known
+ * country as read): DE "DDAB123" -> "DAB123" (D-AB 123,
  * Düsseldorf), DE "DHSAB123" -> "HSAB123", BE "B1A8C123" -> "1A8C123", unknown "NL97ZTL4" ->
  * "97ZTL4". Else false (also for a country whose formats are not known). Reads and watchlist
  * entries are matched under both readings, so neither plate is missed on a guess.
