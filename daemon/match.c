@@ -9,17 +9,20 @@ void match_query(const wl_t *wl, const struct proto_read *r, const char *plate, 
 {
     /* Field by field rather than a whole new struct: prep, the bulk of it, only needs to be
      * marked as not worked out, and this runs for every read. */
-    q->country = r->country;
+    q->country = plate_country(r->country);
     q->time_us = time_us;
     q->nreadings = 1;
     q->prep.canon_id = 0;
     q->plate[0] = plate;
+    q->alt[0] = plate_euroband(r->country, plate, rd->alt[0]) ? rd->alt[0] : NULL;
     q->confidence[0] = r->confidence;
     if (!wl_takes_candidates(wl))
         return;
     for (unsigned i = 0; i < r->ncand && i + 1 < WL_READINGS_MAX; i++) {
         bool ok = plate_normalise_cc(r->cand[i].plate, r->country, rd->cand[i]) == PLATE_OK;
         q->plate[i + 1] = ok ? rd->cand[i] : NULL;
+        q->alt[i + 1] =
+            ok && plate_euroband(r->country, rd->cand[i], rd->alt[i + 1]) ? rd->alt[i + 1] : NULL;
         q->confidence[i + 1] = r->cand[i].confidence;
         q->nreadings = i + 2;
     }

@@ -15,15 +15,20 @@
 #include "wl.h"
 
 /* The normalised readings of one read: the plate, and its candidates ("" when one does not
- * normalise, so the numbering stays the read's own). */
+ * normalise, so the numbering stays the read's own); and each one's other reading without a
+ * euroband code (plate_euroband), where it has one. */
 struct match_readings {
     char plate[PLATE_MAX + 1];
     char cand[PROTO_CAND_MAX][PLATE_MAX + 1];
+    char alt[WL_READINGS_MAX][PLATE_MAX + 1];
 };
 
 /*
- * The query of read r (whose plate normalises to `plate`) against wl, validity judged at
- * time_us: the candidates are readings 1.. when some list takes them. q points into rd.
+ * The query of read r (whose plate normalises to `plate`, by plate_normalise_cc with the
+ * read's country) against wl, validity judged at time_us: the candidates are readings 1..
+ * when some list takes them; a reading that may carry a euroband code is matched without it
+ * too (plate_euroband); the country UK is GB. q points into rd. Every program that matches a
+ * read (anprd, the retro-match, anpr-watchlist test) builds its query here.
  */
 void match_query(const wl_t *wl, const struct proto_read *r, const char *plate, int64_t time_us,
                  struct match_readings *rd, struct wl_query *q);

@@ -16,7 +16,8 @@
  * Not searched: a past read whose only matching reading was one of its alternative candidates
  * (the search looks at the plate as read); for an entry with more than RETRO_VARIANTS_MAX OCR
  * variants (several substitutions and indel), other plates than its own; a misread with one
- * character more or missing and a substitution; pattern entries; reads older than the first
+ * character more or missing and a substitution; a read that matches only with a euroband code
+ * left out of it or of the entry (plate_euroband); pattern entries; reads older than the first
  * period (anpr.law);
  * reads still in the spool, not yet in the database (a backlog during an outage); entries
  * changed in one change of more than the patch limit (a whole list imported): those come in by

@@ -98,6 +98,7 @@ struct wl_builder {
     struct wl_entry *entries;
     size_t count, cap;
     size_t npatterns;
+    size_t ntwins;          /* entries that are another entry's reading without euroband */
     struct wl_list **lists; /* open-addressing map of list id -> list (lists live in arena) */
     size_t nlists, lists_cap;
     const struct wl_list *last_list;     /* entries usually arrive grouped by list */
@@ -121,6 +122,7 @@ struct wl {
     struct wl_entry *entries;
     size_t count;
     size_t npatterns;
+    size_t ntwins; /* entries that are another entry's reading without euroband (wl_entry.twin) */
     size_t nlists;
     struct s_table main, del, tri;
     bool indel; /* some entry of its own takes one character more or missing (an entry of one
@@ -142,9 +144,11 @@ struct wl {
 
 /* One way an entry matched, kept by the matcher until the best per entry is known. */
 struct s_hit {
-    uint32_t idx;    /* entry, in its layer */
+    uint32_t idx;    /* entry, in its layer (a twin when it matched through one) */
+    uint32_t entry;  /* the entry listed: idx, or the entry the twin idx reads */
     uint8_t layer;   /* 0: the base (or only) layer, 1: a patch's own entries */
     uint8_t reading; /* query reading */
+    uint8_t form;    /* query form (struct wl_prep): the reading, or its alt */
     uint8_t method;  /* enum s_method */
     uint8_t indel;   /* enum s_indel */
     uint8_t indel_pos;
@@ -159,10 +163,12 @@ struct s_ctx {
     uint8_t layer;         /* its s_hit.layer */
     const idset_t *hidden; /* entries of this layer that must not hit, or NULL */
     const struct wl_query *q;
-    size_t reading;     /* index into q->plate */
-    const char *read;   /* q->plate[reading] */
-    uint16_t conf;      /* q->confidence[reading] */
-    struct s_hit *hits; /* stack[] or a heap block */
+    const char *country; /* q->country, an alias resolved (UK is GB) */
+    size_t reading;      /* index into q->plate */
+    size_t form;         /* reading, or WL_READINGS_MAX + reading for its alt */
+    const char *read;    /* q->plate[reading] or q->alt[reading] */
+    uint16_t conf;       /* q->confidence[reading] */
+    struct s_hit *hits;  /* stack[] or a heap block */
     size_t nhits, cap;
     size_t lost; /* hits not stored for want of memory: counted, never deduplicated */
     struct s_hit stack[WL_HITS_STACK];
@@ -529,7 +535,8 @@ wl_builder_t *wl_builder_patch(wl_t *prev, const idset_t *changed, char *err, si
     /* The previous patch's entries that did not change again are carried over. */
     for (size_t i = 0; prev->base && i < prev->count; i++) {
         const struct wl_entry *e = &prev->entries[i];
-        if (!idset_has(changed, e->id) && s_builder_copy(self, e, err, errlen) != 0)
+        /* A twin comes again with the entry it reads. */
+        if (!e->twin && !idset_has(changed, e->id) && s_builder_copy(self, e, err, errlen) != 0)
             goto fail;
     }
     return self;
@@ -710,8 +717,8 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
         return -1;
     }
     unsigned long long id = (unsigned long long)in->id;
-    char plate[PLATE_MAX + 1];
-    const char *country = in->country ? in->country : "";
+    char plate[PLATE_MAX + 1], alt[PLATE_MAX + 1];
+    const char *country = plate_country(in->country ? in->country : "");
     const struct wl_list *list = self->last_list;
     if (!list || list->id != in->list_id) {
         list = s_list_find(self, in->list_id);
@@ -724,8 +731,8 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
 
     /* A '?' or '*' makes the entry a pattern; anything else must be a plate. */
     bool pattern = in->plate && strpbrk(in->plate, "?*");
-    enum plate_status st =
-        pattern ? plate_normalise_pattern(in->plate, plate) : plate_normalise(in->plate, plate);
+    enum plate_status st = pattern ? plate_normalise_pattern(in->plate, plate)
+                                   : plate_normalise_cc(in->plate, country, plate);
     if (st != PLATE_OK) {
         const char *why = s_plate_why(st);
         if (pattern && st == PLATE_INVALID && s_wildcards_only(in->plate))
@@ -749,8 +756,10 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
         return -1;
     }
 
-    if (self->count == self->cap) {
-        if (self->cap >= WL_MAX_ENTRIES) {
+    /* An entry that may carry a euroband code is indexed under both readings, as a read is. */
+    bool twin = !pattern && plate_euroband(country, plate, alt);
+    if (self->count + twin >= self->cap) {
+        if (self->cap >= WL_MAX_ENTRIES - 1) {
             util_errf(err, errlen, "entry %llu: more than %lu entries", id,
                       (unsigned long)WL_MAX_ENTRIES);
             return -1;
@@ -780,10 +789,21 @@ int wl_builder_add(wl_builder_t *self, const struct wl_entry_in *in, char *err, 
     memset(e->country, 0, sizeof(e->country));
     memcpy(e->country, country, strlen(country));
     e->pattern = pattern;
+    e->twin = false;
     e->valid_from_us = in->valid_from_us;
     e->valid_until_us = in->valid_until_us;
     e->next = WL_NONE;
-    self->count++;
+    e->primary = WL_NONE;
+    if (twin) {
+        struct wl_entry *t = &self->entries[self->count + 1];
+        *t = *e;
+        memset(t->plate, 0, sizeof(t->plate));
+        memcpy(t->plate, alt, strlen(alt));
+        t->twin = true;
+        t->primary = (uint32_t)self->count;
+        self->ntwins++;
+    }
+    self->count += 1 + twin;
     self->npatterns += pattern;
     return 0;
 
@@ -1057,6 +1077,7 @@ wl_t *wl_builder_build(wl_builder_t **self_p)
     self->entries = b->entries;
     self->count = b->count;
     self->npatterns = b->npatterns;
+    self->ntwins = b->ntwins;
     self->nlists = b->nlists;
 
     /* Size the tables: deletion keys are counted without the repeats s_delete would make. */
@@ -1158,9 +1179,9 @@ size_t wl_entry_count(const wl_t *self)
     if (!self)
         return 0;
     if (!self->base)
-        return self->count; /* patterns included */
-    size_t base = self->base->count, hidden = idset_count(self->hidden);
-    return self->count + (hidden < base ? base - hidden : 0);
+        return self->count - self->ntwins; /* patterns included */
+    size_t base = self->base->count - self->base->ntwins, hidden = idset_count(self->hidden);
+    return self->count - self->ntwins + (hidden < base ? base - hidden : 0);
 }
 
 size_t wl_patch_count(const wl_t *self)
@@ -1201,7 +1222,8 @@ size_t wl_memory_bytes(const wl_t *self)
 
 const struct wl_entry *wl_patch_entry(const wl_t *self, size_t i)
 {
-    return self && self->base && i < self->count ? &self->entries[i] : NULL;
+    return self && self->base && i < self->count && !self->entries[i].twin ? &self->entries[i]
+                                                                           : NULL;
 }
 
 size_t wl_entry_slots(const wl_t *self)
@@ -1216,11 +1238,11 @@ const struct wl_entry *wl_entry_slot(const wl_t *self, size_t i)
     if (self->base) {
         if (i < self->base->count) {
             const struct wl_entry *e = &self->base->entries[i];
-            return idset_has(self->hidden, e->id) ? NULL : e;
+            return e->twin || idset_has(self->hidden, e->id) ? NULL : e;
         }
         i -= self->base->count;
     }
-    return i < self->count ? &self->entries[i] : NULL;
+    return i < self->count && !self->entries[i].twin ? &self->entries[i] : NULL;
 }
 
 /* Append the variants of key[at..] (key holds the plate, changed in place) with at most
@@ -1323,6 +1345,7 @@ size_t wl_lookup(const wl_t *self, const char *plate, const char *country, int64
 
     if (!self || !plate || (n = s_canon(self->canon, plate, key)) == 0)
         return 0;
+    country = plate_country(country);
     const wl_t *layers[2] = {self->base ? self->base : self, self};
     size_t count = 0, nlayers = self->base ? 2 : 1;
     uint64_t h = s_hash(key, n);
@@ -1335,7 +1358,7 @@ size_t wl_lookup(const wl_t *self, const char *plate, const char *country, int64
                 idset_has(hidden, e->id))
                 continue;
             if (count < max)
-                out[count] = e;
+                out[count] = e->twin ? &w->entries[e->primary] : e;
             count++;
         }
     }
@@ -1355,7 +1378,7 @@ static bool s_admits(const struct s_ctx *c, const struct wl_entry *e)
         return false; /* changed since the base was built: the patch has it as it is now */
     if (c->conf < o->min_confidence)
         return false;
-    return s_applies(e, c->q->country, c->q->time_us);
+    return s_applies(e, c->country, c->q->time_us);
 }
 
 /* Keep a hit; on out of memory it is only counted. */
@@ -1376,8 +1399,12 @@ static void s_keep(struct s_ctx *c, const struct s_hit *h)
         c->hits = more;
         c->cap = cap;
     }
-    c->hits[c->nhits] = *h;
-    c->hits[c->nhits++].priority = c->wl->entries[h->idx].list->priority;
+    const struct wl_entry *e = &c->wl->entries[h->idx];
+    struct s_hit *k = &c->hits[c->nhits++];
+    *k = *h;
+    k->priority = e->list->priority;
+    k->entry = e->twin ? e->primary : h->idx;
+    k->form = (uint8_t)c->form;
 }
 
 /* Same length, same canonical key: by the list's policy, exactly or within max_subst. */
@@ -1578,12 +1605,19 @@ static void s_try_upat(struct s_ctx *c, const struct s_upat *u, size_t n)
     }
 }
 
-/* Make reading r of the query the current one. */
-static void s_reading(struct s_ctx *c, size_t r)
+/* The text of form f of query q (see struct wl_prep). */
+static const char *s_form(const struct wl_query *q, size_t f)
 {
-    c->reading = r;
-    c->read = c->q->plate[r];
-    c->conf = c->q->confidence[r];
+    return f < WL_READINGS_MAX ? q->plate[f] : q->alt[f - WL_READINGS_MAX];
+}
+
+/* Make form f of the query (a reading, or its alt) the current one. */
+static void s_reading(struct s_ctx *c, size_t f)
+{
+    c->form = f;
+    c->reading = f < WL_READINGS_MAX ? f : f - WL_READINGS_MAX;
+    c->read = s_form(c->q, f);
+    c->conf = c->q->confidence[c->reading];
 }
 
 /*
@@ -1705,6 +1739,10 @@ static int s_cmp_quality(const struct s_hit *a, const struct s_hit *b)
         return a->reading < b->reading ? -1 : 1;
     if (a->method != b->method)
         return a->method < b->method ? -1 : 1;
+    bool ea = a->form >= WL_READINGS_MAX || a->idx != a->entry;
+    bool eb = b->form >= WL_READINGS_MAX || b->idx != b->entry;
+    if (ea != eb)
+        return ea ? 1 : -1; /* the plate as read and listed before either without a code */
     if (a->indel != b->indel)
         return a->indel < b->indel ? -1 : 1;
     if (a->nsubst != b->nsubst)
@@ -1718,8 +1756,8 @@ static int s_cmp_entry(const void *pa, const void *pb)
 
     if (a->layer != b->layer)
         return a->layer < b->layer ? -1 : 1;
-    if (a->idx != b->idx)
-        return a->idx < b->idx ? -1 : 1;
+    if (a->entry != b->entry)
+        return a->entry < b->entry ? -1 : 1;
     return s_cmp_quality(a, b);
 }
 
@@ -1747,7 +1785,7 @@ static int s_cmp_output(const void *pa, const void *pb)
         return q;
     if (a->layer != b->layer)
         return a->layer < b->layer ? -1 : 1;
-    return a->idx < b->idx ? -1 : a->idx > b->idx;
+    return a->entry < b->entry ? -1 : a->entry > b->entry;
 }
 
 /*
@@ -1813,11 +1851,22 @@ static void s_put_substs(struct s_text *t, const struct s_hit *h, const char *pl
     }
 }
 
-/* wl_match.detail, e.g. "O read as 0 at 3", "candidate 2 (640), pattern 1AB?12*". */
-static void s_detail(const struct s_hit *h, const struct wl_entry *e, const struct wl_query *q,
-                     char out[WL_DETAIL_MAX + 1])
+/* The euroband code left out of a reading or an entry: what `full` has before `part`. */
+static void s_put_code(struct s_text *t, const char *full, const char *part)
 {
-    const char *read = q->plate[h->reading];
+    size_t n = strlen(full) - strlen(part);
+    s_put(t, "euroband ");
+    for (size_t i = 0; i < n && i < 2; i++)
+        s_put_char(t, full[i]);
+    s_put(t, ", ");
+}
+
+/* wl_match.detail, e.g. "O read as 0 at 3", "candidate 2 (640), pattern 1AB?12*",
+ * "euroband D, exact". e is the entry (or twin) as matched, listed the entry listed. */
+static void s_detail(const struct s_hit *h, const struct wl_entry *e, const struct wl_entry *listed,
+                     const struct wl_query *q, char out[WL_DETAIL_MAX + 1])
+{
+    const char *read = s_form(q, h->form);
     struct s_text t;
 
     /* Second pass only if the first does not fit: substitutions counted, not listed. */
@@ -1831,6 +1880,10 @@ static void s_detail(const struct s_hit *h, const struct wl_entry *e, const stru
             s_put_uint(&t, q->confidence[h->reading]);
             s_put(&t, "), ");
         }
+        if (h->form >= WL_READINGS_MAX)
+            s_put_code(&t, q->plate[h->reading], read);
+        else if (e != listed)
+            s_put_code(&t, listed->plate, e->plate);
         if (h->method == S_EXACT) {
             s_put(&t, "exact");
         } else if (h->method == S_PATTERN) {
@@ -1878,30 +1931,47 @@ static void s_prepare(const wl_t *self, const struct wl_query *q, struct wl_prep
     p->canon_id = self->canon_id;
     p->candidates = self->candidates;
     p->ngroups = 0;
+    /* Each reading, then its alt right after it (forms r and WL_READINGS_MAX + r): the forms
+     * there are, in that order. */
+    uint8_t order[WL_FORMS_MAX];
+    const char *text[WL_FORMS_MAX];
+    size_t nforms = 0;
     for (size_t r = 0; r < nreadings; r++) {
-        size_t n = q->plate[r] ? s_canon(self->canon, q->plate[r], p->keys[r]) : 0;
-        p->klen[r] = (uint8_t)n;
+        order[nforms] = (uint8_t)r;
+        text[nforms++] = q->plate[r];
+        if (q->alt[r]) {
+            order[nforms] = (uint8_t)(WL_READINGS_MAX + r);
+            text[nforms++] = q->alt[r];
+        }
+    }
+    for (size_t i = 0; i < nforms; i++) {
+        size_t f = order[i], r = f < WL_READINGS_MAX ? f : f - WL_READINGS_MAX;
+        size_t n = text[i] ? s_canon(self->canon, text[i], p->keys[f]) : 0;
+        p->klen[f] = (uint8_t)n;
         if (n == 0)
             continue;
-        /* A reading equal to an earlier one at least as confident finds nothing more. */
+        /* A form equal to an earlier one of a reading at least as confident finds nothing
+         * more. */
         bool repeat = false;
-        for (size_t k = 0; k < r && !repeat; k++)
-            repeat = p->klen[k] > 0 && q->confidence[k] >= q->confidence[r] &&
-                     strcmp(q->plate[k], q->plate[r]) == 0;
+        for (size_t k = 0; k < i && !repeat; k++) {
+            size_t kr = order[k] < WL_READINGS_MAX ? order[k] : order[k] - WL_READINGS_MAX;
+            repeat = p->klen[order[k]] > 0 && q->confidence[kr] >= q->confidence[r] &&
+                     strcmp(text[k], text[i]) == 0;
+        }
         if (repeat)
             continue;
-        /* Readings that share a canonical key are matched together (see s_match_key). */
+        /* Forms that share a canonical key are matched together (see s_match_key). */
         size_t g = 0;
         while (g < p->ngroups &&
-               !(p->klen[p->lead[g]] == n && memcmp(p->keys[p->lead[g]], p->keys[r], n) == 0))
+               !(p->klen[p->lead[g]] == n && memcmp(p->keys[p->lead[g]], p->keys[f], n) == 0))
             g++;
         if (g == p->ngroups) {
-            p->lead[g] = (uint8_t)r;
+            p->lead[g] = (uint8_t)f;
             p->ngroup[g] = 0;
-            p->hash[g] = s_hash(p->keys[r], n);
+            p->hash[g] = s_hash(p->keys[f], n);
             p->ngroups++;
         }
-        p->group[g][p->ngroup[g]++] = (uint8_t)r;
+        p->group[g][p->ngroup[g]++] = (uint8_t)f;
     }
 }
 
@@ -1941,6 +2011,7 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
     const wl_t *layers[2] = {self->base ? self->base : self, self};
     size_t nlayers = self->base ? 2 : 1;
     c.q = q;
+    c.country = plate_country(q->country);
     c.hits = c.stack;
     c.nhits = 0;
     c.cap = WL_HITS_STACK;
@@ -1961,7 +2032,7 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
         qsort(c.hits, n, sizeof(*c.hits), s_cmp_entry);
         size_t k = 1;
         for (size_t i = 1; i < n; i++)
-            if (c.hits[i].idx != c.hits[k - 1].idx || c.hits[i].layer != c.hits[k - 1].layer)
+            if (c.hits[i].entry != c.hits[k - 1].entry || c.hits[i].layer != c.hits[k - 1].layer)
                 c.hits[k++] = c.hits[i];
         n = k;
         qsort(c.hits, n, sizeof(*c.hits), s_cmp_output);
@@ -1969,13 +2040,15 @@ size_t wl_match(const wl_t *self, const struct wl_query *q, struct wl_match *out
     for (size_t i = 0; i < n && i < max; i++) {
         const struct s_hit *h = &c.hits[i];
         struct wl_match *m = &out[i];
-        m->entry = &(h->layer == 0 && self->base ? self->base : self)->entries[h->idx];
+        const struct wl_entry *entries = (h->layer == 0 && self->base ? self->base : self)->entries;
+        m->entry = &entries[h->entry];
         m->kind = s_kind(h);
         m->reading = h->reading;
         m->confidence = q->confidence[h->reading];
         m->nsubst = h->nsubst;
         m->indel = h->indel != S_INDEL_NONE;
-        s_detail(h, m->entry, q, m->detail);
+        m->euroband = h->form >= WL_READINGS_MAX || h->idx != h->entry;
+        s_detail(h, &entries[h->idx], m->entry, q, m->detail);
     }
     if (c.hits != c.stack)
         free(c.hits);

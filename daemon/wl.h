@@ -22,10 +22,11 @@
 
 #include "plate.h"
 
-#define WL_UNBOUNDED_FROM  INT64_MIN /* valid_from_us when the entry has no start */
-#define WL_UNBOUNDED_UNTIL INT64_MAX /* valid_until_us when the entry has no end */
-#define WL_MAX_SUBST       4         /* most characters an OCR policy lets differ */
-#define WL_READINGS_MAX    9         /* primary reading + 8 candidates */
+#define WL_UNBOUNDED_FROM  INT64_MIN             /* valid_from_us when the entry has no start */
+#define WL_UNBOUNDED_UNTIL INT64_MAX             /* valid_until_us when the entry has no end */
+#define WL_MAX_SUBST       4                     /* most characters an OCR policy lets differ */
+#define WL_READINGS_MAX    9                     /* primary reading + 8 candidates */
+#define WL_FORMS_MAX       (2 * WL_READINGS_MAX) /* each reading, and without a euroband code */
 
 /* The default OCR-equivalence classes: characters a camera confuses. */
 #define WL_DEFAULT_CLASSES "0ODQ,1IL,2Z,5S,6G,8B"
@@ -65,9 +66,12 @@ struct wl_entry {
     uint64_t id;
     const struct wl_list *list;
     char plate[PLATE_MAX + 1]; /* normalised plate, or pattern ('?' one char, '*' any run) */
-    char country[3];           /* ISO alpha-2, or "" = any country */
+    char country[3];           /* ISO alpha-2 ("UK" stored as "GB"), or "" = any country */
     bool pattern;              /* plate holds '?' or '*' */
+    bool twin;                 /* internal: the other reading of entry `primary`, its plate
+                                  without a euroband code (plate_euroband); never listed */
     uint32_t next;             /* next entry under the same key, or UINT32_MAX (internal) */
+    uint32_t primary;          /* internal, twins only: index of the entry it reads */
     int64_t valid_from_us;     /* UTC µs, inclusive */
     int64_t valid_until_us;    /* UTC µs, exclusive */
     const char *instruction;   /* to the operator; owned by the snapshot, never NULL */
@@ -78,8 +82,9 @@ struct wl_entry {
 struct wl_entry_in {
     uint64_t id;
     uint32_t list_id;         /* must have been added with wl_builder_add_list() */
-    const char *plate;        /* as stored by admins; normalised here ('?' and '*' kept) */
-    const char *country;      /* NULL or "" = any */
+    const char *plate;        /* as stored by admins; normalised here ('?' and '*' kept),
+                                 with plate_normalise_cc and the entry's country */
+    const char *country;      /* NULL or "" = any; "UK" is taken as "GB" */
     int64_t valid_from_us;    /* WL_UNBOUNDED_FROM for none */
     int64_t valid_until_us;   /* WL_UNBOUNDED_UNTIL for none */
     const char *instruction;  /* NULL = "" */
@@ -87,20 +92,21 @@ struct wl_entry_in {
 };
 
 /*
- * What wl_prefetch works out for wl_match, so that it is done once per read: the readings'
- * canonical keys, the readings grouped by key, and each group's hash. Private to wl.c; all
- * zero (as a query is initialised) means not worked out.
+ * What wl_prefetch works out for wl_match, so that it is done once per read: the canonical
+ * keys of the readings' forms (form r < WL_READINGS_MAX is reading r, form WL_READINGS_MAX + r
+ * its alt), the forms grouped by key, and each group's hash. Private to wl.c; all zero (as a
+ * query is initialised) means not worked out.
  */
 struct wl_prep {
     uint64_t canon_id; /* the OCR classes of the snapshot it was worked out for; 0 = none */
     bool candidates;   /* whether that snapshot took candidate readings */
     uint8_t ngroups;
-    uint8_t lead[WL_READINGS_MAX];   /* a group's first reading, whose key it probes */
-    uint8_t ngroup[WL_READINGS_MAX]; /* readings in the group */
-    uint8_t group[WL_READINGS_MAX][WL_READINGS_MAX];
-    uint8_t klen[WL_READINGS_MAX];  /* key length of each reading, 0 = never matches */
-    uint64_t hash[WL_READINGS_MAX]; /* of each group's key */
-    char keys[WL_READINGS_MAX][PLATE_MAX + 1];
+    uint8_t lead[WL_FORMS_MAX];   /* a group's first form, whose key it probes */
+    uint8_t ngroup[WL_FORMS_MAX]; /* forms in the group */
+    uint8_t group[WL_FORMS_MAX][WL_FORMS_MAX];
+    uint8_t klen[WL_FORMS_MAX];  /* key length of each form, 0 = never matches */
+    uint64_t hash[WL_FORMS_MAX]; /* of each group's key */
+    char keys[WL_FORMS_MAX][PLATE_MAX + 1];
 };
 
 /*
@@ -109,10 +115,13 @@ struct wl_prep {
  * readings of a query after wl_prefetch sets prep.canon_id to 0 again.
  */
 struct wl_query {
-    const char *country;                  /* "" = unknown */
+    const char *country;                  /* "" = unknown; "UK" is taken as "GB" */
     int64_t time_us;                      /* validity windows are checked at this time */
     size_t nreadings;                     /* 1 + candidates, at most WL_READINGS_MAX */
     const char *plate[WL_READINGS_MAX];   /* normalised */
+    const char *alt[WL_READINGS_MAX];     /* plate[r] without a euroband code where it may carry
+                                             one (plate_euroband), else NULL: matched as the
+                                             same reading */
     uint16_t confidence[WL_READINGS_MAX]; /* per mille */
     struct wl_prep prep;                  /* filled by wl_prefetch, used by wl_match */
 };
@@ -125,6 +134,7 @@ struct wl_match {
     uint16_t confidence; /* of that reading, per mille */
     uint8_t nsubst;      /* characters that differ within their class (OCR) */
     bool indel;          /* one character more or missing (OCR) */
+    bool euroband;       /* matched with a euroband code left out (of the reading or the entry) */
     char detail[64];     /* for the operator, e.g. "O read as 0 at 3", "candidate 2 (640)" */
 };
 
@@ -173,15 +183,15 @@ void wl_destroy(wl_t **self_p);
 /* Entries matched (patterns included). For a patch: the base's less its hidden ids (which may
  * count ids the base never had, so it can be a little low) plus the patch's own. */
 size_t wl_entry_count(const wl_t *self);
-size_t wl_patch_count(const wl_t *self);  /* a patch's own entries; 0 for a full snapshot */
+size_t wl_patch_count(const wl_t *self);  /* a patch's own entry slots; 0 for a full snapshot */
 size_t wl_hidden_count(const wl_t *self); /* ids a patch hides in its base */
 size_t wl_pattern_count(const wl_t *self);
 
-/* Entry i of a patch's own entries (i < wl_patch_count), or NULL. */
+/* Entry i of a patch's own entries (i < wl_patch_count), or NULL (also for a twin). */
 const struct wl_entry *wl_patch_entry(const wl_t *self, size_t i);
 
 /* Every entry the snapshot matches, by slot: i < wl_entry_slots(); NULL for a slot of the
- * base that a patch hides. */
+ * base that a patch hides, and for a twin (the entry it reads is listed in its own slot). */
 size_t wl_entry_slots(const wl_t *self);
 const struct wl_entry *wl_entry_slot(const wl_t *self, size_t i);
 
@@ -202,7 +212,8 @@ bool wl_takes_candidates(const wl_t *self);
 
 /*
  * Every entry the read hits: valid at q->time_us, country compatible (entry "" matches all; an
- * entry's country matches the same country or an unknown one), a reading at or above the list's
+ * entry's country matches the same country or an unknown one; UK is GB), a reading (or its alt,
+ * or an entry's reading without a euroband code: see plate_euroband) at or above the list's
  * min_confidence, and matching by the list's policy (candidates only where the list allows).
  * One wl_match per entry, the best way it matched (primary before candidate, exact before OCR).
  * Stores up to `max` in out, most urgent list first, and returns how many entries matched in

@@ -635,13 +635,14 @@ static void s_test_rights(void)
     CHECK_INT(s_run(IVAN, "audit", NULL), 2);
     CHECK_CONTAINS(s_err, "permission denied");
     /* What an investigator typed is in the audit as typed, a bidi control too (the database
-       keeps the letters and digits of it as the plate): the JSON stays valid and inert on a
-       terminal. */
+       refuses it as a plate, as plate.c does since migration 019, and audits the refusal):
+       the JSON stays valid and inert on a terminal. */
     CHECK_INT(s_run(IVAN, "reads", "--plate",
                     "1TGT\xE2\x80\xAE"
                     "001!",
                     REASON, CASE, DAY, NULL),
-              0);
+              2);
+    CHECK_CONTAINS(s_err, "refused (rule plate)");
     CHECK_INT(
         s_run("hist_audrey", "audit", "--user", IVAN, "--limit", "10000", "--format", "json", NULL),
         0);

@@ -1,7 +1,9 @@
 /*
  * Integration: matching that survives OCR errors, through the real daemon and the real admin
  * tool. Lists with the exact and ocr policies, a candidate-only hit, a pattern, a look-alike
- * letter from another script, and repeat-hit suppression: each HIT arrives on the feed with how
+ * letter from another script, plates as people type and paste them (a combining mark, a no-break
+ * space, full-width digits), a euroband code read with the plate, UK = GB, and repeat-hit
+ * suppression: each HIT arrives on the feed with how
  * it matched, the hits table records the suppressed repeats, and anpr-watchlist's dry run says
  * the same as the daemon.
  */
@@ -62,6 +64,13 @@ int main(void)
            "('Operation Nightjar', 'surveillance', 2, true, 0);"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) "
            "SELECT id, '1-NJR-007' FROM anpr.watchlist WHERE name = 'Operation Nightjar';"
+           /* Issue 14: plates as typed and pasted, a country alias, a German plate read with its
+            * euroband code. */
+           "INSERT INTO anpr.watchlist (name, category, priority, suppress_s) VALUES "
+           "('Typed', 'stolen', 3, 0);"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate, country) "
+           "SELECT id, p, c FROM anpr.watchlist, (VALUES ('K-AB 123', 'DE'), "
+           "('M\xC3\x9C-XY 77', 'DE'), ('AB12 CDE', 'UK')) v(p, c) WHERE name = 'Typed';"
            /* Entries the matcher cannot use: reported and skipped, the rest still loads. */
            "INSERT INTO anpr.watchlist_entry (list_id, plate) "
            "SELECT id, p FROM anpr.watchlist, (VALUES ('1#ABC'), ('**'), ('ABCDEFGHIJKLMNOPQ')) "
@@ -143,6 +152,29 @@ int main(void)
     n = h_collect_hits(sub, CAM, fence.seq, "FENCE-1", hits, 64, 5000);
     CHECK_INT(n, 1);
     CHECK(n >= 1 && strcmp(hits[0].list, "Uninsured") == 0);
+
+    /* Issue 14, through the daemon's own ingest: K-AB 123 read with its D (a German plate
+     * either way: matched both ways), MÜ-XY 77 read as M, U + combining diaeresis, a no-break
+     * space and full-width digits, and an entry for UK hit by a read from GB. */
+    r = h_read(CAM, seq++, "DKAB123", "DE");
+    h_send_read(dealer, &r);
+    r = h_read(CAM, seq++, "MU\xCC\x88-XY\xC2\xA0\xEF\xBC\x97\xEF\xBC\x97", "DE");
+    h_send_read(dealer, &r);
+    r = h_read(CAM, seq++, "AB12 CDE", "GB");
+    h_send_read(dealer, &r);
+    r = h_read(CAM, seq++, "DKAB124", "DE"); /* another plate */
+    h_send_read(dealer, &r);
+    fence = h_read(CAM, seq++, "FENCE-1", "");
+    h_send_read(dealer, &fence);
+    n = h_collect_hits(sub, CAM, fence.seq, "FENCE-1", hits, 64, 5000);
+    CHECK_INT(n, 3);
+    h = s_find(hits, n, "DKAB123", "Typed");
+    CHECK(h && h->match == PROTO_MATCH_EXACT && strcmp(h->entry_plate, "KAB123") == 0 &&
+          strcmp(h->detail, "euroband D, exact") == 0);
+    h = s_find(hits, n, "MU\xCC\x88-XY\xC2\xA0\xEF\xBC\x97\xEF\xBC\x97", "Typed");
+    CHECK(h && h->match == PROTO_MATCH_EXACT && strcmp(h->entry_plate, "MUXY77") == 0);
+    h = s_find(hits, n, "AB12 CDE", "Typed");
+    CHECK(h && h->match == PROTO_MATCH_EXACT && strcmp(h->entry_country, "GB") == 0);
 
     /* A covert list's HIT: on the covert feed, never on the general one. */
     void *covert = h_covert(d.covert_ep, "covert/");

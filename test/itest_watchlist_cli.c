@@ -96,6 +96,163 @@ static long long s_entry_id(const char *plate)
     return h_query_ll(s_db.admin, sql);
 }
 
+/*
+ * Issue 14, as an admin's own login: dates without a time are the whole day in the zone and
+ * shown back; UK is stored as GB; an entry typed with its euroband is cut; settings with no
+ * effect are refused; a broad pattern is refused unless forced, and forced says how many of
+ * the last day's reads it would have hit (a count only, audited); test prints every hit.
+ */
+static void s_test_issue14(void)
+{
+    char sql[512];
+
+    CHECK_INT(s_run("list-add", "Typed", "--category", "stolen", NULL), 0);
+
+    /* "--until 2026-12-06": through that day in Brussels (CET, UTC+1), not 00:00 UTC. */
+    CHECK_INT(s_run("add", "Typed", "TY-1", "--from", "2026-12-01", "--until", "2026-12-06", "--tz",
+                    "Europe/Brussels", NULL),
+              0);
+    CHECK_INT(h_query_ll(s_db.admin,
+                         "SELECT count(*) FROM anpr.watchlist_entry WHERE plate = 'TY-1' AND "
+                         "valid_from = '2026-11-30T23:00:00Z' AND "
+                         "valid_until = '2026-12-06T23:00:00Z'"),
+              1);
+    CHECK_CONTAINS(s_out, "valid from 2026-12-01 00:00:00 CET (2026-11-30T23:00:00.000000Z) "
+                          "until 2026-12-07 00:00:00 CET (2026-12-06T23:00:00.000000Z), that is "
+                          "through 2026-12-06, time zone Europe/Brussels");
+    /* In summer (CEST, UTC+2), through ANPR_TZ; a time without an offset is the zone's too. */
+    setenv("ANPR_TZ", "Europe/Brussels", 1);
+    CHECK_INT(
+        s_run("add", "Typed", "TY-2", "--from", "2026-07-01T08:00", "--until", "2026-07-02", NULL),
+        0);
+    setenv("ANPR_TZ", "UTC", 1);
+    CHECK_INT(h_query_ll(s_db.admin,
+                         "SELECT count(*) FROM anpr.watchlist_entry WHERE plate = 'TY-2' AND "
+                         "valid_from = '2026-07-01T06:00:00Z' AND "
+                         "valid_until = '2026-07-02T22:00:00Z'"),
+              1);
+    CHECK_CONTAINS(s_out, "that is through 2026-07-02, time zone Europe/Brussels");
+    /* update and import read dates the same way */
+    snprintf(sql, sizeof sql, "%lld", s_entry_id("TY-1"));
+    CHECK_INT(s_run("update", sql, "--until", "2026-12-24", "--tz", "Europe/Brussels", NULL), 0);
+    CHECK_CONTAINS(s_out, "that is through 2026-12-24");
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist_entry WHERE plate = "
+                                     "'TY-1' AND valid_until = '2026-12-24T23:00:00Z'"),
+              1);
+    s_write(s_path("dates.csv"), "plate,country,valid_from,valid_until\n"
+                                 "TY-3,UK,2026-12-01,2026-12-06\n");
+    CHECK_INT(s_run("import", "Typed", s_path("dates.csv"), "--tz", "Europe/Brussels", NULL), 0);
+    CHECK_INT(h_query_ll(s_db.admin,
+                         "SELECT count(*) FROM anpr.watchlist_entry WHERE plate = 'TY-3' AND "
+                         "country = 'GB' AND valid_from = '2026-11-30T23:00:00Z' AND "
+                         "valid_until = '2026-12-06T23:00:00Z'"),
+              1);
+    /* a zone the system does not know is an error, never UTC */
+    CHECK_INT(s_run("add", "Typed", "TY-4", "--until", "2026-12-06", "--tz", "Mars/Olympus", NULL),
+              2);
+    CHECK_CONTAINS(s_err, "no such time zone");
+    CHECK_INT(s_entry_id("TY-4"), 0);
+
+    /* UK is GB: stored as GB, and a duplicate of a GB entry */
+    CHECK_INT(s_run("add", "Typed", "AB12 CDE", "--country", "UK", NULL), 0);
+    CHECK_CONTAINS(s_out, "(AB12CDE GB)");
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist_entry WHERE plate = "
+                                     "'AB12 CDE' AND country = 'GB'"),
+              1);
+    CHECK_INT(s_run("add", "Typed", "AB12CDE", "--country", "GB", NULL), 2);
+    CHECK_CONTAINS(s_err, "duplicates entry");
+
+    /* typed with its euroband: cut where it fits only without it; shown both ways where not */
+    CHECK_INT(s_run("add", "Typed", "B 2-QRS-456", "--country", "BE", NULL), 0);
+    CHECK_CONTAINS(s_out, "(2QRS456 BE)");
+    CHECK_INT(s_run("add", "Typed", "2-QRS-456", "--country", "BE", NULL), 2);
+    CHECK_INT(s_run("add", "Typed", "D D-AB 123", "--country", "DE", NULL), 0);
+    CHECK_CONTAINS(s_out, "also matched as DAB123");
+    /* Unicode as pasted: combining marks, full width, no-break space */
+    CHECK_INT(s_run("add", "Typed",
+                    "MU\xcc\x88-XY\xc2\xa0"
+                    "77",
+                    "--country", "DE", NULL),
+              0);
+    CHECK_CONTAINS(s_out, "(MUXY77 DE)");
+    CHECK_INT(s_run("add", "Typed", "\xef\xbc\xad\xc3\x9c-XY 77", "--country", "DE", NULL), 2);
+    CHECK_CONTAINS(s_err, "duplicates entry");
+
+    /* the dry run finds them as anprd would */
+    CHECK_INT(s_run("test", "DDAB123", "--country", "DE", NULL), 0);
+    CHECK_INT(s_run("test", "DAB123", "--country", "DE", NULL), 0);
+    CHECK_CONTAINS(s_out, "euroband D, exact");
+    CHECK_INT(s_run("test", "AB12CDE", "--country", "UK", NULL), 0);
+    CHECK_INT(s_run("test", "\xef\xbc\x92QRS456", "--country", "BE", NULL), 0);
+
+    /* no effect, refused */
+    CHECK_INT(s_run("list-add", "Exact", "--category", "stolen", "--indel", NULL), 2);
+    CHECK_CONTAINS(s_err, "--indel has no effect on an exact list");
+    CHECK_INT(s_run("list-add", "Exact", "--category", "stolen", "--max-subst", "2", NULL), 2);
+    CHECK_INT(s_run("list-set", "Typed", "--indel", NULL), 2);
+    CHECK_CONTAINS(s_err, "--indel has no effect on an exact list");
+    CHECK_INT(
+        s_run("list-add", "Fuzzy", "--category", "stolen", "--policy", "ocr", "--indel", NULL), 0);
+    CHECK_INT(s_run("list-set", "Fuzzy", "--policy", "exact", NULL), 2);
+    CHECK_CONTAINS(s_err, "or --no-indel");
+    CHECK_INT(s_run("list-set", "Fuzzy", "--policy", "exact", "--no-indel", NULL), 0);
+
+    /* broad patterns: refused; forced, counted over the last day's reads (two of three) */
+    h_exec(s_db.admin,
+           "INSERT INTO anpr.camera (code, name) VALUES ('cnt-1', 'Count');"
+           "INSERT INTO anpr.read_identity (camera_id, epoch, seq, read_us, plate) "
+           "SELECT c.id, 1, s.seq, anpr.us_of(now() - s.ago), s.plate FROM anpr.camera c, "
+           "(VALUES (1, interval '1 hour', '1XYZ001'), (2, interval '2 hours', '1ZZZ002'), "
+           "(3, interval '2 days', '1AAA003'), (4, interval '1 hour', '2XYZ004')) "
+           "AS s(seq, ago, plate) WHERE c.code = 'cnt-1'");
+    CHECK_INT(s_run("add", "Typed", "1*", NULL), 2);
+    CHECK_CONTAINS(s_err, "pattern 1* has fewer than 3 letters or digits");
+    CHECK_INT(s_entry_id("1*"), 0);
+    CHECK_INT(s_run("add", "Typed", "1*", "--force", NULL), 0);
+    CHECK_CONTAINS(s_out, "pattern 1* would have hit 2 of the last day's reads");
+    CHECK(s_entry_id("1*") > 0);
+    CHECK_INT(s_run("add", "Typed", "1XY*", NULL), 0); /* three literals: no question */
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.search_audit WHERE kind = "
+                                     "'pattern_count' AND by_user = 'wl_carol' AND "
+                                     "params->>'key' = '1*' AND rows_more = 2"),
+              1);
+    /* the count is for broad patterns only: no plate-presence test for admins */
+    CHECK_STR(h_sqlstate_as(&s_db, "wl_carol", "SELECT anpr.pattern_reads_last_day('1XYZ00?')"),
+              "22023");
+    CHECK_STR(h_sqlstate_as(&s_db, "wl_carol", "SELECT count(*) FROM anpr.read_identity"), "42501");
+    s_write(s_path("broad.csv"), "plate\n?X*\nGOOD-9\n");
+    CHECK_INT(s_run("import", "Typed", s_path("broad.csv"), NULL), 2);
+    CHECK_CONTAINS(s_err, "broad.csv:2: plate: pattern '?X*' has fewer than 3 letters or digits");
+    CHECK_INT(s_run("import", "Typed", s_path("broad.csv"), "--force", NULL), 0);
+    CHECK_CONTAINS(s_out, "pattern ?X* would have hit 2 of the last day's reads");
+
+    /* test prints every hit: 40 patterns of one plate */
+    FILE *f = fopen(s_path("many.csv"), "w");
+    if (!f)
+        h_fatal("many.csv");
+    fputs("plate\n", f);
+    for (int i = 0, n = 0; n < 40; i++) {
+        char pat[8] = "5KLM678";
+        for (int k = 0; k < 7; k++)
+            if (i >> k & 1)
+                pat[k] = '?';
+        if (7 - __builtin_popcount((unsigned)i & 127) < 3)
+            continue;
+        fprintf(f, "%s\n", pat);
+        n++;
+    }
+    if (fclose(f) != 0)
+        h_fatal("many.csv");
+    CHECK_INT(s_run("list-add", "Many", "--category", "partial", NULL), 0);
+    CHECK_INT(s_run("import", "Many", s_path("many.csv"), NULL), 0);
+    CHECK_INT(s_run("test", "5-KLM-678", NULL), 0);
+    CHECK_CONTAINS(s_out, "5-KLM-678 -> 5KLM678: 40 hits");
+    int lines = 0;
+    for (const char *c = s_out; (c = strstr(c, "list \"Many\"")) != NULL; c++)
+        lines++;
+    CHECK_INT(lines, 40);
+}
+
 /* Migration 008: a list's covert flag, colour and HIT retention. */
 static void s_test_list_options(void)
 {
@@ -196,7 +353,8 @@ static void s_test_update(void)
              "'Insp. A' AND valid_from IS NULL AND valid_until IS NULL",
              u1);
     CHECK_INT(h_query_ll(s_db.admin, sql), 1);
-    CHECK_INT(s_run("update", id, "--until", "2030-01-01", "--requested-by", "Insp. B", NULL), 0);
+    CHECK_INT(s_run("update", id, "--until", "2030-01-01T00:00", "--requested-by", "Insp. B", NULL),
+              0);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM anpr.watchlist_entry WHERE id = %lld AND plate = 'UP-1' AND "
              "instruction = 'New' AND requested_by = 'Insp. B' AND valid_from IS NULL AND "
@@ -456,6 +614,9 @@ int main(void)
     char sql[1024], want[256];
 
     h_require_env();
+    /* Times without an offset are the zone's (test_dates tries Europe/Brussels): UTC here, so
+     * the stored times below read as given. */
+    setenv("ANPR_TZ", "UTC", 1);
     h_db_create(&s_db, "itest_watchlist_cli");
     snprintf(s_dir, sizeof s_dir, "/tmp/itest_wlcli.XXXXXX");
     if (!mkdtemp(s_dir))
@@ -667,6 +828,7 @@ int main(void)
                                      "changed_by = 'wl_carol' AND relation = 'watchlist_entry' "
                                      "AND operation = 'INSERT'"),
               4);
+    s_test_issue14();
     s_ci = s_db.admin_ci;
 
     /* 100 000 rows. */

@@ -3,10 +3,12 @@
  * against wl_match(). Usage: test_corpus FILE.
  *
  * Lists and entries go into one snapshot (default OCR classes); every case is normalised with
- * plate_normalise_cc() like the daemon does, matched, and the set of (entry, kind[, rank]) it
- * hits compared with the expected set. A mismatch prints the file line, the case and both sets.
+ * plate_normalise_cc() and made a query by match_query() as the daemon does, matched, and the
+ * set of (entry, kind[, rank]) it hits compared with the expected set. A mismatch prints the file
+ * line, the case and both sets.
  */
 #include "check.h"
+#include "match.h"
 #include "plate.h"
 #include "proto.h"
 #include "wl.h"
@@ -315,19 +317,22 @@ static void s_case(const wl_t *w, char **f, int n)
         return;
     }
 
-    char cand_norm[MAX_CANDS][PLATE_MAX + 1];
-    int rank_of[WL_READINGS_MAX] = {0};
-    struct wl_query q = {.country = country, .time_us = T0, .nreadings = 1};
-    q.plate[0] = prim;
-    q.confidence[0] = conf;
+    /* The daemon's own query (match_query): candidates, their euroband readings, UK = GB. */
+    struct proto_read r = {.seq = 1, .time_us = T0, .confidence = conf, .ncand = (uint8_t)ncand};
+    snprintf(r.country, sizeof r.country, "%s", country);
     for (size_t i = 0; i < ncand; i++) {
-        if (plate_normalise_cc(cand_raw[i], country, cand_norm[i]) != PLATE_OK)
-            continue; /* skipped, like the daemon does; ranks still count it */
-        q.plate[q.nreadings] = cand_norm[i];
-        q.confidence[q.nreadings] = (uint16_t)cand_conf[i];
-        rank_of[q.nreadings] = (int)i + 1;
-        q.nreadings++;
+        if (strlen(cand_raw[i]) > PROTO_PLATE_MAX)
+            s_malformed("candidate longer than %d bytes", PROTO_PLATE_MAX);
+        memcpy(r.cand[i].plate, cand_raw[i], strlen(cand_raw[i]) + 1);
+        r.cand[i].confidence = (uint16_t)cand_conf[i];
     }
+    struct match_readings rd;
+    struct wl_query q;
+    match_query(w, &r, prim, T0, &rd, &q);
+    /* Reading i + 1 is candidate i (NULL where it did not normalise): its rank is i + 1. */
+    int rank_of[WL_READINGS_MAX] = {0};
+    for (size_t i = 1; i < q.nreadings; i++)
+        rank_of[i] = (int)i;
 
     struct wl_match m[MAX_GOT];
     memset(m, 0, sizeof(m));
@@ -402,8 +407,9 @@ static void s_case(const wl_t *w, char **f, int n)
     s_cases_failed++;
     fprintf(stderr, "%s:%d: [%s] %s\n", s_path, s_line, s_section, desc);
     fprintf(stderr, "    normalised:");
-    for (size_t r = 0; r < q.nreadings; r++)
-        fprintf(stderr, " %s%s(%u)", r ? "cand" : "", q.plate[r], (unsigned)q.confidence[r]);
+    for (size_t i = 0; i < q.nreadings; i++)
+        fprintf(stderr, " %s%s%s%s(%u)", i ? "cand" : "", q.plate[i] ? q.plate[i] : "-",
+                q.alt[i] ? "/" : "", q.alt[i] ? q.alt[i] : "", (unsigned)q.confidence[i]);
     fputc('\n', stderr);
     if (problem)
         fprintf(stderr, "    wl_match broke its contract: %s\n", problem);

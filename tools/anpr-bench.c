@@ -34,6 +34,7 @@
 
 #include "batch.h"
 #include "idset.h"
+#include "match.h"
 #include "plate.h"
 #include "plategen.h"
 #include "proto.h"
@@ -215,7 +216,7 @@ static void s_frames_free(struct s_frames *f)
 /* A read decoded, normalised and made a query: the first stage of the matcher's pipeline. */
 struct s_prep {
     struct proto_read r;
-    char plate[PROTO_CAND_MAX + 1][PLATE_MAX + 1];
+    struct match_readings rd;
     struct wl_query q;
     bool ok;
 };
@@ -226,23 +227,11 @@ static void s_prepare(const wl_t *wl, const struct s_frames *f, long long i, str
     size_t k = (size_t)i % f->n;
 
     p->ok = proto_decode_read(f->data + k * 512, f->lens[k], &p->r, &perr) == 0 &&
-            plate_normalise_cc(p->r.plate, p->r.country, p->plate[0]) == PLATE_OK;
+            plate_normalise_cc(p->r.plate, p->r.country, p->rd.plate) == PLATE_OK;
     if (!p->ok)
         return;
-    /* As match_query does it (daemon/match.c): prep only marked as not worked out. */
-    p->q.country = p->r.country;
-    p->q.time_us = p->r.time_us;
-    p->q.nreadings = 1;
-    p->q.prep.canon_id = 0;
-    p->q.plate[0] = p->plate[0];
-    p->q.confidence[0] = p->r.confidence;
-    unsigned ncand = wl_takes_candidates(wl) ? p->r.ncand : 0;
-    for (unsigned c = 0; c < ncand && p->q.nreadings < WL_READINGS_MAX; c++) {
-        if (plate_normalise_cc(p->r.cand[c].plate, p->r.country, p->plate[c + 1]) != PLATE_OK)
-            continue;
-        p->q.plate[p->q.nreadings] = p->plate[c + 1];
-        p->q.confidence[p->q.nreadings++] = p->r.cand[c].confidence;
-    }
+    /* The daemon's own query (daemon/match.c): candidates, euroband readings, UK = GB. */
+    match_query(wl, &p->r, p->rd.plate, p->r.time_us, &p->rd, &p->q);
     wl_prefetch(wl, &p->q);
 }
 

@@ -9,7 +9,8 @@
  *                  | import
  *                                   (see s_admin_usage)
  *   anpr-watchlist test PLATE [--country CC] [--candidates P1[:C],P2...] [--confidence C]
- *   anpr-watchlist test --stdin       one "PLATE[;CC[;P1,P2...]]" per line, one result line each
+ *   anpr-watchlist test --stdin       one "PLATE[;CC[;P1[:C],P2...[;C]]]" per line, one result
+ *                                     line each
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -30,6 +33,7 @@
 #include "csv.h"
 #include "db.h"
 #include "log.h"
+#include "match.h"
 #include "plate.h"
 #include "proto.h"
 #include "util.h"
@@ -57,14 +61,19 @@ static void s_usage(FILE *f)
         "       " PROG " test --stdin [--db CONNINFO] [--classes LIST | --config FILE]\n"
         "\n"
         "Dry run of the daemon's matcher on the watchlists as they are in the database: prints\n"
-        "every entry a read of PLATE would hit, and how (exact, ocr, candidate, pattern).\n"
+        "every entry a read of PLATE would hit, and how (exact, ocr, candidate, pattern), with\n"
+        "the plate normalised as anprd normalises it (docs/PLATES.md): also matched without a\n"
+        "euroband code where the plate may carry one.\n"
         "\n"
-        "  --country CC        country the camera read (ISO alpha-2; default unknown)\n"
+        "  --country CC        country the camera read (ISO alpha-2, UK = GB; default\n"
+        "                      unknown)\n"
         "  --candidates LIST   the camera's alternative readings, best first, with their\n"
         "                      confidence per mille (default 500)\n"
         "  --confidence C      confidence of PLATE per mille (default 900)\n"
-        "  --stdin             read one PLATE[;CC[;P1,P2...]] per line from standard input and\n"
-        "                      print one line each: input, TAB, hit count, TAB, entry:kind,...\n"
+        "  --stdin             read one PLATE[;CC[;P1[:C],P2...[;C]]] per line from standard\n"
+        "                      input (the last field: the confidence of PLATE, default 900)\n"
+        "                      and print one line each: input, TAB, hit count, TAB,\n"
+        "                      entry:kind,... (every hit)\n"
         "  --db CONNINFO       libpq connection string (default: PGHOST, PGDATABASE, ...)\n"
         "  --classes LIST      OCR classes, e.g. \"0ODQ,1IL,8B\" (default %s)\n"
         "  --config FILE       take the OCR classes from anprd's configuration file\n"
@@ -74,11 +83,11 @@ static void s_usage(FILE *f)
         WL_DEFAULT_CLASSES);
 }
 
-/* "P1:640,P2" into the query's candidate readings; -1 (reported) on a bad one. */
-static int s_candidates(const char *list, const char *country, struct wl_query *q,
-                        char plates[][PLATE_MAX + 1], const char *ctx)
+/* "P1:640,P2" into the read's candidates; -1 (reported) on a bad one. */
+static int s_candidates(const char *list, const char *country, struct proto_read *r,
+                        const char *ctx)
 {
-    char buf[512];
+    char buf[512], norm[PLATE_MAX + 1];
     char *save = NULL;
 
     if (!list || !*list)
@@ -95,18 +104,23 @@ static int s_candidates(const char *list, const char *country, struct wl_query *
                 return -1;
             }
         }
-        if (q->nreadings >= WL_READINGS_MAX) {
+        if (r->ncand >= WL_READINGS_MAX - 1) {
             fprintf(stderr, PROG ": %s: more than %d candidates\n", cli_text(ctx),
                     WL_READINGS_MAX - 1);
             return -1;
         }
-        if (plate_normalise_cc(tok, country, plates[q->nreadings]) != PLATE_OK) {
-            fprintf(stderr, PROG ": %s: candidate '%s' is not a plate\n", cli_text(ctx),
-                    cli_text(tok));
+        if (strlen(tok) > PROTO_PLATE_MAX) {
+            fprintf(stderr, PROG ": %s: candidate '%s' is longer than %d bytes\n", cli_text(ctx),
+                    cli_text(tok), PROTO_PLATE_MAX);
             return -1;
         }
-        q->plate[q->nreadings] = plates[q->nreadings];
-        q->confidence[q->nreadings++] = (uint16_t)conf;
+        /* Kept in its place, so the ranks stay the read's own; matched as anprd does: not. */
+        if (plate_normalise_cc(tok, country, norm) != PLATE_OK)
+            fprintf(stderr,
+                    PROG ": %s: candidate %u '%s' is not a plate: skipped, as anprd skips it\n",
+                    cli_text(ctx), (unsigned)r->ncand + 1, cli_text(tok));
+        snprintf(r->cand[r->ncand].plate, sizeof r->cand[r->ncand].plate, "%s", tok);
+        r->cand[r->ncand++].confidence = (uint16_t)conf;
     }
     return 0;
 }
@@ -125,15 +139,34 @@ static const char *s_why(enum plate_status st)
                               : "a character that is not a letter, digit or separator";
 }
 
-/* Match one read and print the result; returns the number of hits, or -1 on bad input. */
+/* Every hit of query q into *m (grown as needed, freed by the caller); how many, or -1 on out
+ * of memory (reported). */
+static long s_match_all(const wl_t *wl, const struct wl_query *q, struct wl_match **m, size_t *cap)
+{
+    for (;;) {
+        size_t n = wl_match(wl, q, *m, *cap);
+        if (n <= *cap)
+            return (long)n;
+        struct wl_match *more = realloc(*m, n * sizeof **m);
+        if (!more) {
+            fprintf(stderr, PROG ": out of memory\n");
+            return -1;
+        }
+        *m = more;
+        *cap = n;
+    }
+}
+
+/* Match one read and print every hit; returns the number of hits, or -1 on bad input. */
 static int s_test(const wl_t *wl, const char *raw, const char *country, uint16_t confidence,
                   const char *cands, bool one_line, const char *ctx)
 {
-    char plates[WL_READINGS_MAX][PLATE_MAX + 1];
-    struct wl_match m[32];
-    struct wl_query q = {.country = country, .time_us = util_now_us(), .nreadings = 1};
-    enum plate_status st = plate_normalise_cc(raw, country, plates[0]);
-    size_t n;
+    struct proto_read r = {.seq = 1, .time_us = util_now_us(), .confidence = confidence};
+    struct match_readings rd;
+    struct wl_query q;
+    struct wl_match *m = NULL;
+    size_t cap = 0;
+    enum plate_status st = plate_normalise_cc(raw, country, rd.plate);
 
     if (st != PLATE_OK) {
         if (one_line)
@@ -149,52 +182,64 @@ static int s_test(const wl_t *wl, const char *raw, const char *country, uint16_t
             fprintf(stderr, PROG ": country '%s' is not an ISO alpha-2 code\n", cli_text(country));
         return -1;
     }
-    q.plate[0] = plates[0];
-    q.confidence[0] = confidence;
-    if (s_candidates(cands, country, &q, plates, ctx) != 0) {
+    snprintf(r.country, sizeof r.country, "%s", country);
+    snprintf(r.plate, sizeof r.plate, "%s", raw);
+    if (s_candidates(cands, country, &r, ctx) != 0) {
         if (one_line)
-            printf("%s\tinvalid\ta candidate is not a plate or has a bad confidence\n",
-                   cli_text(ctx));
+            printf("%s\tinvalid\ta candidate is too long or has a bad confidence\n", cli_text(ctx));
         return -1;
     }
-    n = wl_match(wl, &q, m, 32);
+    /* The daemon's own query: candidates, their readings without a euroband code, UK = GB. */
+    match_query(wl, &r, rd.plate, r.time_us, &rd, &q);
+    long n = s_match_all(wl, &q, &m, &cap);
+    if (n < 0)
+        return -1;
     if (one_line) {
-        printf("%s\t%zu", cli_text(ctx), n);
-        for (size_t i = 0; i < n && i < 32; i++)
+        printf("%s\t%ld", cli_text(ctx), n);
+        for (long i = 0; i < n; i++)
             printf("%s%" PRIu64 ":%s", i ? "," : "\t", m[i].entry->id, s_kind_name(m[i].kind));
         printf(n ? "\n" : "\t-\n");
+        free(m);
         return (int)n;
     }
-    printf("read %s%s%s -> %s: %zu hit%s\n", cli_text(raw), *country ? " " : "", cli_text(country),
-           plates[0], n, n == 1 ? "" : "s");
-    for (size_t i = 0; i < n && i < 32; i++) {
+    printf("read %s%s%s -> %s%s%s%s: %ld hit%s\n", cli_text(raw), *country ? " " : "",
+           cli_text(country), rd.plate, q.alt[0] ? " (and " : "", q.alt[0] ? q.alt[0] : "",
+           q.alt[0] ? " without a euroband code)" : "", n, n == 1 ? "" : "s");
+    for (long i = 0; i < n; i++) {
         const struct wl_entry *e = m[i].entry;
         printf("  P%u %-14s entry %-8" PRIu64 " %-16s %-2s  %-9s %s%s%s\n", e->list->priority,
                cli_text(e->list->category), e->id, e->plate, e->country, s_kind_name(m[i].kind),
                cli_text(m[i].detail), *e->instruction ? "  -- " : "", cli_text(e->instruction));
         printf("     list \"%s\"\n", cli_text(e->list->name));
     }
+    free(m);
     return (int)n;
 }
 
-/* One "PLATE[;CC[;P1,P2...]]" per line; a line that is not a read is reported in its place. */
+/* One "PLATE[;CC[;P1[:C],P2...[;C]]]" per line; a line that is not a read is reported in its
+ * place. */
 static int s_run_stdin(const wl_t *wl)
 {
     char line[1024];
 
     while (fgets(line, sizeof line, stdin)) {
-        char *fields[3] = {line, "", ""};
+        char *fields[4] = {line, "", "", ""};
         size_t nf = 1;
+        long long conf = 900;
         line[strcspn(line, "\r\n")] = '\0';
         if (!line[0] || line[0] == '#')
             continue;
         char ctx[sizeof line];
         snprintf(ctx, sizeof ctx, "%s", line);
-        for (char *p = line; nf < 3 && (p = strchr(p, ';')) != NULL;) {
+        for (char *p = line; nf < 4 && (p = strchr(p, ';')) != NULL;) {
             *p++ = '\0';
             fields[nf++] = p;
         }
-        s_test(wl, fields[0], fields[1], 900, fields[2], true, ctx);
+        if (*fields[3] && util_parse_long(fields[3], 0, PROTO_CONFIDENCE_MAX, &conf) != 0) {
+            printf("%s\tinvalid\tconfidence must be 0..1000\n", cli_text(ctx));
+            continue;
+        }
+        s_test(wl, fields[0], fields[1], (uint16_t)conf, fields[2], true, ctx);
     }
     return 0;
 }
@@ -339,6 +384,7 @@ struct aopts {
     const char *db;
     const char *category, *policy, *rename, *country, *from, *until, *instruction, *ref, *output;
     const char *plate, *requested_by;
+    const char *tz; /* --tz: the zone of dates and times without an offset; NULL: ANPR_TZ */
     long long priority, max_subst, min_conf, suppress, retro;
     long long hit_retention; /* days; 0 = the general retention (NULL), -1 not given */
     int indel, candidates, realert, enabled, covert; /* -1 not given */
@@ -348,6 +394,7 @@ struct aopts {
     struct colmap map[MAPS_MAX];
     int nmap;
     bool dry_run, skip_bad;
+    bool force; /* --force: a pattern with fewer than three letters or digits */
 };
 
 static const struct option s_admin_longopts[] = {
@@ -384,6 +431,8 @@ static const struct option s_admin_longopts[] = {
     {"output", required_argument, NULL, 'o'},
     {"dry-run", no_argument, NULL, 'n'},
     {"skip-bad", no_argument, NULL, 'k'},
+    {"tz", required_argument, NULL, 'z'},
+    {"force", no_argument, NULL, 'O'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -400,17 +449,18 @@ static void s_admin_usage(FILE *f)
     fprintf(f, "usage: " PROG " list-add NAME --category C [LIST OPTIONS] [--db CONNINFO]\n"
                "       " PROG " list-set NAME [LIST OPTIONS] [--rename NEW] [--enable|--disable]\n"
                "       " PROG " lists\n"
-               "       " PROG " add LIST PLATE [ENTRY OPTIONS]\n"
-               "       " PROG " update ID [--plate PLATE] [ENTRY OPTIONS]\n"
+               "       " PROG " add LIST PLATE [ENTRY OPTIONS] [--force]\n"
+               "       " PROG " update ID [--plate PLATE] [ENTRY OPTIONS] [--force]\n"
                "       " PROG " remove ID | expire ID\n"
                "       " PROG " show LIST\n"
                "       " PROG " export LIST [--output FILE]\n"
                "       " PROG " import LIST FILE.csv [--map CSVNAME=COLUMN]... [--dry-run]\n"
-               "                    [--skip-bad]\n"
+               "                    [--skip-bad] [--force] [--tz ZONE]\n"
                "       " PROG " test ...   (see '" PROG " test --help')\n"
                "\n"
                "LIST OPTIONS: --category C ([a-z_]{1,32}), --priority 1..9, --policy exact|ocr,\n"
-               "  --max-subst 0..4, --indel | --no-indel, --min-confidence 0..1000,\n"
+               "  --max-subst 0..4, --indel | --no-indel (both only for an ocr list: refused\n"
+               "  on an exact one), --min-confidence 0..1000,\n"
                "  --no-candidates | --candidates, --suppress 0..86400 (seconds),\n"
                "  --realert-camera | --no-realert-camera,\n"
                "  --retro DURATION (search new entries in the reads of this long before they\n"
@@ -422,15 +472,23 @@ static void s_admin_usage(FILE *f)
                "  grey, #RRGGBB, or default: by priority),\n"
                "  --hits-retention DAYS (keep this list's HITs 1..365 days, or default: the\n"
                "  law's retention, which also caps it)\n"
-               "ENTRY OPTIONS: --country CC, --from TIME, --until TIME (update: - = open),\n"
+               "ENTRY OPTIONS: --country CC (UK is stored as GB), --from TIME, --until TIME\n"
+               "  (update: - = open), --tz ZONE,\n"
                "  --instruction TEXT (to the operator, <= 1000 bytes), --ref TEXT (external\n"
                "  reference, <= 64 bytes), --requested-by TEXT (who asked, <= 64 bytes);\n"
                "  update changes only the fields given\n"
+               "PLATE: as typed or pasted, normalised as anprd does (docs/PLATES.md), with the\n"
+               "  entry's country (a euroband code typed with the plate is cut where it fits\n"
+               "  only without it); a pattern with ? and * needs three letters or digits, or\n"
+               "  --force, and then says how many of the last day's reads it would have hit\n"
                "--map CSVNAME=COLUMN: the file's column CSVNAME holds COLUMN (plate, country,\n"
                "  valid_from, valid_until, instruction, external_ref, requested_by, or - to\n"
                "  ignore it); repeatable; other header names are read as themselves\n"
-               "TIME: ISO 8601, e.g. 2026-12-01, 2026-12-01T08:00:00Z, 2026-12-01 08:00+01:00\n"
-               "      (no offset: UTC).\n"
+               "TIME: ISO 8601, e.g. 2026-12-01, 2026-12-01T08:00, 2026-12-01T08:00:00Z,\n"
+               "      2026-12-01 08:00+01:00. Without an offset, in the time zone ZONE (--tz,\n"
+               "      else the environment's ANPR_TZ, else Europe/Brussels); a date alone is\n"
+               "      the whole day there: --from at its start, --until at its end (the next\n"
+               "      day's 00:00). The tool's confirmation shows the times it stored.\n"
                "  --db CONNINFO       libpq connection string (default: PGHOST, PGDATABASE, ...)\n"
                "\n"
                "Exit status: 0 done, 1 not found or nothing done, 2 usage or input error,\n"
@@ -506,11 +564,13 @@ static bool s_country_ok(const char *s)
     return !*s || (s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && !s[2]);
 }
 
-/* Normalise an entry's plate as the daemon does (wl_builder_add); NULL, or why not. */
-static const char *s_entry_plate(const char *raw, char out[PLATE_MAX + 1])
+/* Normalise an entry's plate as the daemon does (wl_builder_add, with the entry's country);
+ * NULL, or why not. */
+static const char *s_entry_plate(const char *raw, const char *country, char out[PLATE_MAX + 1])
 {
     bool pattern = strpbrk(raw, "?*") != NULL;
-    enum plate_status st = pattern ? plate_normalise_pattern(raw, out) : plate_normalise(raw, out);
+    enum plate_status st =
+        pattern ? plate_normalise_pattern(raw, out) : plate_normalise_cc(raw, country, out);
 
     if (strlen(raw) > 32)
         return "longer than 32 bytes";
@@ -526,6 +586,49 @@ static const char *s_entry_plate(const char *raw, char out[PLATE_MAX + 1])
                          "or *; or wildcards only)"
                        : "a character that is not a letter, digit or separator";
     }
+}
+
+/* The letters and digits of a normalised pattern: one with fewer than PATTERN_MIN_LITERALS
+ * hits too many plates to be meant ("1*" hit 374 reads in 10 s of the demo). */
+#define PATTERN_MIN_LITERALS 3
+static bool s_broad_pattern(const char *norm)
+{
+    size_t literals = 0;
+
+    for (const char *c = norm; *c; c++)
+        literals += *c != '?' && *c != '*';
+    return plate_is_pattern(norm) && literals < PATTERN_MIN_LITERALS;
+}
+
+/*
+ * A pattern so broad it is refused unless --force (reported): EXIT_USAGE. Forced, the admin is
+ * told how many of the last day's reads it would have hit, by a function that gives admins a
+ * count and nothing else, audited (migration 019); EXIT_OK. `what` names it in messages.
+ */
+static int s_pattern_guard(PGconn *conn, const struct aopts *o, const char *what, const char *norm)
+{
+    if (!s_broad_pattern(norm))
+        return EXIT_OK;
+    if (!o->force) {
+        fprintf(stderr,
+                PROG ": %s: pattern %s has fewer than %d letters or digits and would hit far too "
+                     "many plates; --force adds it all the same\n",
+                what, norm, PATTERN_MIN_LITERALS);
+        return EXIT_USAGE;
+    }
+    const char *p[1] = {norm};
+    PGresult *res =
+        PQexecParams(conn, "SELECT anpr.pattern_reads_last_day($1)", 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        printf("pattern %s would have hit %s of the last day's reads (forced)\n", norm,
+               PQgetvalue(res, 0, 0));
+    else
+        fprintf(stderr,
+                PROG ": %s: pattern %s forced; how many reads it would have hit is not "
+                     "known: %s",
+                what, norm, cli_text_nl(PQresultErrorMessage(res)));
+    PQclear(res);
+    return EXIT_OK;
 }
 
 static int64_t s_days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -551,15 +654,72 @@ static int s_digits(const char **p, int n)
 }
 
 /*
- * A strict ISO 8601 time as PostgreSQL reads it in a UTC session: YYYY-MM-DD, optionally
- * followed by T or space, HH:MM[:SS[.ffffff]] and Z or +-HH[[:]MM]. Microseconds since the
- * epoch into *us; NULL or why not.
+ * The time zone of dates and times given without an offset: --tz, else ANPR_TZ, else
+ * Europe/Brussels (the zone's). Looked up in the system's time zone database (glibc's, package
+ * tzdata) the first time a time needs it; a zone that is not there is an error, never UTC
+ * silently (what glibc would make of it).
  */
-static const char *s_parse_time(const char *s, int64_t *us)
+#define ZONE_DEFAULT "Europe/Brussels"
+static const char *s_zone_name = ZONE_DEFAULT;
+static int s_zone_state; /* 0 not yet looked up, 1 set, -1 not found */
+
+static void s_zone_choose(const char *opt)
+{
+    const char *env = getenv("ANPR_TZ");
+    s_zone_name = opt ? opt : env && *env ? env : ZONE_DEFAULT;
+    s_zone_state = 0;
+}
+
+static const char *s_zone(void)
+{
+    if (s_zone_state == 0) {
+        const char *dir = getenv("TZDIR");
+        char path[4096];
+        struct stat st;
+        s_zone_state = -1;
+        if (!dir || !*dir)
+            dir = "/usr/share/zoneinfo";
+        /* A name of the database (Europe/Brussels, UTC), not a path or a POSIX TZ rule. */
+        if (*s_zone_name && s_zone_name[0] != '/' && !strstr(s_zone_name, "..") &&
+            strspn(s_zone_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                                "/_+-") == strlen(s_zone_name) &&
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, s_zone_name) < sizeof path &&
+            stat(path, &st) == 0 && S_ISREG(st.st_mode) && setenv("TZ", s_zone_name, 1) == 0) {
+            tzset();
+            s_zone_state = 1;
+        }
+    }
+    return s_zone_state == 1 ? NULL
+                             : "no such time zone in the system's time zone database "
+                               "(--tz or ANPR_TZ, e.g. Europe/Brussels; Debian package tzdata)";
+}
+
+/* Microseconds of a local time of the zone (s_zone() set); mktime takes a day past the month's
+ * last as the next month's first. A time that falls in a DST gap is taken as after it. */
+static int64_t s_local_us(int y, int mo, int d, int h, int mi, int sec)
+{
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec,
+                    .tm_isdst = -1};
+    return (int64_t)mktime(&tm) * 1000000;
+}
+
+/*
+ * A strict ISO 8601 time: YYYY-MM-DD, optionally followed by T or space, HH:MM[:SS[.ffffff]]
+ * and optionally Z or +-HH[[:]MM]. Without an offset it is a time of the zone (s_zone); a date
+ * alone is the whole day there: its start, or for an `until` its end (the next day's start).
+ * Microseconds since the epoch into *us; NULL or why not.
+ */
+static const char *s_parse_time(const char *s, bool until, int64_t *us)
 {
     const char *p = s;
     int y = s_digits(&p, 4), mo, d, h = 0, mi = 0, sec = 0, off = 0;
     int64_t frac = 0;
+    bool date_only = true, offset = false;
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
     if (y < 1 || *p++ != '-' || (mo = s_digits(&p, 2)) < 1 || mo > 12 || *p++ != '-' ||
@@ -570,6 +730,7 @@ static const char *s_parse_time(const char *s, int64_t *us)
         return "no such day";
     if (*p == 'T' || *p == ' ') {
         p++;
+        date_only = false;
         if ((h = s_digits(&p, 2)) < 0 || h > 23 || *p++ != ':' || (mi = s_digits(&p, 2)) < 0 ||
             mi > 59)
             return "not an ISO 8601 time of day (HH:MM[:SS[.ffffff]])";
@@ -589,6 +750,7 @@ static const char *s_parse_time(const char *s, int64_t *us)
         }
         if (*p == 'Z') {
             p++;
+            offset = true;
         } else if (*p == '+' || *p == '-') {
             int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
             if ((oh = s_digits(&p, 2)) < 0 || oh > 15)
@@ -598,14 +760,77 @@ static const char *s_parse_time(const char *s, int64_t *us)
             if (*p && ((om = s_digits(&p, 2)) < 0 || om > 59))
                 return "bad UTC offset (Z or +-HH[:MM])";
             off = sign * (oh * 3600 + om * 60);
+            offset = true;
         }
     }
     if (*p)
         return "not an ISO 8601 date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])";
-    int64_t secs =
-        s_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - off;
-    *us = secs * 1000000 + frac;
+    if (offset) {
+        int64_t secs = s_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+                       mi * 60 + sec - off;
+        *us = secs * 1000000 + frac;
+        return NULL;
+    }
+    const char *why = s_zone();
+    if (why)
+        return why;
+    *us = s_local_us(y, mo, d + (date_only && until), h, mi, sec) + frac;
     return NULL;
+}
+
+/* A time as PostgreSQL reads it whatever the session's zone: UTC, ISO 8601, microseconds. */
+static void s_utc_text(int64_t us, char out[40])
+{
+    time_t t = (time_t)(us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000));
+    unsigned frac = (unsigned)(us - (int64_t)t * 1000000) % 1000000;
+    struct tm tm;
+    char day[24];
+
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%.20s.%06uZ", day, frac);
+}
+
+/* "2026-12-07 00:00:00 CET (2026-12-06T23:00:00.000000Z)": a stored time as the tool shows it
+ * back, in the zone and in UTC. */
+static void s_show_time(int64_t us, char out[96])
+{
+    char utc[40];
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+
+    s_utc_text(us, utc);
+    if (s_zone() != NULL) {
+        snprintf(out, 96, "%s", utc);
+        return;
+    }
+    char local[48];
+    localtime_r(&t, &tm);
+    strftime(local, sizeof local, "%Y-%m-%d %H:%M:%S %Z", &tm);
+    snprintf(out, 96, "%.40s (%.32s)", local, utc);
+}
+
+/* The validity an add or update stored, shown back: "  valid from ... until ..." */
+static void s_print_validity(int64_t from, int64_t until)
+{
+    char a[96], b[96];
+
+    if (from == INT64_MIN && until == INT64_MAX)
+        return;
+    if (from != INT64_MIN)
+        s_show_time(from, a);
+    if (until != INT64_MAX)
+        s_show_time(until, b);
+    /* An end at midnight is the end of the day before: say which day, as an officer says it. */
+    char through[48] = "";
+    time_t t = (time_t)(until / 1000000) - 1;
+    struct tm tm;
+    if (until != INT64_MAX && s_zone() == NULL && until % 1000000 == 0 && localtime_r(&t, &tm) &&
+        tm.tm_hour == 23 && tm.tm_min == 59 && tm.tm_sec == 59)
+        strftime(through, sizeof through, ", that is through %Y-%m-%d", &tm);
+    printf("  valid from %s until %s%s%s%s\n", from == INT64_MIN ? "(open)" : a,
+           until == INT64_MAX ? "(open)" : b, through, s_zone() ? "" : ", time zone ",
+           s_zone() ? "" : s_zone_name);
 }
 
 static bool s_overlap(int64_t f1, int64_t u1, int64_t f2, int64_t u2)
@@ -726,6 +951,29 @@ static size_t s_list_cols(const struct aopts *o, struct colval *cv)
     return n;
 }
 
+/*
+ * Settings that do nothing are refused rather than stored: --indel and --max-subst only change
+ * how an ocr list matches. `policy` is the list's policy as it will be, `indel` whether it will
+ * have indel; EXIT_OK or EXIT_USAGE (reported).
+ */
+static int s_policy_check(const struct aopts *o, const char *policy, bool indel)
+{
+    if (strcmp(policy, "exact") != 0)
+        return EXIT_OK;
+    if (o->indel == 1 || (indel && o->indel != 0)) {
+        fprintf(stderr,
+                PROG ": --indel has no effect on an exact list (it matches the plate as "
+                     "listed): use --policy ocr%s\n",
+                o->indel == 1 ? "" : ", or --no-indel");
+        return EXIT_USAGE;
+    }
+    if (o->max_subst > 0) {
+        fprintf(stderr, PROG ": --max-subst has no effect on an exact list: use --policy ocr\n");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 static bool s_name_ok(const char *name)
 {
     size_t n = strlen(name);
@@ -751,6 +999,8 @@ static int s_cmd_list_add(PGconn *conn, const struct aopts *o, char **ops)
         cli_usage_error(PROG, "list-add needs --category");
         return EXIT_USAGE;
     }
+    if (s_policy_check(o, o->policy ? o->policy : "exact", false) != EXIT_OK)
+        return EXIT_USAGE;
     n = s_list_cols(o, cv);
     cli_cat(sql, sizeof sql, &len, "INSERT INTO anpr.watchlist (name");
     for (size_t i = 0; i < n; i++)
@@ -796,6 +1046,24 @@ static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
         fprintf(stderr, PROG ": --rename '%s': 1 to 64 bytes of UTF-8, no control characters\n",
                 cli_text(o->rename));
         return EXIT_USAGE;
+    }
+    if (o->policy || o->indel == 1 || o->max_subst > 0) {
+        /* The policy and indel the list will have: what is given, else what it has. */
+        const char *p1[1] = {ops[0]};
+        PGresult *cur = s_q(conn, "SELECT match_policy, indel FROM anpr.watchlist WHERE name = $1",
+                            1, p1, "find list", &rc);
+        if (!cur)
+            return rc;
+        if (PQntuples(cur) == 0) {
+            fprintf(stderr, PROG ": no list '%s'\n", cli_text(ops[0]));
+            PQclear(cur);
+            return EXIT_NOTHING;
+        }
+        rc = s_policy_check(o, o->policy ? o->policy : PQgetvalue(cur, 0, 0),
+                            strcmp(PQgetvalue(cur, 0, 1), "t") == 0);
+        PQclear(cur);
+        if (rc != EXIT_OK)
+            return rc;
     }
     cli_cat(sql, sizeof sql, &len, "UPDATE anpr.watchlist SET ");
     params[0] = ops[0];
@@ -902,12 +1170,13 @@ static int s_check_entry_opts(const struct aopts *o, bool open_ok, int64_t *from
         fprintf(stderr, PROG ": --country '%s': empty or two letters A-Z\n", cli_text(o->country));
         return EXIT_USAGE;
     }
-    if (o->from && !s_open_time(o->from, open_ok) && (why = s_parse_time(o->from, from)) != NULL) {
+    if (o->from && !s_open_time(o->from, open_ok) &&
+        (why = s_parse_time(o->from, false, from)) != NULL) {
         fprintf(stderr, PROG ": --from '%s': %s\n", cli_text(o->from), why);
         return EXIT_USAGE;
     }
     if (o->until && !s_open_time(o->until, open_ok) &&
-        (why = s_parse_time(o->until, until)) != NULL) {
+        (why = s_parse_time(o->until, true, until)) != NULL) {
         fprintf(stderr, PROG ": --until '%s': %s\n", cli_text(o->until), why);
         return EXIT_USAGE;
     }
@@ -936,16 +1205,21 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
     const char *why;
     int rc;
 
-    if ((why = s_entry_plate(plate, norm)) != NULL) {
+    if (s_check_entry_opts(o, false, &from, &until) != EXIT_OK)
+        return EXIT_USAGE;
+    if ((why = s_entry_plate(plate, country, norm)) != NULL) {
         fprintf(stderr, PROG ": plate '%s': %s\n", cli_text(plate), why);
         return EXIT_USAGE;
     }
-    if (s_check_entry_opts(o, false, &from, &until) != EXIT_OK)
-        return EXIT_USAGE;
     if (from >= until) {
-        fprintf(stderr, PROG ": --from must be before --until\n");
+        char a[96], b[96];
+        s_show_time(from, a);
+        s_show_time(until, b);
+        fprintf(stderr, PROG ": --from (%s) must be before --until (%s)\n", a, b);
         return EXIT_USAGE;
     }
+    if ((rc = s_pattern_guard(conn, o, "add", norm)) != EXIT_OK)
+        return rc;
     if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
         return rc;
     if ((rc = s_lock_enabled_list(conn, list, id)) != EXIT_OK)
@@ -955,7 +1229,8 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
         goto fail;
     for (int i = 0; i < PQntuples(res); i++) {
         char other[PLATE_MAX + 1];
-        if (s_entry_plate(PQgetvalue(res, i, 1), other) != NULL || strcmp(other, norm) != 0)
+        if (s_entry_plate(PQgetvalue(res, i, 1), country, other) != NULL ||
+            strcmp(other, norm) != 0)
             continue;
         if (s_overlap(from, until, s_ll_or(res, i, 3, NO_TIME_FROM),
                       s_ll_or(res, i, 4, NO_TIME_UNTIL))) {
@@ -970,11 +1245,14 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
         }
     }
     PQclear(res);
+    char from_text[40], until_text[40];
+    s_utc_text(from, from_text);
+    s_utc_text(until, until_text);
     const char *p[8] = {id,
                         plate,
                         country,
-                        o->from,
-                        o->until,
+                        o->from ? from_text : NULL,
+                        o->until ? until_text : NULL,
                         o->instruction ? o->instruction : "",
                         o->ref ? o->ref : "",
                         o->requested_by ? o->requested_by : ""};
@@ -990,7 +1268,12 @@ static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
     PQclear(res);
     if ((rc = s_exec(conn, "COMMIT", "commit")) != EXIT_OK)
         return rc;
-    printf("added entry %s (%s) to list '%s'\n", eid, norm, cli_text(list));
+    printf("added entry %s (%s%s%s) to list '%s'\n", eid, norm, *country ? " " : "", country,
+           cli_text(list));
+    char alt[PLATE_MAX + 1];
+    if (!plate_is_pattern(norm) && plate_euroband(country, norm, alt))
+        printf("  also matched as %s: %s may start with a euroband code\n", alt, norm);
+    s_print_validity(from, until);
     return EXIT_OK;
 fail:
     s_rollback(conn);
@@ -1095,12 +1378,15 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
         cli_usage_error(PROG, "update: nothing to change");
         return EXIT_USAGE;
     }
-    if (o->plate && (why = s_entry_plate(o->plate, norm)) != NULL) {
+    if (s_check_entry_opts(o, true, &from, &until) != EXIT_OK)
+        return EXIT_USAGE;
+    /* Checked here with the country given (or none); again below with the entry's. */
+    if (o->plate && (why = s_entry_plate(o->plate, o->country ? o->country : "", norm)) != NULL) {
         fprintf(stderr, PROG ": --plate '%s': %s\n", cli_text(o->plate), why);
         return EXIT_USAGE;
     }
-    if (s_check_entry_opts(o, true, &from, &until) != EXIT_OK)
-        return EXIT_USAGE;
+    if (o->plate && (rc = s_pattern_guard(conn, o, "update", norm)) != EXIT_OK)
+        return rc;
 
     if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
         return rc;
@@ -1155,13 +1441,15 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
 
     /* Duplicates, when what identifies the entry changes (an old plate that does not normalise
      * is skipped by the daemon and has none). */
-    if ((o->plate || o->country || o->from || o->until) && s_entry_plate(plate, norm) == NULL) {
+    if ((o->plate || o->country || o->from || o->until) &&
+        s_entry_plate(plate, country, norm) == NULL) {
         if (!(res = s_existing(conn, list_id, country, &rc)))
             goto fail;
         for (int i = 0; i < PQntuples(res); i++) {
             char other[PLATE_MAX + 1];
             if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == self ||
-                s_entry_plate(PQgetvalue(res, i, 1), other) != NULL || strcmp(other, norm) != 0 ||
+                s_entry_plate(PQgetvalue(res, i, 1), country, other) != NULL ||
+                strcmp(other, norm) != 0 ||
                 !s_overlap(from, until, s_ll_or(res, i, 3, NO_TIME_FROM),
                            s_ll_or(res, i, 4, NO_TIME_UNTIL)))
                 continue;
@@ -1180,8 +1468,16 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
     /* Only the columns given; "-" opens a validity end (NULL). */
     static const char *const cols[] = {"plate",       "country",      "valid_from",  "valid_until",
                                        "instruction", "external_ref", "requested_by"};
-    const char *vals[] = {o->plate,       o->country, o->from,        o->until,
-                          o->instruction, o->ref,     o->requested_by};
+    char from_text[40], until_text[40];
+    s_utc_text(from, from_text);
+    s_utc_text(until, until_text);
+    const char *vals[] = {o->plate,
+                          o->country,
+                          o->from && strcmp(o->from, "-") != 0 ? from_text : o->from,
+                          o->until && strcmp(o->until, "-") != 0 ? until_text : o->until,
+                          o->instruction,
+                          o->ref,
+                          o->requested_by};
     const char *params[8] = {eid};
     char sql[512];
     size_t len = 0;
@@ -1205,6 +1501,9 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
         return rc;
     printf("updated entry %s (%s) of list '%s'\n", eid, cli_text(*norm ? norm : plate),
            cli_text(list));
+    if (o->from || o->until)
+        s_print_validity(o->from && strcmp(o->from, "-") == 0 ? INT64_MIN : from,
+                         o->until && strcmp(o->until, "-") == 0 ? INT64_MAX : until);
     return EXIT_OK;
 fail:
     PQclear(res);
@@ -1356,7 +1655,8 @@ struct row {
     const char *f[F_COUNT];
     char norm[PLATE_MAX + 1];
     int64_t from, until;
-    char *err; /* "FILE:LINE: field: reason\n"..., NULL when good */
+    char from_text[40], until_text[40]; /* the times as stored (UTC), for the INSERT */
+    char *err;                          /* "FILE:LINE: field: reason\n"..., NULL when good */
 };
 
 /*
@@ -1671,16 +1971,23 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
             if (col[i] >= 0)
                 r->f[col[i]] = s_csv_unguard(fields[i]);
         const char *e;
-        if ((e = s_entry_plate(r->f[F_PLATE], r->norm)) != NULL)
-            s_row_err(r, shown, "plate", "'%s': %s", r->f[F_PLATE], e);
         if (!s_country_ok(r->f[F_COUNTRY]))
             s_row_err(r, shown, "country", "'%s': empty or two letters A-Z", r->f[F_COUNTRY]);
+        else
+            r->f[F_COUNTRY] = plate_country(r->f[F_COUNTRY]); /* UK is stored as GB */
+        if ((e = s_entry_plate(r->f[F_PLATE], r->f[F_COUNTRY], r->norm)) != NULL)
+            s_row_err(r, shown, "plate", "'%s': %s", r->f[F_PLATE], e);
+        else if (s_broad_pattern(r->norm) && !o->force)
+            s_row_err(r, shown, "plate",
+                      "pattern '%s' has fewer than %d letters or digits and would hit far too "
+                      "many plates (--force imports it all the same)",
+                      r->f[F_PLATE], PATTERN_MIN_LITERALS);
         bool times_ok = true;
-        if (*r->f[F_FROM] && (e = s_parse_time(r->f[F_FROM], &r->from)) != NULL) {
+        if (*r->f[F_FROM] && (e = s_parse_time(r->f[F_FROM], false, &r->from)) != NULL) {
             s_row_err(r, shown, "valid_from", "'%s': %s", r->f[F_FROM], e);
             times_ok = false;
         }
-        if (*r->f[F_UNTIL] && (e = s_parse_time(r->f[F_UNTIL], &r->until)) != NULL) {
+        if (*r->f[F_UNTIL] && (e = s_parse_time(r->f[F_UNTIL], true, &r->until)) != NULL) {
             s_row_err(r, shown, "valid_until", "'%s': %s", r->f[F_UNTIL], e);
             times_ok = false;
         }
@@ -1694,6 +2001,22 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
             s_row_err(r, shown, "external_ref", "at most 64 bytes of UTF-8, no control characters");
         if (!s_text_ok(r->f[F_REQ], 64))
             s_row_err(r, shown, "requested_by", "at most 64 bytes of UTF-8, no control characters");
+    }
+
+    /* The times as stored; each row's own buffers, now that rows no longer moves. Forced broad
+     * patterns are counted before the transaction (the count is audited on its own). */
+    for (size_t i = 0; i < nrows; i++) {
+        struct row *r = &rows[i];
+        if (r->err)
+            continue;
+        s_utc_text(r->from, r->from_text);
+        s_utc_text(r->until, r->until_text);
+        if (*r->f[F_FROM])
+            r->f[F_FROM] = r->from_text;
+        if (*r->f[F_UNTIL])
+            r->f[F_UNTIL] = r->until_text;
+        if (!o->dry_run && s_broad_pattern(r->norm))
+            (void)s_pattern_guard(conn, o, shown, r->norm);
     }
 
     /* The list, locked so that no other admin adds a duplicate meanwhile. */
@@ -1718,7 +2041,7 @@ static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
     }
     for (size_t i = 0; i < nex; i++) {
         struct known *k = &keys[nkeys];
-        if (s_entry_plate(PQgetvalue(res, (int)i, 1), k->norm) != NULL)
+        if (s_entry_plate(PQgetvalue(res, (int)i, 1), PQgetvalue(res, (int)i, 2), k->norm) != NULL)
             continue;
         snprintf(k->country, sizeof k->country, "%s", PQgetvalue(res, (int)i, 2));
         k->id = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
@@ -1809,13 +2132,13 @@ static const struct admin_cmd s_admin_cmds[] = {
     {"list-add", "dCPpmi1MN2sr3Bv4LHK", 1, 1, s_cmd_list_add},
     {"list-set", "dCPpmi1MN2sr3Bv4LHKRex", 1, 1, s_cmd_list_set},
     {"lists", "d", 0, 0, s_cmd_lists},
-    {"add", "dcFUIfQ", 2, 2, s_cmd_add},
-    {"update", "dTcFUIfQ", 1, 1, s_cmd_update},
+    {"add", "dcFUIfQzO", 2, 2, s_cmd_add},
+    {"update", "dTcFUIfQzO", 1, 1, s_cmd_update},
     {"remove", "d", 1, 1, s_cmd_remove},
     {"expire", "d", 1, 1, s_cmd_expire},
     {"show", "d", 1, 1, s_cmd_show},
     {"export", "do", 1, 1, s_cmd_export},
-    {"import", "dnkA", 2, 2, s_cmd_import},
+    {"import", "dnkAzO", 2, 2, s_cmd_import},
 };
 
 static int s_num(const char *opt, const char *val, long long lo, long long hi, long long *out,
@@ -2070,7 +2393,13 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
             o.rename = optarg;
             break;
         case 'c':
-            o.country = optarg;
+            o.country = plate_country(optarg); /* UK is stored as GB */
+            break;
+        case 'z':
+            o.tz = optarg;
+            break;
+        case 'O':
+            o.force = true;
             break;
         case 'F':
             o.from = optarg;
@@ -2109,6 +2438,7 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
                         cmd->min_ops == 1 ? "" : "s");
         return EXIT_USAGE;
     }
+    s_zone_choose(o.tz);
     log_set_level(LOG_LEVEL_WARN);
     PGconn *conn = db_connect(o.db ? o.db : "", PROG, &err);
     if (!conn) {

@@ -2,7 +2,8 @@
  * fuzz_plate: plate and pattern normalisation (plate.c), the first thing done to every plate
  * text a camera sends, and the compile of a watchlist pattern. Properties: a normalised plate
  * is 1..PLATE_MAX of [A-Z0-9] and normalises to itself; removing a euroband code only ever
- * takes a prefix; a pattern is [A-Z0-9?*] with a letter or digit, no "**", and agrees with
+ * takes a prefix, once (normalising again removes nothing more), and the other reading
+ * (plate_euroband) is a plate that is a shorter suffix; a pattern is [A-Z0-9?*] with a letter or digit, no "**", and agrees with
  * the plate rules when it has no wildcard; the country checks take any of them.
  *
  * Input: the first byte picks the country, the rest is the plate text (cut at a NUL, as the
@@ -59,6 +60,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (stc == PLATE_OK) {
         size_t a = strlen(norm), b = strlen(cc);
         FUZZ_REQUIRE(s_shape(cc, false) && b <= a && strcmp(norm + (a - b), cc) == 0);
+        /* The other reading is a plate, a proper suffix, at most two characters shorter. */
+        char alt[PLATE_MAX + 1];
+        if (plate_euroband(country, cc, alt)) {
+            size_t c = strlen(alt);
+            FUZZ_REQUIRE(s_shape(alt, false) && c < b && c + 2 >= b &&
+                         strcmp(cc + (b - c), alt) == 0);
+        }
+        /* Normalising a normalised plate again changes nothing. */
+        char again_cc[PLATE_MAX + 1];
+        FUZZ_REQUIRE(plate_normalise_cc(cc, country, again_cc) == PLATE_OK &&
+                     strcmp(again_cc, cc) == 0);
     }
 
     enum plate_status sp = plate_normalise_pattern(raw, pat);
