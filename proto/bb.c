@@ -271,8 +271,8 @@ int bb_header(const uint8_t *hdr, size_t len, uint8_t *type, size_t *frame_len,
 /* Header of a whole frame of exactly len bytes, of the wanted type; sets up the cursor. */
 static int s_open(const uint8_t *buf, size_t len, uint8_t want, struct cur *c, struct bb_error *err)
 {
-    uint8_t type;
-    size_t flen;
+    uint8_t type = 0; /* gcc 12 -O3 cannot see that bb_header sets both on success */
+    size_t flen = 0;
 
     c->pfx = bb_type_name(want);
     c->err = err;
@@ -292,8 +292,8 @@ static int s_open(const uint8_t *buf, size_t len, uint8_t want, struct cur *c, s
 
 uint64_t bb_frame_id(const uint8_t *buf, size_t len)
 {
-    uint8_t type;
-    size_t flen;
+    uint8_t type = 0;
+    size_t flen = 0;
     uint64_t id = 0;
 
     if (bb_header(buf, len, &type, &flen, NULL) != 0 || (type != BB_HIT && type != BB_READ) ||
@@ -306,7 +306,7 @@ uint64_t bb_frame_id(const uint8_t *buf, size_t len)
 
 int bb_decode_hello(const uint8_t *buf, size_t len, struct bb_hello *h, struct bb_error *err)
 {
-    struct cur c;
+    struct cur c = {0};
 
     memset(h, 0, sizeof *h);
     if (s_open(buf, len, BB_HELLO, &c, err) != 0)
@@ -324,7 +324,7 @@ int bb_decode_hello(const uint8_t *buf, size_t len, struct bb_hello *h, struct b
 
 int bb_decode_hit(const uint8_t *buf, size_t len, struct bb_hit *h, struct bb_error *err)
 {
-    struct cur c;
+    struct cur c = {0};
     uint64_t id;
 
     memset(h, 0, sizeof *h);
@@ -371,7 +371,7 @@ int bb_decode_hit(const uint8_t *buf, size_t len, struct bb_hit *h, struct bb_er
 
 int bb_decode_read(const uint8_t *buf, size_t len, struct bb_read *r, struct bb_error *err)
 {
-    struct cur c;
+    struct cur c = {0};
     uint64_t id;
 
     memset(r, 0, sizeof *r);
@@ -406,7 +406,7 @@ int bb_decode_read(const uint8_t *buf, size_t len, struct bb_read *r, struct bb_
 
 int bb_decode_ack(const uint8_t *buf, size_t len, uint64_t *upto, struct bb_error *err)
 {
-    struct cur c;
+    struct cur c = {0};
 
     *upto = 0;
     if (s_open(buf, len, BB_ACK, &c, err) != 0 || s_u64(&c, upto, "upto") != 0)
@@ -418,7 +418,7 @@ int bb_decode_ack(const uint8_t *buf, size_t len, uint64_t *upto, struct bb_erro
 
 int bb_decode_nack(const uint8_t *buf, size_t len, struct bb_nack *n, struct bb_error *err)
 {
-    struct cur c;
+    struct cur c = {0};
 
     memset(n, 0, sizeof *n);
     if (s_open(buf, len, BB_NACK, &c, err) != 0 || s_u64(&c, &n->id, "id") != 0 ||
