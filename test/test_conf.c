@@ -100,6 +100,28 @@ static void s_test_full(void)
     CHECK(c == NULL);
 }
 
+/* A standby setup's conninfo (docs/OPERATIONS.md): two hosts and ports, writes only, in either
+ * form, reaches libpq as written. */
+static void s_test_multi_host(void)
+{
+    static const char *const ci[] = {
+        "host=pg-a.example,pg-b.example port=5432,5433 dbname=anpr user=anprd "
+        "target_session_attrs=read-write",
+        "postgresql://anprd@pg-a.example:5432,pg-b.example:5433/"
+        "anpr?target_session_attrs=read-write",
+    };
+
+    for (size_t i = 0; i < sizeof ci / sizeof ci[0]; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, "database:\n  conninfo: \"%s\"\n", ci[i]);
+        struct conf *c = s_ok(yaml);
+        if (!c)
+            continue;
+        CHECK_STR(c->database.conninfo, ci[i]);
+        conf_destroy(&c);
+    }
+}
+
 static void s_check_defaults(const struct conf *c)
 {
     CHECK_STR(c->ingest.endpoint, "tcp://127.0.0.1:5555");
@@ -767,6 +789,7 @@ static void s_test_curve(void)
 int main(void)
 {
     s_test_full();
+    s_test_multi_host();
     s_test_defaults();
     s_test_syntax();
     s_test_structure();
