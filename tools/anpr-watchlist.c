@@ -781,12 +781,21 @@ static const char *s_parse_time(const char *s, bool until, int64_t *us)
 /* A time as PostgreSQL reads it whatever the session's zone: UTC, ISO 8601, microseconds. */
 static void s_utc_text(int64_t us, char out[40])
 {
-    time_t t = (time_t)(us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000));
-    unsigned frac = (unsigned)(us - (int64_t)t * 1000000) % 1000000;
+    /* Floor division: no negation, so the open ends (INT64_MIN, INT64_MAX) cannot overflow. */
+    int64_t q = us / 1000000, r = us % 1000000;
+    if (r < 0) {
+        q -= 1;
+        r += 1000000;
+    }
+    time_t t = (time_t)q;
+    unsigned frac = (unsigned)r;
     struct tm tm;
     char day[24];
 
-    gmtime_r(&t, &tm);
+    if (!gmtime_r(&t, &tm)) { /* past what struct tm holds: an open end */
+        snprintf(out, 40, "%s", us < 0 ? "-infinity" : "infinity");
+        return;
+    }
     strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, 40, "%.20s.%06uZ", day, frac);
 }
