@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "corpus_esc.h"
 #include "harness.h"
 #include "plate.h"
 
@@ -228,40 +229,6 @@ struct corpus_case {
     char expected[400]; /* sorted "id:kind" list, "-" for none */
 };
 
-static int s_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The corpus's escapes (\t, \\, \xHH) decoded in place. */
-static void s_unescape(char *s)
-{
-    char *o = s;
-    for (const char *p = s; *p; p++) {
-        if (*p != '\\') {
-            *o++ = *p;
-        } else if (p[1] == 't') {
-            *o++ = '\t';
-            p++;
-        } else if (p[1] == '\\') {
-            *o++ = '\\';
-            p++;
-        } else if (p[1] == 'x' && s_hex(p[2]) >= 0 && s_hex(p[3]) >= 0) {
-            *o++ = (char)(s_hex(p[2]) * 16 + s_hex(p[3]));
-            p += 3;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
-}
-
 static int s_split(char *line, char *f[16])
 {
     int n = 0;
@@ -378,7 +345,7 @@ static void s_test_corpus_cli(void)
                 h_fatal("corpus line %d: entry: %s", lineno, PQresultErrorMessage(res));
             PQclear(res);
         } else if (strcmp(fl[0], "case") == 0 && nf == 6) {
-            s_unescape(fl[1]);
+            corpus_unescape(fl[1]);
             char cands[300] = "";
             if (strcmp(fl[4], "-") != 0) {
                 /* PLATE:C,... as the corpus has it; each plate unescaped on its own */
@@ -388,7 +355,7 @@ static void s_test_corpus_cli(void)
                     char *colon = strrchr(t, ':');
                     if (colon)
                         *colon = '\0';
-                    s_unescape(t);
+                    corpus_unescape(t);
                     if (!s_fits_line(t))
                         cands[0] = '\x01';
                     size_t l = strlen(cands);

@@ -8,6 +8,7 @@
  * line, the case and both sets.
  */
 #include "check.h"
+#include "corpus_esc.h"
 #include "match.h"
 #include "plate.h"
 #include "proto.h"
@@ -90,39 +91,11 @@ static unsigned long long s_num(const char *s, unsigned long long max, const cha
     return v;
 }
 
-static int s_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode \t, \\ and \xHH in place (the result may hold any byte but NUL ends it). */
+/* Decode the corpus's escapes in place; a bad one makes the corpus malformed. */
 static void s_unescape(char *s)
 {
-    char *o = s;
-    for (const char *p = s; *p; p++) {
-        if (*p != '\\') {
-            *o++ = *p;
-            continue;
-        }
-        p++;
-        if (*p == 't') {
-            *o++ = '\t';
-        } else if (*p == '\\') {
-            *o++ = '\\';
-        } else if (*p == 'x' && s_hex(p[1]) >= 0 && s_hex(p[2]) >= 0) {
-            *o++ = (char)(s_hex(p[1]) * 16 + s_hex(p[2]));
-            p += 2;
-        } else {
-            s_malformed("bad escape in \"%s\" (\\t, \\\\ or \\xHH)", s);
-        }
-    }
-    *o = '\0';
+    if (corpus_unescape(s) != 0)
+        s_malformed("bad escape in \"%s\" (\\t, \\\\ or \\xHH)", s);
 }
 
 static const char *s_country(const char *f)
