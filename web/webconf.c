@@ -262,6 +262,21 @@ static bool s_skip(yaml_parser_t *p, const yaml_event_t *start)
     return true;
 }
 
+/* A key that is not a plain name (kev, taken): skipped whole, then its value. false when the
+ * document ends or does not parse. */
+static bool s_skip_pair(yaml_parser_t *p, yaml_event_t *kev)
+{
+    yaml_event_t vev;
+    bool ok = s_skip(p, kev);
+
+    yaml_event_delete(kev);
+    if (!ok || !yaml_parser_parse(p, &vev))
+        return false;
+    ok = s_skip(p, &vev);
+    yaml_event_delete(&vev);
+    return ok;
+}
+
 static const char *s_kind(const yaml_event_t *ev)
 {
     switch (ev->type) {
@@ -295,13 +310,7 @@ static bool s_section(struct s_ctx *ctx, yaml_parser_t *p, struct webconf *c, co
         }
         if (kev.type != YAML_SCALAR_EVENT) {
             s_err(ctx, &kev.start_mark, sec, "a key must be a plain name, not %s", s_kind(&kev));
-            ok = s_skip(p, &kev);
-            yaml_event_delete(&kev);
-            if (!ok || !yaml_parser_parse(p, &vev))
-                return false;
-            ok = s_skip(p, &vev);
-            yaml_event_delete(&vev);
-            if (!ok)
+            if (!s_skip_pair(p, &kev))
                 return false;
             continue;
         }
@@ -399,13 +408,7 @@ static bool s_root(struct s_ctx *ctx, yaml_parser_t *p, struct webconf *c)
         if (kev.type != YAML_SCALAR_EVENT) {
             /* a key that is a list or a mapping: reported, skipped whole, then its value */
             s_err(ctx, &kev.start_mark, "(top)", "a section name must be a plain name");
-            ok = s_skip(p, &kev);
-            yaml_event_delete(&kev);
-            if (!ok || !yaml_parser_parse(p, &vev))
-                return false;
-            ok = s_skip(p, &vev);
-            yaml_event_delete(&vev);
-            if (!ok)
+            if (!s_skip_pair(p, &kev))
                 return false;
             continue;
         }
