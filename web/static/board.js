@@ -3,6 +3,10 @@
 const board = {
   cams: {}, lists: {}, reasons: [], cards: new Map(), hits: new Map(),
   es: null, lastEvent: 0, feed: null, sseOk: false, beepTimer: null,
+  // /board?bench=1 (tools/anpr-webbench): for each live HIT, ms from the read to [its event
+  // here, its card in the page, the next frame]; off otherwise: a board open for days keeps
+  // nothing.
+  bench: new URLSearchParams(location.search).get('bench') === '1' ? [] : null,
 };
 const DIRS = ['direction unknown', 'towards the camera', 'away from the camera'];
 
@@ -193,6 +197,7 @@ async function ack(card, decision, reason, note, msg) {
 }
 
 function onHit(h) {
+  const got = board.bench ? performance.timeOrigin + performance.now() : 0;
   if (!h.caught_up && board.feed) {  // a HIT is a message of the feed too
     board.feed.last_message_us = Date.now() * 1000;
     board.feed.messages++;
@@ -219,6 +224,14 @@ function onHit(h) {
   if (!card.hits.includes(h.hit_id)) card.hits.push(h.hit_id);
   render(card);
   place();
+  if (board.bench && !known && !h.caught_up && !h.again && !h.sighting) benchNote(h.time_us, got);
+}
+
+// The read's time_us is the camera's clock; timeOrigin + now() is this machine's wall clock.
+function benchNote(timeUs, got) {
+  const m = [got - timeUs / 1000, performance.timeOrigin + performance.now() - timeUs / 1000, null];
+  board.bench.push(m);
+  requestAnimationFrame(() => { m[2] = performance.timeOrigin + performance.now() - timeUs / 1000; });
 }
 
 function onAck(a) {
