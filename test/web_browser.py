@@ -226,6 +226,8 @@ def test_desk(d):
 
 
 def main():
+    # Stopped from outside (a test timeout): still close the browser and anpr-web (finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.makedirs(SHOTS, exist_ok=True)
     web = start_web()
     d = browser()
