@@ -15,6 +15,7 @@
 #include "covert.h"
 #include "damage.h"
 #include "fwd.h"
+#include "gcommit.h"
 #include "hitid.h"
 #include "hitmemo.h"
 #include "log.h"
@@ -85,9 +86,10 @@ struct ingest {
     struct batch *cur;    /* filling */
     struct batch **ready; /* full batches waiting for the writer (FIFO) */
     size_t nready, ready_cap;
-    struct batch *spare;        /* a committed batch kept for reuse */
-    bool writer_busy;           /* a batch is in the writer */
-    int64_t writer_since_us;    /* when it got that batch (monotonic) */
+    struct batch *spare;     /* a committed batch kept for reuse */
+    bool writer_busy;        /* a batch is in the writer */
+    bool more_waiting;       /* the last round left reads in the ROUTER that the group could take */
+    int64_t writer_since_us; /* when it got that batch (monotonic) */
     int64_t writer_reported_us; /* when we last said it is taking long */
     rid_t *rid;                 /* identities of the reads accepted lately, with their digests */
     hitmemo_t *hitmemo; /* the ids given to the HITs of recent reads: a read matched again keeps
@@ -350,8 +352,44 @@ static void s_spool_flush(ingest_t *self, bool force);
 static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spool_pos);
 static int s_fwd_commit(ingest_t *self);
 
-/* Hand the next batch to the writer if it is idle and something is due (spool mode: commit the
- * current group to the spool). */
+/* The group commit policy of this configuration (gcommit.h). */
+static struct gcommit_policy s_gc_policy(const ingest_t *self)
+{
+    return (struct gcommit_policy){
+        .max_reads = (size_t)self->conf->database.batch_size,
+        .max_wait_us = (int64_t)self->conf->database.flush_interval_ms * 1000,
+    };
+}
+
+/* The current group as the policy sees it; in_flight: the commit before it has not finished. */
+static struct gcommit_group s_gc_group(const ingest_t *self, bool in_flight)
+{
+    const struct batch *b = self->cur;
+
+    return (struct gcommit_group){
+        .nreads = b ? b->nreads : 0,
+        .first_us = b ? b->first_mono_us : 0,
+        .urgent = b && b->npubs > 0,
+        .in_flight = in_flight,
+        .more_waiting = self->more_waiting,
+    };
+}
+
+/* Whether the current group goes now (force: at shutdown, whenever it is not empty). */
+static bool s_gc_due(const ingest_t *self, bool in_flight, bool force)
+{
+    struct gcommit_policy p = s_gc_policy(self);
+    struct gcommit_group g = s_gc_group(self, in_flight);
+
+    if (force && !in_flight && g.nreads > 0)
+        return true;
+    return gcommit_decide(&p, &g, util_mono_us()) != GCOMMIT_HOLD;
+}
+
+/*
+ * Hand the next batch to the writer as soon as it is idle (gcommit.h: the writer starts the next
+ * COPY when the last one has committed); spool mode: commit the current group to the spool.
+ */
 static void s_dispatch(ingest_t *self, bool force)
 {
     struct batch *b = NULL;
@@ -365,10 +403,7 @@ static void s_dispatch(ingest_t *self, bool force)
         return;
     if (queued)
         b = self->ready[0];
-    else if (self->cur && self->cur->nreads > 0 &&
-             (force || self->cur->npubs > 0 ||
-              util_mono_us() - self->cur->first_mono_us >=
-                  (int64_t)self->conf->database.flush_interval_ms * 1000))
+    else if (s_gc_due(self, false, force))
         b = self->cur;
     if (!b)
         return;
@@ -542,9 +577,11 @@ static int s_spool_append(ingest_t *self)
 }
 
 /*
- * Spool mode: make the current group durable and acknowledge it. On failure (a full disk, an
- * I/O error) nothing of it is acknowledged; the records stay buffered and the commit is tried
- * again, while the readers keep their reads.
+ * Spool mode: make the current group durable and acknowledge it, as soon as the policy lets it
+ * go (gcommit.h). The commit runs here, in ingest's thread, so none is ever in flight when this
+ * is asked: the reads that come during one wait in the ROUTER and form the next group, which
+ * shares the next fsync. On failure (a full disk, an I/O error) nothing of it is acknowledged;
+ * the records stay buffered and the commit is tried again, while the readers keep their reads.
  */
 static void s_spool_flush(ingest_t *self, bool force)
 {
@@ -555,9 +592,7 @@ static void s_spool_flush(ingest_t *self, bool force)
 
     if (!b || b->nreads == 0 || now < self->spool_retry_us)
         return;
-    /* A HIT waiting for its read to be durable is not kept waiting for the group to fill. */
-    if (!force && b->npubs == 0 && b->nreads < (size_t)self->conf->database.batch_size &&
-        now - b->first_mono_us < (int64_t)self->conf->database.flush_interval_ms * 1000)
+    if (!s_gc_due(self, false, force))
         return;
     if (s_fwd_commit(self) != 0) {
         self->spool_retry_us = now + 100000;
@@ -1324,14 +1359,20 @@ static void s_periodic(ingest_t *self)
 static long s_poll_timeout_ms(const ingest_t *self)
 {
     long ms = 200; /* bounded, so flags and timers are looked at often enough */
+    struct gcommit_policy p = s_gc_policy(self);
+    /* The end of the writer's commit wakes the poll (its PAIR): no timer runs meanwhile. */
+    struct gcommit_group g = s_gc_group(self, self->writer_busy && !self->spool);
+    int64_t now = util_mono_us();
+    int64_t due = gcommit_wait_us(&p, &g, now);
 
-    if ((!self->writer_busy || self->spool) && self->cur && self->cur->nreads > 0) {
-        int64_t due = self->cur->first_mono_us +
-                      (int64_t)self->conf->database.flush_interval_ms * 1000 - util_mono_us();
+    /* The last round stopped at its burst's end: look again at once (none left: it goes). */
+    if (due > 0 && self->more_waiting)
+        due = 0;
+    if (due >= 0) {
         /* A spool commit that failed is not tried again before its retry time: no spinning. */
-        if (self->spool && self->spool_retry_us - util_mono_us() > due)
-            due = self->spool_retry_us - util_mono_us();
-        long d = due <= 0 ? 0 : (long)((due + 999) / 1000);
+        if (self->spool && self->spool_retry_us - now > due)
+            due = self->spool_retry_us - now;
+        long d = (long)((due + 999) / 1000);
         if (d < ms)
             ms = d;
     }
@@ -1366,19 +1407,27 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
             s_take_done(self);
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_take_update(self);
+        /* Reads left waiting after this round (the burst's end, not the ROUTER's) hold the
+         * group for the next round; when full, none can join it: it goes (gcommit.h). */
+        self->more_waiting = false;
         if (n > 0 && !full && (items[2].revents & ZMQ_POLLIN)) {
             struct s_read *held = NULL;
+            self->more_waiting = true;
             for (int i = 0; i < INGEST_BURST; i++) {
                 /* Full (pending, or the spool since a read of this burst): the rest waits. */
                 if (self->stats.pending >= (uint64_t)self->conf->ingest.max_pending ||
-                    util_mono_us() < self->spool_full_until)
+                    util_mono_us() < self->spool_full_until) {
+                    self->more_waiting = false;
                     break;
+                }
                 /* Prepare the next read into the slot the held one does not use, then finish
                  * the held one: its lookup overlaps with the next one's prefetch. */
                 struct s_read *next = &self->prep[held == &self->prep[0]];
                 int rc = s_recv_one(self, next);
-                if (rc < 0)
+                if (rc < 0) {
+                    self->more_waiting = false;
                     break;
+                }
                 if (rc == 1) {
                     if (held)
                         s_read_finish(self, held);

@@ -307,7 +307,7 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
     fprintf(f,
             "ingest:\n  endpoint: \"%s\"\n%s"
             "dispatch:\n  endpoint: \"%s\"\n  covert_endpoint: \"%s\"\n%s"
-            "database:\n  conninfo: \"%s\"\n  batch_size: 500\n  flush_interval_ms: 2\n"
+            "database:\n  conninfo: \"%s\"\n  batch_size: 500\n  flush_interval_ms: %d\n"
             "  reconnect_max_ms: 1000\n%s"
             "log:\n  level: %s\n  stats_interval_s: 1\n  reject_log_interval_s: 1\n"
             "curve:\n%s%s\n"
@@ -315,6 +315,7 @@ int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db, const struct 
             "%s",
             d->ingest_ep, opts && opts->ingest ? opts->ingest : "", d->dispatch_ep, d->covert_ep,
             opts && opts->dispatch ? opts->dispatch : "", db->daemon_ci,
+            opts && opts->flush_interval_ms > 0 ? opts->flush_interval_ms : 2,
             opts && opts->database ? opts->database : "",
             opts && opts->log_level ? opts->log_level : "info",
             opts && opts->curve_secret_file ? "  secret_file: " : "  insecure_plaintext: true",

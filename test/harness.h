@@ -98,6 +98,7 @@ struct h_daemon_opts {
     const char *log_level;         /* log.level ("warn": what an operator sees); NULL: info */
     const char *metrics;           /* metrics.listen; NULL = off (tests side by side would all
                                       want the default port) */
+    int flush_interval_ms;         /* database.flush_interval_ms; 0: 2 */
 };
 int h_daemon_start_opts(struct h_daemon *d, const struct h_db *db,
                         const struct h_daemon_opts *opts);

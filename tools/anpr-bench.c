@@ -13,7 +13,8 @@
  *   import anpr-watchlist import of N generated CSV rows, beside a COPY of the same rows
  *   fill   N generated entries COPYed into a fresh list (for the watchlist load benchmark)
  *   hitlat reads of a listed plate at a steady rate: read sent -> HIT on the dispatch feed ->
- *          HIT stored by anpr-backbone-sink (its --out file tailed), p50/p99, each id once
+ *          HIT stored by anpr-backbone-sink (its --out file tailed, when given), p50/p99, each
+ *          id once; optionally under a steady load of other reads (--load-rate)
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -51,17 +52,19 @@ struct opts {
     long long window;     /* e2e: unacknowledged reads in flight per camera */
     long long entries;    /* match, falsehit: watchlist size (-1 until set: per mode) */
     long long seed;
-    const char *policy;  /* match, falsehit: "exact" or "ocr" (max_subst 1) */
-    long long patterns;  /* match: pattern entries added to the list */
-    bool candidates;     /* match: reads carry 2 candidates and the list matches them */
-    bool indel;          /* match, falsehit: the OCR list also takes one character more/less */
-    long long base_time; /* read time of the first read (µs); 0 = now */
-    long long changes;   /* churn: watchlist changes a second */
-    const char *sink;    /* hitlat: the backbone sink's --out file */
-    const char *plate;   /* hitlat: a listed plate */
-    const char *camera;  /* hitlat: the camera that reads it */
-    long long rate;      /* hitlat: reads a second */
-    long long wait_s;    /* hitlat: seconds to wait after the last read for what is still due */
+    const char *policy;      /* match, falsehit: "exact" or "ocr" (max_subst 1) */
+    long long patterns;      /* match: pattern entries added to the list */
+    bool candidates;         /* match: reads carry 2 candidates and the list matches them */
+    bool indel;              /* match, falsehit: the OCR list also takes one character more/less */
+    long long base_time;     /* read time of the first read (µs); 0 = now */
+    long long changes;       /* churn: watchlist changes a second */
+    const char *sink;        /* hitlat: the backbone sink's --out file */
+    const char *plate;       /* hitlat: a listed plate */
+    const char *camera;      /* hitlat: the camera that reads it */
+    long long rate;          /* hitlat: reads a second */
+    long long wait_s;        /* hitlat: seconds to wait after the last read for what is still due */
+    long long load_rate;     /* hitlat: other reads a second, from load_camera (0: none) */
+    const char *load_camera; /* hitlat: the camera of those */
 };
 
 static void s_usage(FILE *f)
@@ -79,8 +82,9 @@ static void s_usage(FILE *f)
             "                        [--candidates] [--seed N]\n"
             "       anpr-bench import --db CONNINFO [--rows N] [--seed N]\n"
             "       anpr-bench fill --db CONNINFO [--entries N] [--seed N]\n"
-            "       anpr-bench hitlat --endpoint EP --hits EP --sink-out FILE --plate P\n"
+            "       anpr-bench hitlat --endpoint EP --hits EP [--sink-out FILE] --plate P\n"
             "                         --camera C [--reads N] [--rate PER_S] [--wait-s S]\n"
+            "                         [--load-rate PER_S] [--load-camera C]\n"
             "Prints one line: mode=... key=value ... (rates in reads/s, latencies in us).\n"
             "e2e and copy with the same --reads, --cameras, --seed and --base-time make the\n"
             "same rows, so their rates compare.\n");
@@ -1180,31 +1184,52 @@ static int s_hitlat(const struct opts *o)
     unsigned *times = calloc(n, sizeof *times);
     void *ctx = zmq_ctx_new();
     void *dealer = zmq_socket(ctx, ZMQ_DEALER), *sub = zmq_socket(ctx, ZMQ_SUB);
+    void *loader = zmq_socket(ctx, ZMQ_DEALER);
     idset_t *ids = idset_new();
     char *buf = malloc(1 << 20);
     size_t have = 0, lines = 0, others = 0;
     uint64_t base = (uint64_t)util_now_us();
-    int zero = 0, fd = open(o->sink, O_RDONLY | O_CREAT, 0644), rc = 1;
+    int zero = 0, fd = o->sink ? open(o->sink, O_RDONLY | O_CREAT, 0644) : -1, rc = 1;
+    struct plategen g;
+    long long loads = 0, load_acks = 0;
 
-    if (!sent || !pub || !sink || !l1 || !l2 || !l3 || !times || !ids || !buf || fd < 0 ||
-        zmq_connect(dealer, o->endpoint) != 0 || zmq_connect(sub, o->hits) != 0) {
-        fprintf(stderr, "anpr-bench: hitlat: cannot start (%s)\n", o->sink);
+    plategen_seed(&g, base);
+    if (!sent || !pub || !sink || !l1 || !l2 || !l3 || !times || !ids || !buf ||
+        (o->sink && fd < 0) || zmq_connect(dealer, o->endpoint) != 0 ||
+        zmq_connect(loader, o->endpoint) != 0 || zmq_connect(sub, o->hits) != 0) {
+        fprintf(stderr, "anpr-bench: hitlat: cannot start (%s)\n", o->sink ? o->sink : "");
         goto out;
     }
-    lseek(fd, 0, SEEK_END);
+    if (fd >= 0)
+        lseek(fd, 0, SEEK_END);
     zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(loader, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "hit/", 4);
     usleep(200000); /* the subscription goes live */
 
     int64_t t0 = util_mono_us(), last = 0;
-    size_t next = 0, at_sink = 0;
-    while (at_sink < n) {
+    size_t next = 0, at_sink = 0, npub = 0;
+    /* Done when every HIT is at the sink (or, without one, on the feed). */
+    while ((fd >= 0 ? at_sink : npub) < n) {
         int64_t now = util_mono_us();
         if (next == n && last == 0)
             last = now;
         if (last && now - last > o->wait_s * 1000000)
             break;
+        /* The load: other reads, paced, until the last listed read is sent. */
+        while (o->load_rate > 0 && !last && now >= t0 + (int64_t)(loads * 1000000 / o->load_rate)) {
+            struct proto_read r;
+            uint8_t frame[PROTO_MAX_FRAME];
+            memset(&r, 0, sizeof r);
+            snprintf(r.camera, sizeof r.camera, "%s", o->load_camera);
+            plategen_plate(&g, r.plate, r.country);
+            r.seq = base + (uint64_t)loads++;
+            r.time_us = util_now_us();
+            r.confidence = 900;
+            size_t len = proto_encode_read(&r, frame, sizeof frame);
+            zmq_send(loader, frame, len, ZMQ_DONTWAIT);
+        }
         while (next < n && now >= t0 + (int64_t)next * 1000000 / o->rate) {
             struct proto_read r;
             uint8_t frame[PROTO_MAX_FRAME];
@@ -1223,6 +1248,8 @@ static int s_hitlat(const struct opts *o)
         uint8_t frame[PROTO_MAX_FRAME];
         while (zmq_recv(dealer, frame, sizeof frame, ZMQ_DONTWAIT) > 0)
             ; /* ACKs: not needed here */
+        while (zmq_recv(loader, frame, sizeof frame, ZMQ_DONTWAIT) > 0)
+            load_acks++; /* ACK frames (each may cover many reads) */
         int l;
         while (zmq_recv(sub, frame, sizeof frame, ZMQ_DONTWAIT) >= 0) { /* topic, then HIT */
             struct proto_hit h;
@@ -1230,12 +1257,14 @@ static int s_hitlat(const struct opts *o)
             l = zmq_recv(sub, frame, sizeof frame, 0);
             if (l > 0 && proto_decode_hit(frame, (size_t)l, &h, &perr) == 0 &&
                 strcmp(h.read.camera, o->camera) == 0 && h.read.seq >= base &&
-                h.read.seq - base < n && pub[h.read.seq - base] == 0)
+                h.read.seq - base < n && pub[h.read.seq - base] == 0) {
                 pub[h.read.seq - base] = util_mono_us();
+                npub++;
+            }
         }
         /* New lines at the sink. */
         ssize_t got;
-        while ((got = read(fd, buf + have, (1 << 20) - 1 - have)) > 0) {
+        while (fd >= 0 && (got = read(fd, buf + have, (1 << 20) - 1 - have)) > 0) {
             int64_t seen = util_mono_us();
             have += (size_t)got;
             buf[have] = '\0';
@@ -1270,9 +1299,8 @@ static int s_hitlat(const struct opts *o)
     }
     int64_t t1 = util_mono_us();
 
-    size_t n1 = 0, n2 = 0, n3 = 0, npub = 0, twice = 0;
+    size_t n1 = 0, n2 = 0, n3 = 0, twice = 0;
     for (size_t i = 0; i < next; i++) {
-        npub += pub[i] != 0;
         twice += times[i] > 1;
         if (pub[i])
             l1[n1++] = pub[i] - sent[i];
@@ -1283,16 +1311,25 @@ static int s_hitlat(const struct opts *o)
     }
     printf("mode=hitlat reads=%zu rate=%lld seconds=%.2f published=%zu at_sink=%zu missing=%zu "
            "sink_lines=%zu distinct_ids=%zu seqs_twice=%zu",
-           next, o->rate, (double)(t1 - t0) / 1e6, npub, at_sink, next - at_sink, lines - others,
-           idset_count(ids), twice);
+           next, o->rate, (double)(t1 - t0) / 1e6, npub, at_sink, next - (fd >= 0 ? at_sink : npub),
+           lines - others, idset_count(ids), twice);
     s_pct("sent_to_pub", l1, n1);
-    s_pct("sent_to_sink", l2, n2);
-    s_pct("pub_to_sink", l3, n3);
+    if (fd >= 0) {
+        s_pct("sent_to_sink", l2, n2);
+        s_pct("pub_to_sink", l3, n3);
+    }
+    if (o->load_rate > 0)
+        printf(" load_rate=%lld load_reads=%lld load_ack_frames=%lld", o->load_rate, loads,
+               load_acks);
     printf("\n");
-    rc = at_sink == n && twice == 0 && idset_count(ids) == lines - others ? 0 : 1;
+    if (fd >= 0)
+        rc = at_sink == n && twice == 0 && idset_count(ids) == lines - others ? 0 : 1;
+    else
+        rc = npub == n ? 0 : 1;
 out:
     if (fd >= 0)
         close(fd);
+    zmq_close(loader);
     zmq_close(dealer);
     zmq_close(sub);
     zmq_ctx_term(ctx);
@@ -1331,6 +1368,8 @@ int main(int argc, char **argv)
         {"camera", required_argument, NULL, 'M'},
         {"rate", required_argument, NULL, 'R'},
         {"wait-s", required_argument, NULL, 'W'},
+        {"load-rate", required_argument, NULL, 'D'},
+        {"load-camera", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1342,7 +1381,8 @@ int main(int argc, char **argv)
                      .policy = "exact",
                      .changes = 1000,
                      .rate = 200,
-                     .wait_s = 60};
+                     .wait_s = 60,
+                     .load_camera = "BENCH-0"};
     long long *num = NULL;
     int ch;
 
@@ -1388,6 +1428,12 @@ int main(int argc, char **argv)
         case 'W':
             num = &o.wait_s;
             break;
+        case 'D':
+            num = &o.load_rate;
+            break;
+        case 'K':
+            o.load_camera = optarg;
+            continue;
         case 'I':
             o.indel = true;
             continue;
@@ -1454,8 +1500,7 @@ int main(int argc, char **argv)
         return s_import(&o);
     if (strcmp(o.mode, "fill") == 0 && o.db)
         return s_fill(&o);
-    if (strcmp(o.mode, "hitlat") == 0 && o.endpoint && o.hits && o.sink && o.plate && o.camera &&
-        o.rate > 0)
+    if (strcmp(o.mode, "hitlat") == 0 && o.endpoint && o.hits && o.plate && o.camera && o.rate > 0)
         return s_hitlat(&o);
     s_usage(stderr);
     return 2;
