@@ -570,6 +570,41 @@ static int s_add_ids(idset_t *set, const char *text)
     return *p == '}' ? 0 : -1;
 }
 
+int db_watchlist_changed(PGconn *conn, int64_t since, int64_t upto, size_t max_changed,
+                         idset_t *ids, struct db_error *err)
+{
+    char a[24], b[24];
+    const char *params[2] = {a, b};
+    int rc = 1;
+
+    idset_clear(ids);
+    snprintf(a, sizeof a, "%" PRId64, since);
+    snprintf(b, sizeof b, "%" PRId64, upto);
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT relation, entry_ids FROM anpr.watchlist_change "
+                                 "WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+                                 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        s_err(err, "watchlist changes", conn, res);
+        rc = -1;
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (strcmp(PQgetvalue(res, i, 0), "watchlist") == 0)
+            continue; /* a list: its entries are in the load as they are */
+        if (strcmp(PQgetvalue(res, i, 0), "watchlist_entry") != 0 || PQgetisnull(res, i, 1) ||
+            s_add_ids(ids, PQgetvalue(res, i, 1)) != 0)
+            goto out; /* a truncate, or a change that names no entries */
+    }
+    if (idset_count(ids) <= max_changed)
+        rc = 0;
+out:
+    if (rc != 0)
+        idset_clear(ids);
+    PQclear(res);
+    return rc;
+}
+
 /* The ids of set as a bigint[] parameter ("{1,2,3}"); NULL on out of memory. */
 char *db_ids_param(const idset_t *set)
 {

@@ -86,6 +86,15 @@ int db_load_watchlist(PGconn *conn, const char *ocr_classes, wl_t **out, size_t 
  * changed, a table was truncated, a change names no entries, or the base would have more than
  * max_changed entries patched; -1 with err. `changed` gets the entries the changes named.
  */
+/*
+ * The entries the watchlist changes after `since` up to `upto` (included) name, into ids (the
+ * entries changed beside list changes, for a full load that is to retro-match them). 0; 1 when
+ * which entries changed is not known (a truncate, a change that names no entries) or they are
+ * more than max_changed (ids empty); -1 with err.
+ */
+int db_watchlist_changed(PGconn *conn, int64_t since, int64_t upto, size_t max_changed,
+                         idset_t *ids, struct db_error *err);
+
 int db_patch_watchlist(PGconn *conn, wl_t *prev, int64_t since, size_t max_changed, wl_t **out,
                        int64_t *version, idset_t *changed, size_t *skipped, struct db_error *err);
 
@@ -103,7 +112,8 @@ struct db_retro_read {
  * every term and log the search before returning a read): the reads since since_us (the server
  * keeps it within the entries' windows and the first period) whose normalised plate is one of
  * plates (plates[i] a plate entry plate_entries[i] can match), newest first, at most max_rows,
- * for the entries in `entries`. Pattern entries are not searched. *out (n of them, the caller frees it). 0, or -1 with err.
+ * for the entries in `entries`. Pattern entries are not searched. *out (n of them, the caller frees
+ * it). 0, or -1 with err.
  */
 int db_retro_reads(PGconn *conn, const idset_t *entries, const char *const *plates,
                    const uint64_t *plate_entries, size_t nplates, int64_t since_us, int max_rows,

@@ -702,15 +702,16 @@ static void s_publish(ingest_t *self, const struct proto_hit *hit, const char *t
               util_mono_us());
 }
 
-/* A live HIT, published once its batch is durable (the spool, or the database): a HIT a
- * subscriber receives can always be found by its id. */
-static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct wl_match *m,
-                        uint64_t hit_id)
+/*
+ * The HIT frame of read r matched by m, under hit_id and topic (tlen from match_topic or the
+ * sighting's), queued in the current batch: published once the batch is durable. covert: the
+ * list's (only a HIT can be; a sighting of a covert list is never made).
+ */
+static void s_queue_pub(ingest_t *self, const struct proto_read *r, const struct wl_match *m,
+                        uint64_t hit_id, const char *topic, int tlen, bool covert, const char *what)
 {
     struct proto_hit hit;
     uint8_t frame[PROTO_MAX_FRAME];
-    char topic[16 + PROTO_CATEGORY_MAX];
-    int tlen = match_topic(m->entry, topic, sizeof topic);
     size_t len;
 
     match_hit(r, m, false, &hit);
@@ -719,7 +720,7 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
         return;
     struct batch_pub pub = {.topic = topic,
                             .tlen = (size_t)tlen,
-                            .covert = m->entry->list->opts.covert,
+                            .covert = covert,
                             .priority = m->entry->list->priority,
                             .hit_id = hit_id,
                             .read = (uint32_t)(self->cur->nreads - 1),
@@ -728,8 +729,19 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
                             .frame = frame,
                             .len = len};
     if (batch_pub_add(self->cur, &pub) != 0)
-        S_LOG(self, LOG_LEVEL_ERROR, "out of memory: HIT %" PRIu64 " is stored, not published",
-              hit_id);
+        S_LOG(self, LOG_LEVEL_ERROR, "out of memory: %s %" PRIu64 " not published", what, hit_id);
+}
+
+/* A live HIT, published once its batch is durable (the spool, or the database): a HIT a
+ * subscriber receives can always be found by its id. */
+static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct wl_match *m,
+                        uint64_t hit_id)
+{
+    char topic[16 + PROTO_CATEGORY_MAX];
+    int tlen = match_topic(m->entry, topic, sizeof topic);
+
+    s_queue_pub(self, r, m, hit_id, topic, tlen, m->entry->list->opts.covert,
+                "HIT (stored all the same)");
 }
 
 /*
@@ -740,30 +752,12 @@ static void s_queue_hit(ingest_t *self, const struct proto_read *r, const struct
 static void s_queue_sighting(ingest_t *self, const struct proto_read *r, const struct wl_match *m,
                              uint64_t of)
 {
-    struct proto_hit hit;
-    uint8_t frame[PROTO_MAX_FRAME];
     char topic[16 + PROTO_CATEGORY_MAX];
     int tlen = snprintf(topic, sizeof topic, PROTO_TOPIC_SEEN "%s", m->entry->list->category);
-    size_t len;
 
     if (m->entry->list->opts.covert || tlen < 0 || (size_t)tlen >= sizeof topic)
         return;
-    match_hit(r, m, false, &hit);
-    hit.hit_id = of;
-    if (s_encode_hit(self, &hit, tlen, frame, &len) != 0)
-        return;
-    struct batch_pub pub = {.topic = topic,
-                            .tlen = (size_t)tlen,
-                            .priority = m->entry->list->priority,
-                            .hit_id = of,
-                            .read = (uint32_t)(self->cur->nreads - 1),
-                            .list_id = m->entry->list->id,
-                            .kind = m->kind,
-                            .frame = frame,
-                            .len = len};
-    if (batch_pub_add(self->cur, &pub) != 0)
-        S_LOG(self, LOG_LEVEL_ERROR, "out of memory: a sighting of HIT %" PRIu64 " not published",
-              of);
+    s_queue_pub(self, r, m, of, topic, tlen, false, "a sighting of HIT");
 }
 
 /* Whether a queued publication is a sighting (s_queue_sighting), not a HIT. */

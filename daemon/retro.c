@@ -140,7 +140,9 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_ent
     struct s_terms terms = {0};
     char(*var)[PLATE_MAX + 1] = malloc(RETRO_VARIANTS_MAX * sizeof *var);
     idset_t *searched = idset_new();
-    size_t slots = all_entries ? wl_entry_slots(wl) : wl_patch_count(wl), i = 0;
+    /* The entries of a patch are its own; a full load's are looked up among all of them. */
+    bool whole = all_entries || wl_patch_count(wl) == 0;
+    size_t slots = whole ? wl_entry_slots(wl) : wl_patch_count(wl), i = 0;
     int rc = 0;
 
     memset(out, 0, sizeof *out);
@@ -153,7 +155,7 @@ int retro_run(PGconn *conn, const wl_t *wl, const idset_t *changed, bool all_ent
         idset_clear(searched);
         s_terms_free(&terms);
         for (; i < slots && rc == 0; i++) {
-            const struct wl_entry *e = all_entries ? wl_entry_slot(wl, i) : wl_patch_entry(wl, i);
+            const struct wl_entry *e = whole ? wl_entry_slot(wl, i) : wl_patch_entry(wl, i);
             if (!e || !idset_has(changed, e->id) || e->list->opts.retro_s == 0)
                 continue;
             if (e->pattern) {

@@ -20,8 +20,9 @@
  * left out of it or of the entry (plate_euroband); pattern entries; reads older than the first
  * period (anpr.law);
  * reads still in the spool, not yet in the database (a backlog during an outage); entries
- * changed in one change of more than the patch limit (a whole list imported): those come in by
- * a full load, which does not retro-match.
+ * changed beyond the patch limit (a whole list imported) or by a change that names none (a
+ * truncate). A full load (a list changed, a periodic one) retro-matches the entries the change
+ * log names since the last snapshot, like a patch.
  */
 #ifndef ANPR_RETRO_H
 #define ANPR_RETRO_H
@@ -64,7 +65,8 @@ struct retro_result {
 
 /*
  * Retro-match the entries of wl's patch whose ids are in `changed` (added or changed by the
- * change just applied), as of now_us (wall clock, µs); each post-match HIT gets an id from ids.
+ * change just applied; when wl is a full load, not a patch, its entries in `changed`), as of
+ * now_us (wall clock, µs); each post-match HIT gets an id from ids.
  * With all_entries, every entry of wl is looked at, not only a patch's (at start: the changes
  * of the last hour again, so a post-match stored just before a crash still reaches the
  * backbone). The sightings stored now are in out->posts as fresh; with all_entries also the

@@ -251,13 +251,18 @@ static int s_deliver(sync_t *self)
                       (double)(util_mono_us() - t0) / 1000.0);
     }
     if (rc == 1) {
-        idset_clear(self->changed); /* no retro-match after a full load (see retro.h) */
         if (db_load_watchlist(self->conn, self->classes, &u->wl, &skipped, &u->version, &err) !=
             0) {
             log_warn("sync", "watchlist not reloaded: %s", err.msg);
             free(u);
             return -1;
         }
+        /* The entries changed since the last snapshot are retro-matched all the same (a list
+         * given a window and an entry added to it at once, or a periodic full load, must not
+         * lose an entry's post-matches), unless which ones is not known (see retro.h). */
+        if (!self->cur || db_watchlist_changed(self->conn, self->version, u->version,
+                                               SYNC_PATCH_MAX, self->changed, &err) < 0)
+            idset_clear(self->changed);
         log_info("sync",
                  "watchlist version %" PRId64 ": %zu entries (%zu skipped), loaded in full in "
                  "%.0f ms",
