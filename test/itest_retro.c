@@ -260,13 +260,13 @@ int main(void)
      * load: a full load, for the list): the entry is retro-matched all the same. */
     s_read("4-ONE-004", 60);
     CHECK(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.plate_read WHERE plate = '4ONE004'", 1,
-                    5000) == 1);
+                    30000) == 1);
     h_exec(db.admin, "BEGIN;"
                      "UPDATE anpr.watchlist SET retro_s = 3600 WHERE name = 'Uninsured';"
                      "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '4-ONE-004' "
                      "FROM anpr.watchlist WHERE name = 'Uninsured';"
                      "COMMIT");
-    CHECK_INT(s_posts(sub, 1, 5000, plates, NULL), 1);
+    CHECK_INT(s_posts(sub, 1, 30000, plates, NULL), 1);
     CHECK_STR(plates[0], "4-ONE-004");
     CHECK_INT(s_post_rows(db.admin, "4-ONE-004"), 1);
 
