@@ -495,6 +495,30 @@ static void s_test_map(void)
     CHECK_INT(s_run("import", "Map2", s_path("longreq.csv"), NULL), 2);
     CHECK_CONTAINS(s_err, "longreq.csv:2: requested_by: at most 64 bytes");
     CHECK_INT(s_entries("Map2"), 2);
+
+    /* ';'-separated, as Belgian and Dutch spreadsheets save CSV: read as the header shows it,
+       a ',' in a field is text; a bad row names its line and column and nothing is imported. */
+    s_write(s_path("semi.csv"), "plate;country;instruction\n"
+                                "SC-1;NL;Stop, check papers\n"
+                                "SC-2;nl;x\n");
+    CHECK_INT(s_run("import", "Map2", s_path("semi.csv"), NULL), 2);
+    CHECK_CONTAINS(s_err, "semi.csv:3: country: 'nl': empty or two letters A-Z");
+    CHECK_CONTAINS(s_err, "1 bad row; nothing imported into 'Map2'");
+    CHECK_INT(s_entries("Map2"), 2);
+    s_write(s_path("semi.csv"), "plate;country;instruction\n"
+                                "SC-1;NL;Stop, check papers\n"
+                                "SC-2;NL;x\n");
+    CHECK_INT(s_run("import", "Map2", s_path("semi.csv"), NULL), 0);
+    CHECK_CONTAINS(s_out, "imported 2 entries into Map2");
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.watchlist_entry WHERE plate = "
+                                     "'SC-1' AND instruction = 'Stop, check papers'"),
+              1);
+    /* --separator overrides the guess: this file read with ',' has no column 'plate' */
+    CHECK_INT(s_run("import", "Map2", s_path("semi.csv"), "--separator", ",", NULL), 2);
+    CHECK_CONTAINS(s_err, "header: unknown column 'plate;country;instruction'");
+    CHECK_INT(s_run("import", "Map2", s_path("semi.csv"), "--separator", "|", NULL), 2);
+    CHECK_CONTAINS(s_err, "--separator: expected ',' or ';'");
+    CHECK_INT(s_entries("Map2"), 4);
 }
 
 /* migration 014 and the tools' one cleaner: control characters (C0, DEL, C1) and bidi controls

@@ -157,8 +157,39 @@ static void test_no_room(void)
     s_close(&f);
 }
 
+/* ';'-separated, as Belgian and Dutch spreadsheets write: guessed from the header, a ','
+ * inside a field is text. */
+static void test_semicolon(void)
+{
+    struct fix f;
+    char *fl[8];
+    int nf, line;
+    const char *why;
+    const char *text = "plate;instruction\n1ABC123;\"Stop; check\"\nAB-12-CD;Insp. C, PZ\n";
+
+    CHECK_INT(csv_guess_sep(text, strlen(text)), ';');
+    CHECK_INT(csv_guess_sep("plate,country\n1;2;3;4\n", 23), ',');
+    CHECK_INT(csv_guess_sep("\"a;b\",c\n", 8), ',');
+    CHECK_INT(csv_guess_sep("plate\n", 6), ',');
+    s_open(&f, text);
+    csv_set_sep(f.csv, ';');
+    CHECK_INT(csv_next(f.csv, fl, 8, &nf, &line, &why), 1);
+    CHECK_INT(nf, 2);
+    CHECK_STR(fl[1], "instruction");
+    CHECK_INT(csv_next(f.csv, fl, 8, &nf, &line, &why), 1);
+    CHECK(why == NULL);
+    CHECK_STR(fl[1], "Stop; check");
+    CHECK_INT(csv_next(f.csv, fl, 8, &nf, &line, &why), 1);
+    CHECK_INT(nf, 2);
+    CHECK_INT(line, 3);
+    CHECK_STR(fl[1], "Insp. C, PZ");
+    CHECK_INT(csv_next(f.csv, fl, 8, &nf, &line, &why), 0);
+    s_close(&f);
+}
+
 int main(void)
 {
+    test_semicolon();
     test_plain();
     test_quoted();
     test_defects();

@@ -3,7 +3,8 @@
  * exported and imported (CSV) through the admin's own login, so the triggers audit every change
  * under it and tell running daemons; and the admins' dry run: which entries of the current lists
  * a plate would hit, and how, computed by the daemon's own matcher on the lists as they are in
- * the database.
+ * the database. The rules of entries, the pattern guard and import are wladm's (wladm.h),
+ * which anpr-web's admin page calls too; this file is the command line and its messages.
  *
  *   anpr-watchlist list-add | list-set | lists | add | update | remove | expire | show | export
  *                  | import
@@ -17,20 +18,17 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 #include "conf.h"
-#include "csv.h"
 #include "db.h"
 #include "log.h"
 #include "match.h"
@@ -38,6 +36,7 @@
 #include "proto.h"
 #include "util.h"
 #include "wl.h"
+#include "wladm.h"
 
 #define PROG "anpr-watchlist"
 
@@ -361,24 +360,16 @@ out:
 
 enum { EXIT_OK = 0, EXIT_NOTHING = 1 };
 
-#define NO_TIME_FROM      INT64_MIN
-#define NO_TIME_UNTIL     INT64_MAX
+#define NO_TIME_FROM      WLADM_NO_FROM
+#define NO_TIME_UNTIL     WLADM_NO_UNTIL
 #define TIME_SQL(col)     "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define EPOCH_US_SQL(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
 /* The columns of an entry, in CSV files and for update. */
-enum { F_PLATE, F_COUNTRY, F_FROM, F_UNTIL, F_INSTR, F_REF, F_REQ, F_COUNT };
-static const char *const s_field_names[F_COUNT] = {
-    "plate", "country", "valid_from", "valid_until", "instruction", "external_ref", "requested_by"};
+#define F_COUNT       WLADM_NCOLS
+#define s_field_names wladm_columns
 
 #define MAPS_MAX 32
-
-/* One --map CSVNAME=COLUMN of import. */
-struct colmap {
-    char csv[128];   /* the header's name (case-insensitive) */
-    int field;       /* F_*, or -1: the column is ignored */
-    const char *arg; /* the option's value as given, for messages */
-};
 
 struct aopts {
     const char *db;
@@ -391,9 +382,10 @@ struct aopts {
     int backbone;       /* 1 on, 0 off, 2 default (NULL: on unless covert), -1 not given */
     const char *colour; /* normalised; "" = the console's default (NULL); NULL not given */
     char colour_buf[8];
-    struct colmap map[MAPS_MAX];
+    struct wladm_map map[MAPS_MAX];
     int nmap;
     bool dry_run, skip_bad;
+    char sep;   /* --separator: ',' or ';'; 0: the header's */
     bool force; /* --force: a pattern with fewer than three letters or digits */
 };
 
@@ -431,6 +423,7 @@ static const struct option s_admin_longopts[] = {
     {"output", required_argument, NULL, 'o'},
     {"dry-run", no_argument, NULL, 'n'},
     {"skip-bad", no_argument, NULL, 'k'},
+    {"separator", required_argument, NULL, 'S'},
     {"tz", required_argument, NULL, 'z'},
     {"force", no_argument, NULL, 'O'},
     {"help", no_argument, NULL, 'h'},
@@ -455,7 +448,7 @@ static void s_admin_usage(FILE *f)
                "       " PROG " show LIST\n"
                "       " PROG " export LIST [--output FILE]\n"
                "       " PROG " import LIST FILE.csv [--map CSVNAME=COLUMN]... [--dry-run]\n"
-               "                    [--skip-bad] [--force] [--tz ZONE]\n"
+               "                    [--skip-bad] [--force] [--tz ZONE] [--separator ,|;]\n"
                "       " PROG " test ...   (see '" PROG " test --help')\n"
                "\n"
                "LIST OPTIONS: --category C ([a-z_]{1,32}), --priority 1..9, --policy exact|ocr,\n"
@@ -481,6 +474,8 @@ static void s_admin_usage(FILE *f)
                "  entry's country (a euroband code typed with the plate is cut where it fits\n"
                "  only without it); a pattern with ? and * needs three letters or digits, or\n"
                "  --force, and then says how many of the last day's reads it would have hit\n"
+               "--separator: the file's field separator, ',' or ';' (what spreadsheets write in\n"
+               "  Belgium and the Netherlands); default: the one its header line uses\n"
                "--map CSVNAME=COLUMN: the file's column CSVNAME holds COLUMN (plate, country,\n"
                "  valid_from, valid_until, instruction, external_ref, requested_by, or - to\n"
                "  ignore it); repeatable; other header names are read as themselves\n"
@@ -559,264 +554,64 @@ static bool s_category_ok(const char *s)
     return true;
 }
 
-static bool s_country_ok(const char *s)
+/* A wladm_err as the tool prints it: the option or column it is about, the value, why. */
+static void s_print_err(const char *what, const struct wladm_err *err)
 {
-    return !*s || (s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && !s[2]);
+    char text[CLI_TEXT_MAX];
+
+    cli_clean(text, sizeof text, err->msg, strlen(err->msg), CLI_NEWLINE);
+    if (what && *err->value)
+        fprintf(stderr, PROG ": %s '%s': %s\n", what, cli_text(err->value), text);
+    else if (what)
+        fprintf(stderr, PROG ": %s: %s\n", what, text);
+    else
+        fprintf(stderr, PROG ": %s\n", text);
 }
 
-/* Normalise an entry's plate as the daemon does (wl_builder_add, with the entry's country);
- * NULL, or why not. */
-static const char *s_entry_plate(const char *raw, const char *country, char out[PLATE_MAX + 1])
+/* The option of an entry column, for messages. */
+static const char *s_opt_of(const char *field)
 {
-    bool pattern = strpbrk(raw, "?*") != NULL;
-    enum plate_status st =
-        pattern ? plate_normalise_pattern(raw, out) : plate_normalise_cc(raw, country, out);
+    static const char *const names[][2] = {{"plate", "--plate"},
+                                           {"country", "--country"},
+                                           {"valid_from", "--from"},
+                                           {"valid_until", "--until"},
+                                           {"instruction", "--instruction"},
+                                           {"external_ref", "--ref"},
+                                           {"requested_by", "--requested-by"}};
 
-    if (strlen(raw) > 32)
-        return "longer than 32 bytes";
-    switch (st) {
-    case PLATE_OK:
-        return NULL;
-    case PLATE_EMPTY:
-        return "no letter or digit";
-    case PLATE_LONG:
-        return "more than 16 letters and digits";
-    default:
-        return pattern ? "not a pattern (a character that is not a letter, digit, separator, ? "
-                         "or *; or wildcards only)"
-                       : "a character that is not a letter, digit or separator";
-    }
-}
-
-/* The letters and digits of a normalised pattern: one with fewer than PATTERN_MIN_LITERALS
- * hits too many plates to be meant ("1*" hit 374 reads in 10 s of the demo). */
-#define PATTERN_MIN_LITERALS 3
-static bool s_broad_pattern(const char *norm)
-{
-    size_t literals = 0;
-
-    for (const char *c = norm; *c; c++)
-        literals += *c != '?' && *c != '*';
-    return plate_is_pattern(norm) && literals < PATTERN_MIN_LITERALS;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(field, names[i][0]) == 0)
+            return names[i][1];
+    return NULL;
 }
 
 /*
  * A pattern so broad it is refused unless --force (reported): EXIT_USAGE. Forced, the admin is
- * told how many of the last day's reads it would have hit, by a function that gives admins a
- * count and nothing else, audited (migration 019); EXIT_OK. `what` names it in messages.
+ * told how many of the last day's reads it would have hit (wladm_pattern_count); EXIT_OK.
+ * `what` names it in messages.
  */
 static int s_pattern_guard(PGconn *conn, const struct aopts *o, const char *what, const char *norm)
 {
-    if (!s_broad_pattern(norm))
+    struct wladm_err err;
+    long long n;
+
+    if (!wladm_broad_pattern(norm))
         return EXIT_OK;
     if (!o->force) {
         fprintf(stderr,
                 PROG ": %s: pattern %s has fewer than %d letters or digits and would hit far too "
                      "many plates; --force adds it all the same\n",
-                what, norm, PATTERN_MIN_LITERALS);
+                what, norm, WLADM_PATTERN_MIN_LITERALS);
         return EXIT_USAGE;
     }
-    const char *p[1] = {norm};
-    PGresult *res =
-        PQexecParams(conn, "SELECT anpr.pattern_reads_last_day($1)", 1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        printf("pattern %s would have hit %s of the last day's reads (forced)\n", norm,
-               PQgetvalue(res, 0, 0));
+    if (wladm_pattern_count(conn, norm, &n, &err) == 0)
+        printf("pattern %s would have hit %lld of the last day's reads (forced)\n", norm, n);
     else
         fprintf(stderr,
                 PROG ": %s: pattern %s forced; how many reads it would have hit is not "
-                     "known: %s",
-                what, norm, cli_text_nl(PQresultErrorMessage(res)));
-    PQclear(res);
+                     "known: %s\n",
+                what, norm, cli_text(err.msg));
     return EXIT_OK;
-}
-
-static int64_t s_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int s_digits(const char **p, int n)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return -1;
-        v = v * 10 + (**p - '0');
-    }
-    return v;
-}
-
-/*
- * The time zone of dates and times given without an offset: --tz, else ANPR_TZ, else
- * Europe/Brussels (the zone's). Looked up in the system's time zone database (glibc's, package
- * tzdata) the first time a time needs it; a zone that is not there is an error, never UTC
- * silently (what glibc would make of it).
- */
-#define ZONE_DEFAULT "Europe/Brussels"
-static const char *s_zone_name = ZONE_DEFAULT;
-static int s_zone_state; /* 0 not yet looked up, 1 set, -1 not found */
-
-static void s_zone_choose(const char *opt)
-{
-    const char *env = getenv("ANPR_TZ");
-    s_zone_name = opt ? opt : env && *env ? env : ZONE_DEFAULT;
-    s_zone_state = 0;
-}
-
-static const char *s_zone(void)
-{
-    if (s_zone_state == 0) {
-        const char *dir = getenv("TZDIR");
-        char path[4096];
-        struct stat st;
-        s_zone_state = -1;
-        if (!dir || !*dir)
-            dir = "/usr/share/zoneinfo";
-        /* A name of the database (Europe/Brussels, UTC), not a path or a POSIX TZ rule. */
-        if (*s_zone_name && s_zone_name[0] != '/' && !strstr(s_zone_name, "..") &&
-            strspn(s_zone_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-                                "/_+-") == strlen(s_zone_name) &&
-            (size_t)snprintf(path, sizeof path, "%s/%s", dir, s_zone_name) < sizeof path &&
-            stat(path, &st) == 0 && S_ISREG(st.st_mode) && setenv("TZ", s_zone_name, 1) == 0) {
-            tzset();
-            s_zone_state = 1;
-        }
-    }
-    return s_zone_state == 1 ? NULL
-                             : "no such time zone in the system's time zone database "
-                               "(--tz or ANPR_TZ, e.g. Europe/Brussels; Debian package tzdata)";
-}
-
-/* Microseconds of a local time of the zone (s_zone() set); mktime takes a day past the month's
- * last as the next month's first. A time that falls in a DST gap is taken as after it. */
-static int64_t s_local_us(int y, int mo, int d, int h, int mi, int sec)
-{
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec,
-                    .tm_isdst = -1};
-    return (int64_t)mktime(&tm) * 1000000;
-}
-
-/*
- * A strict ISO 8601 time: YYYY-MM-DD, optionally followed by T or space, HH:MM[:SS[.ffffff]]
- * and optionally Z or +-HH[[:]MM]. Without an offset it is a time of the zone (s_zone); a date
- * alone is the whole day there: its start, or for an `until` its end (the next day's start).
- * Microseconds since the epoch into *us; NULL or why not.
- */
-static const char *s_parse_time(const char *s, bool until, int64_t *us)
-{
-    const char *p = s;
-    int y = s_digits(&p, 4), mo, d, h = 0, mi = 0, sec = 0, off = 0;
-    int64_t frac = 0;
-    bool date_only = true, offset = false;
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-    if (y < 1 || *p++ != '-' || (mo = s_digits(&p, 2)) < 1 || mo > 12 || *p++ != '-' ||
-        (d = s_digits(&p, 2)) < 1)
-        return "not an ISO 8601 date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])";
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[mo - 1] + (mo == 2 && leap))
-        return "no such day";
-    if (*p == 'T' || *p == ' ') {
-        p++;
-        date_only = false;
-        if ((h = s_digits(&p, 2)) < 0 || h > 23 || *p++ != ':' || (mi = s_digits(&p, 2)) < 0 ||
-            mi > 59)
-            return "not an ISO 8601 time of day (HH:MM[:SS[.ffffff]])";
-        if (*p == ':') {
-            p++;
-            if ((sec = s_digits(&p, 2)) < 0 || sec > 59)
-                return "not an ISO 8601 time of day (HH:MM[:SS[.ffffff]])";
-            if (*p == '.') {
-                int n = 0;
-                for (p++; *p >= '0' && *p <= '9'; p++, n++)
-                    frac = frac * 10 + (*p - '0');
-                if (n < 1 || n > 6)
-                    return "fraction of a second: 1 to 6 digits";
-                for (; n < 6; n++)
-                    frac *= 10;
-            }
-        }
-        if (*p == 'Z') {
-            p++;
-            offset = true;
-        } else if (*p == '+' || *p == '-') {
-            int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
-            if ((oh = s_digits(&p, 2)) < 0 || oh > 15)
-                return "bad UTC offset (Z or +-HH[:MM])";
-            if (*p == ':')
-                p++;
-            if (*p && ((om = s_digits(&p, 2)) < 0 || om > 59))
-                return "bad UTC offset (Z or +-HH[:MM])";
-            off = sign * (oh * 3600 + om * 60);
-            offset = true;
-        }
-    }
-    if (*p)
-        return "not an ISO 8601 date (YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM])";
-    if (offset) {
-        int64_t secs = s_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-                       mi * 60 + sec - off;
-        *us = secs * 1000000 + frac;
-        return NULL;
-    }
-    const char *why = s_zone();
-    if (why)
-        return why;
-    *us = s_local_us(y, mo, d + (date_only && until), h, mi, sec) + frac;
-    return NULL;
-}
-
-/* A time as PostgreSQL reads it whatever the session's zone: UTC, ISO 8601, microseconds. */
-static void s_utc_text(int64_t us, char out[40])
-{
-    /* Floor division: no negation, so the open ends (INT64_MIN, INT64_MAX) cannot overflow. */
-    int64_t q = us / 1000000, r = us % 1000000;
-    if (r < 0) {
-        q -= 1;
-        r += 1000000;
-    }
-    time_t t = (time_t)q;
-    unsigned frac = (unsigned)r;
-    struct tm tm;
-    char day[24];
-
-    if (!gmtime_r(&t, &tm)) { /* past what struct tm holds: an open end */
-        snprintf(out, 40, "%s", us < 0 ? "-infinity" : "infinity");
-        return;
-    }
-    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%.20s.%06uZ", day, frac);
-}
-
-/* "2026-12-07 00:00:00 CET (2026-12-06T23:00:00.000000Z)": a stored time as the tool shows it
- * back, in the zone and in UTC. */
-static void s_show_time(int64_t us, char out[96])
-{
-    char utc[40];
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-
-    s_utc_text(us, utc);
-    if (s_zone() != NULL) {
-        snprintf(out, 96, "%s", utc);
-        return;
-    }
-    char local[48];
-    localtime_r(&t, &tm);
-    strftime(local, sizeof local, "%Y-%m-%d %H:%M:%S %Z", &tm);
-    snprintf(out, 96, "%.40s (%.32s)", local, utc);
 }
 
 /* The validity an add or update stored, shown back: "  valid from ... until ..." */
@@ -827,19 +622,19 @@ static void s_print_validity(int64_t from, int64_t until)
     if (from == INT64_MIN && until == INT64_MAX)
         return;
     if (from != INT64_MIN)
-        s_show_time(from, a);
+        wladm_show_time(from, a);
     if (until != INT64_MAX)
-        s_show_time(until, b);
+        wladm_show_time(until, b);
     /* An end at midnight is the end of the day before: say which day, as an officer says it. */
     char through[48] = "";
     time_t t = (time_t)(until / 1000000) - 1;
     struct tm tm;
-    if (until != INT64_MAX && s_zone() == NULL && until % 1000000 == 0 && localtime_r(&t, &tm) &&
-        tm.tm_hour == 23 && tm.tm_min == 59 && tm.tm_sec == 59)
+    if (until != INT64_MAX && wladm_zone() == NULL && until % 1000000 == 0 &&
+        localtime_r(&t, &tm) && tm.tm_hour == 23 && tm.tm_min == 59 && tm.tm_sec == 59)
         strftime(through, sizeof through, ", that is through %Y-%m-%d", &tm);
     printf("  valid from %s until %s%s%s%s\n", from == INT64_MIN ? "(open)" : a,
-           until == INT64_MAX ? "(open)" : b, through, s_zone() ? "" : ", time zone ",
-           s_zone() ? "" : s_zone_name);
+           until == INT64_MAX ? "(open)" : b, through, wladm_zone() ? "" : ", time zone ",
+           wladm_zone() ? "" : wladm_zone_name());
 }
 
 static bool s_overlap(int64_t f1, int64_t u1, int64_t f2, int64_t u2)
@@ -852,48 +647,16 @@ static int64_t s_ll_or(const PGresult *res, int row, int col, int64_t dflt)
     return PQgetisnull(res, row, col) ? dflt : strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-/* The list's id into id (and whether it is enabled); locks the row when `lock` (in a
- * transaction). EXIT_OK, EXIT_NOTHING (reported) or a database error. */
+/* The list's id into id (and whether it is enabled). EXIT_OK, EXIT_NOTHING (reported) or a
+ * database error. */
 static int s_find_list(PGconn *conn, const char *name, bool lock, char id[24], bool *enabled)
 {
-    int rc = EXIT_OK;
-    const char *p[1] = {name};
-    PGresult *res = s_q(conn,
-                        lock ? "SELECT id, enabled FROM anpr.watchlist WHERE name = $1 FOR UPDATE"
-                             : "SELECT id, enabled FROM anpr.watchlist WHERE name = $1",
-                        1, p, "find list", &rc);
-
-    if (!res)
-        return rc;
-    if (PQntuples(res) == 0) {
-        fprintf(stderr, PROG ": no list '%s'\n", cli_text(name));
-        PQclear(res);
-        return EXIT_NOTHING;
-    }
-    snprintf(id, 24, "%s", PQgetvalue(res, 0, 0));
-    if (enabled)
-        *enabled = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    PQclear(res);
-    return EXIT_OK;
-}
-
-/*
- * In a transaction: find the list, lock its row (so no other admin adds a duplicate meanwhile)
- * and refuse a disabled one. The id goes to `id` (text, for parameters).
- */
-static int s_lock_enabled_list(PGconn *conn, const char *list, char *id)
-{
-    bool enabled = false;
-    int rc = s_find_list(conn, list, true, id, &enabled);
+    struct wladm_err err;
+    int rc = wladm_find_list(conn, name, lock, id, enabled, &err);
 
     if (rc != EXIT_OK)
-        return rc;
-    if (!enabled) {
-        fprintf(stderr, PROG ": list '%s' is disabled; enable it first (list-set --enable)\n",
-                cli_text(list));
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+        s_print_err(NULL, &err);
+    return rc;
 }
 
 /* Columns of anpr.watchlist that list-add and list-set take from options. */
@@ -1106,22 +869,16 @@ static int s_cmd_list_set(PGconn *conn, const struct aopts *o, char **ops)
 
 static int s_cmd_lists(PGconn *conn, const struct aopts *o, char **ops)
 {
+    struct wladm_err err;
     int rc = EXIT_OK;
-    PGresult *res = s_q(conn,
-                        "SELECT w.id, w.name, w.category, w.priority, "
-                        "CASE WHEN w.enabled THEN 'enabled' ELSE 'disabled' END, w.match_policy, "
-                        "(SELECT count(*) FROM anpr.watchlist_entry e WHERE e.list_id = w.id), "
-                        "CASE WHEN w.covert THEN 'covert' ELSE 'overt' END, "
-                        "coalesce(w.colour, '-'), coalesce(w.hit_retention_days::text, '-'), "
-                        "CASE WHEN coalesce(w.backbone, NOT w.covert) THEN 'backbone' "
-                        "ELSE 'local' END "
-                        "FROM anpr.watchlist w ORDER BY w.priority, w.name",
-                        0, NULL, "lists", &rc);
+    PGresult *res = wladm_lists(conn, &rc, &err);
 
     (void)o;
     (void)ops;
-    if (!res)
+    if (!res) {
+        s_print_err(NULL, &err);
         return rc;
+    }
     /* New fields go at the end of the line: scripts that cut fields by number keep working. */
     for (int i = 0; i < PQntuples(res); i++)
         for (int k = 0; k < PQnfields(res); k++)
@@ -1130,230 +887,110 @@ static int s_cmd_lists(PGconn *conn, const struct aopts *o, char **ops)
     return EXIT_OK;
 }
 
-/* Entries of a list not yet expired, for duplicate checks: normalised plate, country, validity. */
-struct known {
-    char norm[PLATE_MAX + 1];
-    char country[3];
-    int64_t from, until;
-    long long id; /* existing entry, or 0 */
-    size_t row;   /* import row index */
-    const char *raw;
-};
-
 static PGresult *s_existing(PGconn *conn, const char *list_id, const char *country, int *rc)
 {
-    const char *p[2] = {list_id, country};
+    struct wladm_err err;
+    PGresult *res = wladm_existing(conn, list_id, country, rc, &err);
 
-    return s_q(conn,
-               country ? "SELECT id, plate, country, " EPOCH_US_SQL("valid_from") ", " EPOCH_US_SQL(
-                             "valid_until") " FROM anpr.watchlist_entry WHERE list_id = $1 AND "
-                                            "country = $2 AND (valid_until IS NULL OR "
-                                            "valid_until > now())"
-                       : "SELECT id, plate, country, " EPOCH_US_SQL("valid_from") ", " EPOCH_US_SQL(
-                             "valid_until") " FROM anpr.watchlist_entry WHERE list_id = $1 AND "
-                                            "(valid_until IS NULL OR valid_until > now())",
-               country ? 2 : 1, p, "read the list's entries", rc);
+    if (!res)
+        s_print_err(NULL, &err);
+    return res;
 }
 
-static bool s_text_ok(const char *s, size_t max)
-{
-    return strlen(s) <= max && cli_plain(s);
-}
-
-/* "-": an open end of the validity (update only). */
-static bool s_open_time(const char *s, bool open_ok)
-{
-    return open_ok && strcmp(s, "-") == 0;
-}
-
-/*
- * The entry options given (add, update), each checked as the table and the daemon want it;
- * given times into *from and *until ("-" with open_ok: open, left as it is). EXIT_OK or
- * EXIT_USAGE (reported). The validity as a whole is the caller's to check.
- */
+/* The entry options given (add, update), checked by wladm_check_entry; EXIT_OK or EXIT_USAGE
+ * (reported). */
 static int s_check_entry_opts(const struct aopts *o, bool open_ok, int64_t *from, int64_t *until)
 {
-    const char *why;
+    struct wladm_entry e = {.country = o->country,
+                            .from = o->from,
+                            .until = o->until,
+                            .instruction = o->instruction,
+                            .ref = o->ref,
+                            .requested_by = o->requested_by};
+    struct wladm_err err;
 
-    if (o->country && !s_country_ok(o->country)) {
-        fprintf(stderr, PROG ": --country '%s': empty or two letters A-Z\n", cli_text(o->country));
-        return EXIT_USAGE;
-    }
-    if (o->from && !s_open_time(o->from, open_ok) &&
-        (why = s_parse_time(o->from, false, from)) != NULL) {
-        fprintf(stderr, PROG ": --from '%s': %s\n", cli_text(o->from), why);
-        return EXIT_USAGE;
-    }
-    if (o->until && !s_open_time(o->until, open_ok) &&
-        (why = s_parse_time(o->until, true, until)) != NULL) {
-        fprintf(stderr, PROG ": --until '%s': %s\n", cli_text(o->until), why);
-        return EXIT_USAGE;
-    }
-    if (o->instruction && !s_text_ok(o->instruction, 1000)) {
-        fprintf(stderr,
-                PROG ": --instruction: at most 1000 bytes of UTF-8, no control characters\n");
-        return EXIT_USAGE;
-    }
-    if (o->ref && !s_text_ok(o->ref, 64)) {
-        fprintf(stderr, PROG ": --ref: at most 64 bytes of UTF-8, no control characters\n");
-        return EXIT_USAGE;
-    }
-    if (o->requested_by && !s_text_ok(o->requested_by, 64)) {
-        fprintf(stderr,
-                PROG ": --requested-by: at most 64 bytes of UTF-8, no control characters\n");
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
+    if (wladm_check_entry(&e, open_ok, from, until, &err) == WLADM_OK)
+        return EXIT_OK;
+    s_print_err(s_opt_of(err.field), &err);
+    return EXIT_USAGE;
 }
 
 static int s_cmd_add(PGconn *conn, const struct aopts *o, char **ops)
 {
-    const char *list = ops[0], *plate = ops[1], *country = o->country ? o->country : "";
-    char norm[PLATE_MAX + 1], id[24];
-    int64_t from = NO_TIME_FROM, until = NO_TIME_UNTIL;
-    const char *why;
-    int rc;
+    const char *list = ops[0];
+    struct wladm_entry e = {.plate = ops[1],
+                            .country = o->country,
+                            .from = o->from,
+                            .until = o->until,
+                            .instruction = o->instruction,
+                            .ref = o->ref,
+                            .requested_by = o->requested_by};
+    struct wladm_added a;
+    struct wladm_err err;
+    int rc = wladm_add(conn, list, &e, o->force, &a, &err);
 
-    if (s_check_entry_opts(o, false, &from, &until) != EXIT_OK)
-        return EXIT_USAGE;
-    if ((why = s_entry_plate(plate, country, norm)) != NULL) {
-        fprintf(stderr, PROG ": plate '%s': %s\n", cli_text(plate), why);
+    if (a.broad && rc == WLADM_INPUT && strcmp(err.field, "plate") == 0 && !o->force) {
+        fprintf(stderr, PROG ": add: %s; --force adds it all the same\n", err.msg);
         return EXIT_USAGE;
     }
-    if (from >= until) {
-        char a[96], b[96];
-        s_show_time(from, a);
-        s_show_time(until, b);
-        fprintf(stderr, PROG ": --from (%s) must be before --until (%s)\n", a, b);
-        return EXIT_USAGE;
-    }
-    if ((rc = s_pattern_guard(conn, o, "add", norm)) != EXIT_OK)
-        return rc;
-    if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
-        return rc;
-    if ((rc = s_lock_enabled_list(conn, list, id)) != EXIT_OK)
-        goto fail;
-    PGresult *res = s_existing(conn, id, country, &rc);
-    if (!res)
-        goto fail;
-    for (int i = 0; i < PQntuples(res); i++) {
-        char other[PLATE_MAX + 1];
-        if (s_entry_plate(PQgetvalue(res, i, 1), country, other) != NULL ||
-            strcmp(other, norm) != 0)
-            continue;
-        if (s_overlap(from, until, s_ll_or(res, i, 3, NO_TIME_FROM),
-                      s_ll_or(res, i, 4, NO_TIME_UNTIL))) {
+    if (a.broad && o->force && rc != WLADM_INPUT) {
+        if (a.would_hit >= 0)
+            printf("pattern %s would have hit %lld of the last day's reads (forced)\n", a.norm,
+                   a.would_hit);
+        else
             fprintf(stderr,
-                    PROG ": plate '%s'%s%s duplicates entry %s ('%s') of list '%s' "
-                         "(validity overlaps)\n",
-                    cli_text(plate), *country ? " " : "", country, PQgetvalue(res, i, 0),
-                    cli_text(PQgetvalue(res, i, 1)), cli_text(list));
-            PQclear(res);
-            rc = EXIT_USAGE;
-            goto fail;
-        }
+                    PROG ": add: pattern %s forced; how many reads it would have hit is not "
+                         "known: %s\n",
+                    a.norm, cli_text(a.count_err.msg));
     }
-    PQclear(res);
-    char from_text[40], until_text[40];
-    s_utc_text(from, from_text);
-    s_utc_text(until, until_text);
-    const char *p[8] = {id,
-                        plate,
-                        country,
-                        o->from ? from_text : NULL,
-                        o->until ? until_text : NULL,
-                        o->instruction ? o->instruction : "",
-                        o->ref ? o->ref : "",
-                        o->requested_by ? o->requested_by : ""};
-    res = s_q(conn,
-              "INSERT INTO anpr.watchlist_entry (list_id, plate, country, valid_from, valid_until, "
-              "instruction, external_ref, requested_by) VALUES ($1, $2, $3, $4::timestamptz, "
-              "$5::timestamptz, $6, $7, $8) RETURNING id",
-              8, p, "add entry", &rc);
-    if (!res)
-        goto fail;
-    char eid[24];
-    snprintf(eid, sizeof eid, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if ((rc = s_exec(conn, "COMMIT", "commit")) != EXIT_OK)
+    if (rc != WLADM_OK) {
+        /* "--from (...) must be before --until (...)" as the options name them */
+        if (strstr(err.msg, "must be before valid_until")) {
+            char a1[96], b1[96];
+            wladm_show_time(a.from, a1);
+            wladm_show_time(a.until, b1);
+            fprintf(stderr, PROG ": --from (%s) must be before --until (%s)\n", a1, b1);
+        } else {
+            bool plate = strcmp(err.field, "plate") == 0;
+            s_print_err(plate ? (*err.value ? "plate" : NULL) : s_opt_of(err.field), &err);
+        }
         return rc;
-    printf("added entry %s (%s%s%s) to list '%s'\n", eid, norm, *country ? " " : "", country,
+    }
+    printf("added entry %s (%s%s%s) to list '%s'\n", a.id, a.norm, *a.country ? " " : "", a.country,
            cli_text(list));
-    char alt[PLATE_MAX + 1];
-    if (!plate_is_pattern(norm) && plate_euroband(country, norm, alt))
-        printf("  also matched as %s: %s may start with a euroband code\n", alt, norm);
-    s_print_validity(from, until);
+    if (*a.alt)
+        printf("  also matched as %s: %s may start with a euroband code\n", a.alt, a.norm);
+    s_print_validity(a.from, a.until);
     return EXIT_OK;
-fail:
-    s_rollback(conn);
-    return rc;
-}
-
-static bool s_id_ok(const char *s)
-{
-    long long v;
-
-    return util_parse_long(s, 1, INT64_MAX, &v) == 0;
 }
 
 static int s_cmd_remove(PGconn *conn, const struct aopts *o, char **ops)
 {
-    const char *p[1] = {ops[0]};
-    int rc = EXIT_OK;
+    struct wladm_err err;
+    char plate[64];
+    int rc = wladm_remove(conn, ops[0], plate, &err);
 
     (void)o;
-    if (!s_id_ok(ops[0])) {
-        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", cli_text(ops[0]));
-        return EXIT_USAGE;
-    }
-    PGresult *res = s_q(conn, "DELETE FROM anpr.watchlist_entry WHERE id = $1 RETURNING plate", 1,
-                        p, "remove entry", &rc);
-    if (!res)
+    if (rc != WLADM_OK) {
+        s_print_err(NULL, &err);
         return rc;
-    if (PQntuples(res) == 0) {
-        fprintf(stderr, PROG ": no entry %s\n", ops[0]);
-        rc = EXIT_NOTHING;
-    } else {
-        printf("removed entry %s (%s)\n", ops[0], cli_text(PQgetvalue(res, 0, 0)));
     }
-    PQclear(res);
-    return rc;
+    printf("removed entry %s (%s)\n", ops[0], cli_text(plate));
+    return EXIT_OK;
 }
 
 static int s_cmd_expire(PGconn *conn, const struct aopts *o, char **ops)
 {
-    const char *p[1] = {ops[0]};
-    int rc = EXIT_OK;
+    struct wladm_err err;
+    int rc = wladm_expire(conn, ops[0], &err);
 
     (void)o;
-    if (!s_id_ok(ops[0])) {
-        fprintf(stderr, PROG ": entry id '%s': expected a positive number\n", cli_text(ops[0]));
-        return EXIT_USAGE;
-    }
-    /* An entry whose validity has not begun yet ends now too: it never becomes valid. */
-    PGresult *res =
-        s_q(conn,
-            "WITH e AS (SELECT id, valid_until IS NOT NULL AND valid_until <= now() AS expired "
-            "FROM anpr.watchlist_entry WHERE id = $1), "
-            "u AS (UPDATE anpr.watchlist_entry w SET valid_until = now(), "
-            "valid_from = CASE WHEN w.valid_from >= now() "
-            "THEN now() - interval '1 microsecond' ELSE w.valid_from END "
-            "FROM e WHERE w.id = e.id AND NOT e.expired RETURNING w.id) "
-            "SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM u)",
-            1, p, "expire entry", &rc);
-    if (!res)
+    if (rc != WLADM_OK) {
+        s_print_err(NULL, &err);
         return rc;
-    if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
-        fprintf(stderr, PROG ": no entry %s\n", ops[0]);
-        rc = EXIT_NOTHING;
-    } else if (strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
-        fprintf(stderr, PROG ": entry %s has expired already\n", ops[0]);
-        rc = EXIT_NOTHING;
-    } else {
-        printf("expired entry %s\n", ops[0]);
     }
-    PQclear(res);
-    return rc;
+    printf("expired entry %s\n", ops[0]);
+    return EXIT_OK;
 }
 
 /* A time as given, or as the database has it (NULL: open), for a message. */
@@ -1390,7 +1027,8 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
     if (s_check_entry_opts(o, true, &from, &until) != EXIT_OK)
         return EXIT_USAGE;
     /* Checked here with the country given (or none); again below with the entry's. */
-    if (o->plate && (why = s_entry_plate(o->plate, o->country ? o->country : "", norm)) != NULL) {
+    if (o->plate &&
+        (why = wladm_entry_plate(o->plate, o->country ? o->country : "", norm)) != NULL) {
         fprintf(stderr, PROG ": --plate '%s': %s\n", cli_text(o->plate), why);
         return EXIT_USAGE;
     }
@@ -1451,13 +1089,13 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
     /* Duplicates, when what identifies the entry changes (an old plate that does not normalise
      * is skipped by the daemon and has none). */
     if ((o->plate || o->country || o->from || o->until) &&
-        s_entry_plate(plate, country, norm) == NULL) {
+        wladm_entry_plate(plate, country, norm) == NULL) {
         if (!(res = s_existing(conn, list_id, country, &rc)))
             goto fail;
         for (int i = 0; i < PQntuples(res); i++) {
             char other[PLATE_MAX + 1];
             if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == self ||
-                s_entry_plate(PQgetvalue(res, i, 1), country, other) != NULL ||
+                wladm_entry_plate(PQgetvalue(res, i, 1), country, other) != NULL ||
                 strcmp(other, norm) != 0 ||
                 !s_overlap(from, until, s_ll_or(res, i, 3, NO_TIME_FROM),
                            s_ll_or(res, i, 4, NO_TIME_UNTIL)))
@@ -1478,8 +1116,8 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
     static const char *const cols[] = {"plate",       "country",      "valid_from",  "valid_until",
                                        "instruction", "external_ref", "requested_by"};
     char from_text[40], until_text[40];
-    s_utc_text(from, from_text);
-    s_utc_text(until, until_text);
+    wladm_utc_text(from, from_text);
+    wladm_utc_text(until, until_text);
     const char *vals[] = {o->plate,
                           o->country,
                           o->from && strcmp(o->from, "-") != 0 ? from_text : o->from,
@@ -1522,13 +1160,12 @@ fail:
 
 static PGresult *s_entries(PGconn *conn, const char *list_id, int *rc)
 {
-    const char *p[1] = {list_id};
+    struct wladm_err err;
+    PGresult *res = wladm_entries(conn, list_id, NULL, 0, -1, rc, &err);
 
-    return s_q(conn,
-               "SELECT id, plate, country, " TIME_SQL("valid_from") ", " TIME_SQL(
-                   "valid_until") ", instruction, external_ref, requested_by "
-                                  "FROM anpr.watchlist_entry WHERE list_id = $1 ORDER BY id",
-               1, p, "read entries", rc);
+    if (!res)
+        s_print_err(NULL, &err);
+    return res;
 }
 
 /*
@@ -1588,22 +1225,11 @@ static int s_cmd_show(PGconn *conn, const struct aopts *o, char **ops)
     return EXIT_OK;
 }
 
-/*
- * A cell a spreadsheet would run as a formula (=, +, -, @) or whose leading TAB or CR it would
- * drop, also after any number of "'": export puts one more "'" before it, and import takes one
- * off a cell that is "'" and such a cell (s_csv_unguard), so every text reads back as it was.
- */
-static bool s_csv_risky(const char *s)
-{
-    s += strspn(s, "'");
-    return *s && strchr("=+-@\t\r", *s) != NULL;
-}
-
 /* One CSV cell: a risky one gets a leading "'"; quoted as RFC 4180 needs. On a terminal
  * (tty), cleaned like every other text the tool prints. */
 static void s_csv_field(FILE *f, const char *s, bool last, bool tty)
 {
-    const char *guard = s_csv_risky(s) ? "'" : "";
+    const char *guard = wladm_csv_risky(s) ? "'" : "";
 
     if (tty)
         s = cli_text(s);
@@ -1659,63 +1285,6 @@ static int s_cmd_export(PGconn *conn, const struct aopts *o, char **ops)
 
 /* --- import ------------------------------------------------------------------------------- */
 
-struct row {
-    int line;
-    const char *f[F_COUNT];
-    char norm[PLATE_MAX + 1];
-    int64_t from, until;
-    char from_text[40], until_text[40]; /* the times as stored (UTC), for the INSERT */
-    char *err;                          /* "FILE:LINE: field: reason\n"..., NULL when good */
-};
-
-/*
- * The cell as export had it: a "'" that export put before a risky cell (s_csv_risky) is taken
- * off; a "'" before anything else is the cell's own text and stays.
- */
-static const char *s_csv_unguard(const char *s)
-{
-    return s[0] == '\'' && s_csv_risky(s + 1) ? s + 1 : s;
-}
-
-static void s_row_err(struct row *r, const char *file, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void s_row_err(struct row *r, const char *file, const char *field, const char *fmt, ...)
-{
-    char msg[600];
-    va_list ap;
-    size_t old = r->err ? strlen(r->err) : 0;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    /* the message quotes the file's cells: made safe for the terminal here, once */
-    char clean[sizeof msg * 2];
-    cli_clean(clean, sizeof clean, msg, strlen(msg), 0);
-    size_t add = strlen(file) + strlen(field) + strlen(clean) + 32;
-    char *n = realloc(r->err, old + add);
-    if (!n) {
-        fprintf(stderr, PROG ": out of memory\n");
-        exit(EXIT_DATABASE);
-    }
-    snprintf(n + old, add, "%s:%d: %s: %s\n", file, r->line, field, clean);
-    r->err = n;
-}
-
-static int s_known_cmp(const void *a, const void *b)
-{
-    const struct known *x = a, *y = b;
-    int c = strcmp(x->norm, y->norm);
-
-    if (c)
-        return c;
-    if ((c = strcmp(x->country, y->country)) != 0)
-        return c;
-    if ((x->id != 0) != (y->id != 0))
-        return x->id ? -1 : 1; /* existing entries first */
-    return x->row < y->row ? -1 : x->row > y->row;
-}
-
 static char *s_slurp_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -1752,387 +1321,66 @@ static char *s_slurp_file(const char *path, size_t *len)
     return buf;
 }
 
-/* A text[] literal element: quoted, backslash and quote escaped; NULL when empty and
- * null_if_empty. */
-static void s_array_elem(char **w, const char *s, bool null_if_empty, bool first)
-{
-    if (!first)
-        *(*w)++ = ',';
-    if (null_if_empty && !*s) {
-        memcpy(*w, "NULL", 4);
-        *w += 4;
-        return;
-    }
-    *(*w)++ = '"';
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            *(*w)++ = '\\';
-        *(*w)++ = *s;
-    }
-    *(*w)++ = '"';
-}
-
-/*
- * Insert the good rows, in batches of parameterised INSERT ... SELECT FROM unnest(text[]...)
- * inside the caller's transaction. (COPY FROM is refused on tables with row-level security, and
- * admins may not create temporary tables.)
- */
-#define IMPORT_BATCH 5000
-static int s_insert_rows(PGconn *conn, const char *list_id, struct row *rows, size_t nrows)
-{
-    static const bool null_if_empty[F_COUNT] = {false, false, true, true, false, false, false};
-    char *arr[F_COUNT] = {NULL};
-    size_t i = 0;
-    int rc = EXIT_OK;
-
-    while (rc == EXIT_OK && i < nrows) {
-        size_t need[F_COUNT] = {0}, end = i, n = 0;
-        for (; end < nrows && n < IMPORT_BATCH; end++) {
-            if (rows[end].err)
-                continue;
-            for (int k = 0; k < F_COUNT; k++)
-                need[k] += 2 * strlen(rows[end].f[k]) + 8;
-            n++;
-        }
-        if (n == 0)
-            break;
-        char *w[F_COUNT];
-        for (int k = 0; k < F_COUNT; k++) {
-            free(arr[k]);
-            arr[k] = malloc(need[k] + 3);
-            if (!arr[k]) {
-                fprintf(stderr, PROG ": out of memory\n");
-                rc = EXIT_DATABASE;
-                goto out;
-            }
-            w[k] = arr[k];
-            *w[k]++ = '{';
-        }
-        bool first = true;
-        for (size_t j = i; j < end; j++) {
-            if (rows[j].err)
-                continue;
-            for (int k = 0; k < F_COUNT; k++)
-                s_array_elem(&w[k], rows[j].f[k], null_if_empty[k], first);
-            first = false;
-        }
-        for (int k = 0; k < F_COUNT; k++) {
-            *w[k]++ = '}';
-            *w[k] = '\0';
-        }
-        const char *p[1 + F_COUNT] = {list_id, arr[0], arr[1], arr[2],
-                                      arr[3],  arr[4], arr[5], arr[6]};
-        PGresult *res =
-            s_q(conn,
-                "INSERT INTO anpr.watchlist_entry (list_id, plate, country, valid_from, "
-                "valid_until, instruction, external_ref, requested_by) "
-                "SELECT $1::integer, p, c, f::timestamptz, u::timestamptz, i, r, q "
-                "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-                "$7::text[], $8::text[]) WITH ORDINALITY AS t(p, c, f, u, i, r, q, n) ORDER BY n",
-                1 + F_COUNT, p, "import", &rc);
-        PQclear(res);
-        i = end;
-    }
-out:
-    for (int k = 0; k < F_COUNT; k++)
-        free(arr[k]);
-    return rc;
-}
-
-/* A header name for a message: "'NAME'", with the --map that gave it its column. */
-static const char *s_header_name(char *buf, size_t cap, const char *name, const struct colmap *m)
-{
-    if (m)
-        snprintf(buf, cap, "'%s' (--map %s)", cli_text(name), cli_text(m->arg));
-    else
-        snprintf(buf, cap, "'%s'", cli_text(name));
-    return buf;
-}
-
+/* The checks and the transaction are wladm_import's; here the file and the messages. */
 static int s_cmd_import(PGconn *conn, const struct aopts *o, char **ops)
 {
     const char *list = ops[0], *file = ops[1];
-    size_t len = 0, nrows = 0, caprows = 0, nbad = 0;
-    char *buf = s_slurp_file(file, &len), *fields[64], id[24];
-    struct row *rows = NULL;
-    struct known *keys = NULL;
-    int col[64], nf, line, rc = EXIT_USAGE;
-    const char *why;
-    bool in_tx = false;
-    csv_t *c = NULL;
+    size_t len = 0;
+    char *buf = s_slurp_file(file, &len);
     char shown[1024]; /* the file's name as messages show it */
+    struct wladm_import_opts io = {.map = o->map,
+                                   .nmap = o->nmap,
+                                   .sep = o->sep,
+                                   .dry_run = o->dry_run,
+                                   .skip_bad = o->skip_bad,
+                                   .force = o->force};
+    struct wladm_import res;
+    struct wladm_err err;
 
     cli_clean(shown, sizeof shown, file, strlen(file), 0);
-
     if (!buf) {
         fprintf(stderr, PROG ": %s: %s\n", shown, strerror(errno));
         return EXIT_USAGE;
     }
-    if (memchr(buf, '\0', len)) {
-        fprintf(stderr, PROG ": %s: contains a NUL byte; not a CSV text file\n", shown);
-        goto out;
-    }
-    c = csv_new(buf, len);
-    if (!c) {
-        fprintf(stderr, PROG ": out of memory\n");
-        rc = EXIT_DATABASE;
-        goto out;
-    }
-
-    /* The header names the columns, in any order, by their own names or through --map; plate is
-     * required. */
-    int hr = csv_next(c, fields, 64, &nf, &line, &why);
-    if (hr != 1) {
-        fprintf(stderr, PROG ": %s:1: header: %s\n", shown, hr == 0 ? "missing (empty file)" : why);
-        goto out;
-    }
-    if (nf > 64) {
-        fprintf(stderr, PROG ": %s:%d: header: more than 64 columns\n", shown, line);
-        goto out;
-    }
-    bool header_bad = false, map_used[MAPS_MAX] = {false};
-    int first[F_COUNT], via[64]; /* header index giving each column; the --map that named it */
-    for (int k = 0; k < F_COUNT; k++)
-        first[k] = -1;
-    for (int i = 0; i < nf; i++) {
-        col[i] = -2;
-        via[i] = -1;
-        for (int j = 0; j < o->nmap && col[i] == -2; j++) {
-            if (strcasecmp(fields[i], o->map[j].csv) == 0) {
-                col[i] = o->map[j].field;
-                via[i] = j;
-                map_used[j] = true;
-            }
-        }
-        for (int k = 0; k < F_COUNT && col[i] == -2; k++)
-            if (strcasecmp(fields[i], s_field_names[k]) == 0)
-                col[i] = k;
-        if (col[i] == -2) {
-            fprintf(stderr,
-                    PROG ": %s:%d: header: unknown column '%s' (expected plate, country, "
-                         "valid_from, valid_until, instruction, external_ref, requested_by; "
-                         "or --map %s=COLUMN, or --map %s=- to ignore it)\n",
-                    shown, line, cli_text(fields[i]), cli_text(fields[i]), cli_text(fields[i]));
-            header_bad = true;
-        } else if (col[i] == -1) {
-            continue; /* --map NAME=- */
-        } else if (first[col[i]] >= 0) {
-            int a = first[col[i]];
-            char na[300], ni[300];
-            fprintf(stderr, PROG ": %s:%d: header: %s and %s are both column '%s'\n", shown, line,
-                    s_header_name(na, sizeof na, fields[a], via[a] >= 0 ? &o->map[via[a]] : NULL),
-                    s_header_name(ni, sizeof ni, fields[i], via[i] >= 0 ? &o->map[via[i]] : NULL),
-                    s_field_names[col[i]]);
-            header_bad = true;
-        } else {
-            first[col[i]] = i;
-        }
-    }
-    for (int j = 0; j < o->nmap; j++) {
-        if (!map_used[j]) {
-            fprintf(stderr, PROG ": %s:%d: --map %s: no column '%s' in the header\n", shown, line,
-                    cli_text(o->map[j].arg), cli_text(o->map[j].csv));
-            header_bad = true;
-        }
-    }
-    if (first[F_PLATE] < 0) {
-        fprintf(stderr, PROG ": %s:%d: header: no column 'plate'%s\n", shown, line,
-                o->nmap ? " (none named so, none mapped to it)" : "");
-        header_bad = true;
-    }
-    if (header_bad)
-        goto out;
-    int ncols = nf;
-
-    /* Every row, every defect reported. */
-    for (;;) {
-        int fr = csv_next(c, fields, 64, &nf, &line, &why);
-        if (fr == 0)
-            break;
-        if (nrows == caprows) {
-            caprows = caprows ? caprows * 2 : 1024;
-            struct row *nr = realloc(rows, caprows * sizeof *rows);
-            if (!nr) {
-                fprintf(stderr, PROG ": out of memory\n");
-                rc = EXIT_DATABASE;
-                goto out;
-            }
-            rows = nr;
-        }
-        struct row *r = &rows[nrows++];
-        memset(r, 0, sizeof *r);
-        r->line = line;
-        r->from = NO_TIME_FROM;
-        r->until = NO_TIME_UNTIL;
-        for (int k = 0; k < F_COUNT; k++)
-            r->f[k] = "";
-        if (why) {
-            s_row_err(r, shown, "row", "%s", why);
-            if (fr < 0)
-                break;
-            continue;
-        }
-        if (nf != ncols) {
-            s_row_err(r, shown, "row", "%d fields, the header has %d", nf, ncols);
-            continue;
-        }
-        for (int i = 0; i < nf; i++)
-            if (col[i] >= 0)
-                r->f[col[i]] = s_csv_unguard(fields[i]);
-        const char *e;
-        if (!s_country_ok(r->f[F_COUNTRY]))
-            s_row_err(r, shown, "country", "'%s': empty or two letters A-Z", r->f[F_COUNTRY]);
+    int rc = wladm_import(conn, list, buf, len, &io, &res, &err);
+    for (size_t i = 0; i < res.nforced; i++) {
+        if (res.forced[i].count >= 0)
+            printf("pattern %s would have hit %lld of the last day's reads (forced)\n",
+                   res.forced[i].norm, res.forced[i].count);
         else
-            r->f[F_COUNTRY] = plate_country(r->f[F_COUNTRY]); /* UK is stored as GB */
-        if ((e = s_entry_plate(r->f[F_PLATE], r->f[F_COUNTRY], r->norm)) != NULL)
-            s_row_err(r, shown, "plate", "'%s': %s", r->f[F_PLATE], e);
-        else if (s_broad_pattern(r->norm) && !o->force)
-            s_row_err(r, shown, "plate",
-                      "pattern '%s' has fewer than %d letters or digits and would hit far too "
-                      "many plates (--force imports it all the same)",
-                      r->f[F_PLATE], PATTERN_MIN_LITERALS);
-        bool times_ok = true;
-        if (*r->f[F_FROM] && (e = s_parse_time(r->f[F_FROM], false, &r->from)) != NULL) {
-            s_row_err(r, shown, "valid_from", "'%s': %s", r->f[F_FROM], e);
-            times_ok = false;
-        }
-        if (*r->f[F_UNTIL] && (e = s_parse_time(r->f[F_UNTIL], true, &r->until)) != NULL) {
-            s_row_err(r, shown, "valid_until", "'%s': %s", r->f[F_UNTIL], e);
-            times_ok = false;
-        }
-        if (times_ok && r->from >= r->until)
-            s_row_err(r, shown, "valid_until", "'%s' is not after valid_from '%s'", r->f[F_UNTIL],
-                      r->f[F_FROM]);
-        if (!s_text_ok(r->f[F_INSTR], 1000))
-            s_row_err(r, shown, "instruction",
-                      "at most 1000 bytes of UTF-8, no control characters");
-        if (!s_text_ok(r->f[F_REF], 64))
-            s_row_err(r, shown, "external_ref", "at most 64 bytes of UTF-8, no control characters");
-        if (!s_text_ok(r->f[F_REQ], 64))
-            s_row_err(r, shown, "requested_by", "at most 64 bytes of UTF-8, no control characters");
+            fprintf(stderr,
+                    PROG ": %s: pattern %s forced; how many reads it would have hit is not "
+                         "known: %s\n",
+                    shown, res.forced[i].norm, cli_text(res.forced[i].err));
     }
-
-    /* The times as stored; each row's own buffers, now that rows no longer moves. Forced broad
-     * patterns are counted before the transaction (the count is audited on its own). */
-    for (size_t i = 0; i < nrows; i++) {
-        struct row *r = &rows[i];
-        if (r->err)
-            continue;
-        s_utc_text(r->from, r->from_text);
-        s_utc_text(r->until, r->until_text);
-        if (*r->f[F_FROM])
-            r->f[F_FROM] = r->from_text;
-        if (*r->f[F_UNTIL])
-            r->f[F_UNTIL] = r->until_text;
-        if (!o->dry_run && s_broad_pattern(r->norm))
-            (void)s_pattern_guard(conn, o, shown, r->norm);
+    /* the messages quote the file's cells: made safe for the terminal here */
+    for (size_t i = 0; i < res.nerrs; i++) {
+        const struct wladm_rowerr *e = &res.errs[i];
+        char clean[CLI_TEXT_MAX];
+        cli_clean(clean, sizeof clean, e->msg, strlen(e->msg), 0);
+        fprintf(stderr, "%s%s:%d: %s: %s\n", e->header ? PROG ": " : "", shown, e->line,
+                cli_text(e->field), clean);
     }
-
-    /* The list, locked so that no other admin adds a duplicate meanwhile. */
-    if ((rc = s_exec(conn, "BEGIN", "begin")) != EXIT_OK)
-        goto out;
-    in_tx = true;
-    if ((rc = s_lock_enabled_list(conn, list, id)) != EXIT_OK)
-        goto out;
-
-    /* Duplicates: same normalised plate and country, overlapping validity, within the file or
-     * with an entry of the list not yet expired. The first row of the file stays good. */
-    PGresult *res = s_existing(conn, id, NULL, &rc);
-    if (!res)
-        goto out;
-    size_t nex = (size_t)PQntuples(res), nkeys = 0;
-    keys = calloc(nex + nrows + 1, sizeof *keys);
-    if (!keys) {
-        PQclear(res);
-        fprintf(stderr, PROG ": out of memory\n");
-        rc = EXIT_DATABASE;
-        goto out;
-    }
-    for (size_t i = 0; i < nex; i++) {
-        struct known *k = &keys[nkeys];
-        if (s_entry_plate(PQgetvalue(res, (int)i, 1), PQgetvalue(res, (int)i, 2), k->norm) != NULL)
-            continue;
-        snprintf(k->country, sizeof k->country, "%s", PQgetvalue(res, (int)i, 2));
-        k->id = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
-        k->from = s_ll_or(res, (int)i, 3, NO_TIME_FROM);
-        k->until = s_ll_or(res, (int)i, 4, NO_TIME_UNTIL);
-        nkeys++;
-    }
-    PQclear(res);
-    for (size_t i = 0; i < nrows; i++) {
-        if (rows[i].err)
-            continue;
-        struct known *k = &keys[nkeys++];
-        memcpy(k->norm, rows[i].norm, sizeof k->norm);
-        snprintf(k->country, sizeof k->country, "%s", rows[i].f[F_COUNTRY]);
-        k->from = rows[i].from;
-        k->until = rows[i].until;
-        k->row = i;
-    }
-    qsort(keys, nkeys, sizeof *keys, s_known_cmp);
-    for (size_t g = 0; g < nkeys;) {
-        size_t end = g + 1;
-        while (end < nkeys && strcmp(keys[end].norm, keys[g].norm) == 0 &&
-               strcmp(keys[end].country, keys[g].country) == 0)
-            end++;
-        for (size_t i = g; i < end; i++) {
-            if (keys[i].id)
-                continue;
-            struct row *r = &rows[keys[i].row];
-            for (size_t j = g; j < i; j++) {
-                if ((!keys[j].id && rows[keys[j].row].err) ||
-                    !s_overlap(keys[i].from, keys[i].until, keys[j].from, keys[j].until))
-                    continue;
-                if (keys[j].id)
-                    s_row_err(r, shown, "plate", "'%s' duplicates entry %lld of list '%s'",
-                              r->f[F_PLATE], keys[j].id, list);
-                else
-                    s_row_err(r, shown, "plate", "'%s' duplicates line %d", r->f[F_PLATE],
-                              rows[keys[j].row].line);
-                break;
-            }
-        }
-        g = end;
-    }
-
-    for (size_t i = 0; i < nrows; i++) {
-        if (rows[i].err) {
-            fputs(rows[i].err, stderr);
-            nbad++;
-        }
-    }
-    size_t ngood = nrows - nbad;
-    if (nbad && !o->skip_bad) {
+    if (rc == WLADM_INPUT && res.bad && !res.imported && !(res.nerrs && res.errs[0].header)) {
         fprintf(stderr,
                 PROG ": %s: %zu bad row%s; nothing imported into '%s' (--skip-bad imports the "
                      "%zu good rows)\n",
-                shown, nbad, nbad == 1 ? "" : "s", cli_text(list), ngood);
-        rc = EXIT_USAGE;
-        goto out;
+                shown, res.bad, res.bad == 1 ? "" : "s", cli_text(list), res.good);
+    } else if (rc != WLADM_OK && rc != WLADM_NOTHING && !(res.nerrs && res.errs[0].header)) {
+        if (strcmp(err.field, "file") == 0)
+            fprintf(stderr, PROG ": %s: %s\n", shown, cli_text(err.msg));
+        else
+            s_print_err(NULL, &err);
+    } else if (rc == WLADM_NOTHING && !res.imported) {
+        s_print_err(NULL, &err);
+    } else if (o->dry_run) {
+        printf("dry run: would import %zu entries into %s (%zu bad rows skipped)\n", res.good,
+               cli_text(list), res.bad);
+    } else if (res.imported) {
+        printf("imported %zu entries into %s (%zu bad rows skipped)\n", res.good, cli_text(list),
+               res.bad);
     }
-    if (o->dry_run) {
-        printf("dry run: would import %zu entries into %s (%zu bad rows skipped)\n", ngood,
-               cli_text(list), nbad);
-        rc = EXIT_OK;
-        goto out;
-    }
-    if (ngood && (rc = s_insert_rows(conn, id, rows, nrows)) != EXIT_OK)
-        goto out;
-    if ((rc = s_exec(conn, "COMMIT", "commit")) != EXIT_OK) {
-        in_tx = false;
-        goto out;
-    }
-    in_tx = false;
-    printf("imported %zu entries into %s (%zu bad rows skipped)\n", ngood, cli_text(list), nbad);
-    rc = ngood ? EXIT_OK : EXIT_NOTHING;
-out:
-    if (in_tx)
-        s_rollback(conn);
-    for (size_t i = 0; i < nrows; i++)
-        free(rows[i].err);
-    free(rows);
-    free(keys);
-    csv_destroy(&c);
+    wladm_import_free(&res);
     free(buf);
     return rc;
 }
@@ -2147,7 +1395,7 @@ static const struct admin_cmd s_admin_cmds[] = {
     {"expire", "d", 1, 1, s_cmd_expire},
     {"show", "d", 1, 1, s_cmd_show},
     {"export", "do", 1, 1, s_cmd_export},
-    {"import", "dnkAzO", 2, 2, s_cmd_import},
+    {"import", "dnkAzOS", 2, 2, s_cmd_import},
 };
 
 static int s_num(const char *opt, const char *val, long long lo, long long hi, long long *out,
@@ -2219,7 +1467,7 @@ static bool s_colour(const char *s, char out[8])
 static int s_map_add(struct aopts *o, const char *arg)
 {
     const char *eq = strchr(arg, '=');
-    struct colmap *m;
+    struct wladm_map *m;
 
     if (o->nmap >= MAPS_MAX) {
         cli_usage_error(PROG, "--map: at most %d", MAPS_MAX);
@@ -2431,6 +1679,13 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
         case 'k':
             o.skip_bad = true;
             break;
+        case 'S':
+            if (strcmp(optarg, ",") != 0 && strcmp(optarg, ";") != 0) {
+                cli_bad_value(PROG, "--separator", optarg, "',' or ';'");
+                return EXIT_USAGE;
+            }
+            o.sep = optarg[0];
+            break;
         default:
             break;
         }
@@ -2447,7 +1702,7 @@ static int s_admin(const struct admin_cmd *cmd, int argc, char **argv)
                         cmd->min_ops == 1 ? "" : "s");
         return EXIT_USAGE;
     }
-    s_zone_choose(o.tz);
+    wladm_zone_choose(o.tz);
     log_set_level(LOG_LEVEL_WARN);
     PGconn *conn = db_connect(o.db ? o.db : "", PROG, &err);
     if (!conn) {

@@ -9,6 +9,7 @@ struct csv {
     size_t len; /* its length, without the byte for the last terminator */
     size_t pos; /* where the next record starts */
     int line;   /* line of buf[pos], from 1 */
+    char sep;   /* the field separator: ',' unless set */
 };
 
 csv_t *csv_new(char *buf, size_t len)
@@ -20,10 +21,33 @@ csv_t *csv_new(char *buf, size_t len)
     self->buf = buf;
     self->len = len;
     self->line = 1;
+    self->sep = ',';
     /* Spreadsheets write a byte-order mark before the header. */
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         self->pos = 3;
     return self;
+}
+
+void csv_set_sep(csv_t *self, char sep)
+{
+    self->sep = sep;
+}
+
+char csv_guess_sep(const char *buf, size_t len)
+{
+    size_t commas = 0, semis = 0;
+    bool quoted = false;
+
+    /* The first line, outside quotes: a header of names holds its separators there. */
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '"')
+            quoted = !quoted;
+        else if (!quoted && (buf[i] == '\n' || buf[i] == '\r'))
+            break;
+        else if (!quoted)
+            commas += buf[i] == ',', semis += buf[i] == ';';
+    }
+    return semis > commas ? ';' : ',';
 }
 
 void csv_destroy(csv_t **self_p)
@@ -71,14 +95,14 @@ int csv_next(csv_t *c, char **fields, int max, int *nf, int *line, const char **
                         c->line++;
                     *w++ = b[r++];
                 }
-                if (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r') {
+                if (r < len && b[r] != c->sep && b[r] != '\n' && b[r] != '\r') {
                     if (!*why)
                         *why = "text after the closing quote of a field";
-                    while (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r')
+                    while (r < len && b[r] != c->sep && b[r] != '\n' && b[r] != '\r')
                         r++;
                 }
             } else {
-                while (r < len && b[r] != ',' && b[r] != '\n' && b[r] != '\r') {
+                while (r < len && b[r] != c->sep && b[r] != '\n' && b[r] != '\r') {
                     if (b[r] == '"' && !*why)
                         *why = "a '\"' inside a field that does not start with one";
                     *w++ = b[r++];
@@ -91,7 +115,7 @@ int csv_next(csv_t *c, char **fields, int max, int *nf, int *line, const char **
             if (*nf < max)
                 fields[*nf] = start;
             (*nf)++;
-            if (d == ',') {
+            if (d == c->sep) {
                 r++;
                 continue;
             }

@@ -21,6 +21,14 @@ typedef struct csv csv_t;
  */
 csv_t *csv_new(char *buf, size_t len);
 
+/* The field separator, ',' (RFC 4180, the default) or ';' (what spreadsheets write where the
+ * decimal mark is a comma: Belgium, the Netherlands). */
+void csv_set_sep(csv_t *self, char sep);
+
+/* The separator a text's first line uses: ';' when it has more of them than ',' outside
+ * quotes, else ','. */
+char csv_guess_sep(const char *buf, size_t len);
+
 /* Free a reader; safe on NULL and twice (sets *self_p to NULL). The buffer stays the caller's. */
 void csv_destroy(csv_t **self_p);
 
