@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "admin.h"
 #include "board.h"
 #include "cli.h"
 #include "conf.h"
@@ -37,6 +38,7 @@
 #include "login.h"
 #include "util.h"
 #include "web.h"
+#include "wladm.h"
 
 #define S_BODY_MAX (64 * 1024) /* a POST body larger than this is refused (413) */
 #define S_CONNS    512         /* HTTP connections at most (each a thread) */
@@ -84,9 +86,14 @@ static enum MHD_Result s_page(struct web *a, struct MHD_Connection *c, const cha
     if (!s)
         return http_redirect(c, "/login");
     if (strcmp(url, "/") == 0)
-        rc = http_redirect(c, sess_roles(s) & SESS_DISPATCH ? "/board" : "/desk");
+        rc = http_redirect(c, sess_roles(s) & SESS_DISPATCH ? "/board"
+                              : !(sess_roles(s) & SESS_INVESTIGATOR) && sess_roles(s) & SESS_ADMIN
+                                  ? "/admin"
+                                  : "/desk");
     else if (strcmp(url, "/board") == 0)
         rc = http_static(a->conf->static_dir, c, "board.html");
+    else if (strcmp(url, "/admin") == 0)
+        rc = http_static(a->conf->static_dir, c, "admin.html");
     else
         rc = http_static(a->conf->static_dir, c, "desk.html");
     sess_put(a->sessions, &s);
@@ -113,6 +120,8 @@ static enum MHD_Result s_api_get(struct web *a, struct MHD_Connection *c, const 
                             "SELECT reason FROM anpr.ack_reason WHERE active ORDER BY reason");
     if (strcmp(url, "/api/search.csv") == 0)
         return desk_csv(c, s);
+    if (strncmp(url, "/api/admin/", 11) == 0)
+        return admin_get(c, s, url);
     return http_error(c, MHD_HTTP_NOT_FOUND, "not found");
 }
 
@@ -136,7 +145,9 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
             return MHD_YES;
         }
         if (*upload_size) {
-            if (rq->body.len + *upload_size > S_BODY_MAX)
+            /* A CSV import may be larger than the rest of the API's requests. */
+            size_t max = strcmp(url, "/api/admin/import") == 0 ? ADMIN_IMPORT_MAX : S_BODY_MAX;
+            if (rq->body.len + *upload_size > max)
                 rq->too_big = true;
             else
                 wj_rawn(&rq->body, upload, *upload_size);
@@ -167,6 +178,8 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
             rc = board_ack(c, s, rq);
         else if (strcmp(url, "/api/search") == 0)
             rc = desk_search(c, s, rq);
+        else if (strncmp(url, "/api/admin/", 11) == 0)
+            rc = admin_post(c, s, url, rq);
         else
             rc = http_error(c, MHD_HTTP_NOT_FOUND, "not found");
         login_check_conn(a, s);
@@ -174,7 +187,7 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *c, const char 
         return rc;
     }
     if (strcmp(url, "/") == 0 || strcmp(url, "/login") == 0 || strcmp(url, "/board") == 0 ||
-        strcmp(url, "/desk") == 0)
+        strcmp(url, "/desk") == 0 || strcmp(url, "/admin") == 0)
         return s_page(a, c, url);
     if (strncmp(url, "/static/", 8) == 0)
         return http_static(a->conf->static_dir, c, url + 8);
@@ -333,6 +346,13 @@ int main(int argc, char **argv)
     }
     log_set_level(a.conf->log_level);
     cli_catch_signals();
+    /* The admin page's times without an offset: ANPR_TZ or Europe/Brussels, looked up (and TZ
+     * set) here, before the HTTP threads start. */
+    wladm_zone_choose(NULL);
+    const char *zone_why = wladm_zone();
+    if (zone_why)
+        log_warn(WEB_SUB, "time zone %s: %s; the admin page takes only times with an offset",
+                 wladm_zone_name(), zone_why);
     a.hub = hub_new();
     a.sessions =
         sess_table_new(a.conf->idle_timeout_s, (size_t)a.conf->max_sessions, login_close_conn);

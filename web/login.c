@@ -192,7 +192,9 @@ enum MHD_Result login_post(struct web *a, struct MHD_Connection *c, struct web_r
     wj_raw(&b, ",\"roles\":");
     s_roles_json(&b, roles);
     wj_fmt(&b, ",\"csrf\":\"%s\",\"home\":\"%s\"}", csrf,
-           roles & SESS_DISPATCH ? "/board" : "/desk");
+           roles & SESS_DISPATCH                                ? "/board"
+           : !(roles & SESS_INVESTIGATOR) && roles & SESS_ADMIN ? "/admin"
+                                                                : "/desk");
     http_cookie(a->conf->proxy, cookie, sizeof cookie, WEB_SESSION_COOKIE, id, false);
     rc = wj_failed(&b)
              ? MHD_NO
