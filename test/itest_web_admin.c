@@ -19,8 +19,8 @@
 #include "util.h"
 #include "webenv.h"
 
-#define ADM    "webt_adm"
-#define ADM_PW "adm-Pass-2718"
+#define ADM    WEB_ADM
+#define ADM_PW WEB_ADM_PW
 
 static int s_port;
 
@@ -151,12 +151,6 @@ int main(void)
     if (!getenv("ANPR_WEB"))
         h_fatal("ANPR_WEB is not set");
     webenv_setup(&db, &d, "itest_web_admin", NULL);
-    h_exec(db.admin, "DO $$ BEGIN "
-                     "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" ADM "') THEN "
-                     "CREATE ROLE " ADM " LOGIN; END IF; END $$;"
-                     "SET password_encryption = 'scram-sha-256';"
-                     "ALTER ROLE " ADM " PASSWORD '" ADM_PW "';"
-                     "GRANT anpr_admin, anpr_password TO " ADM ";");
     s_port = h_free_port();
     const char *conf = webenv_config(&db, &d, s_port);
     snprintf(log, sizeof log, "%s/anpr-web.log", d.dir);

@@ -36,6 +36,8 @@ int main(void)
     setenv("ANPR_WEB_OP_PW", WEB_OP_PW, 1);
     setenv("ANPR_WEB_INV", WEB_INV, 1);
     setenv("ANPR_WEB_INV_PW", WEB_INV_PW, 1);
+    setenv("ANPR_WEB_ADM", WEB_ADM, 1);
+    setenv("ANPR_WEB_ADM_PW", WEB_ADM_PW, 1);
 
     /* The system's Python with Debian's python3-selenium, not whatever python3 is first. */
     char *argv[] = {"/usr/bin/python3", getenv("ANPR_WEB_SCRIPT"), NULL};
@@ -66,6 +68,22 @@ int main(void)
                          "SELECT count(*) FROM anpr.search_audit WHERE by_user = '" WEB_INV
                          "' AND granted"),
               1);
+    /* The admin page: the entry added in the browser, audited under the admin's login, and a
+       read of its plate a HIT; the ';' file with a bad row imported nothing. */
+    CHECK_INT(h_query_ll(db.admin,
+                         "SELECT count(*) FROM anpr.watchlist_entry e JOIN anpr.watchlist_audit a "
+                         "ON a.row_id = e.id AND a.relation = 'watchlist_entry' AND "
+                         "a.operation = 'INSERT' WHERE e.plate = '7-ADM-777' AND e.country = 'BE' "
+                         "AND e.external_ref = 'PV-2026-0777' AND a.changed_by = '" WEB_ADM "'"),
+              1);
+    CHECK_INT(h_wait_ll(db.admin,
+                        "SELECT least(count(*), 1) FROM anpr.hits h JOIN anpr.watchlist_entry e "
+                        "ON e.id = h.entry_id WHERE e.plate = '7-ADM-777' AND h.plate = '7ADM777'",
+                        1, 20000),
+              1);
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_entry WHERE plate LIKE "
+                                   "'8-IMP-%'"),
+              0);
     if (check_failed) {
         text = h_slurp(log);
         fprintf(stderr, "anpr-web log:\n%s", text);

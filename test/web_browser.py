@@ -11,7 +11,11 @@ real anpr-camera, and uses the pages as a person does:
   restart  anpr-web stops: the board shows the loss loudly; a HIT comes while it is down; once
            it is back and the dispatcher has signed in again, the board shows the missed HIT;
   desk     an investigator searches without a reason (refused, the rule's words shown), then
-           with one, and opens the sightings picture.
+           with one, and opens the sightings picture;
+  admin    an admin adds an entry on the watchlist page, imports a ';'-separated file with one
+           bad row and sees its line, column and reason (nothing imported); a camera then reads
+           the new plate and the dispatcher's board shows its HIT (itest_web_browser finds the
+           entry, its audit row under the admin's name, and the HIT in the database).
 
 Every wait is for a condition, with a generous deadline (CI shares two cores). Each test saves
 a PNG screenshot in ANPR_WEB_SHOTS. Exit 77 (skipped) only when Chromium or its driver is not
@@ -49,6 +53,7 @@ CAM = ENV['ANPR_WEB_CAM']
 SHOTS = ENV['ANPR_WEB_SHOTS']
 OP, OP_PW = ENV['ANPR_WEB_OP'], ENV['ANPR_WEB_OP_PW']
 INV, INV_PW = ENV['ANPR_WEB_INV'], ENV['ANPR_WEB_INV_PW']
+ADM, ADM_PW = ENV['ANPR_WEB_ADM'], ENV['ANPR_WEB_ADM_PW']
 BASE = 'http://127.0.0.1:%d' % PORT
 WAIT = 20  # seconds for anything to appear: asserted, never timed
 
@@ -225,6 +230,81 @@ def test_desk(d):
     shot(d, 'web-desk.png')
 
 
+def sign_out(d):
+    d.find_element(By.ID, 'logout').click()
+    wait(d, lambda x: x.current_url.endswith('/login'), 'signed out')
+
+
+def test_admin(d):
+    sign_in(d, ADM, ADM_PW, '/admin')
+    wait(d, lambda x: x.find_element(By.TAG_NAME, 'body').get_attribute('data-ready') == '1' and
+         x.find_elements(By.CSS_SELECTOR, 'button.open-list[data-list="Stolen vehicles"]'),
+         'the admin page lists the watchlists')
+    lists = d.find_element(By.ID, 'lists').text
+    check('Stolen vehicles' in lists and 'P1' in lists and 'Fence' in lists,
+          'the lists with their priority')
+    d.find_element(By.CSS_SELECTOR, 'button.open-list[data-list="Stolen vehicles"]').click()
+    wait(d, lambda x: x.find_elements(By.CSS_SELECTOR, '#entries tr[data-plate="1-ABC-123"]'),
+         "the list's entries show")
+    d.find_element(By.ID, 'add-plate').send_keys('7-ADM-777')
+    d.find_element(By.ID, 'add-country').send_keys('BE')
+    d.find_element(By.ID, 'add-instruction').send_keys('Stop and check the driver <b>now</b>')
+    d.find_element(By.ID, 'add-ref').send_keys('PV-2026-0777')
+    d.find_element(By.ID, 'add-go').click()
+    wait(d, lambda x: 'Added entry' in x.find_element(By.ID, 'add-outcome').text and
+         x.find_elements(By.CSS_SELECTOR, '#entries tr[data-plate="7-ADM-777"]'),
+         'the entry is added and listed')
+    row = d.find_elements(By.CSS_SELECTOR, '#entries tr[data-plate="7-ADM-777"]')
+    check(row and 'Stop and check the driver <b>now</b>' in row[0].text and
+          not row[0].find_elements(By.TAG_NAME, 'b'), 'the instruction is shown as text, not HTML')
+    # a pattern that would hit far too much is refused, with the way to force it
+    d.find_element(By.ID, 'add-plate').send_keys('1*')
+    d.find_element(By.ID, 'add-pattern').click()
+    d.find_element(By.ID, 'add-go').click()
+    wait(d, lambda x: 'fewer than 3 letters or digits' in x.find_element(By.ID, 'add-outcome').text
+         and x.find_element(By.ID, 'force-label').is_displayed(),
+         'the pattern guard refuses 1* and offers to force it')
+    d.find_element(By.ID, 'add-plate').clear()
+    d.find_element(By.ID, 'add-pattern').click()
+    with tempfile.NamedTemporaryFile('w', suffix='.csv', delete=False) as f:
+        f.write('plate;country;external_ref\n8-IMP-001;BE;R-1\n8-IMP-002;nl;R-2\n'
+                '8-IMP-003;BE;R-3\n')
+        path = f.name
+    d.find_element(By.ID, 'import-file').send_keys(path)
+    d.find_element(By.ID, 'import-go').click()
+    wait(d, lambda x: 'Nothing imported' in x.find_element(By.ID, 'import-outcome').text and
+         x.find_elements(By.CSS_SELECTOR, '#import-errors tr.import-error'),
+         'the import with a bad row imports nothing and shows why')
+    os.unlink(path)
+    errs = d.find_elements(By.CSS_SELECTOR, '#import-errors tr.import-error')
+    cells = [c.text for c in errs[0].find_elements(By.TAG_NAME, 'td')] if errs else []
+    check(len(errs) == 1 and cells[:3] == ['3', '2', 'country'] and "'nl'" in cells[3],
+          'the bad row is named by line 3, column 2 (country) and why: %s' % cells)
+    check('8-IMP' not in d.find_element(By.ID, 'entries').text, 'no row of the file was imported')
+    shot(d, 'web-admin.png')
+    sign_out(d)
+
+
+def test_admin_hit(d):
+    """The new entry is in anprd's lists: a read of its plate is a HIT on the board."""
+    sign_in(d, OP, OP_PW, '/board')
+    wait(d, board_live, 'the board is live for the new entry')
+    # anprd takes the entry from the database's notification: a read that came before it was
+    # not a HIT, so read again until the card shows (each read is a real camera's).
+    until = time.monotonic() + 2 * WAIT
+    while card(d, '7ADM777') is None and time.monotonic() < until:
+        read_plate('7-ADM-777')
+        try:
+            WebDriverWait(d, 3, poll_frequency=0.1).until(lambda x: card(x, '7ADM777') is not None)
+        except TimeoutException:
+            pass
+    check(card(d, '7ADM777') is not None, 'a read of the plate added on the admin page is a HIT')
+    c = card(d, '7ADM777')
+    if c:
+        check('PV-2026-0777' in c.text, "the card carries the admin's reference")
+    shot(d, 'web-admin-hit.png')
+
+
 def main():
     # Stopped from outside (a test timeout): still close the browser and anpr-web (finally).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -235,6 +315,9 @@ def main():
         test_board(d)
         web = test_restart(d, web)
         test_desk(d)
+        sign_out(d)
+        test_admin(d)
+        test_admin_hit(d)
         errors = [e for e in d.get_log('browser') if e.get('level') == 'SEVERE' and
                   'Content Security Policy' in e.get('message', '')]
         check(not errors, 'no Content-Security-Policy violation in the console %s' % errors)

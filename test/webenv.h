@@ -12,6 +12,8 @@
 #define WEB_OP_PW   "op-Pass-4711"
 #define WEB_INV     "webt_inv" /* an investigator */
 #define WEB_INV_PW  "inv-Pass-0815"
+#define WEB_ADM     "webt_adm" /* a watchlist admin */
+#define WEB_ADM_PW  "adm-Pass-2718"
 #define WEB_TRUSTED "webt_trusted" /* a dispatcher the test server lets in without a password */
 #define WEB_CAM     "BE-SMEERMAAS-N2"
 #define WEB_PLATE   "1-ABC-123" /* on the P1 list "Stolen vehicles" */
