@@ -279,9 +279,10 @@ static void s_usage(FILE *f)
 {
     fprintf(f, "usage: " WEB_PROG " [--config FILE] [--check-config] [--version] [--help]\n"
                "\n"
-               "The dispatch board and the investigator desk in the browser: serves the pages of\n"
-               "web.static_dir and a small JSON API, signs people in with their own PostgreSQL\n"
-               "login, and shows anprd's dispatch feed live on every dispatcher's board.\n"
+               "The dispatch board, the investigator desk and the watchlist admin page in the\n"
+               "browser: serves the pages of web.static_dir and a small JSON API, signs people in\n"
+               "with their own PostgreSQL login, and shows anprd's dispatch feed live on every\n"
+               "dispatcher's board.\n"
                "\n"
                "  -c, --config FILE   configuration (default " ANPR_SYSCONFDIR "/anpr-web.yaml)\n"
                "  -n, --check-config  check the configuration, print 'configuration OK', exit\n"
