@@ -6,6 +6,7 @@
 #include "check.h"
 
 #define NAME "wj"
+#include "csv.h"
 #include "wj.h"
 
 static const char *s_str(const char *in)
@@ -48,7 +49,7 @@ int main(void)
     CHECK_STR(s_csv("a,b"), "\"a,b\"\r\n");
     CHECK_STR(s_csv("a;b"), "\"a;b\"\r\n");
     CHECK_STR(s_csv(""), "\r\n");
-    CHECK(!wj_csv_risky("1-AB"));
+    CHECK(!csv_risky("1-AB"));
 
     struct proto_hit h = {0};
     h.hit_id = 1234567890123456789ull;

@@ -39,6 +39,7 @@
 #include "db.h"
 #include "log.h"
 #include "plate.h"
+#include "csv.h"
 #include "hist.h"
 
 #define PROG "anpr-history"
@@ -791,20 +792,9 @@ static void s_print_table(const PGresult *res, const struct col *cols)
     free(b.s);
 }
 
-/*
- * A cell a spreadsheet would run as a formula (=, +, -, @) or whose leading TAB or CR it would
- * drop, also after any number of "'": it gets one more "'" before it (as anpr-watchlist export
- * does), so the sheet shows the text.
- */
-static bool s_csv_risky(const char *s)
-{
-    s += strspn(s, "'");
-    return *s && strchr("=+-@\t\r", *s) != NULL;
-}
-
 static void s_csv_field(const char *s, bool last, bool tty)
 {
-    const char *guard = s_csv_risky(s) ? "'" : "";
+    const char *guard = csv_risky(s) ? "'" : "";
 
     if (tty)
         s = cli_text(s);

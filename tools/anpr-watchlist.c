@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "csv.h"
 #include "config.h"
 #include "conf.h"
 #include "db.h"
@@ -1229,7 +1230,7 @@ static int s_cmd_show(PGconn *conn, const struct aopts *o, char **ops)
  * (tty), cleaned like every other text the tool prints. */
 static void s_csv_field(FILE *f, const char *s, bool last, bool tty)
 {
-    const char *guard = wladm_csv_risky(s) ? "'" : "";
+    const char *guard = csv_risky(s) ? "'" : "";
 
     if (tty)
         s = cli_text(s);

@@ -133,3 +133,9 @@ int csv_next(csv_t *c, char **fields, int max, int *nf, int *line, const char **
         return 1;
     }
 }
+
+bool csv_risky(const char *s)
+{
+    s += strspn(s, "'");
+    return *s && strchr("=+-@\t\r", *s) != NULL;
+}

@@ -11,6 +11,7 @@
 #ifndef ANPR_CSV_H
 #define ANPR_CSV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct csv csv_t;
@@ -40,5 +41,13 @@ void csv_destroy(csv_t **self_p);
  * is still returned, its fields as far as they go).
  */
 int csv_next(csv_t *self, char **fields, int max, int *nf, int *line, const char **why);
+
+/*
+ * A cell a spreadsheet would run as a formula (=, +, -, @) or whose leading TAB or CR it would
+ * drop, also after any number of "'". Every CSV writer (anpr-watchlist export, anpr-history,
+ * anpr-web) puts one more "'" before such a cell, so the sheet shows the text; import takes one
+ * off again, so every text reads back as it was.
+ */
+bool csv_risky(const char *s);
 
 #endif

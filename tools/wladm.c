@@ -696,17 +696,11 @@ struct imp {
     bool oom;
 };
 
-bool wladm_csv_risky(const char *s)
-{
-    s += strspn(s, "'");
-    return *s && strchr("=+-@\t\r", *s) != NULL;
-}
-
 /* The cell as export had it: a "'" export put before a risky cell is taken off; a "'" before
  * anything else is the cell's own text and stays. */
 static const char *s_csv_unguard(const char *s)
 {
-    return s[0] == '\'' && wladm_csv_risky(s + 1) ? s + 1 : s;
+    return s[0] == '\'' && csv_risky(s + 1) ? s + 1 : s;
 }
 
 static void s_defect(struct imp *im, int line, int column, bool header, const char *field,

@@ -148,13 +148,6 @@ int wladm_remove(PGconn *conn, const char *id, char plate[64], struct wladm_err 
 
 /* --- import ------------------------------------------------------------------------------ */
 
-/*
- * A cell a spreadsheet would run as a formula (=, +, -, @) or whose leading TAB or CR it would
- * drop, also after any number of "'": export puts one more "'" before it, and import takes one
- * off a cell that is "'" and such a cell, so every text reads back as it was.
- */
-bool wladm_csv_risky(const char *s);
-
 /* One "CSVNAME=COLUMN" of the command line: a header name read as a column (-1: ignored). */
 struct wladm_map {
     char csv[128];   /* the header's name (case-insensitive) */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "csv.h"
 
 static bool s_grow(struct wj *b, size_t n)
 {
@@ -117,15 +118,9 @@ void wj_key(struct wj *b, const char *key, bool first)
     wj_raw(b, ":");
 }
 
-bool wj_csv_risky(const char *s)
-{
-    s += strspn(s, "'");
-    return *s && strchr("=+-@\t\r", *s) != NULL;
-}
-
 void wj_csv(struct wj *b, const char *s, bool last)
 {
-    const char *guard = wj_csv_risky(s) ? "'" : "";
+    const char *guard = csv_risky(s) ? "'" : "";
 
     if (strpbrk(s, ",\"\r\n\t;")) {
         wj_raw(b, "\"");

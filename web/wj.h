@@ -36,10 +36,8 @@ bool wj_failed(const struct wj *b);
 
 /* One CSV field (RFC 4180, quoted when needed) and a ',' or the CRLF after it. A field a
    spreadsheet would run as a formula (=, +, -, @ first, or TAB or CR first, also after any
-   number of "'") gets one more "'" before it, so the sheet shows it as text. */
+   number of "'": csv_risky) gets one more "'" before it, so the sheet shows it as text. */
 void wj_csv(struct wj *b, const char *s, bool last);
-/* Whether wj_csv guards s. */
-bool wj_csv_risky(const char *s);
 
 /* A HIT off the feed as the board's JSON object (docs/WEB.md, "hit" events). */
 void wj_hit(struct wj *b, const struct proto_hit *h, bool again, bool sighting);
