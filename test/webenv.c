@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const char *dispatch)
+void webenv_db(struct h_db *db, const char *dbname)
 {
     h_db_create(db, dbname);
     /* Roles are the cluster's: made once, their passwords set every time. */
@@ -36,6 +36,11 @@ void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const
            "WHERE name = 'Stolen vehicles';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) "
            "SELECT id, 'FENCE-1' FROM anpr.watchlist WHERE name = 'Fence'");
+}
+
+void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const char *dispatch)
+{
+    webenv_db(db, dbname);
     struct h_daemon_opts o = {.tcp = true, .log_level = "info", .dispatch = dispatch};
     if (h_daemon_start_opts(d, db, &o) != 0)
         h_fatal("anprd did not start");
