@@ -8,18 +8,23 @@
  *   board may hold an answer); the catch-up of a cleared person is audited.
  * - Several instances: HITs from both arrive; a read sent to both instances (a camera that
  *   moved to the other one and resent it) is shown once; the health events carry each
- *   instance.
+ *   instance. anpr-console with both endpoints likewise, and says when one is lost. A third
+ *   endpoint relays instance 0's feed as it is (its real frames, a second path to it): every
+ *   HIT of instance 0 then comes twice under its hit_id, and is shown once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "check.h"
 #include "harness.h"
@@ -153,6 +158,65 @@ static void s_two_polls(struct stream *st)
     CHECK_INT(s_until(st, "event: health", 20000), 1);
 }
 
+/* How many times needle is in the file at path. */
+static int s_file_count(const char *path, const char *needle)
+{
+    char *text = h_slurp(path);
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    free(text);
+    return n;
+}
+
+/* Wait until the file at path has needle n times (true) or ms pass. */
+static bool s_file_wait(const char *path, const char *needle, int n, int ms)
+{
+    int64_t until = util_mono_us() + (int64_t)ms * 1000;
+    while (s_file_count(path, needle) < n) {
+        if (util_mono_us() > until)
+            return false;
+        usleep(50000);
+    }
+    return true;
+}
+
+/* The relay: instance 0's feed, every message as it came, published again on another
+   endpoint. */
+static atomic_bool s_relay_stop;
+static char s_relay_from[192], s_relay_to[192];
+
+static void *s_relay(void *arg)
+{
+    void *sub = zmq_socket(h_zmq_ctx(), ZMQ_SUB), *pub = zmq_socket(h_zmq_ctx(), ZMQ_PUB);
+    int zero = 0;
+
+    (void)arg;
+    if (!sub || !pub || zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) != 0 ||
+        zmq_connect(sub, s_relay_from) != 0 || zmq_bind(pub, s_relay_to) != 0)
+        h_fatal("relay: %s", zmq_strerror(zmq_errno()));
+    while (!atomic_load(&s_relay_stop)) {
+        zmq_pollitem_t it = {.socket = sub, .events = ZMQ_POLLIN};
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        for (bool more = true; more;) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, sub, 0) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            more = zmq_msg_more(&m);
+            zmq_msg_send(&m, pub, more ? ZMQ_SNDMORE : 0);
+        }
+    }
+    zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(sub);
+    zmq_close(pub);
+    return NULL;
+}
+
 /* The cameras' sockets, one on each instance (kept open: a read sent must not be dropped with
    its socket). */
 static void *s_cam[2];
@@ -228,7 +292,13 @@ int main(void)
     s_cam[0] = h_dealer(d0.ingest_ep);
     s_cam[1] = h_dealer(d1.ingest_ep);
 
-    /* anpr-web on both, general and covert feeds. */
+    /* The relay of instance 0's feed. */
+    pthread_t relay;
+    snprintf(s_relay_from, sizeof s_relay_from, "%s", d0.dispatch_ep);
+    snprintf(s_relay_to, sizeof s_relay_to, "ipc://%s/relay", d0.dir);
+    pthread_create(&relay, NULL, s_relay, NULL);
+
+    /* anpr-web on both (and the relay), general and covert feeds. */
     s_port = h_free_port();
     snprintf(conf, sizeof conf, "%s/anpr-web.yaml", d0.dir);
     snprintf(log, sizeof log, "%s/anpr-web.log", d0.dir);
@@ -238,11 +308,12 @@ int main(void)
     fprintf(f,
             "web:\n  listen: 127.0.0.1:%d\n  static_dir: %s\n  proxy: false\n"
             "database:\n  conninfo: \"host=%s port=%s dbname=%s\"\n"
-            "dispatch:\n  endpoint:\n    - %s\n    - %s\n  covert_endpoint: [%s, %s]\n"
+            "dispatch:\n  endpoint:\n    - %s\n    - %s\n    - %s\n"
+            "  covert_endpoint: [%s, %s]\n"
             "log:\n  level: info\n",
             s_port, getenv("ANPR_WEB_STATIC"), getenv("ANPR_TEST_PGHOST"),
-            getenv("ANPR_TEST_PGPORT"), db.name, d0.dispatch_ep, d1.dispatch_ep, d0.covert_ep,
-            d1.covert_ep);
+            getenv("ANPR_TEST_PGPORT"), db.name, d0.dispatch_ep, d1.dispatch_ep, s_relay_to,
+            d0.covert_ep, d1.covert_ep);
     fclose(f);
     char *argv[] = {getenv("ANPR_WEB"), "--config", conf, NULL};
     pid_t web = h_spawn(argv, log, log);
@@ -340,6 +411,16 @@ int main(void)
         close(cu_op2.fd);
     }
 
+    /* anpr-console on both instances: live once both heartbeats came. */
+    char con_out[256], con_err[256];
+    snprintf(con_out, sizeof con_out, "%s/console.out", d0.dir);
+    snprintf(con_err, sizeof con_err, "%s/console.err", d0.dir);
+    char *cargv[] = {
+        getenv("ANPR_CONSOLE"), "--endpoint", d0.dispatch_ep, "--endpoint", d1.dispatch_ep,
+        "--endpoint",           s_relay_to,   "--format",     "tsv",        NULL};
+    pid_t con = h_spawn(cargv, con_out, con_err);
+    CHECK(s_file_wait(con_err, "3 of 3 instances", 1, 20000));
+
     /* Both instances: a HIT from each, and a read sent to both (its camera moved to the other
        instance and resent it) shown once; each instance's fence after it closes the set. */
     s_op.mark = s_op.len;
@@ -363,16 +444,30 @@ int main(void)
     CHECK_INT(s_count(&s_op, "\"read_plate\":\"ONE-0\""), 1);
     CHECK_INT(s_count(&s_op, "\"read_plate\":\"ONE-1\""), 1);
     CHECK_INT(s_count(&s_op, "\"read_plate\":\"DUP-1\""), 1);
+    /* the console: the same, each once */
+    CHECK(s_file_wait(con_out, "\tFENCE-1\t", 2, 20000));
+    CHECK_INT(s_file_count(con_out, "\tONE-0\t"), 1);
+    CHECK_INT(s_file_count(con_out, "\tONE-1\t"), 1);
+    CHECK_INT(s_file_count(con_out, "\tDUP-1\t"), 1);
 
     /* One instance stops: the health events say it is no longer connected, the other is. */
     s_op.mark = s_op.len;
     CHECK_INT(h_daemon_stop(&d1, SIGTERM, 20000), 0);
     CHECK_INT(s_until(&s_op, "\"connected\":false,\"last_message_us\"", 20000), 1);
     CHECK_INT(s_until(&s_op, "\"feed_connected\":true", 20000), 1);
+    CHECK(s_file_wait(con_err, "2 of 3 instances", 1, 20000));
+    CHECK(s_file_wait(con_err, "FEED LOST", 1, 20000));
+    kill(con, SIGTERM);
+    CHECK_INT(h_wait(con, 20000), 0);
+    /* instance 0's HITs came twice (ONE-0, its FENCE-1, and DUP-1 if it alerted it) */
+    CHECK(s_file_wait(con_err, "hits=5 ", 1, 1000));
+    CHECK(s_file_count(con_err, "twice=0") == 0 && s_file_count(con_err, "twice=1\n") == 0);
     CHECK_INT(h_daemon_restart(&d1), 0);
 
     h_close(s_cam[0]);
     h_close(s_cam[1]);
+    atomic_store(&s_relay_stop, true);
+    pthread_join(relay, NULL);
     close(s_op.fd);
     close(s_op2.fd);
     close(s_op3.fd);
