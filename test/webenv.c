@@ -60,11 +60,11 @@ const char *webenv_config(const struct h_db *db, const struct h_daemon *d, int p
     fprintf(f,
             "web:\n  listen: 127.0.0.1:%d\n  static_dir: %s\n  proxy: false\n"
             "database:\n  conninfo: \"host=%s port=%s dbname=%s\"\n"
-            "dispatch:\n  endpoint: %s\n"
+            "dispatch:\n  endpoint: %s\n  covert_endpoint: %s\n"
             "login:\n  max_failures: 3\n  window_s: 60\n"
             "log:\n  level: info\n",
             port, static_dir, getenv("ANPR_TEST_PGHOST"), getenv("ANPR_TEST_PGPORT"), db->name,
-            d->dispatch_ep);
+            d->dispatch_ep, d->covert_ep);
     fclose(f);
     return path;
 }

@@ -21,7 +21,8 @@ void webenv_db(struct h_db *db, const char *dbname);
 /* webenv_db, and anprd started with dispatch (lines inside its dispatch section, or NULL) (dies
    on failure). */
 void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const char *dispatch);
-/* anpr-web's configuration in d's folder (listen on 127.0.0.1:port); its path, static. */
+/* anpr-web's configuration in d's folder (listen on 127.0.0.1:port, following d's general and
+   covert feeds); its path, static. */
 const char *webenv_config(const struct h_db *db, const struct h_daemon *d, int port);
 
 #endif
