@@ -68,6 +68,12 @@ int main(void)
                                    "AND k.note = 'plate 1ABC128, checked on the image' "
                                    "AND h.plate = '1ABC123'"),
               1);
+    /* The covert HIT acknowledged in the browser by the dispatcher cleared for its list. */
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack k JOIN anpr.hits h "
+                                   "ON h.hit_id = k.hit_id WHERE k.operator = '" WEB_OP "' "
+                                   "AND k.decision = 'accepted' AND h.covert "
+                                   "AND k.note = 'observed, reported to PZ Lanaken'"),
+              1);
     /* The desk's two searches, audited under the investigator's login, one refused. */
     CHECK_INT(h_query_ll(db.admin,
                          "SELECT count(*) FROM anpr.search_audit WHERE by_user = '" WEB_INV

@@ -71,8 +71,21 @@ static int s_req(const char *method, const char *path, const char *cookies, cons
     return r->status;
 }
 
-/* Sign in; the session cookie ("anpr_session=...") into cookies. */
-static void s_login(const char *user, const char *pw, char *cookies, size_t cap)
+/* A JSON string member's value (flat, unescaped text) after p, into out. */
+static bool s_member(const char *p, const char *name, char *out, size_t cap)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":\"", name);
+    if (!(p = strstr(p, key)))
+        return false;
+    p += strlen(key);
+    snprintf(out, cap, "%.*s", (int)strcspn(p, "\""), p);
+    return true;
+}
+
+/* Sign in; the session cookie ("anpr_session=...") into cookies, the CSRF token into csrf. */
+static void s_login(const char *user, const char *pw, char *cookies, size_t cap, char *csrf,
+                    size_t csrf_cap)
 {
     struct httpc_reply r;
     char pre[80], pc[128], body[256], sid[80];
@@ -84,7 +97,7 @@ static void s_login(const char *user, const char *pw, char *cookies, size_t cap)
     snprintf(pc, sizeof pc, "anpr_pre=%s", pre);
     snprintf(body, sizeof body, "user=%s&password=%s", user, pw);
     if (s_req("POST", "/api/login", pc, pre, body, &r) != 200 ||
-        !s_cookie(&r, "anpr_session", sid, sizeof sid))
+        !s_cookie(&r, "anpr_session", sid, sizeof sid) || !s_member(r.body, "csrf", csrf, csrf_cap))
         h_fatal("%s cannot sign in: %s", user, r.body);
     httpc_reply_free(&r);
     snprintf(cookies, cap, "anpr_session=%s", sid);
@@ -232,7 +245,7 @@ int main(void)
     struct h_db db;
     struct h_daemon d0, d1;
     char log[256], conf[256], sql[512];
-    char c_op[128], c_op2[128], c_op3[128];
+    char c_op[128], c_op2[128], c_op3[128], k_op[80], k_op2[80], k_op3[80];
     static struct stream s_op, s_op2, s_op3;
 
     h_require_env();
@@ -328,9 +341,9 @@ int main(void)
         }
         httpc_reply_free(&r);
     }
-    s_login(WEB_OP, WEB_OP_PW, c_op, sizeof c_op);
-    s_login(OP2, OP2_PW, c_op2, sizeof c_op2);
-    s_login(OP3, OP3_PW, c_op3, sizeof c_op3);
+    s_login(WEB_OP, WEB_OP_PW, c_op, sizeof c_op, k_op, sizeof k_op);
+    s_login(OP2, OP2_PW, c_op2, sizeof c_op2, k_op2, sizeof k_op2);
+    s_login(OP3, OP3_PW, c_op3, sizeof c_op3, k_op3, sizeof k_op3);
     s_open(&s_op, c_op);
     s_open(&s_op2, c_op2);
     s_open(&s_op3, c_op3);
@@ -360,6 +373,40 @@ int main(void)
     CHECK_INT(s_until(&s_op3, "\"read_plate\":\"GEN-1\"", 20000), 1);
     CHECK_INT(s_count(&s_op3, COVERT), 0);
     CHECK_INT(s_count(&s_op3, "\"covert\":true"), 0);
+
+    /* A covert HIT is acknowledged by a person cleared for its list; to anyone else it does
+       not exist, and its acknowledgement is not theirs to see. */
+    char cov_id[32] = "";
+    {
+        const char *p = strstr(s_op.buf, "\"read_plate\":\"" COVERT "\"");
+        while (p && p > s_op.buf && strncmp(p, "data: ", 6) != 0)
+            p--;
+        CHECK(p && s_member(p, "hit_id", cov_id, sizeof cov_id));
+    }
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hits WHERE hit_id = %s", cov_id);
+    CHECK_INT(h_wait_ll(db.admin, sql, 1, 20000), 1);
+    {
+        struct httpc_reply r;
+        char ack[128];
+        snprintf(ack, sizeof ack, "hit_ids=%s&decision=accepted&note=observed", cov_id);
+        CHECK_INT(s_req("POST", "/api/ack", c_op3, k_op3, ack, &r), 422);
+        CHECK(strstr(r.body, "does not exist or is not visible to dispatch") != NULL);
+        httpc_reply_free(&r);
+        s_op3.mark = s_op3.len;
+        CHECK_INT(s_req("POST", "/api/ack", c_op, k_op, ack, &r), 200);
+        httpc_reply_free(&r);
+    }
+    char acked[96];
+    snprintf(acked, sizeof acked, "{\"hit_id\":\"%s\",\"decision\":\"accepted\"", cov_id);
+    CHECK_INT(s_until(&s_op, acked, 20000), 1);
+    CHECK_INT(s_until(&s_op2, acked, 20000), 1);
+    s_two_polls(&s_op3);
+    CHECK(strstr(s_op3.buf, acked) == NULL);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hit_ack WHERE hit_id = %s", cov_id);
+    PGconn *uncleared = h_connect_as(&db, WEB_TRUSTED);
+    CHECK_INT(h_query_ll(uncleared, sql), 0);
+    PQfinish(uncleared);
+    CHECK_INT(h_query_ll(db.admin, sql), 1);
 
     /* The catch-up: the covert HITs for a cleared person (audited), none for the other. */
     snprintf(sql, sizeof sql, "SELECT least(count(*), 1) FROM anpr.hits WHERE covert");

@@ -1250,8 +1250,8 @@ static int s_parse_args(struct app *a, int argc, char **argv)
     if (since != NULL && a->db == NULL)
         return cli_usage_error(PROG, "--since needs --db");
     if (a->db != NULL && a->ncovert > 0)
-        return cli_usage_error(PROG, "--db goes not with --covert (covert HITs cannot be "
-                                     "acknowledged yet)");
+        return cli_usage_error(PROG, "--db goes not with --covert (covert HITs are acknowledged "
+                                     "on the board, by the people cleared for their list)");
     if (since != NULL && strcmp(since, "last") == 0) {
         if (a->state_path == NULL)
             return cli_usage_error(PROG, "--since last needs --state FILE");

@@ -1,4 +1,5 @@
--- anprd schema, migration 020: covert lists for the people cleared for them.
+-- anprd schema, migration 020: covert lists for the people cleared for them, who may also
+-- acknowledge their HITs.
 --
 -- Until now a covert list's HITs reached only the consoles cleared for it (anpr.console_covert,
 -- migration 013): a machine's key. A dispatcher on the board (anpr-web) is a person with a
@@ -157,3 +158,82 @@ END
 $$;
 REVOKE ALL ON FUNCTION anpr.covert_hits(bigint, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION anpr.covert_hits(bigint, integer, integer) TO anpr_dispatch;
+
+-- Acknowledging a covert HIT: by the people cleared for its list, through anpr.acknowledge_hit
+-- as any other. Its acknowledgements are theirs to see: a dispatcher reads anpr.hit_ack only
+-- for the HITs that are not covert or whose list they are cleared for (row-level security;
+-- the daemon, admins and auditors read every row, as before).
+CREATE FUNCTION anpr.hit_visible_to_me(p_hit_id bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT NOT EXISTS (SELECT FROM anpr.hits h
+                       WHERE h.hit_id = p_hit_id AND h.covert
+                         AND h.list_id NOT IN (SELECT anpr.my_covert_lists()))
+$$;
+REVOKE ALL ON FUNCTION anpr.hit_visible_to_me(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION anpr.hit_visible_to_me(bigint) TO anpr_dispatch;
+
+ALTER TABLE anpr.hit_ack ENABLE ROW LEVEL SECURITY;
+CREATE POLICY hit_ack_dispatch ON anpr.hit_ack FOR SELECT TO anpr_dispatch
+    USING (anpr.hit_visible_to_me(hit_id));
+CREATE POLICY hit_ack_all ON anpr.hit_ack FOR SELECT TO anpr_admin, anpr_daemon, anpr_auditor
+    USING (true);
+
+-- As in migration 018, but a covert HIT is acknowledged by a person cleared for its list; to
+-- anyone else it is still 'HIT N does not exist or is not visible to dispatch' (P0002), so the
+-- function says nothing of whether it exists.
+CREATE OR REPLACE FUNCTION anpr.acknowledge_hit(p_hit_id bigint, p_decision text, p_reason text,
+                                                p_note text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_hidden boolean;
+    v_id bigint;
+    v_hit bigint;
+    v_prev record;
+BEGIN
+    IF p_decision IS NULL OR p_decision NOT IN ('accepted', 'rejected', 'not_enforced') THEN
+        RAISE EXCEPTION 'decision must be accepted, rejected or not_enforced, not %',
+            coalesce(quote_literal(p_decision), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    p_reason := nullif(p_reason, '');
+    p_note := nullif(btrim(p_note, E' \n'), '');
+    IF p_decision = 'rejected' AND p_reason IS NULL THEN
+        RAISE EXCEPTION 'a rejection needs a reason (see anpr.ack_reason)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_note IS NOT NULL AND (octet_length(p_note) > 500
+                               OR NOT anpr.text_plain(replace(p_note, E'\n', ' '))) THEN
+        RAISE EXCEPTION 'a note is 500 bytes at most, with no control character but line feeds'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_hit := anpr.hit_of(p_hit_id);
+    SELECT (h.covert AND h.list_id NOT IN (SELECT anpr.my_covert_lists()))
+           OR h.read_time < anpr.first_period_start() INTO v_hidden
+    FROM anpr.hits h WHERE h.hit_id = v_hit FOR SHARE;
+    IF NOT FOUND OR v_hidden THEN
+        RAISE EXCEPTION 'HIT % does not exist or is not visible to dispatch', p_hit_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF p_reason IS NOT NULL
+       AND NOT EXISTS (SELECT FROM anpr.ack_reason r WHERE r.reason = p_reason AND r.active) THEN
+        RAISE EXCEPTION 'reason % is unknown or no longer in use (see anpr.ack_reason)',
+            quote_literal(p_reason)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- One acknowledgement of a HIT at a time: the check below sees the one before.
+    PERFORM pg_advisory_xact_lock(hashtext('anpr.acknowledge_hit'), hashtext(v_hit::text));
+    SELECT k.decision, k.operator, k.acked_at INTO v_prev
+    FROM anpr.hit_ack k WHERE k.hit_id = v_hit ORDER BY k.id DESC LIMIT 1;
+    IF FOUND AND v_prev.operator <> session_user THEN
+        RAISE EXCEPTION 'HIT % was already % by % at %', p_hit_id,
+            replace(v_prev.decision, '_', ' '), v_prev.operator,
+            to_char(v_prev.acked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'only the operator who acknowledged a HIT may change the decision';
+    END IF;
+    INSERT INTO anpr.hit_ack (hit_id, decision, reason, operator, note)
+    VALUES (v_hit, p_decision, p_reason, session_user, p_note)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;

@@ -14,7 +14,8 @@ function table(j) {
   return j.rows.map((r) => Object.fromEntries(j.columns.map((c, i) => [c, r[i]])));
 }
 
-// A covert HIT has a card of its own: it is not acknowledged here and must not be acted on.
+// A covert HIT has a card of its own: it must not be acted on, and only the people cleared for
+// its list see its acknowledgement.
 function carKey(h) {
   return (h.covert ? 'covert:' : '') +
     (h.read_plate || '').toUpperCase().replace(/[^A-Z0-9]/g, '') + '/' + (h.country || '');
@@ -122,8 +123,9 @@ function render(card) {
   if (card.covert) {
     e.appendChild(anpr.el('div', 'covert-note',
       'Covert list: do not stop or approach the vehicle; report the sighting to the list\'s owner ' +
-      'as its instruction says. Covert HITs are not acknowledged on the board.'));
-  } else if (card.open) {
+      'as its instruction says.'));
+  }
+  if (card.open) {
     const f = anpr.el('form', 'ackform');
     const dec = anpr.el('select', 'decision');
     for (const d of ['accepted', 'rejected', 'not_enforced']) {
