@@ -1,8 +1,9 @@
 /*
  * Browser tests of anpr-web (web_browser.py, headless Chromium driven by Selenium): this
  * program makes the database, the logins, cameras and lists, starts anprd, runs the script,
- * and then checks what the person did is in the database under their own name. Skipped (77)
- * only when Chromium or its driver is not installed (the script decides).
+ * and then checks what the person did is in the database under their own name. The dispatcher
+ * is cleared for the covert list "Observation" (whose HIT the board shows marked covert). Skipped
+ * (77) only when Chromium or its driver is not installed (the script decides).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,17 @@ int main(void)
     h_require_env();
     if (!getenv("ANPR_WEB") || !getenv("ANPR_WEB_SCRIPT") || !getenv("ANPR_WEB_SHOTS"))
         h_fatal("ANPR_WEB, ANPR_WEB_SCRIPT and ANPR_WEB_SHOTS must be set");
-    webenv_setup(&db, &d, "itest_web_browser", NULL);
+    webenv_db(&db, "itest_web_browser");
+    h_exec(db.admin, "INSERT INTO anpr.watchlist (name, category, priority, suppress_s, covert) "
+                     "VALUES ('Observation', 'surveillance', 1, 0, true);"
+                     "INSERT INTO anpr.watchlist_entry (list_id, plate, country, instruction) "
+                     "SELECT id, 'COV-777', 'BE', 'Observe only, report to PZ Lanaken' "
+                     "FROM anpr.watchlist WHERE name = 'Observation';"
+                     "SELECT anpr.grant_covert('" WEB_OP "', id) FROM anpr.watchlist "
+                     "WHERE name = 'Observation'");
+    struct h_daemon_opts o = {.tcp = true, .log_level = "info"};
+    if (h_daemon_start_opts(&d, &db, &o) != 0)
+        h_fatal("anprd did not start");
     int p = h_free_port();
     const char *conf = webenv_config(&db, &d, p);
     snprintf(port, sizeof port, "%d", p);
@@ -58,6 +69,12 @@ int main(void)
                                    "AND k.decision = 'rejected' AND k.reason = 'misread' "
                                    "AND k.note = 'plate 1ABC128, checked on the image' "
                                    "AND h.plate = '1ABC123'"),
+              1);
+    /* The covert HIT acknowledged in the browser by the dispatcher cleared for its list. */
+    CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack k JOIN anpr.hits h "
+                                   "ON h.hit_id = k.hit_id WHERE k.operator = '" WEB_OP "' "
+                                   "AND k.decision = 'accepted' AND h.covert "
+                                   "AND k.note = 'observed, reported to PZ Lanaken'"),
               1);
     /* The desk's two searches, audited under the investigator's login, one refused. */
     CHECK_INT(h_query_ll(db.admin,

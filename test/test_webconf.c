@@ -109,6 +109,42 @@ int main(void)
     free(errs);
     errs = NULL;
 
+    /* Several anprd instances and their covert feeds: a list; each endpoint checked, with its
+       place. */
+    c = s_parse("dispatch:\n  endpoint: [tcp://a:5556, tcp://b:5556]\n"
+                "  covert_endpoint:\n    - tcp://a:5557\n    - tcp://b:5557\n",
+                &errs);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(c->nendpoints, 2);
+        CHECK_STR(c->endpoint, "tcp://a:5556");
+        CHECK_STR(c->endpoints[1], "tcp://b:5556");
+        CHECK_INT(c->ncovert, 2);
+        CHECK_STR(c->covert[1], "tcp://b:5557");
+        CHECK_STR(c->covert_key_file, "");
+    }
+    webconf_destroy(&c);
+    free(errs);
+    errs = NULL;
+    c = s_parse("dispatch:\n  endpoint: []\n  covert_endpoint:\n    - tcp://a:5557\n"
+                "    - http://b\n    - [x]\n    - tcp://a:5557\n",
+                &errs);
+    CHECK(c == NULL);
+    CHECK(errs && strstr(errs, "w.yaml:2:13: dispatch.endpoint: expected at least 1 endpoint\n"));
+    CHECK(errs &&
+          strstr(errs, "w.yaml:5:7: dispatch.covert_endpoint: expected a tcp:// or ipc://"));
+    CHECK(errs && strstr(errs, "w.yaml:6:7: dispatch.covert_endpoint: expected an endpoint, not "
+                               "a list\n"));
+    CHECK(errs && strstr(errs, "w.yaml:7:7: dispatch.covert_endpoint: 'tcp://a:5557' given "
+                               "twice\n"));
+    free(errs);
+    errs = NULL;
+    c = s_parse("dispatch:\n  endpoint: tcp://a:1\n  covert_endpoint: tcp://a:1\n", &errs);
+    CHECK(c == NULL);
+    CHECK(errs && strstr(errs, "dispatch: 'tcp://a:1' is both an endpoint and a covert_endpoint"));
+    free(errs);
+    errs = NULL;
+
     /* A syntax error has a place too. */
     c = s_parse("web:\n  listen: [\n", &errs);
     CHECK(c == NULL);

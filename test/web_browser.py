@@ -8,6 +8,8 @@ real anpr-camera, and uses the pages as a person does:
   board    a dispatcher signs in, a listed plate is read, its card appears and is acknowledged
            with a reason and a note (itest_web_browser then finds the acknowledgement under
            their name);
+  covert   a plate of a covert list the dispatcher is cleared for is read: its card appears
+           marked COVERT, with its instruction, silent, and is acknowledged (accepted, a note);
   restart  anpr-web stops: the board shows the loss loudly; a HIT comes while it is down; once
            it is back and the dispatcher has signed in again, the board shows the missed HIT;
   desk     an investigator searches without a reason (refused, the rule's words shown), then
@@ -191,6 +193,29 @@ def test_board(d):
     shot(d, 'web-board-acknowledged.png')
 
 
+def test_covert(d):
+    read_plate('COV-777')
+    sel = 'article.card.covert[data-plate="covert:COV777/BE"]'
+    wait(d, lambda x: x.find_elements(By.CSS_SELECTOR, sel), 'the covert HIT\'s card appears')
+    cs = d.find_elements(By.CSS_SELECTOR, sel)
+    if not cs:
+        return
+    c = cs[0]
+    check('COVERT' in c.find_element(By.CLASS_NAME, 'covert-flag').text and
+          'do not intervene' in c.text, 'the card is marked COVERT, do not intervene')
+    check('Observe only, report to PZ Lanaken' in c.text and 'Observation' in c.text,
+          'the covert list and its instruction on the card')
+    check(d.execute_script('return board.beepTimer === null'),
+          'a covert P1 card does not sound')
+    shot(d, 'web-board-covert.png')
+    Select(c.find_element(By.CLASS_NAME, 'decision')).select_by_value('accepted')
+    c.find_element(By.CLASS_NAME, 'ack-note').send_keys('observed, reported to PZ Lanaken')
+    c.find_element(By.CLASS_NAME, 'ack-go').click()
+    wait(d, lambda x: x.find_elements(By.CSS_SELECTOR, '#done ' + sel) and
+         'accepted by ' + OP in x.find_element(By.CSS_SELECTOR, sel).text,
+         'the covert card is acknowledged by the cleared dispatcher')
+
+
 def test_restart(d, web):
     stop_web(web)
     wait(d, lambda x: 'lost' in x.find_element(By.ID, 'banner').text.lower() and
@@ -313,6 +338,7 @@ def main():
     d = browser()
     try:
         test_board(d)
+        test_covert(d)
         web = test_restart(d, web)
         test_desk(d)
         sign_out(d)

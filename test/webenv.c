@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const char *dispatch)
+void webenv_db(struct h_db *db, const char *dbname)
 {
     h_db_create(db, dbname);
     /* Roles are the cluster's: made once, their passwords set every time. */
@@ -40,6 +40,11 @@ void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const
            "WHERE name = 'Stolen vehicles';"
            "INSERT INTO anpr.watchlist_entry (list_id, plate) "
            "SELECT id, 'FENCE-1' FROM anpr.watchlist WHERE name = 'Fence'");
+}
+
+void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const char *dispatch)
+{
+    webenv_db(db, dbname);
     struct h_daemon_opts o = {.tcp = true, .log_level = "info", .dispatch = dispatch};
     if (h_daemon_start_opts(d, db, &o) != 0)
         h_fatal("anprd did not start");
@@ -59,11 +64,11 @@ const char *webenv_config(const struct h_db *db, const struct h_daemon *d, int p
     fprintf(f,
             "web:\n  listen: 127.0.0.1:%d\n  static_dir: %s\n  proxy: false\n"
             "database:\n  conninfo: \"host=%s port=%s dbname=%s\"\n"
-            "dispatch:\n  endpoint: %s\n"
+            "dispatch:\n  endpoint: %s\n  covert_endpoint: %s\n"
             "login:\n  max_failures: 3\n  window_s: 60\n"
             "log:\n  level: info\n",
             port, static_dir, getenv("ANPR_TEST_PGHOST"), getenv("ANPR_TEST_PGPORT"), db->name,
-            d->dispatch_ep);
+            d->dispatch_ep, d->covert_ep);
     fclose(f);
     return path;
 }

@@ -18,10 +18,13 @@
 #define WEB_CAM     "BE-SMEERMAAS-N2"
 #define WEB_PLATE   "1-ABC-123" /* on the P1 list "Stolen vehicles" */
 
-/* The database, the logins, cameras and lists; anprd started with dispatch (lines inside its
-   dispatch section, or NULL) (dies on failure). */
+/* The database, the logins, cameras and lists (dies on failure). */
+void webenv_db(struct h_db *db, const char *dbname);
+/* webenv_db, and anprd started with dispatch (lines inside its dispatch section, or NULL) (dies
+   on failure). */
 void webenv_setup(struct h_db *db, struct h_daemon *d, const char *dbname, const char *dispatch);
-/* anpr-web's configuration in d's folder (listen on 127.0.0.1:port); its path, static. */
+/* anpr-web's configuration in d's folder (listen on 127.0.0.1:port, following d's general and
+   covert feeds); its path, static. */
 const char *webenv_config(const struct h_db *db, const struct h_daemon *d, int port);
 
 #endif

@@ -49,6 +49,9 @@
 #define S_RECHECK_US     1000000 /* the second catch-up pass, after going live */
 #define S_DUP_US         1000000 /* after the catch-up, a feed's copy of what it printed may come */
 #define S_SEEN_KEEP_US   (25LL * 3600 * 1000000) /* anprd announces a HIT again for a day */
+#define S_ENDPOINTS_MAX  8        /* anprd instances followed at once (--endpoint repeated) */
+#define S_RECENT         4096     /* the latest HITs, to drop one a second instance sends too */
+#define S_TWICE_US       10000000 /* the same hit_id from another instance this soon: a copy */
 
 /* Exit codes (also of ack and reasons). */
 #define S_EXIT_OK       0
@@ -120,8 +123,19 @@ enum s_seen_kind {
     S_SEEN_AGAIN,     /* printed before, and announced again by anprd */
 };
 
+/* A HIT printed lately: its read and entry, which instance sent it and when (monotonic). */
+struct recent {
+    uint64_t hit_id; /* 0: a free slot */
+    uint64_t entry_id, seq;
+    int64_t time_us, at_us;
+    uint32_t epoch;
+    size_t src;
+    char camera[PROTO_CAMERA_MAX + 1];
+};
+
 struct app {
-    const char *endpoint;
+    const char *endpoints[S_ENDPOINTS_MAX]; /* --endpoint: each anprd instance's feed */
+    size_t nendpoints;
     const char *key_file;   /* --key: our CURVE secret key file */
     const char *server_key; /* --server-key: anprd's public key (Z85 or file) */
     const char *categories[S_CATEGORIES_MAX];
@@ -134,8 +148,11 @@ struct app {
     enum s_format format;
     bool color, sort;
 
-    void *ctx, *sock;
+    void *ctx, *socks[S_ENDPOINTS_MAX]; /* one for each endpoint */
     uint64_t shown, filtered, bad;
+    uint64_t twice;        /* HITs another instance had sent already (not shown) */
+    struct recent *recent; /* S_RECENT, with more than one endpoint */
+    size_t recent_next;
     unsigned warned;
 
     struct held *held; /* hits waiting for their batch to end (sorted text mode only) */
@@ -163,7 +180,7 @@ struct app {
     bool tty;          /* stdout is a terminal: a status line at the bottom, redrawn */
     bool status_shown; /* the status line is on screen (to clear before printing) */
     int64_t status_at; /* when it is next redrawn */
-    struct health health;
+    struct health health[S_ENDPOINTS_MAX]; /* each instance's feed */
     uint64_t sightings;
 
     /* --db in text format: names, colours, the reasons, acknowledging from inside. */
@@ -191,7 +208,9 @@ static void s_usage(FILE *f)
             "Live view of anprd watchlist hits, one card per car, with the feed's health;\n"
             "acknowledging them.\n"
             "\n"
-            "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556\n"
+            "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556; repeated\n"
+            "                      for several anprd instances (8 at most): each followed,\n"
+            "                      a HIT two instances send shown once\n"
             "  --key FILE          our CURVE secret key (anpr-keygen NAME makes NAME.key);\n"
             "                      its public key must be registered in the database\n"
             "  --server-key K      anprd's CURVE public key: 40 Z85 characters or a file\n"
@@ -229,7 +248,8 @@ static void s_usage(FILE *f)
             "\n"
             "The text format also shows sightings (SEEN AGAIN: the car of a card read at\n"
             "another camera) and the feed's health: FEED LOST when nothing came from anprd\n"
-            "for three heartbeat intervals (6 s by default).\n"
+            "for three heartbeat intervals (6 s by default); with several endpoints, how\n"
+            "many instances are heard from ('2 of 2 instances') and the one that is lost.\n"
             "\n"
             "exit: 0 done; 1 --timeout before --count, or ack refused (also when another\n"
             "operator acknowledged the HIT first); 2 usage or socket\n"
@@ -318,6 +338,30 @@ static void s_say(struct app *a, FILE *f, const char *fmt, ...)
     fflush(f);
 }
 
+/* The health line: the one feed's; with several instances, how many are heard from, then the
+ * first lost one's line (else the first one's). */
+static void s_health_text(struct app *a, int64_t now, char *line, size_t cap)
+{
+    size_t up = 0, show = 0;
+    bool any_lost = false;
+
+    for (size_t i = 0; i < a->nendpoints; i++) {
+        if (!a->health[i].lost && a->health[i].connected)
+            up++;
+        else if (!any_lost) {
+            any_lost = true;
+            show = i;
+        }
+    }
+    if (a->nendpoints == 1) {
+        health_line(&a->health[0], now, util_now_us(), line, cap);
+        return;
+    }
+    int n = snprintf(line, cap, "%zu of %zu instances · ", up, a->nendpoints);
+    if (n > 0 && (size_t)n < cap)
+        health_line(&a->health[show], now, util_now_us(), line + n, cap - (size_t)n);
+}
+
 /* The feed-health line at the bottom of a terminal, redrawn in place. */
 static void s_status_draw(struct app *a, int64_t now)
 {
@@ -326,7 +370,7 @@ static void s_status_draw(struct app *a, int64_t now)
     a->status_at = now + S_STATUS_US;
     if (!a->tty || ackui_busy(&a->ui))
         return;
-    health_line(&a->health, now, util_now_us(), line, sizeof line);
+    s_health_text(a, now, line, sizeof line);
     /* One row: what does not fit is cut (a wrapped status line could not be redrawn). */
     size_t w = (size_t)s_width(a), n = 0, cols = 0;
     while (line[n] && cols + 1 < w) {
@@ -337,7 +381,7 @@ static void s_status_draw(struct app *a, int64_t now)
     }
     line[n] = '\0';
     s_status_clear(a);
-    bool lost = strncmp(line, "FEED LOST", 9) == 0;
+    bool lost = strstr(line, "FEED LOST") != NULL;
     if (a->color)
         printf("%s%s%s", lost ? "\033[1;37;41m" : "\033[2m", line, S_RESET);
     else
@@ -348,13 +392,22 @@ static void s_status_draw(struct app *a, int64_t now)
 
 /* Health transitions as lines of their own: loud when the feed is lost. On a terminal the
  * status line says the rest; in a file or a pipe these lines are all there is. */
-static void s_health_event(struct app *a, enum health_event e, int64_t now)
+static void s_health_event(struct app *a, size_t i, enum health_event e, int64_t now)
 {
-    char line[1024];
+    char line[1024], one[1024];
 
     if (e == HEALTH_NONE)
         return;
-    health_line(&a->health, now, util_now_us(), line, sizeof line);
+    health_line(&a->health[i], now, util_now_us(), one, sizeof one);
+    if (a->nendpoints > 1) {
+        size_t up = 0;
+        for (size_t k = 0; k < a->nendpoints; k++)
+            up += !a->health[k].lost && a->health[k].connected;
+        snprintf(line, sizeof line, "%zu of %zu instances · %.200s: %.700s", up, a->nendpoints,
+                 a->endpoints[i], one);
+    } else {
+        snprintf(line, sizeof line, "%s", one);
+    }
     FILE *f = a->format == S_TSV ? stderr : stdout;
     s_status_clear(a);
     if (e == HEALTH_LOST) {
@@ -887,9 +940,43 @@ static bool s_topic_is(const char *topic, size_t len, const char *want)
     return len >= n && memcmp(topic, want, n) == 0;
 }
 
-/* Handles one message; 1 when there was none, -1 only on a socket error. */
-static int s_receive_one(struct app *a, int64_t now)
+/* Whether another instance sent this HIT already (then it is not shown): the same hit_id from
+ * another socket within S_TWICE_US (later, or from the same one, it is anprd announcing it
+ * again), or the same read (camera, epoch, seq, time) and entry under another id (a camera
+ * that moved to the other instance and resent the read). Else it is kept among the recent. */
+static bool s_twice(struct app *a, const struct proto_hit *h, size_t src, int64_t now)
 {
+    const struct proto_read *r = &h->read;
+
+    if (a->recent == NULL)
+        return false;
+    for (size_t i = 0; i < S_RECENT; i++) {
+        const struct recent *e = &a->recent[i];
+        if (e->hit_id == 0)
+            continue;
+        if (e->hit_id == h->hit_id)
+            return e->src != src && now - e->at_us < S_TWICE_US;
+        if (e->entry_id == h->entry_id && e->seq == r->seq && e->time_us == r->time_us &&
+            e->epoch == r->epoch && strcmp(e->camera, r->camera) == 0)
+            return true;
+    }
+    struct recent *e = &a->recent[a->recent_next];
+    a->recent_next = (a->recent_next + 1) % S_RECENT;
+    *e = (struct recent){.hit_id = h->hit_id,
+                         .entry_id = h->entry_id,
+                         .seq = r->seq,
+                         .time_us = r->time_us,
+                         .at_us = now,
+                         .epoch = r->epoch,
+                         .src = src};
+    memcpy(e->camera, r->camera, sizeof e->camera);
+    return false;
+}
+
+/* Handles one message of instance src; 1 when there was none, -1 only on a socket error. */
+static int s_receive_one(struct app *a, size_t src, int64_t now)
+{
+    void *sock = a->socks[src];
     zmq_msg_t topic_msg, frame_msg;
     int nparts = 0, ret = 0;
     size_t tlen;
@@ -899,7 +986,7 @@ static int s_receive_one(struct app *a, int64_t now)
 
     zmq_msg_init(&topic_msg);
     zmq_msg_init(&frame_msg);
-    if (zmq_msg_recv(&topic_msg, a->sock, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv(&topic_msg, sock, ZMQ_DONTWAIT) < 0) {
         int e = zmq_errno();
         if (e == EAGAIN || e == EINTR) {
             ret = 1;
@@ -910,13 +997,13 @@ static int s_receive_one(struct app *a, int64_t now)
     nparts = 1;
     /* The parts of a message arrive together, so the blocking receives below return at once. */
     if (zmq_msg_more(&topic_msg)) {
-        if (zmq_msg_recv(&frame_msg, a->sock, 0) < 0)
+        if (zmq_msg_recv(&frame_msg, sock, 0) < 0)
             goto fail;
         nparts = 2;
         for (bool more = zmq_msg_more(&frame_msg); more; nparts++) {
             zmq_msg_t extra;
             zmq_msg_init(&extra);
-            if (zmq_msg_recv(&extra, a->sock, 0) < 0) {
+            if (zmq_msg_recv(&extra, sock, 0) < 0) {
                 zmq_msg_close(&extra);
                 goto fail;
             }
@@ -943,10 +1030,10 @@ static int s_receive_one(struct app *a, int64_t now)
             s_warn(a, "undecodable heartbeat: %s: %s", proto_reason_name(err.reason), err.msg);
             goto cleanup;
         }
-        health_message(&a->health, &hb, now);
+        health_message(&a->health[src], &hb, now);
         goto cleanup;
     }
-    health_message(&a->health, NULL, now);
+    health_message(&a->health[src], NULL, now);
     bool seen = s_topic_is(topic, tlen, PROTO_TOPIC_SEEN);
     if (tlen > S_TOPIC_MAX || !s_category_wanted(a, topic, tlen, seen ? 5 : 4))
         goto cleanup;
@@ -965,6 +1052,10 @@ static int s_receive_one(struct app *a, int64_t now)
         if (a->nheld > 0)
             s_flush_held(a);
         s_sighting(a, &hit);
+        goto cleanup;
+    }
+    if (s_twice(a, &hit, src, now)) {
+        a->twice++;
         goto cleanup;
     }
     enum s_seen_kind kind = s_seen_note(a, hit.hit_id, true, now);
@@ -1067,7 +1158,14 @@ static int s_parse_args(struct app *a, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, ":", s_options, NULL)) != -1) {
         switch (opt) {
         case OPT_ENDPOINT:
-            a->endpoint = optarg;
+            for (size_t i = 0; i < a->nendpoints; i++)
+                if (strcmp(a->endpoints[i], optarg) == 0)
+                    return cli_bad_value(PROG, "--endpoint", optarg, "an endpoint not given yet");
+            if (a->nendpoints == S_ENDPOINTS_MAX) {
+                fprintf(stderr, PROG ": --endpoint: at most %d\n", S_ENDPOINTS_MAX);
+                return -1;
+            }
+            a->endpoints[a->nendpoints++] = optarg;
             break;
         case OPT_KEY:
             a->key_file = optarg;
@@ -1144,7 +1242,7 @@ static int s_parse_args(struct app *a, int argc, char **argv)
     }
     if (cli_no_operands(PROG, argc, argv) != 0)
         return -1;
-    if (a->endpoint == NULL)
+    if (a->nendpoints == 0)
         return cli_usage_error(PROG, "--endpoint is required");
     /* The covert feed has its own topics, and no catch-up: dispatch_hits has no covert HIT. */
     if (a->ncovert > 0 && (a->ncategories > 0 || since != NULL))
@@ -1152,8 +1250,8 @@ static int s_parse_args(struct app *a, int argc, char **argv)
     if (since != NULL && a->db == NULL)
         return cli_usage_error(PROG, "--since needs --db");
     if (a->db != NULL && a->ncovert > 0)
-        return cli_usage_error(PROG, "--db goes not with --covert (covert HITs cannot be "
-                                     "acknowledged yet)");
+        return cli_usage_error(PROG, "--db goes not with --covert (covert HITs are acknowledged "
+                                     "on the board, by the people cleared for their list)");
     if (since != NULL && strcmp(since, "last") == 0) {
         if (a->state_path == NULL)
             return cli_usage_error(PROG, "--since last needs --state FILE");
@@ -1177,47 +1275,46 @@ static int s_parse_args(struct app *a, int argc, char **argv)
     return 0;
 }
 
-static int s_setup_socket(struct app *a)
+/* The socket on instance i's feed (a->ctx made). */
+static int s_setup_one(struct app *a, size_t i)
 {
     int ivl = 100;
     char topic[S_TOPIC_MAX + 1];
+    void *sock;
 
-    a->ctx = zmq_ctx_new();
-    if (a->ctx == NULL)
-        goto fail;
     /* The covert feed is a ROUTER that sends each recipient what it asked for (anprd's
      * covert.h): a DEALER that sends its topics; the general feed is PUB/SUB. */
-    a->sock = zmq_socket(a->ctx, a->ncovert > 0 ? ZMQ_DEALER : ZMQ_SUB);
-    if (a->sock == NULL)
+    sock = a->socks[i] = zmq_socket(a->ctx, a->ncovert > 0 ? ZMQ_DEALER : ZMQ_SUB);
+    if (sock == NULL)
         goto fail;
-    if (zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) != 0)
+    if (zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) != 0)
         goto fail;
     if (a->ncategories == 0 && a->ncovert == 0) {
-        if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, "hit/", 4) != 0)
+        if (zmq_setsockopt(sock, ZMQ_SUBSCRIBE, "hit/", 4) != 0)
             goto fail;
         if (a->format == S_TEXT &&
-            zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, PROTO_TOPIC_SEEN, strlen(PROTO_TOPIC_SEEN)) != 0)
+            zmq_setsockopt(sock, ZMQ_SUBSCRIBE, PROTO_TOPIC_SEEN, strlen(PROTO_TOPIC_SEEN)) != 0)
             goto fail;
     }
-    for (size_t i = 0; i < a->ncategories; i++) {
-        int n = snprintf(topic, sizeof(topic), "hit/%s", a->categories[i]);
-        if (zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
+    for (size_t k = 0; k < a->ncategories; k++) {
+        int n = snprintf(topic, sizeof(topic), "hit/%s", a->categories[k]);
+        if (zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
             goto fail;
-        n = snprintf(topic, sizeof(topic), PROTO_TOPIC_SEEN "%s", a->categories[i]);
-        if (a->format == S_TEXT && zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
+        n = snprintf(topic, sizeof(topic), PROTO_TOPIC_SEEN "%s", a->categories[k]);
+        if (a->format == S_TEXT && zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, (size_t)n) != 0)
             goto fail;
     }
     /* The heartbeat, to tell a quiet feed from a dead one (the covert feed has none). */
-    if (a->ncovert == 0 && zmq_setsockopt(a->sock, ZMQ_SUBSCRIBE, PROTO_TOPIC_HEARTBEAT,
+    if (a->ncovert == 0 && zmq_setsockopt(sock, ZMQ_SUBSCRIBE, PROTO_TOPIC_HEARTBEAT,
                                           strlen(PROTO_TOPIC_HEARTBEAT)) != 0)
         goto fail;
     char why[512];
-    if (curve_client_opts(a->sock, a->key_file, a->server_key, why, sizeof why) != 0) {
+    if (curve_client_opts(sock, a->key_file, a->server_key, why, sizeof why) != 0) {
         fprintf(stderr, PROG ": %s\n", why);
         return -1;
     }
-    if (zmq_connect(a->sock, a->endpoint) != 0) {
-        fprintf(stderr, PROG ": --endpoint: cannot connect to '%s': %s\n", a->endpoint,
+    if (zmq_connect(sock, a->endpoints[i]) != 0) {
+        fprintf(stderr, PROG ": --endpoint: cannot connect to '%s': %s\n", a->endpoints[i],
                 zmq_strerror(zmq_errno()));
         return -1;
     }
@@ -1225,6 +1322,20 @@ static int s_setup_socket(struct app *a)
 fail:
     fprintf(stderr, PROG ": zeromq: %s\n", zmq_strerror(zmq_errno()));
     return -1;
+}
+
+/* A socket on each instance's feed. */
+static int s_setup_socket(struct app *a)
+{
+    a->ctx = zmq_ctx_new();
+    if (a->ctx == NULL) {
+        fprintf(stderr, PROG ": zeromq: %s\n", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    for (size_t i = 0; i < a->nendpoints; i++)
+        if (s_setup_one(a, i) != 0)
+            return -1;
+    return 0;
 }
 
 /* Exit status: 0 done, 1 --timeout before --count hits, 2 error, 3 database error. */
@@ -1239,7 +1350,8 @@ static void s_covert_ask(struct app *a)
 
     for (size_t i = 0; i < a->ncovert; i++) {
         int n = snprintf(topic, sizeof(topic), "covert/%" PRIu32 "/", a->covert[i]);
-        zmq_send(a->sock, topic, (size_t)n, ZMQ_DONTWAIT);
+        for (size_t k = 0; k < a->nendpoints; k++)
+            zmq_send(a->socks[k], topic, (size_t)n, ZMQ_DONTWAIT);
     }
 }
 
@@ -1431,8 +1543,12 @@ static int s_run(struct app *a)
             s_covert_ask(a);
             ask_at = now + S_COVERT_ASK_US;
         }
-        zmq_pollitem_t items[2] = {{.socket = a->sock, .events = ZMQ_POLLIN},
-                                   {.fd = STDIN_FILENO, .events = ZMQ_POLLIN}};
+        zmq_pollitem_t items[S_ENDPOINTS_MAX + 1];
+        const size_t ns = a->nendpoints;
+        memset(items, 0, sizeof items);
+        for (size_t i = 0; i < ns; i++)
+            items[i] = (zmq_pollitem_t){.socket = a->socks[i], .events = ZMQ_POLLIN};
+        items[ns] = (zmq_pollitem_t){.fd = STDIN_FILENO, .events = ZMQ_POLLIN};
         long timeout_ms = -1;
 
         if (a->nheld > 0 && now >= a->batch_end)
@@ -1444,7 +1560,8 @@ static int s_run(struct app *a)
         if (now >= end)
             return a->count > 0 ? 1 : 0;
         if (health) {
-            s_health_event(a, health_poll(&a->health, now), now);
+            for (size_t i = 0; i < ns; i++)
+                s_health_event(a, i, health_poll(&a->health[i], now), now);
             if (a->tty && now >= a->status_at)
                 s_status_draw(a, now);
         }
@@ -1463,36 +1580,39 @@ static int s_run(struct app *a)
             until = ask_at;
         if (a->recheck_at < until)
             until = a->recheck_at;
-        if (health && !a->health.lost && health_deadline(&a->health) < until)
-            until = health_deadline(&a->health);
+        for (size_t i = 0; health && i < ns; i++)
+            if (!a->health[i].lost && health_deadline(&a->health[i]) < until)
+                until = health_deadline(&a->health[i]);
         if (health && a->tty && a->status_at < until)
             until = a->status_at;
         if (until != INT64_MAX)
             timeout_ms = until <= now ? 0 : (long)((until - now + 999) / 1000);
-        if (zmq_poll(items, a->keys ? 2 : 1, timeout_ms) < 0) {
+        if (zmq_poll(items, (int)(a->keys ? ns + 1 : ns), timeout_ms) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             fprintf(stderr, PROG ": poll: %s\n", zmq_strerror(zmq_errno()));
             return 2;
         }
-        if (a->keys && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+        if (a->keys && (items[ns].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
             bool quit = false;
             s_keys_take(a, &quit);
             if (quit)
                 return 0;
         }
-        if (!(items[0].revents & ZMQ_POLLIN))
-            continue;
         /* Drain what is there, but stop at --count so exactly that many are printed. */
-        for (;;) {
-            int rc;
-            if (a->count > 0 && (int64_t)a->shown >= a->count)
-                break;
-            rc = s_receive_one(a, util_mono_us());
-            if (rc < 0)
-                return 2;
-            if (rc > 0)
-                break;
+        for (size_t i = 0; i < ns; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            for (;;) {
+                int rc;
+                if (a->count > 0 && (int64_t)a->shown >= a->count)
+                    break;
+                rc = s_receive_one(a, i, util_mono_us());
+                if (rc < 0)
+                    return 2;
+                if (rc > 0)
+                    break;
+            }
         }
     }
 }
@@ -1648,7 +1768,12 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
-    health_init(&a.health, a.endpoint, util_mono_us());
+    for (size_t i = 0; i < a.nendpoints; i++)
+        health_init(&a.health[i], a.endpoints[i], util_mono_us());
+    if (a.nendpoints > 1 && (a.recent = calloc(S_RECENT, sizeof *a.recent)) == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto cleanup;
+    }
 
     cli_catch_signals();
 
@@ -1684,14 +1809,17 @@ int main(int argc, char **argv)
     fflush(stdout);
     fprintf(stderr,
             PROG ": hits=%" PRIu64 " filtered=%" PRIu64 " bad=%" PRIu64 " caught_up=%" PRIu64
-                 " duplicates=%" PRIu64 " again=%" PRIu64 " sightings=%" PRIu64 "\n",
-            a.shown, a.filtered, a.bad, a.caught_up, a.duplicates, a.again, a.sightings);
+                 " duplicates=%" PRIu64 " again=%" PRIu64 " sightings=%" PRIu64 " twice=%" PRIu64
+                 "\n",
+            a.shown, a.filtered, a.bad, a.caught_up, a.duplicates, a.again, a.sightings, a.twice);
 
 cleanup:
-    if (a.sock != NULL) {
+    for (size_t i = 0; i < a.nendpoints; i++) {
         int zero = 0;
-        zmq_setsockopt(a.sock, ZMQ_LINGER, &zero, sizeof(zero));
-        zmq_close(a.sock);
+        if (a.socks[i] == NULL)
+            continue;
+        zmq_setsockopt(a.socks[i], ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(a.socks[i]);
     }
     if (a.ctx != NULL)
         zmq_ctx_term(a.ctx);
@@ -1699,6 +1827,7 @@ cleanup:
     s_status_clear(&a);
     PQfinish(a.conn);
     free(a.held);
+    free(a.recent);
     free(a.seen);
     free(a.cards);
     for (size_t i = 0; i < a.ncams; i++) {

@@ -363,8 +363,7 @@ int main(int argc, char **argv)
         log_error(WEB_SUB, "out of memory");
         goto out;
     }
-    feed = feed_new(zctx, a.conf->endpoint, a.conf->key_file, a.conf->server_key, a.hub, err,
-                    sizeof err);
+    feed = feed_new(zctx, a.conf, a.hub, err, sizeof err);
     if (!feed) {
         log_error(WEB_SUB, "%s", err);
         goto out;
@@ -373,22 +372,25 @@ int main(int argc, char **argv)
         log_error(WEB_SUB, "%s", err);
         goto out;
     }
-    log_info(WEB_SUB, "listening on %s (port %d), pages from %s, dispatch feed %s%s",
+    log_info(WEB_SUB,
+             "listening on %s (port %d), pages from %s, dispatch feed %s%s (%zu anprd "
+             "instance%s), covert feed%s",
              a.conf->listen, port, a.conf->static_dir, a.conf->endpoint,
-             *a.conf->key_file ? " (CURVE)" : " (plain text)");
+             *a.conf->key_file ? " (CURVE)" : " (plain text)", a.conf->nendpoints,
+             a.conf->nendpoints == 1 ? "" : "s", a.conf->ncovert ? " on" : " off");
     rc = 0;
     int64_t next_sweep = util_mono_us() + 1000000;
     while (!cli_signal_take()) {
-        zmq_pollitem_t items[2];
-        feed_poll_items(feed, items);
-        if (zmq_poll(items, 2, 500) < 0) {
+        zmq_pollitem_t items[FEED_POLL_MAX];
+        size_t nitems = feed_poll_items(feed, items);
+        if (zmq_poll(items, (int)nitems, 500) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             log_error(WEB_SUB, "poll: %s", zmq_strerror(zmq_errno()));
             rc = 2;
             break;
         }
-        feed_handle(feed, items);
+        feed_handle(feed, items, nitems);
         int64_t now = util_mono_us();
         if (now >= next_sweep) {
             size_t n = sess_expire(a.sessions, now / 1000000);

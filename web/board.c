@@ -1,8 +1,12 @@
 /*
  * board: the dispatch board's event stream and its acknowledgements (board.h). A stream runs
  * in its connection's own thread (libmicrohttpd calls s_stream_read there and it may wait):
- * first the catch-up from anpr.dispatch_hits on the person's own connection, then the hub's
- * HITs as they come, and every 2 s the feed's health and the acknowledgements made since.
+ * first the catch-up from anpr.dispatch_hits on the person's own connection (with the covert
+ * HITs of the lists the person is cleared for, from anpr.covert_hits, when anpr-web follows the
+ * covert feed), then the hub's HITs as they come, and every 2 s the feed's health and the
+ * acknowledgements made since. A covert HIT from the hub goes out only when the person is
+ * cleared for its list: anpr.my_covert_lists() on their connection, asked again when the answer
+ * is older than BOARD_CLEAR_US, so a clearance withdrawn stops the HITs within that time.
  */
 #include "board.h"
 
@@ -18,37 +22,53 @@
 #include "login.h"
 #include "util.h"
 
-#define BOARD_POLL_US 2000000 /* a stream's health and acknowledgement poll */
-#define BOARD_PAGE    500     /* catch-up rows a query: sent before the next is asked */
-#define BOARD_STR_(x) #x
-#define BOARD_STR(x)  BOARD_STR_(x)
+#define BOARD_POLL_US   2000000 /* a stream's health and acknowledgement poll */
+#define BOARD_PAGE      500     /* catch-up rows a query: sent before the next is asked */
+#define BOARD_CLEAR_US  2000000 /* a person's covert clearances are asked again after this */
+#define BOARD_CLEAR_MAX 256     /* covert lists one person may be cleared for (more: not shown) */
+#define BOARD_STR_(x)   #x
+#define BOARD_STR(x)    BOARD_STR_(x)
 
 /* The catch-up: what anpr-console --since asks anpr.dispatch_hits, with the acknowledgement.
    The ids go out as text (JavaScript numbers lose digits) under other names: ORDER BY hit_id
    would otherwise sort the text. */
+#define BOARD_COLS                                                                                 \
+    "hit_id::text AS id_text, (extract(epoch FROM read_time) * 1000000)::bigint::text, "           \
+    "camera, "                                                                                     \
+    "coalesce(read_plate, plate), plate, read_country, confidence, lane, direction, "              \
+    "entry_id::text, list_id, coalesce(list_name, '?'), category, priority, match_kind, "          \
+    "coalesce(entry_plate, '?'), entry_country, instruction, external_ref, detail, reading, "      \
+    "nsubst, post_match, ack_decision, ack_reason, ack_operator, "                                 \
+    "(extract(epoch FROM acked_at) * 1000000)::bigint::text, ack_note, "
 static const char s_catch_up_sql[] =
-    "SELECT hit_id::text AS id_text, (extract(epoch FROM read_time) * 1000000)::bigint::text, "
-    "camera, "
-    "coalesce(read_plate, plate), plate, read_country, confidence, lane, direction, "
-    "entry_id::text, list_id, coalesce(list_name, '?'), category, priority, match_kind, "
-    "coalesce(entry_plate, '?'), entry_country, instruction, external_ref, detail, reading, "
-    "nsubst, post_match, ack_decision, ack_reason, ack_operator, "
-    "(extract(epoch FROM acked_at) * 1000000)::bigint::text, ack_note "
-    "FROM anpr.dispatch_hits WHERE NOT suppressed AND "
+    "SELECT " BOARD_COLS "false, hit_id FROM anpr.dispatch_hits WHERE NOT suppressed AND "
     "CASE WHEN $1::bigint > 0 THEN hit_id > $1::bigint "
     "ELSE read_time > now() - make_interval(hours => $2::integer) END "
     "ORDER BY hit_id LIMIT " BOARD_STR(BOARD_PAGE);
+/* The same with the covert HITs the person is cleared for (migration 020; the function audits
+   what it returns). */
+static const char s_catch_up_covert_sql[] =
+    "SELECT * FROM (SELECT " BOARD_COLS "false, hit_id AS sort_id FROM anpr.dispatch_hits "
+    "WHERE NOT suppressed AND "
+    "CASE WHEN $1::bigint > 0 THEN hit_id > $1::bigint "
+    "ELSE read_time > now() - make_interval(hours => $2::integer) END "
+    "UNION ALL SELECT " BOARD_COLS
+    "true, hit_id FROM anpr.covert_hits($1::bigint, $2::integer, " BOARD_STR(
+        BOARD_PAGE) ")) u ORDER BY sort_id LIMIT " BOARD_STR(BOARD_PAGE);
 
 struct stream {
     struct web *a;
     sess_t *s;
     char sid[SESS_TOKEN_LEN + 1];
-    uint64_t seq;       /* the hub's event last sent */
-    uint64_t since;     /* Last-Event-ID: catch up after this hit_id */
-    uint64_t max_id;    /* the highest hit_id sent: each event's id */
-    char ack_after[24]; /* the last anpr.hit_ack id sent */
-    bool started;       /* the stream's first events are out */
-    bool catching;      /* catching up: the next page of the catch-up is due */
+    uint64_t seq;                      /* the hub's event last sent */
+    uint64_t since;                    /* Last-Event-ID: catch up after this hit_id */
+    uint64_t max_id;                   /* the highest hit_id sent: each event's id */
+    char ack_after[24];                /* the last anpr.hit_ack id sent */
+    bool started;                      /* the stream's first events are out */
+    bool catching;                     /* catching up: the next page of the catch-up is due */
+    uint32_t cleared[BOARD_CLEAR_MAX]; /* the covert lists the person is cleared for ... */
+    size_t ncleared;
+    int64_t cleared_at; /* ... as the database said then (monotonic; 0: not asked yet) */
     int64_t next_poll_us;
     struct wj out; /* text not yet sent */
     size_t off;
@@ -92,7 +112,9 @@ static void s_catch_up(struct stream *st, PGconn *conn)
 
     snprintf(since, sizeof since, "%" PRIu64, st->since);
     snprintf(hours, sizeof hours, "%d", st->a->conf->catch_up_hours);
-    PGresult *res = PQexecParams(conn, s_catch_up_sql, 2, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(conn, st->a->conf->ncovert ? s_catch_up_covert_sql : s_catch_up_sql, 2, NULL,
+                     params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         struct wj e = {0};
         const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -124,6 +146,8 @@ static void s_catch_up(struct stream *st, PGconn *conn)
             }
         }
         wj_raw(&b, ",\"again\":false,\"caught_up\":true");
+        if (*PQgetvalue(res, i, 28) == 't')
+            wj_raw(&b, ",\"covert\":true");
         if (!PQgetisnull(res, i, 23)) {
             wj_raw(&b, ",\"ack\":{\"decision\":");
             wj_pg_value(&b, res, i, 23);
@@ -180,19 +204,44 @@ static void s_poll_acks(struct stream *st, PGconn *conn)
     PQclear(res);
 }
 
+/* Whether the person is cleared for covert list list_id now (as the database said at most
+   BOARD_CLEAR_US ago). A failed question is a no: a covert HIT is never shown by mistake. */
+static bool s_cleared(struct stream *st, uint32_t list_id, int64_t now)
+{
+    if (st->cleared_at == 0 || now - st->cleared_at > BOARD_CLEAR_US) {
+        PGconn *conn = sess_lock_conn(st->s);
+        PGresult *res = PQexec(conn, "SELECT anpr.my_covert_lists()");
+        st->ncleared = 0;
+        st->cleared_at = 0;
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            for (int i = 0; i < PQntuples(res) && st->ncleared < BOARD_CLEAR_MAX; i++)
+                st->cleared[st->ncleared++] = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);
+            st->cleared_at = now;
+        }
+        PQclear(res);
+        sess_unlock_conn(st->s);
+    }
+    for (size_t i = 0; i < st->ncleared; i++)
+        if (st->cleared[i] == list_id)
+            return true;
+    return false;
+}
+
 static void s_health(struct stream *st)
 {
     bool connected;
     int64_t last;
     uint64_t n;
-    char cams[HUB_CAMERAS_MAX], json[HUB_CAMERAS_MAX + 256];
+    char cams[HUB_CAMERAS_MAX], srcs[HUB_SOURCES_MAX * 256];
+    char json[HUB_CAMERAS_MAX + HUB_SOURCES_MAX * 256 + 256];
 
     hub_health(st->a->hub, &connected, &last, &n);
     hub_cameras(st->a->hub, cams, sizeof cams);
+    hub_sources(st->a->hub, srcs, sizeof srcs);
     snprintf(json, sizeof json,
              "{\"feed_connected\":%s,\"last_message_us\":%" PRId64 ",\"messages\":%" PRIu64
-             ",\"now_us\":%" PRId64 ",\"cameras\":%s}",
-             connected ? "true" : "false", last, n, util_now_us(), cams);
+             ",\"now_us\":%" PRId64 ",\"cameras\":%s,\"instances\":%s}",
+             connected ? "true" : "false", last, n, util_now_us(), cams, srcs);
     s_event(st, "health", 0, json);
 }
 
@@ -264,11 +313,15 @@ static ssize_t s_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         char *json = NULL;
         uint64_t hit_id = 0;
+        uint32_t covert_list = 0;
         int wait_ms = (int)((st->next_poll_us - now) / 1000) + 1;
-        int r = hub_next(st->a->hub, st->seq, wait_ms, &json, &hit_id);
+        int r = hub_next(st->a->hub, st->seq, wait_ms, &json, &hit_id, &covert_list);
         if (r == 1) {
             st->seq++;
-            s_event(st, "hit", hit_id, json);
+            /* A covert HIT only for a person cleared for its list now. Its id is not the
+               stream's id when it is not sent: an uncleared board learns nothing of it. */
+            if (covert_list == 0 || s_cleared(st, covert_list, util_mono_us()))
+                s_event(st, "hit", hit_id, json);
             free(json);
         } else if (r < 0) {
             /* behind the ring, or shutting down: the browser reconnects and catches up */

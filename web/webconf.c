@@ -16,7 +16,17 @@
 #include "conf.h"
 #include "config.h"
 
-enum s_type { T_STR, T_BOOL, T_INT, T_LEVEL, T_LISTEN, T_ENDPOINT, T_CONNINFO, T_ABSPATH };
+enum s_type {
+    T_STR,
+    T_BOOL,
+    T_INT,
+    T_LEVEL,
+    T_LISTEN,
+    T_ENDPOINT,
+    T_CONNINFO,
+    T_ABSPATH,
+    T_ENDPOINTS, /* an endpoint or a list of them: into endpoints[] or covert[] */
+};
 
 struct s_key {
     const char *section, *name;
@@ -34,8 +44,10 @@ static const struct s_key s_keys[] = {
     {"web", "idle_timeout_s", T_INT, 60, 86400, F(idle_timeout_s)},
     {"web", "max_sessions", T_INT, 1, 10000, F(max_sessions)},
     {"database", "conninfo", T_CONNINFO, 0, 0, F(conninfo)},
-    {"dispatch", "endpoint", T_ENDPOINT, 0, 0, F(endpoint)},
+    {"dispatch", "endpoint", T_ENDPOINTS, 1, 0, F(endpoints)},
+    {"dispatch", "covert_endpoint", T_ENDPOINTS, 0, 0, F(covert)},
     {"dispatch", "key_file", T_STR, 0, 0, F(key_file)},
+    {"dispatch", "covert_key_file", T_STR, 0, 0, F(covert_key_file)},
     {"dispatch", "server_key", T_STR, 0, 0, F(server_key)},
     {"board", "catch_up_hours", T_INT, 1, 744, F(catch_up_hours)},
     {"login", "max_failures", T_INT, 1, 1000, F(max_failures)},
@@ -125,6 +137,31 @@ static const char *s_conninfo_problem(const char *s)
     return why;
 }
 
+/* One more endpoint of a T_ENDPOINTS key (checked already). */
+static void s_add_endpoint(struct s_ctx *ctx, struct webconf *c, const struct s_key *k,
+                           const char *v, const yaml_mark_t *m)
+{
+    char key[64];
+    char **eps = (char **)(void *)((char *)c + k->off);
+    size_t *n = k->off == F(endpoints) ? &c->nendpoints : &c->ncovert;
+
+    snprintf(key, sizeof key, "%s.%s", k->section, k->name);
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(eps[i], v) == 0) {
+            s_err(ctx, m, key, "'%.60s' given twice", v);
+            return;
+        }
+    if (*n == WEBCONF_ENDPOINTS_MAX) {
+        s_err(ctx, m, key, "at most %d endpoints", WEBCONF_ENDPOINTS_MAX);
+        return;
+    }
+    if (!(eps[*n] = strdup(v))) {
+        ctx->oom = true;
+        return;
+    }
+    (*n)++;
+}
+
 static void s_set(struct s_ctx *ctx, struct webconf *c, const struct s_key *k, const char *v,
                   const yaml_mark_t *m)
 {
@@ -163,6 +200,7 @@ static void s_set(struct s_ctx *ctx, struct webconf *c, const struct s_key *k, c
         break;
     }
     case T_ENDPOINT:
+    case T_ENDPOINTS:
         if (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "ipc://", 6) != 0) {
             s_err(ctx, m, key, "expected a tcp:// or ipc:// endpoint, got '%.60s'", v);
             return;
@@ -184,6 +222,10 @@ static void s_set(struct s_ctx *ctx, struct webconf *c, const struct s_key *k, c
         break;
     case T_STR:
         break;
+    }
+    if (k->type == T_ENDPOINTS) {
+        s_add_endpoint(ctx, c, k, v, m);
+        return;
     }
     char *dup = strdup(v);
     if (!dup) {
@@ -207,15 +249,15 @@ static struct webconf *s_defaults(const char *name)
     c->idle_timeout_s = 900;
     c->max_sessions = 200;
     c->conninfo = strdup("");
-    c->endpoint = strdup("tcp://127.0.0.1:5556");
     c->key_file = strdup("");
+    c->covert_key_file = strdup("");
     c->server_key = strdup("");
     c->catch_up_hours = 12;
     c->max_failures = 5;
     c->window_s = 300;
     c->log_level = LOG_LEVEL_INFO;
-    if (!c->path || !c->listen || !c->static_dir || !c->conninfo || !c->endpoint || !c->key_file ||
-        !c->server_key)
+    if (!c->path || !c->listen || !c->static_dir || !c->conninfo || !c->key_file ||
+        !c->server_key || !c->covert_key_file)
         webconf_destroy(&c);
     return c;
 }
@@ -232,7 +274,12 @@ void webconf_destroy(struct webconf **self_p)
     free(c->static_dir);
     free(c->conninfo);
     free(c->endpoint);
+    for (size_t i = 0; i < c->nendpoints; i++)
+        free(c->endpoints[i]);
+    for (size_t i = 0; i < c->ncovert; i++)
+        free(c->covert[i]);
     free(c->key_file);
+    free(c->covert_key_file);
     free(c->server_key);
     free(c);
     *self_p = NULL;
@@ -291,6 +338,44 @@ static const char *s_kind(const yaml_event_t *ev)
     }
 }
 
+/* A list of endpoints (its start event, start, already read), each checked. false on a
+   syntax error. */
+static bool s_list(struct s_ctx *ctx, yaml_parser_t *p, struct webconf *c, const struct s_key *k,
+                   const yaml_event_t *start)
+{
+    char key[64];
+    size_t items = 0;
+
+    snprintf(key, sizeof key, "%s.%s", k->section, k->name);
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(p, &ev))
+            return false;
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        if (ev.type == YAML_NO_EVENT || ev.type == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            return false;
+        }
+        items++;
+        if (ev.type != YAML_SCALAR_EVENT) {
+            s_err(ctx, &ev.start_mark, key, "expected an endpoint, not %s", s_kind(&ev));
+            bool ok = s_skip(p, &ev);
+            yaml_event_delete(&ev);
+            if (!ok)
+                return false;
+            continue;
+        }
+        s_set(ctx, c, k, (const char *)ev.data.scalar.value, &ev.start_mark);
+        yaml_event_delete(&ev);
+    }
+    if (items < (size_t)k->min)
+        s_err(ctx, &start->start_mark, key, "expected at least %ld endpoint", k->min);
+    return true;
+}
+
 /* A section's mapping (its start event already read). false on a syntax error. */
 static bool s_section(struct s_ctx *ctx, yaml_parser_t *p, struct webconf *c, const char *sec)
 {
@@ -338,6 +423,14 @@ static bool s_section(struct s_ctx *ctx, yaml_parser_t *p, struct webconf *c, co
             s_err(ctx, &kev.start_mark, key, "unknown key (known: %s)", known);
         } else if (ctx->seen[ki]) {
             s_err(ctx, &kev.start_mark, key, "given twice");
+        } else if (k->type == T_ENDPOINTS && vev.type == YAML_SEQUENCE_START_EVENT) {
+            ctx->seen[ki] = true;
+            ok = s_list(ctx, p, c, k, &vev);
+            yaml_event_delete(&kev);
+            yaml_event_delete(&vev);
+            if (!ok)
+                return false;
+            continue;
         } else if (vev.type != YAML_SCALAR_EVENT) {
             s_err(ctx, &vev.start_mark, key, "expected a value, not %s", s_kind(&vev));
         } else {
@@ -463,6 +556,15 @@ static void s_check(struct s_ctx *ctx, const struct webconf *c)
     if ((*c->key_file == '\0') != (*c->server_key == '\0'))
         s_err(ctx, &top, "dispatch",
               "key_file and server_key go together (both for CURVE, neither for plain text)");
+    if (*c->covert_key_file && !*c->server_key)
+        s_err(ctx, &top, "dispatch", "covert_key_file needs server_key (and key_file)");
+    for (size_t i = 0; i < c->ncovert; i++)
+        for (size_t j = 0; j < c->nendpoints; j++)
+            if (strcmp(c->covert[i], c->endpoints[j]) == 0)
+                s_err(ctx, &top, "dispatch",
+                      "'%.60s' is both an endpoint and a covert_endpoint (anprd's covert feed "
+                      "is a socket of its own)",
+                      c->covert[i]);
 }
 
 struct webconf *webconf_parse(const char *name, const char *text, size_t len, char **errors)
@@ -494,6 +596,12 @@ struct webconf *webconf_parse(const char *name, const char *text, size_t len, ch
         return NULL;
     }
     free(ctx.errs);
+    if (c->nendpoints == 0 && !(c->endpoints[c->nendpoints++] = strdup("tcp://127.0.0.1:5556")))
+        webconf_destroy(&c);
+    if (c && !(c->endpoint = strdup(c->endpoints[0])))
+        webconf_destroy(&c);
+    if (!c)
+        *errors = strdup("out of memory\n");
     return c;
 }
 

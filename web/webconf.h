@@ -4,7 +4,8 @@
  * every value checked, every mistake reported, each as "file:line:column: key: message" (line
  * and column count from 1), and NULL returned when there was any. The module never logs.
  *
- * The file has sections of scalar keys only (web, database, dispatch, board, login, log).
+ * The file has sections (web, database, dispatch, board, login, log) of scalar keys; the
+ * endpoints of the dispatch feed may be one or a list (several anprd instances).
  * Ownership: webconf_load returns a struct the caller frees with webconf_destroy; the error
  * text (*errors) is the caller's to free.
  */
@@ -14,6 +15,8 @@
 #include <stdbool.h>
 
 #include "log.h"
+
+#define WEBCONF_ENDPOINTS_MAX 8 /* anprd instances followed at most */
 
 struct webconf {
     char *path; /* the file it was read from */
@@ -28,9 +31,15 @@ struct webconf {
     char *conninfo; /* libpq parameters without user or password: each person logs in as
                        themselves (host, port, dbname, sslmode, ...) */
 
-    char *endpoint;   /* anprd's dispatch feed, e.g. tcp://127.0.0.1:5556 */
-    char *key_file;   /* our CURVE secret key (anpr-keygen); "" = plain text feed */
-    char *server_key; /* anprd's CURVE public key (Z85 or a file); "" with key_file "" */
+    char *endpoint; /* anprd's dispatch feed, e.g. tcp://127.0.0.1:5556 (the first of
+                       endpoints) */
+    char *endpoints[WEBCONF_ENDPOINTS_MAX]; /* dispatch.endpoint: each anprd instance's feed */
+    size_t nendpoints;                      /* 1.. */
+    char *covert[WEBCONF_ENDPOINTS_MAX];    /* dispatch.covert_endpoint: their covert feeds */
+    size_t ncovert;                         /* 0: covert HITs are not shown */
+    char *key_file;        /* our CURVE secret key (anpr-keygen); "" = plain text feed */
+    char *server_key;      /* anprd's CURVE public key (Z85 or a file); "" with key_file "" */
+    char *covert_key_file; /* the key on the covert feed; "" = key_file */
 
     int catch_up_hours; /* a board opened fresh shows the HITs of this many hours */
 

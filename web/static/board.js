@@ -14,8 +14,11 @@ function table(j) {
   return j.rows.map((r) => Object.fromEntries(j.columns.map((c, i) => [c, r[i]])));
 }
 
+// A covert HIT has a card of its own: it must not be acted on, and only the people cleared for
+// its list see its acknowledgement.
 function carKey(h) {
-  return (h.read_plate || '').toUpperCase().replace(/[^A-Z0-9]/g, '') + '/' + (h.country || '');
+  return (h.covert ? 'covert:' : '') +
+    (h.read_plate || '').toUpperCase().replace(/[^A-Z0-9]/g, '') + '/' + (h.country || '');
 }
 
 function mapOf(camCode) {
@@ -58,10 +61,11 @@ function render(card) {
   card.priority = top.priority;
   card.time_us = latest.time_us;
   card.open = open.length > 0;
+  card.covert = hs.some((h) => h.covert);
   const e = card.el;
   e.replaceChildren();
   e.className = 'card p' + top.priority + (card.open ? '' : ' acked') +
-    (hs.some((h) => h.again && !h.ack) ? ' again' : '');
+    (hs.some((h) => h.again && !h.ack) ? ' again' : '') + (card.covert ? ' covert' : '');
   e.dataset.plate = carKey(top);
   e.dataset.hitIds = hs.map((h) => h.hit_id).join(',');
   const list = board.lists[top.list_id];
@@ -69,6 +73,7 @@ function render(card) {
 
   const head = anpr.el('div', 'head');
   head.appendChild(anpr.el('span', 'prio', 'P' + top.priority));
+  if (card.covert) head.appendChild(anpr.el('span', 'flag covert-flag', 'COVERT · do not intervene'));
   head.appendChild(anpr.el('span', 'listed', top.entry_plate));
   if (top.entry_country) head.appendChild(anpr.el('span', 'cc', top.entry_country));
   if (hs.some((h) => h.again && !h.ack)) head.appendChild(anpr.el('span', 'flag again-flag', 'ANNOUNCED AGAIN'));
@@ -115,6 +120,11 @@ function render(card) {
   body.appendChild(mapOf(followed ? followed.camera : latest.camera));
   e.appendChild(body);
 
+  if (card.covert) {
+    e.appendChild(anpr.el('div', 'covert-note',
+      'Covert list: do not stop or approach the vehicle; report the sighting to the list\'s owner ' +
+      'as its instruction says.'));
+  }
   if (card.open) {
     const f = anpr.el('form', 'ackform');
     const dec = anpr.el('select', 'decision');
@@ -157,9 +167,9 @@ function place() {
   beep();
 }
 
-// A P1 car sounds until it is acknowledged.
+// A P1 car sounds until it is acknowledged; a covert one never does (no one may react to it).
 function beep() {
-  const p1 = [...board.cards.values()].some((c) => c.open && c.priority === 1);
+  const p1 = [...board.cards.values()].some((c) => c.open && !c.covert && c.priority === 1);
   if (p1 && !board.beepTimer) {
     const once = () => {
       try {
@@ -248,11 +258,21 @@ function banner(text) {
   b.className = text ? 'banner' : 'banner hidden';
 }
 
+// An instance's feed is up while connected and heard from within three heartbeat intervals.
+function instanceUp(i, f) {
+  if (!i.connected) return false;
+  const ivl = i.interval_ms || 2000;
+  return !i.last_message_us || f.now_us - i.last_message_us <= 3 * ivl * 1000;
+}
+
 function health() {
   const f = board.feed;
   const parts = [board.sseOk ? 'board live' : 'board stream LOST'];
   if (f) {
     parts.push(f.feed_connected ? 'feed connected' : 'feed LOST');
+    const inst = f.instances || [];
+    const lost = inst.filter((i) => !instanceUp(i, f));
+    if (inst.length > 1) parts.push((inst.length - lost.length) + ' of ' + inst.length + ' instances');
     parts.push(f.last_message_us ? 'last message ' + anpr.age(f.last_message_us) : 'no message yet');
     parts.push(f.messages + ' messages');
     const c = f.cameras;  // from anprd's heartbeat
@@ -268,6 +288,13 @@ function health() {
   document.getElementById('health').textContent = parts.join(' · ');
   if (!board.sseOk) banner('Connection to anpr-web lost: HITs are NOT arriving. Reconnecting…');
   else if (f && !f.feed_connected) banner('Dispatch feed from anprd lost: HITs are NOT arriving.');
+  else if (f && (f.instances || []).some((i) => !instanceUp(i, f))) {
+    const lost = f.instances.filter((i) => !instanceUp(i, f));
+    banner('anprd instance' + (lost.length > 1 ? 's ' : ' ') + lost.map((i) =>
+      (i.instance === null ? '' : i.instance + ' ') + '(' + i.endpoint + ')').join(', ') +
+      ' lost: HITs of the cameras sending to ' + (lost.length > 1 ? 'them' : 'it') +
+      ' are NOT arriving.');
+  }
   else if (f && f.cameras && f.last_message_us &&
            Date.now() * 1000 - f.last_message_us > 3 * f.cameras.interval_ms * 1000) {
     banner('No heartbeat from anprd for ' + anpr.age(f.last_message_us).replace(' ago', '') +
