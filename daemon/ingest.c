@@ -1433,6 +1433,8 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
         }
         s_dispatch(self, false);
         s_periodic(self);
+        if (sync_refused(self->sync))
+            return INGEST_REFUSED; /* said by the sync thread */
     }
     return *stop ? INGEST_STOP : INGEST_RELOAD;
 }
@@ -1668,7 +1670,8 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
                               .version = version,
                               .resync_s = 300,
                               .reconnect_max_ms = conf->database.reconnect_max_ms,
-                              .snapshot_dir = conf->spool.dir[0] ? conf->spool.dir : NULL};
+                              .snapshot_dir = conf->spool.dir[0] ? conf->spool.dir : NULL,
+                              .instance = (unsigned)conf->dispatch.instance};
     self->sync = sync_new(zmq_ctx, INGEST_SYNC_ENDPOINT, &sopts);
     if (!self->sync) {
         snprintf(err, errlen, "cannot start the watchlist sync thread");
