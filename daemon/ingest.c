@@ -18,6 +18,7 @@
 #include "gcommit.h"
 #include "hitid.h"
 #include "hitmemo.h"
+#include "peer.h"
 #include "log.h"
 #include "lograte.h"
 #include "match.h"
@@ -94,12 +95,20 @@ struct ingest {
     rid_t *rid;                 /* identities of the reads accepted lately, with their digests */
     hitmemo_t *hitmemo; /* the ids given to the HITs of recent reads: a read matched again keeps
                            them, so its HITs are stored once, with no alias (hitmemo.h) */
-    uint64_t merged;    /* resends of a pending read, answered by its first copy's ACK */
-    pend_t *pend;       /* identities of the reads taken and not yet durable: a resend of one takes
-                           no second slot of max_pending (pend.h) */
-    supp_t *supp;       /* recent alerts, for repeat-hit suppression, and where each car was
-                           seen last (sightings, PROTOCOL.md 5.8) */
-    beat_t *beat;       /* the cameras' last frames, for the feed's heartbeat */
+    /* The other instances' feeds (cluster.peers; NULL = none), and the ids of the HITs they
+     * alerted by read and entry (the read's epoch is not in a HIT frame: kept as 0, the
+     * content digest tells reads apart): a resend of such a read is stored under the peer's
+     * id and not alerted again (peer.h). */
+    peer_t *cluster;
+    hitmemo_t *peer_memo;
+    struct s_read peer_sr; /* scratch for matching a peer's HIT here */
+    uint64_t peer_stored;  /* HITs of reads a peer alerted, stored here under its ids */
+    uint64_t merged;       /* resends of a pending read, answered by its first copy's ACK */
+    pend_t *pend; /* identities of the reads taken and not yet durable: a resend of one takes
+                     no second slot of max_pending (pend.h) */
+    supp_t *supp; /* recent alerts, for repeat-hit suppression, and where each car was
+                     seen last (sightings, PROTOCOL.md 5.8) */
+    beat_t *beat; /* the cameras' last frames, for the feed's heartbeat */
     int64_t next_beat_us;   /* monotonic: when the next heartbeat is due */
     int64_t next_expire_us; /* when supp is next purged */
     struct stats stats;
@@ -884,6 +893,56 @@ static void s_take_update(ingest_t *self)
     free(u);
 }
 
+/*
+ * A HIT another instance alerted (peer.h): its read is matched here too (the instances hold the
+ * same watchlists), to find the entry and the suppression key exactly as s_read_finish does.
+ * Its id is kept by read and entry, and its alert noted in supp. A camera or an entry this
+ * instance does not know (a watchlist change not here yet) leaves nothing: the read, if it
+ * comes here, is alerted as before.
+ */
+static void s_peer_hit(ingest_t *self, const struct proto_hit *h)
+{
+    struct s_read *sr = &self->peer_sr;
+    struct wl_match hits[INGEST_MAX_HITS];
+    bool mobile;
+    int32_t cam = cam_table_find(self->cams, h->read.camera, &mobile);
+
+    if (cam < 0 || plate_normalise_cc(h->read.plate, h->read.country, sr->rd.plate) != PLATE_OK)
+        return;
+    sr->r = h->read;
+    match_query(self->wl, &sr->r, sr->rd.plate, sr->r.time_us, &sr->rd, &sr->q);
+    size_t n = wl_match(self->wl, &sr->q, hits, INGEST_MAX_HITS);
+    for (size_t i = 0; i < n && i < INGEST_MAX_HITS; i++) {
+        const struct wl_entry *e = hits[i].entry;
+        if (e->id != h->entry_id)
+            continue;
+        const char *key = e->pattern ? sr->q.plate[hits[i].reading] : e->plate;
+        hitmemo_put(self->peer_memo, cam, 0, sr->r.seq, rid_digest(&sr->r), e->id, h->hit_id);
+        supp_note(self->supp, e->id, key ? key : sr->rd.plate, cam, sr->r.time_us, util_now_us(),
+                  e->list->opts.suppress_s, e->list->opts.realert_camera, h->hit_id);
+        return;
+    }
+}
+
+/* The stats line of the peers' feeds (cluster.peers): HITs taken from them, reads they alerted
+ * stored here under their ids, frames that did not decode. */
+static void s_cluster_log(const ingest_t *self)
+{
+    if (self->cluster)
+        log_info("stats",
+                 "cluster: peer_hits=%" PRIu64 " peer_stored=%" PRIu64 " peer_bad=%" PRIu64,
+                 peer_taken(self->cluster), self->peer_stored, peer_bad(self->cluster));
+}
+
+/* The peers' HITs waiting, a bounded number a round so the readers are served meanwhile. */
+static void s_take_peers(ingest_t *self)
+{
+    struct proto_hit h;
+
+    for (int i = 0; i < INGEST_BURST && peer_take(self->cluster, &h, util_now_us()) == 1; i++)
+        s_peer_hit(self, &h);
+}
+
 /* Stage one of a read: false when it was refused (the REJECT is sent), true when sr is ready
  * for s_read_finish. */
 static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, const char *bound,
@@ -972,6 +1031,7 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     const char *plate = sr->rd.plate;
     struct wl_match hits[INGEST_MAX_HITS];
     bool suppressed[INGEST_MAX_HITS] = {false};
+    bool by_peer[INGEST_MAX_HITS] = {false}; /* alerted by another instance already */
     const char *const *readings = sr->q.plate;
     int32_t cam = sr->cam;
     int64_t now = sr->now;
@@ -1022,6 +1082,12 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     for (size_t i = 0; i < nhits && i < INGEST_MAX_HITS; i++) {
         uint64_t entry = hits[i].entry->id;
         hit_ids[i] = hitmemo_get(self->hitmemo, cam, r->epoch, r->seq, digest, entry);
+        if (hit_ids[i] == 0 && self->peer_memo &&
+            (hit_ids[i] = hitmemo_get(self->peer_memo, cam, 0, r->seq, digest, entry)) != 0) {
+            /* Stored as the peer stored it: alerted, not held back (its own alert is in supp). */
+            by_peer[i] = true;
+            suppressed[i] = false;
+        }
         if (hit_ids[i] == 0) {
             hit_ids[i] = hitid_next(&self->hitid, now);
             hitmemo_put(self->hitmemo, cam, r->epoch, r->seq, digest, entry, hit_ids[i]);
@@ -1061,6 +1127,12 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     for (size_t i = 0; i < nhits; i++) {
         const struct wl_entry *e = hits[i].entry;
         const char *key = e->pattern ? readings[hits[i].reading] : e->plate;
+        /* A peer alerted it (its reader failed over): stored under the peer's id, as the peer
+         * stored it, and not alerted again; the peer's alert is in supp already. */
+        if (by_peer[i]) {
+            self->peer_stored++;
+            continue;
+        }
         /* Follow the car (PROTOCOL.md 5.8): a repeat held back, or an alert after the window,
          * at another camera than the last sighting tells dispatch where it went, as a sighting
          * of the HIT before it. */
@@ -1319,6 +1391,7 @@ static void s_periodic(ingest_t *self)
         self->stats.watchlist_entries = wl_entry_count(self->wl);
         s_spool_counts(self);
         stats_log(&self->stats);
+        s_cluster_log(self);
         s_fwd_log_stats(self);
         s_zap_log_stats(self);
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
@@ -1381,15 +1454,20 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
                     util_mono_us() < self->spool_full_until;
         /* The covert feed first: it is polled always, the readers' ROUTER not when full. */
         bool xpub = self->covert != NULL;
-        zmq_pollitem_t all[4] = {
+        /* The peers' feeds before the readers: a HIT a peer alerted is known here before the
+         * resend of its read that a failover brings (without peers: the writer's pair again,
+         * polled for nothing). */
+        zmq_pollitem_t all[5] = {
             {self->covert ? covert_socket(self->covert) : NULL, 0, ZMQ_POLLIN, 0},
             {self->pair, 0, ZMQ_POLLIN, 0},
             {self->sync_pair, 0, ZMQ_POLLIN, 0},
+            {self->cluster ? peer_socket(self->cluster) : self->pair, 0,
+             self->cluster ? ZMQ_POLLIN : 0, 0},
             {self->router, 0, ZMQ_POLLIN, 0},
         };
         zmq_pollitem_t *items = all + 1;
         /* Back-pressure: while too much is pending, leave the readers' frames in ZeroMQ. */
-        int n = zmq_poll(xpub ? all : items, (full ? 2 : 3) + xpub, s_poll_timeout_ms(self));
+        int n = zmq_poll(xpub ? all : items, (full ? 3 : 4) + xpub, s_poll_timeout_ms(self));
         if (n > 0 && xpub && (all[0].revents & ZMQ_POLLIN))
             covert_take(self->covert);
 
@@ -1401,10 +1479,12 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
             s_take_done(self);
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_take_update(self);
+        if (n > 0 && self->cluster && (items[2].revents & ZMQ_POLLIN))
+            s_take_peers(self);
         /* Reads left waiting after this round (the burst's end, not the ROUTER's) hold the
          * group for the next round; when full, none can join it: it goes (gcommit.h). */
         self->more_waiting = false;
-        if (n > 0 && !full && (items[2].revents & ZMQ_POLLIN)) {
+        if (n > 0 && !full && (items[3].revents & ZMQ_POLLIN)) {
             struct s_read *held = NULL;
             self->more_waiting = true;
             for (int i = 0; i < INGEST_BURST; i++) {
@@ -1646,6 +1726,19 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
         if (!self->covert)
             goto fail;
     }
+    if (conf->cluster.npeers > 0) {
+        self->cluster = peer_new(zmq_ctx, conf->cluster.peers, conf->cluster.npeers,
+                                 (unsigned)conf->dispatch.instance,
+                                 curve ? curve->secret_z85 : NULL, err, errlen);
+        self->peer_memo = hitmemo_new(INGEST_HITMEMO_SLOTS);
+        if (!self->cluster || !self->peer_memo) {
+            if (self->cluster)
+                snprintf(err, errlen, "cluster.peers: out of memory");
+            goto fail;
+        }
+        log_info("ingest", "cluster: following the dispatch feeds of %zu other instances",
+                 conf->cluster.npeers);
+    }
     if (conf->spool.dir[0] && s_spool_open(self, conf, err, errlen) != 0)
         goto fail;
     if (conf->backbone.host[0] && s_fwd_open(self, conf, err, errlen) != 0)
@@ -1694,6 +1787,8 @@ fail:
     fwd_destroy(&self->fwd);
     spool_destroy(&self->spool);
     covert_destroy(&self->covert);
+    peer_destroy(&self->cluster);
+    hitmemo_destroy(&self->peer_memo);
     zmq_close(self->sync_pair);
     zmq_close(self->router);
     zmq_close(self->pub);
@@ -1787,6 +1882,8 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     lograte_destroy(&self->lograte);
     pend_destroy(&self->pend);
     hitmemo_destroy(&self->hitmemo);
+    peer_destroy(&self->cluster);
+    hitmemo_destroy(&self->peer_memo);
     metrics_peers_destroy(&self->peers);
     free(self);
     *self_p = NULL;
