@@ -7,7 +7,14 @@
  * the peer's id and not alerted again) and their alerts in its suppression table (a repeat
  * here within the window is held back and becomes a sighting of the peer's HIT).
  *
- * One SUB socket connected to every peer, subscribed to "hit/" only. Peers are CURVE servers
+ * Sightings ("seen/") are handed out too, so the last camera a car was seen at stays true here
+ * and a HIT announced again carries its latest sighting whichever instance saw it. Heartbeats
+ * ("feed/heartbeat") are kept: a peer whose heartbeat stops (three intervals, 3 s at least) is
+ * silent, and its urgent HITs are announced again by the instances that follow it (ingest).
+ * A peer never heard from is taken as alive (one with dispatch.heartbeat_s 0 is never taken
+ * over).
+ *
+ * One SUB socket connected to every peer, subscribed to those three topics. Peers are CURVE servers
  * like any anprd; the instances of one cluster share one key pair (a reader that fails over
  * knows one server key), so this socket is a client with that key pair, talking to that public
  * key, and the key must be registered as a console's for the feed to let it in.
@@ -25,6 +32,7 @@
 #ifndef ANPR_PEER_H
 #define ANPR_PEER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,8 +55,21 @@ void peer_destroy(peer_t **self_p);
 /* The socket, to poll for ZMQ_POLLIN (borrowed). */
 void *peer_socket(const peer_t *self);
 
-/* The next new HIT waiting into *hit, now_us the wall clock: 1, or 0 when none is waiting. */
-int peer_take(peer_t *self, struct proto_hit *hit, int64_t now_us);
+/* What peer_take handed out. */
+enum peer_kind { PEER_NONE = 0, PEER_HIT = 1, PEER_SEEN = 2 };
+
+/*
+ * The next new HIT or sighting waiting into *hit (heartbeats are kept on the way), now_us the
+ * wall clock, mono_us the monotonic one: PEER_HIT, PEER_SEEN, or PEER_NONE when nothing is
+ * waiting. peer_frame then gives its frame and topic as they came (borrowed, until the next
+ * call).
+ */
+enum peer_kind peer_take(peer_t *self, struct proto_hit *hit, int64_t now_us, int64_t mono_us);
+const uint8_t *peer_frame(const peer_t *self, size_t *len, const char **topic, size_t *tlen);
+
+/* Whether the peer with dispatch.instance `instance` is alive at mono_us: its last heartbeat
+ * came within three of its intervals (3 s at least), or none ever came. */
+bool peer_alive(const peer_t *self, unsigned instance, int64_t mono_us);
 
 /* HITs handed out, and frames dropped because they did not decode, since peer_new. */
 uint64_t peer_taken(const peer_t *self);

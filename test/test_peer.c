@@ -53,14 +53,15 @@ static void s_pub(void *pub, const struct proto_hit *h)
     zmq_send(pub, buf, n, 0);
 }
 
-/* The next HIT handed out within ms: 1 (into *h), 0 none. */
+/* The next HIT or sighting handed out within ms (into *h), or PEER_NONE. */
 static int s_take(peer_t *p, struct proto_hit *h, int ms)
 {
     int64_t end = util_mono_us() + (int64_t)ms * 1000;
 
     for (;;) {
-        if (peer_take(p, h, util_now_us()) == 1)
-            return 1;
+        enum peer_kind k = peer_take(p, h, util_now_us(), util_mono_us());
+        if (k != PEER_NONE)
+            return k;
         int64_t left = end - util_mono_us();
         if (left <= 0)
             return 0;
@@ -128,6 +129,45 @@ int main(void)
     CHECK_INT(s_take(p, &got, 5000), 1);
     CHECK(got.hit_id == last.hit_id);
     CHECK(peer_taken(p) == taken + 2);
+    CHECK(peer_bad(p) == 2);
+
+    /* A sighting of a HIT handed out before: handed out, as a sighting, with its frame. */
+    struct proto_hit sight = h;
+    sight.read.seq = seq++;
+    snprintf(sight.read.camera, sizeof sight.read.camera, "CAM-2");
+    uint8_t buf[PROTO_MAX_FRAME];
+    size_t n = proto_encode_hit(&sight, buf, sizeof buf);
+    zmq_send(pub, "seen/wanted", 11, ZMQ_SNDMORE);
+    zmq_send(pub, buf, n, 0);
+    CHECK_INT(s_take(p, &got, 5000), PEER_SEEN);
+    CHECK(got.hit_id == h.hit_id);
+    CHECK_STR(got.read.camera, "CAM-2");
+    size_t flen, tlen;
+    const char *topic;
+    const uint8_t *frame = peer_frame(p, &flen, &topic, &tlen);
+    CHECK(flen == n && memcmp(frame, buf, n) == 0);
+    CHECK(tlen == 11 && memcmp(topic, "seen/wanted", 11) == 0);
+
+    /* Heartbeats: instance 9 never heard from is alive; instance 4 beats every second, is
+     * alive for 3 s after its beat, not after. The beat is kept on the way to the next HIT. */
+    CHECK(peer_alive(p, 9, util_mono_us()));
+    struct proto_heartbeat hb = {.time_us = util_now_us(),
+                                 .instance = S_PEER,
+                                 .interval_ms = 1000,
+                                 .silent_after_s = 600,
+                                 .cameras = 1,
+                                 .reporting = 1};
+    n = proto_encode_heartbeat(&hb, buf, sizeof buf);
+    CHECK(n > 0);
+    zmq_send(pub, PROTO_TOPIC_HEARTBEAT, strlen(PROTO_TOPIC_HEARTBEAT), ZMQ_SNDMORE);
+    zmq_send(pub, buf, n, 0);
+    last = s_hit(seq++, hitid_next(&s_ids, util_now_us()), false);
+    s_pub(pub, &last);
+    int64_t beat_at = util_mono_us();
+    CHECK_INT(s_take(p, &got, 5000), PEER_HIT);
+    CHECK(got.hit_id == last.hit_id);
+    CHECK(peer_alive(p, S_PEER, beat_at + 2900000));
+    CHECK(!peer_alive(p, S_PEER, beat_at + 10000000));
     CHECK(peer_bad(p) == 2);
 
     peer_destroy(&p);
