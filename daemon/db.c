@@ -132,6 +132,17 @@ void db_cancel_destroy(struct db_cancel *self)
     pthread_mutex_destroy(&self->lock);
 }
 
+/* Where the session holding instance $1's lock runs, from pg_stat_activity. */
+static const char s_holder_sql[] =
+    "SELECT CASE WHEN a.client_addr IS NULL THEN 'a local socket' ELSE host(a.client_addr) || "
+    "' port ' || a.client_port END, coalesce(a.application_name, ''), "
+    "coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '?'), l.pid "
+    "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+    "AND l.classid = " S_STR(DB_INSTANCE_LOCK) "::oid AND l.objid = $1::oid AND l.objsubid = 2 "
+                                               "AND l.granted AND l.database = (SELECT oid FROM "
+                                               "pg_database WHERE datname = "
+                                               "current_database()) LIMIT 1";
+
 int db_claim_instance(PGconn *conn, unsigned instance, char *who, size_t wholen,
                       struct db_error *err)
 {
@@ -154,24 +165,11 @@ int db_claim_instance(PGconn *conn, unsigned instance, char *who, size_t wholen,
     PQclear(res);
     /* Who holds it: the two-key form is objsubid 2. Only the same role sees another session's
      * address; anprd's instances log in alike. */
-    res = PQexecParams(
-        conn,
-        "SELECT coalesce(host(a.client_addr), 'a local socket'), "
-        "coalesce(a.client_port, 0), coalesce(a.application_name, ''), "
-        "coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD HH24:MI:SS'), '?'), l.pid FROM pg_locks l "
-        "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.classid = " S_STR(
-            DB_INSTANCE_LOCK) "::oid AND l.objid = $1::oid AND l.objsubid = 2 AND l.granted AND "
-                              "l.database = (SELECT oid FROM pg_database WHERE datname = "
-                              "current_database()) LIMIT 1",
-        1, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(conn, s_holder_sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-        snprintf(who, wholen,
-                 "the session from %s port %s (%s, PostgreSQL pid %s), connected "
-                 "since %s UTC",
-                 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-                 PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 3));
+        snprintf(who, wholen, "the session from %s (%s, PostgreSQL pid %s), connected since %s UTC",
+                 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3),
+                 PQgetvalue(res, 0, 2));
     else
         snprintf(who, wholen, "an unknown session");
     rc = 1;

@@ -18,6 +18,9 @@
  * (every 2 s) while A lives, never by B; once A is killed, B takes it over (A's heartbeat,
  * every second, stopped). After it all, a third anprd given B's instance number is refused
  * with a message naming the holder, exit status 7.
+ *
+ * Last, the links with CURVE on (another database): two instances sharing one key pair, its
+ * public key registered as a console's, follow each other's feeds both ways.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "check.h"
 #include "harness.h"
@@ -36,6 +40,53 @@
 #define S_READS    6000     /* at 300 a second: 20 s */
 #define S_EPOCH    "11"     /* version 2 reads */
 #define S_MAX_KEYS 100000   /* distinct (read, entry) alerts followed */
+
+/* With CURVE (the last part): the camera's and the test console's key pairs, and anprd's
+ * public key. NULL: plain text. */
+struct s_keys {
+    char pub[41], sec[41];
+};
+static const struct s_keys *s_cam_key, *s_con_key;
+static const char *s_server_pub;
+
+static struct s_keys s_keypair(void)
+{
+    struct s_keys k;
+
+    if (zmq_curve_keypair(k.pub, k.sec) != 0)
+        h_fatal("zmq_curve_keypair: %s", zmq_strerror(zmq_errno()));
+    return k;
+}
+
+/* A socket of `type` connected to ep: a CURVE client with key k when CURVE is on. */
+static void *s_client(int type, const char *ep, const struct s_keys *k, const char *topic)
+{
+    void *s = zmq_socket(h_zmq_ctx(), type);
+    int zero = 0, ivl = 100;
+
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    if (topic)
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    if (s_server_pub) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, s_server_pub, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 41);
+    }
+    if (zmq_connect(s, ep) != 0)
+        h_fatal("connect %s: %s", ep, zmq_strerror(zmq_errno()));
+    return s;
+}
+
+static void *s_dealer(const char *ep)
+{
+    return s_client(ZMQ_DEALER, ep, s_cam_key, NULL);
+}
+
+static void *s_sub(const char *ep, const char *topic)
+{
+    return s_client(ZMQ_SUB, ep, s_con_key, topic);
+}
 
 /* One alert seen on a feed: its read and entry, and the id it came under. */
 struct s_alert {
@@ -129,7 +180,7 @@ static bool s_peer_hits(const struct h_daemon *d, long long n, int ms)
 static void s_link(PGconn *admin, const struct h_daemon *from, void *from_sub,
                    const struct h_daemon *to, uint64_t *seq, const char *plate)
 {
-    void *df = h_dealer(from->ingest_ep), *dt = h_dealer(to->ingest_ep);
+    void *df = s_dealer(from->ingest_ep), *dt = s_dealer(to->ingest_ep);
     long long had = h_daemon_stat(to, " peer_hits=");
     struct proto_hit h;
     struct proto_read r;
@@ -169,6 +220,72 @@ static void s_link(PGconn *admin, const struct h_daemon *from, void *from_sub,
     CHECK(stored >= 1);
     h_close(df);
     h_close(dt);
+}
+
+/* Two instances with CURVE on, sharing one key pair registered as a console's: each follows
+ * the other's feed (the links, both ways, as in part 1). */
+static void s_curve(void)
+{
+    struct h_db db;
+    struct h_daemon a, b;
+    struct s_keys server = s_keypair(), cam = s_keypair(), con = s_keypair();
+    char dir[] = "/tmp/anpr-inst-c.XXXXXX", key[128], sql[1024], extra[256];
+    uint64_t seq = 1;
+
+    fprintf(stderr, "--- with CURVE\n");
+    if (!mkdtemp(dir))
+        h_fatal("mkdtemp");
+    snprintf(key, sizeof key, "%s/anprd.key", dir);
+    FILE *f = fopen(key, "w");
+    if (!f || fprintf(f, "%s\n", server.sec) < 0 || fclose(f) != 0)
+        h_fatal("%s", key);
+    h_db_create(&db, "itest_instances_c");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO anpr.camera (code, name, curve_key) VALUES ('" CAM_P "', 'probes', '%s');"
+             "INSERT INTO anpr.console (name, curve_key) VALUES ('test', '%s'), "
+             "('anprd-cluster', '%s');"
+             "INSERT INTO anpr.watchlist (name, category, priority, suppress_s) VALUES "
+             "('Wanted', 'wanted', 5, 0);"
+             "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, p FROM anpr.watchlist, "
+             "unnest(ARRAY['1PRB001', '1PRB002']) p",
+             cam.pub, con.pub, server.pub);
+    h_exec(db.admin, sql);
+    s_cam_key = &cam;
+    s_con_key = &con;
+    s_server_pub = server.pub;
+
+    struct h_daemon_opts oa = {.dispatch = "  instance: 1\n", .curve_secret_file = key};
+    if (h_daemon_start_opts(&a, &db, &oa) != 0)
+        h_fatal("A did not start");
+    snprintf(extra, sizeof extra, "cluster:\n  peers: [\"%s\"]\n", a.dispatch_ep);
+    struct h_daemon_opts ob = {
+        .dispatch = "  instance: 2\n", .curve_secret_file = key, .extra = extra};
+    if (h_daemon_start_opts(&b, &db, &ob) != 0)
+        h_fatal("B did not start");
+    CHECK_INT(h_daemon_stop(&a, SIGTERM, 20000), 0);
+    f = fopen(a.conf_path, "a");
+    if (!f)
+        h_fatal("%s", a.conf_path);
+    fprintf(f, "cluster:\n  peers: [\"%s\"]\n", b.dispatch_ep);
+    fclose(f);
+    if (h_daemon_restart(&a) != 0)
+        h_fatal("A did not start again");
+
+    void *subs[2] = {s_sub(a.dispatch_ep, "hit/"), s_sub(b.dispatch_ep, "hit/")};
+    void *d0 = s_dealer(a.ingest_ep), *d1 = s_dealer(b.ingest_ep);
+    CHECK(h_feed_live(d0, subs[0], CAM_P, &seq, "1PRB002"));
+    CHECK(h_feed_live(d1, subs[1], CAM_P, &seq, "1PRB002"));
+    h_close(d0);
+    h_close(d1);
+    s_link(db.admin, &a, subs[0], &b, &seq, "1PRB001");
+    s_link(db.admin, &b, subs[1], &a, &seq, "1PRB001");
+    h_close(subs[0]);
+    h_close(subs[1]);
+    CHECK_INT(h_daemon_finish(&a, check_failed), 0);
+    CHECK_INT(h_daemon_finish(&b, check_failed), 0);
+    if (!check_failed)
+        h_rmtree(dir);
+    h_db_close(&db);
 }
 
 int main(void)
@@ -219,11 +336,11 @@ int main(void)
     if (h_daemon_restart(&a) != 0)
         h_fatal("A did not start again");
 
-    void *subs[2] = {h_sub(a.dispatch_ep, "hit/"), h_sub(b.dispatch_ep, "hit/")};
-    void *seen_b = h_sub(b.dispatch_ep, PROTO_TOPIC_SEEN);
+    void *subs[2] = {s_sub(a.dispatch_ep, "hit/"), s_sub(b.dispatch_ep, "hit/")};
+    void *seen_b = s_sub(b.dispatch_ep, PROTO_TOPIC_SEEN);
     uint64_t seq = 1;
     {
-        void *d0 = h_dealer(a.ingest_ep), *d1 = h_dealer(b.ingest_ep);
+        void *d0 = s_dealer(a.ingest_ep), *d1 = s_dealer(b.ingest_ep);
         CHECK(h_feed_live(d0, subs[0], CAM_P, &seq, "1PRB002"));
         CHECK(h_feed_live(d1, subs[1], CAM_P, &seq, "1PRB002"));
         h_close(d0);
@@ -240,7 +357,7 @@ int main(void)
     /* 2. The window spans the instances: the car A alerts, read at B by another camera, is a
      * sighting of A's HIT there, not an alert. */
     {
-        void *d0 = h_dealer(a.ingest_ep), *d1 = h_dealer(b.ingest_ep);
+        void *d0 = s_dealer(a.ingest_ep), *d1 = s_dealer(b.ingest_ep);
         struct proto_hit alert, sight;
         long long had = h_daemon_stat(&b, " peer_hits=");
         struct proto_read r = h_read(CAM_P, seq++, "1CAR001", "BE");
@@ -258,7 +375,7 @@ int main(void)
 
     /* 3. An urgent HIT of A's, followed by B: announced again by A only, while A lives. */
     {
-        void *d0 = h_dealer(a.ingest_ep);
+        void *d0 = s_dealer(a.ingest_ep);
         struct proto_hit u;
         long long had = h_daemon_stat(&b, " peer_hits=");
         struct proto_read r = h_read(CAM_P, seq++, "1URG001", "BE");
@@ -425,6 +542,8 @@ int main(void)
     if (!check_failed)
         h_rmtree(tmp);
     h_db_close(&db);
+    if (!check_failed)
+        s_curve();
     free(s_alerts);
     return check_done("itest_instances");
 }
