@@ -371,6 +371,18 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
             strcmp(fresh->metrics.listen, (*conf)->metrics.listen) != 0)
             log_warn("main", "reload: endpoint, database, spool, backbone, curve and metrics "
                              "changes take effect at restart");
+        /* The peers' feeds are connected at start (peer.h). */
+        bool peers_differ = fresh->cluster.npeers != (*conf)->cluster.npeers;
+        for (size_t i = 0; !peers_differ && i < fresh->cluster.npeers; i++)
+            peers_differ = strcmp(fresh->cluster.peers[i], (*conf)->cluster.peers[i]) != 0;
+        if (peers_differ)
+            log_warn("main", "reload: cluster.peers changes take effect at restart");
+        char **peers = fresh->cluster.peers;
+        size_t npeers = fresh->cluster.npeers;
+        fresh->cluster.peers = (*conf)->cluster.peers;
+        fresh->cluster.npeers = (*conf)->cluster.npeers;
+        (*conf)->cluster.peers = peers;
+        (*conf)->cluster.npeers = npeers;
         /* The instance is in every HIT id; the id generator keeps the one it started with. */
         if (fresh->dispatch.instance != (*conf)->dispatch.instance)
             log_warn("main",
