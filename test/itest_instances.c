@@ -17,7 +17,10 @@
  * A alerted is a sighting of A's HIT at B). An urgent HIT A alerted is announced again by A
  * (every 2 s) while A lives, never by B; once A is killed, B takes it over (A's heartbeat,
  * every second, stopped). After it all, a third anprd given B's instance number is refused
- * with a message naming the holder, exit status 7.
+ * with a message naming the holder, exit status 7. And one started without the database (from
+ * its spool's local copy) whose number another session holds stops, exit status 7, once the
+ * database is back and its sync thread connects; A and B, whose sessions the outage ended,
+ * take their own numbers again.
  *
  * Last, the links with CURVE on (another database): two instances sharing one key pair, its
  * public key registered as a console's, follow each other's feeds both ways.
@@ -533,6 +536,34 @@ int main(void)
     CHECK_INT(h_wait(h_spawn(cargv, "/dev/null", "/dev/null"), 30000), 7);
     if (!check_failed)
         h_daemon_cleanup(&c);
+
+    /* 6. Without the database at start: number 3, held by a session of the test meanwhile. */
+    struct h_daemon e;
+    snprintf(extra[0], sizeof extra[0], "spool:\n  dir: \"%s/spool-e\"\n", tmp);
+    struct h_daemon_opts oe = {.dispatch = "  instance: 3\n", .extra = extra[0]};
+    if (h_daemon_start_opts(&e, &db, &oe) != 0) /* once with it: the local copy */
+        h_fatal("E did not start");
+    CHECK_INT(h_daemon_stop(&e, SIGTERM, 20000), 0);
+    CHECK_INT(h_query_ll(db.admin, "SELECT pg_try_advisory_lock(1095651410, 3)::int"), 1);
+    CHECK(h_db_lock_out(&db));
+    CHECK_INT(h_daemon_restart(&e), 0);
+    CHECK(h_daemon_log_has(&e, "starting from the local copy"));
+    h_db_let_in(&db);
+    CHECK_INT(h_wait(e.pid, 60000), 7);
+    e.pid = 0;
+    CHECK(h_daemon_log_has(&e, "dispatch.instance 3 is taken: another anprd holds it"));
+    h_exec(db.admin, "SELECT pg_advisory_unlock(1095651410, 3)");
+    /* A and B hold theirs again, on their new sessions. */
+    CHECK_INT(h_wait_ll(db.admin,
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.classid = 1095651410 AND l.objid IN "
+                        "(1, 2) AND l.granted AND a.usename = 'anprd'",
+                        2, 60000),
+              2);
+    CHECK(!h_daemon_log_has(&a, "is taken"));
+    CHECK(!h_daemon_log_has(&b, "is taken"));
+    if (!check_failed)
+        h_daemon_cleanup(&e);
 
     h_close(subs[0]);
     h_close(subs[1]);
