@@ -230,9 +230,9 @@ static void s_usage(FILE *f)
             "  --quiet              no progress or warning lines on stderr, only errors\n"
             "  --help, --version\n"
             "\n"
-            "Prints one summary line on stdout (failovers=N when it moved between endpoints). Exit "
-            "status: 0 all reads acknowledged, 1 some\n"
-            "remain unacknowledged, 2 usage or I/O error.\n");
+            "Prints one summary line on stdout (with failovers=N when it moved between\n"
+            "endpoints). Exit status: 0 all reads acknowledged, 1 some remain unacknowledged,\n"
+            "2 usage or I/O error.\n");
 }
 
 static void s_warn_frame(struct app *a, const char *what, const char *detail)
