@@ -26,8 +26,8 @@
 /* A config file is a few hundred bytes; refuse anything absurd rather than parse it. */
 #define S_MAX_FILE (1024 * 1024)
 
-/* Tree levels kept: root, section, key value. */
-#define S_MAX_LEVELS 3
+/* Tree levels kept: root, section, key value, and a sequence's items (cluster.peers). */
+#define S_MAX_LEVELS 4
 
 /* Longest user text (key, value) echoed into a message. */
 #define S_SHOW_MAX 64
@@ -78,6 +78,7 @@ enum s_type {
     S_NAME_OPT,   /* [A-Za-z0-9._:-]{1,64}, or "" */
     S_BOOL,       /* true or false, into an int 1 or 0 */
     S_LISTEN_OPT, /* "address:port" (conf_listen_parse), or "" */
+    S_PEERS,      /* a sequence of endpoints to connect to (cluster.peers), or empty */
 };
 
 struct s_key {
@@ -164,6 +165,10 @@ static const struct s_key s_metrics_keys[] = {
     {"listen", S_LISTEN_OPT, offsetof(struct conf, metrics.listen), 0, 0, false},
 };
 
+static const struct s_key s_cluster_keys[] = {
+    {"peers", S_PEERS, offsetof(struct conf, cluster.peers), 0, 0, false},
+};
+
 static const struct s_section s_sections[] = {
     {"ingest", s_ingest_keys, S_LEN(s_ingest_keys)},
     {"dispatch", s_dispatch_keys, S_LEN(s_dispatch_keys)},
@@ -174,6 +179,7 @@ static const struct s_section s_sections[] = {
     {"backbone", s_backbone_keys, S_LEN(s_backbone_keys)},
     {"curve", s_curve_keys, S_LEN(s_curve_keys)},
     {"metrics", s_metrics_keys, S_LEN(s_metrics_keys)},
+    {"cluster", s_cluster_keys, S_LEN(s_cluster_keys)},
 };
 
 /* Most keys in a section; s_check_section() tracks them in an array this long. */
@@ -738,6 +744,68 @@ static int s_set_string(struct s_ctx *ctx, char **dst, const struct s_node *val)
     return 0;
 }
 
+/* A peer's endpoint: one anprd could bind (s_endpoint_problem), but connected to, so a
+ * wildcard means nothing. NULL, or what is wrong. */
+static const char *s_peer_problem(const char *s)
+{
+    const char *problem = s_endpoint_problem(s);
+
+    if (problem)
+        return problem;
+    if (strncmp(s, "tcp://*:", 8) == 0 || strncmp(s, "tcp://0.0.0.0:", 14) == 0 ||
+        strncmp(s, "tcp://[::]:", 11) == 0)
+        return "a peer is connected to: name its host, not all interfaces";
+    return NULL;
+}
+
+/* cluster.peers: a sequence of endpoints (empty or null: none). */
+static void s_check_peers(struct s_ctx *ctx, struct conf *conf, const struct s_node *val,
+                          const char *path)
+{
+    char show[S_SHOW_MAX + 4], item[S_SHOW_MAX + 96];
+    const char *problem;
+
+    if (!s_plain_node(ctx, val, path) || (val->kind == S_SCALAR && s_is_null(val)))
+        return;
+    if (val->kind != S_SEQUENCE) {
+        s_err(ctx, val->line, val->col, path, "expected a sequence of endpoints, got %s",
+              s_kind_name(val->kind));
+        return;
+    }
+    char **peers = calloc(val->n ? val->n : 1, sizeof *peers);
+    if (!peers) {
+        ctx->oom = true;
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < val->n; i++) {
+        const struct s_node *v = val->items[i];
+        snprintf(item, sizeof item, "%s[%zu]", path, i);
+        if (!s_plain_node(ctx, v, item))
+            continue;
+        if (v->kind != S_SCALAR || strlen(v->value) != v->len) {
+            s_err(ctx, v->line, v->col, item, "expected an endpoint, got %s",
+                  v->kind != S_SCALAR ? s_kind_name(v->kind) : "a NUL character");
+            continue;
+        }
+        if ((problem = s_peer_problem(v->value)) != NULL) {
+            s_err(ctx, v->line, v->col, item, "invalid endpoint '%s': %s",
+                  s_show(v->value, v->len, show, sizeof(show)), problem);
+            continue;
+        }
+        if (!(peers[n] = strdup(v->value))) {
+            ctx->oom = true;
+            break;
+        }
+        n++;
+    }
+    for (size_t i = 0; i < conf->cluster.npeers; i++)
+        free(conf->cluster.peers[i]);
+    free(conf->cluster.peers);
+    conf->cluster.peers = peers;
+    conf->cluster.npeers = n;
+}
+
 static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_key *key,
                           const struct s_node *val, const char *path)
 {
@@ -746,6 +814,10 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
     const char *problem;
     long v;
 
+    if (key->type == S_PEERS) {
+        s_check_peers(ctx, conf, val, path);
+        return;
+    }
     if (!s_plain_node(ctx, val, path))
         goto bad;
     if (val->kind != S_SCALAR) {
@@ -890,6 +962,8 @@ static void s_check_value(struct s_ctx *ctx, struct conf *conf, const struct s_k
         s_set_string(ctx, (char **)dst, val);
         return;
     }
+    case S_PEERS:
+        return; /* above */
     case S_LEVEL:
         if (log_level_parse(val->value, (enum log_level *)dst) != 0)
             s_err(ctx, val->line, val->col, path,
@@ -997,7 +1071,7 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
         if (j == S_LEN(s_sections)) {
             s_err(ctx, k->line, k->col, s_show(k->value, k->len, show, sizeof(show)),
                   "unknown section; expected one of: ingest, dispatch, database, log, matcher, "
-                  "spool, backbone, curve, metrics");
+                  "spool, backbone, curve, metrics, cluster");
             continue;
         }
         if (seen[j]) {
@@ -1039,6 +1113,12 @@ static void s_check_root(struct s_ctx *ctx, struct conf *conf, const struct s_do
                              strcmp(conf->dispatch.covert_endpoint, conf->dispatch.endpoint) == 0))
         s_err(ctx, ctx->covert_node->line, ctx->covert_node->col, "dispatch.covert_endpoint",
               "the same endpoint as another socket");
+
+    /* Its own feed among its peers: it would take its own HITs for a peer's. */
+    for (size_t i = 0; i < conf->cluster.npeers; i++)
+        if (strcmp(conf->cluster.peers[i], conf->dispatch.endpoint) == 0)
+            s_err(ctx, doc->line, doc->col, "cluster.peers",
+                  "'%s' is this anprd's own dispatch.endpoint", conf->cluster.peers[i]);
 
     /* Both sockets bind: the same endpoint twice can never work. */
     if (!ctx->ep_bad && strcmp(conf->ingest.endpoint, conf->dispatch.endpoint) == 0) {
@@ -1287,6 +1367,9 @@ void conf_destroy(struct conf **conf_p)
     free(conf->backbone.spool_dir);
     free(conf->curve.secret_file);
     free(conf->metrics.listen);
+    for (size_t i = 0; i < conf->cluster.npeers; i++)
+        free(conf->cluster.peers[i]);
+    free(conf->cluster.peers);
     free(conf);
     *conf_p = NULL;
 }

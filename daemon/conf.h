@@ -76,6 +76,12 @@ struct conf {
     } curve;
 
     struct {
+        char **peers;  /* the dispatch feeds of the other anprd instances on this database
+                          (ZeroMQ endpoints to connect to); read at start only */
+        size_t npeers; /* how many; 0 = none */
+    } cluster;
+
+    struct {
         char *listen; /* "address:port" of the Prometheus endpoint (an IP address, IPv6 in
                          brackets; port 0 = any free port); "" = off */
     } metrics;

@@ -11,6 +11,10 @@
 #include "log.h"
 #include "util.h"
 
+/* A number macro as a string literal, for a constant in a fixed SQL text. */
+#define S_STR_(x) #x
+#define S_STR(x)  S_STR_(x)
+
 /*
  * Fill err from a failed result (res) or connection (res NULL). Only the primary message and
  * the SQLSTATE: the detail and context lines of a COPY error quote the row, which is personal
@@ -126,6 +130,52 @@ void db_cancel_destroy(struct db_cancel *self)
     PQfreeCancel(self->cancel);
     self->cancel = NULL;
     pthread_mutex_destroy(&self->lock);
+}
+
+/* Where the session holding instance $1's lock runs, from pg_stat_activity. */
+static const char s_holder_sql[] =
+    "SELECT CASE WHEN a.client_addr IS NULL THEN 'a local socket' ELSE host(a.client_addr) || "
+    "' port ' || a.client_port END, coalesce(a.application_name, ''), "
+    "coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '?'), l.pid "
+    "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+    "AND l.classid = " S_STR(DB_INSTANCE_LOCK) "::oid AND l.objid = $1::oid AND l.objsubid = 2 "
+                                               "AND l.granted AND l.database = (SELECT oid FROM "
+                                               "pg_database WHERE datname = "
+                                               "current_database()) LIMIT 1";
+
+int db_claim_instance(PGconn *conn, unsigned instance, char *who, size_t wholen,
+                      struct db_error *err)
+{
+    char inst[16];
+    const char *params[1] = {inst};
+    int rc = -1;
+
+    snprintf(inst, sizeof inst, "%u", instance);
+    PGresult *res =
+        PQexecParams(conn, "SELECT pg_try_advisory_lock(" S_STR(DB_INSTANCE_LOCK) ", $1::integer)",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        s_err(err, "dispatch.instance lock", conn, res);
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        rc = 0;
+        goto out;
+    }
+    PQclear(res);
+    /* Who holds it: the two-key form is objsubid 2. Only the same role sees another session's
+     * address; anprd's instances log in alike. */
+    res = PQexecParams(conn, s_holder_sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        snprintf(who, wholen, "the session from %s (%s, PostgreSQL pid %s), connected since %s UTC",
+                 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3),
+                 PQgetvalue(res, 0, 2));
+    else
+        snprintf(who, wholen, "an unknown session");
+    rc = 1;
+out:
+    PQclear(res);
+    return rc;
 }
 
 int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_error *err)

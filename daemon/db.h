@@ -53,6 +53,18 @@ void db_cancel_destroy(struct db_cancel *self);
  * a serialisation conflict. Data errors (classes 22 and 23) are not. */
 bool db_error_transient(PGconn *conn, const struct db_error *err);
 
+/*
+ * One anprd per dispatch.instance (its number is in every HIT id): a session-level advisory lock
+ * on (DB_INSTANCE_LOCK, instance) for this connection's session, which lasts until the session
+ * ends (a crashed anprd's goes with its connection). Advisory locks are per database. 0 taken
+ * (or held by this session already); 1 another session holds it, and `who` says where that one
+ * runs (its address and port, application name and since when, from pg_stat_activity; "an
+ * unknown session" when hidden); -1 with err.
+ */
+#define DB_INSTANCE_LOCK 1095651410 /* 0x414e5052, "ANPR": sets anprd's locks apart */
+int db_claim_instance(PGconn *conn, unsigned instance, char *who, size_t wholen,
+                      struct db_error *err);
+
 /* The highest HIT id stored by anprd instance `instance` (0: none). 0, or -1 with err. */
 int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_error *err);
 

@@ -26,7 +26,8 @@ struct ingest_curve {
     const char *secret_z85; /* borrowed; only read in ingest_new */
 };
 
-enum ingest_event { INGEST_STOP = 0, INGEST_RELOAD = 1, INGEST_ERROR = -1 };
+/* INGEST_REFUSED: another anprd holds dispatch.instance (found by the sync thread). */
+enum ingest_event { INGEST_STOP = 0, INGEST_RELOAD = 1, INGEST_ERROR = -1, INGEST_REFUSED = -2 };
 
 /*
  * Bind the sockets of `conf` and start the writer and the watchlist sync thread. Takes

@@ -37,7 +37,12 @@ enum {
     EXIT_INTERNAL = 5, /* out of memory or a thread could not start */
     EXIT_SPOOL = 6,    /* a spool (reads or backbone) cannot be opened, or the backbone's TLS
                           files are unusable */
+    EXIT_INSTANCE = 7, /* another anprd holds this dispatch.instance on the database */
 };
+
+/* A refused instance lock is tried again this long at start: a killed anprd's session ends
+ * once PostgreSQL sees its connection closed, which may take a moment. */
+#define MAIN_CLAIM_GRACE_MS 3000
 
 /* How long a stopping daemon waits for the database to take what it has accepted. */
 #define MAIN_DRAIN_MS 10000
@@ -105,7 +110,9 @@ static struct conf *s_load_conf(const char *path)
  * privilege stops the daemon with a clear message instead of a stall: creating the partitions
  * and the writer's temporary tables. 0; 1 when the database cannot be reached (or is lost on
  * the way; the reason in why, not logged: the caller waits and says it at its pace); -1 when
- * it answered with an error (logged). Nothing is returned unless 0.
+ * it answered with an error (logged); -2 when another anprd holds dispatch.instance (logged).
+ * Nothing is returned unless 0. The instance is checked here, before anything is bound; the
+ * sync thread holds it from then on (sync.h).
  */
 static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version,
                        struct rid_entry **ids, size_t *nids, uint64_t *last_hit_id,
@@ -128,6 +135,28 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
         log_error("db", "%s", err.msg);
         goto out;
     }
+    char who[512];
+    int claim;
+    for (int64_t until = util_mono_us() + MAIN_CLAIM_GRACE_MS * 1000LL;;) {
+        claim = db_claim_instance(conn, (unsigned)conf->dispatch.instance, who, sizeof who, &err);
+        if (claim != 1 || util_mono_us() >= until)
+            break;
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (claim < 0) {
+        log_error("db", "%s", err.msg);
+        goto out;
+    }
+    if (claim > 0) {
+        log_error("main",
+                  "dispatch.instance %d is taken: another anprd holds it on this database (%s). "
+                  "Instances sharing a database need different numbers (they are part of every "
+                  "HIT id); not starting",
+                  conf->dispatch.instance, who);
+        rc = -2;
+        goto out;
+    }
     /* The newest reads' identities, so a resend that comes after a restart is still known. */
     if (db_max_hit_id(conn, (unsigned)conf->dispatch.instance, last_hit_id, &err) != 0 ||
         db_load_identities(conn, INGEST_IDS_AT_START, ids, nids, &err) != 0 ||
@@ -148,7 +177,7 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
              *retention_days, (double)(util_mono_us() - t0) / 1000.0);
     rc = 0;
 out:
-    if (rc != 0 && PQstatus(conn) != CONNECTION_OK) {
+    if (rc == -1 && PQstatus(conn) != CONNECTION_OK) {
         snprintf(why, whylen, "connection lost while loading");
         free(*ids);
         *ids = NULL;
@@ -226,7 +255,8 @@ static void s_nap(int ms, volatile sig_atomic_t *stop)
  * What start needs: from the database; when it cannot be reached and the spool is on, from the
  * local copy; else wait for it (the writer and sync reconnect by themselves once serving, so
  * only this first load waits). 0, 1 stopped by a signal meanwhile, -1 the database refused
- * (logged). *from_copy says where the data came from.
+ * (logged), -2 another anprd holds dispatch.instance (logged). *from_copy says where the data came
+ * from.
  */
 static int s_start_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, int64_t *version,
                         struct rid_entry **ids, size_t *nids, uint64_t *last_hit_id,
@@ -341,6 +371,18 @@ static void s_reload(ingest_t *ingest, struct conf **conf, const char *path)
             strcmp(fresh->metrics.listen, (*conf)->metrics.listen) != 0)
             log_warn("main", "reload: endpoint, database, spool, backbone, curve and metrics "
                              "changes take effect at restart");
+        /* The peers' feeds are connected at start (peer.h). */
+        bool peers_differ = fresh->cluster.npeers != (*conf)->cluster.npeers;
+        for (size_t i = 0; !peers_differ && i < fresh->cluster.npeers; i++)
+            peers_differ = strcmp(fresh->cluster.peers[i], (*conf)->cluster.peers[i]) != 0;
+        if (peers_differ)
+            log_warn("main", "reload: cluster.peers changes take effect at restart");
+        char **peers = fresh->cluster.peers;
+        size_t npeers = fresh->cluster.npeers;
+        fresh->cluster.peers = (*conf)->cluster.peers;
+        fresh->cluster.npeers = (*conf)->cluster.npeers;
+        (*conf)->cluster.peers = peers;
+        (*conf)->cluster.npeers = npeers;
         /* The instance is in every HIT id; the id generator keeps the one it started with. */
         if (fresh->dispatch.instance != (*conf)->dispatch.instance)
             log_warn("main",
@@ -572,7 +614,7 @@ int main(int argc, char **argv)
     int started = s_start_data(conf, &cams, &wl, &version, &ids, &nids, &last_hit_id,
                                &retention_days, &from_copy);
     if (started != 0) {
-        rc = started > 0 ? 0 : EXIT_DATABASE;
+        rc = started > 0 ? 0 : started == -2 ? EXIT_INSTANCE : EXIT_DATABASE;
         goto out;
     }
     ctx = zmq_ctx_new();
@@ -625,7 +667,7 @@ int main(int argc, char **argv)
             notify_send("READY=1");
             continue;
         }
-        rc = ev == INGEST_STOP ? 0 : EXIT_INTERNAL;
+        rc = ev == INGEST_STOP ? 0 : ev == INGEST_REFUSED ? EXIT_INSTANCE : EXIT_INTERNAL;
         break;
     }
     notify_send("STOPPING=1");

@@ -56,6 +56,8 @@ struct sync {
     int64_t copy_next_us; /* a patch is copied at this time at the soonest (monotonic) */
     /* sync_destroy cancels a statement that runs long (a full load, a retro-match search). */
     struct db_cancel cancel;
+    unsigned instance;   /* dispatch.instance, claimed on every session */
+    atomic_bool refused; /* another anprd held it: the thread keeps away from the database */
 };
 
 static void s_disconnect(sync_t *self)
@@ -85,7 +87,30 @@ static int s_connect(sync_t *self)
         return -1;
     }
     PQclear(res);
+    /* Claimed on each session: a reconnect may find that another anprd took the number while
+     * this one was away (or, started without the database, that one had it all along). */
+    char who[512];
+    int claim = db_claim_instance(self->conn, self->instance, who, sizeof who, &err);
+    if (claim != 0) {
+        if (claim > 0) {
+            log_error("sync",
+                      "dispatch.instance %u is taken: another anprd holds it on this database "
+                      "(%s). Instances sharing a database need different numbers (they are "
+                      "part of every HIT id); stopping",
+                      self->instance, who);
+            atomic_store(&self->refused, true);
+        } else {
+            log_warn("sync", "%s", err.msg);
+        }
+        s_disconnect(self);
+        return -1;
+    }
     return 0;
+}
+
+bool sync_refused(const sync_t *self)
+{
+    return atomic_load(&self->refused);
 }
 
 /* The newest change's sequence number, or -1 (the connection is then checked by the caller). */
@@ -488,6 +513,10 @@ static void *s_run(void *arg)
     s_copy(self, true);
     while (!atomic_load(&self->stopping)) {
         if (!self->conn) {
+            if (atomic_load(&self->refused)) {
+                s_idle(self, 250);
+                continue;
+            }
             if (s_connect(self) != 0) {
                 s_idle(self, backoff_ms);
                 backoff_ms = backoff_ms * 2 > self->reconnect_max_ms ? self->reconnect_max_ms
@@ -558,7 +587,9 @@ sync_t *sync_new(void *zmq_ctx, const char *endpoint, const struct sync_opts *op
     db_cancel_init(&self->cancel);
     self->resync_s = opts->resync_s > 0 ? opts->resync_s : 300;
     self->reconnect_max_ms = opts->reconnect_max_ms > 100 ? opts->reconnect_max_ms : 100;
+    self->instance = opts->instance;
     atomic_init(&self->stopping, false);
+    atomic_init(&self->refused, false);
     if (!self->endpoint || !self->conninfo || !self->classes || !self->changed ||
         (opts->snapshot_dir && !self->snapshot_dir) ||
         pthread_create(&self->thread, NULL, s_run, self) != 0) {

@@ -61,6 +61,9 @@ struct sync_opts {
     int reconnect_max_ms;     /* backoff ceiling */
     const char *snapshot_dir; /* copied; each snapshot loaded is copied there (snap.h) for a
                                  start without the database; NULL = none */
+    unsigned instance;        /* dispatch.instance: held on the thread's session (db.h,
+                                 db_claim_instance) from each connect on; refused, the thread
+                                 logs it, stays away from the database and sync_refused says so */
 };
 
 /* Start the thread; it connects a PAIR to `endpoint` (bound by the caller). NULL on failure. */
@@ -79,6 +82,10 @@ int sync_request(void *pair, const char *ocr_classes);
  * answered false at once, without a query. 0, or -1 when it could not be queued.
  */
 int sync_ask_acked(void *pair, const uint64_t *ids, size_t n, uint64_t serial, int64_t deadline_us);
+
+/* Whether another anprd held dispatch.instance when the thread connected (ingest stops then:
+ * started without the database, or after a reconnect, the number is found taken only now). */
+bool sync_refused(const sync_t *self);
 
 /* Stop the thread and free; an update not yet taken by ingest is freed by the caller's drain. */
 void sync_destroy(sync_t **self_p);

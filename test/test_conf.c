@@ -191,7 +191,7 @@ static void s_test_structure(void)
     EXPECT(DB "log:\n  - level\n", "t.yaml:4:3: log: expected a mapping of keys, got a sequence\n");
     EXPECT(DB "\nloging:\n  level: info\n",
            "t.yaml:4:1: loging: unknown section; expected one of: ingest, dispatch, database, "
-           "log, matcher, spool, backbone, curve, metrics\n");
+           "log, matcher, spool, backbone, curve, metrics, cluster\n");
     EXPECT(DB "ingest:\n  endpiont: tcp://*:1\n",
            "t.yaml:4:3: ingest.endpiont: unknown key; expected one of: endpoint, max_pending, "
            "max_future_skew_s, max_age_days, peer_rate_per_s, peer_burst\n");
@@ -206,7 +206,7 @@ static void s_test_structure(void)
     /* user text is shown on one line */
     EXPECT(DB "\"a\\nb\": 1\n", "t.yaml:3:1: a?b: unknown section; expected one of: ingest, "
                                 "dispatch, database, log, matcher, spool, backbone, curve, "
-                                "metrics\n");
+                                "metrics, cluster\n");
     /* OCR classes are checked by the matcher's own parser. */
     {
         char *e = s_errors(DB "matcher:\n  ocr_classes: \"0OD,1IL,O8\"\n");
@@ -563,6 +563,36 @@ static void s_test_instance(void)
            "t.yaml:4:13: dispatch.instance: out of range: 1024 (must be 0..1023)\n");
 }
 
+/* cluster.peers: the other instances' feeds, a sequence of endpoints to connect to. */
+static void s_test_cluster(void)
+{
+    struct conf *c =
+        s_ok(DB "cluster:\n  peers: [\"tcp://anpr-b:5556\", \"tcp://10.0.0.3:5556\"]\n");
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT((int)c->cluster.npeers, 2);
+        CHECK_STR(c->cluster.peers[0], "tcp://anpr-b:5556");
+        CHECK_STR(c->cluster.peers[1], "tcp://10.0.0.3:5556");
+    }
+    conf_destroy(&c);
+    c = s_ok(DB "cluster:\n  peers: []\n");
+    CHECK(c != NULL && c->cluster.npeers == 0);
+    conf_destroy(&c);
+    c = s_ok(DB);
+    CHECK(c != NULL && c->cluster.npeers == 0 && c->cluster.peers == NULL);
+    conf_destroy(&c);
+    EXPECT(DB "cluster:\n  peers: \"tcp://b:5556\"\n",
+           "t.yaml:4:10: cluster.peers: expected a sequence of endpoints, got a scalar\n");
+    EXPECT(DB "cluster:\n  peers:\n    - \"tcp://*:5556\"\n    - \"udp://b\"\n",
+           "t.yaml:5:7: cluster.peers[0]: invalid endpoint 'tcp://*:5556': a peer is connected "
+           "to: name its host, not all interfaces\n"
+           "t.yaml:6:7: cluster.peers[1]: invalid endpoint 'udp://b': expected tcp://HOST:PORT or "
+           "ipc:///absolute/path\n");
+    EXPECT(DB "cluster:\n  peers: [\"tcp://127.0.0.1:5556\"]\n",
+           "t.yaml:1:1: cluster.peers: 'tcp://127.0.0.1:5556' is this anprd's own "
+           "dispatch.endpoint\n");
+}
+
 /* The spool section: off by default, an absolute directory, a size in MiB. */
 static void s_test_spool(void)
 {
@@ -804,6 +834,7 @@ int main(void)
     s_test_load();
     s_test_example();
     s_test_instance();
+    s_test_cluster();
     s_test_spool();
     s_test_backbone();
     s_test_curve();

@@ -13,6 +13,13 @@
  * checkpoint come back as outstanding and are sent first. In this mode reads are generated
  * whether or not anprd is reachable, as a real camera keeps reading plates; --window bounds
  * how many wait.
+ *
+ * Several anprd instances (--endpoint repeated, or a comma list): one is used at a time. When it
+ * stops answering (nothing received for --failover-ms while reads wait for an answer or the
+ * socket will not take them) or its connection drops (the socket monitor says so; ZeroMQ
+ * heartbeats find a peer that went silent), the camera moves to the next and resends every
+ * unacknowledged read there at once: a read the first one stored is acknowledged again
+ * (PROTOCOL.md 8), so nothing is lost and nothing is stored twice.
  */
 #include "cli.h"
 #include "curve.h"
@@ -45,6 +52,9 @@
 #define S_CKPT_MS       200      /* spool checkpoint interval */
 #define S_RETRY_MS      100      /* retry of a failed spool commit, or of a full spool */
 #define S_REC_READ      1        /* spool record kind: one byte, then the encoded READ frame */
+#define S_ENDPOINTS_MAX 16       /* --endpoint given at most this many times */
+#define S_HB_IVL_MS     1000     /* ZeroMQ heartbeat: a ping this often ... */
+#define S_HB_TIMEOUT_MS 3000     /* ... and a connection silent this long is dropped */
 
 struct camera {
     char code[PROTO_CAMERA_MAX + 1];
@@ -113,7 +123,10 @@ struct acked {
 
 struct app {
     /* options */
-    const char *endpoint;
+    char *endpoints[S_ENDPOINTS_MAX]; /* --endpoint, in order (owned); one is used at a time */
+    size_t nendpoints;
+    size_t cur_ep;          /* the one in use */
+    int64_t failover_us;    /* --failover-ms: silence that moves to the next endpoint */
     const char *key_file;   /* --key: our CURVE secret key file */
     const char *server_key; /* --server-key: anprd's public key (Z85 or file) */
     int64_t count, start_seq;
@@ -151,6 +164,12 @@ struct app {
     unsigned warned_spool; /* spool warnings printed */
 
     void *ctx, *sock;
+    void *mon;           /* PAIR receiving sock's monitor events (several endpoints only) */
+    unsigned mon_serial; /* the monitor endpoint's number, new for each socket */
+    int64_t heard_us;    /* monotonic: last sign of life of the endpoint in use (a frame, or
+                            nothing to wait for) */
+    bool was_connected;  /* the socket in use completed a handshake */
+    uint64_t failovers;  /* moves to another endpoint */
 
     /* a read generated but refused by the socket (EAGAIN), sent before any new one */
     uint8_t staged[PROTO_MAX_FRAME];
@@ -171,7 +190,13 @@ static void s_usage(FILE *f)
             "\n"
             "Simulated ANPR camera: sends plate reads to anprd and resends them until acked.\n"
             "\n"
-            "  --endpoint E         anprd reader endpoint, e.g. tcp://127.0.0.1:5555\n"
+            "  --endpoint E         anprd reader endpoint, e.g. tcp://127.0.0.1:5555; repeat\n"
+            "                       it (or give a comma list) for several anprd instances:\n"
+            "                       one is used, and when it stops answering the camera moves\n"
+            "                       to the next and resends its unacknowledged reads there\n"
+            "  --failover-ms MS     with several endpoints: move on when no answer came for\n"
+            "                       MS while reads wait for one (default 10000), or at once\n"
+            "                       when the connection drops\n"
             "  --key FILE           our CURVE secret key (anpr-keygen NAME makes NAME.key);\n"
             "                       its public key must be registered in the database\n"
             "  --server-key K       anprd's CURVE public key: 40 Z85 characters or a file\n"
@@ -205,8 +230,9 @@ static void s_usage(FILE *f)
             "  --quiet              no progress or warning lines on stderr, only errors\n"
             "  --help, --version\n"
             "\n"
-            "Prints one summary line on stdout. Exit status: 0 all reads acknowledged, 1 some\n"
-            "remain unacknowledged, 2 usage or I/O error.\n");
+            "Prints one summary line on stdout (with failovers=N when it moved between\n"
+            "endpoints). Exit status: 0 all reads acknowledged, 1 some remain unacknowledged,\n"
+            "2 usage or I/O error.\n");
 }
 
 static void s_warn_frame(struct app *a, const char *what, const char *detail)
@@ -633,6 +659,7 @@ static int s_receive(struct app *a)
             fprintf(stderr, PROG ": receive: %s\n", zmq_strerror(e));
             return -1;
         }
+        a->heard_us = util_mono_us();
         /* Replies are single-part; tolerate an empty delimiter part from a REQ-style peer. */
         if (zmq_msg_size(&msg) > 0)
             rc = s_on_frame(a, zmq_msg_data(&msg), zmq_msg_size(&msg));
@@ -1532,6 +1559,7 @@ enum {
     OPT_SEED,
     OPT_START_SEQ,
     OPT_RESEND_MS,
+    OPT_FAILOVER_MS,
     OPT_WINDOW,
     OPT_WAIT,
     OPT_STATS_INTERVAL,
@@ -1560,6 +1588,7 @@ static const struct option s_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"start-seq", required_argument, NULL, OPT_START_SEQ},
     {"resend-ms", required_argument, NULL, OPT_RESEND_MS},
+    {"failover-ms", required_argument, NULL, OPT_FAILOVER_MS},
     {"window", required_argument, NULL, OPT_WINDOW},
     {"wait", required_argument, NULL, OPT_WAIT},
     {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
@@ -1573,6 +1602,29 @@ static const struct option s_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Adds the endpoints of one --endpoint (a comma list); -1 (said) when there are too many or one
+ * is empty. */
+static int s_endpoints_add(struct app *a, const char *arg)
+{
+    for (const char *p = arg;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || a->nendpoints == S_ENDPOINTS_MAX) {
+            fprintf(stderr, PROG ": --endpoint: %s\n",
+                    len == 0 ? "an empty endpoint in the list" : "more than 16 endpoints");
+            return -1;
+        }
+        if ((a->endpoints[a->nendpoints] = strndup(p, len)) == NULL) {
+            fprintf(stderr, PROG ": out of memory\n");
+            return -1;
+        }
+        a->nendpoints++;
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
 /* 0 to run, 1 to exit 0 (--help, --version), -1 on a usage error. */
 static int s_parse_args(struct app *a, int argc, char **argv)
 {
@@ -1583,13 +1635,15 @@ static int s_parse_args(struct app *a, int argc, char **argv)
     a->wait = 10;
     a->listed_ratio = 0.01;
     a->resend_us = 3000 * 1000LL;
+    a->failover_us = 10000 * 1000LL;
     a->window = 20000;
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":", s_options, NULL)) != -1) {
         switch (opt) {
         case OPT_ENDPOINT:
-            a->endpoint = optarg;
+            if (s_endpoints_add(a, optarg) != 0)
+                return -1;
             break;
         case OPT_KEY:
             a->key_file = optarg;
@@ -1657,6 +1711,11 @@ static int s_parse_args(struct app *a, int argc, char **argv)
                 return cli_bad_value(PROG, "--resend-ms", optarg, "milliseconds 1..86400000");
             a->resend_us = v * 1000;
             break;
+        case OPT_FAILOVER_MS:
+            if (util_parse_long(optarg, 1, 86400000, &v) != 0)
+                return cli_bad_value(PROG, "--failover-ms", optarg, "milliseconds 1..86400000");
+            a->failover_us = v * 1000;
+            break;
         case OPT_WINDOW:
             if (util_parse_long(optarg, 1, S_WINDOW_MAX, &v) != 0)
                 return cli_bad_value(PROG, "--window", optarg, "a whole number 1..10000000");
@@ -1702,7 +1761,7 @@ static int s_parse_args(struct app *a, int argc, char **argv)
     }
     if (cli_no_operands(PROG, argc, argv) != 0)
         return -1;
-    if (a->endpoint == NULL)
+    if (a->nendpoints == 0)
         return cli_usage_error(PROG, "--endpoint is required");
     if (a->nrr == 0 && a->csv_path == NULL)
         return cli_usage_error(PROG, "at least one --camera is required");
@@ -1738,36 +1797,123 @@ static void s_print_reasons(const struct app *a)
         fputc('\n', stderr);
 }
 
-static int s_setup_socket(struct app *a)
+/* Closes the socket in use and its monitor; what they still queue is dropped (resent). */
+static void s_close_socket(struct app *a)
 {
-    int one = 1, ivl = 100, zero = 0;
+    int zero = 0;
 
-    a->ctx = zmq_ctx_new();
-    if (a->ctx == NULL)
-        goto fail;
+    if (a->sock != NULL) {
+        zmq_setsockopt(a->sock, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(a->sock);
+        a->sock = NULL;
+    }
+    if (a->mon != NULL) {
+        zmq_setsockopt(a->mon, ZMQ_LINGER, &zero, sizeof(zero));
+        zmq_close(a->mon);
+        a->mon = NULL;
+    }
+}
+
+/* A DEALER connected to the endpoint in use (and, with several, its monitor); 0 or -1 (said). */
+static int s_open_socket(struct app *a)
+{
+    int one = 1, ivl = 100, zero = 0, hb_ivl = S_HB_IVL_MS, hb_timeout = S_HB_TIMEOUT_MS;
+    const char *ep = a->endpoints[a->cur_ep];
+    char why[512], mon_ep[64];
+
     a->sock = zmq_socket(a->ctx, ZMQ_DEALER);
     if (a->sock == NULL)
         goto fail;
-    /* IMMEDIATE: no queueing towards a daemon that is not there; resends cover the gap. */
+    /* IMMEDIATE: no queueing towards a daemon that is not there; resends cover the gap.
+     * Heartbeats: a daemon whose host went away (no RST) is found within seconds. */
     if (zmq_setsockopt(a->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
         zmq_setsockopt(a->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) != 0 ||
+        zmq_setsockopt(a->sock, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof(hb_ivl)) != 0 ||
+        zmq_setsockopt(a->sock, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout)) != 0 ||
         /* Acks are small and bounded by the window; never let the daemon drop them. */
         zmq_setsockopt(a->sock, ZMQ_RCVHWM, &zero, sizeof(zero)) != 0)
         goto fail;
-    char why[512];
     if (curve_client_opts(a->sock, a->key_file, a->server_key, why, sizeof why) != 0) {
         fprintf(stderr, PROG ": %s\n", why);
         return -1;
     }
-    if (zmq_connect(a->sock, a->endpoint) != 0) {
-        fprintf(stderr, PROG ": --endpoint: cannot connect to '%s': %s\n", a->endpoint,
+    if (a->nendpoints > 1) {
+        snprintf(mon_ep, sizeof mon_ep, "inproc://anpr-camera-mon-%u", a->mon_serial++);
+        if (zmq_socket_monitor(a->sock, mon_ep,
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+            (a->mon = zmq_socket(a->ctx, ZMQ_PAIR)) == NULL || zmq_connect(a->mon, mon_ep) != 0)
+            goto fail;
+    }
+    if (zmq_connect(a->sock, ep) != 0) {
+        fprintf(stderr, PROG ": --endpoint: cannot connect to '%s': %s\n", ep,
                 zmq_strerror(zmq_errno()));
         return -1;
     }
+    a->was_connected = false;
     return 0;
 fail:
     fprintf(stderr, PROG ": zeromq: %s\n", zmq_strerror(zmq_errno()));
     return -1;
+}
+
+static int s_setup_socket(struct app *a)
+{
+    a->ctx = zmq_ctx_new();
+    if (a->ctx == NULL) {
+        fprintf(stderr, PROG ": zeromq: %s\n", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return s_open_socket(a);
+}
+
+/*
+ * Moves to the next endpoint: a new socket there, and every read sent and not acknowledged is
+ * due for a resend at once (the list keeps its order: all get the same time). -1 when the new
+ * socket could not be made.
+ */
+static int s_failover(struct app *a, int64_t now, const char *why)
+{
+    size_t from = a->cur_ep;
+    struct outq *q = &a->q;
+
+    s_close_socket(a);
+    a->cur_ep = (a->cur_ep + 1) % a->nendpoints;
+    a->failovers++;
+    if (!a->quiet)
+        fprintf(stderr, PROG ": %s: %s with %" PRIu32 " reads unacknowledged; moving to %s\n",
+                a->endpoints[from], why, q->used, a->endpoints[a->cur_ep]);
+    for (uint32_t i = q->head; i != S_NONE; i = q->pool[i].next)
+        q->pool[i].sent_us = now - a->resend_us;
+    a->heard_us = now;
+    return s_open_socket(a);
+}
+
+/* Takes the monitor's events; *dropped when the connection that was up went down. */
+static void s_monitor(struct app *a, bool *dropped)
+{
+    for (;;) {
+        zmq_msg_t ev, addr;
+        uint16_t event = 0;
+
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, a->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&event, zmq_msg_data(&ev), 2);
+        bool more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        if (more) { /* the second part: the address */
+            zmq_msg_init(&addr);
+            (void)zmq_msg_recv(&addr, a->mon, 0);
+            zmq_msg_close(&addr);
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            a->was_connected = true;
+        else if (event == ZMQ_EVENT_DISCONNECTED && a->was_connected)
+            *dropped = true;
+    }
 }
 
 /* Sends and receives until the run is over; -1 on a fatal error. */
@@ -1784,7 +1930,9 @@ static int s_run(struct app *a)
 
     for (;;) {
         int64_t now = util_mono_us(), timeout_us = INT64_MAX;
-        zmq_pollitem_t item = {.socket = a->sock, .events = ZMQ_POLLIN};
+        zmq_pollitem_t items[2] = {{.socket = a->sock, .events = ZMQ_POLLIN},
+                                   {.socket = a->mon, .events = ZMQ_POLLIN}};
+        zmq_pollitem_t *item = &items[0];
 
         if (cli_signal_take()) {
             if (!sending)
@@ -1832,8 +1980,22 @@ static int s_run(struct app *a)
         if (sending && exhausted)
             continue; /* re-evaluate the end of the send phase right away */
 
+        /* Several endpoints: silence while reads wait for an answer (or the socket will not
+         * take them) moves to the next one. */
+        if (a->nendpoints > 1) {
+            if (a->q.head == S_NONE && !blocked && !a->have_staged)
+                a->heard_us = now;
+            else if (now - a->heard_us >= a->failover_us) {
+                char why[64];
+                snprintf(why, sizeof why, "no answer for %" PRId64 " ms", a->failover_us / 1000);
+                if (s_failover(a, now, why) != 0)
+                    return -1;
+                continue;
+            } else
+                timeout_us = s_min(timeout_us, a->heard_us + a->failover_us - now);
+        }
         if (blocked)
-            item.events |= ZMQ_POLLOUT;
+            item->events |= ZMQ_POLLOUT;
         else if (a->spool == NULL && sending && a->q.used < a->q.cap && timeout_us == INT64_MAX &&
                  !(a->count > 0 && (int64_t)a->sent >= a->count))
             timeout_us = 0; /* batch limit hit: poll for acks, then go on sending */
@@ -1850,12 +2012,18 @@ static int s_run(struct app *a)
         long timeout_ms = -1;
         if (timeout_us != INT64_MAX)
             timeout_ms = timeout_us <= 0 ? 0 : (long)((timeout_us + 999) / 1000);
-        if (zmq_poll(&item, 1, timeout_ms) < 0 && zmq_errno() != EINTR) {
+        if (zmq_poll(items, a->mon != NULL ? 2 : 1, timeout_ms) < 0 && zmq_errno() != EINTR) {
             fprintf(stderr, PROG ": poll: %s\n", zmq_strerror(zmq_errno()));
             return -1;
         }
-        if ((item.revents & ZMQ_POLLIN) && s_receive(a) != 0)
+        if ((item->revents & ZMQ_POLLIN) && s_receive(a) != 0)
             return -1;
+        if (a->mon != NULL && (items[1].revents & ZMQ_POLLIN)) {
+            bool dropped = false;
+            s_monitor(a, &dropped);
+            if (dropped && s_failover(a, util_mono_us(), "connection lost") != 0)
+                return -1;
+        }
 
         now = util_mono_us();
         if (a->spool != NULL && now >= next_ckpt) {
@@ -1918,6 +2086,7 @@ int main(int argc, char **argv)
 
     if (s_setup_socket(&a) != 0)
         goto cleanup;
+    a.heard_us = util_mono_us();
     if (s_run(&a) != 0)
         goto cleanup;
 
@@ -1926,6 +2095,8 @@ int main(int argc, char **argv)
            a.sent, a.acked, a.rejected, a.resent, a.q.used);
     if (a.skipped > 0)
         printf(" skipped=%" PRIu64, a.skipped);
+    if (a.failovers > 0)
+        printf(" failovers=%" PRIu64, a.failovers);
     if (a.spool != NULL)
         printf(" recovered=%" PRIu64, a.recovered);
     printf("\n");
@@ -1937,11 +2108,7 @@ int main(int argc, char **argv)
     ret = a.q.used == 0 ? 0 : 1;
 
 cleanup:
-    if (a.sock != NULL) {
-        int zero = 0;
-        zmq_setsockopt(a.sock, ZMQ_LINGER, &zero, sizeof(zero));
-        zmq_close(a.sock);
-    }
+    s_close_socket(&a);
     if (a.ctx != NULL)
         zmq_ctx_term(a.ctx);
     if (a.spool != NULL) {
@@ -1955,5 +2122,7 @@ cleanup:
     free(a.listed);
     free(a.rows);
     free(a.acks);
+    for (size_t i = 0; i < a.nendpoints; i++)
+        free(a.endpoints[i]);
     return ret;
 }
