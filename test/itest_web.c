@@ -6,16 +6,11 @@
  * search without a reason is refused with the rule's words, with one it is granted; logout
  * ends the session and closes its database connection; failed logins are throttled.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -23,127 +18,6 @@
 #include "httpc.h"
 #include "util.h"
 #include "webenv.h"
-
-static int s_port;
-
-/* The value of cookie name in a reply's Set-Cookie headers, into out. */
-static bool s_cookie(const struct httpc_reply *r, const char *name, char *out, size_t cap)
-{
-    char key[64];
-    snprintf(key, sizeof key, "Set-Cookie: %s=", name);
-    const char *p = strstr(r->head, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    size_t n = strcspn(p, ";\r\n");
-    snprintf(out, cap, "%.*s", (int)n, p);
-    return true;
-}
-
-/* A JSON string member's value (flat, unescaped text), into out. */
-static bool s_member(const char *json, const char *name, char *out, size_t cap)
-{
-    char key[64];
-    snprintf(key, sizeof key, "\"%s\":\"", name);
-    const char *p = strstr(json, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    size_t n = strcspn(p, "\"");
-    snprintf(out, cap, "%.*s", (int)n, p);
-    return true;
-}
-
-static int s_req(const char *method, const char *path, const char *cookies, const char *csrf,
-                 const char *body, struct httpc_reply *r)
-{
-    char req[8192];
-    snprintf(req, sizeof req,
-             "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s%s%s%s"
-             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
-             method, path, cookies ? "Cookie: " : "", cookies ? cookies : "", cookies ? "\r\n" : "",
-             csrf ? "X-CSRF-Token: " : "", csrf ? csrf : "", csrf ? "\r\n" : "",
-             body ? strlen(body) : 0, body ? body : "");
-    memset(r, 0, sizeof *r);
-    if (httpc_raw("127.0.0.1", s_port, req, 20000, r) != 0)
-        h_fatal("%s %s: no answer", method, path);
-    return r->status;
-}
-
-struct login {
-    char session[80], csrf[80];
-};
-
-/* Sign in; the HTTP status (the body into msg). */
-static int s_login(const char *user, const char *pw, struct login *l, char *msg, size_t cap)
-{
-    struct httpc_reply r;
-    char pre[80], cookies[128], body[256];
-
-    s_req("GET", "/api/login-token", NULL, NULL, NULL, &r);
-    if (!s_cookie(&r, "anpr_pre", pre, sizeof pre))
-        h_fatal("no pre-login cookie");
-    httpc_reply_free(&r);
-    snprintf(cookies, sizeof cookies, "anpr_pre=%s", pre);
-    snprintf(body, sizeof body, "user=%s&password=%s", user, pw);
-    int st = s_req("POST", "/api/login", cookies, pre, body, &r);
-    if (msg)
-        snprintf(msg, cap, "%s", r.body);
-    if (st == 200) {
-        CHECK(s_cookie(&r, "anpr_session", l->session, sizeof l->session));
-        CHECK(strstr(r.head, "HttpOnly") != NULL);
-        CHECK(strstr(r.head, "SameSite=Strict") != NULL);
-        CHECK(s_member(r.body, "csrf", l->csrf, sizeof l->csrf));
-    }
-    httpc_reply_free(&r);
-    return st;
-}
-
-/* A Server-Sent Events stream read as it comes: a socket and what arrived so far. */
-struct stream {
-    int fd;
-    char buf[4 << 20];
-    size_t len;
-    size_t mark; /* s_stream_until looks from here on */
-};
-
-/* Open /api/events with cookies and an extra header line ("" for none, else ending in CRLF). */
-static void s_stream_open(struct stream *st, const char *cookies, const char *extra)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s_port)};
-    char req[512];
-
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    st->len = st->mark = 0;
-    st->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (st->fd < 0 || connect(st->fd, (struct sockaddr *)&a, sizeof a) != 0)
-        h_fatal("connect to anpr-web: %s", strerror(errno));
-    int n = snprintf(req, sizeof req,
-                     "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: %s\r\n%s\r\n", cookies,
-                     extra);
-    if (write(st->fd, req, (size_t)n) != n)
-        h_fatal("write to anpr-web: %s", strerror(errno));
-}
-
-/* Read until needle has arrived (1), the server closes (0) or ms pass (-1). */
-static int s_stream_until(struct stream *st, const char *needle, int ms)
-{
-    int64_t until = util_mono_us() + (int64_t)ms * 1000;
-
-    for (;;) {
-        st->buf[st->len] = '\0';
-        if (strstr(st->buf + st->mark, needle))
-            return 1;
-        int64_t left = (until - util_mono_us()) / 1000;
-        struct pollfd p = {.fd = st->fd, .events = POLLIN};
-        if (left <= 0 || st->len + 1 >= sizeof st->buf || poll(&p, 1, (int)left) <= 0)
-            return -1;
-        ssize_t n = read(st->fd, st->buf + st->len, sizeof st->buf - 1 - st->len);
-        if (n <= 0)
-            return 0;
-        st->len += (size_t)n;
-    }
-}
 
 /* Whether the file at path has needle. */
 static bool s_has(const char *path, const char *needle)
@@ -155,30 +29,12 @@ static bool s_has(const char *path, const char *needle)
     return has;
 }
 
-static pid_t s_start_web(const char *conf, const char *log)
-{
-    char *argv[] = {getenv("ANPR_WEB"), "--config", (char *)conf, NULL};
-    pid_t pid = h_spawn(argv, log, log);
-    int64_t until = util_mono_us() + 20000000;
-
-    while (util_mono_us() < until) {
-        struct httpc_reply r = {0};
-        if (httpc_request("127.0.0.1", s_port, "GET", "/login", 1000, &r) == 0 && r.status == 200) {
-            httpc_reply_free(&r);
-            return pid;
-        }
-        httpc_reply_free(&r);
-        usleep(100000);
-    }
-    h_fatal("anpr-web did not answer within 20 s:\n%s", h_slurp(log));
-}
-
 int main(void)
 {
     struct h_db db;
     struct h_daemon d;
     struct httpc_reply r;
-    struct login op, inv;
+    struct webenv_login op, inv;
     char msg[1024], cookies[256], log[256], sql[512];
 
     h_require_env();
@@ -186,8 +42,8 @@ int main(void)
         h_fatal("ANPR_WEB is not set");
     /* P1 HITs announced again every second until acknowledged. */
     webenv_setup(&db, &d, "itest_web", "  reannounce_s: 1\n");
-    s_port = h_free_port();
-    const char *conf = webenv_config(&db, &d, s_port);
+    int port = h_free_port();
+    const char *conf = webenv_config(&db, &d, port);
     snprintf(log, sizeof log, "%s/anpr-web.log", d.dir);
 
     /* --check-config */
@@ -198,25 +54,25 @@ int main(void)
         CHECK_INT(h_wait(h_spawn(argv, out, out), 10000), 0);
         CHECK(s_has(out, "configuration OK"));
     }
-    pid_t web = s_start_web(conf, log);
+    pid_t web = webenv_start(port, conf, log);
 
     /* Every answer: a strict Content-Security-Policy, never in a frame, no sniffing. */
-    CHECK_INT(s_req("GET", "/login", NULL, NULL, NULL, &r), 200);
+    CHECK_INT(webenv_req(port, "GET", "/login", NULL, NULL, NULL, &r), 200);
     CHECK(strstr(r.head, "Content-Security-Policy: default-src 'none'; script-src 'self'") != NULL);
     CHECK(strstr(r.head, "X-Frame-Options: DENY") != NULL);
     CHECK(strstr(r.head, "X-Content-Type-Options: nosniff") != NULL);
     CHECK(strstr(r.body, "<script>") == NULL);
     httpc_reply_free(&r);
     /* Not signed in: the board sends to the login, the API says 401. */
-    CHECK_INT(s_req("GET", "/board", NULL, NULL, NULL, &r), 303);
+    CHECK_INT(webenv_req(port, "GET", "/board", NULL, NULL, NULL, &r), 303);
     httpc_reply_free(&r);
-    CHECK_INT(s_req("GET", "/api/me", NULL, NULL, NULL, &r), 401);
+    CHECK_INT(webenv_req(port, "GET", "/api/me", NULL, NULL, NULL, &r), 401);
     httpc_reply_free(&r);
-    CHECK_INT(s_req("GET", "/static/../anpr-web.yaml", NULL, NULL, NULL, &r), 404);
+    CHECK_INT(webenv_req(port, "GET", "/static/../anpr-web.yaml", NULL, NULL, NULL, &r), 404);
     httpc_reply_free(&r);
 
     /* A wrong password: a clear message; the log names the user, never the password. */
-    CHECK_INT(s_login(WEB_OP, "Wrong-Guess-99", &op, msg, sizeof msg), 401);
+    CHECK_INT(webenv_login_check(port, WEB_OP, "Wrong-Guess-99", &op, msg, sizeof msg, true), 401);
     CHECK(strstr(msg, "wrong user name or password") != NULL);
     {
         int64_t until = util_mono_us() + 10000000;
@@ -226,22 +82,23 @@ int main(void)
         CHECK(!s_has(log, "Wrong-Guess-99"));
     }
     /* The login form without its CSRF token: 403, PostgreSQL never asked. */
-    CHECK_INT(s_req("POST", "/api/login", NULL, NULL, "user=" WEB_OP "&password=" WEB_OP_PW, &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/login", NULL, NULL,
+                         "user=" WEB_OP "&password=" WEB_OP_PW, &r),
               403);
     httpc_reply_free(&r);
     /* A login the server trusts without a password is no proof of who is there. */
-    CHECK_INT(s_login(WEB_TRUSTED, "anything", &op, msg, sizeof msg), 403);
+    CHECK_INT(webenv_login_check(port, WEB_TRUSTED, "anything", &op, msg, sizeof msg, true), 403);
     CHECK(strstr(msg, "did not check a password") != NULL);
 
     /* The right password. */
-    CHECK_INT(s_login(WEB_OP, WEB_OP_PW, &op, msg, sizeof msg), 200);
+    CHECK_INT(webenv_login_check(port, WEB_OP, WEB_OP_PW, &op, msg, sizeof msg, true), 200);
     CHECK(strstr(msg, "\"home\":\"/board\"") != NULL);
     CHECK(!s_has(log, WEB_OP_PW));
     snprintf(cookies, sizeof cookies, "anpr_session=%s", op.session);
-    CHECK_INT(s_req("GET", "/api/me", cookies, NULL, NULL, &r), 200);
+    CHECK_INT(webenv_req(port, "GET", "/api/me", cookies, NULL, NULL, &r), 200);
     CHECK(strstr(r.body, "\"user\":\"webt_op\"") != NULL);
     httpc_reply_free(&r);
-    CHECK_INT(s_req("GET", "/board", cookies, NULL, NULL, &r), 200);
+    CHECK_INT(webenv_req(port, "GET", "/board", cookies, NULL, NULL, &r), 200);
     httpc_reply_free(&r);
     /* The session is the person's own connection. */
     CHECK_INT(h_wait_ll(db.admin,
@@ -251,17 +108,21 @@ int main(void)
               1);
 
     /* POST without the CSRF token, or with a wrong one: 403. */
-    CHECK_INT(s_req("POST", "/api/ack", cookies, NULL, "hit_ids=1&decision=accepted", &r), 403);
+    CHECK_INT(
+        webenv_req(port, "POST", "/api/ack", cookies, NULL, "hit_ids=1&decision=accepted", &r),
+        403);
     CHECK(strstr(r.body, "CSRF") != NULL);
     httpc_reply_free(&r);
-    CHECK_INT(s_req("POST", "/api/ack", cookies,
-                    "0123456789abcdef0123456789abcdef0123456789abcdef0"
-                    "123456789abcdef",
-                    "hit_ids=1&decision=accepted", &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/ack", cookies,
+                         "0123456789abcdef0123456789abcdef0123456789abcdef0"
+                         "123456789abcdef",
+                         "hit_ids=1&decision=accepted", &r),
               403);
     httpc_reply_free(&r);
     /* With it, the database answers (no such HIT). */
-    CHECK_INT(s_req("POST", "/api/ack", cookies, op.csrf, "hit_ids=1&decision=accepted", &r), 422);
+    CHECK_INT(
+        webenv_req(port, "POST", "/api/ack", cookies, op.csrf, "hit_ids=1&decision=accepted", &r),
+        422);
     CHECK(strstr(r.body, "does not exist or is not visible to dispatch") != NULL);
     httpc_reply_free(&r);
 
@@ -269,18 +130,18 @@ int main(void)
     const char *search = "kind=reads&plate=1ABC123&match=exact&from=2026-01-01T00:00:00Z"
                          "&to=2030-01-01T00:00:00Z&reason=Theft+investigation+Hasselt"
                          "&case=PV-2026-0042";
-    CHECK_INT(s_req("POST", "/api/search", cookies, op.csrf, search, &r), 403);
+    CHECK_INT(webenv_req(port, "POST", "/api/search", cookies, op.csrf, search, &r), 403);
     httpc_reply_free(&r);
 
     /* An investigator: without a reason refused with the rule's words; with one granted. */
-    CHECK_INT(s_login(WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg), 200);
+    CHECK_INT(webenv_login_check(port, WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg, true), 200);
     CHECK(strstr(msg, "\"home\":\"/desk\"") != NULL);
     char icookies[256];
     snprintf(icookies, sizeof icookies, "anpr_session=%s", inv.session);
-    CHECK_INT(s_req("POST", "/api/search", icookies, inv.csrf,
-                    "kind=reads&plate=1ABC123&match=exact&from=2026-01-01T00:00:00Z"
-                    "&to=2030-01-01T00:00:00Z&case=PV-2026-0042",
-                    &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/search", icookies, inv.csrf,
+                         "kind=reads&plate=1ABC123&match=exact&from=2026-01-01T00:00:00Z"
+                         "&to=2030-01-01T00:00:00Z&case=PV-2026-0042",
+                         &r),
               422);
     CHECK(strstr(r.body, "\"refused\":true") != NULL);
     CHECK(strstr(r.body, "\"rule\":\"reason\"") != NULL);
@@ -293,10 +154,10 @@ int main(void)
              "kind=reads&plate=1ABC123&match=exact&from=%s&to=%s"
              "&reason=Theft+investigation+Hasselt&case=PV-2026-0042",
              from, to);
-    CHECK_INT(s_req("POST", "/api/search", icookies, inv.csrf, ok_search, &r), 200);
+    CHECK_INT(webenv_req(port, "POST", "/api/search", icookies, inv.csrf, ok_search, &r), 200);
     CHECK(strstr(r.body, "\"granted\":true") != NULL);
     char ticket[32] = "";
-    CHECK(s_member(r.body, "ticket", ticket, sizeof ticket));
+    CHECK(webenv_member(r.body, "ticket", ticket, sizeof ticket));
     httpc_reply_free(&r);
     /* audited under the person's own name */
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.search_audit WHERE by_user = "
@@ -304,7 +165,7 @@ int main(void)
                                    "Hasselt'"),
               1);
     snprintf(sql, sizeof sql, "/api/search.csv?kind=reads&ticket=%s", ticket);
-    CHECK_INT(s_req("GET", sql, icookies, NULL, NULL, &r), 200);
+    CHECK_INT(webenv_req(port, "GET", sql, icookies, NULL, NULL, &r), 200);
     CHECK(strncmp(r.body, "ord,read_time,", 14) == 0);
     httpc_reply_free(&r);
 
@@ -312,37 +173,37 @@ int main(void)
        password is kept to connect again) and the page must sign in again. */
     h_exec(db.admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                      "WHERE usename = 'webt_inv' AND application_name = 'anpr-web'");
-    CHECK(s_req("POST", "/api/search", icookies, inv.csrf, ok_search, &r) >= 500);
+    CHECK(webenv_req(port, "POST", "/api/search", icookies, inv.csrf, ok_search, &r) >= 500);
     httpc_reply_free(&r);
-    CHECK_INT(s_req("GET", "/api/me", icookies, NULL, NULL, &r), 401);
+    CHECK_INT(webenv_req(port, "GET", "/api/me", icookies, NULL, NULL, &r), 401);
     httpc_reply_free(&r);
     CHECK(s_has(log, "user 'webt_inv': the database connection was lost; session ended"));
-    CHECK_INT(s_login(WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg), 200);
+    CHECK_INT(webenv_login_check(port, WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg, true), 200);
     snprintf(icookies, sizeof icookies, "anpr_session=%s", inv.session);
 
     /* The board's stream: live, then a HIT of a read sent now, as the board's JSON; the
        investigator may not open it. */
-    static struct stream st, st2;
-    s_stream_open(&st, cookies, "");
-    CHECK_INT(s_stream_until(&st, "event: live", 20000), 1);
+    static struct webenv_stream st, st2;
+    webenv_stream_open(&st, port, cookies, "");
+    CHECK_INT(webenv_stream_until(&st, "event: live", 20000), 1);
     CHECK(strstr(st.buf, "Content-Type: text/event-stream") != NULL);
-    CHECK_INT(s_stream_until(&st, "\"feed_connected\":true", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"feed_connected\":true", 20000), 1);
     void *cam = h_dealer(d.ingest_ep);
     struct proto_read rd = h_read(WEB_CAM, 1, "1-ABC-123", "BE");
     h_send_read(cam, &rd);
-    CHECK_INT(s_stream_until(&st, "\"read_plate\":\"1-ABC-123\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"read_plate\":\"1-ABC-123\"", 20000), 1);
     CHECK(strstr(st.buf, "\"list\":\"Stolen vehicles\"") != NULL);
     CHECK(strstr(st.buf, "\"priority\":1") != NULL);
     CHECK(strstr(st.buf, "\"again\":false") != NULL);
     h_close(cam);
     char hit_id[32] = "";
-    CHECK(s_member(st.buf, "hit_id", hit_id, sizeof hit_id));
+    CHECK(webenv_member(st.buf, "hit_id", hit_id, sizeof hit_id));
     CHECK(strstr(st.buf, "id: ") != NULL);
-    CHECK_INT(s_req("GET", "/api/events", icookies, NULL, NULL, &r), 403);
+    CHECK_INT(webenv_req(port, "GET", "/api/events", icookies, NULL, NULL, &r), 403);
     httpc_reply_free(&r);
 
     /* anprd announces the open P1 HIT again (every second here): marked on the stream. */
-    CHECK_INT(s_stream_until(&st, "\"again\":true", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"again\":true", 20000), 1);
 
     /* Follow the car: read again at Boorsem, the open HIT gets a sighting there. */
 #define S_BOORSEM "\"camera\":\"BE-E314-BOORSEM-1\""
@@ -350,7 +211,7 @@ int main(void)
     cam = h_dealer(d.ingest_ep);
     rd = h_read("BE-E314-BOORSEM-1", 1, "1-ABC-123", "BE");
     h_send_read(cam, &rd);
-    CHECK_INT(s_stream_until(&st, "\"sighting\":true", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"sighting\":true", 20000), 1);
     h_close(cam);
     const char *sg = strstr(st.buf + st.mark, "\"sighting\":true");
     const char *ev = sg;
@@ -358,11 +219,11 @@ int main(void)
         ev--;
     CHECK(ev && sg && memmem(ev, (size_t)(sg - ev), S_BOORSEM, strlen(S_BOORSEM)));
     char seen_id[32] = "";
-    CHECK(ev && s_member(ev, "hit_id", seen_id, sizeof seen_id));
+    CHECK(ev && webenv_member(ev, "hit_id", seen_id, sizeof seen_id));
     CHECK_STR(seen_id, hit_id);
     /* anprd's heartbeat: the cameras reporting, on the health line. */
     st.mark = st.len;
-    CHECK_INT(s_stream_until(&st, "\"cameras\":{\"cameras\":3,", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"cameras\":{\"cameras\":3,", 20000), 1);
 
     /* A colleague accepts it (in the database, as their own login): every board is told, and
        the database refuses this board's later acknowledgement, naming the colleague. */
@@ -372,11 +233,11 @@ int main(void)
     snprintf(sql, sizeof sql, "SELECT anpr.acknowledge_hit(%s, 'accepted', NULL)", hit_id);
     CHECK_STR(h_sqlstate(colleague, sql), "");
     PQfinish(colleague);
-    CHECK_INT(s_stream_until(&st, "\"operator\":\"webt_trusted\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"operator\":\"webt_trusted\"", 20000), 1);
     CHECK(strstr(st.buf, "event: ack") != NULL);
     char ack[128];
     snprintf(ack, sizeof ack, "hit_ids=%s&decision=rejected&reason=misread", hit_id);
-    CHECK_INT(s_req("POST", "/api/ack", cookies, op.csrf, ack, &r), 422);
+    CHECK_INT(webenv_req(port, "POST", "/api/ack", cookies, op.csrf, ack, &r), 422);
     CHECK(strstr(r.body, "already accepted by webt_trusted") != NULL);
     httpc_reply_free(&r);
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack WHERE operator = 'webt_op'"),
@@ -385,17 +246,17 @@ int main(void)
     /* The feed lost (anprd stopped) and back: the health events say so. */
     st.mark = st.len;
     CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
-    CHECK_INT(s_stream_until(&st, "\"feed_connected\":false", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"feed_connected\":false", 20000), 1);
     st.mark = st.len;
     CHECK_INT(h_daemon_restart(&d), 0);
-    CHECK_INT(s_stream_until(&st, "\"feed_connected\":true", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"feed_connected\":true", 20000), 1);
 
     /* A board reconnecting with Last-Event-ID gets what came after it from the database, with
        its acknowledgement. */
     char last[64];
     snprintf(last, sizeof last, "Last-Event-ID: %llu\r\n", strtoull(hit_id, NULL, 10) - 1);
-    s_stream_open(&st2, cookies, last);
-    CHECK_INT(s_stream_until(&st2, "event: live", 20000), 1);
+    webenv_stream_open(&st2, port, cookies, last);
+    CHECK_INT(webenv_stream_until(&st2, "event: live", 20000), 1);
     CHECK(strstr(st2.buf, "\"read_plate\":\"1-ABC-123\"") != NULL);
     CHECK(strstr(st2.buf, "\"caught_up\":true,\"ack\":{\"decision\":\"accepted\"") != NULL);
 
@@ -407,9 +268,9 @@ int main(void)
                      "(SELECT min(id) FROM anpr.watchlist_entry), "
                      "(SELECT id FROM anpr.watchlist WHERE name = 'Stolen vehicles'), 1, "
                      "'stolen', 1, 1000 + g FROM generate_series(0, 1199) g");
-    static struct stream st3;
-    s_stream_open(&st3, cookies, "Last-Event-ID: 999\r\n");
-    CHECK_INT(s_stream_until(&st3, "event: live", 60000), 1);
+    static struct webenv_stream st3;
+    webenv_stream_open(&st3, port, cookies, "Last-Event-ID: 999\r\n");
+    CHECK_INT(webenv_stream_until(&st3, "event: live", 60000), 1);
     /* each of them once, in order */
     long long next = 1000, other = 0;
     for (const char *p = st3.buf; (p = strstr(p, "\"hit_id\":\"")); p++) {
@@ -431,10 +292,10 @@ int main(void)
                                     "FROM generate_series(1000, 1011) g"),
               "");
     PQfinish(colleague);
-    CHECK_INT(s_stream_until(&st, "{\"hit_id\":\"1011\",\"decision\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "{\"hit_id\":\"1011\",\"decision\"", 20000), 1);
     size_t seen_at = st.len;
     st.mark = seen_at;
-    CHECK_INT(s_stream_until(&st, "event: health", 20000), 1); /* one more poll */
+    CHECK_INT(webenv_stream_until(&st, "event: health", 20000), 1); /* one more poll */
     for (int i = 1000; i <= 1011; i++) {
         char needle[64];
         snprintf(needle, sizeof needle, "{\"hit_id\":\"%d\",\"decision\"", i);
@@ -446,15 +307,15 @@ int main(void)
 
     /* Logout: the session is gone and its connection closed; the open stream is told and
        ends. */
-    CHECK_INT(s_req("POST", "/api/logout", cookies, op.csrf, "", &r), 200);
+    CHECK_INT(webenv_req(port, "POST", "/api/logout", cookies, op.csrf, "", &r), 200);
     httpc_reply_free(&r);
-    CHECK_INT(s_req("GET", "/api/me", cookies, NULL, NULL, &r), 401);
+    CHECK_INT(webenv_req(port, "GET", "/api/me", cookies, NULL, NULL, &r), 401);
     httpc_reply_free(&r);
-    CHECK_INT(s_stream_until(&st, "event: ended", 20000), 1);
-    CHECK_INT(s_stream_until(&st, "never sent", 20000), 0); /* and the server closes it */
+    CHECK_INT(webenv_stream_until(&st, "event: ended", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "never sent", 20000), 0); /* and the server closes it */
     close(st.fd);
-    CHECK_INT(s_stream_until(&st2, "event: ended", 20000), 1);
-    CHECK_INT(s_stream_until(&st2, "never sent", 20000), 0);
+    CHECK_INT(webenv_stream_until(&st2, "event: ended", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st2, "never sent", 20000), 0);
     close(st2.fd);
     CHECK_INT(h_wait_ll(db.admin,
                         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'webt_op' "
@@ -464,17 +325,13 @@ int main(void)
 
     /* Failed logins throttled (3 a minute here): the fourth is refused before PostgreSQL. */
     for (int i = 0; i < 3; i++)
-        CHECK_INT(s_login(WEB_INV, "nope", &inv, msg, sizeof msg), 401);
-    CHECK_INT(s_login(WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg), 429);
+        CHECK_INT(webenv_login_check(port, WEB_INV, "nope", &inv, msg, sizeof msg, true), 401);
+    CHECK_INT(webenv_login_check(port, WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg, true), 429);
     CHECK(strstr(msg, "too many failed logins") != NULL);
 
-    kill(web, SIGTERM);
-    CHECK_INT(h_wait(web, 20000), 0);
-    if (check_failed) {
-        char *text = h_slurp(log);
-        fprintf(stderr, "anpr-web log:\n%s", text);
-        free(text);
-    }
+    CHECK_INT(webenv_stop(web), 0);
+    if (check_failed)
+        webenv_print_log(log);
     int rc = h_daemon_finish(&d, check_failed);
     h_db_close(&db);
     return check_failed || rc ? 1 : check_done("itest_web");

@@ -7,65 +7,17 @@
  * guard refuses '1*' and, forced, says how many of the last day's reads it would have hit. A
  * dispatcher and an investigator get 403; a POST without the CSRF token gets 403.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "harness.h"
 #include "httpc.h"
-#include "util.h"
 #include "webenv.h"
 
 #define ADM    WEB_ADM
 #define ADM_PW WEB_ADM_PW
-
-static int s_port;
-
-static bool s_cookie(const struct httpc_reply *r, const char *name, char *out, size_t cap)
-{
-    char key[64];
-    snprintf(key, sizeof key, "Set-Cookie: %s=", name);
-    const char *p = strstr(r->head, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    snprintf(out, cap, "%.*s", (int)strcspn(p, ";\r\n"), p);
-    return true;
-}
-
-/* A JSON member's value (a flat string or a number), into out. */
-static bool s_member(const char *json, const char *name, char *out, size_t cap)
-{
-    char key[64];
-    snprintf(key, sizeof key, "\"%s\":", name);
-    const char *p = strstr(json, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    if (*p == '"')
-        p++;
-    snprintf(out, cap, "%.*s", (int)strcspn(p, "\",}"), p);
-    return true;
-}
-
-static int s_req(const char *method, const char *path, const char *cookies, const char *csrf,
-                 const char *body, struct httpc_reply *r)
-{
-    static char req[65536];
-    snprintf(req, sizeof req,
-             "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s%s%s%s"
-             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
-             method, path, cookies ? "Cookie: " : "", cookies ? cookies : "", cookies ? "\r\n" : "",
-             csrf ? "X-CSRF-Token: " : "", csrf ? csrf : "", csrf ? "\r\n" : "",
-             body ? strlen(body) : 0, body ? body : "");
-    memset(r, 0, sizeof *r);
-    if (httpc_raw("127.0.0.1", s_port, req, 20000, r) != 0)
-        h_fatal("%s %s: no answer", method, path);
-    return r->status;
-}
 
 /* application/x-www-form-urlencoded of s, appended to out. */
 static void s_enc(char *out, size_t cap, const char *s)
@@ -82,35 +34,9 @@ static void s_enc(char *out, size_t cap, const char *s)
     out[n] = '\0';
 }
 
-struct login {
-    char cookies[128], csrf[80];
-};
-
-static int s_login(const char *user, const char *pw, struct login *l, char *msg, size_t cap)
-{
-    struct httpc_reply r;
-    char pre[80], cookies[128], body[256], session[80];
-
-    s_req("GET", "/api/login-token", NULL, NULL, NULL, &r);
-    if (!s_cookie(&r, "anpr_pre", pre, sizeof pre))
-        h_fatal("no pre-login cookie");
-    httpc_reply_free(&r);
-    snprintf(cookies, sizeof cookies, "anpr_pre=%s", pre);
-    snprintf(body, sizeof body, "user=%s&password=%s", user, pw);
-    int st = s_req("POST", "/api/login", cookies, pre, body, &r);
-    snprintf(msg, cap, "%s", r.body);
-    if (st == 200) {
-        CHECK(s_cookie(&r, "anpr_session", session, sizeof session));
-        CHECK(s_member(r.body, "csrf", l->csrf, sizeof l->csrf));
-        snprintf(l->cookies, sizeof l->cookies, "anpr_session=%s", session);
-    }
-    httpc_reply_free(&r);
-    return st;
-}
-
 /* POST an import of csv into list with extra fields ("" none); the status, the body in r. */
-static int s_import(const struct login *l, const char *list, const char *csv, const char *extra,
-                    struct httpc_reply *r)
+static int s_import(int port, const struct webenv_login *l, const char *list, const char *csv,
+                    const char *extra, struct httpc_reply *r)
 {
     static char body[32768];
     snprintf(body, sizeof body, "list=");
@@ -118,25 +44,7 @@ static int s_import(const struct login *l, const char *list, const char *csv, co
     strncat(body, "&csv=", sizeof body - strlen(body) - 1);
     s_enc(body, sizeof body, csv);
     strncat(body, extra, sizeof body - strlen(body) - 1);
-    return s_req("POST", "/api/admin/import", l->cookies, l->csrf, body, r);
-}
-
-static pid_t s_start_web(const char *conf, const char *log)
-{
-    char *argv[] = {getenv("ANPR_WEB"), "--config", (char *)conf, NULL};
-    pid_t pid = h_spawn(argv, log, log);
-    int64_t until = util_mono_us() + 20000000;
-
-    while (util_mono_us() < until) {
-        struct httpc_reply r = {0};
-        if (httpc_request("127.0.0.1", s_port, "GET", "/login", 1000, &r) == 0 && r.status == 200) {
-            httpc_reply_free(&r);
-            return pid;
-        }
-        httpc_reply_free(&r);
-        usleep(100000);
-    }
-    h_fatal("anpr-web did not answer within 20 s:\n%s", h_slurp(log));
+    return webenv_req(port, "POST", "/api/admin/import", l->cookies, l->csrf, body, r);
 }
 
 int main(void)
@@ -144,27 +52,27 @@ int main(void)
     struct h_db db;
     struct h_daemon d;
     struct httpc_reply r;
-    struct login adm, op, inv;
+    struct webenv_login adm, op, inv;
     char msg[2048], log[256], sql[512], id[32] = "";
 
     h_require_env();
     if (!getenv("ANPR_WEB"))
         h_fatal("ANPR_WEB is not set");
     webenv_setup(&db, &d, "itest_web_admin", NULL);
-    s_port = h_free_port();
-    const char *conf = webenv_config(&db, &d, s_port);
+    int port = h_free_port();
+    const char *conf = webenv_config(&db, &d, port);
     snprintf(log, sizeof log, "%s/anpr-web.log", d.dir);
-    pid_t web = s_start_web(conf, log);
+    pid_t web = webenv_start(port, conf, log);
 
     /* An admin signs in and is sent to the admin page. */
-    CHECK_INT(s_login(ADM, ADM_PW, &adm, msg, sizeof msg), 200);
+    CHECK_INT(webenv_login_check(port, ADM, ADM_PW, &adm, msg, sizeof msg, false), 200);
     CHECK(strstr(msg, "\"home\":\"/admin\"") != NULL);
-    CHECK_INT(s_req("GET", "/admin", adm.cookies, NULL, NULL, &r), 200);
+    CHECK_INT(webenv_req(port, "GET", "/admin", adm.cookies, NULL, NULL, &r), 200);
     CHECK(strstr(r.body, "admin.js") != NULL);
     httpc_reply_free(&r);
 
     /* The lists, with their entry counts, colour and covert flag. */
-    CHECK_INT(s_req("GET", "/api/admin/lists", adm.cookies, NULL, NULL, &r), 200);
+    CHECK_INT(webenv_req(port, "GET", "/api/admin/lists", adm.cookies, NULL, NULL, &r), 200);
     CHECK(strstr(r.body, "\"columns\":[\"id\",\"name\",\"category\",\"priority\",\"state\","
                          "\"policy\",\"entries\",\"covert\",\"colour\"") != NULL);
     CHECK(strstr(r.body, "\"Stolen vehicles\",\"stolen\",1,\"enabled\",\"exact\",\"3\",\"overt\","
@@ -172,21 +80,23 @@ int main(void)
     httpc_reply_free(&r);
 
     /* A dispatcher and an investigator: 403 from every admin call (with their CSRF token). */
-    CHECK_INT(s_login(WEB_OP, WEB_OP_PW, &op, msg, sizeof msg), 200);
-    CHECK_INT(s_login(WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg), 200);
-    const struct login *others[] = {&op, &inv};
+    CHECK_INT(webenv_login_check(port, WEB_OP, WEB_OP_PW, &op, msg, sizeof msg, false), 200);
+    CHECK_INT(webenv_login_check(port, WEB_INV, WEB_INV_PW, &inv, msg, sizeof msg, false), 200);
+    const struct webenv_login *others[] = {&op, &inv};
     for (int i = 0; i < 2; i++) {
-        CHECK_INT(s_req("GET", "/api/admin/lists", others[i]->cookies, NULL, NULL, &r), 403);
+        CHECK_INT(webenv_req(port, "GET", "/api/admin/lists", others[i]->cookies, NULL, NULL, &r),
+                  403);
         CHECK(strstr(r.body, "for admins") != NULL);
         httpc_reply_free(&r);
-        CHECK_INT(s_req("GET", "/api/admin/entries?list=Fence", others[i]->cookies, NULL, NULL, &r),
+        CHECK_INT(webenv_req(port, "GET", "/api/admin/entries?list=Fence", others[i]->cookies, NULL,
+                             NULL, &r),
                   403);
         httpc_reply_free(&r);
-        CHECK_INT(s_req("POST", "/api/admin/add", others[i]->cookies, others[i]->csrf,
-                        "list=Fence&plate=NOPE-1", &r),
+        CHECK_INT(webenv_req(port, "POST", "/api/admin/add", others[i]->cookies, others[i]->csrf,
+                             "list=Fence&plate=NOPE-1", &r),
                   403);
         httpc_reply_free(&r);
-        CHECK_INT(s_import(others[i], "Fence", "plate\nNOPE-2\n", "", &r), 403);
+        CHECK_INT(s_import(port, others[i], "Fence", "plate\nNOPE-2\n", "", &r), 403);
         httpc_reply_free(&r);
     }
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_entry "
@@ -194,21 +104,21 @@ int main(void)
               0);
 
     /* A POST without the CSRF token: 403, nothing added. */
-    CHECK_INT(s_req("POST", "/api/admin/add", adm.cookies, NULL,
-                    "list=Stolen+vehicles&plate=2-XYZ-987&country=BE", &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/add", adm.cookies, NULL,
+                         "list=Stolen+vehicles&plate=2-XYZ-987&country=BE", &r),
               403);
     CHECK(strstr(r.body, "CSRF") != NULL);
     httpc_reply_free(&r);
 
     /* Add an entry: normalised, stored, audited under the admin's own name. */
-    CHECK_INT(s_req("POST", "/api/admin/add", adm.cookies, adm.csrf,
-                    "list=Stolen+vehicles&plate=2-XYZ-987&country=BE&external_ref=PV-2026-0099"
-                    "&instruction=Stop+and+check&valid_until=2030-01-01T00%3A00%3A00Z",
-                    &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/add", adm.cookies, adm.csrf,
+                         "list=Stolen+vehicles&plate=2-XYZ-987&country=BE&external_ref=PV-2026-0099"
+                         "&instruction=Stop+and+check&valid_until=2030-01-01T00%3A00%3A00Z",
+                         &r),
               200);
     CHECK(strstr(r.body, "\"plate\":\"2XYZ987\",\"country\":\"BE\"") != NULL);
     CHECK(strstr(r.body, "\"valid_until\":\"2030-01-01T00:00:00.000000Z\"") != NULL);
-    CHECK(s_member(r.body, "id", id, sizeof id));
+    CHECK(webenv_member(r.body, "id", id, sizeof id));
     httpc_reply_free(&r);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM anpr.watchlist_audit WHERE relation = 'watchlist_entry' AND "
@@ -216,34 +126,34 @@ int main(void)
              id);
     CHECK_INT(h_query_ll(db.admin, sql), 1);
     /* the same plate again: a duplicate, refused with the field */
-    CHECK_INT(s_req("POST", "/api/admin/add", adm.cookies, adm.csrf,
-                    "list=Stolen+vehicles&plate=2XYZ987&country=BE", &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/add", adm.cookies, adm.csrf,
+                         "list=Stolen+vehicles&plate=2XYZ987&country=BE", &r),
               422);
     CHECK(strstr(r.body, "duplicates entry") != NULL);
     CHECK(strstr(r.body, "\"field\":\"plate\"") != NULL);
     httpc_reply_free(&r);
     /* a bad time: the field and the value given */
-    CHECK_INT(s_req("POST", "/api/admin/add", adm.cookies, adm.csrf,
-                    "list=Stolen+vehicles&plate=3-XYZ-987&valid_until=soon", &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/add", adm.cookies, adm.csrf,
+                         "list=Stolen+vehicles&plate=3-XYZ-987&valid_until=soon", &r),
               422);
     CHECK(strstr(r.body, "\"field\":\"valid_until\",\"value\":\"soon\"") != NULL);
     httpc_reply_free(&r);
     /* no such list */
-    CHECK_INT(
-        s_req("POST", "/api/admin/add", adm.cookies, adm.csrf, "list=Nope&plate=3-XYZ-987", &r),
-        404);
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/add", adm.cookies, adm.csrf,
+                         "list=Nope&plate=3-XYZ-987", &r),
+              404);
     httpc_reply_free(&r);
 
     /* A list's entries, filtered (as typed, or normalised) and paged. */
-    CHECK_INT(s_req("GET", "/api/admin/entries?list=Stolen%20vehicles&filter=xyz-9", adm.cookies,
-                    NULL, NULL, &r),
+    CHECK_INT(webenv_req(port, "GET", "/api/admin/entries?list=Stolen%20vehicles&filter=xyz-9",
+                         adm.cookies, NULL, NULL, &r),
               200);
     CHECK(strstr(r.body, "\"total\":1,") != NULL);
     CHECK(strstr(r.body, "\"2-XYZ-987\"") != NULL);
     CHECK(strstr(r.body, "1-ABC-123") == NULL);
     httpc_reply_free(&r);
-    CHECK_INT(s_req("GET", "/api/admin/entries?list=Stolen%20vehicles&page=0", adm.cookies, NULL,
-                    NULL, &r),
+    CHECK_INT(webenv_req(port, "GET", "/api/admin/entries?list=Stolen%20vehicles&page=0",
+                         adm.cookies, NULL, NULL, &r),
               200);
     CHECK(strstr(r.body, "\"total\":4,\"page\":0,\"page_size\":50,") != NULL);
     httpc_reply_free(&r);
@@ -255,33 +165,34 @@ int main(void)
     h_send_read(cam, &rd);
     CHECK_INT(h_wait_ll(db.admin, "SELECT count(*) FROM anpr.read_identity", 1, 20000), 1);
     h_close(cam);
-    CHECK_INT(
-        s_req("POST", "/api/admin/add", adm.cookies, adm.csrf, "list=Fence&plate=1*&pattern=1", &r),
-        422);
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/add", adm.cookies, adm.csrf,
+                         "list=Fence&plate=1*&pattern=1", &r),
+              422);
     CHECK(strstr(r.body, "pattern 1* has fewer than 3 letters or digits") != NULL);
     CHECK(strstr(r.body, "\"broad\":true") != NULL);
     httpc_reply_free(&r);
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_entry WHERE plate = '1*'"),
               0);
     /* a pattern not ticked as one is refused too */
-    CHECK_INT(s_req("POST", "/api/admin/add", adm.cookies, adm.csrf, "list=Fence&plate=1*", &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/add", adm.cookies, adm.csrf,
+                         "list=Fence&plate=1*", &r),
               422);
     CHECK(strstr(r.body, "tick 'pattern'") != NULL);
     httpc_reply_free(&r);
     long long expect = h_query_ll(db.admin, "SELECT anpr.pattern_reads_last_day('1*')");
     CHECK(expect >= 1);
-    CHECK_INT(s_req("POST", "/api/admin/add", adm.cookies, adm.csrf,
-                    "list=Fence&plate=1*&pattern=1&force=1", &r),
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/add", adm.cookies, adm.csrf,
+                         "list=Fence&plate=1*&pattern=1&force=1", &r),
               200);
     char would[32] = "";
     CHECK(strstr(r.body, "\"forced\":true") != NULL);
-    CHECK(s_member(r.body, "would_hit", would, sizeof would));
+    CHECK(webenv_member(r.body, "would_hit", would, sizeof would));
     CHECK_INT(strtoll(would, NULL, 10), expect);
     httpc_reply_free(&r);
 
     /* Expire the entry: its validity ends now, audited; a second time it has expired already. */
     snprintf(msg, sizeof msg, "id=%s", id);
-    CHECK_INT(s_req("POST", "/api/admin/expire", adm.cookies, adm.csrf, msg, &r), 200);
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/expire", adm.cookies, adm.csrf, msg, &r), 200);
     httpc_reply_free(&r);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM anpr.watchlist_entry WHERE id = %s AND valid_until <= now()",
@@ -292,14 +203,14 @@ int main(void)
              "operation = 'UPDATE' AND row_id = %s AND changed_by = '" ADM "'",
              id);
     CHECK_INT(h_query_ll(db.admin, sql), 1);
-    CHECK_INT(s_req("POST", "/api/admin/expire", adm.cookies, adm.csrf, msg, &r), 404);
+    CHECK_INT(webenv_req(port, "POST", "/api/admin/expire", adm.cookies, adm.csrf, msg, &r), 404);
     CHECK(strstr(r.body, "has expired already") != NULL);
     httpc_reply_free(&r);
 
     /* Import a ','-separated file. */
-    CHECK_INT(
-        s_import(&adm, "Fence", "plate,country,external_ref\nIM-1,BE,R1\nIM-2,BE,R2\n", "", &r),
-        200);
+    CHECK_INT(s_import(port, &adm, "Fence", "plate,country,external_ref\nIM-1,BE,R1\nIM-2,BE,R2\n",
+                       "", &r),
+              200);
     CHECK(strstr(r.body, "\"imported\":true,\"rows\":2,\"good\":2,\"bad\":0,\"separator\":\",\"") !=
           NULL);
     httpc_reply_free(&r);
@@ -312,7 +223,7 @@ int main(void)
                        "SC-1;NL;Stop, check the papers\n"
                        "SC-2;nl;x\n"
                        "SC-3;NL;y\n";
-    CHECK_INT(s_import(&adm, "Fence", semi, "", &r), 422);
+    CHECK_INT(s_import(port, &adm, "Fence", semi, "", &r), 422);
     CHECK(strstr(r.body,
                  "\"imported\":false,\"rows\":3,\"good\":2,\"bad\":1,\"separator\":\";\"") != NULL);
     CHECK(strstr(r.body, "{\"line\":3,\"column\":2,\"header\":false,\"field\":\"country\","
@@ -323,7 +234,7 @@ int main(void)
                                    "'SC-%'"),
               0);
     /* with the bad rows skipped (as --skip-bad), the good ones in one go, audited */
-    CHECK_INT(s_import(&adm, "Fence", semi, "&skip_bad=1", &r), 200);
+    CHECK_INT(s_import(port, &adm, "Fence", semi, "&skip_bad=1", &r), 200);
     CHECK(strstr(r.body, "\"imported\":true,\"rows\":3,\"good\":2,\"bad\":1") != NULL);
     CHECK(strstr(r.body, "\"line\":3,\"column\":2") != NULL);
     httpc_reply_free(&r);
@@ -338,7 +249,7 @@ int main(void)
                                    "a.changed_by = '" ADM "'"),
               5);
     /* a header that names no plate column: nothing, and the header's defect */
-    CHECK_INT(s_import(&adm, "Fence", "kenteken;land\nX-1;NL\n", "", &r), 422);
+    CHECK_INT(s_import(port, &adm, "Fence", "kenteken;land\nX-1;NL\n", "", &r), 422);
     CHECK(strstr(r.body, "\"header\":true,\"field\":\"header\",\"error\":\"unknown column "
                          "'kenteken'") != NULL);
     httpc_reply_free(&r);
@@ -347,13 +258,9 @@ int main(void)
     CHECK(strstr(logged, "admin: user 'webt_adm': added entry") != NULL);
     free(logged);
 
-    kill(web, SIGTERM);
-    CHECK_INT(h_wait(web, 20000), 0);
-    if (check_failed) {
-        char *text = h_slurp(log);
-        fprintf(stderr, "anpr-web log:\n%s", text);
-        free(text);
-    }
+    CHECK_INT(webenv_stop(web), 0);
+    if (check_failed)
+        webenv_print_log(log);
     int rc = h_daemon_finish(&d, check_failed);
     h_db_close(&db);
     return check_failed || rc ? 1 : check_done("itest_web_admin");

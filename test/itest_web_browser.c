@@ -101,11 +101,8 @@ int main(void)
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.watchlist_entry WHERE plate LIKE "
                                    "'8-IMP-%'"),
               0);
-    if (check_failed) {
-        text = h_slurp(log);
-        fprintf(stderr, "anpr-web log:\n%s", text);
-        free(text);
-    }
+    if (check_failed)
+        webenv_print_log(log);
     int drc = h_daemon_finish(&d, check_failed);
     h_db_close(&db);
     return check_failed || drc ? 1 : check_done("itest_web_browser");

@@ -12,17 +12,12 @@
  *   endpoint relays instance 0's feed as it is (its real frames, a second path to it): every
  *   HIT of instance 0 then comes twice under its hit_id, and is shown once.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -40,120 +35,23 @@
 #define COVERT "COV-777"    /* on the covert list "Observation" */
 #define CAM2   "BE-E314-BOORSEM-1"
 
-static int s_port;
-
-static bool s_cookie(const struct httpc_reply *r, const char *name, char *out, size_t cap)
+/* Sign in on port (dies if that fails). */
+static void s_login(int port, const char *user, const char *pw, struct webenv_login *l)
 {
-    char key[64];
-    snprintf(key, sizeof key, "Set-Cookie: %s=", name);
-    const char *p = strstr(r->head, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    size_t n = strcspn(p, ";\r\n");
-    snprintf(out, cap, "%.*s", (int)n, p);
-    return true;
-}
+    char msg[1024];
 
-static int s_req(const char *method, const char *path, const char *cookies, const char *csrf,
-                 const char *body, struct httpc_reply *r)
-{
-    char req[8192];
-    snprintf(req, sizeof req,
-             "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s%s%s%s"
-             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
-             method, path, cookies ? "Cookie: " : "", cookies ? cookies : "", cookies ? "\r\n" : "",
-             csrf ? "X-CSRF-Token: " : "", csrf ? csrf : "", csrf ? "\r\n" : "",
-             body ? strlen(body) : 0, body ? body : "");
-    memset(r, 0, sizeof *r);
-    if (httpc_raw("127.0.0.1", s_port, req, 20000, r) != 0)
-        h_fatal("%s %s: no answer", method, path);
-    return r->status;
-}
-
-/* A JSON string member's value (flat, unescaped text) after p, into out. */
-static bool s_member(const char *p, const char *name, char *out, size_t cap)
-{
-    char key[64];
-    snprintf(key, sizeof key, "\"%s\":\"", name);
-    if (!(p = strstr(p, key)))
-        return false;
-    p += strlen(key);
-    snprintf(out, cap, "%.*s", (int)strcspn(p, "\""), p);
-    return true;
-}
-
-/* Sign in; the session cookie ("anpr_session=...") into cookies, the CSRF token into csrf. */
-static void s_login(const char *user, const char *pw, char *cookies, size_t cap, char *csrf,
-                    size_t csrf_cap)
-{
-    struct httpc_reply r;
-    char pre[80], pc[128], body[256], sid[80];
-
-    s_req("GET", "/api/login-token", NULL, NULL, NULL, &r);
-    if (!s_cookie(&r, "anpr_pre", pre, sizeof pre))
-        h_fatal("no pre-login cookie");
-    httpc_reply_free(&r);
-    snprintf(pc, sizeof pc, "anpr_pre=%s", pre);
-    snprintf(body, sizeof body, "user=%s&password=%s", user, pw);
-    if (s_req("POST", "/api/login", pc, pre, body, &r) != 200 ||
-        !s_cookie(&r, "anpr_session", sid, sizeof sid) || !s_member(r.body, "csrf", csrf, csrf_cap))
-        h_fatal("%s cannot sign in: %s", user, r.body);
-    httpc_reply_free(&r);
-    snprintf(cookies, cap, "anpr_session=%s", sid);
-}
-
-struct stream {
-    int fd;
-    char buf[1 << 20];
-    size_t len;
-    size_t mark; /* s_until looks from here on */
-};
-
-static void s_open(struct stream *st, const char *cookies)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s_port)};
-    char req[512];
-
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    st->len = st->mark = 0;
-    st->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (st->fd < 0 || connect(st->fd, (struct sockaddr *)&a, sizeof a) != 0)
-        h_fatal("connect to anpr-web: %s", strerror(errno));
-    int n = snprintf(req, sizeof req,
-                     "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: %s\r\n\r\n", cookies);
-    if (write(st->fd, req, (size_t)n) != n)
-        h_fatal("write to anpr-web: %s", strerror(errno));
-}
-
-/* Read until needle has arrived after the mark (1), the server closes (0) or ms pass (-1). */
-static int s_until(struct stream *st, const char *needle, int ms)
-{
-    int64_t until = util_mono_us() + (int64_t)ms * 1000;
-
-    for (;;) {
-        st->buf[st->len] = '\0';
-        if (strstr(st->buf + st->mark, needle))
-            return 1;
-        int64_t left = (until - util_mono_us()) / 1000;
-        struct pollfd p = {.fd = st->fd, .events = POLLIN};
-        if (left <= 0 || st->len + 1 >= sizeof st->buf || poll(&p, 1, (int)left) <= 0)
-            return -1;
-        ssize_t n = read(st->fd, st->buf + st->len, sizeof st->buf - 1 - st->len);
-        if (n <= 0)
-            return 0;
-        st->len += (size_t)n;
-    }
+    if (webenv_login(port, user, pw, l, msg, sizeof msg) != 200 || !l->session[0] || !l->csrf[0])
+        h_fatal("%s cannot sign in: %s", user, msg);
 }
 
 /* Read what is there for up to ms (nothing in particular is awaited). */
-static void s_drain(struct stream *st, int ms)
+static void s_drain(struct webenv_stream *st, int ms)
 {
-    s_until(st, "\x01never\x01", ms);
+    webenv_stream_until(st, "\x01never\x01", ms);
 }
 
 /* How many times needle is in the stream from the mark on. */
-static int s_count(const struct stream *st, const char *needle)
+static int s_count(const struct webenv_stream *st, const char *needle)
 {
     int n = 0;
     for (const char *p = st->buf + st->mark; (p = strstr(p, needle)); p++)
@@ -163,12 +61,12 @@ static int s_count(const struct stream *st, const char *needle)
 
 /* The stream's "health" events from now on: the second one was asked after every earlier
    change (each comes from a poll every 2 s). */
-static void s_two_polls(struct stream *st)
+static void s_two_polls(struct webenv_stream *st)
 {
     st->mark = st->len;
-    CHECK_INT(s_until(st, "event: health", 20000), 1);
+    CHECK_INT(webenv_stream_until(st, "event: health", 20000), 1);
     st->mark = st->len;
-    CHECK_INT(s_until(st, "event: health", 20000), 1);
+    CHECK_INT(webenv_stream_until(st, "event: health", 20000), 1);
 }
 
 /* How many times needle is in the file at path. */
@@ -244,9 +142,9 @@ int main(void)
 {
     struct h_db db;
     struct h_daemon d0, d1;
-    char log[256], conf[256], sql[512];
-    char c_op[128], c_op2[128], c_op3[128], k_op[80], k_op2[80], k_op3[80];
-    static struct stream s_op, s_op2, s_op3;
+    char log[256], sql[512];
+    struct webenv_login op, op2, op3;
+    static struct webenv_stream s_op, s_op2, s_op3;
 
     h_require_env();
     if (!getenv("ANPR_WEB"))
@@ -312,48 +210,28 @@ int main(void)
     pthread_create(&relay, NULL, s_relay, NULL);
 
     /* anpr-web on both (and the relay), general and covert feeds. */
-    s_port = h_free_port();
-    snprintf(conf, sizeof conf, "%s/anpr-web.yaml", d0.dir);
+    char sections[1024];
+    snprintf(sections, sizeof sections,
+             "dispatch:\n  endpoint:\n    - %s\n    - %s\n    - %s\n"
+             "  covert_endpoint: [%s, %s]\n",
+             d0.dispatch_ep, d1.dispatch_ep, s_relay_to, d0.covert_ep, d1.covert_ep);
+    int port = h_free_port();
+    const char *conf = webenv_config_sections(&db, d0.dir, port, sections);
     snprintf(log, sizeof log, "%s/anpr-web.log", d0.dir);
-    FILE *f = fopen(conf, "w");
-    if (!f)
-        h_fatal("%s: cannot write", conf);
-    fprintf(f,
-            "web:\n  listen: 127.0.0.1:%d\n  static_dir: %s\n  proxy: false\n"
-            "database:\n  conninfo: \"host=%s port=%s dbname=%s\"\n"
-            "dispatch:\n  endpoint:\n    - %s\n    - %s\n    - %s\n"
-            "  covert_endpoint: [%s, %s]\n"
-            "log:\n  level: info\n",
-            s_port, getenv("ANPR_WEB_STATIC"), getenv("ANPR_TEST_PGHOST"),
-            getenv("ANPR_TEST_PGPORT"), db.name, d0.dispatch_ep, d1.dispatch_ep, s_relay_to,
-            d0.covert_ep, d1.covert_ep);
-    fclose(f);
-    char *argv[] = {getenv("ANPR_WEB"), "--config", conf, NULL};
-    pid_t web = h_spawn(argv, log, log);
-    {
-        int64_t until = util_mono_us() + 20000000;
-        struct httpc_reply r = {0};
-        while (util_mono_us() < until &&
-               !(httpc_request("127.0.0.1", s_port, "GET", "/login", 1000, &r) == 0 &&
-                 r.status == 200)) {
-            httpc_reply_free(&r);
-            usleep(100000);
-        }
-        httpc_reply_free(&r);
-    }
-    s_login(WEB_OP, WEB_OP_PW, c_op, sizeof c_op, k_op, sizeof k_op);
-    s_login(OP2, OP2_PW, c_op2, sizeof c_op2, k_op2, sizeof k_op2);
-    s_login(OP3, OP3_PW, c_op3, sizeof c_op3, k_op3, sizeof k_op3);
-    s_open(&s_op, c_op);
-    s_open(&s_op2, c_op2);
-    s_open(&s_op3, c_op3);
-    CHECK_INT(s_until(&s_op, "event: live", 20000), 1);
-    CHECK_INT(s_until(&s_op2, "event: live", 20000), 1);
-    CHECK_INT(s_until(&s_op3, "event: live", 20000), 1);
+    pid_t web = webenv_start(port, conf, log);
+    s_login(port, WEB_OP, WEB_OP_PW, &op);
+    s_login(port, OP2, OP2_PW, &op2);
+    s_login(port, OP3, OP3_PW, &op3);
+    webenv_stream_open(&s_op, port, op.cookies, "");
+    webenv_stream_open(&s_op2, port, op2.cookies, "");
+    webenv_stream_open(&s_op3, port, op3.cookies, "");
+    CHECK_INT(webenv_stream_until(&s_op, "event: live", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op2, "event: live", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op3, "event: live", 20000), 1);
 
     /* Both instances' heartbeats, each named. */
-    CHECK_INT(s_until(&s_op, "\"instance\":0,", 20000), 1);
-    CHECK_INT(s_until(&s_op, "\"instance\":1,", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op, "\"instance\":0,", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op, "\"instance\":1,", 20000), 1);
 
     /* A covert HIT reaches the cleared people's boards, marked covert. anpr-web asks for the
        covert feed every 2 s: reads go until the first HIT comes (a HIT sent before its request
@@ -362,15 +240,15 @@ int main(void)
     int got = 0;
     for (int i = 0; i < 60 && got != 1; i++) {
         s_read(0, WEB_CAM, seq0++, COVERT);
-        got = s_until(&s_op, "\"read_plate\":\"" COVERT "\"", 500);
+        got = webenv_stream_until(&s_op, "\"read_plate\":\"" COVERT "\"", 500);
     }
     CHECK_INT(got, 1);
-    CHECK_INT(s_until(&s_op, "\"covert\":true", 5000), 1);
+    CHECK_INT(webenv_stream_until(&s_op, "\"covert\":true", 5000), 1);
     CHECK(strstr(s_op.buf, "Observe only, report to PZ Lanaken") != NULL);
-    CHECK_INT(s_until(&s_op2, "\"read_plate\":\"" COVERT "\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op2, "\"read_plate\":\"" COVERT "\"", 20000), 1);
     /* ... and not the one who is not cleared: a HIT sent after it comes first. */
     s_read(0, WEB_CAM, seq0++, "GEN-1");
-    CHECK_INT(s_until(&s_op3, "\"read_plate\":\"GEN-1\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op3, "\"read_plate\":\"GEN-1\"", 20000), 1);
     CHECK_INT(s_count(&s_op3, COVERT), 0);
     CHECK_INT(s_count(&s_op3, "\"covert\":true"), 0);
 
@@ -381,7 +259,7 @@ int main(void)
         const char *p = strstr(s_op.buf, "\"read_plate\":\"" COVERT "\"");
         while (p && p > s_op.buf && strncmp(p, "data: ", 6) != 0)
             p--;
-        CHECK(p && s_member(p, "hit_id", cov_id, sizeof cov_id));
+        CHECK(p && webenv_member(p, "hit_id", cov_id, sizeof cov_id));
     }
     snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hits WHERE hit_id = %s", cov_id);
     CHECK_INT(h_wait_ll(db.admin, sql, 1, 20000), 1);
@@ -389,17 +267,17 @@ int main(void)
         struct httpc_reply r;
         char ack[128];
         snprintf(ack, sizeof ack, "hit_ids=%s&decision=accepted&note=observed", cov_id);
-        CHECK_INT(s_req("POST", "/api/ack", c_op3, k_op3, ack, &r), 422);
+        CHECK_INT(webenv_req(port, "POST", "/api/ack", op3.cookies, op3.csrf, ack, &r), 422);
         CHECK(strstr(r.body, "does not exist or is not visible to dispatch") != NULL);
         httpc_reply_free(&r);
         s_op3.mark = s_op3.len;
-        CHECK_INT(s_req("POST", "/api/ack", c_op, k_op, ack, &r), 200);
+        CHECK_INT(webenv_req(port, "POST", "/api/ack", op.cookies, op.csrf, ack, &r), 200);
         httpc_reply_free(&r);
     }
     char acked[96];
     snprintf(acked, sizeof acked, "{\"hit_id\":\"%s\",\"decision\":\"accepted\"", cov_id);
-    CHECK_INT(s_until(&s_op, acked, 20000), 1);
-    CHECK_INT(s_until(&s_op2, acked, 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op, acked, 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op2, acked, 20000), 1);
     s_two_polls(&s_op3);
     CHECK(strstr(s_op3.buf, acked) == NULL);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hit_ack WHERE hit_id = %s", cov_id);
@@ -418,11 +296,11 @@ int main(void)
                   1, 20000),
         1);
     {
-        static struct stream cu_op, cu_op3;
-        s_open(&cu_op, c_op);
-        s_open(&cu_op3, c_op3);
-        CHECK_INT(s_until(&cu_op, "event: live", 20000), 1);
-        CHECK_INT(s_until(&cu_op3, "event: live", 20000), 1);
+        static struct webenv_stream cu_op, cu_op3;
+        webenv_stream_open(&cu_op, port, op.cookies, "");
+        webenv_stream_open(&cu_op3, port, op3.cookies, "");
+        CHECK_INT(webenv_stream_until(&cu_op, "event: live", 20000), 1);
+        CHECK_INT(webenv_stream_until(&cu_op3, "event: live", 20000), 1);
         CHECK(strstr(cu_op.buf, "\"read_plate\":\"" COVERT "\"") != NULL);
         CHECK(strstr(cu_op.buf, "\"caught_up\":true,\"covert\":true") != NULL);
         CHECK(strstr(cu_op3.buf, "\"read_plate\":\"GEN-1\"") != NULL);
@@ -446,14 +324,14 @@ int main(void)
     s_op.mark = s_op.len;
     s_op2.mark = s_op2.len;
     s_read(1, CAM2, seq1++, COVERT);
-    CHECK_INT(s_until(&s_op, "\"read_plate\":\"" COVERT "\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op, "\"read_plate\":\"" COVERT "\"", 20000), 1);
     s_read(1, CAM2, seq1++, "GEN-2");
-    CHECK_INT(s_until(&s_op2, "\"read_plate\":\"GEN-2\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op2, "\"read_plate\":\"GEN-2\"", 20000), 1);
     CHECK_INT(s_count(&s_op2, COVERT), 0);
     {
-        static struct stream cu_op2;
-        s_open(&cu_op2, c_op2);
-        CHECK_INT(s_until(&cu_op2, "event: live", 20000), 1);
+        static struct webenv_stream cu_op2;
+        webenv_stream_open(&cu_op2, port, op2.cookies, "");
+        CHECK_INT(webenv_stream_until(&cu_op2, "event: live", 20000), 1);
         CHECK(strstr(cu_op2.buf, COVERT) == NULL);
         close(cu_op2.fd);
     }
@@ -500,8 +378,8 @@ int main(void)
     /* One instance stops: the health events say it is no longer connected, the other is. */
     s_op.mark = s_op.len;
     CHECK_INT(h_daemon_stop(&d1, SIGTERM, 20000), 0);
-    CHECK_INT(s_until(&s_op, "\"connected\":false,\"last_message_us\"", 20000), 1);
-    CHECK_INT(s_until(&s_op, "\"feed_connected\":true", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op, "\"connected\":false,\"last_message_us\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&s_op, "\"feed_connected\":true", 20000), 1);
     CHECK(s_file_wait(con_err, "2 of 3 instances", 1, 20000));
     CHECK(s_file_wait(con_err, "FEED LOST", 1, 20000));
     kill(con, SIGTERM);
@@ -518,13 +396,9 @@ int main(void)
     close(s_op.fd);
     close(s_op2.fd);
     close(s_op3.fd);
-    kill(web, SIGTERM);
-    CHECK_INT(h_wait(web, 20000), 0);
-    if (check_failed) {
-        char *text = h_slurp(log);
-        fprintf(stderr, "anpr-web log:\n%s", text);
-        free(text);
-    }
+    CHECK_INT(webenv_stop(web), 0);
+    if (check_failed)
+        webenv_print_log(log);
     int rc1 = h_daemon_finish(&d1, check_failed);
     int rc0 = h_daemon_finish(&d0, check_failed);
     h_db_close(&db);

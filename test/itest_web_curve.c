@@ -4,25 +4,15 @@
  * cleared for two covert lists sees on the board the HITs of the one anpr-web's key is cleared
  * for, never the other's (anprd does not send them to anpr-web at all), and the general feed's.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "check.h"
 #include "harness.h"
-#include "httpc.h"
-#include "util.h"
 #include "webenv.h"
-
-static int s_port;
 
 struct keypair {
     char pub[41], sec[41];
@@ -57,68 +47,13 @@ static void *s_camera(const char *endpoint, const struct keypair *k, const char 
     return s;
 }
 
-static bool s_cookie(const struct httpc_reply *r, const char *name, char *out, size_t cap)
-{
-    char key[64];
-    snprintf(key, sizeof key, "Set-Cookie: %s=", name);
-    const char *p = strstr(r->head, key);
-    if (!p)
-        return false;
-    p += strlen(key);
-    snprintf(out, cap, "%.*s", (int)strcspn(p, ";\r\n"), p);
-    return true;
-}
-
-static int s_req(const char *method, const char *path, const char *cookies, const char *csrf,
-                 const char *body, struct httpc_reply *r)
-{
-    char req[4096];
-    snprintf(req, sizeof req,
-             "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s%s%s%s"
-             "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
-             method, path, cookies ? "Cookie: " : "", cookies ? cookies : "", cookies ? "\r\n" : "",
-             csrf ? "X-CSRF-Token: " : "", csrf ? csrf : "", csrf ? "\r\n" : "",
-             body ? strlen(body) : 0, body ? body : "");
-    memset(r, 0, sizeof *r);
-    if (httpc_raw("127.0.0.1", s_port, req, 20000, r) != 0)
-        h_fatal("%s %s: no answer", method, path);
-    return r->status;
-}
-
-struct stream {
-    int fd;
-    char buf[1 << 20];
-    size_t len;
-};
-
-/* Read until needle has arrived (1), the server closes (0) or ms pass (-1). */
-static int s_until(struct stream *st, const char *needle, int ms)
-{
-    int64_t until = util_mono_us() + (int64_t)ms * 1000;
-
-    for (;;) {
-        st->buf[st->len] = '\0';
-        if (strstr(st->buf, needle))
-            return 1;
-        int64_t left = (until - util_mono_us()) / 1000;
-        struct pollfd p = {.fd = st->fd, .events = POLLIN};
-        if (left <= 0 || st->len + 1 >= sizeof st->buf || poll(&p, 1, (int)left) <= 0)
-            return -1;
-        ssize_t n = read(st->fd, st->buf + st->len, sizeof st->buf - 1 - st->len);
-        if (n <= 0)
-            return 0;
-        st->len += (size_t)n;
-    }
-}
-
 int main(void)
 {
     struct h_db db;
     struct h_daemon d;
-    struct httpc_reply r;
-    char sql[2048], key_path[256], web_key[256], conf[256], log[256];
+    char sql[2048], key_path[256], web_key[256], sections[1024], log[256];
     struct keypair server = s_keypair(), web = s_keypair(), cam = s_keypair();
-    static struct stream st;
+    static struct webenv_stream st;
 
     h_require_env();
     if (!getenv("ANPR_WEB"))
@@ -152,52 +87,24 @@ int main(void)
     if (h_daemon_start_opts(&d, &db, &o) != 0)
         h_fatal("anprd did not start");
 
-    s_port = h_free_port();
-    snprintf(conf, sizeof conf, "%s/anpr-web.yaml", d.dir);
+    snprintf(sections, sizeof sections,
+             "dispatch:\n  endpoint: %s\n  covert_endpoint: %s\n  key_file: %s\n"
+             "  server_key: %s\n",
+             d.dispatch_ep, d.covert_ep, web_key, server.pub);
+    int port = h_free_port();
+    const char *conf = webenv_config_sections(&db, d.dir, port, sections);
     snprintf(log, sizeof log, "%s/anpr-web.log", d.dir);
-    FILE *f = fopen(conf, "w");
-    if (!f)
-        h_fatal("%s: cannot write", conf);
-    fprintf(f,
-            "web:\n  listen: 127.0.0.1:%d\n  static_dir: %s\n  proxy: false\n"
-            "database:\n  conninfo: \"host=%s port=%s dbname=%s\"\n"
-            "dispatch:\n  endpoint: %s\n  covert_endpoint: %s\n  key_file: %s\n"
-            "  server_key: %s\n"
-            "log:\n  level: info\n",
-            s_port, getenv("ANPR_WEB_STATIC"), getenv("ANPR_TEST_PGHOST"),
-            getenv("ANPR_TEST_PGPORT"), db.name, d.dispatch_ep, d.covert_ep, web_key, server.pub);
-    fclose(f);
-    char *argv[] = {getenv("ANPR_WEB"), "--config", conf, NULL};
-    pid_t webp = h_spawn(argv, log, log);
-    int64_t until = util_mono_us() + 20000000;
-    while (
-        util_mono_us() < until &&
-        !(httpc_request("127.0.0.1", s_port, "GET", "/login", 1000, &r) == 0 && r.status == 200)) {
-        httpc_reply_free(&r);
-        usleep(100000);
-    }
-    httpc_reply_free(&r);
+    pid_t webp = webenv_start(port, conf, log);
 
     /* Sign in and open the board's stream: the general feed is up through CURVE. */
-    char pre[80], cookies[128], body[128], sid[80];
-    s_req("GET", "/api/login-token", NULL, NULL, NULL, &r);
-    CHECK(s_cookie(&r, "anpr_pre", pre, sizeof pre));
-    httpc_reply_free(&r);
-    snprintf(cookies, sizeof cookies, "anpr_pre=%s", pre);
-    snprintf(body, sizeof body, "user=" WEB_OP "&password=" WEB_OP_PW);
-    CHECK_INT(s_req("POST", "/api/login", cookies, pre, body, &r), 200);
-    CHECK(s_cookie(&r, "anpr_session", sid, sizeof sid));
-    httpc_reply_free(&r);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s_port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    st.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (st.fd < 0 || connect(st.fd, (struct sockaddr *)&a, sizeof a) != 0)
-        h_fatal("connect to anpr-web: %s", strerror(errno));
-    int n = snprintf(body, sizeof body,
-                     "GET /api/events HTTP/1.1\r\nCookie: anpr_session=%s\r\n\r\n", sid);
-    CHECK(write(st.fd, body, (size_t)n) == n);
-    CHECK_INT(s_until(&st, "event: live", 20000), 1);
-    CHECK_INT(s_until(&st, "\"feed_connected\":true", 20000), 1);
+    struct webenv_login op;
+    int signed_in = webenv_login(port, WEB_OP, WEB_OP_PW, &op, NULL, 0);
+    CHECK(op.pre[0] != '\0');
+    CHECK_INT(signed_in, 200);
+    CHECK(op.session[0] != '\0');
+    CHECK_INT(webenv_stream_open(&st, port, op.cookies, ""), 0);
+    CHECK_INT(webenv_stream_until(&st, "event: live", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"feed_connected\":true", 20000), 1);
 
     /* A covert HIT of the list anpr-web's key is cleared for: on the board (reads go until
        anpr-web's request has reached anprd). */
@@ -207,10 +114,10 @@ int main(void)
     for (int i = 0; i < 60 && got != 1; i++) {
         struct proto_read rd = h_read(WEB_CAM, seq++, "COV-777", "BE");
         h_send_read(c, &rd);
-        got = s_until(&st, "\"read_plate\":\"COV-777\"", 500);
+        got = webenv_stream_until(&st, "\"read_plate\":\"COV-777\"", 500);
     }
     CHECK_INT(got, 1);
-    CHECK_INT(s_until(&st, "\"covert\":true", 5000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"covert\":true", 5000), 1);
     /* The other covert list's HIT never reaches anpr-web, though the person is cleared for it;
        a general HIT sent after it comes. */
     struct proto_read kes = h_read(WEB_CAM, seq++, "KES-1", "BE");
@@ -220,18 +127,14 @@ int main(void)
               1);
     struct proto_read gen = h_read(WEB_CAM, seq++, WEB_PLATE, "BE");
     h_send_read(c, &gen);
-    CHECK_INT(s_until(&st, "\"read_plate\":\"" WEB_PLATE "\"", 20000), 1);
+    CHECK_INT(webenv_stream_until(&st, "\"read_plate\":\"" WEB_PLATE "\"", 20000), 1);
     CHECK(strstr(st.buf, "KES-1") == NULL);
     h_close(c);
     close(st.fd);
 
-    kill(webp, SIGTERM);
-    CHECK_INT(h_wait(webp, 20000), 0);
-    if (check_failed) {
-        char *text = h_slurp(log);
-        fprintf(stderr, "anpr-web log:\n%s", text);
-        free(text);
-    }
+    CHECK_INT(webenv_stop(webp), 0);
+    if (check_failed)
+        webenv_print_log(log);
     int rc = h_daemon_finish(&d, check_failed);
     h_db_close(&db);
     if (!check_failed)
