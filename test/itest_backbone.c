@@ -272,9 +272,12 @@ int main(void)
            "ALTER TABLE anpr.watchlist_entry ADD CONSTRAINT watchlist_entry_text_plain "
            "CHECK (anpr.text_plain(plate) AND anpr.text_plain(instruction) AND "
            "anpr.text_plain(external_ref) AND anpr.text_plain(requested_by)) NOT VALID");
-    for (int64_t end = util_mono_us() + 10000000;
-         h_daemon_log_count(&d, "loaded in full") == loads && util_mono_us() < end;)
-        usleep(20000);
+    /* Wait for the load of this very change, not any load after `loads` was counted (a load
+     * of the change before may still be on its way). */
+    char loaded[96];
+    snprintf(loaded, sizeof loaded, "watchlist version %lld: ",
+             h_query_ll(db.admin, "SELECT coalesce(max(seq), 0) FROM anpr.watchlist_change"));
+    CHECK(h_daemon_wait_log(&d, loaded, 20000));
     CHECK(h_daemon_log_count(&d, "loaded in full") > loads);
     static const char *const per_list[] = {"1-LOC-001", "1-QQQ-001", "1-NJR-007", "1-OLD-001",
                                            "1-HIT-001"};
