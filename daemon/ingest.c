@@ -475,6 +475,9 @@ static void s_batch_done(ingest_t *self, struct batch *b)
         s_batch_put(self, b);
         return;
     }
+    /* The next batch first: PostgreSQL stores it while this one's HITs and ACKs go out and the
+     * next round of reads is taken, instead of waiting for all of that. */
+    s_dispatch(self, false);
     self->stats.batches++;
     self->stats.batches_slow += b->slow;
     self->stats.reads_stored += b->stored;

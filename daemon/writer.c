@@ -18,6 +18,14 @@
 
 /* How often the partitions ahead of today are checked while idle. */
 #define WRITER_MAINT_US (3600LL * 1000000)
+/*
+ * Spool mode: a checkpoint comes at most this long after the one before, not after every stored
+ * batch (at stop, at once). Each checkpoint is
+ * two fsyncs (the file, its directory) on the disk where ingest's group commits wait for theirs,
+ * and a HIT with them; a checkpoint a little behind only means a few more reads stored again
+ * (as resends, once) after a crash.
+ */
+#define WRITER_CKPT_US (100LL * 1000)
 
 struct writer {
     void *ctx;
@@ -294,6 +302,18 @@ void writer_counts(writer_t *self, struct writer_counts *out)
     pthread_mutex_unlock(&self->counts_lock);
 }
 
+/* Spool mode: checkpoint the spool at pos (stored) unless it is there already. */
+static void s_checkpoint(writer_t *self, uint64_t pos, int64_t *ckpt_us)
+{
+    char err[512];
+
+    if (pos == spool_checkpointed(self->spool))
+        return;
+    if (spool_checkpoint(self->spool, pos, err, sizeof err) != 0)
+        S_LOG(self, LOG_LEVEL_ERROR, "spool checkpoint: %s", err);
+    *ckpt_us = util_mono_us();
+}
+
 /* Spool mode: drain the spool into PostgreSQL until told to stop. */
 /*
  * Spool mode: drain the spool into PostgreSQL until told to stop. Every read in the spool was
@@ -307,7 +327,8 @@ static void s_drain(writer_t *self)
     uint64_t last = spool_checkpointed(self->spool);
     spool_cursor_t *cur = spool_cursor_new(self->spool, last, err, sizeof err);
     struct batch *batch = batch_new();
-    int64_t logged_us = 0;
+    int64_t logged_us = 0, ckpt_us = 0;
+    uint64_t stored = last; /* the spool is stored in the database up to here */
 
     if (!cur || !batch) {
         log_error("writer", "spool: %s", cur ? "out of memory" : err);
@@ -335,18 +356,25 @@ static void s_drain(writer_t *self)
         }
         if (batch->nreads == 0) {
             struct db_error derr;
+            /* Drained: a checkpoint held back goes when its time comes, sooner if nothing new
+             * comes first. Records that all turned out malformed move it too. */
+            int64_t due = ckpt_us + WRITER_CKPT_US - util_mono_us();
+            int wait_ms = 1000;
+            stored = last;
+            if (stored != spool_checkpointed(self->spool)) {
+                if (due <= 0)
+                    s_checkpoint(self, stored, &ckpt_us);
+                else
+                    wait_ms = (int)((due + 999) / 1000);
+            }
             if (last == before)
-                spool_wait(self->spool, last, 1000);
+                spool_wait(self->spool, last, wait_ms);
             log_rated_flush(self->rate, "writer", false);
             if (self->conn && s_maintain(self, &derr) != 0) {
                 S_LOG(self, LOG_LEVEL_WARN, "partitions: %s", derr.msg);
                 if (PQstatus(self->conn) != CONNECTION_OK)
                     s_disconnect(self);
             }
-            /* Records that all turned out malformed still move the checkpoint. */
-            if (last != spool_checkpointed(self->spool) &&
-                spool_checkpoint(self->spool, last, err, sizeof err) != 0)
-                S_LOG(self, LOG_LEVEL_ERROR, "spool checkpoint: %s", err);
             continue;
         }
         s_commit(self, batch);
@@ -366,8 +394,9 @@ static void s_drain(writer_t *self)
                       "the spool but its identity is stored with other content; it is not "
                       "stored",
                       batch->acks[i].camera, batch->acks[i].seq, batch->acks[i].epoch);
-        if (spool_checkpoint(self->spool, last, err, sizeof err) != 0)
-            S_LOG(self, LOG_LEVEL_ERROR, "spool checkpoint: %s", err);
+        stored = last;
+        if (util_mono_us() - ckpt_us >= WRITER_CKPT_US)
+            s_checkpoint(self, stored, &ckpt_us);
         log_rated_flush(self->rate, "writer", false);
         s_count(self, batch, last);
         batch_reset(batch);
@@ -382,6 +411,8 @@ static void s_drain(writer_t *self)
         }
     }
 out:
+    /* What was stored, checkpointed before the writer goes. */
+    s_checkpoint(self, stored, &ckpt_us);
     batch_destroy(&batch);
     spool_cursor_destroy(&cur);
 }
