@@ -9,7 +9,9 @@
  *   churn  match throughput while the watchlist is patched N times a second, beside the same
  *          reads matched without changes
  *   e2e    reads sent to a running anprd by K cameras, each acknowledged only once committed
- *   copy   the same rows as e2e, COPYed straight into plate_read (the raw COPY baseline)
+ *   copy   the same rows as e2e, COPYed straight into plate_read (the raw COPY baseline);
+ *          with --identity also their anpr.read_identity rows in the same transaction, as
+ *          anprd writes every read since migration 015 (the baseline of the same rows)
  *   import anpr-watchlist import of N generated CSV rows, beside a COPY of the same rows
  *   fill   N generated entries COPYed into a fresh list (for the watchlist load benchmark)
  *   hitlat reads of a listed plate at a steady rate: read sent -> HIT on the dispatch feed ->
@@ -65,6 +67,7 @@ struct opts {
     long long wait_s;        /* hitlat: seconds to wait after the last read for what is still due */
     long long load_rate;     /* hitlat: other reads a second, from load_camera (0: none) */
     const char *load_camera; /* hitlat: the camera of those */
+    bool identity;           /* copy: the identity rows too */
 };
 
 static void s_usage(FILE *f)
@@ -76,7 +79,7 @@ static void s_usage(FILE *f)
             "       anpr-bench e2e --endpoint EP [--reads N] [--cameras K] [--window W]\n"
             "                      [--seed N] [--base-time US]\n"
             "       anpr-bench copy --db CONNINFO [--reads N] [--cameras K] [--seed N]\n"
-            "                      [--base-time US]\n"
+            "                      [--base-time US] [--identity]\n"
             "       anpr-bench sync --endpoint EP --hits EP --db CONNINFO [--reads CHANGES]\n"
             "       anpr-bench churn [--reads N] [--entries N] [--changes PER_S] [--patterns N]\n"
             "                        [--candidates] [--seed N]\n"
@@ -624,6 +627,23 @@ static int s_e2e(const struct opts *o)
 
 /* --- copy ------------------------------------------------------------------------------------- */
 
+/* Send a COPY's data in 1 MiB pieces and end it; 0 once the server took it, else -1 (said). */
+static int s_copy_put(PGconn *conn, const char *data, size_t len)
+{
+    for (size_t off = 0; off < len; off += 1 << 20) {
+        size_t n = len - off < (1 << 20) ? len - off : (1 << 20);
+        if (PQputCopyData(conn, data + off, (int)n) != 1)
+            return -1;
+    }
+    PQputCopyEnd(conn, NULL);
+    PGresult *res = PQgetResult(conn);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc != 0)
+        fprintf(stderr, "anpr-bench: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
 static int s_copy(const struct opts *o)
 {
     PGconn *conn = PQconnectdb(o->db);
@@ -665,30 +685,45 @@ static int s_copy(const struct opts *o)
                       NULL, NULL, 0) != 0)
             goto out;
     }
+    if (o->identity && batch_id_rows(b, 0, b->nreads, &b->ids) != 0)
+        goto out;
     int64_t t0 = util_mono_us();
-    PGresult *res = PQexec(conn, "COPY anpr.plate_read (" BATCH_READ_COLUMNS ") FROM STDIN");
+    PGresult *res;
+    if (o->identity) {
+        /* One transaction, identities first, as anprd's writer does per batch. */
+        PQclear(PQexec(conn, "BEGIN"));
+        res = PQexec(conn,
+                     "COPY anpr.read_identity (" BATCH_ID_COLUMNS ") FROM STDIN (FORMAT binary)");
+        if (PQresultStatus(res) != PGRES_COPY_IN) {
+            fprintf(stderr, "anpr-bench: %s", PQresultErrorMessage(res));
+            PQclear(res);
+            goto out;
+        }
+        PQclear(res);
+        if (s_copy_put(conn, b->ids.data, b->ids.len) != 0)
+            goto out;
+    }
+    res = PQexec(conn, "COPY anpr.plate_read (" BATCH_READ_COLUMNS ") FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         fprintf(stderr, "anpr-bench: %s", PQresultErrorMessage(res));
         PQclear(res);
         goto out;
     }
     PQclear(res);
-    for (size_t off = 0; off < b->reads.len; off += 1 << 20) {
-        size_t n = b->reads.len - off < (1 << 20) ? b->reads.len - off : (1 << 20);
-        if (PQputCopyData(conn, b->reads.data + off, (int)n) != 1)
-            goto out;
-    }
-    PQputCopyEnd(conn, NULL);
-    res = PQgetResult(conn);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        fprintf(stderr, "anpr-bench: %s", PQresultErrorMessage(res));
-        PQclear(res);
+    if (s_copy_put(conn, b->reads.data, b->reads.len) != 0)
         goto out;
+    if (o->identity) {
+        res = PQexec(conn, "COMMIT");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "anpr-bench: %s", PQresultErrorMessage(res));
+            PQclear(res);
+            goto out;
+        }
+        PQclear(res);
     }
-    PQclear(res);
     int64_t t1 = util_mono_us();
-    printf("mode=copy reads=%lld seconds=%.2f rate=%.0f\n", o->reads, (double)(t1 - t0) / 1e6,
-           (double)o->reads * 1e6 / (double)(t1 - t0));
+    printf("mode=copy%s reads=%lld seconds=%.2f rate=%.0f\n", o->identity ? " identity=1" : "",
+           o->reads, (double)(t1 - t0) / 1e6, (double)o->reads * 1e6 / (double)(t1 - t0));
     rc = 0;
 out:
     batch_destroy(&b);
@@ -1370,6 +1405,7 @@ int main(int argc, char **argv)
         {"wait-s", required_argument, NULL, 'W'},
         {"load-rate", required_argument, NULL, 'D'},
         {"load-camera", required_argument, NULL, 'K'},
+        {"identity", no_argument, NULL, 'Y'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1412,6 +1448,9 @@ int main(int argc, char **argv)
             continue;
         case 'C':
             o.candidates = true;
+            continue;
+        case 'Y':
+            o.identity = true;
             continue;
         case 'O':
             o.sink = optarg;
