@@ -178,6 +178,17 @@ out:
     return rc;
 }
 
+void db_release_instance(PGconn *conn, unsigned instance)
+{
+    char inst[16];
+    const char *params[1] = {inst};
+
+    snprintf(inst, sizeof inst, "%u", instance);
+    PQclear(PQexecParams(conn,
+                         "SELECT pg_advisory_unlock(" S_STR(DB_INSTANCE_LOCK) ", $1::integer)", 1,
+                         NULL, params, NULL, NULL, 0));
+}
+
 int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_error *err)
 {
     char inst[16];

@@ -64,6 +64,10 @@ bool db_error_transient(PGconn *conn, const struct db_error *err);
 #define DB_INSTANCE_LOCK 1095651410 /* 0x414e5052, "ANPR": sets anprd's locks apart */
 int db_claim_instance(PGconn *conn, unsigned instance, char *who, size_t wholen,
                       struct db_error *err);
+/* Give the lock back before closing a session that took it: a backend ends after its client
+ * has gone, and the session anprd opens next (the sync thread's) would find it still held.
+ * Best effort: the lock goes with the session anyway. */
+void db_release_instance(PGconn *conn, unsigned instance);
 
 /* The highest HIT id stored by anprd instance `instance` (0: none). 0, or -1 with err. */
 int db_max_hit_id(PGconn *conn, unsigned instance, uint64_t *out, struct db_error *err);

@@ -123,7 +123,7 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
     int32_t today = batch_day(util_now_us());
     int64_t t0 = util_mono_us();
     PGconn *conn = db_connect(conf->database.conninfo, "anprd", &err);
-    int rc = -1;
+    int rc = -1, claim = -1; /* claim 0: this session holds dispatch.instance's lock */
 
     if (!conn) {
         snprintf(why, whylen, "%s", err.msg);
@@ -136,7 +136,6 @@ static int s_load_data(const struct conf *conf, cam_table_t **cams, wl_t **wl, i
         goto out;
     }
     char who[512];
-    int claim;
     for (int64_t until = util_mono_us() + MAIN_CLAIM_GRACE_MS * 1000LL;;) {
         claim = db_claim_instance(conn, (unsigned)conf->dispatch.instance, who, sizeof who, &err);
         if (claim != 1 || util_mono_us() >= until)
@@ -184,6 +183,8 @@ out:
         *nids = 0;
         rc = 1;
     }
+    if (claim == 0 && PQstatus(conn) == CONNECTION_OK)
+        db_release_instance(conn, (unsigned)conf->dispatch.instance);
     PQfinish(conn);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "db.h"
@@ -34,6 +35,8 @@
  * takes at most a twentieth of the thread's time and of the disk's. */
 #define SYNC_COPY_MS    10000
 #define SYNC_COPY_SHARE 20
+/* How long a session's claim of dispatch.instance waits for a holder that is going away. */
+#define SYNC_CLAIM_GRACE_MS 3000
 
 struct sync {
     void *ctx;
@@ -90,7 +93,16 @@ static int s_connect(sync_t *self)
     /* Claimed on each session: a reconnect may find that another anprd took the number while
      * this one was away (or, started without the database, that one had it all along). */
     char who[512];
-    int claim = db_claim_instance(self->conn, self->instance, who, sizeof who, &err);
+    int claim;
+    /* A few seconds' grace, as at start: the session of an anprd that just stopped (or of
+     * this one's start) may hold it until its backend has ended. */
+    for (int64_t until = util_mono_us() + SYNC_CLAIM_GRACE_MS * 1000LL;;) {
+        claim = db_claim_instance(self->conn, self->instance, who, sizeof who, &err);
+        if (claim != 1 || util_mono_us() >= until)
+            break;
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (claim != 0) {
         if (claim > 0) {
             log_error("sync",
