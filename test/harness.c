@@ -536,6 +536,43 @@ void h_daemon_cleanup(struct h_daemon *d)
 
 /* --- ZeroMQ ---------------------------------------------------------------------------------- */
 
+struct h_keypair h_keypair(void)
+{
+    struct h_keypair k;
+
+    if (zmq_curve_keypair(k.pub, k.sec) != 0)
+        h_fatal("zmq_curve_keypair: %s", zmq_strerror(zmq_errno()));
+    return k;
+}
+
+void h_write_key(const char *path, const char *z85)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f || fprintf(f, "%s\n", z85) < 0 || fclose(f) != 0)
+        h_fatal("%s: cannot write", path);
+}
+
+void *h_curve_client(int type, const char *endpoint, const struct h_keypair *k,
+                     const char *server_pub, const char *topic)
+{
+    void *s = zmq_socket(h_zmq_ctx(), type);
+    int zero = 0, ivl = 100;
+
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    if (topic)
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    if (k) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pub, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 41);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 41);
+    }
+    if (zmq_connect(s, endpoint) != 0)
+        h_fatal("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return s;
+}
+
 void *h_zmq_ctx(void)
 {
     static void *ctx;

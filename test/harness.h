@@ -162,6 +162,18 @@ void *h_sub(const char *endpoint, const char *topic);
  * list, "covert/<id>/" one). h_recv takes its HITs like a SUB's. */
 void *h_covert(const char *endpoint, const char *topic);
 void h_close(void *sock);
+
+/* CURVE: a new key pair (Z85, NUL-terminated); a key written to a file as anprd and the tools
+ * read it; a socket of `type` that is a CURVE client with key k towards server_pub (plain text
+ * without k), subscribed to topic when not NULL, connected to endpoint. */
+struct h_keypair {
+    char pub[41], sec[41];
+};
+struct h_keypair h_keypair(void);
+void h_write_key(const char *path, const char *z85);
+void *h_curve_client(int type, const char *endpoint, const struct h_keypair *k,
+                     const char *server_pub, const char *topic);
+
 int h_send_read(void *sock, const struct proto_read *r);
 /* Send n reads of camera (h_read, country BE) numbered from *seq on (advanced past them), each
  * plate `prefix` and the seq's last three digits; returns the first seq. */

@@ -32,50 +32,15 @@
 
 #define N_READS 10000
 
-struct keypair {
-    char pub[41], sec[41];
-};
-
-static struct keypair s_keypair(void)
+static void *s_client(int type, const char *endpoint, const struct h_keypair *k, const char *server)
 {
-    struct keypair k;
-
-    if (zmq_curve_keypair(k.pub, k.sec) != 0)
-        h_fatal("zmq_curve_keypair: %s", zmq_strerror(zmq_errno()));
-    return k;
+    return h_curve_client(type, endpoint, k, server, NULL);
 }
 
-/* A socket of `type` that is a CURVE client with key k towards server (plain without k),
- * subscribed to topic when not NULL, connected. */
-static void *s_client_sub(int type, const char *endpoint, const struct keypair *k,
-                          const char *server, const char *topic)
-{
-    void *s = zmq_socket(h_zmq_ctx(), type);
-    int zero = 0, ivl = 100;
-
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    if (topic)
-        zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
-    if (k) {
-        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 41);
-        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 41);
-        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 41);
-    }
-    if (zmq_connect(s, endpoint) != 0)
-        h_fatal("connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
-    return s;
-}
-
-static void *s_client(int type, const char *endpoint, const struct keypair *k, const char *server)
-{
-    return s_client_sub(type, endpoint, k, server, NULL);
-}
-
-static void *s_sub(const char *endpoint, const struct keypair *k, const char *server,
+static void *s_sub(const char *endpoint, const struct h_keypair *k, const char *server,
                    const char *topic)
 {
-    return s_client_sub(ZMQ_SUB, endpoint, k, server, topic);
+    return h_curve_client(ZMQ_SUB, endpoint, k, server, topic);
 }
 
 /* Send without waiting: a socket whose peer never let it in would block at its queue limit. */
@@ -167,22 +132,14 @@ static bool s_reloaded(const struct h_daemon *d, int before)
     return false;
 }
 
-static void s_write_key(const char *path, const char *z85)
-{
-    FILE *f = fopen(path, "w");
-
-    if (!f || fprintf(f, "%s\n", z85) < 0 || fclose(f) != 0)
-        h_fatal("%s: cannot write", path);
-}
-
 int main(void)
 {
     struct h_db db;
     struct h_daemon d;
     char sql[2048], key_path[256];
-    struct keypair server = s_keypair(), cam_a = s_keypair(), cam_b = s_keypair(),
-                   cam_c = s_keypair(), rogue = s_keypair(), con_1 = s_keypair(),
-                   con_2 = s_keypair(), con_3 = s_keypair();
+    struct h_keypair server = h_keypair(), cam_a = h_keypair(), cam_b = h_keypair(),
+                     cam_c = h_keypair(), rogue = h_keypair(), con_1 = h_keypair(),
+                     con_2 = h_keypair(), con_3 = h_keypair();
 
     h_require_env();
     h_db_create(&db, "itest_curve");
@@ -192,7 +149,7 @@ int main(void)
     if (!mkdtemp(dir))
         h_fatal("mkdtemp");
     snprintf(key_path, sizeof key_path, "%s/anprd.key", dir);
-    s_write_key(key_path, server.sec);
+    h_write_key(key_path, server.sec);
     struct h_daemon_opts o = {.curve_secret_file = key_path};
     fprintf(stderr, "(a refused start follows: no CURVE key in the database)\n");
     CHECK(h_daemon_start_opts(&d, &db, &o) != 0);
@@ -347,7 +304,7 @@ int main(void)
     char con_key[256], out_path[256], list_arg[16];
     snprintf(con_key, sizeof con_key, "%s/con-2.key", dir);
     snprintf(out_path, sizeof out_path, "%s/console.out", dir);
-    s_write_key(con_key, con_2.sec);
+    h_write_key(con_key, con_2.sec);
     snprintf(list_arg, sizeof list_arg, "%lld", nightjar);
     char *argv[] = {getenv("ANPR_CONSOLE"),
                     "--endpoint",

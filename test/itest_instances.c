@@ -46,39 +46,13 @@
 
 /* With CURVE (the last part): the camera's and the test console's key pairs, and anprd's
  * public key. NULL: plain text. */
-struct s_keys {
-    char pub[41], sec[41];
-};
-static const struct s_keys *s_cam_key, *s_con_key;
+static const struct h_keypair *s_cam_key, *s_con_key;
 static const char *s_server_pub;
 
-static struct s_keys s_keypair(void)
-{
-    struct s_keys k;
-
-    if (zmq_curve_keypair(k.pub, k.sec) != 0)
-        h_fatal("zmq_curve_keypair: %s", zmq_strerror(zmq_errno()));
-    return k;
-}
-
 /* A socket of `type` connected to ep: a CURVE client with key k when CURVE is on. */
-static void *s_client(int type, const char *ep, const struct s_keys *k, const char *topic)
+static void *s_client(int type, const char *ep, const struct h_keypair *k, const char *topic)
 {
-    void *s = zmq_socket(h_zmq_ctx(), type);
-    int zero = 0, ivl = 100;
-
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    if (topic)
-        zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
-    if (s_server_pub) {
-        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, s_server_pub, 41);
-        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 41);
-        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 41);
-    }
-    if (zmq_connect(s, ep) != 0)
-        h_fatal("connect %s: %s", ep, zmq_strerror(zmq_errno()));
-    return s;
+    return h_curve_client(type, ep, s_server_pub ? k : NULL, s_server_pub, topic);
 }
 
 static void *s_dealer(const char *ep)
@@ -231,7 +205,7 @@ static void s_curve(void)
 {
     struct h_db db;
     struct h_daemon a, b;
-    struct s_keys server = s_keypair(), cam = s_keypair(), con = s_keypair();
+    struct h_keypair server = h_keypair(), cam = h_keypair(), con = h_keypair();
     char dir[] = "/tmp/anpr-inst-c.XXXXXX", key[128], sql[1024], extra[256];
     uint64_t seq = 1;
 
@@ -239,9 +213,7 @@ static void s_curve(void)
     if (!mkdtemp(dir))
         h_fatal("mkdtemp");
     snprintf(key, sizeof key, "%s/anprd.key", dir);
-    FILE *f = fopen(key, "w");
-    if (!f || fprintf(f, "%s\n", server.sec) < 0 || fclose(f) != 0)
-        h_fatal("%s", key);
+    h_write_key(key, server.sec);
     h_db_create(&db, "itest_instances_c");
     snprintf(sql, sizeof sql,
              "INSERT INTO anpr.camera (code, name, curve_key) VALUES ('" CAM_P "', 'probes', '%s');"
@@ -266,7 +238,7 @@ static void s_curve(void)
     if (h_daemon_start_opts(&b, &db, &ob) != 0)
         h_fatal("B did not start");
     CHECK_INT(h_daemon_stop(&a, SIGTERM, 20000), 0);
-    f = fopen(a.conf_path, "a");
+    FILE *f = fopen(a.conf_path, "a");
     if (!f)
         h_fatal("%s", a.conf_path);
     fprintf(f, "cluster:\n  peers: [\"%s\"]\n", b.dispatch_ep);

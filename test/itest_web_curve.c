@@ -14,45 +14,12 @@
 #include "harness.h"
 #include "webenv.h"
 
-struct keypair {
-    char pub[41], sec[41];
-};
-
-static struct keypair s_keypair(void)
-{
-    struct keypair k;
-
-    if (zmq_curve_keypair(k.pub, k.sec) != 0)
-        h_fatal("zmq_curve_keypair: %s", zmq_strerror(zmq_errno()));
-    return k;
-}
-
-static void s_write_key(const char *path, const char *z85)
-{
-    FILE *f = fopen(path, "w");
-
-    if (!f || fprintf(f, "%s\n", z85) < 0 || fclose(f) != 0)
-        h_fatal("%s: cannot write", path);
-}
-
-/* A camera's DEALER with its CURVE key, connected to anprd's ingest. */
-static void *s_camera(const char *endpoint, const struct keypair *k, const char *server_pub)
-{
-    void *s = zmq_socket(h_zmq_ctx(), ZMQ_DEALER);
-
-    if (!s || zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pub, 40) != 0 ||
-        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, k->pub, 40) != 0 ||
-        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, k->sec, 40) != 0 || zmq_connect(s, endpoint) != 0)
-        h_fatal("camera socket: %s", zmq_strerror(zmq_errno()));
-    return s;
-}
-
 int main(void)
 {
     struct h_db db;
     struct h_daemon d;
     char sql[2048], key_path[256], web_key[256], sections[1024], log[256];
-    struct keypair server = s_keypair(), web = s_keypair(), cam = s_keypair();
+    struct h_keypair server = h_keypair(), web = h_keypair(), cam = h_keypair();
     static struct webenv_stream st;
 
     h_require_env();
@@ -81,8 +48,8 @@ int main(void)
         h_fatal("mkdtemp");
     snprintf(key_path, sizeof key_path, "%s/anprd.key", dir);
     snprintf(web_key, sizeof web_key, "%s/anpr-web.key", dir);
-    s_write_key(key_path, server.sec);
-    s_write_key(web_key, web.sec);
+    h_write_key(key_path, server.sec);
+    h_write_key(web_key, web.sec);
     struct h_daemon_opts o = {.tcp = true, .log_level = "info", .curve_secret_file = key_path};
     if (h_daemon_start_opts(&d, &db, &o) != 0)
         h_fatal("anprd did not start");
@@ -108,7 +75,7 @@ int main(void)
 
     /* A covert HIT of the list anpr-web's key is cleared for: on the board (reads go until
        anpr-web's request has reached anprd). */
-    void *c = s_camera(d.ingest_ep, &cam, server.pub);
+    void *c = h_curve_client(ZMQ_DEALER, d.ingest_ep, &cam, server.pub, NULL);
     uint64_t seq = 1;
     int got = 0;
     for (int i = 0; i < 60 && got != 1; i++) {
