@@ -1,7 +1,8 @@
 /*
  * test_wladm: the rules of watchlist administration that need no database: plates and
  * patterns normalised, the pattern guard's measure, the entry fields checked with the field
- * and value named, strict times (with an offset, and a date alone as a whole day in the zone).
+ * and value named, countries of either case stored in upper case, strict times (with an
+ * offset, and a date alone as a whole day in the zone).
  */
 #include "check.h"
 #include "wladm.h"
@@ -28,7 +29,22 @@ static void test_plates(void)
     CHECK(wladm_entry_plate("--", "", norm) != NULL);
     CHECK(wladm_entry_plate("123456789012345678901234567890123", "", norm) != NULL);
     CHECK(wladm_country_ok("") && wladm_country_ok("NL"));
-    CHECK(!wladm_country_ok("nl") && !wladm_country_ok("NLD"));
+    CHECK(wladm_country_ok("nl") && wladm_country_ok("bE"));
+    CHECK(!wladm_country_ok("NLD") && !wladm_country_ok("n") && !wladm_country_ok("n1") &&
+          !wladm_country_ok("\xc3\xa9"));
+}
+
+/* Countries as stored: upper case, UK as GB, in the import and add alike. */
+static void test_countries(void)
+{
+    char cc[3];
+
+    CHECK_STR(wladm_country("nl", cc), "NL");
+    CHECK_STR(wladm_country("Be", cc), "BE");
+    CHECK_STR(wladm_country("DE", cc), "DE");
+    CHECK_STR(wladm_country("uk", cc), "GB");
+    CHECK_STR(wladm_country("UK", cc), "GB");
+    CHECK_STR(wladm_country("", cc), "");
 }
 
 static void test_entry(void)
@@ -48,9 +64,12 @@ static void test_entry(void)
     CHECK_INT(wladm_check_entry(&bad_until, false, &from, &until, &err), WLADM_INPUT);
     CHECK_STR(err.field, "valid_until");
     CHECK_STR(err.value, "soon");
-    struct wladm_entry bad_country = {.country = "be"};
+    struct wladm_entry lower = {.country = "be"};
+    CHECK_INT(wladm_check_entry(&lower, false, &from, &until, &err), WLADM_OK);
+    struct wladm_entry bad_country = {.country = "b3"};
     CHECK_INT(wladm_check_entry(&bad_country, false, &from, &until, &err), WLADM_INPUT);
     CHECK_STR(err.field, "country");
+    CHECK_STR(err.value, "b3");
     struct wladm_entry ctl = {.ref = "PV\x1b[2J"};
     CHECK_INT(wladm_check_entry(&ctl, false, &from, &until, &err), WLADM_INPUT);
     CHECK_STR(err.field, "external_ref");
@@ -84,6 +103,7 @@ static void test_times(void)
 int main(void)
 {
     test_plates();
+    test_countries();
     test_entry();
     test_times();
     return check_done("wladm");

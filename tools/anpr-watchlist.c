@@ -466,8 +466,8 @@ static void s_admin_usage(FILE *f)
                "  grey, #RRGGBB, or default: by priority),\n"
                "  --hits-retention DAYS (keep this list's HITs 1..365 days, or default: the\n"
                "  law's retention, which also caps it)\n"
-               "ENTRY OPTIONS: --country CC (UK is stored as GB), --from TIME, --until TIME\n"
-               "  (update: - = open), --tz ZONE,\n"
+               "ENTRY OPTIONS: --country CC (either case: nl is stored as NL, UK as GB),\n"
+               "  --from TIME, --until TIME (update: - = open), --tz ZONE,\n"
                "  --instruction TEXT (to the operator, <= 1000 bytes), --ref TEXT (external\n"
                "  reference, <= 64 bytes), --requested-by TEXT (who asked, <= 64 bytes);\n"
                "  update changes only the fields given\n"
@@ -1027,9 +1027,11 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
     }
     if (s_check_entry_opts(o, true, &from, &until) != EXIT_OK)
         return EXIT_USAGE;
+    /* The country given, as stored (nl as NL, UK as GB); NULL: unchanged. */
+    char given[3];
+    const char *cc = o->country ? wladm_country(o->country, given) : NULL;
     /* Checked here with the country given (or none); again below with the entry's. */
-    if (o->plate &&
-        (why = wladm_entry_plate(o->plate, o->country ? o->country : "", norm)) != NULL) {
+    if (o->plate && (why = wladm_entry_plate(o->plate, cc ? cc : "", norm)) != NULL) {
         fprintf(stderr, PROG ": --plate '%s': %s\n", cli_text(o->plate), why);
         return EXIT_USAGE;
     }
@@ -1070,7 +1072,7 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
 
     /* The entry as it will be: what was given, else what it has. */
     snprintf(plate, sizeof plate, "%s", o->plate ? o->plate : PQgetvalue(res, 0, 3));
-    snprintf(country, sizeof country, "%s", o->country ? o->country : PQgetvalue(res, 0, 4));
+    snprintf(country, sizeof country, "%s", cc ? cc : PQgetvalue(res, 0, 4));
     if (!o->from)
         from = s_ll_or(res, 0, 5, NO_TIME_FROM);
     if (!o->until)
@@ -1120,7 +1122,7 @@ static int s_cmd_update(PGconn *conn, const struct aopts *o, char **ops)
     wladm_utc_text(from, from_text);
     wladm_utc_text(until, until_text);
     const char *vals[] = {o->plate,
-                          o->country,
+                          cc,
                           o->from && strcmp(o->from, "-") != 0 ? from_text : o->from,
                           o->until && strcmp(o->until, "-") != 0 ? until_text : o->until,
                           o->instruction,

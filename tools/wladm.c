@@ -233,9 +233,28 @@ const char *wladm_zone_name(void)
 
 /* --- checks ------------------------------------------------------------------------------ */
 
+static bool s_letter(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 bool wladm_country_ok(const char *s)
 {
-    return !*s || (s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && !s[2]);
+    return !*s || (s_letter(s[0]) && s_letter(s[1]) && !s[2]);
+}
+
+/* Lists from other systems often write the code in lower case (nl): stored as NL. */
+const char *wladm_country(const char *s, char out[3])
+{
+    size_t i = 0;
+
+    for (; i < 2 && s[i]; i++)
+        out[i] = s[i] >= 'a' && s[i] <= 'z' ? (char)(s[i] - 'a' + 'A') : s[i];
+    out[i] = '\0';
+    const char *alias = plate_country(out); /* UK is stored as GB */
+    if (alias != out)
+        memcpy(out, alias, 3);
+    return out;
 }
 
 bool wladm_text_ok(const char *s, size_t max)
@@ -301,7 +320,7 @@ int wladm_check_entry(const struct wladm_entry *e, bool open_ok, int64_t *from, 
     const char *why;
 
     if (e->country && !wladm_country_ok(e->country)) {
-        s_err(err, "country", e->country, "empty or two letters A-Z");
+        s_err(err, "country", e->country, "empty or two letters A-Z (either case)");
         return WLADM_INPUT;
     }
     if (e->from && !s_open_time(e->from, open_ok) &&
@@ -516,17 +535,17 @@ int wladm_count_entries(PGconn *conn, const char *list_id, const char *filter, l
 int wladm_add(PGconn *conn, const char *list, const struct wladm_entry *e, bool force,
               struct wladm_added *out, struct wladm_err *err)
 {
-    const char *country = e->country ? plate_country(e->country) : "", *why = "missing";
+    const char *country = out->country, *why = "missing";
     char id[24];
     int rc;
 
     memset(out, 0, sizeof *out);
-    out->country = country;
     out->from = WLADM_NO_FROM;
     out->until = WLADM_NO_UNTIL;
     out->would_hit = -1;
     if ((rc = wladm_check_entry(e, false, &out->from, &out->until, err)) != WLADM_OK)
         return rc;
+    wladm_country(e->country ? e->country : "", out->country);
     if (!e->plate || (why = wladm_entry_plate(e->plate, country, out->norm)) != NULL) {
         s_err(err, "plate", e->plate ? e->plate : "", "%s", why);
         return WLADM_INPUT;
@@ -672,6 +691,7 @@ int wladm_remove(PGconn *conn, const char *id, char plate[64], struct wladm_err 
 struct row {
     int line;
     const char *f[WLADM_NCOLS];
+    char country[3]; /* the country as stored (f[WLADM_COUNTRY] once rows no longer moves) */
     char norm[PLATE_MAX + 1];
     int64_t from, until;
     char from_text[40], until_text[40]; /* the times as stored (UTC), for the INSERT */
@@ -942,11 +962,11 @@ static void s_check_row(struct imp *im, const struct wladm_import_opts *o, struc
     const char *e;
 
     if (!wladm_country_ok(r->f[WLADM_COUNTRY]))
-        S_ROW_ERR(im, rows, i, WLADM_COUNTRY, "'%s': empty or two letters A-Z",
+        S_ROW_ERR(im, rows, i, WLADM_COUNTRY, "'%s': empty or two letters A-Z (either case)",
                   r->f[WLADM_COUNTRY]);
     else
-        r->f[WLADM_COUNTRY] = plate_country(r->f[WLADM_COUNTRY]); /* UK is stored as GB */
-    if ((e = wladm_entry_plate(r->f[WLADM_PLATE], r->f[WLADM_COUNTRY], r->norm)) != NULL)
+        wladm_country(r->f[WLADM_COUNTRY], r->country);
+    if ((e = wladm_entry_plate(r->f[WLADM_PLATE], r->country, r->norm)) != NULL)
         S_ROW_ERR(im, rows, i, WLADM_PLATE, "'%s': %s", r->f[WLADM_PLATE], e);
     else if (wladm_broad_pattern(r->norm) && !o->force)
         S_ROW_ERR(im, rows, i, WLADM_PLATE,
@@ -1007,7 +1027,7 @@ static int s_duplicates(PGconn *conn, struct imp *im, const char *list, const ch
             continue;
         struct known *k = &keys[nkeys++];
         memcpy(k->norm, rows[i].norm, sizeof k->norm);
-        snprintf(k->country, sizeof k->country, "%s", rows[i].f[WLADM_COUNTRY]);
+        memcpy(k->country, rows[i].country, sizeof k->country);
         k->from = rows[i].from;
         k->until = rows[i].until;
         k->row = i;
@@ -1120,14 +1140,16 @@ int wladm_import(PGconn *conn, const char *list, char *buf, size_t len,
         s_check_row(&im, o, rows, i);
     }
 
-    /* The times as stored; each row's own buffers, now that rows no longer moves. Forced broad
-     * patterns are counted before the transaction (the count is audited on its own). */
+    /* The country and times as stored; each row's own buffers, now that rows no longer moves.
+     * Forced broad patterns are counted before the transaction (the count is audited on its
+     * own). */
     for (size_t i = 0; i < nrows; i++) {
         struct row *r = &rows[i];
         if (r->bad)
             continue;
         wladm_utc_text(r->from, r->from_text);
         wladm_utc_text(r->until, r->until_text);
+        r->f[WLADM_COUNTRY] = r->country;
         if (*r->f[WLADM_FROM])
             r->f[WLADM_FROM] = r->from_text;
         if (*r->f[WLADM_UNTIL])

@@ -71,7 +71,11 @@ void wladm_show_time(int64_t us, char out[96]);
 
 /* --- checks ------------------------------------------------------------------------------ */
 
+/* An entry's country as typed: empty (any) or two letters A-Z, of either case. */
 bool wladm_country_ok(const char *s);
+/* The country s (passing wladm_country_ok) as stored, into out: upper case, UK as GB, "" for
+ * any. Returns out. */
+const char *wladm_country(const char *s, char out[3]);
 bool wladm_text_ok(const char *s, size_t max);
 /* An entry's plate normalised as anprd does it (patterns with ? and * too) into out: NULL, or
  * why not. */
@@ -127,7 +131,7 @@ struct wladm_added {
     char id[24];                /* the new entry's id */
     char norm[PLATE_MAX + 1];   /* its plate normalised */
     char alt[PLATE_MAX + 1];    /* also matched as this (euroband code cut), or "" */
-    const char *country;        /* as stored (UK is GB); borrowed from the entry */
+    char country[3];            /* as stored (upper case, UK as GB), "" for any */
     int64_t from, until;        /* the validity stored */
     bool broad;                 /* the pattern guard refused it (WLADM_INPUT) or forced it */
     long long would_hit;        /* forced: the last day's reads it would have hit; -1 unknown */
