@@ -5,7 +5,9 @@
  * - Covert HITs for cleared people: a dispatcher cleared for a covert list (anpr.grant_covert,
  *   by an admin) gets its HIT on the board's stream, marked covert; one not cleared does not,
  *   live or on catch-up; a clearance withdrawn stops the next covert HIT (after the 2 s the
- *   board may hold an answer); the catch-up of a cleared person is audited.
+ *   board may hold an answer); the catch-up of a cleared person is audited, and in SQL its
+ *   HITs are read only once the request's audit row has committed (BEGIN ... ROLLBACK reads
+ *   nothing and leaves no row; migration 021).
  * - Several instances: HITs from both arrive; a read sent to both instances (a camera that
  *   moved to the other one and resent it) is shown once; the health events carry each
  *   instance. anpr-console with both endpoints likewise, and says when one is lost. A third
@@ -34,6 +36,86 @@
 #define ADMIN  "webt_admin" /* an admin (trusted by the test server: SQL only) */
 #define COVERT "COV-777"    /* on the covert list "Observation" */
 #define CAM2   "BE-E314-BOORSEM-1"
+
+/* A statement's single value as text ("" for NULL), its SQLSTATE in state ("" when it ran). */
+static void s_value(PGconn *conn, const char *sql, char *out, size_t n, char state[6])
+{
+    PGresult *res = PQexec(conn, sql);
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    snprintf(state, 6, "%s", st ? st : "");
+    snprintf(out, n, "%s",
+             PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 1
+                 ? PQgetvalue(res, 0, 0)
+                 : "");
+    PQclear(res);
+}
+
+/* The covert catch-up in SQL, as a cleared person's own login may call it: nothing comes back
+   before the request's audit row has committed, and a rollback leaves no unaudited read. */
+static void s_ticket_sql(const struct h_db *db, const char *cov_id)
+{
+    char ci[700], ticket[32], v[64], state[6], sql[256];
+    const char *audits = "SELECT count(*) FROM anpr.covert_read_audit";
+
+    snprintf(ci, sizeof ci, "%s password=%s", h_conninfo_as(db, WEB_OP), WEB_OP_PW);
+    PGconn *c = PQconnectdb(ci);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    long long n0 = h_query_ll(db->admin, audits);
+
+    /* Inside BEGIN: a ticket, but its HITs are refused until it commits; rolled back, there is
+       no audit row and no HIT was read. */
+    h_exec(c, "BEGIN");
+    s_value(c, "SELECT anpr.covert_request(0, 24, 100)", ticket, sizeof ticket, state);
+    CHECK_STR(state, "");
+    CHECK(ticket[0] != '\0');
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.covert_rows(%s)", ticket);
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(state, "25000");
+    h_exec(c, "ROLLBACK");
+    CHECK_INT(h_query_ll(db->admin, audits), n0);
+    /* the rolled-back ticket names nothing afterwards either */
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(state, "P0002");
+    /* a ticket asked and read in one transaction, committed: still refused when read */
+    h_exec(c, "BEGIN");
+    s_value(c, "SELECT anpr.covert_request(0, 24, 100)", ticket, sizeof ticket, state);
+    snprintf(sql, sizeof sql, "SELECT hit_id FROM anpr.covert_rows(%s) LIMIT 1", ticket);
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(state, "25000");
+    h_exec(c, "ROLLBACK");
+
+    /* The one-call function of migration 020 refuses. */
+    s_value(c, "SELECT count(*) FROM anpr.covert_hits(0, 24, 100)", v, sizeof v, state);
+    CHECK_STR(state, "0A000");
+    CHECK_INT(h_query_ll(db->admin, audits), n0);
+
+    /* Asked on its own (committed), then read: the covert HIT, named by the audit row. */
+    s_value(c, "SELECT anpr.covert_request(0, 24, 100)", ticket, sizeof ticket, state);
+    CHECK_STR(state, "");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.covert_rows(%s) WHERE hit_id = %s", ticket,
+             cov_id);
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(state, "");
+    CHECK_STR(v, "1");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.covert_read_audit WHERE id = %s AND by_user = '" WEB_OP
+             "' AND %s = ANY (hit_ids)",
+             ticket, cov_id);
+    CHECK_INT(h_query_ll(db->admin, sql), 1);
+    CHECK_INT(h_query_ll(db->admin, audits), n0 + 1);
+    PQfinish(c);
+
+    /* Another person's ticket is not theirs to read; one cleared for nothing gets none. */
+    PGconn *o = h_connect_as(db, WEB_TRUSTED);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.covert_rows(%s)", ticket);
+    s_value(o, sql, v, sizeof v, state);
+    CHECK_STR(state, "P0002");
+    s_value(o, "SELECT anpr.covert_request(0, 24, 100) IS NULL", v, sizeof v, state);
+    CHECK_STR(v, "t");
+    PQfinish(o);
+    CHECK_INT(h_query_ll(db->admin, audits), n0 + 1);
+}
 
 /* Sign in on port (dies if that fails). */
 static void s_login(int port, const char *user, const char *pw, struct webenv_login *l)
@@ -307,14 +389,19 @@ int main(void)
         CHECK(strstr(cu_op3.buf, COVERT) == NULL);
         close(cu_op.fd);
         close(cu_op3.fd);
-        CHECK(h_query_ll(db.admin,
-                         "SELECT count(*) FROM anpr.covert_read_audit WHERE by_user = '" WEB_OP
-                         "' AND rows_returned > 0") >= 1);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM anpr.covert_read_audit a WHERE by_user = '" WEB_OP
+                 "' AND rows_returned > 0 AND %s = ANY (hit_ids) AND pg_xact_status(xact) = "
+                 "'committed'",
+                 cov_id);
+        CHECK(h_query_ll(db.admin, sql) >= 1);
         CHECK_INT(h_query_ll(db.admin,
                              "SELECT count(*) FROM anpr.covert_read_audit WHERE by_user = '" OP3
                              "'"),
                   0);
     }
+
+    s_ticket_sql(&db, cov_id);
 
     /* The clearance withdrawn: the next covert HIT (once the board's answer is older than 2 s)
        goes to the one still cleared, not to OP2. */

@@ -2,8 +2,9 @@
  * board: the dispatch board's event stream and its acknowledgements (board.h). A stream runs
  * in its connection's own thread (libmicrohttpd calls s_stream_read there and it may wait):
  * first the catch-up from anpr.dispatch_hits on the person's own connection (with the covert
- * HITs of the lists the person is cleared for, from anpr.covert_hits, when anpr-web follows the
- * covert feed), then the hub's HITs as they come, and every 2 s the feed's health and the
+ * HITs of the lists the person is cleared for, when anpr-web follows the covert feed: asked with
+ * anpr.covert_request, whose audit row commits on its own, then read with anpr.covert_rows),
+ * then the hub's HITs as they come, and every 2 s the feed's health and the
  * acknowledgements made since. A covert HIT from the hub goes out only when the person is
  * cleared for its list: anpr.my_covert_lists() on their connection, asked again when the answer
  * is older than BOARD_CLEAR_US, so a clearance withdrawn stops the HITs within that time.
@@ -45,16 +46,20 @@ static const char s_catch_up_sql[] =
     "CASE WHEN $1::bigint > 0 THEN hit_id > $1::bigint "
     "ELSE read_time > now() - make_interval(hours => $2::integer) END "
     "ORDER BY hit_id LIMIT " BOARD_STR(BOARD_PAGE);
-/* The same with the covert HITs the person is cleared for (migration 020; the function audits
-   what it returns). */
+/* The covert HITs of a page are asked first, in a statement of their own: its audit row must
+   have committed before anpr.covert_rows returns them (migration 021). A person cleared for no
+   covert list gets no ticket (NULL), and no row. */
+static const char s_covert_request_sql[] =
+    "SELECT anpr.covert_request($1::bigint, $2::integer, " BOARD_STR(BOARD_PAGE) ")";
+/* The page with the covert HITs of the ticket $3. */
 static const char s_catch_up_covert_sql[] =
     "SELECT * FROM (SELECT " BOARD_COLS "false, hit_id AS sort_id FROM anpr.dispatch_hits "
     "WHERE NOT suppressed AND "
     "CASE WHEN $1::bigint > 0 THEN hit_id > $1::bigint "
     "ELSE read_time > now() - make_interval(hours => $2::integer) END "
     "UNION ALL SELECT " BOARD_COLS
-    "true, hit_id FROM anpr.covert_hits($1::bigint, $2::integer, " BOARD_STR(
-        BOARD_PAGE) ")) u ORDER BY sort_id LIMIT " BOARD_STR(BOARD_PAGE);
+    "true, hit_id FROM anpr.covert_rows($3::bigint)) u ORDER BY sort_id LIMIT " BOARD_STR(
+        BOARD_PAGE);
 
 struct stream {
     struct web *a;
@@ -97,13 +102,29 @@ static void s_event(struct stream *st, const char *type, uint64_t hit_id, const 
 
 static const char *const s_match_names[] = {"?", "exact", "ocr", "candidate", "pattern"};
 
+/* A failed catch-up query as a "problem" event; the catch-up is over. */
+static void s_catch_up_failed(struct stream *st, const PGresult *res)
+{
+    struct wj e = {0};
+    const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    wj_raw(&e, "{\"error\":");
+    wj_str(&e, m ? m : "database error");
+    wj_raw(&e, "}");
+    if (!wj_failed(&e))
+        s_event(st, "problem", 0, e.s);
+    wj_free(&e);
+    st->catching = false;
+}
+
 /* One page of the catch-up as "hit" events, each marked caught_up, with its acknowledgement;
    after it, the catch-up goes on from its last HIT (st->since), or is over (st->catching
    false). A page at a time: a long catch-up is sent as it is read, not held in memory. */
 static void s_catch_up(struct stream *st, PGconn *conn)
 {
-    char since[24], hours[16];
-    const char *params[2] = {since, hours};
+    char since[24], hours[16], ticket[24] = "";
+    const char *params[3] = {since, hours, ticket};
+    PGresult *res;
     static const char *const names[] = {
         "hit_id",       "time_us",  "camera",    "read_plate",  "matched_plate", "country",
         "confidence",   "lane",     "direction", "entry_id",    "list_id",       "list",
@@ -112,20 +133,25 @@ static void s_catch_up(struct stream *st, PGconn *conn)
 
     snprintf(since, sizeof since, "%" PRIu64, st->since);
     snprintf(hours, sizeof hours, "%d", st->a->conf->catch_up_hours);
-    PGresult *res =
-        PQexecParams(conn, st->a->conf->ncovert ? s_catch_up_covert_sql : s_catch_up_sql, 2, NULL,
-                     params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        struct wj e = {0};
-        const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-        wj_raw(&e, "{\"error\":");
-        wj_str(&e, m ? m : "database error");
-        wj_raw(&e, "}");
-        if (!wj_failed(&e))
-            s_event(st, "problem", 0, e.s);
-        wj_free(&e);
+    if (st->a->conf->ncovert) {
+        res = PQexecParams(conn, s_covert_request_sql, 2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            s_catch_up_failed(st, res);
+            PQclear(res);
+            return;
+        }
+        if (PQgetisnull(res, 0, 0))
+            params[2] = NULL;
+        else
+            snprintf(ticket, sizeof ticket, "%s", PQgetvalue(res, 0, 0));
         PQclear(res);
-        st->catching = false;
+        res = PQexecParams(conn, s_catch_up_covert_sql, 3, NULL, params, NULL, NULL, 0);
+    } else {
+        res = PQexecParams(conn, s_catch_up_sql, 2, NULL, params, NULL, NULL, 0);
+    }
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        s_catch_up_failed(st, res);
+        PQclear(res);
         return;
     }
     st->catching = PQntuples(res) == BOARD_PAGE;
