@@ -8,8 +8,8 @@
  *   - a run drops exactly the partitions of the days past the retention and none newer, the
  *     read identities of those days, the HITs past their list's retention (capped at the
  *     law's) with their aliases and acknowledgements, the audit rows past the audit's
- *     retention, and the spool segments last written before the retention (not the newest of
- *     a spool anprd holds);
+ *     retention (the covert logs' too, migration 021), and the spool segments last written before
+ * the retention (not the newest of a spool anprd holds);
  *   - each run leaves one anpr.retention_log row;
  *   - a login without anpr_retention gets permission denied;
  *   - ensure_partitions refuses a day past the retention;
@@ -189,6 +189,14 @@ static void s_setup(void)
                        "VALUES (now() - interval '1830 days', 'reads', '{}', true, NULL, 'ok'), "
                        "(now() - interval '20 days', 'reads', '{}', true, NULL, 'ok'), "
                        "(now(), 'hits', '{}', true, NULL, 'ok')");
+    /* The covert logs (migration 020) are audits too (021): a clearance's grant and
+     * withdrawal, and a person's catch-up of covert HITs. */
+    h_exec(s_db.admin, "INSERT INTO anpr.person_covert_log (at, action, login, list_id) VALUES "
+                       "(now() - interval '1830 days', 'granted', 'jdoe', 7), "
+                       "(now() - interval '20 days', 'revoked', 'jdoe', 7)");
+    h_exec(s_db.admin, "INSERT INTO anpr.covert_read_audit (at, since_hit, hours, rows_returned, "
+                       "hit_ids) VALUES (now() - interval '1830 days', 0, 12, 1, '{21}'), "
+                       "(now() - interval '20 days', 21, 12, 0, '{}')");
     /* A result not fetched within its 15 minutes is a copy of history: it goes; one of a
      * search just made stays. */
     h_exec(s_db.admin, "INSERT INTO anpr.search_hit_result (ticket, ord, hit) "
@@ -221,6 +229,8 @@ static void s_check_untouched(void)
     CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.search_audit"), 3);
     CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.search_hit_result"), 3);
     CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.retro_match_read"), 2);
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.person_covert_log"), 2);
+    CHECK_INT(h_query_ll(s_db.admin, "SELECT count(*) FROM anpr.covert_read_audit"), 2);
 }
 
 int main(void)
@@ -273,6 +283,8 @@ int main(void)
     CHECK_INT(s_reported("would remove", "search audit rows"), 1);
     CHECK_INT(s_reported("would remove", "retro-match log rows"), 1);
     CHECK_INT(s_reported("would remove", "watchlist audit rows"), 1);
+    CHECK_INT(s_reported("would remove", "covert clearance log rows"), 1);
+    CHECK_INT(s_reported("would remove", "covert catch-up audit rows"), 1);
     CHECK_CONTAINS(s_out, "would delete ");
     CHECK_CONTAINS(s_out, "/spool/" SEG_A);
     CHECK_CONTAINS(s_out, "/backbone/" SEG_A);
@@ -329,6 +341,8 @@ int main(void)
                                     "WHERE changed_at < now() - interval '1825 days'"),
               0);
     CHECK(h_query_ll(db->admin, "SELECT count(*) FROM anpr.watchlist_audit") > 0);
+    CHECK_STR(s_text("SELECT string_agg(action, ',') FROM anpr.person_covert_log"), "revoked");
+    CHECK_STR(s_text("SELECT string_agg(since_hit::text, ',') FROM anpr.covert_read_audit"), "21");
     CHECK_INT(h_query_ll(db->admin, "SELECT count(*) FROM anpr.watchlist_change "
                                     "WHERE changed_at < now() - interval '10 days'"),
               0);
@@ -353,7 +367,8 @@ int main(void)
                          "hit_aliases_deleted = 3 AND hit_acks_deleted = 3 AND "
                          "search_audit_deleted = 1 AND retro_match_log_deleted = 1 AND "
                          "retro_match_reads_deleted = 1 AND search_results_deleted = 2 AND "
-                         "watchlist_audit_deleted = 1 AND watchlist_changes_deleted = 1"),
+                         "watchlist_audit_deleted = 1 AND watchlist_changes_deleted = 1 AND "
+                         "person_covert_log_deleted = 1 AND covert_read_audit_deleted = 1"),
               1);
 
     /* Again, with the spool no longer held: its old newest segment goes; nothing else is left
@@ -367,6 +382,14 @@ int main(void)
     PGresult *res = PQexec(db->admin, "DELETE FROM anpr.retention_log");
     CHECK(PQresultStatus(res) == PGRES_FATAL_ERROR);
     PQclear(res);
+    /* So are the covert logs, their rows within the audit's retention to everyone. */
+    res = PQexec(db->admin, "DELETE FROM anpr.covert_read_audit");
+    CHECK(PQresultStatus(res) == PGRES_FATAL_ERROR);
+    PQclear(res);
+    res = PQexec(db->admin, "SET anpr.retention = 'on'; DELETE FROM anpr.person_covert_log");
+    CHECK(PQresultStatus(res) == PGRES_FATAL_ERROR);
+    PQclear(res);
+    h_exec(db->admin, "RESET anpr.retention");
 
     /* A spool that is not there holds nothing; one that cannot be read: exit 3, after the
      * database's work. */

@@ -78,6 +78,8 @@ enum {
     C_RETRO,
     C_WL_AUDIT,
     C_LOG,
+    C_COVERT_LOG,
+    C_COVERT_READS,
     C_MS,
     C_COUNT
 };
@@ -93,6 +95,7 @@ static const char S_QUERY[] =
     "hit_aliases_deleted, hit_acks_deleted, watchlist_changes_deleted, retro_match_reads_deleted, "
     "search_results_deleted, search_audit_deleted, "
     "retro_match_log_deleted, watchlist_audit_deleted, retention_log_deleted, "
+    "person_covert_log_deleted, covert_read_audit_deleted, "
     "round(duration_ms::numeric, 1) FROM anpr.apply_retention($1::boolean)";
 
 static void s_usage(FILE *out)
@@ -201,6 +204,8 @@ static void s_report(const PGresult *res, bool dry_run)
     s_line("retro-match log rows", v[C_RETRO], NULL);
     s_line("watchlist audit rows", v[C_WL_AUDIT], NULL);
     s_line("retention log rows", v[C_LOG], NULL);
+    s_line("covert clearance log rows", v[C_COVERT_LOG], NULL);
+    s_line("covert catch-up audit rows", v[C_COVERT_READS], NULL);
     printf("  (in the database: %s ms)\n", v[C_MS]);
 }
 
