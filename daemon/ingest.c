@@ -1859,6 +1859,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     zmq_close(self->pub);
     covert_destroy(&self->covert);
     zmq_close(self->pair);
+    cluster_destroy(&self->cluster); /* before the parts it borrows */
     cam_table_destroy(&self->cams);
     wl_destroy(&self->wl);
     rid_destroy(&self->rid);
@@ -1870,7 +1871,6 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     lograte_destroy(&self->lograte);
     pend_destroy(&self->pend);
     hitmemo_destroy(&self->hitmemo);
-    cluster_destroy(&self->cluster);
     metrics_peers_destroy(&self->peers);
     free(self);
     *self_p = NULL;
