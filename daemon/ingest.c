@@ -12,6 +12,7 @@
 
 #include "batch.h"
 #include "beat.h"
+#include "cluster.h"
 #include "covert.h"
 #include "damage.h"
 #include "fwd.h"
@@ -23,7 +24,6 @@
 #include "match.h"
 #include "metrics.h"
 #include "notify.h"
-#include "peer.h"
 #include "pend.h"
 #include "supp.h"
 #include "sync.h"
@@ -95,25 +95,15 @@ struct ingest {
     rid_t *rid;                 /* identities of the reads accepted lately, with their digests */
     hitmemo_t *hitmemo; /* the ids given to the HITs of recent reads: a read matched again keeps
                            them, so its HITs are stored once, with no alias (hitmemo.h) */
-    /* The other instances' feeds (cluster.peers; NULL = none), and the ids of the HITs they
-     * alerted by read and entry (the read's epoch is not in a HIT frame: kept as 0, the
-     * content digest tells reads apart): a resend of such a read is stored under the peer's
-     * id and not alerted again (peer.h). */
-    peer_t *cluster;
-    hitmemo_t *peer_memo;
-    struct s_read peer_sr; /* scratch for matching a peer's HIT here */
-    uint64_t peer_stored;  /* HITs of reads a peer alerted, stored here under its ids */
-    /* The peers' urgent HITs, watched like this instance's own (reann.h) but announced again
-     * only while their instance is silent (its heartbeat stopped): a dead instance's urgent
-     * HITs are taken over. Its questions carry S_SHADOW in their serial. */
-    reann_t *shadow;
-    idset_t *taken_over; /* peers' HITs announced here: they stay here once taken over */
-    uint64_t merged;     /* resends of a pending read, answered by its first copy's ACK */
-    pend_t *pend;        /* identities of the reads taken and not yet durable: a resend of one takes
-                            no second slot of max_pending (pend.h) */
-    supp_t *supp;        /* recent alerts, for repeat-hit suppression, and where each car was
-                            seen last (sightings, PROTOCOL.md 5.8) */
-    beat_t *beat;        /* the cameras' last frames, for the feed's heartbeat */
+    /* The other instances (cluster.peers; NULL = none): their feeds, the HITs they alerted and
+     * the urgent ones taken over from a silent one (cluster.h). */
+    cluster_t *cluster;
+    uint64_t merged; /* resends of a pending read, answered by its first copy's ACK */
+    pend_t *pend;    /* identities of the reads taken and not yet durable: a resend of one takes
+                        no second slot of max_pending (pend.h) */
+    supp_t *supp;    /* recent alerts, for repeat-hit suppression, and where each car was
+                        seen last (sightings, PROTOCOL.md 5.8) */
+    beat_t *beat;    /* the cameras' last frames, for the feed's heartbeat */
     int64_t next_beat_us;   /* monotonic: when the next heartbeat is due */
     int64_t next_expire_us; /* when supp is next purged */
     struct stats stats;
@@ -650,46 +640,15 @@ static void s_reann_send(void *ctx, uint64_t hit_id, const char *topic, size_t t
     self->stats.hits_reannounced++;
 }
 
-/* The shadow's serials have this bit, so the sync thread's answer finds its asker. */
-#define S_SHADOW (1ULL << 63)
-
-/*
- * The shadow re-announcer's send: a peer's urgent HIT is announced again here only once that
- * peer is silent (peer_alive), and from then on here, also after the peer is back (it forgot
- * the HITs it watched when it died). Said once per HIT taken over.
- */
-static void s_shadow_send(void *ctx, uint64_t hit_id, const char *topic, size_t tlen,
-                          const uint8_t *frame, size_t len)
-{
-    ingest_t *self = ctx;
-    unsigned instance = (unsigned)((hit_id >> 12) & HITID_INSTANCE_MAX);
-
-    if (!idset_has(self->taken_over, hit_id)) {
-        if (peer_alive(self->cluster, instance, util_mono_us()))
-            return;
-        if (idset_add(self->taken_over, hit_id) == 0)
-            S_LOG(self, LOG_LEVEL_WARN,
-                  "instance %u is silent (no heartbeat): its urgent HIT %" PRIu64
-                  " is announced again here until acknowledged",
-                  instance, hit_id);
-    }
-    s_reann_send(ctx, hit_id, topic, tlen, frame, len);
-}
-
-static int s_shadow_ask(void *ctx, const uint64_t *ids, size_t n, uint64_t serial,
-                        int64_t deadline_us)
+/* A silent peer's urgent HIT announced here from now on (cluster.h): said once per HIT. */
+static void s_taken_over(void *ctx, unsigned instance, uint64_t hit_id)
 {
     ingest_t *self = ctx;
 
-    return sync_ask_acked(self->sync_pair, ids, n, serial | S_SHADOW, deadline_us);
-}
-
-/* A peer's HIT is stored by the peer, maybe not yet (its spool): never "past it", so one the
- * database has no row of is kept (until acknowledged, or a day). */
-static uint64_t s_shadow_stored(void *ctx)
-{
-    (void)ctx;
-    return 0;
+    S_LOG(self, LOG_LEVEL_WARN,
+          "instance %u is silent (no heartbeat): its urgent HIT %" PRIu64
+          " is announced again here until acknowledged",
+          instance, hit_id);
 }
 
 static int s_reann_ask(void *ctx, const uint64_t *ids, size_t n, uint64_t serial,
@@ -902,10 +861,10 @@ static void s_take_update(ingest_t *self)
     if (zmq_recv(self->sync_pair, &u, sizeof u, ZMQ_DONTWAIT) != (int)sizeof u || !u)
         return;
     if (u->is_answer) {
-        if (u->serial & S_SHADOW) {
-            if (self->shadow)
-                reann_answer(self->shadow, u->serial & ~S_SHADOW, u->acked, u->nacked, u->missing,
-                             u->nmissing, u->answered, util_mono_us());
+        if (u->serial & CLUSTER_SERIAL) {
+            if (self->cluster)
+                cluster_answer(self->cluster, u->serial, u->acked, u->nacked, u->missing,
+                               u->nmissing, u->answered, util_mono_us());
         } else {
             reann_answer(self->reann, u->serial, u->acked, u->nacked, u->missing, u->nmissing,
                          u->answered, util_mono_us());
@@ -949,109 +908,20 @@ static void s_take_update(ingest_t *self)
     free(u);
 }
 
-/*
- * The entry of a HIT or sighting another instance published (peer.h), found by matching its
- * read here too (the instances hold the same watchlists), and the suppression key exactly as
- * s_read_finish makes it. NULL when this instance does not know the camera or the entry (a
- * watchlist change not here yet): nothing is kept, and the read, if it comes here, is alerted
- * as before.
- */
-static const struct wl_entry *s_peer_match(ingest_t *self, const struct proto_hit *h, int32_t *cam,
-                                           const char **key)
-{
-    struct s_read *sr = &self->peer_sr;
-    struct wl_match hits[INGEST_MAX_HITS];
-    bool mobile;
-
-    *cam = cam_table_find(self->cams, h->read.camera, &mobile);
-    if (*cam < 0 || plate_normalise_cc(h->read.plate, h->read.country, sr->rd.plate) != PLATE_OK)
-        return NULL;
-    sr->r = h->read;
-    match_query(self->wl, &sr->r, sr->rd.plate, sr->r.time_us, &sr->rd, &sr->q);
-    size_t n = wl_match(self->wl, &sr->q, hits, INGEST_MAX_HITS);
-    for (size_t i = 0; i < n && i < INGEST_MAX_HITS; i++) {
-        const struct wl_entry *e = hits[i].entry;
-        if (e->id != h->entry_id)
-            continue;
-        *key = e->pattern ? sr->q.plate[hits[i].reading] : e->plate;
-        if (!*key)
-            *key = sr->rd.plate;
-        return e;
-    }
-    return NULL;
-}
-
-/*
- * A HIT another instance alerted: its id kept by read and entry, its alert noted in supp, and,
- * urgent, watched by the shadow re-announcer, which announces it again only once that peer's
- * heartbeat has stopped (s_shadow_send).
- */
-static void s_peer_hit(ingest_t *self, const struct proto_hit *h)
-{
-    const char *key = NULL;
-    int32_t cam;
-    const struct wl_entry *e = s_peer_match(self, h, &cam, &key);
-
-    if (!e)
-        return;
-    const struct proto_read *r = &self->peer_sr.r;
-    hitmemo_put(self->peer_memo, cam, 0, r->seq, rid_digest(r), e->id, h->hit_id);
-    supp_note(self->supp, e->id, key, cam, r->time_us, util_now_us(), e->list->opts.suppress_s,
-              e->list->opts.realert_camera, h->hit_id);
-    size_t len, tlen;
-    const char *topic;
-    const uint8_t *frame = peer_frame(self->cluster, &len, &topic, &tlen);
-    /* Stored by the peer, not necessarily in the database yet (its spool): a HIT with no row
-     * is not let go (spool_pos 1, and s_shadow_stored says 0). */
-    reann_add(self->shadow, h->hit_id, h->priority, false, topic, tlen, frame, len, 1,
-              util_mono_us());
-}
-
-/* A sighting another instance published: where the car was last seen (supp), and the frame a
- * HIT of it is announced again with, here or by the shadow. */
-static void s_peer_seen(ingest_t *self, const struct proto_hit *h)
-{
-    const char *key = NULL;
-    int32_t cam;
-    const struct wl_entry *e = s_peer_match(self, h, &cam, &key);
-
-    if (e)
-        (void)supp_seen(self->supp, e->id, key, cam, self->peer_sr.r.time_us,
-                        e->list->opts.realert_camera);
-    size_t len, tlen;
-    const char *topic;
-    const uint8_t *frame = peer_frame(self->cluster, &len, &topic, &tlen);
-    reann_follow(self->reann, h->hit_id, frame, len);
-    reann_follow(self->shadow, h->hit_id, frame, len);
-}
-
 /* The stats line of the peers' feeds (cluster.peers): HITs taken from them, reads they alerted
  * stored here under their ids, urgent HITs of silent peers announced again here, frames that
  * did not decode. */
 static void s_cluster_log(const ingest_t *self)
 {
-    if (self->cluster)
-        log_info("stats",
-                 "cluster: peer_hits=%" PRIu64 " peer_stored=%" PRIu64 " taken_over=%zu "
-                 "peer_bad=%" PRIu64,
-                 peer_taken(self->cluster), self->peer_stored, idset_count(self->taken_over),
-                 peer_bad(self->cluster));
-}
+    struct cluster_counts c;
 
-/* The peers' messages waiting, a bounded number a round so the readers are served meanwhile. */
-static void s_take_peers(ingest_t *self)
-{
-    struct proto_hit h;
-
-    for (int i = 0; i < INGEST_BURST; i++) {
-        enum peer_kind k = peer_take(self->cluster, &h, util_now_us(), util_mono_us());
-        if (k == PEER_NONE)
-            return;
-        if (k == PEER_HIT)
-            s_peer_hit(self, &h);
-        else
-            s_peer_seen(self, &h);
-    }
+    if (!self->cluster)
+        return;
+    cluster_counts(self->cluster, &c);
+    log_info("stats",
+             "cluster: peer_hits=%" PRIu64 " peer_stored=%" PRIu64 " taken_over=%zu "
+             "peer_bad=%" PRIu64,
+             c.peer_hits, c.peer_stored, c.taken_over, c.peer_bad);
 }
 
 /* Stage one of a read: false when it was refused (the REJECT is sent), true when sr is ready
@@ -1193,8 +1063,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     for (size_t i = 0; i < nhits && i < INGEST_MAX_HITS; i++) {
         uint64_t entry = hits[i].entry->id;
         hit_ids[i] = hitmemo_get(self->hitmemo, cam, r->epoch, r->seq, digest, entry);
-        if (hit_ids[i] == 0 && self->peer_memo &&
-            (hit_ids[i] = hitmemo_get(self->peer_memo, cam, 0, r->seq, digest, entry)) != 0) {
+        if (hit_ids[i] == 0 && self->cluster &&
+            (hit_ids[i] = cluster_hit_id(self->cluster, cam, r->seq, digest, entry)) != 0) {
             /* Stored as the peer stored it: alerted, not held back (its own alert is in supp). */
             by_peer[i] = true;
             suppressed[i] = false;
@@ -1241,7 +1111,7 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         /* A peer alerted it (its reader failed over): stored under the peer's id, as the peer
          * stored it, and not alerted again; the peer's alert is in supp already. */
         if (by_peer[i]) {
-            self->peer_stored++;
+            cluster_note_stored(self->cluster);
             continue;
         }
         /* Follow the car (PROTOCOL.md 5.8): a repeat held back, or an alert after the window,
@@ -1508,8 +1378,8 @@ static void s_periodic(ingest_t *self)
         self->next_stats_us = now + (int64_t)self->conf->log.stats_interval_s * 1000000;
     }
     reann_tick(self->reann, now);
-    if (self->shadow)
-        reann_tick(self->shadow, now);
+    if (self->cluster)
+        cluster_tick(self->cluster, now);
     log_rated_flush(self->lograte, "ingest", false);
     if (self->nposts_waiting > 0)
         s_fwd_posts(self);
@@ -1574,7 +1444,7 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
             {self->covert ? covert_socket(self->covert) : NULL, 0, ZMQ_POLLIN, 0},
             {self->pair, 0, ZMQ_POLLIN, 0},
             {self->sync_pair, 0, ZMQ_POLLIN, 0},
-            {self->cluster ? peer_socket(self->cluster) : self->pair, 0,
+            {self->cluster ? cluster_socket(self->cluster) : self->pair, 0,
              self->cluster ? ZMQ_POLLIN : 0, 0},
             {self->router, 0, ZMQ_POLLIN, 0},
         };
@@ -1593,7 +1463,7 @@ enum ingest_event ingest_run(ingest_t *self, volatile sig_atomic_t *stop,
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_take_update(self);
         if (n > 0 && self->cluster && (items[2].revents & ZMQ_POLLIN))
-            s_take_peers(self);
+            cluster_take(self->cluster, self->wl, self->cams);
         /* Reads left waiting after this round (the burst's end, not the ROUTER's) hold the
          * group for the next round; when full, none can join it: it goes (gcommit.h). */
         self->more_waiting = false;
@@ -1840,23 +1710,21 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
             goto fail;
     }
     if (conf->cluster.npeers > 0) {
-        self->cluster = peer_new(zmq_ctx, conf->cluster.peers, conf->cluster.npeers,
-                                 (unsigned)conf->dispatch.instance,
-                                 curve ? curve->secret_z85 : NULL, err, errlen);
-        self->peer_memo = hitmemo_new(INGEST_HITMEMO_SLOTS);
-        self->taken_over = idset_new();
-        self->shadow = reann_new(
-            &(struct reann_io){
-                .ctx = self, .send = s_shadow_send, .ask = s_shadow_ask, .stored = s_shadow_stored},
-            self->lograte);
-        if (self->shadow)
-            reann_set(self->shadow, conf->dispatch.reannounce_s, conf->dispatch.reannounce_priority,
-                      util_mono_us());
-        if (!self->cluster || !self->peer_memo || !self->taken_over || !self->shadow) {
-            if (self->cluster)
-                snprintf(err, errlen, "cluster.peers: out of memory");
+        struct cluster_opts copts = {.peers = conf->cluster.peers,
+                                     .npeers = conf->cluster.npeers,
+                                     .instance = (unsigned)conf->dispatch.instance,
+                                     .secret_z85 = curve ? curve->secret_z85 : NULL,
+                                     .reannounce_s = conf->dispatch.reannounce_s,
+                                     .reannounce_priority = conf->dispatch.reannounce_priority};
+        struct cluster_io cio = {.ctx = self,
+                                 .send = s_reann_send,
+                                 .ask = s_reann_ask,
+                                 .taken_over = s_taken_over,
+                                 .supp = self->supp,
+                                 .reann = self->reann,
+                                 .lograte = self->lograte};
+        if (!(self->cluster = cluster_new(zmq_ctx, &copts, &cio, err, errlen)))
             goto fail;
-        }
         log_info("ingest", "cluster: following the dispatch feeds of %zu other instances",
                  conf->cluster.npeers);
     }
@@ -1908,10 +1776,7 @@ fail:
     fwd_destroy(&self->fwd);
     spool_destroy(&self->spool);
     covert_destroy(&self->covert);
-    peer_destroy(&self->cluster);
-    hitmemo_destroy(&self->peer_memo);
-    reann_destroy(&self->shadow);
-    idset_destroy(&self->taken_over);
+    cluster_destroy(&self->cluster);
     zmq_close(self->sync_pair);
     zmq_close(self->router);
     zmq_close(self->pub);
@@ -1994,6 +1859,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     zmq_close(self->pub);
     covert_destroy(&self->covert);
     zmq_close(self->pair);
+    cluster_destroy(&self->cluster); /* before the parts it borrows */
     cam_table_destroy(&self->cams);
     wl_destroy(&self->wl);
     rid_destroy(&self->rid);
@@ -2005,10 +1871,6 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     lograte_destroy(&self->lograte);
     pend_destroy(&self->pend);
     hitmemo_destroy(&self->hitmemo);
-    peer_destroy(&self->cluster);
-    hitmemo_destroy(&self->peer_memo);
-    reann_destroy(&self->shadow);
-    idset_destroy(&self->taken_over);
     metrics_peers_destroy(&self->peers);
     free(self);
     *self_p = NULL;
@@ -2019,9 +1881,9 @@ void ingest_set_conf(ingest_t *self, const struct conf *conf)
     self->conf = conf;
     reann_set(self->reann, conf->dispatch.reannounce_s, conf->dispatch.reannounce_priority,
               util_mono_us());
-    if (self->shadow)
-        reann_set(self->shadow, conf->dispatch.reannounce_s, conf->dispatch.reannounce_priority,
-                  util_mono_us());
+    if (self->cluster)
+        cluster_set_reannounce(self->cluster, conf->dispatch.reannounce_s,
+                               conf->dispatch.reannounce_priority, util_mono_us());
 }
 
 void ingest_set_retention(ingest_t *self, int days)

@@ -2,15 +2,15 @@
  * peer: the dispatch feeds of the other anprd instances on the same database (cluster.peers).
  * Instances share the watchlists and the database but each remembers only what it took itself:
  * a reader that fails over resends to another instance the reads the first did not acknowledge,
- * and that one would alert them again. So each instance follows its peers' feeds, and ingest
- * keeps what they alerted: the ids of their HITs by read and entry (a resend is stored under
- * the peer's id and not alerted again) and their alerts in its suppression table (a repeat
- * here within the window is held back and becomes a sighting of the peer's HIT).
+ * and that one would alert them again. So each instance follows its peers' feeds, and keeps
+ * what they alerted (cluster.h): the ids of their HITs by read and entry (a resend is stored
+ * under the peer's id and not alerted again) and their alerts in its suppression table (a
+ * repeat here within the window is held back and becomes a sighting of the peer's HIT).
  *
  * Sightings ("seen/") are handed out too, so the last camera a car was seen at stays true here
  * and a HIT announced again carries its latest sighting whichever instance saw it. Heartbeats
  * ("feed/heartbeat") are kept: a peer whose heartbeat stops (three intervals, 3 s at least) is
- * silent, and its urgent HITs are announced again by the instances that follow it (ingest).
+ * silent, and its urgent HITs are announced again by the instances that follow it (cluster.h).
  * A peer never heard from is taken as alive (one with dispatch.heartbeat_s 0 is never taken
  * over).
  *
