@@ -1166,7 +1166,7 @@ static struct conf *s_defaults(const char *name)
     conf->ingest.max_age_days = 365;
     conf->ingest.peer_rate_per_s = 5000;
     conf->ingest.peer_burst = 50000;
-    conf->database.batch_size = 1000;
+    conf->database.batch_size = 5000;
     conf->database.flush_interval_ms = 5;
     conf->database.reconnect_max_ms = 30000;
     conf->database.partitions_ahead_days = 3;

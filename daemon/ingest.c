@@ -605,7 +605,7 @@ static void s_spool_flush(ingest_t *self, bool force)
         self->spool_retry_us = now + 100000;
         return;
     }
-    if (spool_commit(self->spool, &durable, err, sizeof err) != SPOOL_OK) {
+    if (spool_commit_quiet(self->spool, &durable, err, sizeof err) != SPOOL_OK) {
         self->stats.spool_errors++;
         /* The readers wait too (their frames stay queued): the group must not grow past
          * what a full disk may take once some room is back. */
@@ -621,6 +621,7 @@ static void s_spool_flush(ingest_t *self, bool force)
     s_group_note(self, durable, now);
     s_publish_batch(self, b, durable);
     s_ack_batch(self, b);
+    spool_notify(self->spool); /* the writer and the mark after the HITs and ACKs */
     batch_reset(b);
 }
 

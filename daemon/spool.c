@@ -139,7 +139,9 @@ struct spool {
     uint64_t append_max;  /* largest payload spool_append takes (fits this run's segments) */
     int dirfd;
     int lockfd;
-    int markfd;                  /* the durable mark, written after each commit (-1: none) */
+    int markfd;    /* the durable mark, written after each commit (-1: none) */
+    bool p_unsaid; /* a commit_quiet moved the durable position: waiters and the mark wait for
+                    * spool_notify */
     uint64_t mark_pos, mark_seq; /* the mark found at open (0: none) */
 
     pthread_mutex_t mu;
@@ -1427,7 +1429,7 @@ static void s_roll(spool_t *self)
     atomic_fetch_add_explicit(&self->rolls, 1, memory_order_relaxed);
 }
 
-int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
+static int s_commit(spool_t *self, bool quiet, uint64_t *durable, char *err, size_t errlen)
 {
     bool created = false;
     size_t i = 0, nfresh = 0;
@@ -1524,7 +1526,8 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
     self->depth_bytes += self->p_pending;
     self->disk_bytes += self->p_pending;
     self->p_used = self->disk_bytes;
-    pthread_cond_broadcast(&self->cond);
+    if (!quiet)
+        pthread_cond_broadcast(&self->cond);
     pthread_mutex_unlock(&self->mu);
 
     for (i = 0; i < self->p_nparts; i++) {
@@ -1540,8 +1543,10 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
     self->p_len_file = lp->file_off + (lp->buf_end - lp->buf_off);
     self->p_durable = new_durable;
     self->p_durable_seq = self->p_seq - 1;
+    self->p_unsaid = quiet;
     /* Best effort: a mark not written only weakens the detection of a cut spool. */
-    s_write_mark(self, new_durable, self->p_durable_seq, false, NULL, 0);
+    if (!quiet)
+        s_write_mark(self, new_durable, self->p_durable_seq, false, NULL, 0);
     self->p_len = 0;
     self->p_nparts = 0;
     self->p_nrec = 0;
@@ -1565,6 +1570,27 @@ rollback:
         *durable = self->p_durable;
     errno = saved;
     return SPOOL_ERR;
+}
+
+int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen)
+{
+    return s_commit(self, false, durable, err, errlen);
+}
+
+int spool_commit_quiet(spool_t *self, uint64_t *durable, char *err, size_t errlen)
+{
+    return s_commit(self, true, durable, err, errlen);
+}
+
+void spool_notify(spool_t *self)
+{
+    if (!self->p_unsaid)
+        return;
+    self->p_unsaid = false;
+    s_write_mark(self, self->p_durable, self->p_durable_seq, false, NULL, 0);
+    pthread_mutex_lock(&self->mu);
+    pthread_cond_broadcast(&self->cond);
+    pthread_mutex_unlock(&self->mu);
 }
 
 uint64_t spool_durable(spool_t *self)

@@ -158,6 +158,13 @@ int spool_append(spool_t *self, const void *data, size_t len, uint64_t *pos);
  * dirty pages). Meanwhile appends go on buffering, bounded by max_bytes.
  */
 int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen);
+/*
+ * The same, but the waiters (spool_wait) are woken and the durable mark written only at the
+ * next spool_notify(): the producer first publishes what the commit made durable (a HIT waits
+ * for it), then lets the consumer thread compete for the CPU.
+ */
+int spool_commit_quiet(spool_t *self, uint64_t *durable, char *err, size_t errlen);
+void spool_notify(spool_t *self);
 
 /* Highest durable position (any thread). */
 uint64_t spool_durable(spool_t *self);

@@ -132,7 +132,7 @@ static void s_check_defaults(const struct conf *c)
     CHECK_INT(c->ingest.peer_burst, 50000);
     CHECK_STR(c->dispatch.endpoint, "tcp://127.0.0.1:5556");
     CHECK_STR(c->database.conninfo, "dbname=anpr");
-    CHECK_INT(c->database.batch_size, 1000);
+    CHECK_INT(c->database.batch_size, 5000);
     CHECK_INT(c->database.flush_interval_ms, 5);
     CHECK_INT(c->database.reconnect_max_ms, 30000);
     CHECK_INT(c->database.partitions_ahead_days, 3);
@@ -153,7 +153,7 @@ static void s_test_defaults(void)
         /* an explicit document with a trailing document end */
         "---\ndatabase:\n  conninfo: dbname=anpr\n...\n",
         /* integers may be quoted and signed; \r\n line ends */
-        "database:\r\n  conninfo: dbname=anpr\r\n  batch_size: \"+1000\"\r\n",
+        "database:\r\n  conninfo: dbname=anpr\r\n  batch_size: \"+5000\"\r\n",
     };
 
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
@@ -498,7 +498,7 @@ static void s_test_load(void)
     if (c) {
         CHECK_STR(c->path, path);
         CHECK_INT(c->log.level, LOG_LEVEL_WARN);
-        CHECK_INT(c->database.batch_size, 1000);
+        CHECK_INT(c->database.batch_size, 5000);
     }
     conf_destroy(&c);
     free(errors);
