@@ -5,7 +5,10 @@
  * and tests. With --db it names cameras, colours lists, and lets the operator acknowledge a card
  * from inside (ackui.h); with --since it first catches up on the HITs it missed, from
  * anpr.dispatch_hits by hit_id (docs/DISPATCH.md); `ack` and `reasons` acknowledge a HIT as the
- * operator's database login and list the reasons a rejection may give.
+ * operator's database login and list the reasons a rejection may give. On the covert feed
+ * (--covert) the same, for a person cleared for the list: the database decides, on the person's
+ * own connection, whether they may acknowledge a covert HIT (anpr.acknowledge_hit) and which
+ * covert HITs they catch up on (anpr.covert_request, then anpr.covert_rows: migration 021).
  */
 #include "ackui.h"
 #include "card.h"
@@ -169,6 +172,7 @@ struct app {
     uint64_t duplicates;    /* live HITs skipped because the catch-up printed them */
     uint64_t caught_up;     /* HITs printed by the catch-up */
     uint64_t again;         /* HITs printed again: anprd announced them again */
+    bool told_uncleared;    /* said once that the login is cleared for no covert list */
     PGconn *conn;           /* the catch-up's session */
 
     struct seen *seen; /* hit_ids printed (open addressing) */
@@ -199,61 +203,64 @@ struct app {
 
 static void s_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: " PROG " --endpoint ENDPOINT [options]\n"
-            "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R]\n"
-            "           [--note TEXT] --db CONNINFO\n"
-            "       " PROG " reasons --db CONNINFO\n"
-            "\n"
-            "Live view of anprd watchlist hits, one card per car, with the feed's health;\n"
-            "acknowledging them.\n"
-            "\n"
-            "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556; repeated\n"
-            "                      for several anprd instances (8 at most): each followed,\n"
-            "                      a HIT two instances send shown once\n"
-            "  --key FILE          our CURVE secret key (anpr-keygen NAME makes NAME.key);\n"
-            "                      its public key must be registered in the database\n"
-            "  --server-key K      anprd's CURVE public key: 40 Z85 characters or a file\n"
-            "                      (without --key and --server-key: plain text, for an\n"
-            "                      anprd run with curve.insecure_plaintext)\n"
-            "  --db CONNINFO       database, as a login in anpr_dispatch: camera names and\n"
-            "                      list colours on the cards, and (text format) the keys to\n"
-            "                      acknowledge a card from inside: a, the card's number and\n"
-            "                      Enter, a|r|n for the decision, the reason's number, a\n"
-            "                      note and Enter; also for --since, ack, reasons\n"
-            "  --no-keys           with --db, do not read keys from stdin\n"
-            "  --since ID|last     first print every HIT with a hit_id above ID from\n"
-            "                      anpr.dispatch_hits, then go live without repeating them;\n"
-            "                      'last': the id kept in --state (nothing to catch up on\n"
-            "                      when the file does not exist yet)\n"
-            "  --state FILE        keep the highest hit_id printed in FILE\n"
-            "  --reason R          ack: the reason (required for rejected; see 'reasons')\n"
-            "  --note TEXT         ack: a note for the record (500 bytes at most)\n"
-            "  --category C        only hits of this category (repeatable; default all)\n"
-            "  --covert ID         on anprd's covert feed (--endpoint): the HITs of covert list\n"
-            "                      ID (repeatable), which this console's key must be cleared\n"
-            "                      for (anpr-consoles clear)\n"
-            "  --min-priority N    only hits of priority N or more urgent (1..9, default 9)\n"
-            "  --count N           exit 0 after N hits\n"
-            "  --timeout S         exit after S seconds: 1 if fewer than --count hits came,\n"
-            "                      0 without --count\n"
-            "  --format text|tsv   output format (default text)\n"
-            "  --no-color          no ANSI colours (also when NO_COLOR is set)\n"
-            "  --help, --version\n"
-            "\n"
-            "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
-            "priority match entry_plate reading nsubst detail post_match hit_id again\n"
-            "(reading: 0 = the plate as read, n = the read's candidate n; again: 1 = announced\n"
-            "again, not acknowledged yet; the text format shows AGAIN after the priority)\n"
-            "\n"
-            "The text format also shows sightings (SEEN AGAIN: the car of a card read at\n"
-            "another camera) and the feed's health: FEED LOST when nothing came from anprd\n"
-            "for three heartbeat intervals (6 s by default); with several endpoints, how\n"
-            "many instances are heard from ('2 of 2 instances') and the one that is lost.\n"
-            "\n"
-            "exit: 0 done; 1 --timeout before --count, or ack refused (also when another\n"
-            "operator acknowledged the HIT first); 2 usage or socket\n"
-            "error; 3 database error\n");
+    fprintf(f, "usage: " PROG " --endpoint ENDPOINT [options]\n"
+               "       " PROG " ack HIT_ID accepted|rejected|not-enforced [--reason R]\n"
+               "           [--note TEXT] --db CONNINFO\n"
+               "       " PROG " reasons --db CONNINFO\n"
+               "\n"
+               "Live view of anprd watchlist hits, one card per car, with the feed's health;\n"
+               "acknowledging them.\n"
+               "\n"
+               "  --endpoint E        anprd hit endpoint, e.g. tcp://127.0.0.1:5556; repeated\n"
+               "                      for several anprd instances (8 at most): each followed,\n"
+               "                      a HIT two instances send shown once\n"
+               "  --key FILE          our CURVE secret key (anpr-keygen NAME makes NAME.key);\n"
+               "                      its public key must be registered in the database\n"
+               "  --server-key K      anprd's CURVE public key: 40 Z85 characters or a file\n"
+               "                      (without --key and --server-key: plain text, for an\n"
+               "                      anprd run with curve.insecure_plaintext)\n"
+               "  --db CONNINFO       database, as a login in anpr_dispatch: camera names and\n"
+               "                      list colours on the cards, and (text format) the keys to\n"
+               "                      acknowledge a card from inside: a, the card's number and\n"
+               "                      Enter, a|r|n for the decision, the reason's number, a\n"
+               "                      note and Enter; also for --since, ack, reasons\n"
+               "  --no-keys           with --db, do not read keys from stdin\n"
+               "  --since ID|last     first print every HIT with a hit_id above ID from\n"
+               "                      anpr.dispatch_hits (with --covert: the covert HITs the\n"
+               "                      login is cleared for, audited in anpr.covert_read_audit),\n"
+               "                      then go live without repeating them; 'last': the id kept\n"
+               "                      in --state (nothing to catch up on when the file does not\n"
+               "                      exist yet)\n"
+               "  --state FILE        keep the highest hit_id printed in FILE\n"
+               "  --reason R          ack: the reason (required for rejected; see 'reasons')\n"
+               "  --note TEXT         ack: a note for the record (500 bytes at most)\n"
+               "  --category C        only hits of this category (repeatable; default all)\n"
+               "  --covert ID         on anprd's covert feed (--endpoint): the HITs of covert\n"
+               "                      list ID (repeatable), which this console's key must be\n"
+               "                      cleared for (anpr-consoles clear); cards marked COVERT,\n"
+               "                      do not intervene; with --db, acknowledged and caught up\n"
+               "                      on by a login cleared for the list (anpr.grant_covert)\n"
+               "  --min-priority N    only hits of priority N or more urgent (1..9, default 9)\n"
+               "  --count N           exit 0 after N hits\n"
+               "  --timeout S         exit after S seconds: 1 if fewer than --count hits came,\n"
+               "                      0 without --count\n"
+               "  --format text|tsv   output format (default text)\n"
+               "  --no-color          no ANSI colours (also when NO_COLOR is set)\n"
+               "  --help, --version\n"
+               "\n"
+               "tsv columns: time_us camera seq plate country entry_id list_id list category\n"
+               "priority match entry_plate reading nsubst detail post_match hit_id again\n"
+               "(reading: 0 = the plate as read, n = the read's candidate n; again: 1 = announced\n"
+               "again, not acknowledged yet; the text format shows AGAIN after the priority)\n"
+               "\n"
+               "The text format also shows sightings (SEEN AGAIN: the car of a card read at\n"
+               "another camera) and the feed's health: FEED LOST when nothing came from anprd\n"
+               "for three heartbeat intervals (6 s by default); with several endpoints, how\n"
+               "many instances are heard from ('2 of 2 instances') and the one that is lost.\n"
+               "\n"
+               "exit: 0 done; 1 --timeout before --count, or ack refused (also when another\n"
+               "operator acknowledged the HIT first); 2 usage or socket\n"
+               "error; 3 database error\n");
 }
 
 static void s_warn(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -501,6 +508,11 @@ static void s_card_print(struct app *a, const struct s_card *sc, bool seen_only)
     else
         card_render(&c, util_now_us(), &st, text, sizeof text);
     s_status_clear(a);
+    /* Only covert HITs come on the covert feed: each card says so above it, as the board's
+     * does; it is watched, not stopped, and nothing sounds. */
+    if (a->ncovert > 0 && !seen_only)
+        printf("%s[%d] COVERT · do not intervene%s\n", a->color ? "\033[1;7m" : "", sc->number,
+               a->color ? S_RESET : "");
     fputs(text, stdout);
     if (!seen_only)
         fputc('\n', stdout);
@@ -803,11 +815,119 @@ static void s_row_ack(const PGresult *res, int i, struct ackinfo *k)
     k->at_us = s_col_ll(res, i, 28);
 }
 
+/* Row i of a catch-up page (hit h) for the TSV or the screen, unless printed already. */
+static void s_caught(struct app *a, const PGresult *res, int i, const struct proto_hit *h)
+{
+    if (s_seen_note(a, h->hit_id, false, util_mono_us()) != S_SEEN_NEW)
+        return;
+    a->shown++;
+    a->caught_up++;
+    if (a->format == S_TSV) {
+        s_print_tsv(h, false);
+        s_printed(a, h->hit_id);
+        return;
+    }
+    struct held *hd = &a->held[a->nheld++];
+    memset(hd, 0, sizeof *hd);
+    hd->hit = *h;
+    hd->order = a->shown;
+    hd->caught_up = true;
+    s_row_ack(res, i, &hd->ack);
+    if (a->nheld == S_BATCH_MAX)
+        s_flush_held(a);
+}
+
+static bool s_covert_followed(const struct app *a, uint32_t list_id)
+{
+    for (size_t i = 0; i < a->ncovert; i++)
+        if (a->covert[i] == list_id)
+            return true;
+    return false;
+}
+
+/* A failed catch-up statement, reported; -1. */
+static int s_catch_up_fail(struct app *a, PGresult *res, const char *what)
+{
+    const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    fprintf(stderr, PROG ": %s: %s\n", what, cli_text_nl(m ? m : PQerrorMessage(a->conn)));
+    PQclear(res);
+    return -1;
+}
+
+/*
+ * The covert catch-up, in two statements of the person's own session (migration 021): the
+ * request, which commits its audit row on its own (autocommit) and returns a ticket, then that
+ * ticket's rows. Only then does a covert HIT reach the console, named by a committed row of
+ * anpr.covert_read_audit. With --since 0 the request is by hours: the law's first period, which
+ * bounds what it returns anyway. The rows of the lists not followed here (--covert) and below
+ * --min-priority are left out on this side: the audit names what reached the console.
+ * 0, or -1 on a database error (reported).
+ */
+static int s_catch_up_covert(struct app *a)
+{
+    static const char request_sql[] =
+        "SELECT anpr.covert_request($1::bigint, CASE WHEN $1::bigint > 0 THEN 0 ELSE "
+        "(SELECT l.first_period_days * 24 + 24 FROM anpr.law l) END, " S_STR(S_PAGE) ")";
+    /* The columns of s_row_hit: covert_rows has no seq and no candidates. */
+    static const char rows_sql[] =
+        "SELECT hit_id, (extract(epoch FROM read_time) * 1000000)::bigint, camera, NULL, "
+        "coalesce(read_plate, plate), read_country, confidence, lane, direction, NULL, "
+        "entry_id, list_id, coalesce(list_name, '?'), category, priority, match_kind, "
+        "coalesce(entry_plate, '?'), entry_country, instruction, external_ref, reading, "
+        "nsubst, detail, post_match, ack_decision, ack_operator, ack_reason, ack_note, "
+        "(extract(epoch FROM acked_at) * 1000000)::bigint "
+        "FROM anpr.covert_rows($1::bigint) ORDER BY hit_id";
+    char after[24], ticket[24];
+    const char *p_after[1] = {after}, *p_ticket[1] = {ticket};
+    uint64_t from = a->since;
+    int n = 0;
+
+    do {
+        snprintf(after, sizeof after, "%" PRIu64, from);
+        PGresult *res = PQexecParams(a->conn, request_sql, 1, NULL, p_after, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+            return s_catch_up_fail(a, res, "covert catch-up");
+        if (PQgetisnull(res, 0, 0)) {
+            /* No ticket: cleared for no covert list. Said once, not at every pass. */
+            PQclear(res);
+            if (!a->told_uncleared) {
+                FILE *f = a->format == S_TSV ? stderr : stdout;
+                s_say(a, f,
+                      "covert catch-up: %s is cleared for no covert list, no covert HIT "
+                      "caught up",
+                      cli_text(PQuser(a->conn)));
+            }
+            a->told_uncleared = true;
+            break;
+        }
+        snprintf(ticket, sizeof ticket, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = PQexecParams(a->conn, rows_sql, 1, NULL, p_ticket, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            return s_catch_up_fail(a, res, "covert catch-up");
+        n = PQntuples(res);
+        for (int i = 0; i < n; i++) {
+            struct proto_hit h;
+            s_row_hit(res, i, &h);
+            from = h.hit_id;
+            if (a->count > 0 && (int64_t)a->shown >= a->count)
+                break;
+            if (s_covert_followed(a, h.list_id) && h.priority <= a->min_priority)
+                s_caught(a, res, i, &h);
+        }
+        PQclear(res);
+    } while (n == S_PAGE && !(a->count > 0 && (int64_t)a->shown >= a->count));
+    if (a->nheld > 0)
+        s_flush_held(a);
+    return 0;
+}
+
 /*
  * Catch-up: every HIT of anpr.dispatch_hits with a hit_id above a->since that the live feed
  * would have shown (not a suppressed repeat, the --category and --min-priority filters), in
- * hit_id order, a page at a time, skipping those already printed. 0, or -1 on a database
- * error (reported).
+ * hit_id order, a page at a time, skipping those already printed; on the covert feed, the
+ * covert HITs (s_catch_up_covert). 0, or -1 on a database error (reported).
  */
 static int s_catch_up(struct app *a)
 {
@@ -834,6 +954,8 @@ static int s_catch_up(struct app *a)
         cli_cat(cats, sizeof(cats), &clen, "%s%s", i ? "\x1f" : "", a->categories[i]);
     if (a->ncategories > 0)
         params[2] = cats;
+    if (a->ncovert > 0)
+        return s_catch_up_covert(a);
     snprintf(prio, sizeof(prio), "%d", a->min_priority);
     for (;;) {
         PGresult *res;
@@ -841,12 +963,8 @@ static int s_catch_up(struct app *a)
 
         snprintf(after, sizeof(after), "%" PRIu64, from);
         res = PQexecParams(a->conn, sql, 3, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-            fprintf(stderr, PROG ": catch-up: %s\n", cli_text_nl(m ? m : PQerrorMessage(a->conn)));
-            PQclear(res);
-            return -1;
-        }
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            return s_catch_up_fail(a, res, "catch-up");
         n = PQntuples(res);
         for (int i = 0; i < n; i++) {
             struct proto_hit h;
@@ -854,23 +972,7 @@ static int s_catch_up(struct app *a)
             from = h.hit_id;
             if (a->count > 0 && (int64_t)a->shown >= a->count)
                 break;
-            if (s_seen_note(a, h.hit_id, false, util_mono_us()) != S_SEEN_NEW)
-                continue;
-            a->shown++;
-            a->caught_up++;
-            if (a->format == S_TSV) {
-                s_print_tsv(&h, false);
-                s_printed(a, h.hit_id);
-                continue;
-            }
-            struct held *hd = &a->held[a->nheld++];
-            memset(hd, 0, sizeof *hd);
-            hd->hit = h;
-            hd->order = a->shown;
-            hd->caught_up = true;
-            s_row_ack(res, i, &hd->ack);
-            if (a->nheld == S_BATCH_MAX)
-                s_flush_held(a);
+            s_caught(a, res, i, &h);
         }
         PQclear(res);
         if (n < S_PAGE || (a->count > 0 && (int64_t)a->shown >= a->count)) {
@@ -1244,14 +1346,11 @@ static int s_parse_args(struct app *a, int argc, char **argv)
         return -1;
     if (a->nendpoints == 0)
         return cli_usage_error(PROG, "--endpoint is required");
-    /* The covert feed has its own topics, and no catch-up: dispatch_hits has no covert HIT. */
-    if (a->ncovert > 0 && (a->ncategories > 0 || since != NULL))
-        return cli_usage_error(PROG, "--covert goes with neither --category nor --since");
+    /* The covert feed has its own topics (covert/ID/), not categories. */
+    if (a->ncovert > 0 && a->ncategories > 0)
+        return cli_usage_error(PROG, "--covert goes not with --category");
     if (since != NULL && a->db == NULL)
         return cli_usage_error(PROG, "--since needs --db");
-    if (a->db != NULL && a->ncovert > 0)
-        return cli_usage_error(PROG, "--db goes not with --covert (covert HITs are acknowledged "
-                                     "on the board, by the people cleared for their list)");
     if (since != NULL && strcmp(since, "last") == 0) {
         if (a->state_path == NULL)
             return cli_usage_error(PROG, "--since last needs --state FILE");
