@@ -37,6 +37,7 @@
 
 #include "batch.h"
 #include "idset.h"
+#include "hitfloor.h"
 #include "match.h"
 #include "plate.h"
 #include "plategen.h"
@@ -68,6 +69,7 @@ struct opts {
     long long load_rate;     /* hitlat: other reads a second, from load_camera (0: none) */
     const char *load_camera; /* hitlat: the camera of those */
     bool identity;           /* copy: the identity rows too */
+    const char *dir;         /* floor: where its sockets and record file go */
 };
 
 static void s_usage(FILE *f)
@@ -88,6 +90,7 @@ static void s_usage(FILE *f)
             "       anpr-bench hitlat --endpoint EP --hits EP [--sink-out FILE] --plate P\n"
             "                         --camera C [--reads N] [--rate PER_S] [--wait-s S]\n"
             "                         [--load-rate PER_S] [--load-camera C]\n"
+            "       anpr-bench floor --dir DIR [--reads N] [--rate PER_S]\n"
             "Prints one line: mode=... key=value ... (rates in reads/s, latencies in us).\n"
             "e2e and copy with the same --reads, --cameras, --seed and --base-time make the\n"
             "same rows, so their rates compare.\n");
@@ -1380,6 +1383,27 @@ out:
     return rc;
 }
 
+/*
+ * The machine's floor for hitlat (hitfloor.h): the same paced reads through a server that only
+ * makes each durable (write + fdatasync in DIR) before it publishes it.
+ */
+static int s_floor(const struct opts *o)
+{
+    struct hitfloor_result r;
+    char err[512];
+
+    if (hitfloor_run(o->dir, (size_t)o->reads, o->rate, 200, &r, err, sizeof err) != 0) {
+        fprintf(stderr, "anpr-bench: %s\n", err);
+        return 1;
+    }
+    printf("mode=floor reads=%zu rate=%lld published=%zu missing=%zu sent_to_pub_p50_us=%" PRId64
+           " sent_to_pub_p99_us=%" PRId64 " sent_to_pub_max_us=%" PRId64
+           " fdatasync_p50_us=%" PRId64 " fdatasync_p99_us=%" PRId64 "\n",
+           r.sent, o->rate, r.published, r.sent - r.published, r.lat_p50_us, r.lat_p99_us,
+           r.lat_max_us, r.fsync_p50_us, r.fsync_p99_us);
+    return r.published == r.sent ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1406,6 +1430,7 @@ int main(int argc, char **argv)
         {"load-rate", required_argument, NULL, 'D'},
         {"load-camera", required_argument, NULL, 'K'},
         {"identity", no_argument, NULL, 'Y'},
+        {"dir", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1451,6 +1476,9 @@ int main(int argc, char **argv)
             continue;
         case 'Y':
             o.identity = true;
+            continue;
+        case 'F':
+            o.dir = optarg;
             continue;
         case 'O':
             o.sink = optarg;
@@ -1541,6 +1569,8 @@ int main(int argc, char **argv)
         return s_fill(&o);
     if (strcmp(o.mode, "hitlat") == 0 && o.endpoint && o.hits && o.plate && o.camera && o.rate > 0)
         return s_hitlat(&o);
+    if (strcmp(o.mode, "floor") == 0 && o.dir && o.rate > 0)
+        return s_floor(&o);
     s_usage(stderr);
     return 2;
 }
