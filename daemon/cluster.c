@@ -35,7 +35,7 @@ struct cluster {
  * peer is silent (peer_alive), and from then on here, also after the peer is back (it forgot
  * the HITs it watched when it died). Told once per HIT taken over.
  */
-static void s_shadow_send(void *ctx, uint64_t hit_id, const char *topic, size_t tlen,
+static void s_shadow_send(void *ctx, uint64_t hit_id, bool covert, const char *topic, size_t tlen,
                           const uint8_t *frame, size_t len)
 {
     cluster_t *self = ctx;
@@ -47,7 +47,7 @@ static void s_shadow_send(void *ctx, uint64_t hit_id, const char *topic, size_t 
         if (idset_add(self->taken_over, hit_id) == 0 && self->io.taken_over)
             self->io.taken_over(self->io.ctx, instance, hit_id);
     }
-    self->io.send(self->io.ctx, hit_id, topic, tlen, frame, len);
+    self->io.send(self->io.ctx, hit_id, covert, topic, tlen, frame, len);
 }
 
 static int s_shadow_ask(void *ctx, const uint64_t *ids, size_t n, uint64_t serial,

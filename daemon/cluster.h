@@ -50,9 +50,10 @@ typedef struct cluster cluster_t;
 /* How the cluster reaches the rest of ingest. Everything here is borrowed and outlives it. */
 struct cluster_io {
     void *ctx;
-    /* Announce a taken-over HIT again on the dispatch feed, never blocking (as reann_io.send). */
-    void (*send)(void *ctx, uint64_t hit_id, const char *topic, size_t tlen, const uint8_t *frame,
-                 size_t len);
+    /* Announce a taken-over HIT again on the dispatch feed, never blocking (as reann_io.send;
+     * covert is false: a peer's feed carries no covert HIT). */
+    void (*send)(void *ctx, uint64_t hit_id, bool covert, const char *topic, size_t tlen,
+                 const uint8_t *frame, size_t len);
     /* Put the shadow's question to the sync thread (as reann_io.ask); serial carries
      * CLUSTER_SERIAL, and its answer goes to cluster_answer. */
     int (*ask)(void *ctx, const uint64_t *ids, size_t n, uint64_t serial, int64_t deadline_us);

@@ -627,13 +627,21 @@ static void s_spool_flush(ingest_t *self, bool force)
 
 /* --- re-announcement (reann.h) ------------------------------------------------------------- */
 
-/* Announce a watched HIT again. Counted as a re-announcement, not as a HIT: stats.hits counts
- * HITs produced. */
-static void s_reann_send(void *ctx, uint64_t hit_id, const char *topic, size_t tlen,
+/* Announce a watched HIT again, a covert one as the first time (s_send_hit): to its list's
+ * cleared recipients, never on the general feed. Counted as a re-announcement, not as a HIT:
+ * stats.hits counts HITs produced. */
+static void s_reann_send(void *ctx, uint64_t hit_id, bool covert, const char *topic, size_t tlen,
                          const uint8_t *frame, size_t len)
 {
     ingest_t *self = ctx;
 
+    if (covert) {
+        if (self->covert)
+            covert_send(self->covert, (uint32_t)strtoul(topic + 7, NULL, 10), topic, tlen, frame,
+                        len);
+        self->stats.hits_reannounced++;
+        return;
+    }
     if (zmq_send(self->pub, topic, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)tlen ||
         zmq_send(self->pub, frame, len, ZMQ_DONTWAIT) != (int)len)
         S_LOG(self, LOG_LEVEL_WARN, "HIT %" PRIu64 " not announced again: %s", hit_id,
@@ -1661,10 +1669,12 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->pend = pend_new();
     self->hitmemo = hitmemo_new(INGEST_HITMEMO_SLOTS);
     self->lograte = lograte_new((int64_t)conf->log.reject_log_interval_s * 1000000);
-    self->reann = reann_new(
-        &(struct reann_io){
-            .ctx = self, .send = s_reann_send, .ask = s_reann_ask, .stored = s_reann_stored},
-        self->lograte);
+    self->reann = reann_new(&(struct reann_io){.ctx = self,
+                                               .send = s_reann_send,
+                                               .ask = s_reann_ask,
+                                               .stored = s_reann_stored,
+                                               .covert = conf->dispatch.covert_endpoint[0] != '\0'},
+                            self->lograte);
     self->router = zmq_socket(zmq_ctx, ZMQ_ROUTER);
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);

@@ -6,12 +6,13 @@
 
 #include "log.h"
 
-/* An urgent HIT waiting for an operator's acknowledgement (never a covert one). */
+/* An urgent HIT waiting for an operator's acknowledgement. */
 struct s_watch {
     uint64_t hit_id;
     uint64_t spool_pos;       /* read spool on: where its read's group ends in the spool, else 0 */
     int64_t first_us, due_us; /* monotonic: published, next announcement */
     uint8_t priority;
+    bool covert; /* a covert list's: announced again on the covert feed only */
     uint8_t tlen;
     char topic[48];
     uint8_t *frame;
@@ -117,14 +118,14 @@ void reann_set(reann_t *self, int every_s, int priority, int64_t now)
 
 /*
  * Keep an urgent HIT to announce again until it is acknowledged; the oldest goes when full. A
- * covert HIT is not kept: anpr.acknowledge_hit refuses covert HITs (their recipients have no
- * way to acknowledge yet), so nothing would stop it for a day; nor would it have gone anywhere
- * without a covert_endpoint. Every other HIT went to the dispatch feed, which is always there.
+ * covert HIT is kept only when there is a covert feed: without a covert_endpoint it went
+ * nowhere the first time, and would go nowhere again. The people cleared for its list
+ * acknowledge it (migration 020). Every other HIT went to the dispatch feed, always there.
  */
 void reann_add(reann_t *self, uint64_t hit_id, uint8_t priority, bool covert, const char *topic,
                size_t tlen, const uint8_t *frame, size_t len, uint64_t spool_pos, int64_t now)
 {
-    if (covert || self->every_us <= 0 || priority > self->priority)
+    if ((covert && !self->io.covert) || self->every_us <= 0 || priority > self->priority)
         return;
     if (self->nwatch == REANN_MAX) {
         S_LOG(self, LOG_LEVEL_WARN,
@@ -150,6 +151,7 @@ void reann_add(reann_t *self, uint64_t hit_id, uint8_t priority, bool covert, co
     w->tlen = (uint8_t)tlen;
     w->len = len;
     w->priority = priority;
+    w->covert = covert;
     w->hit_id = hit_id;
     w->spool_pos = spool_pos;
     w->first_us = now;
@@ -207,7 +209,7 @@ static void s_settle(reann_t *self, const uint64_t *acked, size_t nacked, bool k
             continue;
         }
         if (asked && w->due_us <= now) {
-            self->io.send(self->io.ctx, w->hit_id, w->topic, w->tlen, w->frame, w->len);
+            self->io.send(self->io.ctx, w->hit_id, w->covert, w->topic, w->tlen, w->frame, w->len);
             /* On the beat, unless the answer came later than a whole period. */
             w->due_us = w->due_us + self->every_us > now ? w->due_us + self->every_us
                                                          : now + self->every_us;

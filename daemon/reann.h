@@ -12,7 +12,10 @@
  * again all the same (the safe side for a dispatch room), said once in the log. A HIT the
  * database has no row of (its read was refused), once the writer is past it, is let go.
  *
- * Covert HITs are never kept (anpr.acknowledge_hit refuses them: nothing would stop them). At
+ * A covert HIT is kept as any other when covert HITs have a feed (io.covert: anprd has a
+ * dispatch.covert_endpoint), and io.send is told it is covert, so it goes again to its list's
+ * cleared recipients only, never to the general feed; the people cleared for its list
+ * acknowledge it (anpr.acknowledge_hit, migration 020) and the question sees every row. At
  * most REANN_MAX HITs wait; past that the oldest goes (logged). Ingest's thread only; the clock
  * is the monotonic one, passed in. Frames are copied (malloc); out of memory, a HIT is not kept.
  */
@@ -37,14 +40,18 @@ typedef struct reann reann_t;
 /* How reann reaches the rest of the daemon. */
 struct reann_io {
     void *ctx;
-    /* Publish a HIT again (the same id), never blocking: a failure is the callee's to say. */
-    void (*send)(void *ctx, uint64_t hit_id, const char *topic, size_t tlen, const uint8_t *frame,
-                 size_t len);
+    /* Publish a HIT again (the same id, the topic it came with), never blocking: a failure is
+     * the callee's to say. covert: a covert list's HIT (topic "covert/<list id>/"), for the
+     * covert feed only. */
+    void (*send)(void *ctx, uint64_t hit_id, bool covert, const char *topic, size_t tlen,
+                 const uint8_t *frame, size_t len);
     /* Ask which of ids[0..n) (sorted) are acknowledged, answer by deadline_us; 0, or -1 when the
      * question could not be put. */
     int (*ask)(void *ctx, const uint64_t *ids, size_t n, uint64_t serial, int64_t deadline_us);
     /* With the read spool: how far the writer has stored it (spool_checkpointed); NULL without. */
     uint64_t (*stored)(void *ctx);
+    /* Covert HITs have a feed to go to (dispatch.covert_endpoint): kept too; else not. */
+    bool covert;
 };
 
 /* NULL on out of memory. io is copied; lograte is borrowed (lines that may repeat). */
@@ -56,8 +63,9 @@ void reann_destroy(reann_t **self_p);
  * shorter period. */
 void reann_set(reann_t *self, int every_s, int priority, int64_t now);
 
-/* A HIT just published: kept when it is urgent enough and not covert. spool_pos: read spool on,
- * where its read's group ends in the spool (0 without, or when it is stored already). */
+/* A HIT just published: kept when it is urgent enough (a covert one only with io.covert).
+ * spool_pos: read spool on, where its read's group ends in the spool (0 without, or when it is
+ * stored already). */
 void reann_add(reann_t *self, uint64_t hit_id, uint8_t priority, bool covert, const char *topic,
                size_t tlen, const uint8_t *frame, size_t len, uint64_t spool_pos, int64_t now);
 

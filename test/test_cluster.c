@@ -33,12 +33,13 @@ struct s_host {
     unsigned taken_ins; /* the last one's instance */
 };
 
-static void s_send(void *ctx, uint64_t hit_id, const char *topic, size_t tlen, const uint8_t *frame,
-                   size_t len)
+static void s_send(void *ctx, uint64_t hit_id, bool covert, const char *topic, size_t tlen,
+                   const uint8_t *frame, size_t len)
 {
     struct s_host *h = ctx;
 
     (void)topic, (void)tlen, (void)frame, (void)len;
+    CHECK(!covert); /* a peer's feed carries no covert HIT */
     h->sends++;
     h->sent_id = hit_id;
 }
@@ -63,10 +64,10 @@ static void s_taken(void *ctx, unsigned instance, uint64_t hit_id)
 }
 
 /* Ingest's own re-announcer: never asked anything in this test. */
-static void s_own_send(void *ctx, uint64_t hit_id, const char *topic, size_t tlen,
+static void s_own_send(void *ctx, uint64_t hit_id, bool covert, const char *topic, size_t tlen,
                        const uint8_t *frame, size_t len)
 {
-    (void)ctx, (void)hit_id, (void)topic, (void)tlen, (void)frame, (void)len;
+    (void)ctx, (void)hit_id, (void)covert, (void)topic, (void)tlen, (void)frame, (void)len;
 }
 
 static int s_own_ask(void *ctx, const uint64_t *ids, size_t n, uint64_t serial, int64_t deadline_us)

@@ -1,5 +1,5 @@
 /* test_reann: urgent HITs announced again until acknowledged, driven by a fake clock, a fake
- * feed and a fake sync thread. */
+ * feed and a fake sync thread; covert ones only with a covert feed, and told apart to it. */
 #include "check.h"
 #include "reann.h"
 
@@ -10,6 +10,7 @@
 struct fake {
     uint64_t sent[64];
     uint8_t last_frame[64][8];
+    bool sent_covert[64];
     size_t nsent;
     uint64_t asked[REANN_ASK_MAX];
     size_t nasked;
@@ -19,14 +20,19 @@ struct fake {
     bool spool;
 };
 
-static void s_send(void *ctx, uint64_t id, const char *topic, size_t tlen, const uint8_t *frame,
-                   size_t len)
+static void s_send(void *ctx, uint64_t id, bool covert, const char *topic, size_t tlen,
+                   const uint8_t *frame, size_t len)
 {
     struct fake *f = ctx;
 
-    CHECK(tlen == 10 && memcmp(topic, "hit/stolen", 10) == 0);
+    /* The topic it came with: a covert HIT's names its list, and is told covert. */
+    if (covert)
+        CHECK(tlen == 9 && memcmp(topic, "covert/7/", 9) == 0);
+    else
+        CHECK(tlen == 10 && memcmp(topic, "hit/stolen", 10) == 0);
     if (f->nsent < 64) {
         memcpy(f->last_frame[f->nsent], frame, len < 8 ? len : 8);
+        f->sent_covert[f->nsent] = covert;
         f->sent[f->nsent++] = id;
     }
 }
@@ -67,11 +73,11 @@ int main(void)
 
     CHECK(r != NULL);
     reann_set(r, 10, 2, S(0));
-    /* Kept: urgent, not covert. Not kept: too low, covert. */
+    /* Kept: urgent, not covert. Not kept: too low, covert (no covert feed here). */
     reann_add(r, 1, 1, false, "hit/stolen", 10, frame, 8, 0, S(0));
     reann_add(r, 2, 2, false, "hit/stolen", 10, frame, 8, 0, S(0));
     reann_add(r, 3, 3, false, "hit/stolen", 10, frame, 8, 0, S(0));
-    reann_add(r, 4, 1, true, "hit/stolen", 10, frame, 8, 0, S(0));
+    reann_add(r, 4, 1, true, "covert/7/", 9, frame, 8, 0, S(0));
     CHECK_INT(reann_count(r), 2);
     /* Not due yet: no question. */
     reann_tick(r, S(5));
@@ -138,5 +144,39 @@ int main(void)
     reann_destroy(&r);
     reann_destroy(&r);
     CHECK(r == NULL);
+
+    /* With a covert feed: an urgent covert HIT is kept and announced again, told covert, under
+     * its own topic, until acknowledged; a covert one not urgent enough is not kept. */
+    struct fake g = {0};
+    io.ctx = &g;
+    io.covert = true;
+    r = reann_new(&io, NULL);
+    CHECK(r != NULL);
+    reann_set(r, 10, 2, S(0));
+    reann_add(r, 20, 1, true, "covert/7/", 9, frame, 8, 0, S(0));
+    reann_add(r, 21, 3, true, "covert/7/", 9, frame, 8, 0, S(0));
+    reann_add(r, 22, 1, false, "hit/stolen", 10, frame, 8, 0, S(0));
+    CHECK_INT(reann_count(r), 2);
+    reann_tick(r, S(10));
+    CHECK_INT(g.nasked, 2);
+    reann_answer(r, g.serial, NULL, 0, NULL, 0, true, S(10));
+    CHECK_INT(s_count(&g, 20), 1);
+    CHECK_INT(s_count(&g, 22), 1);
+    CHECK_INT(g.nsent, 2);
+    for (size_t i = 0; i < g.nsent; i++)
+        CHECK(g.sent_covert[i] == (g.sent[i] == 20));
+    /* Acknowledged (by a person cleared for its list): let go; the other goes on. */
+    uint64_t cacked[] = {20};
+    reann_tick(r, S(20));
+    CHECK_INT(g.nasked, 2);
+    reann_answer(r, g.serial, cacked, 1, NULL, 0, true, S(20));
+    CHECK_INT(s_count(&g, 20), 1);
+    CHECK_INT(s_count(&g, 22), 2);
+    CHECK_INT(reann_count(r), 1);
+    reann_tick(r, S(30));
+    reann_answer(r, g.serial, NULL, 0, NULL, 0, true, S(30));
+    CHECK_INT(s_count(&g, 20), 1);
+    CHECK_INT(s_count(&g, 22), 3);
+    reann_destroy(&r);
     return check_done("reann");
 }
