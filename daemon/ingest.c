@@ -31,6 +31,7 @@
 #include "rate.h"
 #include "reann.h"
 #include "proto.h"
+#include "reply.h"
 #include "retro.h"
 #include "rid.h"
 #include "spool.h"
@@ -47,10 +48,8 @@
 #define INGEST_REC_TYPICAL       300         /* bytes of a read's spool record, for estimates */
 #define INGEST_MAX_MSG           (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
 #define INGEST_STUCK_US          (10LL * 1000000) /* a batch held this long by the writer is reported */
-/* REJECT.text of a conflict (PROTOCOL.md 7, reason 14). */
-#define S_CONFLICT_TEXT       "read (camera, epoch, seq) already stored with other content"
-#define INGEST_RID_GENERATION (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
-#define INGEST_HITMEMO_SLOTS  (1 << 16) /* HIT ids remembered for reads matched again (2.5 MiB) */
+#define INGEST_RID_GENERATION    (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
+#define INGEST_HITMEMO_SLOTS     (1 << 16) /* HIT ids remembered for reads matched again (2.5 MiB) */
 
 /*
  * A read through the first stage of ingest (decoded, checked, normalised, its query made and its
@@ -109,9 +108,8 @@ struct ingest {
     struct stats stats;
     int64_t next_stats_us; /* monotonic deadlines */
     int64_t next_watchdog_us;
-    int64_t watchdog_us;                          /* systemd watchdog interval, 0 = none */
-    int64_t reject_logged_us[PROTO_REASON_COUNT]; /* last log line per reason */
-    uint64_t reject_quiet[PROTO_REASON_COUNT];    /* rejects not logged since */
+    int64_t watchdog_us; /* systemd watchdog interval, 0 = none */
+    reply_t *reply;      /* ACKs and REJECTs to the readers */
     /* Spool mode (conf spool.dir): reads are acknowledged once durable in the spool; the
      * writer drains it. cur is then the group being committed, never handed to the writer. */
     spool_t *spool;
@@ -149,185 +147,17 @@ struct ingest {
 /* A line that may repeat, through the ingest thread's lograte. */
 #define S_LOG(self, level, ...) log_rated((self)->lograte, level, "ingest", __VA_ARGS__)
 
-/* --- sending to readers ------------------------------------------------------------------ */
+/* --- sending to readers (reply.h) --------------------------------------------------------- */
 
-/* Send one frame to the reader with routing id `id`; never blocks. 0 or -1. */
-static int s_send_to(ingest_t *self, const uint8_t *id, size_t id_len, const uint8_t *frame,
-                     size_t len)
+/* One REJECT per reason per interval is told: a misbehaving camera must not flood the log. */
+static void s_rejected(void *ctx, const struct proto_reject *rej, const char *msg, uint64_t quiet)
 {
-    if (zmq_send(self->router, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)id_len)
-        return -1;
-    return zmq_send(self->router, frame, len, ZMQ_DONTWAIT) == (int)len ? 0 : -1;
-}
-
-/* A REJECT naming the read (camera, epoch, seq); version 2 when the epoch is not 0. */
-static void s_reject_id(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                        uint32_t epoch, uint64_t seq, const struct proto_error *perr)
-{
-    struct proto_reject rej;
-    uint8_t frame[PROTO_MAX_FRAME];
-    int64_t now = util_mono_us();
-    enum proto_reason reason = perr->reason;
-    size_t len;
-
-    self->stats.rejects[reason]++;
-    memset(&rej, 0, sizeof rej);
-    if (camera && proto_camera_valid(camera))
-        snprintf(rej.camera, sizeof rej.camera, "%s", camera);
-    rej.seq = rej.camera[0] ? seq : 0;
-    rej.epoch = rej.camera[0] ? epoch : 0;
-    rej.reason = (uint16_t)reason;
-    snprintf(rej.text, sizeof rej.text, "%s", perr->msg);
-    len = proto_encode_reject(&rej, frame, sizeof frame);
-    if (len == 0) {
-        /* The text broke a limit (it never should): say the reason alone. */
-        rej.text[0] = '\0';
-        len = proto_encode_reject(&rej, frame, sizeof frame);
-    }
-    if (len == 0 || s_send_to(self, id, id_len, frame, len) != 0)
-        self->stats.acks_unroutable++;
-
-    /* One line per reason per interval: a misbehaving camera must not flood the log. */
-    if (now - self->reject_logged_us[reason] >=
-        (int64_t)self->conf->log.reject_log_interval_s * 1000000) {
-        log_warn("ingest",
-                 "rejected %s from camera %s seq %" PRIu64 " (epoch %" PRIu32 "): %s (%" PRIu64
-                 " more since last report)",
-                 proto_reason_name(reason), rej.camera[0] ? rej.camera : "?", rej.seq, rej.epoch,
-                 perr->msg, self->reject_quiet[reason]);
-        self->reject_logged_us[reason] = now;
-        self->reject_quiet[reason] = 0;
-    } else {
-        self->reject_quiet[reason]++;
-    }
-}
-
-static void s_reject(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                     uint64_t seq, const struct proto_error *perr)
-{
-    s_reject_id(self, id, id_len, camera, 0, seq, perr);
-}
-
-/* A REJECT of read r (its camera, epoch and seq), with a formatted text. */
-static void s_reject_read(ingest_t *self, const uint8_t *id, size_t id_len,
-                          const struct proto_read *r, enum proto_reason reason, const char *fmt,
-                          ...) __attribute__((format(printf, 6, 7)));
-static void s_reject_read(ingest_t *self, const uint8_t *id, size_t id_len,
-                          const struct proto_read *r, enum proto_reason reason, const char *fmt,
-                          ...)
-{
-    struct proto_error perr;
-    va_list ap;
-
-    perr.reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(perr.msg, sizeof perr.msg, fmt, ap);
-    va_end(ap);
-    s_reject_id(self, id, id_len, r->camera, r->epoch, r->seq, &perr);
-}
-
-static void s_reject_reason(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                            uint64_t seq, enum proto_reason reason, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static void s_reject_reason(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                            uint64_t seq, enum proto_reason reason, const char *fmt, ...)
-{
-    struct proto_error perr;
-    va_list ap;
-
-    perr.reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(perr.msg, sizeof perr.msg, fmt, ap);
-    va_end(ap);
-    s_reject(self, id, id_len, camera, seq, &perr);
-}
-
-static int s_ack_cmp(const void *a, const void *b)
-{
-    const struct batch_ack *x = a, *y = b;
-    int c;
-
-    if (x->id_len != y->id_len)
-        return x->id_len < y->id_len ? -1 : 1;
-    if ((c = memcmp(x->id, y->id, x->id_len)) != 0)
-        return c;
-    if ((c = strcmp(x->camera, y->camera)) != 0)
-        return c;
-    if (x->epoch != y->epoch)
-        return x->epoch < y->epoch ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void s_flush_acks(ingest_t *self, const struct batch_ack *who,
-                         const struct proto_ack_range *ranges, size_t n)
-{
-    uint8_t frame[PROTO_MAX_FRAME];
-    size_t len = proto_encode_ack(ranges, n, frame, sizeof frame);
-
-    if (len == 0 || s_send_to(self, who->id, who->id_len, frame, len) != 0)
-        self->stats.acks_unroutable++;
-}
-
-/*
- * Acknowledge every read of a committed batch: sorted by reader, camera, epoch and seq so that
- * runs of consecutive sequence numbers become one range, and many ranges share one ACK frame
- * (of one version: epoch-0 ranges go in version 1 frames, the others in version 2). A read the
- * writer found in conflict is refused instead.
- */
-static void s_ack_batch(ingest_t *self, struct batch *b)
-{
-    struct proto_ack_range ranges[PROTO_ACK_MAX_RANGES];
-    size_t n = 0;
-    const struct batch_ack *who = NULL;
-
-    qsort(b->acks, b->nreads, sizeof *b->acks, s_ack_cmp);
-    for (size_t i = 0; i < b->nreads; i++) {
-        const struct batch_ack *a = &b->acks[i];
-        if (a->refused[0] || a->fate == BATCH_CONFLICT) {
-            struct proto_error perr;
-
-            perr.reason = a->refused[0] ? PROTO_E_FIELD : PROTO_E_CONFLICT;
-            if (a->refused[0])
-                snprintf(perr.msg, sizeof perr.msg, "the database refused the read (SQLSTATE %s)",
-                         a->refused);
-            else
-                snprintf(perr.msg, sizeof perr.msg, "%s", S_CONFLICT_TEXT);
-            s_reject_id(self, a->id, a->id_len, a->camera, a->epoch, a->seq, &perr);
-            continue;
-        }
-        bool same_reader = who && who->id_len == a->id_len && !memcmp(who->id, a->id, a->id_len);
-
-        if (same_reader && n > 0 && strcmp(ranges[n - 1].camera, a->camera) == 0 &&
-            ranges[n - 1].epoch == a->epoch) {
-            struct proto_ack_range *r = &ranges[n - 1];
-            if (a->seq == r->first_seq + r->count - 1)
-                continue; /* the same read twice in one batch (a resend) */
-            if (a->seq == r->first_seq + r->count) {
-                r->count++;
-                continue;
-            }
-        }
-        if (n > 0 && (!same_reader || n == PROTO_ACK_MAX_RANGES ||
-                      (ranges[0].epoch != 0) != (a->epoch != 0))) {
-            s_flush_acks(self, who, ranges, n);
-            n = 0;
-        }
-        who = a;
-        snprintf(ranges[n].camera, sizeof ranges[n].camera, "%s", a->camera);
-        ranges[n].epoch = a->epoch;
-        ranges[n].first_seq = a->seq;
-        ranges[n].count = 1;
-        n++;
-    }
-    if (n > 0)
-        s_flush_acks(self, who, ranges, n);
-    self->stats.reads_acked += b->nreads - b->refused - b->conflicts;
-    if (self->metrics) {
-        int64_t now = util_now_us();
-        for (size_t i = 0; i < b->nreads; i++)
-            if (!b->acks[i].refused[0] && b->acks[i].fate != BATCH_CONFLICT)
-                metrics_hist_latency(&self->msnap.ack_latency, now - b->acks[i].received_us);
-    }
+    (void)ctx;
+    log_warn("ingest",
+             "rejected %s from camera %s seq %" PRIu64 " (epoch %" PRIu32 "): %s (%" PRIu64
+             " more since last report)",
+             proto_reason_name((enum proto_reason)rej->reason), rej->camera[0] ? rej->camera : "?",
+             rej->seq, rej->epoch, msg, quiet);
 }
 
 /* --- batches and the writer ---------------------------------------------------------------- */
@@ -475,7 +305,7 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.hits_stored += b->hits_stored;
     metrics_hist_size(&self->msnap.batch_reads, b->nreads);
     s_publish_batch(self, b, 0);
-    s_ack_batch(self, b);
+    reply_ack_batch(self->reply, b);
     s_batch_put(self, b);
 }
 
@@ -620,7 +450,7 @@ static void s_spool_flush(ingest_t *self, bool force)
     self->stats.reads_spooled += b->nreads;
     s_group_note(self, durable, now);
     s_publish_batch(self, b, durable);
-    s_ack_batch(self, b);
+    reply_ack_batch(self->reply, b);
     spool_notify(self->spool); /* the writer and the mark after the HITs and ACKs */
     batch_reset(b);
 }
@@ -937,7 +767,7 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     memset(r, 0, sizeof *r);
     if (proto_decode_read(buf, len, r, &perr) != 0) {
         /* The decoder fills fields in wire order, so camera and seq are there when valid. */
-        s_reject_id(self, id, id_len, r->camera, r->epoch, r->seq, &perr);
+        reply_reject(self->reply, id, id_len, r->camera, r->epoch, r->seq, &perr);
         return false;
     }
     bool mobile;
@@ -945,8 +775,8 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     /* With CURVE, a connection carries the reads of the one camera its key is bound to. Any
      * other code gets the same answer as an unknown one, so a key cannot probe for codes. */
     if (sr->cam < 0 || (bound && strcmp(bound, r->camera) != 0)) {
-        s_reject_read(self, id, id_len, r, PROTO_E_CAMERA,
-                      "camera %s is not registered or not enabled", r->camera);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_CAMERA,
+                          "camera %s is not registered or not enabled", r->camera);
         return false;
     }
     int64_t mono = util_mono_us();
@@ -955,10 +785,10 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
      * its reader (resent later), like any overload. */
     if (!rate_take(self->rate, id, id_len, mono, (uint32_t)self->conf->ingest.peer_rate_per_s,
                    (uint32_t)self->conf->ingest.peer_burst)) {
-        s_reject_read(self, id, id_len, r, PROTO_E_OVERLOAD,
-                      "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
-                      "resend later",
-                      self->conf->ingest.peer_rate_per_s, self->conf->ingest.peer_burst);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_OVERLOAD,
+                          "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
+                          "resend later",
+                          self->conf->ingest.peer_rate_per_s, self->conf->ingest.peer_burst);
         return false;
     }
     /* A fixed camera's place is the one registered for it: a position in its reads (a
@@ -969,15 +799,16 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     case PLATE_OK:
         break;
     case PLATE_EMPTY:
-        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_EMPTY, "plate: no letter or digit");
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_PLATE_EMPTY,
+                          "plate: no letter or digit");
         return false;
     case PLATE_LONG:
-        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_LONG,
-                      "plate: more than %d letters and digits", PLATE_MAX);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_PLATE_LONG,
+                          "plate: more than %d letters and digits", PLATE_MAX);
         return false;
     default:
-        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_INVALID,
-                      "plate: character that is not a letter, digit or separator");
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_PLATE_INVALID,
+                          "plate: character that is not a letter, digit or separator");
         return false;
     }
     /* A read the law no longer lets us keep is refused as one past max_age_days: its day's
@@ -987,15 +818,15 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
         max_age = self->retention_days;
     if (r->time_us > now + (int64_t)self->conf->ingest.max_future_skew_s * 1000000 ||
         r->time_us < now - (int64_t)max_age * 86400 * 1000000) {
-        s_reject_read(self, id, id_len, r, PROTO_E_TIME,
-                      "time: %+.0f s from now is outside [-%d days, +%d s]",
-                      (double)(r->time_us - now) / 1e6, max_age,
-                      self->conf->ingest.max_future_skew_s);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_TIME,
+                          "time: %+.0f s from now is outside [-%d days, +%d s]",
+                          (double)(r->time_us - now) / 1e6, max_age,
+                          self->conf->ingest.max_future_skew_s);
         return false;
     }
     if (id_len > BATCH_ID_MAX) {
-        s_reject_read(self, id, id_len, r, PROTO_E_FIELD, "routing id longer than %d bytes",
-                      BATCH_ID_MAX);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_FIELD,
+                          "routing id longer than %d bytes", BATCH_ID_MAX);
         return false;
     }
     memcpy(sr->id, id, id_len);
@@ -1023,7 +854,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
 
     /* One identity, one content (PROTOCOL.md 8): another content is refused, never stored. */
     if (seen == RID_OTHER) {
-        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_CONFLICT, "%s", S_CONFLICT_TEXT);
+        reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_CONFLICT, "%s",
+                          REPLY_CONFLICT_TEXT);
         return;
     }
     /* A resend of a read taken lately: acknowledged again with the group it joins (so not
@@ -1080,8 +912,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         goto overload;
     if (self->spool && s_spool_append(self) != 0) {
         batch_drop_last(self->cur);
-        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
-                      "the spool is full; resend later");
+        reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
+                          "the spool is full; resend later");
         return;
     }
     /*
@@ -1092,8 +924,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
     if (self->fwd && !resent && (nhits > 0 || self->conf->backbone.forward_reads) &&
         s_fwd_push(self, r, plate, hits, nhits) != 0) {
         batch_drop_last(self->cur);
-        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
-                      "the backbone's spool is full; resend later");
+        reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
+                          "the backbone's spool is full; resend later");
         return;
     }
     /* Taken: remember it (the table is preallocated; this cannot fail for a valid seq). */
@@ -1144,7 +976,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         S_LOG(self, LOG_LEVEL_ERROR, "out of memory queueing a batch");
     return;
 overload:
-    s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD, "out of memory; resend later");
+    reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
+                      "out of memory; resend later");
 }
 
 /* Take one message off the ROUTER: [routing id][frame]. Returns -1 when none is waiting, 1
@@ -1182,26 +1015,27 @@ static int s_recv_one(ingest_t *self, struct s_read *sr)
     size_t id_len = zmq_msg_size(&idm);
     metrics_peers_seen(self->peers, id, id_len, util_mono_us());
     if (parts > 1) {
-        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_LENGTH,
-                        "message: %d parts, a frame is one part", parts);
+        reply_reject_reason(self->reply, id, id_len, NULL, 0, PROTO_E_LENGTH,
+                            "message: %d parts, a frame is one part", parts);
         goto out;
     }
     const uint8_t *buf = zmq_msg_data(&msg);
     size_t len = zmq_msg_size(&msg);
     if (proto_peek(buf, len, &type, &perr) != 0) {
-        s_reject(self, id, id_len, NULL, 0, &perr);
+        reply_reject(self->reply, id, id_len, NULL, 0, 0, &perr);
         goto out;
     }
     if (type != PROTO_READ) {
-        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_TYPE,
-                        "header: type %u is not accepted from a reader (expected READ = 1)", type);
+        reply_reject_reason(self->reply, id, id_len, NULL, 0, PROTO_E_TYPE,
+                            "header: type %u is not accepted from a reader (expected READ = 1)",
+                            type);
         goto out;
     }
     /* The camera code ZAP bound to the connection's key (CURVE only). */
     const char *bound = self->zap ? zmq_msg_gets(&msg, "User-Id") : NULL;
     if (self->zap && !bound) {
-        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_CAMERA,
-                        "connection not bound to a camera");
+        reply_reject_reason(self->reply, id, id_len, NULL, 0, PROTO_E_CAMERA,
+                            "connection not bound to a camera");
         goto out;
     }
     rc = s_read_prepare(self, id, id_len, bound, buf, len, sr) ? 1 : 0;
@@ -1669,9 +1503,13 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->beat ||
-        !self->reann || !self->pend || !self->hitmemo || !self->lograte || !self->router ||
-        !self->pub || !self->pair) {
+    self->reply = reply_new(
+        &(struct reply_io){
+            .ctx = self, .router = self->router, .stats = &self->stats, .rejected = s_rejected},
+        (int64_t)conf->log.reject_log_interval_s * 1000000);
+    if (!self->reply || !self->sync_pair || !self->rid || !self->rate || !self->supp ||
+        !self->beat || !self->reann || !self->pend || !self->hitmemo || !self->lograte ||
+        !self->router || !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -1782,6 +1620,7 @@ fail:
     zmq_close(self->router);
     zmq_close(self->pub);
     zmq_close(self->pair);
+    reply_destroy(&self->reply);
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
@@ -1857,6 +1696,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     free(self->ready);
     batch_destroy(&self->spare);
     zmq_close(self->router);
+    reply_destroy(&self->reply);
     zmq_close(self->pub);
     covert_destroy(&self->covert);
     zmq_close(self->pair);
@@ -1880,6 +1720,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
 void ingest_set_conf(ingest_t *self, const struct conf *conf)
 {
     self->conf = conf;
+    reply_set_interval(self->reply, (int64_t)conf->log.reject_log_interval_s * 1000000);
     reann_set(self->reann, conf->dispatch.reannounce_s, conf->dispatch.reannounce_priority,
               util_mono_us());
     if (self->cluster)
@@ -1923,6 +1764,7 @@ int ingest_set_metrics(ingest_t *self, metrics_t *metrics)
     if (!(self->peers = metrics_peers_new(15LL * 1000000)))
         return -1;
     self->metrics = metrics;
+    reply_set_latency(self->reply, &self->msnap.ack_latency);
     return 0;
 }
 
