@@ -15,7 +15,6 @@
 #include "cluster.h"
 #include "covert.h"
 #include "damage.h"
-#include "fwd.h"
 #include "gcommit.h"
 #include "hitid.h"
 #include "hitmemo.h"
@@ -35,21 +34,21 @@
 #include "retro.h"
 #include "rid.h"
 #include "spool.h"
+#include "uplink.h"
 #include "util.h"
 #include "writer.h"
 #include "zap.h"
 
-#define INGEST_PAIR_ENDPOINT     "inproc://anprd-writer"
-#define INGEST_SYNC_ENDPOINT     "inproc://anprd-sync"
-#define INGEST_BURST             1024   /* frames taken per poll round, so acks are not starved */
-#define INGEST_MAX_HITS          16     /* hits published per read at most */
-#define INGEST_POSTS_WAITING_MAX 100000 /* post-match HITs held for the backbone's full spool */
-#define INGEST_REC_MAX           (64 * 1024) /* a read's spool record: its rows and hit rows */
-#define INGEST_REC_TYPICAL       300         /* bytes of a read's spool record, for estimates */
-#define INGEST_MAX_MSG           (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
-#define INGEST_STUCK_US          (10LL * 1000000) /* a batch held this long by the writer is reported */
-#define INGEST_RID_GENERATION    (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
-#define INGEST_HITMEMO_SLOTS     (1 << 16) /* HIT ids remembered for reads matched again (2.5 MiB) */
+#define INGEST_PAIR_ENDPOINT  "inproc://anprd-writer"
+#define INGEST_SYNC_ENDPOINT  "inproc://anprd-sync"
+#define INGEST_BURST          1024        /* frames taken per poll round, so acks are not starved */
+#define INGEST_MAX_HITS       16          /* hits published per read at most */
+#define INGEST_REC_MAX        (64 * 1024) /* a read's spool record: its rows and hit rows */
+#define INGEST_REC_TYPICAL    300         /* bytes of a read's spool record, for estimates */
+#define INGEST_MAX_MSG        (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
+#define INGEST_STUCK_US       (10LL * 1000000) /* a batch held this long by the writer is reported */
+#define INGEST_RID_GENERATION (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
+#define INGEST_HITMEMO_SLOTS  (1 << 16) /* HIT ids remembered for reads matched again (2.5 MiB) */
 
 /*
  * A read through the first stage of ingest (decoded, checked, normalised, its query made and its
@@ -126,10 +125,8 @@ struct ingest {
     size_t ngroups, group_head;
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
-    fwd_t *fwd;            /* the national backbone forwarder, or NULL */
-    struct retro_post *posts_waiting; /* post-match HITs the backbone's full spool refused */
-    size_t nposts_waiting;
-    struct hitid hitid; /* HIT ids, shared with the sync thread (post-matches) */
+    uplink_t *uplink;      /* the national backbone (uplink.h), or NULL */
+    struct hitid hitid;    /* HIT ids, shared with the sync thread (post-matches) */
     /* Urgent HITs published and not known to be acknowledged, announced again until they are
      * (reann.h, dispatch.reannounce_*); the sync thread says which were acknowledged. */
     reann_t *reann;
@@ -337,54 +334,12 @@ static void s_take_done(ingest_t *self)
         s_batch_done(self, b);
 }
 
-/* --- the backbone -------------------------------------------------------------------------- */
+/* --- the backbone (uplink.h) ------------------------------------------------------------- */
 
-/*
- * Queue a read's HITs (and, forwarding every read, the read) for the backbone; durable with
- * the next s_fwd_commit, before the read is acknowledged. -1 when the outbound spool is full:
- * the read must then be refused, so its camera keeps it (see fwd.h).
- */
-static int s_fwd_push(ingest_t *self, const struct proto_read *r, const char *plate,
-                      const struct wl_match *hits, size_t nhits)
-{
-    char err[256];
-    int rc = FWD_OK;
-
-    for (size_t i = 0; i < nhits && rc != FWD_FULL; i++) {
-        const struct wl_list_opts *lo = &hits[i].entry->list->opts;
-        struct proto_hit hit;
-        if (lo->backbone_off)
-            continue; /* the list's HITs stay in the zone (anpr.watchlist.backbone) */
-        match_hit(r, &hits[i], false, &hit);
-        rc = fwd_push_hit(self->fwd, &hit, plate, lo->covert ? BB_HIT_COVERT : 0, err, sizeof err);
-        if (rc == FWD_ERR)
-            S_LOG(self, LOG_LEVEL_ERROR, "backbone: HIT of entry %" PRIu64 " not queued: %s",
-                  hits[i].entry->id, err);
-    }
-    if (rc != FWD_FULL && self->conf->backbone.forward_reads) {
-        rc = fwd_push_read(self->fwd, r, plate, err, sizeof err);
-        if (rc == FWD_ERR)
-            S_LOG(self, LOG_LEVEL_ERROR, "backbone: read not queued: %s", err);
-    }
-    if (rc != FWD_FULL)
-        return 0;
-    S_LOG(self, LOG_LEVEL_WARN,
-          "backbone: the outbound spool is full (backbone.max_mb %d); reads "
-          "with HITs wait in the cameras until the server takes the backlog",
-          self->conf->backbone.max_mb);
-    return -1;
-}
-
-/* Make what was queued for the backbone durable; 0, or -1 (logged): acknowledge nothing yet. */
+/* Make what was queued for the backbone durable; 0, or -1 (said): acknowledge nothing yet. */
 static int s_fwd_commit(ingest_t *self)
 {
-    char err[512];
-
-    if (!self->fwd || fwd_commit(self->fwd, err, sizeof err) == FWD_OK)
-        return 0;
-    S_LOG(self, LOG_LEVEL_ERROR, "backbone: %s; reads not acknowledged until it can be written",
-          err);
-    return -1;
+    return self->uplink ? uplink_commit(self->uplink) : 0;
 }
 
 /* --- the spool ------------------------------------------------------------------------------ */
@@ -654,35 +609,6 @@ static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spoo
     }
 }
 
-/* Queue the post-match HITs waiting for the backbone's spool, in order, while it takes them. */
-static void s_fwd_posts(ingest_t *self)
-{
-    size_t done = 0;
-    char err[256];
-
-    while (done < self->nposts_waiting) {
-        const struct retro_post *p = &self->posts_waiting[done];
-        char plate[PLATE_MAX + 1];
-        int rc = p->backbone_off ? FWD_OK
-                 : plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK
-                     ? fwd_push_hit(self->fwd, &p->hit, plate, p->covert ? BB_HIT_COVERT : 0, err,
-                                    sizeof err)
-                     : FWD_ERR;
-        if (rc == FWD_FULL)
-            break; /* tried again at the next round */
-        if (rc == FWD_ERR)
-            S_LOG(self, LOG_LEVEL_ERROR, "backbone: post-match HIT %" PRIu64 " not queued: %s",
-                  p->hit.hit_id, err);
-        done++;
-    }
-    if (done == 0)
-        return;
-    memmove(self->posts_waiting, self->posts_waiting + done,
-            (self->nposts_waiting - done) * sizeof *self->posts_waiting);
-    self->nposts_waiting -= done;
-    s_fwd_commit(self);
-}
-
 /* Take an update from the sync thread: a new snapshot (an older one than ours, as when a
  * reload raced it, goes), post-match HITs to publish, or both. */
 static void s_take_update(ingest_t *self)
@@ -717,24 +643,8 @@ static void s_take_update(ingest_t *self)
         s_publish(self, &p->hit, p->topic, p->topic_len, p->covert);
         self->stats.hits_post++;
     }
-    if (self->fwd && u->nposts > 0 && self->nposts_waiting + u->nposts > INGEST_POSTS_WAITING_MAX) {
-        /* Stored all the same; a restart within the hour sends them (sync.c s_retro_again). */
-        S_LOG(self, LOG_LEVEL_ERROR,
-              "backbone: %zu post-match HITs not forwarded: %zu wait for its full spool", u->nposts,
-              self->nposts_waiting);
-    } else if (self->fwd && u->nposts > 0) {
-        struct retro_post *all =
-            realloc(self->posts_waiting, (self->nposts_waiting + u->nposts) * sizeof *all);
-        if (all) {
-            memcpy(all + self->nposts_waiting, u->posts, u->nposts * sizeof *all);
-            self->posts_waiting = all;
-            self->nposts_waiting += u->nposts;
-        } else {
-            S_LOG(self, LOG_LEVEL_ERROR, "out of memory: %zu post-match HITs not forwarded",
-                  u->nposts);
-        }
-        s_fwd_posts(self);
-    }
+    if (self->uplink)
+        uplink_posts(self->uplink, u->posts, u->nposts);
     free(u->posts);
     free(u);
 }
@@ -921,8 +831,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
      * outbound spool refuses the read: it is not acknowledged (in spool mode its record is kept
      * and stored all the same), and its resend is matched and queued again.
      */
-    if (self->fwd && !resent && (nhits > 0 || self->conf->backbone.forward_reads) &&
-        s_fwd_push(self, r, plate, hits, nhits) != 0) {
+    if (self->uplink && !resent && (nhits > 0 || self->conf->backbone.forward_reads) &&
+        uplink_push(self->uplink, r, plate, hits, nhits) != 0) {
         batch_drop_last(self->cur);
         reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
                           "the backbone's spool is full; resend later");
@@ -1052,9 +962,9 @@ static void s_fwd_log_stats(ingest_t *self)
 {
     struct fwd_stats st;
 
-    if (!self->fwd)
+    if (!self->uplink)
         return;
-    fwd_stats(self->fwd, &st);
+    uplink_stats(self->uplink, &st);
     log_info("stats",
              "backbone: connected=%d depth=%" PRIu64 " depth_bytes=%" PRIu64
              " oldest_age_ms=%" PRId64 " pushed=%" PRIu64 " delivered=%" PRIu64 " retried=%" PRIu64
@@ -1149,10 +1059,10 @@ static void s_metrics_publish(ingest_t *self, int64_t now)
     m->stats = self->stats;
     m->spool = self->spool != NULL;
     m->cameras = metrics_peers_count(self->peers, now);
-    m->backbone = self->fwd != NULL;
-    if (self->fwd) {
+    m->backbone = self->uplink != NULL;
+    if (self->uplink) {
         struct fwd_stats st;
-        fwd_stats(self->fwd, &st);
+        uplink_stats(self->uplink, &st);
         m->backbone_connected = st.connected;
         m->backbone_queued = st.queued_records;
         m->backbone_queued_bytes = st.queued_bytes;
@@ -1216,8 +1126,8 @@ static void s_periodic(ingest_t *self)
     if (self->cluster)
         cluster_tick(self->cluster, now);
     log_rated_flush(self->lograte, "ingest", false);
-    if (self->nposts_waiting > 0)
-        s_fwd_posts(self);
+    if (self->uplink)
+        uplink_retry(self->uplink);
     if (now >= self->next_expire_us) {
         /* 86400 s is the longest window a list may have (schema). */
         supp_expire(self->supp, util_now_us(), 86400);
@@ -1437,28 +1347,14 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
 /* Start the backbone forwarder of conf and say what its spool holds. 0 or -1. */
 static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
 {
-    char port[8], why[512];
     struct spool_report rep;
     struct fwd_stats st;
 
-    snprintf(port, sizeof port, "%d", conf->backbone.port);
-    struct fwd_opts opts = {.spool_dir = conf->backbone.spool_dir,
-                            .max_bytes = (uint64_t)conf->backbone.max_mb << 20,
-                            .host = conf->backbone.host,
-                            .port = port,
-                            .ca_file = conf->backbone.ca_file,
-                            .cert_file = conf->backbone.cert_file,
-                            .key_file = conf->backbone.key_file,
-                            .crl_file = conf->backbone.crl_file,
-                            .instance = conf->backbone.instance,
-                            .software = "anprd " ANPR_VERSION};
-    self->fwd = fwd_new(&opts, &rep, why, sizeof why);
-    if (!self->fwd) {
-        snprintf(err, errlen, "backbone: %s", why);
+    self->uplink = uplink_new(conf, self->lograte, &rep, err, errlen);
+    if (!self->uplink)
         return -1;
-    }
     damage_log("backbone spool", conf->backbone.spool_dir, &rep, "HITs", false);
-    fwd_stats(self->fwd, &st);
+    uplink_stats(self->uplink, &st);
     log_info("ingest", "backbone: forwarding to %s:%d as %s; %" PRIu64 " messages queued",
              conf->backbone.host, conf->backbone.port, conf->backbone.instance, st.queued_records);
     return 0;
@@ -1612,7 +1508,7 @@ fail_writer:
     writer_send_batch(self->pair, NULL);
     writer_destroy(&self->writer);
 fail:
-    fwd_destroy(&self->fwd);
+    uplink_destroy(&self->uplink);
     spool_destroy(&self->spool);
     covert_destroy(&self->covert);
     cluster_destroy(&self->cluster);
@@ -1683,12 +1579,12 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     stats_log(&self->stats);
     s_fwd_log_stats(self);
     s_zap_log_stats(self);
-    fwd_destroy(&self->fwd);
+    size_t waiting = self->uplink ? uplink_waiting(self->uplink) : 0;
+    uplink_destroy(&self->uplink);
     spool_destroy(&self->spool);
-    if (self->nposts_waiting > 0)
+    if (waiting > 0)
         log_warn("ingest", "%zu post-match HITs not forwarded to the backbone (its spool full)",
-                 self->nposts_waiting);
-    free(self->posts_waiting);
+                 waiting);
     /* The writer is gone: any batch it held came back or is lost with it; free ours. */
     batch_destroy(&self->cur);
     for (size_t i = 0; i < self->nready; i++)
@@ -1723,6 +1619,8 @@ void ingest_set_conf(ingest_t *self, const struct conf *conf)
     reply_set_interval(self->reply, (int64_t)conf->log.reject_log_interval_s * 1000000);
     reann_set(self->reann, conf->dispatch.reannounce_s, conf->dispatch.reannounce_priority,
               util_mono_us());
+    if (self->uplink)
+        uplink_set_conf(self->uplink, conf);
     if (self->cluster)
         cluster_set_reannounce(self->cluster, conf->dispatch.reannounce_s,
                                conf->dispatch.reannounce_priority, util_mono_us());
