@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "backlog.h"
 #include "batch.h"
 #include "beat.h"
 #include "cluster.h"
@@ -44,7 +45,6 @@
 #define INGEST_BURST          1024        /* frames taken per poll round, so acks are not starved */
 #define INGEST_MAX_HITS       16          /* hits published per read at most */
 #define INGEST_REC_MAX        (64 * 1024) /* a read's spool record: its rows and hit rows */
-#define INGEST_REC_TYPICAL    300         /* bytes of a read's spool record, for estimates */
 #define INGEST_MAX_MSG        (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
 #define INGEST_STUCK_US       (10LL * 1000000) /* a batch held this long by the writer is reported */
 #define INGEST_RID_GENERATION (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
@@ -113,16 +113,8 @@ struct ingest {
      * writer drains it. cur is then the group being committed, never handed to the writer. */
     spool_t *spool;
     int64_t spool_full_until; /* monotonic: the spool was full; readers wait till then */
-    uint64_t spool_lost_open; /* reads lost to damage found at start */
-    uint64_t spool_live_seen; /* damaged stretches met while running, already logged */
     int64_t spool_retry_us;   /* monotonic: a failed commit is tried again then */
-    /* When each group reached the spool (its end position), for the age of the oldest read
-     * not yet stored: a ring, oldest first. */
-    struct {
-        uint64_t pos;
-        int64_t mono_us;
-    } spool_groups[256];
-    size_t ngroups, group_head;
+    backlog_t *backlog;       /* what of the spool the writer has not stored yet (backlog.h) */
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
     uplink_t *uplink;      /* the national backbone (uplink.h), or NULL */
@@ -306,25 +298,6 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     s_batch_put(self, b);
 }
 
-/*
- * Remember when the spool was durable up to pos, for the age of the oldest read not stored yet.
- * A full ring (a long database outage) moves its newest mark on instead of dropping its oldest,
- * so the oldest age stays right and only the reads after it look older than they are.
- */
-static void s_group_note(ingest_t *self, uint64_t pos, int64_t mono_us)
-{
-    size_t cap = sizeof self->spool_groups / sizeof self->spool_groups[0];
-
-    if (self->ngroups == cap) {
-        self->spool_groups[(self->group_head + cap - 1) % cap].pos = pos;
-        return;
-    }
-    size_t slot = (self->group_head + self->ngroups) % cap;
-    self->spool_groups[slot].pos = pos;
-    self->spool_groups[slot].mono_us = mono_us;
-    self->ngroups++;
-}
-
 /* Take back the batch the writer has finished, if it is there. */
 static void s_take_done(ingest_t *self)
 {
@@ -403,7 +376,7 @@ static void s_spool_flush(ingest_t *self, bool force)
     self->stats.pending -= b->nreads;
     s_pend_settle(self, b);
     self->stats.reads_spooled += b->nreads;
-    s_group_note(self, durable, now);
+    backlog_note(self->backlog, durable, now);
     s_publish_batch(self, b, durable);
     reply_ack_batch(self->reply, b);
     spool_notify(self->spool); /* the writer and the mark after the HITs and ACKs */
@@ -1002,7 +975,7 @@ static void s_zap_log_stats(ingest_t *self)
              self->stats.covert_subscribed, self->stats.covert_refused);
 }
 
-/* Spool mode: the writer's part of the counters, and the spool's depth. */
+/* Spool mode: the writer's part of the counters, and the spool's depth (backlog.h). */
 static void s_spool_counts(ingest_t *self)
 {
     struct writer_counts wc;
@@ -1011,37 +984,12 @@ static void s_spool_counts(ingest_t *self)
     if (!self->spool || !self->writer)
         return; /* at shutdown the last counts were taken before the writer went */
     writer_counts(self->writer, &wc);
-    spool_stats(self->spool, &ss);
-    self->stats.batches = wc.batches;
-    self->stats.batches_slow = wc.slow_batches;
-    self->stats.reads_stored = wc.stored;
-    self->stats.reads_duplicate = wc.duplicate + self->merged;
-    self->stats.hits_stored = wc.hits_stored;
-    self->stats.reads_refused = wc.refused;
-    self->stats.reads_conflict = wc.conflict;
-    self->stats.db_errors = wc.db_errors;
-    self->stats.db_reconnects = wc.reconnects;
-    self->stats.spool_depth = ss.depth_records;
-    self->stats.spool_depth_bytes = ss.depth_bytes;
-    self->stats.spool_disk_bytes = ss.disk_bytes;
-    self->stats.spool_lost = self->spool_lost_open + ss.live_lost;
-    if (ss.live_damage > self->spool_live_seen) {
+    if (backlog_counts(self->backlog, &wc, self->merged, &self->stats, &ss, util_mono_us()))
         log_error("ingest",
                   "spool %s: damage found while running (%" PRIu64
                   " stretches so far): set aside in quarantine files and skipped; %" PRIu64
                   " reads lost so far",
                   self->conf->spool.dir, ss.live_damage, ss.live_lost);
-        self->spool_live_seen = ss.live_damage;
-    }
-    uint64_t stored = spool_checkpointed(self->spool);
-    while (self->ngroups > 0 && self->spool_groups[self->group_head].pos <= stored) {
-        self->group_head = (self->group_head + 1) % 256;
-        self->ngroups--;
-    }
-    self->stats.spool_oldest_ms =
-        self->ngroups > 0 && ss.depth_records > 0
-            ? (util_mono_us() - self->spool_groups[self->group_head].mono_us) / 1000
-            : 0;
 }
 
 /* Hand the metrics endpoint a copy of every counter. */
@@ -1258,70 +1206,20 @@ static int s_bind(void *sock, const char *endpoint, const char *what, char *err,
     return 0;
 }
 
-/* Open the spool of conf and say what it holds (and what a crash damaged). 0 or -1. */
 /*
- * The reads in the spool not yet stored were acknowledged: remember their identities before
- * the writer starts, so that a resend (or a conflict) after a restart is judged at once, as
- * before it. Records from before digests were kept are left to the writer.
+ * Open the spool of conf and say what it holds (and what a crash damaged), and how many reads
+ * it can still take: loud when the filesystem is the limit, as the operator sized max_mb for a
+ * disk that is not there. The identities of its backlog are remembered before the writer
+ * starts. 0 or -1.
  */
-static void s_spool_remember(ingest_t *self)
-{
-    char why[256];
-    spool_cursor_t *cur =
-        spool_cursor_new(self->spool, spool_checkpointed(self->spool), why, sizeof why);
-    const void *data;
-    size_t len, n = 0;
-    uint64_t pos;
-
-    if (!cur) {
-        log_warn("ingest", "spool: identities of the backlog not read: %s", why);
-        return;
-    }
-    while (spool_read(cur, &data, &len, &pos, NULL, why, sizeof why) == 1) {
-        int32_t cam;
-        uint32_t epoch;
-        uint64_t seq, digest;
-        if (batch_rec_identity(data, len, &cam, &epoch, &seq, &digest) == 1 &&
-            rid_check(self->rid, cam, epoch, seq, digest) == RID_NEW &&
-            rid_note(self->rid, cam, epoch, seq, digest) == 0)
-            n++;
-    }
-    spool_cursor_destroy(&cur);
-    if (n > 0)
-        log_info("ingest", "spool: %zu read identities of the backlog remembered", n);
-}
-
-/*
- * Say how many reads the spool can still take: the lesser of spool.max_mb and the free space
- * of its filesystem, over the size of the reads in it (or of a typical read when it is empty).
- * Loud when the filesystem is the limit: the operator sized max_mb for a disk that is not there.
- */
-static void s_spool_room(const struct conf *conf, spool_t *sp, const struct spool_stats *st)
-{
-    struct spool_space sc;
-
-    spool_space(sp, &sc);
-    uint64_t per_read =
-        st->depth_records > 0 ? st->depth_bytes / st->depth_records : INGEST_REC_TYPICAL;
-    uint64_t reads = sc.room / (per_read ? per_read : 1);
-    bool disk_short = sc.fs_avail != UINT64_MAX && sc.used_bytes + sc.fs_avail < sc.max_bytes;
-    log_msg(disk_short ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "ingest",
-            "spool %s: room for about %" PRIu64 " more reads (%" PRIu64
-            " KiB; spool.max_mb %d, %" PRIu64 " KiB used, %" PRIu64
-            " KiB free on its filesystem; segments of %" PRIu64 " KiB)%s",
-            conf->spool.dir, reads, sc.room >> 10, conf->spool.max_mb, sc.used_bytes >> 10,
-            sc.fs_avail == UINT64_MAX ? 0 : sc.fs_avail >> 10, sc.segment_bytes >> 10,
-            disk_short ? ": the filesystem holds less than spool.max_mb, and when it is full "
-                         "reads wait in the cameras"
-                       : "");
-}
-
 static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
 {
     struct spool_opts opts = {.max_bytes = (uint64_t)conf->spool.max_mb << 20};
     struct spool_report rep;
     struct spool_stats st;
+    struct backlog_room room;
     char why[400];
+    long n;
 
     self->spool = spool_open(conf->spool.dir, &opts, &rep, why, sizeof why);
     if (!self->spool) {
@@ -1329,18 +1227,31 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
         return -1;
     }
     damage_log("spool", conf->spool.dir, &rep, "reads", true);
-    self->spool_lost_open = rep.damaged_records;
+    if (!(self->backlog = backlog_new(self->spool, &rep, util_mono_us()))) {
+        snprintf(err, errlen, "spool: out of memory");
+        return -1;
+    }
     self->stats.spool_lost = rep.damaged_records;
     spool_stats(self->spool, &st);
     log_info("ingest",
              "spool %s: %" PRIu64 " reads not yet stored (%" PRIu64 " bytes) in %" PRIu64
              " segments; the writer stores them first",
              conf->spool.dir, st.depth_records, st.depth_bytes, rep.segments);
-    s_spool_room(conf, self->spool, &st);
-    /* A backlog from before the start is at least as old as the start. */
-    if (st.depth_records > 0)
-        s_group_note(self, st.durable_pos, util_mono_us());
-    s_spool_remember(self);
+    backlog_room(self->backlog, &room);
+    const struct spool_space *sc = &room.space;
+    log_msg(room.disk_short ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "ingest",
+            "spool %s: room for about %" PRIu64 " more reads (%" PRIu64
+            " KiB; spool.max_mb %d, %" PRIu64 " KiB used, %" PRIu64
+            " KiB free on its filesystem; segments of %" PRIu64 " KiB)%s",
+            conf->spool.dir, room.reads, sc->room >> 10, conf->spool.max_mb, sc->used_bytes >> 10,
+            sc->fs_avail == UINT64_MAX ? 0 : sc->fs_avail >> 10, sc->segment_bytes >> 10,
+            room.disk_short ? ": the filesystem holds less than spool.max_mb, and when it is full "
+                              "reads wait in the cameras"
+                            : "");
+    if ((n = backlog_remember(self->backlog, self->rid, why, sizeof why)) < 0)
+        log_warn("ingest", "spool: identities of the backlog not read: %s", why);
+    else if (n > 0)
+        log_info("ingest", "spool: %ld read identities of the backlog remembered", n);
     return 0;
 }
 
@@ -1509,6 +1420,7 @@ fail_writer:
     writer_destroy(&self->writer);
 fail:
     uplink_destroy(&self->uplink);
+    backlog_destroy(&self->backlog);
     spool_destroy(&self->spool);
     covert_destroy(&self->covert);
     cluster_destroy(&self->cluster);
@@ -1581,6 +1493,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     s_zap_log_stats(self);
     size_t waiting = self->uplink ? uplink_waiting(self->uplink) : 0;
     uplink_destroy(&self->uplink);
+    backlog_destroy(&self->backlog);
     spool_destroy(&self->spool);
     if (waiting > 0)
         log_warn("ingest", "%zu post-match HITs not forwarded to the backbone (its spool full)",
