@@ -122,11 +122,17 @@ void uplink_retry(uplink_t *self)
     while (done < self->nposts_waiting) {
         const struct retro_post *p = &self->posts_waiting[done];
         char plate[PLATE_MAX + 1];
-        int rc = p->backbone_off ? FWD_OK
-                 : plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK
-                     ? fwd_push_hit(self->fwd, &p->hit, plate, p->covert ? BB_HIT_COVERT : 0, err,
-                                    sizeof err)
-                     : FWD_ERR;
+        int rc;
+
+        if (p->backbone_off) {
+            rc = FWD_OK; /* the list's HITs stay in the zone */
+        } else if (plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) != PLATE_OK) {
+            rc = FWD_ERR;
+            snprintf(err, sizeof err, "its plate does not normalise");
+        } else {
+            rc = fwd_push_hit(self->fwd, &p->hit, plate, p->covert ? BB_HIT_COVERT : 0, err,
+                              sizeof err);
+        }
         if (rc == FWD_FULL)
             break; /* tried again at the next round */
         if (rc == FWD_ERR)
