@@ -10,12 +10,12 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "backlog.h"
 #include "batch.h"
 #include "beat.h"
 #include "cluster.h"
 #include "covert.h"
 #include "damage.h"
-#include "fwd.h"
 #include "gcommit.h"
 #include "hitid.h"
 #include "hitmemo.h"
@@ -31,24 +31,22 @@
 #include "rate.h"
 #include "reann.h"
 #include "proto.h"
+#include "reply.h"
 #include "retro.h"
 #include "rid.h"
 #include "spool.h"
+#include "uplink.h"
 #include "util.h"
 #include "writer.h"
 #include "zap.h"
 
-#define INGEST_PAIR_ENDPOINT     "inproc://anprd-writer"
-#define INGEST_SYNC_ENDPOINT     "inproc://anprd-sync"
-#define INGEST_BURST             1024   /* frames taken per poll round, so acks are not starved */
-#define INGEST_MAX_HITS          16     /* hits published per read at most */
-#define INGEST_POSTS_WAITING_MAX 100000 /* post-match HITs held for the backbone's full spool */
-#define INGEST_REC_MAX           (64 * 1024) /* a read's spool record: its rows and hit rows */
-#define INGEST_REC_TYPICAL       300         /* bytes of a read's spool record, for estimates */
-#define INGEST_MAX_MSG           (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
-#define INGEST_STUCK_US          (10LL * 1000000) /* a batch held this long by the writer is reported */
-/* REJECT.text of a conflict (PROTOCOL.md 7, reason 14). */
-#define S_CONFLICT_TEXT       "read (camera, epoch, seq) already stored with other content"
+#define INGEST_PAIR_ENDPOINT  "inproc://anprd-writer"
+#define INGEST_SYNC_ENDPOINT  "inproc://anprd-sync"
+#define INGEST_BURST          1024        /* frames taken per poll round, so acks are not starved */
+#define INGEST_MAX_HITS       16          /* hits published per read at most */
+#define INGEST_REC_MAX        (64 * 1024) /* a read's spool record: its rows and hit rows */
+#define INGEST_MAX_MSG        (1 << 20) /* larger messages make ZeroMQ drop the peer's connection */
+#define INGEST_STUCK_US       (10LL * 1000000) /* a batch held this long by the writer is reported */
 #define INGEST_RID_GENERATION (1 << 18) /* identities remembered: between 256 Ki and 512 Ki */
 #define INGEST_HITMEMO_SLOTS  (1 << 16) /* HIT ids remembered for reads matched again (2.5 MiB) */
 
@@ -109,29 +107,18 @@ struct ingest {
     struct stats stats;
     int64_t next_stats_us; /* monotonic deadlines */
     int64_t next_watchdog_us;
-    int64_t watchdog_us;                          /* systemd watchdog interval, 0 = none */
-    int64_t reject_logged_us[PROTO_REASON_COUNT]; /* last log line per reason */
-    uint64_t reject_quiet[PROTO_REASON_COUNT];    /* rejects not logged since */
+    int64_t watchdog_us; /* systemd watchdog interval, 0 = none */
+    reply_t *reply;      /* ACKs and REJECTs to the readers */
     /* Spool mode (conf spool.dir): reads are acknowledged once durable in the spool; the
      * writer drains it. cur is then the group being committed, never handed to the writer. */
     spool_t *spool;
     int64_t spool_full_until; /* monotonic: the spool was full; readers wait till then */
-    uint64_t spool_lost_open; /* reads lost to damage found at start */
-    uint64_t spool_live_seen; /* damaged stretches met while running, already logged */
     int64_t spool_retry_us;   /* monotonic: a failed commit is tried again then */
-    /* When each group reached the spool (its end position), for the age of the oldest read
-     * not yet stored: a ring, oldest first. */
-    struct {
-        uint64_t pos;
-        int64_t mono_us;
-    } spool_groups[256];
-    size_t ngroups, group_head;
+    backlog_t *backlog;       /* what of the spool the writer has not stored yet (backlog.h) */
     uint8_t rec[INGEST_REC_MAX];
     struct s_read prep[2]; /* the read being prepared and the one waiting to be finished */
-    fwd_t *fwd;            /* the national backbone forwarder, or NULL */
-    struct retro_post *posts_waiting; /* post-match HITs the backbone's full spool refused */
-    size_t nposts_waiting;
-    struct hitid hitid; /* HIT ids, shared with the sync thread (post-matches) */
+    uplink_t *uplink;      /* the national backbone (uplink.h), or NULL */
+    struct hitid hitid;    /* HIT ids, shared with the sync thread (post-matches) */
     /* Urgent HITs published and not known to be acknowledged, announced again until they are
      * (reann.h, dispatch.reannounce_*); the sync thread says which were acknowledged. */
     reann_t *reann;
@@ -149,185 +136,17 @@ struct ingest {
 /* A line that may repeat, through the ingest thread's lograte. */
 #define S_LOG(self, level, ...) log_rated((self)->lograte, level, "ingest", __VA_ARGS__)
 
-/* --- sending to readers ------------------------------------------------------------------ */
+/* --- sending to readers (reply.h) --------------------------------------------------------- */
 
-/* Send one frame to the reader with routing id `id`; never blocks. 0 or -1. */
-static int s_send_to(ingest_t *self, const uint8_t *id, size_t id_len, const uint8_t *frame,
-                     size_t len)
+/* One REJECT per reason per interval is told: a misbehaving camera must not flood the log. */
+static void s_rejected(void *ctx, const struct proto_reject *rej, const char *msg, uint64_t quiet)
 {
-    if (zmq_send(self->router, id, id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) != (int)id_len)
-        return -1;
-    return zmq_send(self->router, frame, len, ZMQ_DONTWAIT) == (int)len ? 0 : -1;
-}
-
-/* A REJECT naming the read (camera, epoch, seq); version 2 when the epoch is not 0. */
-static void s_reject_id(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                        uint32_t epoch, uint64_t seq, const struct proto_error *perr)
-{
-    struct proto_reject rej;
-    uint8_t frame[PROTO_MAX_FRAME];
-    int64_t now = util_mono_us();
-    enum proto_reason reason = perr->reason;
-    size_t len;
-
-    self->stats.rejects[reason]++;
-    memset(&rej, 0, sizeof rej);
-    if (camera && proto_camera_valid(camera))
-        snprintf(rej.camera, sizeof rej.camera, "%s", camera);
-    rej.seq = rej.camera[0] ? seq : 0;
-    rej.epoch = rej.camera[0] ? epoch : 0;
-    rej.reason = (uint16_t)reason;
-    snprintf(rej.text, sizeof rej.text, "%s", perr->msg);
-    len = proto_encode_reject(&rej, frame, sizeof frame);
-    if (len == 0) {
-        /* The text broke a limit (it never should): say the reason alone. */
-        rej.text[0] = '\0';
-        len = proto_encode_reject(&rej, frame, sizeof frame);
-    }
-    if (len == 0 || s_send_to(self, id, id_len, frame, len) != 0)
-        self->stats.acks_unroutable++;
-
-    /* One line per reason per interval: a misbehaving camera must not flood the log. */
-    if (now - self->reject_logged_us[reason] >=
-        (int64_t)self->conf->log.reject_log_interval_s * 1000000) {
-        log_warn("ingest",
-                 "rejected %s from camera %s seq %" PRIu64 " (epoch %" PRIu32 "): %s (%" PRIu64
-                 " more since last report)",
-                 proto_reason_name(reason), rej.camera[0] ? rej.camera : "?", rej.seq, rej.epoch,
-                 perr->msg, self->reject_quiet[reason]);
-        self->reject_logged_us[reason] = now;
-        self->reject_quiet[reason] = 0;
-    } else {
-        self->reject_quiet[reason]++;
-    }
-}
-
-static void s_reject(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                     uint64_t seq, const struct proto_error *perr)
-{
-    s_reject_id(self, id, id_len, camera, 0, seq, perr);
-}
-
-/* A REJECT of read r (its camera, epoch and seq), with a formatted text. */
-static void s_reject_read(ingest_t *self, const uint8_t *id, size_t id_len,
-                          const struct proto_read *r, enum proto_reason reason, const char *fmt,
-                          ...) __attribute__((format(printf, 6, 7)));
-static void s_reject_read(ingest_t *self, const uint8_t *id, size_t id_len,
-                          const struct proto_read *r, enum proto_reason reason, const char *fmt,
-                          ...)
-{
-    struct proto_error perr;
-    va_list ap;
-
-    perr.reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(perr.msg, sizeof perr.msg, fmt, ap);
-    va_end(ap);
-    s_reject_id(self, id, id_len, r->camera, r->epoch, r->seq, &perr);
-}
-
-static void s_reject_reason(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                            uint64_t seq, enum proto_reason reason, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static void s_reject_reason(ingest_t *self, const uint8_t *id, size_t id_len, const char *camera,
-                            uint64_t seq, enum proto_reason reason, const char *fmt, ...)
-{
-    struct proto_error perr;
-    va_list ap;
-
-    perr.reason = reason;
-    va_start(ap, fmt);
-    vsnprintf(perr.msg, sizeof perr.msg, fmt, ap);
-    va_end(ap);
-    s_reject(self, id, id_len, camera, seq, &perr);
-}
-
-static int s_ack_cmp(const void *a, const void *b)
-{
-    const struct batch_ack *x = a, *y = b;
-    int c;
-
-    if (x->id_len != y->id_len)
-        return x->id_len < y->id_len ? -1 : 1;
-    if ((c = memcmp(x->id, y->id, x->id_len)) != 0)
-        return c;
-    if ((c = strcmp(x->camera, y->camera)) != 0)
-        return c;
-    if (x->epoch != y->epoch)
-        return x->epoch < y->epoch ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void s_flush_acks(ingest_t *self, const struct batch_ack *who,
-                         const struct proto_ack_range *ranges, size_t n)
-{
-    uint8_t frame[PROTO_MAX_FRAME];
-    size_t len = proto_encode_ack(ranges, n, frame, sizeof frame);
-
-    if (len == 0 || s_send_to(self, who->id, who->id_len, frame, len) != 0)
-        self->stats.acks_unroutable++;
-}
-
-/*
- * Acknowledge every read of a committed batch: sorted by reader, camera, epoch and seq so that
- * runs of consecutive sequence numbers become one range, and many ranges share one ACK frame
- * (of one version: epoch-0 ranges go in version 1 frames, the others in version 2). A read the
- * writer found in conflict is refused instead.
- */
-static void s_ack_batch(ingest_t *self, struct batch *b)
-{
-    struct proto_ack_range ranges[PROTO_ACK_MAX_RANGES];
-    size_t n = 0;
-    const struct batch_ack *who = NULL;
-
-    qsort(b->acks, b->nreads, sizeof *b->acks, s_ack_cmp);
-    for (size_t i = 0; i < b->nreads; i++) {
-        const struct batch_ack *a = &b->acks[i];
-        if (a->refused[0] || a->fate == BATCH_CONFLICT) {
-            struct proto_error perr;
-
-            perr.reason = a->refused[0] ? PROTO_E_FIELD : PROTO_E_CONFLICT;
-            if (a->refused[0])
-                snprintf(perr.msg, sizeof perr.msg, "the database refused the read (SQLSTATE %s)",
-                         a->refused);
-            else
-                snprintf(perr.msg, sizeof perr.msg, "%s", S_CONFLICT_TEXT);
-            s_reject_id(self, a->id, a->id_len, a->camera, a->epoch, a->seq, &perr);
-            continue;
-        }
-        bool same_reader = who && who->id_len == a->id_len && !memcmp(who->id, a->id, a->id_len);
-
-        if (same_reader && n > 0 && strcmp(ranges[n - 1].camera, a->camera) == 0 &&
-            ranges[n - 1].epoch == a->epoch) {
-            struct proto_ack_range *r = &ranges[n - 1];
-            if (a->seq == r->first_seq + r->count - 1)
-                continue; /* the same read twice in one batch (a resend) */
-            if (a->seq == r->first_seq + r->count) {
-                r->count++;
-                continue;
-            }
-        }
-        if (n > 0 && (!same_reader || n == PROTO_ACK_MAX_RANGES ||
-                      (ranges[0].epoch != 0) != (a->epoch != 0))) {
-            s_flush_acks(self, who, ranges, n);
-            n = 0;
-        }
-        who = a;
-        snprintf(ranges[n].camera, sizeof ranges[n].camera, "%s", a->camera);
-        ranges[n].epoch = a->epoch;
-        ranges[n].first_seq = a->seq;
-        ranges[n].count = 1;
-        n++;
-    }
-    if (n > 0)
-        s_flush_acks(self, who, ranges, n);
-    self->stats.reads_acked += b->nreads - b->refused - b->conflicts;
-    if (self->metrics) {
-        int64_t now = util_now_us();
-        for (size_t i = 0; i < b->nreads; i++)
-            if (!b->acks[i].refused[0] && b->acks[i].fate != BATCH_CONFLICT)
-                metrics_hist_latency(&self->msnap.ack_latency, now - b->acks[i].received_us);
-    }
+    (void)ctx;
+    log_warn("ingest",
+             "rejected %s from camera %s seq %" PRIu64 " (epoch %" PRIu32 "): %s (%" PRIu64
+             " more since last report)",
+             proto_reason_name((enum proto_reason)rej->reason), rej->camera[0] ? rej->camera : "?",
+             rej->seq, rej->epoch, msg, quiet);
 }
 
 /* --- batches and the writer ---------------------------------------------------------------- */
@@ -475,27 +294,8 @@ static void s_batch_done(ingest_t *self, struct batch *b)
     self->stats.hits_stored += b->hits_stored;
     metrics_hist_size(&self->msnap.batch_reads, b->nreads);
     s_publish_batch(self, b, 0);
-    s_ack_batch(self, b);
+    reply_ack_batch(self->reply, b);
     s_batch_put(self, b);
-}
-
-/*
- * Remember when the spool was durable up to pos, for the age of the oldest read not stored yet.
- * A full ring (a long database outage) moves its newest mark on instead of dropping its oldest,
- * so the oldest age stays right and only the reads after it look older than they are.
- */
-static void s_group_note(ingest_t *self, uint64_t pos, int64_t mono_us)
-{
-    size_t cap = sizeof self->spool_groups / sizeof self->spool_groups[0];
-
-    if (self->ngroups == cap) {
-        self->spool_groups[(self->group_head + cap - 1) % cap].pos = pos;
-        return;
-    }
-    size_t slot = (self->group_head + self->ngroups) % cap;
-    self->spool_groups[slot].pos = pos;
-    self->spool_groups[slot].mono_us = mono_us;
-    self->ngroups++;
 }
 
 /* Take back the batch the writer has finished, if it is there. */
@@ -507,54 +307,12 @@ static void s_take_done(ingest_t *self)
         s_batch_done(self, b);
 }
 
-/* --- the backbone -------------------------------------------------------------------------- */
+/* --- the backbone (uplink.h) ------------------------------------------------------------- */
 
-/*
- * Queue a read's HITs (and, forwarding every read, the read) for the backbone; durable with
- * the next s_fwd_commit, before the read is acknowledged. -1 when the outbound spool is full:
- * the read must then be refused, so its camera keeps it (see fwd.h).
- */
-static int s_fwd_push(ingest_t *self, const struct proto_read *r, const char *plate,
-                      const struct wl_match *hits, size_t nhits)
-{
-    char err[256];
-    int rc = FWD_OK;
-
-    for (size_t i = 0; i < nhits && rc != FWD_FULL; i++) {
-        const struct wl_list_opts *lo = &hits[i].entry->list->opts;
-        struct proto_hit hit;
-        if (lo->backbone_off)
-            continue; /* the list's HITs stay in the zone (anpr.watchlist.backbone) */
-        match_hit(r, &hits[i], false, &hit);
-        rc = fwd_push_hit(self->fwd, &hit, plate, lo->covert ? BB_HIT_COVERT : 0, err, sizeof err);
-        if (rc == FWD_ERR)
-            S_LOG(self, LOG_LEVEL_ERROR, "backbone: HIT of entry %" PRIu64 " not queued: %s",
-                  hits[i].entry->id, err);
-    }
-    if (rc != FWD_FULL && self->conf->backbone.forward_reads) {
-        rc = fwd_push_read(self->fwd, r, plate, err, sizeof err);
-        if (rc == FWD_ERR)
-            S_LOG(self, LOG_LEVEL_ERROR, "backbone: read not queued: %s", err);
-    }
-    if (rc != FWD_FULL)
-        return 0;
-    S_LOG(self, LOG_LEVEL_WARN,
-          "backbone: the outbound spool is full (backbone.max_mb %d); reads "
-          "with HITs wait in the cameras until the server takes the backlog",
-          self->conf->backbone.max_mb);
-    return -1;
-}
-
-/* Make what was queued for the backbone durable; 0, or -1 (logged): acknowledge nothing yet. */
+/* Make what was queued for the backbone durable; 0, or -1 (said): acknowledge nothing yet. */
 static int s_fwd_commit(ingest_t *self)
 {
-    char err[512];
-
-    if (!self->fwd || fwd_commit(self->fwd, err, sizeof err) == FWD_OK)
-        return 0;
-    S_LOG(self, LOG_LEVEL_ERROR, "backbone: %s; reads not acknowledged until it can be written",
-          err);
-    return -1;
+    return self->uplink ? uplink_commit(self->uplink) : 0;
 }
 
 /* --- the spool ------------------------------------------------------------------------------ */
@@ -618,9 +376,9 @@ static void s_spool_flush(ingest_t *self, bool force)
     self->stats.pending -= b->nreads;
     s_pend_settle(self, b);
     self->stats.reads_spooled += b->nreads;
-    s_group_note(self, durable, now);
+    backlog_note(self->backlog, durable, now);
     s_publish_batch(self, b, durable);
-    s_ack_batch(self, b);
+    reply_ack_batch(self->reply, b);
     spool_notify(self->spool); /* the writer and the mark after the HITs and ACKs */
     batch_reset(b);
 }
@@ -832,35 +590,6 @@ static void s_publish_batch(ingest_t *self, const struct batch *b, uint64_t spoo
     }
 }
 
-/* Queue the post-match HITs waiting for the backbone's spool, in order, while it takes them. */
-static void s_fwd_posts(ingest_t *self)
-{
-    size_t done = 0;
-    char err[256];
-
-    while (done < self->nposts_waiting) {
-        const struct retro_post *p = &self->posts_waiting[done];
-        char plate[PLATE_MAX + 1];
-        int rc = p->backbone_off ? FWD_OK
-                 : plate_normalise_cc(p->hit.read.plate, p->hit.read.country, plate) == PLATE_OK
-                     ? fwd_push_hit(self->fwd, &p->hit, plate, p->covert ? BB_HIT_COVERT : 0, err,
-                                    sizeof err)
-                     : FWD_ERR;
-        if (rc == FWD_FULL)
-            break; /* tried again at the next round */
-        if (rc == FWD_ERR)
-            S_LOG(self, LOG_LEVEL_ERROR, "backbone: post-match HIT %" PRIu64 " not queued: %s",
-                  p->hit.hit_id, err);
-        done++;
-    }
-    if (done == 0)
-        return;
-    memmove(self->posts_waiting, self->posts_waiting + done,
-            (self->nposts_waiting - done) * sizeof *self->posts_waiting);
-    self->nposts_waiting -= done;
-    s_fwd_commit(self);
-}
-
 /* Take an update from the sync thread: a new snapshot (an older one than ours, as when a
  * reload raced it, goes), post-match HITs to publish, or both. */
 static void s_take_update(ingest_t *self)
@@ -895,24 +624,8 @@ static void s_take_update(ingest_t *self)
         s_publish(self, &p->hit, p->topic, p->topic_len, p->covert);
         self->stats.hits_post++;
     }
-    if (self->fwd && u->nposts > 0 && self->nposts_waiting + u->nposts > INGEST_POSTS_WAITING_MAX) {
-        /* Stored all the same; a restart within the hour sends them (sync.c s_retro_again). */
-        S_LOG(self, LOG_LEVEL_ERROR,
-              "backbone: %zu post-match HITs not forwarded: %zu wait for its full spool", u->nposts,
-              self->nposts_waiting);
-    } else if (self->fwd && u->nposts > 0) {
-        struct retro_post *all =
-            realloc(self->posts_waiting, (self->nposts_waiting + u->nposts) * sizeof *all);
-        if (all) {
-            memcpy(all + self->nposts_waiting, u->posts, u->nposts * sizeof *all);
-            self->posts_waiting = all;
-            self->nposts_waiting += u->nposts;
-        } else {
-            S_LOG(self, LOG_LEVEL_ERROR, "out of memory: %zu post-match HITs not forwarded",
-                  u->nposts);
-        }
-        s_fwd_posts(self);
-    }
+    if (self->uplink)
+        uplink_posts(self->uplink, u->posts, u->nposts);
     free(u->posts);
     free(u);
 }
@@ -945,7 +658,7 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     memset(r, 0, sizeof *r);
     if (proto_decode_read(buf, len, r, &perr) != 0) {
         /* The decoder fills fields in wire order, so camera and seq are there when valid. */
-        s_reject_id(self, id, id_len, r->camera, r->epoch, r->seq, &perr);
+        reply_reject(self->reply, id, id_len, r->camera, r->epoch, r->seq, &perr);
         return false;
     }
     bool mobile;
@@ -953,8 +666,8 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     /* With CURVE, a connection carries the reads of the one camera its key is bound to. Any
      * other code gets the same answer as an unknown one, so a key cannot probe for codes. */
     if (sr->cam < 0 || (bound && strcmp(bound, r->camera) != 0)) {
-        s_reject_read(self, id, id_len, r, PROTO_E_CAMERA,
-                      "camera %s is not registered or not enabled", r->camera);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_CAMERA,
+                          "camera %s is not registered or not enabled", r->camera);
         return false;
     }
     int64_t mono = util_mono_us();
@@ -963,10 +676,10 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
      * its reader (resent later), like any overload. */
     if (!rate_take(self->rate, id, id_len, mono, (uint32_t)self->conf->ingest.peer_rate_per_s,
                    (uint32_t)self->conf->ingest.peer_burst)) {
-        s_reject_read(self, id, id_len, r, PROTO_E_OVERLOAD,
-                      "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
-                      "resend later",
-                      self->conf->ingest.peer_rate_per_s, self->conf->ingest.peer_burst);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_OVERLOAD,
+                          "over this connection's rate (ingest.peer_rate_per_s %d, burst %d); "
+                          "resend later",
+                          self->conf->ingest.peer_rate_per_s, self->conf->ingest.peer_burst);
         return false;
     }
     /* A fixed camera's place is the one registered for it: a position in its reads (a
@@ -977,15 +690,16 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
     case PLATE_OK:
         break;
     case PLATE_EMPTY:
-        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_EMPTY, "plate: no letter or digit");
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_PLATE_EMPTY,
+                          "plate: no letter or digit");
         return false;
     case PLATE_LONG:
-        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_LONG,
-                      "plate: more than %d letters and digits", PLATE_MAX);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_PLATE_LONG,
+                          "plate: more than %d letters and digits", PLATE_MAX);
         return false;
     default:
-        s_reject_read(self, id, id_len, r, PROTO_E_PLATE_INVALID,
-                      "plate: character that is not a letter, digit or separator");
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_PLATE_INVALID,
+                          "plate: character that is not a letter, digit or separator");
         return false;
     }
     /* A read the law no longer lets us keep is refused as one past max_age_days: its day's
@@ -995,15 +709,15 @@ static bool s_read_prepare(ingest_t *self, const uint8_t *id, size_t id_len, con
         max_age = self->retention_days;
     if (r->time_us > now + (int64_t)self->conf->ingest.max_future_skew_s * 1000000 ||
         r->time_us < now - (int64_t)max_age * 86400 * 1000000) {
-        s_reject_read(self, id, id_len, r, PROTO_E_TIME,
-                      "time: %+.0f s from now is outside [-%d days, +%d s]",
-                      (double)(r->time_us - now) / 1e6, max_age,
-                      self->conf->ingest.max_future_skew_s);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_TIME,
+                          "time: %+.0f s from now is outside [-%d days, +%d s]",
+                          (double)(r->time_us - now) / 1e6, max_age,
+                          self->conf->ingest.max_future_skew_s);
         return false;
     }
     if (id_len > BATCH_ID_MAX) {
-        s_reject_read(self, id, id_len, r, PROTO_E_FIELD, "routing id longer than %d bytes",
-                      BATCH_ID_MAX);
+        reply_reject_read(self->reply, id, id_len, r, PROTO_E_FIELD,
+                          "routing id longer than %d bytes", BATCH_ID_MAX);
         return false;
     }
     memcpy(sr->id, id, id_len);
@@ -1031,7 +745,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
 
     /* One identity, one content (PROTOCOL.md 8): another content is refused, never stored. */
     if (seen == RID_OTHER) {
-        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_CONFLICT, "%s", S_CONFLICT_TEXT);
+        reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_CONFLICT, "%s",
+                          REPLY_CONFLICT_TEXT);
         return;
     }
     /* A resend of a read taken lately: acknowledged again with the group it joins (so not
@@ -1088,8 +803,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         goto overload;
     if (self->spool && s_spool_append(self) != 0) {
         batch_drop_last(self->cur);
-        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
-                      "the spool is full; resend later");
+        reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
+                          "the spool is full; resend later");
         return;
     }
     /*
@@ -1097,11 +812,11 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
      * outbound spool refuses the read: it is not acknowledged (in spool mode its record is kept
      * and stored all the same), and its resend is matched and queued again.
      */
-    if (self->fwd && !resent && (nhits > 0 || self->conf->backbone.forward_reads) &&
-        s_fwd_push(self, r, plate, hits, nhits) != 0) {
+    if (self->uplink && !resent && (nhits > 0 || self->conf->backbone.forward_reads) &&
+        uplink_push(self->uplink, r, plate, hits, nhits) != 0) {
         batch_drop_last(self->cur);
-        s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
-                      "the backbone's spool is full; resend later");
+        reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
+                          "the backbone's spool is full; resend later");
         return;
     }
     /* Taken: remember it (the table is preallocated; this cannot fail for a valid seq). */
@@ -1152,7 +867,8 @@ static void s_read_finish(ingest_t *self, struct s_read *sr)
         S_LOG(self, LOG_LEVEL_ERROR, "out of memory queueing a batch");
     return;
 overload:
-    s_reject_read(self, sr->id, sr->id_len, r, PROTO_E_OVERLOAD, "out of memory; resend later");
+    reply_reject_read(self->reply, sr->id, sr->id_len, r, PROTO_E_OVERLOAD,
+                      "out of memory; resend later");
 }
 
 /* Take one message off the ROUTER: [routing id][frame]. Returns -1 when none is waiting, 1
@@ -1190,26 +906,27 @@ static int s_recv_one(ingest_t *self, struct s_read *sr)
     size_t id_len = zmq_msg_size(&idm);
     metrics_peers_seen(self->peers, id, id_len, util_mono_us());
     if (parts > 1) {
-        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_LENGTH,
-                        "message: %d parts, a frame is one part", parts);
+        reply_reject_reason(self->reply, id, id_len, NULL, 0, PROTO_E_LENGTH,
+                            "message: %d parts, a frame is one part", parts);
         goto out;
     }
     const uint8_t *buf = zmq_msg_data(&msg);
     size_t len = zmq_msg_size(&msg);
     if (proto_peek(buf, len, &type, &perr) != 0) {
-        s_reject(self, id, id_len, NULL, 0, &perr);
+        reply_reject(self->reply, id, id_len, NULL, 0, 0, &perr);
         goto out;
     }
     if (type != PROTO_READ) {
-        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_TYPE,
-                        "header: type %u is not accepted from a reader (expected READ = 1)", type);
+        reply_reject_reason(self->reply, id, id_len, NULL, 0, PROTO_E_TYPE,
+                            "header: type %u is not accepted from a reader (expected READ = 1)",
+                            type);
         goto out;
     }
     /* The camera code ZAP bound to the connection's key (CURVE only). */
     const char *bound = self->zap ? zmq_msg_gets(&msg, "User-Id") : NULL;
     if (self->zap && !bound) {
-        s_reject_reason(self, id, id_len, NULL, 0, PROTO_E_CAMERA,
-                        "connection not bound to a camera");
+        reply_reject_reason(self->reply, id, id_len, NULL, 0, PROTO_E_CAMERA,
+                            "connection not bound to a camera");
         goto out;
     }
     rc = s_read_prepare(self, id, id_len, bound, buf, len, sr) ? 1 : 0;
@@ -1226,9 +943,9 @@ static void s_fwd_log_stats(ingest_t *self)
 {
     struct fwd_stats st;
 
-    if (!self->fwd)
+    if (!self->uplink)
         return;
-    fwd_stats(self->fwd, &st);
+    uplink_stats(self->uplink, &st);
     log_info("stats",
              "backbone: connected=%d depth=%" PRIu64 " depth_bytes=%" PRIu64
              " oldest_age_ms=%" PRId64 " pushed=%" PRIu64 " delivered=%" PRIu64 " retried=%" PRIu64
@@ -1266,7 +983,7 @@ static void s_zap_log_stats(ingest_t *self)
              self->stats.covert_subscribed, self->stats.covert_refused);
 }
 
-/* Spool mode: the writer's part of the counters, and the spool's depth. */
+/* Spool mode: the writer's part of the counters, and the spool's depth (backlog.h). */
 static void s_spool_counts(ingest_t *self)
 {
     struct writer_counts wc;
@@ -1275,37 +992,12 @@ static void s_spool_counts(ingest_t *self)
     if (!self->spool || !self->writer)
         return; /* at shutdown the last counts were taken before the writer went */
     writer_counts(self->writer, &wc);
-    spool_stats(self->spool, &ss);
-    self->stats.batches = wc.batches;
-    self->stats.batches_slow = wc.slow_batches;
-    self->stats.reads_stored = wc.stored;
-    self->stats.reads_duplicate = wc.duplicate + self->merged;
-    self->stats.hits_stored = wc.hits_stored;
-    self->stats.reads_refused = wc.refused;
-    self->stats.reads_conflict = wc.conflict;
-    self->stats.db_errors = wc.db_errors;
-    self->stats.db_reconnects = wc.reconnects;
-    self->stats.spool_depth = ss.depth_records;
-    self->stats.spool_depth_bytes = ss.depth_bytes;
-    self->stats.spool_disk_bytes = ss.disk_bytes;
-    self->stats.spool_lost = self->spool_lost_open + ss.live_lost;
-    if (ss.live_damage > self->spool_live_seen) {
+    if (backlog_counts(self->backlog, &wc, self->merged, &self->stats, &ss, util_mono_us()))
         log_error("ingest",
                   "spool %s: damage found while running (%" PRIu64
                   " stretches so far): set aside in quarantine files and skipped; %" PRIu64
                   " reads lost so far",
                   self->conf->spool.dir, ss.live_damage, ss.live_lost);
-        self->spool_live_seen = ss.live_damage;
-    }
-    uint64_t stored = spool_checkpointed(self->spool);
-    while (self->ngroups > 0 && self->spool_groups[self->group_head].pos <= stored) {
-        self->group_head = (self->group_head + 1) % 256;
-        self->ngroups--;
-    }
-    self->stats.spool_oldest_ms =
-        self->ngroups > 0 && ss.depth_records > 0
-            ? (util_mono_us() - self->spool_groups[self->group_head].mono_us) / 1000
-            : 0;
 }
 
 /* Hand the metrics endpoint a copy of every counter. */
@@ -1323,10 +1015,10 @@ static void s_metrics_publish(ingest_t *self, int64_t now)
     m->stats = self->stats;
     m->spool = self->spool != NULL;
     m->cameras = metrics_peers_count(self->peers, now);
-    m->backbone = self->fwd != NULL;
-    if (self->fwd) {
+    m->backbone = self->uplink != NULL;
+    if (self->uplink) {
         struct fwd_stats st;
-        fwd_stats(self->fwd, &st);
+        uplink_stats(self->uplink, &st);
         m->backbone_connected = st.connected;
         m->backbone_queued = st.queued_records;
         m->backbone_queued_bytes = st.queued_bytes;
@@ -1390,8 +1082,8 @@ static void s_periodic(ingest_t *self)
     if (self->cluster)
         cluster_tick(self->cluster, now);
     log_rated_flush(self->lograte, "ingest", false);
-    if (self->nposts_waiting > 0)
-        s_fwd_posts(self);
+    if (self->uplink)
+        uplink_retry(self->uplink);
     if (now >= self->next_expire_us) {
         /* 86400 s is the longest window a list may have (schema). */
         supp_expire(self->supp, util_now_us(), 86400);
@@ -1522,70 +1214,20 @@ static int s_bind(void *sock, const char *endpoint, const char *what, char *err,
     return 0;
 }
 
-/* Open the spool of conf and say what it holds (and what a crash damaged). 0 or -1. */
 /*
- * The reads in the spool not yet stored were acknowledged: remember their identities before
- * the writer starts, so that a resend (or a conflict) after a restart is judged at once, as
- * before it. Records from before digests were kept are left to the writer.
+ * Open the spool of conf and say what it holds (and what a crash damaged), and how many reads
+ * it can still take: loud when the filesystem is the limit, as the operator sized max_mb for a
+ * disk that is not there. The identities of its backlog are remembered before the writer
+ * starts. 0 or -1.
  */
-static void s_spool_remember(ingest_t *self)
-{
-    char why[256];
-    spool_cursor_t *cur =
-        spool_cursor_new(self->spool, spool_checkpointed(self->spool), why, sizeof why);
-    const void *data;
-    size_t len, n = 0;
-    uint64_t pos;
-
-    if (!cur) {
-        log_warn("ingest", "spool: identities of the backlog not read: %s", why);
-        return;
-    }
-    while (spool_read(cur, &data, &len, &pos, NULL, why, sizeof why) == 1) {
-        int32_t cam;
-        uint32_t epoch;
-        uint64_t seq, digest;
-        if (batch_rec_identity(data, len, &cam, &epoch, &seq, &digest) == 1 &&
-            rid_check(self->rid, cam, epoch, seq, digest) == RID_NEW &&
-            rid_note(self->rid, cam, epoch, seq, digest) == 0)
-            n++;
-    }
-    spool_cursor_destroy(&cur);
-    if (n > 0)
-        log_info("ingest", "spool: %zu read identities of the backlog remembered", n);
-}
-
-/*
- * Say how many reads the spool can still take: the lesser of spool.max_mb and the free space
- * of its filesystem, over the size of the reads in it (or of a typical read when it is empty).
- * Loud when the filesystem is the limit: the operator sized max_mb for a disk that is not there.
- */
-static void s_spool_room(const struct conf *conf, spool_t *sp, const struct spool_stats *st)
-{
-    struct spool_space sc;
-
-    spool_space(sp, &sc);
-    uint64_t per_read =
-        st->depth_records > 0 ? st->depth_bytes / st->depth_records : INGEST_REC_TYPICAL;
-    uint64_t reads = sc.room / (per_read ? per_read : 1);
-    bool disk_short = sc.fs_avail != UINT64_MAX && sc.used_bytes + sc.fs_avail < sc.max_bytes;
-    log_msg(disk_short ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "ingest",
-            "spool %s: room for about %" PRIu64 " more reads (%" PRIu64
-            " KiB; spool.max_mb %d, %" PRIu64 " KiB used, %" PRIu64
-            " KiB free on its filesystem; segments of %" PRIu64 " KiB)%s",
-            conf->spool.dir, reads, sc.room >> 10, conf->spool.max_mb, sc.used_bytes >> 10,
-            sc.fs_avail == UINT64_MAX ? 0 : sc.fs_avail >> 10, sc.segment_bytes >> 10,
-            disk_short ? ": the filesystem holds less than spool.max_mb, and when it is full "
-                         "reads wait in the cameras"
-                       : "");
-}
-
 static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
 {
     struct spool_opts opts = {.max_bytes = (uint64_t)conf->spool.max_mb << 20};
     struct spool_report rep;
     struct spool_stats st;
+    struct backlog_room room;
     char why[400];
+    long n;
 
     self->spool = spool_open(conf->spool.dir, &opts, &rep, why, sizeof why);
     if (!self->spool) {
@@ -1593,46 +1235,45 @@ static int s_spool_open(ingest_t *self, const struct conf *conf, char *err, size
         return -1;
     }
     damage_log("spool", conf->spool.dir, &rep, "reads", true);
-    self->spool_lost_open = rep.damaged_records;
+    if (!(self->backlog = backlog_new(self->spool, &rep, util_mono_us()))) {
+        snprintf(err, errlen, "spool: out of memory");
+        return -1;
+    }
     self->stats.spool_lost = rep.damaged_records;
     spool_stats(self->spool, &st);
     log_info("ingest",
              "spool %s: %" PRIu64 " reads not yet stored (%" PRIu64 " bytes) in %" PRIu64
              " segments; the writer stores them first",
              conf->spool.dir, st.depth_records, st.depth_bytes, rep.segments);
-    s_spool_room(conf, self->spool, &st);
-    /* A backlog from before the start is at least as old as the start. */
-    if (st.depth_records > 0)
-        s_group_note(self, st.durable_pos, util_mono_us());
-    s_spool_remember(self);
+    backlog_room(self->backlog, &room);
+    const struct spool_space *sc = &room.space;
+    log_msg(room.disk_short ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "ingest",
+            "spool %s: room for about %" PRIu64 " more reads (%" PRIu64
+            " KiB; spool.max_mb %d, %" PRIu64 " KiB used, %" PRIu64
+            " KiB free on its filesystem; segments of %" PRIu64 " KiB)%s",
+            conf->spool.dir, room.reads, sc->room >> 10, conf->spool.max_mb, sc->used_bytes >> 10,
+            sc->fs_avail == UINT64_MAX ? 0 : sc->fs_avail >> 10, sc->segment_bytes >> 10,
+            room.disk_short ? ": the filesystem holds less than spool.max_mb, and when it is full "
+                              "reads wait in the cameras"
+                            : "");
+    if ((n = backlog_remember(self->backlog, self->rid, why, sizeof why)) < 0)
+        log_warn("ingest", "spool: identities of the backlog not read: %s", why);
+    else if (n > 0)
+        log_info("ingest", "spool: %ld read identities of the backlog remembered", n);
     return 0;
 }
 
 /* Start the backbone forwarder of conf and say what its spool holds. 0 or -1. */
 static int s_fwd_open(ingest_t *self, const struct conf *conf, char *err, size_t errlen)
 {
-    char port[8], why[512];
     struct spool_report rep;
     struct fwd_stats st;
 
-    snprintf(port, sizeof port, "%d", conf->backbone.port);
-    struct fwd_opts opts = {.spool_dir = conf->backbone.spool_dir,
-                            .max_bytes = (uint64_t)conf->backbone.max_mb << 20,
-                            .host = conf->backbone.host,
-                            .port = port,
-                            .ca_file = conf->backbone.ca_file,
-                            .cert_file = conf->backbone.cert_file,
-                            .key_file = conf->backbone.key_file,
-                            .crl_file = conf->backbone.crl_file,
-                            .instance = conf->backbone.instance,
-                            .software = "anprd " ANPR_VERSION};
-    self->fwd = fwd_new(&opts, &rep, why, sizeof why);
-    if (!self->fwd) {
-        snprintf(err, errlen, "backbone: %s", why);
+    self->uplink = uplink_new(conf, self->lograte, &rep, err, errlen);
+    if (!self->uplink)
         return -1;
-    }
     damage_log("backbone spool", conf->backbone.spool_dir, &rep, "HITs", false);
-    fwd_stats(self->fwd, &st);
+    uplink_stats(self->uplink, &st);
     log_info("ingest", "backbone: forwarding to %s:%d as %s; %" PRIu64 " messages queued",
              conf->backbone.host, conf->backbone.port, conf->backbone.instance, st.queued_records);
     return 0;
@@ -1679,9 +1320,13 @@ ingest_t *ingest_new(void *zmq_ctx, const struct conf *conf, cam_table_t **cams,
     self->pub = zmq_socket(zmq_ctx, ZMQ_PUB);
     self->pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
     self->sync_pair = zmq_socket(zmq_ctx, ZMQ_PAIR);
-    if (!self->sync_pair || !self->rid || !self->rate || !self->supp || !self->beat ||
-        !self->reann || !self->pend || !self->hitmemo || !self->lograte || !self->router ||
-        !self->pub || !self->pair) {
+    self->reply = reply_new(
+        &(struct reply_io){
+            .ctx = self, .router = self->router, .stats = &self->stats, .rejected = s_rejected},
+        (int64_t)conf->log.reject_log_interval_s * 1000000);
+    if (!self->reply || !self->sync_pair || !self->rid || !self->rate || !self->supp ||
+        !self->beat || !self->reann || !self->pend || !self->hitmemo || !self->lograte ||
+        !self->router || !self->pub || !self->pair) {
         snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
@@ -1784,7 +1429,8 @@ fail_writer:
     writer_send_batch(self->pair, NULL);
     writer_destroy(&self->writer);
 fail:
-    fwd_destroy(&self->fwd);
+    uplink_destroy(&self->uplink);
+    backlog_destroy(&self->backlog);
     spool_destroy(&self->spool);
     covert_destroy(&self->covert);
     cluster_destroy(&self->cluster);
@@ -1792,6 +1438,7 @@ fail:
     zmq_close(self->router);
     zmq_close(self->pub);
     zmq_close(self->pair);
+    reply_destroy(&self->reply);
     rid_destroy(&self->rid);
     rate_destroy(&self->rate);
     supp_destroy(&self->supp);
@@ -1854,12 +1501,13 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     stats_log(&self->stats);
     s_fwd_log_stats(self);
     s_zap_log_stats(self);
-    fwd_destroy(&self->fwd);
+    size_t waiting = self->uplink ? uplink_waiting(self->uplink) : 0;
+    uplink_destroy(&self->uplink);
+    backlog_destroy(&self->backlog);
     spool_destroy(&self->spool);
-    if (self->nposts_waiting > 0)
+    if (waiting > 0)
         log_warn("ingest", "%zu post-match HITs not forwarded to the backbone (its spool full)",
-                 self->nposts_waiting);
-    free(self->posts_waiting);
+                 waiting);
     /* The writer is gone: any batch it held came back or is lost with it; free ours. */
     batch_destroy(&self->cur);
     for (size_t i = 0; i < self->nready; i++)
@@ -1867,6 +1515,7 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
     free(self->ready);
     batch_destroy(&self->spare);
     zmq_close(self->router);
+    reply_destroy(&self->reply);
     zmq_close(self->pub);
     covert_destroy(&self->covert);
     zmq_close(self->pair);
@@ -1890,8 +1539,11 @@ void ingest_destroy(ingest_t **self_p, int drain_ms)
 void ingest_set_conf(ingest_t *self, const struct conf *conf)
 {
     self->conf = conf;
+    reply_set_interval(self->reply, (int64_t)conf->log.reject_log_interval_s * 1000000);
     reann_set(self->reann, conf->dispatch.reannounce_s, conf->dispatch.reannounce_priority,
               util_mono_us());
+    if (self->uplink)
+        uplink_set_conf(self->uplink, conf);
     if (self->cluster)
         cluster_set_reannounce(self->cluster, conf->dispatch.reannounce_s,
                                conf->dispatch.reannounce_priority, util_mono_us());
@@ -1933,6 +1585,7 @@ int ingest_set_metrics(ingest_t *self, metrics_t *metrics)
     if (!(self->peers = metrics_peers_new(15LL * 1000000)))
         return -1;
     self->metrics = metrics;
+    reply_set_latency(self->reply, &self->msnap.ack_latency);
     return 0;
 }
 

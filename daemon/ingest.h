@@ -1,8 +1,14 @@
 /*
- * ingest: the daemon's main loop. It owns the reader-facing ROUTER, the dispatch PUB socket and
- * the PAIR to the writer; it decodes and validates each READ, matches it against the watchlist
- * snapshot, publishes HITs at once, batches the read for the writer, and acknowledges reads to
- * their readers when the writer hands their batch back committed.
+ * ingest: the daemon's main loop, where the steps of a read are called in order. It owns the
+ * reader-facing ROUTER, the dispatch PUB socket and the PAIR to the writer; it decodes and
+ * validates each READ, matches it against the watchlist snapshot, adds the read to the current
+ * group (with spool.dir, to the write-ahead spool too), commits the group (gcommit.h), then
+ * publishes the group's HITs and acknowledges its reads.
+ *
+ * The jobs it calls on the way have their own modules: reply.h (ACKs and REJECTs to the
+ * readers), uplink.h (the national backbone), backlog.h (the spool's reads not yet stored, as
+ * counted), supp.h (repeats and sightings), reann.h (urgent HITs announced again), cluster.h (the
+ * other instances) and covert.h (the covert feed).
  */
 #ifndef ANPR_INGEST_H
 #define ANPR_INGEST_H
