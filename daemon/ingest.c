@@ -378,8 +378,10 @@ static void s_spool_flush(ingest_t *self, bool force)
     self->stats.reads_spooled += b->nreads;
     backlog_note(self->backlog, durable, now);
     s_publish_batch(self, b, durable);
+    /* The durable mark and the writer's wake-up after the HITs, but before the ACKs: a read
+     * acknowledged is always named by the mark, so a spool cut after it is reported (SPOOL.md). */
+    spool_notify(self->spool);
     reply_ack_batch(self->reply, b);
-    spool_notify(self->spool); /* the writer and the mark after the HITs and ACKs */
     batch_reset(b);
 }
 

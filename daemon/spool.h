@@ -161,7 +161,8 @@ int spool_commit(spool_t *self, uint64_t *durable, char *err, size_t errlen);
 /*
  * The same, but the waiters (spool_wait) are woken and the durable mark written only at the
  * next spool_notify(): the producer first publishes what the commit made durable (a HIT waits
- * for it), then lets the consumer thread compete for the CPU.
+ * for it), then lets the consumer thread compete for the CPU. Call spool_notify before telling
+ * anyone outside (an ACK) that the records are durable: the mark must name them by then.
  */
 int spool_commit_quiet(spool_t *self, uint64_t *durable, char *err, size_t errlen);
 void spool_notify(spool_t *self);
