@@ -121,6 +121,35 @@ static void s_ticket_sql(const struct h_db *db, const char *cov_id)
              ticket, cov_id);
     CHECK_INT(h_query_ll(db->admin, sql), 1);
     CHECK_INT(h_query_ll(db->admin, audits), n0 + 1);
+
+    /* Committed is not durable with synchronous_commit off: the request's transaction commits
+       synchronously all the same, even when turned off after the request (the WAL is on disk
+       past where it stood before COMMIT as soon as COMMIT returns); the HIT comes, and its
+       audit row is there. */
+    h_exec(c, "SET synchronous_commit = off");
+    h_exec(c, "BEGIN");
+    s_value(c, "SELECT anpr.covert_request(0, 24, 100)", ticket, sizeof ticket, state);
+    CHECK_STR(state, "");
+    h_exec(c, "SET LOCAL synchronous_commit = off");
+    char lsn[32];
+    s_value(c, "SELECT pg_current_wal_insert_lsn()", lsn, sizeof lsn, state);
+    CHECK_STR(state, "");
+    h_exec(c, "COMMIT");
+    snprintf(sql, sizeof sql, "SELECT pg_current_wal_flush_lsn() >= '%s'", lsn);
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(v, "t");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.covert_rows(%s) WHERE hit_id = %s", ticket,
+             cov_id);
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(state, "");
+    CHECK_STR(v, "1");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.covert_read_audit WHERE id = %s AND %s = ANY (hit_ids) "
+             "AND pg_xact_status(xact) = 'committed'",
+             ticket, cov_id);
+    CHECK_INT(h_query_ll(db->admin, sql), 1);
+    h_exec(c, "RESET synchronous_commit");
+    n0++;
     PQfinish(c);
 
     /* Another person's ticket is not theirs to read; one cleared for nothing gets none. */
