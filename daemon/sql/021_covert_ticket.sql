@@ -17,8 +17,10 @@
 -- says committed) before its WAL is on disk, and a crash then loses the audit row of rows
 -- already read. The transaction that writes a ticket (a covert catch-up's or a history
 -- search's audit row) commits synchronously whatever the session set (a deferred trigger sets
--- it at commit); and a ticket's rows wait, a bounded time, for the WAL to be flushed past
--- where it stood when they were asked (anpr.wait_wal_flushed).
+-- it at commit). What is left: a caller who fires that trigger early (SET CONSTRAINTS ...
+-- IMMEDIATE) and turns synchronous_commit off after it, then crashes the server within the
+-- WAL writer's delay. The rows do not wait for the WAL: a wait would hold every history search
+-- up to the next commit of any other transaction (docs/SCHEMA.md).
 --
 -- The covert logs are audit logs: anpr.apply_retention (017) removes their rows past
 -- anpr.law.audit_retention_days (at least a year, 5 years by default), as it does those of the
@@ -47,67 +49,7 @@ CREATE CONSTRAINT TRIGGER covert_read_audit_durable AFTER INSERT ON anpr.covert_
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION anpr.audit_commit_durable();
 CREATE CONSTRAINT TRIGGER search_audit_durable AFTER INSERT ON anpr.search_audit
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION anpr.audit_commit_durable();
-
--- Where WAL is inserted now: past the commit of any transaction committed before. Asked first,
--- before the ticket's row is read. NULL on a standby (nothing to wait for: the commit came
--- from the primary's WAL; nor can the position be asked there).
-CREATE FUNCTION anpr.wal_mark() RETURNS pg_lsn
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_insert_lsn() END
-$$;
-
--- Waits until the WAL is flushed to disk up to p_mark (anpr.wal_mark; NULL: no wait), for a
--- ticket whose commit was made asynchronous after all (synchronous_commit turned off again,
--- after SET CONSTRAINTS ... IMMEDIATE, in its transaction): the WAL writer flushes such a
--- commit within 3 wal_writer_delay (600 ms by default). At most that and 100 ms, and 1 s, in
--- 5 ms steps; then it goes on: WAL of transactions still open (the caller's own, such as a
--- page pruned while reading) may lie past the ticket's commit, and no commit may come to
--- flush it.
-CREATE FUNCTION anpr.wait_wal_flushed(p_mark pg_lsn) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v_until timestamptz;
-BEGIN
-    IF p_mark IS NULL OR pg_current_wal_flush_lsn() >= p_mark THEN
-        RETURN;
-    END IF;
-    v_until := clock_timestamp()
-        + least(3 * current_setting('wal_writer_delay')::interval + interval '100 ms',
-                interval '1 s');
-    WHILE pg_current_wal_flush_lsn() < p_mark AND clock_timestamp() < v_until LOOP
-        PERFORM pg_sleep(0.005);
-    END LOOP;
-END
-$$;
-REVOKE ALL ON FUNCTION anpr.audit_commit_durable(), anpr.wal_mark(),
-    anpr.wait_wal_flushed(pg_lsn) FROM PUBLIC;
-
--- As in migration 016, and the rows only once the audit row is durable (anpr.wait_wal_flushed).
-CREATE OR REPLACE FUNCTION anpr.search_ticket_ok(p_ticket bigint, p_kind text) RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v pg_lsn := anpr.wal_mark();
-    a anpr.search_audit;
-BEGIN
-    SELECT * INTO a FROM anpr.search_audit s WHERE s.id = p_ticket;
-    IF NOT FOUND OR a.by_user <> session_user OR a.kind <> coalesce(p_kind, a.kind)
-       OR a.at < now() - interval '15 minutes' THEN
-        RAISE EXCEPTION 'search % is unknown, not yours, not a % search, or older than 15 '
-                        'minutes', p_ticket, coalesce(p_kind, 'such')
-            USING ERRCODE = 'no_data_found';
-    END IF;
-    IF NOT a.granted THEN
-        RAISE EXCEPTION 'search % was refused (rule %): %', p_ticket, a.rule, a.message
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF pg_xact_status(a.xact) IS DISTINCT FROM 'committed' THEN
-        RAISE EXCEPTION 'search % is not committed: its rows are shown once its audit row is '
-                        '(search outside a transaction block, or commit first)', p_ticket
-            USING ERRCODE = 'invalid_transaction_state';
-    END IF;
-    PERFORM anpr.wait_wal_flushed(v);
-END
-$$;
+REVOKE ALL ON FUNCTION anpr.audit_commit_durable() FROM PUBLIC;
 
 -- Records a catch-up of covert HITs for the session's person and returns its ticket, the
 -- anpr.covert_read_audit row's id. The HITs are those anpr.covert_hits returned: of the covert
@@ -146,13 +88,12 @@ END
 $$;
 
 -- The audit row of a committed ticket of the session's person, within 15 minutes of the
--- request, once durable (anpr.wait_wal_flushed); raises otherwise. Errors:
+-- request; raises otherwise. Errors:
 --   P0002 the ticket is unknown, not the person's, or older than 15 minutes;
 --   25000 the ticket's transaction has not committed (still open, or rolled back).
 CREATE FUNCTION anpr.covert_ticket_ok(p_ticket bigint) RETURNS anpr.covert_read_audit
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v pg_lsn := anpr.wal_mark();
     a anpr.covert_read_audit;
 BEGIN
     SELECT * INTO a FROM anpr.covert_read_audit c WHERE c.id = p_ticket;
@@ -167,7 +108,6 @@ BEGIN
                         'row is (ask outside a transaction block, or commit first)', p_ticket
             USING ERRCODE = 'invalid_transaction_state';
     END IF;
-    PERFORM anpr.wait_wal_flushed(v);
     RETURN a;
 END
 $$;
