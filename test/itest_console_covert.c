@@ -12,6 +12,10 @@
  *   acknowledged them, and a committed anpr.covert_read_audit row names them; the person not
  *   cleared gets none, is told so in one line, and leaves no audit row.
  * - --covert still goes not with --category.
+ * - Paging (in SQL): a ticket whose HITs are all dropped before they are read (the clearance
+ *   for their list withdrawn in between) returns no row, and anpr.covert_page still says it
+ *   named a full page and its last HIT: the catch-up goes on to the later HIT of the other
+ *   list the person is still cleared for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +36,7 @@
 #define FENCE  "FENCE-C"   /* on the covert list: to know when a console is live */
 #define CAR_A  "1-COV-001" /* acknowledged by the cleared person */
 #define CAR_B  "1-COV-002" /* that the person not cleared tries */
+#define STAKE  "1-STK-001" /* on the second covert list, "Stakeout" */
 #define CLEO   "op_cleo"   /* cleared for the covert list */
 #define DIRK   "op_dirk"   /* not cleared */
 #define NOTE   "watched, not stopped"
@@ -187,6 +192,62 @@ static void s_dump(const char *what, const char *out, const char *err)
     free(e);
 }
 
+/* A ticket naming only Observation's covert HITs, the clearance for it withdrawn before the
+   rows are read: no row, yet anpr.covert_page says the page was full, and the next ticket after
+   its last HIT has Stakeout's later HIT. */
+static void s_page_past_dropped(const struct h_db *db, void *dealer, uint64_t *seq, const char *ci,
+                                const char *obs)
+{
+    char sql[512], ticket[32];
+
+    struct proto_read r = h_read(CAM, (*seq)++, STAKE, "BE");
+    h_send_read(dealer, &r);
+    long long stake = h_wait_ll(db->admin,
+                                "SELECT count(*) FROM anpr.hits h JOIN anpr.watchlist w "
+                                "ON w.id = h.list_id WHERE w.name = 'Stakeout' "
+                                "AND h.hit_id IS NOT NULL",
+                                1, 20000);
+    CHECK_INT(stake, 1);
+    long long stake_id = h_query_ll(db->admin, "SELECT h.hit_id FROM anpr.hits h JOIN "
+                                               "anpr.watchlist w ON w.id = h.list_id "
+                                               "WHERE w.name = 'Stakeout'");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.hits WHERE list_id = %s AND covert AND NOT suppressed "
+             "AND hit_id IS NOT NULL",
+             obs);
+    long long k = h_query_ll(db->admin, sql);
+    CHECK(k >= 2);
+    snprintf(sql, sizeof sql, "SELECT max(hit_id) FROM anpr.hits WHERE list_id = %s", obs);
+    long long obs_last = h_query_ll(db->admin, sql);
+    CHECK(obs_last < stake_id); /* Stakeout's HIT is after all of Observation's */
+
+    PGconn *c = PQconnectdb(ci);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    /* A page of k: exactly Observation's HITs. */
+    snprintf(sql, sizeof sql, "SELECT anpr.covert_request(0, 24, %lld)", k);
+    snprintf(ticket, sizeof ticket, "%lld", h_query_ll(c, sql));
+    snprintf(sql, sizeof sql, "SELECT anpr.revoke_covert('" CLEO "', %s)::int", obs);
+    CHECK_INT(h_query_ll(db->admin, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.covert_rows(%s)", ticket);
+    CHECK_INT(h_query_ll(c, sql), 0); /* all dropped: a short page */
+    snprintf(sql, sizeof sql, "SELECT named FROM anpr.covert_page(%s)", ticket);
+    CHECK_INT(h_query_ll(c, sql), k);
+    snprintf(sql, sizeof sql, "SELECT last_hit FROM anpr.covert_page(%s)", ticket);
+    CHECK_INT(h_query_ll(c, sql), obs_last);
+    /* The next page, after that last HIT: Stakeout's, and the catch-up is over. */
+    snprintf(sql, sizeof sql, "SELECT anpr.covert_request(%lld, 0, %lld)", obs_last, k);
+    snprintf(ticket, sizeof ticket, "%lld", h_query_ll(c, sql));
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.covert_rows(%s)", ticket);
+    CHECK_INT(h_query_ll(c, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT min(hit_id) FROM anpr.covert_rows(%s)", ticket);
+    CHECK_INT(h_query_ll(c, sql), stake_id);
+    snprintf(sql, sizeof sql, "SELECT named FROM anpr.covert_page(%s)", ticket);
+    CHECK_INT(h_query_ll(c, sql), 1);
+    /* No ticket, no page. */
+    CHECK_INT(h_query_ll(c, "SELECT named FROM anpr.covert_page(NULL)"), 0);
+    PQfinish(c);
+}
+
 int main(void)
 {
     struct h_db db;
@@ -204,13 +265,17 @@ int main(void)
            "INSERT INTO anpr.watchlist_entry (list_id, plate, instruction) "
            "SELECT id, p, 'Observe only, do not stop' FROM anpr.watchlist, "
            "unnest(ARRAY['" FENCE "', '" CAR_A "', '" CAR_B "']) p WHERE name = 'Observation';"
+           "INSERT INTO anpr.watchlist (name, category, priority, covert, suppress_s) VALUES "
+           "('Stakeout', 'surveillance', 2, true, 0);"
+           "INSERT INTO anpr.watchlist_entry (list_id, plate, instruction) "
+           "SELECT id, '" STAKE "', 'Observe only' FROM anpr.watchlist WHERE name = 'Stakeout';"
            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" CLEO "') THEN "
            "CREATE ROLE " CLEO " LOGIN; END IF; "
            "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '" DIRK "') THEN "
            "CREATE ROLE " DIRK " LOGIN; END IF; END $$;"
            "GRANT anpr_dispatch TO " CLEO ", " DIRK ";"
            "SELECT anpr.grant_covert('" CLEO "', id) FROM anpr.watchlist "
-           "WHERE name = 'Observation'");
+           "WHERE name IN ('Observation', 'Stakeout')");
     snprintf(list, sizeof list, "%lld",
              h_query_ll(db.admin, "SELECT id FROM anpr.watchlist WHERE name = 'Observation'"));
     snprintf(cleo_ci, sizeof cleo_ci, "%s", h_conninfo_as(&db, CLEO));
@@ -419,6 +484,9 @@ int main(void)
     kill(con_d, SIGTERM);
     CHECK_INT(h_wait(con_c, 10000), 0);
     CHECK_INT(h_wait(con_d, 10000), 0);
+
+    /* 7. Paging past HITs dropped between request and rows. */
+    s_page_past_dropped(&db, dealer, &seq, cleo_ci, list);
     if (check_failed) {
         s_dump("cleo", out_c, err_c);
         s_dump("dirk", out_d, err_d);

@@ -232,6 +232,35 @@ int main(void)
     CHECK_STR(st, "P0002");
     PQfinish(ian);
 
+    /* Committed is not durable with synchronous_commit off: a search's transaction commits
+     * synchronously all the same (the WAL is on disk past where it stood before COMMIT as soon
+     * as COMMIT returns); its rows come, and its audit row is there. */
+    PQclear(PQexec(ivy, "SET synchronous_commit = off"));
+    PQclear(PQexec(ivy, "BEGIN"));
+    long long t_async =
+        h_query_ll(ivy, "SELECT ticket FROM (" READS("'vehicle stolen in Maasmechelen'",
+                                                     "'LI.55.L1.012345/26'", "NULL", "'1ABC123'",
+                                                     "'exact'", "NULL", "7", "100") ") s");
+    {
+        char sql[256], lsn[32] = "";
+        PGresult *res = PQexec(ivy, "SELECT pg_current_wal_insert_lsn()");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            snprintf(lsn, sizeof lsn, "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+        CHECK(lsn[0] != '\0');
+        PQclear(PQexec(ivy, "COMMIT"));
+        snprintf(sql, sizeof sql, "SELECT (pg_current_wal_flush_lsn() >= '%s')::int", lsn);
+        CHECK_INT(h_query_ll(ivy, sql), 1);
+        CHECK_INT(s_audit_rows(), ++audit);
+        CHECK_INT(s_fetch(ivy, "search_read_rows", t_async, st), 2);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM anpr.search_audit WHERE id = %lld AND by_user = 'law_ivy' "
+                 "AND pg_xact_status(xact) = 'committed'",
+                 t_async);
+        CHECK_INT(h_query_ll(db.admin, sql), 1);
+    }
+    PQclear(PQexec(ivy, "RESET synchronous_commit"));
+
     /* Each refusal names its rule, shows nothing and leaves exactly one audit row, which a
      * rollback of a later fetch does not touch. */
     static const struct {

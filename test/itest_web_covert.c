@@ -77,13 +77,30 @@ static void s_ticket_sql(const struct h_db *db, const char *cov_id)
     /* the rolled-back ticket names nothing afterwards either */
     s_value(c, sql, v, sizeof v, state);
     CHECK_STR(state, "P0002");
-    /* a ticket asked and read in one transaction, committed: still refused when read */
+    /* A ticket asked and read in one transaction: refused there (the refusal under a
+       savepoint, so that the transaction may still commit); once committed, read again: the
+       covert HIT, named by that committed audit row. */
     h_exec(c, "BEGIN");
     s_value(c, "SELECT anpr.covert_request(0, 24, 100)", ticket, sizeof ticket, state);
-    snprintf(sql, sizeof sql, "SELECT hit_id FROM anpr.covert_rows(%s) LIMIT 1", ticket);
+    CHECK_STR(state, "");
+    CHECK(ticket[0] != '\0');
+    h_exec(c, "SAVEPOINT early");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.covert_rows(%s) WHERE hit_id = %s", ticket,
+             cov_id);
     s_value(c, sql, v, sizeof v, state);
     CHECK_STR(state, "25000");
-    h_exec(c, "ROLLBACK");
+    h_exec(c, "ROLLBACK TO SAVEPOINT early");
+    h_exec(c, "COMMIT");
+    CHECK_INT(h_query_ll(db->admin, audits), n0 + 1);
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(state, "");
+    CHECK_STR(v, "1");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.covert_read_audit WHERE id = %s AND by_user = '" WEB_OP
+             "' AND %s = ANY (hit_ids) AND pg_xact_status(xact) = 'committed'",
+             ticket, cov_id);
+    CHECK_INT(h_query_ll(db->admin, sql), 1);
+    n0++;
 
     /* The one-call function of migration 020 refuses. */
     s_value(c, "SELECT count(*) FROM anpr.covert_hits(0, 24, 100)", v, sizeof v, state);
@@ -104,6 +121,35 @@ static void s_ticket_sql(const struct h_db *db, const char *cov_id)
              ticket, cov_id);
     CHECK_INT(h_query_ll(db->admin, sql), 1);
     CHECK_INT(h_query_ll(db->admin, audits), n0 + 1);
+
+    /* Committed is not durable with synchronous_commit off: the request's transaction commits
+       synchronously all the same, even when turned off after the request (the WAL is on disk
+       past where it stood before COMMIT as soon as COMMIT returns); the HIT comes, and its
+       audit row is there. */
+    h_exec(c, "SET synchronous_commit = off");
+    h_exec(c, "BEGIN");
+    s_value(c, "SELECT anpr.covert_request(0, 24, 100)", ticket, sizeof ticket, state);
+    CHECK_STR(state, "");
+    h_exec(c, "SET LOCAL synchronous_commit = off");
+    char lsn[32];
+    s_value(c, "SELECT pg_current_wal_insert_lsn()", lsn, sizeof lsn, state);
+    CHECK_STR(state, "");
+    h_exec(c, "COMMIT");
+    snprintf(sql, sizeof sql, "SELECT pg_current_wal_flush_lsn() >= '%s'", lsn);
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(v, "t");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.covert_rows(%s) WHERE hit_id = %s", ticket,
+             cov_id);
+    s_value(c, sql, v, sizeof v, state);
+    CHECK_STR(state, "");
+    CHECK_STR(v, "1");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.covert_read_audit WHERE id = %s AND %s = ANY (hit_ids) "
+             "AND pg_xact_status(xact) = 'committed'",
+             ticket, cov_id);
+    CHECK_INT(h_query_ll(db->admin, sql), 1);
+    h_exec(c, "RESET synchronous_commit");
+    n0++;
     PQfinish(c);
 
     /* Another person's ticket is not theirs to read; one cleared for nothing gets none. */

@@ -5,8 +5,12 @@
  * and becomes a sighting of the peer's HIT); one of a camera this instance does not know is not
  * kept. Its urgent HIT is announced again here only once the peer's heartbeat has stopped, and
  * stays taken over when the peer beats again; the shadow's questions carry CLUSTER_SERIAL and
- * their answers find it.
+ * their answers find it: while the peer is alive, the shadow asks about its HIT, is answered "not
+ * acknowledged" and sends nothing. A peer's sighting of its HIT (a "seen/" frame) is what the HIT
+ * is announced again with once taken over; one of this instance's own HIT, what ingest's
+ * re-announcer announces it with.
  */
+#include <poll.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -25,12 +29,17 @@
 
 /* What the cluster asked of "ingest". */
 struct s_host {
-    int sends;          /* HITs announced again */
-    uint64_t sent_id;   /* the last one */
-    int asks;           /* questions put */
-    uint64_t serial;    /* the last question's */
-    int taken;          /* HITs told as taken over */
-    unsigned taken_ins; /* the last one's instance */
+    int sends;                      /* HITs announced again */
+    uint64_t sent_id;               /* the last one */
+    int asks;                       /* questions put */
+    uint64_t serial;                /* the last question's */
+    int taken;                      /* HITs told as taken over */
+    unsigned taken_ins;             /* the last one's instance */
+    uint64_t watch_id;              /* the peer's HIT the test follows ... */
+    int asked_watch;                /* ... questions that named it */
+    int held;                       /* "not acknowledged" answers after which nothing was sent */
+    uint8_t frame[PROTO_MAX_FRAME]; /* the last announcement's frame */
+    size_t flen;
 };
 
 static void s_send(void *ctx, uint64_t hit_id, bool covert, const char *topic, size_t tlen,
@@ -38,19 +47,24 @@ static void s_send(void *ctx, uint64_t hit_id, bool covert, const char *topic, s
 {
     struct s_host *h = ctx;
 
-    (void)topic, (void)tlen, (void)frame, (void)len;
+    (void)topic, (void)tlen;
     CHECK(!covert); /* a peer's feed carries no covert HIT */
     h->sends++;
     h->sent_id = hit_id;
+    h->flen = len <= sizeof h->frame ? len : 0;
+    memcpy(h->frame, frame, h->flen);
 }
 
 static int s_ask(void *ctx, const uint64_t *ids, size_t n, uint64_t serial, int64_t deadline_us)
 {
     struct s_host *h = ctx;
 
-    (void)ids, (void)n, (void)deadline_us;
+    (void)deadline_us;
     h->asks++;
     h->serial = serial;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == h->watch_id)
+            h->asked_watch++;
     return 0;
 }
 
@@ -63,13 +77,7 @@ static void s_taken(void *ctx, unsigned instance, uint64_t hit_id)
     h->taken_ins = instance;
 }
 
-/* Ingest's own re-announcer: never asked anything in this test. */
-static void s_own_send(void *ctx, uint64_t hit_id, bool covert, const char *topic, size_t tlen,
-                       const uint8_t *frame, size_t len)
-{
-    (void)ctx, (void)hit_id, (void)covert, (void)topic, (void)tlen, (void)frame, (void)len;
-}
-
+/* Ingest's own re-announcer cannot ask: acknowledgements unknown, a due HIT is announced. */
 static int s_own_ask(void *ctx, const uint64_t *ids, size_t n, uint64_t serial, int64_t deadline_us)
 {
     (void)ctx, (void)ids, (void)n, (void)serial, (void)deadline_us;
@@ -169,6 +177,8 @@ static bool s_run_until(cluster_t *c, const wl_t *wl, const cam_table_t *cams, s
             int before = h->sends;
             cluster_answer(c, h->serial, NULL, 0, NULL, 0, true, util_mono_us());
             *in_answer = h->sends > before;
+            if (!*in_answer)
+                h->held++;
         }
         cluster_take(c, wl, cams);
         zmq_pollitem_t it = {cluster_socket(c), 0, ZMQ_POLLIN, 0};
@@ -207,7 +217,9 @@ int main(void)
     /* Ingest's parts the cluster borrows. */
     supp_t *supp = supp_new();
     lograte_t *lograte = lograte_new(1000000);
-    reann_t *own = reann_new(&(struct reann_io){.send = s_own_send, .ask = s_own_ask}, lograte);
+    struct s_host mine = {0}; /* what ingest's own re-announcer sent */
+    reann_t *own =
+        reann_new(&(struct reann_io){.ctx = &mine, .send = s_send, .ask = s_own_ask}, lograte);
     CHECK(wl && supp && lograte && own);
     struct cluster_io io = {.ctx = &host,
                             .send = s_send,
@@ -265,18 +277,28 @@ int main(void)
     CHECK(k.taken_over == 0);
 
     /* A peer never heard from is alive: its HIT, due and not acknowledged, is not announced
-     * here. A question was put (with CLUSTER_SERIAL) and answered. */
+     * here. A question naming it was put (with CLUSTER_SERIAL) and answered "not acknowledged",
+     * and nothing was sent after the answer: the shadow chose not to. */
     bool in_answer = false;
+    host.watch_id = h.hit_id;
     CHECK(!s_run_until(c, wl, cams, &host, 1, 2500, &in_answer));
     CHECK(host.asks >= 1);
+    CHECK(host.asked_watch >= 1);
+    CHECK(host.held >= 1);
+    CHECK_INT(host.sends, 0);
     CHECK_INT(host.taken, 0);
+
+    /* The peer sees the car again at CAM-2: its sighting of the HIT (same id, "seen/"), which
+     * the shadow follows: the HIT is announced with it from now on. */
+    struct proto_hit sight = s_hit("CAM-2", seq++, S_ENTRY, h.hit_id);
+    s_pub(pub, PROTO_TOPIC_SEEN "wanted", &sight);
 
     /* It beats (every second), then stops: silent 3 s after its beat, not before. Its HIT is
      * taken over then, told once, and announced again by the answer to the question. */
     s_beat(pub);
     struct proto_hit probe = s_hit("CAM-1", seq++, 99, hitid_next(&ids, util_now_us()));
     s_pub(pub, "hit/wanted", &probe);
-    CHECK(s_take_until(c, wl, cams, taken + 3, 10000)); /* the beat came before it */
+    CHECK(s_take_until(c, wl, cams, taken + 3, 10000)); /* the sighting and beat came before */
     int64_t beat_at = util_mono_us();
     CHECK(s_run_until(c, wl, cams, &host, 1, 30000, &in_answer));
     CHECK(util_mono_us() - beat_at >= 2900000);
@@ -286,6 +308,12 @@ int main(void)
     CHECK(host.sent_id == h.hit_id);
     cluster_counts(c, &k);
     CHECK(k.taken_over == 1);
+    /* Announced with the sighting's read (CAM-2), under the HIT's id. */
+    struct proto_hit got;
+    CHECK(host.flen > 0 && proto_decode_hit(host.frame, host.flen, &got, NULL) == 0);
+    CHECK(got.hit_id == h.hit_id);
+    CHECK_STR(got.read.camera, "CAM-2");
+    CHECK(got.read.seq == sight.read.seq);
 
     /* The peer is back: the HIT stays taken over, announced here again, not told again. */
     s_beat(pub);
@@ -299,6 +327,33 @@ int main(void)
     CHECK(host.sent_id == h.hit_id);
     cluster_counts(c, &k);
     CHECK(k.taken_over == 1);
+
+    /* A HIT of this instance, watched by ingest's re-announcer; the peer sees the car at CAM-2
+     * and publishes its sighting of that HIT: ingest announces the HIT with it. */
+    struct hitid own_ids;
+    hitid_init(&own_ids, S_SELF);
+    struct proto_hit mh = s_hit("CAM-1", seq++, S_ENTRY, hitid_next(&own_ids, util_now_us()));
+    uint8_t mbuf[PROTO_MAX_FRAME];
+    size_t mlen = proto_encode_hit(&mh, mbuf, sizeof mbuf);
+    CHECK(mlen > 0);
+    reann_set(own, 1, 5, util_mono_us());
+    reann_add(own, mh.hit_id, mh.priority, false, "hit/wanted", strlen("hit/wanted"), mbuf, mlen, 0,
+              util_mono_us());
+    struct proto_hit msight = s_hit("CAM-2", seq++, S_ENTRY, mh.hit_id);
+    s_pub(pub, PROTO_TOPIC_SEEN "wanted", &msight);
+    probe = s_hit("CAM-1", seq++, 99, hitid_next(&ids, util_now_us()));
+    s_pub(pub, "hit/wanted", &probe);
+    CHECK(s_take_until(c, wl, cams, taken + 5, 10000)); /* the sighting came before it */
+    for (int64_t end = util_mono_us() + 10000000; mine.sends == 0 && util_mono_us() < end;) {
+        reann_tick(own, util_mono_us());
+        poll(NULL, 0, 50);
+    }
+    CHECK_INT(mine.sends, 1);
+    CHECK(mine.sent_id == mh.hit_id);
+    CHECK(mine.flen > 0 && proto_decode_hit(mine.frame, mine.flen, &got, NULL) == 0);
+    CHECK(got.hit_id == mh.hit_id);
+    CHECK_STR(got.read.camera, "CAM-2");
+    CHECK(got.read.seq == msight.read.seq);
 
     cluster_destroy(&c);
     cluster_destroy(&c); /* twice: safe */

@@ -11,9 +11,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -1248,6 +1251,142 @@ static void s_test_space(void)
     spool_destroy(&sp);
 }
 
+/* ---- spool_commit_quiet / spool_notify ---- */
+
+/* A waiter thread: spool_wait(after, 2000) and when it returned. */
+struct s_quiet_waiter {
+    spool_t *sp;
+    uint64_t after;
+    _Atomic pid_t tid;     /* the thread's id, once it is about to wait */
+    _Atomic bool returned; /* spool_wait has returned ... */
+    int64_t returned_us;   /* ... at this time */
+    uint64_t got;          /* what it returned */
+};
+
+static void *s_quiet_wait(void *arg)
+{
+    struct s_quiet_waiter *w = arg;
+
+    atomic_store(&w->tid, gettid());
+    w->got = spool_wait(w->sp, w->after, 2000);
+    w->returned_us = s_now_us();
+    atomic_store(&w->returned, true);
+    return NULL;
+}
+
+/* The thread's state letter in /proc ('S': asleep), or '?'. */
+static char s_thread_state(pid_t tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after "pid (comm)" */
+    return p && p[1] == ' ' && p[2] ? p[2] : '?';
+}
+
+/* Start a waiter for positions after `after` and return once it sleeps in spool_wait (or 5 s
+   passed: the checks after it then fail). */
+static void s_quiet_start(struct s_quiet_waiter *w, pthread_t *th, spool_t *sp, uint64_t after)
+{
+    memset(w, 0, sizeof *w);
+    w->sp = sp;
+    w->after = after;
+    CHECK(pthread_create(th, NULL, s_quiet_wait, w) == 0);
+    int64_t until = s_now_us() + 5000000;
+    while ((atomic_load(&w->tid) == 0 || s_thread_state(atomic_load(&w->tid)) != 'S') &&
+           !atomic_load(&w->returned) && s_now_us() < until)
+        poll(NULL, 0, 1);
+}
+
+/* The durable mark file's position, or UINT64_MAX when it is not there. */
+static uint64_t s_mark_pos(const char *dir)
+{
+    char path[300];
+    uint8_t b[64];
+    uint64_t v = 0;
+
+    snprintf(path, sizeof path, "%s/durable", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return UINT64_MAX;
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    if (n < 24)
+        return UINT64_MAX;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[16 + i];
+    return v;
+}
+
+/*
+ * A quiet commit makes the records durable (spool_durable says so at once) but wakes nobody and
+ * leaves the durable mark as it was until spool_notify; a normal commit after a quiet one says
+ * it all itself.
+ */
+static void s_test_quiet(void)
+{
+    char dir[256], err[512] = "";
+    struct spool_opts o = {.segment_bytes = 1 << 20, .max_bytes = UINT64_MAX};
+    struct s_quiet_waiter w;
+    pthread_t th;
+    uint64_t pos, d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+
+    s_path(dir, sizeof dir, "quiet");
+    spool_t *sp = spool_open(dir, &o, NULL, err, sizeof err);
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    CHECK_INT(s_append(sp, 1, s_len(1), &pos), SPOOL_OK);
+    CHECK_INT(spool_commit(sp, &d0, err, sizeof err), SPOOL_OK);
+    CHECK_INT(s_mark_pos(dir), d0);
+
+    /* Quiet: durable at once, the sleeper sleeps on, the mark stays. */
+    CHECK_INT(s_append(sp, 2, s_len(2), &pos), SPOOL_OK);
+    s_quiet_start(&w, &th, sp, d0);
+    CHECK(!atomic_load(&w.returned));
+    CHECK_INT(spool_commit_quiet(sp, &d1, err, sizeof err), SPOOL_OK);
+    CHECK(d1 > d0);
+    CHECK_INT(spool_durable(sp), d1);
+    CHECK_INT(s_mark_pos(dir), d0);
+    poll(NULL, 0, 100);
+    CHECK(!atomic_load(&w.returned)); /* not woken by the quiet commit */
+    CHECK_INT(s_mark_pos(dir), d0);
+
+    /* spool_notify: the sleeper returns with the new position, well before its 2 s, and the
+       mark is written. */
+    int64_t t0 = s_now_us();
+    spool_notify(sp);
+    pthread_join(th, NULL);
+    CHECK(atomic_load(&w.returned));
+    CHECK_INT(w.got, d1);
+    CHECK(w.returned_us - t0 < 1000000);
+    CHECK_INT(s_mark_pos(dir), d1);
+
+    /* A quiet commit, then a normal one: the normal one wakes the sleeper and writes the mark
+       of both; a notify after it has nothing left to say. */
+    CHECK_INT(s_append(sp, 3, s_len(3), &pos), SPOOL_OK);
+    CHECK_INT(spool_commit_quiet(sp, &d2, err, sizeof err), SPOOL_OK);
+    CHECK_INT(s_mark_pos(dir), d1);
+    s_quiet_start(&w, &th, sp, d2);
+    CHECK_INT(s_append(sp, 4, s_len(4), &pos), SPOOL_OK);
+    t0 = s_now_us();
+    CHECK_INT(spool_commit(sp, &d3, err, sizeof err), SPOOL_OK);
+    CHECK(d3 > d2);
+    pthread_join(th, NULL);
+    CHECK_INT(w.got, d3);
+    CHECK(w.returned_us - t0 < 1000000);
+    CHECK_INT(s_mark_pos(dir), d3);
+    spool_notify(sp);
+    CHECK_INT(s_mark_pos(dir), d3);
+    CHECK_INT(spool_durable(sp), d3);
+    spool_destroy(&sp);
+}
+
 int main(void)
 {
     snprintf(s_root, sizeof s_root, "/tmp/test_spool.XXXXXX");
@@ -1264,6 +1403,7 @@ int main(void)
     s_test_threads();
     s_test_live_damage();
     s_test_space();
+    s_test_quiet();
     s_rmrf(s_root);
     return check_done("spool");
 }

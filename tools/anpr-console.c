@@ -861,7 +861,9 @@ static int s_catch_up_fail(struct app *a, PGresult *res, const char *what)
  * ticket's rows. Only then does a covert HIT reach the console, named by a committed row of
  * anpr.covert_read_audit. With --since 0 the request is by hours: the law's first period, which
  * bounds what it returns anyway. The rows of the lists not followed here (--covert) and below
- * --min-priority are left out on this side: the audit names what reached the console.
+ * --min-priority are left out on this side: the audit names what reached the console. The
+ * rows leave out HITs dropped since the request (a clearance withdrawn): the catch-up goes on
+ * while a ticket named a full page (anpr.covert_page), after the last HIT it named.
  * 0, or -1 on a database error (reported).
  */
 static int s_catch_up_covert(struct app *a)
@@ -878,6 +880,7 @@ static int s_catch_up_covert(struct app *a)
         "nsubst, detail, post_match, ack_decision, ack_operator, ack_reason, ack_note, "
         "(extract(epoch FROM acked_at) * 1000000)::bigint "
         "FROM anpr.covert_rows($1::bigint) ORDER BY hit_id";
+    static const char page_sql[] = "SELECT named, last_hit FROM anpr.covert_page($1::bigint)";
     char after[24], ticket[24];
     const char *p_after[1] = {after}, *p_ticket[1] = {ticket};
     uint64_t from = a->since;
@@ -916,6 +919,13 @@ static int s_catch_up_covert(struct app *a)
             if (s_covert_followed(a, h.list_id) && h.priority <= a->min_priority)
                 s_caught(a, res, i, &h);
         }
+        PQclear(res);
+        res = PQexecParams(a->conn, page_sql, 1, NULL, p_ticket, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+            return s_catch_up_fail(a, res, "covert catch-up");
+        n = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        if (!PQgetisnull(res, 0, 1))
+            from = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
         PQclear(res);
     } while (n == S_PAGE && !(a->count > 0 && (int64_t)a->shown >= a->count));
     if (a->nheld > 0)

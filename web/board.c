@@ -51,12 +51,17 @@ static const char s_catch_up_sql[] =
    covert list gets no ticket (NULL), and no row. */
 static const char s_covert_request_sql[] =
     "SELECT anpr.covert_request($1::bigint, $2::integer, " BOARD_STR(BOARD_PAGE) ")";
-/* The page with the covert HITs of the ticket $3. */
+/* How many HITs the ticket named and the last: anpr.covert_rows leaves out those dropped since
+   the request (a clearance withdrawn), so its rows cannot tell whether more follow. */
+static const char s_covert_page_sql[] = "SELECT named, last_hit FROM anpr.covert_page($1::bigint)";
+/* The page with the covert HITs of the ticket $3; a ticket that named a full page bounds the
+   page at its last HIT ($4): the covert HITs after it are the next ticket's. */
 static const char s_catch_up_covert_sql[] =
     "SELECT * FROM (SELECT " BOARD_COLS "false, hit_id AS sort_id FROM anpr.dispatch_hits "
     "WHERE NOT suppressed AND "
     "CASE WHEN $1::bigint > 0 THEN hit_id > $1::bigint "
     "ELSE read_time > now() - make_interval(hours => $2::integer) END "
+    "AND ($4::bigint IS NULL OR hit_id <= $4::bigint) "
     "UNION ALL SELECT " BOARD_COLS
     "true, hit_id FROM anpr.covert_rows($3::bigint)) u ORDER BY sort_id LIMIT " BOARD_STR(
         BOARD_PAGE);
@@ -122,8 +127,9 @@ static void s_catch_up_failed(struct stream *st, const PGresult *res)
    false). A page at a time: a long catch-up is sent as it is read, not held in memory. */
 static void s_catch_up(struct stream *st, PGconn *conn)
 {
-    char since[24], hours[16], ticket[24] = "";
-    const char *params[3] = {since, hours, ticket};
+    char since[24], hours[16], ticket[24] = "", bound[24] = "";
+    const char *params[4] = {since, hours, ticket, NULL};
+    uint64_t last = 0; /* a full ticket's last HIT: the page goes at least that far */
     PGresult *res;
     static const char *const names[] = {
         "hit_id",       "time_us",  "camera",    "read_plate",  "matched_plate", "country",
@@ -145,7 +151,21 @@ static void s_catch_up(struct stream *st, PGconn *conn)
         else
             snprintf(ticket, sizeof ticket, "%s", PQgetvalue(res, 0, 0));
         PQclear(res);
-        res = PQexecParams(conn, s_catch_up_covert_sql, 3, NULL, params, NULL, NULL, 0);
+        if (params[2]) {
+            res = PQexecParams(conn, s_covert_page_sql, 1, NULL, params + 2, NULL, NULL, 0);
+            if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+                s_catch_up_failed(st, res);
+                PQclear(res);
+                return;
+            }
+            if (strtol(PQgetvalue(res, 0, 0), NULL, 10) == BOARD_PAGE && !PQgetisnull(res, 0, 1)) {
+                snprintf(bound, sizeof bound, "%s", PQgetvalue(res, 0, 1));
+                params[3] = bound;
+                last = strtoull(bound, NULL, 10);
+            }
+            PQclear(res);
+        }
+        res = PQexecParams(conn, s_catch_up_covert_sql, 4, NULL, params, NULL, NULL, 0);
     } else {
         res = PQexecParams(conn, s_catch_up_sql, 2, NULL, params, NULL, NULL, 0);
     }
@@ -154,7 +174,7 @@ static void s_catch_up(struct stream *st, PGconn *conn)
         PQclear(res);
         return;
     }
-    st->catching = PQntuples(res) == BOARD_PAGE;
+    st->catching = PQntuples(res) == BOARD_PAGE || last > 0;
     for (int i = 0; i < PQntuples(res); i++) {
         struct wj b = {0};
         wj_raw(&b, "{");
@@ -193,6 +213,9 @@ static void s_catch_up(struct stream *st, PGconn *conn)
             s_event(st, "hit", st->since, b.s);
         wj_free(&b);
     }
+    /* A short page of a full ticket: every HIT up to its last was sent or dropped. */
+    if (PQntuples(res) < BOARD_PAGE && last > st->since)
+        st->since = last;
     PQclear(res);
 }
 

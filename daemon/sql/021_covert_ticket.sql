@@ -10,7 +10,17 @@
 -- list, who is shown none and whom anpr.my_covert_lists tells as much); a second call,
 -- anpr.covert_rows, returns those HITs only once the transaction that wrote the ticket has
 -- committed (pg_xact_status). Every covert HIT a person ever sees is named by a committed
--- audit row. anpr.covert_hits refuses.
+-- audit row. anpr.covert_page tells how many HITs the ticket named and the last, to page on:
+-- covert_rows leaves out those dropped since the request. anpr.covert_hits refuses.
+--
+-- Committed is not durable: with synchronous_commit off, a commit returns (and pg_xact_status
+-- says committed) before its WAL is on disk, and a crash then loses the audit row of rows
+-- already read. The transaction that writes a ticket (a covert catch-up's or a history
+-- search's audit row) commits synchronously whatever the session set (a deferred trigger sets
+-- it at commit). What is left: a caller who fires that trigger early (SET CONSTRAINTS ...
+-- IMMEDIATE) and turns synchronous_commit off after it, then crashes the server within the
+-- WAL writer's delay. The rows do not wait for the WAL: a wait would hold every history search
+-- up to the next commit of any other transaction (docs/SCHEMA.md).
 --
 -- The covert logs are audit logs: anpr.apply_retention (017) removes their rows past
 -- anpr.law.audit_retention_days (at least a year, 5 years by default), as it does those of the
@@ -22,6 +32,24 @@
 -- ticket).
 ALTER TABLE anpr.covert_read_audit ADD COLUMN xact xid8;
 ALTER TABLE anpr.covert_read_audit ALTER COLUMN xact SET DEFAULT pg_current_xact_id();
+
+-- A ticket's audit row commits synchronously: at commit (a deferred trigger, so after any
+-- statement of the caller's transaction), synchronous_commit off becomes on; local and the
+-- remote levels already wait for the local flush.
+CREATE FUNCTION anpr.audit_commit_durable() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF current_setting('synchronous_commit') = 'off' THEN
+        PERFORM set_config('synchronous_commit', 'on', true);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER covert_read_audit_durable AFTER INSERT ON anpr.covert_read_audit
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION anpr.audit_commit_durable();
+CREATE CONSTRAINT TRIGGER search_audit_durable AFTER INSERT ON anpr.search_audit
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION anpr.audit_commit_durable();
+REVOKE ALL ON FUNCTION anpr.audit_commit_durable() FROM PUBLIC;
 
 -- Records a catch-up of covert HITs for the session's person and returns its ticket, the
 -- anpr.covert_read_audit row's id. The HITs are those anpr.covert_hits returned: of the covert
@@ -59,11 +87,35 @@ BEGIN
 END
 $$;
 
--- The HITs of a committed ticket of the session's person, within 15 minutes of the request, in
--- hit_id order, as anpr.dispatch_hits shows the others. A HIT whose list the person is no
--- longer cleared for, or that is gone, is left out; no ticket (NULL), no row. Errors:
+-- The audit row of a committed ticket of the session's person, within 15 minutes of the
+-- request; raises otherwise. Errors:
 --   P0002 the ticket is unknown, not the person's, or older than 15 minutes;
 --   25000 the ticket's transaction has not committed (still open, or rolled back).
+CREATE FUNCTION anpr.covert_ticket_ok(p_ticket bigint) RETURNS anpr.covert_read_audit
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a anpr.covert_read_audit;
+BEGIN
+    SELECT * INTO a FROM anpr.covert_read_audit c WHERE c.id = p_ticket;
+    IF NOT FOUND OR a.by_user <> session_user OR a.xact IS NULL
+       OR a.at < now() - interval '15 minutes' THEN
+        RAISE EXCEPTION 'covert catch-up % is unknown, not yours, or older than 15 minutes',
+            p_ticket
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF pg_xact_status(a.xact) IS DISTINCT FROM 'committed' THEN
+        RAISE EXCEPTION 'covert catch-up % is not committed: its HITs are shown once its audit '
+                        'row is (ask outside a transaction block, or commit first)', p_ticket
+            USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    RETURN a;
+END
+$$;
+REVOKE ALL ON FUNCTION anpr.covert_ticket_ok(bigint) FROM PUBLIC;
+
+-- The HITs of a committed ticket of the session's person (anpr.covert_ticket_ok), in hit_id
+-- order, as anpr.dispatch_hits shows the others. A HIT whose list the person is no longer
+-- cleared for, or that is gone, is left out; no ticket (NULL), no row.
 CREATE FUNCTION anpr.covert_rows(p_ticket bigint)
 RETURNS TABLE (hit_id bigint, read_time timestamptz, camera text, read_plate text, plate text,
                read_country text, confidence smallint, lane smallint, direction smallint,
@@ -80,18 +132,7 @@ BEGIN
     IF p_ticket IS NULL THEN
         RETURN;
     END IF;
-    SELECT * INTO a FROM anpr.covert_read_audit c WHERE c.id = p_ticket;
-    IF NOT FOUND OR a.by_user <> session_user OR a.xact IS NULL
-       OR a.at < now() - interval '15 minutes' THEN
-        RAISE EXCEPTION 'covert catch-up % is unknown, not yours, or older than 15 minutes',
-            p_ticket
-            USING ERRCODE = 'no_data_found';
-    END IF;
-    IF pg_xact_status(a.xact) IS DISTINCT FROM 'committed' THEN
-        RAISE EXCEPTION 'covert catch-up % is not committed: its HITs are shown once its audit '
-                        'row is (ask outside a transaction block, or commit first)', p_ticket
-            USING ERRCODE = 'invalid_transaction_state';
-    END IF;
+    a := anpr.covert_ticket_ok(p_ticket);
     RETURN QUERY
     SELECT h.hit_id, h.read_time, c.code, r.plate_raw, h.plate, r.country, r.confidence,
            r.lane, r.direction, h.entry_id, h.list_id, w.name, h.category, h.priority,
@@ -114,10 +155,29 @@ BEGIN
     ORDER BY h.hit_id;
 END
 $$;
-REVOKE ALL ON FUNCTION anpr.covert_request(bigint, integer, integer), anpr.covert_rows(bigint)
-    FROM PUBLIC;
+
+-- The page a committed ticket named (anpr.covert_ticket_ok): how many HITs (named) and the
+-- last (last_hit, NULL when none). anpr.covert_rows leaves out HITs dropped since the request,
+-- so the number of its rows cannot tell whether more HITs follow: a catch-up goes on while a
+-- ticket named a full page (limit), after last_hit. No ticket (NULL): 0 and NULL.
+CREATE FUNCTION anpr.covert_page(p_ticket bigint, OUT named integer, OUT last_hit bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a anpr.covert_read_audit;
+BEGIN
+    named := 0;
+    IF p_ticket IS NULL THEN
+        RETURN;
+    END IF;
+    a := anpr.covert_ticket_ok(p_ticket);
+    named := cardinality(a.hit_ids);
+    last_hit := (SELECT max(x) FROM unnest(a.hit_ids) x);
+END
+$$;
+REVOKE ALL ON FUNCTION anpr.covert_request(bigint, integer, integer), anpr.covert_rows(bigint),
+    anpr.covert_page(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION anpr.covert_request(bigint, integer, integer),
-    anpr.covert_rows(bigint) TO anpr_dispatch;
+    anpr.covert_rows(bigint), anpr.covert_page(bigint) TO anpr_dispatch;
 
 -- The one-call catch-up refuses: nothing reads covert HITs before its audit row has committed.
 CREATE OR REPLACE FUNCTION anpr.covert_hits(p_since bigint, p_hours integer, p_limit integer)
