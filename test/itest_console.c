@@ -13,8 +13,6 @@
  * - The feed's health: "feed ok" once the heartbeat comes; FEED LOST within a few seconds of
  *   anprd stopping; "feed back" once it is started again.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +23,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "consenv.h"
 #include "harness.h"
 #include "util.h"
 
@@ -36,86 +35,6 @@
 #define BERT   "op_bert"
 #define NOTE   "unit 12 sent"
 #define REASON "no_unit_available" /* the 4th active reason, in order */
-
-/* Start anpr-console with a pipe on its stdin (*in: our end), stdout and stderr to files. */
-static pid_t s_console(char *const argv[], const char *out, const char *err, int *in)
-{
-    int p[2];
-
-    if (pipe(p) != 0)
-        h_fatal("pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0)
-        h_fatal("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(p[0], 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        close(p[1]);
-        setenv("TZ", "UTC", 1);
-        setenv("COLUMNS", "80", 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[0]);
-    *in = p[1];
-    return pid;
-}
-
-/* Poll a file until it holds needle (after `from` bytes) or ms pass; whether it does. */
-static bool s_wait_out(const char *path, size_t from, const char *needle, int ms)
-{
-    int64_t deadline = util_mono_us() + (int64_t)ms * 1000;
-
-    for (;;) {
-        char *out = h_slurp(path);
-        bool found = strlen(out) > from && strstr(out + from, needle) != NULL;
-        free(out);
-        if (found)
-            return true;
-        if (util_mono_us() >= deadline)
-            return false;
-        struct timespec ts = {0, 50000000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-static size_t s_size(const char *path)
-{
-    char *out = h_slurp(path);
-    size_t n = strlen(out);
-
-    free(out);
-    return n;
-}
-
-/* Every line of the file at most 80 columns (UTF-8 code points). */
-static bool s_all_fit(const char *path)
-{
-    char *out = h_slurp(path);
-    bool ok = true;
-    size_t cols = 0;
-
-    for (const unsigned char *p = (const unsigned char *)out; *p; p++) {
-        if (*p == '\n') {
-            cols = 0;
-            continue;
-        }
-        cols += (*p & 0xC0) != 0x80;
-        ok = ok && cols <= 80;
-    }
-    free(out);
-    return ok;
-}
-
-static void s_send_keys(int fd, const char *keys)
-{
-    size_t n = strlen(keys);
-
-    CHECK(write(fd, keys, n) == (ssize_t)n);
-}
 
 int main(void)
 {
@@ -163,11 +82,11 @@ int main(void)
                     "--timeout",
                     "240",
                     NULL};
-    pid_t con = s_console(argv, out, err, &in);
+    pid_t con = consenv_start(argv, out, err, &in);
 
     /* 1. The feed's health: connected at the first heartbeat. */
-    CHECK(s_wait_out(out, 0, "feed ok", 20000));
-    CHECK(s_wait_out(out, 0, "cameras 2/2 reporting", 1000));
+    CHECK(consenv_wait_out(out, 0, "feed ok", 20000));
+    CHECK(consenv_wait_out(out, 0, "cameras 2/2 reporting", 1000));
 
     /* The console subscribes at its own pace: fence reads until one's card shows. */
     void *dealer = h_dealer(d.ingest_ep);
@@ -176,28 +95,29 @@ int main(void)
     for (int i = 0; i < 100 && !live; i++) {
         struct proto_read r = h_read(CAM_B, seq++, FENCE, "BE");
         h_send_read(dealer, &r);
-        live = s_wait_out(out, 0, "F E N C E 1", 200);
+        live = consenv_wait_out(out, 0, "F E N C E 1", 200);
     }
     CHECK(live);
 
     /* 2. One car on two lists: one card, plate first, both lists, the camera's name. */
-    size_t mark = s_size(out);
+    size_t mark = consenv_size(out);
     struct proto_read r = h_read(CAM_A, seq++, CAR, "BE");
     snprintf(r.plate, sizeof r.plate, "1-C0N-001"); /* misread: an O as 0 */
     h_send_read(dealer, &r);
-    CHECK(s_wait_out(out, mark, "P1 STOLEN  1 C O N 0 0 1   read 1-C0N-001 (BE)", 20000));
-    CHECK(s_wait_out(out, mark, "Wanted persons: ", 5000));
-    CHECK(s_wait_out(out, mark, "Stolen vehicles: ", 1000));
-    CHECK(s_wait_out(out, mark, "at E314 Boorsem (" CAM_A "), lane 1, coming towards the camera",
-                     1000));
+    CHECK(consenv_wait_out(out, mark, "P1 STOLEN  1 C O N 0 0 1   read 1-C0N-001 (BE)", 20000));
+    CHECK(consenv_wait_out(out, mark, "Wanted persons: ", 5000));
+    CHECK(consenv_wait_out(out, mark, "Stolen vehicles: ", 1000));
+    CHECK(consenv_wait_out(out, mark,
+                           "at E314 Boorsem (" CAM_A "), lane 1, coming towards the camera", 1000));
     /* The date with the year, and the age. */
     char year[16];
     time_t now = time(NULL);
     struct tm tm;
     strftime(year, sizeof year, " %Y ", gmtime_r(&now, &tm));
-    CHECK(s_wait_out(out, mark, year, 1000));
-    CHECK(s_wait_out(out, mark, "ago, HIT ", 1000) || s_wait_out(out, mark, "just now, HIT ", 1));
-    CHECK(s_wait_out(out, mark, "ref PV-77", 1000));
+    CHECK(consenv_wait_out(out, mark, year, 1000));
+    CHECK(consenv_wait_out(out, mark, "ago, HIT ", 1000) ||
+          consenv_wait_out(out, mark, "just now, HIT ", 1));
+    CHECK(consenv_wait_out(out, mark, "ref PV-77", 1000));
     /* The card's number, "[N] P1 STOLEN". */
     char *text = h_slurp(out);
     const char *head = strstr(text + mark, "P1 STOLEN  1 C O N");
@@ -213,19 +133,20 @@ int main(void)
     free(text);
 
     /* 3. Seen again at another camera within the window: the card says where. */
-    mark = s_size(out);
+    mark = consenv_size(out);
     r = h_read(CAM_B, seq++, CAR, "BE");
     r.direction = PROTO_DIR_AWAY;
     h_send_read(dealer, &r);
-    CHECK(s_wait_out(out, mark, "SEEN AGAIN 1CON001 (read 1-CON-001) at N2 Smeermaas", 20000));
-    CHECK(s_wait_out(out, mark, "moving away from the camera", 1000));
+    CHECK(
+        consenv_wait_out(out, mark, "SEEN AGAIN 1CON001 (read 1-CON-001) at N2 Smeermaas", 20000));
+    CHECK(consenv_wait_out(out, mark, "moving away from the camera", 1000));
 
     /* 4. Acknowledged from inside: a, the number, accept, the 4th reason, a note. */
-    mark = s_size(out);
+    mark = consenv_size(out);
     snprintf(keys, sizeof keys, "a%d\na4" NOTE "\n", number);
-    s_send_keys(in, keys);
-    CHECK(s_wait_out(out, mark, "ACCEPTED, HIT", 20000));
-    CHECK(s_wait_out(out, mark, "by " ANNA ", reason " REASON, 1000));
+    CHECK(consenv_send_keys(in, keys));
+    CHECK(consenv_wait_out(out, mark, "ACCEPTED, HIT", 20000));
+    CHECK(consenv_wait_out(out, mark, "by " ANNA ", reason " REASON, 1000));
     CHECK_INT(h_wait_ll(db.admin,
                         "SELECT count(*) FROM anpr.hit_ack k JOIN anpr.hits h ON h.hit_id = "
                         "k.hit_id WHERE h.plate = '1C0N001' AND NOT h.suppressed AND k.operator "
@@ -283,7 +204,7 @@ int main(void)
                           "3",
                           NULL};
     int in2 = -1;
-    pid_t con2 = s_console(catch_argv, out2, err2, &in2);
+    pid_t con2 = consenv_start(catch_argv, out2, err2, &in2);
     CHECK_INT(h_wait(con2, 30000), 0);
     close(in2);
     text = h_slurp(out2);
@@ -292,20 +213,20 @@ int main(void)
     CHECK_CONTAINS(text, ": \"called");
     CHECK_CONTAINS(text, "not acknowledged yet"); /* the fence's cards */
     free(text);
-    CHECK(s_all_fit(out2));
+    CHECK(consenv_fits(out2));
 
     /* 7. anprd stops: FEED LOST within a few intervals (3 s; generous for a busy machine);
      * started again: back. */
-    mark = s_size(out);
+    mark = consenv_size(out);
     int64_t t0 = util_mono_us();
     CHECK_INT(h_daemon_stop(&d, SIGTERM, 20000), 0);
-    CHECK(s_wait_out(out, mark, "FEED LOST: no message from anprd at", 20000));
+    CHECK(consenv_wait_out(out, mark, "FEED LOST: no message from anprd at", 20000));
     int64_t took = util_mono_us() - t0;
     CHECK(took >= 2LL * 1000000); /* not before the heartbeats could have come */
     CHECK(h_daemon_restart(&d) == 0);
-    CHECK(s_wait_out(out, mark, "feed back: feed ok", 30000));
+    CHECK(consenv_wait_out(out, mark, "feed back: feed ok", 30000));
 
-    CHECK(s_all_fit(out));
+    CHECK(consenv_fits(out));
     close(in); /* no more keys: the console goes on with the feed */
     kill(con, SIGTERM);
     CHECK_INT(h_wait(con, 10000), 0);

@@ -17,8 +17,6 @@
  *   named a full page and its last HIT: the catch-up goes on to the later HIT of the other
  *   list the person is still cleared for.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,8 +27,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "consenv.h"
 #include "harness.h"
-#include "util.h"
 
 #define CAM    "BE-E314-BOORSEM-1"
 #define FENCE  "FENCE-C"   /* on the covert list: to know when a console is live */
@@ -42,100 +40,6 @@
 #define NOTE   "watched, not stopped"
 #define REASON "no_unit_available" /* the 4th active reason, in order */
 #define MARK   "COVERT · do not intervene"
-
-/* Start anpr-console with a pipe on its stdin (*in: our end), stdout and stderr to files. */
-static pid_t s_console(char *const argv[], const char *out, const char *err, int *in)
-{
-    int p[2];
-
-    if (pipe(p) != 0)
-        h_fatal("pipe: %s", strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0)
-        h_fatal("fork: %s", strerror(errno));
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(p[0], 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        close(p[1]);
-        setenv("TZ", "UTC", 1);
-        setenv("COLUMNS", "80", 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[0]);
-    *in = p[1];
-    return pid;
-}
-
-/* The console's own lines unwrapped: a row it continued ("\n    ") joined to the one before. */
-static void s_unwrap(char *s)
-{
-    char *w = s;
-
-    for (const char *r = s; *r;) {
-        if (strncmp(r, "\n    ", 5) == 0) {
-            *w++ = ' ';
-            r += 5;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = '\0';
-}
-
-/* Poll a file until it holds needle (after `from` bytes; the console's lines unwrapped) or ms
- * pass; whether it does. */
-static bool s_wait_out(const char *path, size_t from, const char *needle, int ms)
-{
-    int64_t deadline = util_mono_us() + (int64_t)ms * 1000;
-
-    for (;;) {
-        char *out = h_slurp(path);
-        bool found = false;
-        if (strlen(out) > from) {
-            s_unwrap(out + from);
-            found = strstr(out + from, needle) != NULL;
-        }
-        free(out);
-        if (found)
-            return true;
-        if (util_mono_us() >= deadline)
-            return false;
-        struct timespec ts = {0, 50000000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-static size_t s_size(const char *path)
-{
-    char *out = h_slurp(path);
-    size_t n = strlen(out);
-
-    free(out);
-    return n;
-}
-
-/* Every line of the file at most 80 columns (UTF-8 code points), and no bell. */
-static bool s_fits_quiet(const char *path)
-{
-    char *out = h_slurp(path);
-    bool ok = strchr(out, '\a') == NULL;
-    size_t cols = 0;
-
-    for (const unsigned char *p = (const unsigned char *)out; *p; p++) {
-        if (*p == '\n') {
-            cols = 0;
-            continue;
-        }
-        cols += (*p & 0xC0) != 0x80;
-        ok = ok && cols <= 80;
-    }
-    free(out);
-    return ok;
-}
 
 /* The number of the card whose plate line (spaced) comes after `from`, checking that the line
  * above it is the covert mark under the same number; 0 when there is none. */
@@ -162,23 +66,16 @@ static int s_covert_card(const char *path, size_t from, const char *spaced)
     return number;
 }
 
-static void s_send_keys(int fd, const char *keys)
-{
-    size_t n = strlen(keys);
-
-    CHECK(write(fd, keys, n) == (ssize_t)n);
-}
-
 /* Fence reads until a card of the fence shows on the console writing to out (each console
  * asks for its list at its own pace). */
 static bool s_live(void *dealer, uint64_t *seq, const char *out)
 {
-    size_t mark = s_size(out);
+    size_t mark = consenv_size(out);
 
     for (int i = 0; i < 150; i++) {
         struct proto_read r = h_read(CAM, (*seq)++, FENCE, "BE");
         h_send_read(dealer, &r);
-        if (s_wait_out(out, mark, "F E N C E C", 200))
+        if (consenv_wait_unwrapped(out, mark, "F E N C E C", 200))
             return true;
     }
     return false;
@@ -323,11 +220,11 @@ int main(void)
                          "--timeout",
                          "240",
                          NULL};
-    pid_t con_c = s_console(cleo_argv, out_c, err_c, &in_c);
-    pid_t con_d = s_console(dirk_argv, out_d, err_d, &in_d);
-    CHECK(s_wait_out(out_d, 0, "covert catch-up: " DIRK " is cleared for no covert list, no covert",
-                     20000));
-    CHECK(s_wait_out(out_c, 0, "keys: a acknowledge a card", 20000));
+    pid_t con_c = consenv_start(cleo_argv, out_c, err_c, &in_c);
+    pid_t con_d = consenv_start(dirk_argv, out_d, err_d, &in_d);
+    CHECK(consenv_wait_unwrapped(
+        out_d, 0, "covert catch-up: " DIRK " is cleared for no covert list, no covert", 20000));
+    CHECK(consenv_wait_unwrapped(out_c, 0, "keys: a acknowledge a card", 20000));
 
     void *dealer = h_dealer(d.ingest_ep);
     uint64_t seq = 1;
@@ -335,12 +232,12 @@ int main(void)
     CHECK(s_live(dealer, &seq, out_d));
 
     /* 2. A covert HIT: on both, marked covert, with the list's instruction. */
-    size_t mark_c = s_size(out_c), mark_d = s_size(out_d);
+    size_t mark_c = consenv_size(out_c), mark_d = consenv_size(out_d);
     struct proto_read r = h_read(CAM, seq++, CAR_A, "BE");
     h_send_read(dealer, &r);
-    CHECK(s_wait_out(out_c, mark_c, "1 C O V 0 0 1", 20000));
-    CHECK(s_wait_out(out_d, mark_d, "1 C O V 0 0 1", 20000));
-    CHECK(s_wait_out(out_c, mark_c, "do: Observe only, do not stop", 1000));
+    CHECK(consenv_wait_unwrapped(out_c, mark_c, "1 C O V 0 0 1", 20000));
+    CHECK(consenv_wait_unwrapped(out_d, mark_d, "1 C O V 0 0 1", 20000));
+    CHECK(consenv_wait_unwrapped(out_c, mark_c, "do: Observe only, do not stop", 1000));
     int num_a = s_covert_card(out_c, mark_c, "1 C O V 0 0 1");
     CHECK(num_a > 0);
     CHECK(s_covert_card(out_d, mark_d, "1 C O V 0 0 1") > 0);
@@ -354,11 +251,11 @@ int main(void)
     CHECK(hit_a > 0);
 
     /* 3. Cleo, cleared, acknowledges it from inside: her row in anpr.hit_ack. */
-    mark_c = s_size(out_c);
+    mark_c = consenv_size(out_c);
     snprintf(keys, sizeof keys, "a%d\na4" NOTE "\n", num_a);
-    s_send_keys(in_c, keys);
-    CHECK(s_wait_out(out_c, mark_c, "ACCEPTED, HIT", 20000));
-    CHECK(s_wait_out(out_c, mark_c, "by " CLEO ", reason " REASON, 1000));
+    CHECK(consenv_send_keys(in_c, keys));
+    CHECK(consenv_wait_unwrapped(out_c, mark_c, "ACCEPTED, HIT", 20000));
+    CHECK(consenv_wait_unwrapped(out_c, mark_c, "by " CLEO ", reason " REASON, 1000));
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM anpr.hit_ack WHERE hit_id = %lld AND operator = '" CLEO
              "' AND decision = 'accepted' AND reason = '" REASON "' AND note = '" NOTE "'",
@@ -367,10 +264,10 @@ int main(void)
 
     /* 4. Dirk, not cleared, tries another covert HIT: the database's refusal on the card's
      * line, the console goes on, nothing acknowledged. */
-    mark_d = s_size(out_d);
+    mark_d = consenv_size(out_d);
     r = h_read(CAM, seq++, CAR_B, "BE");
     h_send_read(dealer, &r);
-    CHECK(s_wait_out(out_d, mark_d, "1 C O V 0 0 2", 20000));
+    CHECK(consenv_wait_unwrapped(out_d, mark_d, "1 C O V 0 0 2", 20000));
     int num_b = s_covert_card(out_d, mark_d, "1 C O V 0 0 2");
     CHECK(num_b > 0);
     CHECK_INT(h_wait_ll(db.admin,
@@ -381,21 +278,21 @@ int main(void)
     long long hit_b = h_query_ll(db.admin, "SELECT coalesce(min(hit_id), 0) FROM anpr.hits "
                                            "WHERE plate = '1COV002' AND NOT suppressed");
     CHECK(hit_b > 0);
-    mark_d = s_size(out_d);
+    mark_d = consenv_size(out_d);
     snprintf(keys, sizeof keys, "a%d\nn0\n", num_b);
-    s_send_keys(in_d, keys);
+    CHECK(consenv_send_keys(in_d, keys));
     char refused[160];
     snprintf(refused, sizeof refused, "[%d] REFUSED, HIT %lld: HIT %lld does not exist or is not",
              num_b, hit_b, hit_b);
-    CHECK(s_wait_out(out_d, mark_d, refused, 20000));
+    CHECK(consenv_wait_unwrapped(out_d, mark_d, refused, 20000));
     /* Dirk's attempt at Cleo's HIT too: refused alike (not "already accepted by"). */
-    mark_d = s_size(out_d);
+    mark_d = consenv_size(out_d);
     int num_a_d = s_covert_card(out_d, 0, "1 C O V 0 0 1");
     snprintf(keys, sizeof keys, "a%d\nn0\n", num_a_d);
-    s_send_keys(in_d, keys);
+    CHECK(consenv_send_keys(in_d, keys));
     snprintf(refused, sizeof refused, "REFUSED, HIT %lld: HIT %lld does not exist or is not", hit_a,
              hit_a);
-    CHECK(s_wait_out(out_d, mark_d, refused, 20000));
+    CHECK(consenv_wait_unwrapped(out_d, mark_d, refused, 20000));
     CHECK_INT(h_query_ll(db.admin, "SELECT count(*) FROM anpr.hit_ack WHERE operator = '" DIRK "'"),
               0);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM anpr.hit_ack WHERE hit_id = %lld", hit_b);
@@ -420,7 +317,7 @@ int main(void)
                           "--timeout",
                           "3",
                           NULL};
-    pid_t con_u = s_console(catch_argv, out_u, err_u, &in_u);
+    pid_t con_u = consenv_start(catch_argv, out_u, err_u, &in_u);
     CHECK_INT(h_wait(con_u, 30000), 0);
     close(in_u);
     text = h_slurp(out_u);
@@ -444,7 +341,7 @@ int main(void)
              "pg_xact_status(xact) = 'committed'",
              hit_a, hit_b);
     CHECK(h_query_ll(db.admin, sql) >= 1);
-    CHECK(s_fits_quiet(out_u));
+    CHECK(consenv_fits(out_u) && consenv_quiet(out_u));
 
     /* 6. Dirk catches up again, now that there are covert HITs: none, and no audit row. */
     char *dirk_catch[] = {getenv("ANPR_CONSOLE"),
@@ -462,7 +359,7 @@ int main(void)
                           "--timeout",
                           "3",
                           NULL};
-    con_u = s_console(dirk_catch, out_u, err_u, &in_u);
+    con_u = consenv_start(dirk_catch, out_u, err_u, &in_u);
     CHECK_INT(h_wait(con_u, 30000), 0);
     close(in_u);
     text = h_slurp(out_u);
@@ -476,8 +373,8 @@ int main(void)
                          "SELECT count(*) FROM anpr.covert_read_audit WHERE by_user = '" DIRK "'"),
               0);
 
-    CHECK(s_fits_quiet(out_c));
-    CHECK(s_fits_quiet(out_d));
+    CHECK(consenv_fits(out_c) && consenv_quiet(out_c));
+    CHECK(consenv_fits(out_d) && consenv_quiet(out_d));
     close(in_c);
     close(in_d);
     kill(con_c, SIGTERM);

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "consenv.h"
 #include "harness.h"
-#include "util.h"
 
 #define CAM   "BE-N78-LANAKEN-1"
 #define FENCE "FENCE-1"
@@ -119,22 +119,6 @@ static int s_count_plate(const struct line *l, int n, const char *plate)
     return c;
 }
 
-/* Poll a console's output until it holds `plate` or timeout_ms passes. */
-static bool s_wait_output(const char *path, const char *plate, int timeout_ms)
-{
-    int64_t deadline = util_mono_us() + (int64_t)timeout_ms * 1000;
-
-    do {
-        char *out = h_slurp(path);
-        bool has = strstr(out, plate) != NULL;
-        free(out);
-        if (has)
-            return true;
-        usleep(20000);
-    } while (util_mono_us() < deadline);
-    return false;
-}
-
 /* anpr-console ack/reasons; exit status, stdout+stderr in out_path. */
 static int s_console(const char *out_path, char *const *args)
 {
@@ -227,19 +211,19 @@ int main(void)
                      "60",
                      NULL};
     pid_t con = h_spawn(cargv, out_path, err_path);
-    CHECK(s_wait_output(out_path, "1-BBB-002", 10000));
+    CHECK(consenv_wait_out(out_path, 0, "1-BBB-002", 10000));
     /* Live from now on: probes until one is shown (the subscription takes a moment). */
     bool live = false;
     for (int i = 0; i < 50 && !live; i++) {
         static const char *const probe[] = {"1-XXX-001"};
         CHECK(s_send(probe, 1, hits, 16) == 1);
-        live = s_wait_output(out_path, "1-XXX-001", 200);
+        live = consenv_wait_out(out_path, 0, "1-XXX-001", 200);
     }
     CHECK(live);
     static const char *const plate_d[] = {"1-DDD-001"};
     struct proto_hit dh[4];
     CHECK_INT(s_send(plate_d, 1, dh, 4), 1);
-    CHECK(s_wait_output(out_path, "1-DDD-001", 5000));
+    CHECK(consenv_wait_out(out_path, 0, "1-DDD-001", 5000));
     CHECK(s_stored(db.admin, dh, 1));
     /* Past the second catch-up pass (1 s), which finds the probes again: still shown once. */
     usleep(1500000);
