@@ -57,7 +57,7 @@ static void *s_serve(void *arg)
         if (idl <= 0)
             continue;
         int n = zmq_recv(s->router, buf, sizeof buf, 0);
-        if (n <= 0)
+        if (n <= 0 || n > (int)sizeof buf) /* a longer frame was cut: not ours */
             continue;
         int64_t t0 = util_mono_us();
         if (write(s->fd, buf, (size_t)n) != n || fdatasync(s->fd) != 0)
@@ -120,6 +120,34 @@ static int s_server_start(struct s_server *s, const char *dir, size_t reads, cha
     return 0;
 }
 
+/* A probe read (index UINT64_MAX, not counted) sent until it comes back on the feed: the
+ * subscription is live before the first measured read. 0, or -1 after 10 s. */
+static int s_live(void *dealer, void *sub, uint8_t *frame, size_t len)
+{
+    const uint64_t probe = UINT64_MAX;
+    int64_t until = util_mono_us() + 10 * 1000000, next = 0;
+
+    memset(frame, 'x', len);
+    memcpy(frame, &probe, sizeof probe);
+    while (util_mono_us() < until) {
+        if (util_mono_us() >= next) {
+            zmq_send(dealer, frame, len, ZMQ_DONTWAIT);
+            next = util_mono_us() + 50000;
+        }
+        zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 10) <= 0)
+            continue;
+        uint8_t in[S_MAX_LEN];
+        while (zmq_recv(sub, in, sizeof in, ZMQ_DONTWAIT) >= 0) { /* topic, then the read */
+            int l = zmq_recv(sub, in, sizeof in, 0);
+            uint64_t i;
+            if (l >= (int)sizeof i && (memcpy(&i, in, sizeof i), i == probe))
+                return 0;
+        }
+    }
+    return -1;
+}
+
 int hitfloor_run(const char *dir, size_t reads, long long rate, size_t len,
                  struct hitfloor_result *out, char *err, size_t errlen)
 {
@@ -150,7 +178,10 @@ int hitfloor_run(const char *dir, size_t reads, long long rate, size_t len,
     zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "hit/", 4);
-    usleep(200000); /* the subscription goes live */
+    if (s_live(dealer, sub, frame, len) != 0) {
+        util_errf(err, errlen, "floor: the feed did not come up within 10 s");
+        goto out;
+    }
 
     /* As anpr-bench hitlat: paced sends, a 1 ms poll on the feed and the ACKs. */
     memset(frame, 'x', len);
