@@ -56,7 +56,7 @@ int main(void)
 
     snprintf(sections, sizeof sections,
              "dispatch:\n  endpoint: %s\n  covert_endpoint: %s\n  key_file: %s\n"
-             "  server_key: %s\n",
+             "  server_key: \"%s\"\n", /* quoted: a Z85 key may start with @, &, * ... */
              d.dispatch_ep, d.covert_ep, web_key, server.pub);
     int port = h_free_port();
     const char *conf = webenv_config_sections(&db, d.dir, port, sections);
