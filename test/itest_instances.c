@@ -149,6 +149,32 @@ static bool s_peer_hits(const struct h_daemon *d, long long n, int ms)
 }
 
 /*
+ * A without peers, B (ob, with b_extra) following A; then A again, following B, whose endpoint
+ * is known now. The configs are written once: a restart later keeps them.
+ */
+static void s_start_pair(struct h_db *db, struct h_daemon *a, const struct h_daemon_opts *oa,
+                         struct h_daemon *b, struct h_daemon_opts *ob, const char *b_extra)
+{
+    char extra[1024];
+
+    if (h_daemon_start_opts(a, db, oa) != 0)
+        h_fatal("A did not start");
+    snprintf(extra, sizeof extra, "%scluster:\n  peers: [\"%s\"]\n", b_extra, a->dispatch_ep);
+    ob->extra = extra;
+    if (h_daemon_start_opts(b, db, ob) != 0)
+        h_fatal("B did not start");
+    ob->extra = NULL;
+    CHECK_INT(h_daemon_stop(a, SIGTERM, 20000), 0);
+    FILE *f = fopen(a->conf_path, "a");
+    if (!f)
+        h_fatal("%s", a->conf_path);
+    fprintf(f, "cluster:\n  peers: [\"%s\"]\n", b->dispatch_ep);
+    fclose(f);
+    if (h_daemon_restart(a) != 0)
+        h_fatal("A did not start again");
+}
+
+/*
  * The link from `from` to `to` is live: a probe read of `plate` sent to `from` is alerted there
  * and its HIT reaches `to` (its stats line counts it), then the same read (same identity, same
  * content) sent to `to` is stored there under from's id and not alerted: the failover case.
@@ -206,7 +232,7 @@ static void s_curve(void)
     struct h_db db;
     struct h_daemon a, b;
     struct h_keypair server = h_keypair(), cam = h_keypair(), con = h_keypair();
-    char dir[] = "/tmp/anpr-inst-c.XXXXXX", key[128], sql[1024], extra[256];
+    char dir[] = "/tmp/anpr-inst-c.XXXXXX", key[128], sql[1024];
     uint64_t seq = 1;
 
     fprintf(stderr, "--- with CURVE\n");
@@ -230,21 +256,8 @@ static void s_curve(void)
     s_server_pub = server.pub;
 
     struct h_daemon_opts oa = {.dispatch = "  instance: 1\n", .curve_secret_file = key};
-    if (h_daemon_start_opts(&a, &db, &oa) != 0)
-        h_fatal("A did not start");
-    snprintf(extra, sizeof extra, "cluster:\n  peers: [\"%s\"]\n", a.dispatch_ep);
-    struct h_daemon_opts ob = {
-        .dispatch = "  instance: 2\n", .curve_secret_file = key, .extra = extra};
-    if (h_daemon_start_opts(&b, &db, &ob) != 0)
-        h_fatal("B did not start");
-    CHECK_INT(h_daemon_stop(&a, SIGTERM, 20000), 0);
-    FILE *f = fopen(a.conf_path, "a");
-    if (!f)
-        h_fatal("%s", a.conf_path);
-    fprintf(f, "cluster:\n  peers: [\"%s\"]\n", b.dispatch_ep);
-    fclose(f);
-    if (h_daemon_restart(&a) != 0)
-        h_fatal("A did not start again");
+    struct h_daemon_opts ob = {.dispatch = "  instance: 2\n", .curve_secret_file = key};
+    s_start_pair(&db, &a, &oa, &b, &ob, "");
 
     void *subs[2] = {s_sub(a.dispatch_ep, "hit/"), s_sub(b.dispatch_ep, "hit/")};
     void *d0 = s_dealer(a.ingest_ep), *d1 = s_dealer(b.ingest_ep);
@@ -287,29 +300,15 @@ int main(void)
            "INSERT INTO anpr.watchlist_entry (list_id, plate) SELECT id, '1CAR001' FROM "
            "anpr.watchlist WHERE name = 'Stolen'");
 
-    /* A without peers, B following A; then A again, following B (its endpoint is known now). */
     char tmp[] = "/tmp/anpr-inst.XXXXXX";
     if (!mkdtemp(tmp))
         h_fatal("mkdtemp");
     snprintf(extra[0], sizeof extra[0], "spool:\n  dir: \"%s/spool-a\"\n", tmp);
+    snprintf(extra[1], sizeof extra[1], "spool:\n  dir: \"%s/spool-b\"\n", tmp);
     struct h_daemon_opts oa = {.dispatch = "  instance: 1\n  reannounce_s: 2\n  heartbeat_s: 1\n",
                                .extra = extra[0]};
-    if (h_daemon_start_opts(&a, &db, &oa) != 0)
-        h_fatal("A did not start");
-    snprintf(extra[1], sizeof extra[1],
-             "spool:\n  dir: \"%s/spool-b\"\ncluster:\n  peers: [\"%s\"]\n", tmp, a.dispatch_ep);
-    struct h_daemon_opts ob = {.dispatch = "  instance: 2\n  reannounce_s: 2\n  heartbeat_s: 1\n",
-                               .extra = extra[1]};
-    if (h_daemon_start_opts(&b, &db, &ob) != 0)
-        h_fatal("B did not start");
-    CHECK_INT(h_daemon_stop(&a, SIGTERM, 20000), 0);
-    FILE *f = fopen(a.conf_path, "a");
-    if (!f)
-        h_fatal("%s", a.conf_path);
-    fprintf(f, "cluster:\n  peers: [\"%s\"]\n", b.dispatch_ep);
-    fclose(f);
-    if (h_daemon_restart(&a) != 0)
-        h_fatal("A did not start again");
+    struct h_daemon_opts ob = {.dispatch = "  instance: 2\n  reannounce_s: 2\n  heartbeat_s: 1\n"};
+    s_start_pair(&db, &a, &oa, &b, &ob, extra[1]);
 
     void *subs[2] = {s_sub(a.dispatch_ep, "hit/"), s_sub(b.dispatch_ep, "hit/")};
     void *seen_b = s_sub(b.dispatch_ep, PROTO_TOPIC_SEEN);
@@ -366,7 +365,7 @@ int main(void)
 
     /* 4. Under load: the camera on A, then B. */
     snprintf(listed, sizeof listed, "%s/listed.txt", tmp);
-    f = fopen(listed, "w");
+    FILE *f = fopen(listed, "w");
     if (!f)
         h_fatal("%s", listed);
     fputs("1ABC001\n1ABC002\n1ABC003\n1ABC004\n1ABC005\n", f);
