@@ -145,6 +145,25 @@ static void s_page_past_dropped(const struct h_db *db, void *dealer, uint64_t *s
     PQfinish(c);
 }
 
+/* The hit_id of the covert HIT of plate, once stored (checked: one, with an id). */
+static long long s_stored_hit(PGconn *admin, const char *plate)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM anpr.hits WHERE covert AND plate = '%s' AND NOT suppressed "
+             "AND hit_id IS NOT NULL",
+             plate);
+    CHECK_INT(h_wait_ll(admin, sql, 1, 10000), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(min(hit_id), 0) FROM anpr.hits WHERE plate = '%s' AND NOT "
+             "suppressed",
+             plate);
+    long long id = h_query_ll(admin, sql);
+    CHECK(id > 0);
+    return id;
+}
+
 int main(void)
 {
     struct h_db db;
@@ -241,14 +260,7 @@ int main(void)
     int num_a = s_covert_card(out_c, mark_c, "1 C O V 0 0 1");
     CHECK(num_a > 0);
     CHECK(s_covert_card(out_d, mark_d, "1 C O V 0 0 1") > 0);
-    CHECK_INT(h_wait_ll(db.admin,
-                        "SELECT count(*) FROM anpr.hits WHERE covert AND plate = '1COV001' AND "
-                        "NOT suppressed AND hit_id IS NOT NULL",
-                        1, 10000),
-              1);
-    long long hit_a = h_query_ll(db.admin, "SELECT coalesce(min(hit_id), 0) FROM anpr.hits "
-                                           "WHERE plate = '1COV001' AND NOT suppressed");
-    CHECK(hit_a > 0);
+    long long hit_a = s_stored_hit(db.admin, "1COV001");
 
     /* 3. Cleo, cleared, acknowledges it from inside: her row in anpr.hit_ack. */
     mark_c = consenv_size(out_c);
@@ -270,14 +282,7 @@ int main(void)
     CHECK(consenv_wait_unwrapped(out_d, mark_d, "1 C O V 0 0 2", 20000));
     int num_b = s_covert_card(out_d, mark_d, "1 C O V 0 0 2");
     CHECK(num_b > 0);
-    CHECK_INT(h_wait_ll(db.admin,
-                        "SELECT count(*) FROM anpr.hits WHERE covert AND plate = '1COV002' AND "
-                        "NOT suppressed AND hit_id IS NOT NULL",
-                        1, 10000),
-              1);
-    long long hit_b = h_query_ll(db.admin, "SELECT coalesce(min(hit_id), 0) FROM anpr.hits "
-                                           "WHERE plate = '1COV002' AND NOT suppressed");
-    CHECK(hit_b > 0);
+    long long hit_b = s_stored_hit(db.admin, "1COV002");
     mark_d = consenv_size(out_d);
     snprintf(keys, sizeof keys, "a%d\nn0\n", num_b);
     CHECK(consenv_send_keys(in_d, keys));
